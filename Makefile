@@ -1,0 +1,126 @@
+# skyroute developer entry points. `make` alone lists the targets.
+
+PYTHON ?= python3
+VENV := .venv
+VENV_PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+RUN_ARGS ?=
+
+# The stamp name carries the hash of requirements.txt, so `make venv` reinstalls exactly
+# when the pins change and is a no-op otherwise (mtimes lie after a git checkout).
+REQ_SHA := $(shell sha256sum requirements.txt 2>/dev/null | cut -c1-16)
+VENV_STAMP := $(VENV)/.installed-$(REQ_SHA)
+# A venv whose python is gone (deleted, or its base interpreter removed) is rebuilt
+# even though its stamp is there.
+ifeq ($(shell test -x $(VENV_PY) && echo ok),)
+.PHONY: $(VENV_STAMP)
+endif
+
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.DEFAULT_GOAL := help
+.PHONY: help venv proto check-proto lint services-up test run bench bench-token migrate seed \
+	bench-search bench-booking dev-token \
+	compose-check clean
+
+help: ## List the targets
+	@echo "Usage: make <target> [PYTEST_ARGS=...] [RUN_ARGS=...]"
+	@echo
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) \
+		| awk -F':.*## ' '{ printf "  %-14s %s\n", $$1, $$2 }'
+
+venv: $(VENV_STAMP) ## Create .venv and install requirements.txt (no-op when up to date)
+	@:
+
+$(VENV_STAMP):
+	@set -e; \
+	if ! "$(VENV_PY)" -m pip --version >/dev/null 2>&1; then \
+		if [ -e "$(VENV)" ]; then \
+			echo "venv: $(VENV) has no working python/pip; recreating it"; \
+			rm -rf "$(VENV)"; \
+		fi; \
+		if ! $(PYTHON) -c 'import ensurepip, venv' >/dev/null 2>&1; then \
+			if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+				echo "venv: installing python3-venv"; \
+				apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; \
+			else \
+				echo "venv: '$(PYTHON) -m venv' is unavailable; install python3-venv" >&2; exit 1; \
+			fi; \
+		fi; \
+		echo "venv: creating $(VENV) with $(PYTHON)"; \
+		$(PYTHON) -m venv "$(VENV)"; \
+	fi
+	$(VENV_PY) -m pip install -q -r requirements.txt
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+proto: venv ## Regenerate services/generated from protos/
+	$(VENV_PY) scripts/gen_protos.py
+
+check-proto: venv ## Fail if services/generated differs from what protos/ generate
+	@VENV_PYTHON=$(VENV_PY) bash scripts/check_generated.sh
+
+lint: venv ## ruff check + buf lint (both run; fails if either fails)
+	@rc=0; \
+	echo "ruff check ."; $(VENV)/bin/ruff check . || rc=1; \
+	echo "buf lint"; $(VENV)/bin/buf lint && echo "buf lint: ok" || rc=1; \
+	exit $$rc
+
+services-up: ## Make sure Redis and PostgreSQL answer (start/install them if needed)
+	@bash scripts/ensure_services.sh
+
+test: venv check-proto services-up ## Run the tests (PYTEST_ARGS=... passes options)
+	$(VENV_PY) -m pytest -q $(PYTEST_ARGS)
+
+run: venv services-up migrate ## Run the whole stack locally in the foreground (Ctrl-C stops it)
+	$(VENV_PY) -m search_service.seed --scale small --if-empty --quiet
+	$(VENV_PY) scripts/run_stack.py $(RUN_ARGS)
+
+migrate: venv services-up ## Create or upgrade the database schema (Alembic)
+	$(VENV_PY) -m search_service.migrate
+
+seed: migrate ## Load generated flight inventory (SEED_ARGS="--scale small")
+	$(VENV_PY) -m search_service.seed $(SEED_ARGS)
+
+dev-token: venv ## Mint a development user JWT for the running stack: make dev-token USER=alice
+	@test -f .run/dev.env || { echo "dev-token: start the stack first (make run)" >&2; exit 1; }
+	@set -a; . ./.run/dev.env; set +a; $(VENV_PY) -m booking_service.dev_token --user "$(USER)"
+
+bench: bench-token bench-search bench-booking ## Run all benchmarks
+
+bench-token: venv services-up ## Benchmark the token service
+	$(VENV_PY) -m benchmarks.token_bench
+
+bench-search: venv services-up ## Benchmark the search service (seeds a scratch database)
+	$(VENV_PY) -m benchmarks.search_bench
+
+bench-booking: venv services-up ## Benchmark the booking service (checks no oversell)
+	$(VENV_PY) -m benchmarks.booking_bench
+
+# Dummy, non-placeholder values for the secrets that docker-compose.yml requires, for
+# this syntax check only; real runs take them from the environment or a .env file.
+COMPOSE_CHECK_ENV := \
+	SIM_CLIENT_SECRET=compose-check-sim-secret \
+	CALLER_SEARCH_KEY=compose-check-search-key \
+	CALLER_BOOKING_KEY=compose-check-booking-key \
+	CALLER_CLI_KEY=compose-check-cli-key \
+	POSTGRES_PASSWORD=compose-check-postgres-password \
+	PAGE_TOKEN_SECRET=compose-check-page-token-secret \
+	BOOKING_JWT_SECRET=compose-check-booking-jwt-secret-at-least-32-chars
+
+compose-check: ## Validate docker-compose.yml with `docker-compose config`
+	@if ! command -v docker-compose >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "compose-check: installing docker-compose"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose; \
+		else \
+			echo "compose-check: docker-compose not found (apt-get install docker-compose)" >&2; \
+			exit 1; \
+		fi; \
+	fi
+	env $(COMPOSE_CHECK_ENV) docker-compose -f docker-compose.yml config -q
+	@echo "compose-check: ok"
+
+clean: ## Remove caches and .run/ (keeps .venv)
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -print0 | xargs -0 rm -rf
+	rm -rf .pytest_cache .ruff_cache .mypy_cache .hypothesis .run build dist *.egg-info

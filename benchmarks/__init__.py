@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m benchmarks.token_bench`` (``make bench-token``)."""

@@ -1,0 +1,563 @@
+"""Booking-service benchmark: ``python -m benchmarks.booking_bench`` (``make bench-booking``).
+
+Two booking replicas (processes, ``BOOKING_PRICE_SOURCE=database``) on a scratch
+database seeded at the small scale. Measures bookings (CreateBooking, then
+ConfirmBooking) per second and their p50/p99 latency at concurrency 1, 8 and 32, for
+one hot flight and for bookings spread over many flights, next to the ceiling of the
+same writes sent straight through asyncpg. After every run it checks that no seat was
+oversold: for every fare, the seats taken equal the seats of its held and confirmed
+bookings, and none has fewer than zero seats left; any violation fails the run. Prints
+a table and rewrites the booking-service section of docs/benchmarks.md. Every process
+it starts is stopped and the database dropped on the way out, including on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import os
+import secrets
+import sys
+import time
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import grpc
+import jwt
+
+from benchmarks import proc_load, profile
+from benchmarks.bench_run import BenchRun, keep_quietest, run_bench
+from benchmarks.booking_load import SERVICE, service_pairs, sql_pairs
+from benchmarks.pg_activity import STATES, ActivitySampler
+from benchmarks.procs import ROOT
+from benchmarks.service_clusters import ServiceCluster, increase
+from benchmarks.service_report import ServiceReport, ms, plural, print_summary, write
+from benchmarks.stats import Point
+from booking_service.offer_refs import format_ref
+from booking_service.passengers import Party
+from search_service.seed import SeedReport
+from services.clients.channels import open_channel
+from services.generated.skyroute.booking.v1 import booking_service_pb2 as pb
+from services.generated.skyroute.booking.v1 import booking_service_pb2_grpc as pb_grpc
+
+CREATE = f"/{SERVICE}/CreateBooking"
+CONFIRM = f"/{SERVICE}/ConfirmBooking"
+ISSUER = "https://id.skyroute.bench"
+AUDIENCE = "skyroute-booking"
+
+HOT, SPREAD = "hot flight", "spread"
+SUBJECT = {HOT: "booking, hot flight", SPREAD: "booking, spread"}
+CEILING = {HOT: "SQL ceiling, hot flight", SPREAD: "SQL ceiling, spread"}
+SUBJECTS = (SUBJECT[HOT], CEILING[HOT], SUBJECT[SPREAD], CEILING[SPREAD])
+# Processes the load is spread over (per subject): like two client services.
+LOAD_PROCESSES = 2
+# Aims, and the previous system.
+AIM_RPS = {SPREAD: 500.0, HOT: 200.0}
+AIM_P99_MS, AIM_P99_AT = 100.0, 32
+PREVIOUS_RPS = 50.0
+
+# No seat oversold: seats taken from each fare = seats of the bookings holding them.
+INVARIANT = """
+WITH booked AS (
+  SELECT s.fare_id, sum(s.seats) AS seats
+  FROM booking_segments s JOIN bookings b ON b.id = s.booking_id
+  WHERE b.status IN ('PENDING', 'HELD', 'CONFIRMED') AND s.fare_id IS NOT NULL
+  GROUP BY s.fare_id)
+SELECT f.id, f.seats_total, f.seats_available, coalesce(b.seats, 0) AS booked
+FROM fares f LEFT JOIN booked b ON b.fare_id = f.id
+WHERE f.seats_total - f.seats_available <> coalesce(b.seats, 0) OR f.seats_available < 0
+ORDER BY f.id LIMIT 10"""
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.booking_bench",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: 2 s per point, concurrency 8 only")
+    parser.add_argument("--seconds", type=float, default=5.0, help="measured time per point")
+    parser.add_argument("--warmup", type=float, default=1.0, help="warm-up before each point")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="rounds per point; the one least disturbed by other processes "
+                             "is reported")
+    parser.add_argument("--replicas", type=int, default=2)
+    parser.add_argument("--scale", default="small", help="seed scale (small, default)")
+    parser.add_argument("--hot-seats", type=int, default=1_000_000,
+                        help="seats on the hot flight's fare (enough never to sell out)")
+    parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument("--no-doc", action="store_true", help="print only; leave the doc")
+    parser.add_argument("--keep-logs", action="store_true",
+                        help="keep the work directory (logs, profiles) even on success")
+    parser.add_argument("--no-profile", action="store_true",
+                        help="skip the py-spy pass (it runs when py-spy is on PATH)")
+    parser.add_argument("--concurrency", help="comma-separated concurrencies (1,8,32)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.seconds, args.warmup, args.rounds, args.no_profile = 2.0, 0.5, 1, True
+    args.concurrencies = [8] if args.quick else [1, 8, 32]
+    if args.concurrency:
+        args.concurrencies = [int(c) for c in args.concurrency.split(",")]
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    shown = [a for a in (sys.argv[1:] if argv is None else argv)
+             if a not in ("--no-doc", "--keep-logs")]
+    command = " ".join(["python -m benchmarks.booking_bench", *shown])
+    report = ServiceReport("Booking service", command, "bench-booking", SUBJECTS,
+                           unit="bookings/s", requests_label="bookings")
+    prefix = f"skyroute-bench-booking-{secrets.token_hex(4)}"
+
+    def write_doc() -> None:
+        write(args.output, report)
+        print(f"\nwrote {args.output}")
+
+    return run_bench(report, None, prefix, lambda run: BookingBench(args, run).run(),
+                     write_doc=None if args.no_doc else write_doc,
+                     keep_logs=args.keep_logs, print_summary=print_summary)
+
+
+class BookingBench:
+    def __init__(self, args: argparse.Namespace, run: BenchRun) -> None:
+        self.args = args
+        self.ctx = run  # the run's processes, database, report
+        self.report = run.report
+        self.log = run.log
+        self.cluster: ServiceCluster | None = None
+        self.secret = "bench-hs256-" + secrets.token_urlsafe(32)
+        self.points = 0
+        self.invariant_checks = 0
+        self.sessions: dict[tuple[str, int], int] = {}
+        self.xacts: dict[tuple[str, int], float] = {}  # database transactions per booking
+        self.split_ms: dict[tuple[str, int], tuple[float, float]] = {}  # create, confirm
+        self.pairs_seen = 0  # confirmed bookings the service load generator saw
+        # Mean connections of the database per state during each point.
+        self.activity: dict[tuple[str, int], dict[str, float]] = {}
+
+    # ------------------------------------------------------------------ setup
+
+    def run(self) -> None:
+        args = self.args
+        ctx = self.ctx
+        ctx.warn_if_busy()
+        self.log(f"scratch database, seeded at scale {args.scale!r} ...")
+        seeded = ctx.db.create(args.scale)
+        self.log(f"  {seeded.flights} flights, {seeded.fares} fares in "
+                 f"{seeded.total_seconds:.1f} s")
+        self.hot, self.spread = asyncio.run(self.prepare_inventory())
+        self.check_invariant("before the load")
+        self.log(f"booking service, {args.replicas} replicas ...")
+        self.cluster = ServiceCluster(ctx.group, "booking_service", {
+            "SERVICE_NAME": "booking",
+            "DATABASE_URL": ctx.db.url,
+            "BOOKING_PRICE_SOURCE": "database",
+            "BOOKING_JWT_ISSUER": ISSUER,
+            "BOOKING_JWT_AUDIENCE": AUDIENCE,
+            "BOOKING_JWT_SECRET": self.secret,
+        }, args.replicas)
+        ctx.server_pids = lambda: list(self.cluster.pids) if self.cluster else []
+        asyncio.run(self.sanity())
+        self.describe(seeded, ctx.db.settings(("fsync", "synchronous_commit",
+                                               "shared_buffers")))
+        handled_before = self.handled()
+        for c in args.concurrencies:
+            candidates: list[Point] = []
+            for round_ in range(args.rounds):
+                self.log(f"concurrency {c}, round {round_ + 1} of {args.rounds}:")
+                for mode in (HOT, SPREAD):
+                    candidates.append(self.service_point(mode, c, round_))
+                    candidates.append(self.ceiling_point(mode, c, round_))
+            self.report.points += keep_quietest(candidates)
+        self.check_metrics(handled_before)
+        self.report.checks.append(
+            f"no oversold seat: after each of the {self.invariant_checks} checks (before the "
+            f"load and after each of the {self.points} load runs) every fare's seats taken "
+            "(seats_total - seats_available) equalled the seats of its HELD and CONFIRMED "
+            "bookings, and no fare had fewer than 0 seats left")
+        self.ratios_and_aims()
+        self.activity_table()
+        self.cpu_findings()
+        if not args.no_profile:
+            self.profile_passes()
+
+    async def prepare_inventory(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Gives every fare its full seat count (the seed pre-sells some seats with no
+        booking behind them, which the invariant would count as oversold) and makes one
+        economy fare a week ahead the hot flight with plenty of seats."""
+        conn = await asyncpg.connect(self.ctx.db.dsn, timeout=10)
+        try:
+            await conn.execute("UPDATE fares SET seats_available = seats_total")
+            rows = await conn.fetch("""
+                SELECT fa.id, fa.price, fa.currency, fa.refundable, fa.change_fee,
+                       f.airline_code || f.flight_number AS designator, f.origin,
+                       f.destination, f.departure_at, f.arrival_at
+                FROM fares fa JOIN flights f ON f.id = fa.flight_id
+                WHERE fa.cabin = 'ECONOMY' AND f.departure_at > now() + interval '1 day'
+                ORDER BY abs(extract(epoch FROM f.departure_at - (now() + interval '7 days'))),
+                         fa.id""")
+            fares = [{"fare_id": r["id"], "price": str(r["price"]),
+                      "currency": r["currency"], "refundable": r["refundable"],
+                      "change_fee": str(r["change_fee"]), "designator": r["designator"],
+                      "origin": r["origin"].strip(), "destination": r["destination"].strip(),
+                      "departure_at": r["departure_at"], "arrival_at": r["arrival_at"]}
+                     for r in rows]
+            hot = fares[0]
+            await conn.execute("UPDATE fares SET seats_total = $2, seats_available = $2 "
+                               "WHERE id = $1", hot["fare_id"], self.args.hot_seats)
+            self.spread_seats = await conn.fetchval(
+                "SELECT sum(seats_total) FROM fares WHERE id = ANY($1::bigint[])",
+                [f["fare_id"] for f in fares[1:]])
+        finally:
+            await conn.close()
+        return hot, fares[1:]
+
+    async def sanity(self) -> None:
+        """One booking through the round-robin client, checked field by field."""
+        assert self.cluster is not None
+        now = int(time.time())
+        token = jwt.encode({"iss": ISSUER, "aud": AUDIENCE, "sub": "bench-sanity",
+                            "iat": now, "exp": now + 600}, self.secret, algorithm="HS256")
+        metadata = (("authorization", f"Bearer {token}"),)
+        fare = self.spread[-1]
+        channel = open_channel(self.cluster.addresses, SERVICE)
+        try:
+            stub = pb_grpc.BookingServiceStub(channel)
+            created = await stub.CreateBooking(pb.CreateBookingRequest(
+                offer_ids=[format_ref(fare["fare_id"], Decimal(fare["price"]),
+                                      Party(1, 0, 0))],
+                passengers=[pb.Passenger(
+                    given_name="Ada", family_name="Lovelace", birth_date="1985-12-10",
+                    document=pb.TravelDocument(type=pb.DOCUMENT_TYPE_PASSPORT,
+                                               number="P1234567", issuing_country="GB",
+                                               expire_date="2036-01-31"))],
+                contact=pb.Contact(email="ada@example.com"), request_id="sanity-1"),
+                metadata=metadata, timeout=10)
+            confirmed = await stub.ConfirmBooking(pb.ConfirmBookingRequest(
+                booking_reference=created.booking.booking_reference,
+                payment_token="tok_visa"), metadata=metadata, timeout=10)
+        except grpc.aio.AioRpcError as exc:
+            raise RuntimeError(f"a single booking failed: {exc.code().name} "
+                               f"{exc.details()}\n{self.cluster.log_text()[-3000:]}") from None
+        finally:
+            await channel.close()
+        booking = confirmed.booking
+        segment = booking.offers[0].segments[0]
+        good = (created.booking.status == pb.BOOKING_STATUS_HELD
+                and booking.status == pb.BOOKING_STATUS_CONFIRMED
+                and segment.fare_id == fare["fare_id"] and segment.seats == 1
+                and len(booking.passengers[0].ticket_number) == 13)
+        line = (f"one booking through the Python client: HELD, then CONFIRMED with ticket "
+                f"{booking.passengers[0].ticket_number}, 1 seat on fare {segment.fare_id}")
+        (self.report.checks if good else self.report.problems).append(
+            line if good else f"single booking came back wrong: {booking}")
+
+    # ------------------------------------------------------------------ measuring
+
+    def config(self, mode: str, run_id: str) -> dict[str, Any]:
+        assert self.cluster is not None
+        return {"run": run_id, "fares": [self.hot] if mode == HOT else self.spread,
+                "addresses": self.cluster.addresses, "issuer": ISSUER,
+                "audience": AUDIENCE, "secret": self.secret, "dsn": self.ctx.db.dsn}
+
+    def service_point(self, mode: str, c: int, round_: int) -> Point:
+        run_id = f"{self.ctx.prefix}-{'hot' if mode == HOT else 'spread'}-c{c}-r{round_}"
+        outcome: list[proc_load.Outcome] = []
+        counters = self.ctx.db.counters()
+
+        def measure() -> Point:
+            result = proc_load.run(service_pairs, self.config(mode, run_id),
+                                   processes=LOAD_PROCESSES, concurrency=c,
+                                   seconds=self.args.seconds, warmup=self.args.warmup,
+                                   workdir=self.ctx.workdir, name=f"pairs-{run_id}")
+            outcome.append(result)
+            assert self.cluster is not None
+            return result.point(SUBJECT[mode], len(self.cluster.addresses), c)
+
+        point = self.watched(measure)
+        self.counted(SUBJECT[mode], c, counters, outcome[0])
+        stats = outcome[0].stats
+        if stats.get("pairs"):
+            self.split_ms[(SUBJECT[mode], c)] = (stats["create_us"] / stats["pairs"] / 1000,
+                                                 stats["confirm_us"] / stats["pairs"] / 1000)
+        self.pairs_seen += int(stats.get("pairs", 0))
+        self.after_load(f"{SUBJECT[mode]} c={c}")
+        return point
+
+    def ceiling_point(self, mode: str, c: int, round_: int) -> Point:
+        run_id = f"{self.ctx.prefix}-sql-{'hot' if mode == HOT else 'spread'}-c{c}-r{round_}"
+        outcome: list[proc_load.Outcome] = []
+        counters = self.ctx.db.counters()
+
+        def measure() -> Point:
+            result = proc_load.run(
+                sql_pairs, self.config(mode, run_id), processes=LOAD_PROCESSES,
+                concurrency=c, seconds=self.args.seconds, warmup=self.args.warmup,
+                workdir=self.ctx.workdir, name=f"sql-{run_id}")
+            outcome.append(result)
+            return result.point(CEILING[mode], 0, c)
+
+        point = self.watched(measure)
+        self.counted(CEILING[mode], c, counters, outcome[0])
+        self.after_load(f"{CEILING[mode]} c={c}")
+        return point
+
+    def counted(self, subject: str, c: int, before: dict[str, int],
+                outcome: proc_load.Outcome) -> None:
+        """New sessions, and transactions per booking (warm-up included on both sides
+        of the division: the counters cover the whole run)."""
+        after = self.ctx.db.counters()
+        self.sessions[(subject, c)] = after["sessions"] - before["sessions"]
+        done = sum(outcome.outcomes.values()) + outcome.stats.get("warmup_calls", 0)
+        xacts = (after["xact_commit"] - before["xact_commit"]
+                 + after["xact_rollback"] - before["xact_rollback"])
+        if done:
+            self.xacts[(subject, c)] = xacts / done
+
+    def watched(self, measure: Callable[[], Point]) -> Point:
+        """``measured``, sampling what the database's connections do meanwhile."""
+        db = self.ctx.db
+        with ActivitySampler(db.admin_dsn, db.name) as sampler:
+            point = self.ctx.measured(measure)
+        self.activity[(point.subject, point.concurrency)] = sampler.averages(point.window)
+        if sampler.error:
+            self.report.warnings.append(f"pg_stat_activity sampling failed during "
+                                        f"{point.subject} c={point.concurrency}: "
+                                        f"{sampler.error}")
+        return point
+
+    def after_load(self, what: str) -> None:
+        self.points += 1
+        self.check_invariant(f"after {what}")
+
+    # ------------------------------------------------------------------ checks
+
+    def check_invariant(self, when: str) -> None:
+        violations = asyncio.run(self._violations())
+        self.invariant_checks += 1
+        if violations:
+            self.report.problems.append(
+                f"OVERSOLD {when}: " + "; ".join(
+                    f"fare {r['id']}: seats_total {r['seats_total']}, seats_available "
+                    f"{r['seats_available']}, booked {r['booked']}" for r in violations))
+            self.log(f"  OVERSOLD {when}: {violations}")
+
+    async def _violations(self) -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(self.ctx.db.dsn, timeout=10)
+        try:
+            return list(await conn.fetch(INVARIANT))
+        finally:
+            await conn.close()
+
+    def handled(self) -> dict[str, dict[str, float]]:
+        assert self.cluster is not None
+        return {CREATE: self.cluster.handled(CREATE), CONFIRM: self.cluster.handled(CONFIRM)}
+
+    def check_metrics(self, before: dict[str, dict[str, float]]) -> None:
+        """The replicas' own counts: every booking the load saw confirmed was created
+        and confirmed OK; no other status codes (but for calls in flight at the end)."""
+        after = self.handled()
+        rose = {method: increase(before[method], after[method]) for method in after}
+        created = rose[CREATE].get("OK", 0.0)
+        confirmed = rose[CONFIRM].get("OK", 0.0)
+        other = {f"{m.rsplit('/', 1)[1]} {code}": v for m, codes in rose.items()
+                 for code, v in codes.items() if code != "OK"}
+        # Calls in flight at the end of a run are counted by the replicas only, or
+        # cancelled (CANCELLED).
+        ok = confirmed >= self.pairs_seen and all(k.endswith("CANCELLED") for k in other)
+        line = (f"replica metrics: CreateBooking OK {created:.0f}, ConfirmBooking OK "
+                f"{confirmed:.0f}; the load generators saw {self.pairs_seen} bookings "
+                "confirmed (warm-up included)"
+                + (f"; other codes {other}" if other else "; no other status codes"))
+        (self.report.checks if ok else self.report.problems).append(line)
+
+    # ------------------------------------------------------------------ report
+
+    def describe(self, seeded: SeedReport, pg: dict[str, str]) -> None:
+        args = self.args
+        shared_buffers_mb = int(pg.get("shared_buffers", "0")) * 8 // 1024
+        self.report.setup = [
+            f"Setup: {args.replicas} booking replicas (separate processes, "
+            "`BOOKING_PRICE_SOURCE=database`, default settings: a pool of 5 + 5 database "
+            "connections each, the hold sweeper running) on a scratch database seeded at "
+            f"scale `{args.scale}` ({seeded.flights:,} flights, "
+            f"{seeded.fares:,} fares); PostgreSQL on 127.0.0.1 (fsync "
+            f"{pg.get('fsync')}, synchronous_commit {pg.get('synchronous_commit')}, "
+            f"shared_buffers {shared_buffers_mb} MB), everything on one machine over "
+            "loopback, sharing its cores with the load generators. Every fare starts with "
+            "all its seats (the seed's pre-sold seats have no bookings behind them); the "
+            f"hot flight is one economy fare a week ahead with {args.hot_seats:,} seats; "
+            f"*spread* picks one of the other {len(self.spread):,} economy fares at random "
+            f"per booking ({self.spread_seats:,} seats in all).",
+            f"A booking is CreateBooking (one adult, one offer `fare:<id>:<price>:1:0:0`, a "
+            "new request id) then ConfirmBooking of the reference it returned, counted "
+            "when confirmed; latency is the pair's, as the client saw it. Load: "
+            f"{LOAD_PROCESSES} Python processes, each with a grpc.aio round-robin channel "
+            "over both replicas, one user per worker with a JWT (HS256) minted for it. "
+            f"{args.warmup:g} s warm-up, then {args.seconds:g} s per point; "
+            + ("one round per point. " if args.rounds == 1 else
+               f"{args.rounds} rounds per point, the one least disturbed by other "
+               "processes reported. ")
+            + "Closed loop: mean latency = concurrency / throughput.",
+            "Ceiling: the same writes as raw SQL through asyncpg from as many processes, "
+            "one connection per worker, at the same concurrency: a hold transaction "
+            "(INSERT booking, INSERT passenger, `UPDATE fares SET seats_available = "
+            "seats_available - 1 WHERE id = $1 AND seats_available >= 1`, INSERT segment) "
+            "and a confirm transaction (the guarded status UPDATE, ticket numbers). It "
+            "leaves out what the service does besides: reading the fare to price the "
+            "offer, the idempotency lookup, re-reading the booking for the response, JWT "
+            "checks, gRPC.",
+            "After every run the benchmark checks in the database that no seat was "
+            "oversold (every fare: seats_total - seats_available = seats of its HELD and "
+            "CONFIRMED bookings, seats_available >= 0) and exits non-zero on a "
+            "violation. *cores* splits the CPU during each point: the replicas, "
+            "PostgreSQL (the database's backends and the server's background writers), "
+            "Redis (unused here), the load generators with this script; *other CPU* is "
+            "everything else (noise when above ~0.1); *steal* is the time the hypervisor "
+            "took from this virtual machine (everything runs slower meanwhile).",
+        ]
+
+    def ratios_and_aims(self) -> None:
+        r = self.report
+        for mode in (HOT, SPREAD):
+            for c in self.args.concurrencies:
+                ours, ceiling = r.point(SUBJECT[mode], c), r.point(CEILING[mode], c)
+                if ours and ceiling and ceiling.rps:
+                    split = self.split_ms.get((SUBJECT[mode], c))
+                    r.ratios.append(
+                        f"{mode}, c={c}: service / SQL ceiling = "
+                        f"{ours.rps / ceiling.rps:.2f} ({ours.rps:,.0f} / "
+                        f"{ceiling.rps:,.0f} bookings/s); p99 {ms(ours.p99_ms)} ms vs "
+                        f"{ms(ceiling.p99_ms)} ms"
+                        + (f"; mean CreateBooking {split[0]:.1f} ms + ConfirmBooking "
+                           f"{split[1]:.1f} ms" if split else ""))
+        best = {mode: max((p for p in r.points if p.subject == SUBJECT[mode]),
+                          key=lambda p: p.rps, default=None) for mode in (HOT, SPREAD)}
+        if best[SPREAD]:
+            r.ratios.append(f"against the previous system (50 bookings/s, < 1 s per "
+                            f"booking): spread x{best[SPREAD].rps / PREVIOUS_RPS:.1f}")
+        for mode in (SPREAD, HOT):
+            p = best[mode]
+            if p is None:
+                continue
+            verdict = "met" if p.rps >= AIM_RPS[mode] else "not met"
+            all_c = ", ".join(f"c={q.concurrency} {q.rps:,.0f}/s" for q in sorted(
+                (q for q in r.points if q.subject == SUBJECT[mode]),
+                key=lambda q: q.concurrency))
+            r.aims.append(f">= {AIM_RPS[mode]:,.0f} bookings/s {mode}: **{verdict}** "
+                          f"({p.rps:,.0f}/s at c={p.concurrency}; {all_c})")
+        for mode in (SPREAD, HOT):
+            p = r.point(SUBJECT[mode], AIM_P99_AT)
+            if p is None:
+                continue
+            verdict = "met" if p.p99_ms <= AIM_P99_MS else "not met"
+            r.aims.append(f"p99 <= {AIM_P99_MS:g} ms at c={AIM_P99_AT}, {mode}: "
+                          f"**{verdict}** ({ms(p.p99_ms)} ms; p50 {ms(p.p50_ms)} ms)")
+
+    def activity_table(self) -> None:
+        rows = ["| subject | concurrency | " + " | ".join(STATES) + " |",
+                "|---|---:|" + "---:|" * len(STATES)]
+        for subject in SUBJECTS:
+            for c in self.args.concurrencies:
+                averages = self.activity.get((subject, c))
+                if averages:
+                    rows.append(f"| {subject} | {c} | " + " | ".join(
+                        f"{averages.get(state, 0.0):.1f}" for state in STATES) + " |")
+        self.report.extra_tables.append((
+            "Database connections during the points (mean number in each state, sampled "
+            "from pg_stat_activity every 50 ms)", rows))
+
+    def cpu_findings(self) -> None:
+        r = self.report
+        for mode in (HOT, SPREAD):
+            for subject in (SUBJECT[mode], CEILING[mode]):
+                parts = []
+                for p in sorted((p for p in r.points if p.subject == subject),
+                                key=lambda p: p.concurrency):
+                    if not p.rps:
+                        continue
+                    servers = p.cores.get("servers", math.nan) / p.rps * 1000
+                    pg = p.cores.get("postgres", math.nan) / p.rps * 1000
+                    load = p.cores.get("clients", math.nan) / p.rps * 1000
+                    busy = sum(p.cores.values()) + p.foreign_cores
+                    xacts = self.xacts.get((subject, p.concurrency), math.nan)
+                    parts.append(
+                        f"c={p.concurrency}: "
+                        + (f"{servers:.1f} ms in the replicas, " if subject in
+                           SUBJECT.values() else "")
+                        + f"{pg:.1f} ms in PostgreSQL, {load:.1f} ms in the load "
+                        f"generator; {xacts:.1f} transactions per booking; {busy:.1f} of "
+                        f"{os.cpu_count()} cores busy; "
+                        + plural(self.sessions.get((subject, p.concurrency), 0),
+                                 "new connection"))
+                if parts:
+                    r.findings.append(f"{subject}, CPU per booking: " + "; ".join(parts))
+
+    def profile_passes(self) -> None:
+        """Extra runs (not reported as points) with py-spy sampling both replicas."""
+        if profile.py_spy() is None:
+            self.report.findings.append("no py-spy on PATH: replicas not profiled "
+                                        "(`pip install py-spy` to add the breakdown)")
+            return
+        assert self.cluster is not None
+        c = max(self.args.concurrencies)
+        seconds = self.args.seconds
+        for mode in (SPREAD, HOT):
+            label = f"{SUBJECT[mode]}, c={c}"
+            self.log(f"profiling the replicas: {label} ...")
+            run_id = f"{self.ctx.prefix}-profile-{'hot' if mode == HOT else 'spread'}"
+            outs = [self.ctx.workdir / f"py-spy-{run_id}-{i}.txt"
+                    for i in range(len(self.cluster.pids))]
+            spies = [profile.record(self.ctx.group, f"py-spy-{i}", pid, seconds, out)
+                     for i, (pid, out) in enumerate(zip(self.cluster.pids, outs, strict=True))]
+            result = proc_load.run(service_pairs, self.config(mode, run_id),
+                                   processes=LOAD_PROCESSES, concurrency=c,
+                                   seconds=seconds + 1, warmup=0, workdir=self.ctx.workdir,
+                                   name=f"pairs-{run_id}")
+            for spy in spies:
+                spy.popen.wait(30)
+            self.pairs_seen += int(result.stats.get("pairs", 0))
+            self.after_load(f"the profiling run ({label})")
+            prof = profile.summarize(outs, PROFILED)
+            if not prof.samples:
+                self.report.findings.append(f"{label}: py-spy recorded nothing")
+                continue
+            inc = prof.inclusive
+            rps = result.point("", 0, c).rps
+            self.report.findings.append(
+                f"{label} ({rps:,.0f}/s while sampled), py-spy on both replicas: "
+                f"{prof.samples} samples holding the GIL ({prof.samples / 100 / seconds:.2f} "
+                f"cores). Own time by library: {prof.areas_line()}. Inclusive: work in "
+                f"SQLAlchemy's greenlets {prof.share(inc['greenlets']):.0f} % (py-spy shows "
+                "it apart from the RPC awaiting it, so the RPCs' shares below leave it "
+                f"out); ORM `Session.execute` {prof.share(inc['orm']):.0f} %, of which statement "
+                f"cache lookups and compilation {prof.share(inc['compile']):.0f} % and eager "
+                f"loading of segments and passengers (`selectinload`) "
+                f"{prof.share(inc['selectin']):.0f} %; asyncpg round trips through the "
+                f"SQLAlchemy adapter {prof.share(inc['driver']):.0f} %; "
+                f"CreateBooking's own coroutine {prof.share(inc['create']):.0f} %, "
+                f"ConfirmBooking's {prof.share(inc['confirm']):.0f} %; booking to protobuf "
+                f"{prof.share(inc['to_proto']):.0f} %; JWT check "
+                f"{prof.share(inc['jwt']):.0f} %")
+
+
+# Functions whose inclusive time the profile pass reports (file suffix:function).
+PROFILED = {
+    "greenlets": profile.GREENLETS,
+    "orm": "sqlalchemy/orm/session.py:Session.execute",
+    "compile": "sqlalchemy/sql/elements.py:ClauseElement._compile_w_cache",
+    "selectin": "sqlalchemy/orm/loading.py:_PostLoad.invoke",
+    "driver": "sqlalchemy/dialects/postgresql/asyncpg.py:"
+              "AsyncAdapt_asyncpg_cursor._prepare_and_execute",
+    "create": "booking_service/bookings.py:Bookings.create",
+    "confirm": "booking_service/bookings.py:Bookings.confirm",
+    "to_proto": "booking_service/convert.py:booking_pb",
+    "jwt": "booking_service/auth.py:JwtAuthenticator.__call__",
+}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""Where a replica's CPU time goes, from py-spy samples taken while it is under load.
+
+``py-spy record --format raw`` writes one line per distinct stack ("frame;frame;...
+count", outermost first, each frame ``function (file:line)``); py-spy samples only
+threads that are running, so samples are CPU time. ``summarize`` attributes each
+sample's *own* time to the library its innermost frame belongs to, and counts the
+*inclusive* time of a few named functions of interest. py-spy is not a project
+dependency: it is used when found on PATH (``pip install py-spy``), and needs the
+right to ptrace the replica (root, or ptrace_scope 0).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.procs import Child, ProcessGroup
+
+# Innermost frame's file -> area; first match wins.
+AREAS: tuple[tuple[str, str], ...] = (
+    ("sqlalchemy/", "SQLAlchemy"),
+    ("asyncpg/", "asyncpg"),
+    ("grpc/", "grpc"),
+    ("google/protobuf/", "protobuf"),
+    ("redis/", "redis-py"),
+    ("prometheus_client/", "prometheus_client"),
+    ("logging/", "logging"),
+    ("json/", "json"),
+    ("asyncio/", "asyncio"),
+    ("search_service/", "search_service"),
+    ("booking_service/", "booking_service"),
+    ("services/", "services (shared)"),
+    ("jwt/", "PyJWT"),
+    ("cryptography/", "cryptography"),
+)
+_FRAME = re.compile(r"^(?P<function>.*?) \((?P<file>[^():]*)(?::\d+)?\)$")
+
+
+def py_spy() -> str | None:
+    return shutil.which("py-spy")
+
+
+def record(group: ProcessGroup, name: str, pid: int, seconds: float, out: Path) -> Child:
+    """Starts sampling ``pid`` for ``seconds``; wait for the child before reading."""
+    exe = py_spy()
+    assert exe is not None
+    # --gil: only samples holding the GIL, i.e. Python code running (a thread blocked
+    # in C, such as gRPC's poller, would otherwise count as busy).
+    return group.command(name, [exe, "record", "--pid", str(pid), "--duration",
+                                str(max(1, round(seconds))), "--rate", "100", "--format",
+                                "raw", "--full-filenames", "--gil", "--nonblocking",
+                                "--output", str(out)])
+
+
+@dataclass
+class Profile:
+    samples: int
+    own_by_area: Counter[str]
+    inclusive: Counter[str]  # label -> samples with that function anywhere on the stack
+
+    def share(self, n: float) -> float:
+        return 100.0 * n / self.samples if self.samples else 0.0
+
+    def areas_line(self, top: int = 8) -> str:
+        return ", ".join(f"{area} {self.share(n):.0f} %"
+                         for area, n in self.own_by_area.most_common(top))
+
+    def inclusive_line(self) -> str:
+        return ", ".join(f"{label} {self.share(n):.0f} %"
+                         for label, n in self.inclusive.most_common())
+
+
+def summarize(paths: Sequence[Path], functions: Mapping[str, str]) -> Profile:
+    """``functions``: label -> "file-suffix:function" whose inclusive time to count, or
+    "leaf:file-suffix:function" to count the samples where it is the innermost frame
+    (a callback into C code shows as its Python caller alone), or "greenlets" to count
+    the samples of SQLAlchemy code running in a greenlet (its asyncio layer runs its
+    work there): py-spy shows those stacks apart, without the coroutine that awaits
+    them, so their time is missing from that coroutine's inclusive time."""
+    samples = 0
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    greenlet_labels = [label for label, spec in functions.items() if spec == GREENLETS]
+    wanted = {label: (spec.startswith("leaf:"), *spec.removeprefix("leaf:").rsplit(":", 1))
+              for label, spec in functions.items() if spec != GREENLETS}
+    for path in paths:
+        if not path.exists():
+            continue
+        for line in path.read_text(errors="replace").splitlines():
+            stack, _, count = line.rpartition(" ")
+            if not stack or not count.isdigit():
+                continue
+            n = int(count)
+            frames = [_FRAME.match(f) for f in stack.split(";")]
+            parsed = [(m.group("function"), m.group("file")) for m in frames if m]
+            if not parsed:
+                continue
+            samples += n
+            own[_area(*parsed[-1])] += n
+            # Unrooted stacks also come from incomplete unwinding: count only SQLAlchemy's.
+            if not any(f in _ROOTS for f, _file in parsed) and any(
+                    "sqlalchemy/" in file for _f, file in parsed):
+                for label in greenlet_labels:
+                    inclusive[label] += n
+            for label, (leaf, suffix, function) in wanted.items():
+                frames_ = parsed[-1:] if leaf else parsed
+                if any(f == function and file.endswith(suffix) for f, file in frames_):
+                    inclusive[label] += n
+    return Profile(samples, own, inclusive)
+
+
+GREENLETS = "greenlets"
+# A stack with none of these frames did not start from the main module or a thread:
+# a greenlet's.
+_ROOTS = frozenset({"_run_module_as_main", "Thread._bootstrap", "<module>"})
+C_CALLBACKS = "C callbacks (asyncio's C tasks, gRPC's Cython)"
+
+
+def _area(function: str, file: str) -> str:
+    if function == "Handle._run" and file.endswith("asyncio/events.py"):
+        # The event loop calling a callback written in C: no Python frame below.
+        return C_CALLBACKS
+    for fragment, area in AREAS:
+        if fragment in file:
+            return area
+    return "other Python / native"

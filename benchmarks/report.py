@@ -1,0 +1,278 @@
+"""Rendering the results: a table on stdout and a section of docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import math
+import platform
+import re
+import subprocess
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from benchmarks.procs import ROOT
+from benchmarks.stats import ECHO, PER_CALL, PER_PROCESS, SUBJECTS, TOKEN, Point
+
+# Both caching designs replace a token at a random 75-85 % of its lifetime.
+REFRESH_FRACTION = 0.8
+
+DOC_HEADER = """# Benchmarks
+
+Measured figures per service, each section written by that service's benchmark script
+(re-run the command it names to refresh it). Figures depend on the machine; compare
+ratios against the floors measured in the same run rather than absolute numbers.
+"""
+
+
+@dataclass
+class Upstream:
+    """Token requests a design made to the provider's token endpoint."""
+
+    subject: str
+    fetchers: str
+    issued: int
+    window_s: float
+    rate_per_s: float
+    token_ttl: float
+    enough: bool = True  # at least 3 issues, so the rate means something
+
+    @property
+    def per_ttl(self) -> float:
+        return self.rate_per_s * self.token_ttl
+
+    @property
+    def per_lifetime(self) -> float:
+        """Per token lifetime in service (one refresh cycle, 0.8 x TTL)."""
+        return self.rate_per_s * self.token_ttl * REFRESH_FRACTION
+
+
+@dataclass
+class Results:
+    command: str
+    seconds: float
+    warmup: float
+    concurrencies: list[int]
+    token_ttl: float
+    peer_processes: int
+    load_generator: str
+    rounds: int = 1
+    points: list[Point] = field(default_factory=list)
+    upstream: list[Upstream] = field(default_factory=list)
+    checks: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # failed checks: the run fails
+    warnings: list[str] = field(default_factory=list)  # conditions that make figures noisy
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def point(self, subject: str, replicas: int, concurrency: int) -> Point | None:
+        return next((p for p in self.points if p.subject == subject
+                     and p.replicas == replicas and p.concurrency == concurrency), None)
+
+    def upstream_of(self, subject: str) -> Upstream | None:
+        return next((u for u in self.upstream if u.subject == subject), None)
+
+
+
+
+def machine() -> dict[str, str]:
+    cpu = "unknown"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        match = re.search(r"^model name\s*:\s*(.+)$", cpuinfo.read_text(), re.M)
+        cpu = match.group(1).strip() if match else cpu
+    nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                            capture_output=True, text=True).stdout.strip()
+    return {"nproc": nproc, "cpu": cpu, "python": platform.python_version(),
+            "kernel": platform.release(), "commit": commit or "unknown"}
+
+
+def _ms(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.2f}"
+
+
+def points_table(results: Results) -> list[str]:
+    rows = ["| subject | replicas | concurrency | requests | rps | p50 ms | p99 ms | failed "
+            "| other CPU |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for p in sorted(results.points,
+                    key=lambda p: (SUBJECTS.index(p.subject), p.replicas, p.concurrency)):
+        rows.append(f"| {p.subject} | {p.replicas or '-'} | {p.concurrency} | {p.ok} | "
+                    f"{p.rps:,.0f} | {_ms(p.p50_ms)} | {_ms(p.p99_ms)} | {p.failed} "
+                    f"| {_ms(p.foreign_cores)} |")
+    return rows
+
+
+def upstream_table(results: Results) -> list[str]:
+    rows = ["| design | fetchers | tokens issued | window s | per TTL | per token lifetime |",
+            "|---|---|---:|---:|---:|---:|"]
+    for u in results.upstream:
+        rows.append(f"| {u.subject} | {u.fetchers} | {u.issued} | {u.window_s:.1f} | "
+                    f"{u.per_ttl:,.2f} | {u.per_lifetime:,.2f} |")
+    return rows
+
+
+def ratio_lines(results: Results) -> list[str]:
+    lines = []
+    for c in results.concurrencies:
+        echo = results.point(ECHO, 0, c)
+        for replicas in (1, 2):
+            tok = results.point(TOKEN, replicas, c)
+            if echo and tok and echo.rps:
+                lines.append(f"- c={c}, {replicas} replica{'s' * (replicas > 1)}: token service "
+                             f"/ echo throughput = {tok.rps / echo.rps:.2f} "
+                             f"({tok.rps:,.0f} / {echo.rps:,.0f} rps)")
+    for replicas in (1, 2):
+        tok = results.point(TOKEN, replicas, 16)
+        if tok:
+            lines.append(f"- p99 at c=16, {replicas} replica{'s' * (replicas > 1)}: "
+                         f"{_ms(tok.p99_ms)} ms (p50 {_ms(tok.p50_ms)} ms)")
+    ours = [u for u in results.upstream if u.subject.startswith(TOKEN)]
+    proc = results.upstream_of(PER_PROCESS)
+    call = results.upstream_of(PER_CALL)
+    parts = [f"{u.subject}: {u.per_lifetime:.2f}" for u in ours]
+    if proc:
+        parts.append(f"per-process cache ({proc.fetchers}): {proc.per_lifetime:.2f}")
+    if call:
+        parts.append(f"per-call fetch: {call.per_lifetime:,.0f}")
+    if parts:
+        lines.append("- upstream requests per token lifetime: " + "; ".join(parts))
+    return lines
+
+
+def aims(results: Results) -> list[str]:
+    """Each aim, met or not, from the figures as measured."""
+    lines = []
+    echo = results.point(ECHO, 0, 64)
+    tok = results.point(TOKEN, 1, 64)
+    if echo and tok and echo.rps:
+        ratio = tok.rps / echo.rps
+        lines.append(f"- throughput >= 0.6 x echo at c=64 (1 replica): "
+                     f"**{'met' if ratio >= 0.6 else 'not met'}** ({ratio:.2f})")
+    else:
+        lines.append("- throughput >= 0.6 x echo at c=64: not measured in this run")
+    tok16 = results.point(TOKEN, 1, 16)
+    if tok16:
+        ok = tok16.p99_ms <= 5.0
+        lines.append(f"- p99 <= 5 ms at c=16 (1 replica): **{'met' if ok else 'not met'}** "
+                     f"({_ms(tok16.p99_ms)} ms)")
+    ours = [u for u in results.upstream if u.subject.startswith(TOKEN)]
+    proc = results.upstream_of(PER_PROCESS)
+    if ours and proc:
+        # One fetcher refreshing at 75-85 % of a lifetime measures 0.94-1.07 here.
+        ok = all(u.per_lifetime <= 1.15 for u in ours)
+        verdict = "met" if ok else "not met"
+        if not all(u.enough for u in [*ours, proc]):
+            verdict = "inconclusive (too few tokens issued in this run)"
+        lines.append(
+            f"- 1 upstream request per lifetime whatever the replica count, where the "
+            f"per-process peer makes N={results.peer_processes}: "
+            f"**{verdict}** ("
+            + ", ".join(f"{u.subject} {u.per_lifetime:.2f}" for u in ours)
+            + f"; per-process peer {proc.per_lifetime:.2f})")
+    return lines
+
+
+def print_summary(results: Results) -> None:
+    print()
+    print("\n".join(points_table(results)))
+    print()
+    print("\n".join(upstream_table(results)))
+    print()
+    print("\n".join(ratio_lines(results)))
+    print()
+    print("Aims:")
+    print("\n".join(aims(results)))
+    print("\nChecks:")
+    print("\n".join(f"- {c}" for c in results.checks))
+    if results.warnings:
+        print("\nWarnings:")
+        print("\n".join(f"- {w}" for w in results.warnings))
+    if results.problems:
+        print("\nProblems:")
+        print("\n".join(f"- {p}" for p in results.problems))
+
+
+def section(results: Results) -> str:
+    m = machine()
+    c_list = ", ".join(str(c) for c in results.concurrencies)
+    lines = [
+        "## Token service",
+        "",
+        f"Command: `{results.command}` (`make bench-token`; `--quick` for a smoke run). "
+        f"Run {results.started:%Y-%m-%d %H:%M} UTC on {m['nproc']} x {m['cpu']}, "
+        f"Python {m['python']}, Linux {m['kernel']}, commit {m['commit']}.",
+        "",
+        "Setup: every process on one machine over loopback, sharing its cores; Redis "
+        f"local. `GetToken` is driven at concurrency {c_list} (requests in flight) by "
+        f"{results.load_generator} with a pre-framed request, {results.warmup:g} s warm-up "
+        f"then {results.seconds:g} s per point; each point is run {results.rounds} time(s) "
+        "and the round least disturbed by other processes (lowest *other CPU*) is reported. "
+        "Concurrency is carried by at most 4 HTTP/2 connections (more concurrency = more "
+        "streams per connection, as gRPC clients multiplex); with 2 replicas they are split "
+        "evenly between the replicas (c=1 can only use one). The load generator and all "
+        "servers share the cores, so on a 2-core machine 2 replicas have no spare core to "
+        "scale onto. Latency is per request as the load generator saw it. The load is "
+        "closed-loop at saturation, so latency is mostly queueing (mean latency = "
+        "concurrency / throughput).",
+        "",
+        "Floors: (a) a redis-py asyncio `GET` loop in one Python process; (b) a `grpc.aio` "
+        "echo server in its own process answering a message of the `GetTokenResponse`'s "
+        "size, driven exactly like the token service (same headers). Subjects and floors "
+        "are measured interleaved per concurrency so they share the machine's conditions; "
+        "*other CPU* is the cores processes outside the benchmark used meanwhile (noise "
+        f"when above ~0.1). Provider stand-in tokens live {results.token_ttl:g} s.",
+        "",
+        "### Throughput and latency",
+        "",
+        *points_table(results),
+        "",
+        "### Upstream token requests",
+        "",
+        "Counted by the provider stand-in (`/_sim/stats`, one client id per design) over a "
+        "steady-state window. Both caching designs replace a token at a random 75-85 % of "
+        "its lifetime, so one fetcher makes ~1.25 requests per wall-clock TTL; *per token "
+        f"lifetime* divides by the mean refresh cycle ({REFRESH_FRACTION:g} x TTL) and is 1 "
+        "for a single fetcher. The per-process peer runs "
+        f"{results.peer_processes} processes, each with its own cache and lock; the "
+        "per-call peer POSTs to the token endpoint for every call. (Its throughput and "
+        "latency above are against the local stand-in, which answers in well under a "
+        "millisecond; a real token endpoint takes tens to hundreds of milliseconds and "
+        "rate-limits, so they are a best case.)",
+        "",
+        *upstream_table(results),
+        "",
+        "### Ratios",
+        "",
+        *ratio_lines(results),
+        "",
+        "### Aims",
+        "",
+        *aims(results),
+        "",
+        "### Checks",
+        "",
+        *[f"- {c}" for c in results.checks],
+    ]
+    if results.warnings:
+        lines += ["", "### Warnings", "", *[f"- {w}" for w in results.warnings]]
+    if results.problems:
+        lines += ["", "### Problems", "", *[f"- {p}" for p in results.problems]]
+    return "\n".join(lines) + "\n"
+
+
+def replace_section(path: Path, heading: str, new: str) -> None:
+    """Replaces the ``## <heading>`` section of ``path`` with ``new`` (which starts with
+    that heading), keeping the other sections; appends it if absent."""
+    pattern = re.compile(rf"^## {re.escape(heading)}\n.*?(?=^## |\Z)", re.M | re.S)
+    text = path.read_text() if path.exists() else DOC_HEADER
+    if pattern.search(text):
+        text = pattern.sub(lambda _m: new + "\n", text, count=1).rstrip("\n") + "\n"
+    else:
+        text = text.rstrip("\n") + "\n\n" + new
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def write_doc(path: Path, results: Results) -> None:
+    """Replaces the token-service section of ``path``, keeping the other sections."""
+    replace_section(path, "Token service", section(results))

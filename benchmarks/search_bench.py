@@ -1,0 +1,642 @@
+"""Search-service benchmark: ``python -m benchmarks.search_bench`` (``make bench-search``).
+
+Two search replicas (processes) on a scratch database seeded at the default scale,
+sharing one Redis. Measures SearchFlights throughput and p50/p95/p99 latency for cached
+searches (one query repeated), cold non-stop searches and cold one-stop searches
+(every query distinct, so each misses the cache), next to what they are judged
+against, measured in the same run: the echo gRPC ceiling driven by the same load
+generator, a Redis GET of the cached value, and the SQL floor (the service's own
+statements for the same kind of queries, sent straight through asyncpg). Prints a
+table and rewrites the search-service section of docs/benchmarks.md. Every process it
+starts is stopped, the database dropped and every Redis key it wrote deleted on the way
+out, including on Ctrl-C and errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import os
+import secrets
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import grpc
+from redis import Redis
+
+from benchmarks import proc_load, profile, sanity
+from benchmarks.bench_run import BenchRun, keep_quietest, run_bench
+from benchmarks.echo_server import METHOD as ECHO_METHOD
+from benchmarks.load import GrpcCall, LoadGenerator, ensure_h2load
+from benchmarks.procs import ROOT, Child
+from benchmarks.redis_floor import redis_get_floor
+from benchmarks.search_cases import (
+    DIRECT,
+    ONE_STOP,
+    Case,
+    CaseStream,
+    Network,
+    StatementBook,
+    load_network,
+)
+from benchmarks.search_floor import sql_floor
+from benchmarks.service_clusters import ServiceCluster, increase
+from benchmarks.service_report import ServiceReport, ms, plural, print_summary, write
+from benchmarks.stats import Point
+from search_service.seed import SeedReport
+from services.clients.channels import open_channel
+from services.generated.skyroute.search.v1 import search_service_pb2 as pb
+from services.generated.skyroute.search.v1 import search_service_pb2_grpc as pb_grpc
+
+SERVICE = "skyroute.search.v1.SearchService"
+SEARCH = f"/{SERVICE}/SearchFlights"
+CACHE_LOOKUPS = "skyroute_search_cache_lookups_total"
+
+CACHED = "search, cached"
+KIND = {DIRECT: "non-stop", ONE_STOP: "one-stop"}
+COLD = {DIRECT: "search, cold non-stop", ONE_STOP: "search, cold one-stop"}
+FLOOR = {DIRECT: "SQL floor, non-stop", ONE_STOP: "SQL floor, one-stop"}
+ECHO_H2 = "echo gRPC (h2load)"
+ECHO_PY = "echo gRPC (Python load)"
+REDIS_GET = "redis GET (cached value)"
+SUBJECTS = (CACHED, ECHO_H2, REDIS_GET, COLD[DIRECT], FLOOR[DIRECT], COLD[ONE_STOP],
+            FLOOR[ONE_STOP], ECHO_PY)
+
+# Distinct searches prepared per second of a cold point: far above what two replicas
+# can serve, so the load never runs out (it would say so).
+COLD_BUDGET_PER_SECOND = 3000
+FLOOR_CASES = 20_000
+# The cached search is the fullest of this many busiest routes.
+CACHED_CANDIDATES = 50
+SANITY_CASES = 25
+# Aims, and the previous system they replace.
+AIM_CACHED_RPS = 1500.0
+AIM_P95_MS = {DIRECT: 50.0, ONE_STOP: 150.0}
+PREVIOUS_RPS = 100.0
+PREVIOUS_P95_MS = 2000.0
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.search_bench",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: small inventory, 2 s per point, one concurrency "
+                             "per kind")
+    parser.add_argument("--seconds", type=float, default=5.0, help="measured time per point")
+    parser.add_argument("--warmup", type=float, default=1.0, help="warm-up before each point")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="rounds per point; the one least disturbed by other processes "
+                             "is reported")
+    parser.add_argument("--replicas", type=int, default=2)
+    parser.add_argument("--scale", default="default", help="seed scale (default, small)")
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL",
+                                                              "redis://127.0.0.1:6379/0"))
+    parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument("--no-doc", action="store_true", help="print only; leave the doc")
+    parser.add_argument("--keep-logs", action="store_true",
+                        help="keep the work directory (logs, profiles) even on success")
+    parser.add_argument("--no-profile", action="store_true",
+                        help="skip the py-spy pass (it runs when py-spy is on PATH)")
+    parser.add_argument("--cached-concurrency", help="comma-separated (1,16,64)")
+    parser.add_argument("--cold-concurrency", help="comma-separated (8,16)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.seconds, args.warmup, args.rounds, args.scale = 2.0, 0.5, 1, "small"
+        args.no_profile = True
+    args.cached_concurrencies = [16] if args.quick else [1, 16, 64]
+    args.cold_concurrencies = [8] if args.quick else [8, 16]
+    if args.cached_concurrency:
+        args.cached_concurrencies = [int(c) for c in args.cached_concurrency.split(",")]
+    if args.cold_concurrency:
+        args.cold_concurrencies = [int(c) for c in args.cold_concurrency.split(",")]
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    shown = [a for a in (sys.argv[1:] if argv is None else argv)
+             if a not in ("--no-doc", "--keep-logs")]
+    command = " ".join(["python -m benchmarks.search_bench", *shown])
+    report = ServiceReport("Search service", command, "bench-search", SUBJECTS)
+    prefix = f"skyroute-bench-search-{secrets.token_hex(4)}"
+
+    def write_doc() -> None:
+        write(args.output, report)
+        print(f"\nwrote {args.output}")
+
+    return run_bench(report, args.redis_url, prefix, lambda run: SearchBench(args, run).run(),
+                     write_doc=None if args.no_doc else write_doc,
+                     keep_logs=args.keep_logs, print_summary=print_summary)
+
+
+class SearchBench:
+    def __init__(self, args: argparse.Namespace, run: BenchRun) -> None:
+        self.args = args
+        self.ctx = run  # the run's processes, database, report
+        self.report = run.report
+        self.log = run.log
+        self.echo: Child | None = None
+        self.cluster: ServiceCluster | None = None
+        self.used: set[Case] = set()
+        self.sample_sizes: dict[str, tuple[float, float]] = {}  # kind: (itineraries, rows)
+        self.floor_rows: dict[str, float] = {}
+        self.sessions: dict[tuple[str, int], int] = {}  # new PostgreSQL sessions per point
+
+    # ------------------------------------------------------------------ setup
+
+    def run(self) -> None:
+        args = self.args
+        ctx = self.ctx
+        ctx.warn_if_busy()
+        h2load = ensure_h2load()
+        if h2load is None:
+            self.log("note: h2load unavailable; cached searches are driven by Python "
+                     "processes too (much slower, sharing the CPU with the servers)")
+        self.load = LoadGenerator(ctx.group, ctx.workdir, h2load)
+        self.pyload = LoadGenerator(ctx.group, ctx.workdir, None)
+        self.log(f"scratch database, seeded at scale {args.scale!r} ...")
+        seeded = ctx.db.create(args.scale)
+        self.log(f"  {seeded.flights} flights, {seeded.fares} fares in "
+                 f"{seeded.total_seconds:.1f} s")
+        self.network = asyncio.run(load_network(ctx.db.dsn))
+        self.statements = StatementBook(self.network.zones)
+        self.streams = {kind: CaseStream(self.network, kind, i, self.used)
+                        for i, kind in enumerate((DIRECT, ONE_STOP))}
+        self.log(f"search service, {args.replicas} replicas ...")
+        self.cluster = ServiceCluster(ctx.group, "search_service", {
+            "SERVICE_NAME": "search",
+            "DATABASE_URL": ctx.db.url,
+            "REDIS_URL": args.redis_url,
+            "REDIS_KEY_PREFIX": ctx.prefix,
+            "PAGE_TOKEN_SECRET": secrets.token_urlsafe(32),
+            "PROVIDER_ENABLED": "false",
+        }, args.replicas)
+        ctx.server_pids = self.server_pids
+        self.cached_call = GrpcCall(SEARCH, self.cached_request().SerializeToString(), ())
+        cached_value = self.prime_cache()
+        self.echo = self.start_echo(len(self.cached_response))
+        self.compare_with_sql()
+        self.describe(seeded, ctx.db.settings(("fsync", "synchronous_commit",
+                                               "shared_buffers", "max_connections")))
+
+        cached_points = self.measure_cached(cached_value)
+        cold_points = self.measure_cold()
+        self.report.points.extend(cached_points + cold_points)
+        self.check_statuses()
+        self.ratios_and_aims()
+        self.cpu_findings()
+        if not args.no_profile:
+            self.profile_passes()
+
+    def server_pids(self) -> list[int]:
+        pids = list(self.cluster.pids) if self.cluster else []
+        if self.echo is not None:
+            pids.append(self.echo.pid)
+        return pids
+
+    def cached_request(self) -> pb.SearchFlightsRequest:
+        """A popular search: of the busiest non-stop routes, the one with the most
+        itineraries two weeks ahead (one adult, economy, connections allowed, sorted by
+        price), so that it fills the default first page if any does."""
+        day = datetime.now(UTC).date() + timedelta(days=14)
+        candidates = [Case("cached", o, d, day, 1, pb.SORT_ORDER_PRICE, 1)
+                      for o, d in self.network.busiest[:CACHED_CANDIDATES]]
+
+        async def rows() -> list[int]:
+            conn = await asyncpg.connect(self.ctx.db.dsn, timeout=10)
+            try:
+                counts = []
+                for case in candidates:
+                    sql, params = self.statements.call(case)
+                    counts.append(len(await conn.fetch(sql, *params)))
+                return counts
+            finally:
+                await conn.close()
+
+        counts = asyncio.run(rows())
+        best = max(range(len(candidates)), key=lambda i: (counts[i], -i))
+        return candidates[best].request()
+
+    def prime_cache(self) -> bytes:
+        """One cached search through each replica; returns the cached value (the whole
+        sorted result list as the service stores it)."""
+        assert self.cluster is not None
+        for address in self.cluster.addresses:
+            self.cached_response = asyncio.run(sanity.raw_bytes_response(address,
+                                                                          self.cached_call))
+        response = pb.SearchFlightsResponse.FromString(self.cached_response)
+        request = pb.SearchFlightsRequest.FromString(self.cached_call.message)
+        self.cached_route = f"{request.origin}-{request.destination}"
+        if not response.itineraries:
+            self.report.problems.append("the cached search found no itineraries")
+        redis = Redis.from_url(self.args.redis_url)
+        try:
+            keys = [k for k in redis.scan_iter(match=f"{self.ctx.prefix}:search:results:*")
+                    if not k.endswith(b":lock")]
+            value = redis.get(keys[0]) if len(keys) == 1 else None
+        finally:
+            redis.close()
+        if value is None:
+            raise RuntimeError(f"expected one cached result in Redis, found {len(keys)}")
+        self.cached_value_size = len(value)
+        self.cached_total = response.total_size
+        self.cached_page = len(response.itineraries)
+        status = sanity.nghttp_status(self.cluster.addresses[0], self.cached_call,
+                                      self.ctx.workdir)
+        self.report.checks.append(
+            f"cached search {self.cached_route}: "
+            f"{response.total_size} itineraries, {len(response.itineraries)} on the first "
+            f"page ({len(self.cached_response):,} bytes); Redis holds "
+            f"{len(value):,} bytes for it; one request as h2load frames it (nghttp): "
+            f"{status}")
+        return value
+
+    def start_echo(self, payload_size: int) -> Child:
+        self.log(f"echo gRPC server ({payload_size}-byte responses) ...")
+        child = self.ctx.group.python("echo-server", ["-m", "benchmarks.echo_server",
+                                                       "--payload-size", str(payload_size)])
+        self.echo_address = f"127.0.0.1:{child.wait_ready()['grpc']}"
+        self.echo_call = GrpcCall(ECHO_METHOD, self.cached_call.message, ())
+        return child
+
+    def compare_with_sql(self) -> None:
+        """Sample searches of each kind: what the service answers, and the rows the
+        floor's SQL returns for them (one row = one journey = one itinerary)."""
+        async def compare(kind: str) -> tuple[int, int, int, int, list[str]]:
+            cases = self.streams[kind].take(SANITY_CASES)
+            assert self.cluster is not None
+            channel = open_channel(self.cluster.addresses, SERVICE)
+            conn = await asyncpg.connect(self.ctx.db.dsn)
+            itineraries = rows = same = 0
+            problems = []
+            try:
+                stub = pb_grpc.SearchServiceStub(channel)
+                for case in cases:
+                    sql, params = self.statements.call(case)
+                    found = len(await conn.fetch(sql, *params))
+                    try:
+                        response = await stub.SearchFlights(case.request(), timeout=10)
+                    except grpc.aio.AioRpcError as exc:
+                        problems.append(f"{case}: {exc.code().name} {exc.details()}")
+                        continue
+                    itineraries += response.total_size
+                    rows += found
+                    same += response.total_size == found
+            finally:
+                await conn.close()
+                await channel.close()
+            return len(cases), same, itineraries, rows, problems
+
+        for kind in (DIRECT, ONE_STOP):
+            n, same, itineraries, rows, problems = asyncio.run(compare(kind))
+            self.sample_sizes[kind] = (itineraries / n, rows / n)
+            line = (f"{KIND[kind]} sample of {n} distinct searches: the service's itinerary count "
+                    f"equals the floor SQL's row count for {same} ({itineraries / n:.2f} "
+                    f"itineraries per search on average)")
+            if problems or same != n:
+                self.report.problems.append(line + (f"; errors: {problems[:3]}"
+                                                    if problems else ""))
+            else:
+                self.report.checks.append(line)
+
+    # ------------------------------------------------------------------ measuring
+
+    def measure_cached(self, cached_value: bytes) -> list[Point]:
+        args = self.args
+        assert self.cluster is not None
+        points: list[Point] = []
+        for c in args.cached_concurrencies:
+            candidates: list[Point] = []
+            for round_ in range(args.rounds):
+                self.log(f"cached, concurrency {c}, round {round_ + 1} of {args.rounds}:")
+                candidates.append(self.ctx.measured(lambda c=c: self.load.run(
+                    ECHO_H2, 0, self.echo_call, [self.echo_address], c, args.seconds,
+                    args.warmup)))
+                self.load.run(CACHED, len(self.cluster.addresses), self.cached_call,
+                              self.cluster.addresses, c, args.warmup, 0)
+                before = self.cache_lookups()
+                sessions = self.ctx.db.sessions()
+                point = self.ctx.measured(lambda c=c: self.load.run(
+                    CACHED, len(self.cluster.addresses), self.cached_call,
+                    self.cluster.addresses, c, args.seconds, 0))
+                self.sessions[(CACHED, c)] = self.ctx.db.sessions() - sessions
+                self.check_lookups(point, before, expect="hit")
+                candidates.append(point)
+                key = f"{self.ctx.prefix}-floor"
+                candidates.append(self.ctx.measured(lambda c=c, key=key: asyncio.run(
+                    self.redis_point(key, cached_value, c))))
+            points += keep_quietest(candidates)
+        return points
+
+    async def redis_point(self, key: str, value: bytes, c: int) -> Point:
+        point = await redis_get_floor(self.args.redis_url, key, value, c, self.args.seconds,
+                                      self.args.warmup)
+        point.subject = REDIS_GET
+        return point
+
+    def measure_cold(self) -> list[Point]:
+        args = self.args
+        assert self.cluster is not None
+        points: list[Point] = []
+        for c in args.cold_concurrencies:
+            candidates: list[Point] = []
+            for round_ in range(args.rounds):
+                self.log(f"cold, concurrency {c}, round {round_ + 1} of {args.rounds}:")
+                candidates.append(self.ctx.measured(lambda c=c: self.pyload.run(
+                    ECHO_PY, 0, self.echo_call, [self.echo_address] * 2, c, args.seconds,
+                    args.warmup)))
+                for kind in (DIRECT, ONE_STOP):
+                    candidates.append(self.cold_point(kind, c))
+                    candidates.append(self.floor_point(kind, c))
+            points += keep_quietest(candidates)
+        return points
+
+    def cold_point(self, kind: str, c: int) -> Point:
+        args = self.args
+        assert self.cluster is not None
+        warm = self.cold_bodies(kind, args.warmup)
+        bodies = self.cold_bodies(kind, args.seconds)
+        addresses = self.cluster.addresses
+        before: dict[str, float] = {}
+        sessions: list[int] = []
+
+        def measure() -> Point:
+            # Warm-up first, so the metrics below cover the measured calls only.
+            self.pyload.run_distinct(COLD[kind], len(addresses), self.cached_call, [], warm,
+                                     addresses, c, args.warmup, 0, processes=1)
+            before.update(self.cache_lookups())
+            sessions.append(self.ctx.db.sessions())
+            return self.pyload.run_distinct(COLD[kind], len(addresses), self.cached_call,
+                                            [], bodies, addresses, c, args.seconds, 0,
+                                            processes=1)
+
+        point = self.ctx.measured(measure)
+        self.sessions[(COLD[kind], c)] = self.ctx.db.sessions() - sessions[0]
+        self.check_lookups(point, before, expect="miss")
+        return point
+
+    def cold_bodies(self, kind: str, seconds: float) -> list[bytes]:
+        return [case.request().SerializeToString()
+                for case in self.streams[kind].take(int(COLD_BUDGET_PER_SECOND * seconds))]
+
+    def floor_point(self, kind: str, c: int) -> Point:
+        texts, calls = self.statements.calls(self.streams[kind].take(FLOOR_CASES))
+        outcome: list[proc_load.Outcome] = []
+
+        def measure() -> Point:
+            result = proc_load.run(
+                sql_floor, {"dsn": self.ctx.db.dsn, "texts": texts, "calls": calls},
+                processes=self.args.replicas, concurrency=c, seconds=self.args.seconds,
+                warmup=self.args.warmup, workdir=self.ctx.workdir, name=f"floor-{kind}-{c}")
+            outcome.append(result)
+            return result.point(FLOOR[kind], 0, c)
+
+        point = self.ctx.measured(measure)
+        stats = outcome[0].stats
+        if stats.get("queries"):
+            self.floor_rows[kind] = stats["rows"] / stats["queries"]
+        return point
+
+    # ------------------------------------------------------------------ checks
+
+    def cache_lookups(self) -> dict[str, float]:
+        assert self.cluster is not None
+        return self.cluster.samples(CACHE_LOOKUPS, by="result")
+
+    def check_lookups(self, point: Point, before: dict[str, float], expect: str) -> None:
+        """The replicas' cache counters must show that the point measured what it says:
+        every cached search served from the cache (a Redis hit, or sharing a lookup
+        already in flight in its replica: "coalesced"), every cold one computed."""
+        rose = increase(before, self.cache_lookups())
+        calls = point.ok + point.failed
+        served = rose.get("hit", 0.0) + rose.get("coalesced", 0.0)
+        computed = rose.get("miss", 0.0)
+        # Calls in flight when the load stops are counted by the replicas only; a cached
+        # entry may expire once (60 s TTL) and be computed again.
+        slack = point.concurrency * 2 + 2
+        if expect == "hit":
+            ok = abs(served - calls) <= slack and computed <= 2
+        else:
+            ok = abs(computed - calls) <= slack and served == 0
+        detail = ", ".join(f"{k} {v:.0f}" for k, v in sorted(rose.items()))
+        line = (f"{point.subject} c={point.concurrency}: replica cache lookups for "
+                f"{calls} calls: {detail or 'none'}")
+        (self.report.checks if ok else self.report.problems).append(line)
+
+    def check_statuses(self) -> None:
+        """Every SearchFlights call of the run answered OK, except calls still in
+        flight when a load generator closed its connections (CANCELLED; at most the
+        concurrency per run)."""
+        assert self.cluster is not None
+        handled = self.cluster.handled(SEARCH)
+        cancelled = handled.get("CANCELLED", 0.0)
+        bad = {k: v for k, v in handled.items() if k not in ("OK", "CANCELLED")}
+        runs = self.load_runs()
+        ok = not bad and cancelled <= runs * max(self.args.cached_concurrencies
+                                                 + self.args.cold_concurrencies)
+        line = (f"replica metrics over the whole run: SearchFlights answered OK "
+                f"{handled.get('OK', 0):.0f} times, CANCELLED {cancelled:.0f} (calls in "
+                f"flight when one of the {runs} load runs stopped)"
+                + (f", other codes {bad}" if bad else ", no other status codes"))
+        (self.report.checks if ok else self.report.problems).append(line)
+
+    def load_runs(self) -> int:
+        args = self.args
+        per_round = 2 * len(args.cached_concurrencies) + 4 * len(args.cold_concurrencies)
+        return per_round * args.rounds + 2
+
+    # ------------------------------------------------------------------ report
+
+    def describe(self, seeded: SeedReport, pg: dict[str, str]) -> None:
+        args = self.args
+        net: Network = self.network
+        direct = self.sample_sizes.get(DIRECT, (math.nan, math.nan))[0]
+        one_stop = self.sample_sizes.get(ONE_STOP, (math.nan, math.nan))[0]
+        shared_buffers_mb = int(pg.get("shared_buffers", "0")) * 8 // 1024
+        self.report.setup = [
+            f"Setup: {args.replicas} search replicas (separate processes, default settings: "
+            "60 s cache TTL, a pool of 5 + 5 database connections each) on a scratch "
+            f"database seeded at scale `{args.scale}` ({seeded.flights:,} "
+            f"flights, {seeded.fares:,} fares over 60 days), one Redis; "
+            "PostgreSQL 127.0.0.1 (fsync "
+            f"{pg.get('fsync')}, shared_buffers {shared_buffers_mb} MB), everything on one "
+            "machine over loopback, sharing its cores with the load generators. "
+            f"{args.warmup:g} s warm-up, then {args.seconds:g} s per point; "
+            + ("one round per point. " if args.rounds == 1 else
+               f"{args.rounds} rounds per point, the one least disturbed by other "
+               "processes reported. ")
+            + "Latency is per request as the load generator saw it; the "
+            "load is closed-loop (mean latency = concurrency / throughput).",
+            f"Cached: one search ({self.cached_route}, of the {CACHED_CANDIDATES} busiest "
+            "non-stop routes the one with the most itineraries two weeks ahead; one adult, "
+            f"economy, connections allowed: {self.cached_total} itineraries, the first page of "
+            f"{self.cached_page} returned, {len(self.cached_response):,} bytes) repeated by "
+            "h2load with a pre-framed request over at most 4 HTTP/2 connections split "
+            "between the replicas. Its ceiling is a `grpc.aio` echo server answering the "
+            "same number of bytes, driven identically; its floor a redis-py `GET` loop of "
+            f"the cached value ({self.cached_value_size:,} bytes, what a hit reads).",
+            f"Cold: every search distinct (route, date 2-55 days ahead, 1-4 adults, sort "
+            "order), so each one misses the cache (checked with the replicas' cache "
+            f"counters). Non-stop: `max_stops=0` on the {len(net.direct):,} routes that "
+            f"have non-stop flights ({direct:.2f} itineraries per search in a sample); "
+            f"one-stop: `max_stops=1` between the {len(net.one_stop):,} airport pairs with "
+            "no non-stop flight but at least one connection a day on average "
+            f"({one_stop:.2f} itineraries per search). Driven by Python grpc.aio "
+            "processes (h2load sends one body only): one per replica, its calls "
+            "multiplexed on one connection. *echo gRPC (Python load)* is the same "
+            "generator against the echo server: its ceiling. The SQL floor runs the "
+            "statement the service's repository builds for each search (same text, same "
+            "parameters) through asyncpg from 2 processes, one connection per worker, and "
+            "only fetches the rows.",
+            "*cores* splits the machine's CPU during each point: the servers under test "
+            "(replicas or echo server), PostgreSQL (the scratch database's backends plus "
+            "the server's background writers), Redis, and the load generators with this "
+            "script; *other CPU* is everything else (noise when above ~0.1); *steal* is the "
+            "time the hypervisor took from this virtual machine (everything runs slower "
+            "meanwhile).",
+        ]
+
+    def ratios_and_aims(self) -> None:
+        r = self.report
+        args = self.args
+        for c in args.cached_concurrencies:
+            search, echo, redis = r.point(CACHED, c), r.point(ECHO_H2, c), r.point(REDIS_GET, c)
+            if search and echo and echo.rps:
+                line = (f"cached, c={c}: search / echo throughput = {search.rps / echo.rps:.2f} "
+                        f"({search.rps:,.0f} / {echo.rps:,.0f} rps)")
+                if redis and redis.rps:
+                    line += f"; search / Redis GET = {search.rps / redis.rps:.2f}"
+                r.ratios.append(line)
+        for kind in (DIRECT, ONE_STOP):
+            for c in args.cold_concurrencies:
+                search, floor, echo = r.point(COLD[kind], c), r.point(FLOOR[kind], c), \
+                    r.point(ECHO_PY, c)
+                if search and floor and floor.rps:
+                    line = (f"cold {KIND[kind]}, c={c}: search / SQL floor throughput = "
+                            f"{search.rps / floor.rps:.3f} ({search.rps:,.0f} / "
+                            f"{floor.rps:,.0f}); p95 {ms(search.p95_ms)} ms vs "
+                            f"{ms(floor.p95_ms)} ms")
+                    if echo and echo.rps:
+                        line += (f"; search / echo (same generator) = "
+                                 f"{search.rps / echo.rps:.2f}")
+                    r.ratios.append(line)
+            if kind in self.floor_rows:
+                r.ratios.append(f"cold {KIND[kind]}: the floor's statements returned "
+                                f"{self.floor_rows[kind]:.2f} rows per search")
+        cached = [p for p in r.points if p.subject == CACHED]
+        if cached:
+            best = max(cached, key=lambda p: p.rps)
+            r.ratios.append(f"against the previous system (100 searches/s, p95 < 2 s "
+                            f"uncached): cached throughput x{best.rps / PREVIOUS_RPS:,.1f}")
+            verdict = "met" if best.rps >= AIM_CACHED_RPS else "not met"
+            r.aims.append(f"cached >= {AIM_CACHED_RPS:,.0f} searches/s: **{verdict}** "
+                          f"({best.rps:,.0f}/s at c={best.concurrency}; "
+                          + ", ".join(f"c={p.concurrency} {p.rps:,.0f}/s"
+                                      for p in sorted(cached, key=lambda p: p.concurrency))
+                          + ")")
+        for kind in (DIRECT, ONE_STOP):
+            cold = sorted((p for p in r.points if p.subject == COLD[kind]),
+                          key=lambda p: p.concurrency)
+            if not cold:
+                continue
+            aim = AIM_P95_MS[kind]
+            met = [p for p in cold if p.p95_ms <= aim]
+            verdict = ("met" if len(met) == len(cold) else
+                       "not met" if not met else
+                       f"met up to c={max(p.concurrency for p in met)} only")
+            r.aims.append(f"cold {KIND[kind]} p95 <= {aim:g} ms: **{verdict}** ("
+                          + ", ".join(f"c={p.concurrency} {ms(p.p95_ms)} ms at "
+                                      f"{p.rps:,.0f}/s" for p in cold) + ")")
+
+    # ------------------------------------------------------------------ where the time goes
+
+    def cpu_findings(self) -> None:
+        """CPU per search from the cores each party used during the point."""
+        r = self.report
+        for subject in (CACHED, COLD[DIRECT], COLD[ONE_STOP]):
+            points = sorted((p for p in r.points if p.subject == subject),
+                            key=lambda p: p.concurrency)
+            if not points:
+                continue
+            parts = []
+            for p in points:
+                if not p.rps:
+                    continue
+                servers = p.cores.get("servers", math.nan) / p.rps * 1000
+                pg = p.cores.get("postgres", math.nan) / p.rps * 1000
+                redis = p.cores.get("redis", math.nan) / p.rps * 1000
+                total = sum(v for k, v in p.cores.items()) + p.foreign_cores
+                parts.append(f"c={p.concurrency}: {servers:.2f} ms in the replicas, "
+                             f"{pg:.2f} ms in PostgreSQL, {redis:.2f} ms in Redis; "
+                             f"{total:.1f} of {os.cpu_count()} cores busy, "
+                             + plural(self.sessions.get((subject, p.concurrency), 0),
+                                      "new PostgreSQL connection"))
+            r.findings.append(f"{subject}, CPU per search: " + "; ".join(parts))
+
+    def profile_passes(self) -> None:
+        """Extra load runs (not reported as points) with py-spy sampling both replicas:
+        where their Python time goes."""
+        if profile.py_spy() is None:
+            self.report.findings.append("no py-spy on PATH: replicas not profiled "
+                                        "(`pip install py-spy` to add the breakdown)")
+            return
+        assert self.cluster is not None
+        c_cached = max(self.args.cached_concurrencies)
+        c_cold = max(self.args.cold_concurrencies)
+        seconds = self.args.seconds
+        addresses = self.cluster.addresses
+        passes = [
+            (f"{CACHED}, c={c_cached}", lambda: self.load.run(
+                CACHED, len(addresses), self.cached_call, addresses, c_cached, seconds + 1, 0)),
+        ]
+        for kind in (DIRECT, ONE_STOP):
+            passes.append((f"{COLD[kind]}, c={c_cold}", lambda kind=kind: self.pyload.run_distinct(
+                COLD[kind], len(addresses), self.cached_call, [],
+                self.cold_bodies(kind, seconds + 1), addresses, c_cold, seconds + 1, 0,
+                processes=1)))
+        for label, load in passes:
+            self.log(f"profiling the replicas: {label} ...")
+            outs = [self.ctx.workdir / f"py-spy-{i}-{len(self.report.findings)}.txt"
+                    for i in range(len(self.cluster.pids))]
+            spies = [profile.record(self.ctx.group, f"py-spy-{i}", pid, seconds, out)
+                     for i, (pid, out) in enumerate(zip(self.cluster.pids, outs, strict=True))]
+            point = load()
+            for spy in spies:
+                spy.popen.wait(30)
+            result = profile.summarize(outs, PROFILED)
+            if not result.samples:
+                self.report.findings.append(f"{label}: py-spy recorded nothing "
+                                            f"({spies[0].log_tail(2)!r})")
+                continue
+            inc = result.inclusive
+            cache_only = inc["cache"] - inc["compute"]
+            building = inc["compute"] - inc["sql"]
+            python_cores = result.samples / 100 / seconds
+            self.report.findings.append(
+                f"{label} ({point.rps:,.0f}/s while sampled), py-spy on both replicas: "
+                f"{result.samples} samples holding the GIL ({python_cores:.2f} cores). "
+                f"Own time by library: {result.areas_line()}. Inclusive: cache layer "
+                f"(Redis GET, lock, store, release) {result.share(cache_only):.0f} %, SQL "
+                f"through SQLAlchemy and asyncpg (`search_legs` with the pool checkout, "
+                f"pre-ping, BEGIN and ROLLBACK, and SQLAlchemy's greenlets) "
+                f"{result.share(inc['sql'] + inc['greenlets']):.0f} %; building "
+                f"itineraries, offer ids and protobuf {result.share(building):.0f} %; "
+                f"request validation {result.share(inc['validate']):.0f} %")
+
+
+# Functions whose inclusive time the profile pass reports (file suffix:function).
+PROFILED = {
+    "cache": "search_service/cache.py:ResultCache._fetch",
+    "compute": "search_service/search.py:FlightSearch._compute",
+    "sql": "search_service/repository.py:InventoryRepository.search_legs",
+    "greenlets": profile.GREENLETS,
+    "validate": "search_service/validation.py:validate_search",
+}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

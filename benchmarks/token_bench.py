@@ -1,0 +1,400 @@
+"""Token-service benchmark: ``python -m benchmarks.token_bench`` (``make bench-token``).
+
+Measures GetToken throughput and p50/p99 latency with 1 and 2 replicas, the floors it
+is judged against (a raw Redis GET loop, an echo gRPC server driven the same way) and
+the upstream token requests per lifetime of the token service vs two peers (fetch per
+call; a per-process cache in N processes). Prints a table and rewrites the token-service
+section of docs/benchmarks.md. Every process it starts is stopped and every Redis key it
+wrote deleted on the way out, including on Ctrl-C and errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import json
+import os
+import secrets
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import FrameType
+
+from redis import Redis
+
+from benchmarks import sanity
+from benchmarks.cpu import CpuMeter
+from benchmarks.echo_server import METHOD as ECHO_METHOD
+from benchmarks.load import GrpcCall, LoadGenerator, ensure_h2load
+from benchmarks.peers import per_call_peer
+from benchmarks.procs import ROOT, Child, ProcessGroup
+from benchmarks.redis_floor import redis_get_floor
+from benchmarks.report import Results, Upstream, print_summary, write_doc
+from benchmarks.services_up import GET_TOKEN, PROVIDER, ProviderSim, TokenCluster
+from benchmarks.stats import ECHO, PER_CALL, PER_PROCESS, TOKEN, Point
+from services.generated.skyroute.token.v1 import token_service_pb2 as pb
+
+CLIENTS = {1: "bench-token-1", 2: "bench-token-2"}
+PER_PROCESS_CLIENT = "bench-per-process"
+PER_CALL_CLIENT = "bench-per-call"
+# Other processes using more than this many cores make a point noticeably noisy.
+NOISY_CORES = 0.25
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.token_bench",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: 2 s per point, concurrency 16 only, 2 s tokens")
+    parser.add_argument("--seconds", type=float, default=5.0, help="measured time per point")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="rounds per point; the one least disturbed by other processes "
+                             "is reported")
+    parser.add_argument("--warmup", type=float, default=1.0, help="warm-up before each point")
+    parser.add_argument("--token-ttl", type=float, default=5.0,
+                        help="token lifetime the provider stand-in issues")
+    parser.add_argument("--peer-processes", type=int, default=4,
+                        help="N of the per-process-cache peer")
+    parser.add_argument("--load-generator", choices=["auto", "h2load", "python"],
+                        default="auto", help="auto: h2load, installed if missing (as root)")
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL",
+                                                              "redis://127.0.0.1:6379/0"))
+    parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument("--no-doc", action="store_true", help="print only; leave the doc")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.seconds, args.warmup, args.token_ttl, args.rounds = 2.0, 0.5, 2.0, 1
+    args.concurrencies = [16] if args.quick else [1, 16, 64]
+    return args
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # SIGTERM cleans up like Ctrl-C
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    workdir = Path(tempfile.mkdtemp(prefix="skyroute-bench-"))
+    group = ProcessGroup(workdir)
+    prefix = f"skyroute-bench-{secrets.token_hex(4)}"
+    ok = False
+    try:
+        h2load = None if args.load_generator == "python" else ensure_h2load()
+        if h2load is None and args.load_generator == "h2load":
+            raise SystemExit("h2load is not available")
+        if h2load is None:
+            print("note: h2load unavailable; falling back to multi-process Python gRPC load "
+                  "generators, which are much slower and share the CPU with the servers",
+                  flush=True)
+        command = "python -m benchmarks.token_bench" + (" --quick" if args.quick else "")
+        results = Results(command=command, seconds=args.seconds, warmup=args.warmup,
+                          concurrencies=args.concurrencies, token_ttl=args.token_ttl,
+                          peer_processes=args.peer_processes, rounds=args.rounds,
+                          load_generator="")
+        load = LoadGenerator(group, workdir, h2load)
+        results.load_generator = load.name
+        Bench(args, group, workdir, prefix, load, results).run()
+        print_summary(results)
+        if not args.no_doc:
+            write_doc(args.output, results)
+            print(f"\nwrote {args.output}")
+        ok = not results.problems
+    except KeyboardInterrupt:
+        print("\ninterrupted; cleaning up", file=sys.stderr)
+        return 130
+    finally:
+        group.close()
+        deleted = _delete_keys(args.redis_url, prefix)
+        print(f"cleanup: processes stopped, {deleted} Redis keys under {prefix}: deleted")
+        if ok:
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            print(f"logs kept in {workdir}", file=sys.stderr)
+    return 0 if ok else 1
+
+
+def _delete_keys(redis_url: str, prefix: str) -> int:
+    try:
+        redis = Redis.from_url(redis_url)
+        keys = list(redis.scan_iter(match=f"{prefix}*", count=1000))
+        if keys:
+            redis.delete(*keys)
+        redis.close()
+        return len(keys)
+    except Exception as exc:  # cleanup must not hide the run's own error
+        print(f"cleanup: could not delete Redis keys {prefix}*: {exc}", file=sys.stderr)
+        return 0
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, group: ProcessGroup, workdir: Path,
+                 prefix: str, load: LoadGenerator, results: Results) -> None:
+        self.args = args
+        self.group = group
+        self.workdir = workdir
+        self.prefix = prefix
+        self.load = load
+        self.results = results
+        self.request = pb.GetTokenRequest(provider=PROVIDER).SerializeToString()
+        self.candidates: list[Point] = []
+        self.metric_runs: list[tuple[int, float]] = []  # (HTTP 200s seen, OK handled)
+
+    def log(self, message: str) -> None:
+        print(message, flush=True)
+
+    def measured(self, run: Callable[[], Point]) -> Point:
+        """Runs one measurement, noting how busy the rest of the machine was meanwhile."""
+        meter = CpuMeter()
+        meter.start()
+        point = run()
+        point.foreign_cores = meter.foreign_cores()
+        note = f"  [{'; '.join(point.notes)}]" if point.notes else ""
+        self.log(f"  {point.subject:<16} r={point.replicas} c={point.concurrency:<3} "
+                 f"{point.rps:>9,.0f} rps  p50 {point.p50_ms:6.2f} ms  "
+                 f"p99 {point.p99_ms:6.2f} ms  failed {point.failed}  "
+                 f"other CPU {point.foreign_cores:.2f} cores{note}")
+        if point.failed:
+            self.results.problems.append(
+                f"{point.subject} r={point.replicas} c={point.concurrency}: "
+                f"{point.failed} failed requests")
+        self.candidates.append(point)
+        return point
+
+    def keep_quietest(self) -> list[Point]:
+        """Of each point's rounds, keeps the one other processes disturbed least (chosen
+        by that alone, never by the figures)."""
+        chosen: dict[tuple[str, int, int], Point] = {}
+        for point in self.candidates:
+            key = (point.subject, point.replicas, point.concurrency)
+            if key not in chosen or point.foreign_cores < chosen[key].foreign_cores:
+                chosen[key] = point
+        self.candidates.clear()
+        self.results.points.extend(chosen.values())
+        return list(chosen.values())
+
+    def run(self) -> None:
+        args = self.args
+        self.warn_if_busy()
+        self.log(f"provider stand-in (token TTL {args.token_ttl:g} s) ...")
+        self.sim = ProviderSim(self.group, [*CLIENTS.values(), PER_PROCESS_CLIENT,
+                                            PER_CALL_CLIENT], args.token_ttl)
+        clusters = [self.start_cluster(1), self.start_cluster(2)]
+        response = asyncio.run(sanity.raw_bytes_response(
+            clusters[0].addresses[0], GrpcCall(GET_TOKEN, self.request, clusters[0].metadata)))
+        self.check_response(response, "raw-bytes grpc.aio call (the load's request bytes)")
+        # The echo floor gets the same headers, so only the server's work differs.
+        self.echo_metadata = clusters[0].metadata
+        echo = self.start_echo(len(response))
+        for cluster in clusters:
+            self.sanity(cluster)
+        # Interleaved per concurrency, so that subject and floors see the same conditions
+        # (this machine may be shared); idle servers cost next to nothing meanwhile.
+        window_start = time.time()
+        for c in args.concurrencies:
+            for round_ in range(args.rounds):
+                self.log(f"concurrency {c}, round {round_ + 1} of {args.rounds}:")
+                self.echo_point(echo, c)
+                for cluster in clusters:
+                    self.token_point(cluster, c)
+                self.redis_point(response, c)
+            self.keep_quietest()
+        window_end = time.time()
+        self.summarize_metrics()
+        for cluster in clusters:
+            n = len(cluster.replicas)
+            label = f"{n} replica{'s' * (n > 1)}"
+            self.count_upstream(f"{TOKEN} ({label})", label, CLIENTS[n], window_start,
+                                window_end)
+            cluster.stop()
+        self.group.stop(echo)
+        self.per_process_peer()
+        self.per_call_peer()
+        self.note_noise()
+
+    def note_noise(self) -> None:
+        points = self.results.points
+        noisy = [p.foreign_cores for p in points if p.foreign_cores > NOISY_CORES]
+        if noisy:
+            self.results.warnings.append(
+                f"{len(noisy)} of {len(points)} reported points ran while other processes "
+                f"used more than {NOISY_CORES:g} cores (up to {max(noisy):.2f}); their "
+                f"figures, and ratios involving them, are disturbed")
+
+    def warn_if_busy(self) -> None:
+        meter = CpuMeter()
+        meter.start()
+        time.sleep(1.0)
+        busy = meter.foreign_cores()
+        if busy > NOISY_CORES:
+            self.log(f"warning: other processes are using {busy:.1f} of "
+                     f"{os.cpu_count()} cores; figures will be noisy")
+            self.results.warnings.append(
+                f"the machine was busy before the run: other processes used {busy:.1f} "
+                f"cores (see the 'other CPU' column)")
+
+    def start_cluster(self, replicas: int) -> TokenCluster:
+        self.log(f"token service, {replicas} replica(s) ...")
+        return TokenCluster(self.group, self.sim, CLIENTS[replicas], self.args.redis_url,
+                            f"{self.prefix}-r{replicas}", replicas)
+
+    def check_response(self, data: bytes, what: str) -> None:
+        token = pb.GetTokenResponse.FromString(data).token
+        if token.access_token and token.provider == PROVIDER:
+            self.results.checks.append(f"{what}: returned a token")
+        else:
+            self.results.problems.append(f"{what}: no token in the response")
+
+    def sanity(self, cluster: TokenCluster) -> None:
+        n = len(cluster.replicas)
+        label = f"{n} replica{'s' * (n > 1)}"
+        problems = asyncio.run(sanity.python_client_pass(
+            cluster.addresses, "bench", cluster.caller_key, PROVIDER))
+        if problems:
+            self.results.problems.append(f"Python client pass ({label}): {len(problems)} of "
+                                         f"200 calls failed, e.g. {problems[0]}")
+        else:
+            self.results.checks.append(f"Python token client, 200 calls round robin over "
+                                       f"{label}: every call returned a valid token")
+        call = GrpcCall(GET_TOKEN, self.request, cluster.metadata)
+        self.results.checks.append(
+            f"{label}, one request as the load generator frames it (nghttp): "
+            f"{sanity.nghttp_status(cluster.addresses[0], call, self.workdir)}")
+
+    # ------------------------------------------------------------------ floors
+
+    def start_echo(self, payload_size: int) -> Child:
+        self.log(f"echo gRPC server ({payload_size}-byte responses) ...")
+        child = self.group.python("echo-server", ["-m", "benchmarks.echo_server",
+                                                  "--payload-size", str(payload_size)])
+        self.echo_address = f"127.0.0.1:{child.wait_ready()['grpc']}"
+        self.results.checks.append(
+            f"echo server, one request as the load generator frames it (nghttp): "
+            f"{sanity.nghttp_status(self.echo_address, self.echo_call, self.workdir)}")
+        return child
+
+    @property
+    def echo_call(self) -> GrpcCall:
+        return GrpcCall(ECHO_METHOD, self.request, self.echo_metadata)
+
+    def echo_point(self, echo: Child, c: int) -> None:
+        self.measured(lambda: self.load.run(ECHO, 0, self.echo_call, [self.echo_address], c,
+                                            self.args.seconds, self.args.warmup))
+
+    def redis_point(self, value: bytes, c: int) -> None:
+        key = f"{self.prefix}-floor"
+        self.measured(lambda: asyncio.run(redis_get_floor(
+            self.args.redis_url, key, value, c, self.args.seconds, self.args.warmup)))
+
+    # ------------------------------------------------------------------ token service
+
+    def token_point(self, cluster: TokenCluster, c: int) -> None:
+        replicas = len(cluster.replicas)
+        call = GrpcCall(GET_TOKEN, self.request, cluster.metadata)
+        self.load.run(TOKEN, replicas, call, cluster.addresses, c, self.args.warmup, 0)
+        before = cluster.handled()
+        point = self.measured(lambda: self.load.run(TOKEN, replicas, call, cluster.addresses,
+                                                    c, self.args.seconds, 0))
+        self.verify_metrics(point, before, cluster.handled())
+
+    def verify_metrics(self, point: Point, before: dict[str, float],
+                       after: dict[str, float]) -> None:
+        """The replicas' own count of OK GetToken calls must match what the load saw."""
+        handled_ok = after.get("OK", 0) - before.get("OK", 0)
+        errors = {code: after[code] - before.get(code, 0) for code in after
+                  if code != "OK" and after[code] > before.get(code, 0)}
+        # Calls still in flight when the load generator stops are handled but not logged.
+        close = abs(handled_ok - point.ok) <= max(point.concurrency * 2, point.ok * 0.01)
+        if close and not errors:
+            self.metric_runs.append((point.ok, handled_ok))
+        else:
+            self.results.problems.append(
+                f"metrics mismatch r={point.replicas} c={point.concurrency}: replicas counted "
+                f"{handled_ok:.0f} OK GetToken calls, the load generator {point.ok} "
+                f"HTTP 200; other codes {errors or 'none'}")
+
+    def summarize_metrics(self) -> None:
+        if not self.metric_runs:
+            return
+        seen = sum(ok for ok, _ in self.metric_runs)
+        handled = sum(h for _, h in self.metric_runs)
+        worst = max(abs(h - ok) for ok, h in self.metric_runs)
+        self.results.checks.append(
+            f"replica metrics, all {len(self.metric_runs)} measured token-service runs: "
+            f"`grpc_server_handled_total{{code=\"OK\"}}` for GetToken rose by {handled:.0f} "
+            f"for {seen} HTTP 200s seen by the load generator (largest difference in one "
+            f"run {worst:.0f}: calls in flight when it stopped); no other status codes")
+
+    def count_upstream(self, subject: str, fetchers: str, client_id: str, start: float,
+                       end: float) -> None:
+        times = self.sim.issue_times(client_id, start, end)
+        window = end - start
+        if len(times) >= 3:
+            # Between first and last issue: free of where the window's edges fall.
+            rate = (len(times) - 1) / (times[-1] - times[0])
+        else:
+            rate = len(times) / window
+            self.results.warnings.append(
+                f"{subject}: only {len(times)} token(s) issued in {window:.1f} s; too few "
+                f"for a rate (run longer than a --quick run)")
+        self.results.upstream.append(Upstream(subject, fetchers, len(times), window, rate,
+                                              self.args.token_ttl, len(times) >= 3))
+
+    # ------------------------------------------------------------------ peers
+
+    def per_process_peer(self) -> None:
+        n = self.args.peer_processes
+        seconds = max(3.2 * self.args.token_ttl, self.args.seconds)
+        self.log(f"per-process cache peer: {n} processes for {seconds:g} s ...")
+        env = {"PEER_CLIENT_SECRET": self.sim.clients[PER_PROCESS_CLIENT]}
+        children = [self.group.python(f"peer-{i}", [
+            "-m", "benchmarks.per_process_peer", "--token-url", self.sim.token_url,
+            "--client-id", PER_PROCESS_CLIENT, "--callers", "4"], env) for i in range(n)]
+        for child in children:
+            child.wait_ready()
+        start = time.time()
+        time.sleep(seconds)
+        end = time.time()
+        calls = fetches = 0
+        for child in children:
+            self.group.stop(child)
+            lines = child.log_path.read_text().strip().splitlines()
+            report = json.loads(lines[-1]) if lines else {}
+            calls += int(report.get("calls", 0))
+            fetches += int(report.get("fetches", 0))
+        self.count_upstream(PER_PROCESS, f"{n} processes", PER_PROCESS_CLIENT,
+                            start, end)
+        self.results.checks.append(f"per-process peer: {calls} cache reads served, "
+                                   f"{fetches} fetches by its own count")
+
+    def per_call_peer(self) -> None:
+        self.log("per-call fetch peer (aiohttp POST to the token endpoint per call) ...")
+        before = self.sim.issued(PER_CALL_CLIENT)
+        calls = 0
+        for c in self.args.concurrencies:
+            for _ in range(self.args.rounds):
+                peer = per_call_peer(self.sim.token_url, PER_CALL_CLIENT,
+                                     self.sim.clients[PER_CALL_CLIENT], c, self.args.seconds,
+                                     self.args.warmup)
+                point = self.measured(functools.partial(asyncio.run, peer))
+                calls += point.ok + point.failed
+        points = self.keep_quietest()
+        issued = self.sim.issued(PER_CALL_CLIENT) - before
+        self.results.checks.append(
+            f"per-call peer: the stand-in issued {issued} tokens for its {calls} measured "
+            f"calls (plus warm-up calls)")
+        # Every call is one token request, so its rate is the call rate; quoted at the
+        # concurrency where the stand-in served the most.
+        best = max(points, key=lambda p: p.rps)
+        self.results.upstream.append(Upstream(
+            PER_CALL, f"every call (c={best.concurrency})", best.ok, best.seconds,
+            best.rps, self.args.token_ttl))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

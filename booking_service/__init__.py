@@ -1,0 +1,1 @@
+"""Booking service: seat holds, confirmation and cancellation over the inventory."""

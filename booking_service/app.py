@@ -1,0 +1,148 @@
+"""Wires the booking service together: database, price source, auth, token service
+client (provider token, itinerary links), provider orders, sweeper, servicer."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+import aiohttp
+import grpc
+from grpc_health.v1 import health
+from prometheus_client import CollectorRegistry
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from booking_service.auth import PublicMethods, build_auth
+from booking_service.bookings import Bookings
+from booking_service.db_prices import DatabasePriceChecker
+from booking_service.itinerary_links import ItineraryLinks
+from booking_service.order_lookup import NoOrderLookup, OrderLookup, SimOrderLookup
+from booking_service.pricing import PriceChecker
+from booking_service.provider_order import OrderMetrics, ProviderOrdering
+from booking_service.provider_orders import ProviderOrders
+from booking_service.repository import BookingStore
+from booking_service.search_prices import SearchPriceChecker
+from booking_service.servicer import PUBLIC_METHODS, BookingServicer
+from booking_service.settings import (
+    ORDER_LOOKUP_SIM,
+    PRICE_SOURCE_SEARCH,
+    BookingServiceSettings,
+    ProviderOrderSettings,
+)
+from booking_service.sweeper import HoldSweeper, SweeperMetrics
+from services.clients.token_client import TokenClient
+from services.config import ConfigError
+from services.db import create_engine, session_factory, wait_for_database
+from services.generated.skyroute.booking.v1 import booking_service_pb2 as pb
+from services.generated.skyroute.booking.v1 import booking_service_pb2_grpc as pb_grpc
+from services.interceptors import Authenticator
+from services.logs import Redactor
+from services.server import SERVING
+from services.tasks import cancel_and_wait
+
+log = logging.getLogger("skyroute.booking.app")
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["BookingService"].full_name
+DATABASE_WAIT_SECONDS = 30.0
+
+
+def price_checker(settings: BookingServiceSettings, store: BookingStore) -> PriceChecker:
+    if settings.price_source == PRICE_SOURCE_SEARCH:
+        return SearchPriceChecker(settings.search_addresses, settings.search_timeout_seconds)
+    return DatabasePriceChecker(store)
+
+
+async def check_schema(engine: AsyncEngine) -> None:
+    """Refuse to serve on a database that was not migrated (alembic upgrade head): the
+    bookings table, with the provider order columns of revision 0003."""
+    async with engine.connect() as conn:
+        found = (await conn.execute(text("SELECT to_regclass('bookings')"))).scalar()
+        current = found is not None and (await conn.execute(text(
+            "SELECT count(*) FROM information_schema.columns WHERE table_schema = "
+            "current_schema() AND table_name = 'bookings' AND column_name = "
+            "'provider_remark'"))).scalar() == 1
+    if found is None:
+        raise ConfigError("the database has no bookings table: run migrations first "
+                          "(python -m search_service.migrate)")
+    if not current:
+        raise ConfigError("the bookings schema is out of date: run migrations first "
+                          "(python -m search_service.migrate)")
+
+
+def order_lookup(settings: ProviderOrderSettings, session: aiohttp.ClientSession
+                 ) -> OrderLookup:
+    if settings.lookup == ORDER_LOOKUP_SIM:
+        return SimOrderLookup(session, settings.lookup_url, settings.timeout_seconds)
+    return NoOrderLookup()
+
+
+class BookingApp:
+    service_names: Sequence[str] = (SERVICE_NAME,)
+
+    def __init__(self, settings: BookingServiceSettings, registry: CollectorRegistry,
+                 redactor: Redactor, *, prices: PriceChecker | None = None,
+                 lookup: OrderLookup | None = None) -> None:
+        """``prices`` and ``lookup`` replace the configured price source and provider
+        order lookup (tests)."""
+        self.settings = settings
+        if settings.jwt.secret:
+            redactor.add(settings.jwt.secret)
+        if settings.database.url.password:
+            redactor.add(settings.database.url.password)
+        authenticator, self._jwks = build_auth(settings.jwt)
+        self.authenticator: Authenticator | None = PublicMethods(authenticator, PUBLIC_METHODS)
+        self._engine = create_engine(settings.database,
+                                     application_name=f"booking-{settings.server.replica_id}")
+        self.store = BookingStore(session_factory(self._engine))
+        self._prices = prices or price_checker(settings, self.store)
+        self._tokens: TokenClient | None = None
+        if settings.tokens is not None:
+            redactor.add(settings.tokens.caller_key)
+            self._tokens = TokenClient(settings.tokens.addresses, settings.tokens.caller_id,
+                                       settings.tokens.caller_key,
+                                       timeout=settings.tokens.timeout_seconds)
+        self._session: aiohttp.ClientSession | None = None
+        self.ordering: ProviderOrdering | None = None
+        if settings.provider is not None and self._tokens is not None:
+            self._session = aiohttp.ClientSession()
+            self.ordering = ProviderOrdering(
+                self.store, ProviderOrders(self._session, settings.provider, self._tokens),
+                lookup or order_lookup(settings.provider, self._session),
+                settings.provider.lease_seconds, OrderMetrics(registry))
+        self.bookings = Bookings(self.store, self._prices, settings.policy,
+                                 ordering=self.ordering)
+        self.links = ItineraryLinks(self.store, self._tokens, settings.links)
+        self._servicer = BookingServicer(self.bookings, self.links)
+        self._sweeper = HoldSweeper(self.store, settings.policy.sweep_interval_seconds,
+                                    settings.policy.sweep_batch_size, SweeperMetrics(registry),
+                                    self.ordering)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def register(self, server: grpc.aio.Server) -> None:
+        pb_grpc.add_BookingServiceServicer_to_server(self._servicer, server)
+
+    async def start(self, health_servicer: health.aio.HealthServicer) -> None:
+        await wait_for_database(self._engine, DATABASE_WAIT_SECONDS)
+        await check_schema(self._engine)
+        if self.settings.jwt.jwks_url:
+            try:
+                await self._jwks.refresh()
+            except Exception as exc:  # serve anyway; calls get UNAVAILABLE until keys load
+                log.warning("jwks not loaded at start",
+                            extra={"error": f"{type(exc).__name__}: {exc}"[:200]})
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._sweeper.run())]
+        if self._jwks.configured:
+            self._tasks.append(loop.create_task(self._jwks.run()))
+        await health_servicer.set(SERVICE_NAME, SERVING)
+
+    async def close(self) -> None:
+        await cancel_and_wait(self._tasks)
+        await self._prices.close()
+        if self._tokens is not None:
+            await self._tokens.close()
+        if self._session is not None:
+            await self._session.close()
+        await self._engine.dispose()

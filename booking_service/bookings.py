@@ -1,0 +1,294 @@
+"""The booking flows: create (revalidate + hold), confirm, get, list, cancel.
+
+Knows nothing of gRPC: takes the caller's user id and plain inputs, returns ``Booking``
+rows (with segments and passengers loaded), raises the domain errors of
+services/errors.py. Every booking query is scoped to the user, so another user's
+booking is NOT_FOUND, never PERMISSION_DENIED (no enumeration).
+
+Offers of the upstream provider are booked through its order API (provider_order.py):
+the booking is held PENDING while the order is placed, then HELD with the order as its
+hold; cancel deletes the order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from booking_service import page_tokens
+from booking_service.models import Booking, BookingStatus
+from booking_service.payments import SimulatedPayments, token_hash
+from booking_service.plan import BookingPlan, check_price, final_prices, plan_booking, sold_out
+from booking_service.pnr import new_reference
+from booking_service.pricing import PriceChecker
+from booking_service.provider_order import ProviderOrdering, new_remark, provider_offer_field
+from booking_service.refunds import refund_if_confirmed
+from booking_service.repository import (
+    BookingStore,
+    NewBookingRow,
+    PassengerRow,
+    ReferenceTaken,
+    SeatsUnavailable,
+    SegmentRow,
+)
+from booking_service.settings import BookingPolicy
+from booking_service.validation import (
+    CreateBookingInput,
+    ValidRequest,
+    validate_payment_token,
+    validate_reference,
+    validate_request,
+)
+from services.errors import (
+    AlreadyExistsError,
+    ConflictError,
+    FailedPreconditionError,
+    NotFoundError,
+    UnavailableError,
+    ValidationError,
+)
+
+log = logging.getLogger("skyroute.booking")
+
+REFERENCE_ATTEMPTS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    bookings: Sequence[Booking]
+    next_page_token: str
+
+
+def _not_found(reference: str) -> NotFoundError:
+    return NotFoundError(f"booking {reference} not found", reason="BOOKING_NOT_FOUND",
+                         metadata={"booking_reference": reference})
+
+
+class Bookings:
+    def __init__(self, store: BookingStore, prices: PriceChecker, policy: BookingPolicy, *,
+                 payments: SimulatedPayments | None = None,
+                 references: Callable[[], str] = new_reference,
+                 clock: Callable[[], float] = time.time,
+                 ordering: ProviderOrdering | None = None) -> None:
+        """``ordering``: the provider's order API; None: provider offers are refused."""
+        self._store = store
+        self._prices = prices
+        self._policy = policy
+        self._payments = payments or SimulatedPayments()
+        self._references = references
+        self._clock = clock
+        self._ordering = ordering
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock(), UTC)
+
+    def _today(self) -> date:
+        return self._now().date()
+
+    # -- create ---------------------------------------------------------------------
+
+    async def create(self, user_id: str, raw: CreateBookingInput) -> Booking:
+        request = validate_request(raw, self._today(), self._prices.check_offer_id)
+        existing = await self._store.find_by_request(user_id, request.request_id)
+        if existing is not None:
+            return self._same_request(existing, request)
+        offers = await self._prices.price_offers(request.offer_ids)
+        plan = plan_booking(request, offers)
+        check_price(plan)
+        ordering = self._ordering_for(plan)
+        for _ in range(REFERENCE_ATTEMPTS):
+            reference = self._references()
+            remark = new_remark(reference) if ordering is not None else None
+            try:
+                booking = await self._hold(user_id, plan, reference, remark)
+            except ReferenceTaken:
+                continue
+            if booking is None:  # a concurrent retry with the same request_id won
+                existing = await self._store.find_by_request(user_id, request.request_id)
+                if existing is None:  # bookings are never deleted: not expected
+                    raise ConflictError("concurrent request with the same request_id; retry",
+                                        reason="REQUEST_IN_PROGRESS")
+                return self._same_request(existing, request)
+            if ordering is not None:
+                # Shielded: a caller that gives up (deadline, disconnect) must not cut
+                # the order off half-way; it completes, and a retry finds the booking.
+                booking = await asyncio.shield(ordering.place(booking, plan))
+            log.info("booking held", extra={"booking_reference": booking.reference,
+                                            "seats": plan.party.seats,
+                                            "segments": len(plan.segments),
+                                            "provider": booking.provider})
+            return booking
+        raise ConflictError("could not allocate a booking reference; retry",
+                            reason="REFERENCE_ALLOCATION_FAILED")
+
+    def _ordering_for(self, plan: BookingPlan) -> ProviderOrdering | None:
+        """The order API for the plan's provider offers; None without any."""
+        provider = plan.provider
+        if provider is None:
+            return None
+        if self._ordering is None or self._ordering.provider != provider:
+            field = provider_offer_field(plan)
+            raise FailedPreconditionError(
+                f"{field}: offers of the provider {provider!r} cannot be booked here (its "
+                f"order API is not configured)", reason="OFFER_NOT_BOOKABLE",
+                metadata={"field": field})
+        return self._ordering
+
+    def _same_request(self, existing: Booking, request: ValidRequest) -> Booking:
+        if existing.request_hash != request.request_hash:
+            raise AlreadyExistsError(
+                f"request_id {request.request_id!r} was already used for a different "
+                f"booking request; use a new request_id for a new booking",
+                reason="REQUEST_ID_REUSED",
+                metadata={"request_id": request.request_id,
+                          "booking_reference": existing.reference})
+        if existing.status == BookingStatus.PENDING:
+            raise ConflictError("the booking with this request_id is still being placed "
+                                "with the provider; retry shortly",
+                                reason="REQUEST_IN_PROGRESS",
+                                metadata={"request_id": request.request_id})
+        return existing
+
+    async def _hold(self, user_id: str, plan: BookingPlan, reference: str,
+                    remark: str | None) -> Booking | None:
+        """One transaction: booking row, passengers, seats on every fare (ascending fare
+        id), segments at the prices read under the fares' locks. None if the request id
+        is taken; any exception rolls everything back. With a ``remark`` (provider
+        offers) the booking is PENDING until its order is placed."""
+        request = plan.request
+        async with self._store.transaction() as tx:
+            booking_id = await tx.insert_booking(NewBookingRow(
+                reference=reference, user_id=user_id, request_id=request.request_id,
+                request_hash=request.request_hash, currency=plan.currency,
+                total_price=plan.total, contact_email=request.email,
+                contact_phone=request.phone, hold_seconds=self._policy.hold_seconds,
+                provider=plan.provider if remark is not None else None,
+                provider_remark=remark))
+            if booking_id is None:
+                return None
+            await tx.insert_passengers(booking_id, [
+                PassengerRow(t.given_name, t.family_name, t.birth_date, kind.value,
+                             t.document_type.value, t.document_number, t.document_country,
+                             t.document_expire_date)
+                for t, kind in zip(request.travellers, plan.passenger_types, strict=True)])
+            try:
+                held = await tx.hold_seats(plan.seats_by_fare)
+            except SeatsUnavailable as exc:
+                raise sold_out(plan, exc.fare_id, exc.seats_available) from None
+            prices = final_prices(plan, held, self._now())
+            await tx.insert_segments(booking_id, [
+                SegmentRow(s.offer_index, s.offer_id, s.priced.fare_id,
+                           s.priced.flight_designator, s.priced.origin, s.priced.destination,
+                           s.priced.departure_at, s.priced.arrival_at, s.priced.cabin,
+                           s.seats, price, s.priced.refundable, s.priced.change_fee,
+                           s.priced.departure_local_time, s.priced.arrival_local_time)
+                for s, price in zip(plan.segments, prices, strict=True)])
+            total = sum(prices, Decimal(0))
+            if total != plan.total:
+                await tx.set_total(booking_id, total)
+            return await tx.load(booking_id)
+
+    # -- read -----------------------------------------------------------------------
+
+    async def get(self, user_id: str, reference: str) -> Booking:
+        reference = validate_reference(reference)
+        booking = await self._store.get(user_id, reference)
+        if booking is None:
+            raise _not_found(reference)
+        return booking
+
+    async def list(self, user_id: str, page_size: int, page_token: str,
+                   status: BookingStatus | None) -> Page:
+        if page_size < 0:
+            raise ValidationError.field("page_size", "must not be negative")
+        size = min(page_size or self._policy.default_page_size, self._policy.max_page_size)
+        status_value = status.value if status else ""
+        before = page_tokens.decode(page_token, status_value).before_id if page_token else None
+        rows = await self._store.list(user_id, status.value if status else None, before,
+                                      size + 1)
+        page = rows[:size]
+        next_token = ""
+        if len(rows) > size:
+            next_token = page_tokens.encode(page_tokens.PageToken(page[-1].id, status_value))
+        return Page(page, next_token)
+
+    # -- confirm --------------------------------------------------------------------
+
+    async def confirm(self, user_id: str, reference: str, payment_token: str) -> Booking:
+        reference = validate_reference(reference)
+        payment_token = validate_payment_token(payment_token)
+        token_digest = token_hash(payment_token)
+        booking = await self.get(user_id, reference)
+        if booking.status != BookingStatus.HELD:
+            return self._already(booking, token_digest)
+        if booking.provider_order_id is not None:
+            if self._ordering is None:
+                raise UnavailableError("the provider's order API is not configured",
+                                       reason="PROVIDER_UNAVAILABLE")
+            await self._ordering.check_order(booking)
+        # Whether the hold is still valid is decided by the database's clock, in the
+        # guarded update below. Authorise first: a declined payment changes nothing and
+        # the hold stays.
+        payment = self._payments.authorise(payment_token, str(booking.total_price),
+                                           booking.currency)
+        async with self._store.transaction() as tx:
+            won = await tx.confirm(booking.id, payment, token_digest,
+                                   self._policy.ticket_prefix)
+            current = await tx.load(booking.id)
+        if won:
+            log.info("booking confirmed", extra={"booking_reference": reference})
+            return current
+        # The sweeper, a cancel or another confirm got there first.
+        self._payments.void(payment)
+        if current.status == BookingStatus.HELD:
+            raise _hold_expired(current)
+        return self._already(current, token_digest)
+
+    def _already(self, booking: Booking, token_digest: str) -> Booking:
+        """Confirm on a booking that is not held: a retry of the confirmation that
+        succeeded returns it; anything else is FAILED_PRECONDITION."""
+        if (booking.status == BookingStatus.CONFIRMED
+                and booking.payment_token_hash == token_digest):
+            return booking
+        if booking.status == BookingStatus.EXPIRED:
+            raise _hold_expired(booking)
+        raise FailedPreconditionError(
+            f"booking {booking.reference} is {booking.status}, not HELD",
+            reason="BOOKING_NOT_HELD",
+            metadata={"booking_reference": booking.reference, "status": booking.status})
+
+    # -- cancel ---------------------------------------------------------------------
+
+    async def cancel(self, user_id: str, reference: str) -> Booking:
+        reference = validate_reference(reference)
+        async with self._store.transaction() as tx:
+            booking = await tx.get(user_id, reference)
+            if booking is None:
+                raise _not_found(reference)
+            won = False
+            if booking.status in (BookingStatus.HELD, BookingStatus.CONFIRMED):
+                refund = refund_if_confirmed(booking.segments, len(booking.passengers))
+                won = await tx.cancel(booking.id, refund)
+                if won:
+                    log.info("booking cancelled", extra={"booking_reference": reference})
+                booking = await tx.load(booking.id)
+        if won and booking.provider is not None and self._ordering is not None:
+            await asyncio.shield(self._ordering.cancel_now(booking))
+        if booking.status == BookingStatus.EXPIRED:
+            raise FailedPreconditionError(
+                f"booking {reference} has expired: there is nothing to cancel",
+                reason="BOOKING_EXPIRED", metadata={"booking_reference": reference})
+        return booking  # CANCELLED: now, or already (idempotent)
+
+
+def _hold_expired(booking: Booking) -> FailedPreconditionError:
+    return FailedPreconditionError(
+        f"the hold on booking {booking.reference} has expired",
+        reason="HOLD_EXPIRED",
+        metadata={"booking_reference": booking.reference,
+                  "hold_expire_time": booking.hold_expires_at.isoformat()})

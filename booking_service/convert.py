@@ -1,0 +1,170 @@
+"""Protobuf <-> domain: requests into ``*Input`` values, ``Booking`` rows into messages,
+``Decimal`` <-> ``Money`` (exact: units + nanos, never float)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from google.protobuf import timestamp_pb2
+
+from booking_service.itinerary_links import Itinerary, Link
+from booking_service.models import Booking, BookingStatus, DocumentType, PassengerType
+from booking_service.pricing import Amount
+from booking_service.validation import (
+    ContactInput,
+    CreateBookingInput,
+    DocumentInput,
+    PassengerInput,
+)
+from services.errors import ValidationError
+from services.generated.skyroute.booking.v1 import booking_service_pb2 as pb
+from services.generated.skyroute.common.v1 import money_pb2
+
+NANOS = 1_000_000_000
+_NANO = Decimal("0.000000001")
+
+STATUS_TO_PB = {
+    BookingStatus.HELD: pb.BOOKING_STATUS_HELD,
+    BookingStatus.CONFIRMED: pb.BOOKING_STATUS_CONFIRMED,
+    BookingStatus.CANCELLED: pb.BOOKING_STATUS_CANCELLED,
+    BookingStatus.EXPIRED: pb.BOOKING_STATUS_EXPIRED,
+}
+STATUS_BY_NUMBER: dict[int, BookingStatus] = {int(v): k for k, v in STATUS_TO_PB.items()}
+PASSENGER_TYPE_TO_PB = {
+    PassengerType.ADULT: pb.PASSENGER_TYPE_ADULT,
+    PassengerType.CHILD: pb.PASSENGER_TYPE_CHILD,
+    PassengerType.INFANT: pb.PASSENGER_TYPE_INFANT,
+}
+DOCUMENT_TYPE_TO_PB = {
+    DocumentType.PASSPORT: pb.DOCUMENT_TYPE_PASSPORT,
+    DocumentType.NATIONAL_ID: pb.DOCUMENT_TYPE_NATIONAL_ID,
+}
+DOCUMENT_TYPE_BY_NUMBER: dict[int, DocumentType] = {
+    int(v): k for k, v in DOCUMENT_TYPE_TO_PB.items()}
+CABIN_TO_PB: dict[str, pb.Cabin] = {
+    "ECONOMY": pb.CABIN_ECONOMY,
+    "PREMIUM_ECONOMY": pb.CABIN_PREMIUM_ECONOMY,
+    "BUSINESS": pb.CABIN_BUSINESS,
+    "FIRST": pb.CABIN_FIRST,
+}
+
+
+def to_money(value: Decimal, currency: str) -> money_pb2.Money:
+    exact = value.quantize(_NANO)
+    units = int(exact)  # towards zero, so nanos has the sign of units
+    nanos = int((exact - units) * NANOS)
+    return money_pb2.Money(currency_code=currency, units=units, nanos=nanos)
+
+
+def money_is_valid(value: money_pb2.Money) -> bool:
+    if not -NANOS < value.nanos < NANOS:
+        return False
+    return not (value.units > 0 > value.nanos or value.units < 0 < value.nanos)
+
+
+def from_money(value: money_pb2.Money, field: str) -> Amount:
+    if not money_is_valid(value):
+        raise ValidationError.field(field, "nanos must be within +-999,999,999 and have the "
+                                           "sign of units")
+    return Amount(Decimal(value.units) + Decimal(value.nanos).scaleb(-9), value.currency_code)
+
+
+def _timestamp(moment: datetime | None) -> timestamp_pb2.Timestamp | None:
+    if moment is None:
+        return None
+    ts = timestamp_pb2.Timestamp()
+    ts.FromDatetime(moment)
+    return ts
+
+
+def create_input(request: pb.CreateBookingRequest) -> CreateBookingInput:
+    passengers = []
+    for p in request.passengers:
+        document = None
+        if p.HasField("document"):
+            d = p.document
+            if d.type == pb.DOCUMENT_TYPE_UNSPECIFIED:
+                doc_type = ""
+            else:
+                known = DOCUMENT_TYPE_BY_NUMBER.get(int(d.type))
+                doc_type = known.value if known else f"#{int(d.type)}"
+            document = DocumentInput(doc_type, d.number, d.issuing_country, d.expire_date)
+        passengers.append(PassengerInput(p.given_name, p.family_name, p.birth_date, document))
+    contact = None
+    if request.HasField("contact"):
+        contact = ContactInput(request.contact.email, request.contact.phone)
+    max_total = None
+    if request.HasField("max_total_price"):
+        max_total = from_money(request.max_total_price, "max_total_price")
+    return CreateBookingInput(
+        offer_ids=tuple(request.offer_ids), passengers=tuple(passengers), contact=contact,
+        request_id=request.request_id, max_total=max_total)
+
+
+def status_filter(value: int) -> BookingStatus | None:
+    if value == pb.BOOKING_STATUS_UNSPECIFIED:
+        return None
+    status = STATUS_BY_NUMBER.get(value)
+    if status is None:
+        raise ValidationError.field("status", "is not a known booking status")
+    return status
+
+
+def booking_pb(booking: Booking) -> pb.Booking:
+    currency = booking.currency
+    offers: dict[int, pb.BookedOffer] = {}
+    totals: dict[int, Decimal] = {}
+    for s in booking.segments:
+        offer = offers.setdefault(s.offer_index, pb.BookedOffer(offer_id=s.offer_id))
+        totals[s.offer_index] = totals.get(s.offer_index, Decimal(0)) + s.price
+        offer.segments.append(pb.BookedSegment(
+            fare_id=s.fare_id or 0, flight_designator=s.flight_designator, origin=s.origin,
+            destination=s.destination, departure_time=_timestamp(s.departure_at),
+            arrival_time=_timestamp(s.arrival_at),
+            cabin=CABIN_TO_PB.get(s.cabin, pb.CABIN_UNSPECIFIED),
+            seats=s.seats, price=to_money(s.price, currency), refundable=s.refundable,
+            change_fee=to_money(s.change_fee, currency),
+            departure_local_time=s.departure_local_time or "",
+            arrival_local_time=s.arrival_local_time or ""))
+    for index, offer in offers.items():
+        offer.total_price.CopyFrom(to_money(totals[index], currency))
+    message = pb.Booking(
+        booking_reference=booking.reference,
+        status=STATUS_TO_PB[BookingStatus(booking.status)],
+        offers=[offers[i] for i in sorted(offers)],
+        passengers=[pb.Passenger(
+            given_name=p.given_name, family_name=p.family_name,
+            birth_date=p.birth_date.isoformat(),
+            document=pb.TravelDocument(
+                type=DOCUMENT_TYPE_TO_PB[DocumentType(p.document_type)],
+                number=p.document_number, issuing_country=p.document_country,
+                expire_date=p.document_expire_date.isoformat()),
+            type=PASSENGER_TYPE_TO_PB[PassengerType(p.passenger_type)],
+            ticket_number=p.ticket_number or "") for p in booking.passengers],
+        contact=pb.Contact(email=booking.contact_email, phone=booking.contact_phone or ""),
+        total_price=to_money(booking.total_price, currency),
+        hold_expire_time=_timestamp(booking.hold_expires_at),
+        create_time=_timestamp(booking.created_at),
+        update_time=_timestamp(booking.updated_at),
+        confirm_time=_timestamp(booking.confirmed_at),
+        cancel_time=_timestamp(booking.cancelled_at),
+        payment_reference=booking.payment_reference or "",
+        request_id=booking.request_id,
+        provider=booking.provider or "",
+        provider_record_locator=booking.provider_record_locator or "",
+    )
+    if booking.refund_amount is not None:
+        message.refund_amount.CopyFrom(to_money(booking.refund_amount, currency))
+    return message
+
+
+def link_pb(link: Link) -> pb.ItineraryLink:
+    return pb.ItineraryLink(download_token=link.download_token,
+                            expire_time=_timestamp(link.expires_at), max_uses=link.max_uses)
+
+
+def itinerary_pb(found: Itinerary) -> pb.GetItineraryResponse:
+    return pb.GetItineraryResponse(booking_reference=found.booking_reference,
+                                   itinerary_json=found.json, itinerary_text=found.text,
+                                   remaining_uses=found.remaining_uses)

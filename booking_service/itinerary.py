@@ -1,0 +1,113 @@
+"""A booking's itinerary document: JSON for programs, plain text for printing.
+
+What a traveller needs at the airport and nothing more: booking reference and the
+provider's record locator, passengers with their ticket numbers, the flights with local
+departure and arrival times, and the totals. Travel document numbers are masked (the
+document is reached through a link that may be forwarded); no payment reference.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from booking_service.models import Booking, BookingSegment
+
+VERSION = 1
+DOCUMENT_TYPE = "skyroute.itinerary"
+TEXT_WIDTH = 72
+_CABINS = {"ECONOMY": "Economy", "PREMIUM_ECONOMY": "Premium economy",
+           "BUSINESS": "Business", "FIRST": "First"}
+_PASSENGER_TYPES = {"ADULT": "Adult", "CHILD": "Child", "INFANT": "Infant"}
+_DOCUMENT_TYPES = {"PASSPORT": "Passport", "NATIONAL_ID": "National ID"}
+
+
+def _money(value: Any) -> str:
+    return f"{value:.2f}"
+
+
+def _mask(number: str) -> str:
+    return "*" * max(0, len(number) - 4) + number[-4:]
+
+
+def _local(stored: str | None, moment: datetime) -> str:
+    """The stored local time; UTC for rows that have none."""
+    return stored or moment.astimezone(UTC).isoformat()
+
+
+def _segment(s: BookingSegment) -> dict[str, Any]:
+    return {
+        "flight": s.flight_designator,
+        "origin": s.origin,
+        "destination": s.destination,
+        "departure_local_time": _local(s.departure_local_time, s.departure_at),
+        "arrival_local_time": _local(s.arrival_local_time, s.arrival_at),
+        "departure_time_utc": s.departure_at.astimezone(UTC).isoformat(),
+        "arrival_time_utc": s.arrival_at.astimezone(UTC).isoformat(),
+        "cabin": s.cabin,
+        "seats": s.seats,
+    }
+
+
+def document(booking: Booking, generated_at: datetime) -> dict[str, Any]:
+    """The itinerary of a booking (segments and passengers loaded) as plain JSON data."""
+    return {
+        "type": DOCUMENT_TYPE,
+        "version": VERSION,
+        "booking_reference": booking.reference,
+        "status": booking.status,
+        "provider": booking.provider,
+        "provider_record_locator": booking.provider_record_locator,
+        "confirmed_at": booking.confirmed_at.isoformat() if booking.confirmed_at else None,
+        "generated_at": generated_at.isoformat(),
+        "contact": {"email": booking.contact_email, "phone": booking.contact_phone},
+        "passengers": [{
+            "given_name": p.given_name,
+            "family_name": p.family_name,
+            "type": p.passenger_type,
+            "ticket_number": p.ticket_number,
+            "document": {"type": p.document_type, "number": _mask(p.document_number),
+                         "issuing_country": p.document_country},
+        } for p in booking.passengers],
+        "segments": [_segment(s) for s in booking.segments],
+        "totals": {
+            "currency": booking.currency,
+            "total": _money(booking.total_price),
+            "per_segment": [_money(s.price) for s in booking.segments],
+        },
+    }
+
+
+def _when(iso: str) -> str:
+    """``Tue 01 Dec 2026 08:30 (UTC+00:00)`` from an ISO time with offset."""
+    moment = datetime.fromisoformat(iso)
+    offset = moment.strftime("%z")
+    offset = f"{offset[:3]}:{offset[3:]}" if offset else "+00:00"
+    return f"{moment.strftime('%a %d %b %Y %H:%M')} (UTC{offset})"
+
+
+def render_text(doc: dict[str, Any]) -> str:
+    """The document as printable plain text (ASCII rules, fixed width)."""
+    rule = "=" * TEXT_WIDTH
+    lines = [rule, "SKYROUTE ITINERARY".center(TEXT_WIDTH).rstrip(), rule,
+             f"Booking reference:  {doc['booking_reference']}",
+             f"Status:             {doc['status']}"]
+    if doc.get("provider_record_locator"):
+        lines.append(f"Airline reference:  {doc['provider_record_locator']}")
+    lines += ["", "PASSENGERS"]
+    for i, p in enumerate(doc["passengers"], 1):
+        kind = _PASSENGER_TYPES.get(p["type"], p["type"])
+        ticket = p["ticket_number"] or "not ticketed"
+        document_type = _DOCUMENT_TYPES.get(p["document"]["type"], p["document"]["type"])
+        lines.append(f"  {i}. {p['family_name'].upper()}/{p['given_name'].upper()} ({kind})")
+        lines.append(f"     Ticket {ticket}   {document_type} {p['document']['number']}")
+    lines += ["", "FLIGHTS"]
+    for i, s in enumerate(doc["segments"], 1):
+        cabin = _CABINS.get(s["cabin"], s["cabin"])
+        lines.append(f"  {i}. {s['flight']}  {s['origin']} -> {s['destination']}  {cabin}")
+        lines.append(f"     Departs  {s['origin']}  {_when(s['departure_local_time'])}")
+        lines.append(f"     Arrives  {s['destination']}  {_when(s['arrival_local_time'])}")
+    totals = doc["totals"]
+    lines += ["", f"TOTAL  {totals['currency']} {totals['total']}", "",
+              "Times are local at each airport.", rule]
+    return "\n".join(lines) + "\n"

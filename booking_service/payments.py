@@ -1,0 +1,33 @@
+"""Simulated payment: a token stands for a card; some tokens are declined.
+
+"tok_declined", or any token starting with "decline", is declined. Anything else is
+authorised and gets a payment reference. Only a hash of the token is stored, to
+recognise a retried confirmation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from services.errors import FailedPreconditionError
+
+DECLINED_TOKEN = "tok_declined"
+DECLINED_PREFIX = "decline"
+
+
+def token_hash(payment_token: str) -> str:
+    return hashlib.sha256(payment_token.encode()).hexdigest()
+
+
+class SimulatedPayments:
+    def authorise(self, payment_token: str, amount: str, currency: str) -> str:
+        """A payment reference; FAILED_PRECONDITION / PAYMENT_DECLINED if declined."""
+        if payment_token == DECLINED_TOKEN or payment_token.lower().startswith(DECLINED_PREFIX):
+            raise FailedPreconditionError(
+                "the payment was declined; the seats stay held until the hold expires",
+                reason="PAYMENT_DECLINED", metadata={"amount": amount, "currency": currency})
+        return f"pay_{secrets.token_hex(12)}"
+
+    def void(self, payment_reference: str) -> None:
+        """Releases an authorisation that could not be used (the hold ran out first)."""

@@ -1,0 +1,554 @@
+"""Run the whole skyroute stack on this machine, several replicas per service.
+
+`make run` starts this in the foreground after making sure Redis and PostgreSQL answer.
+Each run makes fresh random dev secrets, gives them to the processes that need them,
+and writes the CLI caller's credentials to .run/dev.env (mode 0600); nothing here
+prints a secret. Child output is shown line by line, prefixed with the child's name.
+Ctrl-C (or SIGTERM) stops every child: SIGTERM first, SIGKILL after a grace period.
+If a child dies on its own, the stack stops and this exits non-zero.
+
+To add a service, add a ServiceSpec to SERVICES; replicas, ports and the readiness
+wait follow from it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib.util
+import json
+import os
+import secrets
+import shlex
+import signal
+import socket
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN_DIR = ROOT / ".run"
+DEV_ENV = RUN_DIR / "dev.env"
+HOST = "127.0.0.1"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+# The dev stack's own Redis key space. The provider stand-in starts afresh every run,
+# so tokens stored by an earlier run are unknown to it: the space is cleared at start.
+DEV_KEY_PREFIX = "skyroute-dev"
+
+PROVIDER_SIM_PORT = 8081
+PROVIDER = "amadeus"
+PROVIDER_CLIENT_ID = "skyroute-dev"
+CALLERS = ("search", "booking", "cli")  # callers of the token service, each with a key
+DEFAULT_DATABASE_URL = "postgresql://skyroute:skyroute@127.0.0.1:5432/skyroute"
+JWT_ISSUER = "skyroute-dev"
+JWT_AUDIENCE = "skyroute"
+
+
+@dataclass(frozen=True)
+class DevSecrets:
+    """Random per-run secrets. repr=False keeps them out of any accidental print."""
+
+    provider_client_secret: str = field(repr=False)
+    caller_keys: Mapping[str, str] = field(repr=False)
+    page_token_secret: str = field(repr=False)
+    jwt_secret: str = field(repr=False)
+
+    @classmethod
+    def generate(cls) -> DevSecrets:
+        return cls(
+            provider_client_secret=secrets.token_urlsafe(32),
+            caller_keys={caller: secrets.token_urlsafe(32) for caller in CALLERS},
+            page_token_secret=secrets.token_urlsafe(32),
+            jwt_secret=secrets.token_urlsafe(48),
+        )
+
+
+@dataclass(frozen=True)
+class StackContext:
+    """What a service's environment may depend on."""
+
+    secrets: DevSecrets
+    redis_url: str
+    database_url: str
+    # Service name -> "host:port" of each of its replicas' gRPC endpoints.
+    grpc_addresses: Mapping[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """One service of the stack; replicated ones get consecutive ports from the bases."""
+
+    name: str
+    module: str  # run as `python -m <module> <args>`
+    env: Callable[[StackContext], dict[str, str]]
+    args: tuple[str, ...] = ()
+    replicated: bool = True
+    grpc_base_port: int | None = None  # replica i listens on base + i
+    metrics_base_port: int | None = None
+    ready_port: int | None = None  # for non-gRPC services: wait for this port
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    """One OS process to run."""
+
+    name: str
+    argv: tuple[str, ...]
+    env: Mapping[str, str] = field(repr=False)  # added to this process's own environment
+    ready_port: int | None
+    grpc_port: int | None = None
+    metrics_port: int | None = None
+
+
+def provider_sim_env(ctx: StackContext) -> dict[str, str]:
+    return {"SIM_CLIENTS": f"{PROVIDER_CLIENT_ID}:{ctx.secrets.provider_client_secret}"}
+
+
+def token_service_env(ctx: StackContext) -> dict[str, str]:
+    return {
+        "REDIS_URL": ctx.redis_url,
+        "REDIS_KEY_PREFIX": DEV_KEY_PREFIX,
+        "TOKEN_PROVIDERS": PROVIDER,
+        "PROVIDER_AMADEUS_TOKEN_URL": (
+            f"http://{HOST}:{PROVIDER_SIM_PORT}/v1/security/oauth2/token"
+        ),
+        "PROVIDER_AMADEUS_CLIENT_ID": PROVIDER_CLIENT_ID,
+        "PROVIDER_AMADEUS_CLIENT_SECRET": ctx.secrets.provider_client_secret,
+        "TOKEN_CALLERS": json.dumps(
+            {caller: [PROVIDER] for caller in CALLERS}, separators=(",", ":")
+        ),
+        **{f"CALLER_{c.upper()}_KEY": key for c, key in ctx.secrets.caller_keys.items()},
+    }
+
+
+def search_service_env(ctx: StackContext) -> dict[str, str]:
+    return {
+        "DATABASE_URL": ctx.database_url,
+        "REDIS_URL": ctx.redis_url,
+        "REDIS_KEY_PREFIX": DEV_KEY_PREFIX,
+        "PAGE_TOKEN_SECRET": ctx.secrets.page_token_secret,
+        "PROVIDER_NAME": PROVIDER,
+        "PROVIDER_BASE_URL": f"http://{HOST}:{PROVIDER_SIM_PORT}",
+        "TOKEN_SERVICE_ADDRESSES": ",".join(ctx.grpc_addresses["token"]),
+        "TOKEN_CALLER_ID": "search",
+        "TOKEN_CALLER_KEY": ctx.secrets.caller_keys["search"],
+    }
+
+
+def booking_service_env(ctx: StackContext) -> dict[str, str]:
+    return {
+        "DATABASE_URL": ctx.database_url,
+        "REDIS_URL": ctx.redis_url,
+        "REDIS_KEY_PREFIX": DEV_KEY_PREFIX,
+        "BOOKING_JWT_SECRET": ctx.secrets.jwt_secret,
+        "BOOKING_JWT_ISSUER": JWT_ISSUER,
+        "BOOKING_JWT_AUDIENCE": JWT_AUDIENCE,
+        "SEARCH_SERVICE_ADDRESSES": ",".join(ctx.grpc_addresses["search"]),
+        "PROVIDER_NAME": PROVIDER,
+        "PROVIDER_BASE_URL": f"http://{HOST}:{PROVIDER_SIM_PORT}",
+        "TOKEN_SERVICE_ADDRESSES": ",".join(ctx.grpc_addresses["token"]),
+        "TOKEN_CALLER_ID": "booking",
+        "TOKEN_CALLER_KEY": ctx.secrets.caller_keys["booking"],
+    }
+
+
+# The stack, in start order (stopped in reverse). Search and booking replicas go here;
+# their env functions find the token service in ctx.grpc_addresses["token"].
+SERVICES: list[ServiceSpec] = [
+    ServiceSpec(
+        name="provider-sim",
+        module="provider_sim",
+        args=("--host", HOST, "--port", str(PROVIDER_SIM_PORT)),
+        env=provider_sim_env,
+        replicated=False,
+        ready_port=PROVIDER_SIM_PORT,
+    ),
+    ServiceSpec(
+        name="token",
+        module="token_service",
+        env=token_service_env,
+        grpc_base_port=50051,
+        metrics_base_port=9461,
+    ),
+    ServiceSpec(
+        name="search",
+        module="search_service",
+        env=search_service_env,
+        grpc_base_port=50061,
+        metrics_base_port=9471,
+    ),
+    ServiceSpec(
+        name="booking",
+        module="booking_service",
+        env=booking_service_env,
+        grpc_base_port=50071,
+        metrics_base_port=9481,
+    ),
+]
+
+
+def grpc_addresses(services: list[ServiceSpec], replicas: int) -> dict[str, tuple[str, ...]]:
+    return {
+        s.name: tuple(
+            f"{HOST}:{s.grpc_base_port + i}" for i in range(replicas if s.replicated else 1)
+        )
+        for s in services
+        if s.grpc_base_port is not None
+    }
+
+
+def expand(services: list[ServiceSpec], replicas: int, ctx: StackContext) -> list[ProcessSpec]:
+    """Turn the service table into one ProcessSpec per replica."""
+    processes = []
+    for service in services:
+        count = replicas if service.replicated else 1
+        for i in range(count):
+            name = f"{service.name}-{i + 1}" if service.replicated else service.name
+            env = service.env(ctx)
+            grpc_port = metrics_port = None
+            if service.grpc_base_port is not None:
+                grpc_port = service.grpc_base_port + i
+                env.update(
+                    SERVICE_NAME=service.name,
+                    REPLICA_ID=name,
+                    GRPC_HOST=HOST,
+                    GRPC_PORT=str(grpc_port),
+                )
+            if service.metrics_base_port is not None:
+                metrics_port = service.metrics_base_port + i
+                env["METRICS_PORT"] = str(metrics_port)
+            processes.append(
+                ProcessSpec(
+                    name=name,
+                    argv=(sys.executable, "-m", service.module, *service.args),
+                    env=env,
+                    ready_port=grpc_port if grpc_port is not None else service.ready_port,
+                    grpc_port=grpc_port,
+                    metrics_port=metrics_port,
+                )
+            )
+    return processes
+
+
+def validate(processes: list[ProcessSpec]) -> list[str]:
+    """Problems with the expanded table: duplicate names or ports, missing modules."""
+    problems = []
+    names = [p.name for p in processes]
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(f"duplicate process name {name}")
+    ports = [
+        port
+        for p in processes
+        for port in {p.ready_port, p.grpc_port, p.metrics_port}
+        if port is not None
+    ]
+    for port in sorted({p for p in ports if ports.count(p) > 1}):
+        problems.append(f"port {port} is used by more than one process")
+    for module in sorted({p.argv[2] for p in processes}):
+        if importlib.util.find_spec(module) is None:
+            problems.append(f"module {module} not found (python -m {module})")
+    return problems
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        return sock.connect_ex((HOST, port)) == 0
+
+
+def write_dev_env(ctx: StackContext) -> None:
+    RUN_DIR.mkdir(exist_ok=True)
+    lines = [
+        "# Written by scripts/run_stack.py for the running dev stack; new secrets every run.",
+        "# Use it with: source .run/dev.env",
+        f"export TOKEN_SERVICE_ADDRESSES={','.join(ctx.grpc_addresses.get('token', ()))}",
+        "export TOKEN_CALLER_ID=cli",
+        f"export TOKEN_CALLER_KEY={shlex.quote(ctx.secrets.caller_keys['cli'])}",
+        f"export PROVIDER_SIM_URL=http://{HOST}:{PROVIDER_SIM_PORT}",
+        f"export SEARCH_SERVICE_ADDRESSES={','.join(ctx.grpc_addresses.get('search', ()))}",
+        f"export BOOKING_SERVICE_ADDRESSES={','.join(ctx.grpc_addresses.get('booking', ()))}",
+        # For `python -m booking_service.dev_token --user alice` (make dev-token).
+        f"export BOOKING_JWT_SECRET={shlex.quote(ctx.secrets.jwt_secret)}",
+        f"export BOOKING_JWT_ISSUER={JWT_ISSUER}",
+        f"export BOOKING_JWT_AUDIENCE={JWT_AUDIENCE}",
+    ]
+    fd = os.open(DEV_ENV, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # in case the file existed with wider permissions
+    with os.fdopen(fd, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+class Supervisor:
+    def __init__(self, processes: list[ProcessSpec], grace: float, ready_timeout: float):
+        self.processes = processes
+        self.grace = grace
+        self.ready_timeout = ready_timeout
+        self.children: dict[str, asyncio.subprocess.Process] = {}
+        self.width = max([len(p.name) for p in processes] + [len("stack")])
+        self.stop_requested = asyncio.Event()
+        self.signals = 0
+        self.pumps: list[asyncio.Task[None]] = []
+
+    def say(self, message: str) -> None:
+        print(f"{'stack':<{self.width}} | {message}", flush=True)
+
+    def on_signal(self) -> None:
+        self.signals += 1
+        if self.signals == 1:
+            self.say("stopping (Ctrl-C again to kill at once)")
+            self.stop_requested.set()
+        else:
+            self.kill_all(signal.SIGKILL)
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.on_signal)
+        try:
+            return await self._run()
+        finally:
+            await self.stop_all()
+            # Let the pumps print what the children wrote last; a grandchild that kept
+            # the pipe open must not hang the exit.
+            if self.pumps:
+                _, late = await asyncio.wait(self.pumps, timeout=2)
+                for pump in late:
+                    pump.cancel()
+
+    async def _run(self) -> int:
+        for spec in self.processes:
+            if self.stop_requested.is_set():
+                return 0
+            await self.start(spec)
+        exited = {
+            asyncio.create_task(proc.wait(), name=name) for name, proc in self.children.items()
+        }
+        stop = asyncio.create_task(self.stop_requested.wait())
+        ready = asyncio.create_task(self.wait_ready())
+        try:
+            pending: set[asyncio.Task[object]] = {*exited, stop, ready}
+            while True:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                if stop in done:
+                    return 0
+                for task in done & exited:
+                    self.say(f"{task.get_name()} exited unexpectedly with code {task.result()}")
+                    return 1
+                if ready in done and not ready.result():
+                    return 1
+        finally:
+            for task in (*exited, stop, ready):
+                task.cancel()
+
+    async def start(self, spec: ProcessSpec) -> None:
+        proc = await asyncio.create_subprocess_exec(
+            *spec.argv,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **spec.env},
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            # Own process group: the terminal's Ctrl-C reaches only this supervisor,
+            # which then stops the children in order.
+            process_group=0,
+            limit=1 << 20,
+        )
+        self.children[spec.name] = proc
+        assert proc.stdout is not None
+        self.pumps.append(asyncio.create_task(self.pump(spec.name, proc.stdout)))
+        self.say(f"started {spec.name} (pid {proc.pid})")
+
+    async def pump(self, name: str, stream: asyncio.StreamReader) -> None:
+        prefix = f"{name:<{self.width}} | "
+        while True:
+            try:
+                line = await stream.readline()
+            except ValueError:  # longer than the reader's limit; asyncio has dropped it
+                print(prefix + "[line too long, not shown]", flush=True)
+                continue
+            if not line:
+                return
+            text = line.decode(errors="replace").rstrip("\n")
+            print(prefix + text, flush=True)
+
+    async def wait_ready(self) -> bool:
+        """Wait until every process accepts connections, then print the banner."""
+        deadline = asyncio.get_running_loop().time() + self.ready_timeout
+        for spec in self.processes:
+            if spec.ready_port is None:
+                continue
+            while not await can_connect(spec.ready_port):
+                if asyncio.get_running_loop().time() > deadline:
+                    self.say(
+                        f"{spec.name} did not accept connections on {HOST}:{spec.ready_port} "
+                        f"within {self.ready_timeout:.0f}s"
+                    )
+                    return False
+                await asyncio.sleep(0.2)
+        self.banner()
+        return True
+
+    def banner(self) -> None:
+        token = next((p for p in self.processes if p.name.startswith("token-")), None)
+        lines = ["", "skyroute dev stack is up:"]
+        for p in self.processes:
+            if p.grpc_port is not None:
+                where = f"grpc {HOST}:{p.grpc_port}"
+            else:
+                where = f"http://{HOST}:{p.ready_port}"
+            if p.metrics_port is not None:
+                where += f"   metrics http://{HOST}:{p.metrics_port}/metrics"
+            lines.append(f"  {p.name:<{self.width}}  {where}")
+        lines += [
+            "",
+            f"Caller credentials (new every run): source {DEV_ENV.relative_to(ROOT)}",
+        ]
+        if token is not None:
+            addr = f"{HOST}:{token.grpc_port}"
+            lines += [
+                "Try:",
+                f"  grpcurl -plaintext {addr} list",
+                '  grpcurl -plaintext -H "x-skyroute-caller: cli" '
+                '-H "x-skyroute-caller-key: $TOKEN_CALLER_KEY" '
+                f'-d \'{{"provider":"{PROVIDER}"}}\' {addr} '
+                "skyroute.token.v1.TokenService/GetTokenStatus",
+            ]
+        lines += ["Ctrl-C stops everything.", ""]
+        for line in lines:
+            self.say(line)
+
+    def kill_all(self, sig: signal.Signals) -> None:
+        for name, proc in reversed(self.children.items()):
+            if proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, sig)  # the child's group: it and anything it spawned
+                if sig == signal.SIGKILL:
+                    self.say(f"killed {name}")
+
+    async def stop_all(self) -> None:
+        running = [p for p in self.children.values() if p.returncode is None]
+        if not running:
+            return
+        self.kill_all(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(asyncio.gather(*(p.wait() for p in running)), timeout=self.grace)
+        except TimeoutError:
+            self.say(f"children still running after {self.grace:.0f}s; killing them")
+            self.kill_all(signal.SIGKILL)
+            await asyncio.gather(*(p.wait() for p in running))
+        for name, proc in self.children.items():
+            self.say(f"{name} stopped (exit code {proc.returncode})")
+
+
+async def can_connect(port: int) -> bool:
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(HOST, port), timeout=1)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Run the skyroute stack locally (make run).",
+        epilog=f"Redis comes from REDIS_URL (default {DEFAULT_REDIS_URL}); "
+        "`make run` starts it if needed.",
+    )
+    parser.add_argument(
+        "--replicas", type=int, default=3, help="replicas of each service (default 3)"
+    )
+    parser.add_argument(
+        "--grace",
+        type=float,
+        default=10.0,
+        help="seconds between SIGTERM and SIGKILL when stopping (default 10)",
+    )
+    parser.add_argument(
+        "--ready-timeout",
+        type=float,
+        default=60.0,
+        help="seconds to wait for every port to accept connections (default 60)",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="only build and validate the process table, print it (no secrets), and exit",
+    )
+    args = parser.parse_args(argv)
+    if not 1 <= args.replicas <= 9:
+        parser.error("--replicas must be between 1 and 9")
+    return args
+
+
+def clear_dev_keys(redis_url: str) -> None:
+    """Deletes the previous run's keys (tokens the fresh stand-in never issued)."""
+    try:
+        import redis  # the project's venv has it; run_stack otherwise needs only stdlib
+    except ImportError:
+        return
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(client.scan_iter(match=f"{DEV_KEY_PREFIX}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    except redis.RedisError as exc:
+        print(f"run_stack: could not clear old dev keys ({type(exc).__name__})", file=sys.stderr)
+    finally:
+        client.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    ctx = StackContext(
+        secrets=DevSecrets.generate(),
+        redis_url=os.environ.get("REDIS_URL", DEFAULT_REDIS_URL),
+        database_url=os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL),
+        grpc_addresses=grpc_addresses(SERVICES, args.replicas),
+    )
+    processes = expand(SERVICES, args.replicas, ctx)
+    sys.path.insert(0, str(ROOT))  # so validate() finds the packages as `-m` will
+    problems = validate(processes)
+
+    if args.check:
+        for p in processes:
+            ports = ", ".join(
+                f"{kind} {port}"
+                for kind, port in (
+                    ("grpc", p.grpc_port),
+                    ("metrics", p.metrics_port),
+                    ("ready", p.ready_port),
+                )
+                if port is not None
+            )
+            print(f"{p.name}: python -m {' '.join(p.argv[2:])} [{ports}]")
+            print(f"    env: {' '.join(sorted(p.env))}")  # names only, never values
+        for problem in problems:
+            print(f"problem: {problem}", file=sys.stderr)
+        return 1 if problems else 0
+
+    if problems:
+        for problem in problems:
+            print(f"run_stack: {problem}", file=sys.stderr)
+        return 1
+    wanted = {port for p in processes for port in (p.ready_port, p.metrics_port) if port}
+    busy = [port for port in sorted(wanted) if port_in_use(port)]
+    if busy:
+        print(
+            f"run_stack: ports already in use on {HOST}: {', '.join(map(str, busy))} "
+            "(is another stack running?)",
+            file=sys.stderr,
+        )
+        return 1
+
+    clear_dev_keys(ctx.redis_url)
+    write_dev_env(ctx)
+    supervisor = Supervisor(processes, grace=args.grace, ready_timeout=args.ready_timeout)
+    return asyncio.run(supervisor.run())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Search service: flight search over the platform's inventory and the upstream provider."""

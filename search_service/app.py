@@ -1,0 +1,117 @@
+"""Wires the search service together: PostgreSQL, Redis, provider client, servicer."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+import aiohttp
+import grpc
+from grpc_health.v1 import health
+from prometheus_client import CollectorRegistry
+from redis.exceptions import RedisError
+
+from search_service.airports import AirportDirectory
+from search_service.cache import CacheMetrics, ResultCache
+from search_service.offers import OfferIds, OfferService, ProviderOfferStore
+from search_service.pagination import PageTokens
+from search_service.repository import InventoryRepository, RepositoryMetrics
+from search_service.search import FlightSearch, SearchMetrics
+from search_service.servicer import SearchServicer
+from search_service.settings import SearchServiceSettings
+from search_service.upstream import AmadeusClient, ProviderMetrics, ProviderSearch
+from services.clients.token_client import TokenClient
+from services.db import create_engine, wait_for_database
+from services.generated.skyroute.search.v1 import search_service_pb2 as pb
+from services.generated.skyroute.search.v1 import search_service_pb2_grpc as pb_grpc
+from services.interceptors import Authenticator
+from services.logs import Redactor
+from services.redis_client import create_redis
+from services.server import SERVING
+from services.tasks import cancel_and_wait
+
+log = logging.getLogger("skyroute.search.app")
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["SearchService"].full_name
+AIRPORTS_RELOAD_SECONDS = 60.0
+DATABASE_WAIT_SECONDS = 30.0
+
+
+class SearchApp:
+    service_names: Sequence[str] = (SERVICE_NAME,)
+    # End users reach search through the edge (gateway, booking); no caller auth.
+    authenticator: Authenticator | None = None
+
+    def __init__(self, settings: SearchServiceSettings, registry: CollectorRegistry,
+                 redactor: Redactor) -> None:
+        self.settings = settings
+        redactor.add(settings.page_token_secret)
+        self._redis = create_redis(settings.redis)
+        self._engine = create_engine(settings.database, application_name="skyroute-search")
+        self.repository = InventoryRepository(self._engine, RepositoryMetrics(registry))
+        self.airports = AirportDirectory()
+        page_tokens = PageTokens(settings.page_token_secret)
+        offer_ids = OfferIds(settings.page_token_secret)
+        policy = settings.policy
+        prefix = settings.redis.key_prefix
+        self._session: aiohttp.ClientSession | None = None
+        self._tokens: TokenClient | None = None
+        provider_search = None
+        provider_store = None
+        pricer = None
+        if settings.provider is not None:
+            p = settings.provider
+            redactor.add(p.caller_key)
+            self._session = aiohttp.ClientSession()
+            self._tokens = TokenClient(p.token_service_addresses, p.caller_id, p.caller_key)
+            client = AmadeusClient(self._session, p, self._tokens, ProviderMetrics(registry))
+            provider_search = ProviderSearch(client, self.airports, p)
+            provider_store = ProviderOfferStore(self._redis, prefix, p.offer_ttl_seconds)
+            pricer = provider_search.price
+        self.cache = ResultCache(self._redis, prefix, CacheMetrics(registry),
+                                 lock_seconds=policy.cache_lock_seconds)
+        self.search = FlightSearch(
+            self.repository, self.airports, self.cache, page_tokens, offer_ids, policy,
+            SearchMetrics(registry), provider=provider_search, provider_offers=provider_store)
+        self.offers = OfferService(self.repository, self.airports, offer_ids,
+                                   policy.price_guarantee_seconds, provider_store, pricer)
+        self._servicer = SearchServicer(self.search, self.offers, self.airports, page_tokens,
+                                        policy, provider_enabled=provider_search is not None)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def register(self, server: grpc.aio.Server) -> None:
+        pb_grpc.add_SearchServiceServicer_to_server(self._servicer, server)
+
+    async def start(self, health_servicer: health.aio.HealthServicer) -> None:
+        await wait_for_database(self._engine, DATABASE_WAIT_SECONDS)
+        self.airports.replace(await self.repository.airports())
+        try:
+            await self._redis.ping()
+        except RedisError as exc:
+            # Searches still work, uncached, until Redis answers.
+            log.warning("redis unavailable at start; searching without cache",
+                        extra={"error": str(exc)})
+        if self._tokens is not None and self.settings.provider is not None:
+            self._tokens.watch(self.settings.provider.name)
+        self._tasks.append(asyncio.get_running_loop().create_task(self._reload_airports()))
+        log.info("search ready", extra={"airports": len(self.airports),
+                                        "provider": self.settings.provider is not None})
+        await health_servicer.set(SERVICE_NAME, SERVING)
+
+    async def _reload_airports(self) -> None:
+        while True:
+            await asyncio.sleep(AIRPORTS_RELOAD_SECONDS)
+            try:
+                self.airports.replace(await self.repository.airports())
+            except Exception as exc:  # keep the directory we have
+                log.warning("cannot reload airports", extra={"error": str(exc)})
+
+    async def close(self) -> None:
+        await cancel_and_wait(self._tasks)
+        if self._tokens is not None:
+            await self._tokens.close()
+        if self._session is not None:
+            await self._session.close()
+        await self._engine.dispose()
+        await self._redis.aclose()

@@ -1,0 +1,151 @@
+"""Search results in Redis, computed once per key across all replicas.
+
+A miss takes a short Redis lock for the key (``SET NX PX``, owner token,
+compare-and-delete release); the owner computes and stores the result, everyone else
+(on any replica) waits for the result key instead of computing it again. Inside one
+process, concurrent misses of a key also share one future, so a burst of identical
+searches costs one Redis round trip and one computation. If the owner dies, its lock
+expires and a waiter takes over.
+
+Freshness: a result expires ``ttl`` after its computation *started* (the database
+read), so no change of price or seats stays hidden for longer than the TTL. When
+Redis is unavailable, searches are computed directly (per-process single flight).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+
+from prometheus_client import CollectorRegistry, Counter
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger("skyroute.search.cache")
+
+# Deletes the lock only if we still own it.
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+
+# The computation: returns (value, ttl_seconds); ttl 0 means do not cache.
+Compute = Callable[[], Awaitable[tuple[bytes, float]]]
+
+POLL_INITIAL_SECONDS = 0.005
+POLL_MAX_SECONDS = 0.05
+
+
+def _as_bytes(value: bytes | str) -> bytes:
+    return value if isinstance(value, bytes) else value.encode()
+
+
+class CacheMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.lookups = Counter(
+            "skyroute_search_cache_lookups_total",
+            "Search cache lookups: hit (found in Redis), miss (computed here), coalesced "
+            "(waited for a computation already running here or on another replica), "
+            "bypass (Redis unavailable)",
+            ["result"], registry=registry)
+        self.errors = Counter("skyroute_search_cache_errors_total",
+                              "Redis errors in the search cache", registry=registry)
+
+
+class ResultCache:
+    def __init__(self, redis: Redis, prefix: str, metrics: CacheMetrics, *,
+                 lock_seconds: float = 5.0) -> None:
+        self._redis = redis
+        self._prefix = f"{prefix}:search:results:"
+        self._metrics = metrics
+        self._lock_ms = int(lock_seconds * 1000)
+        self._release = redis.register_script(_RELEASE)
+        self._inflight: dict[str, asyncio.Task[bytes]] = {}
+
+    def key(self, digest: str) -> str:
+        return self._prefix + digest
+
+    async def get_or_compute(self, digest: str, compute: Compute) -> bytes:
+        task = self._inflight.get(digest)
+        if task is not None:
+            self._metrics.lookups.labels("coalesced").inc()
+        else:
+            # A task of its own: a caller that goes away (a cancelled RPC) does not
+            # cancel the computation the others are waiting for.
+            task = asyncio.get_running_loop().create_task(
+                self._fetch(self.key(digest), compute))
+            self._inflight[digest] = task
+            task.add_done_callback(lambda done: self._finished(digest, done))
+        return await asyncio.shield(task)
+
+    def _finished(self, digest: str, task: asyncio.Task[bytes]) -> None:
+        if self._inflight.get(digest) is task:
+            del self._inflight[digest]
+        if not task.cancelled():
+            task.exception()  # retrieved, even if every caller went away
+
+    async def _fetch(self, key: str, compute: Compute) -> bytes:
+        lock_key = key + ":lock"
+        owner = secrets.token_hex(8)
+        delay = POLL_INITIAL_SECONDS
+        try:
+            cached = await self._redis.get(key)
+            if cached is not None:
+                self._metrics.lookups.labels("hit").inc()
+                return _as_bytes(cached)
+            waited = False
+            while not await self._redis.set(lock_key, owner, nx=True, px=self._lock_ms):
+                waited = True
+                # Another replica computes this key: wait for its result. If its lock
+                # goes away without a result (it failed or died), take over.
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, POLL_MAX_SECONDS)
+                cached = await self._redis.get(key)
+                if cached is not None:
+                    self._metrics.lookups.labels("coalesced").inc()
+                    return _as_bytes(cached)
+            if waited:
+                # The owner may have stored its result and released the lock between
+                # our last look and taking the lock: look again before computing.
+                cached = await self._redis.get(key)
+        except RedisError as exc:
+            return await self._bypass(compute, exc)
+        if cached is not None:
+            await self._release_lock(lock_key, owner)
+            self._metrics.lookups.labels("coalesced").inc()
+            return _as_bytes(cached)
+        self._metrics.lookups.labels("miss").inc()
+        return await self._compute_and_store(key, lock_key, owner, compute)
+
+    async def _compute_and_store(self, key: str, lock_key: str, owner: str,
+                                 compute: Compute) -> bytes:
+        started = time.monotonic()
+        try:
+            value, ttl = await compute()
+            # Expire ttl after the data was read, not after it was written.
+            remaining_ms = int((ttl - (time.monotonic() - started)) * 1000)
+            if remaining_ms > 0:
+                try:
+                    await self._redis.set(key, value, px=remaining_ms)
+                except RedisError as exc:
+                    self._metrics.errors.inc()
+                    log.warning("cannot store search result", extra={"error": str(exc)})
+            return value
+        finally:
+            await self._release_lock(lock_key, owner)
+
+    async def _release_lock(self, lock_key: str, owner: str) -> None:
+        try:
+            await self._release(keys=[lock_key], args=[owner])
+        except RedisError:
+            self._metrics.errors.inc()  # the lock expires on its own
+
+    async def _bypass(self, compute: Compute, exc: Exception) -> bytes:
+        self._metrics.errors.inc()
+        self._metrics.lookups.labels("bypass").inc()
+        log.warning("search cache unavailable; computing directly", extra={"error": str(exc)})
+        value, _ttl = await compute()
+        return value

@@ -1,0 +1,253 @@
+"""Inventory reads for search and offers: SQLAlchemy Core, one statement per search.
+
+A search's flights come from a single ``UNION ALL`` statement: per direction, the
+non-stop flights and (when connections are allowed) every two-flight connection with
+a connection time between the minimum and the maximum layover, both fares in the
+requested cabin with enough seats, in the same currency. Prices come back as integer
+cents so the hot path never builds ``Decimal`` objects, and rows as plain tuples,
+never ORM objects.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from prometheus_client import CollectorRegistry, Counter
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from search_service.models import Base
+
+FLIGHTS = Base.metadata.tables["flights"]
+FARES = Base.metadata.tables["fares"]
+AIRPORTS = Base.metadata.tables["airports"]
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """One flight with its fare in the requested cabin. Provider legs have fare_id 0
+    and no per-leg price."""
+
+    fare_id: int
+    fare_version: int
+    airline_code: str
+    flight_number: int
+    origin: str
+    destination: str
+    departure_at: datetime
+    arrival_at: datetime
+    price_cents: int | None  # per adult
+    currency: str
+    seats_available: int
+    refundable: bool
+    change_fee_cents: int | None
+
+    @property
+    def designator(self) -> str:
+        return f"{self.airline_code}{self.flight_number}"
+
+
+@dataclass(frozen=True, slots=True)
+class DirectionQuery:
+    """Flights for one direction of a trip: ``origin`` to ``destination``, first
+    departure in [``earliest``, ``latest``)."""
+
+    direction: int  # 0 outbound, 1 inbound
+    origin: str
+    destination: str
+    earliest: datetime
+    latest: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LegFilter:
+    cabin: str
+    seats: int
+    max_stops: int
+    included_airlines: tuple[str, ...] = ()
+    excluded_airlines: tuple[str, ...] = ()
+    min_connection_minutes: int = 45
+    max_layover_minutes: int = 360
+
+
+@dataclass(frozen=True, slots=True)
+class OfferFare:
+    """A fare as GetOffer / PriceOffer see it now."""
+
+    leg: Leg
+    cabin: str
+
+
+class RepositoryMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.queries = Counter("skyroute_search_inventory_queries_total",
+                               "Inventory statements run, by kind", ["kind"],
+                               registry=registry)
+
+
+def _leg_columns(flight: Any, fare: Any) -> list[Any]:
+    return [
+        fare.c.id, fare.c.version, flight.c.airline_code, flight.c.flight_number,
+        flight.c.origin, flight.c.destination, flight.c.departure_at, flight.c.arrival_at,
+        sa.cast(fare.c.price * 100, sa.BigInteger), fare.c.currency,
+        fare.c.seats_available, fare.c.refundable,
+        sa.cast(fare.c.change_fee * 100, sa.BigInteger),
+    ]
+
+
+_NULL_TYPES = (sa.BigInteger, sa.Integer, sa.Text, sa.Integer, sa.Text, sa.Text,
+               sa.DateTime(timezone=True), sa.DateTime(timezone=True), sa.BigInteger, sa.Text,
+               sa.Integer, sa.Boolean, sa.BigInteger)
+LEG_WIDTH = len(_NULL_TYPES)
+
+
+def _null_leg() -> list[Any]:
+    return [sa.cast(sa.null(), t) for t in _NULL_TYPES]
+
+
+# Statements are built once per shape with bind parameters and reused: building
+# SQLAlchemy constructs (aliases, column proxies) costs milliseconds per search, and
+# one SQL text per shape also lets asyncpg reuse its prepared statement.
+_F1, _FA1 = FLIGHTS.alias("f1"), FARES.alias("fa1")
+_F2, _FA2 = FLIGHTS.alias("f2"), FARES.alias("fa2")
+
+
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    directions: int
+    max_stops: int
+    included: bool
+    excluded: bool
+    min_connection_minutes: int
+    max_layover_minutes: int
+
+
+def _airline_filter(flight: Any, shape: _Shape) -> list[Any]:
+    out = []
+    if shape.included:
+        out.append(flight.c.airline_code.in_(sa.bindparam("included", expanding=True)))
+    if shape.excluded:
+        out.append(flight.c.airline_code.not_in(sa.bindparam("excluded", expanding=True)))
+    return out
+
+
+def _fare_join(flight: Any, fare: Any) -> Any:
+    return sa.and_(fare.c.flight_id == flight.c.id, fare.c.cabin == sa.bindparam("cabin"),
+                   fare.c.seats_available >= sa.bindparam("seats"))
+
+
+def _direction_where(flight: Any, n: int) -> list[Any]:
+    return [flight.c.origin == sa.bindparam(f"origin{n}"),
+            flight.c.departure_at >= sa.bindparam(f"earliest{n}"),
+            flight.c.departure_at < sa.bindparam(f"latest{n}")]
+
+
+def direct_select(n: int, shape: _Shape) -> sa.Select[Any]:
+    return (
+        sa.select(sa.literal_column(str(n)).label("dir"), *_leg_columns(_F1, _FA1),
+                  *_null_leg())
+        .select_from(_F1.join(_FA1, _fare_join(_F1, _FA1)))
+        .where(*_direction_where(_F1, n), _F1.c.destination == sa.bindparam(f"destination{n}"),
+               *_airline_filter(_F1, shape))
+    )
+
+
+def connection_select(n: int, shape: _Shape) -> sa.Select[Any]:
+    min_gap: Any = sa.literal_column(f"interval '{int(shape.min_connection_minutes)} minutes'")
+    max_gap: Any = sa.literal_column(f"interval '{int(shape.max_layover_minutes)} minutes'")
+    destination: Any = sa.bindparam(f"destination{n}")
+    second = sa.and_(
+        _F2.c.origin == _F1.c.destination, _F2.c.destination == destination,
+        _F2.c.departure_at >= _F1.c.arrival_at + min_gap,
+        _F2.c.departure_at <= _F1.c.arrival_at + max_gap,
+    )
+    return (
+        sa.select(sa.literal_column(str(n)).label("dir"),
+                  *_leg_columns(_F1, _FA1), *_leg_columns(_F2, _FA2))
+        .select_from(
+            _F1.join(_FA1, _fare_join(_F1, _FA1))
+            .join(_F2, second)
+            .join(_FA2, sa.and_(_fare_join(_F2, _FA2), _FA2.c.currency == _FA1.c.currency)))
+        .where(*_direction_where(_F1, n), _F1.c.destination != destination,
+               *_airline_filter(_F1, shape), *_airline_filter(_F2, shape))
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _statement(shape: _Shape) -> Any:
+    parts: list[sa.Select[Any]] = []
+    for n in range(shape.directions):
+        parts.append(direct_select(n, shape))
+        if shape.max_stops >= 1:
+            parts.append(connection_select(n, shape))
+    return parts[0] if len(parts) == 1 else sa.union_all(*parts)
+
+
+def search_statement(directions: Sequence[DirectionQuery], f: LegFilter
+                     ) -> tuple[Any, dict[str, Any]]:
+    """The statement for this search's shape and its parameters."""
+    shape = _Shape(len(directions), f.max_stops, bool(f.included_airlines),
+                   bool(f.excluded_airlines), f.min_connection_minutes, f.max_layover_minutes)
+    params: dict[str, Any] = {"cabin": f.cabin, "seats": f.seats}
+    if f.included_airlines:
+        params["included"] = list(f.included_airlines)
+    if f.excluded_airlines:
+        params["excluded"] = list(f.excluded_airlines)
+    for n, d in enumerate(directions):
+        params[f"origin{n}"] = d.origin
+        params[f"destination{n}"] = d.destination
+        params[f"earliest{n}"] = d.earliest
+        params[f"latest{n}"] = d.latest
+    return _statement(shape), params
+
+
+_OFFER_FARES = (
+    sa.select(*_leg_columns(_F1, _FA1), _FA1.c.cabin)
+    .select_from(_F1.join(_FA1, _FA1.c.flight_id == _F1.c.id))
+    .where(_FA1.c.id.in_(sa.bindparam("ids", expanding=True)))
+)
+
+
+def _leg(row: Sequence[Any], start: int) -> Leg:
+    return Leg(*row[start:start + LEG_WIDTH])
+
+
+class InventoryRepository:
+    def __init__(self, engine: AsyncEngine, metrics: RepositoryMetrics) -> None:
+        self._engine = engine
+        self._metrics = metrics
+        self.search_queries = 0  # statements run by search_legs, for tests
+
+    async def airports(self) -> list[tuple[str, str]]:
+        async with self._engine.connect() as conn:
+            result = await conn.execute(sa.select(AIRPORTS.c.iata_code, AIRPORTS.c.timezone))
+            return [(code, zone) for code, zone in result]
+
+    async def search_legs(self, directions: Sequence[DirectionQuery], f: LegFilter
+                          ) -> list[tuple[int, tuple[Leg, ...]]]:
+        """Every (direction, journey legs) matching; unordered."""
+        self.search_queries += 1
+        self._metrics.queries.labels("search").inc()
+        async with self._engine.connect() as conn:
+            stmt, params = search_statement(directions, f)
+            result = await conn.execute(stmt, params)
+            rows = result.all()
+        out: list[tuple[int, tuple[Leg, ...]]] = []
+        second = 1 + LEG_WIDTH
+        for row in rows:
+            if row[second] is None:
+                out.append((row[0], (_leg(row, 1),)))
+            else:
+                out.append((row[0], (_leg(row, 1), _leg(row, second))))
+        return out
+
+    async def offer_fares(self, fare_ids: Sequence[int]) -> dict[int, OfferFare]:
+        """The named fares with their flights, as they are now (missing ids absent)."""
+        self._metrics.queries.labels("offer").inc()
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(_OFFER_FARES, {"ids": list(fare_ids)})).all()
+        return {row[0]: OfferFare(_leg(row, 0), row[LEG_WIDTH]) for row in rows}

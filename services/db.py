@@ -1,0 +1,168 @@
+"""PostgreSQL access shared by every service: settings, engine, sessions, pre-start wait.
+
+One ``AsyncEngine`` per process (asyncpg driver), built from ``DatabaseSettings`` that are
+read once from the environment and passed down; no module-level engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from services.config import ConfigError, env_float, env_int, env_str
+from services.errors import UnavailableError
+
+log = logging.getLogger("skyroute.db")
+
+DEFAULT_DATABASE_URL = "postgresql+asyncpg://skyroute:skyroute@127.0.0.1:5432/skyroute"
+ASYNC_DRIVER = "postgresql+asyncpg"
+
+
+class DatabaseUnavailableError(UnavailableError):
+    default_reason = "DATABASE_UNAVAILABLE"
+
+
+def async_url(raw: str) -> URL:
+    """``raw`` as a SQLAlchemy URL with the asyncpg driver.
+
+    Plain ``postgresql://`` / ``postgres://`` URLs (what psql, the PG* tools and
+    scripts/ensure_services.sh use) are accepted and switched to asyncpg.
+    """
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        raise ConfigError("DATABASE_URL is not a valid database URL") from None
+    if url.drivername in ("postgresql", "postgres", "postgresql+asyncpg"):
+        return url.set(drivername=ASYNC_DRIVER)
+    raise ConfigError(
+        f"DATABASE_URL must be a postgresql:// URL, got driver {url.drivername!r}")
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    # The URL may carry the password: repr/str never show it.
+    url: URL = field(repr=False)
+    pool_size: int = 5
+    max_overflow: int = 5
+    pool_timeout_seconds: float = 10.0
+    # Server-side cap on any one statement, so a runaway query cannot hold a pooled
+    # connection (and its locks) forever. 0 disables it.
+    statement_timeout_ms: int = 30_000
+    connect_timeout_seconds: float = 5.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> DatabaseSettings:
+        """DATABASE_URL (or DATABASE_URL_FILE, a mounted secret) and DB_* tuning."""
+        file_name = env.get("DATABASE_URL_FILE")
+        if file_name:
+            try:
+                raw = Path(file_name).read_text().strip()
+            except OSError as exc:
+                raise ConfigError(f"DATABASE_URL_FILE cannot be read: {exc.strerror}") from None
+        else:
+            raw = env_str(env, "DATABASE_URL", DEFAULT_DATABASE_URL)
+        settings = cls(
+            url=async_url(raw),
+            pool_size=env_int(env, "DB_POOL_SIZE", 5),
+            max_overflow=env_int(env, "DB_MAX_OVERFLOW", 5),
+            pool_timeout_seconds=env_float(env, "DB_POOL_TIMEOUT_SECONDS", 10.0, minimum=0.1),
+            statement_timeout_ms=env_int(env, "DB_STATEMENT_TIMEOUT_MS", 30_000),
+            connect_timeout_seconds=env_float(env, "DB_CONNECT_TIMEOUT_SECONDS", 5.0,
+                                              minimum=0.1),
+        )
+        if settings.pool_size < 1:
+            raise ConfigError("DB_POOL_SIZE must be >= 1")
+        if settings.max_overflow < 0:
+            raise ConfigError("DB_MAX_OVERFLOW must be >= 0")
+        if settings.statement_timeout_ms < 0:
+            raise ConfigError("DB_STATEMENT_TIMEOUT_MS must be >= 0")
+        return settings
+
+    @property
+    def safe_url(self) -> str:
+        """The URL with the password masked, for logs and error messages."""
+        return self.url.render_as_string(hide_password=True)
+
+    def with_url(self, url: str | URL) -> DatabaseSettings:
+        """The same settings pointed at another database (tests, scratch databases)."""
+        return DatabaseSettings(
+            url=async_url(url if isinstance(url, str) else url.render_as_string(False)),
+            pool_size=self.pool_size,
+            max_overflow=self.max_overflow,
+            pool_timeout_seconds=self.pool_timeout_seconds,
+            statement_timeout_ms=self.statement_timeout_ms,
+            connect_timeout_seconds=self.connect_timeout_seconds,
+        )
+
+
+def create_engine(settings: DatabaseSettings, *, application_name: str = "skyroute"
+                  ) -> AsyncEngine:
+    """The process's engine: asyncpg, a bounded pool, pre-ping, a statement timeout."""
+    server_settings = {"application_name": application_name}
+    if settings.statement_timeout_ms:
+        server_settings["statement_timeout"] = str(settings.statement_timeout_ms)
+    return create_async_engine(
+        settings.url,
+        pool_size=settings.pool_size,
+        max_overflow=settings.max_overflow,
+        pool_timeout=settings.pool_timeout_seconds,
+        # A connection broken by a PostgreSQL restart or failover is replaced
+        # instead of failing the next request that draws it from the pool.
+        pool_pre_ping=True,
+        connect_args={
+            "timeout": settings.connect_timeout_seconds,
+            "server_settings": server_settings,
+        },
+    )
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    # expire_on_commit=False: objects stay readable after commit without a lazy
+    # reload, which async sessions cannot do implicitly.
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+# `timeout` is a retry budget spanning many attempts, not one operation's deadline.
+async def wait_for_database(engine: AsyncEngine, timeout: float = 30.0) -> None:  # noqa: ASYNC109
+    """Pre-start step: return once ``SELECT 1`` works, retrying with backoff.
+
+    Raises DatabaseUnavailableError after ``timeout`` seconds, naming the database
+    (password masked) and the last error.
+    """
+    deadline = time.monotonic() + timeout
+    delay = 0.1
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            if attempt > 1:
+                log.info("database answers", extra={"attempts": attempt})
+            return
+        except Exception as exc:  # any failure to connect or query means "not yet"
+            last = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                where = engine.url.render_as_string(hide_password=True)
+                raise DatabaseUnavailableError(
+                    f"database {where} did not answer within {timeout:g}s "
+                    f"({attempt} attempts; last error: {last})") from None
+            log.warning("database not ready, retrying",
+                        extra={"attempt": attempt, "error": last})
+            await asyncio.sleep(min(delay, remaining))
+            delay = min(delay * 2, 2.0)

@@ -1,0 +1,180 @@
+"""Server bootstrap shared by every service.
+
+``create_server`` builds a real ``grpc.aio`` server (health, reflection,
+interceptors) bound to an address, so tests can use port 0; ``run_service``
+is the process entry: logging, metrics endpoint, start, graceful SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from prometheus_client import CollectorRegistry
+
+from services.config import ConfigError, ServerSettings, TlsSettings
+from services.http_status import ServingState, start_http
+from services.interceptors import Authenticator, ServerInterceptor
+from services.logs import Redactor, configure_logging
+from services.metrics import ServerMetrics
+
+log = logging.getLogger("skyroute.server")
+
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+# Keep connections healthy behind load balancers and detect dead peers quickly.
+SERVER_OPTIONS = (
+    ("grpc.keepalive_time_ms", 20_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.max_connection_age_ms", 300_000),  # lets clients re-balance onto new replicas
+    ("grpc.max_connection_age_grace_ms", 30_000),
+)
+
+
+class StartupError(Exception):
+    """Raised by ``App.start`` when the service cannot run; the message says why."""
+
+
+class App(Protocol):
+    """What a service plugs into the bootstrap."""
+
+    service_names: Sequence[str]
+    authenticator: Authenticator | None
+
+    def register(self, server: grpc.aio.Server) -> None: ...
+
+    async def start(self, health: health.aio.HealthServicer) -> None:
+        """Connect dependencies, start background work, set health statuses."""
+
+    async def close(self) -> None: ...
+
+    # Optional: ``async def status(self) -> dict`` adds a section to /status.
+
+
+def server_credentials(tls: TlsSettings) -> grpc.ServerCredentials:
+    key = Path(tls.key_file).read_bytes()
+    cert = Path(tls.cert_file).read_bytes()
+    client_ca = Path(tls.client_ca_file).read_bytes() if tls.client_ca_file else None
+    return grpc.ssl_server_credentials(
+        [(key, cert)], root_certificates=client_ca, require_client_auth=client_ca is not None
+    )
+
+
+def create_server(
+    address: str,
+    app: App,
+    metrics: ServerMetrics,
+    *,
+    tls: TlsSettings | None = None,
+) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
+    """A server with the app's services, health and reflection, bound to ``address``."""
+    server = grpc.aio.server(
+        interceptors=[ServerInterceptor(metrics, app.authenticator)], options=SERVER_OPTIONS
+    )
+    app.register(server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        [*app.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
+    )
+    if tls is None:
+        port = server.add_insecure_port(address)
+    else:
+        port = server.add_secure_port(address, server_credentials(tls))
+    if port == 0:
+        raise OSError(f"cannot bind {address}")
+    return server, port, health_servicer
+
+
+def write_port_file(path: str, ports: dict[str, int | None]) -> None:
+    tmp = f"{path}.tmp{os.getpid()}"
+    Path(tmp).write_text(json.dumps(ports))
+    os.replace(tmp, path)
+
+
+async def serve(
+    settings: ServerSettings,
+    app: App,
+    registry: CollectorRegistry,
+) -> None:
+    metrics = ServerMetrics(registry)
+    address = f"{settings.grpc_host}:{settings.grpc_port}"
+    server, port, health_servicer = create_server(address, app, metrics, tls=settings.tls)
+    # Not serving until the app's dependencies answer.
+    await health_servicer.set("", NOT_SERVING)
+    await server.start()
+    state = ServingState(settings.service_name, settings.replica_id)
+    runner, metrics_port = await start_http(registry, state, getattr(app, "status", None),
+                                            settings.grpc_host, settings.metrics_port)
+    try:
+        await app.start(health_servicer)
+    except (StartupError, ConfigError) as exc:
+        # A dependency is missing or wrong (no database, unmigrated schema...): say so
+        # plainly and exit non-zero, without a traceback.
+        log.error("cannot start", extra={"error": str(exc)})
+        await server.stop(0)
+        if runner is not None:
+            await runner.cleanup()
+        raise SystemExit(1) from None
+    await health_servicer.set("", SERVING)
+    state.serving = True
+    if settings.port_file:
+        write_port_file(settings.port_file, {"grpc": port, "metrics": metrics_port})
+    log.info("serving", extra={"address": f"{settings.grpc_host}:{port}",
+                               "metrics_port": metrics_port})
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down", extra={"grace_seconds": settings.shutdown_grace_seconds})
+    state.serving = False
+    await health_servicer.enter_graceful_shutdown()
+    await server.stop(settings.shutdown_grace_seconds)
+    await app.close()
+    if runner is not None:
+        await runner.cleanup()
+    log.info("stopped")
+
+
+class HasServerSettings(Protocol):
+    @property
+    def server(self) -> ServerSettings: ...
+
+
+S = TypeVar("S", bound=HasServerSettings)
+
+
+def run_service(
+    load_settings: Callable[[], S],
+    build_app: Callable[[S, CollectorRegistry, Redactor], App],
+) -> None:
+    """Process entry point: settings errors exit 2 with a clear message."""
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    server = settings.server
+    redactor = configure_logging(server.service_name, server.replica_id, server.log_level)
+    registry = CollectorRegistry()
+
+    async def main() -> None:
+        # The app is built inside the loop: its clients bind to this loop.
+        await serve(server, build_app(settings, registry, redactor), registry)
+
+    asyncio.run(main())

@@ -1,0 +1,86 @@
+"""Shared fixtures: real Redis with a per-test key space, the provider
+stand-in and token-service replicas as separate processes."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from tests.utils.sim import Sim, new_clients
+from tests.utils.token_cluster import TokenCluster
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    return REDIS_URL
+
+
+@pytest.fixture
+def key_prefix(redis_url: str) -> Iterator[str]:
+    """A key space of our own, deleted after the test."""
+    prefix = f"skyroute-test-{secrets.token_hex(6)}"
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def redis_sync(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    return tmp_path
+
+
+@pytest.fixture
+def sim_factory(workdir: Path) -> Iterator[Callable[..., Sim]]:
+    started: list[Sim] = []
+
+    def start(token_ttl: float = 1799) -> Sim:
+        sim = Sim(workdir, new_clients(), token_ttl=token_ttl).start()
+        started.append(sim)
+        return sim
+
+    yield start
+    for sim in started:
+        sim.stop()
+
+
+@pytest.fixture
+def sim(sim_factory: Callable[..., Sim]) -> Sim:
+    return sim_factory()
+
+
+@pytest.fixture
+def cluster_factory(workdir: Path, redis_url: str, key_prefix: str
+                    ) -> Iterator[Callable[..., TokenCluster]]:
+    """Starts token replicas; on teardown stops them and checks their logs for leaks."""
+    started: list[TokenCluster] = []
+
+    def start(sim: Sim, replicas: int = 3, env: dict[str, str] | None = None,
+              redis: str | None = None) -> TokenCluster:
+        cluster = TokenCluster(workdir, sim, redis or redis_url, key_prefix, replicas, env)
+        started.append(cluster)
+        return cluster.start()
+
+    yield start
+    for cluster in started:
+        cluster.stop()
+    for cluster in started:
+        cluster.assert_no_secrets_in_logs()

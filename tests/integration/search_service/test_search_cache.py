@@ -1,0 +1,218 @@
+"""The Redis result cache: a change of seats or price shows within the TTL, concurrent
+cold searches run the database query once (per process and across replicas), the hit
+rate is in the metrics, and searches keep working without Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from search_service.cache import CacheMetrics, ResultCache
+from services.generated.skyroute.search.v1 import search_service_pb2 as pb
+from tests.utils.redis_server import PrivateRedis
+from tests.utils.search_cluster import (
+    InProcessSearch,
+    in_process_search,
+    search_env,
+    seeded_database,
+)
+
+TOMORROW = datetime.now(UTC).date() + timedelta(days=1)
+TTL = 1.0
+
+
+@pytest.fixture(scope="module")
+def own_db() -> Iterator[str]:
+    """This module changes rows: a seeded database of its own."""
+    with seeded_database() as url:
+        yield url
+
+
+@pytest.fixture
+async def engine(own_db: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(own_db)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def search(own_db: str, redis_url: str, key_prefix: str
+                 ) -> AsyncIterator[InProcessSearch]:
+    env = search_env(own_db, redis_url, key_prefix, {"SEARCH_CACHE_TTL_SECONDS": str(TTL)})
+    async with in_process_search(env) as s:
+        yield s
+
+
+def query(destination: str = "ATL") -> pb.SearchFlightsRequest:
+    return pb.SearchFlightsRequest(origin="ORD", destination=destination,
+                                   departure_date=TOMORROW.isoformat(),
+                                   cabin=pb.CABIN_ECONOMY, page_size=5,
+                                   filters=pb.SearchFilters(max_stops=0))
+
+
+def lookups(search: InProcessSearch, result: str) -> float:
+    return search.metric("skyroute_search_cache_lookups_total", {"result": result})
+
+
+async def test_seat_and_price_change_visible_within_ttl(search: InProcessSearch,
+                                                        engine: AsyncEngine) -> None:
+    first = (await search.stub.SearchFlights(query(), timeout=10)).itineraries[0]
+    segment = first.journeys[0].segments[0]
+    async with engine.begin() as conn:
+        await conn.execute(text(
+            "UPDATE fares SET seats_available = seats_available - 1, price = price + 1000, "
+            "version = version + 1 WHERE id = :id"), {"id": segment.fare_id})
+    changed_at = time.monotonic()
+    # Within the TTL the cached result may still be served ...
+    cached = (await search.stub.SearchFlights(query(), timeout=10)).itineraries[0]
+    assert cached.offer_id == first.offer_id
+    assert lookups(search, "hit") >= 1
+    # ... but never after it.
+    while True:
+        items = (await search.stub.SearchFlights(query(), timeout=10)).itineraries
+        fresh = next((i for i in items if i.journeys[0].segments[0].fare_id == segment.fare_id),
+                     None)
+        if fresh is None or fresh.seats_available == segment.seats_available - 1:
+            break
+        assert time.monotonic() - changed_at <= TTL + 0.5, "stale result beyond the TTL"
+        await asyncio.sleep(0.05)
+    assert time.monotonic() - changed_at <= TTL + 0.5
+    # The fare got 1000 dearer: it is no longer the cheapest, or shows the new price.
+    if fresh is not None:
+        assert fresh.total_price.units >= first.total_price.units + 1000
+
+
+async def test_concurrent_cold_searches_query_the_database_once(search: InProcessSearch
+                                                                ) -> None:
+    before = search.app.repository.search_queries
+    request = query("DEN")
+    responses = await asyncio.gather(
+        *(search.stub.SearchFlights(request, timeout=10) for _ in range(100)))
+    assert search.app.repository.search_queries - before == 1
+    assert search.metric("skyroute_search_inventory_queries_total", {"kind": "search"}) >= 1
+    assert len({r.SerializeToString() for r in responses}) == 1
+    assert lookups(search, "miss") == 1
+    assert lookups(search, "coalesced") + lookups(search, "hit") == 99
+
+
+async def test_one_computation_across_replicas(own_db: str, redis_url: str,
+                                               key_prefix: str) -> None:
+    """Two servers (two replicas' worth of state) sharing Redis: concurrent misses of one
+    key run the query once in total."""
+    env = search_env(own_db, redis_url, key_prefix, {"SEARCH_CACHE_TTL_SECONDS": "30"})
+    destinations = ["DFW", "DEN", "LAS", "SFO", "LAX", "MIA"]
+    async with in_process_search(env) as a, in_process_search(env) as b:
+        await asyncio.gather(*(s.stub.SearchFlights(query(d), timeout=10)
+                               for _ in range(20) for d in destinations for s in (a, b)))
+        total = a.app.repository.search_queries + b.app.repository.search_queries
+        assert total == len(destinations)
+        assert lookups(a, "miss") + lookups(b, "miss") == len(destinations)
+
+
+async def test_hit_rate_metrics(search: InProcessSearch) -> None:
+    request = query("LAS")
+    for _ in range(5):
+        await search.stub.SearchFlights(request, timeout=10)
+    assert lookups(search, "miss") == 1
+    assert lookups(search, "hit") == 4
+
+
+async def test_cache_key_is_canonical(search: InProcessSearch) -> None:
+    """Equivalent requests share one entry: code case, airline order, explicit defaults."""
+    a = query("ATL")
+    a.filters.included_airline_codes.extend(["UA", "DL", "AA"])
+    b = query("atl")
+    b.origin = "ord"
+    b.filters.included_airline_codes.extend(["aa", "UA", "dl", "UA"])
+    b.sort_order = pb.SORT_ORDER_PRICE
+    b.page_size = 3
+    before = search.app.repository.search_queries
+    ra = await search.stub.SearchFlights(a, timeout=10)
+    rb = await search.stub.SearchFlights(b, timeout=10)
+    assert search.app.repository.search_queries - before == 1
+    assert [i.offer_id for i in rb.itineraries] == [i.offer_id for i in ra.itineraries[:3]]
+
+
+async def test_searches_work_without_redis(own_db: str, key_prefix: str,
+                                           tmp_path: Path) -> None:
+    redis = PrivateRedis(tmp_path).start()
+    try:
+        async with in_process_search(search_env(own_db, redis.url, key_prefix)) as s:
+            first = await s.stub.SearchFlights(query(), timeout=10)
+            redis.stop()
+            again = await s.stub.SearchFlights(query(), timeout=10)
+            assert [i.offer_id for i in again.itineraries] == [
+                i.offer_id for i in first.itineraries]
+            assert lookups(s, "bypass") >= 1
+    finally:
+        redis.stop()
+
+
+async def test_dead_lock_owner_is_taken_over(redis_url: str, key_prefix: str) -> None:
+    """A replica that died while computing leaves its lock; it expires and a waiter
+    computes instead of waiting for ever."""
+    client = Redis.from_url(redis_url)
+    cache = ResultCache(client, key_prefix, CacheMetrics(CollectorRegistry()),
+                        lock_seconds=0.3)
+    try:
+        await client.set(cache.key("k") + ":lock", "dead-replica", px=300)
+        calls = 0
+
+        async def compute() -> tuple[bytes, float]:
+            nonlocal calls
+            calls += 1
+            return b"value", 10.0
+
+        started = time.monotonic()
+        assert await cache.get_or_compute("k", compute) == b"value"
+        assert 0.2 <= time.monotonic() - started < 2.0
+        assert calls == 1
+        assert await cache.get_or_compute("k", compute) == b"value"
+        assert calls == 1
+    finally:
+        await client.aclose()
+
+
+async def test_failed_computation_is_not_cached(redis_url: str, key_prefix: str) -> None:
+    client = Redis.from_url(redis_url)
+    cache = ResultCache(client, key_prefix, CacheMetrics(CollectorRegistry()))
+    try:
+        async def broken() -> tuple[bytes, float]:
+            raise RuntimeError("database down")
+
+        with pytest.raises(RuntimeError):
+            await cache.get_or_compute("k", broken)
+        assert await client.get(cache.key("k")) is None
+        assert await client.get(cache.key("k") + ":lock") is None  # released
+
+        async def works() -> tuple[bytes, float]:
+            return b"ok", 10.0
+
+        assert await cache.get_or_compute("k", works) == b"ok"
+    finally:
+        await client.aclose()
+
+
+async def test_expiry_counts_from_the_start_of_the_computation(redis_url: str,
+                                                               key_prefix: str) -> None:
+    client = Redis.from_url(redis_url)
+    cache = ResultCache(client, key_prefix, CacheMetrics(CollectorRegistry()))
+    try:
+        async def slow() -> tuple[bytes, float]:
+            await asyncio.sleep(0.4)
+            return b"v", 1.0
+
+        await cache.get_or_compute("k", slow)
+        ttl_ms = await client.pttl(cache.key("k"))
+        assert 0 < ttl_ms <= 650
+    finally:
+        await client.aclose()

@@ -1,0 +1,71 @@
+"""The provider stand-in as a process, and its control interface."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from tests.utils.processes import ServiceProcess
+
+
+class Sim:
+    def __init__(self, workdir: Path, clients: dict[str, str], token_ttl: float = 1799) -> None:
+        self.clients = clients
+        self.process = ServiceProcess(
+            "provider-sim",
+            ["-m", "provider_sim", "--host", "127.0.0.1", "--port", "0", "--port-file",
+             str(workdir / "provider-sim.port"), "--token-ttl", str(token_ttl)],
+            {"SIM_CLIENTS": ",".join(f"{k}:{v}" for k, v in clients.items())},
+            workdir,
+        )
+        self.base_url = ""
+
+    def start(self) -> Sim:
+        self.process.start()
+        port = self.process.wait_ready()["http"]
+        self.base_url = f"http://127.0.0.1:{port}"
+        return self
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.base_url}/v1/security/oauth2/token"
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.base_url + path, data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+
+    def stats(self) -> dict[str, Any]:
+        return self._call("GET", "/_sim/stats")
+
+    def tokens(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/_sim/tokens")["tokens"]
+
+    def issued(self, client_id: str) -> int:
+        return int(self.stats()["tokens_issued"].get(client_id, 0))
+
+    def config(self, **changes: Any) -> dict[str, Any]:
+        return self._call("POST", "/_sim/config", changes)
+
+    def fail_token(self, count: int, status: int = 500) -> None:
+        self._call("POST", "/_sim/fail-token", {"count": count, "status": status})
+
+    def token_endpoint(self, down: bool, status: int = 503) -> None:
+        self._call("POST", "/_sim/token-endpoint", {"down": down, "status": status})
+
+    def revoke(self, client_id: str | None = None) -> int:
+        body = {"client_id": client_id} if client_id else {}
+        return int(self._call("POST", "/_sim/revoke", body)["revoked"])
+
+    def stop(self) -> None:
+        self.process.stop()
+
+
+def new_clients() -> dict[str, str]:
+    return {"skyroute-test": secrets.token_urlsafe(24),
+            "skyroute-other": secrets.token_urlsafe(24)}

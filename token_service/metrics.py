@@ -1,0 +1,34 @@
+"""Prometheus metrics of the token service, labelled by provider."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+
+class TokenMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.cache = Counter("skyroute_token_cache_total",
+                             "GetToken outcomes: hit, miss (no usable token), wait",
+                             ["provider", "result"], registry=registry)
+        self.upstream = Counter("skyroute_token_upstream_requests_total",
+                                "Requests to the provider's token endpoint by outcome",
+                                ["provider", "outcome"], registry=registry)
+        self.lock_contended = Counter("skyroute_token_lock_contended_total",
+                                      "Refresh attempts that found the lock held",
+                                      ["provider"], registry=registry)
+        self.fenced_rejected = Counter("skyroute_token_fenced_writes_rejected_total",
+                                       "Token writes refused by the fence",
+                                       ["provider"], registry=registry)
+        self.expiry = Gauge("skyroute_token_time_to_expiry_seconds",
+                            "Seconds until the served token expires", ["provider"],
+                            registry=registry)
+        self.age = Gauge("skyroute_token_age_seconds", "Age of the served token",
+                         ["provider"], registry=registry)
+        self.generation = Gauge("skyroute_token_generation", "Generation of the served token",
+                                ["provider"], registry=registry)
+        self.degraded = Gauge("skyroute_token_degraded",
+                              "1 while Redis is unreachable and this replica serves its own "
+                              "single-flight cache", registry=registry)
+        self.download = Counter("skyroute_download_tokens_total",
+                                "Download token operations by result", ["operation", "result"],
+                                registry=registry)

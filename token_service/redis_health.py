@@ -1,0 +1,52 @@
+"""Tracks whether Redis answers; while it does not, brokers run degraded."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger("skyroute.token.redis")
+
+
+class RedisHealth:
+    def __init__(self, redis: Redis, probe_interval: float = 0.5) -> None:
+        self._redis = redis
+        self._interval = probe_interval
+        self.degraded = False
+        self._down = asyncio.Event()
+        self._listeners: list[Callable[[bool], Awaitable[None]]] = []
+
+    def on_change(self, listener: Callable[[bool], Awaitable[None]]) -> None:
+        """``listener(degraded)`` runs after every transition."""
+        self._listeners.append(listener)
+
+    def mark_down(self, exc: BaseException) -> None:
+        if not self.degraded:
+            log.warning("redis unreachable; serving degraded",
+                        extra={"error": type(exc).__name__})
+            self.degraded = True
+            self._down.set()
+            self._notify(True)
+
+    def _notify(self, degraded: bool) -> None:
+        for listener in self._listeners:
+            asyncio.get_running_loop().create_task(listener(degraded))
+
+    async def run(self, recover: Callable[[], Awaitable[None]]) -> None:
+        """Probes Redis while degraded; runs ``recover`` once it answers again."""
+        while True:
+            await self._down.wait()
+            await asyncio.sleep(self._interval)
+            try:
+                await self._redis.ping()
+                await recover()
+            except (RedisError, OSError):
+                continue
+            self.degraded = False
+            self._down.clear()
+            log.info("redis reachable again; left degraded mode")
+            self._notify(False)

@@ -1,0 +1,160 @@
+"""gRPC servicer: validate, call the logic, convert to proto. Nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+
+import grpc
+from google.protobuf import duration_pb2, timestamp_pb2
+
+from services.context import caller_var
+from services.errors import FieldViolation, ValidationError
+from services.generated.skyroute.token.v1 import token_service_pb2 as pb
+from services.generated.skyroute.token.v1 import token_service_pb2_grpc as pb_grpc
+from token_service.auth import CallerAuth
+from token_service.broker import ProviderBroker
+from token_service.download_tokens import MAX_TTL_MS, DownloadTokens, Result
+from token_service.store import TokenRecord
+
+MAX_RESOURCE_LEN = 256
+MAX_TOKEN_LEN = 4096
+
+
+def _timestamp(ms: int) -> timestamp_pb2.Timestamp:
+    ts = timestamp_pb2.Timestamp()
+    ts.FromMilliseconds(ms)
+    return ts
+
+
+def _duration(ms: int) -> duration_pb2.Duration:
+    d = duration_pb2.Duration()
+    d.FromMilliseconds(max(ms, 0))
+    return d
+
+
+def to_access_token(provider: str, rec: TokenRecord) -> pb.AccessToken:
+    return pb.AccessToken(access_token=rec.access_token, token_type=rec.token_type,
+                          expire_time=_timestamp(rec.expires_ms), generation=rec.generation,
+                          provider=provider)
+
+
+class TokenServicer(pb_grpc.TokenServiceServicer):
+    def __init__(self, brokers: Mapping[str, ProviderBroker], auth: CallerAuth,
+                 downloads: DownloadTokens, heartbeat_seconds: float) -> None:
+        self._brokers = brokers
+        self._auth = auth
+        self._downloads = downloads
+        self._heartbeat = heartbeat_seconds
+        self._responses: dict[str, tuple[TokenRecord, pb.GetTokenResponse]] = {}
+
+    def _broker(self, provider: str) -> ProviderBroker:
+        if not provider:
+            raise ValidationError.field("provider", "is required")
+        self._auth.authorize(caller_var.get(), provider)
+        return self._brokers[provider]  # the allow-list only names configured providers
+
+    async def GetToken(self, request: pb.GetTokenRequest, context: grpc.aio.ServicerContext
+                       ) -> pb.GetTokenResponse:
+        need_ms = 0
+        if request.HasField("min_validity"):
+            need_ms = request.min_validity.ToMilliseconds()
+            if need_ms < 0:
+                raise ValidationError.field("min_validity", "must not be negative")
+        broker = self._broker(request.provider)
+        rec = await broker.get_token(need_ms)
+        # Every caller gets the same message for one token record: build it once.
+        cached = self._responses.get(broker.name)
+        if cached is None or cached[0] is not rec:
+            cached = (rec, pb.GetTokenResponse(token=to_access_token(broker.name, rec)))
+            self._responses[broker.name] = cached
+        return cached[1]
+
+    async def ReportInvalidToken(self, request: pb.ReportInvalidTokenRequest,
+                                 context: grpc.aio.ServicerContext
+                                 ) -> pb.ReportInvalidTokenResponse:
+        if not request.access_token:
+            raise ValidationError.field("access_token", "is required")
+        if len(request.access_token) > MAX_TOKEN_LEN:
+            raise ValidationError.field("access_token", f"longer than {MAX_TOKEN_LEN} characters")
+        broker = self._broker(request.provider)
+        rec, invalidated = await broker.report_invalid(request.access_token)
+        return pb.ReportInvalidTokenResponse(token=to_access_token(broker.name, rec),
+                                             invalidated=invalidated)
+
+    async def GetTokenStatus(self, request: pb.GetTokenStatusRequest,
+                             context: grpc.aio.ServicerContext) -> pb.GetTokenStatusResponse:
+        broker = self._broker(request.provider)
+        st = await broker.status()
+        c = st.counters
+        out = pb.GetTokenStatusResponse(
+            provider=broker.name, degraded=st.degraded, refresh_locked=st.refresh_locked,
+            refreshing=st.refreshing, cache_hits=c.hits, cache_misses=c.misses, waits=c.waits,
+            upstream_requests_ok=c.upstream_ok, upstream_requests_failed=c.upstream_failed,
+            lock_contended=c.lock_contended,
+            fenced_writes_rejected=st.cluster.get("fenced_rejected", c.fenced_rejected),
+            cluster_upstream_requests_ok=st.cluster.get("upstream_ok", 0),
+            cluster_upstream_requests_failed=st.cluster.get("upstream_failed", 0),
+            last_error=st.last_error,
+        )
+        rec = st.record
+        if rec is not None:
+            out.has_valid_token = rec.usable(st.now_ms)
+            out.generation = rec.generation
+            out.token_age.CopyFrom(_duration(st.now_ms - rec.issued_ms))
+            out.time_to_expiry.CopyFrom(_duration(rec.expires_ms - st.now_ms))
+            out.refresh_time.CopyFrom(_timestamp(rec.refresh_ms))
+        if st.backoff_remaining_ms > 0:
+            out.backoff_until.CopyFrom(_timestamp(st.now_ms + st.backoff_remaining_ms))
+        return out
+
+    async def WatchToken(self, request: pb.WatchTokenRequest, context: grpc.aio.ServicerContext
+                         ) -> AsyncIterator[pb.WatchTokenResponse]:
+        broker = self._broker(request.provider)
+        heartbeat = _duration(int(self._heartbeat * 1000))
+        async for rec in broker.watch():
+            yield pb.WatchTokenResponse(token=to_access_token(broker.name, rec),
+                                        heartbeat_interval=heartbeat)
+
+    async def IssueDownloadToken(self, request: pb.IssueDownloadTokenRequest,
+                                 context: grpc.aio.ServicerContext
+                                 ) -> pb.IssueDownloadTokenResponse:
+        violations = []
+        if not request.resource:
+            violations.append(("resource", "is required"))
+        elif len(request.resource) > MAX_RESOURCE_LEN:
+            violations.append(("resource", f"longer than {MAX_RESOURCE_LEN} characters"))
+        ttl_ms = request.ttl.ToMilliseconds() if request.HasField("ttl") else 0
+        if not 1000 <= ttl_ms <= MAX_TTL_MS:
+            violations.append(("ttl", "must be between 1 second and 7 days"))
+        if request.max_uses < 0:
+            violations.append(("max_uses", "must not be negative (0 means unlimited)"))
+        if violations:
+            raise ValidationError([FieldViolation(f, d) for f, d in violations])
+        issued = await self._downloads.issue(request.resource, ttl_ms, request.max_uses)
+        return pb.IssueDownloadTokenResponse(download_token=issued.token,
+                                             expire_time=_timestamp(issued.expires_ms))
+
+    async def ValidateDownloadToken(self, request: pb.ValidateDownloadTokenRequest,
+                                    context: grpc.aio.ServicerContext
+                                    ) -> pb.ValidateDownloadTokenResponse:
+        if not request.download_token:
+            raise ValidationError.field("download_token", "is required")
+        if len(request.download_token) > MAX_TOKEN_LEN:
+            return pb.ValidateDownloadTokenResponse(
+                result=pb.ValidateDownloadTokenResponse.RESULT_UNKNOWN)
+        v = await self._downloads.validate(request.download_token, request.resource,
+                                           consume=not request.peek)
+        out = pb.ValidateDownloadTokenResponse(
+            result=int(v.result), valid=v.result == Result.VALID, resource=v.resource,
+            remaining_uses=v.remaining_uses)
+        if v.expires_ms:
+            out.expire_time.CopyFrom(_timestamp(v.expires_ms))
+        return out
+
+    async def RevokeDownloadToken(self, request: pb.RevokeDownloadTokenRequest,
+                                  context: grpc.aio.ServicerContext
+                                  ) -> pb.RevokeDownloadTokenResponse:
+        if not request.download_token:
+            raise ValidationError.field("download_token", "is required")
+        return pb.RevokeDownloadTokenResponse(
+            revoked=await self._downloads.revoke(request.download_token))

@@ -1,0 +1,253 @@
+"""The shared token record in Redis and the scripts that change it.
+
+Keys per provider share the hash tag ``{provider}`` so the scripts stay valid
+on Redis Cluster. Every write takes its time from Redis (``TIME``), never from
+a replica's clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from token_service.lock import Lease, LeaseLock
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    access_token: str
+    token_type: str
+    generation: int
+    issued_ms: int
+    expires_ms: int
+    refresh_ms: int
+    invalid: bool
+
+    def __repr__(self) -> str:
+        return (f"TokenRecord(generation={self.generation}, expires_ms={self.expires_ms}, "
+                f"invalid={self.invalid})")
+
+    def remaining_ms(self, now_ms: int) -> int:
+        return self.expires_ms - now_ms
+
+    def usable(self, now_ms: int, need_ms: int = 0) -> bool:
+        """Valid and, if ``need_ms`` is asked, not past its refresh point."""
+        if self.invalid or now_ms >= self.expires_ms:
+            return False
+        if need_ms <= 0:
+            return True
+        # Caller wants a margin: never more than the refresh margin, so that a
+        # large min_validity waits for the scheduled refresh instead of forcing one.
+        need = min(need_ms, self.expires_ms - self.refresh_ms)
+        return self.expires_ms - now_ms >= need
+
+    @property
+    def lifetime_ms(self) -> int:
+        return self.expires_ms - self.issued_ms
+
+
+# KEYS: token hash, lock, stats, events channel
+# ARGV: lease value, fence, expected generation, token, type, digest, lifetime ms,
+#       refresh-after ms, elapsed ms since the upstream request was sent
+_FENCED_WRITE = """
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then
+  redis.call('HINCRBY', KEYS[3], 'fenced_rejected', 1)
+  return {0, 'lease lost'}
+end
+local gen = tonumber(redis.call('HGET', KEYS[1], 'generation') or '0')
+local last_fence = tonumber(redis.call('HGET', KEYS[1], 'fence') or '0')
+local fence = tonumber(ARGV[2])
+if gen ~= tonumber(ARGV[3]) or fence <= last_fence then
+  redis.call('HINCRBY', KEYS[3], 'fenced_rejected', 1)
+  return {0, 'newer token present'}
+end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local issued = now - tonumber(ARGV[9])
+local newgen = gen + 1
+redis.call('HSET', KEYS[1], 'access_token', ARGV[4], 'token_type', ARGV[5], 'digest', ARGV[6],
+  'generation', newgen, 'fence', fence, 'issued_ms', issued,
+  'expires_ms', issued + tonumber(ARGV[7]), 'refresh_ms', issued + tonumber(ARGV[8]),
+  'invalid', 0)
+redis.call('HINCRBY', KEYS[3], 'upstream_ok', 1)
+redis.call('PUBLISH', KEYS[4], newgen)
+return {newgen, 'ok'}
+"""
+
+# Adopt a token fetched while Redis was unreachable, unless a valid one exists.
+# KEYS: token hash, lock, events; ARGV: lease value, fence, token, type, digest,
+#       issued ms, expires ms, refresh ms, generation floor
+_ADOPT = """
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {0, 'lease lost'} end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local exp = tonumber(redis.call('HGET', KEYS[1], 'expires_ms') or '0')
+local invalid = redis.call('HGET', KEYS[1], 'invalid')
+if exp > now and invalid ~= '1' then return {0, 'valid token present'} end
+local gen = tonumber(redis.call('HGET', KEYS[1], 'generation') or '0')
+local newgen = math.max(gen, tonumber(ARGV[9])) + 1
+redis.call('HSET', KEYS[1], 'access_token', ARGV[3], 'token_type', ARGV[4], 'digest', ARGV[5],
+  'generation', newgen, 'fence', ARGV[2], 'issued_ms', ARGV[6], 'expires_ms', ARGV[7],
+  'refresh_ms', ARGV[8], 'invalid', 0)
+redis.call('PUBLISH', KEYS[3], newgen)
+return {newgen, 'ok'}
+"""
+
+# KEYS: token hash, events; ARGV: digest of the rejected token
+_INVALIDATE = """
+if redis.call('HGET', KEYS[1], 'digest') ~= ARGV[1] then return 0 end
+if redis.call('HGET', KEYS[1], 'invalid') == '1' then return 0 end
+redis.call('HSET', KEYS[1], 'invalid', 1)
+redis.call('PUBLISH', KEYS[2], redis.call('HGET', KEYS[1], 'generation'))
+return 1
+"""
+
+# Undo a rotation's suspension when no new token came. KEYS: token hash, events;
+# ARGV: digest
+_RESTORE = """
+if redis.call('HGET', KEYS[1], 'digest') ~= ARGV[1] then return 0 end
+if redis.call('HGET', KEYS[1], 'invalid') ~= '1' then return 0 end
+redis.call('HSET', KEYS[1], 'invalid', 0)
+redis.call('PUBLISH', KEYS[2], redis.call('HGET', KEYS[1], 'generation'))
+return 1
+"""
+
+# KEYS: failures counter, backoff key, stats; ARGV: initial ms, max ms, random in [0,1),
+#       error text, retry-after ms (0 if none)
+_BACKOFF = """
+local n = redis.call('INCR', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], 3600000)
+local cap = math.min(tonumber(ARGV[2]), tonumber(ARGV[1]) * 2 ^ (n - 1))
+local delay = math.floor(cap / 2 + cap / 2 * tonumber(ARGV[3]))
+delay = math.max(delay, tonumber(ARGV[5]), 1)
+redis.call('SET', KEYS[2], ARGV[4], 'PX', delay)
+redis.call('HINCRBY', KEYS[3], 'upstream_failed', 1)
+return delay
+"""
+
+
+class TokenStore:
+    """All Redis state of one provider's token."""
+
+    def __init__(self, redis: Redis, prefix: str, provider: str, owner: str) -> None:
+        base = f"{prefix}:tok:{{{provider}}}"
+        self.redis = redis
+        self.token_key = f"{base}:token"
+        self.stats_key = f"{base}:stats"
+        self.failures_key = f"{base}:failures"
+        self.backoff_key = f"{base}:backoff"
+        self.negative_key = f"{base}:negative"
+        self.channel = f"{base}:events"
+        self.lock = LeaseLock(redis, f"{base}:lock", f"{base}:fence", owner)
+        self._write = redis.register_script(_FENCED_WRITE)
+        self._adopt = redis.register_script(_ADOPT)
+        self._invalidate = redis.register_script(_INVALIDATE)
+        self._restore = redis.register_script(_RESTORE)
+        self._backoff = redis.register_script(_BACKOFF)
+
+    async def read(self) -> TokenRecord | None:
+        raw = await self.redis.hgetall(self.token_key)
+        return parse_record(raw)
+
+    async def fenced_write(self, lease: Lease, expected_generation: int, token: str,
+                           token_type: str, lifetime_ms: int, refresh_after_ms: int,
+                           elapsed_ms: int) -> tuple[int, str]:
+        generation, why = await self._write(
+            keys=[self.token_key, self.lock.key, self.stats_key, self.channel],
+            args=[lease.value, lease.fence, expected_generation, token, token_type,
+                  digest(token), lifetime_ms, refresh_after_ms, elapsed_ms],
+        )
+        return int(generation), why.decode() if isinstance(why, bytes) else str(why)
+
+    async def adopt(self, lease: Lease, record: TokenRecord) -> int:
+        generation, _ = await self._adopt(
+            keys=[self.token_key, self.lock.key, self.channel],
+            args=[lease.value, lease.fence, record.access_token, record.token_type,
+                  digest(record.access_token), record.issued_ms, record.expires_ms,
+                  record.refresh_ms, record.generation],
+        )
+        return int(generation)
+
+    async def invalidate(self, token: str) -> bool:
+        return bool(await self._invalidate(keys=[self.token_key, self.channel],
+                                           args=[digest(token)]))
+
+    async def restore(self, token: str) -> bool:
+        return bool(await self._restore(keys=[self.token_key, self.channel],
+                                        args=[digest(token)]))
+
+    async def record_failure(self, error: str, initial_ms: int, max_ms: int, jitter: float,
+                             retry_after_ms: int) -> int:
+        """Counts a failed upstream request and opens a shared backoff window."""
+        return int(await self._backoff(
+            keys=[self.failures_key, self.backoff_key, self.stats_key],
+            args=[initial_ms, max_ms, jitter, error, retry_after_ms],
+        ))
+
+    async def clear_failures(self) -> None:
+        await self.redis.delete(self.failures_key, self.backoff_key)
+
+    async def backoff(self) -> tuple[str, int] | None:
+        """(last error, remaining ms) while refresh is backing off."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.get(self.backoff_key)
+        pipe.pttl(self.backoff_key)
+        error, pttl = await pipe.execute()
+        if error is None or pttl <= 0:
+            return None
+        return error.decode(), int(pttl)
+
+    async def set_negative(self, error: str, ttl_ms: int) -> None:
+        await self.redis.set(self.negative_key, error, px=max(ttl_ms, 1))
+        await self.redis.hincrby(self.stats_key, "upstream_failed", 1)
+
+    async def negative(self) -> str | None:
+        value = await self.redis.get(self.negative_key)
+        return value.decode() if value else None
+
+    async def publish_released(self) -> None:
+        """Wakes waiters after a refresh attempt that wrote nothing."""
+        await self.redis.publish(self.channel, b"released")
+
+    async def stats(self) -> dict[str, int]:
+        raw = await self.redis.hgetall(self.stats_key)
+        return {k.decode(): int(v) for k, v in raw.items()}
+
+
+def parse_record(raw: dict[bytes, bytes]) -> TokenRecord | None:
+    if not raw or b"access_token" not in raw:
+        return None
+    return TokenRecord(
+        access_token=raw[b"access_token"].decode(),
+        token_type=raw.get(b"token_type", b"Bearer").decode(),
+        generation=int(raw[b"generation"]),
+        issued_ms=int(raw[b"issued_ms"]),
+        expires_ms=int(raw[b"expires_ms"]),
+        refresh_ms=int(raw[b"refresh_ms"]),
+        invalid=raw.get(b"invalid") == b"1",
+    )
+
+
+class RedisClock:
+    """Redis server time as seen from this replica: local clock plus a measured offset."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._offset_ms = 0.0
+
+    async def sync(self) -> None:
+        before = time.time()
+        seconds, micros = await self._redis.time()
+        after = time.time()
+        redis_ms = seconds * 1000 + micros / 1000
+        self._offset_ms = redis_ms - (before + after) * 500
+
+    def now_ms(self) -> int:
+        return int(time.time() * 1000 + self._offset_ms)
