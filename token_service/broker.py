@@ -32,7 +32,7 @@ from redis.exceptions import RedisError
 from services.errors import DeadlineError, FailedPreconditionError, UnavailableError
 from services.logs import Redactor
 from token_service.metrics import TokenMetrics
-from token_service.redis_health import RedisHealth
+from token_service.redis_health import RecoveryPending, RedisHealth
 from token_service.settings import ProviderConfig, RefreshPolicy
 from token_service.store import RedisClock, TokenRecord, TokenStore, digest
 from token_service.upstream import (
@@ -479,9 +479,15 @@ class ProviderBroker:
             await self._sleep_or_change(changed, min(wait, 0.5))
 
     async def recover(self) -> None:
-        """Redis is back: hand a token fetched while degraded to the cluster, or adopt its."""
+        """Redis is back: hand a token fetched while degraded to the cluster, or adopt its.
+
+        Runs while still degraded (callers are served from memory). If another replica
+        holds the lock, its hand-back may not be written yet: rather than drop the
+        usable token held here (and fetch a new one), raise RecoveryPending and stay
+        degraded until the next probe."""
         rec = self._local
-        if rec is not None and rec.usable(self._clock.now_ms()):
+        usable = rec is not None and rec.usable(self._clock.now_ms())
+        if rec is not None and usable:
             lease, _ = await self._store.lock.try_acquire(
                 int(self._policy.lock_ttl_seconds * 1000))
             if lease is not None:
@@ -489,6 +495,8 @@ class ProviderBroker:
                     await self._store.adopt(lease, rec)
                 finally:
                     await self._store.lock.release(lease)
+        if usable and await self._store.read() is None:
+            raise RecoveryPending(f"{self.name}: another replica is restoring the token")
         self._checked_at = -math.inf
         await self._read_shared()
         self._pulse()

@@ -12,6 +12,11 @@ from redis.exceptions import RedisError
 log = logging.getLogger("skyroute.token.redis")
 
 
+class RecoveryPending(Exception):
+    """Raised by a recover step that cannot finish yet (another replica is handing its
+    token back to Redis): the replica stays degraded and tries again at the next probe."""
+
+
 class RedisHealth:
     def __init__(self, redis: Redis, probe_interval: float = 0.5) -> None:
         self._redis = redis
@@ -44,7 +49,7 @@ class RedisHealth:
             try:
                 await self._redis.ping()
                 await recover()
-            except (RedisError, OSError):
+            except (RedisError, OSError, RecoveryPending):
                 continue
             self.degraded = False
             self._down.clear()
