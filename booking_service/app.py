@@ -8,6 +8,7 @@ import logging
 from collections.abc import Sequence
 
 import aiohttp
+import asyncpg
 import grpc
 from grpc_health.v1 import health
 from prometheus_client import CollectorRegistry
@@ -22,7 +23,7 @@ from booking_service.order_lookup import NoOrderLookup, OrderLookup, SimOrderLoo
 from booking_service.pricing import PriceChecker
 from booking_service.provider_order import OrderMetrics, ProviderOrdering
 from booking_service.provider_orders import ProviderOrders
-from booking_service.repository import BookingStore
+from booking_service.repository import BookingStore, create_store_pool
 from booking_service.search_prices import SearchPriceChecker
 from booking_service.servicer import PUBLIC_METHODS, BookingServicer
 from booking_service.settings import (
@@ -34,12 +35,12 @@ from booking_service.settings import (
 from booking_service.sweeper import HoldSweeper, SweeperMetrics
 from services.clients.token_client import TokenClient
 from services.config import ConfigError
-from services.db import create_engine, session_factory, wait_for_database
+from services.db import create_engine, wait_for_database
 from services.generated.skyroute.booking.v1 import booking_service_pb2 as pb
 from services.generated.skyroute.booking.v1 import booking_service_pb2_grpc as pb_grpc
 from services.interceptors import Authenticator
 from services.logs import Redactor
-from services.server import SERVING
+from services.server import SERVING, StartupError
 from services.tasks import cancel_and_wait
 
 log = logging.getLogger("skyroute.booking.app")
@@ -93,9 +94,13 @@ class BookingApp:
             redactor.add(settings.database.url.password)
         authenticator, self._jwks = build_auth(settings.jwt)
         self.authenticator: Authenticator | None = PublicMethods(authenticator, PUBLIC_METHODS)
-        self._engine = create_engine(settings.database,
-                                     application_name=f"booking-{settings.server.replica_id}")
-        self.store = BookingStore(session_factory(self._engine))
+        application_name = f"booking-{settings.server.replica_id}"
+        # The engine only checks the database at start; the service's SQL runs on the
+        # asyncpg pool (booking_service/repository.py).
+        self._engine = create_engine(settings.database, application_name=application_name)
+        self._pool = create_store_pool(settings.database, application_name)
+        self._pool_open = False
+        self.store = BookingStore(self._pool, settings.database.pool_timeout_seconds)
         self._prices = prices or price_checker(settings, self.store)
         self._tokens: TokenClient | None = None
         if settings.tokens is not None:
@@ -126,6 +131,14 @@ class BookingApp:
     async def start(self, health_servicer: health.aio.HealthServicer) -> None:
         await wait_for_database(self._engine, DATABASE_WAIT_SECONDS)
         await check_schema(self._engine)
+        await self._engine.dispose()
+        try:
+            await self._pool
+        except (OSError, asyncpg.PostgresError) as exc:
+            raise StartupError(f"cannot open the database pool for "
+                               f"{self.settings.database.safe_url}: "
+                               f"{type(exc).__name__}") from None
+        self._pool_open = True
         if self.settings.jwt.jwks_url:
             try:
                 await self._jwks.refresh()
@@ -146,3 +159,5 @@ class BookingApp:
         if self._session is not None:
             await self._session.close()
         await self._engine.dispose()
+        if self._pool_open:
+            await self._pool.close()

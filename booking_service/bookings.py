@@ -1,7 +1,7 @@
 """The booking flows: create (revalidate + hold), confirm, get, list, cancel.
 
-Knows nothing of gRPC: takes the caller's user id and plain inputs, returns ``Booking``
-rows (with segments and passengers loaded), raises the domain errors of
+Knows nothing of gRPC: takes the caller's user id and plain inputs, returns
+``BookingRecord`` rows (with segments and passengers), raises the domain errors of
 services/errors.py. Every booking query is scoped to the user, so another user's
 booking is NOT_FOUND, never PERMISSION_DENIED (no enumeration).
 
@@ -16,12 +16,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from booking_service import page_tokens
-from booking_service.models import Booking, BookingStatus
+from booking_service.models import BookingStatus
 from booking_service.payments import SimulatedPayments, token_hash
 from booking_service.plan import BookingPlan, check_price, final_prices, plan_booking, sold_out
 from booking_service.pnr import new_reference
@@ -29,6 +29,7 @@ from booking_service.pricing import PriceChecker
 from booking_service.provider_order import ProviderOrdering, new_remark, provider_offer_field
 from booking_service.refunds import refund_if_confirmed
 from booking_service.repository import (
+    BookingRecord,
     BookingStore,
     NewBookingRow,
     PassengerRow,
@@ -60,7 +61,7 @@ REFERENCE_ATTEMPTS = 8
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    bookings: Sequence[Booking]
+    bookings: Sequence[BookingRecord]
     next_page_token: str
 
 
@@ -92,7 +93,7 @@ class Bookings:
 
     # -- create ---------------------------------------------------------------------
 
-    async def create(self, user_id: str, raw: CreateBookingInput) -> Booking:
+    async def create(self, user_id: str, raw: CreateBookingInput) -> BookingRecord:
         request = validate_request(raw, self._today(), self._prices.check_offer_id)
         existing = await self._store.find_by_request(user_id, request.request_id)
         if existing is not None:
@@ -139,7 +140,7 @@ class Bookings:
                 metadata={"field": field})
         return self._ordering
 
-    def _same_request(self, existing: Booking, request: ValidRequest) -> Booking:
+    def _same_request(self, existing: BookingRecord, request: ValidRequest) -> BookingRecord:
         if existing.request_hash != request.request_hash:
             raise AlreadyExistsError(
                 f"request_id {request.request_id!r} was already used for a different "
@@ -155,47 +156,54 @@ class Bookings:
         return existing
 
     async def _hold(self, user_id: str, plan: BookingPlan, reference: str,
-                    remark: str | None) -> Booking | None:
-        """One transaction: booking row, passengers, seats on every fare (ascending fare
-        id), segments at the prices read under the fares' locks. None if the request id
+                    remark: str | None) -> BookingRecord | None:
+        """One transaction: booking row, passengers and segments, then the seats on every
+        fare (ascending fare id) as its last statements, so a busy fare's row lock is
+        held only until the commit. Segments are written at the planned prices and
+        repriced if a fare's price read under its lock differs. None if the request id
         is taken; any exception rolls everything back. With a ``remark`` (provider
         offers) the booking is PENDING until its order is placed."""
         request = plan.request
         async with self._store.transaction() as tx:
-            booking_id = await tx.insert_booking(NewBookingRow(
+            booking = await tx.insert_booking(NewBookingRow(
                 reference=reference, user_id=user_id, request_id=request.request_id,
                 request_hash=request.request_hash, currency=plan.currency,
                 total_price=plan.total, contact_email=request.email,
                 contact_phone=request.phone, hold_seconds=self._policy.hold_seconds,
                 provider=plan.provider if remark is not None else None,
                 provider_remark=remark))
-            if booking_id is None:
+            if booking is None:
                 return None
-            await tx.insert_passengers(booking_id, [
+            passengers = await tx.insert_passengers(booking.id, [
                 PassengerRow(t.given_name, t.family_name, t.birth_date, kind.value,
                              t.document_type.value, t.document_number, t.document_country,
                              t.document_expire_date)
                 for t, kind in zip(request.travellers, plan.passenger_types, strict=True)])
+            segments = await tx.insert_segments(booking.id, [
+                SegmentRow(s.offer_index, s.offer_id, s.priced.fare_id,
+                           s.priced.flight_designator, s.priced.origin, s.priced.destination,
+                           s.priced.departure_at, s.priced.arrival_at, s.priced.cabin,
+                           s.seats, s.priced.price, s.priced.refundable, s.priced.change_fee,
+                           s.priced.departure_local_time, s.priced.arrival_local_time)
+                for s in plan.segments])
             try:
                 held = await tx.hold_seats(plan.seats_by_fare)
             except SeatsUnavailable as exc:
                 raise sold_out(plan, exc.fare_id, exc.seats_available) from None
             prices = final_prices(plan, held, self._now())
-            await tx.insert_segments(booking_id, [
-                SegmentRow(s.offer_index, s.offer_id, s.priced.fare_id,
-                           s.priced.flight_designator, s.priced.origin, s.priced.destination,
-                           s.priced.departure_at, s.priced.arrival_at, s.priced.cabin,
-                           s.seats, price, s.priced.refundable, s.priced.change_fee,
-                           s.priced.departure_local_time, s.priced.arrival_local_time)
-                for s, price in zip(plan.segments, prices, strict=True)])
+            changed = {segment.position: price
+                       for segment, price in zip(segments, prices, strict=True)
+                       if price != segment.price}
             total = sum(prices, Decimal(0))
-            if total != plan.total:
-                await tx.set_total(booking_id, total)
-            return await tx.load(booking_id)
+            if changed or total != booking.total_price:
+                await tx.set_prices(booking.id, changed, total)
+                segments = tuple(replace(segment, price=price)
+                                 for segment, price in zip(segments, prices, strict=True))
+        return replace(booking, total_price=total, segments=segments, passengers=passengers)
 
     # -- read -----------------------------------------------------------------------
 
-    async def get(self, user_id: str, reference: str) -> Booking:
+    async def get(self, user_id: str, reference: str) -> BookingRecord:
         reference = validate_reference(reference)
         booking = await self._store.get(user_id, reference)
         if booking is None:
@@ -219,7 +227,7 @@ class Bookings:
 
     # -- confirm --------------------------------------------------------------------
 
-    async def confirm(self, user_id: str, reference: str, payment_token: str) -> Booking:
+    async def confirm(self, user_id: str, reference: str, payment_token: str) -> BookingRecord:
         reference = validate_reference(reference)
         payment_token = validate_payment_token(payment_token)
         token_digest = token_hash(payment_token)
@@ -237,19 +245,21 @@ class Bookings:
         payment = self._payments.authorise(payment_token, str(booking.total_price),
                                            booking.currency)
         async with self._store.transaction() as tx:
-            won = await tx.confirm(booking.id, payment, token_digest,
-                                   self._policy.ticket_prefix)
-            current = await tx.load(booking.id)
-        if won:
+            confirmed = await tx.confirm(booking.id, payment, token_digest,
+                                         self._policy.ticket_prefix)
+        if confirmed is not None:
             log.info("booking confirmed", extra={"booking_reference": reference})
-            return current
+            return confirmed
         # The sweeper, a cancel or another confirm got there first.
         self._payments.void(payment)
+        current = await self._store.load(booking.id)
+        if current is None:  # bookings past PENDING are never deleted: not expected
+            raise _not_found(reference)
         if current.status == BookingStatus.HELD:
             raise _hold_expired(current)
         return self._already(current, token_digest)
 
-    def _already(self, booking: Booking, token_digest: str) -> Booking:
+    def _already(self, booking: BookingRecord, token_digest: str) -> BookingRecord:
         """Confirm on a booking that is not held: a retry of the confirmation that
         succeeded returns it; anything else is FAILED_PRECONDITION."""
         if (booking.status == BookingStatus.CONFIRMED
@@ -264,7 +274,7 @@ class Bookings:
 
     # -- cancel ---------------------------------------------------------------------
 
-    async def cancel(self, user_id: str, reference: str) -> Booking:
+    async def cancel(self, user_id: str, reference: str) -> BookingRecord:
         reference = validate_reference(reference)
         async with self._store.transaction() as tx:
             booking = await tx.get(user_id, reference)
@@ -286,7 +296,7 @@ class Bookings:
         return booking  # CANCELLED: now, or already (idempotent)
 
 
-def _hold_expired(booking: Booking) -> FailedPreconditionError:
+def _hold_expired(booking: BookingRecord) -> FailedPreconditionError:
     return FailedPreconditionError(
         f"the hold on booking {booking.reference} has expired",
         reason="HOLD_EXPIRED",

@@ -9,8 +9,9 @@ from decimal import Decimal
 from google.protobuf import timestamp_pb2
 
 from booking_service.itinerary_links import Itinerary, Link
-from booking_service.models import Booking, BookingStatus, DocumentType, PassengerType
+from booking_service.models import BookingStatus, DocumentType, PassengerType
 from booking_service.pricing import Amount
+from booking_service.repository import BookingRecord
 from booking_service.validation import (
     ContactInput,
     CreateBookingInput,
@@ -111,7 +112,7 @@ def status_filter(value: int) -> BookingStatus | None:
     return status
 
 
-def booking_pb(booking: Booking) -> pb.Booking:
+def booking_pb(booking: BookingRecord) -> pb.Booking:
     currency = booking.currency
     offers: dict[int, pb.BookedOffer] = {}
     totals: dict[int, Decimal] = {}

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from booking_service.models import Booking, BookingSegment
+from booking_service.repository import BookingRecord, SegmentRecord
 
 VERSION = 1
 DOCUMENT_TYPE = "skyroute.itinerary"
@@ -35,7 +35,7 @@ def _local(stored: str | None, moment: datetime) -> str:
     return stored or moment.astimezone(UTC).isoformat()
 
 
-def _segment(s: BookingSegment) -> dict[str, Any]:
+def _segment(s: SegmentRecord) -> dict[str, Any]:
     return {
         "flight": s.flight_designator,
         "origin": s.origin,
@@ -49,7 +49,7 @@ def _segment(s: BookingSegment) -> dict[str, Any]:
     }
 
 
-def document(booking: Booking, generated_at: datetime) -> dict[str, Any]:
+def document(booking: BookingRecord, generated_at: datetime) -> dict[str, Any]:
     """The itinerary of a booking (segments and passengers loaded) as plain JSON data."""
     return {
         "type": DOCUMENT_TYPE,

@@ -22,8 +22,8 @@ from typing import Protocol
 import grpc
 
 from booking_service import itinerary
-from booking_service.models import REFERENCE_PATTERN, Booking, BookingStatus
-from booking_service.repository import BookingStore
+from booking_service.models import REFERENCE_PATTERN, BookingStatus
+from booking_service.repository import BookingRecord, BookingStore
 from booking_service.settings import ItineraryLinkSettings
 from services.errors import (
     FailedPreconditionError,
@@ -111,7 +111,7 @@ class ItineraryLinks:
                 reason="ITINERARY_LINKS_DISABLED")
         return self._tokens
 
-    async def issue(self, booking: Booking) -> Link:
+    async def issue(self, booking: BookingRecord) -> Link:
         if booking.status != BookingStatus.CONFIRMED:
             raise FailedPreconditionError(
                 f"booking {booking.reference} is {booking.status}: only a confirmed "
@@ -129,7 +129,7 @@ class ItineraryLinks:
         return Link(issued.download_token, issued.expire_time.ToDatetime(UTC),
                     self._settings.max_uses)
 
-    async def try_issue(self, booking: Booking) -> Link | None:
+    async def try_issue(self, booking: BookingRecord) -> Link | None:
         """A link, or None (logged) if none can be made now: for ConfirmBooking, whose
         confirmation stands either way."""
         if self._tokens is None or booking.status != BookingStatus.CONFIRMED:

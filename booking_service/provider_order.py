@@ -35,7 +35,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
 
-from booking_service.models import Booking, PassengerType, ProviderOrderStatus
+from booking_service.models import PassengerType, ProviderOrderStatus
 from booking_service.order_lookup import LookupUnavailable, OrderLookup
 from booking_service.plan import BookingPlan, segment_sold_out
 from booking_service.provider_orders import (
@@ -48,7 +48,7 @@ from booking_service.provider_orders import (
     ProviderOrders,
     ProviderUnavailable,
 )
-from booking_service.repository import BookingStore, OrderWork
+from booking_service.repository import BookingRecord, BookingStore, OrderWork
 from booking_service.validation import Traveller
 from services.errors import (
     ConflictError,
@@ -182,7 +182,7 @@ class ProviderOrdering:
 
     # -- placing ------------------------------------------------------------------------
 
-    async def place(self, booking: Booking, plan: BookingPlan) -> Booking:
+    async def place(self, booking: BookingRecord, plan: BookingPlan) -> BookingRecord:
         """Creates the order for a PENDING booking and returns the booking HELD; on
         failure nothing stays held (unless the outcome cannot be told: see above)."""
         assert booking.provider_remark is not None
@@ -212,7 +212,7 @@ class ProviderOrdering:
             placed = await self._settle_unknown(booking)
         return await self._attach(booking, placed)
 
-    async def _settle_unknown(self, booking: Booking) -> PlacedOrder:
+    async def _settle_unknown(self, booking: BookingRecord) -> PlacedOrder:
         assert booking.provider_remark is not None
         try:
             found = await self._lookup.find(booking.provider_remark)
@@ -237,7 +237,7 @@ class ProviderOrdering:
                  extra={"booking_reference": booking.reference})
         return found
 
-    async def _attach(self, booking: Booking, placed: PlacedOrder) -> Booking:
+    async def _attach(self, booking: BookingRecord, placed: PlacedOrder) -> BookingRecord:
         # A failure here leaves the booking PENDING with the order at the provider: the
         # sweeper finds the order by its remark and attaches it.
         attached = await self._store.attach_order(booking.id, placed.order_id,
@@ -257,7 +257,7 @@ class ProviderOrdering:
 
     # -- confirming ---------------------------------------------------------------------
 
-    async def check_order(self, booking: Booking) -> None:
+    async def check_order(self, booking: BookingRecord) -> None:
         """Before confirming: the provider still holds the order."""
         assert booking.provider_order_id is not None
         try:
@@ -273,7 +273,7 @@ class ProviderOrdering:
 
     # -- cancelling ---------------------------------------------------------------------
 
-    async def cancel_now(self, booking: Booking) -> None:
+    async def cancel_now(self, booking: BookingRecord) -> None:
         """After a cancel committed (order CANCELLING): deletes the order at once; if
         that fails, the sweeper retries."""
         if booking.provider_order_status != ProviderOrderStatus.CANCELLING:

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
-from booking_service.models import BookingSegment
+from booking_service.repository import SegmentRecord
 
 
-def refund_if_confirmed(segments: Iterable[BookingSegment], passengers: int) -> Decimal:
+def refund_if_confirmed(segments: Iterable[SegmentRecord], passengers: int) -> Decimal:
     refund = Decimal("0.00")
     for segment in segments:
         if segment.refundable:

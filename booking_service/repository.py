@@ -29,26 +29,16 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, fields
+from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Text, case, cast, delete, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import aliased, selectinload
-from sqlalchemy.sql import Select
+import asyncpg
 
-from booking_service.models import (
-    Booking,
-    BookingPassenger,
-    BookingSegment,
-    BookingStatus,
-    ProviderOrderStatus,
-    ticket_serial,
-)
-from search_service.models import Airport, Fare, Flight
+from booking_service.models import BookingStatus, ProviderOrderStatus
+from services.db import DatabaseSettings, create_pool
+from services.errors import UnavailableError
 
 PENDING = BookingStatus.PENDING.value
 HELD = BookingStatus.HELD.value
@@ -59,10 +49,6 @@ ORDERING = ProviderOrderStatus.ORDERING.value
 ORDERED = ProviderOrderStatus.ORDERED.value
 CANCELLING = ProviderOrderStatus.CANCELLING.value
 ORDER_CANCELLED = ProviderOrderStatus.CANCELLED.value
-
-# Cancel and expiry: an order at the provider is to be deleted.
-_ORDER_TO_CANCEL = case((Booking.provider_order_status == ORDERED, CANCELLING),
-                        else_=Booking.provider_order_status)
 
 
 class SeatsUnavailable(Exception):
@@ -76,6 +62,90 @@ class SeatsUnavailable(Exception):
 
 class ReferenceTaken(Exception):
     """The generated booking reference exists already: pick another and retry."""
+
+
+# -- what the store returns ---------------------------------------------------------
+# Plain immutable rows (the models in models.py define the schema; this module reads
+# and writes it with hand-written SQL through asyncpg).
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentRecord:
+    booking_id: int
+    position: int
+    offer_index: int
+    offer_id: str
+    fare_id: int | None
+    flight_designator: str
+    origin: str
+    destination: str
+    departure_at: datetime
+    arrival_at: datetime
+    cabin: str
+    seats: int
+    price: Decimal  # for all passengers
+    refundable: bool
+    change_fee: Decimal  # per passenger
+    departure_local_time: str | None
+    arrival_local_time: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PassengerRecord:
+    booking_id: int
+    position: int
+    given_name: str
+    family_name: str
+    birth_date: date
+    passenger_type: str
+    document_type: str
+    document_number: str
+    document_country: str
+    document_expire_date: date
+    ticket_number: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BookingRecord:
+    """A booking with its segments and passengers (each in position order)."""
+
+    id: int
+    reference: str
+    user_id: str
+    request_id: str
+    request_hash: str
+    status: str
+    currency: str
+    total_price: Decimal
+    contact_email: str
+    contact_phone: str | None
+    hold_expires_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    confirmed_at: datetime | None
+    cancelled_at: datetime | None
+    expired_at: datetime | None
+    refund_amount: Decimal | None
+    payment_reference: str | None
+    payment_token_hash: str | None
+    provider: str | None
+    provider_remark: str | None
+    provider_order_status: str | None
+    provider_order_id: str | None
+    provider_record_locator: str | None
+    provider_attempt_at: datetime | None
+    segments: tuple[SegmentRecord, ...] = ()
+    passengers: tuple[PassengerRecord, ...] = ()
+
+
+def _columns(record: type, prefix: str = "") -> str:
+    names = [f.name for f in fields(record) if f.name not in ("segments", "passengers")]
+    return ", ".join(prefix + name for name in names)
+
+
+BOOKING_COLUMNS = _columns(BookingRecord)
+SEGMENT_COLUMNS = _columns(SegmentRecord)
+PASSENGER_COLUMNS = _columns(PassengerRecord)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,12 +194,12 @@ class NewBookingRow:
 class PassengerRow:
     given_name: str
     family_name: str
-    birth_date: object  # datetime.date
+    birth_date: date
     passenger_type: str
     document_type: str
     document_number: str
     document_country: str
-    document_expire_date: object  # datetime.date
+    document_expire_date: date
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,247 +240,359 @@ class OrderWork:
     order_id: str | None
 
 
-def _with_details(query: Select[Booking]) -> Select[Booking]:
-    # populate_existing: a booking re-read in the transaction that changed it shows
-    # the new state, not the session's earlier copy.
-    return query.options(selectinload(Booking.segments), selectinload(Booking.passengers)
-                         ).execution_options(populate_existing=True)
+# -- SQL ------------------------------------------------------------------------------
+# Each statement is prepared once per connection (asyncpg's statement cache).
+
+_FARES = """
+SELECT f.id AS fare_id, fl.airline_code || fl.flight_number::text AS flight_designator,
+       fl.origin, fl.destination, fl.departure_at, fl.arrival_at, f.cabin, f.price,
+       f.currency, f.refundable, f.change_fee, f.seats_available,
+       o.timezone AS origin_time_zone, d.timezone AS destination_time_zone
+FROM fares f
+JOIN flights fl ON fl.id = f.flight_id
+JOIN airports o ON o.iata_code = fl.origin
+JOIN airports d ON d.iata_code = fl.destination
+WHERE f.id = ANY($1::bigint[])"""
+
+_BY_REQUEST = f"SELECT {BOOKING_COLUMNS} FROM bookings WHERE user_id = $1 AND request_id = $2"
+_BY_USER_REFERENCE = (f"SELECT {BOOKING_COLUMNS} FROM bookings WHERE user_id = $1 "
+                      f"AND reference = $2 AND status <> '{PENDING}'")
+_BY_REFERENCE = (f"SELECT {BOOKING_COLUMNS} FROM bookings WHERE reference = $1 "
+                 f"AND status <> '{PENDING}'")
+_BY_ID = f"SELECT {BOOKING_COLUMNS} FROM bookings WHERE id = $1"
+_SEGMENTS = (f"SELECT {SEGMENT_COLUMNS} FROM booking_segments WHERE booking_id = ANY($1) "
+             f"ORDER BY booking_id, position")
+_PASSENGERS = (f"SELECT {PASSENGER_COLUMNS} FROM booking_passengers "
+               f"WHERE booking_id = ANY($1) ORDER BY booking_id, position")
+
+_INSERT_BOOKING = f"""
+INSERT INTO bookings (reference, user_id, request_id, request_hash, status, currency,
+                      total_price, contact_email, contact_phone, hold_expires_at,
+                      provider, provider_remark, provider_order_status, provider_attempt_at)
+VALUES ($1, $2, $3, $4, CASE WHEN $10::text IS NULL THEN '{HELD}' ELSE '{PENDING}' END,
+        $5, $6, $7, $8, now() + make_interval(secs => $9::float8),
+        $10::text, $11::text, CASE WHEN $10::text IS NULL THEN NULL ELSE '{ORDERING}' END,
+        CASE WHEN $10::text IS NULL THEN NULL ELSE now() END)
+ON CONFLICT ON CONSTRAINT uq_bookings_user_id_request_id DO NOTHING
+RETURNING {BOOKING_COLUMNS}"""
+
+_INSERT_PASSENGERS = """
+INSERT INTO booking_passengers (booking_id, position, given_name, family_name, birth_date,
+                                passenger_type, document_type, document_number,
+                                document_country, document_expire_date)
+SELECT $1, p.n - 1, p.given_name, p.family_name, p.birth_date, p.passenger_type,
+       p.document_type, p.document_number, p.document_country, p.document_expire_date
+FROM unnest($2::text[], $3::text[], $4::date[], $5::text[], $6::text[], $7::text[],
+            $8::text[], $9::date[])
+     WITH ORDINALITY AS p(given_name, family_name, birth_date, passenger_type,
+                          document_type, document_number, document_country,
+                          document_expire_date, n)"""
+
+_INSERT_SEGMENTS = """
+INSERT INTO booking_segments (booking_id, position, offer_index, offer_id, fare_id,
+                              flight_designator, origin, destination, departure_at,
+                              arrival_at, cabin, seats, price, refundable, change_fee,
+                              departure_local_time, arrival_local_time)
+SELECT $1, s.n - 1, s.offer_index, s.offer_id, s.fare_id, s.flight_designator, s.origin,
+       s.destination, s.departure_at, s.arrival_at, s.cabin, s.seats, s.price,
+       s.refundable, s.change_fee, s.departure_local_time, s.arrival_local_time
+FROM unnest($2::int[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[],
+            $8::timestamptz[], $9::timestamptz[], $10::text[], $11::int[],
+            $12::numeric[], $13::bool[], $14::numeric[], $15::text[], $16::text[])
+     WITH ORDINALITY AS s(offer_index, offer_id, fare_id, flight_designator, origin,
+                          destination, departure_at, arrival_at, cabin, seats, price,
+                          refundable, change_fee, departure_local_time,
+                          arrival_local_time, n)"""
+
+_TAKE_SEATS = """
+UPDATE fares SET seats_available = seats_available - $2
+WHERE id = $1 AND seats_available >= $2
+RETURNING price, currency"""
+_SEATS_LEFT = "SELECT seats_available FROM fares WHERE id = $1"
+_GIVE_SEATS = "UPDATE fares SET seats_available = seats_available + $2 WHERE id = $1"
+_SEATS_OF = """
+SELECT fare_id, sum(seats)::int AS seats FROM booking_segments
+WHERE booking_id = ANY($1::bigint[]) AND fare_id IS NOT NULL
+GROUP BY fare_id ORDER BY fare_id"""
+
+_SET_SEGMENT_PRICES = """
+UPDATE booking_segments AS s SET price = p.price
+FROM unnest($2::int[], $3::numeric[]) AS p(position, price)
+WHERE s.booking_id = $1 AND s.position = p.position"""
+_SET_TOTAL = "UPDATE bookings SET total_price = $2 WHERE id = $1"
+
+_CONFIRM = f"""
+UPDATE bookings SET status = '{CONFIRMED}', confirmed_at = now(), updated_at = now(),
+                    payment_reference = $2, payment_token_hash = $3
+WHERE id = $1 AND status = '{HELD}' AND hold_expires_at > now()
+RETURNING {BOOKING_COLUMNS}"""
+_ISSUE_TICKETS = f"""
+UPDATE booking_passengers
+SET ticket_number = $2 || lpad(nextval('ticket_serial_seq')::text, 10, '0')
+WHERE booking_id = $1
+RETURNING {PASSENGER_COLUMNS}"""
+
+# Cancel and expiry: an order at the provider is to be deleted.
+_ORDER_TO_CANCEL = (f"CASE WHEN provider_order_status = '{ORDERED}' THEN '{CANCELLING}' "
+                    f"ELSE provider_order_status END")
+_CANCEL = f"""
+UPDATE bookings
+SET status = '{CANCELLED}', cancelled_at = now(), updated_at = now(),
+    -- In SET, status is still the old value: nothing was charged for a hold.
+    refund_amount = CASE WHEN status = '{CONFIRMED}' THEN $2::numeric ELSE 0.00 END,
+    -- The canceller deletes the order at once; the lease keeps sweepers off it.
+    provider_order_status = {_ORDER_TO_CANCEL}, provider_attempt_at = now()
+WHERE id = $1 AND status IN ('{HELD}', '{CONFIRMED}')
+RETURNING id"""
+
+_EXPIRE_DUE = f"""
+WITH due AS (
+    SELECT id FROM bookings
+    WHERE status = '{HELD}' AND hold_expires_at <= now()
+    ORDER BY hold_expires_at LIMIT $1
+    FOR UPDATE SKIP LOCKED)
+UPDATE bookings AS b
+SET status = '{EXPIRED}', expired_at = now(), updated_at = now(),
+    provider_order_status = {_ORDER_TO_CANCEL}, provider_attempt_at = NULL
+FROM due WHERE b.id = due.id AND b.status = '{HELD}'
+RETURNING b.id, b.reference, b.provider_order_status"""
+
+_ATTACH_ORDER = f"""
+UPDATE bookings
+SET status = '{HELD}', provider_order_status = '{ORDERED}', provider_order_id = $2,
+    provider_record_locator = $3, provider_attempt_at = NULL, updated_at = now()
+WHERE id = $1 AND status = '{PENDING}'
+RETURNING id"""
+_LOCK_PENDING = f"SELECT id FROM bookings WHERE id = $1 AND status = '{PENDING}' FOR UPDATE"
+_DELETE = "DELETE FROM bookings WHERE id = $1"
+_RELEASE_LEASE = "UPDATE bookings SET provider_attempt_at = NULL WHERE id = $1"
+_CLAIM_ORDER_WORK = """
+WITH free AS (
+    SELECT id FROM bookings
+    WHERE provider_order_status = $1
+      AND (provider_attempt_at IS NULL
+           OR provider_attempt_at <= now() - make_interval(secs => $2::float8))
+    ORDER BY provider_attempt_at ASC NULLS FIRST LIMIT $3
+    FOR UPDATE SKIP LOCKED)
+UPDATE bookings AS b SET provider_attempt_at = now()
+FROM free WHERE b.id = free.id AND b.provider_order_status = $1
+RETURNING b.id, b.reference, b.provider_remark, b.provider_order_id"""
+_ORDER_CANCELLED = f"""
+UPDATE bookings
+SET provider_order_status = '{ORDER_CANCELLED}', provider_attempt_at = NULL,
+    updated_at = now()
+WHERE id = $1 AND provider_order_status = '{CANCELLING}'
+RETURNING id"""
+
+# Connection-level failures: the database is down, restarting or out of connections.
+_UNAVAILABLE = (OSError, TimeoutError, asyncpg.PostgresConnectionError,
+                asyncpg.exceptions.OperatorInterventionError,
+                asyncpg.TooManyConnectionsError, asyncpg.ConnectionDoesNotExistError,
+                asyncpg.InterfaceError)
 
 
-def _constraint_of(exc: IntegrityError) -> str | None:
-    cause = getattr(exc.orig, "__cause__", None)
-    return getattr(cause, "constraint_name", None)
+async def _no_reset(connection: asyncpg.Connection) -> None:
+    """Pool reset: the store never leaves session state behind (no SET, LISTEN or
+    advisory locks), so a released connection needs no reset query unless a
+    transaction was left open."""
+    if connection.is_in_transaction():
+        await connection.execute("ROLLBACK")
+
+
+def create_store_pool(settings: DatabaseSettings, application_name: str) -> asyncpg.Pool:
+    """The pool a BookingStore runs on (connect it with ``await pool``)."""
+    return create_pool(settings, application_name=application_name, reset=_no_reset)
 
 
 class BookingStore:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self._sessions = sessions
+    """All booking SQL, over an asyncpg pool (services.db.create_pool)."""
+
+    def __init__(self, pool: asyncpg.Pool, acquire_timeout: float = 10.0) -> None:
+        self._pool = pool
+        self._acquire_timeout = acquire_timeout
+
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection; a database that cannot be reached is UNAVAILABLE."""
+        try:
+            async with self._pool.acquire(timeout=self._acquire_timeout) as connection:
+                yield connection
+        except _UNAVAILABLE as exc:
+            raise UnavailableError(
+                f"the booking database is unavailable ({type(exc).__name__}); retry",
+                reason="DATABASE_UNAVAILABLE") from None
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[BookingTx]:
         """One transaction: committed on a normal exit, rolled back on any exception."""
-        async with self._sessions() as session, session.begin():
-            yield BookingTx(session)
+        async with self._connection() as connection, connection.transaction():
+            yield BookingTx(connection)
 
     async def fares(self, fare_ids: Iterable[int]) -> dict[int, FareRow]:
         ids = sorted(set(fare_ids))
         if not ids:
             return {}
-        origin, destination = aliased(Airport), aliased(Airport)
-        query = (select(Fare, Flight, origin.timezone, destination.timezone)
-                 .join(Flight, Fare.flight_id == Flight.id)
-                 .join(origin, origin.iata_code == Flight.origin)
-                 .join(destination, destination.iata_code == Flight.destination)
-                 .where(Fare.id.in_(ids)))
-        async with self._sessions() as session:
-            rows = (await session.execute(query)).all()
-        return {fare.id: FareRow(
-            fare_id=fare.id, flight_designator=flight.designator, origin=flight.origin,
-            destination=flight.destination, departure_at=flight.departure_at,
-            arrival_at=flight.arrival_at, cabin=fare.cabin, price=fare.price,
-            currency=fare.currency, refundable=fare.refundable, change_fee=fare.change_fee,
-            seats_available=fare.seats_available, origin_time_zone=origin_tz,
-            destination_time_zone=destination_tz)
-            for fare, flight, origin_tz, destination_tz in rows}
+        async with self._connection() as connection:
+            rows = await connection.fetch(_FARES, ids)
+        return {row["fare_id"]: FareRow(**row) for row in rows}
 
-    async def find_by_request(self, user_id: str, request_id: str) -> Booking | None:
+    async def find_by_request(self, user_id: str, request_id: str) -> BookingRecord | None:
         """Pending bookings included (a retry must not start a second order)."""
-        async with self._sessions() as session:
-            return (await session.execute(_with_details(select(Booking).where(
-                Booking.user_id == user_id, Booking.request_id == request_id)))
-            ).scalar_one_or_none()
+        async with self._connection() as connection:
+            return await _one(connection, _BY_REQUEST, user_id, request_id)
 
-    async def get(self, user_id: str, reference: str) -> Booking | None:
-        async with self._sessions() as session:
-            return await BookingTx(session).get(user_id, reference)
+    async def get(self, user_id: str, reference: str) -> BookingRecord | None:
+        async with self._connection() as connection:
+            return await BookingTx(connection).get(user_id, reference)
 
-    async def by_reference(self, reference: str) -> Booking | None:
+    async def by_reference(self, reference: str) -> BookingRecord | None:
         """Any user's booking (for a download link, whose token names the booking)."""
-        async with self._sessions() as session:
-            return (await session.execute(_with_details(select(Booking).where(
-                Booking.reference == reference, Booking.status != PENDING)))
-            ).scalar_one_or_none()
+        async with self._connection() as connection:
+            return await _one(connection, _BY_REFERENCE, reference)
 
-    async def load(self, booking_id: int) -> Booking | None:
-        async with self._sessions() as session:
-            return (await session.execute(_with_details(
-                select(Booking).where(Booking.id == booking_id)))).scalar_one_or_none()
+    async def load(self, booking_id: int) -> BookingRecord | None:
+        async with self._connection() as connection:
+            return await _one(connection, _BY_ID, booking_id)
 
     async def list(self, user_id: str, status: str | None, before_id: int | None, limit: int
-                   ) -> Sequence[Booking]:
+                   ) -> Sequence[BookingRecord]:
         """The user's bookings, newest (highest id) first, below ``before_id``."""
-        query = select(Booking).where(Booking.user_id == user_id, Booking.status != PENDING)
-        if status is not None:
-            query = query.where(Booking.status == status)
-        if before_id is not None:
-            query = query.where(Booking.id < before_id)
-        query = query.order_by(Booking.id.desc()).limit(limit)
-        async with self._sessions() as session:
-            return (await session.execute(_with_details(query))).scalars().all()
+        query = (f"SELECT {BOOKING_COLUMNS} FROM bookings WHERE user_id = $1 "
+                 f"AND status <> '{PENDING}' AND ($2::text IS NULL OR status = $2) "
+                 f"AND ($3::bigint IS NULL OR id < $3) ORDER BY id DESC LIMIT $4")
+        async with self._connection() as connection:
+            rows = await connection.fetch(query, user_id, status, before_id, limit)
+            return await _with_details(connection, rows)
 
     async def expire_due(self, batch_size: int) -> Expired:
         """Expires up to ``batch_size`` held bookings whose hold has run out and gives
         their seats back, in one transaction. Rows another replica is expiring (or a
         confirm or cancel holds) are skipped, never waited for."""
-        due = (select(Booking.id)
-               .where(Booking.status == HELD, Booking.hold_expires_at <= func.now())
-               .order_by(Booking.hold_expires_at).limit(batch_size)
-               .with_for_update(skip_locked=True).cte("due"))
-        expire = (update(Booking)
-                  .where(Booking.id == due.c.id, Booking.status == HELD)
-                  .values(status=EXPIRED, expired_at=func.now(), updated_at=func.now(),
-                          provider_order_status=_ORDER_TO_CANCEL, provider_attempt_at=None)
-                  .returning(Booking.id, Booking.reference, Booking.provider_order_status)
-                  .execution_options(synchronize_session=False))
         async with self.transaction() as tx:
-            rows = (await tx.session.execute(expire)).all()
-            ids = [row.id for row in rows]
+            rows = await tx.connection.fetch(_EXPIRE_DUE, batch_size)
+            ids = [row["id"] for row in rows]
             seats = await tx.return_seats_of(ids)
-        orders = sum(1 for row in rows if row.provider_order_status == CANCELLING)
-        return Expired(ids, [row.reference for row in rows], seats, orders)
+        orders = sum(1 for row in rows if row["provider_order_status"] == CANCELLING)
+        return Expired(ids, [row["reference"] for row in rows], seats, orders)
 
     # -- provider orders ------------------------------------------------------------
 
     async def attach_order(self, booking_id: int, order_id: str, record_locator: str) -> bool:
         """PENDING -> HELD with the provider's order; False if the booking is no longer
         pending (another replica settled it)."""
-        async with self.transaction() as tx:
-            won = (await tx.session.execute(
-                update(Booking)
-                .where(Booking.id == booking_id, Booking.status == PENDING)
-                .values(status=HELD, provider_order_status=ORDERED,
-                        provider_order_id=order_id, provider_record_locator=record_locator,
-                        provider_attempt_at=None, updated_at=func.now())
-                .returning(Booking.id)
-                .execution_options(synchronize_session=False))).scalar_one_or_none()
+        async with self._connection() as connection:
+            won = await connection.fetchval(_ATTACH_ORDER, booking_id, order_id,
+                                            record_locator)
         return won is not None
 
     async def release_pending(self, booking_id: int) -> bool:
         """Deletes a PENDING booking whose order was not placed, giving its inventory seats
         back; False if it is no longer pending. Frees its request_id for a retry."""
         async with self.transaction() as tx:
-            locked = (await tx.session.execute(
-                select(Booking.id).where(Booking.id == booking_id, Booking.status == PENDING)
-                .with_for_update())).scalar_one_or_none()
-            if locked is None:
+            if await tx.connection.fetchval(_LOCK_PENDING, booking_id) is None:
                 return False
             await tx.return_seats_of([booking_id])
-            await tx.session.execute(delete(Booking).where(Booking.id == booking_id)
-                                     .execution_options(synchronize_session=False))
+            await tx.connection.execute(_DELETE, booking_id)
         return True
 
     async def release_lease(self, booking_id: int) -> None:
         """Lets the next sweep take up the booking's provider order at once."""
-        async with self.transaction() as tx:
-            await tx.session.execute(
-                update(Booking).where(Booking.id == booking_id)
-                .values(provider_attempt_at=None)
-                .execution_options(synchronize_session=False))
+        async with self._connection() as connection:
+            await connection.execute(_RELEASE_LEASE, booking_id)
 
     async def claim_order_work(self, order_status: str, lease_seconds: float, limit: int
                                ) -> list[OrderWork]:
         """Up to ``limit`` provider orders in ``order_status`` (ORDERING: placed by a
         replica that stopped working on them; CANCELLING) whose lease is free, each now
         leased to the caller for ``lease_seconds``."""
-        lease = timedelta(seconds=lease_seconds)
-        free = (select(Booking.id)
-                .where(Booking.provider_order_status == order_status,
-                       or_(Booking.provider_attempt_at.is_(None),
-                           Booking.provider_attempt_at <= func.now() - lease))
-                .order_by(Booking.provider_attempt_at.asc().nulls_first())
-                .limit(limit).with_for_update(skip_locked=True).cte("free"))
-        claim = (update(Booking)
-                 .where(Booking.id == free.c.id, Booking.provider_order_status == order_status)
-                 .values(provider_attempt_at=func.now())
-                 .returning(Booking.id, Booking.reference, Booking.provider_remark,
-                            Booking.provider_order_id)
-                 .execution_options(synchronize_session=False))
-        async with self.transaction() as tx:
-            rows = (await tx.session.execute(claim)).all()
-        return [OrderWork(row.id, row.reference, row.provider_remark, row.provider_order_id)
-                for row in rows]
+        async with self._connection() as connection:
+            rows = await connection.fetch(_CLAIM_ORDER_WORK, order_status,
+                                          float(lease_seconds), limit)
+        return [OrderWork(row["id"], row["reference"], row["provider_remark"],
+                          row["provider_order_id"]) for row in rows]
 
     async def order_cancelled(self, booking_id: int) -> bool:
         """CANCELLING -> CANCELLED, once the order is gone at the provider."""
-        async with self.transaction() as tx:
-            won = (await tx.session.execute(
-                update(Booking)
-                .where(Booking.id == booking_id, Booking.provider_order_status == CANCELLING)
-                .values(provider_order_status=ORDER_CANCELLED, provider_attempt_at=None,
-                        updated_at=func.now())
-                .returning(Booking.id)
-                .execution_options(synchronize_session=False))).scalar_one_or_none()
+        async with self._connection() as connection:
+            won = await connection.fetchval(_ORDER_CANCELLED, booking_id)
         return won is not None
 
 
 class BookingTx:
     """Statements run inside one transaction (see BookingStore.transaction)."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self.connection = connection
 
-    async def get(self, user_id: str, reference: str) -> Booking | None:
+    async def get(self, user_id: str, reference: str) -> BookingRecord | None:
         """The user's booking; a pending one is not shown (it may never exist)."""
-        return (await self.session.execute(_with_details(select(Booking).where(
-            Booking.user_id == user_id, Booking.reference == reference,
-            Booking.status != PENDING)))).scalar_one_or_none()
+        return await _one(self.connection, _BY_USER_REFERENCE, user_id, reference)
 
-    async def load(self, booking_id: int) -> Booking:
-        return (await self.session.execute(_with_details(
-            select(Booking).where(Booking.id == booking_id)))).scalar_one()
+    async def load(self, booking_id: int) -> BookingRecord:
+        booking = await _one(self.connection, _BY_ID, booking_id)
+        if booking is None:
+            raise LookupError(f"booking {booking_id} vanished inside its transaction")
+        return booking
 
-    async def insert_booking(self, row: NewBookingRow) -> int | None:
-        """The new booking's id; None if the user's request_id is taken (by a
-        committed booking: a concurrent insert with the same key is waited for).
-        Raises ReferenceTaken if the reference is."""
-        provider = {}
-        if row.provider is not None:
-            provider = {"provider": row.provider, "provider_remark": row.provider_remark,
-                        "provider_order_status": ORDERING, "provider_attempt_at": func.now()}
-        statement = (
-            pg_insert(Booking)
-            .values(reference=row.reference, user_id=row.user_id, request_id=row.request_id,
-                    request_hash=row.request_hash,
-                    status=HELD if row.provider is None else PENDING, currency=row.currency,
-                    total_price=row.total_price, contact_email=row.contact_email,
-                    contact_phone=row.contact_phone,
-                    hold_expires_at=func.now() + timedelta(seconds=row.hold_seconds),
-                    **provider)
-            .on_conflict_do_nothing(constraint="uq_bookings_user_id_request_id")
-            .returning(Booking.id))
+    async def insert_booking(self, row: NewBookingRow) -> BookingRecord | None:
+        """The new booking (without segments and passengers yet); None if the user's
+        request_id is taken (by a committed booking: a concurrent insert with the same
+        key is waited for). Raises ReferenceTaken if the reference is."""
         try:
-            return (await self.session.execute(statement)).scalar_one_or_none()
-        except IntegrityError as exc:
-            if _constraint_of(exc) == "uq_bookings_reference":
+            inserted = await self.connection.fetchrow(
+                _INSERT_BOOKING, row.reference, row.user_id, row.request_id,
+                row.request_hash, row.currency, row.total_price, row.contact_email,
+                row.contact_phone, float(row.hold_seconds), row.provider, row.provider_remark)
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name == "uq_bookings_reference":
                 raise ReferenceTaken(row.reference) from None
             raise
+        return None if inserted is None else BookingRecord(**inserted)
 
     async def insert_passengers(self, booking_id: int, passengers: Sequence[PassengerRow]
-                                ) -> None:
-        await self.session.execute(pg_insert(BookingPassenger).values([
-            {"booking_id": booking_id, "position": i, "given_name": p.given_name,
-             "family_name": p.family_name, "birth_date": p.birth_date,
-             "passenger_type": p.passenger_type, "document_type": p.document_type,
-             "document_number": p.document_number, "document_country": p.document_country,
-             "document_expire_date": p.document_expire_date}
-            for i, p in enumerate(passengers)]))
+                                ) -> tuple[PassengerRecord, ...]:
+        """Inserts the passengers (positions 0...); returns them as stored."""
+        if not passengers:
+            return ()
+        await self.connection.execute(
+            _INSERT_PASSENGERS, booking_id,
+            *(list(column) for column in zip(*(
+                (p.given_name, p.family_name, p.birth_date, p.passenger_type,
+                 p.document_type, p.document_number, p.document_country,
+                 p.document_expire_date) for p in passengers), strict=True)))
+        return tuple(PassengerRecord(booking_id, i, p.given_name, p.family_name,
+                                     p.birth_date, p.passenger_type, p.document_type,
+                                     p.document_number, p.document_country,
+                                     p.document_expire_date, None)
+                     for i, p in enumerate(passengers))
 
-    async def insert_segments(self, booking_id: int, segments: Sequence[SegmentRow]) -> None:
-        await self.session.execute(pg_insert(BookingSegment).values([
-            {"booking_id": booking_id, "position": i, "offer_index": s.offer_index,
-             "offer_id": s.offer_id, "fare_id": s.fare_id,
-             "flight_designator": s.flight_designator, "origin": s.origin,
-             "destination": s.destination, "departure_at": s.departure_at,
-             "arrival_at": s.arrival_at, "cabin": s.cabin, "seats": s.seats,
-             "price": s.price, "refundable": s.refundable, "change_fee": s.change_fee,
-             "departure_local_time": s.departure_local_time,
-             "arrival_local_time": s.arrival_local_time}
-            for i, s in enumerate(segments)]))
+    async def insert_segments(self, booking_id: int, segments: Sequence[SegmentRow]
+                              ) -> tuple[SegmentRecord, ...]:
+        """Inserts the segments (positions 0...); returns them as stored."""
+        if not segments:
+            return ()
+        await self.connection.execute(
+            _INSERT_SEGMENTS, booking_id,
+            *(list(column) for column in zip(*(
+                (s.offer_index, s.offer_id, s.fare_id, s.flight_designator, s.origin,
+                 s.destination, s.departure_at, s.arrival_at, s.cabin, s.seats, s.price,
+                 s.refundable, s.change_fee, s.departure_local_time, s.arrival_local_time)
+                for s in segments), strict=True)))
+        return tuple(SegmentRecord(booking_id, i, s.offer_index, s.offer_id, s.fare_id,
+                                   s.flight_designator, s.origin, s.destination,
+                                   s.departure_at, s.arrival_at, s.cabin, s.seats, s.price,
+                                   s.refundable, s.change_fee, s.departure_local_time,
+                                   s.arrival_local_time)
+                     for i, s in enumerate(segments))
 
-    async def set_total(self, booking_id: int, total: Decimal) -> None:
-        await self.session.execute(
-            update(Booking).where(Booking.id == booking_id).values(total_price=total)
-            .execution_options(synchronize_session=False))
+    async def set_prices(self, booking_id: int, prices: Mapping[int, Decimal],
+                         total: Decimal) -> None:
+        """New prices for some segments (by position) and the booking's new total."""
+        if prices:
+            positions = sorted(prices)
+            await self.connection.execute(_SET_SEGMENT_PRICES, booking_id, positions,
+                                          [prices[p] for p in positions])
+        await self.connection.execute(_SET_TOTAL, booking_id, total)
 
     async def hold_seats(self, seats_by_fare: Mapping[int, int]) -> dict[int, HeldFare]:
         """Takes the seats from every fare, in ascending fare id order; raises
@@ -418,81 +600,68 @@ class BookingTx:
         must then roll back, which gives back what was taken before it)."""
         held = {}
         for fare_id in sorted(seats_by_fare):
-            seats = seats_by_fare[fare_id]
-            row = (await self.session.execute(
-                update(Fare)
-                .where(Fare.id == fare_id, Fare.seats_available >= seats)
-                .values(seats_available=Fare.seats_available - seats)
-                .returning(Fare.price, Fare.currency)
-                .execution_options(synchronize_session=False))).one_or_none()
+            row = await self.connection.fetchrow(_TAKE_SEATS, fare_id, seats_by_fare[fare_id])
             if row is None:
-                left = (await self.session.execute(
-                    select(Fare.seats_available).where(Fare.id == fare_id))).scalar()
+                left = await self.connection.fetchval(_SEATS_LEFT, fare_id)
                 raise SeatsUnavailable(fare_id, left or 0)
-            held[fare_id] = HeldFare(row.price, row.currency)
+            held[fare_id] = HeldFare(row["price"], row["currency"])
         return held
 
-    async def return_seats(self, seats_by_fare: Mapping[int, int]) -> int:
-        """Gives seats back, in ascending fare id order. Call only in the transaction
-        whose guarded status change released them."""
-        total = 0
-        for fare_id in sorted(seats_by_fare):
-            seats = seats_by_fare[fare_id]
-            await self.session.execute(
-                update(Fare).where(Fare.id == fare_id)
-                .values(seats_available=Fare.seats_available + seats)
-                .execution_options(synchronize_session=False))
-            total += seats
-        return total
-
     async def return_seats_of(self, booking_ids: Sequence[int]) -> int:
+        """Gives back the inventory seats of these bookings, in ascending fare id order.
+        Call only in the transaction whose guarded status change released them."""
         if not booking_ids:
             return 0
-        rows = (await self.session.execute(
-            select(BookingSegment.fare_id, func.sum(BookingSegment.seats))
-            .where(BookingSegment.booking_id.in_(booking_ids),
-                   BookingSegment.fare_id.is_not(None))
-            .group_by(BookingSegment.fare_id))).all()
-        return await self.return_seats({fare_id: int(seats) for fare_id, seats in rows})
+        total = 0
+        for row in await self.connection.fetch(_SEATS_OF, list(booking_ids)):
+            await self.connection.execute(_GIVE_SEATS, row["fare_id"], row["seats"])
+            total += row["seats"]
+        return total
 
     async def confirm(self, booking_id: int, payment_reference: str, payment_token_hash: str,
-                      ticket_prefix: str) -> bool:
-        """HELD and unexpired -> CONFIRMED with a ticket number per passenger; False if
-        the booking was not (any more) held or its hold had run out."""
-        won = (await self.session.execute(
-            update(Booking)
-            .where(Booking.id == booking_id, Booking.status == HELD,
-                   Booking.hold_expires_at > func.now())
-            .values(status=CONFIRMED, confirmed_at=func.now(), updated_at=func.now(),
-                    payment_reference=payment_reference,
-                    payment_token_hash=payment_token_hash)
-            .returning(Booking.id)
-            .execution_options(synchronize_session=False))).scalar_one_or_none()
-        if won is None:
-            return False
-        serial = func.lpad(cast(ticket_serial.next_value(), Text), 10, "0", type_=Text)
-        await self.session.execute(
-            update(BookingPassenger).where(BookingPassenger.booking_id == booking_id)
-            .values(ticket_number=func.concat(ticket_prefix, serial))
-            .execution_options(synchronize_session=False))
-        return True
+                      ticket_prefix: str) -> BookingRecord | None:
+        """HELD and unexpired -> CONFIRMED with a ticket number per passenger: the
+        confirmed booking; None if the booking was not (any more) held or its hold had
+        run out."""
+        row = await self.connection.fetchrow(_CONFIRM, booking_id, payment_reference,
+                                             payment_token_hash)
+        if row is None:
+            return None
+        passengers = await self.connection.fetch(_ISSUE_TICKETS, booking_id, ticket_prefix)
+        segments = await self.connection.fetch(_SEGMENTS, [booking_id])
+        return BookingRecord(
+            **row, segments=tuple(SegmentRecord(**s) for s in segments),
+            passengers=tuple(sorted((PassengerRecord(**p) for p in passengers),
+                                    key=lambda p: p.position)))
 
     async def cancel(self, booking_id: int, refund_if_confirmed: Decimal) -> bool:
         """HELD or CONFIRMED -> CANCELLED, seats given back; False (nothing changed)
         if the booking was in neither state by the time its row lock was granted."""
-        won = (await self.session.execute(
-            update(Booking)
-            .where(Booking.id == booking_id, Booking.status.in_((HELD, CONFIRMED)))
-            .values(status=CANCELLED, cancelled_at=func.now(), updated_at=func.now(),
-                    # In SET, status is still the old value: nothing was charged for a hold.
-                    refund_amount=case((Booking.status == CONFIRMED, refund_if_confirmed),
-                                       else_=Decimal("0.00")),
-                    # The canceller deletes the order at once; the lease keeps sweepers
-                    # off it meanwhile.
-                    provider_order_status=_ORDER_TO_CANCEL, provider_attempt_at=func.now())
-            .returning(Booking.id)
-            .execution_options(synchronize_session=False))).scalar_one_or_none()
-        if won is None:
+        if await self.connection.fetchval(_CANCEL, booking_id, refund_if_confirmed) is None:
             return False
         await self.return_seats_of([booking_id])
         return True
+
+
+async def _one(connection: asyncpg.Connection, query: str, *args: Any
+               ) -> BookingRecord | None:
+    row = await connection.fetchrow(query, *args)
+    if row is None:
+        return None
+    return (await _with_details(connection, [row]))[0]
+
+
+async def _with_details(connection: asyncpg.Connection, rows: Sequence[asyncpg.Record]
+                        ) -> list[BookingRecord]:
+    """Booking rows with their segments and passengers (two queries for all)."""
+    if not rows:
+        return []
+    ids = [row["id"] for row in rows]
+    segments: dict[int, list[SegmentRecord]] = {i: [] for i in ids}
+    for s in await connection.fetch(_SEGMENTS, ids):
+        segments[s["booking_id"]].append(SegmentRecord(**s))
+    passengers: dict[int, list[PassengerRecord]] = {i: [] for i in ids}
+    for p in await connection.fetch(_PASSENGERS, ids):
+        passengers[p["booking_id"]].append(PassengerRecord(**p))
+    return [BookingRecord(**row, segments=tuple(segments[row["id"]]),
+                          passengers=tuple(passengers[row["id"]])) for row in rows]

@@ -1,7 +1,9 @@
 """PostgreSQL access shared by every service: settings, engine, sessions, pre-start wait.
 
 One ``AsyncEngine`` per process (asyncpg driver), built from ``DatabaseSettings`` that are
-read once from the environment and passed down; no module-level engine.
+read once from the environment and passed down; no module-level engine. A service whose
+hot path is a few short statements (the booking service) runs them on a plain asyncpg
+pool from ``create_pool`` instead, with the same settings.
 """
 
 from __future__ import annotations
@@ -9,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import asyncpg
 from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -112,9 +116,7 @@ class DatabaseSettings:
 def create_engine(settings: DatabaseSettings, *, application_name: str = "skyroute"
                   ) -> AsyncEngine:
     """The process's engine: asyncpg, a bounded pool, pre-ping, a statement timeout."""
-    server_settings = {"application_name": application_name}
-    if settings.statement_timeout_ms:
-        server_settings["statement_timeout"] = str(settings.statement_timeout_ms)
+    server_settings = _server_settings(settings, application_name)
     return create_async_engine(
         settings.url,
         pool_size=settings.pool_size,
@@ -128,6 +130,34 @@ def create_engine(settings: DatabaseSettings, *, application_name: str = "skyrou
             "server_settings": server_settings,
         },
     )
+
+
+def _server_settings(settings: DatabaseSettings, application_name: str) -> dict[str, str]:
+    server_settings = {"application_name": application_name}
+    if settings.statement_timeout_ms:
+        server_settings["statement_timeout"] = str(settings.statement_timeout_ms)
+    return server_settings
+
+
+def create_pool(settings: DatabaseSettings, *, application_name: str = "skyroute",
+                reset: Callable[[asyncpg.Connection], Awaitable[None]] | None = None
+                ) -> asyncpg.Pool:
+    """An asyncpg pool with the engine's limits (``pool_size`` + ``max_overflow``
+    connections at most, two kept open), statement timeout and application name
+    (callers pass ``pool_timeout_seconds`` to ``acquire``). Not connected yet:
+    ``await pool`` (or ``pool.init()``) before use; that raises if the database does
+    not answer. ``reset`` replaces asyncpg's reset query
+    on release (see asyncpg.create_pool)."""
+    options: dict[str, Any] = {}
+    if reset is not None:
+        options["reset"] = reset
+    return asyncpg.create_pool(
+        settings.url.set(drivername="postgresql").render_as_string(hide_password=False),
+        min_size=min(settings.pool_size, 2),
+        max_size=settings.pool_size + settings.max_overflow,
+        timeout=settings.connect_timeout_seconds,
+        server_settings=_server_settings(settings, application_name),
+        **options)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -23,7 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from booking_service.app import BookingApp
 from booking_service.order_lookup import OrderLookup
 from booking_service.pricing import PriceChecker
+from booking_service.repository import BookingStore, create_store_pool
 from booking_service.settings import BookingServiceSettings
+from services.db import DatabaseSettings
 from services.generated.skyroute.booking.v1 import booking_service_pb2_grpc as pb_grpc
 from services.logs import Redactor
 from services.metrics import ServerMetrics
@@ -45,6 +47,15 @@ async def engine(booking_db_url: str) -> AsyncIterator[AsyncEngine]:
     engine = create_async_engine(booking_db_url, pool_size=5, max_overflow=5)
     yield engine
     await engine.dispose()
+
+
+@pytest.fixture
+async def store(booking_db_url: str) -> AsyncIterator[BookingStore]:
+    """A BookingStore on its own pool (for flows driven without a server)."""
+    settings = DatabaseSettings.from_env({"DATABASE_URL": booking_db_url})
+    pool = await create_store_pool(settings, "booking-tests")
+    yield BookingStore(pool)
+    await pool.close()
 
 
 @dataclass

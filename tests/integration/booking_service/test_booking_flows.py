@@ -17,7 +17,6 @@ from booking_service.db_prices import DatabasePriceChecker
 from booking_service.passengers import Party
 from booking_service.pricing import PricedOffer
 from booking_service.repository import BookingStore
-from services.db import session_factory
 from services.generated.skyroute.booking.v1 import booking_service_pb2 as pb
 from services.generated.skyroute.common.v1 import money_pb2
 from tests.utils.booking_cluster import (
@@ -249,8 +248,8 @@ class StaleAvailability:
     """The database price source, but with an out-of-date view of the seats (as a
     search cache would have): every offer looks available."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._inner = DatabasePriceChecker(BookingStore(session_factory(engine)))
+    def __init__(self, store: BookingStore) -> None:
+        self._inner = DatabasePriceChecker(store)
 
     def check_offer_id(self, offer_id: str) -> str | None:
         return self._inner.check_offer_id(offer_id)
@@ -265,10 +264,10 @@ class StaleAvailability:
 
 
 async def test_round_trip_where_the_return_sells_out_during_the_hold(
-        server_factory, engine: AsyncEngine, user: str) -> None:
+        server_factory, engine: AsyncEngine, store: BookingStore, user: str) -> None:
     """The price check saw seats; the hold finds none on the return leg, after it took
     the outbound seats (lower fare id first): they are given back."""
-    server = await server_factory(prices=StaleAvailability(engine))
+    server = await server_factory(prices=StaleAvailability(store))
     outbound = await add_fare(engine, seats=5)
     inbound = await add_fare(engine, seats=1, origin="JFK", destination="LHR")
     assert outbound.fare_id < inbound.fare_id

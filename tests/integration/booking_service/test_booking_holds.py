@@ -27,7 +27,6 @@ from booking_service.validation import (
     DocumentInput,
     PassengerInput,
 )
-from services.db import session_factory
 from services.errors import FailedPreconditionError
 from services.generated.skyroute.booking.v1 import booking_service_pb2 as pb
 from tests.utils.booking_cluster import add_fare, create_request, seats_available, set_price
@@ -77,10 +76,10 @@ async def test_same_request_id_returns_the_same_booking(booking, engine: AsyncEn
     assert await seats_available(engine, fare.fare_id) == 4
 
 
-async def test_a_taken_reference_is_retried_with_another(engine: AsyncEngine, user: str
+async def test_a_taken_reference_is_retried_with_another(engine: AsyncEngine,
+                                                         store: BookingStore, user: str
                                                          ) -> None:
     fare = await add_fare(engine, seats=5)
-    store = BookingStore(session_factory(engine))
     references = iter(["AAAAAA", "AAAAAA", "AAAAAA", "BBBBBB"])
     bookings = Bookings(store, DatabasePriceChecker(store), BookingPolicy(),
                         references=lambda: next(references))
@@ -122,11 +121,10 @@ async def test_holds_expire_and_give_seats_back(server_factory, engine: AsyncEng
 
 
 async def test_confirm_after_expiry_but_before_the_sweep_is_refused(
-        engine: AsyncEngine, user: str) -> None:
+        engine: AsyncEngine, store: BookingStore, user: str) -> None:
     """The database's clock decides, not the sweeper: an overdue hold cannot be paid
     for even while it still says HELD; the next sweep expires it."""
     fare = await add_fare(engine, seats=2)
-    store = BookingStore(session_factory(engine))
     bookings = Bookings(store, DatabasePriceChecker(store), BookingPolicy(hold_seconds=0.2))
     held = await bookings.create(user, one_passenger(fare.ref(), "overdue"))
     await asyncio.sleep(0.3)
@@ -143,9 +141,9 @@ class StalePrices:
     """The database source with a stale price (as a cache would show), and optionally
     a price guarantee like the search service's."""
 
-    def __init__(self, engine: AsyncEngine, stale: Decimal,
+    def __init__(self, store: BookingStore, stale: Decimal,
                  guaranteed_until: datetime | None = None) -> None:
-        self._inner = DatabasePriceChecker(BookingStore(session_factory(engine)))
+        self._inner = DatabasePriceChecker(store)
         self._stale = stale
         self._until = guaranteed_until
 
@@ -164,10 +162,10 @@ class StalePrices:
 
 
 async def test_price_moved_after_revalidation_is_caught_under_the_lock(
-        server_factory, engine: AsyncEngine, user: str) -> None:
+        server_factory, engine: AsyncEngine, store: BookingStore, user: str) -> None:
     fare = await add_fare(engine, price="100.00", seats=5)
     await set_price(engine, fare.fare_id, "130.00")
-    server = await server_factory(prices=StalePrices(engine, Decimal("100.00")))
+    server = await server_factory(prices=StalePrices(store, Decimal("100.00")))
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await server.stub.CreateBooking(create_request([fare.ref()]),
                                         metadata=server.auth(user))
@@ -178,11 +176,11 @@ async def test_price_moved_after_revalidation_is_caught_under_the_lock(
 
 
 async def test_a_running_guarantee_is_honoured(server_factory, engine: AsyncEngine,
-                                               user: str) -> None:
+                                               store: BookingStore, user: str) -> None:
     fare = await add_fare(engine, price="100.00", seats=5)
     await set_price(engine, fare.fare_id, "130.00")
     until = datetime.now(UTC) + timedelta(minutes=10)
-    server = await server_factory(prices=StalePrices(engine, Decimal("100.00"), until))
+    server = await server_factory(prices=StalePrices(store, Decimal("100.00"), until))
     booked = (await server.stub.CreateBooking(create_request([fare.ref()]),
                                               metadata=server.auth(user))).booking
     assert (booked.total_price.units, booked.total_price.nanos) == (100, 0)
