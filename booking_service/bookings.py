@@ -165,27 +165,27 @@ class Bookings:
         offers) the booking is PENDING until its order is placed."""
         request = plan.request
         async with self._store.transaction() as tx:
-            booking = await tx.insert_booking(NewBookingRow(
-                reference=reference, user_id=user_id, request_id=request.request_id,
-                request_hash=request.request_hash, currency=plan.currency,
-                total_price=plan.total, contact_email=request.email,
-                contact_phone=request.phone, hold_seconds=self._policy.hold_seconds,
-                provider=plan.provider if remark is not None else None,
-                provider_remark=remark))
+            booking = await tx.insert_booking(
+                NewBookingRow(
+                    reference=reference, user_id=user_id, request_id=request.request_id,
+                    request_hash=request.request_hash, currency=plan.currency,
+                    total_price=plan.total, contact_email=request.email,
+                    contact_phone=request.phone, hold_seconds=self._policy.hold_seconds,
+                    provider=plan.provider if remark is not None else None,
+                    provider_remark=remark),
+                [PassengerRow(t.given_name, t.family_name, t.birth_date, kind.value,
+                              t.document_type.value, t.document_number, t.document_country,
+                              t.document_expire_date)
+                 for t, kind in zip(request.travellers, plan.passenger_types, strict=True)],
+                [SegmentRow(s.offer_index, s.offer_id, s.priced.fare_id,
+                            s.priced.flight_designator, s.priced.origin, s.priced.destination,
+                            s.priced.departure_at, s.priced.arrival_at, s.priced.cabin,
+                            s.seats, s.priced.price, s.priced.refundable, s.priced.change_fee,
+                            s.priced.departure_local_time, s.priced.arrival_local_time)
+                 for s in plan.segments])
             if booking is None:
                 return None
-            passengers = await tx.insert_passengers(booking.id, [
-                PassengerRow(t.given_name, t.family_name, t.birth_date, kind.value,
-                             t.document_type.value, t.document_number, t.document_country,
-                             t.document_expire_date)
-                for t, kind in zip(request.travellers, plan.passenger_types, strict=True)])
-            segments = await tx.insert_segments(booking.id, [
-                SegmentRow(s.offer_index, s.offer_id, s.priced.fare_id,
-                           s.priced.flight_designator, s.priced.origin, s.priced.destination,
-                           s.priced.departure_at, s.priced.arrival_at, s.priced.cabin,
-                           s.seats, s.priced.price, s.priced.refundable, s.priced.change_fee,
-                           s.priced.departure_local_time, s.priced.arrival_local_time)
-                for s in plan.segments])
+            segments = booking.segments
             try:
                 held = await tx.hold_seats(plan.seats_by_fare)
             except SeatsUnavailable as exc:
@@ -199,7 +199,7 @@ class Bookings:
                 await tx.set_prices(booking.id, changed, total)
                 segments = tuple(replace(segment, price=price)
                                  for segment, price in zip(segments, prices, strict=True))
-        return replace(booking, total_price=total, segments=segments, passengers=passengers)
+        return replace(booking, total_price=total, segments=segments)
 
     # -- read -----------------------------------------------------------------------
 
@@ -231,9 +231,11 @@ class Bookings:
         reference = validate_reference(reference)
         payment_token = validate_payment_token(payment_token)
         token_digest = token_hash(payment_token)
-        booking = await self.get(user_id, reference)
+        booking = await self._store.head(user_id, reference)  # the row alone
+        if booking is None:
+            raise _not_found(reference)
         if booking.status != BookingStatus.HELD:
-            return self._already(booking, token_digest)
+            return self._already(await self.get(user_id, reference), token_digest)
         if booking.provider_order_id is not None:
             if self._ordering is None:
                 raise UnavailableError("the provider's order API is not configured",
@@ -244,9 +246,8 @@ class Bookings:
         # the hold stays.
         payment = self._payments.authorise(payment_token, str(booking.total_price),
                                            booking.currency)
-        async with self._store.transaction() as tx:
-            confirmed = await tx.confirm(booking.id, payment, token_digest,
-                                         self._policy.ticket_prefix)
+        confirmed = await self._store.confirm(booking.id, payment, token_digest,
+                                              self._policy.ticket_prefix)
         if confirmed is not None:
             log.info("booking confirmed", extra={"booking_reference": reference})
             return confirmed

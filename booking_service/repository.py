@@ -265,44 +265,51 @@ _SEGMENTS = (f"SELECT {SEGMENT_COLUMNS} FROM booking_segments WHERE booking_id =
 _PASSENGERS = (f"SELECT {PASSENGER_COLUMNS} FROM booking_passengers "
                f"WHERE booking_id = ANY($1) ORDER BY booking_id, position")
 
+# The booking with its passengers and segments, in one statement; nothing is written
+# if the user's request_id is taken (no row comes back).
 _INSERT_BOOKING = f"""
-INSERT INTO bookings (reference, user_id, request_id, request_hash, status, currency,
-                      total_price, contact_email, contact_phone, hold_expires_at,
-                      provider, provider_remark, provider_order_status, provider_attempt_at)
-VALUES ($1, $2, $3, $4, CASE WHEN $10::text IS NULL THEN '{HELD}' ELSE '{PENDING}' END,
-        $5, $6, $7, $8, now() + make_interval(secs => $9::float8),
-        $10::text, $11::text, CASE WHEN $10::text IS NULL THEN NULL ELSE '{ORDERING}' END,
-        CASE WHEN $10::text IS NULL THEN NULL ELSE now() END)
-ON CONFLICT ON CONSTRAINT uq_bookings_user_id_request_id DO NOTHING
-RETURNING {BOOKING_COLUMNS}"""
-
-_INSERT_PASSENGERS = """
-INSERT INTO booking_passengers (booking_id, position, given_name, family_name, birth_date,
-                                passenger_type, document_type, document_number,
-                                document_country, document_expire_date)
-SELECT $1, p.n - 1, p.given_name, p.family_name, p.birth_date, p.passenger_type,
-       p.document_type, p.document_number, p.document_country, p.document_expire_date
-FROM unnest($2::text[], $3::text[], $4::date[], $5::text[], $6::text[], $7::text[],
-            $8::text[], $9::date[])
-     WITH ORDINALITY AS p(given_name, family_name, birth_date, passenger_type,
-                          document_type, document_number, document_country,
-                          document_expire_date, n)"""
-
-_INSERT_SEGMENTS = """
-INSERT INTO booking_segments (booking_id, position, offer_index, offer_id, fare_id,
-                              flight_designator, origin, destination, departure_at,
-                              arrival_at, cabin, seats, price, refundable, change_fee,
-                              departure_local_time, arrival_local_time)
-SELECT $1, s.n - 1, s.offer_index, s.offer_id, s.fare_id, s.flight_designator, s.origin,
-       s.destination, s.departure_at, s.arrival_at, s.cabin, s.seats, s.price,
-       s.refundable, s.change_fee, s.departure_local_time, s.arrival_local_time
-FROM unnest($2::int[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[],
-            $8::timestamptz[], $9::timestamptz[], $10::text[], $11::int[],
-            $12::numeric[], $13::bool[], $14::numeric[], $15::text[], $16::text[])
-     WITH ORDINALITY AS s(offer_index, offer_id, fare_id, flight_designator, origin,
-                          destination, departure_at, arrival_at, cabin, seats, price,
-                          refundable, change_fee, departure_local_time,
-                          arrival_local_time, n)"""
+WITH b AS (
+    INSERT INTO bookings (reference, user_id, request_id, request_hash, status, currency,
+                          total_price, contact_email, contact_phone, hold_expires_at,
+                          provider, provider_remark, provider_order_status,
+                          provider_attempt_at)
+    VALUES ($1, $2, $3, $4, CASE WHEN $10::text IS NULL THEN '{HELD}' ELSE '{PENDING}' END,
+            $5, $6, $7, $8, now() + make_interval(secs => $9::float8),
+            $10::text, $11::text,
+            CASE WHEN $10::text IS NULL THEN NULL ELSE '{ORDERING}' END,
+            CASE WHEN $10::text IS NULL THEN NULL ELSE now() END)
+    ON CONFLICT ON CONSTRAINT uq_bookings_user_id_request_id DO NOTHING
+    RETURNING {BOOKING_COLUMNS}),
+p AS (
+    INSERT INTO booking_passengers (booking_id, position, given_name, family_name,
+                                    birth_date, passenger_type, document_type,
+                                    document_number, document_country,
+                                    document_expire_date)
+    SELECT b.id, p.n - 1, p.given_name, p.family_name, p.birth_date, p.passenger_type,
+           p.document_type, p.document_number, p.document_country, p.document_expire_date
+    FROM b, unnest($12::text[], $13::text[], $14::date[], $15::text[], $16::text[],
+                   $17::text[], $18::text[], $19::date[])
+         WITH ORDINALITY AS p(given_name, family_name, birth_date, passenger_type,
+                              document_type, document_number, document_country,
+                              document_expire_date, n)),
+s AS (
+    INSERT INTO booking_segments (booking_id, position, offer_index, offer_id, fare_id,
+                                  flight_designator, origin, destination, departure_at,
+                                  arrival_at, cabin, seats, price, refundable, change_fee,
+                                  departure_local_time, arrival_local_time)
+    SELECT b.id, s.n - 1, s.offer_index, s.offer_id, s.fare_id, s.flight_designator,
+           s.origin, s.destination, s.departure_at, s.arrival_at, s.cabin, s.seats,
+           s.price, s.refundable, s.change_fee, s.departure_local_time,
+           s.arrival_local_time
+    FROM b, unnest($20::int[], $21::text[], $22::bigint[], $23::text[], $24::text[],
+                   $25::text[], $26::timestamptz[], $27::timestamptz[], $28::text[],
+                   $29::int[], $30::numeric[], $31::bool[], $32::numeric[], $33::text[],
+                   $34::text[])
+         WITH ORDINALITY AS s(offer_index, offer_id, fare_id, flight_designator, origin,
+                              destination, departure_at, arrival_at, cabin, seats, price,
+                              refundable, change_fee, departure_local_time,
+                              arrival_local_time, n))
+SELECT * FROM b"""
 
 _TAKE_SEATS = """
 UPDATE fares SET seats_available = seats_available - $2
@@ -321,16 +328,24 @@ FROM unnest($2::int[], $3::numeric[]) AS p(position, price)
 WHERE s.booking_id = $1 AND s.position = p.position"""
 _SET_TOTAL = "UPDATE bookings SET total_price = $2 WHERE id = $1"
 
+# Confirm: the guarded status change and a ticket number per passenger, in one
+# statement; a row per passenger (with the booking's columns) if it won, none if not.
 _CONFIRM = f"""
-UPDATE bookings SET status = '{CONFIRMED}', confirmed_at = now(), updated_at = now(),
-                    payment_reference = $2, payment_token_hash = $3
-WHERE id = $1 AND status = '{HELD}' AND hold_expires_at > now()
-RETURNING {BOOKING_COLUMNS}"""
-_ISSUE_TICKETS = f"""
-UPDATE booking_passengers
-SET ticket_number = $2 || lpad(nextval('ticket_serial_seq')::text, 10, '0')
-WHERE booking_id = $1
-RETURNING {PASSENGER_COLUMNS}"""
+WITH b AS (
+    UPDATE bookings SET status = '{CONFIRMED}', confirmed_at = now(), updated_at = now(),
+                        payment_reference = $2, payment_token_hash = $3
+    WHERE id = $1 AND status = '{HELD}' AND hold_expires_at > now()
+    RETURNING {BOOKING_COLUMNS}),
+t AS (
+    UPDATE booking_passengers
+    SET ticket_number = $4 || lpad(nextval('ticket_serial_seq')::text, 10, '0')
+    WHERE booking_id = (SELECT id FROM b)
+    RETURNING {PASSENGER_COLUMNS})
+SELECT {_columns(BookingRecord, "b.")}, {_columns(PassengerRecord, "t.")}
+FROM b CROSS JOIN t ORDER BY t.position"""
+_BOOKING_FIELDS = tuple(f.name for f in fields(BookingRecord)
+                        if f.name not in ("segments", "passengers"))
+_PASSENGER_FIELDS = tuple(f.name for f in fields(PassengerRecord))
 
 # Cancel and expiry: an order at the provider is to be deleted.
 _ORDER_TO_CANCEL = (f"CASE WHEN provider_order_status = '{ORDERED}' THEN '{CANCELLING}' "
@@ -464,6 +479,31 @@ class BookingStore:
             rows = await connection.fetch(query, user_id, status, before_id, limit)
             return await _with_details(connection, rows)
 
+    async def head(self, user_id: str, reference: str) -> BookingRecord | None:
+        """The user's booking row alone: ``segments`` and ``passengers`` are NOT loaded
+        (empty). For decisions on the row's own columns; never for a response."""
+        async with self._connection() as connection:
+            row = await connection.fetchrow(_BY_USER_REFERENCE, user_id, reference)
+        return None if row is None else BookingRecord(**row)
+
+    async def confirm(self, booking_id: int, payment_reference: str, payment_token_hash: str,
+                      ticket_prefix: str) -> BookingRecord | None:
+        """HELD and unexpired -> CONFIRMED with a ticket number per passenger, atomically
+        (one statement): the confirmed booking; None if the booking was not (any more)
+        held or its hold had run out."""
+        async with self._connection() as connection:
+            rows = await connection.fetch(_CONFIRM, booking_id, payment_reference,
+                                          payment_token_hash, ticket_prefix)
+            if not rows:
+                return None
+            segments = await connection.fetch(_SEGMENTS, [booking_id])
+        first = rows[0]
+        return BookingRecord(
+            **{name: first[name] for name in _BOOKING_FIELDS},
+            segments=tuple(SegmentRecord(**s) for s in segments),
+            passengers=tuple(PassengerRecord(**{name: row[name] for name in _PASSENGER_FIELDS})
+                             for row in rows))
+
     async def expire_due(self, batch_size: int) -> Expired:
         """Expires up to ``batch_size`` held bookings whose hold has run out and gives
         their seats back, in one transaction. Rows another replica is expiring (or a
@@ -534,56 +574,45 @@ class BookingTx:
             raise LookupError(f"booking {booking_id} vanished inside its transaction")
         return booking
 
-    async def insert_booking(self, row: NewBookingRow) -> BookingRecord | None:
-        """The new booking (without segments and passengers yet); None if the user's
-        request_id is taken (by a committed booking: a concurrent insert with the same
-        key is waited for). Raises ReferenceTaken if the reference is."""
+    async def insert_booking(self, row: NewBookingRow, passengers: Sequence[PassengerRow],
+                             segments: Sequence[SegmentRow]) -> BookingRecord | None:
+        """The new booking with its passengers and segments (positions in the given
+        order); None, with nothing written, if the user's request_id is taken (by a
+        committed booking: a concurrent insert with the same key is waited for). Raises
+        ReferenceTaken if the reference is."""
+        passenger_columns = _columns_of(
+            [(p.given_name, p.family_name, p.birth_date, p.passenger_type, p.document_type,
+              p.document_number, p.document_country, p.document_expire_date)
+             for p in passengers], 8)
+        segment_columns = _columns_of(
+            [(s.offer_index, s.offer_id, s.fare_id, s.flight_designator, s.origin,
+              s.destination, s.departure_at, s.arrival_at, s.cabin, s.seats, s.price,
+              s.refundable, s.change_fee, s.departure_local_time, s.arrival_local_time)
+             for s in segments], 15)
         try:
             inserted = await self.connection.fetchrow(
                 _INSERT_BOOKING, row.reference, row.user_id, row.request_id,
                 row.request_hash, row.currency, row.total_price, row.contact_email,
-                row.contact_phone, float(row.hold_seconds), row.provider, row.provider_remark)
+                row.contact_phone, float(row.hold_seconds), row.provider, row.provider_remark,
+                *passenger_columns, *segment_columns)
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == "uq_bookings_reference":
                 raise ReferenceTaken(row.reference) from None
             raise
-        return None if inserted is None else BookingRecord(**inserted)
-
-    async def insert_passengers(self, booking_id: int, passengers: Sequence[PassengerRow]
-                                ) -> tuple[PassengerRecord, ...]:
-        """Inserts the passengers (positions 0...); returns them as stored."""
-        if not passengers:
-            return ()
-        await self.connection.execute(
-            _INSERT_PASSENGERS, booking_id,
-            *(list(column) for column in zip(*(
-                (p.given_name, p.family_name, p.birth_date, p.passenger_type,
-                 p.document_type, p.document_number, p.document_country,
-                 p.document_expire_date) for p in passengers), strict=True)))
-        return tuple(PassengerRecord(booking_id, i, p.given_name, p.family_name,
-                                     p.birth_date, p.passenger_type, p.document_type,
-                                     p.document_number, p.document_country,
-                                     p.document_expire_date, None)
-                     for i, p in enumerate(passengers))
-
-    async def insert_segments(self, booking_id: int, segments: Sequence[SegmentRow]
-                              ) -> tuple[SegmentRecord, ...]:
-        """Inserts the segments (positions 0...); returns them as stored."""
-        if not segments:
-            return ()
-        await self.connection.execute(
-            _INSERT_SEGMENTS, booking_id,
-            *(list(column) for column in zip(*(
-                (s.offer_index, s.offer_id, s.fare_id, s.flight_designator, s.origin,
-                 s.destination, s.departure_at, s.arrival_at, s.cabin, s.seats, s.price,
-                 s.refundable, s.change_fee, s.departure_local_time, s.arrival_local_time)
-                for s in segments), strict=True)))
-        return tuple(SegmentRecord(booking_id, i, s.offer_index, s.offer_id, s.fare_id,
-                                   s.flight_designator, s.origin, s.destination,
-                                   s.departure_at, s.arrival_at, s.cabin, s.seats, s.price,
-                                   s.refundable, s.change_fee, s.departure_local_time,
-                                   s.arrival_local_time)
-                     for i, s in enumerate(segments))
+        if inserted is None:
+            return None
+        booking_id = inserted["id"]
+        return BookingRecord(
+            **inserted,
+            segments=tuple(SegmentRecord(
+                booking_id, i, s.offer_index, s.offer_id, s.fare_id, s.flight_designator,
+                s.origin, s.destination, s.departure_at, s.arrival_at, s.cabin, s.seats,
+                s.price, s.refundable, s.change_fee, s.departure_local_time,
+                s.arrival_local_time) for i, s in enumerate(segments)),
+            passengers=tuple(PassengerRecord(
+                booking_id, i, p.given_name, p.family_name, p.birth_date, p.passenger_type,
+                p.document_type, p.document_number, p.document_country,
+                p.document_expire_date, None) for i, p in enumerate(passengers)))
 
     async def set_prices(self, booking_id: int, prices: Mapping[int, Decimal],
                          total: Decimal) -> None:
@@ -618,22 +647,6 @@ class BookingTx:
             total += row["seats"]
         return total
 
-    async def confirm(self, booking_id: int, payment_reference: str, payment_token_hash: str,
-                      ticket_prefix: str) -> BookingRecord | None:
-        """HELD and unexpired -> CONFIRMED with a ticket number per passenger: the
-        confirmed booking; None if the booking was not (any more) held or its hold had
-        run out."""
-        row = await self.connection.fetchrow(_CONFIRM, booking_id, payment_reference,
-                                             payment_token_hash)
-        if row is None:
-            return None
-        passengers = await self.connection.fetch(_ISSUE_TICKETS, booking_id, ticket_prefix)
-        segments = await self.connection.fetch(_SEGMENTS, [booking_id])
-        return BookingRecord(
-            **row, segments=tuple(SegmentRecord(**s) for s in segments),
-            passengers=tuple(sorted((PassengerRecord(**p) for p in passengers),
-                                    key=lambda p: p.position)))
-
     async def cancel(self, booking_id: int, refund_if_confirmed: Decimal) -> bool:
         """HELD or CONFIRMED -> CANCELLED, seats given back; False (nothing changed)
         if the booking was in neither state by the time its row lock was granted."""
@@ -641,6 +654,11 @@ class BookingTx:
             return False
         await self.return_seats_of([booking_id])
         return True
+
+
+def _columns_of(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    """Row tuples as ``width`` column lists (the arrays an ``unnest`` insert takes)."""
+    return [[row[i] for row in rows] for i in range(width)]
 
 
 async def _one(connection: asyncpg.Connection, query: str, *args: Any
