@@ -530,32 +530,26 @@ class BookingBench:
             self.report.findings.append(
                 f"{label} ({rps:,.0f}/s while sampled), py-spy on both replicas: "
                 f"{prof.samples} samples holding the GIL ({prof.samples / 100 / seconds:.2f} "
-                f"cores). Own time by library: {prof.areas_line()}. Inclusive: work in "
-                f"SQLAlchemy's greenlets {prof.share(inc['greenlets']):.0f} % (py-spy shows "
-                "it apart from the RPC awaiting it, so the RPCs' shares below leave it "
-                f"out); ORM `Session.execute` {prof.share(inc['orm']):.0f} %, of which statement "
-                f"cache lookups and compilation {prof.share(inc['compile']):.0f} % and eager "
-                f"loading of segments and passengers (`selectinload`) "
-                f"{prof.share(inc['selectin']):.0f} %; asyncpg round trips through the "
-                f"SQLAlchemy adapter {prof.share(inc['driver']):.0f} %; "
+                f"cores). Own time by library: {prof.areas_line()}. Inclusive: "
                 f"CreateBooking's own coroutine {prof.share(inc['create']):.0f} %, "
-                f"ConfirmBooking's {prof.share(inc['confirm']):.0f} %; booking to protobuf "
+                f"ConfirmBooking's {prof.share(inc['confirm']):.0f} %; the store's SQL "
+                f"calls (booking_service/repository.py, asyncpg included) "
+                f"{prof.share(inc['store']):.0f} %; booking to protobuf "
                 f"{prof.share(inc['to_proto']):.0f} %; JWT check "
-                f"{prof.share(inc['jwt']):.0f} %")
+                f"{prof.share(inc['jwt']):.0f} %; log records "
+                f"{prof.share(inc['logging']):.0f} %. Replica CPU that py-spy does not "
+                f"see (it samples Python threads holding the GIL) is gRPC's C core and "
+                f"the kernel")
 
 
 # Functions whose inclusive time the profile pass reports (file suffix:function).
 PROFILED = {
-    "greenlets": profile.GREENLETS,
-    "orm": "sqlalchemy/orm/session.py:Session.execute",
-    "compile": "sqlalchemy/sql/elements.py:ClauseElement._compile_w_cache",
-    "selectin": "sqlalchemy/orm/loading.py:_PostLoad.invoke",
-    "driver": "sqlalchemy/dialects/postgresql/asyncpg.py:"
-              "AsyncAdapt_asyncpg_cursor._prepare_and_execute",
     "create": "booking_service/bookings.py:Bookings.create",
     "confirm": "booking_service/bookings.py:Bookings.confirm",
+    "store": "booking_service/repository.py:",
     "to_proto": "booking_service/convert.py:booking_pb",
     "jwt": "booking_service/auth.py:JwtAuthenticator.__call__",
+    "logging": "logging/__init__.py:Logger._log",
 }
 
 

@@ -75,7 +75,8 @@ class Profile:
 
 
 def summarize(paths: Sequence[Path], functions: Mapping[str, str]) -> Profile:
-    """``functions``: label -> "file-suffix:function" whose inclusive time to count, or
+    """``functions``: label -> "file-suffix:function" whose inclusive time to count
+    ("file-suffix:" for any function of the file), or
     "leaf:file-suffix:function" to count the samples where it is the innermost frame
     (a callback into C code shows as its Python caller alone), or "greenlets" to count
     the samples of SQLAlchemy code running in a greenlet (its asyncio layer runs its
@@ -108,7 +109,8 @@ def summarize(paths: Sequence[Path], functions: Mapping[str, str]) -> Profile:
                     inclusive[label] += n
             for label, (leaf, suffix, function) in wanted.items():
                 frames_ = parsed[-1:] if leaf else parsed
-                if any(f == function and file.endswith(suffix) for f, file in frames_):
+                if any((not function or f == function) and file.endswith(suffix)
+                       for f, file in frames_):
                     inclusive[label] += n
     return Profile(samples, own, inclusive)
 
