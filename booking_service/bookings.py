@@ -32,10 +32,10 @@ from booking_service.repository import (
     BookingRecord,
     BookingStore,
     NewBookingRow,
-    PassengerRow,
+    PassengerRecord,
     ReferenceTaken,
     SeatsUnavailable,
-    SegmentRow,
+    SegmentRecord,
 )
 from booking_service.settings import BookingPolicy
 from booking_service.validation import (
@@ -173,15 +173,16 @@ class Bookings:
                     contact_phone=request.phone, hold_seconds=self._policy.hold_seconds,
                     provider=plan.provider if remark is not None else None,
                     provider_remark=remark),
-                [PassengerRow(t.given_name, t.family_name, t.birth_date, kind.value,
-                              t.document_type.value, t.document_number, t.document_country,
-                              t.document_expire_date)
+                [PassengerRecord(t.given_name, t.family_name, t.birth_date, kind.value,
+                                 t.document_type.value, t.document_number,
+                                 t.document_country, t.document_expire_date)
                  for t, kind in zip(request.travellers, plan.passenger_types, strict=True)],
-                [SegmentRow(s.offer_index, s.offer_id, s.priced.fare_id,
-                            s.priced.flight_designator, s.priced.origin, s.priced.destination,
-                            s.priced.departure_at, s.priced.arrival_at, s.priced.cabin,
-                            s.seats, s.priced.price, s.priced.refundable, s.priced.change_fee,
-                            s.priced.departure_local_time, s.priced.arrival_local_time)
+                [SegmentRecord(s.offer_index, s.offer_id, s.priced.fare_id,
+                               s.priced.flight_designator, s.priced.origin,
+                               s.priced.destination, s.priced.departure_at,
+                               s.priced.arrival_at, s.priced.cabin, s.seats, s.priced.price,
+                               s.priced.refundable, s.priced.change_fee,
+                               s.priced.departure_local_time, s.priced.arrival_local_time)
                  for s in plan.segments])
             if booking is None:
                 return None

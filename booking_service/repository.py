@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -71,8 +71,9 @@ class ReferenceTaken(Exception):
 
 @dataclass(frozen=True, slots=True)
 class SegmentRecord:
-    booking_id: int
-    position: int
+    """A booking's flight. ``booking_id`` and ``position`` are 0 on one not yet
+    written (insert_booking sets them)."""
+
     offer_index: int
     offer_id: str
     fare_id: int | None
@@ -86,14 +87,17 @@ class SegmentRecord:
     price: Decimal  # for all passengers
     refundable: bool
     change_fee: Decimal  # per passenger
-    departure_local_time: str | None
-    arrival_local_time: str | None
+    departure_local_time: str | None = None
+    arrival_local_time: str | None = None
+    booking_id: int = 0
+    position: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class PassengerRecord:
-    booking_id: int
-    position: int
+    """A booking's passenger. ``booking_id`` and ``position`` are 0 on one not yet
+    written (insert_booking sets them); ``ticket_number`` comes at confirmation."""
+
     given_name: str
     family_name: str
     birth_date: date
@@ -102,7 +106,9 @@ class PassengerRecord:
     document_number: str
     document_country: str
     document_expire_date: date
-    ticket_number: str | None
+    ticket_number: str | None = None
+    booking_id: int = 0
+    position: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,37 +194,6 @@ class NewBookingRow:
     # Provider bookings: inserted PENDING, with the remark that tags the order attempt.
     provider: str | None = None
     provider_remark: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class PassengerRow:
-    given_name: str
-    family_name: str
-    birth_date: date
-    passenger_type: str
-    document_type: str
-    document_number: str
-    document_country: str
-    document_expire_date: date
-
-
-@dataclass(frozen=True, slots=True)
-class SegmentRow:
-    offer_index: int
-    offer_id: str
-    fare_id: int | None
-    flight_designator: str
-    origin: str
-    destination: str
-    departure_at: datetime
-    arrival_at: datetime
-    cabin: str
-    seats: int
-    price: Decimal
-    refundable: bool
-    change_fee: Decimal
-    departure_local_time: str | None = None
-    arrival_local_time: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -574,12 +549,14 @@ class BookingTx:
             raise LookupError(f"booking {booking_id} vanished inside its transaction")
         return booking
 
-    async def insert_booking(self, row: NewBookingRow, passengers: Sequence[PassengerRow],
-                             segments: Sequence[SegmentRow]) -> BookingRecord | None:
+    async def insert_booking(self, row: NewBookingRow,
+                             passengers: Sequence[PassengerRecord],
+                             segments: Sequence[SegmentRecord]) -> BookingRecord | None:
         """The new booking with its passengers and segments (positions in the given
-        order); None, with nothing written, if the user's request_id is taken (by a
-        committed booking: a concurrent insert with the same key is waited for). Raises
-        ReferenceTaken if the reference is."""
+        order; their ``booking_id`` and ``position`` are set here); None, with nothing
+        written, if the user's request_id is taken (by a committed booking: a
+        concurrent insert with the same key is waited for). Raises ReferenceTaken if
+        the reference is."""
         passenger_columns = _columns_of(
             [(p.given_name, p.family_name, p.birth_date, p.passenger_type, p.document_type,
               p.document_number, p.document_country, p.document_expire_date)
@@ -604,15 +581,10 @@ class BookingTx:
         booking_id = inserted["id"]
         return BookingRecord(
             **inserted,
-            segments=tuple(SegmentRecord(
-                booking_id, i, s.offer_index, s.offer_id, s.fare_id, s.flight_designator,
-                s.origin, s.destination, s.departure_at, s.arrival_at, s.cabin, s.seats,
-                s.price, s.refundable, s.change_fee, s.departure_local_time,
-                s.arrival_local_time) for i, s in enumerate(segments)),
-            passengers=tuple(PassengerRecord(
-                booking_id, i, p.given_name, p.family_name, p.birth_date, p.passenger_type,
-                p.document_type, p.document_number, p.document_country,
-                p.document_expire_date, None) for i, p in enumerate(passengers)))
+            segments=tuple(replace(s, booking_id=booking_id, position=i)
+                           for i, s in enumerate(segments)),
+            passengers=tuple(replace(p, booking_id=booking_id, position=i, ticket_number=None)
+                             for i, p in enumerate(passengers)))
 
     async def set_prices(self, booking_id: int, prices: Mapping[int, Decimal],
                          total: Decimal) -> None:
