@@ -159,7 +159,9 @@ async def test_changed_price_is_reported(search: InProcessSearch,
 async def test_guarantee_holds_until_it_expires(own_db: str, redis_url: str,
                                                 key_prefix: str,
                                                 engine: AsyncEngine) -> None:
-    env = search_env(own_db, redis_url, key_prefix, {"SEARCH_PRICE_GUARANTEE_SECONDS": "1"})
+    # Expiry times are whole seconds (rounded down), so a guarantee of N seconds lasts
+    # N-1 to N: 3 leaves the checks below at least 2 s on a slow machine.
+    env = search_env(own_db, redis_url, key_prefix, {"SEARCH_PRICE_GUARANTEE_SECONDS": "3"})
     async with in_process_search(env) as search:
         item = await find(search, "LAS")
         priced = await search.stub.PriceOffer(pb.PriceOfferRequest(offer_id=item.offer_id),
