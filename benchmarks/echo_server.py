@@ -16,6 +16,7 @@ import signal
 import grpc
 
 from benchmarks.procs import write_port_file
+from services import event_loop
 
 SERVICE = "skyroute.bench.v1.EchoService"
 METHOD = f"/{SERVICE}/Echo"
@@ -68,7 +69,7 @@ def main() -> None:
     parser.add_argument("--interceptor", action="store_true",
                         help="add a pass-through server interceptor (diagnostics)")
     args = parser.parse_args()
-    asyncio.run(serve(args.host, args.payload_size, os.environ.get("PORT_FILE"),
+    event_loop.run(serve(args.host, args.payload_size, os.environ.get("PORT_FILE"),
                       args.interceptor))
 
 

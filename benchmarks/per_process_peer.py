@@ -22,6 +22,7 @@ import aiohttp
 
 from benchmarks.peers import token_form
 from benchmarks.procs import write_port_file
+from services import event_loop
 
 REFRESH_FRACTION = (0.75, 0.85)
 
@@ -86,7 +87,7 @@ def main() -> None:
     parser.add_argument("--callers", type=int, default=4)
     args = parser.parse_args()
     form = token_form(args.client_id, os.environ["PEER_CLIENT_SECRET"])
-    asyncio.run(run(args.token_url, form, args.callers, os.environ.get("PORT_FILE")))
+    event_loop.run(run(args.token_url, form, args.callers, os.environ.get("PORT_FILE")))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from benchmarks.stats import Point, point_from_latencies
+from services import event_loop
 
 OK = "ok"
 
@@ -114,7 +115,7 @@ def _process(factory: Factory, config: Mapping[str, Any], index: int, processes:
              first_worker: int, workers: int, seconds: float, warmup: float, barrier: Any,
              out: str) -> None:
     scenario = factory(config, index, processes)
-    result = asyncio.run(_drive(scenario, first_worker, workers, seconds, warmup, barrier))
+    result = event_loop.run(_drive(scenario, first_worker, workers, seconds, warmup, barrier))
     Path(out).write_text(json.dumps(result))
 
 

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import grpc
 
+from services import event_loop
+
 
 def _identity(data: bytes) -> bytes:
     return data
@@ -85,7 +87,7 @@ def _worker(args: argparse.Namespace, concurrency: int, out: str, index: int,
     if len(messages) > 1:
         messages = messages[index::processes]  # disjoint shares
     metadata = tuple((name, value) for name, _, value in (h.partition(":") for h in args.header))
-    rows, short = asyncio.run(_drive(args.target, args.path, messages, metadata, concurrency,
+    rows, short = event_loop.run(_drive(args.target, args.path, messages, metadata, concurrency,
                                      args.seconds))
     Path(out).write_text("\n".join(rows) + "\n")
     if short:

@@ -22,6 +22,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import CollectorRegistry
 
+from services import event_loop
 from services.config import ConfigError, ServerSettings, TlsSettings
 from services.http_status import ServingState, start_http
 from services.interceptors import Authenticator, ServerInterceptor
@@ -177,4 +178,4 @@ def run_service(
         # The app is built inside the loop: its clients bind to this loop.
         await serve(server, build_app(settings, registry, redactor), registry)
 
-    asyncio.run(main())
+    event_loop.run(main())
