@@ -47,6 +47,9 @@ class KeySet:
         self._secret = secret
         self._jwks: tuple[jwt.PyJWK, ...] = ()
         self.jwks_loaded = False
+        # Bumped whenever the trusted keys change: verdicts reached with other keys
+        # no longer count (JwtAuthenticator's cache).
+        self.version = 0
 
     def load_jwks(self, data: Mapping[str, Any]) -> int:
         """Replaces the JWKS keys; keys of other algorithms are ignored. Returns how
@@ -57,6 +60,7 @@ class KeySet:
             keys = []
         usable = tuple(k for k in keys if k.algorithm_name in ASYMMETRIC_ALGORITHMS)
         self._jwks = usable
+        self.version += 1
         self.jwks_loaded = True
         return len(usable)
 
@@ -74,15 +78,45 @@ class KeySet:
 
 
 class JwtAuthenticator:
-    """The interceptor's Authenticator: returns the token's ``sub``."""
+    """The interceptor's Authenticator: returns the token's ``sub``.
+
+    A token that verified is remembered (up to ``cache_size`` of them) until its
+    ``exp`` (plus the leeway), so a user's next calls with the same token skip the
+    signature check: the token string is the key, so any change to it misses. The
+    cache is dropped whenever the trusted keys change (a key rotated out takes its
+    tokens with it), and failures are never cached."""
 
     def __init__(self, settings: JwtSettings, keys: KeySet,
-                 on_unknown_key: Any | None = None) -> None:
+                 on_unknown_key: Any | None = None, *, cache_size: int = 10_000,
+                 clock: Any = time.time) -> None:
         self._settings = settings
         self._keys = keys
         self._on_unknown_key = on_unknown_key
+        self._cache_size = cache_size
+        self._clock = clock
+        # token -> (subject, valid until (epoch seconds)); insertion ordered.
+        self._verified: dict[str, tuple[str, float]] = {}
+        self._verified_version = keys.version
 
     def __call__(self, method: str, metadata: Mapping[str, str]) -> str:
+        token = self._bearer(metadata)
+        if self._verified_version != self._keys.version:
+            self._verified.clear()
+            self._verified_version = self._keys.version
+        known = self._verified.get(token)
+        if known is not None:
+            if self._clock() < known[1]:
+                return known[0]
+            del self._verified[token]
+        subject, expires = self._verify(token)
+        if self._cache_size > 0:
+            if len(self._verified) >= self._cache_size:
+                del self._verified[next(iter(self._verified))]  # the oldest
+            self._verified[token] = (subject, expires + self._settings.leeway_seconds)
+        return subject
+
+    @staticmethod
+    def _bearer(metadata: Mapping[str, str]) -> str:
         header = metadata.get(AUTHORIZATION_HEADER, "")
         if not header:
             raise UnauthenticatedError(
@@ -93,6 +127,10 @@ class JwtAuthenticator:
         if scheme.lower() != "bearer" or not token or len(token) > MAX_TOKEN_CHARS:
             raise UnauthenticatedError("the authorization metadata must be 'Bearer <JWT>'",
                                        reason="TOKEN_MALFORMED")
+        return token
+
+    def _verify(self, token: str) -> tuple[str, float]:
+        """The token's subject and ``exp``, after checking its signature and claims."""
         try:
             header_fields = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -130,7 +168,7 @@ class JwtAuthenticator:
         if not isinstance(subject, str) or not subject or len(subject) > MAX_SUBJECT_CHARS:
             raise UnauthenticatedError("the token has no usable subject",
                                        reason="TOKEN_INVALID")
-        return subject
+        return subject, float(claims["exp"])
 
 
 class JwksSource:

@@ -7,6 +7,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,52 @@ def test_expiry_uses_the_leeway() -> None:
     with pytest.raises(UnauthenticatedError) as err:
         JwtAuthenticator(settings(), KeySet(SECRET))("/m", md(token))
     assert err.value.reason == "TOKEN_EXPIRED"
+
+
+def test_a_verified_token_is_remembered_until_it_expires(monkeypatch) -> None:
+    decodes = 0
+    real_decode = jwt.decode
+
+    def counting_decode(*args: Any, **kwargs: Any) -> Any:
+        nonlocal decodes
+        decodes += 1
+        return real_decode(*args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counting_decode)
+    auth = JwtAuthenticator(settings(), KeySet(SECRET))
+    token = mint(settings(), "alice", 1)
+    assert [auth("/m", md(token)) for _ in range(5)] == ["alice"] * 5
+    assert decodes == 1
+    # Another token (even of the same user) is checked on its own.
+    assert auth("/m", md(mint(settings(), "alice", 60))) == "alice"
+    assert decodes == 2
+    # Once the remembered token expires it is checked again, and refused.
+    time.sleep(1.1)
+    with pytest.raises(UnauthenticatedError) as err:
+        auth("/m", md(token))
+    assert err.value.reason == "TOKEN_EXPIRED"
+    assert decodes == 3
+
+
+def test_a_key_rotated_out_takes_its_remembered_tokens_with_it() -> None:
+    keys = KeySet(None)
+    keys.load_jwks({"keys": [jwk(RSA_KEY, "old")]})
+    auth = JwtAuthenticator(settings(secret=None, jwks_file="x"), keys)
+    token = jwt.encode({"iss": ISSUER, "aud": AUDIENCE, "sub": "alice",
+                        "exp": 4_000_000_000}, RSA_KEY, algorithm="RS256",
+                       headers={"kid": "old"})
+    assert auth("/m", md(token)) == "alice"
+    keys.load_jwks({"keys": [jwk(EC_KEY, "new")]})
+    with pytest.raises(UnauthenticatedError) as err:
+        auth("/m", md(token))
+    assert err.value.reason == "TOKEN_KEY_UNKNOWN"
+
+
+def test_the_remembered_tokens_are_bounded() -> None:
+    auth = JwtAuthenticator(settings(), KeySet(SECRET), cache_size=3)
+    for user in ("a", "b", "c", "d", "e"):
+        assert auth("/m", md(mint(settings(), user, 60))) == user
+    assert len(auth._verified) == 3
 
 
 def test_without_a_secret_hs256_is_not_trusted() -> None:
