@@ -402,14 +402,16 @@ class BookingBench:
                f"{args.rounds} rounds per point, the one least disturbed by other "
                "processes reported. ")
             + "Closed loop: mean latency = concurrency / throughput.",
-            "Ceiling: the same writes as raw SQL through asyncpg from as many processes, "
-            "one connection per worker, at the same concurrency: a hold transaction "
-            "(INSERT booking, INSERT passenger, `UPDATE fares SET seats_available = "
-            "seats_available - 1 WHERE id = $1 AND seats_available >= 1`, INSERT segment) "
-            "and a confirm transaction (the guarded status UPDATE, ticket numbers). It "
-            "leaves out what the service does besides: reading the fare to price the "
-            "offer, the idempotency lookup, re-reading the booking for the response, JWT "
-            "checks, gRPC.",
+            "Ceiling: the service's own two write statements, imported from "
+            "booking_service/repository.py and sent straight through asyncpg from as "
+            "many processes, one connection per worker, at the same concurrency: the "
+            "one-statement hold (the guarded `UPDATE fares SET seats_available = "
+            "seats_available - n WHERE id = $1 AND seats_available >= n AND <the price "
+            "is still the priced one>` and the booking, passenger and segment rows "
+            "written from it) and the one-statement confirm (the guarded status UPDATE "
+            "and ticket numbers, returning the booking). It leaves out what the service "
+            "does besides: reading the fare to price the offer, reading the booking "
+            "before confirming it, JWT checks, gRPC.",
             "After every run the benchmark checks in the database that no seat was "
             "oversold (every fare: seats_total - seats_available = seats of its HELD and "
             "CONFIRMED bookings, seats_available >= 0) and exits non-zero on a "

@@ -12,6 +12,7 @@ import random
 import secrets
 import time
 from collections.abc import Mapping
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -25,6 +26,14 @@ from benchmarks.proc_load import OK
 from booking_service.offer_refs import format_ref
 from booking_service.passengers import Party
 from booking_service.pnr import new_reference
+from booking_service.repository import (
+    CONFIRM_SQL,
+    HOLD_ONE_FARE_SQL,
+    NewBookingRow,
+    PassengerRecord,
+    SegmentRecord,
+    booking_args,
+)
 from services.clients.channels import open_channel
 from services.generated.skyroute.booking.v1 import booking_service_pb2 as pb
 from services.generated.skyroute.booking.v1 import booking_service_pb2_grpc as pb_grpc
@@ -128,46 +137,12 @@ def service_pairs(config: Mapping[str, Any], index: int, processes: int) -> Serv
     return ServicePairs(config, index, processes)
 
 
-# The service's writes, as plain SQL (booking_service/repository.py).
-INSERT_BOOKING = """
-INSERT INTO bookings (reference, user_id, request_id, request_hash, status, currency,
-                      total_price, contact_email, contact_phone, hold_expires_at)
-VALUES ($1, $2, $3, $4, 'HELD', $5, $6, $7, NULL, now() + interval '900 seconds')
-RETURNING id"""
-INSERT_PASSENGER = """
-INSERT INTO booking_passengers (booking_id, position, given_name, family_name, birth_date,
-                                passenger_type, document_type, document_number,
-                                document_country, document_expire_date)
-VALUES ($1, 0, 'Ada', 'Lovelace', DATE '1985-12-10', 'ADULT', 'PASSPORT', $2, 'GB',
-        DATE '2036-01-31')"""
-HOLD = """
-UPDATE fares SET seats_available = seats_available - $2
-WHERE id = $1 AND seats_available >= $2
-RETURNING price, currency"""
-INSERT_SEGMENT = """
-INSERT INTO booking_segments (booking_id, position, offer_index, offer_id, fare_id,
-                              flight_designator, origin, destination, departure_at,
-                              arrival_at, cabin, seats, price, refundable, change_fee)
-VALUES ($1, 0, 0, $2, $3, $4, $5, $6, $7, $8, 'ECONOMY', $9, $10, $11, $12)"""
-CONFIRM = """
-UPDATE bookings SET status = 'CONFIRMED', confirmed_at = now(), updated_at = now(),
-                    payment_reference = $2, payment_token_hash = $3
-WHERE id = $1 AND status = 'HELD' AND hold_expires_at > now()
-RETURNING id"""
-TICKETS = """
-UPDATE booking_passengers
-SET ticket_number = $2 || lpad(CAST(nextval('ticket_serial_seq') AS text), 10, '0')
-WHERE booking_id = $1"""
-
-
-class _SoldOut(Exception):
-    pass
-
-
 class SqlPairs:
-    """A hold transaction (booking, passenger, the seat UPDATE guarded by
-    ``seats_available >= n``, segment) and a confirm transaction (guarded status
-    UPDATE, ticket numbers), one connection per worker."""
+    """The service's own two writes per booking, sent straight through asyncpg: the
+    one-statement hold (booking_service/repository.py HOLD_ONE_FARE_SQL: the guarded
+    seat UPDATE and the booking, passenger and segment rows) and the one-statement
+    confirm (CONFIRM_SQL: the guarded status UPDATE and ticket numbers), one
+    connection per worker."""
 
     def __init__(self, config: Mapping[str, Any], index: int, processes: int) -> None:
         self._config = config
@@ -196,38 +171,31 @@ class SqlPairs:
             return "hold no free reference"
         if booking_id is None:
             return "hold SOLD_OUT"
-        async with conn.transaction():
-            won = await conn.fetchval(CONFIRM, booking_id, f"pay_{secrets.token_hex(12)}",
-                                      secrets.token_hex(32))
-            if won is None:
-                return "confirm not held"
-            await conn.execute(TICKETS, booking_id, "990")
-        return OK
+        confirmed = await conn.fetchrow(CONFIRM_SQL, booking_id,
+                                        f"pay_{secrets.token_hex(12)}",
+                                        secrets.token_hex(32), "990")
+        return OK if confirmed is not None else "confirm not held"
 
     async def _hold(self, conn: asyncpg.Connection, fare: dict[str, Any], user: str
                     ) -> int | None:
-        """The new booking's id; None (rolled back) if the fare has no seat left."""
-        offer_id = format_ref(fare["fare_id"], Decimal(fare["price"]), Party(1, 0, 0))
-        seats = 1
-        try:
-            async with conn.transaction():
-                booking_id = await conn.fetchval(
-                    INSERT_BOOKING, new_reference(), user, f"{user}-{self._made}",
-                    secrets.token_hex(32), fare["currency"], Decimal(fare["price"]),
-                    "ada@example.com")
-                await conn.execute(INSERT_PASSENGER, booking_id,
-                                   f"P{self._rng.randrange(10**8):08d}")
-                held = await conn.fetchrow(HOLD, fare["fare_id"], seats)
-                if held is None:
-                    raise _SoldOut
-                await conn.execute(INSERT_SEGMENT, booking_id, offer_id, fare["fare_id"],
-                                   fare["designator"], fare["origin"], fare["destination"],
-                                   fare["departure_at"], fare["arrival_at"], seats,
-                                   held["price"], fare["refundable"],
-                                   Decimal(fare["change_fee"]))
-        except _SoldOut:
-            return None
-        return int(booking_id)
+        """The new booking's id; None (nothing written) if the fare has no seat left."""
+        party = Party(1, 0, 0)
+        price = Decimal(fare["price"])
+        cost = party.fare_cost(price)
+        row = NewBookingRow(
+            reference=new_reference(), user_id=user, request_id=f"{user}-{self._made}",
+            request_hash=secrets.token_hex(32), currency=fare["currency"], total_price=cost,
+            contact_email="ada@example.com", contact_phone=None, hold_seconds=900)
+        passenger = PassengerRecord(
+            "Ada", "Lovelace", date(1985, 12, 10), "ADULT", "PASSPORT",
+            f"P{self._rng.randrange(10**8):08d}", "GB", date(2036, 1, 31))
+        segment = SegmentRecord(
+            0, format_ref(fare["fare_id"], price, party), fare["fare_id"], fare["designator"],
+            fare["origin"], fare["destination"], fare["departure_at"], fare["arrival_at"],
+            "ECONOMY", party.seats, cost, fare["refundable"], Decimal(fare["change_fee"]))
+        held = await conn.fetchrow(HOLD_ONE_FARE_SQL, *booking_args(row, [passenger], [segment]),
+                                   party.seats, fare["fare_id"], cost, 100)
+        return None if held is None else int(held["id"])
 
     def stats(self) -> dict[str, float]:
         return {}

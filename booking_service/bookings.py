@@ -31,6 +31,7 @@ from booking_service.refunds import refund_if_confirmed
 from booking_service.repository import (
     BookingRecord,
     BookingStore,
+    HeldFare,
     NewBookingRow,
     PassengerRecord,
     ReferenceTaken,
@@ -48,11 +49,13 @@ from booking_service.validation import (
 from services.errors import (
     AlreadyExistsError,
     ConflictError,
+    DomainError,
     FailedPreconditionError,
     NotFoundError,
     UnavailableError,
     ValidationError,
 )
+from services.fares import weight_percent
 
 log = logging.getLogger("skyroute.booking")
 
@@ -95,9 +98,36 @@ class Bookings:
 
     async def create(self, user_id: str, raw: CreateBookingInput) -> BookingRecord:
         request = validate_request(raw, self._today(), self._prices.check_offer_id)
-        existing = await self._store.find_by_request(user_id, request.request_id)
-        if existing is not None:
+        try:
+            plan, ordering, booking = await self._price_and_hold(user_id, request)
+        except DomainError:
+            # A retry of a request that made its booking already gets that booking,
+            # even if its offers have changed or sold out since.
+            existing = await self._store.find_by_request(user_id, request.request_id)
+            if existing is None:
+                raise
             return self._same_request(existing, request)
+        if booking is None:  # the request_id is taken: a retry, or a concurrent one won
+            existing = await self._store.find_by_request(user_id, request.request_id)
+            if existing is None:  # bookings are never deleted: not expected
+                raise ConflictError("concurrent request with the same request_id; retry",
+                                    reason="REQUEST_IN_PROGRESS")
+            return self._same_request(existing, request)
+        if ordering is not None:
+            # Shielded: a caller that gives up (deadline, disconnect) must not cut the
+            # order off half-way; it completes, and a retry finds the booking.
+            booking = await asyncio.shield(ordering.place(booking, plan))
+        log.info("booking held", extra={"booking_reference": booking.reference,
+                                        "seats": plan.party.seats,
+                                        "segments": len(plan.segments),
+                                        "provider": booking.provider})
+        return booking
+
+    async def _price_and_hold(self, user_id: str, request: ValidRequest
+                              ) -> tuple[BookingPlan, ProviderOrdering | None,
+                                         BookingRecord | None]:
+        """Revalidates the offers and holds their seats under a fresh reference; the
+        booking is None if the request_id is taken."""
         offers = await self._prices.price_offers(request.offer_ids)
         plan = plan_booking(request, offers)
         check_price(plan)
@@ -106,24 +136,9 @@ class Bookings:
             reference = self._references()
             remark = new_remark(reference) if ordering is not None else None
             try:
-                booking = await self._hold(user_id, plan, reference, remark)
+                return plan, ordering, await self._hold(user_id, plan, reference, remark)
             except ReferenceTaken:
                 continue
-            if booking is None:  # a concurrent retry with the same request_id won
-                existing = await self._store.find_by_request(user_id, request.request_id)
-                if existing is None:  # bookings are never deleted: not expected
-                    raise ConflictError("concurrent request with the same request_id; retry",
-                                        reason="REQUEST_IN_PROGRESS")
-                return self._same_request(existing, request)
-            if ordering is not None:
-                # Shielded: a caller that gives up (deadline, disconnect) must not cut
-                # the order off half-way; it completes, and a retry finds the booking.
-                booking = await asyncio.shield(ordering.place(booking, plan))
-            log.info("booking held", extra={"booking_reference": booking.reference,
-                                            "seats": plan.party.seats,
-                                            "segments": len(plan.segments),
-                                            "provider": booking.provider})
-            return booking
         raise ConflictError("could not allocate a booking reference; retry",
                             reason="REFERENCE_ALLOCATION_FAILED")
 
@@ -157,50 +172,84 @@ class Bookings:
 
     async def _hold(self, user_id: str, plan: BookingPlan, reference: str,
                     remark: str | None) -> BookingRecord | None:
-        """One transaction: booking row, passengers and segments, then the seats on every
+        """Writes the booking and takes its seats, all or nothing; None if the request
+        id is taken. With a ``remark`` (provider offers) the booking is PENDING until
+        its order is placed.
+
+        One inventory fare is one statement that takes the seats only while the fare
+        still costs what it was priced at (any price while guaranteed). Otherwise, or
+        when that fare's price or currency has moved since: one transaction that
+        writes the booking, passengers and segments, then takes the seats on every
         fare (ascending fare id) as its last statements, so a busy fare's row lock is
-        held only until the commit. Segments are written at the planned prices and
-        repriced if a fare's price read under its lock differs. None if the request id
-        is taken; any exception rolls everything back. With a ``remark`` (provider
-        offers) the booking is PENDING until its order is placed."""
+        held only until the commit, and reprices segments whose fare's price read
+        under its lock differs."""
         request = plan.request
-        async with self._store.transaction() as tx:
-            booking = await tx.insert_booking(
-                NewBookingRow(
-                    reference=reference, user_id=user_id, request_id=request.request_id,
-                    request_hash=request.request_hash, currency=plan.currency,
-                    total_price=plan.total, contact_email=request.email,
-                    contact_phone=request.phone, hold_seconds=self._policy.hold_seconds,
-                    provider=plan.provider if remark is not None else None,
-                    provider_remark=remark),
-                [PassengerRecord(t.given_name, t.family_name, t.birth_date, kind.value,
-                                 t.document_type.value, t.document_number,
-                                 t.document_country, t.document_expire_date)
-                 for t, kind in zip(request.travellers, plan.passenger_types, strict=True)],
-                [SegmentRecord(s.offer_index, s.offer_id, s.priced.fare_id,
-                               s.priced.flight_designator, s.priced.origin,
-                               s.priced.destination, s.priced.departure_at,
-                               s.priced.arrival_at, s.priced.cabin, s.seats, s.priced.price,
-                               s.priced.refundable, s.priced.change_fee,
-                               s.priced.departure_local_time, s.priced.arrival_local_time)
-                 for s in plan.segments])
-            if booking is None:
-                return None
-            segments = booking.segments
+        row = NewBookingRow(
+            reference=reference, user_id=user_id, request_id=request.request_id,
+            request_hash=request.request_hash, currency=plan.currency,
+            total_price=plan.total, contact_email=request.email,
+            contact_phone=request.phone, hold_seconds=self._policy.hold_seconds,
+            provider=plan.provider if remark is not None else None, provider_remark=remark)
+        passengers = [
+            PassengerRecord(t.given_name, t.family_name, t.birth_date, kind.value,
+                            t.document_type.value, t.document_number, t.document_country,
+                            t.document_expire_date)
+            for t, kind in zip(request.travellers, plan.passenger_types, strict=True)]
+        segments = [
+            SegmentRecord(s.offer_index, s.offer_id, s.priced.fare_id,
+                          s.priced.flight_designator, s.priced.origin, s.priced.destination,
+                          s.priced.departure_at, s.priced.arrival_at, s.priced.cabin,
+                          s.seats, s.priced.price, s.priced.refundable, s.priced.change_fee,
+                          s.priced.departure_local_time, s.priced.arrival_local_time)
+            for s in plan.segments]
+        single = self._one_fare(plan, remark)
+        if single is not None:
+            fare_id, seats, cost = single
             try:
-                held = await tx.hold_seats(plan.seats_by_fare)
+                held = await self._store.hold_one_fare(
+                    row, passengers, segments, fare_id, seats, cost,
+                    weight_percent(plan.party.adults, plan.party.children,
+                                   plan.party.infants))
             except SeatsUnavailable as exc:
                 raise sold_out(plan, exc.fare_id, exc.seats_available) from None
-            prices = final_prices(plan, held, self._now())
+            if not isinstance(held, HeldFare):
+                return held
+            # The fare's price or currency moved since it was priced: the transaction
+            # below reprices the segment (or refuses the new total).
+        async with self._store.transaction() as tx:
+            booking = await tx.insert_booking(row, passengers, segments)
+            if booking is None:
+                return None
+            try:
+                held_fares = await tx.hold_seats(plan.seats_by_fare)
+            except SeatsUnavailable as exc:
+                raise sold_out(plan, exc.fare_id, exc.seats_available) from None
+            prices = final_prices(plan, held_fares, self._now())
+            written = booking.segments
             changed = {segment.position: price
-                       for segment, price in zip(segments, prices, strict=True)
+                       for segment, price in zip(written, prices, strict=True)
                        if price != segment.price}
             total = sum(prices, Decimal(0))
             if changed or total != booking.total_price:
                 await tx.set_prices(booking.id, changed, total)
-                segments = tuple(replace(segment, price=price)
-                                 for segment, price in zip(segments, prices, strict=True))
-        return replace(booking, total_price=total, segments=segments)
+                written = tuple(replace(segment, price=price)
+                                for segment, price in zip(written, prices, strict=True))
+        return replace(booking, total_price=total, segments=written)
+
+    def _one_fare(self, plan: BookingPlan, remark: str | None
+                  ) -> tuple[int, int, Decimal | None] | None:
+        """(fare id, seats, the party's cost to insist on or None for any) when the plan
+        is one inventory segment: its priced cost, or None while the offer's price is
+        guaranteed (as final_prices decides)."""
+        if remark is not None or len(plan.segments) != 1:
+            return None
+        segment = plan.segments[0]
+        if segment.priced.fare_id is None:
+            return None
+        until = plan.offers[segment.offer_index].guaranteed_until
+        guaranteed = until is not None and until > self._now()
+        return (segment.priced.fare_id, segment.seats,
+                None if guaranteed else segment.priced.price)
 
     # -- read -----------------------------------------------------------------------
 
@@ -232,11 +281,9 @@ class Bookings:
         reference = validate_reference(reference)
         payment_token = validate_payment_token(payment_token)
         token_digest = token_hash(payment_token)
-        booking = await self._store.head(user_id, reference)  # the row alone
-        if booking is None:
-            raise _not_found(reference)
+        booking = await self.get(user_id, reference)
         if booking.status != BookingStatus.HELD:
-            return self._already(await self.get(user_id, reference), token_digest)
+            return self._already(booking, token_digest)
         if booking.provider_order_id is not None:
             if self._ordering is None:
                 raise UnavailableError("the provider's order API is not configured",

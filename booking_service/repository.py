@@ -229,32 +229,36 @@ JOIN airports o ON o.iata_code = fl.origin
 JOIN airports d ON d.iata_code = fl.destination
 WHERE f.id = ANY($1::bigint[])"""
 
-_BY_REQUEST = f"SELECT {BOOKING_COLUMNS} FROM bookings WHERE user_id = $1 AND request_id = $2"
-_BY_USER_REFERENCE = (f"SELECT {BOOKING_COLUMNS} FROM bookings WHERE user_id = $1 "
-                      f"AND reference = $2 AND status <> '{PENDING}'")
-_BY_REFERENCE = (f"SELECT {BOOKING_COLUMNS} FROM bookings WHERE reference = $1 "
-                 f"AND status <> '{PENDING}'")
-_BY_ID = f"SELECT {BOOKING_COLUMNS} FROM bookings WHERE id = $1"
-_SEGMENTS = (f"SELECT {SEGMENT_COLUMNS} FROM booking_segments WHERE booking_id = ANY($1) "
-             f"ORDER BY booking_id, position")
-_PASSENGERS = (f"SELECT {PASSENGER_COLUMNS} FROM booking_passengers "
-               f"WHERE booking_id = ANY($1) ORDER BY booking_id, position")
+# A booking with its segments and passengers in one row: arrays of the tables' own
+# row types, which asyncpg decodes into records with the column names.
+_DETAILS = ("ARRAY(SELECT s FROM booking_segments s WHERE s.booking_id = b.id "
+            "ORDER BY s.position) AS segments, "
+            "ARRAY(SELECT p FROM booking_passengers p WHERE p.booking_id = b.id "
+            "ORDER BY p.position) AS passengers")
+_SELECT = f"SELECT {_columns(BookingRecord, 'b.')}, {_DETAILS} FROM bookings b"
+_BY_REQUEST = f"{_SELECT} WHERE b.user_id = $1 AND b.request_id = $2"
+_BY_USER_REFERENCE = (f"{_SELECT} WHERE b.user_id = $1 AND b.reference = $2 "
+                      f"AND b.status <> '{PENDING}'")
+_BY_REFERENCE = f"{_SELECT} WHERE b.reference = $1 AND b.status <> '{PENDING}'"
+_BY_ID = f"{_SELECT} WHERE b.id = $1"
+_LIST = (f"{_SELECT} WHERE b.user_id = $1 AND b.status <> '{PENDING}' "
+         f"AND ($2::text IS NULL OR b.status = $2) AND ($3::bigint IS NULL OR b.id < $3) "
+         f"ORDER BY b.id DESC LIMIT $4")
 
-# The booking with its passengers and segments, in one statement; nothing is written
-# if the user's request_id is taken (no row comes back).
-_INSERT_BOOKING = f"""
-WITH b AS (
+# Writing a booking: the booking row ($1-$11), then its passengers ($12-$19, arrays)
+# and segments ($20-$34, arrays) from the row just inserted (``b``).
+_BOOKING_INSERT = """
     INSERT INTO bookings (reference, user_id, request_id, request_hash, status, currency,
                           total_price, contact_email, contact_phone, hold_expires_at,
                           provider, provider_remark, provider_order_status,
-                          provider_attempt_at)
-    VALUES ($1, $2, $3, $4, CASE WHEN $10::text IS NULL THEN '{HELD}' ELSE '{PENDING}' END,
-            $5, $6, $7, $8, now() + make_interval(secs => $9::float8),
-            $10::text, $11::text,
-            CASE WHEN $10::text IS NULL THEN NULL ELSE '{ORDERING}' END,
-            CASE WHEN $10::text IS NULL THEN NULL ELSE now() END)
-    ON CONFLICT ON CONSTRAINT uq_bookings_user_id_request_id DO NOTHING
-    RETURNING {BOOKING_COLUMNS}),
+                          provider_attempt_at)"""
+_BOOKING_VALUES = f"""
+    $1::text, $2::text, $3::text, $4::text,
+    CASE WHEN $10::text IS NULL THEN '{HELD}' ELSE '{PENDING}' END,
+    $5::text, $6::numeric, $7::text, $8::text, now() + make_interval(secs => $9::float8),
+    $10::text, $11::text, CASE WHEN $10::text IS NULL THEN NULL ELSE '{ORDERING}' END,
+    CASE WHEN $10::text IS NULL THEN NULL ELSE now() END"""
+_DETAILS_INSERT = """,
 p AS (
     INSERT INTO booking_passengers (booking_id, position, given_name, family_name,
                                     birth_date, passenger_type, document_type,
@@ -286,6 +290,35 @@ s AS (
                               arrival_local_time, n))
 SELECT * FROM b"""
 
+# In a transaction (seats taken afterwards): nothing is written if the user's
+# request_id is taken (no row comes back).
+_INSERT_BOOKING = f"""
+WITH b AS ({_BOOKING_INSERT}
+    VALUES ({_BOOKING_VALUES})
+    ON CONFLICT ON CONSTRAINT uq_bookings_user_id_request_id DO NOTHING
+    RETURNING {BOOKING_COLUMNS}){_DETAILS_INSERT}"""
+
+# A fare's cost for a party: the per-adult price times the party's weight (percent of
+# an adult, services/fares.py), rounded half up to the cent. PostgreSQL's round()
+# rounds halves away from zero, the same for these positive amounts (tested against
+# Party.fare_cost).
+PARTY_COST_SQL = "round(price * $38::int / 100, 2)"
+
+# A whole hold on one fare as one statement (its own transaction): the seats ($35 of
+# fare $36, in currency $5, costing the party $37 at weight $38 unless $37 is NULL),
+# and the booking only if they were taken; no row if they were not. A taken
+# request_id or reference raises (unique violation) and nothing is written.
+HOLD_ONE_FARE_SQL = f"""
+WITH f AS (
+    UPDATE fares SET seats_available = seats_available - $35::int
+    WHERE id = $36::bigint AND seats_available >= $35::int AND currency = $5::text
+      AND ($37::numeric IS NULL OR {PARTY_COST_SQL} = $37::numeric)
+    RETURNING id),
+b AS ({_BOOKING_INSERT}
+    SELECT {_BOOKING_VALUES} FROM f
+    RETURNING {BOOKING_COLUMNS}){_DETAILS_INSERT}"""
+_FARE_NOW = "SELECT seats_available, price, currency FROM fares WHERE id = $1"
+
 _TAKE_SEATS = """
 UPDATE fares SET seats_available = seats_available - $2
 WHERE id = $1 AND seats_available >= $2
@@ -304,23 +337,25 @@ WHERE s.booking_id = $1 AND s.position = p.position"""
 _SET_TOTAL = "UPDATE bookings SET total_price = $2 WHERE id = $1"
 
 # Confirm: the guarded status change and a ticket number per passenger, in one
-# statement; a row per passenger (with the booking's columns) if it won, none if not.
-_CONFIRM = f"""
+# statement; the confirmed booking with its details, or no row if it did not win.
+CONFIRM_SQL = f"""
 WITH b AS (
     UPDATE bookings SET status = '{CONFIRMED}', confirmed_at = now(), updated_at = now(),
                         payment_reference = $2, payment_token_hash = $3
     WHERE id = $1 AND status = '{HELD}' AND hold_expires_at > now()
-    RETURNING {BOOKING_COLUMNS}),
+    RETURNING *),
 t AS (
     UPDATE booking_passengers
     SET ticket_number = $4 || lpad(nextval('ticket_serial_seq')::text, 10, '0')
     WHERE booking_id = (SELECT id FROM b)
-    RETURNING {PASSENGER_COLUMNS})
-SELECT {_columns(BookingRecord, "b.")}, {_columns(PassengerRecord, "t.")}
-FROM b CROSS JOIN t ORDER BY t.position"""
+    RETURNING *)
+SELECT {_columns(BookingRecord, "b.")},
+       ARRAY(SELECT s FROM booking_segments s WHERE s.booking_id = b.id
+             ORDER BY s.position) AS segments,
+       ARRAY(SELECT ROW(t.*)::booking_passengers FROM t ORDER BY t.position) AS passengers
+FROM b"""
 _BOOKING_FIELDS = tuple(f.name for f in fields(BookingRecord)
                         if f.name not in ("segments", "passengers"))
-_PASSENGER_FIELDS = tuple(f.name for f in fields(PassengerRecord))
 
 # Cancel and expiry: an order at the provider is to be deleted.
 _ORDER_TO_CANCEL = (f"CASE WHEN provider_order_status = '{ORDERED}' THEN '{CANCELLING}' "
@@ -447,19 +482,9 @@ class BookingStore:
     async def list(self, user_id: str, status: str | None, before_id: int | None, limit: int
                    ) -> Sequence[BookingRecord]:
         """The user's bookings, newest (highest id) first, below ``before_id``."""
-        query = (f"SELECT {BOOKING_COLUMNS} FROM bookings WHERE user_id = $1 "
-                 f"AND status <> '{PENDING}' AND ($2::text IS NULL OR status = $2) "
-                 f"AND ($3::bigint IS NULL OR id < $3) ORDER BY id DESC LIMIT $4")
         async with self._connection() as connection:
-            rows = await connection.fetch(query, user_id, status, before_id, limit)
-            return await _with_details(connection, rows)
-
-    async def head(self, user_id: str, reference: str) -> BookingRecord | None:
-        """The user's booking row alone: ``segments`` and ``passengers`` are NOT loaded
-        (empty). For decisions on the row's own columns; never for a response."""
-        async with self._connection() as connection:
-            row = await connection.fetchrow(_BY_USER_REFERENCE, user_id, reference)
-        return None if row is None else BookingRecord(**row)
+            rows = await connection.fetch(_LIST, user_id, status, before_id, limit)
+        return [_record(row) for row in rows]
 
     async def confirm(self, booking_id: int, payment_reference: str, payment_token_hash: str,
                       ticket_prefix: str) -> BookingRecord | None:
@@ -467,17 +492,38 @@ class BookingStore:
         (one statement): the confirmed booking; None if the booking was not (any more)
         held or its hold had run out."""
         async with self._connection() as connection:
-            rows = await connection.fetch(_CONFIRM, booking_id, payment_reference,
-                                          payment_token_hash, ticket_prefix)
-            if not rows:
-                return None
-            segments = await connection.fetch(_SEGMENTS, [booking_id])
-        first = rows[0]
-        return BookingRecord(
-            **{name: first[name] for name in _BOOKING_FIELDS},
-            segments=tuple(SegmentRecord(**s) for s in segments),
-            passengers=tuple(PassengerRecord(**{name: row[name] for name in _PASSENGER_FIELDS})
-                             for row in rows))
+            row = await connection.fetchrow(CONFIRM_SQL, booking_id, payment_reference,
+                                            payment_token_hash, ticket_prefix)
+        return None if row is None else _record(row)
+
+    async def hold_one_fare(self, row: NewBookingRow, passengers: Sequence[PassengerRecord],
+                            segments: Sequence[SegmentRecord], fare_id: int, seats: int,
+                            cost: Decimal | None, weight_percent: int
+                            ) -> BookingRecord | HeldFare | None:
+        """A hold on one inventory fare as one statement: the booking (with its
+        passengers and segments) if ``seats`` were taken from ``fare_id`` while the fare,
+        in the booking's currency, costs the party (``weight_percent`` of an adult)
+        ``cost`` (any price if None). If not, nothing is written and the fare's price
+        now comes back (a ``HeldFare``), or SeatsUnavailable is raised if too few seats
+        are left. None if the user's request_id is taken. Raises ReferenceTaken if the
+        reference is."""
+        async with self._connection() as connection:
+            try:
+                inserted = await connection.fetchrow(
+                    HOLD_ONE_FARE_SQL, *booking_args(row, passengers, segments), seats,
+                    fare_id, cost, weight_percent)
+            except asyncpg.UniqueViolationError as exc:
+                if exc.constraint_name == "uq_bookings_reference":
+                    raise ReferenceTaken(row.reference) from None
+                if exc.constraint_name == "uq_bookings_user_id_request_id":
+                    return None
+                raise
+            if inserted is not None:
+                return _new_record(inserted, passengers, segments)
+            fare = await connection.fetchrow(_FARE_NOW, fare_id)
+        if fare is None or fare["seats_available"] < seats:
+            raise SeatsUnavailable(fare_id, fare["seats_available"] if fare else 0)
+        return HeldFare(fare["price"], fare["currency"])
 
     async def expire_due(self, batch_size: int) -> Expired:
         """Expires up to ``batch_size`` held bookings whose hold has run out and gives
@@ -557,34 +603,14 @@ class BookingTx:
         written, if the user's request_id is taken (by a committed booking: a
         concurrent insert with the same key is waited for). Raises ReferenceTaken if
         the reference is."""
-        passenger_columns = _columns_of(
-            [(p.given_name, p.family_name, p.birth_date, p.passenger_type, p.document_type,
-              p.document_number, p.document_country, p.document_expire_date)
-             for p in passengers], 8)
-        segment_columns = _columns_of(
-            [(s.offer_index, s.offer_id, s.fare_id, s.flight_designator, s.origin,
-              s.destination, s.departure_at, s.arrival_at, s.cabin, s.seats, s.price,
-              s.refundable, s.change_fee, s.departure_local_time, s.arrival_local_time)
-             for s in segments], 15)
         try:
             inserted = await self.connection.fetchrow(
-                _INSERT_BOOKING, row.reference, row.user_id, row.request_id,
-                row.request_hash, row.currency, row.total_price, row.contact_email,
-                row.contact_phone, float(row.hold_seconds), row.provider, row.provider_remark,
-                *passenger_columns, *segment_columns)
+                _INSERT_BOOKING, *booking_args(row, passengers, segments))
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == "uq_bookings_reference":
                 raise ReferenceTaken(row.reference) from None
             raise
-        if inserted is None:
-            return None
-        booking_id = inserted["id"]
-        return BookingRecord(
-            **inserted,
-            segments=tuple(replace(s, booking_id=booking_id, position=i)
-                           for i, s in enumerate(segments)),
-            passengers=tuple(replace(p, booking_id=booking_id, position=i, ticket_number=None)
-                             for i, p in enumerate(passengers)))
+        return None if inserted is None else _new_record(inserted, passengers, segments)
 
     async def set_prices(self, booking_id: int, prices: Mapping[int, Decimal],
                          total: Decimal) -> None:
@@ -628,30 +654,49 @@ class BookingTx:
         return True
 
 
-def _columns_of(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
+def booking_args(row: NewBookingRow, passengers: Sequence[PassengerRecord],
+                  segments: Sequence[SegmentRecord]) -> list[Any]:
+    """Parameters $1-$34 of the booking insert: the row, then one array per column of
+    the passengers and of the segments."""
+    return [
+        row.reference, row.user_id, row.request_id, row.request_hash, row.currency,
+        row.total_price, row.contact_email, row.contact_phone, float(row.hold_seconds),
+        row.provider, row.provider_remark,
+        *_arrays([(p.given_name, p.family_name, p.birth_date, p.passenger_type,
+                   p.document_type, p.document_number, p.document_country,
+                   p.document_expire_date) for p in passengers], 8),
+        *_arrays([(s.offer_index, s.offer_id, s.fare_id, s.flight_designator, s.origin,
+                   s.destination, s.departure_at, s.arrival_at, s.cabin, s.seats, s.price,
+                   s.refundable, s.change_fee, s.departure_local_time, s.arrival_local_time)
+                  for s in segments], 15)]
+
+
+def _arrays(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
     """Row tuples as ``width`` column lists (the arrays an ``unnest`` insert takes)."""
     return [[row[i] for row in rows] for i in range(width)]
+
+
+def _new_record(inserted: asyncpg.Record, passengers: Sequence[PassengerRecord],
+                segments: Sequence[SegmentRecord]) -> BookingRecord:
+    """The booking just inserted, with the passengers and segments written with it."""
+    booking_id = inserted["id"]
+    return BookingRecord(
+        **inserted,
+        segments=tuple(replace(s, booking_id=booking_id, position=i)
+                       for i, s in enumerate(segments)),
+        passengers=tuple(replace(p, booking_id=booking_id, position=i, ticket_number=None)
+                         for i, p in enumerate(passengers)))
+
+
+def _record(row: asyncpg.Record) -> BookingRecord:
+    """A row of ``_SELECT`` (or ``CONFIRM_SQL``) as a booking with its details."""
+    return BookingRecord(
+        **{name: row[name] for name in _BOOKING_FIELDS},
+        segments=tuple(SegmentRecord(**s) for s in row["segments"]),
+        passengers=tuple(PassengerRecord(**p) for p in row["passengers"]))
 
 
 async def _one(connection: asyncpg.Connection, query: str, *args: Any
                ) -> BookingRecord | None:
     row = await connection.fetchrow(query, *args)
-    if row is None:
-        return None
-    return (await _with_details(connection, [row]))[0]
-
-
-async def _with_details(connection: asyncpg.Connection, rows: Sequence[asyncpg.Record]
-                        ) -> list[BookingRecord]:
-    """Booking rows with their segments and passengers (two queries for all)."""
-    if not rows:
-        return []
-    ids = [row["id"] for row in rows]
-    segments: dict[int, list[SegmentRecord]] = {i: [] for i in ids}
-    for s in await connection.fetch(_SEGMENTS, ids):
-        segments[s["booking_id"]].append(SegmentRecord(**s))
-    passengers: dict[int, list[PassengerRecord]] = {i: [] for i in ids}
-    for p in await connection.fetch(_PASSENGERS, ids):
-        passengers[p["booking_id"]].append(PassengerRecord(**p))
-    return [BookingRecord(**row, segments=tuple(segments[row["id"]]),
-                          passengers=tuple(passengers[row["id"]])) for row in rows]
+    return None if row is None else _record(row)

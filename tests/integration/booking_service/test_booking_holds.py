@@ -76,6 +76,28 @@ async def test_same_request_id_returns_the_same_booking(booking, engine: AsyncEn
     assert await seats_available(engine, fare.fare_id) == 4
 
 
+async def test_a_retry_gets_its_booking_after_the_flight_sold_out_or_repriced(
+        booking, engine: AsyncEngine, user: str) -> None:
+    fare = await add_fare(engine, price="100.00", seats=1)
+    request = create_request([fare.ref()], request_id="idem-last-seat")
+    first = await booking.stub.CreateBooking(request, metadata=booking.auth(user))
+    assert await seats_available(engine, fare.fare_id) == 0
+    # Sold out now (the retry's own booking took the last seat): still its booking.
+    again = await booking.stub.CreateBooking(request, metadata=booking.auth(user))
+    assert again.booking == first.booking
+    # Repriced since: still its booking, not PRICE_CHANGED.
+    await set_price(engine, fare.fare_id, "150.00")
+    later = await booking.stub.CreateBooking(request, metadata=booking.auth(user))
+    assert later.booking == first.booking
+    # Another request for the flight (at its price) is sold out.
+    await set_price(engine, fare.fare_id, "100.00")
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await booking.stub.CreateBooking(create_request([fare.ref()], request_id="other"),
+                                         metadata=booking.auth(user))
+    assert reason(err.value)[0] == "SOLD_OUT"
+    assert await seats_available(engine, fare.fare_id) == 0
+
+
 async def test_a_taken_reference_is_retried_with_another(engine: AsyncEngine,
                                                          store: BookingStore, user: str
                                                          ) -> None:
