@@ -60,8 +60,12 @@ def async_url(raw: str) -> URL:
 class DatabaseSettings:
     # The URL may carry the password: repr/str never show it.
     url: URL = field(repr=False)
-    pool_size: int = 5
-    max_overflow: int = 5
+    # Up to pool_size connections, opened as needed and then kept. Overflow
+    # connections are closed as soon as they are returned, so under steady load
+    # above pool_size every burst opens new ones (a PostgreSQL backend each):
+    # by default there are none.
+    pool_size: int = 10
+    max_overflow: int = 0
     pool_timeout_seconds: float = 10.0
     # Server-side cap on any one statement, so a runaway query cannot hold a pooled
     # connection (and its locks) forever. 0 disables it.
@@ -81,8 +85,8 @@ class DatabaseSettings:
             raw = env_str(env, "DATABASE_URL", DEFAULT_DATABASE_URL)
         settings = cls(
             url=async_url(raw),
-            pool_size=env_int(env, "DB_POOL_SIZE", 5),
-            max_overflow=env_int(env, "DB_MAX_OVERFLOW", 5),
+            pool_size=env_int(env, "DB_POOL_SIZE", 10),
+            max_overflow=env_int(env, "DB_MAX_OVERFLOW", 0),
             pool_timeout_seconds=env_float(env, "DB_POOL_TIMEOUT_SECONDS", 10.0, minimum=0.1),
             statement_timeout_ms=env_int(env, "DB_STATEMENT_TIMEOUT_MS", 30_000),
             connect_timeout_seconds=env_float(env, "DB_CONNECT_TIMEOUT_SECONDS", 5.0,

@@ -23,7 +23,7 @@ from services.db import (
 def test_defaults() -> None:
     settings = DatabaseSettings.from_env({})
     assert settings.url.render_as_string(hide_password=False) == DEFAULT_DATABASE_URL
-    assert (settings.pool_size, settings.max_overflow) == (5, 5)
+    assert (settings.pool_size, settings.max_overflow) == (10, 0)
     assert settings.statement_timeout_ms == 30_000
 
 
@@ -40,11 +40,11 @@ def test_plain_postgres_urls_get_the_asyncpg_driver(raw: str) -> None:
 
 def test_tuning_from_the_environment() -> None:
     settings = DatabaseSettings.from_env({
-        "DB_POOL_SIZE": "12", "DB_MAX_OVERFLOW": "0", "DB_STATEMENT_TIMEOUT_MS": "0",
+        "DB_POOL_SIZE": "12", "DB_MAX_OVERFLOW": "3", "DB_STATEMENT_TIMEOUT_MS": "0",
         "DB_POOL_TIMEOUT_SECONDS": "2.5", "DB_CONNECT_TIMEOUT_SECONDS": "1"})
     assert (settings.pool_size, settings.max_overflow, settings.statement_timeout_ms,
             settings.pool_timeout_seconds, settings.connect_timeout_seconds) == (
-        12, 0, 0, 2.5, 1.0)
+        12, 3, 0, 2.5, 1.0)
 
 
 @pytest.mark.parametrize("env, message", [
@@ -79,7 +79,7 @@ async def test_engine_applies_the_statement_timeout(search_db_url: str) -> None:
         search_db_url)
     engine = create_engine(settings)
     try:
-        assert engine.pool.size() == 5  # type: ignore[attr-defined]
+        assert engine.pool.size() == 10  # type: ignore[attr-defined]
         async with session_factory(engine)() as session:
             shown = (await session.execute(text("SHOW statement_timeout"))).scalar_one()
             assert shown == "1234ms"
