@@ -20,7 +20,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
-from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 
 from search_service.airports import local_midnight
 from search_service.repository import DirectionQuery, LegFilter, search_statement
@@ -136,8 +135,6 @@ class StatementBook:
     def __init__(self, zones: dict[str, str], policy: SearchPolicy | None = None) -> None:
         self._zones = {code: ZoneInfo(name) for code, name in zones.items()}
         self._policy = policy or SearchPolicy()
-        self._dialect = asyncpg_dialect.dialect()  # type: ignore[no-untyped-call]
-        self._compiled: dict[int, Any] = {}
 
     def call(self, case: Case) -> tuple[str, list[Any]]:
         zone = self._zones[case.origin]
@@ -149,12 +146,8 @@ class StatementBook:
             LegFilter(cabin=CABIN, seats=case.adults, max_stops=case.max_stops,
                       min_connection_minutes=policy.min_connection_minutes,
                       max_layover_minutes=policy.max_layover_minutes))
-        compiled = self._compiled.get(id(statement))
-        if compiled is None:  # one SQL text per statement shape, as in the service
-            compiled = statement.compile(dialect=self._dialect)
-            self._compiled[id(statement)] = compiled
-        bound = compiled.construct_params(params)
-        return compiled.string, [bound[name] for name in compiled.positiontup]
+        # One SQL text per statement shape, compiled once, exactly as the service runs it.
+        return statement.sql, statement.args(params)
 
     def calls(self, cases: Sequence[Case]) -> tuple[list[str], list[tuple[int, list[Any]]]]:
         """(distinct SQL texts, per case: index of its text and its arguments)."""

@@ -37,8 +37,7 @@ from typing import Any
 import asyncpg
 
 from booking_service.models import BookingStatus, ProviderOrderStatus
-from services.db import DatabaseSettings, create_pool
-from services.errors import UnavailableError
+from services.db import DatabaseSettings, create_pool, pooled
 
 PENDING = BookingStatus.PENDING.value
 HELD = BookingStatus.HELD.value
@@ -409,24 +408,9 @@ SET provider_order_status = '{ORDER_CANCELLED}', provider_attempt_at = NULL,
 WHERE id = $1 AND provider_order_status = '{CANCELLING}'
 RETURNING id"""
 
-# Connection-level failures: the database is down, restarting or out of connections.
-_UNAVAILABLE = (OSError, TimeoutError, asyncpg.PostgresConnectionError,
-                asyncpg.exceptions.OperatorInterventionError,
-                asyncpg.TooManyConnectionsError, asyncpg.ConnectionDoesNotExistError,
-                asyncpg.InterfaceError)
-
-
-async def _no_reset(connection: asyncpg.Connection) -> None:
-    """Pool reset: the store never leaves session state behind (no SET, LISTEN or
-    advisory locks), so a released connection needs no reset query unless a
-    transaction was left open."""
-    if connection.is_in_transaction():
-        await connection.execute("ROLLBACK")
-
-
 def create_store_pool(settings: DatabaseSettings, application_name: str) -> asyncpg.Pool:
     """The pool a BookingStore runs on (connect it with ``await pool``)."""
-    return create_pool(settings, application_name=application_name, reset=_no_reset)
+    return create_pool(settings, application_name=application_name)
 
 
 class BookingStore:
@@ -436,16 +420,9 @@ class BookingStore:
         self._pool = pool
         self._acquire_timeout = acquire_timeout
 
-    @contextlib.asynccontextmanager
-    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
+    def _connection(self) -> contextlib.AbstractAsyncContextManager[asyncpg.Connection]:
         """A pooled connection; a database that cannot be reached is UNAVAILABLE."""
-        try:
-            async with self._pool.acquire(timeout=self._acquire_timeout) as connection:
-                yield connection
-        except _UNAVAILABLE as exc:
-            raise UnavailableError(
-                f"the booking database is unavailable ({type(exc).__name__}); retry",
-                reason="DATABASE_UNAVAILABLE") from None
+        return pooled(self._pool, self._acquire_timeout)
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[BookingTx]:

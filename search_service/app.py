@@ -7,6 +7,7 @@ import logging
 from collections.abc import Sequence
 
 import aiohttp
+import asyncpg
 import grpc
 from grpc_health.v1 import health
 from prometheus_client import CollectorRegistry
@@ -22,13 +23,13 @@ from search_service.servicer import SearchServicer
 from search_service.settings import SearchServiceSettings
 from search_service.upstream import AmadeusClient, ProviderMetrics, ProviderSearch
 from services.clients.token_client import TokenClient
-from services.db import create_engine, wait_for_database
+from services.db import create_engine, create_pool, wait_for_database
 from services.generated.skyroute.search.v1 import search_service_pb2 as pb
 from services.generated.skyroute.search.v1 import search_service_pb2_grpc as pb_grpc
 from services.interceptors import Authenticator
 from services.logs import Redactor
 from services.redis_client import create_redis
-from services.server import SERVING
+from services.server import SERVING, StartupError
 from services.tasks import cancel_and_wait
 
 log = logging.getLogger("skyroute.search.app")
@@ -48,8 +49,12 @@ class SearchApp:
         self.settings = settings
         redactor.add(settings.page_token_secret)
         self._redis = create_redis(settings.redis)
+        # The engine only checks the database at start; queries run on the pool.
         self._engine = create_engine(settings.database, application_name="skyroute-search")
-        self.repository = InventoryRepository(self._engine, RepositoryMetrics(registry))
+        self._pool = create_pool(settings.database, application_name="skyroute-search")
+        self._pool_open = False
+        self.repository = InventoryRepository(self._pool, RepositoryMetrics(registry),
+                                              settings.database.pool_timeout_seconds)
         self.airports = AirportDirectory()
         page_tokens = PageTokens(settings.page_token_secret)
         offer_ids = OfferIds(settings.page_token_secret)
@@ -85,6 +90,14 @@ class SearchApp:
 
     async def start(self, health_servicer: health.aio.HealthServicer) -> None:
         await wait_for_database(self._engine, DATABASE_WAIT_SECONDS)
+        await self._engine.dispose()
+        try:
+            await self._pool
+        except (OSError, asyncpg.PostgresError) as exc:
+            raise StartupError(f"cannot open the database pool for "
+                               f"{self.settings.database.safe_url}: "
+                               f"{type(exc).__name__}") from None
+        self._pool_open = True
         self.airports.replace(await self.repository.airports())
         try:
             await self._redis.ping()
@@ -114,4 +127,6 @@ class SearchApp:
         if self._session is not None:
             await self._session.close()
         await self._engine.dispose()
+        if self._pool_open:
+            await self._pool.close()
         await self._redis.aclose()

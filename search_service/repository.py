@@ -1,4 +1,4 @@
-"""Inventory reads for search and offers: SQLAlchemy Core, one statement per search.
+"""Inventory reads for search and offers: one statement per search.
 
 A search's flights come from a single ``UNION ALL`` statement: per direction, the
 non-stop flights and (when connections are allowed) every two-flight connection with
@@ -6,21 +6,27 @@ a connection time between the minimum and the maximum layover, both fares in the
 requested cabin with enough seats, in the same currency. Prices come back as integer
 cents so the hot path never builds ``Decimal`` objects, and rows as plain tuples,
 never ORM objects.
+
+Statements are built with SQLAlchemy Core (one per search shape), compiled once to
+PostgreSQL text and run on an asyncpg pool (services.db.create_pool): one round trip
+per search, with no pre-ping, BEGIN or ROLLBACK around it.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import asyncpg
 import sqlalchemy as sa
 from prometheus_client import CollectorRegistry, Counter
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.dialects import postgresql
 
 from search_service.models import Base
+from services.db import pooled
 
 FLIGHTS = Base.metadata.tables["flights"]
 FARES = Base.metadata.tables["fares"]
@@ -129,9 +135,11 @@ class _Shape:
 def _airline_filter(flight: Any, shape: _Shape) -> list[Any]:
     out = []
     if shape.included:
-        out.append(flight.c.airline_code.in_(sa.bindparam("included", expanding=True)))
+        out.append(flight.c.airline_code == sa.any_(
+            sa.bindparam("included", type_=postgresql.ARRAY(sa.Text))))
     if shape.excluded:
-        out.append(flight.c.airline_code.not_in(sa.bindparam("excluded", expanding=True)))
+        out.append(flight.c.airline_code != sa.all_(
+            sa.bindparam("excluded", type_=postgresql.ARRAY(sa.Text))))
     return out
 
 
@@ -177,18 +185,39 @@ def connection_select(n: int, shape: _Shape) -> sa.Select[Any]:
     )
 
 
+_DIALECT = postgresql.asyncpg.dialect()
+
+
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    """A statement as PostgreSQL text with ``$n`` parameters: their names in order,
+    and the values of those the statement itself binds (literals)."""
+
+    sql: str
+    names: tuple[str, ...]
+    fixed: Mapping[str, Any]
+
+    def args(self, params: Mapping[str, Any]) -> list[Any]:
+        return [params[n] if n in params else self.fixed[n] for n in self.names]
+
+
+def compile_statement(statement: Any) -> Compiled:
+    compiled = statement.compile(dialect=_DIALECT)
+    return Compiled(compiled.string, tuple(compiled.positiontup or ()), dict(compiled.params))
+
+
 @functools.lru_cache(maxsize=64)
-def _statement(shape: _Shape) -> Any:
+def _statement(shape: _Shape) -> Compiled:
     parts: list[sa.Select[Any]] = []
     for n in range(shape.directions):
         parts.append(direct_select(n, shape))
         if shape.max_stops >= 1:
             parts.append(connection_select(n, shape))
-    return parts[0] if len(parts) == 1 else sa.union_all(*parts)
+    return compile_statement(parts[0] if len(parts) == 1 else sa.union_all(*parts))
 
 
 def search_statement(directions: Sequence[DirectionQuery], f: LegFilter
-                     ) -> tuple[Any, dict[str, Any]]:
+                     ) -> tuple[Compiled, dict[str, Any]]:
     """The statement for this search's shape and its parameters."""
     shape = _Shape(len(directions), f.max_stops, bool(f.included_airlines),
                    bool(f.excluded_airlines), f.min_connection_minutes, f.max_layover_minutes)
@@ -205,11 +234,12 @@ def search_statement(directions: Sequence[DirectionQuery], f: LegFilter
     return _statement(shape), params
 
 
-_OFFER_FARES = (
+_OFFER_FARES = compile_statement(
     sa.select(*_leg_columns(_F1, _FA1), _FA1.c.cabin)
     .select_from(_F1.join(_FA1, _FA1.c.flight_id == _F1.c.id))
-    .where(_FA1.c.id.in_(sa.bindparam("ids", expanding=True)))
+    .where(_FA1.c.id == sa.any_(sa.bindparam("ids", type_=postgresql.ARRAY(sa.BigInteger))))
 )
+_AIRPORTS = compile_statement(sa.select(AIRPORTS.c.iata_code, AIRPORTS.c.timezone))
 
 
 def _leg(row: Sequence[Any], start: int) -> Leg:
@@ -217,25 +247,28 @@ def _leg(row: Sequence[Any], start: int) -> Leg:
 
 
 class InventoryRepository:
-    def __init__(self, engine: AsyncEngine, metrics: RepositoryMetrics) -> None:
-        self._engine = engine
+    def __init__(self, pool: asyncpg.Pool, metrics: RepositoryMetrics,
+                 acquire_timeout: float = 10.0) -> None:
+        self._pool = pool
         self._metrics = metrics
+        self._acquire_timeout = acquire_timeout
         self.search_queries = 0  # statements run by search_legs, for tests
 
+    async def _fetch(self, statement: Compiled, params: Mapping[str, Any]
+                     ) -> list[asyncpg.Record]:
+        async with pooled(self._pool, self._acquire_timeout) as connection:
+            return await connection.fetch(statement.sql, *statement.args(params))
+
     async def airports(self) -> list[tuple[str, str]]:
-        async with self._engine.connect() as conn:
-            result = await conn.execute(sa.select(AIRPORTS.c.iata_code, AIRPORTS.c.timezone))
-            return [(code, zone) for code, zone in result]
+        return [(code, zone) for code, zone in await self._fetch(_AIRPORTS, {})]
 
     async def search_legs(self, directions: Sequence[DirectionQuery], f: LegFilter
                           ) -> list[tuple[int, tuple[Leg, ...]]]:
         """Every (direction, journey legs) matching; unordered."""
         self.search_queries += 1
         self._metrics.queries.labels("search").inc()
-        async with self._engine.connect() as conn:
-            stmt, params = search_statement(directions, f)
-            result = await conn.execute(stmt, params)
-            rows = result.all()
+        statement, params = search_statement(directions, f)
+        rows = await self._fetch(statement, params)
         out: list[tuple[int, tuple[Leg, ...]]] = []
         second = 1 + LEG_WIDTH
         for row in rows:
@@ -248,6 +281,5 @@ class InventoryRepository:
     async def offer_fares(self, fare_ids: Sequence[int]) -> dict[int, OfferFare]:
         """The named fares with their flights, as they are now (missing ids absent)."""
         self._metrics.queries.labels("offer").inc()
-        async with self._engine.connect() as conn:
-            rows = (await conn.execute(_OFFER_FARES, {"ids": list(fare_ids)})).all()
+        rows = await self._fetch(_OFFER_FARES, {"ids": list(fare_ids)})
         return {row[0]: OfferFare(_leg(row, 0), row[LEG_WIDTH]) for row in rows}

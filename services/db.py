@@ -9,12 +9,12 @@ pool from ``create_pool`` instead, with the same settings.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 from sqlalchemy import text
@@ -143,25 +143,49 @@ def _server_settings(settings: DatabaseSettings, application_name: str) -> dict[
     return server_settings
 
 
-def create_pool(settings: DatabaseSettings, *, application_name: str = "skyroute",
-                reset: Callable[[asyncpg.Connection], Awaitable[None]] | None = None
+async def rollback_if_open(connection: asyncpg.Connection) -> None:
+    """Pool reset for code that leaves no session state (no SET, LISTEN or advisory
+    locks): only a transaction left open is ended, so a released connection costs no
+    reset query (asyncpg's default runs one on every release)."""
+    if connection.is_in_transaction():
+        await connection.execute("ROLLBACK")
+
+
+def create_pool(settings: DatabaseSettings, *, application_name: str = "skyroute"
                 ) -> asyncpg.Pool:
     """An asyncpg pool with the engine's limits (``pool_size`` + ``max_overflow``
-    connections at most, two kept open), statement timeout and application name
-    (callers pass ``pool_timeout_seconds`` to ``acquire``). Not connected yet:
-    ``await pool`` (or ``pool.init()``) before use; that raises if the database does
-    not answer. ``reset`` replaces asyncpg's reset query
-    on release (see asyncpg.create_pool)."""
-    options: dict[str, Any] = {}
-    if reset is not None:
-        options["reset"] = reset
+    connections at most, two kept open), statement timeout and application name, for
+    code that leaves no session state behind (see ``rollback_if_open``). Not
+    connected yet: ``await pool`` (or ``pool.init()``) before use; that raises if the
+    database does not answer. Take connections with ``pooled``."""
     return asyncpg.create_pool(
         settings.url.set(drivername="postgresql").render_as_string(hide_password=False),
         min_size=min(settings.pool_size, 2),
         max_size=settings.pool_size + settings.max_overflow,
         timeout=settings.connect_timeout_seconds,
         server_settings=_server_settings(settings, application_name),
-        **options)
+        reset=rollback_if_open)
+
+
+# Connection-level failures: the database is down, restarting or out of connections.
+CONNECTION_ERRORS = (OSError, TimeoutError, asyncpg.PostgresConnectionError,
+                     asyncpg.exceptions.OperatorInterventionError,
+                     asyncpg.TooManyConnectionsError, asyncpg.ConnectionDoesNotExistError,
+                     asyncpg.InterfaceError)
+
+
+@contextlib.asynccontextmanager
+async def pooled(pool: asyncpg.Pool, acquire_timeout: float
+                 ) -> AsyncIterator[asyncpg.Connection]:
+    """A connection from ``pool`` (waiting at most ``acquire_timeout`` for one); a database
+    that cannot be reached, or drops the connection, is DatabaseUnavailableError
+    (UNAVAILABLE, retryable) with the driver's error type, never its text."""
+    try:
+        async with pool.acquire(timeout=acquire_timeout) as connection:
+            yield connection
+    except CONNECTION_ERRORS as exc:
+        raise DatabaseUnavailableError(
+            f"the database is unavailable ({type(exc).__name__}); retry") from None
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
