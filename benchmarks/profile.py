@@ -78,16 +78,12 @@ def summarize(paths: Sequence[Path], functions: Mapping[str, str]) -> Profile:
     """``functions``: label -> "file-suffix:function" whose inclusive time to count
     ("file-suffix:" for any function of the file), or
     "leaf:file-suffix:function" to count the samples where it is the innermost frame
-    (a callback into C code shows as its Python caller alone), or "greenlets" to count
-    the samples of SQLAlchemy code running in a greenlet (its asyncio layer runs its
-    work there): py-spy shows those stacks apart, without the coroutine that awaits
-    them, so their time is missing from that coroutine's inclusive time."""
+    (a callback into C code shows as its Python caller alone)."""
     samples = 0
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
-    greenlet_labels = [label for label, spec in functions.items() if spec == GREENLETS]
     wanted = {label: (spec.startswith("leaf:"), *spec.removeprefix("leaf:").rsplit(":", 1))
-              for label, spec in functions.items() if spec != GREENLETS}
+              for label, spec in functions.items()}
     for path in paths:
         if not path.exists():
             continue
@@ -102,11 +98,6 @@ def summarize(paths: Sequence[Path], functions: Mapping[str, str]) -> Profile:
                 continue
             samples += n
             own[_area(*parsed[-1])] += n
-            # Unrooted stacks also come from incomplete unwinding: count only SQLAlchemy's.
-            if not any(f in _ROOTS for f, _file in parsed) and any(
-                    "sqlalchemy/" in file for _f, file in parsed):
-                for label in greenlet_labels:
-                    inclusive[label] += n
             for label, (leaf, suffix, function) in wanted.items():
                 frames_ = parsed[-1:] if leaf else parsed
                 if any((not function or f == function) and file.endswith(suffix)
@@ -115,10 +106,6 @@ def summarize(paths: Sequence[Path], functions: Mapping[str, str]) -> Profile:
     return Profile(samples, own, inclusive)
 
 
-GREENLETS = "greenlets"
-# A stack with none of these frames did not start from the main module or a thread:
-# a greenlet's.
-_ROOTS = frozenset({"_run_module_as_main", "Thread._bootstrap", "<module>"})
 C_CALLBACKS = "C callbacks (asyncio's C tasks, gRPC's Cython)"
 
 

@@ -620,10 +620,9 @@ class SearchBench:
                 f"{label} ({point.rps:,.0f}/s while sampled), py-spy on both replicas: "
                 f"{result.samples} samples holding the GIL ({python_cores:.2f} cores). "
                 f"Own time by library: {result.areas_line()}. Inclusive: cache layer "
-                f"(Redis GET, lock, store, release) {result.share(cache_only):.0f} %, SQL "
-                f"through SQLAlchemy and asyncpg (`search_legs` with the pool checkout, "
-                f"pre-ping, BEGIN and ROLLBACK, and SQLAlchemy's greenlets) "
-                f"{result.share(inc['sql'] + inc['greenlets']):.0f} %; building "
+                f"(Redis GET, lock, store, release) {result.share(cache_only):.0f} %, the "
+                f"SQL statement on the asyncpg pool (`search_legs`, pool checkout "
+                f"included) {result.share(inc['sql']):.0f} %; building "
                 f"itineraries, offer ids and protobuf {result.share(building):.0f} %; "
                 f"request validation {result.share(inc['validate']):.0f} %")
 
@@ -633,7 +632,6 @@ PROFILED = {
     "cache": "search_service/cache.py:ResultCache._fetch",
     "compute": "search_service/search.py:FlightSearch._compute",
     "sql": "search_service/repository.py:InventoryRepository.search_legs",
-    "greenlets": profile.GREENLETS,
     "validate": "search_service/validation.py:validate_search",
 }
 
