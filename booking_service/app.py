@@ -8,7 +8,6 @@ import logging
 from collections.abc import Sequence
 
 import aiohttp
-import asyncpg
 import grpc
 from grpc_health.v1 import health
 from prometheus_client import CollectorRegistry
@@ -35,12 +34,12 @@ from booking_service.settings import (
 from booking_service.sweeper import HoldSweeper, SweeperMetrics
 from services.clients.token_client import TokenClient
 from services.config import ConfigError
-from services.db import create_engine, wait_for_database
+from services.db import create_engine, open_pool, wait_for_database
 from services.generated.skyroute.booking.v1 import booking_service_pb2 as pb
 from services.generated.skyroute.booking.v1 import booking_service_pb2_grpc as pb_grpc
 from services.interceptors import Authenticator
 from services.logs import Redactor
-from services.server import SERVING, StartupError
+from services.server import SERVING
 from services.tasks import cancel_and_wait
 
 log = logging.getLogger("skyroute.booking.app")
@@ -132,12 +131,7 @@ class BookingApp:
         await wait_for_database(self._engine, DATABASE_WAIT_SECONDS)
         await check_schema(self._engine)
         await self._engine.dispose()
-        try:
-            await self._pool
-        except (OSError, asyncpg.PostgresError) as exc:
-            raise StartupError(f"cannot open the database pool for "
-                               f"{self.settings.database.safe_url}: "
-                               f"{type(exc).__name__}") from None
+        await open_pool(self._pool, self.settings.database)
         self._pool_open = True
         if self.settings.jwt.jwks_url:
             try:

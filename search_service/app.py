@@ -7,7 +7,6 @@ import logging
 from collections.abc import Sequence
 
 import aiohttp
-import asyncpg
 import grpc
 from grpc_health.v1 import health
 from prometheus_client import CollectorRegistry
@@ -23,13 +22,13 @@ from search_service.servicer import SearchServicer
 from search_service.settings import SearchServiceSettings
 from search_service.upstream import AmadeusClient, ProviderMetrics, ProviderSearch
 from services.clients.token_client import TokenClient
-from services.db import create_engine, create_pool, wait_for_database
+from services.db import create_engine, create_pool, open_pool, wait_for_database
 from services.generated.skyroute.search.v1 import search_service_pb2 as pb
 from services.generated.skyroute.search.v1 import search_service_pb2_grpc as pb_grpc
 from services.interceptors import Authenticator
 from services.logs import Redactor
 from services.redis_client import create_redis
-from services.server import SERVING, StartupError
+from services.server import SERVING
 from services.tasks import cancel_and_wait
 
 log = logging.getLogger("skyroute.search.app")
@@ -91,12 +90,7 @@ class SearchApp:
     async def start(self, health_servicer: health.aio.HealthServicer) -> None:
         await wait_for_database(self._engine, DATABASE_WAIT_SECONDS)
         await self._engine.dispose()
-        try:
-            await self._pool
-        except (OSError, asyncpg.PostgresError) as exc:
-            raise StartupError(f"cannot open the database pool for "
-                               f"{self.settings.database.safe_url}: "
-                               f"{type(exc).__name__}") from None
+        await open_pool(self._pool, self.settings.database)
         self._pool_open = True
         self.airports.replace(await self.repository.airports())
         try:

@@ -167,6 +167,17 @@ def create_pool(settings: DatabaseSettings, *, application_name: str = "skyroute
         reset=rollback_if_open)
 
 
+async def open_pool(pool: asyncpg.Pool, settings: DatabaseSettings) -> None:
+    """Connects a pool from ``create_pool``; DatabaseUnavailableError, naming the
+    database (password masked) and the error type, if it cannot."""
+    try:
+        await pool
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise DatabaseUnavailableError(
+            f"cannot open the database pool for {settings.safe_url}: "
+            f"{type(exc).__name__}") from None
+
+
 # Connection-level failures: the database is down, restarting or out of connections.
 CONNECTION_ERRORS = (OSError, TimeoutError, asyncpg.PostgresConnectionError,
                      asyncpg.exceptions.OperatorInterventionError,

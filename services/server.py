@@ -24,6 +24,7 @@ from prometheus_client import CollectorRegistry
 
 from services import event_loop
 from services.config import ConfigError, ServerSettings, TlsSettings
+from services.errors import UnavailableError
 from services.http_status import ServingState, start_http
 from services.interceptors import Authenticator, ServerInterceptor
 from services.logs import Redactor, configure_logging
@@ -122,9 +123,9 @@ async def serve(
                                             settings.grpc_host, settings.metrics_port)
     try:
         await app.start(health_servicer)
-    except (StartupError, ConfigError) as exc:
-        # A dependency is missing or wrong (no database, unmigrated schema...): say so
-        # plainly and exit non-zero, without a traceback.
+    except (StartupError, ConfigError, UnavailableError) as exc:
+        # A dependency is missing, down or wrong (no database, unmigrated schema...):
+        # say so plainly and exit non-zero, without a traceback.
         log.error("cannot start", extra={"error": str(exc)})
         await server.stop(0)
         if runner is not None:
