@@ -5,7 +5,9 @@ Seat counts only ever change through conditional, state-guarded statements:
 - a hold is ``UPDATE fares SET seats_available = seats_available - n
   WHERE id = :id AND seats_available >= n``, one per fare, in ascending fare id order
   (every transaction that touches several fares locks them in the same order, so they
-  cannot deadlock), all in the transaction that inserts the booking: all or none;
+  cannot deadlock), all in the transaction that inserts the booking: all or none. A
+  booking on one fare is one statement (``HOLD_ONE_FARE_SQL``) whose inserts read
+  from that UPDATE's result: no seats taken, no rows written;
 - seats go back only in the transaction whose ``UPDATE bookings ... WHERE status IN
   (...)`` actually changed the booking's status (cancel, expiry), so two cancels, or a
   cancel and the sweeper, can never both give the same seats back;
@@ -149,8 +151,6 @@ def _columns(record: type, prefix: str = "") -> str:
 
 
 BOOKING_COLUMNS = _columns(BookingRecord)
-SEGMENT_COLUMNS = _columns(SegmentRecord)
-PASSENGER_COLUMNS = _columns(PassengerRecord)
 
 
 @dataclass(frozen=True, slots=True)
