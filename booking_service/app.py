@@ -22,7 +22,7 @@ from booking_service.order_lookup import NoOrderLookup, OrderLookup, SimOrderLoo
 from booking_service.pricing import PriceChecker
 from booking_service.provider_order import OrderMetrics, ProviderOrdering
 from booking_service.provider_orders import ProviderOrders
-from booking_service.repository import BookingStore, create_store_pool
+from booking_service.repository import BookingStore
 from booking_service.search_prices import SearchPriceChecker
 from booking_service.servicer import PUBLIC_METHODS, BookingServicer
 from booking_service.settings import (
@@ -34,7 +34,7 @@ from booking_service.settings import (
 from booking_service.sweeper import HoldSweeper, SweeperMetrics
 from services.clients.token_client import TokenClient
 from services.config import ConfigError
-from services.db import create_engine, open_pool, wait_for_database
+from services.db import create_engine, create_pool, open_pool, wait_for_database
 from services.generated.skyroute.booking.v1 import booking_service_pb2 as pb
 from services.generated.skyroute.booking.v1 import booking_service_pb2_grpc as pb_grpc
 from services.interceptors import Authenticator
@@ -97,7 +97,7 @@ class BookingApp:
         # The engine only checks the database at start; the service's SQL runs on the
         # asyncpg pool (booking_service/repository.py).
         self._engine = create_engine(settings.database, application_name=application_name)
-        self._pool = create_store_pool(settings.database, application_name)
+        self._pool = create_pool(settings.database, application_name=application_name)
         self._pool_open = False
         self.store = BookingStore(self._pool, settings.database.pool_timeout_seconds)
         self._prices = prices or price_checker(settings, self.store)

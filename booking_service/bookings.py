@@ -55,7 +55,6 @@ from services.errors import (
     UnavailableError,
     ValidationError,
 )
-from services.fares import weight_percent
 
 log = logging.getLogger("skyroute.booking")
 
@@ -208,8 +207,7 @@ class Bookings:
             try:
                 held = await self._store.hold_one_fare(
                     row, passengers, segments, fare_id, seats, cost,
-                    weight_percent(plan.party.adults, plan.party.children,
-                                   plan.party.infants))
+                    plan.party.weight_percent)
             except SeatsUnavailable as exc:
                 raise sold_out(plan, exc.fare_id, exc.seats_available) from None
             if not isinstance(held, HeldFare):

@@ -34,10 +34,14 @@ class Party:
     def size(self) -> int:
         return self.adults + self.children + self.infants
 
+    @property
+    def weight_percent(self) -> int:
+        """The party's price as a percentage of one adult fare."""
+        return weight_percent(self.adults, self.children, self.infants)
+
     def fare_cost(self, unit_price: Decimal) -> Decimal:
         """What one fare priced ``unit_price`` per adult costs the whole party."""
-        weight = weight_percent(self.adults, self.children, self.infants)
-        return (unit_price * weight / 100).quantize(CENT, rounding=ROUND_HALF_UP)
+        return (unit_price * self.weight_percent / 100).quantize(CENT, rounding=ROUND_HALF_UP)
 
     def describe(self) -> str:
         return (f"{self.adults} adult(s), {self.children} child(ren), "

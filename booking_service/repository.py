@@ -39,7 +39,7 @@ from typing import Any
 import asyncpg
 
 from booking_service.models import BookingStatus, ProviderOrderStatus
-from services.db import DatabaseSettings, create_pool, pooled
+from services.db import pooled
 
 PENDING = BookingStatus.PENDING.value
 HELD = BookingStatus.HELD.value
@@ -407,11 +407,6 @@ SET provider_order_status = '{ORDER_CANCELLED}', provider_attempt_at = NULL,
     updated_at = now()
 WHERE id = $1 AND provider_order_status = '{CANCELLING}'
 RETURNING id"""
-
-def create_store_pool(settings: DatabaseSettings, application_name: str) -> asyncpg.Pool:
-    """The pool a BookingStore runs on (connect it with ``await pool``)."""
-    return create_pool(settings, application_name=application_name)
-
 
 class BookingStore:
     """All booking SQL, over an asyncpg pool (services.db.create_pool)."""

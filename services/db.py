@@ -1,9 +1,9 @@
 """PostgreSQL access shared by every service: settings, engine, sessions, pre-start wait.
 
 One ``AsyncEngine`` per process (asyncpg driver), built from ``DatabaseSettings`` that are
-read once from the environment and passed down; no module-level engine. A service whose
-hot path is a few short statements (the booking service) runs them on a plain asyncpg
-pool from ``create_pool`` instead, with the same settings.
+read once from the environment and passed down; no module-level engine. The search and
+booking services run their queries on a plain asyncpg pool (``create_pool``, ``pooled``)
+with the same settings, and use the engine only for the start-up checks.
 """
 
 from __future__ import annotations

@@ -23,9 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from booking_service.app import BookingApp
 from booking_service.order_lookup import OrderLookup
 from booking_service.pricing import PriceChecker
-from booking_service.repository import BookingStore, create_store_pool
+from booking_service.repository import BookingStore
 from booking_service.settings import BookingServiceSettings
-from services.db import DatabaseSettings
+from services.db import DatabaseSettings, create_pool
 from services.generated.skyroute.booking.v1 import booking_service_pb2_grpc as pb_grpc
 from services.logs import Redactor
 from services.metrics import ServerMetrics
@@ -53,7 +53,7 @@ async def engine(booking_db_url: str) -> AsyncIterator[AsyncEngine]:
 async def store(booking_db_url: str) -> AsyncIterator[BookingStore]:
     """A BookingStore on its own pool (for flows driven without a server)."""
     settings = DatabaseSettings.from_env({"DATABASE_URL": booking_db_url})
-    pool = await create_store_pool(settings, "booking-tests")
+    pool = await create_pool(settings, application_name="booking-tests")
     yield BookingStore(pool)
     await pool.close()
 

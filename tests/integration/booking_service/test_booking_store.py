@@ -8,16 +8,15 @@ from decimal import Decimal
 import pytest
 
 from booking_service.passengers import Party
-from booking_service.repository import PARTY_COST_SQL, BookingStore, create_store_pool
-from services.db import DatabaseSettings
+from booking_service.repository import PARTY_COST_SQL, BookingStore
+from services.db import DatabaseSettings, create_pool
 from services.errors import UnavailableError
-from services.fares import weight_percent
 
 
 async def test_a_dropped_connection_is_unavailable_and_then_replaced(
         booking_db_url: str) -> None:
     settings = DatabaseSettings.from_env({"DATABASE_URL": booking_db_url})
-    pool = await create_store_pool(settings, "booking-dropped")
+    pool = await create_pool(settings, application_name="booking-dropped")
     store = BookingStore(pool)
     try:
         with pytest.raises(UnavailableError) as err:
@@ -43,7 +42,6 @@ async def test_the_party_cost_in_sql_rounds_like_the_pricing_rule(store: Booking
     prices += [Decimal(n) / 100 for n in range(1, 2000, 37)]
     async with store.transaction() as tx:
         for party in parties:
-            weight = weight_percent(party.adults, party.children, party.infants)
             for price in prices:
-                in_sql = await tx.connection.fetchval(query, price, weight)
+                in_sql = await tx.connection.fetchval(query, price, party.weight_percent)
                 assert in_sql == party.fare_cost(price), (party, price)
