@@ -194,7 +194,8 @@ class SqlPairs:
             fare["origin"], fare["destination"], fare["departure_at"], fare["arrival_at"],
             "ECONOMY", party.seats, cost, fare["refundable"], Decimal(fare["change_fee"]))
         held = await conn.fetchrow(HOLD_ONE_FARE_SQL, *booking_args(row, [passenger], [segment]),
-                                   party.seats, fare["fare_id"], cost, 100)
+                                   party.seats, fare["fare_id"], cost,
+                                   party.weight_percent)
         return None if held is None else int(held["id"])
 
     def stats(self) -> dict[str, float]:
