@@ -408,10 +408,10 @@ class BookingBench:
             "one-statement hold (the guarded `UPDATE fares SET seats_available = "
             "seats_available - n WHERE id = $1 AND seats_available >= n AND <the price "
             "is still the priced one>` and the booking, passenger and segment rows "
-            "written from it) and the one-statement confirm (the guarded status UPDATE "
-            "and ticket numbers, returning the booking). It leaves out what the service "
-            "does besides: reading the fare to price the offer, reading the booking "
-            "before confirming it, JWT checks, gRPC.",
+            "written from it) and the one-statement confirm by the user's booking "
+            "reference (the guarded status UPDATE and ticket numbers, returning the "
+            "booking). It leaves out what the service does besides: reading the fare "
+            "to price the offer, JWT checks, gRPC.",
             "After every run the benchmark checks in the database that no seat was "
             "oversold (every fare: seats_total - seats_available = seats of its HELD and "
             "CONFIRMED bookings, seats_available >= 0) and exits non-zero on a "

@@ -27,7 +27,7 @@ from booking_service.offer_refs import format_ref
 from booking_service.passengers import Party
 from booking_service.pnr import new_reference
 from booking_service.repository import (
-    CONFIRM_SQL,
+    CONFIRM_UNREAD_SQL,
     HOLD_ONE_FARE_SQL,
     NewBookingRow,
     PassengerRecord,
@@ -141,8 +141,8 @@ class SqlPairs:
     """The service's own two writes per booking, sent straight through asyncpg: the
     one-statement hold (booking_service/repository.py HOLD_ONE_FARE_SQL: the guarded
     seat UPDATE and the booking, passenger and segment rows) and the one-statement
-    confirm (CONFIRM_SQL: the guarded status UPDATE and ticket numbers), one
-    connection per worker."""
+    confirm by the user's booking reference (CONFIRM_UNREAD_SQL: the guarded status
+    UPDATE and ticket numbers), one connection per worker."""
 
     def __init__(self, config: Mapping[str, Any], index: int, processes: int) -> None:
         self._config = config
@@ -163,22 +163,23 @@ class SqlPairs:
         user = f"{self._config['run']}-sql-{worker}"
         for _ in range(REFERENCE_ATTEMPTS):
             try:
-                booking_id = await self._hold(conn, fare, user)
+                reference = await self._hold(conn, fare, user)
             except asyncpg.UniqueViolationError:
                 continue  # the random reference is taken: another, as the service does
             break
         else:
             return "hold no free reference"
-        if booking_id is None:
+        if reference is None:
             return "hold SOLD_OUT"
-        confirmed = await conn.fetchrow(CONFIRM_SQL, booking_id,
+        confirmed = await conn.fetchrow(CONFIRM_UNREAD_SQL, user,
                                         f"pay_{secrets.token_hex(12)}",
-                                        secrets.token_hex(32), "990")
+                                        secrets.token_hex(32), "990", reference)
         return OK if confirmed is not None else "confirm not held"
 
     async def _hold(self, conn: asyncpg.Connection, fare: dict[str, Any], user: str
-                    ) -> int | None:
-        """The new booking's id; None (nothing written) if the fare has no seat left."""
+                    ) -> str | None:
+        """The new booking's reference; None (nothing written) if the fare has no seat
+        left."""
         party = Party(1, 0, 0)
         price = Decimal(fare["price"])
         cost = party.fare_cost(price)
@@ -196,7 +197,7 @@ class SqlPairs:
         held = await conn.fetchrow(HOLD_ONE_FARE_SQL, *booking_args(row, [passenger], [segment]),
                                    party.seats, fare["fare_id"], cost,
                                    party.weight_percent)
-        return None if held is None else int(held["id"])
+        return None if held is None else str(held["reference"])
 
     def stats(self) -> dict[str, float]:
         return {}

@@ -279,9 +279,25 @@ class Bookings:
         reference = validate_reference(reference)
         payment_token = validate_payment_token(payment_token)
         token_digest = token_hash(payment_token)
+        if not self._payments.declines(payment_token):
+            # The common case in one statement, without reading the booking first: the
+            # payment is authorised for the total the confirmation records. A declined
+            # token, a provider booking (its order is checked first), a retry or a
+            # booking no longer held take the path below.
+            payment = self._payments.authorise(payment_token)
+            confirmed = await self._store.confirm_unread(
+                user_id, reference, payment, token_digest, self._policy.ticket_prefix)
+            if confirmed is not None:
+                log.info("booking confirmed", extra={"booking_reference": reference})
+                return confirmed
+            self._payments.void(payment)
         booking = await self.get(user_id, reference)
         if booking.status != BookingStatus.HELD:
             return self._already(booking, token_digest)
+        if booking.provider is None and not self._payments.declines(payment_token):
+            # Held, with no order to check, yet not confirmed just now: its hold has run
+            # out (the sweeper has not expired it yet).
+            raise _hold_expired(booking)
         if booking.provider_order_id is not None:
             if self._ordering is None:
                 raise UnavailableError("the provider's order API is not configured",

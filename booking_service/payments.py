@@ -21,12 +21,21 @@ def token_hash(payment_token: str) -> str:
 
 
 class SimulatedPayments:
-    def authorise(self, payment_token: str, amount: str, currency: str) -> str:
-        """A payment reference; FAILED_PRECONDITION / PAYMENT_DECLINED if declined."""
-        if payment_token == DECLINED_TOKEN or payment_token.lower().startswith(DECLINED_PREFIX):
+    def declines(self, payment_token: str) -> bool:
+        """Whether the token is declined (the simulator decides by the token alone)."""
+        return (payment_token == DECLINED_TOKEN
+                or payment_token.lower().startswith(DECLINED_PREFIX))
+
+    def authorise(self, payment_token: str, amount: str | None = None,
+                  currency: str | None = None) -> str:
+        """A payment reference; FAILED_PRECONDITION / PAYMENT_DECLINED if declined.
+        Without an amount it authorises the booking's total as the confirmation records
+        it (the simulator charges whatever that is)."""
+        if self.declines(payment_token):
+            metadata = {} if amount is None else {"amount": amount, "currency": currency or ""}
             raise FailedPreconditionError(
                 "the payment was declined; the seats stay held until the hold expires",
-                reason="PAYMENT_DECLINED", metadata={"amount": amount, "currency": currency})
+                reason="PAYMENT_DECLINED", metadata=metadata)
         return f"pay_{secrets.token_hex(12)}"
 
     def void(self, payment_reference: str) -> None:

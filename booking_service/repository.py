@@ -337,11 +337,14 @@ _SET_TOTAL = "UPDATE bookings SET total_price = $2 WHERE id = $1"
 
 # Confirm: the guarded status change and a ticket number per passenger, in one
 # statement; the confirmed booking with its details, or no row if it did not win.
-CONFIRM_SQL = f"""
+# ``_confirm_sql(where)``: the booking is picked by ``where`` ($1, plus $5 if it uses
+# it); $2 payment reference, $3 payment token hash, $4 ticket number prefix.
+def _confirm_sql(where: str) -> str:
+    return f"""
 WITH b AS (
     UPDATE bookings SET status = '{CONFIRMED}', confirmed_at = now(), updated_at = now(),
                         payment_reference = $2, payment_token_hash = $3
-    WHERE id = $1 AND status = '{HELD}' AND hold_expires_at > now()
+    WHERE {where} AND status = '{HELD}' AND hold_expires_at > now()
     RETURNING *),
 t AS (
     UPDATE booking_passengers
@@ -353,6 +356,13 @@ SELECT {_columns(BookingRecord, "b.")},
              ORDER BY s.position) AS segments,
        ARRAY(SELECT ROW(t.*)::booking_passengers FROM t ORDER BY t.position) AS passengers
 FROM b"""
+
+
+# By id, once the booking has been read (and its payment authorised for its total).
+CONFIRM_SQL = _confirm_sql("id = $1")
+# By the user's reference, unread: only a booking with no provider order (whose order
+# must be checked first). $1 user id, $5 reference.
+CONFIRM_UNREAD_SQL = _confirm_sql("user_id = $1 AND reference = $5 AND provider IS NULL")
 _BOOKING_FIELDS = tuple(f.name for f in fields(BookingRecord)
                         if f.name not in ("segments", "passengers"))
 
@@ -466,6 +476,18 @@ class BookingStore:
         async with self._connection() as connection:
             row = await connection.fetchrow(CONFIRM_SQL, booking_id, payment_reference,
                                             payment_token_hash, ticket_prefix)
+        return None if row is None else _record(row)
+
+    async def confirm_unread(self, user_id: str, reference: str, payment_reference: str,
+                             payment_token_hash: str, ticket_prefix: str
+                             ) -> BookingRecord | None:
+        """``confirm`` for the user's booking ``reference`` without reading it first:
+        the confirmed booking, or None if it is not the user's, not (any more) held,
+        past its hold or a provider booking (whose order is checked before confirming:
+        read it and use ``confirm``)."""
+        async with self._connection() as connection:
+            row = await connection.fetchrow(CONFIRM_UNREAD_SQL, user_id, payment_reference,
+                                            payment_token_hash, ticket_prefix, reference)
         return None if row is None else _record(row)
 
     async def hold_one_fare(self, row: NewBookingRow, passengers: Sequence[PassengerRecord],
