@@ -31,9 +31,9 @@ import jwt
 
 from benchmarks import proc_load, profile
 from benchmarks.bench_run import BenchRun, keep_quietest, run_bench
-from benchmarks.booking_load import SERVICE, service_pairs, sql_pairs
+from benchmarks.booking_load import SERVICE, echo_pairs, service_pairs, sql_pairs
 from benchmarks.pg_activity import STATES, ActivitySampler
-from benchmarks.procs import ROOT
+from benchmarks.procs import ROOT, Child
 from benchmarks.service_clusters import ServiceCluster, increase
 from benchmarks.service_report import ServiceReport, ms, plural, print_summary, write
 from benchmarks.stats import Point
@@ -52,7 +52,9 @@ AUDIENCE = "skyroute-booking"
 HOT, SPREAD = "hot flight", "spread"
 SUBJECT = {HOT: "booking, hot flight", SPREAD: "booking, spread"}
 CEILING = {HOT: "SQL ceiling, hot flight", SPREAD: "SQL ceiling, spread"}
-SUBJECTS = (SUBJECT[HOT], CEILING[HOT], SUBJECT[SPREAD], CEILING[SPREAD])
+# The same two calls per booking against echo servers: gRPC and the load generator alone.
+FLOOR = "gRPC floor (echo)"
+SUBJECTS = (SUBJECT[HOT], CEILING[HOT], SUBJECT[SPREAD], CEILING[SPREAD], FLOOR)
 # Processes the load is spread over (per subject): like two client services.
 LOAD_PROCESSES = 2
 # Aims, and the previous system.
@@ -128,6 +130,9 @@ class BookingBench:
         self.report = run.report
         self.log = run.log
         self.cluster: ServiceCluster | None = None
+        self.echoes: list[Child] = []
+        self.echo_addresses: list[str] = []
+        self.reply = b""  # the sanity booking's ConfirmBookingResponse, serialized
         self.secret = "bench-hs256-" + secrets.token_urlsafe(32)
         self.points = 0
         self.invariant_checks = 0
@@ -159,8 +164,10 @@ class BookingBench:
             "BOOKING_JWT_AUDIENCE": AUDIENCE,
             "BOOKING_JWT_SECRET": self.secret,
         }, args.replicas)
-        ctx.server_pids = lambda: list(self.cluster.pids) if self.cluster else []
         asyncio.run(self.sanity())
+        self.start_echoes()
+        ctx.server_pids = lambda: ([*self.cluster.pids] if self.cluster else []) + [
+            echo.popen.pid for echo in self.echoes]
         self.describe(seeded, ctx.db.settings(("fsync", "synchronous_commit",
                                                "shared_buffers")))
         handled_before = self.handled()
@@ -171,6 +178,7 @@ class BookingBench:
                 for mode in (HOT, SPREAD):
                     candidates.append(self.service_point(mode, c, round_))
                     candidates.append(self.ceiling_point(mode, c, round_))
+                candidates.append(self.floor_point(c, round_))
             self.report.points += keep_quietest(candidates)
         self.check_metrics(handled_before)
         self.report.checks.append(
@@ -244,6 +252,7 @@ class BookingBench:
                                f"{exc.details()}\n{self.cluster.log_text()[-3000:]}") from None
         finally:
             await channel.close()
+        self.reply = confirmed.SerializeToString()
         booking = confirmed.booking
         segment = booking.offers[0].segments[0]
         good = (created.booking.status == pb.BOOKING_STATUS_HELD
@@ -254,6 +263,19 @@ class BookingBench:
                 f"{booking.passengers[0].ticket_number}, 1 seat on fare {segment.fare_id}")
         (self.report.checks if good else self.report.problems).append(
             line if good else f"single booking came back wrong: {booking}")
+
+    def start_echoes(self) -> None:
+        """As many echo servers as replicas, each answering any call with the sanity
+        booking's ConfirmBookingResponse (the gRPC floor's servers)."""
+        reply = self.ctx.workdir / "confirmed-booking.bin"
+        reply.write_bytes(self.reply)
+        self.log(f"{self.args.replicas} echo gRPC servers ({len(self.reply)}-byte "
+                 "responses) ...")
+        self.echoes = [self.ctx.group.python(f"echo-{i}", [
+            "-m", "benchmarks.echo_server", "--payload-file", str(reply)])
+            for i in range(self.args.replicas)]
+        self.echo_addresses = [f"127.0.0.1:{echo.wait_ready()['grpc']}"
+                               for echo in self.echoes]
 
     # ------------------------------------------------------------------ measuring
 
@@ -304,6 +326,19 @@ class BookingBench:
         self.counted(CEILING[mode], c, counters, outcome[0])
         self.after_load(f"{CEILING[mode]} c={c}")
         return point
+
+    def floor_point(self, c: int, round_: int) -> Point:
+        run_id = f"{self.ctx.prefix}-echo-c{c}-r{round_}"
+        config = {**self.config(SPREAD, run_id), "addresses": self.echo_addresses}
+
+        def measure() -> Point:
+            result = proc_load.run(
+                echo_pairs, config, processes=LOAD_PROCESSES, concurrency=c,
+                seconds=self.args.seconds, warmup=self.args.warmup,
+                workdir=self.ctx.workdir, name=f"echo-{run_id}")
+            return result.point(FLOOR, len(self.echo_addresses), c)
+
+        return self.ctx.measured(measure)
 
     def counted(self, subject: str, c: int, before: dict[str, int],
                 outcome: proc_load.Outcome) -> None:
@@ -412,6 +447,13 @@ class BookingBench:
             "reference (the guarded status UPDATE and ticket numbers, returning the "
             "booking). It leaves out what the service does besides: reading the fare "
             "to price the offer, JWT checks, gRPC.",
+            f"gRPC floor: {args.replicas} echo servers (benchmarks/echo_server.py, "
+            "grpc.aio on uvloop like the replicas, no interceptors) that answer any call "
+            "with a stored ConfirmBookingResponse (the sanity booking's), driven by the "
+            "same load generator sending the same CreateBooking and ConfirmBooking "
+            "requests with the same JWT metadata: what the booking's two gRPC calls cost "
+            "with no booking work, database or JWT check behind them. The service cannot "
+            "be faster than this on this machine.",
             "After every run the benchmark checks in the database that no seat was "
             "oversold (every fare: seats_total - seats_available = seats of its HELD and "
             "CONFIRMED bookings, seats_available >= 0) and exits non-zero on a "
@@ -436,6 +478,14 @@ class BookingBench:
                         f"{ms(ceiling.p99_ms)} ms"
                         + (f"; mean CreateBooking {split[0]:.1f} ms + ConfirmBooking "
                            f"{split[1]:.1f} ms" if split else ""))
+        for mode in (HOT, SPREAD):
+            for c in self.args.concurrencies:
+                ours, floor = r.point(SUBJECT[mode], c), r.point(FLOOR, c)
+                if ours and floor and floor.rps:
+                    r.ratios.append(
+                        f"{mode}, c={c}: service / gRPC floor = {ours.rps / floor.rps:.2f} "
+                        f"({ours.rps:,.0f} / {floor.rps:,.0f} bookings/s); p99 "
+                        f"{ms(ours.p99_ms)} ms vs {ms(floor.p99_ms)} ms")
         best = {mode: max((p for p in r.points if p.subject == SUBJECT[mode]),
                           key=lambda p: p.rps, default=None) for mode in (HOT, SPREAD)}
         if best[SPREAD]:
@@ -474,29 +524,33 @@ class BookingBench:
 
     def cpu_findings(self) -> None:
         r = self.report
-        for mode in (HOT, SPREAD):
-            for subject in (SUBJECT[mode], CEILING[mode]):
-                parts = []
-                for p in sorted((p for p in r.points if p.subject == subject),
-                                key=lambda p: p.concurrency):
-                    if not p.rps:
-                        continue
-                    servers = p.cores.get("servers", math.nan) / p.rps * 1000
-                    pg = p.cores.get("postgres", math.nan) / p.rps * 1000
-                    load = p.cores.get("clients", math.nan) / p.rps * 1000
-                    busy = sum(p.cores.values()) + p.foreign_cores
-                    xacts = self.xacts.get((subject, p.concurrency), math.nan)
-                    parts.append(
-                        f"c={p.concurrency}: "
-                        + (f"{servers:.1f} ms in the replicas, " if subject in
-                           SUBJECT.values() else "")
-                        + f"{pg:.1f} ms in PostgreSQL, {load:.1f} ms in the load "
-                        f"generator; {xacts:.1f} transactions per booking; {busy:.1f} of "
-                        f"{os.cpu_count()} cores busy; "
-                        + plural(self.sessions.get((subject, p.concurrency), 0),
-                                 "new connection"))
-                if parts:
-                    r.findings.append(f"{subject}, CPU per booking: " + "; ".join(parts))
+        for subject in SUBJECTS:
+            parts = []
+            for p in sorted((p for p in r.points if p.subject == subject),
+                            key=lambda p: p.concurrency):
+                if not p.rps:
+                    continue
+                servers = p.cores.get("servers", math.nan) / p.rps * 1000
+                pg = p.cores.get("postgres", math.nan) / p.rps * 1000
+                load = p.cores.get("clients", math.nan) / p.rps * 1000
+                busy = sum(p.cores.values()) + p.foreign_cores
+                if subject == FLOOR:
+                    parts.append(f"c={p.concurrency}: {servers:.1f} ms in the echo "
+                                 f"servers, {load:.1f} ms in the load generator; "
+                                 f"{busy:.1f} of {os.cpu_count()} cores busy")
+                    continue
+                xacts = self.xacts.get((subject, p.concurrency), math.nan)
+                parts.append(
+                    f"c={p.concurrency}: "
+                    + (f"{servers:.1f} ms in the replicas, " if subject in
+                       SUBJECT.values() else "")
+                    + f"{pg:.1f} ms in PostgreSQL, {load:.1f} ms in the load "
+                    f"generator; {xacts:.1f} transactions per booking; {busy:.1f} of "
+                    f"{os.cpu_count()} cores busy; "
+                    + plural(self.sessions.get((subject, p.concurrency), 0),
+                             "new connection"))
+            if parts:
+                r.findings.append(f"{subject}, CPU per booking: " + "; ".join(parts))
 
     def profile_passes(self) -> None:
         """Extra runs (not reported as points) with py-spy sampling both replicas."""

@@ -1,6 +1,7 @@
-"""The booking benchmark's two ``proc_load`` scenarios: a booking (CreateBooking, then
-ConfirmBooking of the reference it returned) through the service, and the same writes
-as raw SQL through asyncpg (the ceiling).
+"""The booking benchmark's ``proc_load`` scenarios: a booking (CreateBooking, then
+ConfirmBooking of the reference it returned) through the service; the same writes as
+raw SQL through asyncpg (the SQL ceiling); the same two calls against echo servers that
+answer with a stored booking (the gRPC floor).
 
 Both take fares from ``config["fares"]`` (one fare: the hot flight; many: bookings
 spread over many flights, each pick random), one adult per booking (one seat).
@@ -22,6 +23,8 @@ import jwt
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
+from benchmarks.echo_server import METHOD as ECHO_METHOD
+from benchmarks.echo_server import SERVICE as ECHO_SERVICE
 from benchmarks.proc_load import OK
 from booking_service.offer_refs import format_ref
 from booking_service.passengers import Party
@@ -64,6 +67,8 @@ class ServicePairs:
     """One user per worker, each with a JWT of its own; a round-robin channel over all
     replicas per process (as a client service would have)."""
 
+    service = SERVICE  # the retry policy of the channel's service config
+
     def __init__(self, config: Mapping[str, Any], index: int, processes: int) -> None:
         self._config = config
         self._fares: list[dict[str, Any]] = config["fares"]
@@ -86,7 +91,7 @@ class ServicePairs:
             self._users[worker] = user
             self._metadata[worker] = (("authorization", f"Bearer {token}"),)
             self._made[worker] = 0
-        self._channel = open_channel(c["addresses"], SERVICE)
+        self._channel = open_channel(c["addresses"], self.service)
         self._stub = pb_grpc.BookingServiceStub(self._channel)
         await self._channel.channel_ready()
 
@@ -131,6 +136,38 @@ class ServicePairs:
 
     async def close(self) -> None:
         await self._channel.close()
+
+
+class _EchoStub:
+    """Both booking calls, sent to the echo servers' one method: the same requests and
+    metadata go out, and the stored confirmed booking comes back for either call."""
+
+    def __init__(self, channel: grpc.aio.Channel) -> None:
+        echo = channel.unary_unary(
+            ECHO_METHOD, request_serializer=_serialize,
+            response_deserializer=pb.ConfirmBookingResponse.FromString)
+        self.CreateBooking = echo
+        self.ConfirmBooking = echo
+
+
+def _serialize(message: Any) -> bytes:
+    return message.SerializeToString()  # type: ignore[no-any-return]
+
+
+class EchoPairs(ServicePairs):
+    """``ServicePairs`` against echo servers (benchmarks/echo_server.py answering with a
+    serialized ConfirmBookingResponse): what the load generator and gRPC cost for a
+    booking's two calls with no booking work behind them."""
+
+    service = ECHO_SERVICE
+
+    async def start(self, workers: range) -> None:
+        await super().start(workers)
+        self._stub = _EchoStub(self._channel)  # type: ignore[assignment]
+
+
+def echo_pairs(config: Mapping[str, Any], index: int, processes: int) -> EchoPairs:
+    return EchoPairs(config, index, processes)
 
 
 def service_pairs(config: Mapping[str, Any], index: int, processes: int) -> ServicePairs:

@@ -2,7 +2,9 @@
 
 ``python -m benchmarks.echo_server --payload-size N`` answers every call to
 ``/skyroute.bench.v1.EchoService/Echo`` with a fixed N-byte message (N = the size of a
-real ``GetTokenResponse``), using raw-bytes serializers so no proto is needed. It writes
+real ``GetTokenResponse``), using raw-bytes serializers so no proto is needed;
+``--payload-file F`` answers with F's bytes instead (a real serialized response, which
+the client can then parse as one). It writes
 ``{"grpc": port}`` to ``PORT_FILE`` once serving and stops on SIGTERM.
 """
 
@@ -12,6 +14,7 @@ import argparse
 import asyncio
 import os
 import signal
+from pathlib import Path
 
 import grpc
 
@@ -49,8 +52,8 @@ def create_server(address: str, payload: bytes, *, interceptor: bool = False
     return server, port
 
 
-async def serve(host: str, payload_size: int, port_file: str | None, interceptor: bool) -> None:
-    server, port = create_server(f"{host}:0", b"x" * payload_size, interceptor=interceptor)
+async def serve(host: str, payload: bytes, port_file: str | None, interceptor: bool) -> None:
+    server, port = create_server(f"{host}:0", payload, interceptor=interceptor)
     await server.start()
     if port_file:
         write_port_file(port_file, {"grpc": port})
@@ -66,11 +69,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.echo_server")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--payload-size", type=int, default=100)
+    parser.add_argument("--payload-file", type=Path,
+                        help="answer with this file's bytes (overrides --payload-size)")
     parser.add_argument("--interceptor", action="store_true",
                         help="add a pass-through server interceptor (diagnostics)")
     args = parser.parse_args()
-    event_loop.run(serve(args.host, args.payload_size, os.environ.get("PORT_FILE"),
-                      args.interceptor))
+    payload = (args.payload_file.read_bytes() if args.payload_file
+               else b"x" * args.payload_size)
+    event_loop.run(serve(args.host, payload, os.environ.get("PORT_FILE"), args.interceptor))
 
 
 if __name__ == "__main__":
