@@ -191,8 +191,12 @@ async def pooled(pool: asyncpg.Pool, acquire_timeout: float
     """A connection from ``pool`` (waiting at most ``acquire_timeout`` for one); a database
     that cannot be reached, or drops the connection, is DatabaseUnavailableError
     (UNAVAILABLE, retryable) with the driver's error type, never its text."""
+    # An idle connection is handed over without waiting (and a new connection has the
+    # pool's connect timeout), so the acquire timeout, which costs a timer on both
+    # acquire and release, is armed only when the caller may have to wait.
+    timeout = None if pool.get_idle_size() else acquire_timeout
     try:
-        async with pool.acquire(timeout=acquire_timeout) as connection:
+        async with pool.acquire(timeout=timeout) as connection:
             yield connection
     except CONNECTION_ERRORS as exc:
         raise DatabaseUnavailableError(

@@ -15,6 +15,9 @@ from services.db import (
     DatabaseSettings,
     DatabaseUnavailableError,
     create_engine,
+    create_pool,
+    open_pool,
+    pooled,
     session_factory,
     wait_for_database,
 )
@@ -117,3 +120,24 @@ async def test_wait_for_database_gives_up_with_a_clear_error() -> None:
     assert "did not answer within 0.6s" in message and "/nowhere" in message
     assert "s3cret-pw" not in message
     assert failure.value.reason == "DATABASE_UNAVAILABLE"
+
+
+async def test_pooled_waits_for_a_busy_pool_at_most_the_acquire_timeout(
+        search_db_url: str) -> None:
+    """An idle connection is handed over at once; with none idle the caller waits at
+    most the acquire timeout, then gets UNAVAILABLE, and the pool still works."""
+    settings = DatabaseSettings.from_env({"DB_POOL_SIZE": "1"}).with_url(search_db_url)
+    pool = create_pool(settings)
+    await open_pool(pool, settings)
+    try:
+        async with pooled(pool, 5.0) as held:
+            started = time.monotonic()
+            with pytest.raises(DatabaseUnavailableError, match="TimeoutError"):
+                async with pooled(pool, 0.3):
+                    pass
+            assert 0.25 < time.monotonic() - started < 3.0
+            assert await held.fetchval("SELECT 1") == 1
+        async with pooled(pool, 0.3) as again:
+            assert await again.fetchval("SELECT 2") == 2
+    finally:
+        await pool.close()
