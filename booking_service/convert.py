@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from google.protobuf import timestamp_pb2
@@ -23,6 +23,7 @@ from services.generated.skyroute.booking.v1 import booking_service_pb2 as pb
 from services.generated.skyroute.common.v1 import money_pb2
 
 NANOS = 1_000_000_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NANO = Decimal("0.000000001")
 
 STATUS_TO_PB = {
@@ -71,12 +72,14 @@ def from_money(value: money_pb2.Money, field: str) -> Amount:
     return Amount(Decimal(value.units) + Decimal(value.nanos).scaleb(-9), value.currency_code)
 
 
-def _timestamp(moment: datetime | None) -> timestamp_pb2.Timestamp | None:
+def timestamp(moment: datetime | None) -> timestamp_pb2.Timestamp | None:
+    """What ``Timestamp.FromDatetime`` gives (a naive time is UTC), in a fraction of
+    its time: a booking carries up to a dozen of them."""
     if moment is None:
         return None
-    ts = timestamp_pb2.Timestamp()
-    ts.FromDatetime(moment)
-    return ts
+    delta = (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)) - _EPOCH
+    return timestamp_pb2.Timestamp(seconds=delta.days * 86_400 + delta.seconds,
+                                   nanos=delta.microseconds * 1000)
 
 
 def create_input(request: pb.CreateBookingRequest) -> CreateBookingInput:
@@ -121,8 +124,8 @@ def booking_pb(booking: BookingRecord) -> pb.Booking:
         totals[s.offer_index] = totals.get(s.offer_index, Decimal(0)) + s.price
         offer.segments.append(pb.BookedSegment(
             fare_id=s.fare_id or 0, flight_designator=s.flight_designator, origin=s.origin,
-            destination=s.destination, departure_time=_timestamp(s.departure_at),
-            arrival_time=_timestamp(s.arrival_at),
+            destination=s.destination, departure_time=timestamp(s.departure_at),
+            arrival_time=timestamp(s.arrival_at),
             cabin=CABIN_TO_PB.get(s.cabin, pb.CABIN_UNSPECIFIED),
             seats=s.seats, price=to_money(s.price, currency), refundable=s.refundable,
             change_fee=to_money(s.change_fee, currency),
@@ -145,11 +148,11 @@ def booking_pb(booking: BookingRecord) -> pb.Booking:
             ticket_number=p.ticket_number or "") for p in booking.passengers],
         contact=pb.Contact(email=booking.contact_email, phone=booking.contact_phone or ""),
         total_price=to_money(booking.total_price, currency),
-        hold_expire_time=_timestamp(booking.hold_expires_at),
-        create_time=_timestamp(booking.created_at),
-        update_time=_timestamp(booking.updated_at),
-        confirm_time=_timestamp(booking.confirmed_at),
-        cancel_time=_timestamp(booking.cancelled_at),
+        hold_expire_time=timestamp(booking.hold_expires_at),
+        create_time=timestamp(booking.created_at),
+        update_time=timestamp(booking.updated_at),
+        confirm_time=timestamp(booking.confirmed_at),
+        cancel_time=timestamp(booking.cancelled_at),
         payment_reference=booking.payment_reference or "",
         request_id=booking.request_id,
         provider=booking.provider or "",
@@ -162,7 +165,7 @@ def booking_pb(booking: BookingRecord) -> pb.Booking:
 
 def link_pb(link: Link) -> pb.ItineraryLink:
     return pb.ItineraryLink(download_token=link.download_token,
-                            expire_time=_timestamp(link.expires_at), max_uses=link.max_uses)
+                            expire_time=timestamp(link.expires_at), max_uses=link.max_uses)
 
 
 def itinerary_pb(found: Itinerary) -> pb.GetItineraryResponse:

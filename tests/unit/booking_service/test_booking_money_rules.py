@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
+from google.protobuf import timestamp_pb2
 from hypothesis import given
 from hypothesis import strategies as st
 
-from booking_service import offer_refs, page_tokens, pnr
+from booking_service import convert, offer_refs, page_tokens, pnr
 from booking_service.convert import from_money, to_money
 from booking_service.models import PassengerType
 from booking_service.passengers import Party, age_on, passenger_type
@@ -111,3 +112,16 @@ def test_invalid_money_is_refused() -> None:
                 money_pb2.Money(currency_code="EUR", units=0, nanos=10**9)):
         with pytest.raises(ValidationError):
             from_money(bad, "max_total_price")
+
+
+@pytest.mark.parametrize("moment", [
+    datetime(2026, 11, 23, 10, 15, 30, 123456, tzinfo=UTC),
+    datetime(2026, 11, 23, 10, 15, 30, 999999, tzinfo=timezone(timedelta(hours=-5))),
+    datetime(1969, 12, 31, 23, 59, 59, 500000, tzinfo=UTC),
+    datetime(2026, 3, 29, 1, 30),  # naive: UTC
+])
+def test_timestamps_as_from_datetime_gives_them(moment: datetime) -> None:
+    expected = timestamp_pb2.Timestamp()
+    expected.FromDatetime(moment)
+    assert convert.timestamp(moment) == expected
+    assert convert.timestamp(None) is None
