@@ -84,7 +84,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=1.0, help="warm-up before each point")
     parser.add_argument("--rounds", type=int, default=1,
                         help="rounds per point; the one least disturbed by other processes "
-                             "is reported")
+                             "and steal is reported")
     parser.add_argument("--replicas", type=int, default=2)
     parser.add_argument("--scale", default="small", help="seed scale (small, default)")
     parser.add_argument("--hot-seats", type=int, default=1_000_000,
@@ -435,7 +435,7 @@ class BookingBench:
             f"{args.warmup:g} s warm-up, then {args.seconds:g} s per point; "
             + ("one round per point. " if args.rounds == 1 else
                f"{args.rounds} rounds per point, the one least disturbed by other "
-               "processes reported. ")
+               "processes and steal reported. ")
             + "Closed loop: mean latency = concurrency / throughput.",
             "Ceiling: the service's own two write statements, imported from "
             "booking_service/repository.py and sent straight through asyncpg from as "

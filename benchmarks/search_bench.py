@@ -90,7 +90,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=1.0, help="warm-up before each point")
     parser.add_argument("--rounds", type=int, default=1,
                         help="rounds per point; the one least disturbed by other processes "
-                             "is reported")
+                             "and steal is reported")
     parser.add_argument("--replicas", type=int, default=2)
     parser.add_argument("--scale", default="default", help="seed scale (default, small)")
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL",
@@ -468,7 +468,7 @@ class SearchBench:
             f"{args.warmup:g} s warm-up, then {args.seconds:g} s per point; "
             + ("one round per point. " if args.rounds == 1 else
                f"{args.rounds} rounds per point, the one least disturbed by other "
-               "processes reported. ")
+               "processes and steal reported. ")
             + "Latency is per request as the load generator saw it; the "
             "load is closed-loop (mean latency = concurrency / throughput).",
             f"Cached: one search ({self.cached_route}, of the {CACHED_CANDIDATES} busiest "
