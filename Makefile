@@ -60,9 +60,10 @@ proto: venv ## Regenerate services/generated from protos/
 check-proto: venv ## Fail if services/generated differs from what protos/ generate
 	@VENV_PYTHON=$(VENV_PY) bash scripts/check_generated.sh
 
-lint: venv ## ruff check + buf lint (both run; fails if either fails)
+lint: venv ## ruff check + mypy + buf lint (all run; fails if any fails)
 	@rc=0; \
 	echo "ruff check ."; $(VENV)/bin/ruff check . || rc=1; \
+	echo "mypy"; $(VENV)/bin/mypy || rc=1; \
 	echo "buf lint"; $(VENV)/bin/buf lint && echo "buf lint: ok" || rc=1; \
 	exit $$rc
 

@@ -488,9 +488,10 @@ class BookingBench:
                         f"{ms(ours.p99_ms)} ms vs {ms(floor.p99_ms)} ms")
         best = {mode: max((p for p in r.points if p.subject == SUBJECT[mode]),
                           key=lambda p: p.rps, default=None) for mode in (HOT, SPREAD)}
-        if best[SPREAD]:
+        spread_best = best[SPREAD]
+        if spread_best:
             r.ratios.append(f"against the previous system (50 bookings/s, < 1 s per "
-                            f"booking): spread x{best[SPREAD].rps / PREVIOUS_RPS:.1f}")
+                            f"booking): spread x{spread_best.rps / PREVIOUS_RPS:.1f}")
         for mode in (SPREAD, HOT):
             p = best[mode]
             if p is None:

@@ -54,13 +54,13 @@ def _pick(fares: list[dict[str, Any]], rng: random.Random) -> dict[str, Any]:
 
 def _reason(error: grpc.aio.AioRpcError) -> str:
     """The ErrorInfo reason of a failed call, else its status code."""
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    status = rpc_status.from_call(error)
     for detail in status.details if status is not None else ():
         if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
             info = error_details_pb2.ErrorInfo()
             detail.Unpack(info)
-            return info.reason or error.code().name
-    return error.code().name
+            return str(info.reason or error.code().name)
+    return str(error.code().name)
 
 
 class ServicePairs:

@@ -82,8 +82,10 @@ def summarize(paths: Sequence[Path], functions: Mapping[str, str]) -> Profile:
     samples = 0
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
-    wanted = {label: (spec.startswith("leaf:"), *spec.removeprefix("leaf:").rsplit(":", 1))
-              for label, spec in functions.items()}
+    wanted: dict[str, tuple[bool, str, str]] = {}
+    for label, spec in functions.items():
+        suffix, function = spec.removeprefix("leaf:").rsplit(":", 1)
+        wanted[label] = (spec.startswith("leaf:"), suffix, function)
     for path in paths:
         if not path.exists():
             continue

@@ -22,7 +22,9 @@ import secrets
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
+from typing import cast
 
 import asyncpg
 import grpc
@@ -237,7 +239,7 @@ class SearchBench:
         try:
             keys = [k for k in redis.scan_iter(match=f"{self.ctx.prefix}:search:results:*")
                     if not k.endswith(b":lock")]
-            value = redis.get(keys[0]) if len(keys) == 1 else None
+            value = cast(bytes | None, redis.get(keys[0])) if len(keys) == 1 else None
         finally:
             redis.close()
         if value is None:
@@ -313,22 +315,22 @@ class SearchBench:
             candidates: list[Point] = []
             for round_ in range(args.rounds):
                 self.log(f"cached, concurrency {c}, round {round_ + 1} of {args.rounds}:")
-                candidates.append(self.ctx.measured(lambda c=c: self.load.run(
-                    ECHO_H2, 0, self.echo_call, [self.echo_address], c, args.seconds,
-                    args.warmup)))
+                candidates.append(self.ctx.measured(partial(
+                    self.load.run, ECHO_H2, 0, self.echo_call, [self.echo_address], c,
+                    args.seconds, args.warmup)))
                 self.load.run(CACHED, len(self.cluster.addresses), self.cached_call,
                               self.cluster.addresses, c, args.warmup, 0)
                 before = self.cache_lookups()
                 sessions = self.ctx.db.sessions()
-                point = self.ctx.measured(lambda c=c: self.load.run(
-                    CACHED, len(self.cluster.addresses), self.cached_call,
+                point = self.ctx.measured(partial(
+                    self.load.run, CACHED, len(self.cluster.addresses), self.cached_call,
                     self.cluster.addresses, c, args.seconds, 0))
                 self.sessions[(CACHED, c)] = self.ctx.db.sessions() - sessions
                 self.check_lookups(point, before, expect="hit")
                 candidates.append(point)
                 key = f"{self.ctx.prefix}-floor"
-                candidates.append(self.ctx.measured(lambda c=c, key=key: asyncio.run(
-                    self.redis_point(key, cached_value, c))))
+                candidates.append(self.ctx.measured(partial(
+                    asyncio.run, self.redis_point(key, cached_value, c))))
             points += keep_quietest(candidates)
         return points
 
@@ -346,9 +348,9 @@ class SearchBench:
             candidates: list[Point] = []
             for round_ in range(args.rounds):
                 self.log(f"cold, concurrency {c}, round {round_ + 1} of {args.rounds}:")
-                candidates.append(self.ctx.measured(lambda c=c: self.pyload.run(
-                    ECHO_PY, 0, self.echo_call, [self.echo_address] * 2, c, args.seconds,
-                    args.warmup)))
+                candidates.append(self.ctx.measured(partial(
+                    self.pyload.run, ECHO_PY, 0, self.echo_call, [self.echo_address] * 2, c,
+                    args.seconds, args.warmup)))
                 for kind in (DIRECT, ONE_STOP):
                     candidates.append(self.cold_point(kind, c))
                     candidates.append(self.floor_point(kind, c))
@@ -447,7 +449,7 @@ class SearchBench:
     def load_runs(self) -> int:
         args = self.args
         per_round = 2 * len(args.cached_concurrencies) + 4 * len(args.cold_concurrencies)
-        return per_round * args.rounds + 2
+        return int(per_round * args.rounds + 2)
 
     # ------------------------------------------------------------------ report
 
@@ -594,8 +596,8 @@ class SearchBench:
                 CACHED, len(addresses), self.cached_call, addresses, c_cached, seconds + 1, 0)),
         ]
         for kind in (DIRECT, ONE_STOP):
-            passes.append((f"{COLD[kind]}, c={c_cold}", lambda kind=kind: self.pyload.run_distinct(
-                COLD[kind], len(addresses), self.cached_call, [],
+            passes.append((f"{COLD[kind]}, c={c_cold}", partial(
+                self.pyload.run_distinct, COLD[kind], len(addresses), self.cached_call, [],
                 self.cold_bodies(kind, seconds + 1), addresses, c_cold, seconds + 1, 0,
                 processes=1)))
         for label, load in passes:

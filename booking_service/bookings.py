@@ -265,7 +265,7 @@ class Bookings:
         size = min(page_size or self._policy.default_page_size, self._policy.max_page_size)
         status_value = status.value if status else ""
         before = page_tokens.decode(page_token, status_value).before_id if page_token else None
-        rows = await self._store.list(user_id, status.value if status else None, before,
+        rows = await self._store.page(user_id, status.value if status else None, before,
                                       size + 1)
         page = rows[:size]
         next_token = ""

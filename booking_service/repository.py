@@ -461,7 +461,7 @@ class BookingStore:
         async with self._connection() as connection:
             return await _one(connection, _BY_ID, booking_id)
 
-    async def list(self, user_id: str, status: str | None, before_id: int | None, limit: int
+    async def page(self, user_id: str, status: str | None, before_id: int | None, limit: int
                    ) -> Sequence[BookingRecord]:
         """The user's bookings, newest (highest id) first, below ``before_id``."""
         async with self._connection() as connection:

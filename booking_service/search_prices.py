@@ -20,7 +20,7 @@ from datetime import UTC
 from decimal import ROUND_HALF_UP, Decimal
 
 import grpc
-from google.rpc import error_details_pb2  # type: ignore[import-untyped]
+from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from booking_service.db_prices import offer_error

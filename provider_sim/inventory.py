@@ -29,6 +29,7 @@ What changes at run time (seats sold, price shifts, orders) lives in ``market``.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import functools
 import hashlib
 from collections.abc import Iterable
@@ -119,7 +120,7 @@ class Flight:
         return self.service.destination
 
     @property
-    def key(self) -> tuple[str, str, date]:
+    def key(self) -> tuple[str, str, dt.date]:
         return (self.service.carrier, self.service.number, self.date)
 
 

@@ -257,7 +257,9 @@ class InventoryRepository:
     async def _fetch(self, statement: Compiled, params: Mapping[str, Any]
                      ) -> list[asyncpg.Record]:
         async with pooled(self._pool, self._acquire_timeout) as connection:
-            return await connection.fetch(statement.sql, *statement.args(params))
+            rows: list[asyncpg.Record] = await connection.fetch(statement.sql,
+                                                                *statement.args(params))
+        return rows
 
     async def airports(self) -> list[tuple[str, str]]:
         return [(code, zone) for code, zone in await self._fetch(_AIRPORTS, {})]

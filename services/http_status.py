@@ -92,5 +92,6 @@ async def start_http(registry: CollectorRegistry, state: ServingState,
     site = web.TCPSite(runner, host, port)
     await site.start()
     server = site._server  # aiohttp exposes the bound socket only here
-    bound = server.sockets[0].getsockname()[1] if server is not None else port
+    sockets = getattr(server, "sockets", None)  # an asyncio.Server's
+    bound = sockets[0].getsockname()[1] if sockets else port
     return runner, int(bound)

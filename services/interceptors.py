@@ -142,11 +142,12 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
 
         return observe
 
+
 def _code_of(exc: BaseException, context: grpc.aio.ServicerContext) -> grpc.StatusCode:
     if isinstance(exc, asyncio.CancelledError):
         return grpc.StatusCode.CANCELLED
     if isinstance(exc, grpc.aio.AbortError):
-        return context.code() or grpc.StatusCode.UNKNOWN  # type: ignore[no-any-return]
+        return context.code() or grpc.StatusCode.UNKNOWN
     if isinstance(exc, DomainError):
         return exc.code
     return grpc.StatusCode.INTERNAL

@@ -58,7 +58,7 @@ class App(Protocol):
 
     def register(self, server: grpc.aio.Server) -> None: ...
 
-    async def start(self, health: health.aio.HealthServicer) -> None:
+    async def start(self, health_servicer: health.aio.HealthServicer, /) -> None:
         """Connect dependencies, start background work, set health statuses."""
 
     async def close(self) -> None: ...

@@ -185,7 +185,8 @@ def route_text(b: pb.Booking) -> str:
 def first_departure(b: pb.Booking) -> str:
     for offer in b.offers:
         for segment in offer.segments:
-            return segment.departure_local_time[:10]
+            departure: str = segment.departure_local_time
+            return departure[:10]
     return ""
 
 
@@ -249,7 +250,8 @@ async def booking_get(stub: pb_grpc.BookingServiceStub, call: CallOptions,
 async def booking_list(stub: pb_grpc.BookingServiceStub, call: CallOptions,
                        args: argparse.Namespace) -> None:
     request = pb.ListBookingsRequest(page_size=args.page_size, page_token=args.page_token,
-                                     status=STATUSES[args.status] if args.status else 0)
+                                     status=STATUSES[args.status] if args.status
+                                     else pb.BOOKING_STATUS_UNSPECIFIED)
     response = await stub.ListBookings(request, **call.kwargs)
     if args.json:
         emit(response)
@@ -362,8 +364,8 @@ def add_parsers(groups: Any) -> None:
 
     def command(name: str, handler: Any, help_text: str, description: str = "",
                 user: bool = True, **kwargs: Any) -> argparse.ArgumentParser:
-        cmd = commands.add_parser(name, help=help_text, description=description or help_text,
-                                  **kwargs)
+        cmd: argparse.ArgumentParser = commands.add_parser(
+            name, help=help_text, description=description or help_text, **kwargs)
         cmd.set_defaults(run=run, handler=handler, needs_user=user)
         made.append((cmd, user))
         return cmd

@@ -37,8 +37,9 @@ class UsageError(Exception):
 
 
 def to_dict(message: Message) -> dict[str, Any]:
-    return json_format.MessageToDict(message, preserving_proto_field_name=True,
-                                     always_print_fields_with_no_presence=True)
+    fields: dict[str, Any] = json_format.MessageToDict(
+        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+    return fields
 
 
 def emit(message: Message | dict[str, Any], *, compact: bool = False) -> None:
@@ -104,7 +105,7 @@ def timestamp_text(value: timestamp_pb2.Timestamp) -> str:
     """UTC, to the second: ``2026-12-01T10:30:00Z``; empty when unset."""
     if not value.seconds and not value.nanos:
         return ""
-    moment = value.ToDatetime(tzinfo=UTC).replace(microsecond=0)
+    moment: datetime = value.ToDatetime(tzinfo=UTC).replace(microsecond=0)
     return moment.isoformat().replace("+00:00", "Z")
 
 

@@ -182,7 +182,8 @@ def add_parsers(groups: Any) -> None:
 
     def command(subparsers: Any, name: str, handler: Command, help_text: str
                 ) -> argparse.ArgumentParser:
-        cmd = subparsers.add_parser(name, help=help_text, description=help_text)
+        cmd: argparse.ArgumentParser = subparsers.add_parser(name, help=help_text,
+                                                             description=help_text)
         cmd.set_defaults(run=run, handler=handler)
         made.append(cmd)
         return cmd

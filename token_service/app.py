@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -16,6 +17,7 @@ from redis.exceptions import RedisError
 
 from services.generated.skyroute.token.v1 import token_service_pb2 as pb
 from services.generated.skyroute.token.v1 import token_service_pb2_grpc as pb_grpc
+from services.interceptors import Authenticator
 from services.logs import Redactor
 from services.redis_client import create_redis
 from services.server import NOT_SERVING, SERVING
@@ -40,7 +42,7 @@ CLOCK_SYNC_SECONDS = 30.0
 
 
 class TokenApp:
-    service_names = (SERVICE_NAME,)
+    service_names: Sequence[str] = (SERVICE_NAME,)
 
     def __init__(self, settings: TokenServiceSettings, registry: CollectorRegistry,
                  redactor: Redactor) -> None:
@@ -49,7 +51,8 @@ class TokenApp:
             redactor.add(provider.client_secret)
         for caller in settings.callers:
             redactor.add(caller.key)
-        self.authenticator = CallerAuth(settings.callers)
+        auth = CallerAuth(settings.callers)
+        self.authenticator: Authenticator | None = auth
         self._metrics = TokenMetrics(registry)
         self._redis = create_redis(settings.redis)
         self._redis_health = RedisHealth(self._redis)
@@ -66,7 +69,7 @@ class TokenApp:
         }
         self._by_channel = {b._store.channel: b for b in self.brokers.values()}
         self._servicer = TokenServicer(
-            self.brokers, self.authenticator,
+            self.brokers, auth,
             DownloadTokens(self._redis, settings.redis.key_prefix),
             policy.watch_heartbeat_seconds)
         if policy.lock_ttl_seconds <= policy.upstream_timeout_seconds:

@@ -25,7 +25,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from redis.exceptions import RedisError
 
@@ -83,7 +83,7 @@ class SingleFlight:
         if self._task is None or self._task.done():
             self._task = asyncio.ensure_future(factory())
         # Shielded: one caller's cancellation (deadline) must not cancel the others' work.
-        return await asyncio.shield(self._task)  # type: ignore[return-value]
+        return cast(T, await asyncio.shield(self._task))
 
     @property
     def running(self) -> bool:

@@ -62,4 +62,6 @@ class LeaseLock:
 
     async def holder(self) -> str | None:
         value = await self._redis.get(self._key)
-        return value.decode() if value else None
+        if not value:
+            return None
+        return value.decode() if isinstance(value, bytes) else value

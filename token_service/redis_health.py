@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -23,9 +24,10 @@ class RedisHealth:
         self._interval = probe_interval
         self.degraded = False
         self._down = asyncio.Event()
-        self._listeners: list[Callable[[bool], Awaitable[None]]] = []
+        self._listeners: list[Callable[[bool], Coroutine[Any, Any, None]]] = []
+        self._notifications: set[asyncio.Task[None]] = set()  # referenced until done
 
-    def on_change(self, listener: Callable[[bool], Awaitable[None]]) -> None:
+    def on_change(self, listener: Callable[[bool], Coroutine[Any, Any, None]]) -> None:
         """``listener(degraded)`` runs after every transition."""
         self._listeners.append(listener)
 
@@ -39,7 +41,9 @@ class RedisHealth:
 
     def _notify(self, degraded: bool) -> None:
         for listener in self._listeners:
-            asyncio.get_running_loop().create_task(listener(degraded))
+            task = asyncio.get_running_loop().create_task(listener(degraded))
+            self._notifications.add(task)
+            task.add_done_callback(self._notifications.discard)
 
     async def run(self, recover: Callable[[], Awaitable[None]]) -> None:
         """Probes Redis while degraded; runs ``recover`` once it answers again."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
+from typing import cast
 
 import grpc
 from google.protobuf import duration_pb2, timestamp_pb2
@@ -145,7 +146,8 @@ class TokenServicer(pb_grpc.TokenServiceServicer):
         v = await self._downloads.validate(request.download_token, request.resource,
                                            consume=not request.peek)
         out = pb.ValidateDownloadTokenResponse(
-            result=int(v.result), valid=v.result == Result.VALID, resource=v.resource,
+            result=cast(pb.ValidateDownloadTokenResponse.Result, int(v.result)),
+            valid=v.result == Result.VALID, resource=v.resource,
             remaining_uses=v.remaining_uses)
         if v.expires_ms:
             out.expire_time.CopyFrom(_timestamp(v.expires_ms))

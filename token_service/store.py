@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass
+from typing import cast
 
 from redis.asyncio import Redis
 
@@ -153,7 +154,8 @@ class TokenStore:
         self._backoff = redis.register_script(_BACKOFF)
 
     async def read(self) -> TokenRecord | None:
-        raw = await self.redis.hgetall(self.token_key)
+        # The client does not decode responses: bytes keys and values.
+        raw = cast(dict[bytes, bytes], await self.redis.hgetall(self.token_key))
         return parse_record(raw)
 
     async def fenced_write(self, lease: Lease, expected_generation: int, token: str,
@@ -210,14 +212,16 @@ class TokenStore:
 
     async def negative(self) -> str | None:
         value = await self.redis.get(self.negative_key)
-        return value.decode() if value else None
+        if not value:
+            return None
+        return value.decode() if isinstance(value, bytes) else value
 
     async def publish_released(self) -> None:
         """Wakes waiters after a refresh attempt that wrote nothing."""
         await self.redis.publish(self.channel, b"released")
 
     async def stats(self) -> dict[str, int]:
-        raw = await self.redis.hgetall(self.stats_key)
+        raw = cast(dict[bytes, bytes], await self.redis.hgetall(self.stats_key))
         return {k.decode(): int(v) for k, v in raw.items()}
 
 

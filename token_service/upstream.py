@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TypeGuard
 
 import aiohttp
 
@@ -103,7 +104,7 @@ def _parse(status: int, body: object, retry_after: float | None) -> FetchedToken
     raise UpstreamUnavailable(f"token endpoint answered HTTP {status}", retry_after)
 
 
-def _sane_lifetime(expires_in: object) -> bool:
+def _sane_lifetime(expires_in: object) -> TypeGuard[int | float]:
     """A positive, finite lifetime of at most a year (bool is not a number here)."""
     return (isinstance(expires_in, int | float) and not isinstance(expires_in, bool)
             and 0 < expires_in <= MAX_LIFETIME_SECONDS)

@@ -69,35 +69,40 @@ class TokenClient:
         if min_validity is not None:
             request.min_validity.CopyFrom(duration_pb2.Duration(
                 seconds=int(min_validity), nanos=int((min_validity % 1) * 1e9)))
-        response = await self._stub.GetToken(request, timeout=self._timeout,
-                                             metadata=self._metadata())
+        response: pb.GetTokenResponse = await self._stub.GetToken(
+            request, timeout=self._timeout, metadata=self._metadata())
         return response.token
 
     async def report_invalid(self, provider: str, access_token: str
                              ) -> pb.ReportInvalidTokenResponse:
-        return await self._stub.ReportInvalidToken(
+        response: pb.ReportInvalidTokenResponse = await self._stub.ReportInvalidToken(
             pb.ReportInvalidTokenRequest(provider=provider, access_token=access_token),
             timeout=self._timeout, metadata=self._metadata())
+        return response
 
     async def status(self, provider: str) -> pb.GetTokenStatusResponse:
-        return await self._stub.GetTokenStatus(pb.GetTokenStatusRequest(provider=provider),
-                                               timeout=self._timeout, metadata=self._metadata())
+        response: pb.GetTokenStatusResponse = await self._stub.GetTokenStatus(
+            pb.GetTokenStatusRequest(provider=provider), timeout=self._timeout,
+            metadata=self._metadata())
+        return response
 
     async def issue_download_token(self, resource: str, ttl_seconds: float, max_uses: int = 0
                                    ) -> pb.IssueDownloadTokenResponse:
         request = pb.IssueDownloadTokenRequest(resource=resource, max_uses=max_uses)
         request.ttl.FromMilliseconds(int(ttl_seconds * 1000))
-        return await self._stub.IssueDownloadToken(request, timeout=self._timeout,
-                                                   metadata=self._metadata())
+        response: pb.IssueDownloadTokenResponse = await self._stub.IssueDownloadToken(
+            request, timeout=self._timeout, metadata=self._metadata())
+        return response
 
     async def validate_download_token(self, token: str, resource: str = "", peek: bool = False
                                       ) -> pb.ValidateDownloadTokenResponse:
-        return await self._stub.ValidateDownloadToken(
+        response: pb.ValidateDownloadTokenResponse = await self._stub.ValidateDownloadToken(
             pb.ValidateDownloadTokenRequest(download_token=token, resource=resource, peek=peek),
             timeout=self._timeout, metadata=self._metadata())
+        return response
 
     async def revoke_download_token(self, token: str) -> bool:
-        response = await self._stub.RevokeDownloadToken(
+        response: pb.RevokeDownloadTokenResponse = await self._stub.RevokeDownloadToken(
             pb.RevokeDownloadTokenRequest(download_token=token), timeout=self._timeout,
             metadata=self._metadata())
         return response.revoked

@@ -105,7 +105,8 @@ def call_in_thread(fn: Callable[..., T], *args: Any) -> T:
 
 def run_in_thread(coro: Coroutine[Any, Any, T]) -> T:
     """Run ``coro`` to completion on a private event loop in another thread."""
-    return call_in_thread(asyncio.run, coro)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 @contextlib.contextmanager
