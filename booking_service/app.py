@@ -34,7 +34,7 @@ from booking_service.settings import (
 from booking_service.sweeper import HoldSweeper, SweeperMetrics
 from services.clients.token_client import TokenClient
 from services.config import ConfigError
-from services.db import create_engine, create_pool, open_pool, wait_for_database
+from services.db import PooledDatabase
 from services.generated.skyroute.booking.v1 import booking_service_pb2 as pb
 from services.generated.skyroute.booking.v1 import booking_service_pb2_grpc as pb_grpc
 from services.interceptors import Authenticator
@@ -45,7 +45,6 @@ from services.tasks import cancel_and_wait
 log = logging.getLogger("skyroute.booking.app")
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["BookingService"].full_name
-DATABASE_WAIT_SECONDS = 30.0
 
 
 def price_checker(settings: BookingServiceSettings, store: BookingStore) -> PriceChecker:
@@ -94,12 +93,9 @@ class BookingApp:
         authenticator, self._jwks = build_auth(settings.jwt)
         self.authenticator: Authenticator | None = PublicMethods(authenticator, PUBLIC_METHODS)
         application_name = f"booking-{settings.server.replica_id}"
-        # The engine only checks the database at start; the service's SQL runs on the
-        # asyncpg pool (booking_service/repository.py).
-        self._engine = create_engine(settings.database, application_name=application_name)
-        self._pool = create_pool(settings.database, application_name=application_name)
-        self._pool_open = False
-        self.store = BookingStore(self._pool, settings.database.pool_timeout_seconds)
+        # The service's SQL runs on the asyncpg pool (booking_service/repository.py).
+        self._database = PooledDatabase(settings.database, application_name)
+        self.store = BookingStore(self._database.pool, settings.database.pool_timeout_seconds)
         self._prices = prices or price_checker(settings, self.store)
         self._tokens: TokenClient | None = None
         if settings.tokens is not None:
@@ -128,11 +124,7 @@ class BookingApp:
         pb_grpc.add_BookingServiceServicer_to_server(self._servicer, server)
 
     async def start(self, health_servicer: health.aio.HealthServicer) -> None:
-        await wait_for_database(self._engine, DATABASE_WAIT_SECONDS)
-        await check_schema(self._engine)
-        await self._engine.dispose()
-        await open_pool(self._pool, self.settings.database)
-        self._pool_open = True
+        await self._database.open(check_schema)
         if self.settings.jwt.jwks_url:
             try:
                 await self._jwks.refresh()
@@ -152,6 +144,4 @@ class BookingApp:
             await self._tokens.close()
         if self._session is not None:
             await self._session.close()
-        await self._engine.dispose()
-        if self._pool_open:
-            await self._pool.close()
+        await self._database.close()

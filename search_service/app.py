@@ -22,7 +22,7 @@ from search_service.servicer import SearchServicer
 from search_service.settings import SearchServiceSettings
 from search_service.upstream import AmadeusClient, ProviderMetrics, ProviderSearch
 from services.clients.token_client import TokenClient
-from services.db import create_engine, create_pool, open_pool, wait_for_database
+from services.db import PooledDatabase
 from services.generated.skyroute.search.v1 import search_service_pb2 as pb
 from services.generated.skyroute.search.v1 import search_service_pb2_grpc as pb_grpc
 from services.interceptors import Authenticator
@@ -35,7 +35,6 @@ log = logging.getLogger("skyroute.search.app")
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["SearchService"].full_name
 AIRPORTS_RELOAD_SECONDS = 60.0
-DATABASE_WAIT_SECONDS = 30.0
 
 
 class SearchApp:
@@ -48,11 +47,8 @@ class SearchApp:
         self.settings = settings
         redactor.add(settings.page_token_secret)
         self._redis = create_redis(settings.redis)
-        # The engine only checks the database at start; queries run on the pool.
-        self._engine = create_engine(settings.database, application_name="skyroute-search")
-        self._pool = create_pool(settings.database, application_name="skyroute-search")
-        self._pool_open = False
-        self.repository = InventoryRepository(self._pool, RepositoryMetrics(registry),
+        self._database = PooledDatabase(settings.database, "skyroute-search")
+        self.repository = InventoryRepository(self._database.pool, RepositoryMetrics(registry),
                                               settings.database.pool_timeout_seconds)
         self.airports = AirportDirectory()
         page_tokens = PageTokens(settings.page_token_secret)
@@ -88,10 +84,7 @@ class SearchApp:
         pb_grpc.add_SearchServiceServicer_to_server(self._servicer, server)
 
     async def start(self, health_servicer: health.aio.HealthServicer) -> None:
-        await wait_for_database(self._engine, DATABASE_WAIT_SECONDS)
-        await self._engine.dispose()
-        await open_pool(self._pool, self.settings.database)
-        self._pool_open = True
+        await self._database.open()
         self.airports.replace(await self.repository.airports())
         try:
             await self._redis.ping()
@@ -120,7 +113,5 @@ class SearchApp:
             await self._tokens.close()
         if self._session is not None:
             await self._session.close()
-        await self._engine.dispose()
-        if self._pool_open:
-            await self._pool.close()
+        await self._database.close()
         await self._redis.aclose()

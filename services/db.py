@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -176,6 +176,39 @@ async def open_pool(pool: asyncpg.Pool, settings: DatabaseSettings) -> None:
         raise DatabaseUnavailableError(
             f"cannot open the database pool for {settings.safe_url}: "
             f"{type(exc).__name__}") from None
+
+
+# How long a service waits at start for its database before it gives up.
+START_WAIT_SECONDS = 30.0
+
+
+class PooledDatabase:
+    """A service's database: an engine used only at start, to wait for the database
+    and run a check (the schema, say), then an asyncpg pool (``create_pool``) that runs
+    every query. ``pool`` can be handed out at once; it works after ``open``."""
+
+    def __init__(self, settings: DatabaseSettings, application_name: str) -> None:
+        self.settings = settings
+        self._engine = create_engine(settings, application_name=application_name)
+        self.pool = create_pool(settings, application_name=application_name)
+        self._pool_open = False
+
+    async def open(self, check: Callable[[AsyncEngine], Awaitable[None]] | None = None,
+                   wait_seconds: float = START_WAIT_SECONDS) -> None:
+        """Waits up to ``wait_seconds`` for the database, runs ``check``, then opens the
+        pool. Raises DatabaseUnavailableError (or what ``check`` raises)."""
+        await wait_for_database(self._engine, wait_seconds)
+        if check is not None:
+            await check(self._engine)
+        await self._engine.dispose()
+        await open_pool(self.pool, self.settings)
+        self._pool_open = True
+
+    async def close(self) -> None:
+        await self._engine.dispose()
+        if self._pool_open:
+            self._pool_open = False
+            await self.pool.close()
 
 
 # Connection-level failures: the database is down, restarting or out of connections.
