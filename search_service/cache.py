@@ -1,7 +1,8 @@
 """Search results in Redis, computed once per key across all replicas.
 
-A miss takes a short Redis lock for the key (``SET NX PX``, owner token,
-compare-and-delete release); the owner computes and stores the result, everyone else
+A miss takes a short Redis lock for the key (``SET NX PX`` with an owner token, in a
+script that first looks for the result again; compare-and-delete release); the owner
+computes and stores the result, everyone else
 (on any replica) waits for the result key instead of computing it again. Inside one
 process, concurrent misses of a key also share one future, so a burst of identical
 searches costs one Redis round trip and one computation. If the owner dies, its lock
@@ -25,6 +26,16 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 log = logging.getLogger("skyroute.search.cache")
+
+# Takes the lock for a key unless its result is there: the result (a string), 1 if the
+# lock is now ours, 0 if another owner holds it. One step, so a result stored (and its
+# lock released) just after our last look cannot be computed a second time.
+_CLAIM = """
+local value = redis.call('get', KEYS[1])
+if value then return value end
+if redis.call('set', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+return 0
+"""
 
 # Deletes the lock only if we still own it.
 _RELEASE = """
@@ -62,6 +73,7 @@ class ResultCache:
         self._prefix = f"{prefix}:search:results:"
         self._metrics = metrics
         self._lock_ms = int(lock_seconds * 1000)
+        self._claim = redis.register_script(_CLAIM)
         self._release = redis.register_script(_RELEASE)
         self._inflight: dict[str, asyncio.Task[bytes]] = {}
 
@@ -96,27 +108,20 @@ class ResultCache:
             if cached is not None:
                 self._metrics.lookups.labels("hit").inc()
                 return _as_bytes(cached)
-            waited = False
-            while not await self._redis.set(lock_key, owner, nx=True, px=self._lock_ms):
-                waited = True
+            while True:
+                claimed = await self._claim(keys=[key, lock_key],
+                                            args=[owner, self._lock_ms])
+                if isinstance(claimed, bytes | str):  # stored meanwhile (by another owner)
+                    self._metrics.lookups.labels("coalesced").inc()
+                    return _as_bytes(claimed)
+                if claimed == 1:
+                    break
                 # Another replica computes this key: wait for its result. If its lock
                 # goes away without a result (it failed or died), take over.
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, POLL_MAX_SECONDS)
-                cached = await self._redis.get(key)
-                if cached is not None:
-                    self._metrics.lookups.labels("coalesced").inc()
-                    return _as_bytes(cached)
-            if waited:
-                # The owner may have stored its result and released the lock between
-                # our last look and taking the lock: look again before computing.
-                cached = await self._redis.get(key)
         except RedisError as exc:
             return await self._bypass(compute, exc)
-        if cached is not None:
-            await self._release_lock(lock_key, owner)
-            self._metrics.lookups.labels("coalesced").inc()
-            return _as_bytes(cached)
         self._metrics.lookups.labels("miss").inc()
         return await self._compute_and_store(key, lock_key, owner, compute)
 

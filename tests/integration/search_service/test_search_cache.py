@@ -216,3 +216,32 @@ async def test_expiry_counts_from_the_start_of_the_computation(redis_url: str,
         assert 0 < ttl_ms <= 650
     finally:
         await client.aclose()
+
+
+async def test_result_stored_between_the_look_and_the_lock_is_not_computed_again(
+        redis_url: str, key_prefix: str) -> None:
+    """Another replica stores the result (and drops its lock) just after this one looked
+    and missed: taking the lock finds the result instead of computing it again."""
+    client = Redis.from_url(redis_url)
+    cache = ResultCache(client, key_prefix, CacheMetrics(CollectorRegistry()))
+    look = client.get
+
+    async def look_then_another_replica_stores(name: str) -> bytes | None:
+        value: bytes | None = await look(name)
+        await client.set(cache.key("k"), b"theirs", px=10_000)
+        return value
+
+    calls = 0
+
+    async def compute() -> tuple[bytes, float]:
+        nonlocal calls
+        calls += 1
+        return b"ours", 10.0
+
+    client.get = look_then_another_replica_stores  # type: ignore[method-assign]
+    try:
+        assert await cache.get_or_compute("k", compute) == b"theirs"
+        assert calls == 0
+        assert await client.exists(cache.key("k") + ":lock") == 0
+    finally:
+        await client.aclose()
