@@ -76,16 +76,17 @@ async def test_seat_and_price_change_visible_within_ttl(search: InProcessSearch,
     cached = (await search.stub.SearchFlights(query(), timeout=10)).itineraries[0]
     assert cached.offer_id == first.offer_id
     assert lookups(search, "hit") >= 1
-    # ... but never after it.
+    # ... but never after it. A search is judged by when it was asked, so a slow call
+    # (a busy machine) does not count against the cache.
     while True:
+        asked_at = time.monotonic()
         items = (await search.stub.SearchFlights(query(), timeout=10)).itineraries
         fresh = next((i for i in items if i.journeys[0].segments[0].fare_id == segment.fare_id),
                      None)
         if fresh is None or fresh.seats_available == segment.seats_available - 1:
             break
-        assert time.monotonic() - changed_at <= TTL + 0.5, "stale result beyond the TTL"
+        assert asked_at - changed_at <= TTL + 0.25, "stale result beyond the TTL"
         await asyncio.sleep(0.05)
-    assert time.monotonic() - changed_at <= TTL + 0.5
     # The fare got 1000 dearer: it is no longer the cheapest, or shows the new price.
     if fresh is not None:
         assert fresh.total_price.units >= first.total_price.units + 1000
