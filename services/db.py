@@ -226,7 +226,9 @@ async def pooled(pool: asyncpg.Pool, acquire_timeout: float
     (UNAVAILABLE, retryable) with the driver's error type, never its text."""
     # An idle connection is handed over without waiting (and a new connection has the
     # pool's connect timeout), so the acquire timeout, which costs a timer on both
-    # acquire and release, is armed only when the caller may have to wait.
+    # acquire and release, is armed only when the caller may have to wait. Without it
+    # the release is untimed too: it sends nothing unless a transaction was left open
+    # (rollback_if_open), and a caller's deadline still ends its call.
     timeout = None if pool.get_idle_size() else acquire_timeout
     try:
         async with pool.acquire(timeout=timeout) as connection:
