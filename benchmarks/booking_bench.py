@@ -509,6 +509,40 @@ class BookingBench:
             verdict = "met" if p.p99_ms <= AIM_P99_MS else "not met"
             r.aims.append(f"p99 <= {AIM_P99_MS:g} ms at c={AIM_P99_AT}, {mode}: "
                           f"**{verdict}** ({ms(p.p99_ms)} ms; p50 {ms(p.p50_ms)} ms)")
+        self.cpu_budget()
+
+    def cpu_budget(self) -> None:
+        """What the spread aim leaves for the service's own work, from the CPU the
+        points used at the highest concurrency (the closed loop's latency follows)."""
+        r = self.report
+        c = max(self.args.concurrencies)
+        ours, ceiling, floor = (r.point(SUBJECT[SPREAD], c), r.point(CEILING[SPREAD], c),
+                                r.point(FLOOR, c))
+        if not (ours and ceiling and floor and ours.rps and ceiling.rps and floor.rps):
+            return
+
+        def per_booking(p: Point, *parts: str) -> float:
+            return sum(p.cores.get(part, math.nan) for part in parts) / p.rps * 1000
+
+        cores = os.cpu_count() or 1
+        budget = cores / AIM_RPS[SPREAD] * 1000
+        grpc_floor = per_booking(floor, "servers", "clients")
+        writes = per_booking(ceiling, "postgres")
+        replicas_above_echo = per_booking(ours, "servers") - per_booking(floor, "servers")
+        pg_above_ceiling = per_booking(ours, "postgres") - writes
+        total = per_booking(ours, "servers", "postgres", "clients")
+        r.findings.append(
+            f"CPU budget, spread, c={c}: {AIM_RPS[SPREAD]:,.0f} bookings/s on {cores} cores "
+            f"allows {budget:.1f} ms per booking. The gRPC floor takes {grpc_floor:.1f} ms "
+            f"(echo servers + load generator) and the two writes {writes:.1f} ms of "
+            f"PostgreSQL (SQL ceiling), leaving {budget - grpc_floor - writes:.1f} ms for "
+            f"the replicas' own work; they use {replicas_above_echo:.1f} ms more than the "
+            f"echo servers, and PostgreSQL {pg_above_ceiling:.1f} ms more than the ceiling "
+            f"(the fare read that prices the offer). All told the service takes "
+            f"{total:.1f} ms per booking: at most {cores / total * 1000:,.0f} bookings/s "
+            f"on these cores. Closed loop: mean latency = {c} / throughput = "
+            f"{c / ours.rps * 1000:.0f} ms at {ours.rps:,.0f}/s, so a p99 of "
+            f"{AIM_P99_MS:g} ms at c={c} needs well over {c / AIM_P99_MS * 1000:,.0f}/s.")
 
     def activity_table(self) -> None:
         rows = ["| subject | concurrency | " + " | ".join(STATES) + " |",
