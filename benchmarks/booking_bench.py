@@ -75,6 +75,11 @@ WHERE f.seats_total - f.seats_available <> coalesce(b.seats, 0) OR f.seats_avail
 ORDER BY f.id LIMIT 10"""
 
 
+def ms_per_booking(point: Point, *parts: str) -> float:
+    """CPU milliseconds per booking that ``parts`` of the point's *cores* split used."""
+    return sum(point.cores.get(part, math.nan) for part in parts) / point.rps * 1000
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.booking_bench",
                                      description=__doc__.split("\n\n")[0])
@@ -521,16 +526,13 @@ class BookingBench:
         if not (ours and ceiling and floor and ours.rps and ceiling.rps and floor.rps):
             return
 
-        def per_booking(p: Point, *parts: str) -> float:
-            return sum(p.cores.get(part, math.nan) for part in parts) / p.rps * 1000
-
         cores = os.cpu_count() or 1
         budget = cores / AIM_RPS[SPREAD] * 1000
-        grpc_floor = per_booking(floor, "servers", "clients")
-        writes = per_booking(ceiling, "postgres")
-        replicas_above_echo = per_booking(ours, "servers") - per_booking(floor, "servers")
-        pg_above_ceiling = per_booking(ours, "postgres") - writes
-        total = per_booking(ours, "servers", "postgres", "clients")
+        grpc_floor = ms_per_booking(floor, "servers", "clients")
+        writes = ms_per_booking(ceiling, "postgres")
+        replicas_above_echo = ms_per_booking(ours, "servers") - ms_per_booking(floor, "servers")
+        pg_above_ceiling = ms_per_booking(ours, "postgres") - writes
+        total = ms_per_booking(ours, "servers", "postgres", "clients")
         r.findings.append(
             f"CPU budget, spread, c={c}: {AIM_RPS[SPREAD]:,.0f} bookings/s on {cores} cores "
             f"allows {budget:.1f} ms per booking. The gRPC floor takes {grpc_floor:.1f} ms "
@@ -565,9 +567,9 @@ class BookingBench:
                             key=lambda p: p.concurrency):
                 if not p.rps:
                     continue
-                servers = p.cores.get("servers", math.nan) / p.rps * 1000
-                pg = p.cores.get("postgres", math.nan) / p.rps * 1000
-                load = p.cores.get("clients", math.nan) / p.rps * 1000
+                servers = ms_per_booking(p, "servers")
+                pg = ms_per_booking(p, "postgres")
+                load = ms_per_booking(p, "clients")
                 busy = sum(p.cores.values()) + p.foreign_cores
                 if subject == FLOOR:
                     parts.append(f"c={p.concurrency}: {servers:.1f} ms in the echo "

@@ -28,6 +28,7 @@ from types import FrameType
 from redis import Redis
 
 from benchmarks import sanity
+from benchmarks.bench_run import keep_quietest
 from benchmarks.cpu import CpuMeter
 from benchmarks.echo_server import METHOD as ECHO_METHOD
 from benchmarks.load import GrpcCall, LoadGenerator, ensure_h2load
@@ -167,16 +168,11 @@ class Bench:
         return point
 
     def keep_quietest(self) -> list[Point]:
-        """Of each point's rounds, keeps the one other processes disturbed least (chosen
-        by that alone, never by the figures)."""
-        chosen: dict[tuple[str, int, int], Point] = {}
-        for point in self.candidates:
-            key = (point.subject, point.replicas, point.concurrency)
-            if key not in chosen or point.foreign_cores < chosen[key].foreign_cores:
-                chosen[key] = point
+        """Of each point's rounds, keeps the least disturbed (bench_run.keep_quietest)."""
+        chosen = keep_quietest(self.candidates)
         self.candidates.clear()
-        self.results.points.extend(chosen.values())
-        return list(chosen.values())
+        self.results.points.extend(chosen)
+        return chosen
 
     def run(self) -> None:
         args = self.args
