@@ -279,7 +279,8 @@ class Bookings:
         reference = validate_reference(reference)
         payment_token = validate_payment_token(payment_token)
         token_digest = token_hash(payment_token)
-        if not self._payments.declines(payment_token):
+        declined = self._payments.declines(payment_token)
+        if not declined:
             # The common case in one statement, without reading the booking first: the
             # payment is authorised for the total the confirmation records. A declined
             # token, a provider booking (its order is checked first), a retry or a
@@ -294,7 +295,7 @@ class Bookings:
         booking = await self.get(user_id, reference)
         if booking.status != BookingStatus.HELD:
             return self._already(booking, token_digest)
-        if booking.provider is None and not self._payments.declines(payment_token):
+        if booking.provider is None and not declined:
             # Held, with no order to check, yet not confirmed just now: its hold has run
             # out (the sweeper has not expired it yet).
             raise _hold_expired(booking)
