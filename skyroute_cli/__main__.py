@@ -1,6 +1,6 @@
 """``python -m skyroute_cli``: demo and debug the skyroute stack from a terminal.
 
-    search flights --from LHR --to JFK --date 2026-12-01 [--return DATE]
+    search flights --from LHR --to JFK --date +7 [--return +14]
                    [--adults N --children N --infants N] [--cabin economy|premium-economy|
                    business|first] [--max-stops 0|1] [--airlines BA,AA |
                    --exclude-airlines BA,AA] [--depart-between 06:00-12:00]

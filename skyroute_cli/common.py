@@ -8,7 +8,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -151,6 +151,23 @@ def positive_float(text: str) -> float:
     if value <= 0:
         raise argparse.ArgumentTypeError("must be positive")
     return value
+
+
+_RELATIVE_DAY = re.compile(r"^\+(\d{1,3})$")
+
+
+def day_arg(text: str, *, today: date | None = None) -> str:
+    """A calendar date: ``YYYY-MM-DD``, or ``+N`` for N days after today (UTC), so
+    that a command written down keeps working on later days."""
+    match = _RELATIVE_DAY.match(text.strip())
+    if match is not None:
+        base = today or datetime.now(UTC).date()
+        return (base + timedelta(days=int(match.group(1)))).isoformat()
+    try:
+        return date.fromisoformat(text.strip()).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text[:32]!r} is not a date: use YYYY-MM-DD or +N (days from today)") from None
 
 
 def non_negative_int(text: str) -> int:

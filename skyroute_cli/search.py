@@ -20,6 +20,7 @@ from skyroute_cli.common import (
     addresses_from_env,
     columns,
     comma_list,
+    day_arg,
     duration_text,
     emit,
     local_date,
@@ -180,10 +181,11 @@ def add_parsers(groups: Any) -> None:
                          help="origin airport, e.g. LHR")
     flights.add_argument("--to", dest="destination", required=True, metavar="IATA",
                          help="destination airport, e.g. JFK")
-    flights.add_argument("--date", required=True, metavar="YYYY-MM-DD",
-                         help="outbound date, local at the origin")
-    flights.add_argument("--return", dest="return_date", metavar="YYYY-MM-DD",
-                         help="return date for a round trip")
+    flights.add_argument("--date", required=True, type=day_arg, metavar="YYYY-MM-DD|+N",
+                         help="outbound date, local at the origin; +N is N days from "
+                              "today (UTC)")
+    flights.add_argument("--return", dest="return_date", type=day_arg,
+                         metavar="YYYY-MM-DD|+N", help="return date for a round trip")
     flights.add_argument("--adults", type=non_negative_int, default=1, metavar="N",
                          help="aged 12 or over (default: 1)")
     flights.add_argument("--children", type=non_negative_int, default=0, metavar="N",
