@@ -1,5 +1,6 @@
-"""One server interceptor for request ids, caller authentication, metrics,
-access logs and the mapping of domain errors to rich gRPC status."""
+"""One server interceptor for request ids, caller authentication, the text rule for
+every request (services.text), metrics, access logs and the mapping of domain errors
+to rich gRPC status."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 import grpc
+from google.protobuf.message import Message
 from grpc_status import rpc_status
 
 from services.context import REQUEST_ID_HEADER, caller_var, new_request_id, request_id_var
 from services.errors import DomainError, internal_status
 from services.metrics import ServerMetrics
+from services.text import check_request
 
 log = logging.getLogger("skyroute.rpc")
 
@@ -85,6 +88,10 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
             code = grpc.StatusCode.OK
             try:
                 self._enter(method, context, needs_auth)
+                # After authentication: a caller without credentials learns nothing
+                # about its request. Before the servicer: it validates NFC text.
+                if isinstance(request, Message):
+                    check_request(request)
                 return await behavior(request, context)
             except BaseException as exc:
                 code = _code_of(exc, context)
@@ -103,6 +110,8 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
             code = grpc.StatusCode.OK
             try:
                 self._enter(method, context, needs_auth)
+                if isinstance(request, Message):
+                    check_request(request)
                 async for item in behavior(request, context):
                     yield item
             except BaseException as exc:

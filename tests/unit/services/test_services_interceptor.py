@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry
 
 from services.context import caller_var
 from services.errors import FieldViolation, NotFoundError, UnauthenticatedError, ValidationError
+from services.generated.skyroute.booking.v1 import booking_service_pb2 as pb
 from services.interceptors import Authenticator
 from services.logs import JsonFormatter
 from services.metrics import ServerMetrics
@@ -52,6 +53,15 @@ async def whoami(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
     return (caller_var.get() or "").encode()
 
 
+async def email(request: pb.Contact, context: grpc.aio.ServicerContext) -> bytes:
+    return request.email.encode()
+
+
+async def emails(request: pb.Contact, context: grpc.aio.ServicerContext
+                 ) -> AsyncIterator[bytes]:
+    yield request.email.encode()
+
+
 async def count(request: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
     yield b"1"
     yield b"2"
@@ -69,7 +79,13 @@ class ProbeApp:
         unary = {name: grpc.unary_unary_rpc_method_handler(fn) for name, fn in
                  {"Ok": ok, "Invalid": invalid, "Missing": missing, "Boom": boom,
                   "WhoAmI": whoami}.items()}
-        handlers = {**unary, "Count": grpc.unary_stream_rpc_method_handler(count)}
+        handlers = {
+            **unary, "Count": grpc.unary_stream_rpc_method_handler(count),
+            "Email": grpc.unary_unary_rpc_method_handler(
+                email, request_deserializer=pb.Contact.FromString),
+            "Emails": grpc.unary_stream_rpc_method_handler(
+                emails, request_deserializer=pb.Contact.FromString),
+        }
         server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
 
     async def start(self, health_servicer: health.aio.HealthServicer) -> None:
@@ -292,3 +308,33 @@ async def test_unknown_method_is_unimplemented(running: Running) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await running.unary("NoSuchMethod")(b"", timeout=5)
     assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+async def test_request_text_is_nfc_before_the_servicer(running: Running) -> None:
+    request = pb.Contact(email="Rene\u0301@example.com").SerializeToString()
+    assert await running.unary("Email")(request, timeout=5) == "Ren\u00e9@example.com".encode()
+    call = running.channel.unary_stream(f"/{SERVICE}/Emails")(request, timeout=5)
+    assert [item async for item in call] == ["Ren\u00e9@example.com".encode()]
+
+
+async def test_control_characters_are_invalid_argument_naming_the_field(
+        running: Running) -> None:
+    request = pb.Contact(email="a\x00b@x.com", phone="+44\x1b[2J").SerializeToString()
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await running.unary("Email")(request, timeout=5)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    [bad] = details(caught.value, error_details_pb2.BadRequest)
+    assert [v.field for v in bad.field_violations] == ["email", "phone"]
+    call = running.channel.unary_stream(f"/{SERVICE}/Emails")(request, timeout=5)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        async for _ in call:
+            pass
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    await eventually(lambda: running.handled("Email", "INVALID_ARGUMENT") == 1)
+
+
+async def test_credentials_are_checked_before_the_text(authed: Running) -> None:
+    request = pb.Contact(email="a\x00b@x.com").SerializeToString()
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await authed.unary("Email")(request, timeout=5)
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
