@@ -15,6 +15,10 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 ERROR_DOMAIN = "skyroute.dev"
+# Violations sent back at most: a request with thousands of bad items (5,000 repeated
+# offer ids) would otherwise get a status trailer over the client's metadata limit,
+# and the caller would see RESOURCE_EXHAUSTED instead of INVALID_ARGUMENT.
+MAX_VIOLATIONS = 20
 
 
 @dataclass(frozen=True)
@@ -72,8 +76,11 @@ class ValidationError(DomainError):
                  ) -> None:
         if isinstance(violations, FieldViolation):
             violations = [violations]
-        self.violations = list(violations)
+        violations = list(violations)
+        self.violations = violations[:MAX_VIOLATIONS]
         message = "; ".join(f"{v.field}: {v.description}" for v in self.violations)
+        if len(violations) > MAX_VIOLATIONS:
+            message += f"; and {len(violations) - MAX_VIOLATIONS} more"
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
 
     @classmethod

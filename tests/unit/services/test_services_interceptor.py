@@ -41,6 +41,11 @@ async def invalid(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
                            FieldViolation("page_size", "must not be negative")])
 
 
+async def many_invalid(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+    raise ValidationError([FieldViolation(f"offer_ids[{i}]", "repeats offer_ids[0]")
+                           for i in range(1, 5000)])
+
+
 async def missing(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
     raise NotFoundError("booking ABC123 not found", reason="BOOKING_NOT_FOUND")
 
@@ -77,7 +82,8 @@ class ProbeApp:
 
     def register(self, server: grpc.aio.Server) -> None:
         unary = {name: grpc.unary_unary_rpc_method_handler(fn) for name, fn in
-                 {"Ok": ok, "Invalid": invalid, "Missing": missing, "Boom": boom,
+                 {"Ok": ok, "Invalid": invalid, "ManyInvalid": many_invalid, "Missing": missing,
+                  "Boom": boom,
                   "WhoAmI": whoami}.items()}
         handlers = {
             **unary, "Count": grpc.unary_stream_rpc_method_handler(count),
@@ -338,3 +344,13 @@ async def test_credentials_are_checked_before_the_text(authed: Running) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await authed.unary("Email")(request, timeout=5)
     assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_thousands_of_violations_still_reach_the_caller(running: Running) -> None:
+    """Not RESOURCE_EXHAUSTED from a status trailer over the client's metadata limit."""
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await running.unary("ManyInvalid")(b"", timeout=5)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    [bad] = details(caught.value, error_details_pb2.BadRequest)
+    assert len(bad.field_violations) == 20
+    assert caught.value.details().endswith("; and 4979 more")

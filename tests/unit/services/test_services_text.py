@@ -9,9 +9,9 @@ from google.rpc import error_details_pb2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.errors import ValidationError
+from services.errors import MAX_VIOLATIONS, ValidationError
 from services.generated.skyroute.booking.v1 import booking_service_pb2 as pb
-from services.text import MAX_VIOLATIONS, check_request, has_control_characters, nfc
+from services.text import check_request, has_control_characters, nfc
 
 DECOMPOSED = "Rene\u0301"
 COMPOSED = "Ren\u00e9"
