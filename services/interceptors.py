@@ -114,6 +114,11 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
                     check_request(request)
                 async for item in behavior(request, context):
                     yield item
+            except GeneratorExit:
+                # The caller went away mid-stream (cancelled, deadline): the generator
+                # is closed, there is no call left to abort.
+                code = grpc.StatusCode.CANCELLED
+                raise
             except BaseException as exc:
                 code = _code_of(exc, context)
                 await self._abort(exc, method, context)

@@ -69,6 +69,9 @@ async def emails(request: pb.Contact, context: grpc.aio.ServicerContext
 
 async def count(request: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
     yield b"1"
+    if request == b"many":
+        for _ in range(10_000):
+            yield b"x" * 65_536
     yield b"2"
     if request == b"fail":
         raise NotFoundError("stream source gone")
@@ -354,3 +357,12 @@ async def test_thousands_of_violations_still_reach_the_caller(running: Running) 
     [bad] = details(caught.value, error_details_pb2.BadRequest)
     assert len(bad.field_violations) == 20
     assert caught.value.details().endswith("; and 4979 more")
+
+
+async def test_a_stream_the_caller_leaves_is_not_an_error(running: Running,
+                                                          rpc_log: list[dict]) -> None:
+    call = running.channel.unary_stream(f"/{SERVICE}/Count")(b"many", timeout=5)
+    assert await call.read() == b"1"
+    call.cancel()
+    await eventually(lambda: running.handled("Count", "CANCELLED") == 1)
+    assert [line for line in rpc_log if line["severity"] == "ERROR"] == []
