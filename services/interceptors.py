@@ -1,6 +1,7 @@
-"""One server interceptor for request ids, caller authentication, metrics, access
-logs, the mapping of domain errors to rich gRPC status (bounded in size), and
-undecodable requests (INVALID_ARGUMENT instead of grpc's UNKNOWN)."""
+"""One server interceptor for request ids, caller authentication, metrics, failure
+logs (repeats counted, services/failure_log.py), the mapping of domain errors to rich
+gRPC status (bounded in size), and undecodable requests (INVALID_ARGUMENT instead of
+grpc's UNKNOWN)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from services.errors import (
     internal_status,
     malformed_request,
 )
+from services.failure_log import FailureLog
 from services.metrics import ServerMetrics
 
 log = logging.getLogger("skyroute.rpc")
@@ -46,9 +48,11 @@ class Authenticator(Protocol):
 
 
 class ServerInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, metrics: ServerMetrics, authenticator: Authenticator | None = None) -> None:
+    def __init__(self, metrics: ServerMetrics, authenticator: Authenticator | None = None,
+                 failures: FailureLog | None = None) -> None:
         self._metrics = metrics
         self._authenticator = authenticator
+        self._failures = failures or FailureLog(log)
         # Wrapped handlers are built once per method, not once per call: the wrapper
         # reads the call's metadata from its context.
         self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
@@ -146,13 +150,15 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
             return
         if isinstance(exc, DomainError):
             level = logging.ERROR if exc.code == grpc.StatusCode.INTERNAL else logging.INFO
-            log.log(level, "rpc failed", extra={
-                "method": method, "code": exc.code.name, "reason": exc.reason,
-                "error": clip_bytes(exc.message, MAX_MESSAGE_BYTES)})
+            self._failures.failed(
+                (method, exc.code.name, exc.reason), level, "rpc failed",
+                {"method": method, "code": exc.code.name, "reason": exc.reason,
+                 "error": clip_bytes(exc.message, MAX_MESSAGE_BYTES)})
             # Capped whatever the message holds: an oversized status would reach a
             # default client as RESOURCE_EXHAUSTED instead of the real code.
             await context.abort_with_status(rpc_status.to_status(bounded_status(exc.to_status())))
-        log.error("unexpected error", exc_info=exc, extra={"method": method})
+        self._failures.failed((method, "INTERNAL", type(exc).__qualname__), logging.ERROR,
+                              "unexpected error", {"method": method}, exc_info=exc)
         await context.abort_with_status(
             rpc_status.to_status(
                 internal_status(f"internal error (request {request_id_var.get()})"))
@@ -164,9 +170,12 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         handled = self._metrics.handled
         ok = handled.labels(method, grpc.StatusCode.OK.name)
 
+        failures = self._failures
+
         def observe(code: grpc.StatusCode, started: float) -> None:
             (ok if code is grpc.StatusCode.OK else handled.labels(method, code.name)).inc()
             latency.observe(time.perf_counter() - started)
+            failures.tick()
 
         return observe
 
