@@ -11,6 +11,7 @@ and confirmed bookings still make its capacity.
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -55,7 +56,8 @@ from tests.utils.sim import Sim, new_clients
 from tests.utils.token_cluster import TokenCluster
 
 RPCS = all_rpcs()
-EXAMPLES = 60
+# Examples per RPC: bounded for CI; FUZZ_EXAMPLES=2000 for a longer hunt.
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "60"))
 CALL_TIMEOUT = 30.0
 # What a hostile request may get: the codes our error mapping documents.
 DOCUMENTED = {
