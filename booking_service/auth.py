@@ -4,7 +4,9 @@ Keys: RS256 / ES256 public keys from a JWKS (file or URL; the token's ``kid`` pi
 the key), and for local development an HS256 shared secret. The algorithm a token may
 use is decided by the key it resolves to, never by the token alone: no ``none``, no
 HS256 with a public key. ``exp``, ``iss``, ``aud`` and ``sub`` are required; the user id
-is ``sub``. Token values never appear in errors or logs.
+is ``sub``, which must not contain a control character (services.text) and is kept
+exactly as issued: it is an identifier, and NFC-normalising it could merge two of the
+issuer's users into one. Token values never appear in errors or logs.
 
 Some methods carry their own credential (GetItinerary: a download token from a link);
 ``PublicMethods`` lets exactly those through without a JWT. The shared interceptor only
@@ -28,6 +30,7 @@ import jwt
 
 from booking_service.settings import JwtSettings
 from services.errors import UnauthenticatedError, UnavailableError
+from services.text import has_control_characters
 
 log = logging.getLogger("skyroute.booking.auth")
 
@@ -165,7 +168,8 @@ class JwtAuthenticator:
         except jwt.PyJWTError:
             raise UnauthenticatedError("the token is invalid", reason="TOKEN_INVALID") from None
         subject = claims.get("sub")
-        if not isinstance(subject, str) or not subject or len(subject) > MAX_SUBJECT_CHARS:
+        if (not isinstance(subject, str) or not subject or len(subject) > MAX_SUBJECT_CHARS
+                or has_control_characters(subject)):
             raise UnauthenticatedError("the token has no usable subject",
                                        reason="TOKEN_INVALID")
         return subject, float(claims["exp"])

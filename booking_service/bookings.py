@@ -54,6 +54,7 @@ from services.errors import (
     NotFoundError,
     UnavailableError,
     ValidationError,
+    shown,
 )
 
 log = logging.getLogger("skyroute.booking")
@@ -68,8 +69,8 @@ class Page:
 
 
 def _not_found(reference: str) -> NotFoundError:
-    return NotFoundError(f"booking {reference} not found", reason="BOOKING_NOT_FOUND",
-                         metadata={"booking_reference": reference})
+    return NotFoundError(f"booking {shown(reference)} not found", reason="BOOKING_NOT_FOUND",
+                         metadata={"booking_reference": shown(reference)})
 
 
 class Bookings:
@@ -149,7 +150,7 @@ class Bookings:
         if self._ordering is None or self._ordering.provider != provider:
             field = provider_offer_field(plan)
             raise FailedPreconditionError(
-                f"{field}: offers of the provider {provider!r} cannot be booked here (its "
+                f"{field}: offers of the provider {shown(provider)!r} cannot be booked here (its "
                 f"order API is not configured)", reason="OFFER_NOT_BOOKABLE",
                 metadata={"field": field})
         return self._ordering
@@ -157,10 +158,10 @@ class Bookings:
     def _same_request(self, existing: BookingRecord, request: ValidRequest) -> BookingRecord:
         if existing.request_hash != request.request_hash:
             raise AlreadyExistsError(
-                f"request_id {request.request_id!r} was already used for a different "
+                f"request_id {shown(request.request_id)!r} was already used for a different "
                 f"booking request; use a new request_id for a new booking",
                 reason="REQUEST_ID_REUSED",
-                metadata={"request_id": request.request_id,
+                metadata={"request_id": shown(request.request_id),
                           "booking_reference": existing.reference})
         if existing.status == BookingStatus.PENDING:
             raise ConflictError("the booking with this request_id is still being placed "

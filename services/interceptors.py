@@ -1,25 +1,47 @@
-"""One server interceptor for request ids, caller authentication, metrics,
-access logs and the mapping of domain errors to rich gRPC status."""
+"""One server interceptor for request ids, caller authentication, the text rule for
+every request (services.text), metrics, failure logs (repeats counted,
+services/failure_log.py), the mapping of domain errors to rich gRPC status (bounded in
+size), and undecodable requests (INVALID_ARGUMENT instead of grpc's UNKNOWN)."""
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 import grpc
+from google.protobuf.message import Message
 from grpc_status import rpc_status
 
 from services.context import REQUEST_ID_HEADER, caller_var, new_request_id, request_id_var
-from services.errors import DomainError, internal_status
+from services.errors import (
+    MAX_MESSAGE_BYTES,
+    DomainError,
+    bounded_status,
+    clip_bytes,
+    internal_status,
+    malformed_request,
+)
+from services.failure_log import FailureLog
 from services.metrics import ServerMetrics
+from services.text import check_request
 
 log = logging.getLogger("skyroute.rpc")
 
 # Probes and debugging tools call these without caller credentials.
 UNAUTHENTICATED_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
+
+# Every handler kind (grpc.reflection's ServerReflectionInfo is bidi-streaming):
+# attribute, builder, streams requests, streams responses.
+_HANDLER_KINDS = (
+    ("unary_unary", grpc.unary_unary_rpc_method_handler, False, False),
+    ("unary_stream", grpc.unary_stream_rpc_method_handler, False, True),
+    ("stream_unary", grpc.stream_unary_rpc_method_handler, True, False),
+    ("stream_stream", grpc.stream_stream_rpc_method_handler, True, True),
+)
 
 
 class Authenticator(Protocol):
@@ -28,9 +50,11 @@ class Authenticator(Protocol):
 
 
 class ServerInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, metrics: ServerMetrics, authenticator: Authenticator | None = None) -> None:
+    def __init__(self, metrics: ServerMetrics, authenticator: Authenticator | None = None,
+                 failures: FailureLog | None = None) -> None:
         self._metrics = metrics
         self._authenticator = authenticator
+        self._failures = failures or FailureLog(log)
         # Wrapped handlers are built once per method, not once per call: the wrapper
         # reads the call's metadata from its context.
         self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
@@ -55,19 +79,20 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         needs_auth = self._authenticator is not None and not method.startswith(
             UNAUTHENTICATED_PREFIXES
         )
-        if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(
-                self._wrap_unary(handler.unary_unary, method, needs_auth),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(
-                self._wrap_stream(handler.unary_stream, method, needs_auth),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        return handler  # client/bidi streaming: not used by our services
+        for attr, build, streams_in, streams_out in _HANDLER_KINDS:
+            behavior = getattr(handler, attr)
+            if behavior is None:
+                continue
+            # grpc.aio picks the streaming style from the function it is given: an async
+            # generator yields responses, a coroutine (health's Watch) calls context.write.
+            if streams_out and not inspect.iscoroutinefunction(behavior):
+                wrapped = self._wrap_generator(behavior, method, needs_auth, streams_in)
+            else:
+                wrapped = self._wrap_coroutine(behavior, method, needs_auth, streams_in)
+            return build(wrapped,
+                         request_deserializer=tolerant(handler.request_deserializer),
+                         response_serializer=handler.response_serializer)
+        return handler
 
     def _enter(self, method: str, context: grpc.aio.ServicerContext, needs_auth: bool) -> None:
         metadata = {k: v for k, v in (context.invocation_metadata() or ())
@@ -77,15 +102,16 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         if needs_auth and self._authenticator is not None:
             caller_var.set(self._authenticator(method, metadata))
 
-    def _wrap_unary(self, behavior: Any, method: str, needs_auth: bool) -> Any:
+    def _wrap_coroutine(self, behavior: Any, method: str, needs_auth: bool, streams_in: bool
+                        ) -> Any:
         observe = self._observer(method)
 
         async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> Any:
             started = time.perf_counter()
             code = grpc.StatusCode.OK
             try:
-                self._enter(method, context, needs_auth)
-                return await behavior(request, context)
+                self._enter(method, context, needs_auth)  # authentication comes first
+                return await behavior(_checked(request, streams_in), context)
             except BaseException as exc:
                 code = _code_of(exc, context)
                 await self._abort(exc, method, context)
@@ -95,7 +121,8 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
 
         return wrapper
 
-    def _wrap_stream(self, behavior: Any, method: str, needs_auth: bool) -> Any:
+    def _wrap_generator(self, behavior: Any, method: str, needs_auth: bool, streams_in: bool
+                        ) -> Any:
         observe = self._observer(method)
 
         async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
@@ -103,8 +130,17 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
             code = grpc.StatusCode.OK
             try:
                 self._enter(method, context, needs_auth)
-                async for item in behavior(request, context):
-                    yield item
+                responses = behavior(_checked(request, streams_in), context)
+                if inspect.isawaitable(responses):  # a plain function returning a coroutine
+                    await responses
+                else:
+                    async for item in responses:
+                        yield item
+            except GeneratorExit:
+                # The caller went away mid-stream (cancelled, deadline): the generator
+                # is closed, there is no call left to abort.
+                code = grpc.StatusCode.CANCELLED
+                raise
             except BaseException as exc:
                 code = _code_of(exc, context)
                 await self._abort(exc, method, context)
@@ -121,10 +157,15 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
             return
         if isinstance(exc, DomainError):
             level = logging.ERROR if exc.code == grpc.StatusCode.INTERNAL else logging.INFO
-            log.log(level, "rpc failed", extra={"method": method, "code": exc.code.name,
-                                                "reason": exc.reason, "error": exc.message})
-            await context.abort_with_status(rpc_status.to_status(exc.to_status()))
-        log.error("unexpected error", exc_info=exc, extra={"method": method})
+            self._failures.failed(
+                (method, exc.code.name, exc.reason), level, "rpc failed",
+                {"method": method, "code": exc.code.name, "reason": exc.reason,
+                 "error": clip_bytes(exc.message, MAX_MESSAGE_BYTES)})
+            # Capped whatever the message holds: an oversized status would reach a
+            # default client as RESOURCE_EXHAUSTED instead of the real code.
+            await context.abort_with_status(rpc_status.to_status(bounded_status(exc.to_status())))
+        self._failures.failed((method, "INTERNAL", type(exc).__qualname__), logging.ERROR,
+                              "unexpected error", {"method": method}, exc_info=exc)
         await context.abort_with_status(
             rpc_status.to_status(
                 internal_status(f"internal error (request {request_id_var.get()})"))
@@ -136,11 +177,64 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         handled = self._metrics.handled
         ok = handled.labels(method, grpc.StatusCode.OK.name)
 
+        failures = self._failures
+
         def observe(code: grpc.StatusCode, started: float) -> None:
             (ok if code is grpc.StatusCode.OK else handled.labels(method, code.name)).inc()
             latency.observe(time.perf_counter() - started)
+            failures.tick()
 
         return observe
+
+
+class Undecodable:
+    """Handed on by ``tolerant`` for bytes that are not the request message."""
+
+    __slots__ = ("message_type",)
+
+    def __init__(self, message_type: str) -> None:
+        self.message_type = message_type
+
+
+def tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    """``deserializer`` answering ``Undecodable`` instead of raising. grpc-python decodes
+    the request before any interceptor code runs and turns a DecodeError into UNKNOWN
+    with the parser's text; the wrapper turns ``Undecodable`` into INVALID_ARGUMENT after
+    authentication instead."""
+    if deserializer is None:
+        return None
+    descriptor = getattr(getattr(deserializer, "__self__", None), "DESCRIPTOR", None)
+    message_type = getattr(descriptor, "full_name", None) or "request message"
+
+    def deserialize(raw: bytes) -> Any:
+        try:
+            return deserializer(raw)
+        except Exception:  # the bytes are the caller's, whatever the parser makes of them
+            return Undecodable(message_type)
+
+    return deserialize
+
+
+def _checked(request: Any, streams_in: bool) -> Any:
+    """The request as the servicer may see it: decodable, and its text under the text
+    rule (NFC, no control characters; services.text). Called after authentication: a
+    caller without credentials learns nothing about its request."""
+    if streams_in:
+        return _checked_stream(request)
+    return _checked_one(request)
+
+
+def _checked_one(request: Any) -> Any:
+    if isinstance(request, Undecodable):
+        raise malformed_request(request.message_type)
+    if isinstance(request, Message):
+        check_request(request)
+    return request
+
+
+async def _checked_stream(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    async for request in requests:
+        yield _checked_one(request)
 
 
 def _code_of(exc: BaseException, context: grpc.aio.ServicerContext) -> grpc.StatusCode:

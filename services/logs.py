@@ -1,7 +1,9 @@
 """Structured JSON logs (one object per line, ``severity`` and ``timestamp``).
 
 A redacting filter replaces any registered secret or token value with
-``[REDACTED]`` as a last line of defence; code must still never log them.
+``[REDACTED]`` as a last line of defence; code must still never log them. Lines are
+bounded: each field is cut (a caller's 1 MB value must not become a 1 MB line) and, if
+the line is still too long, the extra fields are cut shorter, then dropped.
 """
 
 from __future__ import annotations
@@ -60,12 +62,77 @@ class Redactor(logging.Filter):
         return True
 
 
+# Bounds in characters of the JSON text (escapes count: "\u2026" is six).
+FIELD_CHARS = 2048
+EXCEPTION_CHARS = 8192  # a traceback keeps its head and its tail, the exception itself
+LINE_CHARS = 16384
+SHORT_FIELD_CHARS = 256  # per field when the line would exceed LINE_CHARS
+_PRIMITIVES = (bool, int, float, type(None))
+_ELIDED = "…"
+
+
+def _escaped_len(text: str) -> int:
+    return len(json.dumps(text)) - 2
+
+
+def cap_text(text: str, limit: int, *, keep_tail: bool = False) -> str:
+    """``text`` cut so that its JSON form has at most ``limit`` characters, marked "…".
+    ``keep_tail`` keeps the end too (a traceback's last line names the exception)."""
+    if len(text) * 12 <= limit:  # no escape is longer than 12 characters: fast path
+        return text
+    if _escaped_len(text) <= limit:
+        return text
+    keep = min(len(text), limit)
+    while True:
+        keep = keep * 3 // 4
+        if keep_tail:
+            cut = text[: keep // 4] + _ELIDED + text[len(text) - (keep - keep // 4):]
+        else:
+            cut = text[:keep] + _ELIDED
+        if keep == 0 or _escaped_len(cut) <= limit:
+            return cut
+
+
+def cap_value(value: Any, limit: int) -> Any:
+    """A log field's value with its JSON form bounded by ``limit`` characters."""
+    if isinstance(value, _PRIMITIVES):
+        return value
+    if isinstance(value, str):
+        return cap_text(value, limit)
+    text = json.dumps(value, default=str)
+    if len(text) <= limit:
+        return value
+    return cap_text(text, limit)
+
+
 class JsonFormatter(logging.Formatter):
     def __init__(self, service: str, replica: str) -> None:
         super().__init__()
         self._static = {"service": service, "replica": replica}
 
     def format(self, record: logging.LogRecord) -> str:
+        payload = self._payload(record)
+        exception = payload.pop("exception", None)
+        capped = {k: cap_value(v, FIELD_CHARS) for k, v in payload.items()}
+        if exception is not None:
+            capped["exception"] = cap_text(exception, EXCEPTION_CHARS, keep_tail=True)
+        line = json.dumps(capped, default=str)
+        if len(line) <= LINE_CHARS:
+            return line
+        # Too many long fields: cut every one shorter; then, as a last resort, keep only
+        # the fixed fields and say so.
+        short = {k: cap_value(v, SHORT_FIELD_CHARS) for k, v in payload.items()}
+        if exception is not None:
+            short["exception"] = cap_text(exception, LINE_CHARS // 2, keep_tail=True)
+        line = json.dumps({**short, "truncated": True}, default=str)
+        if len(line) <= LINE_CHARS:
+            return line
+        fixed = ("timestamp", "severity", "logger", "message", "service", "replica",
+                 "request_id", "caller")
+        return json.dumps({**{k: short[k] for k in fixed if k in short}, "truncated": True},
+                          default=str)
+
+    def _payload(self, record: logging.LogRecord) -> dict[str, Any]:
         payload: dict[str, Any] = {
             "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
             + f".{int(record.msecs):03d}Z",
@@ -87,7 +154,7 @@ class JsonFormatter(logging.Formatter):
             payload["exception"] = self.formatException(record.exc_info)
         elif record.exc_text:
             payload["exception"] = record.exc_text
-        return json.dumps(payload, default=str)
+        return payload
 
 
 def configure_logging(service: str, replica: str, level: str = "INFO") -> Redactor:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Iterable, Mapping
 
-from services.errors import PermissionDeniedError, UnauthenticatedError
+from services.errors import PermissionDeniedError, UnauthenticatedError, shown
 from token_service.settings import CallerConfig
 
 CALLER_HEADER = "x-skyroute-caller"
@@ -35,5 +35,5 @@ class CallerAuth:
         caller = self._callers.get(caller_id or "")
         if caller is None or provider not in caller.providers:
             raise PermissionDeniedError(
-                f"caller {caller_id!r} may not use provider {provider!r}",
-                reason="PROVIDER_NOT_ALLOWED", metadata={"provider": provider})
+                f"caller {caller_id!r} may not use provider {shown(provider)!r}",
+                reason="PROVIDER_NOT_ALLOWED", metadata={"provider": shown(provider)})

@@ -103,6 +103,22 @@ def test_a_key_rotated_out_takes_its_remembered_tokens_with_it() -> None:
     assert err.value.reason == "TOKEN_KEY_UNKNOWN"
 
 
+@pytest.mark.parametrize("subject", ["al\x00ice", "alice\n", "\x1b[31malice", "al\x85ice"])
+def test_a_subject_with_a_control_character_is_unauthenticated(subject: str) -> None:
+    auth, _ = build_auth(settings())
+    with pytest.raises(UnauthenticatedError) as err:
+        auth("/m", md(mint(settings(), subject, 60)))
+    assert err.value.reason == "TOKEN_INVALID"
+    assert subject not in err.value.message
+
+
+def test_a_subject_is_kept_exactly_as_issued() -> None:
+    """Not NFC-normalised: two subjects the issuer tells apart stay two users."""
+    auth, _ = build_auth(settings())
+    assert auth("/m", md(mint(settings(), "Rene\u0301", 60))) == "Rene\u0301"
+    assert auth("/m", md(mint(settings(), "Ren\u00e9", 60))) == "Ren\u00e9"
+
+
 def test_the_remembered_tokens_are_bounded() -> None:
     auth = JwtAuthenticator(settings(), KeySet(SECRET), cache_size=3)
     for user in ("a", "b", "c", "d", "e"):

@@ -8,12 +8,18 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from services.errors import (
     ERROR_DOMAIN,
+    MAX_DETAILS_BYTES,
+    MAX_MESSAGE_BYTES,
     FailedPreconditionError,
     FieldViolation,
     NotFoundError,
     UnavailableError,
     ValidationError,
+    bounded_status,
+    clip_bytes,
     internal_status,
+    malformed_request,
+    shown,
 )
 
 
@@ -79,3 +85,50 @@ def test_internal_status_is_generic() -> None:
     assert status.code == code_pb2.INTERNAL
     assert status.message == "internal error"
     assert not status.details
+
+
+def test_shown_cuts_a_callers_value_to_64_characters() -> None:
+    assert shown("amadeus") == "amadeus"
+    assert shown("x" * 64) == "x" * 64
+    assert shown("x" * 1_000_000) == "x" * 64 + "…"
+    assert shown(12345) == "12345"
+
+
+def test_clip_bytes_counts_utf8_bytes_and_keeps_characters_whole() -> None:
+    assert clip_bytes("abc", 10) == "abc"
+    clipped = clip_bytes("é" * 1000, 100)
+    assert len(clipped.encode()) <= 100 and clipped.endswith("…")
+    assert set(clipped[:-1]) == {"é"}
+
+
+def test_malformed_request_is_invalid_argument_naming_the_message() -> None:
+    status = malformed_request("skyroute.token.v1.GetTokenRequest").to_status()
+    assert status.code == code_pb2.INVALID_ARGUMENT
+    assert status.message == "request body is not a valid skyroute.token.v1.GetTokenRequest"
+    [info] = _unpack(status, error_details_pb2.ErrorInfo)
+    assert info.reason == "MALFORMED_REQUEST"
+    [bad] = _unpack(status, error_details_pb2.BadRequest)
+    assert [v.field for v in bad.field_violations] == ["request"]
+
+
+def test_bounded_status_caps_message_and_every_detail_string() -> None:
+    huge = "é" * 100_000
+    error = ValidationError([FieldViolation(huge, huge) for _ in range(50)], huge,
+                            reason="PROBE", metadata={"value": huge},
+                            retry_after_seconds=2)
+    status = bounded_status(error.to_status())
+    assert status.code == code_pb2.INVALID_ARGUMENT
+    assert len(status.message.encode()) <= MAX_MESSAGE_BYTES
+    assert sum(d.ByteSize() for d in status.details) <= MAX_DETAILS_BYTES
+    [info] = _unpack(status, error_details_pb2.ErrorInfo)  # the reason survives
+    assert info.reason == "PROBE" and len(info.metadata["value"].encode()) <= 256
+    [retry] = _unpack(status, error_details_pb2.RetryInfo)
+    assert retry.retry_delay.ToMilliseconds() == 2000
+    [bad] = _unpack(status, error_details_pb2.BadRequest)
+    assert 0 < len(bad.field_violations) < 50
+
+
+def test_bounded_status_leaves_ordinary_statuses_alone() -> None:
+    status = ValidationError([FieldViolation("provider", "is required")],
+                             retry_after_seconds=1).to_status()
+    assert bounded_status(status) == status

@@ -8,7 +8,7 @@ import re
 import sys
 
 from services.context import caller_var, request_id_var
-from services.logs import JsonFormatter, Redactor
+from services.logs import EXCEPTION_CHARS, FIELD_CHARS, LINE_CHARS, JsonFormatter, Redactor
 
 SECRET = "tok_9d8f7e6a5b4c3d2e1f"
 
@@ -109,3 +109,54 @@ def test_short_values_are_not_registered() -> None:
     redactor = Redactor()
     redactor.add("abc")
     assert redactor.scrub("abc abc") == "abc abc"
+
+
+def _line(record: logging.LogRecord) -> str:
+    return JsonFormatter("token", "token-1").format(record)
+
+
+def test_a_huge_field_is_cut_and_the_line_stays_bounded() -> None:
+    text = _line(_record("caller %s denied", "p" * 1_000_000, provider="p" * 1_000_000))
+    assert len(text) <= LINE_CHARS
+    line = json.loads(text)
+    assert line["provider"].startswith("pppp") and line["provider"].endswith("…")
+    assert len(json.dumps(line["provider"])) - 2 <= FIELD_CHARS
+    assert line["message"].startswith("caller ppp")
+
+
+def test_escapes_count_towards_the_bound() -> None:
+    # Each of these becomes a 6-character escape in the JSON text.
+    line = _line(_record("x", error="\u2028" * 100_000))
+    assert len(json.loads(line)["error"]) * 6 <= FIELD_CHARS + 6
+    astral = _line(_record("x", error="\U0001F600" * 100_000))  # 12 characters each
+    assert len(astral) <= FIELD_CHARS + 300
+
+
+def test_many_long_fields_are_cut_shorter_then_dropped() -> None:
+    many = {f"field{i}": "v" * 5000 for i in range(20)}
+    text = _line(_record("many", **many))
+    assert len(text) <= LINE_CHARS
+    line = json.loads(text)
+    assert line["truncated"] is True and line["message"] == "many"
+    hundreds = {f"field{i}": "v" * 5000 for i in range(200)}
+    text = _line(_record("hundreds", **hundreds))
+    assert len(text) <= LINE_CHARS
+    assert json.loads(text)["truncated"] is True
+
+
+def test_long_traceback_keeps_its_head_and_its_last_line() -> None:
+    try:
+        raise ValueError("v" * 100_000 + " the end")
+    except ValueError:
+        line = json.loads(_line(_record("failed", exc_info=sys.exc_info())))
+    assert line["exception"].startswith("Traceback")
+    assert line["exception"].endswith(" the end")
+    assert len(json.dumps(line["exception"])) - 2 <= EXCEPTION_CHARS
+
+
+def test_ordinary_lines_are_unchanged() -> None:
+    line = json.loads(_line(_record("served", provider="amadeus", count=3,
+                                    codes=["A", "B"], ok=True)))
+    assert (line["provider"], line["count"], line["codes"], line["ok"]) == (
+        "amadeus", 3, ["A", "B"], True)
+    assert "truncated" not in line

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.errors import PermissionDeniedError, UnauthenticatedError
+from services.errors import DomainError, PermissionDeniedError, UnauthenticatedError
 from token_service.auth import CALLER_HEADER, CALLER_KEY_HEADER, CallerAuth
 from token_service.settings import CallerConfig
 
@@ -60,3 +60,10 @@ def test_authorize_denies_the_rest(auth: CallerAuth, caller: str | None, provide
         auth.authorize(caller, provider)
     assert err.value.reason == "PROVIDER_NOT_ALLOWED"
     assert err.value.metadata == {"provider": provider}
+
+
+def test_a_huge_provider_name_is_not_echoed_back(auth: CallerAuth) -> None:
+    with pytest.raises(DomainError) as err:
+        auth.authorize("search", "p" * 1_000_000)
+    assert len(err.value.message) < 200 and "p" * 64 + "…" in err.value.message
+    assert all(len(v) <= 65 for v in err.value.metadata.values())
