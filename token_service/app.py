@@ -72,12 +72,6 @@ class TokenApp:
             self.brokers, auth,
             DownloadTokens(self._redis, settings.redis.key_prefix),
             policy.watch_heartbeat_seconds)
-        if policy.lock_ttl_seconds <= policy.upstream_timeout_seconds:
-            # A fetch may outlive its lease: another replica then fetches too, and
-            # fencing discards one of the two tokens.
-            log.warning("TOKEN_LOCK_TTL_SECONDS should exceed UPSTREAM_TIMEOUT_SECONDS",
-                        extra={"lock_ttl": policy.lock_ttl_seconds,
-                               "upstream_timeout": policy.upstream_timeout_seconds})
         self._tasks: list[asyncio.Task[None]] = []
         self._health: health.aio.HealthServicer | None = None
 

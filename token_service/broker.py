@@ -6,10 +6,11 @@ is refreshed at once by Redis pub/sub events), then re-read from Redis with a
 single flight. A caller waits only when no usable token exists, and then for
 the one refresh in flight, never starting a second one.
 
-Write path: the background loop (or a waiting caller) takes the lease lock,
-re-checks, fetches upstream and writes with the fenced script; a writer whose
-lease expired meanwhile is refused. Failures open a shared backoff window in
-Redis; ``invalid_client`` is negative-cached.
+Write path: the background loop (or a waiting caller) takes the lease lock
+(a short lease it renews while it works), re-checks, fetches upstream and writes
+with the fenced script; a writer whose lease was lost meanwhile is refused.
+Failures open a shared backoff window in Redis; ``invalid_client`` is
+negative-cached.
 
 When Redis is unreachable the broker runs degraded: the in-memory copy is
 authoritative and a per-replica lock keeps upstream requests single-flight.
@@ -31,6 +32,7 @@ from redis.exceptions import RedisError
 
 from services.errors import DeadlineError, FailedPreconditionError, UnavailableError
 from services.logs import Redactor
+from token_service.lock import Lease
 from token_service.metrics import TokenMetrics
 from token_service.redis_health import RecoveryPending, RedisHealth
 from token_service.settings import ProviderConfig, RefreshPolicy
@@ -245,8 +247,8 @@ class ProviderBroker:
     async def _refresh_attempt(self) -> None:
         """One attempt across the cluster: refresh under the lock, or wait for its holder."""
         changed = self._changed
-        lease, holder_ttl_ms = await self._store.lock.try_acquire(
-            int(self._policy.lock_ttl_seconds * 1000))
+        ttl_ms = int(self._policy.lock_ttl_seconds * 1000)
+        lease, holder_ttl_ms = await self._store.lock.try_acquire(ttl_ms)
         if lease is None:
             self.counters.lock_contended += 1
             self._metrics.lock_contended.labels(self.name).inc()
@@ -257,33 +259,10 @@ class ProviderBroker:
             return
         wrote = False
         try:
-            rec = await self._read_shared()
-            now = self._clock.now_ms()
-            if rec is not None and not rec.invalid and now < rec.refresh_ms:
-                return  # refreshed by someone else between our check and the lock
-            if await self._store.negative() is not None or await self._store.backoff():
-                return
-            suspended = await self._suspend_for_rotation(rec, now)
-            fetched, elapsed_ms = await self._fetch()
-            if fetched is None:
-                if suspended is not None:
-                    await self._store.restore(suspended.access_token)
-                return
-            lifetime = fetched.expires_in_ms
-            generation, why = await self._store.fenced_write(
-                lease, rec.generation if rec else 0, fetched.access_token, fetched.token_type,
-                lifetime, self.refresh_after_ms(lifetime), elapsed_ms())
-            if generation == 0:
-                self.counters.fenced_rejected += 1
-                self._metrics.fenced_rejected.labels(self.name).inc()
-                log.warning("fenced token write rejected",
-                            extra={"provider": self.name, "why": why, "fence": lease.fence})
-                return
-            wrote = True
-            await self._store.clear_failures()
-            await self._read_shared()
-            log.info("token refreshed", extra={"provider": self.name, "generation": generation,
-                                               "lifetime_ms": lifetime})
+            # The lease is short and renewed while we work (fetch, rotation drain), so
+            # if this replica dies another takes over within about one lease.
+            async with self._store.lock.kept_alive(lease, ttl_ms):
+                wrote = await self._refresh_held(lease)
         finally:
             try:
                 await self._store.lock.release(lease)
@@ -291,6 +270,36 @@ class ProviderBroker:
                     await self._store.publish_released()
             except RedisError as exc:
                 self._redis_health.mark_down(exc)
+
+    async def _refresh_held(self, lease: Lease) -> bool:
+        """The refresh under our lease; True if our token was written."""
+        rec = await self._read_shared()
+        now = self._clock.now_ms()
+        if rec is not None and not rec.invalid and now < rec.refresh_ms:
+            return False  # refreshed by someone else between our check and the lock
+        if await self._store.negative() is not None or await self._store.backoff():
+            return False
+        suspended = await self._suspend_for_rotation(rec, now)
+        fetched, elapsed_ms = await self._fetch()
+        if fetched is None:
+            if suspended is not None:
+                await self._store.restore(suspended.access_token)
+            return False
+        lifetime = fetched.expires_in_ms
+        generation, why = await self._store.fenced_write(
+            lease, rec.generation if rec else 0, fetched.access_token, fetched.token_type,
+            lifetime, self.refresh_after_ms(lifetime), elapsed_ms())
+        if generation == 0:
+            self.counters.fenced_rejected += 1
+            self._metrics.fenced_rejected.labels(self.name).inc()
+            log.warning("fenced token write rejected",
+                        extra={"provider": self.name, "why": why, "fence": lease.fence})
+            return False
+        await self._store.clear_failures()
+        await self._read_shared()
+        log.info("token refreshed", extra={"provider": self.name, "generation": generation,
+                                           "lifetime_ms": lifetime})
+        return True
 
     async def _suspend_for_rotation(self, rec: TokenRecord | None, now: int
                                     ) -> TokenRecord | None:

@@ -51,7 +51,9 @@ class CallerConfig:
 class RefreshPolicy:
     """How and when tokens are refreshed; see docs/architecture.md."""
 
-    lock_ttl_seconds: float = 10.0
+    # The refresh lease; its holder renews it every third of this while it works, so
+    # a dead holder is replaced within about one lease plus one fetch.
+    lock_ttl_seconds: float = 3.0
     upstream_timeout_seconds: float = 5.0
     # Refresh at a random fraction of the lifetime in [min, max] ...
     refresh_min_fraction: float = 0.75
@@ -84,7 +86,7 @@ class TokenServiceSettings:
             raise ConfigError("TOKEN_PROVIDERS must name at least one provider")
         callers = _callers(env, {p.name for p in providers})
         policy = RefreshPolicy(
-            lock_ttl_seconds=env_float(env, "TOKEN_LOCK_TTL_SECONDS", 10.0, minimum=0.1),
+            lock_ttl_seconds=env_float(env, "TOKEN_LOCK_TTL_SECONDS", 3.0, minimum=0.1),
             upstream_timeout_seconds=env_float(env, "UPSTREAM_TIMEOUT_SECONDS", 5.0, minimum=0.1),
             refresh_min_fraction=env_float(env, "TOKEN_REFRESH_MIN_FRACTION", 0.75),
             refresh_max_fraction=env_float(env, "TOKEN_REFRESH_MAX_FRACTION", 0.85),
