@@ -4,7 +4,8 @@ once per lifetime under a fenced lease lock.
 Read path: the in-memory copy is trusted for ``local_staleness_seconds`` (and
 is refreshed at once by Redis pub/sub events), then re-read from Redis with a
 single flight. A caller waits only when no usable token exists, and then for
-the one refresh in flight, never starting a second one.
+the one refresh in flight, never starting a second one, for as long as its own
+deadline allows (at most ``wait_max_seconds``).
 
 Write path: the background loop (or a waiting caller) takes the lease lock
 (a short lease it renews while it works), re-checks, fetches upstream and writes
@@ -129,21 +130,27 @@ class ProviderBroker:
 
     # ------------------------------------------------------------------ read path
 
-    async def get_token(self, need_ms: int = 0) -> TokenRecord:
+    async def get_token(self, need_ms: int = 0, wait_seconds: float | None = None
+                        ) -> TokenRecord:
+        """The current token; without one, waits for the refresh up to ``wait_seconds``
+        (the caller's remaining time), never longer than ``wait_max_seconds``."""
         rec = self._local
         if rec is not None and self._trust_local() and rec.usable(self._clock.now_ms(), need_ms):
             self.counters.hits += 1
             self._hit.inc()
             return rec
-        return await self._get_slow(need_ms)
+        return await self._get_slow(need_ms, wait_seconds)
 
     def _trust_local(self) -> bool:
         return self._redis_health.degraded or (
             time.monotonic() - self._checked_at <= self._policy.local_staleness_seconds)
 
-    async def _get_slow(self, need_ms: int) -> TokenRecord:
+    async def _get_slow(self, need_ms: int, wait_seconds: float | None) -> TokenRecord:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._policy.wait_timeout_seconds
+        wait = self._policy.wait_max_seconds
+        if wait_seconds is not None:
+            wait = max(min(wait, wait_seconds), 0.0)
+        deadline = loop.time() + wait
         first = True
         while True:
             if self._redis_health.degraded:
@@ -171,8 +178,9 @@ class ProviderBroker:
             except RedisError as exc:
                 self._redis_health.mark_down(exc)
             except TimeoutError:
-                raise DeadlineError(f"timed out waiting for a new {self.name} token",
-                                    reason="TOKEN_REFRESH_TIMEOUT") from None
+                raise DeadlineError(
+                    f"timed out after {wait:.1f}s waiting for a new {self.name} token",
+                    reason="TOKEN_REFRESH_TIMEOUT") from None
 
     def _count_served(self, first: bool) -> None:
         if first:
@@ -512,7 +520,8 @@ class ProviderBroker:
 
     # ------------------------------------------------------------------ other RPCs
 
-    async def report_invalid(self, token: str) -> tuple[TokenRecord, bool]:
+    async def report_invalid(self, token: str, wait_seconds: float | None = None
+                             ) -> tuple[TokenRecord, bool]:
         """Invalidate ``token`` if it is still current; then return a valid token."""
         invalidated = False
         if self._redis_health.degraded:
@@ -525,7 +534,7 @@ class ProviderBroker:
                 invalidated = await self._store.invalidate(token)
             except RedisError as exc:
                 self._redis_health.mark_down(exc)
-                return await self.report_invalid(token)
+                return await self.report_invalid(token, wait_seconds)
             local = self._local
             if local is not None and local.access_token == token:
                 self._local = replace(local, invalid=True)
@@ -533,7 +542,7 @@ class ProviderBroker:
         if invalidated:
             log.info("token invalidated by caller report", extra={"provider": self.name})
             self._pulse()
-        return await self.get_token(), invalidated
+        return await self.get_token(wait_seconds=wait_seconds), invalidated
 
     async def watch(self) -> AsyncIterator[TokenRecord]:
         """The current token, then each new generation, re-sent at every heartbeat."""

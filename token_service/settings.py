@@ -65,8 +65,10 @@ class RefreshPolicy:
     negative_cache_seconds: float = 30.0
     # How long a replica trusts its in-memory copy without re-reading Redis.
     local_staleness_seconds: float = 1.0
-    # How long a caller waits for the in-flight refresh when no valid token exists.
-    wait_timeout_seconds: float = 10.0
+    # Longest a caller waits for the in-flight refresh when no valid token exists; a
+    # caller with a deadline waits until shortly before it, up to this. Longer than a
+    # takeover (lock TTL + upstream timeout) so a holder's crash fails no caller.
+    wait_max_seconds: float = 30.0
     watch_heartbeat_seconds: float = 10.0
 
 
@@ -96,7 +98,9 @@ class TokenServiceSettings:
             backoff_max_seconds=env_float(env, "TOKEN_BACKOFF_MAX_SECONDS", 30.0, minimum=0.01),
             negative_cache_seconds=env_float(env, "TOKEN_NEGATIVE_CACHE_SECONDS", 30.0),
             local_staleness_seconds=env_float(env, "TOKEN_LOCAL_STALENESS_SECONDS", 1.0),
-            wait_timeout_seconds=env_float(env, "TOKEN_WAIT_TIMEOUT_SECONDS", 10.0, minimum=0.1),
+            # TOKEN_WAIT_TIMEOUT_SECONDS: the deprecated name, read when the new one is unset.
+            wait_max_seconds=env_float(env, "TOKEN_WAIT_MAX_SECONDS", env_float(
+                env, "TOKEN_WAIT_TIMEOUT_SECONDS", 30.0, minimum=0.1), minimum=0.1),
             watch_heartbeat_seconds=env_float(env, "TOKEN_WATCH_HEARTBEAT_SECONDS", 10.0,
                                               minimum=0.1),
         )
