@@ -72,11 +72,13 @@ class TokenApp:
             self.brokers, auth,
             DownloadTokens(self._redis, settings.redis.key_prefix),
             policy.watch_heartbeat_seconds)
-        if policy.lock_ttl_seconds <= policy.upstream_timeout_seconds:
-            # A fetch may outlive its lease: another replica then fetches too, and
-            # fencing discards one of the two tokens.
-            log.warning("TOKEN_LOCK_TTL_SECONDS should exceed UPSTREAM_TIMEOUT_SECONDS",
-                        extra={"lock_ttl": policy.lock_ttl_seconds,
+        if policy.wait_max_seconds <= policy.lock_ttl_seconds + policy.upstream_timeout_seconds:
+            # A holder's crash costs up to one lease plus one fetch; callers without a
+            # longer deadline would give up before its successor answers them.
+            log.warning("TOKEN_WAIT_MAX_SECONDS should exceed TOKEN_LOCK_TTL_SECONDS + "
+                        "UPSTREAM_TIMEOUT_SECONDS",
+                        extra={"wait_max": policy.wait_max_seconds,
+                               "lock_ttl": policy.lock_ttl_seconds,
                                "upstream_timeout": policy.upstream_timeout_seconds})
         self._tasks: list[asyncio.Task[None]] = []
         self._health: health.aio.HealthServicer | None = None

@@ -4,12 +4,14 @@ once per lifetime under a fenced lease lock.
 Read path: the in-memory copy is trusted for ``local_staleness_seconds`` (and
 is refreshed at once by Redis pub/sub events), then re-read from Redis with a
 single flight. A caller waits only when no usable token exists, and then for
-the one refresh in flight, never starting a second one.
+the one refresh in flight, never starting a second one, for as long as its own
+deadline allows (at most ``wait_max_seconds``).
 
-Write path: the background loop (or a waiting caller) takes the lease lock,
-re-checks, fetches upstream and writes with the fenced script; a writer whose
-lease expired meanwhile is refused. Failures open a shared backoff window in
-Redis; ``invalid_client`` is negative-cached.
+Write path: the background loop (or a waiting caller) takes the lease lock
+(a short lease it renews while it works), re-checks, fetches upstream and writes
+with the fenced script; a writer whose lease was lost meanwhile is refused.
+Failures open a shared backoff window in Redis; ``invalid_client`` is
+negative-cached.
 
 When Redis is unreachable the broker runs degraded: the in-memory copy is
 authoritative and a per-replica lock keeps upstream requests single-flight.
@@ -31,6 +33,7 @@ from redis.exceptions import RedisError
 
 from services.errors import DeadlineError, FailedPreconditionError, UnavailableError
 from services.logs import Redactor
+from token_service.lock import Lease
 from token_service.metrics import TokenMetrics
 from token_service.redis_health import RecoveryPending, RedisHealth
 from token_service.settings import ProviderConfig, RefreshPolicy
@@ -127,21 +130,27 @@ class ProviderBroker:
 
     # ------------------------------------------------------------------ read path
 
-    async def get_token(self, need_ms: int = 0) -> TokenRecord:
+    async def get_token(self, need_ms: int = 0, wait_seconds: float | None = None
+                        ) -> TokenRecord:
+        """The current token; without one, waits for the refresh up to ``wait_seconds``
+        (the caller's remaining time), never longer than ``wait_max_seconds``."""
         rec = self._local
         if rec is not None and self._trust_local() and rec.usable(self._clock.now_ms(), need_ms):
             self.counters.hits += 1
             self._hit.inc()
             return rec
-        return await self._get_slow(need_ms)
+        return await self._get_slow(need_ms, wait_seconds)
 
     def _trust_local(self) -> bool:
         return self._redis_health.degraded or (
             time.monotonic() - self._checked_at <= self._policy.local_staleness_seconds)
 
-    async def _get_slow(self, need_ms: int) -> TokenRecord:
+    async def _get_slow(self, need_ms: int, wait_seconds: float | None) -> TokenRecord:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._policy.wait_timeout_seconds
+        wait = self._policy.wait_max_seconds
+        if wait_seconds is not None:
+            wait = max(min(wait, wait_seconds), 0.0)
+        deadline = loop.time() + wait
         first = True
         while True:
             if self._redis_health.degraded:
@@ -169,8 +178,9 @@ class ProviderBroker:
             except RedisError as exc:
                 self._redis_health.mark_down(exc)
             except TimeoutError:
-                raise DeadlineError(f"timed out waiting for a new {self.name} token",
-                                    reason="TOKEN_REFRESH_TIMEOUT") from None
+                raise DeadlineError(
+                    f"timed out after {wait:.1f}s waiting for a new {self.name} token",
+                    reason="TOKEN_REFRESH_TIMEOUT") from None
 
     def _count_served(self, first: bool) -> None:
         if first:
@@ -245,8 +255,8 @@ class ProviderBroker:
     async def _refresh_attempt(self) -> None:
         """One attempt across the cluster: refresh under the lock, or wait for its holder."""
         changed = self._changed
-        lease, holder_ttl_ms = await self._store.lock.try_acquire(
-            int(self._policy.lock_ttl_seconds * 1000))
+        ttl_ms = int(self._policy.lock_ttl_seconds * 1000)
+        lease, holder_ttl_ms = await self._store.lock.try_acquire(ttl_ms)
         if lease is None:
             self.counters.lock_contended += 1
             self._metrics.lock_contended.labels(self.name).inc()
@@ -257,33 +267,10 @@ class ProviderBroker:
             return
         wrote = False
         try:
-            rec = await self._read_shared()
-            now = self._clock.now_ms()
-            if rec is not None and not rec.invalid and now < rec.refresh_ms:
-                return  # refreshed by someone else between our check and the lock
-            if await self._store.negative() is not None or await self._store.backoff():
-                return
-            suspended = await self._suspend_for_rotation(rec, now)
-            fetched, elapsed_ms = await self._fetch()
-            if fetched is None:
-                if suspended is not None:
-                    await self._store.restore(suspended.access_token)
-                return
-            lifetime = fetched.expires_in_ms
-            generation, why = await self._store.fenced_write(
-                lease, rec.generation if rec else 0, fetched.access_token, fetched.token_type,
-                lifetime, self.refresh_after_ms(lifetime), elapsed_ms())
-            if generation == 0:
-                self.counters.fenced_rejected += 1
-                self._metrics.fenced_rejected.labels(self.name).inc()
-                log.warning("fenced token write rejected",
-                            extra={"provider": self.name, "why": why, "fence": lease.fence})
-                return
-            wrote = True
-            await self._store.clear_failures()
-            await self._read_shared()
-            log.info("token refreshed", extra={"provider": self.name, "generation": generation,
-                                               "lifetime_ms": lifetime})
+            # The lease is short and renewed while we work (fetch, rotation drain), so
+            # if this replica dies another takes over within about one lease.
+            async with self._store.lock.kept_alive(lease, ttl_ms):
+                wrote = await self._refresh_held(lease)
         finally:
             try:
                 await self._store.lock.release(lease)
@@ -291,6 +278,36 @@ class ProviderBroker:
                     await self._store.publish_released()
             except RedisError as exc:
                 self._redis_health.mark_down(exc)
+
+    async def _refresh_held(self, lease: Lease) -> bool:
+        """The refresh under our lease; True if our token was written."""
+        rec = await self._read_shared()
+        now = self._clock.now_ms()
+        if rec is not None and not rec.invalid and now < rec.refresh_ms:
+            return False  # refreshed by someone else between our check and the lock
+        if await self._store.negative() is not None or await self._store.backoff():
+            return False
+        suspended = await self._suspend_for_rotation(rec, now)
+        fetched, elapsed_ms = await self._fetch()
+        if fetched is None:
+            if suspended is not None:
+                await self._store.restore(suspended.access_token)
+            return False
+        lifetime = fetched.expires_in_ms
+        generation, why = await self._store.fenced_write(
+            lease, rec.generation if rec else 0, fetched.access_token, fetched.token_type,
+            lifetime, self.refresh_after_ms(lifetime), elapsed_ms())
+        if generation == 0:
+            self.counters.fenced_rejected += 1
+            self._metrics.fenced_rejected.labels(self.name).inc()
+            log.warning("fenced token write rejected",
+                        extra={"provider": self.name, "why": why, "fence": lease.fence})
+            return False
+        await self._store.clear_failures()
+        await self._read_shared()
+        log.info("token refreshed", extra={"provider": self.name, "generation": generation,
+                                           "lifetime_ms": lifetime})
+        return True
 
     async def _suspend_for_rotation(self, rec: TokenRecord | None, now: int
                                     ) -> TokenRecord | None:
@@ -503,7 +520,8 @@ class ProviderBroker:
 
     # ------------------------------------------------------------------ other RPCs
 
-    async def report_invalid(self, token: str) -> tuple[TokenRecord, bool]:
+    async def report_invalid(self, token: str, wait_seconds: float | None = None
+                             ) -> tuple[TokenRecord, bool]:
         """Invalidate ``token`` if it is still current; then return a valid token."""
         invalidated = False
         if self._redis_health.degraded:
@@ -516,7 +534,7 @@ class ProviderBroker:
                 invalidated = await self._store.invalidate(token)
             except RedisError as exc:
                 self._redis_health.mark_down(exc)
-                return await self.report_invalid(token)
+                return await self.report_invalid(token, wait_seconds)
             local = self._local
             if local is not None and local.access_token == token:
                 self._local = replace(local, invalid=True)
@@ -524,7 +542,7 @@ class ProviderBroker:
         if invalidated:
             log.info("token invalidated by caller report", extra={"provider": self.name})
             self._pulse()
-        return await self.get_token(), invalidated
+        return await self.get_token(wait_seconds=wait_seconds), invalidated
 
     async def watch(self) -> AsyncIterator[TokenRecord]:
         """The current token, then each new generation, re-sent at every heartbeat."""

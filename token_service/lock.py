@@ -3,13 +3,31 @@
 The value is ``owner|fence``; release is compare-and-delete, so a holder whose
 lease expired cannot delete its successor's lock. The fencing number increases
 with every acquisition and is checked again by the fenced token write.
+
+The lease is short and kept alive by its holder while the critical section runs
+(the watchdog of Redisson's lock, etcd's lease keep-alive), so a dead holder is
+replaced within one lease, however long its work may take::
+
+    t=0      acquire, PX ttl              holder works (fetch, drain, write)
+    t=ttl/3  renew: PEXPIRE ttl if the value is still ours
+    ...      (every ttl/3 while the block runs)
+    end      stop renewing, compare-and-delete
+    crash    no more renewals: the lease ends at most ttl after the last one
+    pause    past the lease: the renewal and the fenced write are both refused
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger("skyroute.token.lock")
 
 # KEYS[1] lock, KEYS[2] fence counter; ARGV[1] owner, ARGV[2] ttl ms.
 _ACQUIRE = """
@@ -29,6 +47,14 @@ end
 return 0
 """
 
+# KEYS[1] lock; ARGV[1] the exact value we set, ARGV[2] ttl ms.
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+
 
 @dataclass(frozen=True)
 class Lease:
@@ -44,6 +70,7 @@ class LeaseLock:
         self._owner = owner
         self._acquire = redis.register_script(_ACQUIRE)
         self._release = redis.register_script(_RELEASE)
+        self._renew = redis.register_script(_RENEW)
 
     @property
     def key(self) -> str:
@@ -59,6 +86,39 @@ class LeaseLock:
 
     async def release(self, lease: Lease) -> bool:
         return bool(await self._release(keys=[self._key], args=[lease.value]))
+
+    async def renew(self, lease: Lease, ttl_ms: int) -> bool:
+        """Sets our lease to end ``ttl_ms`` from now; False once it is no longer ours."""
+        return bool(await self._renew(keys=[self._key], args=[lease.value, ttl_ms]))
+
+    @contextlib.asynccontextmanager
+    async def kept_alive(self, lease: Lease, ttl_ms: int) -> AsyncIterator[None]:
+        """Renews ``lease`` every third of ``ttl_ms`` while the block runs.
+
+        A refused renewal (the lease was lost, e.g. after a pause) or a Redis error
+        ends the renewals: the block goes on and its fenced write decides."""
+        if ttl_ms <= 0:
+            raise ValueError("ttl_ms must be positive")
+        task = asyncio.get_running_loop().create_task(self._do_keep_alive(lease, ttl_ms))
+        try:
+            yield
+        finally:
+            task.cancel()
+            await asyncio.wait([task])  # not ``await task``: that could swallow our own cancel
+
+    async def _do_keep_alive(self, lease: Lease, ttl_ms: int) -> None:
+        while True:
+            await asyncio.sleep(ttl_ms / 3000)
+            try:
+                renewed = await self.renew(lease, ttl_ms)
+            except RedisError as exc:
+                log.warning("lease renewal failed; no longer renewing",
+                            extra={"lock": self._key, "fence": lease.fence, "error": str(exc)})
+                return
+            if not renewed:
+                log.warning("lease renewal refused: the lease was lost",
+                            extra={"lock": self._key, "fence": lease.fence})
+                return
 
     async def holder(self) -> str | None:
         value = await self._redis.get(self._key)

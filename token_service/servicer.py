@@ -19,6 +19,9 @@ from token_service.store import TokenRecord
 
 MAX_RESOURCE_LEN = 256
 MAX_TOKEN_LEN = 4096
+# A waiting caller is answered this long before its own deadline, so that it gets
+# DEADLINE_EXCEEDED / TOKEN_REFRESH_TIMEOUT from us rather than a bare one from gRPC.
+DEADLINE_MARGIN_SECONDS = 0.2
 
 
 def _timestamp(ms: int) -> timestamp_pb2.Timestamp:
@@ -31,6 +34,13 @@ def _duration(ms: int) -> duration_pb2.Duration:
     d = duration_pb2.Duration()
     d.FromMilliseconds(max(ms, 0))
     return d
+
+
+def wait_budget(context: grpc.aio.ServicerContext) -> float | None:
+    """How long this call may wait for a refresh: until shortly before the caller's
+    deadline; None without a deadline (the broker then uses its maximum)."""
+    remaining = context.time_remaining()
+    return None if remaining is None else max(remaining - DEADLINE_MARGIN_SECONDS, 0.0)
 
 
 def to_access_token(provider: str, rec: TokenRecord) -> pb.AccessToken:
@@ -62,7 +72,7 @@ class TokenServicer(pb_grpc.TokenServiceServicer):
             if need_ms < 0:
                 raise ValidationError.field("min_validity", "must not be negative")
         broker = self._broker(request.provider)
-        rec = await broker.get_token(need_ms)
+        rec = await broker.get_token(need_ms, wait_budget(context))
         # Every caller gets the same message for one token record: build it once.
         cached = self._responses.get(broker.name)
         if cached is None or cached[0] is not rec:
@@ -78,7 +88,8 @@ class TokenServicer(pb_grpc.TokenServiceServicer):
         if len(request.access_token) > MAX_TOKEN_LEN:
             raise ValidationError.field("access_token", f"longer than {MAX_TOKEN_LEN} characters")
         broker = self._broker(request.provider)
-        rec, invalidated = await broker.report_invalid(request.access_token)
+        rec, invalidated = await broker.report_invalid(request.access_token,
+                                                       wait_budget(context))
         return pb.ReportInvalidTokenResponse(token=to_access_token(broker.name, rec),
                                              invalidated=invalidated)
 

@@ -51,7 +51,9 @@ class CallerConfig:
 class RefreshPolicy:
     """How and when tokens are refreshed; see docs/architecture.md."""
 
-    lock_ttl_seconds: float = 10.0
+    # The refresh lease; its holder renews it every third of this while it works, so
+    # a dead holder is replaced within about one lease plus one fetch.
+    lock_ttl_seconds: float = 3.0
     upstream_timeout_seconds: float = 5.0
     # Refresh at a random fraction of the lifetime in [min, max] ...
     refresh_min_fraction: float = 0.75
@@ -63,8 +65,10 @@ class RefreshPolicy:
     negative_cache_seconds: float = 30.0
     # How long a replica trusts its in-memory copy without re-reading Redis.
     local_staleness_seconds: float = 1.0
-    # How long a caller waits for the in-flight refresh when no valid token exists.
-    wait_timeout_seconds: float = 10.0
+    # Longest a caller waits for the in-flight refresh when no valid token exists; a
+    # caller with a deadline waits until shortly before it, up to this. Longer than a
+    # takeover (lock TTL + upstream timeout) so a holder's crash fails no caller.
+    wait_max_seconds: float = 30.0
     watch_heartbeat_seconds: float = 10.0
 
 
@@ -84,7 +88,7 @@ class TokenServiceSettings:
             raise ConfigError("TOKEN_PROVIDERS must name at least one provider")
         callers = _callers(env, {p.name for p in providers})
         policy = RefreshPolicy(
-            lock_ttl_seconds=env_float(env, "TOKEN_LOCK_TTL_SECONDS", 10.0, minimum=0.1),
+            lock_ttl_seconds=env_float(env, "TOKEN_LOCK_TTL_SECONDS", 3.0, minimum=0.1),
             upstream_timeout_seconds=env_float(env, "UPSTREAM_TIMEOUT_SECONDS", 5.0, minimum=0.1),
             refresh_min_fraction=env_float(env, "TOKEN_REFRESH_MIN_FRACTION", 0.75),
             refresh_max_fraction=env_float(env, "TOKEN_REFRESH_MAX_FRACTION", 0.85),
@@ -94,7 +98,9 @@ class TokenServiceSettings:
             backoff_max_seconds=env_float(env, "TOKEN_BACKOFF_MAX_SECONDS", 30.0, minimum=0.01),
             negative_cache_seconds=env_float(env, "TOKEN_NEGATIVE_CACHE_SECONDS", 30.0),
             local_staleness_seconds=env_float(env, "TOKEN_LOCAL_STALENESS_SECONDS", 1.0),
-            wait_timeout_seconds=env_float(env, "TOKEN_WAIT_TIMEOUT_SECONDS", 10.0, minimum=0.1),
+            # TOKEN_WAIT_TIMEOUT_SECONDS: the deprecated name, read when the new one is unset.
+            wait_max_seconds=env_float(env, "TOKEN_WAIT_MAX_SECONDS", env_float(
+                env, "TOKEN_WAIT_TIMEOUT_SECONDS", 30.0, minimum=0.1), minimum=0.1),
             watch_heartbeat_seconds=env_float(env, "TOKEN_WATCH_HEARTBEAT_SECONDS", 10.0,
                                               minimum=0.1),
         )

@@ -67,18 +67,22 @@ async def test_lock_holder_killed_mid_refresh(sim_factory, cluster_factory, redi
         await client.close()
 
 
+@pytest.mark.parametrize("resume", ["after_successor_wrote", "while_successor_fetches"])
 async def test_paused_lock_holder_cannot_overwrite_newer_token(
-        sim_factory, cluster_factory, redis_sync):
+        sim_factory, cluster_factory, redis_sync, resume):
     sim = sim_factory(token_ttl=60)
-    # The lease (1.5 s) outlives a healthy fetch (0.8 s) but not the pause; the
-    # long HTTP timeout keeps the paused holder's request alive until it resumes.
+    # The holder renews its lease (1.5 s) every 0.5 s while it fetches, but not while
+    # paused; the long HTTP timeout keeps its request alive until it resumes.
     cluster = cluster_factory(sim, replicas=2, env={
         "TOKEN_LOCK_TTL_SECONDS": "1.5", "UPSTREAM_TIMEOUT_SECONDS": "10"})
     client = cluster.client()
     paused = None
+    # Resumed while the successor fetches, the holder's own fetch (3 s) is still in
+    # flight: its overdue renewal runs first and is refused, then its write.
+    latency_ms = 800 if resume == "after_successor_wrote" else 3000
     try:
         first = await client.get_token("amadeus")
-        sim.config(token_latency_ms=800)
+        sim.config(token_latency_ms=latency_ms)
         report = asyncio.create_task(client.report_invalid("amadeus", first.access_token))
         holder = await _wait_for(lambda: redis_sync.get(_lock_key(cluster)), timeout=3,
                                  interval=0.002)
@@ -86,14 +90,21 @@ async def test_paused_lock_holder_cannot_overwrite_newer_token(
         # Pause the holder once its token request is on the wire (it is sent within
         # milliseconds of taking the lock; the provider answers after 0.8 s).
         await asyncio.sleep(0.3)
-        paused = cluster.replica(owner).process
+        holder_process = paused = cluster.replica(owner).process
         paused.signal(signal.SIGSTOP)
-        # The lease expires; the other replica refreshes and writes generation + 1.
+        if resume == "while_successor_fetches":
+            # The lease expires; the other replica takes the lock and starts its fetch.
+            await _wait_for(lambda: (redis_sync.get(_lock_key(cluster)) or holder) != holder,
+                            timeout=4, interval=0.002)
+            paused.signal(signal.SIGCONT)
+            paused = None
+        # The other replica refreshes and writes generation + 1.
         await _wait_for(lambda: int(redis_sync.hget(_token_key(cluster), "generation"))
-                        > first.generation, timeout=6)
+                        > first.generation, timeout=8)
         newer = redis_sync.hgetall(_token_key(cluster))
-        paused.signal(signal.SIGCONT)
-        paused = None
+        if paused is not None:
+            paused.signal(signal.SIGCONT)
+            paused = None
         stats_key = f"{cluster.prefix}:tok:{{amadeus}}:stats"
         await _wait_for(lambda: int(redis_sync.hget(stats_key, "fenced_rejected") or 0) >= 1,
                         timeout=6)
@@ -107,6 +118,10 @@ async def test_paused_lock_holder_cannot_overwrite_newer_token(
         assert (await report).token.access_token == newer[b"access_token"].decode()
         token = await client.get_token("amadeus")
         assert token.access_token == newer[b"access_token"].decode()
+        log = holder_process.log_text()
+        assert "fenced token write rejected" in log
+        if resume == "while_successor_fetches":
+            assert "lease renewal refused" in log
     finally:
         if paused is not None:
             paused.signal(signal.SIGCONT)

@@ -1,12 +1,16 @@
-"""LeaseLock on a real Redis: one holder, owner-only release, increasing fences, expiry."""
+"""LeaseLock on a real Redis: one holder, owner-only release, increasing fences, expiry,
+fenced renewal and the holder's keep-alive."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 
+import pytest
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
-from token_service.lock import LeaseLock
+from token_service.lock import Lease, LeaseLock
 
 
 def lock_for(redis: Redis, prefix: str, owner: str) -> LeaseLock:
@@ -84,3 +88,86 @@ async def test_concurrent_acquires_have_one_winner(redis: Redis, key_prefix: str
     results = await asyncio.gather(*(lock.try_acquire(5_000) for lock in locks))
     winners = [lease for lease, _ in results if lease is not None]
     assert len(winners) == 1
+
+
+async def test_renew_extends_only_our_own_lease(redis: Redis, key_prefix: str) -> None:
+    first, second = lock_for(redis, key_prefix, "a"), lock_for(redis, key_prefix, "b")
+    lease, _ = await first.try_acquire(1_000)
+    assert lease is not None
+    assert await first.renew(lease, 5_000)
+    assert 4_000 < await redis.pttl(first.key) <= 5_000
+    # Same owner, other fence (an older lease of ours): refused, TTL untouched.
+    stale = type(lease)(f"a|{lease.fence - 1}", lease.fence - 1)
+    assert not await first.renew(stale, 60_000)
+    assert await redis.pttl(first.key) <= 5_000
+    assert not await second.renew(type(lease)(f"b|{lease.fence}", lease.fence), 60_000)
+
+
+async def test_renew_refused_once_the_lease_was_lost(redis: Redis, key_prefix: str) -> None:
+    first, second = lock_for(redis, key_prefix, "a"), lock_for(redis, key_prefix, "b")
+    lease, _ = await first.try_acquire(50)
+    assert lease is not None
+    await asyncio.sleep(0.1)
+    assert not await first.renew(lease, 5_000)  # expired, nobody holds it
+    assert await first.holder() is None  # and the refused renewal did not re-create it
+    successor, _ = await second.try_acquire(5_000)
+    assert successor is not None
+    assert not await first.renew(lease, 5_000)  # a successor holds it
+    assert await second.holder() == successor.value
+
+
+async def test_kept_alive_lease_outlives_its_ttl_then_lapses(redis: Redis, key_prefix: str
+                                                            ) -> None:
+    first, second = lock_for(redis, key_prefix, "a"), lock_for(redis, key_prefix, "b")
+    lease, _ = await first.try_acquire(300)
+    assert lease is not None
+    async with first.kept_alive(lease, 300):
+        await asyncio.sleep(1.0)  # more than three TTLs
+        assert await first.holder() == lease.value
+        blocked, _ = await second.try_acquire(5_000)
+        assert blocked is None
+    # Renewals stopped with the block: unreleased, the lease ends within one TTL.
+    await asyncio.sleep(0.45)
+    assert await first.holder() is None
+
+
+async def test_keep_alive_stops_and_warns_when_renewal_is_refused(
+        redis: Redis, key_prefix: str, caplog: pytest.LogCaptureFixture) -> None:
+    first, second = lock_for(redis, key_prefix, "a"), lock_for(redis, key_prefix, "b")
+    lease, _ = await first.try_acquire(300)
+    assert lease is not None
+    caplog.set_level(logging.WARNING, logger="skyroute.token.lock")
+    async with first.kept_alive(lease, 300):
+        # The lease is lost (as after a pause): a successor takes the lock.
+        await redis.delete(first.key)
+        successor, _ = await second.try_acquire(5_000)
+        assert successor is not None
+        await asyncio.sleep(0.25)  # one renewal attempt, refused
+        refused = [r for r in caplog.records if "renewal refused" in r.getMessage()]
+        assert len(refused) == 1 and refused[0].levelno == logging.WARNING
+        await asyncio.sleep(0.3)
+        # No further attempts, and the successor's lease was never touched by ours.
+        assert len([r for r in caplog.records if "renewal" in r.getMessage()]) == 1
+        assert await second.holder() == successor.value
+        assert await redis.pttl(first.key) > 4_000  # not cut to our 300 ms
+
+
+async def test_keep_alive_stops_and_warns_when_redis_fails(
+        redis: Redis, key_prefix: str, caplog: pytest.LogCaptureFixture) -> None:
+    lock = lock_for(redis, key_prefix, "a")
+    lease, _ = await lock.try_acquire(300)
+    assert lease is not None
+    caplog.set_level(logging.WARNING, logger="skyroute.token.lock")
+    calls = 0
+
+    async def failing_renew(lease: Lease, ttl_ms: int) -> bool:
+        nonlocal calls
+        calls += 1
+        raise RedisConnectionError("connection refused")
+
+    lock.renew = failing_renew  # type: ignore[method-assign]
+    async with lock.kept_alive(lease, 300):
+        await asyncio.sleep(0.5)
+    assert calls == 1
+    assert [r.getMessage() for r in caplog.records] == [
+        "lease renewal failed; no longer renewing"]

@@ -67,6 +67,23 @@ def test_policy_from_env() -> None:
     assert (policy.lock_ttl_seconds, policy.backoff_max_seconds) == (3.0, 12.0)
 
 
+def test_lease_and_wait_defaults() -> None:
+    # A short renewed lease, and a wait cap longer than a takeover (lease + fetch).
+    policy = TokenServiceSettings.from_env(base_env()).policy
+    assert (policy.lock_ttl_seconds, policy.wait_max_seconds) == (3.0, 30.0)
+    assert policy.wait_max_seconds > policy.lock_ttl_seconds + policy.upstream_timeout_seconds
+
+
+@pytest.mark.parametrize(("overrides", "expected"), [
+    ({"TOKEN_WAIT_MAX_SECONDS": "12"}, 12.0),
+    ({"TOKEN_WAIT_TIMEOUT_SECONDS": "7"}, 7.0),  # the deprecated name still works
+    ({"TOKEN_WAIT_MAX_SECONDS": "12", "TOKEN_WAIT_TIMEOUT_SECONDS": "7"}, 12.0),
+])
+def test_wait_max_and_its_deprecated_name(overrides: dict[str, str], expected: float) -> None:
+    assert TokenServiceSettings.from_env(base_env(**overrides)).policy.wait_max_seconds == (
+        expected)
+
+
 def test_caller_naming_an_unknown_provider() -> None:
     env = base_env(TOKEN_CALLERS=json.dumps({"search": ["amadeus", "sabre"]}))
     with pytest.raises(ConfigError, match=r"TOKEN_CALLERS\[search\].*sabre"):
@@ -108,6 +125,8 @@ def test_bad_refresh_fractions(low: str, high: str) -> None:
     {"PROVIDER_AMADEUS_TOKEN_URL": "ftp://example.com/token"},
     {"PROVIDER_AMADEUS_CLIENT_ID": ""},
     {"TOKEN_LOCK_TTL_SECONDS": "0"},
+    {"TOKEN_WAIT_MAX_SECONDS": "0"},
+    {"TOKEN_WAIT_MAX_SECONDS": "soon"},
 ])
 def test_other_invalid_settings(overrides: dict[str, str]) -> None:
     with pytest.raises(ConfigError):

@@ -90,7 +90,9 @@ class TokenServiceServicer:
 
     def GetToken(self, request, context):
         """Returns the current upstream token for a provider, waiting for the single
-        in-flight refresh only when no valid token exists.
+        in-flight refresh only when no valid token exists. The wait lasts until
+        shortly before the caller's deadline (at most TOKEN_WAIT_MAX_SECONDS, 30 s
+        by default), then fails with DEADLINE_EXCEEDED, reason TOKEN_REFRESH_TIMEOUT.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -99,7 +101,7 @@ class TokenServiceServicer:
     def ReportInvalidToken(self, request, context):
         """Reports a token the upstream rejected (HTTP 401). The token is
         invalidated only if it is still the current one; the response carries a
-        valid token either way.
+        valid token either way (waiting for it as GetToken does).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
