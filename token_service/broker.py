@@ -112,6 +112,7 @@ class ProviderBroker:
         self._reread_flight = SingleFlight()
         self._refresh_flight = SingleFlight()
         self._local_lock = asyncio.Lock()  # degraded-mode single flight
+        self._floor_ms = int(policy.min_handout_seconds * 1000)
         self._local_retry_at = 0.0
         self._local_negative_until = 0.0
         self._last_error = ""
@@ -129,11 +130,14 @@ class ProviderBroker:
 
     async def get_token(self, need_ms: int = 0) -> TokenRecord:
         rec = self._local
-        if rec is not None and self._trust_local() and rec.usable(self._clock.now_ms(), need_ms):
+        if rec is not None and self._trust_local() and self._servable(rec, need_ms):
             self.counters.hits += 1
             self._hit.inc()
             return rec
         return await self._get_slow(need_ms)
+
+    def _servable(self, rec: TokenRecord, need_ms: int) -> bool:
+        return rec.servable(self._clock.now_ms(), need_ms, self._floor_ms)
 
     def _trust_local(self) -> bool:
         return self._redis_health.degraded or (
@@ -149,7 +153,7 @@ class ProviderBroker:
             try:
                 rec = await self._reread()
                 now = self._clock.now_ms()
-                if rec is not None and rec.usable(now, need_ms):
+                if rec is not None and rec.servable(now, need_ms, self._floor_ms):
                     self._count_served(first)
                     return rec
                 if first:
@@ -158,7 +162,8 @@ class ProviderBroker:
                     first = False
                 negative = await self._store.negative()
                 backoff = await self._store.backoff()
-                if rec is not None and rec.usable(now) and (negative or backoff):
+                if rec is not None and rec.servable(now, 0, self._floor_ms) and (
+                        negative or backoff):
                     return rec  # cannot refresh now: serve the still-valid token
                 self._raise_if_blocked(negative, backoff)
                 remaining = deadline - loop.time()
@@ -343,10 +348,12 @@ class ProviderBroker:
                     extra={"provider": self.name, "error": exc.message, "backoff_ms": delay})
 
     def refresh_after_ms(self, lifetime_ms: int) -> int:
-        """A jittered fraction of the lifetime, keeping a minimum margin before expiry."""
+        """A jittered fraction of the lifetime, keeping a minimum margin before expiry:
+        at least the hand-out floor, so a token is refreshed before it stops being
+        handed out."""
         p = self._policy
         after = lifetime_ms * random.uniform(p.refresh_min_fraction, p.refresh_max_fraction)
-        margin = min(p.refresh_min_margin_seconds * 1000, lifetime_ms / 2)
+        margin = min(max(p.refresh_min_margin_seconds * 1000, self._floor_ms), lifetime_ms / 2)
         return int(min(after, lifetime_ms - margin))
 
     # ------------------------------------------------------------------ background
@@ -403,8 +410,7 @@ class ProviderBroker:
 
     async def _get_degraded(self, need_ms: int) -> TokenRecord:
         rec = self._local
-        now = self._clock.now_ms()
-        if rec is not None and rec.usable(now, need_ms):
+        if rec is not None and self._servable(rec, need_ms):
             self.counters.hits += 1
             self._hit.inc()
             return rec
@@ -412,13 +418,12 @@ class ProviderBroker:
         self._miss.inc()
         async with self._local_lock:
             rec = self._local
-            now = self._clock.now_ms()
-            if rec is not None and rec.usable(now, need_ms):
+            if rec is not None and self._servable(rec, need_ms):
                 return rec
             await self._refresh_local()
             rec = self._local
-            if rec is not None and rec.usable(self._clock.now_ms()):
-                return rec
+            if rec is not None and self._servable(rec, 0):
+                return rec  # refresh failed: serve the still-valid token
         if time.monotonic() < self._local_negative_until:
             raise FailedPreconditionError(
                 f"provider {self.name} rejected our client credentials: {self._last_error}",

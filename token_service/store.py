@@ -53,6 +53,12 @@ class TokenRecord:
     def lifetime_ms(self) -> int:
         return self.expires_ms - self.issued_ms
 
+    def servable(self, now_ms: int, need_ms: int, floor_ms: int) -> bool:
+        """Usable, and not within the hand-out floor of its expiry (a caller could not
+        use it); the floor is capped at half the lifetime."""
+        return (self.usable(now_ms, need_ms)
+                and self.expires_ms - now_ms >= min(floor_ms, self.lifetime_ms // 2))
+
 
 # KEYS: token hash, lock, stats, events channel
 # ARGV: lease value, fence, expected generation, token, type, digest, lifetime ms,
