@@ -113,6 +113,7 @@ class ProviderBroker:
         self._refresh_flight = SingleFlight()
         self._local_lock = asyncio.Lock()  # degraded-mode single flight
         self._floor_ms = int(policy.min_handout_seconds * 1000)
+        self._owner = store.owner
         self._local_retry_at = 0.0
         self._local_negative_until = 0.0
         self._last_error = ""
@@ -165,12 +166,15 @@ class ProviderBroker:
                 if rec is not None and rec.servable(now, 0, self._floor_ms) and (
                         negative or backoff):
                     return rec  # cannot refresh now: serve the still-valid token
-                self._raise_if_blocked(negative, backoff)
+                attempt: Callable[[], Awaitable[None]] = self._refresh_attempt
+                if await self._may_probe(negative, backoff):
+                    attempt = self._probe_attempt
+                else:
+                    self._raise_if_blocked(negative, backoff)
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     raise TimeoutError
-                await asyncio.wait_for(self._refresh_flight.run(self._refresh_attempt),
-                                       remaining)
+                await asyncio.wait_for(self._refresh_flight.run(attempt), remaining)
             except RedisError as exc:
                 self._redis_health.mark_down(exc)
             except TimeoutError:
@@ -184,6 +188,18 @@ class ProviderBroker:
         else:
             self.counters.waits += 1
             self._wait.inc()
+
+    async def _may_probe(self, negative: str | None, backoff: tuple[str, int] | None) -> bool:
+        """Half-open, like a circuit breaker: while callers have nothing valid and the
+        shared backoff runs, one caller in the whole fleet per probe interval may try
+        the endpoint now. Recovery then follows the endpoint, not the backoff timer."""
+        if negative is not None or backoff is None:
+            return False
+        return await self._store.take_probe(self._owner,
+                                            int(self._policy.probe_interval_seconds * 1000))
+
+    async def _probe_attempt(self) -> None:
+        await self._refresh_attempt(probe=True)
 
     def _raise_if_blocked(self, negative: str | None, backoff: tuple[str, int] | None) -> None:
         """Fail fast when no token can come now: credentials rejected, or backing off."""
@@ -247,8 +263,9 @@ class ProviderBroker:
 
     # ------------------------------------------------------------------ write path
 
-    async def _refresh_attempt(self) -> None:
-        """One attempt across the cluster: refresh under the lock, or wait for its holder."""
+    async def _refresh_attempt(self, probe: bool = False) -> None:
+        """One attempt across the cluster: refresh under the lock, or wait for its holder.
+        A half-open ``probe`` goes ahead despite the backoff window."""
         changed = self._changed
         lease, holder_ttl_ms = await self._store.lock.try_acquire(
             int(self._policy.lock_ttl_seconds * 1000))
@@ -266,7 +283,8 @@ class ProviderBroker:
             now = self._clock.now_ms()
             if rec is not None and not rec.invalid and now < rec.refresh_ms:
                 return  # refreshed by someone else between our check and the lock
-            if await self._store.negative() is not None or await self._store.backoff():
+            if await self._store.negative() is not None or (
+                    not probe and await self._store.backoff()):
                 return
             suspended = await self._suspend_for_rotation(rec, now)
             fetched, elapsed_ms = await self._fetch()

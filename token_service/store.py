@@ -146,11 +146,13 @@ class TokenStore:
     def __init__(self, redis: Redis, prefix: str, provider: str, owner: str) -> None:
         base = f"{prefix}:tok:{{{provider}}}"
         self.redis = redis
+        self.owner = owner
         self.token_key = f"{base}:token"
         self.stats_key = f"{base}:stats"
         self.failures_key = f"{base}:failures"
         self.backoff_key = f"{base}:backoff"
         self.negative_key = f"{base}:negative"
+        self.probe_key = f"{base}:probe"
         self.channel = f"{base}:events"
         self.lock = LeaseLock(redis, f"{base}:lock", f"{base}:fence", owner)
         self._write = redis.register_script(_FENCED_WRITE)
@@ -211,6 +213,11 @@ class TokenStore:
         if error is None or pttl <= 0:
             return None
         return error.decode(), int(pttl)
+
+    async def take_probe(self, owner: str, interval_ms: int) -> bool:
+        """Half-open: True for exactly one caller fleet-wide per ``interval_ms``, who may
+        try the token endpoint ahead of the backoff window."""
+        return bool(await self.redis.set(self.probe_key, owner, nx=True, px=max(interval_ms, 1)))
 
     async def set_negative(self, error: str, ttl_ms: int) -> None:
         await self.redis.set(self.negative_key, error, px=max(ttl_ms, 1))
