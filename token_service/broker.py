@@ -34,7 +34,14 @@ from services.logs import Redactor
 from token_service.metrics import TokenMetrics
 from token_service.redis_health import RecoveryPending, RedisHealth
 from token_service.settings import ProviderConfig, RefreshPolicy
-from token_service.store import RedisClock, TokenRecord, TokenStore, digest
+from token_service.store import (
+    RedisClock,
+    TokenRecord,
+    TokenStore,
+    degraded_generation,
+    digest,
+    fallback_tag,
+)
 from token_service.upstream import (
     FetchedToken,
     TokenEndpoint,
@@ -114,6 +121,7 @@ class ProviderBroker:
         self._local_lock = asyncio.Lock()  # degraded-mode single flight
         self._floor_ms = int(policy.min_handout_seconds * 1000)
         self._owner = store.owner
+        self._tag = fallback_tag(store.owner)  # replaced by one from Redis when it answers
         self._local_retry_at = 0.0
         self._local_negative_until = 0.0
         self._last_error = ""
@@ -256,6 +264,7 @@ class ProviderBroker:
 
     async def prime(self) -> None:
         """Loads the shared token at start-up, so this replica serves it at once."""
+        self._tag = await self._store.replica_tag()
         await self._reread()
 
     def mark_stale(self) -> None:
@@ -478,7 +487,10 @@ class ProviderBroker:
         self.counters.upstream_ok += 1
         self._metrics.upstream.labels(self.name, "ok").inc()
         lifetime = fetched.expires_in_ms
-        generation = (self._local.generation if self._local else 0) + 1
+        # Never the shared chain's next number: another replica may be degraded too.
+        generation = degraded_generation(self._clock.now_ms(),
+                                         self._local.generation if self._local else 0,
+                                         self._tag)
         self._local = TokenRecord(
             access_token=fetched.access_token, token_type=fetched.token_type,
             generation=generation, issued_ms=sent_ms, expires_ms=sent_ms + lifetime,
@@ -508,6 +520,7 @@ class ProviderBroker:
         holds the lock, its hand-back may not be written yet: rather than drop the
         usable token held here (and fetch a new one), raise RecoveryPending and stay
         degraded until the next probe."""
+        self._tag = await self._store.replica_tag()
         rec = self._local
         usable = rec is not None and rec.usable(self._clock.now_ms())
         if rec is not None and usable:
