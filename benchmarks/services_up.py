@@ -81,6 +81,8 @@ class TokenCluster:
             # The default 5 s margin would pin refreshes of a 5 s token at half its life;
             # 10 % keeps the production ratio (refresh at 75-85 % of the lifetime).
             "TOKEN_REFRESH_MIN_MARGIN_SECONDS": str(sim.token_ttl * 0.1),
+            # The margin is never below the hand-out floor: lower that with it.
+            "TOKEN_MIN_HANDOUT_SECONDS": str(sim.token_ttl * 0.1),
             "SHUTDOWN_GRACE_SECONDS": "1",
             "LOG_LEVEL": "INFO",
         }

@@ -30,6 +30,7 @@ import jwt
 
 from booking_service.settings import JwtSettings
 from services.errors import UnauthenticatedError, UnavailableError
+from services.http_timeout import exact_timeout
 from services.text import has_control_characters
 
 log = logging.getLogger("skyroute.booking.auth")
@@ -207,7 +208,7 @@ class JwksSource:
             source = "file"
         else:
             assert self._settings.jwks_url is not None
-            timeout = aiohttp.ClientTimeout(total=self._timeout)
+            timeout = exact_timeout(self._timeout)
             async with aiohttp.ClientSession(timeout=timeout) as session, session.get(
                     self._settings.jwks_url) as response:
                 response.raise_for_status()

@@ -23,6 +23,7 @@ from typing import Protocol
 import aiohttp
 
 from booking_service.provider_orders import PlacedOrder
+from services.http_timeout import exact_timeout
 
 log = logging.getLogger("skyroute.booking.provider")
 
@@ -44,7 +45,7 @@ class SimOrderLookup:
                  ) -> None:
         self._session = session
         self._url = base_url.rstrip("/") + SIM_ORDERS_PATH
-        self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        self._timeout = exact_timeout(timeout_seconds)
 
     async def find(self, remark: str) -> PlacedOrder | None:
         try:

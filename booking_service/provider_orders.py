@@ -32,6 +32,7 @@ import grpc
 
 from booking_service.settings import ProviderOrderSettings
 from services.clients.token_client import UpstreamUnauthorized
+from services.http_timeout import exact_timeout
 
 log = logging.getLogger("skyroute.booking.provider")
 
@@ -144,7 +145,7 @@ class ProviderOrders:
                    "Accept": "application/vnd.amadeus+json, application/json"}
         if body is not None:
             headers["Content-Type"] = "application/vnd.amadeus+json"
-        timeout = aiohttp.ClientTimeout(total=self._settings.timeout_seconds)
+        timeout = exact_timeout(self._settings.timeout_seconds)
         async with self._session.request(method, url, json=body, headers=headers,
                                          timeout=timeout) as response:
             if response.status == 401:

@@ -34,6 +34,7 @@ from search_service.query import SearchQuery
 from search_service.settings import ProviderSettings
 from services.clients.token_client import UpstreamUnauthorized
 from services.errors import NotFoundError, UnavailableError
+from services.http_timeout import exact_timeout
 
 log = logging.getLogger("skyroute.search.upstream")
 T = TypeVar("T")
@@ -139,7 +140,7 @@ class AmadeusClient:
             async with self._session.request(
                     method, self._settings.base_url + path, params=params, json=body,
                     headers=headers,
-                    timeout=aiohttp.ClientTimeout(total=self._settings.timeout_seconds)
+                    timeout=exact_timeout(self._settings.timeout_seconds)
             ) as response:
                 status = response.status
                 if status == 401:

@@ -37,7 +37,14 @@ from token_service.lock import Lease
 from token_service.metrics import TokenMetrics
 from token_service.redis_health import RecoveryPending, RedisHealth
 from token_service.settings import ProviderConfig, RefreshPolicy
-from token_service.store import RedisClock, TokenRecord, TokenStore, digest
+from token_service.store import (
+    RedisClock,
+    TokenRecord,
+    TokenStore,
+    degraded_generation,
+    digest,
+    fallback_tag,
+)
 from token_service.upstream import (
     FetchedToken,
     TokenEndpoint,
@@ -115,6 +122,9 @@ class ProviderBroker:
         self._reread_flight = SingleFlight()
         self._refresh_flight = SingleFlight()
         self._local_lock = asyncio.Lock()  # degraded-mode single flight
+        self._floor_ms = int(policy.min_handout_seconds * 1000)
+        self._owner = store.owner
+        self._tag = fallback_tag(store.owner)  # replaced by one from Redis when it answers
         self._local_retry_at = 0.0
         self._local_negative_until = 0.0
         self._last_error = ""
@@ -135,11 +145,14 @@ class ProviderBroker:
         """The current token; without one, waits for the refresh up to ``wait_seconds``
         (the caller's remaining time), never longer than ``wait_max_seconds``."""
         rec = self._local
-        if rec is not None and self._trust_local() and rec.usable(self._clock.now_ms(), need_ms):
+        if rec is not None and self._trust_local() and self._servable(rec, need_ms):
             self.counters.hits += 1
             self._hit.inc()
             return rec
         return await self._get_slow(need_ms, wait_seconds)
+
+    def _servable(self, rec: TokenRecord, need_ms: int) -> bool:
+        return rec.servable(self._clock.now_ms(), need_ms, self._floor_ms)
 
     def _trust_local(self) -> bool:
         return self._redis_health.degraded or (
@@ -158,7 +171,7 @@ class ProviderBroker:
             try:
                 rec = await self._reread()
                 now = self._clock.now_ms()
-                if rec is not None and rec.usable(now, need_ms):
+                if rec is not None and rec.servable(now, need_ms, self._floor_ms):
                     self._count_served(first)
                     return rec
                 if first:
@@ -167,14 +180,18 @@ class ProviderBroker:
                     first = False
                 negative = await self._store.negative()
                 backoff = await self._store.backoff()
-                if rec is not None and rec.usable(now) and (negative or backoff):
+                if rec is not None and rec.servable(now, 0, self._floor_ms) and (
+                        negative or backoff):
                     return rec  # cannot refresh now: serve the still-valid token
-                self._raise_if_blocked(negative, backoff)
+                attempt: Callable[[], Awaitable[None]] = self._refresh_attempt
+                if await self._may_probe(negative, backoff):
+                    attempt = self._probe_attempt
+                else:
+                    self._raise_if_blocked(negative, backoff)
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     raise TimeoutError
-                await asyncio.wait_for(self._refresh_flight.run(self._refresh_attempt),
-                                       remaining)
+                await asyncio.wait_for(self._refresh_flight.run(attempt), remaining)
             except RedisError as exc:
                 self._redis_health.mark_down(exc)
             except TimeoutError:
@@ -189,6 +206,18 @@ class ProviderBroker:
         else:
             self.counters.waits += 1
             self._wait.inc()
+
+    async def _may_probe(self, negative: str | None, backoff: tuple[str, int] | None) -> bool:
+        """Half-open, like a circuit breaker: while callers have nothing valid and the
+        shared backoff runs, one caller in the whole fleet per probe interval may try
+        the endpoint now. Recovery then follows the endpoint, not the backoff timer."""
+        if negative is not None or backoff is None:
+            return False
+        return await self._store.take_probe(self._owner,
+                                            int(self._policy.probe_interval_seconds * 1000))
+
+    async def _probe_attempt(self) -> None:
+        await self._refresh_attempt(probe=True)
 
     def _raise_if_blocked(self, negative: str | None, backoff: tuple[str, int] | None) -> None:
         """Fail fast when no token can come now: credentials rejected, or backing off."""
@@ -245,6 +274,7 @@ class ProviderBroker:
 
     async def prime(self) -> None:
         """Loads the shared token at start-up, so this replica serves it at once."""
+        self._tag = await self._store.replica_tag()
         await self._reread()
 
     def mark_stale(self) -> None:
@@ -252,8 +282,9 @@ class ProviderBroker:
 
     # ------------------------------------------------------------------ write path
 
-    async def _refresh_attempt(self) -> None:
-        """One attempt across the cluster: refresh under the lock, or wait for its holder."""
+    async def _refresh_attempt(self, probe: bool = False) -> None:
+        """One attempt across the cluster: refresh under the lock, or wait for its holder.
+        A half-open ``probe`` goes ahead despite the backoff window."""
         changed = self._changed
         ttl_ms = int(self._policy.lock_ttl_seconds * 1000)
         lease, holder_ttl_ms = await self._store.lock.try_acquire(ttl_ms)
@@ -270,7 +301,7 @@ class ProviderBroker:
             # The lease is short and renewed while we work (fetch, rotation drain), so
             # if this replica dies another takes over within about one lease.
             async with self._store.lock.kept_alive(lease, ttl_ms):
-                wrote = await self._refresh_held(lease)
+                wrote = await self._refresh_held(lease, probe)
         finally:
             try:
                 await self._store.lock.release(lease)
@@ -279,13 +310,15 @@ class ProviderBroker:
             except RedisError as exc:
                 self._redis_health.mark_down(exc)
 
-    async def _refresh_held(self, lease: Lease) -> bool:
-        """The refresh under our lease; True if our token was written."""
+    async def _refresh_held(self, lease: Lease, probe: bool = False) -> bool:
+        """The refresh under our lease; True if our token was written. A half-open
+        ``probe`` goes ahead despite the backoff window."""
         rec = await self._read_shared()
         now = self._clock.now_ms()
         if rec is not None and not rec.invalid and now < rec.refresh_ms:
             return False  # refreshed by someone else between our check and the lock
-        if await self._store.negative() is not None or await self._store.backoff():
+        if await self._store.negative() is not None or (
+                not probe and await self._store.backoff()):
             return False
         suspended = await self._suspend_for_rotation(rec, now)
         fetched, elapsed_ms = await self._fetch()
@@ -360,10 +393,12 @@ class ProviderBroker:
                     extra={"provider": self.name, "error": exc.message, "backoff_ms": delay})
 
     def refresh_after_ms(self, lifetime_ms: int) -> int:
-        """A jittered fraction of the lifetime, keeping a minimum margin before expiry."""
+        """A jittered fraction of the lifetime, keeping a minimum margin before expiry:
+        at least the hand-out floor, so a token is refreshed before it stops being
+        handed out."""
         p = self._policy
         after = lifetime_ms * random.uniform(p.refresh_min_fraction, p.refresh_max_fraction)
-        margin = min(p.refresh_min_margin_seconds * 1000, lifetime_ms / 2)
+        margin = min(max(p.refresh_min_margin_seconds * 1000, self._floor_ms), lifetime_ms / 2)
         return int(min(after, lifetime_ms - margin))
 
     # ------------------------------------------------------------------ background
@@ -420,8 +455,7 @@ class ProviderBroker:
 
     async def _get_degraded(self, need_ms: int) -> TokenRecord:
         rec = self._local
-        now = self._clock.now_ms()
-        if rec is not None and rec.usable(now, need_ms):
+        if rec is not None and self._servable(rec, need_ms):
             self.counters.hits += 1
             self._hit.inc()
             return rec
@@ -429,13 +463,12 @@ class ProviderBroker:
         self._miss.inc()
         async with self._local_lock:
             rec = self._local
-            now = self._clock.now_ms()
-            if rec is not None and rec.usable(now, need_ms):
+            if rec is not None and self._servable(rec, need_ms):
                 return rec
             await self._refresh_local()
             rec = self._local
-            if rec is not None and rec.usable(self._clock.now_ms()):
-                return rec
+            if rec is not None and self._servable(rec, 0):
+                return rec  # refresh failed: serve the still-valid token
         if time.monotonic() < self._local_negative_until:
             raise FailedPreconditionError(
                 f"provider {self.name} rejected our client credentials: {self._last_error}",
@@ -472,7 +505,10 @@ class ProviderBroker:
         self.counters.upstream_ok += 1
         self._metrics.upstream.labels(self.name, "ok").inc()
         lifetime = fetched.expires_in_ms
-        generation = (self._local.generation if self._local else 0) + 1
+        # Never the shared chain's next number: another replica may be degraded too.
+        generation = degraded_generation(self._clock.now_ms(),
+                                         self._local.generation if self._local else 0,
+                                         self._tag)
         self._local = TokenRecord(
             access_token=fetched.access_token, token_type=fetched.token_type,
             generation=generation, issued_ms=sent_ms, expires_ms=sent_ms + lifetime,
@@ -502,6 +538,7 @@ class ProviderBroker:
         holds the lock, its hand-back may not be written yet: rather than drop the
         usable token held here (and fetch a new one), raise RecoveryPending and stay
         degraded until the next probe."""
+        self._tag = await self._store.replica_tag()
         rec = self._local
         usable = rec is not None and rec.usable(self._clock.now_ms())
         if rec is not None and usable:

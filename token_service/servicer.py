@@ -9,7 +9,7 @@ import grpc
 from google.protobuf import duration_pb2, timestamp_pb2
 
 from services.context import caller_var
-from services.errors import FieldViolation, ValidationError
+from services.errors import FieldViolation, NotFoundError, ValidationError, shown
 from services.generated.skyroute.token.v1 import token_service_pb2 as pb
 from services.generated.skyroute.token.v1 import token_service_pb2_grpc as pb_grpc
 from token_service.auth import CallerAuth
@@ -43,6 +43,22 @@ def wait_budget(context: grpc.aio.ServicerContext) -> float | None:
     return None if remaining is None else max(remaining - DEADLINE_MARGIN_SECONDS, 0.0)
 
 
+# google.protobuf.Duration's valid range (duration.proto): about +-10,000 years.
+MAX_DURATION_SECONDS = 315_576_000_000
+MAX_DURATION_NANOS = 999_999_999
+
+
+def duration_problem(d: duration_pb2.Duration) -> str | None:
+    """Why ``d`` is not a valid google.protobuf.Duration, or None if it is."""
+    if not -MAX_DURATION_SECONDS <= d.seconds <= MAX_DURATION_SECONDS:
+        return f"seconds must be within +-{MAX_DURATION_SECONDS}"
+    if not -MAX_DURATION_NANOS <= d.nanos <= MAX_DURATION_NANOS:
+        return f"nanos must be within +-{MAX_DURATION_NANOS}"
+    if (d.seconds < 0 < d.nanos) or (d.nanos < 0 < d.seconds):
+        return "seconds and nanos must have the same sign"
+    return None
+
+
 def to_access_token(provider: str, rec: TokenRecord) -> pb.AccessToken:
     return pb.AccessToken(access_token=rec.access_token, token_type=rec.token_type,
                           expire_time=_timestamp(rec.expires_ms), generation=rec.generation,
@@ -61,13 +77,22 @@ class TokenServicer(pb_grpc.TokenServiceServicer):
     def _broker(self, provider: str) -> ProviderBroker:
         if not provider:
             raise ValidationError.field("provider", "is required")
+        broker = self._brokers.get(provider)
+        if broker is None:
+            # Not a permissions problem: no such provider here, for any caller.
+            raise NotFoundError(f"provider {shown(provider)!r} is not configured",
+                                reason="PROVIDER_NOT_FOUND",
+                                metadata={"provider": shown(provider)})
         self._auth.authorize(caller_var.get(), provider)
-        return self._brokers[provider]  # the allow-list only names configured providers
+        return broker
 
     async def GetToken(self, request: pb.GetTokenRequest, context: grpc.aio.ServicerContext
                        ) -> pb.GetTokenResponse:
         need_ms = 0
         if request.HasField("min_validity"):
+            problem = duration_problem(request.min_validity)
+            if problem is not None:
+                raise ValidationError.field("min_validity", f"not a valid duration: {problem}")
             need_ms = request.min_validity.ToMilliseconds()
             if need_ms < 0:
                 raise ValidationError.field("min_validity", "must not be negative")
@@ -136,7 +161,10 @@ class TokenServicer(pb_grpc.TokenServiceServicer):
         elif len(request.resource) > MAX_RESOURCE_LEN:
             violations.append(("resource", f"longer than {MAX_RESOURCE_LEN} characters"))
         ttl_ms = request.ttl.ToMilliseconds() if request.HasField("ttl") else 0
-        if not 1000 <= ttl_ms <= MAX_TTL_MS:
+        ttl_problem = duration_problem(request.ttl)
+        if ttl_problem is not None:
+            violations.append(("ttl", f"not a valid duration: {ttl_problem}"))
+        elif not 1000 <= ttl_ms <= MAX_TTL_MS:
             violations.append(("ttl", "must be between 1 second and 7 days"))
         if request.max_uses < 0:
             violations.append(("max_uses", "must not be negative (0 means unlimited)"))

@@ -19,6 +19,7 @@ from services.config import (
 )
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+MAX_MIN_HANDOUT_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,11 @@ class RefreshPolicy:
     # takeover (lock TTL + upstream timeout) so a holder's crash fails no caller.
     wait_max_seconds: float = 30.0
     watch_heartbeat_seconds: float = 10.0
+    # Never hand out a token with less than this left (capped at half its lifetime).
+    min_handout_seconds: float = 2.0
+    # While callers get nothing and the shared backoff runs, one replica of the fleet
+    # may probe the token endpoint this often (half-open).
+    probe_interval_seconds: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -103,7 +109,13 @@ class TokenServiceSettings:
                 env, "TOKEN_WAIT_TIMEOUT_SECONDS", 30.0, minimum=0.1), minimum=0.1),
             watch_heartbeat_seconds=env_float(env, "TOKEN_WATCH_HEARTBEAT_SECONDS", 10.0,
                                               minimum=0.1),
+            min_handout_seconds=env_float(env, "TOKEN_MIN_HANDOUT_SECONDS", 2.0),
+            probe_interval_seconds=env_float(env, "TOKEN_PROBE_INTERVAL_SECONDS", 1.0,
+                                             minimum=0.05),
         )
+        if policy.min_handout_seconds >= MAX_MIN_HANDOUT_SECONDS:
+            raise ConfigError(f"TOKEN_MIN_HANDOUT_SECONDS must be below {MAX_MIN_HANDOUT_SECONDS:g}"
+                              " (half the shortest sane token lifetime, 60 s)")
         if not 0 < policy.refresh_min_fraction <= policy.refresh_max_fraction < 1:
             raise ConfigError("need 0 < TOKEN_REFRESH_MIN_FRACTION <= _MAX_FRACTION < 1")
         return cls(

@@ -16,6 +16,27 @@ from redis.asyncio import Redis
 
 from token_service.lock import Lease, LeaseLock
 
+# Generations (the fencing number of AccessToken.generation). The shared chain counts
+# 1, 2, 3 ... in Redis. A replica cut off from Redis numbers its own tokens
+# (ms << TAG_BITS) | tag: ms from its Redis-clock estimate and above anything it has
+# seen, tag 1..MAX_TAG unique to the replica (drawn from Redis while it answered), so
+# no other replica can produce that number and it is above every shared one. After an
+# adoption the shared chain continues in that space on tag 0 (see the scripts).
+TAG_BITS = 10
+MAX_TAG = (1 << TAG_BITS) - 1
+CLOCK_SPACE = 1 << 40  # generations at or above this are (ms << TAG_BITS) | tag
+
+
+def degraded_generation(now_ms: int, last_generation: int, tag: int) -> int:
+    """A generation no other replica can produce, above ``last_generation``."""
+    ms = max(now_ms, (last_generation >> TAG_BITS) + 1)
+    return (ms << TAG_BITS) | tag
+
+
+def fallback_tag(owner: str) -> int:
+    """A replica tag when Redis could not hand one out (start-up while it was down)."""
+    return int.from_bytes(hashlib.sha256(owner.encode()).digest()[:4], "big") % MAX_TAG + 1
+
 
 def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
@@ -53,6 +74,12 @@ class TokenRecord:
     def lifetime_ms(self) -> int:
         return self.expires_ms - self.issued_ms
 
+    def servable(self, now_ms: int, need_ms: int, floor_ms: int) -> bool:
+        """Usable, and not within the hand-out floor of its expiry (a caller could not
+        use it); the floor is capped at half the lifetime."""
+        return (self.usable(now_ms, need_ms)
+                and self.expires_ms - now_ms >= min(floor_ms, self.lifetime_ms // 2))
+
 
 # KEYS: token hash, lock, stats, events channel
 # ARGV: lease value, fence, expected generation, token, type, digest, lifetime ms,
@@ -73,6 +100,11 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local issued = now - tonumber(ARGV[9])
 local newgen = gen + 1
+if gen >= 1099511627776 then
+  -- clock space (a degraded generation was adopted): next ms slot, tag 0, which no
+  -- replica's degraded generation uses
+  newgen = math.max(math.floor(gen / 1024) + 1, now) * 1024
+end
 redis.call('HSET', KEYS[1], 'access_token', ARGV[4], 'token_type', ARGV[5], 'digest', ARGV[6],
   'generation', newgen, 'fence', fence, 'issued_ms', issued,
   'expires_ms', issued + tonumber(ARGV[7]), 'refresh_ms', issued + tonumber(ARGV[8]),
@@ -82,18 +114,29 @@ redis.call('PUBLISH', KEYS[4], newgen)
 return {newgen, 'ok'}
 """
 
-# Adopt a token fetched while Redis was unreachable, unless a valid one exists.
+# Adopt a token fetched while Redis was unreachable, unless a valid one exists. The
+# adopted token keeps its (degraded) generation when that is above the stored one, so
+# one number never names two tokens. A valid token present with a generation below
+# the adopter's is renumbered above it (tag 0 of the next ms slot): generations
+# callers have seen keep increasing.
 # KEYS: token hash, lock, events; ARGV: lease value, fence, token, type, digest,
-#       issued ms, expires ms, refresh ms, generation floor
+#       issued ms, expires ms, refresh ms, generation of the adopted token
 _ADOPT = """
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {0, 'lease lost'} end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local exp = tonumber(redis.call('HGET', KEYS[1], 'expires_ms') or '0')
 local invalid = redis.call('HGET', KEYS[1], 'invalid')
-if exp > now and invalid ~= '1' then return {0, 'valid token present'} end
 local gen = tonumber(redis.call('HGET', KEYS[1], 'generation') or '0')
-local newgen = math.max(gen, tonumber(ARGV[9])) + 1
+local floor = tonumber(ARGV[9])
+if exp > now and invalid ~= '1' then
+  if gen >= floor then return {0, 'valid token present'} end
+  local renumbered = (math.floor(floor / 1024) + 1) * 1024
+  redis.call('HSET', KEYS[1], 'generation', renumbered)
+  redis.call('PUBLISH', KEYS[3], renumbered)
+  return {0, 'valid token present'}
+end
+local newgen = math.max(gen + 1, floor)
 redis.call('HSET', KEYS[1], 'access_token', ARGV[3], 'token_type', ARGV[4], 'digest', ARGV[5],
   'generation', newgen, 'fence', ARGV[2], 'issued_ms', ARGV[6], 'expires_ms', ARGV[7],
   'refresh_ms', ARGV[8], 'invalid', 0)
@@ -140,11 +183,14 @@ class TokenStore:
     def __init__(self, redis: Redis, prefix: str, provider: str, owner: str) -> None:
         base = f"{prefix}:tok:{{{provider}}}"
         self.redis = redis
+        self.owner = owner
         self.token_key = f"{base}:token"
         self.stats_key = f"{base}:stats"
         self.failures_key = f"{base}:failures"
         self.backoff_key = f"{base}:backoff"
         self.negative_key = f"{base}:negative"
+        self.probe_key = f"{base}:probe"
+        self.tags_key = f"{base}:tags"
         self.channel = f"{base}:events"
         self.lock = LeaseLock(redis, f"{base}:lock", f"{base}:fence", owner)
         self._write = redis.register_script(_FENCED_WRITE)
@@ -205,6 +251,16 @@ class TokenStore:
         if error is None or pttl <= 0:
             return None
         return error.decode(), int(pttl)
+
+    async def replica_tag(self) -> int:
+        """A tag in 1..MAX_TAG for this replica's degraded generations, unique among
+        the last MAX_TAG replicas that asked."""
+        return (int(await self.redis.incr(self.tags_key)) - 1) % MAX_TAG + 1
+
+    async def take_probe(self, owner: str, interval_ms: int) -> bool:
+        """Half-open: True for exactly one caller fleet-wide per ``interval_ms``, who may
+        try the token endpoint ahead of the backoff window."""
+        return bool(await self.redis.set(self.probe_key, owner, nx=True, px=max(interval_ms, 1)))
 
     async def set_negative(self, error: str, ttl_ms: int) -> None:
         await self.redis.set(self.negative_key, error, px=max(ttl_ms, 1))

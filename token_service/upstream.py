@@ -8,6 +8,7 @@ from typing import TypeGuard
 
 import aiohttp
 
+from services.http_timeout import exact_timeout
 from token_service.settings import ProviderConfig
 
 log = logging.getLogger("skyroute.token.upstream")
@@ -53,7 +54,7 @@ class TokenEndpoint:
                  timeout_seconds: float) -> None:
         self._provider = provider
         self._session = session
-        self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        self._timeout = exact_timeout(timeout_seconds)
 
     async def fetch(self) -> FetchedToken:
         form = {

@@ -133,15 +133,16 @@ async def test_identity_provider_outage(sim_factory, cluster_factory):
     sim = sim_factory(token_ttl=ttl)
     cluster = cluster_factory(sim, replicas=3, env={
         "TOKEN_REFRESH_MIN_MARGIN_SECONDS": "0.3", "TOKEN_BACKOFF_INITIAL_SECONDS": "0.2",
-        "TOKEN_BACKOFF_MAX_SECONDS": "0.5", "UPSTREAM_TIMEOUT_SECONDS": "1"})
+        "TOKEN_BACKOFF_MAX_SECONDS": "0.5", "UPSTREAM_TIMEOUT_SECONDS": "1",
+        "TOKEN_MIN_HANDOUT_SECONDS": "1"})
     client_id = cluster.client_ids["amadeus"]
     client = cluster.client()
     try:
         first = await client.get_token("amadeus")
         expires = first.expire_time.ToMicroseconds() / 1e6
         sim.token_endpoint(down=True)
-        # Down past the refresh point but not past expiry: nobody notices.
-        _calls, errors, seen = await hammer(client, "amadeus", expires - time.time() - 0.3, 50)
+        # Down past the refresh point but not into the hand-out floor: nobody notices.
+        _calls, errors, seen = await hammer(client, "amadeus", expires - time.time() - 1.3, 50)
         assert errors == []
         assert set(seen) == {first.generation}
         # Down past expiry: a clear UNAVAILABLE.

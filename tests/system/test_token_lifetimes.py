@@ -11,7 +11,9 @@ LIFETIMES = 5
 CALLERS = 200
 
 # Short tokens: refresh at 75-85% of the lifetime, margin capped at half of it.
-FAST_REFRESH = {"TOKEN_REFRESH_MIN_MARGIN_SECONDS": "0.3", "TOKEN_LOCK_TTL_SECONDS": "2",
+# The hand-out floor is lowered with the margin: the margin is never below the floor.
+FAST_REFRESH = {"TOKEN_REFRESH_MIN_MARGIN_SECONDS": "0.3", "TOKEN_MIN_HANDOUT_SECONDS": "0.3",
+                "TOKEN_LOCK_TTL_SECONDS": "2",
                 "UPSTREAM_TIMEOUT_SECONDS": "1.5"}
 
 

@@ -77,3 +77,42 @@ async def test_redis_outage_degrades_and_recovers(sim, cluster_factory, workdir)
             await c.close()
         cluster.stop()
         private.stop()
+
+
+async def test_degraded_generations_never_collide(sim_factory, cluster_factory, workdir):
+    """Two replicas cut off from Redis each fetch their own token: the two tokens get
+    different generations (a fencing number names one token), each replica's keep
+    increasing, and after recovery the shared chain continues above them."""
+    private = PrivateRedis(workdir).start()
+    sim = sim_factory(token_ttl=3)
+    cluster = cluster_factory(sim, replicas=2, redis=private.url, env={
+        "TOKEN_MIN_HANDOUT_SECONDS": "0.5", "TOKEN_REFRESH_MIN_MARGIN_SECONDS": "0.3"})
+    client = cluster.client()
+    per_replica = [cluster.client(replicas=[r]) for r in cluster.replicas]
+    try:
+        first = await client.get_token("amadeus")
+        for per in per_replica:
+            assert (await per.get_token("amadeus")).generation == first.generation
+        private.stop()
+        # Two lifetimes: each replica refreshes on its own, at least twice.
+        _calls, errors, seen = await hammer(client, "amadeus", 6.5, 30)
+        assert errors == []  # hammer also asserts one token per generation
+        degraded = sorted(g for g in seen if g != first.generation)
+        assert len(degraded) >= 4, seen  # both replicas refreshed
+        assert all(g > first.generation for g in degraded)
+        assert sim.issued(cluster.client_ids["amadeus"]) == 1 + len(degraded)
+
+        private.start()
+        deadline = time.monotonic() + 10
+        while any(s.degraded for s in await _statuses(cluster, per_replica)):
+            assert time.monotonic() < deadline, "replicas did not leave degraded mode"
+            await asyncio.sleep(0.1)
+        for per in per_replica:
+            token = await per.get_token("amadeus")
+            assert token.generation >= max(degraded)
+            assert seen.get(token.generation, token.access_token) == token.access_token
+    finally:
+        for c in [client, *per_replica]:
+            await c.close()
+        cluster.stop()
+        private.stop()

@@ -9,7 +9,14 @@ import pytest
 from redis.asyncio import Redis
 
 from token_service.lock import Lease
-from token_service.store import RedisClock, TokenRecord, TokenStore, digest
+from token_service.store import (
+    TAG_BITS,
+    RedisClock,
+    TokenRecord,
+    TokenStore,
+    degraded_generation,
+    digest,
+)
 
 LOCK_MS = 5_000
 Now = Callable[[], Awaitable[int]]
@@ -195,13 +202,43 @@ async def test_adopt_only_without_a_valid_token(store: TokenStore, redis_now: No
     now = await redis_now()
     local = TokenRecord("degraded-token", "Bearer", 3, now, now + 60_000, now + 45_000, False)
     lease = await lease_of(store)
-    assert await store.adopt(lease, local) == 4  # above the local generation
+    assert await store.adopt(lease, local) == 3  # keeps its own generation: one number, one token
     rec = await store.read()
-    assert rec is not None and rec.access_token == "degraded-token" and rec.generation == 4
+    assert rec is not None and rec.access_token == "degraded-token" and rec.generation == 3
 
     other = TokenRecord("another-token", "Bearer", 1, now, now + 60_000, now + 45_000, False)
     assert await store.adopt(lease, other) == 0
     assert (await store.read()).access_token == "degraded-token"  # type: ignore[union-attr]
+
+
+async def test_generations_never_collide_across_degraded_replicas(
+        store: TokenStore, redis_now: Now) -> None:
+    """Two replicas cut off from Redis number their tokens in their own tag spaces;
+    after recovery the shared chain continues above both, on tag 0."""
+    now = await redis_now()
+    tag_a, tag_b = await store.replica_tag(), await store.replica_tag()
+    assert tag_a != tag_b and 0 not in (tag_a, tag_b)
+    lease = await lease_of(store)
+    assert (await write(store, lease, 0, "shared-1"))[0] == 1
+    gen_a = degraded_generation(now, 1, tag_a)
+    gen_b = degraded_generation(now, 1, tag_b)  # same millisecond, other replica
+    assert gen_a != gen_b and min(gen_a, gen_b) > 1
+    assert degraded_generation(now - 5, gen_a, tag_a) > gen_a  # increasing per replica
+    await store.invalidate("shared-1")
+    await store.lock.release(lease)
+    lease = await lease_of(store)
+    a = TokenRecord("degraded-a", "Bearer", gen_a, now, now + 60_000, now + 45_000, False)
+    b = TokenRecord("degraded-b", "Bearer", gen_b, now, now + 60_000, now + 45_000, False)
+    assert await store.adopt(lease, a) == gen_a
+    # B recovers second: A's token stays, renumbered above B's generation.
+    assert await store.adopt(lease, b) == 0
+    rec = await store.read()
+    assert rec is not None and rec.access_token == "degraded-a"
+    assert rec.generation > max(gen_a, gen_b) and rec.generation % (1 << TAG_BITS) == 0
+    await store.lock.release(lease)
+    lease = await lease_of(store)
+    generation, _ = await write(store, lease, rec.generation, "shared-2")
+    assert generation > rec.generation and generation % (1 << TAG_BITS) == 0
 
 
 async def test_redis_clock_tracks_redis_time(redis: Redis, redis_now: Now) -> None:

@@ -84,6 +84,19 @@ def test_wait_max_and_its_deprecated_name(overrides: dict[str, str], expected: f
         expected)
 
 
+def test_hand_out_floor_and_probe_interval() -> None:
+    policy = TokenServiceSettings.from_env(base_env()).policy
+    assert (policy.min_handout_seconds, policy.probe_interval_seconds) == (2.0, 1.0)
+    policy = TokenServiceSettings.from_env(base_env(
+        TOKEN_MIN_HANDOUT_SECONDS="0.5", TOKEN_PROBE_INTERVAL_SECONDS="0.25")).policy
+    assert (policy.min_handout_seconds, policy.probe_interval_seconds) == (0.5, 0.25)
+    for bad in ("30", "-1"):
+        with pytest.raises(ConfigError, match="TOKEN_MIN_HANDOUT_SECONDS"):
+            TokenServiceSettings.from_env(base_env(TOKEN_MIN_HANDOUT_SECONDS=bad))
+    with pytest.raises(ConfigError, match="TOKEN_PROBE_INTERVAL_SECONDS"):
+        TokenServiceSettings.from_env(base_env(TOKEN_PROBE_INTERVAL_SECONDS="0"))
+
+
 def test_caller_naming_an_unknown_provider() -> None:
     env = base_env(TOKEN_CALLERS=json.dumps({"search": ["amadeus", "sabre"]}))
     with pytest.raises(ConfigError, match=r"TOKEN_CALLERS\[search\].*sabre"):

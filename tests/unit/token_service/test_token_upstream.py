@@ -197,3 +197,30 @@ async def test_fetch_connection_refused(endpoint_for) -> None:
     with pytest.raises(UpstreamUnavailable, match="unreachable") as err:
         await endpoint.fetch()
     assert SECRET not in str(err.value)
+
+
+async def test_timeout_above_five_seconds_is_exact(endpoint_for) -> None:
+    """aiohttp rounds timeouts above 5 s up to a whole second of the loop clock unless
+    told not to: 5.5 s must fire at 5.5 s, not at 6-6.5 s."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)  # accept, read nothing back, never reply
+
+    server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    endpoint = await endpoint_for(url=f"http://127.0.0.1:{port}/token", timeout=5.5)
+    loop = asyncio.get_running_loop()
+    # Start where rounding would hurt most: now + 5.5 s just past a whole second.
+    await asyncio.sleep((0.6 - loop.time() % 1) % 1)
+    started = loop.time()
+    try:
+        with pytest.raises(UpstreamUnavailable, match="timed out"):
+            await endpoint.fetch()
+        elapsed = loop.time() - started
+    finally:
+        for writer in held:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+    assert 5.4 <= elapsed < 5.5 + 0.45, elapsed

@@ -33,6 +33,9 @@ class TokenServiceStub:
 
     Callers authenticate with metadata `x-skyroute-caller` and
     `x-skyroute-caller-key`; each caller may only use its configured providers.
+    A provider that is not configured is NOT_FOUND (reason PROVIDER_NOT_FOUND);
+    a configured one the caller may not use is PERMISSION_DENIED (reason
+    PROVIDER_NOT_ALLOWED).
     """
 
     def __init__(self, channel):
@@ -86,6 +89,9 @@ class TokenServiceServicer:
 
     Callers authenticate with metadata `x-skyroute-caller` and
     `x-skyroute-caller-key`; each caller may only use its configured providers.
+    A provider that is not configured is NOT_FOUND (reason PROVIDER_NOT_FOUND);
+    a configured one the caller may not use is PERMISSION_DENIED (reason
+    PROVIDER_NOT_ALLOWED).
     """
 
     def GetToken(self, request, context):
@@ -198,6 +204,9 @@ class TokenService:
 
     Callers authenticate with metadata `x-skyroute-caller` and
     `x-skyroute-caller-key`; each caller may only use its configured providers.
+    A provider that is not configured is NOT_FOUND (reason PROVIDER_NOT_FOUND);
+    a configured one the caller may not use is PERMISSION_DENIED (reason
+    PROVIDER_NOT_ALLOWED).
     """
 
     @staticmethod
