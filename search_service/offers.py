@@ -7,7 +7,9 @@ with; for provider offers the key of the provider's raw offer, stored in Redis.
 A priced offer id (from PriceOffer) also carries the end of its price guarantee.
 
 Decisions:
-- Unknown or forged id: NOT_FOUND. A fare that no longer exists: NOT_FOUND.
+- A string that is not shaped like an offer id (not two canonical base64url parts):
+  INVALID_ARGUMENT naming ``offer_id``. Unknown or forged id: NOT_FOUND. A fare that
+  no longer exists: NOT_FOUND.
 - A flight has departed: FAILED_PRECONDITION, reason OFFER_DEPARTED (both RPCs).
 - A price changed (a fare's version differs): GetOffer answers FAILED_PRECONDITION,
   reason OFFER_CHANGED (the id no longer resolves to what was offered); PriceOffer
@@ -37,7 +39,7 @@ from search_service.itineraries import INVENTORY, PROVIDER, Journey, Option, inv
 from search_service.pricing import Party, cents_to_decimal, money
 from search_service.query import Cabin
 from search_service.repository import InventoryRepository, Leg
-from search_service.signing import Signer
+from search_service.signing import MalformedToken, Signer
 from services.errors import (
     FailedPreconditionError,
     NotFoundError,
@@ -87,6 +89,8 @@ class OfferIds:
         return self._signer.sign(text.encode())
 
     def decode(self, offer_id: str) -> OfferRef | None:
+        """What ``offer_id`` says; None if it is not one of ours. Raises MalformedToken
+        if it is not shaped like an offer id at all."""
         payload = self._signer.verify(offer_id)
         if payload is None:
             return None
@@ -202,7 +206,10 @@ class OfferService:
             raise ValidationError.field("offer_id", "is required")
         if len(offer_id) > MAX_OFFER_ID_CHARS:
             raise ValidationError.field("offer_id", f"longer than {MAX_OFFER_ID_CHARS} characters")
-        ref = self._ids.decode(offer_id)
+        try:
+            ref = self._ids.decode(offer_id)
+        except MalformedToken:
+            raise ValidationError.field("offer_id", "is not an offer id") from None
         if ref is None:
             raise NotFoundError("unknown offer", reason="OFFER_NOT_FOUND")
         return ref

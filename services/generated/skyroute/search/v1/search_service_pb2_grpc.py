@@ -82,8 +82,10 @@ class SearchServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetOffer(self, request, context):
-        """Resolves an offer id from SearchFlights as it is now. NOT_FOUND for an
-        unknown (or forged) id; FAILED_PRECONDITION with reason OFFER_DEPARTED once
+        """Resolves an offer id from SearchFlights as it is now. INVALID_ARGUMENT
+        for a string that is not shaped like an offer id (ids are exact: another
+        spelling of one is not the same id); NOT_FOUND for an unknown (or forged)
+        id; FAILED_PRECONDITION with reason OFFER_DEPARTED once
         a flight has departed, and OFFER_CHANGED once a price changed (PriceOffer
         then reports the old and the new total).
         """
