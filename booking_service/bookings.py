@@ -264,13 +264,15 @@ class Bookings:
             raise ValidationError.field("page_size", "must not be negative")
         size = min(page_size or self._policy.default_page_size, self._policy.max_page_size)
         status_value = status.value if status else ""
-        before = page_tokens.decode(page_token, status_value).before_id if page_token else None
+        before = (page_tokens.decode(page_token, user_id, status_value).before_id
+                  if page_token else None)
         rows = await self._store.page(user_id, status.value if status else None, before,
                                       size + 1)
         page = rows[:size]
         next_token = ""
         if len(rows) > size:
-            next_token = page_tokens.encode(page_tokens.PageToken(page[-1].id, status_value))
+            next_token = page_tokens.encode(
+                page_tokens.PageToken(page[-1].id, status_value, user_id))
         return Page(page, next_token)
 
     # -- confirm --------------------------------------------------------------------
