@@ -355,10 +355,11 @@ class Bookings:
                 booking = await tx.load(booking.id)
         if won and booking.provider is not None and self._ordering is not None:
             await asyncio.shield(self._ordering.cancel_now(booking))
-        if booking.status == BookingStatus.EXPIRED:
-            raise FailedPreconditionError(
-                f"booking {reference} has expired: there is nothing to cancel",
-                reason="BOOKING_EXPIRED", metadata={"booking_reference": reference})
+        if booking.status in (BookingStatus.HELD, BookingStatus.EXPIRED):
+            # Still HELD without winning: the database's clock says the hold has run
+            # out (the sweeper has not expired it yet, and gives its seats back when it
+            # does). Expired or about to be, the answer is confirm's.
+            raise _hold_expired(booking)
         return booking  # CANCELLED: now, or already (idempotent)
 
 

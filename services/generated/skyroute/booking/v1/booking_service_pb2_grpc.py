@@ -41,7 +41,7 @@ class BookingServiceStub:
     problem, naming the field (e.g. "passengers[1].birth_date"). Wrong state,
     sold out and price changes get FAILED_PRECONDITION with an ErrorInfo reason:
     SOLD_OUT, PRICE_CHANGED, PRICE_ABOVE_MAXIMUM, HOLD_EXPIRED,
-    BOOKING_NOT_HELD, BOOKING_NOT_CONFIRMED, BOOKING_EXPIRED, PAYMENT_DECLINED,
+    BOOKING_NOT_HELD, BOOKING_NOT_CONFIRMED, PAYMENT_DECLINED,
     OFFER_NOT_BOOKABLE, PROVIDER_REJECTED, PROVIDER_ORDER_CANCELLED. A provider
     that cannot be reached gets UNAVAILABLE (PROVIDER_UNAVAILABLE, or
     PROVIDER_OUTCOME_UNKNOWN when it could not be told whether an order was
@@ -107,7 +107,7 @@ class BookingServiceServicer:
     problem, naming the field (e.g. "passengers[1].birth_date"). Wrong state,
     sold out and price changes get FAILED_PRECONDITION with an ErrorInfo reason:
     SOLD_OUT, PRICE_CHANGED, PRICE_ABOVE_MAXIMUM, HOLD_EXPIRED,
-    BOOKING_NOT_HELD, BOOKING_NOT_CONFIRMED, BOOKING_EXPIRED, PAYMENT_DECLINED,
+    BOOKING_NOT_HELD, BOOKING_NOT_CONFIRMED, PAYMENT_DECLINED,
     OFFER_NOT_BOOKABLE, PROVIDER_REJECTED, PROVIDER_ORDER_CANCELLED. A provider
     that cannot be reached gets UNAVAILABLE (PROVIDER_UNAVAILABLE, or
     PROVIDER_OUTCOME_UNKNOWN when it could not be told whether an order was
@@ -160,9 +160,10 @@ class BookingServiceServicer:
     def CancelBooking(self, request, context):
         """Cancels a held or confirmed booking and gives its seats back. Idempotent:
         cancelling a cancelled booking returns it unchanged, and seats are given
-        back only once. An expired booking cannot be cancelled
-        (FAILED_PRECONDITION, BOOKING_EXPIRED). A provider booking's flight order
-        is cancelled at the provider too (hold expiry does the same).
+        back only once. A hold past its hold_expire_time cannot be cancelled,
+        whether or not it shows EXPIRED yet (FAILED_PRECONDITION, HOLD_EXPIRED, as
+        for ConfirmBooking); expiry gives its seats back. A provider booking's
+        flight order is cancelled at the provider too (hold expiry does the same).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -251,7 +252,7 @@ class BookingService:
     problem, naming the field (e.g. "passengers[1].birth_date"). Wrong state,
     sold out and price changes get FAILED_PRECONDITION with an ErrorInfo reason:
     SOLD_OUT, PRICE_CHANGED, PRICE_ABOVE_MAXIMUM, HOLD_EXPIRED,
-    BOOKING_NOT_HELD, BOOKING_NOT_CONFIRMED, BOOKING_EXPIRED, PAYMENT_DECLINED,
+    BOOKING_NOT_HELD, BOOKING_NOT_CONFIRMED, PAYMENT_DECLINED,
     OFFER_NOT_BOOKABLE, PROVIDER_REJECTED, PROVIDER_ORDER_CANCELLED. A provider
     that cannot be reached gets UNAVAILABLE (PROVIDER_UNAVAILABLE, or
     PROVIDER_OUTCOME_UNKNOWN when it could not be told whether an order was
