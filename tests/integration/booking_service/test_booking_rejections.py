@@ -110,6 +110,20 @@ async def test_party_problems_against_the_offers(booking, engine: AsyncEngine, u
     assert await seats_available(engine, outbound.fare_id) == 9
 
 
+async def test_one_document_for_two_passengers_is_refused(booking, engine: AsyncEngine,
+                                                           user: str) -> None:
+    fare = await add_fare(engine, seats=5)
+    request = create_request([fare.ref(Party(adults=2))],
+                             [passenger("Ann", "Lee", number="P7654321"),
+                              passenger("Ben", "Lee", number="p7654321")])
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await booking.stub.CreateBooking(request, metadata=booking.auth(user))
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert list(violations(err.value)) == ["passengers[1].document.number"]
+    assert await bookings_of(engine, user) == 0
+    assert await seats_available(engine, fare.fare_id) == 5
+
+
 async def test_children_alone_are_refused(booking, engine: AsyncEngine, user: str) -> None:
     fare = await add_fare(engine)
     request = create_request([fare.ref(Party(adults=0, children=1))],
