@@ -9,7 +9,8 @@ A priced offer id (from PriceOffer) also carries the end of its price guarantee.
 Decisions:
 - A string that is not shaped like an offer id (not two canonical base64url parts):
   INVALID_ARGUMENT naming ``offer_id``. Unknown or forged id: NOT_FOUND. A fare that
-  no longer exists: NOT_FOUND.
+  no longer exists: NOT_FOUND. A provider offer no longer kept (past its validity):
+  NOT_FOUND, reason OFFER_EXPIRED.
 - A flight has departed: FAILED_PRECONDITION, reason OFFER_DEPARTED (both RPCs).
 - A price changed (a fare's version differs): GetOffer answers FAILED_PRECONDITION,
   reason OFFER_CHANGED (the id no longer resolves to what was offered); PriceOffer
@@ -305,8 +306,9 @@ class OfferService:
         except RedisError:
             raise UnavailableError("offer store unavailable", reason="CACHE_UNAVAILABLE"
                                    ) from None
-        if found is None:
-            raise NotFoundError("the offer has expired", reason="OFFER_NOT_FOUND")
+        if found is None:  # kept until the provider's offer expires
+            raise NotFoundError("the offer has expired; search again",
+                                reason="OFFER_EXPIRED")
         raw, itinerary = found
         if itinerary.journeys[0].segments[0].departure_time.seconds <= self._clock():
             raise FailedPreconditionError("the offer's flight has departed",

@@ -135,8 +135,10 @@ async def test_children_alone_are_refused(booking, engine: AsyncEngine, user: st
     assert "offer_ids[0]" in violations(err.value)
 
 
-async def test_unknown_and_departed_offers_are_not_found(booking, engine: AsyncEngine,
-                                                         user: str) -> None:
+async def test_unknown_offers_are_not_found_and_departed_ones_departed(
+        booking, engine: AsyncEngine, user: str) -> None:
+    """A departed flight is FAILED_PRECONDITION / OFFER_DEPARTED, as search's PriceOffer
+    answers it (it was NOT_FOUND / OFFER_EXPIRED here)."""
     departed = await add_fare(engine, departs_in=timedelta(hours=-1))
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await booking.stub.CreateBooking(
@@ -148,8 +150,9 @@ async def test_unknown_and_departed_offers_are_not_found(booking, engine: AsyncE
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await booking.stub.CreateBooking(create_request([departed.ref()]),
                                          metadata=booking.auth(user))
-    assert err.value.code() == grpc.StatusCode.NOT_FOUND
-    assert reason(err.value)[0] == "OFFER_EXPIRED"
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert reason(err.value) == ("OFFER_DEPARTED", {"field": "offer_ids[0]",
+                                                    "fields": "offer_ids[0]"})
     assert await bookings_of(engine, user) == 0
 
 

@@ -40,7 +40,7 @@ class BookingServiceStub:
     Invalid input gets INVALID_ARGUMENT with a BadRequest field violation per
     problem, naming the field (e.g. "passengers[1].birth_date"). Wrong state,
     sold out and price changes get FAILED_PRECONDITION with an ErrorInfo reason:
-    SOLD_OUT, PRICE_CHANGED, PRICE_ABOVE_MAXIMUM, HOLD_EXPIRED,
+    SOLD_OUT, PRICE_CHANGED, PRICE_ABOVE_MAXIMUM, OFFER_DEPARTED, HOLD_EXPIRED,
     BOOKING_NOT_HELD, BOOKING_NOT_CONFIRMED, PAYMENT_DECLINED,
     OFFER_NOT_BOOKABLE, PROVIDER_REJECTED, PROVIDER_ORDER_CANCELLED. A provider
     that cannot be reached gets UNAVAILABLE (PROVIDER_UNAVAILABLE, or
@@ -106,7 +106,7 @@ class BookingServiceServicer:
     Invalid input gets INVALID_ARGUMENT with a BadRequest field violation per
     problem, naming the field (e.g. "passengers[1].birth_date"). Wrong state,
     sold out and price changes get FAILED_PRECONDITION with an ErrorInfo reason:
-    SOLD_OUT, PRICE_CHANGED, PRICE_ABOVE_MAXIMUM, HOLD_EXPIRED,
+    SOLD_OUT, PRICE_CHANGED, PRICE_ABOVE_MAXIMUM, OFFER_DEPARTED, HOLD_EXPIRED,
     BOOKING_NOT_HELD, BOOKING_NOT_CONFIRMED, PAYMENT_DECLINED,
     OFFER_NOT_BOOKABLE, PROVIDER_REJECTED, PROVIDER_ORDER_CANCELLED. A provider
     that cannot be reached gets UNAVAILABLE (PROVIDER_UNAVAILABLE, or
@@ -119,7 +119,11 @@ class BookingServiceServicer:
         who needs one on every segment, all segments or none, until
         hold_expire_time (15 minutes by default). Retrying with the same
         request_id returns the same booking (ABORTED, REQUEST_IN_PROGRESS while
-        the first attempt is still placing the provider order).
+        the first attempt is still placing the provider order). An unknown offer
+        id is NOT_FOUND (OFFER_NOT_FOUND; OFFER_EXPIRED for one past its
+        validity: search again); an offer whose flight has departed is
+        FAILED_PRECONDITION (OFFER_DEPARTED), as in search's PriceOffer. The
+        ErrorInfo metadata names the offers (field, fields: "offer_ids[i]").
 
         Provider offers: the offer is re-priced at the provider (through search's
         PriceOffer), then one flight order is created at the provider for all of
@@ -251,7 +255,7 @@ class BookingService:
     Invalid input gets INVALID_ARGUMENT with a BadRequest field violation per
     problem, naming the field (e.g. "passengers[1].birth_date"). Wrong state,
     sold out and price changes get FAILED_PRECONDITION with an ErrorInfo reason:
-    SOLD_OUT, PRICE_CHANGED, PRICE_ABOVE_MAXIMUM, HOLD_EXPIRED,
+    SOLD_OUT, PRICE_CHANGED, PRICE_ABOVE_MAXIMUM, OFFER_DEPARTED, HOLD_EXPIRED,
     BOOKING_NOT_HELD, BOOKING_NOT_CONFIRMED, PAYMENT_DECLINED,
     OFFER_NOT_BOOKABLE, PROVIDER_REJECTED, PROVIDER_ORDER_CANCELLED. A provider
     that cannot be reached gets UNAVAILABLE (PROVIDER_UNAVAILABLE, or
