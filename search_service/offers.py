@@ -12,7 +12,8 @@ Decisions:
   no longer exists: NOT_FOUND. A provider offer no longer kept (past its validity):
   NOT_FOUND, reason OFFER_EXPIRED.
 - A flight has departed: FAILED_PRECONDITION, reason OFFER_DEPARTED (both RPCs).
-- A price changed (a fare's version differs): GetOffer answers FAILED_PRECONDITION,
+- A price changed (a fare's version differs; for a provider offer, the provider's
+  price now differs, which GetOffer asks it): GetOffer answers FAILED_PRECONDITION,
   reason OFFER_CHANGED (the id no longer resolves to what was offered); PriceOffer
   answers normally with price_changed set, the original and the current total, and a
   fresh offer id carrying the current versions.
@@ -218,19 +219,12 @@ class OfferService:
     async def get_offer(self, offer_id: str) -> pb.Itinerary:
         ref = self._ref(offer_id)
         if ref.kind == "P":
-            _raw, itinerary = await self._provider_offer(ref)
-            itinerary.offer_id = offer_id
-            return itinerary
+            return await self._get_provider(ref, offer_id)
         option, changed = await self._current(ref)
         now = self._clock()
         guaranteed = ref.guaranteed_until > now
         if changed and not guaranteed:
-            raise FailedPreconditionError(
-                "the offer's price changed; revalidate it with PriceOffer",
-                reason="OFFER_CHANGED",
-                metadata={"original_total": _decimal(ref.total_cents),
-                          "current_total": _decimal(option.total_cents),
-                          "currency": option.currency})
+            raise _changed(ref, option.total_cents, option.currency)
         if guaranteed:
             option = replace(option, total_cents=ref.total_cents)
         itinerary = itinerary_pb(option, ref.cabin, ref.party, self._airports,
@@ -315,6 +309,24 @@ class OfferService:
                                           reason="OFFER_DEPARTED")
         return raw, itinerary
 
+    async def _get_provider(self, ref: OfferRef, offer_id: str) -> pb.Itinerary:
+        """GetOffer of a provider offer, by the inventory's rule: while a priced id's
+        guarantee runs, the stored (guaranteed) offer; otherwise the provider prices it
+        again, and a changed total is OFFER_CHANGED, not the old total answered OK."""
+        raw, itinerary = await self._provider_offer(ref)
+        itinerary.offer_id = offer_id
+        if ref.guaranteed_until > self._clock():
+            return itinerary
+        if self._pricer is None:
+            raise UnavailableError("the provider is not enabled", reason="PROVIDER_UNAVAILABLE")
+        quote = await self._pricer(raw)
+        if not quote.available:
+            itinerary.seats_available = 0
+            return itinerary
+        if quote.total_cents != ref.total_cents or quote.currency != ref.currency:
+            raise _changed(ref, quote.total_cents, quote.currency)
+        return itinerary
+
     async def _price_provider(self, ref: OfferRef) -> Priced:
         raw, itinerary = await self._provider_offer(ref)
         if self._pricer is None or self._store is None:
@@ -342,3 +354,14 @@ class OfferService:
 
 def _decimal(cents: int) -> str:
     return str(cents_to_decimal(cents))
+
+
+def _changed(ref: OfferRef, current_cents: int, currency: str) -> FailedPreconditionError:
+    """GetOffer of an offer whose total is no longer the one it was issued with."""
+    metadata = {"original_total": _decimal(ref.total_cents),
+                "current_total": _decimal(current_cents), "currency": currency}
+    if currency != ref.currency:
+        metadata["original_currency"] = ref.currency
+    return FailedPreconditionError(
+        "the offer's price changed; revalidate it with PriceOffer", reason="OFFER_CHANGED",
+        metadata=metadata)

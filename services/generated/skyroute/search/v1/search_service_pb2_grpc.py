@@ -88,7 +88,8 @@ class SearchServiceServicer:
         id (OFFER_NOT_FOUND) or a provider offer no longer kept (OFFER_EXPIRED);
         FAILED_PRECONDITION with reason OFFER_DEPARTED once a flight has
         departed, and OFFER_CHANGED once a price changed (PriceOffer then reports
-        the old and the new total).
+        the old and the new total). Provider offers follow the same rule: unless a
+        priced id's guarantee still runs, the provider prices the offer again.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
