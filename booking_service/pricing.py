@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from booking_service.passengers import CENT, Party
+from services.money_text import money_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +25,7 @@ class Amount:
     currency: str
 
     def __str__(self) -> str:
-        return f"{self.currency} {self.value}"
+        return money_text(self.value, self.currency)
 
 
 @dataclass(frozen=True, slots=True)

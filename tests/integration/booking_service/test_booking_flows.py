@@ -342,6 +342,10 @@ async def test_price_change_is_reported_not_swallowed(booking, engine: AsyncEngi
             [offer], max_total_price=money_pb2.Money(currency_code="EUR", units=110)),
             metadata=booking.auth(user))
     assert error_info(err.value).reason == "PRICE_ABOVE_MAXIMUM"
+    # Money reads as people write it (it was "EUR 110.000000000", the Money's nanos).
+    assert err.value.details() == ("the total EUR 120.00 is above max_total_price "
+                                   "EUR 110.00")
+    assert error_info(err.value).metadata["max_total"] == "110.00"
     # Accepting up to a maximum that covers it: booked at the new price.
     ok = await booking.stub.CreateBooking(create_request(
         [offer], max_total_price=money_pb2.Money(currency_code="EUR", units=120)),
