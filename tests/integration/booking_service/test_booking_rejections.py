@@ -124,6 +124,22 @@ async def test_one_document_for_two_passengers_is_refused(booking, engine: Async
     assert await seats_available(engine, fare.fare_id) == 5
 
 
+async def test_another_spelling_of_an_offer_reference_is_refused(
+        booking, engine: AsyncEngine, user: str) -> None:
+    """One offer, one id: '100.0' or a trailing newline was read as the same reference
+    (and so slipped past the check for an offer given twice)."""
+    fare = await add_fare(engine, price="100.00", seats=5)
+    canonical = fare.ref()
+    for other in (canonical.replace(":100.00:", ":100.0:"), canonical + "\n"):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await booking.stub.CreateBooking(create_request([other]),
+                                             metadata=booking.auth(user))
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert list(violations(err.value)) == ["offer_ids[0]"]
+    assert await bookings_of(engine, user) == 0
+    assert await seats_available(engine, fare.fare_id) == 5
+
+
 async def test_children_alone_are_refused(booking, engine: AsyncEngine, user: str) -> None:
     fare = await add_fare(engine)
     request = create_request([fare.ref(Party(adults=0, children=1))],

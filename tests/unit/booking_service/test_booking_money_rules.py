@@ -64,7 +64,10 @@ def test_offer_references_round_trip() -> None:
 
 @pytest.mark.parametrize("bad", ["", "fare:0:1.00:1:0:0", "fare:1:1.001:1:0:0",
                                  "fare:1:-1:1:0:0", "fare:1:1.00:0:1:0", "fare:1:1.00:5:5:0",
-                                 "fare:1:1.00:1:0", "FARE:1:1.00:1:0:0", "fare:1:1e3:1:0:0"])
+                                 "fare:1:1.00:1:0", "FARE:1:1.00:1:0:0", "fare:1:1e3:1:0:0",
+                                 # Other spellings of fare:1:1.00:1:0:0.
+                                 "fare:1:1.00:1:0:0\n", "fare:1:1:1:0:0", "fare:1:1.0:1:0:0",
+                                 "fare:1:01.00:1:0:0"])
 def test_offer_references_refused(bad: str) -> None:
     assert offer_refs.parse_ref(bad) is None
     assert offer_refs.problem(bad)
