@@ -265,13 +265,15 @@ class Bookings:
             raise ValidationError.field("page_size", "must not be negative")
         size = min(page_size or self._policy.default_page_size, self._policy.max_page_size)
         status_value = status.value if status else ""
-        before = page_tokens.decode(page_token, status_value).before_id if page_token else None
+        before = (page_tokens.decode(page_token, user_id, status_value).before_id
+                  if page_token else None)
         rows = await self._store.page(user_id, status.value if status else None, before,
                                       size + 1)
         page = rows[:size]
         next_token = ""
         if len(rows) > size:
-            next_token = page_tokens.encode(page_tokens.PageToken(page[-1].id, status_value))
+            next_token = page_tokens.encode(
+                page_tokens.PageToken(page[-1].id, status_value, user_id))
         return Page(page, next_token)
 
     # -- confirm --------------------------------------------------------------------
@@ -354,10 +356,11 @@ class Bookings:
                 booking = await tx.load(booking.id)
         if won and booking.provider is not None and self._ordering is not None:
             await asyncio.shield(self._ordering.cancel_now(booking))
-        if booking.status == BookingStatus.EXPIRED:
-            raise FailedPreconditionError(
-                f"booking {reference} has expired: there is nothing to cancel",
-                reason="BOOKING_EXPIRED", metadata={"booking_reference": reference})
+        if booking.status in (BookingStatus.HELD, BookingStatus.EXPIRED):
+            # Still HELD without winning: the database's clock says the hold has run
+            # out (the sweeper has not expired it yet, and gives its seats back when it
+            # does). Expired or about to be, the answer is confirm's.
+            raise _hold_expired(booking)
         return booking  # CANCELLED: now, or already (idempotent)
 
 

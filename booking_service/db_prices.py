@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from booking_service import offer_refs
 from booking_service.pricing import PricedOffer, PricedSegment
 from booking_service.repository import BookingStore
-from services.errors import NotFoundError
+from services.errors import FailedPreconditionError, NotFoundError
 
 
 class DatabasePriceChecker:
@@ -40,7 +40,7 @@ class DatabasePriceChecker:
             raise offer_error("OFFER_NOT_FOUND", "unknown offer", missing)
         departed = [i for i, ref in enumerate(refs) if fares[ref.fare_id].departure_at <= now]
         if departed:
-            raise offer_error("OFFER_EXPIRED", "the offer's flight has departed", departed)
+            raise departed_error(departed)
         priced = []
         for offer_id, ref in zip(offer_ids, refs, strict=True):
             fare = fares[ref.fare_id]
@@ -76,3 +76,12 @@ def offer_error(reason: str, message: str, indexes: Sequence[int]) -> NotFoundEr
     fields = [f"offer_ids[{i}]" for i in indexes]
     return NotFoundError(f"{', '.join(fields)}: {message}", reason=reason,
                          metadata={"field": fields[0], "fields": ",".join(fields)})
+
+
+def departed_error(indexes: Sequence[int]) -> FailedPreconditionError:
+    """FAILED_PRECONDITION, reason OFFER_DEPARTED (as search's PriceOffer answers it),
+    naming every departed offer (``offer_ids[i]``)."""
+    fields = [f"offer_ids[{i}]" for i in indexes]
+    return FailedPreconditionError(
+        f"{', '.join(fields)}: the offer's flight has departed", reason="OFFER_DEPARTED",
+        metadata={"field": fields[0], "fields": ",".join(fields)})

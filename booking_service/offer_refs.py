@@ -44,13 +44,16 @@ def parse_ref(offer_id: str) -> OfferRef | None:
     party = Party(int(adults), int(children), int(infants))
     if party.adults < 1 or party.size > MAX_PARTY:
         return None
-    return OfferRef(int(fare_id), Decimal(price), party)
+    ref = OfferRef(int(fare_id), Decimal(price), party)
+    if format_ref(ref.fare_id, ref.unit_price, ref.party) != offer_id:
+        return None  # one reference, one spelling ("199.00", not "199" or "0199.0")
+    return ref
 
 
 def problem(offer_id: str) -> str | None:
     """A field-violation description for a malformed reference, or None."""
     if parse_ref(offer_id) is None:
         return ("is not a booking offer reference "
-                "(fare:<fare id>:<unit price>:<adults>:<children>:<infants>, "
-                "1 to 9 passengers, at least one adult)")
+                "(fare:<fare id>:<unit price with 2 decimals>:<adults>:<children>:"
+                "<infants>, 1 to 9 passengers, at least one adult)")
     return None

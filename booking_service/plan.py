@@ -30,6 +30,7 @@ from booking_service.pricing import Amount, PricedOffer, PricedSegment, Provider
 from booking_service.repository import HeldFare
 from booking_service.validation import ValidRequest, Violations
 from services.errors import FailedPreconditionError, ValidationError
+from services.money_text import amount_text, money_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,20 +141,20 @@ def _price_changed(plan: BookingPlan, current_total: Decimal, changed: list[int]
                    ) -> FailedPreconditionError:
     fields = ",".join(f"offer_ids[{i}]" for i in changed)
     return FailedPreconditionError(
-        f"the price changed from {plan.currency} {plan.original_total} to "
-        f"{plan.currency} {current_total}; book again with the new price or set "
-        f"max_total_price", reason="PRICE_CHANGED",
+        f"the price changed from {money_text(plan.original_total, plan.currency)} to "
+        f"{money_text(current_total, plan.currency)}; book again with the new price or "
+        f"set max_total_price", reason="PRICE_CHANGED",
         metadata={"currency": plan.currency, "original_total": str(plan.original_total),
                   "current_total": str(current_total), "fields": fields})
 
 
 def _above_maximum(plan: BookingPlan, total: Decimal, maximum: Amount) -> FailedPreconditionError:
     return FailedPreconditionError(
-        f"the total {plan.currency} {total} is above max_total_price {maximum}",
-        reason="PRICE_ABOVE_MAXIMUM",
+        f"the total {money_text(total, plan.currency)} is above max_total_price "
+        f"{maximum}", reason="PRICE_ABOVE_MAXIMUM",
         metadata={"currency": plan.currency, "current_total": str(total),
                   "original_total": str(plan.original_total),
-                  "max_total": str(maximum.value)})
+                  "max_total": amount_text(maximum.value, maximum.currency)})
 
 
 def accept_total(plan: BookingPlan, total: Decimal, changed: list[int]) -> None:

@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from booking_service.passengers import CENT, Party
+from services.money_text import money_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +25,7 @@ class Amount:
     currency: str
 
     def __str__(self) -> str:
-        return f"{self.currency} {self.value}"
+        return money_text(self.value, self.currency)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,10 +88,12 @@ class PriceChecker(Protocol):
     async def price_offers(self, offer_ids: Sequence[str]) -> list[PricedOffer]:
         """The offers as they are now, in order.
 
-        Raises NotFoundError (reason OFFER_NOT_FOUND or OFFER_EXPIRED, metadata
-        ``field`` naming the first such ``offer_ids[i]`` and ``fields`` all of them),
-        FailedPreconditionError for offers that cannot be booked, UnavailableError
-        when the price source does not answer.
+        Raises NotFoundError (reason OFFER_NOT_FOUND, or OFFER_EXPIRED for an offer
+        id past its validity; metadata ``field`` naming the first such
+        ``offer_ids[i]`` and ``fields`` all of them), FailedPreconditionError for
+        offers that cannot be booked (reason OFFER_DEPARTED once a flight has
+        departed, same metadata), UnavailableError when the price source does not
+        answer.
         """
 
     async def close(self) -> None: ...

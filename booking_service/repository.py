@@ -11,9 +11,10 @@ Seat counts only ever change through conditional, state-guarded statements:
 - seats go back only in the transaction whose ``UPDATE bookings ... WHERE status IN
   (...)`` actually changed the booking's status (cancel, expiry), so two cancels, or a
   cancel and the sweeper, can never both give the same seats back;
-- confirm is ``UPDATE bookings ... WHERE status = 'HELD' AND hold_expires_at > now()``;
-  it and the sweeper's ``... WHERE status = 'HELD' AND hold_expires_at <= now()`` lock
-  the same row, so exactly one of them wins.
+- confirm is ``UPDATE bookings ... WHERE status = 'HELD' AND hold_expires_at > now()``,
+  and so is cancel of a hold; they and the sweeper's ``... WHERE status = 'HELD' AND
+  hold_expires_at <= now()`` lock the same row, so exactly one of them wins, and a hold
+  past its expiry is the sweeper's alone (its seats come back once, with the expiry).
 
 Provider bookings (provider_order.py) add a PENDING status while the provider's order
 is placed: inserted PENDING, then either attached to the order (-> HELD) or deleted
@@ -376,7 +377,8 @@ SET status = '{CANCELLED}', cancelled_at = now(), updated_at = now(),
     refund_amount = CASE WHEN status = '{CONFIRMED}' THEN $2::numeric ELSE 0.00 END,
     -- The canceller deletes the order at once; the lease keeps sweepers off it.
     provider_order_status = {_ORDER_TO_CANCEL}, provider_attempt_at = now()
-WHERE id = $1 AND status IN ('{HELD}', '{CONFIRMED}')
+WHERE id = $1
+  AND (status = '{CONFIRMED}' OR (status = '{HELD}' AND hold_expires_at > now()))
 RETURNING id"""
 
 _EXPIRE_DUE = f"""
@@ -640,8 +642,10 @@ class BookingTx:
         return total
 
     async def cancel(self, booking_id: int, refund_if_confirmed: Decimal) -> bool:
-        """HELD or CONFIRMED -> CANCELLED, seats given back; False (nothing changed)
-        if the booking was in neither state by the time its row lock was granted."""
+        """HELD (within its hold) or CONFIRMED -> CANCELLED, seats given back; False
+        (nothing changed) if, once its row lock was granted, the booking was in neither
+        state or its hold had run out (the sweeper expires it and gives the seats
+        back)."""
         if await self.connection.fetchval(_CANCEL, booking_id, refund_if_confirmed) is None:
             return False
         await self.return_seats_of([booking_id])

@@ -23,7 +23,7 @@ import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from booking_service.db_prices import offer_error
+from booking_service.db_prices import departed_error, offer_error
 from booking_service.passengers import CENT, Party
 from booking_service.pricing import PricedOffer, PricedSegment, ProviderOffer, apportion
 from services.clients.channels import open_channel
@@ -68,6 +68,11 @@ class _Missing(Exception):
     def __init__(self, index: int, reason: str) -> None:
         self.index = index
         self.reason = reason
+
+
+class _Departed(Exception):
+    def __init__(self, index: int) -> None:
+        self.index = index
 
 
 def priced_offer(offer_id: str, response: pb.PriceOfferResponse,
@@ -122,9 +127,14 @@ class SearchPriceChecker:
             return_exceptions=True)
         missing = [r for r in results if isinstance(r, _Missing)]
         if missing:
-            reason = ("OFFER_NOT_FOUND" if any(m.reason == "OFFER_NOT_FOUND" for m in missing)
-                      else "OFFER_EXPIRED")
-            raise offer_error(reason, "unknown or expired offer", [m.index for m in missing])
+            unknown = [m.index for m in missing if m.reason != "OFFER_EXPIRED"]
+            if unknown:
+                raise offer_error("OFFER_NOT_FOUND", "unknown offer", unknown)
+            raise offer_error("OFFER_EXPIRED", "the offer has expired; search again",
+                              [m.index for m in missing])
+        departed = [r.index for r in results if isinstance(r, _Departed)]
+        if departed:
+            raise departed_error(departed)
         for result in results:
             if isinstance(result, BaseException):
                 raise result
@@ -162,12 +172,12 @@ class SearchPriceChecker:
 
     @staticmethod
     def _translate(exc: grpc.aio.AioRpcError, index: int, field: str
-                   ) -> DomainError | _Missing:
+                   ) -> DomainError | _Missing | _Departed:
         code = exc.code()
         if code == grpc.StatusCode.NOT_FOUND:
-            return _Missing(index, "OFFER_NOT_FOUND")
+            return _Missing(index, _reason(exc) or "OFFER_NOT_FOUND")
         if code == grpc.StatusCode.FAILED_PRECONDITION and _reason(exc) == "OFFER_DEPARTED":
-            return _Missing(index, "OFFER_EXPIRED")
+            return _Departed(index)
         if code == grpc.StatusCode.INVALID_ARGUMENT:
             return ValidationError.field(field, exc.details() or "is not a valid offer id")
         if code == grpc.StatusCode.FAILED_PRECONDITION:

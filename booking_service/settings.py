@@ -39,7 +39,10 @@ class JwtSettings:
     jwks_file: str | None = None
     jwks_url: str | None = None
     secret: str | None = None
-    leeway_seconds: float = 30.0
+    # Clock skew allowed on exp/nbf/iat between the issuer and this service (RFC 7519
+    # 4.1.4: "a small leeway ... no more than a few minutes"); a token also stays
+    # accepted (and remembered by auth.py) this long past its exp.
+    leeway_seconds: float = 10.0
     jwks_refresh_seconds: float = 300.0
 
     def __repr__(self) -> str:  # never print the secret
@@ -70,10 +73,22 @@ class JwtSettings:
             jwks_file=jwks_file,
             jwks_url=jwks_url,
             secret=secret,
-            leeway_seconds=env_float(env, "BOOKING_JWT_LEEWAY_SECONDS", 30.0),
+            leeway_seconds=_leeway(env),
             jwks_refresh_seconds=env_float(env, "BOOKING_JWKS_REFRESH_SECONDS", 300.0,
                                            minimum=1.0),
         )
+
+
+MAX_JWT_LEEWAY_SECONDS = 300.0
+
+
+def _leeway(env: Mapping[str, str]) -> float:
+    leeway = env_float(env, "BOOKING_JWT_LEEWAY_SECONDS", JwtSettings.leeway_seconds)
+    if leeway > MAX_JWT_LEEWAY_SECONDS:
+        # More than "a few minutes" only hides a broken clock and stretches every
+        # token's life.
+        raise ConfigError(f"BOOKING_JWT_LEEWAY_SECONDS must be <= {MAX_JWT_LEEWAY_SECONDS:g}")
+    return leeway
 
 
 @dataclass(frozen=True)

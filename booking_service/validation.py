@@ -175,6 +175,21 @@ def _passenger(v: Violations, field: str, p: PassengerInput, today: date) -> Tra
                      d.issuing_country, expires)
 
 
+def _one_document_each(v: Violations, travellers: list[Traveller | None]) -> None:
+    """One travel document (type, number, issuing country) is one person's: a second
+    passenger with the same one is refused."""
+    seen: dict[tuple[DocumentType, str, str], int] = {}
+    for i, t in enumerate(travellers):
+        if t is None:
+            continue
+        key = (t.document_type, t.document_number, t.document_country)
+        if key in seen:
+            v.add(f"passengers[{i}].document.number",
+                  f"is the document of passengers[{seen[key]}]; each passenger needs "
+                  f"their own")
+        seen.setdefault(key, i)
+
+
 def validate_request(raw: CreateBookingInput, today: date,
                      offer_id_problem: Callable[[str], str | None]) -> ValidRequest:
     """Raises ValidationError listing every problem the request alone shows."""
@@ -207,6 +222,7 @@ def validate_request(raw: CreateBookingInput, today: date,
         v.add("passengers", f"at most {MAX_PASSENGERS} passengers")
     travellers = [_passenger(v, f"passengers[{i}]", p, today)
                   for i, p in enumerate(raw.passengers)]
+    _one_document_each(v, travellers)
 
     phone: str | None = None
     if raw.contact is None:

@@ -7,9 +7,13 @@ with; for provider offers the key of the provider's raw offer, stored in Redis.
 A priced offer id (from PriceOffer) also carries the end of its price guarantee.
 
 Decisions:
-- Unknown or forged id: NOT_FOUND. A fare that no longer exists: NOT_FOUND.
+- A string that is not shaped like an offer id (not two canonical base64url parts):
+  INVALID_ARGUMENT naming ``offer_id``. Unknown or forged id: NOT_FOUND. A fare that
+  no longer exists: NOT_FOUND. A provider offer no longer kept (past its validity):
+  NOT_FOUND, reason OFFER_EXPIRED.
 - A flight has departed: FAILED_PRECONDITION, reason OFFER_DEPARTED (both RPCs).
-- A price changed (a fare's version differs): GetOffer answers FAILED_PRECONDITION,
+- A price changed (a fare's version differs; for a provider offer, the provider's
+  price now differs, which GetOffer asks it): GetOffer answers FAILED_PRECONDITION,
   reason OFFER_CHANGED (the id no longer resolves to what was offered); PriceOffer
   answers normally with price_changed set, the original and the current total, and a
   fresh offer id carrying the current versions.
@@ -37,7 +41,7 @@ from search_service.itineraries import INVENTORY, PROVIDER, Journey, Option, inv
 from search_service.pricing import Party, cents_to_decimal, money
 from search_service.query import Cabin
 from search_service.repository import InventoryRepository, Leg
-from search_service.signing import Signer
+from search_service.signing import MalformedToken, Signer
 from services.errors import (
     FailedPreconditionError,
     NotFoundError,
@@ -87,6 +91,8 @@ class OfferIds:
         return self._signer.sign(text.encode())
 
     def decode(self, offer_id: str) -> OfferRef | None:
+        """What ``offer_id`` says; None if it is not one of ours. Raises MalformedToken
+        if it is not shaped like an offer id at all."""
         payload = self._signer.verify(offer_id)
         if payload is None:
             return None
@@ -202,7 +208,10 @@ class OfferService:
             raise ValidationError.field("offer_id", "is required")
         if len(offer_id) > MAX_OFFER_ID_CHARS:
             raise ValidationError.field("offer_id", f"longer than {MAX_OFFER_ID_CHARS} characters")
-        ref = self._ids.decode(offer_id)
+        try:
+            ref = self._ids.decode(offer_id)
+        except MalformedToken:
+            raise ValidationError.field("offer_id", "is not an offer id") from None
         if ref is None:
             raise NotFoundError("unknown offer", reason="OFFER_NOT_FOUND")
         return ref
@@ -210,19 +219,12 @@ class OfferService:
     async def get_offer(self, offer_id: str) -> pb.Itinerary:
         ref = self._ref(offer_id)
         if ref.kind == "P":
-            _raw, itinerary = await self._provider_offer(ref)
-            itinerary.offer_id = offer_id
-            return itinerary
+            return await self._get_provider(ref, offer_id)
         option, changed = await self._current(ref)
         now = self._clock()
         guaranteed = ref.guaranteed_until > now
         if changed and not guaranteed:
-            raise FailedPreconditionError(
-                "the offer's price changed; revalidate it with PriceOffer",
-                reason="OFFER_CHANGED",
-                metadata={"original_total": _decimal(ref.total_cents),
-                          "current_total": _decimal(option.total_cents),
-                          "currency": option.currency})
+            raise _changed(ref, option.total_cents, option.currency)
         if guaranteed:
             option = replace(option, total_cents=ref.total_cents)
         itinerary = itinerary_pb(option, ref.cabin, ref.party, self._airports,
@@ -298,13 +300,32 @@ class OfferService:
         except RedisError:
             raise UnavailableError("offer store unavailable", reason="CACHE_UNAVAILABLE"
                                    ) from None
-        if found is None:
-            raise NotFoundError("the offer has expired", reason="OFFER_NOT_FOUND")
+        if found is None:  # kept until the provider's offer expires
+            raise NotFoundError("the offer has expired; search again",
+                                reason="OFFER_EXPIRED")
         raw, itinerary = found
         if itinerary.journeys[0].segments[0].departure_time.seconds <= self._clock():
             raise FailedPreconditionError("the offer's flight has departed",
                                           reason="OFFER_DEPARTED")
         return raw, itinerary
+
+    async def _get_provider(self, ref: OfferRef, offer_id: str) -> pb.Itinerary:
+        """GetOffer of a provider offer, by the inventory's rule: while a priced id's
+        guarantee runs, the stored (guaranteed) offer; otherwise the provider prices it
+        again, and a changed total is OFFER_CHANGED, not the old total answered OK."""
+        raw, itinerary = await self._provider_offer(ref)
+        itinerary.offer_id = offer_id
+        if ref.guaranteed_until > self._clock():
+            return itinerary
+        if self._pricer is None:
+            raise UnavailableError("the provider is not enabled", reason="PROVIDER_UNAVAILABLE")
+        quote = await self._pricer(raw)
+        if not quote.available:
+            itinerary.seats_available = 0
+            return itinerary
+        if quote.total_cents != ref.total_cents or quote.currency != ref.currency:
+            raise _changed(ref, quote.total_cents, quote.currency)
+        return itinerary
 
     async def _price_provider(self, ref: OfferRef) -> Priced:
         raw, itinerary = await self._provider_offer(ref)
@@ -333,3 +354,14 @@ class OfferService:
 
 def _decimal(cents: int) -> str:
     return str(cents_to_decimal(cents))
+
+
+def _changed(ref: OfferRef, current_cents: int, currency: str) -> FailedPreconditionError:
+    """GetOffer of an offer whose total is no longer the one it was issued with."""
+    metadata = {"original_total": _decimal(ref.total_cents),
+                "current_total": _decimal(current_cents), "currency": currency}
+    if currency != ref.currency:
+        metadata["original_currency"] = ref.currency
+    return FailedPreconditionError(
+        "the offer's price changed; revalidate it with PriceOffer", reason="OFFER_CHANGED",
+        metadata=metadata)

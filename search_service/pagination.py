@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from search_service.signing import Signer
+from search_service.signing import MalformedToken, Signer
 
 T = TypeVar("T")
 SortKey = tuple[int, int, int, str]
@@ -44,7 +44,10 @@ class PageTokens:
 
     def decode(self, token: str) -> Cursor:
         """Raises InvalidPageToken for a token we did not issue."""
-        payload = self._signer.verify(token)
+        try:
+            payload = self._signer.verify(token)
+        except MalformedToken:
+            payload = None
         if payload is None:
             raise InvalidPageToken("is not a valid page token")
         try:

@@ -4,25 +4,26 @@ Page tokens and offer ids are signed with HMAC-SHA256 under keys derived from th
 one configured secret, one key per purpose, so a page token can never pass as an
 offer id or the other way round. The payload is readable by anyone who decodes it;
 it holds no secrets, only ids the server must not let clients forge.
+
+Each token has exactly one spelling: both parts are decoded strictly
+(services/base64url.py), so a string ``sign`` cannot have produced is malformed rather
+than a second name for a valid token.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
+
+from services import base64url
 
 MAC_BYTES = 16  # 128-bit tag: forging one is out of reach
 MAX_TOKEN_CHARS = 4096
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+class MalformedToken(ValueError):
+    """Not a string ``sign`` produces: empty, too long, not two canonical base64url
+    parts joined by a dot, or a tag of the wrong length."""
 
 
 class Signer:
@@ -34,17 +35,21 @@ class Signer:
         return hmac.new(self._key, payload, hashlib.sha256).digest()[:MAC_BYTES]
 
     def sign(self, payload: bytes) -> str:
-        return f"{_b64(payload)}.{_b64(self._mac(payload))}"
+        return f"{base64url.encode(payload)}.{base64url.encode(self._mac(payload))}"
 
     def verify(self, token: str) -> bytes | None:
-        """The payload if ``token`` was made by ``sign`` with this key, else None."""
+        """The payload if ``token`` was made by ``sign`` with this key; None if it is
+        well formed but its tag does not match (forged, another key or purpose).
+        Raises MalformedToken if it is not shaped like a token at all."""
         if not token or len(token) > MAX_TOKEN_CHARS or token.count(".") != 1:
-            return None
+            raise MalformedToken("not a token")
         body, tag = token.split(".")
         try:
-            payload, mac = _unb64(body), _unb64(tag)
-        except (binascii.Error, ValueError):
-            return None
+            payload, mac = base64url.decode(body), base64url.decode(tag)
+        except ValueError:
+            raise MalformedToken("not a token") from None
+        if len(mac) != MAC_BYTES:
+            raise MalformedToken("not a token")
         if not hmac.compare_digest(mac, self._mac(payload)):
             return None
         return payload

@@ -21,6 +21,7 @@ from grpc_status import rpc_status
 from services.clients.channels import target_for
 from services.context import REQUEST_ID_HEADER
 from services.generated.skyroute.common.v1 import money_pb2
+from services.money_text import money_text as money_text_of
 
 PROG = "python -m skyroute_cli"
 EXIT_RPC_ERROR = 1
@@ -85,13 +86,8 @@ def amount(value: money_pb2.Money) -> Decimal:
 
 
 def money_text(value: money_pb2.Money) -> str:
-    """``USD 612.40``; more decimals only when the amount has them."""
-    number = amount(value)
-    if number == number.quantize(Decimal("0.01")):
-        number = number.quantize(Decimal("0.01"))
-    else:
-        number = number.normalize()
-    return f"{value.currency_code} {number}"
+    """``USD 612.40``, ``JPY 1500``; more decimals only when the amount has them."""
+    return money_text_of(amount(value), value.currency_code)
 
 
 def duration_text(value: duration_pb2.Duration) -> str:

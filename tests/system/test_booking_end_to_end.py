@@ -226,7 +226,8 @@ async def test_provider_offer_from_search_is_booked_at_the_provider(
 async def test_unknown_offer_id_is_not_found(stack: Stack, clients: Clients) -> None:
     auth = bearer(stack.booking.token("nobody"))
     with pytest.raises(grpc.aio.AioRpcError) as err:
-        await clients.a.CreateBooking(create_request(["not-an-offer-id"]), metadata=auth,
-                                      timeout=30)
+        # Shaped like an offer id (base64url body and a 16-byte tag), but not one.
+        await clients.a.CreateBooking(create_request(["bm90LWFuLW9mZmVy." + "A" * 22]),
+                                      metadata=auth, timeout=30)
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
     assert error_details(err.value)[1] == "OFFER_NOT_FOUND"

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from services.generated.skyroute.search.v1 import search_service_pb2 as pb
 from services.generated.skyroute.search.v1 import search_service_pb2_grpc as pb_grpc
 from tests.utils.redis_server import free_port
-from tests.utils.search_cluster import SearchCluster, seeded_database
+from tests.utils.search_cluster import SearchCluster, error_details, seeded_database
 from tests.utils.sim import Sim, new_clients
 from tests.utils.token_cluster import TokenCluster
 
@@ -230,8 +230,13 @@ async def test_provider_offers_resolve_and_price(fresh: Stack) -> None:
         try:
             again = await stub.PriceOffer(pb.PriceOfferRequest(offer_id=offer.offer_id),
                                           timeout=15)
+            # GetOffer follows the inventory's rule: the old total is not answered OK.
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await stub.GetOffer(pb.GetOfferRequest(offer_id=offer.offer_id), timeout=15)
         finally:
             stack.sim._call("POST", "/_sim/price-change", {"percent": 0})
+        assert (err.value.code(), error_details(err.value)[1]) == (
+            grpc.StatusCode.FAILED_PRECONDITION, "OFFER_CHANGED")
         assert again.price_changed
         assert again.original_total_price == offer.total_price
         assert again.current_total_price.units > offer.total_price.units

@@ -27,6 +27,7 @@ from tests.utils.booking_cluster import (
     seats_booked,
     set_price,
 )
+from tests.utils.respell import respell
 
 
 def error_info(exc: grpc.aio.AioRpcError) -> error_details_pb2.ErrorInfo:
@@ -137,6 +138,41 @@ async def test_list_filters_by_status_and_validates_paging(booking, engine: Asyn
     big = await booking.stub.ListBookings(pb.ListBookingsRequest(page_size=10_000),
                                           metadata=booking.auth(user))
     assert len(big.bookings) == 3
+
+
+def bad_fields(exc: grpc.aio.AioRpcError) -> list[str]:
+    status = rpc_status.from_call(exc)
+    assert status is not None
+    for detail in status.details:
+        bad = error_details_pb2.BadRequest()
+        if detail.Unpack(bad):
+            return [v.field for v in bad.field_violations]
+    raise AssertionError("no BadRequest")
+
+
+async def test_a_page_token_is_the_callers_and_has_one_spelling(booking, engine: AsyncEngine,
+                                                                user: str) -> None:
+    """Another user's page token was an empty page, and a token spelled differently
+    (base64's unused bits) was the same token: both are INVALID_ARGUMENT now."""
+    fare = await add_fare(engine)
+    for _ in range(2):
+        await booking.stub.CreateBooking(create_request([fare.ref()]),
+                                         metadata=booking.auth(user))
+    first = await booking.stub.ListBookings(pb.ListBookingsRequest(page_size=1),
+                                            metadata=booking.auth(user))
+    token = first.next_page_token
+    assert token
+    for caller, page_token in ((f"{user}-other", token), (user, respell(token))):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await booking.stub.ListBookings(
+                pb.ListBookingsRequest(page_size=1, page_token=page_token),
+                metadata=booking.auth(caller))
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert bad_fields(err.value) == ["page_token"]
+    # The token itself still works for its owner.
+    second = await booking.stub.ListBookings(
+        pb.ListBookingsRequest(page_size=1, page_token=token), metadata=booking.auth(user))
+    assert len(second.bookings) == 1
 
 
 async def test_confirm_issues_unique_ticket_numbers_once(booking, engine: AsyncEngine,
@@ -306,6 +342,10 @@ async def test_price_change_is_reported_not_swallowed(booking, engine: AsyncEngi
             [offer], max_total_price=money_pb2.Money(currency_code="EUR", units=110)),
             metadata=booking.auth(user))
     assert error_info(err.value).reason == "PRICE_ABOVE_MAXIMUM"
+    # Money reads as people write it (it was "EUR 110.000000000", the Money's nanos).
+    assert err.value.details() == ("the total EUR 120.00 is above max_total_price "
+                                   "EUR 110.00")
+    assert error_info(err.value).metadata["max_total"] == "110.00"
     # Accepting up to a maximum that covers it: booked at the new price.
     ok = await booking.stub.CreateBooking(create_request(
         [offer], max_total_price=money_pb2.Money(currency_code="EUR", units=120)),

@@ -133,7 +133,7 @@ async def test_holds_expire_and_give_seats_back(server_factory, engine: AsyncEng
             metadata=server.auth(user)), "HOLD_EXPIRED"),
         (server.stub.CancelBooking(pb.CancelBookingRequest(
             booking_reference=held.booking_reference), metadata=server.auth(user)),
-         "BOOKING_EXPIRED"),
+         "HOLD_EXPIRED"),
     ):
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await call
@@ -156,6 +156,30 @@ async def test_confirm_after_expiry_but_before_the_sweep_is_refused(
     assert (await bookings.get(user, held.reference)).status == "HELD"
     await HoldSweeper(store, 1.0, 100).sweep_once()
     assert (await bookings.get(user, held.reference)).status == "EXPIRED"
+    assert await seats_available(engine, fare.fare_id) == 2
+
+
+async def test_cancel_after_expiry_but_before_the_sweep_is_refused(
+        engine: AsyncEngine, store: BookingStore, user: str) -> None:
+    """Cancel decides by the hold's expiry (the database's clock), as confirm does, not
+    by whether the sweeper has run: an overdue hold is HOLD_EXPIRED, before the sweep
+    and after it, and its seats come back once, with the expiry."""
+    fare = await add_fare(engine, seats=2)
+    bookings = Bookings(store, DatabasePriceChecker(store), BookingPolicy(hold_seconds=0.2))
+    held = await bookings.create(user, one_passenger(fare.ref(), "overdue-cancel"))
+    assert await seats_available(engine, fare.fare_id) == 1
+    await asyncio.sleep(0.3)
+    with pytest.raises(FailedPreconditionError) as err:
+        await bookings.cancel(user, held.reference)
+    assert err.value.reason == "HOLD_EXPIRED"
+    assert (await bookings.get(user, held.reference)).status == "HELD"
+    assert await seats_available(engine, fare.fare_id) == 1
+    assert await HoldSweeper(store, 1.0, 100).sweep_once() >= 1
+    assert (await bookings.get(user, held.reference)).status == "EXPIRED"
+    assert await seats_available(engine, fare.fare_id) == 2
+    with pytest.raises(FailedPreconditionError) as err:
+        await bookings.cancel(user, held.reference)
+    assert err.value.reason == "HOLD_EXPIRED"
     assert await seats_available(engine, fare.fare_id) == 2
 
 

@@ -110,6 +110,36 @@ async def test_party_problems_against_the_offers(booking, engine: AsyncEngine, u
     assert await seats_available(engine, outbound.fare_id) == 9
 
 
+async def test_one_document_for_two_passengers_is_refused(booking, engine: AsyncEngine,
+                                                           user: str) -> None:
+    fare = await add_fare(engine, seats=5)
+    request = create_request([fare.ref(Party(adults=2))],
+                             [passenger("Ann", "Lee", number="P7654321"),
+                              passenger("Ben", "Lee", number="p7654321")])
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await booking.stub.CreateBooking(request, metadata=booking.auth(user))
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert list(violations(err.value)) == ["passengers[1].document.number"]
+    assert await bookings_of(engine, user) == 0
+    assert await seats_available(engine, fare.fare_id) == 5
+
+
+async def test_another_spelling_of_an_offer_reference_is_refused(
+        booking, engine: AsyncEngine, user: str) -> None:
+    """One offer, one id: '100.0' or a trailing newline was read as the same reference
+    (and so slipped past the check for an offer given twice)."""
+    fare = await add_fare(engine, price="100.00", seats=5)
+    canonical = fare.ref()
+    for other in (canonical.replace(":100.00:", ":100.0:"), canonical + "\n"):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await booking.stub.CreateBooking(create_request([other]),
+                                             metadata=booking.auth(user))
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert list(violations(err.value)) == ["offer_ids[0]"]
+    assert await bookings_of(engine, user) == 0
+    assert await seats_available(engine, fare.fare_id) == 5
+
+
 async def test_children_alone_are_refused(booking, engine: AsyncEngine, user: str) -> None:
     fare = await add_fare(engine)
     request = create_request([fare.ref(Party(adults=0, children=1))],
@@ -121,8 +151,10 @@ async def test_children_alone_are_refused(booking, engine: AsyncEngine, user: st
     assert "offer_ids[0]" in violations(err.value)
 
 
-async def test_unknown_and_departed_offers_are_not_found(booking, engine: AsyncEngine,
-                                                         user: str) -> None:
+async def test_unknown_offers_are_not_found_and_departed_ones_departed(
+        booking, engine: AsyncEngine, user: str) -> None:
+    """A departed flight is FAILED_PRECONDITION / OFFER_DEPARTED, as search's PriceOffer
+    answers it (it was NOT_FOUND / OFFER_EXPIRED here)."""
     departed = await add_fare(engine, departs_in=timedelta(hours=-1))
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await booking.stub.CreateBooking(
@@ -134,8 +166,9 @@ async def test_unknown_and_departed_offers_are_not_found(booking, engine: AsyncE
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await booking.stub.CreateBooking(create_request([departed.ref()]),
                                          metadata=booking.auth(user))
-    assert err.value.code() == grpc.StatusCode.NOT_FOUND
-    assert reason(err.value)[0] == "OFFER_EXPIRED"
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert reason(err.value) == ("OFFER_DEPARTED", {"field": "offer_ids[0]",
+                                                    "fields": "offer_ids[0]"})
     assert await bookings_of(engine, user) == 0
 
 

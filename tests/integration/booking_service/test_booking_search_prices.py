@@ -148,7 +148,9 @@ async def test_search_reported_price_change(server_with_search, search, engine: 
 
 @pytest.mark.parametrize("case, code, expected", [
     ("unknown", grpc.StatusCode.NOT_FOUND, "OFFER_NOT_FOUND"),
-    ("departed", grpc.StatusCode.NOT_FOUND, "OFFER_EXPIRED"),
+    # One situation, one answer: search's own code and reason for a departed flight.
+    ("departed", grpc.StatusCode.FAILED_PRECONDITION, "OFFER_DEPARTED"),
+    ("expired", grpc.StatusCode.NOT_FOUND, "OFFER_EXPIRED"),
     ("provider", grpc.StatusCode.FAILED_PRECONDITION, "OFFER_NOT_BOOKABLE"),
 ])
 async def test_offers_search_will_not_price(server_with_search, search, engine: AsyncEngine,
@@ -159,6 +161,8 @@ async def test_offers_search_will_not_price(server_with_search, search, engine: 
     fake.offers["departed"] = FailedPreconditionError("the offer's flight has departed",
                                                       reason="OFFER_DEPARTED")
     fake.offers["provider"] = priced([fare], Party(), provider=True)
+    fake.offers["expired"] = NotFoundError("the offer has expired; search again",
+                                           reason="OFFER_EXPIRED")
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await server_with_search.stub.CreateBooking(create_request([case]),
                                                     metadata=server_with_search.auth(user))

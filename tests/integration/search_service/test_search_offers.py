@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from search_service.offers import OfferIds
 from services.generated.skyroute.search.v1 import search_service_pb2 as pb
+from tests.utils.respell import respell
 from tests.utils.search_cluster import (
     PAGE_TOKEN_SECRET,
     InProcessSearch,
@@ -108,12 +109,33 @@ async def test_unknown_and_forged_offer_ids(search: InProcessSearch) -> None:
     body, mac = item.offer_id.split(".")
     forged = OfferIds("not-the-service-secret-at-all").encode(
         OfferIds(PAGE_TOKEN_SECRET).decode(item.offer_id))  # type: ignore[arg-type]
-    for offer_id in ("nonsense", body + "." + mac[::-1], body[:-1] + "." + mac, forged):
+    def tampered(part: str) -> str:
+        return ("A" if part[0] != "A" else "B") + part[1:]
+
+    for offer_id in (body + "." + tampered(mac), tampered(body) + "." + mac, forged):
         for call, request in ((search.stub.GetOffer, pb.GetOfferRequest(offer_id=offer_id)),
                               (search.stub.PriceOffer,
                                pb.PriceOfferRequest(offer_id=offer_id))):
             code, reason = await get_error(call, request)
             assert (code, reason) == (grpc.StatusCode.NOT_FOUND, "OFFER_NOT_FOUND")
+
+
+async def test_malformed_offer_ids_and_other_spellings_are_invalid(
+        search: InProcessSearch) -> None:
+    """Not shaped like an offer id, or a valid id spelled differently (a lenient base64
+    decoder ignores the unused bits of the last character): INVALID_ARGUMENT naming
+    offer_id, so one offer has exactly one id."""
+    item = await find(search)
+    body, mac = item.offer_id.split(".")
+    for offer_id in ("nonsense", body[:-1] + "." + mac, f"{respell(body)}.{mac}",
+                     f"{body}.{respell(mac)}", f"{body}=.{mac}"):
+        for call, request in ((search.stub.GetOffer, pb.GetOfferRequest(offer_id=offer_id)),
+                              (search.stub.PriceOffer,
+                               pb.PriceOfferRequest(offer_id=offer_id))):
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await call(request, timeout=10)
+            assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, offer_id
+            assert error_details(err.value)[0] == ["offer_id"]
 
 
 async def test_price_offer_unchanged(search: InProcessSearch) -> None:

@@ -210,6 +210,10 @@ def test_settings() -> None:
     assert loaded.price_source == "database"
     assert loaded.policy.hold_seconds == 900
     assert SECRET not in repr(loaded)
+    # Clock skew, not extra token life: 10 s by default, settable up to 300 s.
+    assert loaded.jwt.leeway_seconds == 10
+    assert BookingServiceSettings.from_env(
+        env(BOOKING_JWT_LEEWAY_SECONDS="300")).jwt.leeway_seconds == 300
     searched = BookingServiceSettings.from_env(env(SEARCH_SERVICE_ADDRESSES="10.0.0.1:1,"))
     assert (searched.price_source, searched.search_addresses) == ("search", ("10.0.0.1:1",))
 
@@ -226,6 +230,8 @@ def test_settings() -> None:
     {"BOOKING_HOLD_SECONDS": "0"},
     {"BOOKING_DEFAULT_PAGE_SIZE": "500"},
     {"BOOKING_TICKET_PREFIX": "12a"},
+    {"BOOKING_JWT_LEEWAY_SECONDS": "-1"},
+    {"BOOKING_JWT_LEEWAY_SECONDS": "301"},
 ])
 def test_settings_refused(bad: dict[str, str]) -> None:
     with pytest.raises(ConfigError):

@@ -20,6 +20,7 @@ from booking_service.refunds import refund_if_confirmed
 from search_service.pricing import Party as SearchParty
 from services.errors import ValidationError
 from services.generated.skyroute.common.v1 import money_pb2
+from tests.utils.respell import respell
 
 
 @given(st.integers(1, 10**9), st.integers(1, 9), st.integers(0, 8), st.integers(0, 9))
@@ -63,7 +64,10 @@ def test_offer_references_round_trip() -> None:
 
 @pytest.mark.parametrize("bad", ["", "fare:0:1.00:1:0:0", "fare:1:1.001:1:0:0",
                                  "fare:1:-1:1:0:0", "fare:1:1.00:0:1:0", "fare:1:1.00:5:5:0",
-                                 "fare:1:1.00:1:0", "FARE:1:1.00:1:0:0", "fare:1:1e3:1:0:0"])
+                                 "fare:1:1.00:1:0", "FARE:1:1.00:1:0:0", "fare:1:1e3:1:0:0",
+                                 # Other spellings of fare:1:1.00:1:0:0.
+                                 "fare:1:1.00:1:0:0\n", "fare:1:1:1:0:0", "fare:1:1.0:1:0:0",
+                                 "fare:1:01.00:1:0:0"])
 def test_offer_references_refused(bad: str) -> None:
     assert offer_refs.parse_ref(bad) is None
     assert offer_refs.problem(bad)
@@ -90,12 +94,16 @@ def test_references_use_the_unambiguous_alphabet() -> None:
 
 
 def test_page_tokens() -> None:
-    token = page_tokens.encode(page_tokens.PageToken(17, "HELD"))
-    assert page_tokens.decode(token, "HELD") == page_tokens.PageToken(17, "HELD")
-    for bad, status in [(token, ""), ("garbage", "HELD"), ("W10", "HELD"),
-                        (page_tokens.encode(page_tokens.PageToken(0, "")), "")]:
-        with pytest.raises(ValidationError):
-            page_tokens.decode(bad, status)
+    token = page_tokens.encode(page_tokens.PageToken(17, "HELD", "alice"))
+    assert page_tokens.decode(token, "alice", "HELD") == page_tokens.PageToken(
+        17, "HELD", "alice")
+    for bad, user, status in [
+            (token, "alice", ""), (token, "bob", "HELD"), (respell(token), "alice", "HELD"),
+            ("garbage", "alice", "HELD"), ("W10", "alice", "HELD"),
+            (page_tokens.encode(page_tokens.PageToken(0, "", "alice")), "alice", "")]:
+        with pytest.raises(ValidationError) as err:
+            page_tokens.decode(bad, user, status)
+        assert [v.field for v in err.value.violations] == ["page_token"]
 
 
 @given(st.decimals(min_value=Decimal("-99999999.99"), max_value=Decimal("99999999.99"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
@@ -75,7 +76,21 @@ def test_birth_dates(birth: str, message: str) -> None:
 def test_a_birth_date_of_today_is_fine() -> None:
     validate_request(request(passengers=(
         PassengerInput("Ann", "Lee", "1990-01-01", DOC),
-        PassengerInput("Bo", "Lee", TODAY.isoformat(), DOC))), TODAY, offer_refs.problem)
+        PassengerInput("Bo", "Lee", TODAY.isoformat(), replace(DOC, number="X7654321")))),
+        TODAY, offer_refs.problem)
+
+
+def test_one_document_is_one_passengers() -> None:
+    """Type, number (case-insensitive) and issuing country name one document; another
+    type or country is another document."""
+    same = replace(DOC, number=DOC.number.lower(), expire_date="2031-01-01")
+    found = problems(request(passengers=(
+        PassengerInput("Ann", "Lee", "1990-01-01", DOC),
+        PassengerInput("Bo", "Lee", "1991-01-01", replace(DOC, issuing_country="IE")),
+        PassengerInput("Cy", "Lee", "1992-01-01", replace(DOC, type="NATIONAL_ID")),
+        PassengerInput("Di", "Lee", "1993-01-01", same))))
+    assert list(found) == ["passengers[3].document.number"]
+    assert "passengers[0]" in found["passengers[3].document.number"]
 
 
 def test_counts_and_duplicates() -> None:

@@ -40,8 +40,8 @@ class BookingServiceStub:
     Invalid input gets INVALID_ARGUMENT with a BadRequest field violation per
     problem, naming the field (e.g. "passengers[1].birth_date"). Wrong state,
     sold out and price changes get FAILED_PRECONDITION with an ErrorInfo reason:
-    SOLD_OUT, PRICE_CHANGED, PRICE_ABOVE_MAXIMUM, HOLD_EXPIRED,
-    BOOKING_NOT_HELD, BOOKING_NOT_CONFIRMED, BOOKING_EXPIRED, PAYMENT_DECLINED,
+    SOLD_OUT, PRICE_CHANGED, PRICE_ABOVE_MAXIMUM, OFFER_DEPARTED, HOLD_EXPIRED,
+    BOOKING_NOT_HELD, BOOKING_NOT_CONFIRMED, PAYMENT_DECLINED,
     OFFER_NOT_BOOKABLE, PROVIDER_REJECTED, PROVIDER_ORDER_CANCELLED. A provider
     that cannot be reached gets UNAVAILABLE (PROVIDER_UNAVAILABLE, or
     PROVIDER_OUTCOME_UNKNOWN when it could not be told whether an order was
@@ -106,8 +106,8 @@ class BookingServiceServicer:
     Invalid input gets INVALID_ARGUMENT with a BadRequest field violation per
     problem, naming the field (e.g. "passengers[1].birth_date"). Wrong state,
     sold out and price changes get FAILED_PRECONDITION with an ErrorInfo reason:
-    SOLD_OUT, PRICE_CHANGED, PRICE_ABOVE_MAXIMUM, HOLD_EXPIRED,
-    BOOKING_NOT_HELD, BOOKING_NOT_CONFIRMED, BOOKING_EXPIRED, PAYMENT_DECLINED,
+    SOLD_OUT, PRICE_CHANGED, PRICE_ABOVE_MAXIMUM, OFFER_DEPARTED, HOLD_EXPIRED,
+    BOOKING_NOT_HELD, BOOKING_NOT_CONFIRMED, PAYMENT_DECLINED,
     OFFER_NOT_BOOKABLE, PROVIDER_REJECTED, PROVIDER_ORDER_CANCELLED. A provider
     that cannot be reached gets UNAVAILABLE (PROVIDER_UNAVAILABLE, or
     PROVIDER_OUTCOME_UNKNOWN when it could not be told whether an order was
@@ -119,7 +119,11 @@ class BookingServiceServicer:
         who needs one on every segment, all segments or none, until
         hold_expire_time (15 minutes by default). Retrying with the same
         request_id returns the same booking (ABORTED, REQUEST_IN_PROGRESS while
-        the first attempt is still placing the provider order).
+        the first attempt is still placing the provider order). An unknown offer
+        id is NOT_FOUND (OFFER_NOT_FOUND; OFFER_EXPIRED for one past its
+        validity: search again); an offer whose flight has departed is
+        FAILED_PRECONDITION (OFFER_DEPARTED), as in search's PriceOffer. The
+        ErrorInfo metadata names the offers (field, fields: "offer_ids[i]").
 
         Provider offers: the offer is re-priced at the provider (through search's
         PriceOffer), then one flight order is created at the provider for all of
@@ -160,9 +164,10 @@ class BookingServiceServicer:
     def CancelBooking(self, request, context):
         """Cancels a held or confirmed booking and gives its seats back. Idempotent:
         cancelling a cancelled booking returns it unchanged, and seats are given
-        back only once. An expired booking cannot be cancelled
-        (FAILED_PRECONDITION, BOOKING_EXPIRED). A provider booking's flight order
-        is cancelled at the provider too (hold expiry does the same).
+        back only once. A hold past its hold_expire_time cannot be cancelled,
+        whether or not it shows EXPIRED yet (FAILED_PRECONDITION, HOLD_EXPIRED, as
+        for ConfirmBooking); expiry gives its seats back. A provider booking's
+        flight order is cancelled at the provider too (hold expiry does the same).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -250,8 +255,8 @@ class BookingService:
     Invalid input gets INVALID_ARGUMENT with a BadRequest field violation per
     problem, naming the field (e.g. "passengers[1].birth_date"). Wrong state,
     sold out and price changes get FAILED_PRECONDITION with an ErrorInfo reason:
-    SOLD_OUT, PRICE_CHANGED, PRICE_ABOVE_MAXIMUM, HOLD_EXPIRED,
-    BOOKING_NOT_HELD, BOOKING_NOT_CONFIRMED, BOOKING_EXPIRED, PAYMENT_DECLINED,
+    SOLD_OUT, PRICE_CHANGED, PRICE_ABOVE_MAXIMUM, OFFER_DEPARTED, HOLD_EXPIRED,
+    BOOKING_NOT_HELD, BOOKING_NOT_CONFIRMED, PAYMENT_DECLINED,
     OFFER_NOT_BOOKABLE, PROVIDER_REJECTED, PROVIDER_ORDER_CANCELLED. A provider
     that cannot be reached gets UNAVAILABLE (PROVIDER_UNAVAILABLE, or
     PROVIDER_OUTCOME_UNKNOWN when it could not be told whether an order was

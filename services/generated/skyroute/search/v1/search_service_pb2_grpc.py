@@ -82,10 +82,14 @@ class SearchServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetOffer(self, request, context):
-        """Resolves an offer id from SearchFlights as it is now. NOT_FOUND for an
-        unknown (or forged) id; FAILED_PRECONDITION with reason OFFER_DEPARTED once
-        a flight has departed, and OFFER_CHANGED once a price changed (PriceOffer
-        then reports the old and the new total).
+        """Resolves an offer id from SearchFlights as it is now. INVALID_ARGUMENT
+        for a string that is not shaped like an offer id (ids are exact: another
+        spelling of one is not the same id); NOT_FOUND for an unknown (or forged)
+        id (OFFER_NOT_FOUND) or a provider offer no longer kept (OFFER_EXPIRED);
+        FAILED_PRECONDITION with reason OFFER_DEPARTED once a flight has
+        departed, and OFFER_CHANGED once a price changed (PriceOffer then reports
+        the old and the new total). Provider offers follow the same rule: unless a
+        priced id's guarantee still runs, the provider prices the offer again.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -95,8 +99,9 @@ class SearchServiceServicer:
         """Revalidates an offer before booking: the current total, whether seats are
         still available, and until when the price is guaranteed. A changed price
         is reported in the response (price_changed, original and current total),
-        never applied silently. NOT_FOUND for an unknown id; FAILED_PRECONDITION
-        with reason OFFER_DEPARTED once a flight has departed.
+        never applied silently. NOT_FOUND for an unknown id (OFFER_NOT_FOUND) or
+        a provider offer no longer kept (OFFER_EXPIRED); FAILED_PRECONDITION with
+        reason OFFER_DEPARTED once a flight has departed.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
