@@ -95,8 +95,9 @@ class LeaseLock:
     async def kept_alive(self, lease: Lease, ttl_ms: int) -> AsyncIterator[None]:
         """Renews ``lease`` every third of ``ttl_ms`` while the block runs.
 
-        A refused renewal (the lease was lost, e.g. after a pause) or a Redis error
-        ends the renewals: the block goes on and its fenced write decides."""
+        A refused renewal (the lease was lost, e.g. after a pause) ends the renewals;
+        a Redis error is retried at the next tick. Either way the block goes on and
+        its fenced write decides."""
         if ttl_ms <= 0:
             raise ValueError("ttl_ms must be positive")
         task = asyncio.get_running_loop().create_task(self._do_keep_alive(lease, ttl_ms))
@@ -107,18 +108,28 @@ class LeaseLock:
             await asyncio.wait([task])  # not ``await task``: that could swallow our own cancel
 
     async def _do_keep_alive(self, lease: Lease, ttl_ms: int) -> None:
+        failing = False
         while True:
             await asyncio.sleep(ttl_ms / 3000)
             try:
                 renewed = await self.renew(lease, ttl_ms)
             except RedisError as exc:
-                log.warning("lease renewal failed; no longer renewing",
-                            extra={"lock": self._key, "fence": lease.fence, "error": str(exc)})
-                return
+                # Retried at the next tick: the renewal is fenced, so a retry after a
+                # blip is safe, and a lease that outlives the blip is kept.
+                if not failing:
+                    log.warning("lease renewal failed; retrying",
+                                extra={"lock": self._key, "fence": lease.fence,
+                                       "error": str(exc)})
+                failing = True
+                continue
             if not renewed:
                 log.warning("lease renewal refused: the lease was lost",
                             extra={"lock": self._key, "fence": lease.fence})
                 return
+            if failing:
+                log.info("lease renewal recovered",
+                         extra={"lock": self._key, "fence": lease.fence})
+                failing = False
 
     async def holder(self) -> str | None:
         value = await self._redis.get(self._key)
