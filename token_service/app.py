@@ -67,7 +67,7 @@ class TokenApp:
                 policy, self._metrics, self._redis_health, redactor)
             for p in settings.providers
         }
-        self._by_channel = {b._store.channel: b for b in self.brokers.values()}
+        self._by_channel = {b.channel: b for b in self.brokers.values()}
         self._servicer = TokenServicer(
             self.brokers, auth,
             DownloadTokens(self._redis, settings.redis.key_prefix),

@@ -1,0 +1,126 @@
+"""This replica's copy of one provider's token, shared by every path of the broker.
+
+The copy is what the replica serves. While Redis answers it is confirmed against
+the shared record (re-read with a single flight, trusted for
+``local_staleness_seconds``); while Redis does not, the degraded path writes it
+itself. Whoever changes it pulses: waiters, ``WatchToken`` streams and the refresh
+loop wake at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+from dataclasses import dataclass
+
+from services.logs import Redactor
+from token_service.broker.single_flight import SingleFlight
+from token_service.metrics import TokenMetrics
+from token_service.settings import RefreshPolicy
+from token_service.store import RedisClock, TokenRecord, TokenStore
+
+
+@dataclass
+class Counters:
+    hits: int = 0
+    misses: int = 0
+    waits: int = 0
+    upstream_ok: int = 0
+    upstream_failed: int = 0
+    lock_contended: int = 0
+    fenced_rejected: int = 0
+
+
+class LocalCopy:
+    def __init__(self, name: str, store: TokenStore, clock: RedisClock, policy: RefreshPolicy,
+                 metrics: TokenMetrics, redactor: Redactor) -> None:
+        self.name = name
+        self._store = store
+        self._clock = clock
+        self._staleness = policy.local_staleness_seconds
+        self._redactor = redactor
+        self.floor_ms = int(policy.min_handout_seconds * 1000)
+        self.record: TokenRecord | None = None
+        self.checked_at = -math.inf  # last confirmed against Redis (monotonic)
+        self.changed = asyncio.Event()  # replaced at every pulse
+        self.watchers: set[asyncio.Event] = set()
+        self._reread_flight = SingleFlight()
+        self.counters = Counters()
+        self.last_error = ""
+        self.refreshing = False  # a request to the token endpoint is in flight
+        self._hit = metrics.cache.labels(name, "hit")
+        self._miss = metrics.cache.labels(name, "miss")
+        self._wait = metrics.cache.labels(name, "wait")
+        metrics.expiry.labels(name).set_function(self._expiry_seconds)
+        metrics.age.labels(name).set_function(self._age_seconds)
+        metrics.generation.labels(name).set_function(
+            lambda: self.record.generation if self.record else 0)
+
+    def servable(self, rec: TokenRecord, need_ms: int) -> bool:
+        return rec.servable(self._clock.now_ms(), need_ms, self.floor_ms)
+
+    def confirmed_recently(self) -> bool:
+        return time.monotonic() - self.checked_at <= self._staleness
+
+    def mark_stale(self) -> None:
+        self.checked_at = -math.inf
+
+    # ------------------------------------------------------------------ from Redis
+
+    async def reread(self) -> TokenRecord | None:
+        """The shared record, read once for all concurrent callers of this replica."""
+        return await self._reread_flight.run(self.read_shared)
+
+    async def read_shared(self) -> TokenRecord | None:
+        rec = await self._store.read()
+        self.checked_at = time.monotonic()
+        self.set_from_shared(rec)
+        return rec
+
+    def set_from_shared(self, rec: TokenRecord | None) -> None:
+        old = self.record
+        self.record = rec
+        if rec is not None and (old is None or rec.generation != old.generation
+                                or rec.invalid != old.invalid):
+            if old is None or rec.access_token != old.access_token:
+                self._redactor.add(rec.access_token)
+            self.pulse()
+
+    # ------------------------------------------------------------------ wake-ups
+
+    def pulse(self) -> None:
+        """Wakes everyone waiting for a change (waiters, watchers, the refresh loop)."""
+        self.changed.set()
+        self.changed = asyncio.Event()
+        for watcher in self.watchers:
+            watcher.set()
+
+    # ------------------------------------------------------------------ counting
+
+    def count_hit(self) -> None:
+        self.counters.hits += 1
+        self._hit.inc()
+
+    def count_miss(self) -> None:
+        self.counters.misses += 1
+        self._miss.inc()
+
+    def count_wait(self) -> None:
+        self.counters.waits += 1
+        self._wait.inc()
+
+    def _expiry_seconds(self) -> float:
+        rec = self.record
+        return max(rec.expires_ms - self._clock.now_ms(), 0) / 1000 if rec else 0.0
+
+    def _age_seconds(self) -> float:
+        rec = self.record
+        return max(self._clock.now_ms() - rec.issued_ms, 0) / 1000 if rec else 0.0
+
+
+async def sleep_or_change(changed: asyncio.Event, seconds: float) -> None:
+    """Sleeps ``seconds`` or until ``changed`` (taken before the work) is set."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(changed.wait(), max(seconds, 0.001))
