@@ -109,8 +109,10 @@ class DegradedPath:
         except UpstreamError as exc:
             local.counters.upstream_failed += 1
             local.last_error = exc.message
-            self._metrics.upstream.labels(self.name, "failed").inc()
-            if isinstance(exc, UpstreamRejectedClient):
+            rejected = isinstance(exc, UpstreamRejectedClient)
+            # The same outcome labels as the shared path's refresh.
+            self._metrics.upstream.labels(self.name, "rejected" if rejected else "failed").inc()
+            if rejected:
                 self._negative_until = mono + self._policy.negative_cache_seconds
             else:
                 delay = min(self._policy.backoff_max_seconds,

@@ -34,6 +34,8 @@ class SharedPath:
         self._policy = policy
         self._redis_health = redis_health
         self._owner = store.owner
+        # Event tasks are kept until done: the loop holds only weak references to tasks.
+        self._event_tasks: set[asyncio.Task[None]] = set()
 
     async def get_token(self, need_ms: int, wait_seconds: float | None) -> TokenRecord | None:
         """A usable token from Redis, waiting for the refresh up to ``wait_seconds``;
@@ -109,7 +111,9 @@ class SharedPath:
     def on_event(self) -> None:
         """A Redis pub/sub event for this provider: new generation, invalidation or release."""
         self._local.mark_stale()
-        asyncio.get_running_loop().create_task(self._after_event())
+        task = asyncio.get_running_loop().create_task(self._after_event())
+        self._event_tasks.add(task)
+        task.add_done_callback(self._event_tasks.discard)
 
     async def _after_event(self) -> None:
         try:
