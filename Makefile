@@ -78,7 +78,7 @@ run: venv services-up migrate ## Run the whole stack locally in the foreground (
 	$(VENV_PY) scripts/run_stack.py $(RUN_ARGS)
 
 migrate: venv services-up ## Create or upgrade the database schema (Alembic)
-	$(VENV_PY) -m search_service.migrate
+	$(VENV_PY) -m migrations
 
 seed: migrate ## Load generated flight inventory (SEED_ARGS="--scale small")
 	$(VENV_PY) -m search_service.seed $(SEED_ARGS)

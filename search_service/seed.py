@@ -10,7 +10,7 @@ leaves the previous data untouched. Bulk loading uses COPY (asyncpg
 ``copy_records_to_table``) on the session's own connection, inside that transaction.
 
 The database comes from DATABASE_URL (services/db.py) and must be migrated first
-(``python -m search_service.migrate``). Tables of other services that reference the
+(``python -m migrations``). Tables of other services that reference the
 inventory (bookings) are emptied along with it when they hold no rows; when they do,
 the reload fails unless --cascade is given, which empties them too: reseeding is for
 development and test databases.
@@ -33,7 +33,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from search_service.migrate import alembic_config
+from migrations.migrate import alembic_config
 from search_service.seed_generator import (
     AIRLINE_COLUMNS,
     AIRPORT_COLUMNS,
@@ -146,7 +146,7 @@ async def _check_schema(conn: AsyncConnection) -> None:
         lambda sync: MigrationContext.configure(sync).get_current_revision())
     if current != head:
         raise SeedError(f"database schema is at revision {current}, not {head}: "
-                        "run `python -m search_service.migrate` (make migrate) first")
+                        "run `python -m migrations` (make migrate) first")
 
 
 async def _referencing_tables(conn: AsyncConnection) -> list[str]:
