@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from search_service.seed import cli as seed_cli
+from inventory_seed.seed import cli as seed_cli
 from tests.utils.db import temporary_database
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -34,7 +34,7 @@ async def test_migrate_then_seed_from_the_command_line() -> None:
         assert re.search(r"at revision \w+ \(was None\)", migrated.stderr), migrated.stderr
         assert "skyroute:skyroute@" not in migrated.stderr  # password masked
 
-        seeded = run("search_service.seed", "--scale", "tiny", "--days", "1",
+        seeded = run("inventory_seed", "--scale", "tiny", "--days", "1",
                      "--start-date", "2030-03-01", database_url=plain)
         assert seeded.returncode == 0, seeded.stderr
         assert "20 airports, 8 airlines" in seeded.stderr
