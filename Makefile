@@ -74,14 +74,14 @@ test: venv check-proto services-up ## Run the tests (PYTEST_ARGS=... passes opti
 	$(VENV_PY) -m pytest -q $(PYTEST_ARGS)
 
 run: venv services-up migrate ## Run the whole stack locally in the foreground (Ctrl-C stops it)
-	$(VENV_PY) -m search_service.seed --scale small --if-empty --quiet
+	$(VENV_PY) -m inventory_seed --scale small --if-empty --quiet
 	$(VENV_PY) scripts/run_stack.py $(RUN_ARGS)
 
 migrate: venv services-up ## Create or upgrade the database schema (Alembic)
-	$(VENV_PY) -m search_service.migrate
+	$(VENV_PY) -m migrations
 
 seed: migrate ## Load generated flight inventory (SEED_ARGS="--scale small")
-	$(VENV_PY) -m search_service.seed $(SEED_ARGS)
+	$(VENV_PY) -m inventory_seed $(SEED_ARGS)
 
 dev-token: venv ## Mint a development user JWT for the running stack: make dev-token USER=alice
 	@test -f .run/dev.env || { echo "dev-token: start the stack first (make run)" >&2; exit 1; }

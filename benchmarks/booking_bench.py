@@ -39,7 +39,7 @@ from benchmarks.service_report import ServiceReport, ms, plural, print_summary, 
 from benchmarks.stats import Point
 from booking_service.offer_refs import format_ref
 from booking_service.passengers import Party
-from search_service.seed import SeedReport
+from inventory_seed.seed import SeedReport
 from services.clients.channels import open_channel
 from services.generated.skyroute.booking.v1 import booking_service_pb2 as pb
 from services.generated.skyroute.booking.v1 import booking_service_pb2_grpc as pb_grpc

@@ -16,7 +16,7 @@ import asyncpg
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from search_service.seed import SeedReport, options_from_args, seed
+from inventory_seed.seed import SeedReport, options_from_args, seed
 from tests.utils.db import admin_url, create_database, drop_database, migrate
 
 # PostgreSQL's background processes, by process title.

@@ -49,7 +49,7 @@ from benchmarks.search_floor import sql_floor
 from benchmarks.service_clusters import ServiceCluster, increase
 from benchmarks.service_report import ServiceReport, ms, plural, print_summary, write
 from benchmarks.stats import Point
-from search_service.seed import SeedReport
+from inventory_seed.seed import SeedReport
 from services.clients.channels import open_channel
 from services.generated.skyroute.search.v1 import search_service_pb2 as pb
 from services.generated.skyroute.search.v1 import search_service_pb2_grpc as pb_grpc

@@ -64,10 +64,10 @@ async def check_schema(engine: AsyncEngine) -> None:
             "'provider_remark'"))).scalar() == 1
     if found is None:
         raise ConfigError("the database has no bookings table: run migrations first "
-                          "(python -m search_service.migrate)")
+                          "(python -m migrations)")
     if not current:
         raise ConfigError("the bookings schema is out of date: run migrations first "
-                          "(python -m search_service.migrate)")
+                          "(python -m migrations)")
 
 
 def order_lookup(settings: ProviderOrderSettings, session: aiohttp.ClientSession

@@ -1,10 +1,12 @@
 """Bookings: a booking row, its segments (seats held on inventory fares) and its
 passengers.
 
-The tables share the inventory's declarative ``Base`` (one metadata, one naming
-convention, foreign keys to ``fares``). Invariants are constraints in the database too:
-a reference is unique and from the unambiguous alphabet, a ticket number is unique,
-a request id is unique per user. Money is NUMERIC(12, 2), ``Decimal`` in Python.
+The tables are declared on the shared ``Base`` of services/schema.py (one metadata,
+one naming convention); ``booking_segments.fare_id`` references the inventory's
+``fares`` table (search_service/models.py) by name only, so this module does not import
+the search service. Invariants are constraints in the database too: a reference is
+unique and from the unambiguous alphabet, a ticket number is unique, a request id is
+unique per user. Money is NUMERIC(12, 2), ``Decimal`` in Python.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import CHAR
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from search_service.models import Base, Money
+from services.schema import Base, Money
 
 
 class BookingStatus(enum.StrEnum):

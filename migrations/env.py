@@ -4,7 +4,7 @@ Ways in:
 - the alembic CLI (``python -m alembic upgrade head``): settings from the environment;
 - programmatic with a URL: ``config.attributes["database_url"]`` (test databases);
 - programmatic with a connection: ``config.attributes["connection"]``, a sync
-  ``Connection`` from ``AsyncConnection.run_sync`` (search_service.migrate), so no
+  ``Connection`` from ``AsyncConnection.run_sync`` (migrations/migrate.py), so no
   second event loop is started.
 """
 
@@ -19,13 +19,12 @@ from sqlalchemy import pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-# Every module that declares tables on the shared Base, so autogenerate sees them all.
-import booking_service.models  # noqa: F401
-from search_service.models import Base
+# Every service's tables, so autogenerate and compare see them all.
+from migrations.schema import metadata
 from services.db import DatabaseSettings
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = metadata
 
 # Any number of replicas or jobs may run migrations at once; they queue on this lock,
 # and each re-reads the current revision after taking it.

@@ -21,28 +21,15 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
-    MetaData,
-    Numeric,
     Text,
     UniqueConstraint,
     func,
     text,
 )
 from sqlalchemy.dialects.postgresql import CHAR
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-# Stable constraint names: migrations and error handling can refer to them.
-NAMING_CONVENTION = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+from services.schema import Base, Money
 
 
 class Cabin(enum.StrEnum):
@@ -53,7 +40,6 @@ class Cabin(enum.StrEnum):
 
 
 CABINS_SQL = ", ".join(f"'{c.value}'" for c in Cabin)
-Money = Numeric(12, 2, asdecimal=True)
 
 
 class Airport(Base):
@@ -150,4 +136,4 @@ class Fare(Base):
     flight: Mapped[Flight] = relationship(back_populates="fares")
 
 
-__all__ = ["Airline", "Airport", "Base", "Cabin", "Fare", "Flight", "Money"]
+__all__ = ["Airline", "Airport", "Cabin", "Fare", "Flight"]

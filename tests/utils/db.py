@@ -24,7 +24,7 @@ import asyncpg
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from search_service.migrate import upgrade
+from migrations.migrate import upgrade
 from services.db import async_url
 
 T = TypeVar("T")

@@ -15,8 +15,8 @@ from grpc_status import rpc_status
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from inventory_seed.seed import options_from_args, seed
 from search_service.app import SearchApp
-from search_service.seed import options_from_args, seed
 from search_service.settings import SearchServiceSettings
 from services.clients.channels import open_channel
 from services.generated.skyroute.search.v1 import search_service_pb2_grpc as pb_grpc

@@ -12,8 +12,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 import booking_service.models as models
+import migrations.schema  # noqa: F401  the inventory tables booking_segments refers to
 from booking_service.app import check_schema
-from search_service.migrate import alembic_config
+from migrations.migrate import alembic_config
 from services.config import ConfigError
 from tests.utils.db import (
     call_in_thread,

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from search_service.seed import options_from_args, seed
-from search_service.seed_generator import SeedOptions
+from inventory_seed.generator import SeedOptions
+from inventory_seed.seed import options_from_args, seed
 from tests.utils.db import run_in_thread, temporary_database_sync
 
 

@@ -11,7 +11,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
-from search_service.migrate import alembic_config, current_revision, upgrade
+from migrations.migrate import alembic_config, current_revision, upgrade
 from search_service.models import Base
 from tests.utils.db import call_in_thread, run_in_thread, temporary_database_sync
 

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from search_service.seed import cli as seed_cli
+from inventory_seed.seed import cli as seed_cli
 from tests.utils.db import temporary_database
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -29,12 +29,12 @@ async def test_migrate_then_seed_from_the_command_line() -> None:
     async with temporary_database(migrated=False) as url:
         # The plain postgresql:// form that psql and scripts/ensure_services.sh use.
         plain = url.replace("postgresql+asyncpg://", "postgresql://")
-        migrated = run("search_service.migrate", database_url=plain)
+        migrated = run("migrations", database_url=plain)
         assert migrated.returncode == 0, migrated.stderr
         assert re.search(r"at revision \w+ \(was None\)", migrated.stderr), migrated.stderr
         assert "skyroute:skyroute@" not in migrated.stderr  # password masked
 
-        seeded = run("search_service.seed", "--scale", "tiny", "--days", "1",
+        seeded = run("inventory_seed", "--scale", "tiny", "--days", "1",
                      "--start-date", "2030-03-01", database_url=plain)
         assert seeded.returncode == 0, seeded.stderr
         assert "20 airports, 8 airlines" in seeded.stderr
@@ -73,7 +73,7 @@ def _unreachable_url() -> str:
 
 
 def test_unreachable_database_fails_clearly() -> None:
-    result = run("search_service.migrate", "--wait", "0.3", database_url=_unreachable_url())
+    result = run("migrations", "--wait", "0.3", database_url=_unreachable_url())
     assert result.returncode == 1
     assert "did not answer within 0.3s" in result.stderr and "s3cret-pw" not in result.stderr
 

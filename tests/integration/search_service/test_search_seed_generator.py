@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from search_service.seed_generator import (
+from inventory_seed.generator import (
     SCALES,
     SeedOptions,
     block_minutes,

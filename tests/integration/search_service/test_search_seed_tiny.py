@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from inventory_seed.generator import CURRENCY, SeedOptions, block_minutes, great_circle_km
+from inventory_seed.seed import SeedError, seed
 from search_service.models import Airport, Cabin, Fare, Flight
-from search_service.seed import SeedError, seed
-from search_service.seed_generator import CURRENCY, SeedOptions, block_minutes, great_circle_km
 from tests.utils.db import temporary_database
 
 KEYS = {"airports": "iata_code", "airlines": "iata_code", "flights": "id", "fares": "id"}
@@ -179,7 +179,7 @@ async def test_seed_refuses_an_unmigrated_database() -> None:
 
 
 def _one_day() -> SeedOptions:
-    from search_service.seed import options_from_args
+    from inventory_seed.seed import options_from_args
 
     return options_from_args("tiny", seed=7, days=1)
 

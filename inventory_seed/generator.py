@@ -1,7 +1,7 @@
 """Deterministic generator of realistic inventory: the same options give the same rows.
 
 Pure Python, no database: ``generate(options)`` returns the rows that
-``search_service.seed`` bulk-loads. The pieces, in order:
+``inventory_seed.seed`` bulk-loads. The pieces, in order:
 
 - airports: the first N of a ranked list of real airports, with coordinates and IANA
   time zones from ``airportsdata``;
@@ -33,8 +33,8 @@ from decimal import Decimal
 from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from inventory_seed.data import AIRLINES, RANKED_AIRPORTS, AirlineSpec, Carrier
 from search_service.models import Cabin
-from search_service.seed_data import AIRLINES, RANKED_AIRPORTS, AirlineSpec, Carrier
 
 EARTH_RADIUS_KM = 6371.0088
 CRUISE_KMH = 800.0

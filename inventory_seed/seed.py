@@ -1,16 +1,16 @@
-"""``python -m search_service.seed``: load generated inventory into PostgreSQL.
+"""``python -m inventory_seed``: load generated inventory into PostgreSQL.
 
-    python -m search_service.seed [--scale default|small|tiny] [--seed 42] [--days N]
-                                  [--start-date YYYY-MM-DD] [--cascade]
+    python -m inventory_seed [--scale default|small|tiny] [--seed 42] [--days N]
+                             [--start-date YYYY-MM-DD] [--cascade]
 
 Deterministic: the same arguments give the same rows, ids included (the rows come from
-search_service.seed_generator). Idempotent: the four inventory tables are emptied and
+inventory_seed.generator). Idempotent: the four inventory tables are emptied and
 reloaded in one transaction, so a rerun leaves exactly the same data, and a failed run
 leaves the previous data untouched. Bulk loading uses COPY (asyncpg
 ``copy_records_to_table``) on the session's own connection, inside that transaction.
 
 The database comes from DATABASE_URL (services/db.py) and must be migrated first
-(``python -m search_service.migrate``). Tables of other services that reference the
+(``python -m migrations``). Tables of other services that reference the
 inventory (bookings) are emptied along with it when they hold no rows; when they do,
 the reload fails unless --cascade is given, which empties them too: reseeding is for
 development and test databases.
@@ -33,8 +33,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from search_service.migrate import alembic_config
-from search_service.seed_generator import (
+from inventory_seed.generator import (
     AIRLINE_COLUMNS,
     AIRPORT_COLUMNS,
     FARE_COLUMNS,
@@ -46,6 +45,7 @@ from search_service.seed_generator import (
     generate_day,
     plan,
 )
+from migrations.migrate import alembic_config
 from services.config import ConfigError
 from services.db import DatabaseSettings, DatabaseUnavailableError, create_engine, wait_for_database
 
@@ -146,7 +146,7 @@ async def _check_schema(conn: AsyncConnection) -> None:
         lambda sync: MigrationContext.configure(sync).get_current_revision())
     if current != head:
         raise SeedError(f"database schema is at revision {current}, not {head}: "
-                        "run `python -m search_service.migrate` (make migrate) first")
+                        "run `python -m migrations` (make migrate) first")
 
 
 async def _referencing_tables(conn: AsyncConnection) -> list[str]:
@@ -248,7 +248,7 @@ def _parse_date(raw: str) -> date:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m search_service.seed",
+        prog="python -m inventory_seed",
         description="Load deterministic, realistic flight inventory into DATABASE_URL.")
     parser.add_argument("--scale", choices=sorted(SCALES), default="default",
                         help="default: >=100k flights; small: ~5k; tiny: ~300 (tests)")
@@ -312,6 +312,3 @@ def cli(argv: Sequence[str] | None = None) -> int:
           file=sys.stderr)
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(cli())

@@ -1,6 +1,7 @@
-"""``python -m search_service.migrate``: wait for PostgreSQL, then ``alembic upgrade head``.
+"""``python -m migrations``: wait for PostgreSQL, then ``alembic upgrade head``.
 
-The pre-start step of the search and booking services (``make migrate``). Safe to run
+The pre-start step of the search and booking services (``make migrate``, the Kubernetes
+migration Job): it migrates every service's tables (migrations/schema.py). Safe to run
 from several replicas at once: migrations queue on an advisory lock (migrations/env.py).
 """
 
@@ -69,7 +70,7 @@ async def main(settings: DatabaseSettings, wait_seconds: float, revision: str) -
 
 
 def cli(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m search_service.migrate",
+    parser = argparse.ArgumentParser(prog="python -m migrations",
                                      description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--wait", type=float, default=30.0, metavar="SECONDS",
                         help="how long to wait for the database to answer (default 30)")
@@ -88,6 +89,3 @@ def cli(argv: list[str] | None = None) -> int:
         return 1
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(cli())
