@@ -98,7 +98,7 @@ class OfferQuery:
     excluded_airlines: tuple[str, ...] = ()
     # A price cap in the query's currency, exact; a provider may round it up.
     max_total_cents: int | None = None
-    max_total_currency: str = ""
+    max_total_currency: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
-from services.config import ConfigError
+from services.config import ConfigError, env_str
 from services.providers.base import PROVIDER_NAME
 from services.providers.registry import KINDS
 
@@ -74,7 +74,7 @@ def provider_envs(env: Mapping[str, str], list_var: str) -> list[Mapping[str, st
 
 
 def provider_name(env: Mapping[str, str]) -> str:
-    name = env.get(f"{PREFIX}NAME", "").strip() or DEFAULT_NAME
+    name = env_str(env, f"{PREFIX}NAME", DEFAULT_NAME)
     if not PROVIDER_NAME.match(name):
         raise ConfigError(f"PROVIDER_NAME {name!r} is not a valid name (lowercase, digits, _)")
     return name
