@@ -18,15 +18,12 @@ from booking_service.auth import PublicMethods, build_auth
 from booking_service.bookings import Bookings
 from booking_service.db_prices import DatabasePriceChecker
 from booking_service.itinerary_links import ItineraryLinks
-from booking_service.order_lookup import NoOrderLookup, OrderLookup, SimOrderLookup
 from booking_service.pricing import PriceChecker
 from booking_service.provider_order import OrderMetrics, ProviderOrdering
-from booking_service.provider_orders import ProviderOrders
 from booking_service.repository import BookingStore
 from booking_service.search_prices import SearchPriceChecker
 from booking_service.servicer import PUBLIC_METHODS, BookingServicer
 from booking_service.settings import (
-    ORDER_LOOKUP_SIM,
     PRICE_SOURCE_SEARCH,
     BookingServiceSettings,
     ProviderOrderSettings,
@@ -39,6 +36,9 @@ from services.generated.skyroute.booking.v1 import booking_service_pb2 as pb
 from services.generated.skyroute.booking.v1 import booking_service_pb2_grpc as pb_grpc
 from services.interceptors import Authenticator
 from services.logs import Redactor
+from services.providers.base import ProviderConfig
+from services.providers.lookup import OrderLookup
+from services.providers.registry import create_provider
 from services.server import SERVING
 from services.tasks import cancel_and_wait
 
@@ -70,11 +70,10 @@ async def check_schema(engine: AsyncEngine) -> None:
                           "(python -m migrations)")
 
 
-def order_lookup(settings: ProviderOrderSettings, session: aiohttp.ClientSession
-                 ) -> OrderLookup:
-    if settings.lookup == ORDER_LOOKUP_SIM:
-        return SimOrderLookup(session, settings.lookup_url, settings.timeout_seconds)
-    return NoOrderLookup()
+def adapter_config(settings: ProviderOrderSettings) -> ProviderConfig:
+    return ProviderConfig(name=settings.name, base_url=settings.base_url,
+                          timeout_seconds=settings.timeout_seconds, lookup=settings.lookup,
+                          lookup_url=settings.lookup_url)
 
 
 class BookingApp:
@@ -105,12 +104,16 @@ class BookingApp:
                                        timeout=settings.tokens.timeout_seconds)
         self._session: aiohttp.ClientSession | None = None
         self.ordering: ProviderOrdering | None = None
-        if settings.provider is not None and self._tokens is not None:
+        if settings.providers and self._tokens is not None:
             self._session = aiohttp.ClientSession()
+            tokens = self._tokens
+            session = self._session
             self.ordering = ProviderOrdering(
-                self.store, ProviderOrders(self._session, settings.provider, self._tokens),
-                lookup or order_lookup(settings.provider, self._session),
-                settings.provider.lease_seconds, OrderMetrics(registry))
+                self.store,
+                {p.name: create_provider(p.kind, adapter_config(p), session, tokens,
+                                         lookup=lookup)
+                 for p in settings.providers},
+                max(p.lease_seconds for p in settings.providers), OrderMetrics(registry))
         self.bookings = Bookings(self.store, self._prices, settings.policy,
                                  ordering=self.ordering)
         self.links = ItineraryLinks(self.store, self._tokens, settings.links)

@@ -5,7 +5,7 @@ Knows nothing of gRPC: takes the caller's user id and plain inputs, returns
 services/errors.py. Every booking query is scoped to the user, so another user's
 booking is NOT_FOUND, never PERMISSION_DENIED (no enumeration).
 
-Offers of the upstream provider are booked through its order API (provider_order.py):
+Offers of upstream providers are booked through their order API (provider_order.py):
 the booking is held PENDING while the order is placed, then HELD with the order as its
 hold; cancel deletes the order.
 """
@@ -147,7 +147,7 @@ class Bookings:
         provider = plan.provider
         if provider is None:
             return None
-        if self._ordering is None or self._ordering.provider != provider:
+        if self._ordering is None or not self._ordering.serves(provider):
             field = provider_offer_field(plan)
             raise FailedPreconditionError(
                 f"{field}: offers of the provider {shown(provider)!r} cannot be booked here (its "

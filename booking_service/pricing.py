@@ -55,7 +55,7 @@ class ProviderOffer:
     """An offer of the upstream provider, as the provider priced it just now: what its
     order API is sent to book it."""
 
-    provider: str  # e.g. "amadeus"
+    provider: str  # the configured provider's name
     offer: Mapping[str, Any]  # the provider's flight-offer JSON
 
 

@@ -1,8 +1,9 @@
-"""Booking offers of the upstream provider: its flight order is the hold.
+"""Booking offers of upstream providers: the provider's flight order is the hold.
 
-Decision: the order is created at CreateBooking (Amadeus orders hold the seats until
+Decision: the order is created at CreateBooking (provider orders hold the seats until
 ticketing) and checked at ConfirmBooking, where our ticket numbers are issued; the
-stand-in, like Amadeus Self-Service, has no ticketing call.
+providers we speak to (services/providers) have no ticketing call. Every order goes
+to the provider the booking's offers came from (``bookings.provider``).
 
 The steps, each safe against a crash or a concurrent replica:
 
@@ -15,7 +16,8 @@ The steps, each safe against a crash or a concurrent replica:
    - created: PENDING -> HELD with the order id and record locator;
    - refused, or never sent: the booking is deleted and its seats returned (its
      request_id is free again); the error says why;
-   - unknown (timeout, 5xx): the order is looked up by its remark (order_lookup.py),
+   - unknown (timeout, 5xx): the order is looked up by its remark
+     (``FlightProvider.find_order``, services/providers/lookup.py),
      never created again: found -> HELD; not found -> deleted as above; the lookup
      itself fails -> the booking stays PENDING, the lease is released, and the
      sweeper settles it by lookup later.
@@ -30,40 +32,36 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
 
-from booking_service.models import PassengerType, ProviderOrderStatus
-from booking_service.order_lookup import LookupUnavailable, OrderLookup
+from booking_service.models import ProviderOrderStatus
 from booking_service.plan import BookingPlan, segment_sold_out
-from booking_service.provider_orders import (
-    PRICE_DISCREPANCY,
-    SEGMENT_SELL_FAILURE,
-    OrderNotSent,
-    OrderOutcomeUnknown,
-    OrderRejected,
-    PlacedOrder,
-    ProviderOrders,
-    ProviderUnavailable,
-)
 from booking_service.repository import BookingRecord, BookingStore, OrderWork
-from booking_service.validation import Traveller
 from services.errors import (
     ConflictError,
     DomainError,
     FailedPreconditionError,
     UnavailableError,
 )
+from services.providers.base import (
+    FlightProvider,
+    LookupUnavailable,
+    OrderNotBookable,
+    OrderNotSent,
+    OrderOutcomeUnknown,
+    OrderRejected,
+    OrderRequest,
+    OrderTraveller,
+    PlacedOrder,
+    ProviderUnavailable,
+)
 
 log = logging.getLogger("skyroute.booking.provider")
 
 REMARK_PREFIX = "SKYROUTE"
-# Amadeus traveler types by ours.
-TRAVELER_TYPES = {PassengerType.ADULT: "ADULT", PassengerType.CHILD: "CHILD",
-                  PassengerType.INFANT: "HELD_INFANT"}
-DOCUMENT_TYPES = {"PASSPORT": "PASSPORT", "NATIONAL_ID": "IDENTITY_CARD"}
 
 
 def new_remark(reference: str) -> str:
@@ -72,67 +70,17 @@ def new_remark(reference: str) -> str:
     return f"{REMARK_PREFIX}-{reference}-{secrets.token_hex(4).upper()}"
 
 
-def _traveler_ids(offer: dict[str, Any]) -> dict[str, list[str]]:
-    """The offer's travelerIds by Amadeus traveler type, in order."""
-    ids: dict[str, list[str]] = {}
-    for pricing in offer.get("travelerPricings") or ():
-        ids.setdefault(str(pricing.get("travelerType")), []).append(str(pricing["travelerId"]))
-    return ids
-
-
-def order_request(plan: BookingPlan, remark: str) -> dict[str, Any]:
-    """The flight-order request for the plan's provider offers: the offers as priced,
-    one traveler per passenger (ids matched to the offers' travelerIds by type, in
-    order), the contact and the remark. Raises FailedPreconditionError when the
-    offers' travelers do not match the passengers."""
-    offers = [dict(o.offer) for o in plan.provider_offers]
-    try:
-        available = _traveler_ids(offers[0])
-    except (KeyError, TypeError, AttributeError):
-        available = {}
-    travelers = []
-    used: dict[str, int] = {}
-    for i, (traveller, kind) in enumerate(zip(plan.request.travellers, plan.passenger_types,
-                                              strict=True)):
-        amadeus_type = TRAVELER_TYPES[kind]
-        n = used.get(amadeus_type, 0)
-        ids = available.get(amadeus_type, [])
-        if n >= len(ids):
-            raise FailedPreconditionError(
-                "the provider's offer is not priced for these passengers",
-                reason="OFFER_NOT_BOOKABLE", metadata={"field": f"passengers[{i}]"})
-        used[amadeus_type] = n + 1
-        travelers.append(_traveler(ids[n], traveller, plan if i == 0 else None))
-    if sum(used.values()) != sum(len(v) for v in available.values()):
-        raise FailedPreconditionError(
-            "the provider's offer is priced for more passengers than were given",
-            reason="OFFER_NOT_BOOKABLE", metadata={"field": "passengers"})
-    return {"data": {
-        "type": "flight-order",
-        "flightOffers": offers,
-        "travelers": travelers,
-        "remarks": {"general": [{"subType": "GENERAL_MISCELLANEOUS", "text": remark}]},
-    }}
-
-
-def _traveler(traveler_id: str, t: Traveller, contact_of: BookingPlan | None
-              ) -> dict[str, Any]:
-    traveler: dict[str, Any] = {
-        "id": traveler_id,
-        "dateOfBirth": t.birth_date.isoformat(),
-        "name": {"firstName": t.given_name.upper(), "lastName": t.family_name.upper()},
-        "documents": [{
-            "documentType": DOCUMENT_TYPES[t.document_type.value],
-            "number": t.document_number,
-            "expiryDate": t.document_expire_date.isoformat(),
-            "issuanceCountry": t.document_country,
-            "nationality": t.document_country,
-            "holder": True,
-        }],
-    }
-    if contact_of is not None:  # the booking's contact goes with the first traveler
-        traveler["contact"] = {"emailAddress": contact_of.request.email}
-    return traveler
+def order_request(plan: BookingPlan, remark: str) -> OrderRequest:
+    """The order for the plan's provider offers (as priced), its passengers, contact
+    and remark."""
+    return OrderRequest(
+        offers=tuple(o.offer for o in plan.provider_offers),
+        travellers=tuple(
+            OrderTraveller(kind.value, t.given_name, t.family_name, t.birth_date,
+                           t.document_type.value, t.document_number, t.document_country,
+                           t.document_expire_date)
+            for t, kind in zip(plan.request.travellers, plan.passenger_types, strict=True)),
+        email=plan.request.email, remark=remark)
 
 
 class OrderMetrics:
@@ -146,7 +94,7 @@ class OrderMetrics:
 
 
 def rejected_error(exc: OrderRejected, plan: BookingPlan) -> DomainError:
-    if PRICE_DISCREPANCY in exc.codes:
+    if exc.price_changed:
         metadata = {"currency": plan.currency, "original_total": str(plan.original_total)}
         if exc.current_total is not None:  # the order's part, plus the inventory offers
             inventory = sum((o.current_total for o in plan.offers if o.provider is None),
@@ -155,7 +103,7 @@ def rejected_error(exc: OrderRejected, plan: BookingPlan) -> DomainError:
         return FailedPreconditionError(
             "the provider's price changed since the offer was priced; book again",
             reason="PRICE_CHANGED", metadata=metadata)
-    if SEGMENT_SELL_FAILURE in exc.codes:
+    if exc.sold_out:
         return segment_sold_out(next(s for s in plan.segments if s.priced.fare_id is None),
                                 0)
     return FailedPreconditionError(
@@ -164,17 +112,24 @@ def rejected_error(exc: OrderRejected, plan: BookingPlan) -> DomainError:
 
 
 class ProviderOrdering:
-    def __init__(self, store: BookingStore, orders: ProviderOrders, lookup: OrderLookup,
+    """Orders at the configured providers, each booking's at its own provider."""
+
+    def __init__(self, store: BookingStore, providers: Mapping[str, FlightProvider],
                  lease_seconds: float, metrics: OrderMetrics | None = None) -> None:
         self._store = store
-        self._orders = orders
-        self._lookup = lookup
+        self._providers = dict(providers)
         self._lease = lease_seconds
         self._metrics = metrics
 
-    @property
-    def provider(self) -> str:
-        return self._orders.provider
+    def serves(self, provider: str) -> bool:
+        return provider in self._providers
+
+    def _provider(self, name: str | None) -> FlightProvider:
+        """The provider of a booking; ProviderUnavailable if it is not configured here."""
+        provider = self._providers.get(name or "")
+        if provider is None:
+            raise ProviderUnavailable(f"provider {name!r} is not configured")
+        return provider
 
     def _count(self, outcome: str) -> None:
         if self._metrics is not None:
@@ -187,14 +142,13 @@ class ProviderOrdering:
         failure nothing stays held (unless the outcome cannot be told: see above)."""
         assert booking.provider_remark is not None
         extra = {"booking_reference": booking.reference}
+        provider = self._providers[plan.provider or ""]
         try:
-            request = order_request(plan, booking.provider_remark)
-        except DomainError:
+            placed = await provider.create_order(order_request(plan, booking.provider_remark))
+            self._count("created")
+        except OrderNotBookable:  # refused before anything was sent
             await self._store.release_pending(booking.id)
             raise
-        try:
-            placed = await self._orders.create(request)
-            self._count("created")
         except OrderRejected as exc:
             self._count("rejected")
             log.info("provider refused the order", extra={**extra, "codes": exc.codes})
@@ -209,13 +163,14 @@ class ProviderOrdering:
         except OrderOutcomeUnknown as exc:
             log.warning("provider order outcome unknown; looking it up",
                         extra={**extra, "error": str(exc)})
-            placed = await self._settle_unknown(booking)
+            placed = await self._settle_unknown(booking, provider)
         return await self._attach(booking, placed)
 
-    async def _settle_unknown(self, booking: BookingRecord) -> PlacedOrder:
+    async def _settle_unknown(self, booking: BookingRecord, provider: FlightProvider
+                              ) -> PlacedOrder:
         assert booking.provider_remark is not None
         try:
-            found = await self._lookup.find(booking.provider_remark)
+            found = await provider.find_order(booking.provider_remark)
         except LookupUnavailable as exc:
             self._count("unknown")
             log.warning("provider order lookup failed; the sweeper will settle the booking",
@@ -251,7 +206,7 @@ class ProviderOrdering:
         if current is not None and current.provider_order_id == placed.order_id:
             return current  # a sweeper found and attached this very order meanwhile
         # The booking was settled without this order: it must not stay at the provider.
-        await self._delete_quietly(placed.order_id, booking.reference)
+        await self._delete_quietly(booking.provider, placed.order_id, booking.reference)
         raise ConflictError("the booking was settled concurrently; retry with the same "
                             "request_id", reason="REQUEST_IN_PROGRESS")
 
@@ -261,7 +216,7 @@ class ProviderOrdering:
         """Before confirming: the provider still holds the order."""
         assert booking.provider_order_id is not None
         try:
-            order = await self._orders.get(booking.provider_order_id)
+            order = await self._provider(booking.provider).get_order(booking.provider_order_id)
         except ProviderUnavailable:
             raise UnavailableError("the provider did not answer; the hold is kept; retry",
                                    reason="PROVIDER_UNAVAILABLE") from None
@@ -278,21 +233,23 @@ class ProviderOrdering:
         that fails, the sweeper retries."""
         if booking.provider_order_status != ProviderOrderStatus.CANCELLING:
             return
-        if await self._cancel(booking.reference, booking.provider_order_id,
+        if await self._cancel(booking.provider, booking.reference, booking.provider_order_id,
                               booking.provider_remark):
             await self._store.order_cancelled(booking.id)
         else:
             await self._store.release_lease(booking.id)
 
-    async def _cancel(self, reference: str, order_id: str | None, remark: str | None) -> bool:
+    async def _cancel(self, provider_name: str | None, reference: str, order_id: str | None,
+                      remark: str | None) -> bool:
         """True once the order is gone at the provider."""
         try:
+            provider = self._provider(provider_name)
             if order_id is None:
-                found = await self._lookup.find(remark) if remark else None
+                found = await provider.find_order(remark) if remark else None
                 if found is None:
                     return True
                 order_id = found.order_id
-            deleted = await self._orders.delete(order_id)
+            deleted = await provider.cancel_order(order_id)
         except (ProviderUnavailable, LookupUnavailable) as exc:
             log.warning("provider order not cancelled yet; will retry",
                         extra={"booking_reference": reference, "error": str(exc)})
@@ -303,8 +260,9 @@ class ProviderOrdering:
                                                      "was_live": deleted})
         return True
 
-    async def _delete_quietly(self, order_id: str, reference: str) -> None:
-        if not await self._cancel(reference, order_id, None):
+    async def _delete_quietly(self, provider: str | None, order_id: str, reference: str
+                              ) -> None:
+        if not await self._cancel(provider, reference, order_id, None):
             log.error("an unowned provider order could not be cancelled",
                       extra={"booking_reference": reference})
 
@@ -320,14 +278,14 @@ class ProviderOrdering:
         cancelling = await self._store.claim_order_work(
             ProviderOrderStatus.CANCELLING.value, self._lease, batch_size)
         for work in cancelling:
-            if await self._cancel(work.reference, work.order_id, work.remark):
+            if await self._cancel(work.provider, work.reference, work.order_id, work.remark):
                 await self._store.order_cancelled(work.booking_id)
         return len(settling) + len(cancelling)
 
     async def _settle_abandoned(self, work: OrderWork) -> None:
         try:
-            found = await self._lookup.find(work.remark)
-        except LookupUnavailable as exc:
+            found = await self._provider(work.provider).find_order(work.remark)
+        except (LookupUnavailable, ProviderUnavailable) as exc:
             log.warning("provider order lookup failed; will retry",
                         extra={"booking_reference": work.reference, "error": str(exc)})
             return
@@ -343,7 +301,7 @@ class ProviderOrdering:
             return
         current = await self._store.load(work.booking_id)
         if current is None or current.provider_order_id != found.order_id:
-            await self._delete_quietly(found.order_id, work.reference)
+            await self._delete_quietly(work.provider, found.order_id, work.reference)
 
 
 def provider_offer_field(plan: BookingPlan) -> str:

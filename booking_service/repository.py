@@ -213,6 +213,7 @@ class OrderWork:
     reference: str
     remark: str
     order_id: str | None
+    provider: str = ""  # the provider the order is placed with
 
 
 # -- SQL ------------------------------------------------------------------------------
@@ -412,7 +413,7 @@ WITH free AS (
     FOR UPDATE SKIP LOCKED)
 UPDATE bookings AS b SET provider_attempt_at = now()
 FROM free WHERE b.id = free.id AND b.provider_order_status = $1
-RETURNING b.id, b.reference, b.provider_remark, b.provider_order_id"""
+RETURNING b.id, b.reference, b.provider_remark, b.provider_order_id, b.provider"""
 _ORDER_CANCELLED = f"""
 UPDATE bookings
 SET provider_order_status = '{ORDER_CANCELLED}', provider_attempt_at = NULL,
@@ -566,7 +567,7 @@ class BookingStore:
             rows = await connection.fetch(_CLAIM_ORDER_WORK, order_status,
                                           float(lease_seconds), limit)
         return [OrderWork(row["id"], row["reference"], row["provider_remark"],
-                          row["provider_order_id"]) for row in rows]
+                          row["provider_order_id"], row["provider"] or "") for row in rows]
 
     async def order_cancelled(self, booking_id: int) -> bool:
         """CANCELLING -> CANCELLED, once the order is gone at the provider."""

@@ -7,7 +7,7 @@ every search replica that retries UNAVAILABLE. A guarantee the search service gi
 
 Provider (upstream) offers: search's PriceOffer re-prices them at the provider and
 returns the priced flight-offer (``provider_offer_json``); it comes back as the
-PricedOffer's ``provider``, for the booking to order it (provider_orders.py). Their
+PricedOffer's ``provider``, for the booking to order it (provider_order.py). Their
 segments have no inventory fare.
 """
 

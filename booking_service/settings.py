@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,12 +17,12 @@ from services.config import (
     env_str,
 )
 from services.db import DatabaseSettings
+from services.providers.config import DEFAULT_KIND, provider_envs, provider_kind, provider_name
 
 PRICE_SOURCE_DATABASE = "database"
 PRICE_SOURCE_SEARCH = "search"
 ORDER_LOOKUP_SIM = "sim"
 ORDER_LOOKUP_NONE = "none"
-_PROVIDER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
 
 @dataclass(frozen=True)
@@ -120,7 +119,7 @@ class TokenServiceSettings:
 
 @dataclass(frozen=True)
 class ProviderOrderSettings:
-    """The upstream provider's order API (Amadeus Flight Create Orders shapes)."""
+    """One upstream provider's order API (services/providers)."""
 
     name: str
     base_url: str
@@ -130,6 +129,8 @@ class ProviderOrderSettings:
     # order listing by remark (lookup_url); "none" cannot look orders up.
     lookup: str = ORDER_LOOKUP_SIM
     lookup_url: str = ""
+    # The adapter (services/providers/registry.py); PROVIDER_<NAME>_KIND.
+    kind: str = DEFAULT_KIND
 
     @property
     def lease_seconds(self) -> float:
@@ -139,18 +140,15 @@ class ProviderOrderSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ProviderOrderSettings | None:
-        """None unless the provider is enabled (PROVIDER_ENABLED, by default true when
-        PROVIDER_BASE_URL is set)."""
+        """One provider (services/providers/config.py); None unless it is enabled
+        (PROVIDER_ENABLED, by default true when PROVIDER_BASE_URL is set)."""
         base_url = env.get("PROVIDER_BASE_URL", "").strip().rstrip("/")
         if not env_bool(env, "PROVIDER_ENABLED", bool(base_url)):
             return None
         if not base_url.startswith(("http://", "https://")):
             raise ConfigError("PROVIDER_BASE_URL must be an http(s) URL when the provider "
                               "is enabled")
-        name = env_str(env, "PROVIDER_NAME", "amadeus")
-        if not _PROVIDER_NAME.match(name):
-            raise ConfigError(f"PROVIDER_NAME {name!r} is not a valid name (lowercase, "
-                              f"digits, _)")
+        name = provider_name(env)
         lookup = env_str(env, "PROVIDER_ORDER_LOOKUP", ORDER_LOOKUP_SIM)
         if lookup not in (ORDER_LOOKUP_SIM, ORDER_LOOKUP_NONE):
             raise ConfigError("PROVIDER_ORDER_LOOKUP must be 'sim' or 'none'")
@@ -160,7 +158,7 @@ class ProviderOrderSettings:
         return cls(name=name, base_url=base_url,
                    timeout_seconds=env_float(env, "PROVIDER_TIMEOUT_SECONDS", 10.0,
                                              minimum=0.1),
-                   lookup=lookup, lookup_url=lookup_url)
+                   lookup=lookup, lookup_url=lookup_url, kind=provider_kind(env, name))
 
 
 @dataclass(frozen=True)
@@ -207,9 +205,14 @@ class BookingServiceSettings:
     search_timeout_seconds: float
     # None: no token service (no itinerary links, no provider orders).
     tokens: TokenServiceSettings | None = None
-    # None: offers of the upstream provider cannot be booked.
-    provider: ProviderOrderSettings | None = None
+    # Offers of other providers cannot be booked; empty: no provider offers at all.
+    providers: tuple[ProviderOrderSettings, ...] = ()
     links: ItineraryLinkSettings = ItineraryLinkSettings()
+
+    @property
+    def provider(self) -> ProviderOrderSettings | None:
+        """The first provider; None when providers are disabled."""
+        return self.providers[0] if self.providers else None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> BookingServiceSettings:
@@ -238,8 +241,10 @@ class BookingServiceSettings:
         if source == PRICE_SOURCE_SEARCH and not addresses:
             raise ConfigError("BOOKING_PRICE_SOURCE=search needs SEARCH_SERVICE_ADDRESSES")
         tokens = TokenServiceSettings.from_env(env)
-        provider = ProviderOrderSettings.from_env(env)
-        if provider is not None and tokens is None:
+        providers = tuple(p for p in map(ProviderOrderSettings.from_env,
+                                         provider_envs(env, "BOOKING_PROVIDERS"))
+                          if p is not None)
+        if providers and tokens is None:
             raise ConfigError("the provider (PROVIDER_BASE_URL) needs the token service: set "
                               "TOKEN_SERVICE_ADDRESSES and TOKEN_CALLER_KEY, or "
                               "PROVIDER_ENABLED=false")
@@ -252,6 +257,6 @@ class BookingServiceSettings:
             search_addresses=addresses,
             search_timeout_seconds=env_float(env, "SEARCH_TIMEOUT_SECONDS", 3.0, minimum=0.1),
             tokens=tokens,
-            provider=provider,
+            providers=providers,
             links=ItineraryLinkSettings.from_env(env),
         )

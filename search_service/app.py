@@ -16,17 +16,23 @@ from search_service.airports import AirportDirectory
 from search_service.cache import CacheMetrics, ResultCache
 from search_service.offers import OfferIds, OfferService, ProviderOfferStore
 from search_service.pagination import PageTokens
+from search_service.providers import (
+    ProviderMetrics,
+    ProviderSearch,
+    SearchProviders,
+    adapter_config,
+)
 from search_service.repository import InventoryRepository, RepositoryMetrics
 from search_service.search import FlightSearch, SearchMetrics
 from search_service.servicer import SearchServicer
 from search_service.settings import SearchServiceSettings
-from search_service.upstream import AmadeusClient, ProviderMetrics, ProviderSearch
 from services.clients.token_client import TokenClient
 from services.db import PooledDatabase
 from services.generated.skyroute.search.v1 import search_service_pb2 as pb
 from services.generated.skyroute.search.v1 import search_service_pb2_grpc as pb_grpc
 from services.interceptors import Authenticator
 from services.logs import Redactor
+from services.providers.registry import create_provider
 from services.redis_client import create_redis
 from services.server import SERVING
 from services.tasks import cancel_and_wait
@@ -60,14 +66,19 @@ class SearchApp:
         provider_search = None
         provider_store = None
         pricer = None
-        if settings.provider is not None:
-            p = settings.provider
-            redactor.add(p.caller_key)
+        if settings.providers:
+            first = settings.providers[0]  # the token client's settings are shared
+            redactor.add(first.caller_key)
             self._session = aiohttp.ClientSession()
-            self._tokens = TokenClient(p.token_service_addresses, p.caller_id, p.caller_key)
-            client = AmadeusClient(self._session, p, self._tokens, ProviderMetrics(registry))
-            provider_search = ProviderSearch(client, self.airports, p)
-            provider_store = ProviderOfferStore(self._redis, prefix, p.offer_ttl_seconds)
+            self._tokens = TokenClient(first.token_service_addresses, first.caller_id,
+                                       first.caller_key)
+            metrics = ProviderMetrics(registry)
+            provider_search = SearchProviders([
+                ProviderSearch(create_provider(p.kind, adapter_config(p), self._session,
+                                               self._tokens, metrics), self.airports, p)
+                for p in settings.providers])
+            provider_store = ProviderOfferStore(
+                self._redis, prefix, max(p.offer_ttl_seconds for p in settings.providers))
             pricer = provider_search.price
         self.cache = ResultCache(self._redis, prefix, CacheMetrics(registry),
                                  lock_seconds=policy.cache_lock_seconds)
@@ -92,11 +103,13 @@ class SearchApp:
             # Searches still work, uncached, until Redis answers.
             log.warning("redis unavailable at start; searching without cache",
                         extra={"error": str(exc)})
-        if self._tokens is not None and self.settings.provider is not None:
-            self._tokens.watch(self.settings.provider.name)
+        if self._tokens is not None:
+            for provider in self.settings.providers:
+                self._tokens.watch(provider.name)
         self._tasks.append(asyncio.get_running_loop().create_task(self._reload_airports()))
         log.info("search ready", extra={"airports": len(self.airports),
-                                        "provider": self.settings.provider is not None})
+                                        "provider": bool(self.settings.providers),
+                                        "providers": [p.name for p in self.settings.providers]})
         await health_servicer.set(SERVICE_NAME, SERVING)
 
     async def _reload_airports(self) -> None:

@@ -49,6 +49,7 @@ from services.errors import (
     ValidationError,
 )
 from services.generated.skyroute.search.v1 import search_service_pb2 as pb
+from services.providers.base import ProviderQuote
 
 log = logging.getLogger("skyroute.search.offers")
 
@@ -160,19 +161,9 @@ class ProviderOfferStore:
 
 
 
-@dataclass(frozen=True)
-class ProviderQuote:
-    """A provider offer priced again: the priced offer, its total, and whether every
-    segment still has seats (when not, total and currency are not known)."""
-
-    raw: dict[str, Any]
-    total_cents: int
-    currency: str
-    available: bool
-
-
-# PriceOffer for provider offers: the stored raw offer, priced again at the provider.
-ProviderPricer = Callable[[dict[str, Any]], Awaitable[ProviderQuote]]
+# PriceOffer for provider offers: the stored raw offer, priced again at the provider
+# that offered it (by name).
+ProviderPricer = Callable[[str, dict[str, Any]], Awaitable[ProviderQuote]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,7 +310,7 @@ class OfferService:
             return itinerary
         if self._pricer is None:
             raise UnavailableError("the provider is not enabled", reason="PROVIDER_UNAVAILABLE")
-        quote = await self._pricer(raw)
+        quote = await self._pricer(ref.provider, raw)
         if not quote.available:
             itinerary.seats_available = 0
             return itinerary
@@ -331,7 +322,7 @@ class OfferService:
         raw, itinerary = await self._provider_offer(ref)
         if self._pricer is None or self._store is None:
             raise UnavailableError("the provider is not enabled", reason="PROVIDER_UNAVAILABLE")
-        quote = await self._pricer(raw)
+        quote = await self._pricer(ref.provider, raw)
         if not quote.available:
             itinerary.offer_id = self._ids.encode(replace(ref, guaranteed_until=0))
             itinerary.seats_available = 0

@@ -24,10 +24,10 @@ from search_service.itineraries import build_inventory_options
 from search_service.normalise import merge_provider_options
 from search_service.offers import OfferIds, ProviderOfferStore
 from search_service.pagination import Cursor, PageTokens, page_start
+from search_service.providers import ProviderResult, SearchProviders
 from search_service.query import SearchQuery
 from search_service.repository import DirectionQuery, InventoryRepository, LegFilter
 from search_service.settings import SearchPolicy
-from search_service.upstream import ProviderResult, ProviderSearch
 from search_service.validation import ValidatedSearch
 from services.generated.skyroute.search.v1 import search_service_pb2 as pb
 
@@ -48,7 +48,7 @@ class FlightSearch:
     def __init__(self, repository: InventoryRepository, airports: AirportDirectory,
                  cache: ResultCache, page_tokens: PageTokens, offer_ids: OfferIds,
                  policy: SearchPolicy, metrics: SearchMetrics, *,
-                 provider: ProviderSearch | None = None,
+                 provider: SearchProviders | None = None,
                  provider_offers: ProviderOfferStore | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self._repository = repository
@@ -138,7 +138,8 @@ class FlightSearch:
                 result.partial_reason = outcome.failure
                 self._metrics.partial.labels(outcome.failure).inc()
                 ttl = policy.partial_cache_ttl_seconds
-            else:
+            # With several providers one may fail while others answer: theirs are kept.
+            if not outcome.failure or outcome.options:
                 options = merge_provider_options(
                     query, options, outcome.options, self._airports, now,
                     min_connection_minutes=policy.min_connection_minutes,

@@ -18,8 +18,13 @@ from services.config import (
     env_str,
 )
 from services.db import DatabaseSettings
+from services.providers.config import (
+    DEFAULT_KIND,
+    provider_envs,
+    provider_kind,
+    provider_name,
+)
 
-_PROVIDER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
@@ -56,9 +61,12 @@ class ProviderSettings:
     currency: str = "USD"
     # How long a provider offer id stays resolvable (at most until departure).
     offer_ttl_seconds: float = 1800.0
+    # The adapter (services/providers/registry.py); PROVIDER_<NAME>_KIND.
+    kind: str = DEFAULT_KIND
 
     def __repr__(self) -> str:  # never print the caller key
-        return f"ProviderSettings(name={self.name!r}, base_url={self.base_url!r})"
+        return (f"ProviderSettings(name={self.name!r}, kind={self.kind!r}, "
+                f"base_url={self.base_url!r})")
 
 
 @dataclass(frozen=True)
@@ -68,12 +76,17 @@ class SearchServiceSettings:
     database: DatabaseSettings
     page_token_secret: str
     policy: SearchPolicy
-    # None when the provider is disabled.
-    provider: ProviderSettings | None
+    # Searched concurrently, in this order; empty when providers are disabled.
+    providers: tuple[ProviderSettings, ...]
+
+    @property
+    def provider(self) -> ProviderSettings | None:
+        """The first provider; None when providers are disabled."""
+        return self.providers[0] if self.providers else None
 
     def __repr__(self) -> str:
-        return (f"SearchServiceSettings(server={self.server!r}, provider={self.provider!r}, "
-                f"policy={self.policy!r})")
+        return (f"SearchServiceSettings(server={self.server!r}, "
+                f"providers={self.providers!r}, policy={self.policy!r})")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> SearchServiceSettings:
@@ -105,20 +118,20 @@ class SearchServiceSettings:
             database=DatabaseSettings.from_env(env),
             page_token_secret=env_secret(env, "PAGE_TOKEN_SECRET"),
             policy=policy,
-            provider=_provider(env),
+            providers=tuple(p for p in map(_provider, provider_envs(env, "SEARCH_PROVIDERS"))
+                            if p is not None),
         )
 
 
 def _provider(env: Mapping[str, str]) -> ProviderSettings | None:
-    """PROVIDER_ENABLED defaults to true when PROVIDER_BASE_URL is set."""
+    """One provider (services/providers/config.py); PROVIDER_ENABLED defaults to true
+    when PROVIDER_BASE_URL is set."""
     base_url = env.get("PROVIDER_BASE_URL", "").strip()
     if not env_bool(env, "PROVIDER_ENABLED", bool(base_url)):
         return None
     if not base_url.startswith(("http://", "https://")):
         raise ConfigError("PROVIDER_BASE_URL must be an http(s) URL when the provider is enabled")
-    name = env_str(env, "PROVIDER_NAME", "amadeus")
-    if not _PROVIDER_NAME.match(name):
-        raise ConfigError(f"PROVIDER_NAME {name!r} is not a valid name (lowercase, digits, _)")
+    name = provider_name(env)
     addresses = tuple(a.strip() for a in env_str(env, "TOKEN_SERVICE_ADDRESSES").split(",")
                       if a.strip())
     if not addresses:
@@ -136,6 +149,7 @@ def _provider(env: Mapping[str, str]) -> ProviderSettings | None:
         rate_limit_retries=env_int(env, "PROVIDER_RATE_LIMIT_RETRIES", 2),
         currency=currency,
         offer_ttl_seconds=env_float(env, "PROVIDER_OFFER_TTL_SECONDS", 1800.0, minimum=1.0),
+        kind=provider_kind(env, name),
     )
     if settings.rate_limit_retries < 0:
         raise ConfigError("PROVIDER_RATE_LIMIT_RETRIES must be >= 0")

@@ -21,7 +21,6 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from booking_service.app import BookingApp
-from booking_service.order_lookup import OrderLookup
 from booking_service.pricing import PriceChecker
 from booking_service.repository import BookingStore
 from booking_service.settings import BookingServiceSettings
@@ -29,6 +28,7 @@ from services.db import DatabaseSettings, create_pool
 from services.generated.skyroute.booking.v1 import booking_service_pb2_grpc as pb_grpc
 from services.logs import Redactor
 from services.metrics import ServerMetrics
+from services.providers.lookup import OrderLookup
 from services.server import create_server
 from tests.utils.booking_cluster import bearer, jwt_env, new_secret, token_for
 from tests.utils.db import temporary_database_sync

@@ -23,11 +23,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from booking_service.db_prices import DatabasePriceChecker, offer_error
-from booking_service.order_lookup import LookupUnavailable, OrderLookup, SimOrderLookup
 from booking_service.passengers import Party
 from booking_service.pricing import PricedOffer, PricedSegment, ProviderOffer, apportion
-from booking_service.provider_orders import PlacedOrder
 from services.generated.skyroute.booking.v1 import booking_service_pb2 as pb
+from services.providers.base import LookupUnavailable, PlacedOrder
+from services.providers.lookup import OrderLookup, SimOrderLookup
 from tests.integration.booking_service.conftest import BookingServer, Upstream
 from tests.integration.booking_service.test_booking_search_prices import error_reason
 from tests.utils.booking_cluster import (

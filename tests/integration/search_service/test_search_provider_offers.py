@@ -18,12 +18,12 @@ from search_service.offers import (
     OfferRef,
     OfferService,
     ProviderOfferStore,
-    ProviderQuote,
 )
 from search_service.pricing import Party, money
 from search_service.query import Cabin
 from services.errors import FailedPreconditionError, NotFoundError
 from services.generated.skyroute.search.v1 import search_service_pb2 as pb
+from services.providers.base import ProviderQuote
 
 SECRET = "provider-offers-test-secret-0123456789"
 TOTAL_CENTS = 37662
@@ -63,7 +63,8 @@ def store(redis_client: Redis, key_prefix: str) -> ProviderOfferStore:
 def offers(store: ProviderOfferStore, provider: ScriptedProvider) -> OfferService:
     # Provider offers never read the inventory or the airport directory.
     return OfferService(None, None, OfferIds(SECRET), 900,  # type: ignore[arg-type]
-                        provider_store=store, provider_pricer=provider.price)
+                        provider_store=store,
+                        provider_pricer=lambda name, raw: provider.price(raw))
 
 
 async def stored_offer(store: ProviderOfferStore, ref: str = "offer-1") -> str:

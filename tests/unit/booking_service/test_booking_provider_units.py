@@ -23,8 +23,8 @@ from booking_service.models import (
 from booking_service.passengers import Party
 from booking_service.plan import check_price, plan_booking
 from booking_service.pricing import PricedOffer, PricedSegment, ProviderOffer
-from booking_service.provider_order import new_remark, order_request, rejected_error
-from booking_service.provider_orders import OrderRejected, placed_order
+from booking_service.provider_order import new_remark, rejected_error
+from booking_service.provider_order import order_request as neutral_order_request
 from booking_service.settings import (
     BookingServiceSettings,
     ItineraryLinkSettings,
@@ -34,6 +34,8 @@ from booking_service.settings import (
 from booking_service.validation import Traveller, ValidRequest
 from services.config import ConfigError
 from services.errors import FailedPreconditionError, UnauthenticatedError, ValidationError
+from services.providers.amadeus.orders import order_body, placed_order
+from services.providers.amadeus.orders import order_rejected as OrderRejected
 
 DEPARTURE = datetime(2026, 12, 1, 11, 10, tzinfo=UTC)
 
@@ -58,6 +60,11 @@ def provider_offer(party: Party, types: list[str], available: bool = True) -> Pr
     return PricedOffer("p-1", party, "EUR", (segment,), Decimal("500.00"), Decimal("500.00"),
                        available,
                        provider=ProviderOffer("amadeus", raw_offer(types)) if available else None)
+
+
+def order_request(plan: Any, remark: str) -> dict[str, Any]:
+    """The Amadeus flight-order body of the plan's neutral order request."""
+    return order_body(neutral_order_request(plan, remark))
 
 
 def traveller(given: str, born: date, doc: DocumentType = DocumentType.PASSPORT) -> Traveller:

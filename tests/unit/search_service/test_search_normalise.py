@@ -8,10 +8,11 @@ from typing import Any
 
 from search_service.airports import AirportDirectory
 from search_service.itineraries import INVENTORY, Journey, Option, inventory_identity
-from search_service.normalise import merge_provider_options, normalise_offer, parse_duration
+from search_service.normalise import merge_provider_options, option_from_offer
 from search_service.pricing import Party
 from search_service.query import Cabin, SearchQuery, SortOrder
 from search_service.repository import Leg
+from services.providers.amadeus.offers import parse_duration, parse_offer
 
 AIRPORTS = AirportDirectory([("LHR", "Europe/London"), ("JFK", "America/New_York"),
                              ("CDG", "Europe/Paris")])
@@ -39,6 +40,13 @@ def query(**changes: Any) -> SearchQuery:
                               "return_date": None, "party": Party(), "cabin": Cabin.ECONOMY}
     values.update(changes)
     return SearchQuery(**values)
+
+
+def normalise_offer(raw: dict[str, Any], airports: AirportDirectory, provider: str
+                    ) -> Option | None:
+    """The adapter's parsing, then search's Option."""
+    offer = parse_offer(raw, airports)
+    return option_from_offer(offer, provider) if offer is not None else None
 
 
 LHR_JFK = segment("LHR", "JFK", "2031-01-15T10:00:00", "2031-01-15T13:00:00", "PT8H")

@@ -18,17 +18,14 @@ from prometheus_client import CollectorRegistry
 
 from search_service.airports import AirportDirectory
 from search_service.pricing import Party
+from search_service.providers import ProviderMetrics, ProviderSearch, adapter_config, offer_query
 from search_service.query import Cabin, SearchQuery
 from search_service.settings import ProviderSettings
-from search_service.upstream import (
-    AmadeusClient,
-    ProviderMetrics,
-    ProviderSearch,
-    parse_retry_after,
-    search_params,
-)
 from services.clients.token_client import UpstreamUnauthorized
 from services.errors import NotFoundError
+from services.providers.amadeus import AmadeusProvider
+from services.providers.amadeus.http import parse_retry_after
+from services.providers.amadeus.offers import search_params as amadeus_search_params
 from tests.utils.redis_server import free_port
 
 T = TypeVar("T")
@@ -128,8 +125,14 @@ def provider(session: aiohttp.ClientSession, base_url: str, tokens: FakeTokens, 
     settings = ProviderSettings("amadeus", base_url, ("127.0.0.1:1",), "search", "key",
                                 timeout_seconds=timeout, rate_limit_retries=retries)
     airports = AirportDirectory([("LHR", "Europe/London"), ("JFK", "America/New_York")])
-    client = AmadeusClient(session, settings, tokens, ProviderMetrics(CollectorRegistry()))
+    client = AmadeusProvider(adapter_config(settings), session, tokens,
+                             ProviderMetrics(CollectorRegistry()))
     return ProviderSearch(client, airports, settings)
+
+
+def search_params(q: SearchQuery, day: date, return_day: date | None,
+                  currency: str) -> dict[str, str]:
+    return amadeus_search_params(offer_query(q, day, return_day), currency)
 
 
 def query(**changes: Any) -> SearchQuery:

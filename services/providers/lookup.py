@@ -5,14 +5,15 @@ timeout, a 5xx) the booking service asks "is there an order with my remark?" ins
 of creating another. Each booking's order attempt carries a remark unique to it
 (``bookings.provider_remark``), echoed by the provider on the order.
 
-How to ask depends on the provider, hence the ``OrderLookup`` interface:
+How to ask depends on the provider, hence the ``OrderLookup`` interface; an adapter
+is given one (PROVIDER_[<NAME>_]ORDER_LOOKUP):
 
-- ``SimOrderLookup`` (PROVIDER_ORDER_LOOKUP=sim): the stand-in's order listing,
+- ``SimOrderLookup`` (``sim``): the stand-in's order listing,
   ``GET /_sim/orders?remark=<text>``.
-- With a real provider this would be its order retrieval by the agency's own reference
-  (Amadeus Enterprise: queue / PNR search by remark or received-from); Self-Service has
-  no such call, so ``NoOrderLookup`` (PROVIDER_ORDER_LOOKUP=none) answers "not found"
-  and logs the remark at ERROR for manual reconciliation.
+- With a real provider this would be its order retrieval by the agency's own
+  reference (a queue or PNR search by remark); where the provider has no such call,
+  ``NoOrderLookup`` (``none``) answers "not found" and logs the remark at ERROR for
+  manual reconciliation.
 """
 
 from __future__ import annotations
@@ -22,16 +23,14 @@ from typing import Protocol
 
 import aiohttp
 
-from booking_service.provider_orders import PlacedOrder
 from services.http_timeout import exact_timeout
+from services.providers.base import LookupUnavailable, PlacedOrder
 
 log = logging.getLogger("skyroute.booking.provider")
 
 SIM_ORDERS_PATH = "/_sim/orders"
-
-
-class LookupUnavailable(Exception):
-    """The lookup could not be answered now; try again later."""
+ORDER_LOOKUP_SIM = "sim"
+ORDER_LOOKUP_NONE = "none"
 
 
 class OrderLookup(Protocol):
@@ -73,3 +72,10 @@ class NoOrderLookup:
         log.error("provider order outcome unknown and no lookup configured: reconcile by "
                   "hand", extra={"remark": remark})
         return None
+
+
+def order_lookup(kind: str, session: aiohttp.ClientSession, url: str,
+                 timeout_seconds: float) -> OrderLookup:
+    if kind == ORDER_LOOKUP_SIM:
+        return SimOrderLookup(session, url, timeout_seconds)
+    return NoOrderLookup()
