@@ -37,8 +37,8 @@ from benchmarks.procs import ROOT, Child
 from benchmarks.service_clusters import ServiceCluster, increase
 from benchmarks.service_report import ServiceReport, ms, plural, print_summary, write
 from benchmarks.stats import Point
-from booking_service.offer_refs import format_ref
-from booking_service.passengers import Party
+from booking_service.pricing.offer_refs import format_ref
+from booking_service.pricing.passengers import Party
 from inventory_seed.seed import SeedReport
 from services.clients.channels import open_channel
 from services.generated.skyroute.booking.v1 import booking_service_pb2 as pb
@@ -443,7 +443,7 @@ class BookingBench:
                "processes and steal reported. ")
             + "Closed loop: mean latency = concurrency / throughput.",
             "Ceiling: the service's own two write statements, imported from "
-            "booking_service/repository.py and sent straight through asyncpg from as "
+            "booking_service/store/repository.py and sent straight through asyncpg from as "
             "many processes, one connection per worker, at the same concurrency: the "
             "one-statement hold (the guarded `UPDATE fares SET seats_available = "
             "seats_available - n WHERE id = $1 AND seats_available >= n AND <the price "
@@ -626,7 +626,7 @@ class BookingBench:
                 f"cores). Own time by library: {prof.areas_line()}. Inclusive: "
                 f"CreateBooking's own coroutine {prof.share(inc['create']):.0f} %, "
                 f"ConfirmBooking's {prof.share(inc['confirm']):.0f} %; the store's SQL "
-                f"calls (booking_service/repository.py, asyncpg included) "
+                f"calls (booking_service/store/repository.py, asyncpg included) "
                 f"{prof.share(inc['store']):.0f} %; booking to protobuf "
                 f"{prof.share(inc['to_proto']):.0f} %; JWT check "
                 f"{prof.share(inc['jwt']):.0f} %; log records "
@@ -637,11 +637,11 @@ class BookingBench:
 
 # Functions whose inclusive time the profile pass reports (file suffix:function).
 PROFILED = {
-    "create": "booking_service/bookings.py:Bookings.create",
-    "confirm": "booking_service/bookings.py:Bookings.confirm",
-    "store": "booking_service/repository.py:",
-    "to_proto": "booking_service/convert.py:booking_pb",
-    "jwt": "booking_service/auth.py:JwtAuthenticator.__call__",
+    "create": "booking_service/flows/bookings.py:Bookings.create",
+    "confirm": "booking_service/flows/bookings.py:Bookings.confirm",
+    "store": "booking_service/store/repository.py:",
+    "to_proto": "booking_service/api/convert.py:booking_pb",
+    "jwt": "booking_service/api/auth.py:JwtAuthenticator.__call__",
     "logging": "logging/__init__.py:Logger._log",
 }
 

@@ -26,10 +26,10 @@ from grpc_status import rpc_status
 from benchmarks.echo_server import METHOD as ECHO_METHOD
 from benchmarks.echo_server import SERVICE as ECHO_SERVICE
 from benchmarks.proc_load import OK
-from booking_service.offer_refs import format_ref
-from booking_service.passengers import Party
-from booking_service.pnr import new_reference
-from booking_service.repository import (
+from booking_service.flows.pnr import new_reference
+from booking_service.pricing.offer_refs import format_ref
+from booking_service.pricing.passengers import Party
+from booking_service.store.repository import (
     CONFIRM_UNREAD_SQL,
     HOLD_ONE_FARE_SQL,
     NewBookingRow,
@@ -176,7 +176,7 @@ def service_pairs(config: Mapping[str, Any], index: int, processes: int) -> Serv
 
 class SqlPairs:
     """The service's own two writes per booking, sent straight through asyncpg: the
-    one-statement hold (booking_service/repository.py HOLD_ONE_FARE_SQL: the guarded
+    one-statement hold (booking_service/store/repository.py HOLD_ONE_FARE_SQL: the guarded
     seat UPDATE and the booking, passenger and segment rows) and the one-statement
     confirm by the user's booking reference (CONFIRM_UNREAD_SQL: the guarded status
     UPDATE and ticket numbers), one connection per worker."""

@@ -14,21 +14,21 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from booking_service.auth import PublicMethods, build_auth
-from booking_service.bookings import Bookings
-from booking_service.db_prices import DatabasePriceChecker
-from booking_service.itinerary_links import ItineraryLinks
-from booking_service.pricing import PriceChecker
-from booking_service.provider_order import OrderMetrics, ProviderOrdering
-from booking_service.repository import BookingStore
-from booking_service.search_prices import SearchPriceChecker
-from booking_service.servicer import PUBLIC_METHODS, BookingServicer
+from booking_service.api.auth import PublicMethods, build_auth
+from booking_service.api.servicer import PUBLIC_METHODS, BookingServicer
+from booking_service.flows.bookings import Bookings
+from booking_service.flows.sweeper import HoldSweeper, SweeperMetrics
+from booking_service.flows.upstream_orders import OrderMetrics, ProviderOrdering
+from booking_service.itinerary.links import ItineraryLinks
+from booking_service.pricing.checker import PriceChecker
+from booking_service.pricing.from_database import DatabasePriceChecker
+from booking_service.pricing.from_search import SearchPriceChecker
 from booking_service.settings import (
     PRICE_SOURCE_SEARCH,
     BookingServiceSettings,
     ProviderOrderSettings,
 )
-from booking_service.sweeper import HoldSweeper, SweeperMetrics
+from booking_service.store.repository import BookingStore
 from services.clients.token_client import TokenClient
 from services.config import ConfigError
 from services.db import PooledDatabase
@@ -92,7 +92,7 @@ class BookingApp:
         authenticator, self._jwks = build_auth(settings.jwt)
         self.authenticator: Authenticator | None = PublicMethods(authenticator, PUBLIC_METHODS)
         application_name = f"booking-{settings.server.replica_id}"
-        # The service's SQL runs on the asyncpg pool (booking_service/repository.py).
+        # The service's SQL runs on the asyncpg pool (booking_service/store/repository.py).
         self._database = PooledDatabase(settings.database, application_name)
         self.store = BookingStore(self._database.pool, settings.database.pool_timeout_seconds)
         self._prices = prices or price_checker(settings, self.store)

@@ -40,7 +40,7 @@ class JwtSettings:
     secret: str | None = None
     # Clock skew allowed on exp/nbf/iat between the issuer and this service (RFC 7519
     # 4.1.4: "a small leeway ... no more than a few minutes"); a token also stays
-    # accepted (and remembered by auth.py) this long past its exp.
+    # accepted (and remembered by api/auth.py) this long past its exp.
     leeway_seconds: float = 10.0
     jwks_refresh_seconds: float = 300.0
 

@@ -9,7 +9,7 @@ across services (``booking_segments.fare_id`` -> ``fares.id``) still resolve.
 
 from __future__ import annotations
 
-import booking_service.models  # noqa: F401  bookings, booking_segments, booking_passengers
+import booking_service.store.models  # noqa: F401  bookings, booking_segments, booking_passengers
 import search_service.models  # noqa: F401  airports, airlines, flights, fares
 from services.schema import Base
 

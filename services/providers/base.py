@@ -4,7 +4,7 @@ terms: the interface (``FlightProvider``), its value types and its errors.
 An adapter (e.g. ``services.providers.amadeus``) turns these into one provider's URLs,
 JSON shapes and error codes. Search and booking see only this module, and map its
 errors to their status codes (search_service/providers.py, booking_service/
-provider_order.py). Every call carries the provider's shared token from the token
+flows/upstream_orders.py). Every call carries the provider's shared token from the token
 service (``TokenCaller``); token values never reach logs or error messages.
 """
 

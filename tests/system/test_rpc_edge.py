@@ -19,7 +19,7 @@ import pytest
 from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from booking_service.servicer import PUBLIC_METHODS
+from booking_service.api.servicer import PUBLIC_METHODS
 from services.generated.skyroute.booking.v1 import booking_service_pb2 as booking_pb
 from services.generated.skyroute.search.v1 import search_service_pb2 as search_pb
 from services.generated.skyroute.token.v1 import token_service_pb2 as token_pb

@@ -19,8 +19,8 @@ import jwt
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from booking_service.offer_refs import format_ref
-from booking_service.passengers import Party
+from booking_service.pricing.offer_refs import format_ref
+from booking_service.pricing.passengers import Party
 from services.clients.channels import open_channel
 from services.generated.skyroute.booking.v1 import booking_service_pb2 as pb
 from services.generated.skyroute.booking.v1 import booking_service_pb2_grpc as pb_grpc

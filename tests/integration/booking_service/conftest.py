@@ -21,9 +21,9 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from booking_service.app import BookingApp
-from booking_service.pricing import PriceChecker
-from booking_service.repository import BookingStore
+from booking_service.pricing.checker import PriceChecker
 from booking_service.settings import BookingServiceSettings
+from booking_service.store.repository import BookingStore
 from services.db import DatabaseSettings, create_pool
 from services.generated.skyroute.booking.v1 import booking_service_pb2_grpc as pb_grpc
 from services.logs import Redactor

@@ -13,10 +13,10 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from booking_service.db_prices import DatabasePriceChecker
-from booking_service.passengers import Party
-from booking_service.pricing import PricedOffer
-from booking_service.repository import BookingStore
+from booking_service.pricing.checker import PricedOffer
+from booking_service.pricing.from_database import DatabasePriceChecker
+from booking_service.pricing.passengers import Party
+from booking_service.store.repository import BookingStore
 from services.generated.skyroute.booking.v1 import booking_service_pb2 as pb
 from services.generated.skyroute.common.v1 import money_pb2
 from tests.utils.booking_cluster import (

@@ -15,18 +15,18 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from booking_service.bookings import Bookings
-from booking_service.db_prices import DatabasePriceChecker
-from booking_service.pricing import PricedOffer
-from booking_service.repository import BookingStore
-from booking_service.settings import BookingPolicy
-from booking_service.sweeper import HoldSweeper
-from booking_service.validation import (
+from booking_service.flows.bookings import Bookings
+from booking_service.flows.sweeper import HoldSweeper
+from booking_service.flows.validation import (
     ContactInput,
     CreateBookingInput,
     DocumentInput,
     PassengerInput,
 )
+from booking_service.pricing.checker import PricedOffer
+from booking_service.pricing.from_database import DatabasePriceChecker
+from booking_service.settings import BookingPolicy
+from booking_service.store.repository import BookingStore
 from services.errors import FailedPreconditionError
 from services.generated.skyroute.booking.v1 import booking_service_pb2 as pb
 from tests.utils.booking_cluster import add_fare, create_request, seats_available, set_price

@@ -22,9 +22,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from booking_service.db_prices import DatabasePriceChecker, offer_error
-from booking_service.passengers import Party
-from booking_service.pricing import PricedOffer, PricedSegment, ProviderOffer, apportion
+from booking_service.pricing.checker import PricedOffer, PricedSegment, ProviderOffer, apportion
+from booking_service.pricing.from_database import DatabasePriceChecker, offer_error
+from booking_service.pricing.passengers import Party
 from services.generated.skyroute.booking.v1 import booking_service_pb2 as pb
 from services.providers.base import LookupUnavailable, PlacedOrder
 from services.providers.lookup import OrderLookup, SimOrderLookup

@@ -11,7 +11,7 @@ from grpc_status import rpc_status
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from booking_service.passengers import Party
+from booking_service.pricing.passengers import Party
 from services.generated.skyroute.booking.v1 import booking_service_pb2 as pb
 from tests.utils.booking_cluster import add_fare, create_request, passenger, seats_available
 

@@ -1,5 +1,5 @@
 """The booking migrations (0002, 0003 provider orders) create exactly what
-booking_service/models.py declares, and downgrade cleanly: to the bookings without
+booking_service/store/models.py declares, and downgrade cleanly: to the bookings without
 provider orders, and to the inventory alone."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-import booking_service.models as models
+import booking_service.store.models as models
 import migrations.schema  # noqa: F401  the inventory tables booking_segments refers to
 from booking_service.app import check_schema
 from migrations.migrate import alembic_config

@@ -16,7 +16,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from booking_service.passengers import Party
+from booking_service.pricing.passengers import Party
 from services.errors import DomainError, FailedPreconditionError, NotFoundError
 from services.generated.skyroute.booking.v1 import booking_service_pb2 as bpb
 from services.generated.skyroute.common.v1 import money_pb2

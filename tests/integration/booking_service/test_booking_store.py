@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from booking_service.passengers import Party
-from booking_service.repository import PARTY_COST_SQL, BookingStore
+from booking_service.pricing.passengers import Party
+from booking_service.store.repository import PARTY_COST_SQL, BookingStore
 from services.db import DatabaseSettings, create_pool
 from services.errors import UnavailableError
 

@@ -16,8 +16,8 @@ import pytest
 import redis as redis_lib
 from prometheus_client import CollectorRegistry
 
-from booking_service.passengers import Party
-from booking_service.pricing import ProviderOffer
+from booking_service.pricing.checker import ProviderOffer
+from booking_service.pricing.passengers import Party
 from search_service.airports import AirportDirectory
 from search_service.pricing import Party as SearchParty
 from search_service.providers import (

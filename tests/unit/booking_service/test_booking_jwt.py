@@ -17,7 +17,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from booking_service.auth import JwtAuthenticator, KeySet, build_auth
+from booking_service.api.auth import JwtAuthenticator, KeySet, build_auth
 from booking_service.dev_token import mint
 from booking_service.settings import BookingServiceSettings, JwtSettings
 from services.config import ConfigError

@@ -11,12 +11,14 @@ from google.protobuf import timestamp_pb2
 from hypothesis import given
 from hypothesis import strategies as st
 
-from booking_service import convert, offer_refs, page_tokens, pnr
-from booking_service.convert import from_money, to_money
-from booking_service.models import PassengerType
-from booking_service.passengers import Party, age_on, passenger_type
-from booking_service.pricing import apportion
-from booking_service.refunds import refund_if_confirmed
+from booking_service.api import convert
+from booking_service.api.convert import from_money, to_money
+from booking_service.flows import page_tokens, pnr
+from booking_service.flows.refunds import refund_if_confirmed
+from booking_service.pricing import offer_refs
+from booking_service.pricing.checker import apportion
+from booking_service.pricing.passengers import Party, age_on, passenger_type
+from booking_service.store.models import PassengerType
 from search_service.pricing import Party as SearchParty
 from services.errors import ValidationError
 from services.generated.skyroute.common.v1 import money_pb2

@@ -7,12 +7,12 @@ from decimal import Decimal
 
 import pytest
 
-from booking_service.models import DocumentType
-from booking_service.passengers import Party
-from booking_service.plan import check_price, final_prices, plan_booking
-from booking_service.pricing import Amount, PricedOffer, PricedSegment
-from booking_service.repository import HeldFare
-from booking_service.validation import Traveller, ValidRequest
+from booking_service.flows.plan import check_price, final_prices, plan_booking
+from booking_service.flows.validation import Traveller, ValidRequest
+from booking_service.pricing.checker import Amount, PricedOffer, PricedSegment
+from booking_service.pricing.passengers import Party
+from booking_service.store.models import DocumentType
+from booking_service.store.repository import HeldFare
 from services.errors import FailedPreconditionError, ValidationError
 
 DEPARTURE = datetime(2026, 7, 1, 9, 0, tzinfo=UTC)

@@ -10,28 +10,28 @@ from typing import Any
 
 import pytest
 
-from booking_service import itinerary
-from booking_service.auth import JwtAuthenticator, KeySet, PublicMethods
-from booking_service.itinerary_links import reference_of, resource_of
-from booking_service.models import (
-    Booking,
-    BookingPassenger,
-    BookingSegment,
-    DocumentType,
-    PassengerType,
-)
-from booking_service.passengers import Party
-from booking_service.plan import check_price, plan_booking
-from booking_service.pricing import PricedOffer, PricedSegment, ProviderOffer
-from booking_service.provider_order import new_remark, rejected_error
-from booking_service.provider_order import order_request as neutral_order_request
+from booking_service.api.auth import JwtAuthenticator, KeySet, PublicMethods
+from booking_service.flows.plan import check_price, plan_booking
+from booking_service.flows.upstream_orders import new_remark, rejected_error
+from booking_service.flows.upstream_orders import order_request as neutral_order_request
+from booking_service.flows.validation import Traveller, ValidRequest
+from booking_service.itinerary import document as itinerary
+from booking_service.itinerary.links import reference_of, resource_of
+from booking_service.pricing.checker import PricedOffer, PricedSegment, ProviderOffer
+from booking_service.pricing.passengers import Party
 from booking_service.settings import (
     BookingServiceSettings,
     ItineraryLinkSettings,
     JwtSettings,
     ProviderOrderSettings,
 )
-from booking_service.validation import Traveller, ValidRequest
+from booking_service.store.models import (
+    Booking,
+    BookingPassenger,
+    BookingSegment,
+    DocumentType,
+    PassengerType,
+)
 from services.config import ConfigError
 from services.errors import FailedPreconditionError, UnauthenticatedError, ValidationError
 from services.providers.amadeus.orders import order_body, placed_order

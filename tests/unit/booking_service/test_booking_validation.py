@@ -8,9 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from booking_service import offer_refs
-from booking_service.pricing import Amount
-from booking_service.validation import (
+from booking_service.flows.validation import (
     ContactInput,
     CreateBookingInput,
     DocumentInput,
@@ -19,6 +17,8 @@ from booking_service.validation import (
     validate_reference,
     validate_request,
 )
+from booking_service.pricing import offer_refs
+from booking_service.pricing.checker import Amount
 from services.errors import ValidationError
 
 TODAY = date(2026, 6, 1)

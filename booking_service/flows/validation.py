@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date
 
-from booking_service.models import REFERENCE_PATTERN, DocumentType
-from booking_service.pricing import Amount
+from booking_service.pricing.checker import Amount
+from booking_service.store.models import REFERENCE_PATTERN, DocumentType
 from services.errors import FieldViolation, ValidationError
 
 MAX_OFFERS = 4

@@ -49,7 +49,7 @@ class BookingStatus(enum.StrEnum):
 
 
 class ProviderOrderStatus(enum.StrEnum):
-    """Where a provider booking's flight order is (provider_order.py)."""
+    """Where a provider booking's flight order is (flows/upstream_orders.py)."""
 
     # The create call is in flight, or its outcome is not known yet.
     ORDERING = "ORDERING"

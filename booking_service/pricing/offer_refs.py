@@ -7,7 +7,7 @@ BOOKING_PRICE_SOURCE=database.
 One reference is one fare (one flight); a round trip is two references. The expected
 unit price is the per-adult price the caller saw; a different current price is a price
 change. This module is the only place that knows the format: booking search offer ids
-instead (SEARCH_SERVICE_ADDRESSES, search_prices.py) needs no change here, and a new
+instead (SEARCH_SERVICE_ADDRESSES, from_search.py) needs no change here, and a new
 internal format is a change to this file alone.
 """
 
@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from booking_service.passengers import Party
+from booking_service.pricing.passengers import Party
 
 MAX_PARTY = 9
 _REF = re.compile(

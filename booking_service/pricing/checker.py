@@ -1,8 +1,8 @@
 """Price revalidation: what an offer costs now, behind the ``PriceChecker`` interface.
 
-Two implementations: ``db_prices.DatabasePriceChecker`` reads the fares straight from
+Two implementations: ``from_database.DatabasePriceChecker`` reads the fares straight from
 PostgreSQL (BOOKING_PRICE_SOURCE=database; offer ids are booking-internal references,
-see offer_refs.py), ``search_prices.SearchPriceChecker`` calls the search service's
+see offer_refs.py), ``from_search.SearchPriceChecker`` calls the search service's
 PriceOffer (offer ids from SearchFlights, inventory and provider offers alike). Money is
 ``Decimal``, never float.
 """
@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from booking_service.passengers import CENT, Party
+from booking_service.pricing.passengers import CENT, Party
 from services.money_text import money_text
 
 

@@ -16,7 +16,7 @@ Seat counts only ever change through conditional, state-guarded statements:
   hold_expires_at <= now()`` lock the same row, so exactly one of them wins, and a hold
   past its expiry is the sweeper's alone (its seats come back once, with the expiry).
 
-Provider bookings (provider_order.py) add a PENDING status while the provider's order
+Provider bookings (flows/upstream_orders.py) add a PENDING status while the provider's order
 is placed: inserted PENDING, then either attached to the order (-> HELD) or deleted
 (seats returned) by a guarded statement, so exactly one outcome wins. Cancel and expiry
 mark a provider order CANCELLING in the same statement that changes the status; the
@@ -39,7 +39,7 @@ from typing import Any
 
 import asyncpg
 
-from booking_service.models import BookingStatus, ProviderOrderStatus
+from booking_service.store.models import BookingStatus, ProviderOrderStatus
 from services.db import pooled
 
 PENDING = BookingStatus.PENDING.value

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-from booking_service.models import PassengerType
+from booking_service.store.models import PassengerType
 from services.fares import weight_percent
 
 CHILD_FROM_AGE = 2

@@ -7,7 +7,7 @@ every search replica that retries UNAVAILABLE. A guarantee the search service gi
 
 Provider (upstream) offers: search's PriceOffer re-prices them at the provider and
 returns the priced flight-offer (``provider_offer_json``); it comes back as the
-PricedOffer's ``provider``, for the booking to order it (provider_order.py). Their
+PricedOffer's ``provider``, for the booking to order it (flows/upstream_orders.py). Their
 segments have no inventory fare.
 """
 
@@ -23,9 +23,9 @@ import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from booking_service.db_prices import departed_error, offer_error
-from booking_service.passengers import CENT, Party
-from booking_service.pricing import PricedOffer, PricedSegment, ProviderOffer, apportion
+from booking_service.pricing.checker import PricedOffer, PricedSegment, ProviderOffer, apportion
+from booking_service.pricing.from_database import departed_error, offer_error
+from booking_service.pricing.passengers import CENT, Party
 from services.clients.channels import open_channel
 from services.context import REQUEST_ID_HEADER, current_request_id, new_request_id
 from services.errors import (

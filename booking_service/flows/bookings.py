@@ -5,7 +5,7 @@ Knows nothing of gRPC: takes the caller's user id and plain inputs, returns
 services/errors.py. Every booking query is scoped to the user, so another user's
 booking is NOT_FOUND, never PERMISSION_DENIED (no enumeration).
 
-Offers of upstream providers are booked through their order API (provider_order.py):
+Offers of upstream providers are booked through their order API (upstream_orders.py):
 the booking is held PENDING while the order is placed, then HELD with the order as its
 hold; cancel deletes the order.
 """
@@ -20,15 +20,29 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from booking_service import page_tokens
-from booking_service.models import BookingStatus
-from booking_service.payments import SimulatedPayments, token_hash
-from booking_service.plan import BookingPlan, check_price, final_prices, plan_booking, sold_out
-from booking_service.pnr import new_reference
-from booking_service.pricing import PriceChecker
-from booking_service.provider_order import ProviderOrdering, new_remark, provider_offer_field
-from booking_service.refunds import refund_if_confirmed
-from booking_service.repository import (
+from booking_service.flows import page_tokens
+from booking_service.flows.payments import SimulatedPayments, token_hash
+from booking_service.flows.plan import (
+    BookingPlan,
+    check_price,
+    final_prices,
+    plan_booking,
+    sold_out,
+)
+from booking_service.flows.pnr import new_reference
+from booking_service.flows.refunds import refund_if_confirmed
+from booking_service.flows.upstream_orders import ProviderOrdering, new_remark, provider_offer_field
+from booking_service.flows.validation import (
+    CreateBookingInput,
+    ValidRequest,
+    validate_payment_token,
+    validate_reference,
+    validate_request,
+)
+from booking_service.pricing.checker import PriceChecker
+from booking_service.settings import BookingPolicy
+from booking_service.store.models import BookingStatus
+from booking_service.store.repository import (
     BookingRecord,
     BookingStore,
     HeldFare,
@@ -37,14 +51,6 @@ from booking_service.repository import (
     ReferenceTaken,
     SeatsUnavailable,
     SegmentRecord,
-)
-from booking_service.settings import BookingPolicy
-from booking_service.validation import (
-    CreateBookingInput,
-    ValidRequest,
-    validate_payment_token,
-    validate_reference,
-    validate_request,
 )
 from services.errors import (
     AlreadyExistsError,

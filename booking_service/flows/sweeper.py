@@ -2,12 +2,12 @@
 
 Each pass takes a batch of due HELD bookings with ``FOR UPDATE SKIP LOCKED`` (so
 replicas split the work instead of queueing on each other), marks them EXPIRED and
-returns their seats, all in one transaction (repository.BookingStore.expire_due). A
+returns their seats, all in one transaction (store.repository.BookingStore.expire_due). A
 full batch is followed at once by the next; otherwise the sweeper sleeps for the
 interval, with jitter so replicas do not run in lockstep.
 
 With the provider's order API configured, each pass then does the provider's part
-(provider_order.ProviderOrdering.sweep): deletes the orders of cancelled and expired
+(upstream_orders.ProviderOrdering.sweep): deletes the orders of cancelled and expired
 bookings, and settles bookings whose order placing was abandoned. That work is
 claimed with a lease, so replicas split it too.
 """
@@ -20,8 +20,8 @@ import random
 
 from prometheus_client import CollectorRegistry, Counter
 
-from booking_service.provider_order import ProviderOrdering
-from booking_service.repository import BookingStore
+from booking_service.flows.upstream_orders import ProviderOrdering
+from booking_service.store.repository import BookingStore
 
 log = logging.getLogger("skyroute.booking.sweeper")
 

@@ -8,16 +8,16 @@ from decimal import Decimal
 
 from google.protobuf import timestamp_pb2
 
-from booking_service.itinerary_links import Itinerary, Link
-from booking_service.models import BookingStatus, DocumentType, PassengerType
-from booking_service.pricing import Amount
-from booking_service.repository import BookingRecord
-from booking_service.validation import (
+from booking_service.flows.validation import (
     ContactInput,
     CreateBookingInput,
     DocumentInput,
     PassengerInput,
 )
+from booking_service.itinerary.links import Itinerary, Link
+from booking_service.pricing.checker import Amount
+from booking_service.store.models import BookingStatus, DocumentType, PassengerType
+from booking_service.store.repository import BookingRecord
 from services.errors import ValidationError
 from services.generated.skyroute.booking.v1 import booking_service_pb2 as pb
 from services.generated.skyroute.common.v1 import money_pb2

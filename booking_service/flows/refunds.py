@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
-from booking_service.repository import SegmentRecord
+from booking_service.store.repository import SegmentRecord
 
 
 def refund_if_confirmed(segments: Iterable[SegmentRecord], passengers: int) -> Decimal:

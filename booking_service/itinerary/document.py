@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from booking_service.repository import BookingRecord, SegmentRecord
+from booking_service.store.repository import BookingRecord, SegmentRecord
 
 VERSION = 1
 DOCUMENT_TYPE = "skyroute.itinerary"

@@ -8,7 +8,7 @@ the hold's row locks.
 
 Offers of the upstream provider (``PricedOffer.provider``) hold no local seats: their
 flights have no inventory fare, and the provider's flight order is their hold
-(provider_order.py). Their price is the provider's, just re-priced, and stays as it is.
+(upstream_orders.py). Their price is the provider's, just re-priced, and stays as it is.
 
 Price rules: the total the caller saw is the sum of the offers' original totals. A
 different current total is FAILED_PRECONDITION / PRICE_CHANGED (new and old total in
@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from booking_service.models import PassengerType
-from booking_service.passengers import Party, party_of, passenger_type
-from booking_service.pricing import Amount, PricedOffer, PricedSegment, ProviderOffer
-from booking_service.repository import HeldFare
-from booking_service.validation import ValidRequest, Violations
+from booking_service.flows.validation import ValidRequest, Violations
+from booking_service.pricing.checker import Amount, PricedOffer, PricedSegment, ProviderOffer
+from booking_service.pricing.passengers import Party, party_of, passenger_type
+from booking_service.store.models import PassengerType
+from booking_service.store.repository import HeldFare
 from services.errors import FailedPreconditionError, ValidationError
 from services.money_text import amount_text, money_text
 

@@ -11,9 +11,9 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from booking_service import offer_refs
-from booking_service.pricing import PricedOffer, PricedSegment
-from booking_service.repository import BookingStore
+from booking_service.pricing import offer_refs
+from booking_service.pricing.checker import PricedOffer, PricedSegment
+from booking_service.store.repository import BookingStore
 from services.errors import FailedPreconditionError, NotFoundError
 
 

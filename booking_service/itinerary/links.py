@@ -21,10 +21,10 @@ from typing import Protocol
 
 import grpc
 
-from booking_service import itinerary
-from booking_service.models import REFERENCE_PATTERN, BookingStatus
-from booking_service.repository import BookingRecord, BookingStore
+from booking_service.itinerary import document as itinerary
 from booking_service.settings import ItineraryLinkSettings
+from booking_service.store.models import REFERENCE_PATTERN, BookingStatus
+from booking_service.store.repository import BookingRecord, BookingStore
 from services.errors import (
     FailedPreconditionError,
     NotFoundError,

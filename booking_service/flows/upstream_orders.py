@@ -37,9 +37,9 @@ from decimal import Decimal
 
 from prometheus_client import CollectorRegistry, Counter
 
-from booking_service.models import ProviderOrderStatus
-from booking_service.plan import BookingPlan, segment_sold_out
-from booking_service.repository import BookingRecord, BookingStore, OrderWork
+from booking_service.flows.plan import BookingPlan, segment_sold_out
+from booking_service.store.models import ProviderOrderStatus
+from booking_service.store.repository import BookingRecord, BookingStore, OrderWork
 from services.errors import (
     ConflictError,
     DomainError,

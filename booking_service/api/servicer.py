@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import grpc
 
-from booking_service import convert
-from booking_service.bookings import Bookings
-from booking_service.itinerary_links import ItineraryLinks
+from booking_service.api import convert
+from booking_service.flows.bookings import Bookings
+from booking_service.itinerary.links import ItineraryLinks
 from services.context import caller_var
 from services.errors import UnauthenticatedError
 from services.generated.skyroute.booking.v1 import booking_service_pb2 as pb
