@@ -43,6 +43,7 @@ from search_service.seed import SeedReport
 from services.clients.channels import open_channel
 from services.generated.skyroute.booking.v1 import booking_service_pb2 as pb
 from services.generated.skyroute.booking.v1 import booking_service_pb2_grpc as pb_grpc
+from services.stack import BOOKING, Facts, Jwt
 
 CREATE = f"/{SERVICE}/CreateBooking"
 CONFIRM = f"/{SERVICE}/ConfirmBooking"
@@ -161,14 +162,10 @@ class BookingBench:
         self.hot, self.spread = asyncio.run(self.prepare_inventory())
         self.check_invariant("before the load")
         self.log(f"booking service, {args.replicas} replicas ...")
-        self.cluster = ServiceCluster(ctx.group, "booking_service", {
-            "SERVICE_NAME": "booking",
-            "DATABASE_URL": ctx.db.url,
-            "BOOKING_PRICE_SOURCE": "database",
-            "BOOKING_JWT_ISSUER": ISSUER,
-            "BOOKING_JWT_AUDIENCE": AUDIENCE,
-            "BOOKING_JWT_SECRET": self.secret,
-        }, args.replicas)
+        self.cluster = ServiceCluster(
+            ctx.group, BOOKING, Facts(database_url=ctx.db.url,
+                                      jwt=Jwt(self.secret, ISSUER, AUDIENCE)),
+            args.replicas, env={"BOOKING_PRICE_SOURCE": "database"})
         asyncio.run(self.sanity())
         self.start_echoes()
         ctx.server_pids = lambda: ([*self.cluster.pids] if self.cluster else []) + [

@@ -50,6 +50,7 @@ from benchmarks.service_clusters import ServiceCluster, increase
 from benchmarks.service_report import ServiceReport, ms, plural, print_summary, write
 from benchmarks.stats import Point
 from search_service.seed import SeedReport
+from services import stack
 from services.clients.channels import open_channel
 from services.generated.skyroute.search.v1 import search_service_pb2 as pb
 from services.generated.skyroute.search.v1 import search_service_pb2_grpc as pb_grpc
@@ -169,14 +170,9 @@ class SearchBench:
         self.streams = {kind: CaseStream(self.network, kind, i, self.used)
                         for i, kind in enumerate((DIRECT, ONE_STOP))}
         self.log(f"search service, {args.replicas} replicas ...")
-        self.cluster = ServiceCluster(ctx.group, "search_service", {
-            "SERVICE_NAME": "search",
-            "DATABASE_URL": ctx.db.url,
-            "REDIS_URL": args.redis_url,
-            "REDIS_KEY_PREFIX": ctx.prefix,
-            "PAGE_TOKEN_SECRET": secrets.token_urlsafe(32),
-            "PROVIDER_ENABLED": "false",
-        }, args.replicas)
+        self.cluster = ServiceCluster(ctx.group, stack.SEARCH, stack.Facts(
+            database_url=ctx.db.url, redis_url=args.redis_url, key_prefix=ctx.prefix,
+            page_token_secret=secrets.token_urlsafe(32)), args.replicas)
         ctx.server_pids = self.server_pids
         self.cached_call = GrpcCall(SEARCH, self.cached_request().SerializeToString(), ())
         cached_value = self.prime_cache()
