@@ -22,7 +22,6 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -30,10 +29,17 @@ import grpc
 import jwt
 
 from benchmarks import proc_load, profile
-from benchmarks.bench_run import BenchRun, keep_quietest, run_bench
+from benchmarks.bench_run import (
+    BenchRun,
+    add_service_options,
+    bench_parser,
+    command_line,
+    keep_quietest,
+    run_bench,
+)
 from benchmarks.booking_load import SERVICE, echo_pairs, service_pairs, sql_pairs
 from benchmarks.pg_activity import STATES, ActivitySampler
-from benchmarks.procs import ROOT, Child
+from benchmarks.procs import Child
 from benchmarks.service_clusters import ServiceCluster, increase
 from benchmarks.service_report import ServiceReport, ms, plural, print_summary, write
 from benchmarks.stats import Point
@@ -81,26 +87,14 @@ def ms_per_booking(point: Point, *parts: str) -> float:
     return sum(point.cores.get(part, math.nan) for part in parts) / point.rps * 1000
 
 
+PROG = "benchmarks.booking_bench"
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.booking_bench",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke run: 2 s per point, concurrency 8 only")
-    parser.add_argument("--seconds", type=float, default=5.0, help="measured time per point")
-    parser.add_argument("--warmup", type=float, default=1.0, help="warm-up before each point")
-    parser.add_argument("--rounds", type=int, default=1,
-                        help="rounds per point; the one least disturbed by other processes "
-                             "and steal is reported")
-    parser.add_argument("--replicas", type=int, default=2)
-    parser.add_argument("--scale", default="small", help="seed scale (small, default)")
+    parser = bench_parser(PROG, __doc__, "smoke run: 2 s per point, concurrency 8 only")
+    add_service_options(parser, "small", "seed scale (small, default)")
     parser.add_argument("--hot-seats", type=int, default=1_000_000,
                         help="seats on the hot flight's fare (enough never to sell out)")
-    parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
-    parser.add_argument("--no-doc", action="store_true", help="print only; leave the doc")
-    parser.add_argument("--keep-logs", action="store_true",
-                        help="keep the work directory (logs, profiles) even on success")
-    parser.add_argument("--no-profile", action="store_true",
-                        help="skip the py-spy pass (it runs when py-spy is on PATH)")
     parser.add_argument("--concurrency", help="comma-separated concurrencies (1,8,32)")
     args = parser.parse_args(argv)
     if args.quick:
@@ -113,24 +107,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    shown = [a for a in (sys.argv[1:] if argv is None else argv)
-             if a not in ("--no-doc", "--keep-logs")]
-    command = " ".join(["python -m benchmarks.booking_bench", *shown])
-    report = ServiceReport("Booking service", command, "bench-booking", SUBJECTS,
-                           unit="bookings/s", requests_label="bookings")
+    report = ServiceReport("Booking service", command_line(PROG, argv), "bench-booking",
+                           SUBJECTS, unit="bookings/s", requests_label="bookings")
     prefix = f"skyroute-bench-booking-{secrets.token_hex(4)}"
-
-    def write_doc() -> None:
-        write(args.output, report)
-        print(f"\nwrote {args.output}")
-
-    return run_bench(report, None, prefix, lambda run: BookingBench(args, run).run(),
-                     write_doc=None if args.no_doc else write_doc,
-                     keep_logs=args.keep_logs, print_summary=print_summary)
+    return run_bench(report, None, prefix, lambda run: BookingBench(args, run).run(), args,
+                     print_summary=print_summary, write=write)
 
 
 class BookingBench:
-    def __init__(self, args: argparse.Namespace, run: BenchRun) -> None:
+    def __init__(self, args: argparse.Namespace, run: BenchRun[ServiceReport]) -> None:
         self.args = args
         self.ctx = run  # the run's processes, database, report
         self.report = run.report

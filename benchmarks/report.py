@@ -13,6 +13,8 @@ from pathlib import Path
 from benchmarks.procs import ROOT
 from benchmarks.stats import ECHO, PER_CALL, PER_PROCESS, SUBJECTS, TOKEN, Point
 
+# Other processes using more than this many cores make a point noticeably noisy.
+NOISY_CORES = 0.25
 # Both caching designs replace a token at a random 75-85 % of its lifetime.
 REFRESH_FRACTION = 0.8
 
@@ -69,6 +71,14 @@ class Results:
 
     def upstream_of(self, subject: str) -> Upstream | None:
         return next((u for u in self.upstream if u.subject == subject), None)
+
+    def note_noise(self) -> None:
+        noisy = [p.foreign_cores for p in self.points if p.foreign_cores > NOISY_CORES]
+        if noisy:
+            self.warnings.append(
+                f"{len(noisy)} of {len(self.points)} reported points ran while other "
+                f"processes used more than {NOISY_CORES:g} cores (up to {max(noisy):.2f}); "
+                f"their figures, and ratios involving them, are disturbed")
 
 
 

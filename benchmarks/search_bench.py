@@ -23,7 +23,6 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from pathlib import Path
 from typing import cast
 
 import asyncpg
@@ -31,10 +30,18 @@ import grpc
 from redis import Redis
 
 from benchmarks import proc_load, profile, sanity
-from benchmarks.bench_run import BenchRun, keep_quietest, run_bench
+from benchmarks.bench_run import (
+    BenchRun,
+    add_redis_option,
+    add_service_options,
+    bench_parser,
+    command_line,
+    keep_quietest,
+    run_bench,
+)
 from benchmarks.echo_server import METHOD as ECHO_METHOD
 from benchmarks.load import GrpcCall, LoadGenerator, ensure_h2load
-from benchmarks.procs import ROOT, Child
+from benchmarks.procs import Child
 from benchmarks.redis_floor import redis_get_floor
 from benchmarks.search_cases import (
     DIRECT,
@@ -83,27 +90,14 @@ PREVIOUS_RPS = 100.0
 PREVIOUS_P95_MS = 2000.0
 
 
+PROG = "benchmarks.search_bench"
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.search_bench",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke run: small inventory, 2 s per point, one concurrency "
-                             "per kind")
-    parser.add_argument("--seconds", type=float, default=5.0, help="measured time per point")
-    parser.add_argument("--warmup", type=float, default=1.0, help="warm-up before each point")
-    parser.add_argument("--rounds", type=int, default=1,
-                        help="rounds per point; the one least disturbed by other processes "
-                             "and steal is reported")
-    parser.add_argument("--replicas", type=int, default=2)
-    parser.add_argument("--scale", default="default", help="seed scale (default, small)")
-    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL",
-                                                              "redis://127.0.0.1:6379/0"))
-    parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
-    parser.add_argument("--no-doc", action="store_true", help="print only; leave the doc")
-    parser.add_argument("--keep-logs", action="store_true",
-                        help="keep the work directory (logs, profiles) even on success")
-    parser.add_argument("--no-profile", action="store_true",
-                        help="skip the py-spy pass (it runs when py-spy is on PATH)")
+    parser = bench_parser(PROG, __doc__, "smoke run: small inventory, 2 s per point, one "
+                          "concurrency per kind")
+    add_service_options(parser, "default", "seed scale (default, small)")
+    add_redis_option(parser)
     parser.add_argument("--cached-concurrency", help="comma-separated (1,16,64)")
     parser.add_argument("--cold-concurrency", help="comma-separated (8,16)")
     args = parser.parse_args(argv)
@@ -121,23 +115,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    shown = [a for a in (sys.argv[1:] if argv is None else argv)
-             if a not in ("--no-doc", "--keep-logs")]
-    command = " ".join(["python -m benchmarks.search_bench", *shown])
-    report = ServiceReport("Search service", command, "bench-search", SUBJECTS)
+    report = ServiceReport("Search service", command_line(PROG, argv), "bench-search",
+                           SUBJECTS)
     prefix = f"skyroute-bench-search-{secrets.token_hex(4)}"
-
-    def write_doc() -> None:
-        write(args.output, report)
-        print(f"\nwrote {args.output}")
-
     return run_bench(report, args.redis_url, prefix, lambda run: SearchBench(args, run).run(),
-                     write_doc=None if args.no_doc else write_doc,
-                     keep_logs=args.keep_logs, print_summary=print_summary)
+                     args, print_summary=print_summary, write=write)
 
 
 class SearchBench:
-    def __init__(self, args: argparse.Namespace, run: BenchRun) -> None:
+    def __init__(self, args: argparse.Namespace, run: BenchRun[ServiceReport]) -> None:
         self.args = args
         self.ctx = run  # the run's processes, database, report
         self.report = run.report
@@ -176,7 +162,8 @@ class SearchBench:
         ctx.server_pids = self.server_pids
         self.cached_call = GrpcCall(SEARCH, self.cached_request().SerializeToString(), ())
         cached_value = self.prime_cache()
-        self.echo = self.start_echo(len(self.cached_response))
+        self.echo, self.echo_address = ctx.start_echo(len(self.cached_response))
+        self.echo_call = GrpcCall(ECHO_METHOD, self.cached_call.message, ())
         self.compare_with_sql()
         self.describe(seeded, ctx.db.settings(("fsync", "synchronous_commit",
                                                "shared_buffers", "max_connections")))
@@ -252,14 +239,6 @@ class SearchBench:
             f"{len(value):,} bytes for it; one request as h2load frames it (nghttp): "
             f"{status}")
         return value
-
-    def start_echo(self, payload_size: int) -> Child:
-        self.log(f"echo gRPC server ({payload_size}-byte responses) ...")
-        child = self.ctx.group.python("echo-server", ["-m", "benchmarks.echo_server",
-                                                       "--payload-size", str(payload_size)])
-        self.echo_address = f"127.0.0.1:{child.wait_ready()['grpc']}"
-        self.echo_call = GrpcCall(ECHO_METHOD, self.cached_call.message, ())
-        return child
 
     def compare_with_sql(self) -> None:
         """Sample searches of each kind: what the service answers, and the rows the
