@@ -6,6 +6,7 @@ import math
 import platform
 import re
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -73,12 +74,17 @@ class Results:
         return next((u for u in self.upstream if u.subject == subject), None)
 
     def note_noise(self) -> None:
-        noisy = [p.foreign_cores for p in self.points if p.foreign_cores > NOISY_CORES]
-        if noisy:
-            self.warnings.append(
-                f"{len(noisy)} of {len(self.points)} reported points ran while other "
-                f"processes used more than {NOISY_CORES:g} cores (up to {max(noisy):.2f}); "
-                f"their figures, and ratios involving them, are disturbed")
+        self.warnings += busy_warning(self.points, "reported points")
+
+
+def busy_warning(points: Sequence[Point], noun: str) -> list[str]:
+    """A warning when other processes used more than NOISY_CORES during some points."""
+    noisy = [p.foreign_cores for p in points if p.foreign_cores > NOISY_CORES]
+    if not noisy:
+        return []
+    return [f"{len(noisy)} of {len(points)} {noun} ran while other processes used more "
+            f"than {NOISY_CORES:g} cores (up to {max(noisy):.2f}); their figures, and "
+            "ratios involving them, are disturbed"]
 
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 HOST = "127.0.0.1"
 # Where an Amadeus-shaped upstream (and the stand-in) issues client-credentials tokens.
@@ -196,6 +197,19 @@ def grpc_addresses(services: tuple[ServiceSpec, ...], replicas: int, host: str =
         for s in services
         if s.grpc_port is not None
     }
+
+
+def read_port_file(path: Path) -> dict[str, int] | None:
+    """The ports a process started on port 0 wrote to its port file (PORT_FILE): a
+    service's {"grpc": ..., "metrics": ...}, the stand-in's HTTP port as {"http": port};
+    None until it is there."""
+    try:
+        ports = json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):  # not yet, or half written
+        return None
+    if isinstance(ports, int):
+        return {"http": ports}
+    return ports if isinstance(ports, dict) else None
 
 
 # -- the facts of `make run` (its secrets are new every run) --------------------------
