@@ -179,6 +179,19 @@ class BenchRun(Generic[R]):
                                         f"{point.failed} failed requests")
         return point
 
+    def rounds(self, concurrencies: Sequence[int], rounds: int,
+               one_round: Callable[[int, int], list[Point]], label: str = "") -> list[Point]:
+        """``rounds`` rounds of ``one_round(c, round_)`` per concurrency (all rounds of one
+        concurrency together); of each point's rounds, the quietest (keep_quietest)."""
+        points: list[Point] = []
+        for c in concurrencies:
+            candidates: list[Point] = []
+            for round_ in range(rounds):
+                self.log(f"{label}concurrency {c}, round {round_ + 1} of {rounds}:")
+                candidates += one_round(c, round_)
+            points += keep_quietest(candidates)
+        return points
+
     def warn_if_busy(self) -> None:
         meter = CpuMeter()
         meter.start()

@@ -22,6 +22,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import asyncpg
@@ -34,7 +35,6 @@ from benchmarks.bench_run import (
     add_service_options,
     bench_parser,
     command_line,
-    keep_quietest,
     run_bench,
 )
 from benchmarks.booking_load import SERVICE, echo_pairs, service_pairs, sql_pairs
@@ -158,15 +158,15 @@ class BookingBench:
         self.describe(seeded, ctx.db.settings(("fsync", "synchronous_commit",
                                                "shared_buffers")))
         handled_before = self.handled()
-        for c in args.concurrencies:
-            candidates: list[Point] = []
-            for round_ in range(args.rounds):
-                self.log(f"concurrency {c}, round {round_ + 1} of {args.rounds}:")
-                for mode in (HOT, SPREAD):
-                    candidates.append(self.service_point(mode, c, round_))
-                    candidates.append(self.ceiling_point(mode, c, round_))
-                candidates.append(self.floor_point(c, round_))
-            self.report.points += keep_quietest(candidates)
+
+        def one_round(c: int, round_: int) -> list[Point]:
+            points = []
+            for mode in (HOT, SPREAD):
+                points += [self.service_point(mode, c, round_),
+                           self.ceiling_point(mode, c, round_)]
+            return [*points, self.floor_point(c, round_)]
+
+        self.report.points += self.ctx.rounds(args.concurrencies, args.rounds, one_round)
         self.check_metrics(handled_before)
         self.report.checks.append(
             f"no oversold seat: after each of the {self.invariant_checks} checks (before the "
@@ -574,8 +574,7 @@ class BookingBench:
     def profile_passes(self) -> None:
         """Extra runs (not reported as points) with py-spy sampling both replicas."""
         if profile.py_spy() is None:
-            self.report.findings.append("no py-spy on PATH: replicas not profiled "
-                                        "(`pip install py-spy` to add the breakdown)")
+            self.report.findings.append(profile.NO_PY_SPY)
             return
         assert self.cluster is not None
         c = max(self.args.concurrencies)
@@ -586,14 +585,11 @@ class BookingBench:
             run_id = f"{self.ctx.prefix}-profile-{'hot' if mode == HOT else 'spread'}"
             outs = [self.ctx.workdir / f"py-spy-{run_id}-{i}.txt"
                     for i in range(len(self.cluster.pids))]
-            spies = [profile.record(self.ctx.group, f"py-spy-{i}", pid, seconds, out)
-                     for i, (pid, out) in enumerate(zip(self.cluster.pids, outs, strict=True))]
-            result = proc_load.run(service_pairs, self.config(mode, run_id),
-                                   processes=LOAD_PROCESSES, concurrency=c,
-                                   seconds=seconds + 1, warmup=0, workdir=self.ctx.workdir,
-                                   name=f"pairs-{run_id}")
-            for spy in spies:
-                spy.popen.wait(30)
+            result, _ = profile.sampled(
+                self.ctx.group, self.cluster.pids, outs, seconds,
+                partial(proc_load.run, service_pairs, self.config(mode, run_id),
+                        processes=LOAD_PROCESSES, concurrency=c, seconds=seconds + 1,
+                        warmup=0, workdir=self.ctx.workdir, name=f"pairs-{run_id}"))
             self.pairs_seen += int(result.stats.get("pairs", 0))
             self.after_load(f"the profiling run ({label})")
             prof = profile.summarize(outs, PROFILED)

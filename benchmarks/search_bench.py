@@ -36,7 +36,6 @@ from benchmarks.bench_run import (
     add_service_options,
     bench_parser,
     command_line,
-    keep_quietest,
     run_bench,
 )
 from benchmarks.echo_server import METHOD as ECHO_METHOD
@@ -285,29 +284,27 @@ class SearchBench:
     def measure_cached(self, cached_value: bytes) -> list[Point]:
         args = self.args
         assert self.cluster is not None
-        points: list[Point] = []
-        for c in args.cached_concurrencies:
-            candidates: list[Point] = []
-            for round_ in range(args.rounds):
-                self.log(f"cached, concurrency {c}, round {round_ + 1} of {args.rounds}:")
-                candidates.append(self.ctx.measured(partial(
-                    self.load.run, ECHO_H2, 0, self.echo_call, [self.echo_address], c,
-                    args.seconds, args.warmup)))
-                self.load.run(CACHED, len(self.cluster.addresses), self.cached_call,
-                              self.cluster.addresses, c, args.warmup, 0)
-                before = self.cache_lookups()
-                sessions = self.ctx.db.sessions()
-                point = self.ctx.measured(partial(
-                    self.load.run, CACHED, len(self.cluster.addresses), self.cached_call,
-                    self.cluster.addresses, c, args.seconds, 0))
-                self.sessions[(CACHED, c)] = self.ctx.db.sessions() - sessions
-                self.check_lookups(point, before, expect="hit")
-                candidates.append(point)
-                key = f"{self.ctx.prefix}-floor"
-                candidates.append(self.ctx.measured(partial(
-                    asyncio.run, self.redis_point(key, cached_value, c))))
-            points += keep_quietest(candidates)
-        return points
+        cluster = self.cluster
+
+        def one_round(c: int, round_: int) -> list[Point]:
+            echo = self.ctx.measured(partial(
+                self.load.run, ECHO_H2, 0, self.echo_call, [self.echo_address], c,
+                args.seconds, args.warmup))
+            self.load.run(CACHED, len(cluster.addresses), self.cached_call,
+                          cluster.addresses, c, args.warmup, 0)
+            before = self.cache_lookups()
+            sessions = self.ctx.db.sessions()
+            point = self.ctx.measured(partial(
+                self.load.run, CACHED, len(cluster.addresses), self.cached_call,
+                cluster.addresses, c, args.seconds, 0))
+            self.sessions[(CACHED, c)] = self.ctx.db.sessions() - sessions
+            self.check_lookups(point, before, expect="hit")
+            key = f"{self.ctx.prefix}-floor"
+            redis = self.ctx.measured(partial(
+                asyncio.run, self.redis_point(key, cached_value, c)))
+            return [echo, point, redis]
+
+        return self.ctx.rounds(args.cached_concurrencies, args.rounds, one_round, "cached, ")
 
     async def redis_point(self, key: str, value: bytes, c: int) -> Point:
         point = await redis_get_floor(self.args.redis_url, key, value, c, self.args.seconds,
@@ -318,19 +315,16 @@ class SearchBench:
     def measure_cold(self) -> list[Point]:
         args = self.args
         assert self.cluster is not None
-        points: list[Point] = []
-        for c in args.cold_concurrencies:
-            candidates: list[Point] = []
-            for round_ in range(args.rounds):
-                self.log(f"cold, concurrency {c}, round {round_ + 1} of {args.rounds}:")
-                candidates.append(self.ctx.measured(partial(
-                    self.pyload.run, ECHO_PY, 0, self.echo_call, [self.echo_address] * 2, c,
-                    args.seconds, args.warmup)))
-                for kind in (DIRECT, ONE_STOP):
-                    candidates.append(self.cold_point(kind, c))
-                    candidates.append(self.floor_point(kind, c))
-            points += keep_quietest(candidates)
-        return points
+
+        def one_round(c: int, round_: int) -> list[Point]:
+            points = [self.ctx.measured(partial(
+                self.pyload.run, ECHO_PY, 0, self.echo_call, [self.echo_address] * 2, c,
+                args.seconds, args.warmup))]
+            for kind in (DIRECT, ONE_STOP):
+                points += [self.cold_point(kind, c), self.floor_point(kind, c)]
+            return points
+
+        return self.ctx.rounds(args.cold_concurrencies, args.rounds, one_round, "cold, ")
 
     def cold_point(self, kind: str, c: int) -> Point:
         args = self.args
@@ -558,8 +552,7 @@ class SearchBench:
         """Extra load runs (not reported as points) with py-spy sampling both replicas:
         where their Python time goes."""
         if profile.py_spy() is None:
-            self.report.findings.append("no py-spy on PATH: replicas not profiled "
-                                        "(`pip install py-spy` to add the breakdown)")
+            self.report.findings.append(profile.NO_PY_SPY)
             return
         assert self.cluster is not None
         c_cached = max(self.args.cached_concurrencies)
@@ -579,11 +572,8 @@ class SearchBench:
             self.log(f"profiling the replicas: {label} ...")
             outs = [self.ctx.workdir / f"py-spy-{i}-{len(self.report.findings)}.txt"
                     for i in range(len(self.cluster.pids))]
-            spies = [profile.record(self.ctx.group, f"py-spy-{i}", pid, seconds, out)
-                     for i, (pid, out) in enumerate(zip(self.cluster.pids, outs, strict=True))]
-            point = load()
-            for spy in spies:
-                spy.popen.wait(30)
+            point, spies = profile.sampled(self.ctx.group, self.cluster.pids, outs, seconds,
+                                           load)
             result = profile.summarize(outs, PROFILED)
             if not result.samples:
                 self.report.findings.append(f"{label}: py-spy recorded nothing "

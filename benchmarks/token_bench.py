@@ -140,15 +140,16 @@ class Bench:
             self.sanity(cluster)
         # Interleaved per concurrency, so that subject and floors see the same conditions
         # (this machine may be shared); idle servers cost next to nothing meanwhile.
+        def one_round(c: int, round_: int) -> list[Point]:
+            self.echo_point(echo, c)
+            for cluster in clusters:
+                self.token_point(cluster, c)
+            self.redis_point(response, c)
+            points, self.candidates = self.candidates, []
+            return points
+
         window_start = time.time()
-        for c in args.concurrencies:
-            for round_ in range(args.rounds):
-                self.log(f"concurrency {c}, round {round_ + 1} of {args.rounds}:")
-                self.echo_point(echo, c)
-                for cluster in clusters:
-                    self.token_point(cluster, c)
-                self.redis_point(response, c)
-            self.keep_quietest()
+        self.results.points += self.ctx.rounds(args.concurrencies, args.rounds, one_round)
         window_end = time.time()
         self.summarize_metrics()
         for cluster in clusters:
