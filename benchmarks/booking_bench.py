@@ -22,7 +22,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-from pathlib import Path
+from functools import partial
 from typing import Any
 
 import asyncpg
@@ -30,10 +30,16 @@ import grpc
 import jwt
 
 from benchmarks import proc_load, profile
-from benchmarks.bench_run import BenchRun, keep_quietest, run_bench
+from benchmarks.bench_run import (
+    BenchRun,
+    add_service_options,
+    bench_parser,
+    command_line,
+    run_bench,
+)
 from benchmarks.booking_load import SERVICE, echo_pairs, service_pairs, sql_pairs
 from benchmarks.pg_activity import STATES, ActivitySampler
-from benchmarks.procs import ROOT, Child
+from benchmarks.procs import Child
 from benchmarks.service_clusters import ServiceCluster, increase
 from benchmarks.service_report import ServiceReport, ms, plural, print_summary, write
 from benchmarks.stats import Point
@@ -43,6 +49,7 @@ from inventory_seed.seed import SeedReport
 from services.clients.channels import open_channel
 from services.generated.skyroute.booking.v1 import booking_service_pb2 as pb
 from services.generated.skyroute.booking.v1 import booking_service_pb2_grpc as pb_grpc
+from services.stack import BOOKING, Facts, Jwt
 
 CREATE = f"/{SERVICE}/CreateBooking"
 CONFIRM = f"/{SERVICE}/ConfirmBooking"
@@ -80,26 +87,14 @@ def ms_per_booking(point: Point, *parts: str) -> float:
     return sum(point.cores.get(part, math.nan) for part in parts) / point.rps * 1000
 
 
+PROG = "benchmarks.booking_bench"
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.booking_bench",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke run: 2 s per point, concurrency 8 only")
-    parser.add_argument("--seconds", type=float, default=5.0, help="measured time per point")
-    parser.add_argument("--warmup", type=float, default=1.0, help="warm-up before each point")
-    parser.add_argument("--rounds", type=int, default=1,
-                        help="rounds per point; the one least disturbed by other processes "
-                             "and steal is reported")
-    parser.add_argument("--replicas", type=int, default=2)
-    parser.add_argument("--scale", default="small", help="seed scale (small, default)")
+    parser = bench_parser(PROG, __doc__, "smoke run: 2 s per point, concurrency 8 only")
+    add_service_options(parser, "small", "seed scale (small, default)")
     parser.add_argument("--hot-seats", type=int, default=1_000_000,
                         help="seats on the hot flight's fare (enough never to sell out)")
-    parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
-    parser.add_argument("--no-doc", action="store_true", help="print only; leave the doc")
-    parser.add_argument("--keep-logs", action="store_true",
-                        help="keep the work directory (logs, profiles) even on success")
-    parser.add_argument("--no-profile", action="store_true",
-                        help="skip the py-spy pass (it runs when py-spy is on PATH)")
     parser.add_argument("--concurrency", help="comma-separated concurrencies (1,8,32)")
     args = parser.parse_args(argv)
     if args.quick:
@@ -112,24 +107,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    shown = [a for a in (sys.argv[1:] if argv is None else argv)
-             if a not in ("--no-doc", "--keep-logs")]
-    command = " ".join(["python -m benchmarks.booking_bench", *shown])
-    report = ServiceReport("Booking service", command, "bench-booking", SUBJECTS,
-                           unit="bookings/s", requests_label="bookings")
+    report = ServiceReport("Booking service", command_line(PROG, argv), "bench-booking",
+                           SUBJECTS, unit="bookings/s", requests_label="bookings")
     prefix = f"skyroute-bench-booking-{secrets.token_hex(4)}"
-
-    def write_doc() -> None:
-        write(args.output, report)
-        print(f"\nwrote {args.output}")
-
-    return run_bench(report, None, prefix, lambda run: BookingBench(args, run).run(),
-                     write_doc=None if args.no_doc else write_doc,
-                     keep_logs=args.keep_logs, print_summary=print_summary)
+    return run_bench(report, None, prefix, lambda run: BookingBench(args, run).run(), args,
+                     print_summary=print_summary, write=write)
 
 
 class BookingBench:
-    def __init__(self, args: argparse.Namespace, run: BenchRun) -> None:
+    def __init__(self, args: argparse.Namespace, run: BenchRun[ServiceReport]) -> None:
         self.args = args
         self.ctx = run  # the run's processes, database, report
         self.report = run.report
@@ -161,14 +147,10 @@ class BookingBench:
         self.hot, self.spread = asyncio.run(self.prepare_inventory())
         self.check_invariant("before the load")
         self.log(f"booking service, {args.replicas} replicas ...")
-        self.cluster = ServiceCluster(ctx.group, "booking_service", {
-            "SERVICE_NAME": "booking",
-            "DATABASE_URL": ctx.db.url,
-            "BOOKING_PRICE_SOURCE": "database",
-            "BOOKING_JWT_ISSUER": ISSUER,
-            "BOOKING_JWT_AUDIENCE": AUDIENCE,
-            "BOOKING_JWT_SECRET": self.secret,
-        }, args.replicas)
+        self.cluster = ServiceCluster(
+            ctx.group, BOOKING, Facts(database_url=ctx.db.url,
+                                      jwt=Jwt(self.secret, ISSUER, AUDIENCE)),
+            args.replicas, env={"BOOKING_PRICE_SOURCE": "database"})
         asyncio.run(self.sanity())
         self.start_echoes()
         ctx.server_pids = lambda: ([*self.cluster.pids] if self.cluster else []) + [
@@ -176,15 +158,15 @@ class BookingBench:
         self.describe(seeded, ctx.db.settings(("fsync", "synchronous_commit",
                                                "shared_buffers")))
         handled_before = self.handled()
-        for c in args.concurrencies:
-            candidates: list[Point] = []
-            for round_ in range(args.rounds):
-                self.log(f"concurrency {c}, round {round_ + 1} of {args.rounds}:")
-                for mode in (HOT, SPREAD):
-                    candidates.append(self.service_point(mode, c, round_))
-                    candidates.append(self.ceiling_point(mode, c, round_))
-                candidates.append(self.floor_point(c, round_))
-            self.report.points += keep_quietest(candidates)
+
+        def one_round(c: int, round_: int) -> list[Point]:
+            points = []
+            for mode in (HOT, SPREAD):
+                points += [self.service_point(mode, c, round_),
+                           self.ceiling_point(mode, c, round_)]
+            return [*points, self.floor_point(c, round_)]
+
+        self.report.points += self.ctx.rounds(args.concurrencies, args.rounds, one_round)
         self.check_metrics(handled_before)
         self.report.checks.append(
             f"no oversold seat: after each of the {self.invariant_checks} checks (before the "
@@ -592,8 +574,7 @@ class BookingBench:
     def profile_passes(self) -> None:
         """Extra runs (not reported as points) with py-spy sampling both replicas."""
         if profile.py_spy() is None:
-            self.report.findings.append("no py-spy on PATH: replicas not profiled "
-                                        "(`pip install py-spy` to add the breakdown)")
+            self.report.findings.append(profile.NO_PY_SPY)
             return
         assert self.cluster is not None
         c = max(self.args.concurrencies)
@@ -604,14 +585,11 @@ class BookingBench:
             run_id = f"{self.ctx.prefix}-profile-{'hot' if mode == HOT else 'spread'}"
             outs = [self.ctx.workdir / f"py-spy-{run_id}-{i}.txt"
                     for i in range(len(self.cluster.pids))]
-            spies = [profile.record(self.ctx.group, f"py-spy-{i}", pid, seconds, out)
-                     for i, (pid, out) in enumerate(zip(self.cluster.pids, outs, strict=True))]
-            result = proc_load.run(service_pairs, self.config(mode, run_id),
-                                   processes=LOAD_PROCESSES, concurrency=c,
-                                   seconds=seconds + 1, warmup=0, workdir=self.ctx.workdir,
-                                   name=f"pairs-{run_id}")
-            for spy in spies:
-                spy.popen.wait(30)
+            result, _ = profile.sampled(
+                self.ctx.group, self.cluster.pids, outs, seconds,
+                partial(proc_load.run, service_pairs, self.config(mode, run_id),
+                        processes=LOAD_PROCESSES, concurrency=c, seconds=seconds + 1,
+                        warmup=0, workdir=self.ctx.workdir, name=f"pairs-{run_id}"))
             self.pairs_seen += int(result.stats.get("pairs", 0))
             self.after_load(f"the profiling run ({label})")
             prof = profile.summarize(outs, PROFILED)

@@ -16,6 +16,8 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from services.stack import read_port_file
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -34,15 +36,9 @@ class Child:
         assert self.port_file is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.port_file.exists():
-                try:
-                    ports = json.loads(self.port_file.read_text())
-                except json.JSONDecodeError:
-                    ports = None  # written non-atomically: read again
-                if isinstance(ports, int):
-                    return {"http": ports}
-                if isinstance(ports, dict):
-                    return ports
+            ports = read_port_file(self.port_file)
+            if ports is not None:
+                return ports
             if self.popen.poll() is not None:
                 raise RuntimeError(f"{self.name} exited with {self.popen.returncode}:\n"
                                    f"{self.log_tail()}")

@@ -14,11 +14,14 @@ from __future__ import annotations
 import re
 import shutil
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from benchmarks.procs import Child, ProcessGroup
+
+T = TypeVar("T")
 
 # Innermost frame's file -> area; first match wins.
 AREAS: tuple[tuple[str, str], ...] = (
@@ -54,6 +57,22 @@ def record(group: ProcessGroup, name: str, pid: int, seconds: float, out: Path) 
                                 str(max(1, round(seconds))), "--rate", "100", "--format",
                                 "raw", "--full-filenames", "--gil", "--nonblocking",
                                 "--output", str(out)])
+
+
+NO_PY_SPY = ("no py-spy on PATH: replicas not profiled (`pip install py-spy` to add the "
+             "breakdown)")
+
+
+def sampled(group: ProcessGroup, pids: Sequence[int], outs: Sequence[Path], seconds: float,
+            load: Callable[[], T]) -> tuple[T, list[Child]]:
+    """Runs ``load()`` while py-spy samples each of ``pids`` for ``seconds`` into the
+    matching ``outs``; returns its result once every sampler has written its file."""
+    spies = [record(group, f"py-spy-{i}", pid, seconds, out)
+             for i, (pid, out) in enumerate(zip(pids, outs, strict=True))]
+    result = load()
+    for spy in spies:
+        spy.popen.wait(30)
+    return result, spies
 
 
 @dataclass

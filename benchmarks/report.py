@@ -6,6 +6,7 @@ import math
 import platform
 import re
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,6 +14,8 @@ from pathlib import Path
 from benchmarks.procs import ROOT
 from benchmarks.stats import ECHO, PER_CALL, PER_PROCESS, SUBJECTS, TOKEN, Point
 
+# Other processes using more than this many cores make a point noticeably noisy.
+NOISY_CORES = 0.25
 # Both caching designs replace a token at a random 75-85 % of its lifetime.
 REFRESH_FRACTION = 0.8
 
@@ -69,6 +72,19 @@ class Results:
 
     def upstream_of(self, subject: str) -> Upstream | None:
         return next((u for u in self.upstream if u.subject == subject), None)
+
+    def note_noise(self) -> None:
+        self.warnings += busy_warning(self.points, "reported points")
+
+
+def busy_warning(points: Sequence[Point], noun: str) -> list[str]:
+    """A warning when other processes used more than NOISY_CORES during some points."""
+    noisy = [p.foreign_cores for p in points if p.foreign_cores > NOISY_CORES]
+    if not noisy:
+        return []
+    return [f"{len(noisy)} of {len(points)} {noun} ran while other processes used more "
+            f"than {NOISY_CORES:g} cores (up to {max(noisy):.2f}); their figures, and "
+            "ratios involving them, are disturbed"]
 
 
 

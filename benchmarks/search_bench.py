@@ -23,7 +23,6 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from pathlib import Path
 from typing import cast
 
 import asyncpg
@@ -31,10 +30,17 @@ import grpc
 from redis import Redis
 
 from benchmarks import proc_load, profile, sanity
-from benchmarks.bench_run import BenchRun, keep_quietest, run_bench
+from benchmarks.bench_run import (
+    BenchRun,
+    add_redis_option,
+    add_service_options,
+    bench_parser,
+    command_line,
+    run_bench,
+)
 from benchmarks.echo_server import METHOD as ECHO_METHOD
 from benchmarks.load import GrpcCall, LoadGenerator, ensure_h2load
-from benchmarks.procs import ROOT, Child
+from benchmarks.procs import Child
 from benchmarks.redis_floor import redis_get_floor
 from benchmarks.search_cases import (
     DIRECT,
@@ -50,6 +56,7 @@ from benchmarks.service_clusters import ServiceCluster, increase
 from benchmarks.service_report import ServiceReport, ms, plural, print_summary, write
 from benchmarks.stats import Point
 from inventory_seed.seed import SeedReport
+from services import stack
 from services.clients.channels import open_channel
 from services.generated.skyroute.search.v1 import search_service_pb2 as pb
 from services.generated.skyroute.search.v1 import search_service_pb2_grpc as pb_grpc
@@ -82,27 +89,14 @@ PREVIOUS_RPS = 100.0
 PREVIOUS_P95_MS = 2000.0
 
 
+PROG = "benchmarks.search_bench"
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.search_bench",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke run: small inventory, 2 s per point, one concurrency "
-                             "per kind")
-    parser.add_argument("--seconds", type=float, default=5.0, help="measured time per point")
-    parser.add_argument("--warmup", type=float, default=1.0, help="warm-up before each point")
-    parser.add_argument("--rounds", type=int, default=1,
-                        help="rounds per point; the one least disturbed by other processes "
-                             "and steal is reported")
-    parser.add_argument("--replicas", type=int, default=2)
-    parser.add_argument("--scale", default="default", help="seed scale (default, small)")
-    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL",
-                                                              "redis://127.0.0.1:6379/0"))
-    parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
-    parser.add_argument("--no-doc", action="store_true", help="print only; leave the doc")
-    parser.add_argument("--keep-logs", action="store_true",
-                        help="keep the work directory (logs, profiles) even on success")
-    parser.add_argument("--no-profile", action="store_true",
-                        help="skip the py-spy pass (it runs when py-spy is on PATH)")
+    parser = bench_parser(PROG, __doc__, "smoke run: small inventory, 2 s per point, one "
+                          "concurrency per kind")
+    add_service_options(parser, "default", "seed scale (default, small)")
+    add_redis_option(parser)
     parser.add_argument("--cached-concurrency", help="comma-separated (1,16,64)")
     parser.add_argument("--cold-concurrency", help="comma-separated (8,16)")
     args = parser.parse_args(argv)
@@ -120,23 +114,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    shown = [a for a in (sys.argv[1:] if argv is None else argv)
-             if a not in ("--no-doc", "--keep-logs")]
-    command = " ".join(["python -m benchmarks.search_bench", *shown])
-    report = ServiceReport("Search service", command, "bench-search", SUBJECTS)
+    report = ServiceReport("Search service", command_line(PROG, argv), "bench-search",
+                           SUBJECTS)
     prefix = f"skyroute-bench-search-{secrets.token_hex(4)}"
-
-    def write_doc() -> None:
-        write(args.output, report)
-        print(f"\nwrote {args.output}")
-
     return run_bench(report, args.redis_url, prefix, lambda run: SearchBench(args, run).run(),
-                     write_doc=None if args.no_doc else write_doc,
-                     keep_logs=args.keep_logs, print_summary=print_summary)
+                     args, print_summary=print_summary, write=write)
 
 
 class SearchBench:
-    def __init__(self, args: argparse.Namespace, run: BenchRun) -> None:
+    def __init__(self, args: argparse.Namespace, run: BenchRun[ServiceReport]) -> None:
         self.args = args
         self.ctx = run  # the run's processes, database, report
         self.report = run.report
@@ -169,18 +155,14 @@ class SearchBench:
         self.streams = {kind: CaseStream(self.network, kind, i, self.used)
                         for i, kind in enumerate((DIRECT, ONE_STOP))}
         self.log(f"search service, {args.replicas} replicas ...")
-        self.cluster = ServiceCluster(ctx.group, "search_service", {
-            "SERVICE_NAME": "search",
-            "DATABASE_URL": ctx.db.url,
-            "REDIS_URL": args.redis_url,
-            "REDIS_KEY_PREFIX": ctx.prefix,
-            "PAGE_TOKEN_SECRET": secrets.token_urlsafe(32),
-            "PROVIDER_ENABLED": "false",
-        }, args.replicas)
+        self.cluster = ServiceCluster(ctx.group, stack.SEARCH, stack.Facts(
+            database_url=ctx.db.url, redis_url=args.redis_url, key_prefix=ctx.prefix,
+            page_token_secret=secrets.token_urlsafe(32)), args.replicas)
         ctx.server_pids = self.server_pids
         self.cached_call = GrpcCall(SEARCH, self.cached_request().SerializeToString(), ())
         cached_value = self.prime_cache()
-        self.echo = self.start_echo(len(self.cached_response))
+        self.echo, self.echo_address = ctx.start_echo(len(self.cached_response))
+        self.echo_call = GrpcCall(ECHO_METHOD, self.cached_call.message, ())
         self.compare_with_sql()
         self.describe(seeded, ctx.db.settings(("fsync", "synchronous_commit",
                                                "shared_buffers", "max_connections")))
@@ -257,14 +239,6 @@ class SearchBench:
             f"{status}")
         return value
 
-    def start_echo(self, payload_size: int) -> Child:
-        self.log(f"echo gRPC server ({payload_size}-byte responses) ...")
-        child = self.ctx.group.python("echo-server", ["-m", "benchmarks.echo_server",
-                                                       "--payload-size", str(payload_size)])
-        self.echo_address = f"127.0.0.1:{child.wait_ready()['grpc']}"
-        self.echo_call = GrpcCall(ECHO_METHOD, self.cached_call.message, ())
-        return child
-
     def compare_with_sql(self) -> None:
         """Sample searches of each kind: what the service answers, and the rows the
         floor's SQL returns for them (one row = one journey = one itinerary)."""
@@ -310,29 +284,27 @@ class SearchBench:
     def measure_cached(self, cached_value: bytes) -> list[Point]:
         args = self.args
         assert self.cluster is not None
-        points: list[Point] = []
-        for c in args.cached_concurrencies:
-            candidates: list[Point] = []
-            for round_ in range(args.rounds):
-                self.log(f"cached, concurrency {c}, round {round_ + 1} of {args.rounds}:")
-                candidates.append(self.ctx.measured(partial(
-                    self.load.run, ECHO_H2, 0, self.echo_call, [self.echo_address], c,
-                    args.seconds, args.warmup)))
-                self.load.run(CACHED, len(self.cluster.addresses), self.cached_call,
-                              self.cluster.addresses, c, args.warmup, 0)
-                before = self.cache_lookups()
-                sessions = self.ctx.db.sessions()
-                point = self.ctx.measured(partial(
-                    self.load.run, CACHED, len(self.cluster.addresses), self.cached_call,
-                    self.cluster.addresses, c, args.seconds, 0))
-                self.sessions[(CACHED, c)] = self.ctx.db.sessions() - sessions
-                self.check_lookups(point, before, expect="hit")
-                candidates.append(point)
-                key = f"{self.ctx.prefix}-floor"
-                candidates.append(self.ctx.measured(partial(
-                    asyncio.run, self.redis_point(key, cached_value, c))))
-            points += keep_quietest(candidates)
-        return points
+        cluster = self.cluster
+
+        def one_round(c: int, round_: int) -> list[Point]:
+            echo = self.ctx.measured(partial(
+                self.load.run, ECHO_H2, 0, self.echo_call, [self.echo_address], c,
+                args.seconds, args.warmup))
+            self.load.run(CACHED, len(cluster.addresses), self.cached_call,
+                          cluster.addresses, c, args.warmup, 0)
+            before = self.cache_lookups()
+            sessions = self.ctx.db.sessions()
+            point = self.ctx.measured(partial(
+                self.load.run, CACHED, len(cluster.addresses), self.cached_call,
+                cluster.addresses, c, args.seconds, 0))
+            self.sessions[(CACHED, c)] = self.ctx.db.sessions() - sessions
+            self.check_lookups(point, before, expect="hit")
+            key = f"{self.ctx.prefix}-floor"
+            redis = self.ctx.measured(partial(
+                asyncio.run, self.redis_point(key, cached_value, c)))
+            return [echo, point, redis]
+
+        return self.ctx.rounds(args.cached_concurrencies, args.rounds, one_round, "cached, ")
 
     async def redis_point(self, key: str, value: bytes, c: int) -> Point:
         point = await redis_get_floor(self.args.redis_url, key, value, c, self.args.seconds,
@@ -343,19 +315,16 @@ class SearchBench:
     def measure_cold(self) -> list[Point]:
         args = self.args
         assert self.cluster is not None
-        points: list[Point] = []
-        for c in args.cold_concurrencies:
-            candidates: list[Point] = []
-            for round_ in range(args.rounds):
-                self.log(f"cold, concurrency {c}, round {round_ + 1} of {args.rounds}:")
-                candidates.append(self.ctx.measured(partial(
-                    self.pyload.run, ECHO_PY, 0, self.echo_call, [self.echo_address] * 2, c,
-                    args.seconds, args.warmup)))
-                for kind in (DIRECT, ONE_STOP):
-                    candidates.append(self.cold_point(kind, c))
-                    candidates.append(self.floor_point(kind, c))
-            points += keep_quietest(candidates)
-        return points
+
+        def one_round(c: int, round_: int) -> list[Point]:
+            points = [self.ctx.measured(partial(
+                self.pyload.run, ECHO_PY, 0, self.echo_call, [self.echo_address] * 2, c,
+                args.seconds, args.warmup))]
+            for kind in (DIRECT, ONE_STOP):
+                points += [self.cold_point(kind, c), self.floor_point(kind, c)]
+            return points
+
+        return self.ctx.rounds(args.cold_concurrencies, args.rounds, one_round, "cold, ")
 
     def cold_point(self, kind: str, c: int) -> Point:
         args = self.args
@@ -583,8 +552,7 @@ class SearchBench:
         """Extra load runs (not reported as points) with py-spy sampling both replicas:
         where their Python time goes."""
         if profile.py_spy() is None:
-            self.report.findings.append("no py-spy on PATH: replicas not profiled "
-                                        "(`pip install py-spy` to add the breakdown)")
+            self.report.findings.append(profile.NO_PY_SPY)
             return
         assert self.cluster is not None
         c_cached = max(self.args.cached_concurrencies)
@@ -604,11 +572,8 @@ class SearchBench:
             self.log(f"profiling the replicas: {label} ...")
             outs = [self.ctx.workdir / f"py-spy-{i}-{len(self.report.findings)}.txt"
                     for i in range(len(self.cluster.pids))]
-            spies = [profile.record(self.ctx.group, f"py-spy-{i}", pid, seconds, out)
-                     for i, (pid, out) in enumerate(zip(self.cluster.pids, outs, strict=True))]
-            point = load()
-            for spy in spies:
-                spy.popen.wait(30)
+            point, spies = profile.sampled(self.ctx.group, self.cluster.pids, outs, seconds,
+                                           load)
             result = profile.summarize(outs, PROFILED)
             if not result.samples:
                 self.report.findings.append(f"{label}: py-spy recorded nothing "

@@ -1,4 +1,4 @@
-"""Replicas of a service (``python -m <package>``) as separate processes of the
+"""Replicas of a service of the stack (services/stack.py) as separate processes of the
 benchmark's ``ProcessGroup``, and the counters they expose on /metrics."""
 
 from __future__ import annotations
@@ -9,18 +9,23 @@ from collections.abc import Callable, Mapping
 from prometheus_client.parser import text_string_to_metric_families
 
 from benchmarks.procs import Child, ProcessGroup
+from services.stack import Facts, ServiceSpec
 
 Labels = Mapping[str, str]
 
 
 class ServiceCluster:
-    def __init__(self, group: ProcessGroup, package: str, env: Mapping[str, str],
-                 replicas: int) -> None:
+    def __init__(self, group: ProcessGroup, service: ServiceSpec, facts: Facts,
+                 replicas: int, env: Mapping[str, str] | None = None,
+                 name: str | None = None) -> None:
+        """``env``: tuning on top of the stack's environment; ``name``: of the children
+        and their replica ids (default: the service's package), distinct per cluster."""
         self._group = group
-        base = {"GRPC_HOST": "127.0.0.1", "GRPC_PORT": "0", "METRICS_PORT": "0",
-                "SHUTDOWN_GRACE_SECONDS": "1", "LOG_LEVEL": "INFO", **env}
-        children = [group.python(f"{package}-{i + 1}", ["-m", package],
-                                 {**base, "REPLICA_ID": f"{package}-{i + 1}"})
+        name = name or service.module
+        tuning = {"SHUTDOWN_GRACE_SECONDS": "1", "LOG_LEVEL": "INFO", **(env or {})}
+        children = [group.python(f"{name}-{i + 1}", ["-m", service.module],
+                                 {**service.replica_env(facts, f"{name}-{i + 1}", grpc_port=0,
+                                                        metrics_port=0), **tuning})
                     for i in range(replicas)]
         self.children: list[Child] = []
         self.addresses: list[str] = []

@@ -14,14 +14,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks.report import machine, replace_section
+from benchmarks.report import NOISY_CORES, busy_warning, machine, replace_section
 from benchmarks.stats import Point
 
 # CPU groups shown per point, in this order, with their column abbreviations.
 CPU_GROUPS = (("servers", "servers"), ("postgres", "PG"), ("redis", "Redis"),
               ("clients", "load"))
-# Other processes using more than this many cores make a point noticeably noisy.
-NOISY_CORES = 0.25
 
 
 @dataclass
@@ -48,12 +46,7 @@ class ServiceReport:
                      if p.subject == subject and p.concurrency == concurrency), None)
 
     def note_noise(self) -> None:
-        noisy = [p.foreign_cores for p in self.points if p.foreign_cores > NOISY_CORES]
-        if noisy:
-            self.warnings.append(
-                f"{len(noisy)} of {len(self.points)} points ran while other processes used "
-                f"more than {NOISY_CORES:g} cores (up to {max(noisy):.2f}); their figures, "
-                "and ratios involving them, are disturbed")
+        self.warnings += busy_warning(self.points, "points")
         stolen = [p.steal_cores for p in self.points if p.steal_cores > NOISY_CORES]
         if stolen:
             self.warnings.append(

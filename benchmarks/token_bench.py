@@ -14,59 +14,48 @@ import argparse
 import asyncio
 import functools
 import json
-import os
 import secrets
-import shutil
-import signal
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from types import FrameType
-
-from redis import Redis
 
 from benchmarks import sanity
-from benchmarks.bench_run import keep_quietest
+from benchmarks.bench_run import (
+    BenchRun,
+    add_redis_option,
+    bench_parser,
+    command_line,
+    keep_quietest,
+    run_bench,
+)
 from benchmarks.cpu import CpuMeter
 from benchmarks.echo_server import METHOD as ECHO_METHOD
 from benchmarks.load import GrpcCall, LoadGenerator, ensure_h2load
 from benchmarks.peers import per_call_peer
-from benchmarks.procs import ROOT, Child, ProcessGroup
+from benchmarks.procs import Child
 from benchmarks.redis_floor import redis_get_floor
 from benchmarks.report import Results, Upstream, print_summary, write_doc
 from benchmarks.services_up import GET_TOKEN, PROVIDER, ProviderSim, TokenCluster
 from benchmarks.stats import ECHO, PER_CALL, PER_PROCESS, TOKEN, Point
 from services.generated.skyroute.token.v1 import token_service_pb2 as pb
 
+PROG = "benchmarks.token_bench"
 CLIENTS = {1: "bench-token-1", 2: "bench-token-2"}
 PER_PROCESS_CLIENT = "bench-per-process"
 PER_CALL_CLIENT = "bench-per-call"
-# Other processes using more than this many cores make a point noticeably noisy.
-NOISY_CORES = 0.25
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.token_bench",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke run: 2 s per point, concurrency 16 only, 2 s tokens")
-    parser.add_argument("--seconds", type=float, default=5.0, help="measured time per point")
-    parser.add_argument("--rounds", type=int, default=2,
-                        help="rounds per point; the one least disturbed by other processes "
-                             "is reported")
-    parser.add_argument("--warmup", type=float, default=1.0, help="warm-up before each point")
+    parser = bench_parser(PROG, __doc__, "smoke run: 2 s per point, concurrency 16 only, "
+                          "2 s tokens")
+    parser.set_defaults(rounds=2)
     parser.add_argument("--token-ttl", type=float, default=5.0,
                         help="token lifetime the provider stand-in issues")
     parser.add_argument("--peer-processes", type=int, default=4,
                         help="N of the per-process-cache peer")
     parser.add_argument("--load-generator", choices=["auto", "h2load", "python"],
                         default="auto", help="auto: h2load, installed if missing (as root)")
-    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL",
-                                                              "redis://127.0.0.1:6379/0"))
-    parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
-    parser.add_argument("--no-doc", action="store_true", help="print only; leave the doc")
+    add_redis_option(parser)
     args = parser.parse_args(argv)
     if args.quick:
         args.seconds, args.warmup, args.token_ttl, args.rounds = 2.0, 0.5, 2.0, 1
@@ -74,74 +63,25 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt  # SIGTERM cleans up like Ctrl-C
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    workdir = Path(tempfile.mkdtemp(prefix="skyroute-bench-"))
-    group = ProcessGroup(workdir)
+    results = Results(command=command_line(PROG, argv), seconds=args.seconds,
+                      warmup=args.warmup, concurrencies=args.concurrencies,
+                      token_ttl=args.token_ttl, peer_processes=args.peer_processes,
+                      rounds=args.rounds, load_generator="")
     prefix = f"skyroute-bench-{secrets.token_hex(4)}"
-    ok = False
-    try:
-        h2load = None if args.load_generator == "python" else ensure_h2load()
-        if h2load is None and args.load_generator == "h2load":
-            raise SystemExit("h2load is not available")
-        if h2load is None:
-            print("note: h2load unavailable; falling back to multi-process Python gRPC load "
-                  "generators, which are much slower and share the CPU with the servers",
-                  flush=True)
-        command = "python -m benchmarks.token_bench" + (" --quick" if args.quick else "")
-        results = Results(command=command, seconds=args.seconds, warmup=args.warmup,
-                          concurrencies=args.concurrencies, token_ttl=args.token_ttl,
-                          peer_processes=args.peer_processes, rounds=args.rounds,
-                          load_generator="")
-        load = LoadGenerator(group, workdir, h2load)
-        results.load_generator = load.name
-        Bench(args, group, workdir, prefix, load, results).run()
-        print_summary(results)
-        if not args.no_doc:
-            write_doc(args.output, results)
-            print(f"\nwrote {args.output}")
-        ok = not results.problems
-    except KeyboardInterrupt:
-        print("\ninterrupted; cleaning up", file=sys.stderr)
-        return 130
-    finally:
-        group.close()
-        deleted = _delete_keys(args.redis_url, prefix)
-        print(f"cleanup: processes stopped, {deleted} Redis keys under {prefix}: deleted")
-        if ok:
-            shutil.rmtree(workdir, ignore_errors=True)
-        else:
-            print(f"logs kept in {workdir}", file=sys.stderr)
-    return 0 if ok else 1
-
-
-def _delete_keys(redis_url: str, prefix: str) -> int:
-    try:
-        redis = Redis.from_url(redis_url)
-        keys = list(redis.scan_iter(match=f"{prefix}*", count=1000))
-        if keys:
-            redis.delete(*keys)
-        redis.close()
-        return len(keys)
-    except Exception as exc:  # cleanup must not hide the run's own error
-        print(f"cleanup: could not delete Redis keys {prefix}*: {exc}", file=sys.stderr)
-        return 0
+    return run_bench(results, args.redis_url, prefix, lambda run: Bench(args, run).run(),
+                     args, print_summary=print_summary, write=write_doc)
 
 
 class Bench:
-    def __init__(self, args: argparse.Namespace, group: ProcessGroup, workdir: Path,
-                 prefix: str, load: LoadGenerator, results: Results) -> None:
+    def __init__(self, args: argparse.Namespace, run: BenchRun[Results]) -> None:
         self.args = args
-        self.group = group
-        self.workdir = workdir
-        self.prefix = prefix
-        self.load = load
-        self.results = results
+        self.ctx = run  # the run's processes, work directory, report
+        self.group = run.group
+        self.workdir = run.workdir
+        self.prefix = run.prefix
+        self.results = run.report
         self.request = pb.GetTokenRequest(provider=PROVIDER).SerializeToString()
         self.candidates: list[Point] = []
         self.metric_runs: list[tuple[int, float]] = []  # (HTTP 200s seen, OK handled)
@@ -176,7 +116,16 @@ class Bench:
 
     def run(self) -> None:
         args = self.args
-        self.warn_if_busy()
+        h2load = None if args.load_generator == "python" else ensure_h2load()
+        if h2load is None and args.load_generator == "h2load":
+            raise SystemExit("h2load is not available")
+        if h2load is None:
+            print("note: h2load unavailable; falling back to multi-process Python gRPC load "
+                  "generators, which are much slower and share the CPU with the servers",
+                  flush=True)
+        self.load = LoadGenerator(self.group, self.workdir, h2load)
+        self.results.load_generator = self.load.name
+        self.ctx.warn_if_busy()
         self.log(f"provider stand-in (token TTL {args.token_ttl:g} s) ...")
         self.sim = ProviderSim(self.group, [*CLIENTS.values(), PER_PROCESS_CLIENT,
                                             PER_CALL_CLIENT], args.token_ttl)
@@ -191,15 +140,16 @@ class Bench:
             self.sanity(cluster)
         # Interleaved per concurrency, so that subject and floors see the same conditions
         # (this machine may be shared); idle servers cost next to nothing meanwhile.
+        def one_round(c: int, round_: int) -> list[Point]:
+            self.echo_point(echo, c)
+            for cluster in clusters:
+                self.token_point(cluster, c)
+            self.redis_point(response, c)
+            points, self.candidates = self.candidates, []
+            return points
+
         window_start = time.time()
-        for c in args.concurrencies:
-            for round_ in range(args.rounds):
-                self.log(f"concurrency {c}, round {round_ + 1} of {args.rounds}:")
-                self.echo_point(echo, c)
-                for cluster in clusters:
-                    self.token_point(cluster, c)
-                self.redis_point(response, c)
-            self.keep_quietest()
+        self.results.points += self.ctx.rounds(args.concurrencies, args.rounds, one_round)
         window_end = time.time()
         self.summarize_metrics()
         for cluster in clusters:
@@ -211,28 +161,6 @@ class Bench:
         self.group.stop(echo)
         self.per_process_peer()
         self.per_call_peer()
-        self.note_noise()
-
-    def note_noise(self) -> None:
-        points = self.results.points
-        noisy = [p.foreign_cores for p in points if p.foreign_cores > NOISY_CORES]
-        if noisy:
-            self.results.warnings.append(
-                f"{len(noisy)} of {len(points)} reported points ran while other processes "
-                f"used more than {NOISY_CORES:g} cores (up to {max(noisy):.2f}); their "
-                f"figures, and ratios involving them, are disturbed")
-
-    def warn_if_busy(self) -> None:
-        meter = CpuMeter()
-        meter.start()
-        time.sleep(1.0)
-        busy = meter.foreign_cores()
-        if busy > NOISY_CORES:
-            self.log(f"warning: other processes are using {busy:.1f} of "
-                     f"{os.cpu_count()} cores; figures will be noisy")
-            self.results.warnings.append(
-                f"the machine was busy before the run: other processes used {busy:.1f} "
-                f"cores (see the 'other CPU' column)")
 
     def start_cluster(self, replicas: int) -> TokenCluster:
         self.log(f"token service, {replicas} replica(s) ...")
@@ -265,14 +193,11 @@ class Bench:
     # ------------------------------------------------------------------ floors
 
     def start_echo(self, payload_size: int) -> Child:
-        self.log(f"echo gRPC server ({payload_size}-byte responses) ...")
-        child = self.group.python("echo-server", ["-m", "benchmarks.echo_server",
-                                                  "--payload-size", str(payload_size)])
-        self.echo_address = f"127.0.0.1:{child.wait_ready()['grpc']}"
+        echo, self.echo_address = self.ctx.start_echo(payload_size)
         self.results.checks.append(
             f"echo server, one request as the load generator frames it (nghttp): "
             f"{sanity.nghttp_status(self.echo_address, self.echo_call, self.workdir)}")
-        return child
+        return echo
 
     @property
     def echo_call(self) -> GrpcCall:

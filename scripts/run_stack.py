@@ -7,8 +7,8 @@ prints a secret. Child output is shown line by line, prefixed with the child's n
 Ctrl-C (or SIGTERM) stops every child: SIGTERM first, SIGKILL after a grace period.
 If a child dies on its own, the stack stops and this exits non-zero.
 
-To add a service, add a ServiceSpec to SERVICES; replicas, ports and the readiness
-wait follow from it.
+The stack itself (services, ports, each replica's environment) is described in
+services/stack.py; this script adds the run's secrets, the supervision and .run/dev.env.
 """
 
 from __future__ import annotations
@@ -17,33 +17,41 @@ import argparse
 import asyncio
 import contextlib
 import importlib.util
-import json
 import os
 import secrets
 import shlex
 import signal
 import socket
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script: find services/ as `-m` will
+
+from services.stack import (  # noqa: E402
+    DEV_CALLERS,
+    DEV_CLIENT_ID,
+    DEV_DATABASE_URL,
+    DEV_JWT_AUDIENCE,
+    DEV_JWT_ISSUER,
+    DEV_KEY_PREFIX,
+    DEV_PROVIDER,
+    DEV_REDIS_URL,
+    HOST,
+    PROVIDER_SIM,
+    STACK,
+    Facts,
+    Jwt,
+    ServiceSpec,
+    Upstream,
+    grpc_addresses,
+)
+
 RUN_DIR = ROOT / ".run"
 DEV_ENV = RUN_DIR / "dev.env"
-HOST = "127.0.0.1"
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-# The dev stack's own Redis key space. The provider stand-in starts afresh every run,
-# so tokens stored by an earlier run are unknown to it: the space is cleared at start.
-DEV_KEY_PREFIX = "skyroute-dev"
-
-PROVIDER_SIM_PORT = 8081
-PROVIDER = "amadeus"
-PROVIDER_CLIENT_ID = "skyroute-dev"
-CALLERS = ("search", "booking", "cli")  # callers of the token service, each with a key
-DEFAULT_DATABASE_URL = "postgresql://skyroute:skyroute@127.0.0.1:5432/skyroute"
-JWT_ISSUER = "skyroute-dev"
-JWT_AUDIENCE = "skyroute"
+PROVIDER_SIM_URL = f"http://{HOST}:{PROVIDER_SIM.http_port}"
 
 
 @dataclass(frozen=True)
@@ -59,35 +67,26 @@ class DevSecrets:
     def generate(cls) -> DevSecrets:
         return cls(
             provider_client_secret=secrets.token_urlsafe(32),
-            caller_keys={caller: secrets.token_urlsafe(32) for caller in CALLERS},
+            caller_keys={caller: secrets.token_urlsafe(32) for caller in DEV_CALLERS},
             page_token_secret=secrets.token_urlsafe(32),
             jwt_secret=secrets.token_urlsafe(48),
         )
 
 
-@dataclass(frozen=True)
-class StackContext:
-    """What a service's environment may depend on."""
-
-    secrets: DevSecrets
-    redis_url: str
-    database_url: str
-    # Service name -> "host:port" of each of its replicas' gRPC endpoints.
-    grpc_addresses: Mapping[str, tuple[str, ...]]
-
-
-@dataclass(frozen=True)
-class ServiceSpec:
-    """One service of the stack; replicated ones get consecutive ports from the bases."""
-
-    name: str
-    module: str  # run as `python -m <module> <args>`
-    env: Callable[[StackContext], dict[str, str]]
-    args: tuple[str, ...] = ()
-    replicated: bool = True
-    grpc_base_port: int | None = None  # replica i listens on base + i
-    metrics_base_port: int | None = None
-    ready_port: int | None = None  # for non-gRPC services: wait for this port
+def dev_facts(dev: DevSecrets, redis_url: str, database_url: str, replicas: int) -> Facts:
+    """This run's facts: the stand-in as the one upstream, every caller allowed it."""
+    return Facts(
+        redis_url=redis_url,
+        key_prefix=DEV_KEY_PREFIX,
+        database_url=database_url,
+        upstreams=(Upstream(DEV_PROVIDER, PROVIDER_SIM_URL, DEV_CLIENT_ID,
+                            dev.provider_client_secret),),
+        callers={caller: (DEV_PROVIDER,) for caller in DEV_CALLERS},
+        caller_keys=dev.caller_keys,
+        page_token_secret=dev.page_token_secret,
+        jwt=Jwt(dev.jwt_secret, DEV_JWT_ISSUER, DEV_JWT_AUDIENCE),
+        addresses=grpc_addresses(STACK, replicas),
+    )
 
 
 @dataclass(frozen=True)
@@ -102,129 +101,32 @@ class ProcessSpec:
     metrics_port: int | None = None
 
 
-def provider_sim_env(ctx: StackContext) -> dict[str, str]:
-    return {"SIM_CLIENTS": f"{PROVIDER_CLIENT_ID}:{ctx.secrets.provider_client_secret}"}
-
-
-def token_service_env(ctx: StackContext) -> dict[str, str]:
-    return {
-        "REDIS_URL": ctx.redis_url,
-        "REDIS_KEY_PREFIX": DEV_KEY_PREFIX,
-        "TOKEN_PROVIDERS": PROVIDER,
-        "PROVIDER_AMADEUS_TOKEN_URL": (
-            f"http://{HOST}:{PROVIDER_SIM_PORT}/v1/security/oauth2/token"
-        ),
-        "PROVIDER_AMADEUS_CLIENT_ID": PROVIDER_CLIENT_ID,
-        "PROVIDER_AMADEUS_CLIENT_SECRET": ctx.secrets.provider_client_secret,
-        "TOKEN_CALLERS": json.dumps(
-            {caller: [PROVIDER] for caller in CALLERS}, separators=(",", ":")
-        ),
-        **{f"CALLER_{c.upper()}_KEY": key for c, key in ctx.secrets.caller_keys.items()},
-    }
-
-
-def search_service_env(ctx: StackContext) -> dict[str, str]:
-    return {
-        "DATABASE_URL": ctx.database_url,
-        "REDIS_URL": ctx.redis_url,
-        "REDIS_KEY_PREFIX": DEV_KEY_PREFIX,
-        "PAGE_TOKEN_SECRET": ctx.secrets.page_token_secret,
-        "PROVIDER_NAME": PROVIDER,
-        "PROVIDER_BASE_URL": f"http://{HOST}:{PROVIDER_SIM_PORT}",
-        "TOKEN_SERVICE_ADDRESSES": ",".join(ctx.grpc_addresses["token"]),
-        "TOKEN_CALLER_ID": "search",
-        "TOKEN_CALLER_KEY": ctx.secrets.caller_keys["search"],
-    }
-
-
-def booking_service_env(ctx: StackContext) -> dict[str, str]:
-    return {
-        "DATABASE_URL": ctx.database_url,
-        "REDIS_URL": ctx.redis_url,
-        "REDIS_KEY_PREFIX": DEV_KEY_PREFIX,
-        "BOOKING_JWT_SECRET": ctx.secrets.jwt_secret,
-        "BOOKING_JWT_ISSUER": JWT_ISSUER,
-        "BOOKING_JWT_AUDIENCE": JWT_AUDIENCE,
-        "SEARCH_SERVICE_ADDRESSES": ",".join(ctx.grpc_addresses["search"]),
-        "PROVIDER_NAME": PROVIDER,
-        "PROVIDER_BASE_URL": f"http://{HOST}:{PROVIDER_SIM_PORT}",
-        "TOKEN_SERVICE_ADDRESSES": ",".join(ctx.grpc_addresses["token"]),
-        "TOKEN_CALLER_ID": "booking",
-        "TOKEN_CALLER_KEY": ctx.secrets.caller_keys["booking"],
-    }
-
-
-# The stack, in start order (stopped in reverse). Search and booking replicas go here;
-# their env functions find the token service in ctx.grpc_addresses["token"].
-SERVICES: list[ServiceSpec] = [
-    ServiceSpec(
-        name="provider-sim",
-        module="provider_sim",
-        args=("--host", HOST, "--port", str(PROVIDER_SIM_PORT)),
-        env=provider_sim_env,
-        replicated=False,
-        ready_port=PROVIDER_SIM_PORT,
-    ),
-    ServiceSpec(
-        name="token",
-        module="token_service",
-        env=token_service_env,
-        grpc_base_port=50051,
-        metrics_base_port=9461,
-    ),
-    ServiceSpec(
-        name="search",
-        module="search_service",
-        env=search_service_env,
-        grpc_base_port=50061,
-        metrics_base_port=9471,
-    ),
-    ServiceSpec(
-        name="booking",
-        module="booking_service",
-        env=booking_service_env,
-        grpc_base_port=50071,
-        metrics_base_port=9481,
-    ),
-]
-
-
-def grpc_addresses(services: list[ServiceSpec], replicas: int) -> dict[str, tuple[str, ...]]:
-    return {
-        s.name: tuple(
-            f"{HOST}:{s.grpc_base_port + i}" for i in range(replicas if s.replicated else 1)
-        )
-        for s in services
-        if s.grpc_base_port is not None
-    }
-
-
-def expand(services: list[ServiceSpec], replicas: int, ctx: StackContext) -> list[ProcessSpec]:
-    """Turn the service table into one ProcessSpec per replica."""
+def expand(services: tuple[ServiceSpec, ...], replicas: int, facts: Facts
+           ) -> list[ProcessSpec]:
+    """Turn the stack's services into one ProcessSpec per replica."""
     processes = []
     for service in services:
         count = replicas if service.replicated else 1
         for i in range(count):
             name = f"{service.name}-{i + 1}" if service.replicated else service.name
-            env = service.env(ctx)
+            args: tuple[str, ...] = service.args
             grpc_port = metrics_port = None
-            if service.grpc_base_port is not None:
-                grpc_port = service.grpc_base_port + i
-                env.update(
-                    SERVICE_NAME=service.name,
-                    REPLICA_ID=name,
-                    GRPC_HOST=HOST,
-                    GRPC_PORT=str(grpc_port),
-                )
-            if service.metrics_base_port is not None:
-                metrics_port = service.metrics_base_port + i
-                env["METRICS_PORT"] = str(metrics_port)
+            if service.grpc_port is not None:
+                grpc_port = service.grpc_port + i
+                if service.metrics_port is not None:
+                    metrics_port = service.metrics_port + i
+                env = service.replica_env(facts, name, grpc_port=grpc_port,
+                                          metrics_port=metrics_port)
+            else:
+                env = service.env(facts)
+                if service.http_port is not None:
+                    args = ("--host", HOST, "--port", str(service.http_port), *args)
             processes.append(
                 ProcessSpec(
                     name=name,
-                    argv=(sys.executable, "-m", service.module, *service.args),
+                    argv=(sys.executable, "-m", service.module, *args),
                     env=env,
-                    ready_port=grpc_port if grpc_port is not None else service.ready_port,
+                    ready_port=grpc_port if grpc_port is not None else service.http_port,
                     grpc_port=grpc_port,
                     metrics_port=metrics_port,
                 )
@@ -257,21 +159,23 @@ def port_in_use(port: int) -> bool:
         return sock.connect_ex((HOST, port)) == 0
 
 
-def write_dev_env(ctx: StackContext) -> None:
+def write_dev_env(facts: Facts) -> None:
     RUN_DIR.mkdir(exist_ok=True)
+    jwt = facts.jwt
+    assert jwt is not None
     lines = [
         "# Written by scripts/run_stack.py for the running dev stack; new secrets every run.",
         "# Use it with: source .run/dev.env",
-        f"export TOKEN_SERVICE_ADDRESSES={','.join(ctx.grpc_addresses.get('token', ()))}",
+        f"export TOKEN_SERVICE_ADDRESSES={','.join(facts.addresses.get('token', ()))}",
         "export TOKEN_CALLER_ID=cli",
-        f"export TOKEN_CALLER_KEY={shlex.quote(ctx.secrets.caller_keys['cli'])}",
-        f"export PROVIDER_SIM_URL=http://{HOST}:{PROVIDER_SIM_PORT}",
-        f"export SEARCH_SERVICE_ADDRESSES={','.join(ctx.grpc_addresses.get('search', ()))}",
-        f"export BOOKING_SERVICE_ADDRESSES={','.join(ctx.grpc_addresses.get('booking', ()))}",
+        f"export TOKEN_CALLER_KEY={shlex.quote(facts.caller_keys['cli'])}",
+        f"export PROVIDER_SIM_URL={PROVIDER_SIM_URL}",
+        f"export SEARCH_SERVICE_ADDRESSES={','.join(facts.addresses.get('search', ()))}",
+        f"export BOOKING_SERVICE_ADDRESSES={','.join(facts.addresses.get('booking', ()))}",
         # For `python -m booking_service.dev_token --user alice` (make dev-token).
-        f"export BOOKING_JWT_SECRET={shlex.quote(ctx.secrets.jwt_secret)}",
-        f"export BOOKING_JWT_ISSUER={JWT_ISSUER}",
-        f"export BOOKING_JWT_AUDIENCE={JWT_AUDIENCE}",
+        f"export BOOKING_JWT_SECRET={shlex.quote(jwt.secret)}",
+        f"export BOOKING_JWT_ISSUER={jwt.issuer}",
+        f"export BOOKING_JWT_AUDIENCE={jwt.audience}",
     ]
     fd = os.open(DEV_ENV, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(fd, 0o600)  # in case the file existed with wider permissions
@@ -411,7 +315,7 @@ class Supervisor:
                 f"  grpcurl -plaintext {addr} list",
                 '  grpcurl -plaintext -H "x-skyroute-caller: cli" '
                 '-H "x-skyroute-caller-key: $TOKEN_CALLER_KEY" '
-                f'-d \'{{"provider":"{PROVIDER}"}}\' {addr} '
+                f'-d \'{{"provider":"{DEV_PROVIDER}"}}\' {addr} '
                 "skyroute.token.v1.TokenService/GetTokenStatus",
             ]
         lines += ["Ctrl-C stops everything.", ""]
@@ -455,7 +359,7 @@ async def can_connect(port: int) -> bool:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Run the skyroute stack locally (make run).",
-        epilog=f"Redis comes from REDIS_URL (default {DEFAULT_REDIS_URL}); "
+        epilog=f"Redis comes from REDIS_URL (default {DEV_REDIS_URL}); "
         "`make run` starts it if needed.",
     )
     parser.add_argument(
@@ -503,14 +407,13 @@ def clear_dev_keys(redis_url: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    ctx = StackContext(
-        secrets=DevSecrets.generate(),
-        redis_url=os.environ.get("REDIS_URL", DEFAULT_REDIS_URL),
-        database_url=os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL),
-        grpc_addresses=grpc_addresses(SERVICES, args.replicas),
+    facts = dev_facts(
+        DevSecrets.generate(),
+        redis_url=os.environ.get("REDIS_URL", DEV_REDIS_URL),
+        database_url=os.environ.get("DATABASE_URL", DEV_DATABASE_URL),
+        replicas=args.replicas,
     )
-    processes = expand(SERVICES, args.replicas, ctx)
-    sys.path.insert(0, str(ROOT))  # so validate() finds the packages as `-m` will
+    processes = expand(STACK, args.replicas, facts)
     problems = validate(processes)
 
     if args.check:
@@ -544,8 +447,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
 
-    clear_dev_keys(ctx.redis_url)
-    write_dev_env(ctx)
+    assert facts.redis_url is not None
+    clear_dev_keys(facts.redis_url)
+    write_dev_env(facts)
     supervisor = Supervisor(processes, grace=args.grace, ready_timeout=args.ready_timeout)
     return asyncio.run(supervisor.run())
 

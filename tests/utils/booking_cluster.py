@@ -24,6 +24,8 @@ from booking_service.pricing.passengers import Party
 from services.clients.channels import open_channel
 from services.generated.skyroute.booking.v1 import booking_service_pb2 as pb
 from services.generated.skyroute.booking.v1 import booking_service_pb2_grpc as pb_grpc
+from services.stack import BOOKING, Facts, Jwt, token_client_env, upstream_env
+from services.stack import jwt_env as stack_jwt_env
 from tests.utils.processes import ServiceProcess
 from tests.utils.sim import Sim
 from tests.utils.token_cluster import TokenCluster
@@ -38,8 +40,7 @@ def new_secret() -> str:
 
 
 def jwt_env(secret: str) -> dict[str, str]:
-    return {"BOOKING_JWT_ISSUER": ISSUER, "BOOKING_JWT_AUDIENCE": AUDIENCE,
-            "BOOKING_JWT_SECRET": secret}
+    return stack_jwt_env(Jwt(secret, ISSUER, AUDIENCE))
 
 
 def token_for(user: str, secret: str, *, ttl: float = 3600, issuer: str = ISSUER,
@@ -152,14 +153,13 @@ def create_request(offer_ids: list[str], passengers: list[pb.Passenger] | None =
 
 def token_service_env(tokens: TokenCluster) -> dict[str, str]:
     """Booking's token-service client (itinerary links, the provider's token)."""
-    return {"TOKEN_SERVICE_ADDRESSES": ",".join(tokens.addresses),
-            "TOKEN_CALLER_ID": "booking", "TOKEN_CALLER_KEY": tokens.keys["booking"]}
+    return token_client_env(tokens.facts, "booking")
 
 
 def provider_env(tokens: TokenCluster, **extra: str) -> dict[str, str]:
     """Booking with the stand-in's order API, called with the token cluster's token."""
-    return {**token_service_env(tokens), "PROVIDER_BASE_URL": tokens.sim.base_url,
-            "PROVIDER_NAME": "amadeus", "PROVIDER_TIMEOUT_SECONDS": "5", **extra}
+    return {**token_service_env(tokens), **upstream_env(tokens.facts),
+            "PROVIDER_TIMEOUT_SECONDS": "5", **extra}
 
 
 def sim_orders(sim: Sim, reference: str | None = None) -> list[dict[str, Any]]:
@@ -188,24 +188,16 @@ class BookingCluster:
     def __init__(self, workdir: Path, database_url: str, replicas: int = 2,
                  env: Mapping[str, str] | None = None) -> None:
         self.secret = new_secret()
-        base = {
-            "SERVICE_NAME": "booking",
-            "GRPC_HOST": "127.0.0.1",
-            "GRPC_PORT": "0",
-            "DATABASE_URL": database_url,
-            "DB_POOL_SIZE": "10",
-            "DB_MAX_OVERFLOW": "10",
-            "BOOKING_PRICE_SOURCE": "database",
-            "SHUTDOWN_GRACE_SECONDS": "1",
-            "LOG_LEVEL": "INFO",
-            **jwt_env(self.secret),
-            **(env or {}),
-        }
+        facts = Facts(database_url=database_url, jwt=Jwt(self.secret, ISSUER, AUDIENCE))
+        tuning = {"DB_POOL_SIZE": "10", "DB_MAX_OVERFLOW": "10",
+                  "BOOKING_PRICE_SOURCE": "database", "SHUTDOWN_GRACE_SECONDS": "1",
+                  "LOG_LEVEL": "INFO", **(env or {})}
         self.processes = []
         for i in range(replicas):
             rid = f"booking-{i + 1}-{secrets.token_hex(3)}"
-            env_i = {**base, "REPLICA_ID": rid, "PORT_FILE": str(workdir / f"{rid}.port")}
-            self.processes.append(ServiceProcess(rid, ["-m", "booking_service"], env_i, workdir))
+            env_i = {**BOOKING.replica_env(facts, rid, grpc_port=0), **tuning,
+                     "REPLICA_ID": rid, "PORT_FILE": str(workdir / f"{rid}.port")}
+            self.processes.append(ServiceProcess(rid, ["-m", BOOKING.module], env_i, workdir))
         self.addresses: list[str] = []
 
     def start(self) -> BookingCluster:

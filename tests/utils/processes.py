@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -10,6 +9,8 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+from services.stack import read_port_file
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,16 +36,9 @@ class ServiceProcess:
     def wait_ready(self, timeout: float = 20.0) -> dict[str, int]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.port_file.exists():
-                text = self.port_file.read_text().strip()
-                try:
-                    ports = json.loads(text)
-                except json.JSONDecodeError:
-                    ports = None
-                if isinstance(ports, int):
-                    return {"http": ports}
-                if isinstance(ports, dict):
-                    return ports
+            ports = read_port_file(self.port_file)
+            if ports is not None:
+                return ports
             assert self.proc is not None
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n"

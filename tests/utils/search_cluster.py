@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 from collections.abc import AsyncIterator, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import grpc
@@ -23,6 +23,7 @@ from services.generated.skyroute.search.v1 import search_service_pb2_grpc as pb_
 from services.logs import Redactor
 from services.metrics import ServerMetrics
 from services.server import create_server
+from services.stack import HOST, SEARCH, Facts
 from tests.utils.db import run_in_thread, temporary_database_sync
 from tests.utils.processes import ServiceProcess
 from tests.utils.token_cluster import TokenCluster
@@ -31,19 +32,18 @@ SERVICE = "skyroute.search.v1.SearchService"
 PAGE_TOKEN_SECRET = "search-test-page-token-secret-" + secrets.token_hex(4)
 
 
+def search_facts(database_url: str, redis_url: str, prefix: str,
+                 base: Facts | None = None) -> Facts:
+    """Search's own facts, on top of ``base`` (a token cluster's: the provider on)."""
+    return replace(base or Facts(), database_url=database_url, redis_url=redis_url,
+                   key_prefix=prefix, page_token_secret=PAGE_TOKEN_SECRET)
+
+
 def search_env(database_url: str, redis_url: str, prefix: str,
                extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    return {
-        "SERVICE_NAME": "search",
-        "GRPC_HOST": "127.0.0.1",
-        "GRPC_PORT": "0",
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "REDIS_KEY_PREFIX": prefix,
-        "PAGE_TOKEN_SECRET": PAGE_TOKEN_SECRET,
-        "PROVIDER_ENABLED": "false",
-        **(extra or {}),
-    }
+    """An in-process search server's environment (no provider unless ``extra`` says)."""
+    return {**SEARCH.env(search_facts(database_url, redis_url, prefix)),
+            "SERVICE_NAME": SEARCH.name, "GRPC_HOST": HOST, "GRPC_PORT": "0", **(extra or {})}
 
 
 @dataclass
@@ -103,23 +103,15 @@ class SearchCluster:
     def __init__(self, workdir: Path, database_url: str, redis_url: str, prefix: str,
                  replicas: int, tokens: TokenCluster | None = None,
                  env: Mapping[str, str] | None = None) -> None:
-        extra: dict[str, str] = {"LOG_LEVEL": "DEBUG", "SHUTDOWN_GRACE_SECONDS": "1",
-                                 "METRICS_PORT": "0"}
-        if tokens is not None:
-            extra.update({
-                "PROVIDER_ENABLED": "true",
-                "PROVIDER_NAME": "amadeus",
-                "PROVIDER_BASE_URL": tokens.sim.base_url,
-                "TOKEN_SERVICE_ADDRESSES": ",".join(tokens.addresses),
-                "TOKEN_CALLER_ID": "search",
-                "TOKEN_CALLER_KEY": tokens.keys["search"],
-            })
-        base = search_env(database_url, redis_url, prefix, {**extra, **(env or {})})
+        facts = search_facts(database_url, redis_url, prefix,
+                             tokens.facts if tokens is not None else None)
+        tuning = {"LOG_LEVEL": "DEBUG", "SHUTDOWN_GRACE_SECONDS": "1", **(env or {})}
         self.processes = []
         for i in range(replicas):
             rid = f"search-{i + 1}-{secrets.token_hex(3)}"
-            env_i = {**base, "REPLICA_ID": rid, "PORT_FILE": str(workdir / f"{rid}.port")}
-            self.processes.append(ServiceProcess(rid, ["-m", "search_service"], env_i, workdir))
+            env_i = {**SEARCH.replica_env(facts, rid, grpc_port=0, metrics_port=0), **tuning,
+                     "REPLICA_ID": rid, "PORT_FILE": str(workdir / f"{rid}.port")}
+            self.processes.append(ServiceProcess(rid, ["-m", SEARCH.module], env_i, workdir))
         self.addresses: list[str] = []
         self.metrics_ports: list[int] = []
 

@@ -8,6 +8,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from services.stack import PROVIDER_SIM, sim_clients_env
 from tests.utils.processes import ServiceProcess
 
 
@@ -16,9 +17,9 @@ class Sim:
         self.clients = clients
         self.process = ServiceProcess(
             "provider-sim",
-            ["-m", "provider_sim", "--host", "127.0.0.1", "--port", "0", "--port-file",
+            ["-m", PROVIDER_SIM.module, "--host", "127.0.0.1", "--port", "0", "--port-file",
              str(workdir / "provider-sim.port"), "--token-ttl", str(token_ttl)],
-            {"SIM_CLIENTS": ",".join(f"{k}:{v}" for k, v in clients.items())},
+            sim_clients_env(clients),
             workdir,
         )
         self.base_url = ""

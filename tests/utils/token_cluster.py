@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
+from dataclasses import replace
 from pathlib import Path
 
 import grpc
 
 from services.clients.token_client import CALLER_HEADER, CALLER_KEY_HEADER, TokenClient
 from services.generated.skyroute.token.v1 import token_service_pb2_grpc as pb_grpc
+from services.stack import TOKEN, Facts, Upstream
 from tests.utils.processes import ServiceProcess
 from tests.utils.sim import Sim
 
@@ -44,32 +45,20 @@ class TokenCluster:
         (amadeus_id, amadeus_secret), (other_id, other_secret) = list(sim.clients.items())[:2]
         self.client_ids = {"amadeus": amadeus_id, "other": other_id}
         self.secrets = [amadeus_secret, other_secret, *self.keys.values()]
-        base_env = {
-            "SERVICE_NAME": "token",
-            "GRPC_HOST": "127.0.0.1",
-            "GRPC_PORT": "0",
-            "METRICS_PORT": "0",
-            "REDIS_URL": redis_url,
-            "REDIS_KEY_PREFIX": prefix,
-            "TOKEN_PROVIDERS": "amadeus,other",
-            "PROVIDER_AMADEUS_TOKEN_URL": sim.token_url,
-            "PROVIDER_AMADEUS_CLIENT_ID": amadeus_id,
-            "PROVIDER_AMADEUS_CLIENT_SECRET": amadeus_secret,
-            "PROVIDER_OTHER_TOKEN_URL": sim.token_url,
-            "PROVIDER_OTHER_CLIENT_ID": other_id,
-            "PROVIDER_OTHER_CLIENT_SECRET": other_secret,
-            "TOKEN_CALLERS": json.dumps(CALLERS),
-            "SHUTDOWN_GRACE_SECONDS": "1",
-            "LOG_LEVEL": "DEBUG",
-            **{f"CALLER_{c.upper()}_KEY": k for c, k in self.keys.items()},
-            **(env or {}),
-        }
+        # What the token cluster knows; `facts` adds where it listens, for its clients.
+        self.base_facts = Facts(
+            redis_url=redis_url, key_prefix=prefix,
+            upstreams=(Upstream("amadeus", sim.base_url, amadeus_id, amadeus_secret),
+                       Upstream("other", sim.base_url, other_id, other_secret)),
+            callers={caller: tuple(providers) for caller, providers in CALLERS.items()},
+            caller_keys=self.keys)
+        tuning = {"SHUTDOWN_GRACE_SECONDS": "1", "LOG_LEVEL": "DEBUG", **(env or {})}
         self.replicas = []
         for i in range(replicas):
             rid = f"token-{i + 1}-{secrets.token_hex(3)}"
-            env_i = {**base_env, "REPLICA_ID": rid,
-                     "PORT_FILE": str(workdir / f"{rid}.port")}
-            self.replicas.append(Replica(rid, ServiceProcess(rid, ["-m", "token_service"],
+            env_i = {**TOKEN.replica_env(self.base_facts, rid, grpc_port=0, metrics_port=0),
+                     **tuning, "REPLICA_ID": rid, "PORT_FILE": str(workdir / f"{rid}.port")}
+            self.replicas.append(Replica(rid, ServiceProcess(rid, ["-m", TOKEN.module],
                                                              env_i, workdir)))
 
     def start(self) -> TokenCluster:
@@ -82,6 +71,12 @@ class TokenCluster:
     @property
     def addresses(self) -> list[str]:
         return [r.address for r in self.replicas]
+
+    @property
+    def facts(self) -> Facts:
+        """The stack's facts as far as the started cluster knows them: Redis, the
+        upstreams ("amadeus" first), the callers and their keys, its addresses."""
+        return replace(self.base_facts, addresses={TOKEN.name: tuple(self.addresses)})
 
     def client(self, caller: str = "search", replicas: list[Replica] | None = None,
                timeout: float = 10.0) -> TokenClient:
