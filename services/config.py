@@ -166,12 +166,24 @@ def load(cls: type[T], env: Mapping[str, str], /, *, placeholder: str | None = N
     return cls(**kwargs)
 
 
+def read(cls: type, field_name: str, env: Mapping[str, str], /, *,
+         placeholder: str | None = None, default: Any = MISSING) -> Any:
+    """One declared field of ``cls`` from ``env`` (a value others depend on);
+    ``default`` replaces the declared one."""
+    f = next(f for f in fields(cls) if f.name == field_name)
+    decl = f.metadata[_SETTING]
+    var = decl.env if placeholder is None else _PLACEHOLDER.sub(placeholder.upper(), decl.env)
+    if default is MISSING:
+        default = default_of(f)
+    return _read(env, var, typing.get_type_hints(cls)[field_name], default, decl)
+
+
 def _read(env: Mapping[str, str], var: str, kind: Any, default: Any, decl: Setting) -> Any:
-    if decl.secret:
-        if default is not MISSING and not (env.get(var) or env.get(f"{var}_FILE")):
-            return default
-        return env_secret(env, var)
     optional = type(None) in typing.get_args(kind)
+    if decl.secret:  # required unless its type is optional
+        if optional and not (env.get(var) or env.get(f"{var}_FILE")):
+            return None if default is MISSING else default
+        return env_secret(env, var)
     if optional:
         kind = next(a for a in typing.get_args(kind) if a is not type(None))
         if default is MISSING:
