@@ -8,8 +8,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from services.clients.token_settings import TokenClientSettings
-from services.config import ConfigError, ServerSettings, Setting, env_secret, load, read, setting
-from services.db import DatabaseSettings
+from services.config import (
+    ConfigError,
+    ServerSettings,
+    Setting,
+    TlsSettings,
+    env_secret,
+    load,
+    read,
+    setting,
+)
+from services.db import DATABASE_URL, DatabaseSettings
 from services.providers.config import (
     DEFAULT_KIND,
     ProviderBasics,
@@ -238,6 +247,6 @@ class BookingServiceSettings:
 
 # Every setting of the booking service, in the order of the docs' table.
 DECLARED: tuple[type | Setting, ...] = (
-    BookingServiceSettings, JwtSettings, BOOKING_JWT_SECRET, BookingPolicy,
-    ItineraryLinkSettings, BOOKING_PROVIDERS, ProviderBasics, ProviderOrderSettings,
-    TokenClientSettings)
+    ServerSettings, TlsSettings, DATABASE_URL, DatabaseSettings, TokenClientSettings,
+    ProviderBasics, BookingServiceSettings, JwtSettings, BOOKING_JWT_SECRET, BookingPolicy,
+    ItineraryLinkSettings, BOOKING_PROVIDERS, ProviderOrderSettings)

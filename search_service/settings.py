@@ -8,8 +8,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from services.clients.token_settings import TokenClientSettings
-from services.config import ConfigError, RedisSettings, ServerSettings, Setting, load, setting
-from services.db import DatabaseSettings
+from services.config import (
+    ConfigError,
+    RedisSettings,
+    ServerSettings,
+    Setting,
+    TlsSettings,
+    load,
+    setting,
+)
+from services.db import DATABASE_URL, DatabaseSettings
 from services.providers.config import (
     DEFAULT_KIND,
     ProviderBasics,
@@ -137,8 +145,9 @@ class SearchServiceSettings:
 
 # Every setting of the search service, in the order of the docs' table.
 DECLARED: tuple[type | Setting, ...] = (
-    SearchServiceSettings, SearchPolicy, SEARCH_PROVIDERS, ProviderBasics,
-    TokenClientSettings, ProviderSettings)
+    ServerSettings, TlsSettings, RedisSettings, DATABASE_URL, DatabaseSettings,
+    TokenClientSettings, ProviderBasics, SearchServiceSettings, SearchPolicy, SEARCH_PROVIDERS,
+    ProviderSettings)
 
 
 def _provider(env: Mapping[str, str]) -> ProviderSettings | None:

@@ -23,7 +23,7 @@ import os
 import re
 import socket
 import typing
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import MISSING, Field, dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
@@ -178,6 +178,41 @@ def read(cls: type, field_name: str, env: Mapping[str, str], /, *,
     return _read(env, var, typing.get_type_hints(cls)[field_name], default, decl)
 
 
+def rows(items: Iterable[type | Setting]) -> Iterator[tuple[str, str]]:
+    """(variable, "doc (default)") for every setting of ``items``: dataclasses with
+    declared fields, or Setting constants of values parsed by hand."""
+    for item in items:
+        if isinstance(item, Setting):
+            yield _row(item, MISSING)
+        else:
+            for f, decl in declared(item):
+                yield _row(decl, default_of(f))
+
+
+def _row(decl: Setting, default: Any) -> tuple[str, str]:
+    name = f"`{decl.env}[_FILE]`" if decl.secret else f"`{decl.env}`"
+    if decl.default_doc is not None:
+        shown = decl.default_doc
+    elif default is MISSING:
+        shown = "required"
+    elif isinstance(default, bool):
+        shown = str(default).lower()
+    elif default in (None, "", ()):
+        shown = "none"
+    elif isinstance(default, float):
+        shown = f"{default:g}"
+    else:
+        shown = str(default)
+    return name, f"{decl.doc} ({shown})"
+
+
+def markdown(title: str, items: Iterable[type | Setting]) -> str:
+    """A docs table of ``items``' settings (see scripts/settings_tables.py)."""
+    lines = [f"| {title} | meaning (default) |", "| --- | --- |"]
+    lines += [f"| {name} | {text} |" for name, text in rows(items)]
+    return "\n".join(lines)
+
+
 def _read(env: Mapping[str, str], var: str, kind: Any, default: Any, decl: Setting) -> Any:
     optional = type(None) in typing.get_args(kind)
     if decl.secret:  # required unless its type is optional
@@ -244,7 +279,7 @@ class ServerSettings:
     replica_id: str = field(default_factory=_replica_id, metadata=setting(
         "REPLICA_ID", "lock owner id and log field", default_doc="hostname-pid"))
     log_level: str = field(default="INFO", metadata=setting(
-        "LOG_LEVEL", "DEBUG, INFO, WARNING or ERROR"))
+        "LOG_LEVEL", "log level, e.g. DEBUG or WARNING"))
     shutdown_grace_seconds: float = field(default=5.0, metadata=setting(
         "SHUTDOWN_GRACE_SECONDS", "on SIGTERM, how long in-flight calls may finish"))
     port_file: str | None = field(default=None, metadata=setting(

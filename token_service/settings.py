@@ -13,6 +13,7 @@ from services.config import (
     RedisSettings,
     ServerSettings,
     Setting,
+    TlsSettings,
     env_secret,
     load,
     setting,
@@ -171,8 +172,8 @@ class TokenServiceSettings:
 
 # Every setting of the token service, in the order of the docs' table.
 DECLARED: tuple[type | Setting, ...] = (
-    ServerSettings, RedisSettings, TOKEN_PROVIDERS, ProviderConfig, TOKEN_CALLERS, CALLER_KEY,
-    RefreshPolicy)
+    ServerSettings, TlsSettings, RedisSettings, TOKEN_PROVIDERS, ProviderConfig, TOKEN_CALLERS,
+    CALLER_KEY, RefreshPolicy)
 
 
 def _names(env: Mapping[str, str], var: str) -> list[str]:
