@@ -4,25 +4,41 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from services.clients.token_settings import TokenClientSettings
 from services.config import (
     ConfigError,
     ServerSettings,
-    env_bool,
-    env_float,
-    env_int,
+    Setting,
+    TlsSettings,
     env_secret,
-    env_str,
+    load,
+    read,
+    setting,
 )
-from services.db import DatabaseSettings
-from services.providers.config import DEFAULT_KIND, provider_envs, provider_kind, provider_name
+from services.db import DATABASE_URL, DatabaseSettings
+from services.providers.config import (
+    DEFAULT_KIND,
+    ProviderBasics,
+    provider_enabled,
+    provider_envs,
+    provider_kind,
+    provider_list,
+    provider_name,
+)
 
 PRICE_SOURCE_DATABASE = "database"
 PRICE_SOURCE_SEARCH = "search"
 ORDER_LOOKUP_SIM = "sim"
 ORDER_LOOKUP_NONE = "none"
+MAX_JWT_LEEWAY_SECONDS = 300.0
+BOOKING_PROVIDERS = provider_list("BOOKING_PROVIDERS")
+# Read only when set (HS256 needs at least 32 characters), declared here for the docs.
+BOOKING_JWT_SECRET = Setting(
+    "BOOKING_JWT_SECRET", "HS256 secret (local development; at least 32 characters)",
+    secret=True, default_doc="none")
 
 
 @dataclass(frozen=True)
@@ -33,16 +49,24 @@ class JwtSettings:
     secret is for local development. At least one of them is required.
     """
 
-    issuer: str
-    audience: str
-    jwks_file: str | None = None
-    jwks_url: str | None = None
+    issuer: str = field(metadata=setting(
+        "BOOKING_JWT_ISSUER", "required `iss` claim", default_doc="required"))
+    audience: str = field(metadata=setting(
+        "BOOKING_JWT_AUDIENCE", "required `aud` claim", default_doc="required"))
+    jwks_file: str | None = field(default=None, metadata=setting(
+        "BOOKING_JWKS_FILE", "RS256/ES256 verification keys: a JWKS file"))
+    jwks_url: str | None = field(default=None, metadata=setting(
+        "BOOKING_JWKS_URL", "RS256/ES256 verification keys: a JWKS URL (http(s))"))
     secret: str | None = None
     # Clock skew allowed on exp/nbf/iat between the issuer and this service (RFC 7519
     # 4.1.4: "a small leeway ... no more than a few minutes"); a token also stays
     # accepted (and remembered by api/auth.py) this long past its exp.
-    leeway_seconds: float = 10.0
-    jwks_refresh_seconds: float = 300.0
+    leeway_seconds: float = field(default=10.0, metadata=setting(
+        "BOOKING_JWT_LEEWAY_SECONDS", "clock skew allowed on a JWT's `exp`, `nbf` and `iat`; "
+        "a token is accepted this long past its `exp`", maximum=MAX_JWT_LEEWAY_SECONDS))
+    jwks_refresh_seconds: float = field(default=300.0, metadata=setting(
+        "BOOKING_JWKS_REFRESH_SECONDS", "how often the JWKS file or URL is read again",
+        minimum=1.0))
 
     def __repr__(self) -> str:  # never print the secret
         return (f"JwtSettings(issuer={self.issuer!r}, audience={self.audience!r}, "
@@ -51,9 +75,10 @@ class JwtSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> JwtSettings:
-        jwks_file = env.get("BOOKING_JWKS_FILE") or None
-        jwks_url = env.get("BOOKING_JWKS_URL") or None
-        has_secret = bool(env.get("BOOKING_JWT_SECRET") or env.get("BOOKING_JWT_SECRET_FILE"))
+        jwks_file = read(cls, "jwks_file", env)
+        jwks_url = read(cls, "jwks_url", env)
+        var = BOOKING_JWT_SECRET.env
+        has_secret = bool(env.get(var) or env.get(f"{var}_FILE"))
         if not (jwks_file or jwks_url or has_secret):
             raise ConfigError(
                 "set BOOKING_JWKS_FILE or BOOKING_JWKS_URL (RS256/ES256 keys), or "
@@ -62,59 +87,13 @@ class JwtSettings:
             raise ConfigError("BOOKING_JWKS_FILE does not name a readable file")
         if jwks_url and not jwks_url.startswith(("http://", "https://")):
             raise ConfigError("BOOKING_JWKS_URL must be an http(s) URL")
-        secret = env_secret(env, "BOOKING_JWT_SECRET") if has_secret else None
+        secret = env_secret(env, var) if has_secret else None
         if secret is not None and len(secret) < 32:
             # RFC 7518 3.2: an HS256 key must be at least as long as the hash (32 bytes).
             raise ConfigError("BOOKING_JWT_SECRET must be at least 32 characters")
-        return cls(
-            issuer=env_str(env, "BOOKING_JWT_ISSUER"),
-            audience=env_str(env, "BOOKING_JWT_AUDIENCE"),
-            jwks_file=jwks_file,
-            jwks_url=jwks_url,
-            secret=secret,
-            leeway_seconds=_leeway(env),
-            jwks_refresh_seconds=env_float(env, "BOOKING_JWKS_REFRESH_SECONDS", 300.0,
-                                           minimum=1.0),
-        )
-
-
-MAX_JWT_LEEWAY_SECONDS = 300.0
-
-
-def _leeway(env: Mapping[str, str]) -> float:
-    leeway = env_float(env, "BOOKING_JWT_LEEWAY_SECONDS", JwtSettings.leeway_seconds)
-    if leeway > MAX_JWT_LEEWAY_SECONDS:
-        # More than "a few minutes" only hides a broken clock and stretches every
-        # token's life.
-        raise ConfigError(f"BOOKING_JWT_LEEWAY_SECONDS must be <= {MAX_JWT_LEEWAY_SECONDS:g}")
-    return leeway
-
-
-@dataclass(frozen=True)
-class TokenServiceSettings:
-    """The token service: the provider's shared token and itinerary download tokens."""
-
-    addresses: tuple[str, ...]
-    caller_id: str
-    caller_key: str
-    timeout_seconds: float = 3.0
-
-    def __repr__(self) -> str:  # never print the caller key
-        return (f"TokenServiceSettings(addresses={self.addresses!r}, "
-                f"caller_id={self.caller_id!r})")
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> TokenServiceSettings | None:
-        """None unless TOKEN_SERVICE_ADDRESSES is set."""
-        addresses = tuple(a.strip() for a in env.get("TOKEN_SERVICE_ADDRESSES", "").split(",")
-                          if a.strip())
-        if not addresses:
-            return None
-        return cls(addresses=addresses,
-                   caller_id=env_str(env, "TOKEN_CALLER_ID", "booking"),
-                   caller_key=env_secret(env, "TOKEN_CALLER_KEY"),
-                   timeout_seconds=env_float(env, "TOKEN_SERVICE_TIMEOUT_SECONDS", 3.0,
-                                             minimum=0.1))
+        # More than "a few minutes" of leeway only hides a broken clock and stretches
+        # every token's life: BOOKING_JWT_LEEWAY_SECONDS is bounded above.
+        return load(cls, env, jwks_file=jwks_file, jwks_url=jwks_url, secret=secret)
 
 
 @dataclass(frozen=True)
@@ -124,11 +103,17 @@ class ProviderOrderSettings:
     name: str
     base_url: str
     # One HTTP call to the provider; a create that times out is reconciled by lookup.
-    timeout_seconds: float = 10.0
+    timeout_seconds: float = field(default=10.0, metadata=setting(
+        "PROVIDER_TIMEOUT_SECONDS", "one HTTP call to the provider (search: 3)", minimum=0.1))
     # How a create whose outcome is unknown is settled: "sim" asks the stand-in's
     # order listing by remark (lookup_url); "none" cannot look orders up.
-    lookup: str = ORDER_LOOKUP_SIM
-    lookup_url: str = ""
+    lookup: str = field(default=ORDER_LOOKUP_SIM, metadata=setting(
+        "PROVIDER_ORDER_LOOKUP", "how an unknown order outcome is looked up: `sim` (stand-in) "
+        "or `none` (log for manual reconciliation)",
+        choices=(ORDER_LOOKUP_SIM, ORDER_LOOKUP_NONE)))
+    lookup_url: str = field(default="", metadata=setting(
+        "PROVIDER_ORDER_LOOKUP_URL", "where `sim` looks orders up",
+        default_doc="PROVIDER_BASE_URL"))
     # The adapter (services/providers/registry.py); PROVIDER_<NAME>_KIND.
     kind: str = DEFAULT_KIND
 
@@ -142,56 +127,65 @@ class ProviderOrderSettings:
     def from_env(cls, env: Mapping[str, str]) -> ProviderOrderSettings | None:
         """One provider (services/providers/config.py); None unless it is enabled
         (PROVIDER_ENABLED, by default true when PROVIDER_BASE_URL is set)."""
-        base_url = env.get("PROVIDER_BASE_URL", "").strip().rstrip("/")
-        if not env_bool(env, "PROVIDER_ENABLED", bool(base_url)):
+        enabled, base_url = provider_enabled(env)
+        base_url = base_url.rstrip("/")
+        if not enabled:
             return None
         if not base_url.startswith(("http://", "https://")):
             raise ConfigError("PROVIDER_BASE_URL must be an http(s) URL when the provider "
                               "is enabled")
         name = provider_name(env)
-        lookup = env_str(env, "PROVIDER_ORDER_LOOKUP", ORDER_LOOKUP_SIM)
-        if lookup not in (ORDER_LOOKUP_SIM, ORDER_LOOKUP_NONE):
-            raise ConfigError("PROVIDER_ORDER_LOOKUP must be 'sim' or 'none'")
-        lookup_url = env_str(env, "PROVIDER_ORDER_LOOKUP_URL", base_url).rstrip("/")
-        if not lookup_url.startswith(("http://", "https://")):
+        settings = load(cls, env, name=name, base_url=base_url,
+                        defaults={"lookup_url": base_url}, kind=provider_kind(env, name))
+        settings = replace(settings, lookup_url=settings.lookup_url.rstrip("/"))
+        if not settings.lookup_url.startswith(("http://", "https://")):
             raise ConfigError("PROVIDER_ORDER_LOOKUP_URL must be an http(s) URL")
-        return cls(name=name, base_url=base_url,
-                   timeout_seconds=env_float(env, "PROVIDER_TIMEOUT_SECONDS", 10.0,
-                                             minimum=0.1),
-                   lookup=lookup, lookup_url=lookup_url, kind=provider_kind(env, name))
+        return settings
 
 
 @dataclass(frozen=True)
 class ItineraryLinkSettings:
     """Download links to a confirmed booking's itinerary (token-service download tokens)."""
 
-    ttl_seconds: float = 24 * 3600.0
-    max_uses: int = 10  # 0: until it expires
+    ttl_seconds: float = field(default=24 * 3600.0, metadata=setting(
+        "BOOKING_ITINERARY_LINK_TTL_SECONDS", "how long an itinerary link works (at most 7 days)",
+        minimum=1.0, maximum=7 * 24 * 3600.0))
+    max_uses: int = field(default=10, metadata=setting(
+        "BOOKING_ITINERARY_LINK_MAX_USES", "uses of one itinerary link (0: until it expires)",
+        minimum=0))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ItineraryLinkSettings:
-        settings = cls(
-            ttl_seconds=env_float(env, "BOOKING_ITINERARY_LINK_TTL_SECONDS", 24 * 3600.0,
-                                  minimum=1.0),
-            max_uses=env_int(env, "BOOKING_ITINERARY_LINK_MAX_USES", 10))
-        if settings.ttl_seconds > 7 * 24 * 3600:
-            raise ConfigError("BOOKING_ITINERARY_LINK_TTL_SECONDS must be at most 7 days")
-        if settings.max_uses < 0:
-            raise ConfigError("BOOKING_ITINERARY_LINK_MAX_USES must be >= 0 (0: unlimited)")
-        return settings
+        return load(cls, env)
 
 
 @dataclass(frozen=True)
 class BookingPolicy:
-    hold_seconds: float = 900.0
+    hold_seconds: float = field(default=900.0, metadata=setting(
+        "BOOKING_HOLD_SECONDS", "hold length", minimum=0.1))
     # How often each replica looks for expired holds, and how many it expires per
     # transaction.
-    sweep_interval_seconds: float = 1.0
-    sweep_batch_size: int = 100
-    default_page_size: int = 20
-    max_page_size: int = 100
+    sweep_interval_seconds: float = field(default=1.0, metadata=setting(
+        "BOOKING_SWEEP_INTERVAL_SECONDS", "expiry sweeper: how often each replica looks for "
+        "expired holds", minimum=0.05))
+    sweep_batch_size: int = field(default=100, metadata=setting(
+        "BOOKING_SWEEP_BATCH_SIZE", "expiry sweeper: holds expired per transaction", minimum=1))
+    default_page_size: int = field(default=20, metadata=setting(
+        "BOOKING_DEFAULT_PAGE_SIZE", "page size when a request asks for 0"))
+    max_page_size: int = field(default=100, metadata=setting(
+        "BOOKING_MAX_PAGE_SIZE", "larger page sizes are clamped to this"))
     # 3-digit prefix of the 13-digit ticket numbers.
-    ticket_prefix: str = "990"
+    ticket_prefix: str = field(default="990", metadata=setting(
+        "BOOKING_TICKET_PREFIX", "3-digit prefix of the 13-digit ticket numbers"))
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> BookingPolicy:
+        policy = load(cls, env)
+        if not 1 <= policy.default_page_size <= policy.max_page_size:
+            raise ConfigError("need 1 <= BOOKING_DEFAULT_PAGE_SIZE <= BOOKING_MAX_PAGE_SIZE")
+        if not (len(policy.ticket_prefix) == 3 and policy.ticket_prefix.isdigit()):
+            raise ConfigError("BOOKING_TICKET_PREFIX must be 3 digits")
+        return policy
 
 
 @dataclass(frozen=True)
@@ -200,11 +194,17 @@ class BookingServiceSettings:
     database: DatabaseSettings
     jwt: JwtSettings
     policy: BookingPolicy
-    price_source: str
-    search_addresses: tuple[str, ...]
-    search_timeout_seconds: float
+    price_source: str = field(metadata=setting(
+        "BOOKING_PRICE_SOURCE", "`search` revalidates prices through search; `database` reads "
+        "fares directly (tests)", choices=(PRICE_SOURCE_DATABASE, PRICE_SOURCE_SEARCH),
+        default_doc="search when SEARCH_SERVICE_ADDRESSES is set"))
+    search_addresses: tuple[str, ...] = field(metadata=setting(
+        "SEARCH_SERVICE_ADDRESSES", "the search service: comma list of host:port, for price "
+        "revalidation", default_doc="none"))
+    search_timeout_seconds: float = field(default=3.0, metadata=setting(
+        "SEARCH_TIMEOUT_SECONDS", "deadline of calls to search", minimum=0.1))
     # None: no token service (no itinerary links, no provider orders).
-    tokens: TokenServiceSettings | None = None
+    tokens: TokenClientSettings | None = None
     # Offers of other providers cannot be booked; empty: no provider offers at all.
     providers: tuple[ProviderOrderSettings, ...] = ()
     links: ItineraryLinkSettings = ItineraryLinkSettings()
@@ -217,46 +217,36 @@ class BookingServiceSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> BookingServiceSettings:
         env = os.environ if env is None else env
-        policy = BookingPolicy(
-            hold_seconds=env_float(env, "BOOKING_HOLD_SECONDS", 900.0, minimum=0.1),
-            sweep_interval_seconds=env_float(env, "BOOKING_SWEEP_INTERVAL_SECONDS", 1.0,
-                                             minimum=0.05),
-            sweep_batch_size=env_int(env, "BOOKING_SWEEP_BATCH_SIZE", 100),
-            default_page_size=env_int(env, "BOOKING_DEFAULT_PAGE_SIZE", 20),
-            max_page_size=env_int(env, "BOOKING_MAX_PAGE_SIZE", 100),
-            ticket_prefix=env_str(env, "BOOKING_TICKET_PREFIX", "990"),
-        )
-        if policy.sweep_batch_size < 1:
-            raise ConfigError("BOOKING_SWEEP_BATCH_SIZE must be >= 1")
-        if not 1 <= policy.default_page_size <= policy.max_page_size:
-            raise ConfigError("need 1 <= BOOKING_DEFAULT_PAGE_SIZE <= BOOKING_MAX_PAGE_SIZE")
-        if not (len(policy.ticket_prefix) == 3 and policy.ticket_prefix.isdigit()):
-            raise ConfigError("BOOKING_TICKET_PREFIX must be 3 digits")
-        addresses = tuple(a.strip() for a in env.get("SEARCH_SERVICE_ADDRESSES", "").split(",")
-                          if a.strip())
+        policy = BookingPolicy.from_env(env)
+        addresses = read(cls, "search_addresses", env, default=())
         default_source = PRICE_SOURCE_SEARCH if addresses else PRICE_SOURCE_DATABASE
-        source = env_str(env, "BOOKING_PRICE_SOURCE", default_source)
-        if source not in (PRICE_SOURCE_DATABASE, PRICE_SOURCE_SEARCH):
-            raise ConfigError("BOOKING_PRICE_SOURCE must be 'database' or 'search'")
+        source = read(cls, "price_source", env, default=default_source)
         if source == PRICE_SOURCE_SEARCH and not addresses:
             raise ConfigError("BOOKING_PRICE_SOURCE=search needs SEARCH_SERVICE_ADDRESSES")
-        tokens = TokenServiceSettings.from_env(env)
+        tokens = TokenClientSettings.from_env(env, caller_id="booking")
         providers = tuple(p for p in map(ProviderOrderSettings.from_env,
-                                         provider_envs(env, "BOOKING_PROVIDERS"))
+                                         provider_envs(env, BOOKING_PROVIDERS.env))
                           if p is not None)
         if providers and tokens is None:
             raise ConfigError("the provider (PROVIDER_BASE_URL) needs the token service: set "
                               "TOKEN_SERVICE_ADDRESSES and TOKEN_CALLER_KEY, or "
                               "PROVIDER_ENABLED=false")
-        return cls(
+        return load(
+            cls, env,
             server=ServerSettings.from_env(env, default_service="booking", default_port=50071),
             database=DatabaseSettings.from_env(env),
             jwt=JwtSettings.from_env(env),
             policy=policy,
             price_source=source,
             search_addresses=addresses,
-            search_timeout_seconds=env_float(env, "SEARCH_TIMEOUT_SECONDS", 3.0, minimum=0.1),
             tokens=tokens,
             providers=providers,
             links=ItineraryLinkSettings.from_env(env),
         )
+
+
+# Every setting of the booking service, in the order of the docs' table.
+DECLARED: tuple[type | Setting, ...] = (
+    ServerSettings, TlsSettings, DATABASE_URL, DatabaseSettings, TokenClientSettings,
+    ProviderBasics, BookingServiceSettings, JwtSettings, BOOKING_JWT_SECRET, BookingPolicy,
+    ItineraryLinkSettings, BOOKING_PROVIDERS, ProviderOrderSettings)

@@ -5,45 +5,75 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
+from services.clients.token_settings import TokenClientSettings
 from services.config import (
     ConfigError,
     RedisSettings,
     ServerSettings,
-    env_bool,
-    env_float,
-    env_int,
-    env_secret,
-    env_str,
+    Setting,
+    TlsSettings,
+    load,
+    setting,
 )
-from services.db import DatabaseSettings
+from services.db import DATABASE_URL, DatabaseSettings
 from services.providers.config import (
     DEFAULT_KIND,
+    ProviderBasics,
+    provider_enabled,
     provider_envs,
     provider_kind,
+    provider_list,
     provider_name,
 )
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
+SEARCH_PROVIDERS = provider_list("SEARCH_PROVIDERS")
 
 
 @dataclass(frozen=True)
 class SearchPolicy:
     """How searches are built, cached and paginated."""
 
-    cache_ttl_seconds: float = 60.0
+    cache_ttl_seconds: float = field(default=60.0, metadata=setting(
+        "SEARCH_CACHE_TTL_SECONDS", "result cache TTL; no change is hidden longer",
+        minimum=0.1))
     # Results with partial provider data are kept only this long (at most the TTL).
-    partial_cache_ttl_seconds: float = 5.0
+    partial_cache_ttl_seconds: float = field(default=5.0, metadata=setting(
+        "SEARCH_PARTIAL_CACHE_TTL_SECONDS",
+        "results with partial provider data are cached this long (at most the TTL)",
+        minimum=0.1))
     # How long one replica may hold a cache key's computation lock.
-    cache_lock_seconds: float = 5.0
-    min_connection_minutes: int = 45
-    max_layover_minutes: int = 360
-    default_page_size: int = 20
-    max_page_size: int = 100
+    cache_lock_seconds: float = field(default=5.0, metadata=setting(
+        "SEARCH_CACHE_LOCK_SECONDS", "how long one replica may hold a cache key's "
+        "computation lock", minimum=0.1))
+    min_connection_minutes: int = field(default=45, metadata=setting(
+        "SEARCH_MIN_CONNECTION_MINUTES", "one-stop rules: shortest connection"))
+    max_layover_minutes: int = field(default=360, metadata=setting(
+        "SEARCH_MAX_LAYOVER_MINUTES", "one-stop rules: longest layover"))
+    default_page_size: int = field(default=20, metadata=setting(
+        "SEARCH_DEFAULT_PAGE_SIZE", "page size when a request asks for 0"))
+    max_page_size: int = field(default=100, metadata=setting(
+        "SEARCH_MAX_PAGE_SIZE", "larger page sizes are clamped to this"))
     # Most itineraries one search returns across all its pages.
-    max_results: int = 500
-    price_guarantee_seconds: float = 900.0
+    max_results: int = field(default=500, metadata=setting(
+        "SEARCH_MAX_RESULTS", "most itineraries one search returns across all its pages",
+        minimum=1))
+    price_guarantee_seconds: float = field(default=900.0, metadata=setting(
+        "SEARCH_PRICE_GUARANTEE_SECONDS", "how long a `PriceOffer` quote holds", minimum=1.0))
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> SearchPolicy:
+        policy = load(cls, env)
+        policy = replace(policy, partial_cache_ttl_seconds=min(
+            policy.cache_ttl_seconds, policy.partial_cache_ttl_seconds))
+        if not 0 < policy.min_connection_minutes < policy.max_layover_minutes:
+            raise ConfigError(
+                "need 0 < SEARCH_MIN_CONNECTION_MINUTES < SEARCH_MAX_LAYOVER_MINUTES")
+        if not 1 <= policy.default_page_size <= policy.max_page_size:
+            raise ConfigError("need 1 <= SEARCH_DEFAULT_PAGE_SIZE <= SEARCH_MAX_PAGE_SIZE")
+        return policy
 
 
 @dataclass(frozen=True)
@@ -52,15 +82,23 @@ class ProviderSettings:
 
     name: str
     base_url: str
+    # From TokenClientSettings (services/clients/token_settings.py).
     token_service_addresses: tuple[str, ...]
     caller_id: str
     caller_key: str
-    timeout_seconds: float = 3.0
+    timeout_seconds: float = field(default=3.0, metadata=setting(
+        "PROVIDER_TIMEOUT_SECONDS", "one HTTP call to the provider (booking: 10)",
+        minimum=0.1))
     # Retries after a 429 (each honouring Retry-After, capped by the timeout).
-    rate_limit_retries: int = 2
-    currency: str = "USD"
+    rate_limit_retries: int = field(default=2, metadata=setting(
+        "PROVIDER_RATE_LIMIT_RETRIES", "retries after a 429, each honouring Retry-After",
+        minimum=0))
+    currency: str = field(default="USD", metadata=setting(
+        "PROVIDER_CURRENCY", "currency asked of the provider (the seed's)"))
     # How long a provider offer id stays resolvable (at most until departure).
-    offer_ttl_seconds: float = 1800.0
+    offer_ttl_seconds: float = field(default=1800.0, metadata=setting(
+        "PROVIDER_OFFER_TTL_SECONDS", "how long a provider offer id stays resolvable (at most "
+        "until departure)", minimum=1.0))
     # The adapter (services/providers/registry.py); PROVIDER_<NAME>_KIND.
     kind: str = DEFAULT_KIND
 
@@ -74,10 +112,12 @@ class SearchServiceSettings:
     server: ServerSettings
     redis: RedisSettings
     database: DatabaseSettings
-    page_token_secret: str
-    policy: SearchPolicy
+    page_token_secret: str = field(metadata=setting(
+        "PAGE_TOKEN_SECRET", "signs page tokens and offer ids", secret=True,
+        default_doc="required"))
+    policy: SearchPolicy = field(default_factory=SearchPolicy)
     # Searched concurrently, in this order; empty when providers are disabled.
-    providers: tuple[ProviderSettings, ...]
+    providers: tuple[ProviderSettings, ...] = ()
 
     @property
     def provider(self) -> ProviderSettings | None:
@@ -91,66 +131,39 @@ class SearchServiceSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> SearchServiceSettings:
         env = os.environ if env is None else env
-        ttl = env_float(env, "SEARCH_CACHE_TTL_SECONDS", 60.0, minimum=0.1)
-        policy = SearchPolicy(
-            cache_ttl_seconds=ttl,
-            partial_cache_ttl_seconds=min(
-                ttl, env_float(env, "SEARCH_PARTIAL_CACHE_TTL_SECONDS", 5.0, minimum=0.1)),
-            cache_lock_seconds=env_float(env, "SEARCH_CACHE_LOCK_SECONDS", 5.0, minimum=0.1),
-            min_connection_minutes=env_int(env, "SEARCH_MIN_CONNECTION_MINUTES", 45),
-            max_layover_minutes=env_int(env, "SEARCH_MAX_LAYOVER_MINUTES", 360),
-            default_page_size=env_int(env, "SEARCH_DEFAULT_PAGE_SIZE", 20),
-            max_page_size=env_int(env, "SEARCH_MAX_PAGE_SIZE", 100),
-            max_results=env_int(env, "SEARCH_MAX_RESULTS", 500),
-            price_guarantee_seconds=env_float(env, "SEARCH_PRICE_GUARANTEE_SECONDS", 900.0,
-                                              minimum=1.0),
-        )
-        if not 0 < policy.min_connection_minutes < policy.max_layover_minutes:
-            raise ConfigError(
-                "need 0 < SEARCH_MIN_CONNECTION_MINUTES < SEARCH_MAX_LAYOVER_MINUTES")
-        if not 1 <= policy.default_page_size <= policy.max_page_size:
-            raise ConfigError("need 1 <= SEARCH_DEFAULT_PAGE_SIZE <= SEARCH_MAX_PAGE_SIZE")
-        if policy.max_results < 1:
-            raise ConfigError("SEARCH_MAX_RESULTS must be >= 1")
-        return cls(
+        policy = SearchPolicy.from_env(env)
+        return load(
+            cls, env,
             server=ServerSettings.from_env(env, default_service="search", default_port=50061),
             redis=RedisSettings.from_env(env),
             database=DatabaseSettings.from_env(env),
-            page_token_secret=env_secret(env, "PAGE_TOKEN_SECRET"),
             policy=policy,
-            providers=tuple(p for p in map(_provider, provider_envs(env, "SEARCH_PROVIDERS"))
+            providers=tuple(p for p in map(_provider, provider_envs(env, SEARCH_PROVIDERS.env))
                             if p is not None),
         )
+
+
+# Every setting of the search service, in the order of the docs' table.
+DECLARED: tuple[type | Setting, ...] = (
+    ServerSettings, TlsSettings, RedisSettings, DATABASE_URL, DatabaseSettings,
+    TokenClientSettings, ProviderBasics, SearchServiceSettings, SearchPolicy, SEARCH_PROVIDERS,
+    ProviderSettings)
 
 
 def _provider(env: Mapping[str, str]) -> ProviderSettings | None:
     """One provider (services/providers/config.py); PROVIDER_ENABLED defaults to true
     when PROVIDER_BASE_URL is set."""
-    base_url = env.get("PROVIDER_BASE_URL", "").strip()
-    if not env_bool(env, "PROVIDER_ENABLED", bool(base_url)):
+    enabled, base_url = provider_enabled(env)
+    if not enabled:
         return None
     if not base_url.startswith(("http://", "https://")):
         raise ConfigError("PROVIDER_BASE_URL must be an http(s) URL when the provider is enabled")
     name = provider_name(env)
-    addresses = tuple(a.strip() for a in env_str(env, "TOKEN_SERVICE_ADDRESSES").split(",")
-                      if a.strip())
-    if not addresses:
-        raise ConfigError("TOKEN_SERVICE_ADDRESSES must list at least one address")
-    currency = env_str(env, "PROVIDER_CURRENCY", "USD")
-    if not _CURRENCY.match(currency):
+    tokens = TokenClientSettings.required(env, caller_id="search")
+    settings = load(
+        ProviderSettings, env, name=name, base_url=base_url.rstrip("/"),
+        token_service_addresses=tokens.addresses, caller_id=tokens.caller_id,
+        caller_key=tokens.caller_key, kind=provider_kind(env, name))
+    if not _CURRENCY.match(settings.currency):
         raise ConfigError("PROVIDER_CURRENCY must be a three-letter ISO 4217 code")
-    settings = ProviderSettings(
-        name=name,
-        base_url=base_url.rstrip("/"),
-        token_service_addresses=addresses,
-        caller_id=env_str(env, "TOKEN_CALLER_ID", "search"),
-        caller_key=env_secret(env, "TOKEN_CALLER_KEY"),
-        timeout_seconds=env_float(env, "PROVIDER_TIMEOUT_SECONDS", 3.0, minimum=0.1),
-        rate_limit_retries=env_int(env, "PROVIDER_RATE_LIMIT_RETRIES", 2),
-        currency=currency,
-        offer_ttl_seconds=env_float(env, "PROVIDER_OFFER_TTL_SECONDS", 1800.0, minimum=1.0),
-        kind=provider_kind(env, name),
-    )
-    if settings.rate_limit_retries < 0:
-        raise ConfigError("PROVIDER_RATE_LIMIT_RETRIES must be >= 0")
     return settings

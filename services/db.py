@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from services.config import ConfigError, env_float, env_int, env_str
+from services.config import ConfigError, Setting, env_str, load, setting
 from services.errors import UnavailableError
 
 log = logging.getLogger("skyroute.db")
@@ -56,6 +56,12 @@ def async_url(raw: str) -> URL:
         f"DATABASE_URL must be a postgresql:// URL, got driver {url.drivername!r}")
 
 
+# Read by hand (a URL, or a file holding one), declared here for the docs.
+DATABASE_URL = Setting(
+    "DATABASE_URL", "PostgreSQL URL, or `DATABASE_URL_FILE` naming a file that holds it",
+    default_doc="the local `skyroute` database")
+
+
 @dataclass(frozen=True)
 class DatabaseSettings:
     # The URL may carry the password: repr/str never show it.
@@ -64,13 +70,19 @@ class DatabaseSettings:
     # connections are closed as soon as they are returned, so under steady load
     # above pool_size every burst opens new ones (a PostgreSQL backend each):
     # by default there are none.
-    pool_size: int = 10
-    max_overflow: int = 0
-    pool_timeout_seconds: float = 10.0
+    pool_size: int = field(default=10, metadata=setting(
+        "DB_POOL_SIZE", "connections per replica, opened as needed and kept", minimum=1))
+    max_overflow: int = field(default=0, metadata=setting(
+        "DB_MAX_OVERFLOW", "extra connections, closed on return", minimum=0))
+    pool_timeout_seconds: float = field(default=10.0, metadata=setting(
+        "DB_POOL_TIMEOUT_SECONDS", "longest wait for a pooled connection", minimum=0.1))
     # Server-side cap on any one statement, so a runaway query cannot hold a pooled
     # connection (and its locks) forever. 0 disables it.
-    statement_timeout_ms: int = 30_000
-    connect_timeout_seconds: float = 5.0
+    statement_timeout_ms: int = field(default=30_000, metadata=setting(
+        "DB_STATEMENT_TIMEOUT_MS", "server-side cap on any one statement (0 = none)",
+        minimum=0))
+    connect_timeout_seconds: float = field(default=5.0, metadata=setting(
+        "DB_CONNECT_TIMEOUT_SECONDS", "longest wait for a new connection", minimum=0.1))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> DatabaseSettings:
@@ -82,23 +94,8 @@ class DatabaseSettings:
             except OSError as exc:
                 raise ConfigError(f"DATABASE_URL_FILE cannot be read: {exc.strerror}") from None
         else:
-            raw = env_str(env, "DATABASE_URL", DEFAULT_DATABASE_URL)
-        settings = cls(
-            url=async_url(raw),
-            pool_size=env_int(env, "DB_POOL_SIZE", 10),
-            max_overflow=env_int(env, "DB_MAX_OVERFLOW", 0),
-            pool_timeout_seconds=env_float(env, "DB_POOL_TIMEOUT_SECONDS", 10.0, minimum=0.1),
-            statement_timeout_ms=env_int(env, "DB_STATEMENT_TIMEOUT_MS", 30_000),
-            connect_timeout_seconds=env_float(env, "DB_CONNECT_TIMEOUT_SECONDS", 5.0,
-                                              minimum=0.1),
-        )
-        if settings.pool_size < 1:
-            raise ConfigError("DB_POOL_SIZE must be >= 1")
-        if settings.max_overflow < 0:
-            raise ConfigError("DB_MAX_OVERFLOW must be >= 0")
-        if settings.statement_timeout_ms < 0:
-            raise ConfigError("DB_STATEMENT_TIMEOUT_MS must be >= 0")
-        return settings
+            raw = env_str(env, DATABASE_URL.env, DEFAULT_DATABASE_URL)
+        return load(cls, env, url=async_url(raw))
 
     @property
     def safe_url(self) -> str:

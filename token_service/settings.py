@@ -4,35 +4,55 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from services.config import (
+    NAME_PATTERN,
     ConfigError,
     RedisSettings,
     ServerSettings,
-    env_bool,
-    env_float,
+    Setting,
+    TlsSettings,
     env_secret,
-    env_str,
+    load,
+    setting,
 )
 
-_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 MAX_MIN_HANDOUT_SECONDS = 30.0
+# Parsed by hand below (lists and JSON), declared here for the docs.
+TOKEN_PROVIDERS = Setting("TOKEN_PROVIDERS", "comma list of provider names, e.g. `amadeus`",
+                          default_doc="required")
+TOKEN_CALLERS = Setting(
+    "TOKEN_CALLERS", "JSON: caller id → allowed providers, e.g. `{\"search\":[\"amadeus\"]}`",
+    default_doc="required")
+CALLER_KEY = Setting(
+    "CALLER_<ID>_KEY", "each caller's key (callers send `x-skyroute-caller` and "
+    "`x-skyroute-caller-key`)", secret=True, default_doc="required")
 
 
 @dataclass(frozen=True)
 class ProviderConfig:
     name: str
-    token_url: str
-    client_id: str
-    client_secret: str
-    scope: str | None = None
+    token_url: str = field(metadata=setting(
+        "PROVIDER_<NAME>_TOKEN_URL", "the provider's OAuth2 token endpoint (http(s))",
+        default_doc="required"))
+    client_id: str = field(metadata=setting(
+        "PROVIDER_<NAME>_CLIENT_ID", "client-credentials grant: client id",
+        default_doc="required"))
+    client_secret: str = field(metadata=setting(
+        "PROVIDER_<NAME>_CLIENT_SECRET", "client-credentials grant: client secret",
+        secret=True, default_doc="required"))
+    scope: str | None = field(default=None, metadata=setting(
+        "PROVIDER_<NAME>_SCOPE", "OAuth2 scope asked for, if any"))
     # The provider revokes the previous token when it issues a new one: rotation
     # then stops serving the old token and lets in-flight calls drain first.
-    revokes_previous: bool = False
-    rotation_drain_seconds: float = 0.25
+    revokes_previous: bool = field(default=False, metadata=setting(
+        "PROVIDER_<NAME>_REVOKES_PREVIOUS_TOKEN",
+        "the provider revokes the old token on issue: drain before rotating"))
+    rotation_drain_seconds: float = field(default=0.25, metadata=setting(
+        "PROVIDER_<NAME>_ROTATION_DRAIN_SECONDS",
+        "with a revoking provider, how long in-flight calls may use the old token"))
 
     def __repr__(self) -> str:  # never print the secret
         return f"ProviderConfig(name={self.name!r}, token_url={self.token_url!r})"
@@ -54,28 +74,76 @@ class RefreshPolicy:
 
     # The refresh lease; its holder renews it every third of this while it works, so
     # a dead holder is replaced within about one lease plus one fetch.
-    lock_ttl_seconds: float = 3.0
-    upstream_timeout_seconds: float = 5.0
+    lock_ttl_seconds: float = field(default=3.0, metadata=setting(
+        "TOKEN_LOCK_TTL_SECONDS", "refresh lease, renewed by its holder every third of it "
+        "while it fetches: a crashed holder is replaced within about one lease plus one fetch",
+        minimum=0.1))
+    upstream_timeout_seconds: float = field(default=5.0, metadata=setting(
+        "UPSTREAM_TIMEOUT_SECONDS", "token endpoint request timeout", minimum=0.1))
     # Refresh at a random fraction of the lifetime in [min, max] ...
-    refresh_min_fraction: float = 0.75
-    refresh_max_fraction: float = 0.85
+    refresh_min_fraction: float = field(default=0.75, metadata=setting(
+        "TOKEN_REFRESH_MIN_FRACTION", "refresh at a random fraction of the lifetime, at least"))
+    refresh_max_fraction: float = field(default=0.85, metadata=setting(
+        "TOKEN_REFRESH_MAX_FRACTION", "... and at most this"))
     # ... but always at least this long before expiry (capped at half the lifetime).
-    refresh_min_margin_seconds: float = 5.0
-    backoff_initial_seconds: float = 0.5
-    backoff_max_seconds: float = 30.0
-    negative_cache_seconds: float = 30.0
+    refresh_min_margin_seconds: float = field(default=5.0, metadata=setting(
+        "TOKEN_REFRESH_MIN_MARGIN_SECONDS",
+        "refresh at least this long before expiry (capped at half the lifetime)"))
+    backoff_initial_seconds: float = field(default=0.5, metadata=setting(
+        "TOKEN_BACKOFF_INITIAL_SECONDS", "shared backoff after token-endpoint failures: first",
+        minimum=0.01))
+    backoff_max_seconds: float = field(default=30.0, metadata=setting(
+        "TOKEN_BACKOFF_MAX_SECONDS", "shared backoff after token-endpoint failures: longest",
+        minimum=0.01))
+    negative_cache_seconds: float = field(default=30.0, metadata=setting(
+        "TOKEN_NEGATIVE_CACHE_SECONDS", "how long `invalid_client` is remembered"))
     # How long a replica trusts its in-memory copy without re-reading Redis.
-    local_staleness_seconds: float = 1.0
+    local_staleness_seconds: float = field(default=1.0, metadata=setting(
+        "TOKEN_LOCAL_STALENESS_SECONDS",
+        "how long a replica trusts its in-memory copy without re-reading Redis"))
     # Longest a caller waits for the in-flight refresh when no valid token exists; a
     # caller with a deadline waits until shortly before it, up to this. Longer than a
     # takeover (lock TTL + upstream timeout) so a holder's crash fails no caller.
-    wait_max_seconds: float = 30.0
-    watch_heartbeat_seconds: float = 10.0
+    wait_max_seconds: float = field(default=30.0, metadata=setting(
+        "TOKEN_WAIT_MAX_SECONDS", "longest a caller waits for a refresh when no valid token "
+        "exists; a caller with a deadline waits until 0.2 s before it, at most this, then "
+        "gets `DEADLINE_EXCEEDED` / `TOKEN_REFRESH_TIMEOUT`. Keep above lock TTL + upstream "
+        "timeout (the service warns otherwise). `TOKEN_WAIT_TIMEOUT_SECONDS` is a deprecated "
+        "alias", minimum=0.1))
+    watch_heartbeat_seconds: float = field(default=10.0, metadata=setting(
+        "TOKEN_WATCH_HEARTBEAT_SECONDS", "`WatchToken` re-send interval", minimum=0.1))
     # Never hand out a token with less than this left (capped at half its lifetime).
-    min_handout_seconds: float = 2.0
+    min_handout_seconds: float = field(default=2.0, metadata=setting(
+        "TOKEN_MIN_HANDOUT_SECONDS", "never hand out a token with less than this left; past "
+        "it callers get `UNAVAILABLE` (below 30, capped at half a token's lifetime; the "
+        "refresh margin is at least this)"))
     # While callers get nothing and the shared backoff runs, one replica of the fleet
     # may probe the token endpoint this often (half-open).
-    probe_interval_seconds: float = 1.0
+    probe_interval_seconds: float = field(default=1.0, metadata=setting(
+        "TOKEN_PROBE_INTERVAL_SECONDS", "while callers have nothing valid and the shared "
+        "backoff runs, one replica of the fleet per interval may try the token endpoint "
+        "early (half-open)", minimum=0.05))
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> RefreshPolicy:
+        # TOKEN_WAIT_TIMEOUT_SECONDS: the deprecated name, read when the new one is unset.
+        deprecated = load(_DeprecatedWait, env).wait_max_seconds
+        policy = load(cls, env, defaults={"wait_max_seconds": deprecated})
+        if policy.min_handout_seconds >= MAX_MIN_HANDOUT_SECONDS:
+            raise ConfigError(f"TOKEN_MIN_HANDOUT_SECONDS must be below {MAX_MIN_HANDOUT_SECONDS:g}"
+                              " (half the shortest sane token lifetime, 60 s)")
+        if not 0 < policy.refresh_min_fraction <= policy.refresh_max_fraction < 1:
+            raise ConfigError("need 0 < TOKEN_REFRESH_MIN_FRACTION <= _MAX_FRACTION < 1")
+        return policy
+
+
+@dataclass(frozen=True)
+class _DeprecatedWait:
+    """TOKEN_WAIT_TIMEOUT_SECONDS, the old name of TOKEN_WAIT_MAX_SECONDS (not in the docs'
+    table: the new name's line mentions it)."""
+
+    wait_max_seconds: float = field(default=30.0, metadata=setting(
+        "TOKEN_WAIT_TIMEOUT_SECONDS", "deprecated: TOKEN_WAIT_MAX_SECONDS", minimum=0.1))
 
 
 @dataclass(frozen=True)
@@ -89,71 +157,43 @@ class TokenServiceSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> TokenServiceSettings:
         env = os.environ if env is None else env
-        providers = tuple(_provider(env, name) for name in _names(env, "TOKEN_PROVIDERS"))
+        providers = tuple(_provider(env, name) for name in _names(env, TOKEN_PROVIDERS.env))
         if not providers:
             raise ConfigError("TOKEN_PROVIDERS must name at least one provider")
         callers = _callers(env, {p.name for p in providers})
-        policy = RefreshPolicy(
-            lock_ttl_seconds=env_float(env, "TOKEN_LOCK_TTL_SECONDS", 3.0, minimum=0.1),
-            upstream_timeout_seconds=env_float(env, "UPSTREAM_TIMEOUT_SECONDS", 5.0, minimum=0.1),
-            refresh_min_fraction=env_float(env, "TOKEN_REFRESH_MIN_FRACTION", 0.75),
-            refresh_max_fraction=env_float(env, "TOKEN_REFRESH_MAX_FRACTION", 0.85),
-            refresh_min_margin_seconds=env_float(env, "TOKEN_REFRESH_MIN_MARGIN_SECONDS", 5.0),
-            backoff_initial_seconds=env_float(env, "TOKEN_BACKOFF_INITIAL_SECONDS", 0.5,
-                                              minimum=0.01),
-            backoff_max_seconds=env_float(env, "TOKEN_BACKOFF_MAX_SECONDS", 30.0, minimum=0.01),
-            negative_cache_seconds=env_float(env, "TOKEN_NEGATIVE_CACHE_SECONDS", 30.0),
-            local_staleness_seconds=env_float(env, "TOKEN_LOCAL_STALENESS_SECONDS", 1.0),
-            # TOKEN_WAIT_TIMEOUT_SECONDS: the deprecated name, read when the new one is unset.
-            wait_max_seconds=env_float(env, "TOKEN_WAIT_MAX_SECONDS", env_float(
-                env, "TOKEN_WAIT_TIMEOUT_SECONDS", 30.0, minimum=0.1), minimum=0.1),
-            watch_heartbeat_seconds=env_float(env, "TOKEN_WATCH_HEARTBEAT_SECONDS", 10.0,
-                                              minimum=0.1),
-            min_handout_seconds=env_float(env, "TOKEN_MIN_HANDOUT_SECONDS", 2.0),
-            probe_interval_seconds=env_float(env, "TOKEN_PROBE_INTERVAL_SECONDS", 1.0,
-                                             minimum=0.05),
-        )
-        if policy.min_handout_seconds >= MAX_MIN_HANDOUT_SECONDS:
-            raise ConfigError(f"TOKEN_MIN_HANDOUT_SECONDS must be below {MAX_MIN_HANDOUT_SECONDS:g}"
-                              " (half the shortest sane token lifetime, 60 s)")
-        if not 0 < policy.refresh_min_fraction <= policy.refresh_max_fraction < 1:
-            raise ConfigError("need 0 < TOKEN_REFRESH_MIN_FRACTION <= _MAX_FRACTION < 1")
         return cls(
             server=ServerSettings.from_env(env, default_service="token", default_port=50051),
             redis=RedisSettings.from_env(env),
             providers=providers,
             callers=callers,
-            policy=policy,
+            policy=RefreshPolicy.from_env(env),
         )
+
+
+# Every setting of the token service, in the order of the docs' table.
+DECLARED: tuple[type | Setting, ...] = (
+    ServerSettings, TlsSettings, RedisSettings, TOKEN_PROVIDERS, ProviderConfig, TOKEN_CALLERS,
+    CALLER_KEY, RefreshPolicy)
 
 
 def _names(env: Mapping[str, str], var: str) -> list[str]:
     names = [n.strip() for n in env.get(var, "").split(",") if n.strip()]
     for name in names:
-        if not _NAME.match(name):
+        if not NAME_PATTERN.match(name):
             raise ConfigError(f"{var}: {name!r} is not a valid name (lowercase, digits, _)")
     return names
 
 
 def _provider(env: Mapping[str, str], name: str) -> ProviderConfig:
-    prefix = f"PROVIDER_{name.upper()}_"
-    url = env_str(env, prefix + "TOKEN_URL")
-    if not url.startswith(("http://", "https://")):
-        raise ConfigError(f"{prefix}TOKEN_URL must be an http(s) URL")
-    return ProviderConfig(
-        name=name,
-        token_url=url,
-        client_id=env_str(env, prefix + "CLIENT_ID"),
-        client_secret=env_secret(env, prefix + "CLIENT_SECRET"),
-        scope=env.get(prefix + "SCOPE") or None,
-        revokes_previous=env_bool(env, prefix + "REVOKES_PREVIOUS_TOKEN", False),
-        rotation_drain_seconds=env_float(env, prefix + "ROTATION_DRAIN_SECONDS", 0.25),
-    )
+    config = load(ProviderConfig, env, placeholder=name, name=name)
+    if not config.token_url.startswith(("http://", "https://")):
+        raise ConfigError(f"PROVIDER_{name.upper()}_TOKEN_URL must be an http(s) URL")
+    return config
 
 
 def _callers(env: Mapping[str, str], providers: set[str]) -> tuple[CallerConfig, ...]:
     """TOKEN_CALLERS='{"search": ["amadeus"]}' and CALLER_SEARCH_KEY[_FILE] per caller."""
-    raw = env.get("TOKEN_CALLERS", "")
+    raw = env.get(TOKEN_CALLERS.env, "")
     if not raw:
         raise ConfigError("TOKEN_CALLERS is required (JSON: caller id -> list of providers)")
     try:
@@ -164,7 +204,7 @@ def _callers(env: Mapping[str, str], providers: set[str]) -> tuple[CallerConfig,
         raise ConfigError("TOKEN_CALLERS must be a non-empty JSON object")
     callers = []
     for caller_id, allowed in table.items():
-        if not isinstance(caller_id, str) or not _NAME.match(caller_id):
+        if not isinstance(caller_id, str) or not NAME_PATTERN.match(caller_id):
             raise ConfigError(f"TOKEN_CALLERS: {caller_id!r} is not a valid caller id")
         if not isinstance(allowed, list) or not all(isinstance(p, str) for p in allowed):
             raise ConfigError(f"TOKEN_CALLERS[{caller_id}] must be a list of provider names")
@@ -174,7 +214,7 @@ def _callers(env: Mapping[str, str], providers: set[str]) -> tuple[CallerConfig,
                 f"TOKEN_CALLERS[{caller_id}] names unknown providers {sorted(unknown)}")
         callers.append(CallerConfig(
             caller_id=caller_id,
-            key=env_secret(env, f"CALLER_{caller_id.upper()}_KEY"),
+            key=env_secret(env, CALLER_KEY.env.replace("<ID>", caller_id.upper())),
             providers=frozenset(allowed),
         ))
     return tuple(callers)

@@ -11,18 +11,18 @@ service (``TokenCaller``); token values never reach logs or error messages.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from services.config import NAME_PATTERN
 from services.errors import FailedPreconditionError
 
 T = TypeVar("T")
 
 # A configured provider's name: in offer ids, bookings, token-service provider names
 # and PROVIDER_<NAME>_* settings.
-PROVIDER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+PROVIDER_NAME = NAME_PATTERN
 
 # Reasons a provider call failed (search's partial_reason, error reasons).
 UNAVAILABLE = "PROVIDER_UNAVAILABLE"

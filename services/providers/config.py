@@ -17,8 +17,9 @@ that provider sees it, so the same parsing code serves both ways.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 
-from services.config import ConfigError, env_str
+from services.config import ConfigError, Setting, read, setting
 from services.providers.base import PROVIDER_NAME
 from services.providers.registry import KINDS
 
@@ -27,6 +28,38 @@ DEFAULT_NAME = "amadeus"
 DEFAULT_KIND = "amadeus"
 # Never taken from the shared PROVIDER_<SETTING> in list mode.
 _OWN = {"BASE_URL", "NAME", "ENABLED"}
+
+
+def provider_list(var: str) -> Setting:
+    """The declaration of a service's provider list (SEARCH_PROVIDERS, BOOKING_PROVIDERS)."""
+    return Setting(var, "comma list of provider names; each one's settings are "
+                   "`PROVIDER_<NAME>_<SETTING>`, falling back to `PROVIDER_<SETTING>`",
+                   default_doc="the single provider of PROVIDER_NAME")
+
+
+@dataclass(frozen=True)
+class ProviderBasics:
+    """What every provider of search and booking has (read through ``ProviderEnv``)."""
+
+    name: str = field(default=DEFAULT_NAME, metadata=setting(
+        "PROVIDER_NAME", "the single provider's name (without a provider list)"))
+    base_url: str = field(default="", metadata=setting(
+        "PROVIDER_BASE_URL", "the provider's API (http(s)); setting it enables the provider "
+        "(in a list: `PROVIDER_<NAME>_BASE_URL`, required)", default_doc="none"))
+    enabled: bool = field(default=False, metadata=setting(
+        "PROVIDER_ENABLED", "`false` turns the provider off",
+        default_doc="true when PROVIDER_BASE_URL is set"))
+    kind: str = field(default=DEFAULT_KIND, metadata=setting(
+        "PROVIDER_KIND", "the adapter (services/providers/registry.py); "
+        "`PROVIDER_<NAME>_KIND` first"))
+
+
+def provider_enabled(env: Mapping[str, str]) -> tuple[bool, str]:
+    """Whether the provider is on, and its base URL (stripped; may be empty)."""
+    base_url = read(ProviderBasics, "base_url", env).strip()
+    enabled = (read(ProviderBasics, "enabled", env) if env.get("PROVIDER_ENABLED")
+               else bool(base_url))
+    return enabled, base_url
 
 
 class ProviderEnv(Mapping[str, str]):
@@ -74,7 +107,7 @@ def provider_envs(env: Mapping[str, str], list_var: str) -> list[Mapping[str, st
 
 
 def provider_name(env: Mapping[str, str]) -> str:
-    name = env_str(env, f"{PREFIX}NAME", DEFAULT_NAME)
+    name: str = read(ProviderBasics, "name", env)
     if not PROVIDER_NAME.match(name):
         raise ConfigError(f"PROVIDER_NAME {name!r} is not a valid name (lowercase, digits, _)")
     return name
@@ -83,7 +116,7 @@ def provider_name(env: Mapping[str, str]) -> str:
 def provider_kind(env: Mapping[str, str], name: str) -> str:
     """PROVIDER_<NAME>_KIND (then PROVIDER_KIND), by default amadeus."""
     own = f"{PREFIX}{name.upper()}_KIND"
-    kind = (env.get(own) or env.get(f"{PREFIX}KIND") or DEFAULT_KIND).strip()
+    kind = (env.get(own) or read(ProviderBasics, "kind", env)).strip()
     if kind not in KINDS:
         raise ConfigError(f"{own}: unknown provider kind {kind!r} (known: "
                           f"{', '.join(sorted(KINDS))})")
