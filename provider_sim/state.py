@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
+from provider_sim.codes import AuthorizationCodes
 from provider_sim.inventory import DEFAULT_SEED, inventory_for_seed
 from provider_sim.market import Market
 from provider_sim.refresh import GrantPolicy, RefreshTokens
@@ -148,6 +149,7 @@ class SimState:
         self.market = Market(self.inventory, self._clock)
         self._flight_calls: Counter[str] = Counter()
         self.refresh_tokens = RefreshTokens(self._clock, self._default_policies)
+        self.codes = AuthorizationCodes(self._clock)
 
     def update_config(self, **changes: Any) -> SimConfig:
         """Apply a partial config change; raises ValueError/TypeError on bad input."""

@@ -75,9 +75,17 @@ class Sim:
         return str(self._call("POST", "/_sim/refresh-token", {"client_id": client_id})
                    ["refresh_token"])
 
+    def authorization_code(self, client_id: str, redirect_uri: str | None = None) -> str:
+        """A one-time code to exchange with grant_type=authorization_code (60 s)."""
+        body: dict[str, Any] = {"client_id": client_id}
+        if redirect_uri is not None:
+            body["redirect_uri"] = redirect_uri
+        return str(self._call("POST", "/_sim/authorization-code", body)["code"])
+
     def refresh_stats(self, client_id: str) -> dict[str, int]:
         """families_started, refresh_grants, grace_reuses, reuses_detected,
-        families_revoked, invalid_grant for one client."""
+        families_revoked, invalid_grant, code_grants, codes_replayed, password_grants for one
+        client."""
         return dict(self._call("GET", "/_sim/refresh-stats")["clients"][client_id])
 
     def refresh_tokens(self) -> list[dict[str, Any]]:
