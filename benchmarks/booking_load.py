@@ -38,6 +38,7 @@ from booking_service.store.repository import (
     booking_args,
 )
 from services.clients.channels import open_channel
+from services.flights import FlightLeg
 from services.generated.skyroute.booking.v1 import booking_service_pb2 as pb
 from services.generated.skyroute.booking.v1 import booking_service_pb2_grpc as pb_grpc
 
@@ -227,10 +228,14 @@ class SqlPairs:
         passenger = PassengerRecord(
             "Ada", "Lovelace", date(1985, 12, 10), "ADULT", "PASSPORT",
             f"P{self._rng.randrange(10**8):08d}", "GB", date(2036, 1, 31))
+        leg = FlightLeg(
+            flight_designator=fare["designator"], origin=fare["origin"],
+            destination=fare["destination"], departure_at=fare["departure_at"],
+            arrival_at=fare["arrival_at"])
         segment = SegmentRecord(
-            0, format_ref(fare["fare_id"], price, party), fare["fare_id"], fare["designator"],
-            fare["origin"], fare["destination"], fare["departure_at"], fare["arrival_at"],
-            "ECONOMY", party.seats, cost, fare["refundable"], Decimal(fare["change_fee"]))
+            offer_index=0, offer_id=format_ref(fare["fare_id"], price, party),
+            fare_id=fare["fare_id"], leg=leg, cabin="ECONOMY", seats=party.seats, price=cost,
+            refundable=fare["refundable"], change_fee=Decimal(fare["change_fee"]))
         held = await conn.fetchrow(HOLD_ONE_FARE_SQL, *booking_args(row, [passenger], [segment]),
                                    party.seats, fare["fare_id"], cost,
                                    party.weight_percent)

@@ -123,14 +123,15 @@ def booking_pb(booking: BookingRecord) -> pb.Booking:
         offer = offers.setdefault(s.offer_index, pb.BookedOffer(offer_id=s.offer_id))
         totals[s.offer_index] = totals.get(s.offer_index, Decimal(0)) + s.price
         offer.segments.append(pb.BookedSegment(
-            fare_id=s.fare_id or 0, flight_designator=s.flight_designator, origin=s.origin,
-            destination=s.destination, departure_time=timestamp(s.departure_at),
-            arrival_time=timestamp(s.arrival_at),
+            fare_id=s.fare_id or 0, flight_designator=s.leg.flight_designator,
+            origin=s.leg.origin, destination=s.leg.destination,
+            departure_time=timestamp(s.leg.departure_at),
+            arrival_time=timestamp(s.leg.arrival_at),
             cabin=CABIN_TO_PB.get(s.cabin, pb.CABIN_UNSPECIFIED),
             seats=s.seats, price=to_money(s.price, currency), refundable=s.refundable,
             change_fee=to_money(s.change_fee, currency),
-            departure_local_time=s.departure_local_time or "",
-            arrival_local_time=s.arrival_local_time or ""))
+            departure_local_time=s.leg.departure_local_time or "",
+            arrival_local_time=s.leg.arrival_local_time or ""))
     for index, offer in offers.items():
         offer.total_price.CopyFrom(to_money(totals[index], currency))
     message = pb.Booking(

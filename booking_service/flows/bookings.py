@@ -202,11 +202,10 @@ class Bookings:
                             t.document_expire_date)
             for t, kind in zip(request.travellers, plan.passenger_types, strict=True)]
         segments = [
-            SegmentRecord(s.offer_index, s.offer_id, s.priced.fare_id,
-                          s.priced.flight_designator, s.priced.origin, s.priced.destination,
-                          s.priced.departure_at, s.priced.arrival_at, s.priced.cabin,
-                          s.seats, s.priced.price, s.priced.refundable, s.priced.change_fee,
-                          s.priced.departure_local_time, s.priced.arrival_local_time)
+            SegmentRecord(offer_index=s.offer_index, offer_id=s.offer_id,
+                          fare_id=s.priced.fare_id, leg=s.priced.leg, cabin=s.priced.cabin,
+                          seats=s.seats, price=s.priced.price,
+                          refundable=s.priced.refundable, change_fee=s.priced.change_fee)
             for s in plan.segments]
         single = self._one_fare(plan, remark)
         if single is not None:

@@ -85,7 +85,7 @@ class BookingPlan:
 def _flight_key(segment: PricedSegment) -> tuple[object, ...]:
     if segment.fare_id is not None:
         return ("fare", segment.fare_id)
-    return ("flight", segment.flight_designator, segment.departure_at)
+    return ("flight", segment.leg.flight_designator, segment.leg.departure_at)
 
 
 def plan_booking(request: ValidRequest, offers: list[PricedOffer]) -> BookingPlan:
@@ -103,11 +103,11 @@ def plan_booking(request: ValidRequest, offers: list[PricedOffer]) -> BookingPla
         for segment in offer.segments:
             key = _flight_key(segment)
             if key in seen_flights and seen_flights[key] != i:
-                v.add(f"offer_ids[{i}]", f"flight {segment.flight_designator} is also in "
+                v.add(f"offer_ids[{i}]", f"flight {segment.leg.flight_designator} is also in "
                                          f"offer_ids[{seen_flights[key]}]")
             seen_flights.setdefault(key, i)
 
-    departures = [s.departure_at for o in offers for s in o.segments]
+    departures = [s.leg.departure_at for o in offers for s in o.segments]
     first_day = min(departures).date()
     last_day = max(departures).date()
     types = tuple(passenger_type(t.birth_date, first_day) for t in request.travellers)
@@ -175,11 +175,11 @@ def segment_sold_out(segment: PlannedSegment, seats_available: int) -> FailedPre
     fare_id = segment.priced.fare_id or 0
     field = f"offer_ids[{segment.offer_index}]"
     return FailedPreconditionError(
-        f"{field}: flight {segment.priced.flight_designator} has {seats_available} seat(s) "
+        f"{field}: flight {segment.priced.leg.flight_designator} has {seats_available} seat(s) "
         f"left, {segment.seats} needed", reason="SOLD_OUT",
         metadata={"field": field, "offer_index": str(segment.offer_index),
                   "segment_index": str(segment.segment_index),
-                  "flight": segment.priced.flight_designator, "fare_id": str(fare_id),
+                  "flight": segment.priced.leg.flight_designator, "fare_id": str(fare_id),
                   "seats_requested": str(segment.seats),
                   "seats_available": str(seats_available)})
 

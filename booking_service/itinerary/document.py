@@ -36,14 +36,15 @@ def _local(stored: str | None, moment: datetime) -> str:
 
 
 def _segment(s: SegmentRecord) -> dict[str, Any]:
+    leg = s.leg
     return {
-        "flight": s.flight_designator,
-        "origin": s.origin,
-        "destination": s.destination,
-        "departure_local_time": _local(s.departure_local_time, s.departure_at),
-        "arrival_local_time": _local(s.arrival_local_time, s.arrival_at),
-        "departure_time_utc": s.departure_at.astimezone(UTC).isoformat(),
-        "arrival_time_utc": s.arrival_at.astimezone(UTC).isoformat(),
+        "flight": leg.flight_designator,
+        "origin": leg.origin,
+        "destination": leg.destination,
+        "departure_local_time": _local(leg.departure_local_time, leg.departure_at),
+        "arrival_local_time": _local(leg.arrival_local_time, leg.arrival_at),
+        "departure_time_utc": leg.departure_at.astimezone(UTC).isoformat(),
+        "arrival_time_utc": leg.arrival_at.astimezone(UTC).isoformat(),
         "cabin": s.cabin,
         "seats": s.seats,
     }

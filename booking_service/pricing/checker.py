@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from booking_service.pricing.passengers import CENT, Party
+from services.flights import FlightLeg
 from services.money_text import money_text
 
 
@@ -28,26 +29,19 @@ class Amount:
         return money_text(self.value, self.currency)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PricedSegment:
     """One flight of an offer as it is now."""
 
     # The inventory fare; None for a flight of a provider offer (no local seats).
     fare_id: int | None
-    flight_designator: str
-    origin: str
-    destination: str
-    departure_at: datetime
-    arrival_at: datetime
+    leg: FlightLeg  # local times when the price source knows them
     cabin: str  # models' Cabin value, e.g. "ECONOMY"
     # This segment's part of the offer's (quoted) total, for the whole party.
     price: Decimal
     refundable: bool
     change_fee: Decimal  # per passenger
     seats_available: int
-    # Local times, ISO 8601 with the UTC offset, when the price source knows them.
-    departure_local_time: str | None = None
-    arrival_local_time: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 from booking_service.pricing import offer_refs
 from booking_service.pricing.checker import PricedOffer, PricedSegment
@@ -38,7 +37,8 @@ class DatabasePriceChecker:
         missing = [i for i, ref in enumerate(refs) if ref.fare_id not in fares]
         if missing:
             raise offer_error("OFFER_NOT_FOUND", "unknown offer", missing)
-        departed = [i for i, ref in enumerate(refs) if fares[ref.fare_id].departure_at <= now]
+        departed = [i for i, ref in enumerate(refs)
+                    if fares[ref.fare_id].leg.departure_at <= now]
         if departed:
             raise departed_error(departed)
         priced = []
@@ -46,13 +46,9 @@ class DatabasePriceChecker:
             fare = fares[ref.fare_id]
             current = ref.party.fare_cost(fare.price)
             segment = PricedSegment(
-                fare_id=fare.fare_id, flight_designator=fare.flight_designator,
-                origin=fare.origin, destination=fare.destination,
-                departure_at=fare.departure_at, arrival_at=fare.arrival_at, cabin=fare.cabin,
-                price=current, refundable=fare.refundable, change_fee=fare.change_fee,
-                seats_available=fare.seats_available,
-                departure_local_time=local_time(fare.departure_at, fare.origin_time_zone),
-                arrival_local_time=local_time(fare.arrival_at, fare.destination_time_zone))
+                fare_id=fare.fare_id, leg=fare.leg, cabin=fare.cabin, price=current,
+                refundable=fare.refundable, change_fee=fare.change_fee,
+                seats_available=fare.seats_available)
             priced.append(PricedOffer(
                 offer_id=offer_id, party=ref.party, currency=fare.currency,
                 segments=(segment,), original_total=ref.party.fare_cost(ref.unit_price),
@@ -61,14 +57,6 @@ class DatabasePriceChecker:
 
     async def close(self) -> None:
         pass
-
-
-def local_time(moment: datetime, zone: str) -> str | None:
-    """ISO 8601 with the UTC offset at ``zone`` (an IANA name), or None if unknown."""
-    try:
-        return moment.astimezone(ZoneInfo(zone)).isoformat()
-    except (ValueError, KeyError):
-        return None
 
 
 def offer_error(reason: str, message: str, indexes: Sequence[int]) -> NotFoundError:

@@ -34,6 +34,7 @@ from services.errors import (
     UnavailableError,
     ValidationError,
 )
+from services.flights import FlightLeg
 from services.generated.skyroute.common.v1 import money_pb2
 from services.generated.skyroute.search.v1 import search_service_pb2 as pb
 from services.generated.skyroute.search.v1 import search_service_pb2_grpc as pb_grpc
@@ -75,6 +76,15 @@ class _Departed(Exception):
         self.index = index
 
 
+def _leg(s: pb.Segment) -> FlightLeg:
+    return FlightLeg(
+        flight_designator=s.flight_designator, origin=s.origin, destination=s.destination,
+        departure_at=s.departure_time.ToDatetime(UTC),
+        arrival_at=s.arrival_time.ToDatetime(UTC),
+        departure_local_time=s.departure_local_time or None,
+        arrival_local_time=s.arrival_local_time or None)
+
+
 def priced_offer(offer_id: str, response: pb.PriceOfferResponse,
                  provider: ProviderOffer | None = None) -> PricedOffer:
     """A PriceOfferResponse as a PricedOffer."""
@@ -90,14 +100,10 @@ def priced_offer(offer_id: str, response: pb.PriceOfferResponse,
         prices = apportion(current, [p or Decimal(0) for p in given])
     cabin = CABINS.get(itinerary.cabin, "ECONOMY")
     segments = tuple(PricedSegment(
-        fare_id=s.fare_id or None, flight_designator=s.flight_designator, origin=s.origin,
-        destination=s.destination, departure_at=s.departure_time.ToDatetime(UTC),
-        arrival_at=s.arrival_time.ToDatetime(UTC), cabin=cabin, price=price,
+        fare_id=s.fare_id or None, leg=_leg(s), cabin=cabin, price=price,
         refundable=s.refundable,
         change_fee=_decimal(s.change_fee) if s.HasField("change_fee") else Decimal("0.00"),
-        seats_available=s.seats_available,
-        departure_local_time=s.departure_local_time or None,
-        arrival_local_time=s.arrival_local_time or None)
+        seats_available=s.seats_available)
         for s, price in zip(flat, prices, strict=True))
     p = itinerary.passengers
     guaranteed = None

@@ -41,6 +41,7 @@ import asyncpg
 
 from booking_service.store.models import BookingStatus, ProviderOrderStatus
 from services.db import pooled
+from services.flights import FlightLeg, local_time
 
 PENDING = BookingStatus.PENDING.value
 HELD = BookingStatus.HELD.value
@@ -71,7 +72,7 @@ class ReferenceTaken(Exception):
 # and writes it with hand-written SQL through asyncpg).
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SegmentRecord:
     """A booking's flight. ``booking_id`` and ``position`` are 0 on one not yet
     written (insert_booking sets them)."""
@@ -79,18 +80,12 @@ class SegmentRecord:
     offer_index: int
     offer_id: str
     fare_id: int | None
-    flight_designator: str
-    origin: str
-    destination: str
-    departure_at: datetime
-    arrival_at: datetime
+    leg: FlightLeg
     cabin: str
     seats: int
     price: Decimal  # for all passengers
     refundable: bool
     change_fee: Decimal  # per passenger
-    departure_local_time: str | None = None
-    arrival_local_time: str | None = None
     booking_id: int = 0
     position: int = 0
 
@@ -154,22 +149,18 @@ def _columns(record: type, prefix: str = "") -> str:
 BOOKING_COLUMNS = _columns(BookingRecord)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class FareRow:
+    """An inventory fare now, with its flight (local times at its airports' zones)."""
+
     fare_id: int
-    flight_designator: str
-    origin: str
-    destination: str
-    departure_at: datetime
-    arrival_at: datetime
+    leg: FlightLeg
     cabin: str
     price: Decimal
     currency: str
     refundable: bool
     change_fee: Decimal
     seats_available: int
-    origin_time_zone: str
-    destination_time_zone: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -444,7 +435,7 @@ class BookingStore:
             return {}
         async with self._connection() as connection:
             rows = await connection.fetch(_FARES, ids)
-        return {row["fare_id"]: FareRow(**row) for row in rows}
+        return {row["fare_id"]: _fare(row) for row in rows}
 
     async def find_by_request(self, user_id: str, request_id: str) -> BookingRecord | None:
         """Pending bookings included (a retry must not start a second order)."""
@@ -664,9 +655,10 @@ def booking_args(row: NewBookingRow, passengers: Sequence[PassengerRecord],
         *_arrays([(p.given_name, p.family_name, p.birth_date, p.passenger_type,
                    p.document_type, p.document_number, p.document_country,
                    p.document_expire_date) for p in passengers], 8),
-        *_arrays([(s.offer_index, s.offer_id, s.fare_id, s.flight_designator, s.origin,
-                   s.destination, s.departure_at, s.arrival_at, s.cabin, s.seats, s.price,
-                   s.refundable, s.change_fee, s.departure_local_time, s.arrival_local_time)
+        *_arrays([(s.offer_index, s.offer_id, s.fare_id, s.leg.flight_designator,
+                   s.leg.origin, s.leg.destination, s.leg.departure_at, s.leg.arrival_at,
+                   s.cabin, s.seats, s.price, s.refundable, s.change_fee,
+                   s.leg.departure_local_time, s.leg.arrival_local_time)
                   for s in segments], 15)]
 
 
@@ -691,8 +683,33 @@ def _record(row: asyncpg.Record) -> BookingRecord:
     """A row of ``_SELECT`` (or ``CONFIRM_SQL``) as a booking with its details."""
     return BookingRecord(
         **{name: row[name] for name in _BOOKING_FIELDS},
-        segments=tuple(SegmentRecord(**s) for s in row["segments"]),
+        segments=tuple(_segment(s) for s in row["segments"]),
         passengers=tuple(PassengerRecord(**p) for p in row["passengers"]))
+
+
+_LEG_COLUMNS = tuple(f.name for f in fields(FlightLeg))
+
+
+def _segment(row: Mapping[str, Any]) -> SegmentRecord:
+    """A ``booking_segments`` row (its flight columns become the ``leg``)."""
+    values = dict(row)
+    leg = FlightLeg(**{name: values.pop(name) for name in _LEG_COLUMNS})
+    return SegmentRecord(leg=leg, **values)
+
+
+def _fare(row: Mapping[str, Any]) -> FareRow:
+    """A row of ``_FARES``; its local times from the airports' zones."""
+    return FareRow(
+        fare_id=row["fare_id"],
+        leg=FlightLeg(
+            flight_designator=row["flight_designator"], origin=row["origin"],
+            destination=row["destination"], departure_at=row["departure_at"],
+            arrival_at=row["arrival_at"],
+            departure_local_time=local_time(row["departure_at"], row["origin_time_zone"]),
+            arrival_local_time=local_time(row["arrival_at"], row["destination_time_zone"])),
+        cabin=row["cabin"], price=row["price"], currency=row["currency"],
+        refundable=row["refundable"], change_fee=row["change_fee"],
+        seats_available=row["seats_available"])
 
 
 async def _one(connection: asyncpg.Connection, query: str, *args: Any

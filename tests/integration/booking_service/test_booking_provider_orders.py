@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from booking_service.pricing.checker import PricedOffer, PricedSegment, ProviderOffer, apportion
 from booking_service.pricing.from_database import DatabasePriceChecker, offer_error
 from booking_service.pricing.passengers import Party
+from services.flights import FlightLeg
 from services.generated.skyroute.booking.v1 import booking_service_pb2 as pb
 from services.providers.base import LookupUnavailable, PlacedOrder
 from services.providers.lookup import OrderLookup, SimOrderLookup
@@ -82,14 +83,15 @@ def priced_offer(offer_id: str, raw: dict[str, Any], party: Party) -> PricedOffe
     total = Decimal(raw["price"]["grandTotal"])
     prices = apportion(total, [Decimal(0)] * len(flights))
     segments = tuple(PricedSegment(
-        fare_id=None, flight_designator=f"{s['carrierCode']}{s['number']}",
-        origin=s["departure"]["iataCode"], destination=s["arrival"]["iataCode"],
-        departure_at=datetime.fromisoformat(s["departure"]["at"]).replace(tzinfo=UTC),
-        arrival_at=datetime.fromisoformat(s["arrival"]["at"]).replace(tzinfo=UTC),
+        fare_id=None, leg=FlightLeg(
+            flight_designator=f"{s['carrierCode']}{s['number']}",
+            origin=s["departure"]["iataCode"], destination=s["arrival"]["iataCode"],
+            departure_at=datetime.fromisoformat(s["departure"]["at"]).replace(tzinfo=UTC),
+            arrival_at=datetime.fromisoformat(s["arrival"]["at"]).replace(tzinfo=UTC),
+            departure_local_time=s["departure"]["at"] + "+00:00",
+            arrival_local_time=s["arrival"]["at"] + "+00:00"),
         cabin="ECONOMY", price=price, refundable=False, change_fee=Decimal("0.00"),
-        seats_available=int(raw["numberOfBookableSeats"]),
-        departure_local_time=s["departure"]["at"] + "+00:00",
-        arrival_local_time=s["arrival"]["at"] + "+00:00")
+        seats_available=int(raw["numberOfBookableSeats"]))
         for s, price in zip(flights, prices, strict=True))
     return PricedOffer(offer_id, party, raw["price"]["currency"], segments, total, total,
                        True, provider=ProviderOffer("amadeus", raw))
@@ -249,8 +251,8 @@ async def test_provider_refusals_hold_nothing(start, add_offer, offers: SimOffer
     else:
         segment = offers.offers[offer_id].segments[0]
         sim._call("POST", "/_sim/sold-out", {
-            "flight": segment.flight_designator,
-            "date": segment.departure_at.date().isoformat()})
+            "flight": segment.leg.flight_designator,
+            "date": segment.leg.departure_at.date().isoformat()})
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await server.stub.CreateBooking(create_request([offer_id]),
                                         metadata=server.auth(user))

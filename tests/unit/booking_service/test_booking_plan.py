@@ -14,6 +14,7 @@ from booking_service.pricing.passengers import Party
 from booking_service.store.models import DocumentType
 from booking_service.store.repository import HeldFare
 from services.errors import FailedPreconditionError, ValidationError
+from services.flights import FlightLeg
 
 DEPARTURE = datetime(2026, 7, 1, 9, 0, tzinfo=UTC)
 
@@ -26,10 +27,11 @@ def offer(fare_id: int, party: Party, price: str = "100.00", original: str | Non
           seats: int = 9, currency: str = "EUR", days: int = 0,
           guaranteed_until: datetime | None = None) -> PricedOffer:
     cost = party.fare_cost(Decimal(price))
-    segment = PricedSegment(fare_id, f"SR{fare_id}", "LHR", "JFK",
-                            DEPARTURE + timedelta(days=days),
-                            DEPARTURE + timedelta(days=days, hours=7), "ECONOMY", cost, True,
-                            Decimal("10.00"), seats)
+    leg = FlightLeg(flight_designator=f"SR{fare_id}", origin="LHR", destination="JFK",
+                    departure_at=DEPARTURE + timedelta(days=days),
+                    arrival_at=DEPARTURE + timedelta(days=days, hours=7))
+    segment = PricedSegment(fare_id=fare_id, leg=leg, cabin="ECONOMY", price=cost,
+                            refundable=True, change_fee=Decimal("10.00"), seats_available=seats)
     return PricedOffer(f"offer-{fare_id}", party, currency, (segment,),
                        party.fare_cost(Decimal(original or price)), cost, seats >= party.seats,
                        guaranteed_until)

@@ -25,15 +25,11 @@ from booking_service.settings import (
     JwtSettings,
     ProviderOrderSettings,
 )
-from booking_service.store.models import (
-    Booking,
-    BookingPassenger,
-    BookingSegment,
-    DocumentType,
-    PassengerType,
-)
+from booking_service.store.models import DocumentType, PassengerType
+from booking_service.store.repository import BookingRecord, PassengerRecord, SegmentRecord
 from services.config import ConfigError
 from services.errors import FailedPreconditionError, UnauthenticatedError, ValidationError
+from services.flights import FlightLeg
 from services.providers.amadeus.orders import order_body, placed_order
 from services.providers.amadeus.orders import order_rejected as OrderRejected
 
@@ -53,10 +49,12 @@ def raw_offer(types: list[str]) -> dict[str, Any]:
 
 
 def provider_offer(party: Party, types: list[str], available: bool = True) -> PricedOffer:
-    segment = PricedSegment(None, "AA232", "LHR", "JFK", DEPARTURE,
-                            DEPARTURE + timedelta(hours=8), "ECONOMY", Decimal("500.00"), False,
-                            Decimal("0.00"), 9, "2026-12-01T11:10:00+00:00",
-                            "2026-12-01T14:20:00-05:00")
+    leg = FlightLeg(flight_designator="AA232", origin="LHR", destination="JFK",
+                    departure_at=DEPARTURE, arrival_at=DEPARTURE + timedelta(hours=8),
+                    departure_local_time="2026-12-01T11:10:00+00:00",
+                    arrival_local_time="2026-12-01T14:20:00-05:00")
+    segment = PricedSegment(fare_id=None, leg=leg, cabin="ECONOMY", price=Decimal("500.00"),
+                            refundable=False, change_fee=Decimal("0.00"), seats_available=9)
     return PricedOffer("p-1", party, "EUR", (segment,), Decimal("500.00"), Decimal("500.00"),
                        available,
                        provider=ProviderOffer("amadeus", raw_offer(types)) if available else None)
@@ -177,23 +175,32 @@ def test_itinerary_resources() -> None:
         assert reference_of(resource) is None
 
 
-def booking(**changes: Any) -> Booking:
+def booking(**changes: Any) -> BookingRecord:
+    created = datetime(2026, 11, 23, 9, tzinfo=UTC)
     fields: dict[str, Any] = dict(
-        reference="ABC234", status="CONFIRMED", provider=None, provider_record_locator=None,
-        confirmed_at=datetime(2026, 11, 23, 10, tzinfo=UTC), contact_email="a@example.com",
-        contact_phone=None, currency="EUR", total_price=Decimal("300.50"))
+        id=1, reference="ABC234", user_id="u", request_id="r", request_hash="h" * 64,
+        status="CONFIRMED", currency="EUR", total_price=Decimal("300.50"),
+        contact_email="a@example.com", contact_phone=None,
+        hold_expires_at=created + timedelta(minutes=15), created_at=created,
+        updated_at=created, confirmed_at=datetime(2026, 11, 23, 10, tzinfo=UTC),
+        cancelled_at=None, expired_at=None, refund_amount=None, payment_reference=None,
+        payment_token_hash=None, provider=None, provider_remark=None,
+        provider_order_status=None, provider_order_id=None, provider_record_locator=None,
+        provider_attempt_at=None)
     fields.update(changes)
-    b = Booking(**fields)
-    b.segments = [BookingSegment(
-        flight_designator="SR100", origin="LHR", destination="JFK", departure_at=DEPARTURE,
-        arrival_at=DEPARTURE + timedelta(hours=8), departure_local_time=None,
-        arrival_local_time="2026-12-01T14:10:00-05:00", cabin="BUSINESS", seats=1,
-        price=Decimal("300.5"))]
-    b.passengers = [BookingPassenger(
-        given_name="Zoë", family_name="O'Neil", passenger_type=PassengerType.ADULT.value,
-        ticket_number="9900000000042", document_type="NATIONAL_ID", document_number="AB12345",
-        document_country="IE")]
-    return b
+    segment = SegmentRecord(
+        offer_index=0, offer_id="o-1", fare_id=None, leg=FlightLeg(
+            flight_designator="SR100", origin="LHR", destination="JFK",
+            departure_at=DEPARTURE, arrival_at=DEPARTURE + timedelta(hours=8),
+            departure_local_time=None, arrival_local_time="2026-12-01T14:10:00-05:00"),
+        cabin="BUSINESS", seats=1, price=Decimal("300.5"), refundable=False,
+        change_fee=Decimal("0.00"))
+    passenger = PassengerRecord(
+        given_name="Zoë", family_name="O'Neil", birth_date=date(1990, 1, 1),
+        passenger_type=PassengerType.ADULT.value, document_type="NATIONAL_ID",
+        document_number="AB12345", document_country="IE",
+        document_expire_date=date(2030, 1, 1), ticket_number="9900000000042")
+    return BookingRecord(**fields, segments=(segment,), passengers=(passenger,))
 
 
 def test_itinerary_document_and_text() -> None:
