@@ -8,7 +8,15 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from provider_sim import control, flight_control, oauth, orders, reference, shopping
+from provider_sim import (
+    control,
+    flight_control,
+    oauth,
+    orders,
+    rate_limit,
+    reference,
+    shopping,
+)
 from provider_sim.access_log import access_log_middleware
 from provider_sim.errors import not_found
 from provider_sim.keys import STATE_KEY
@@ -16,7 +24,9 @@ from provider_sim.state import SimState
 
 
 def create_app(state: SimState) -> web.Application:
-    app = web.Application(middlewares=[access_log_middleware, amadeus_not_found_middleware])
+    app = web.Application(middlewares=[access_log_middleware,
+                                       rate_limit.rate_limit_middleware,
+                                       amadeus_not_found_middleware])
     app[STATE_KEY] = state
     app.router.add_post(oauth.TOKEN_PATH, oauth.issue_token)
     app.router.add_get(oauth.TOKEN_INFO_PATH, oauth.token_info)
@@ -25,6 +35,7 @@ def create_app(state: SimState) -> web.Application:
     orders.add_routes(app)
     control.add_routes(app)
     flight_control.add_routes(app)
+    rate_limit.add_routes(app)
     return app
 
 
