@@ -44,7 +44,7 @@ async def _throughput(url: str, prefix: str, seconds: float, tasks: int) -> int:
 
 
 def _process(url: str, prefix: str, seconds: float, tasks: int,
-             out: multiprocessing.queues.Queue) -> None:  # type: ignore[type-arg]
+             out: multiprocessing.queues.Queue[int]) -> None:
     out.put(asyncio.run(_throughput(url, prefix, seconds, tasks)))
 
 
@@ -55,7 +55,7 @@ def several(url: str, prefix: str, seconds: float, processes: int, tasks: int) -
              for _ in range(processes)]
     for p in procs:
         p.start()
-    total = sum(out.get(timeout=seconds + 60) for _ in procs)
+    total: int = sum(int(out.get(timeout=seconds + 60)) for _ in procs)
     for p in procs:
         p.join()
     return total / seconds
