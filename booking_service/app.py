@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 import aiohttp
 import grpc
@@ -39,6 +40,8 @@ from services.logs import Redactor
 from services.providers.base import ProviderConfig
 from services.providers.lookup import OrderLookup
 from services.providers.registry import create_provider
+from services.rate_budget import RateBudget, RateBudgetMetrics
+from services.redis_client import create_redis
 from services.server import SERVING
 from services.tasks import cancel_and_wait
 
@@ -104,6 +107,15 @@ class BookingApp:
                                        timeout=settings.tokens.timeout_seconds)
         self._session: aiohttp.ClientSession | None = None
         self.ordering: ProviderOrdering | None = None
+        # Redis only for the providers' shared rate budget, when one is set.
+        limited = [p for p in settings.providers if p.rate_budget.enabled]
+        self._redis = create_redis(settings.redis) if limited else None
+        self.budgets: dict[str, RateBudget] = {}
+        if self._redis is not None:
+            budget_metrics = RateBudgetMetrics(registry)
+            self.budgets = {p.name: RateBudget(self._redis, settings.redis.key_prefix, p.name,
+                                               p.rate_budget, budget_metrics)
+                            for p in limited}
         if settings.providers and self._tokens is not None:
             self._session = aiohttp.ClientSession()
             tokens = self._tokens
@@ -111,7 +123,7 @@ class BookingApp:
             self.ordering = ProviderOrdering(
                 self.store,
                 {p.name: create_provider(p.kind, adapter_config(p), session, tokens,
-                                         lookup=lookup)
+                                         lookup=lookup, budget=self.budgets.get(p.name))
                  for p in settings.providers},
                 max(p.lease_seconds for p in settings.providers), OrderMetrics(registry))
         self.bookings = Bookings(self.store, self._prices, settings.policy,
@@ -147,4 +159,11 @@ class BookingApp:
             await self._tokens.close()
         if self._session is not None:
             await self._session.close()
+        if self._redis is not None:
+            await self._redis.aclose()
         await self._database.close()
+
+    async def status(self) -> dict[str, Any]:
+        """The providers' shared rate budgets (services/rate_budget.py)."""
+        return {"rate_budget": {name: await budget.status()
+                                for name, budget in self.budgets.items()} or "off"}

@@ -10,6 +10,7 @@ from pathlib import Path
 from services.clients.token_settings import TokenClientSettings
 from services.config import (
     ConfigError,
+    RedisSettings,
     ServerSettings,
     Setting,
     TlsSettings,
@@ -28,6 +29,7 @@ from services.providers.config import (
     provider_list,
     provider_name,
 )
+from services.rate_budget import RateBudgetSettings
 
 PRICE_SOURCE_DATABASE = "database"
 PRICE_SOURCE_SEARCH = "search"
@@ -116,6 +118,8 @@ class ProviderOrderSettings:
         default_doc="PROVIDER_BASE_URL"))
     # The adapter (services/providers/registry.py); PROVIDER_<NAME>_KIND.
     kind: str = DEFAULT_KIND
+    # The fleet's shared budget of upstream requests (services/rate_budget.py).
+    rate_budget: RateBudgetSettings = field(default_factory=RateBudgetSettings)
 
     @property
     def lease_seconds(self) -> float:
@@ -136,7 +140,8 @@ class ProviderOrderSettings:
                               "is enabled")
         name = provider_name(env)
         settings = load(cls, env, name=name, base_url=base_url,
-                        defaults={"lookup_url": base_url}, kind=provider_kind(env, name))
+                        defaults={"lookup_url": base_url}, kind=provider_kind(env, name),
+                        rate_budget=load(RateBudgetSettings, env))
         settings = replace(settings, lookup_url=settings.lookup_url.rstrip("/"))
         if not settings.lookup_url.startswith(("http://", "https://")):
             raise ConfigError("PROVIDER_ORDER_LOOKUP_URL must be an http(s) URL")
@@ -208,6 +213,8 @@ class BookingServiceSettings:
     # Offers of other providers cannot be booked; empty: no provider offers at all.
     providers: tuple[ProviderOrderSettings, ...] = ()
     links: ItineraryLinkSettings = ItineraryLinkSettings()
+    # Used only for the providers' shared rate budget (PROVIDER_RATE_LIMIT_PER_SECOND).
+    redis: RedisSettings = field(default_factory=RedisSettings)
 
     @property
     def provider(self) -> ProviderOrderSettings | None:
@@ -242,11 +249,13 @@ class BookingServiceSettings:
             tokens=tokens,
             providers=providers,
             links=ItineraryLinkSettings.from_env(env),
+            redis=RedisSettings.from_env(env),
         )
 
 
 # Every setting of the booking service, in the order of the docs' table.
 DECLARED: tuple[type | Setting, ...] = (
-    ServerSettings, TlsSettings, DATABASE_URL, DatabaseSettings, TokenClientSettings,
-    ProviderBasics, BookingServiceSettings, JwtSettings, BOOKING_JWT_SECRET, BookingPolicy,
-    ItineraryLinkSettings, BOOKING_PROVIDERS, ProviderOrderSettings)
+    ServerSettings, TlsSettings, RedisSettings, DATABASE_URL, DatabaseSettings,
+    TokenClientSettings, ProviderBasics, BookingServiceSettings, JwtSettings,
+    BOOKING_JWT_SECRET, BookingPolicy, ItineraryLinkSettings, BOOKING_PROVIDERS,
+    ProviderOrderSettings, RateBudgetSettings)

@@ -15,6 +15,7 @@ from provider_sim import (
     hotel,
     oauth,
     orders,
+    rate_limit,
     reference,
     shopping,
 )
@@ -25,7 +26,9 @@ from provider_sim.state import SimState
 
 
 def create_app(state: SimState) -> web.Application:
-    app = web.Application(middlewares=[access_log_middleware, amadeus_not_found_middleware])
+    app = web.Application(middlewares=[access_log_middleware,
+                                       rate_limit.rate_limit_middleware,
+                                       amadeus_not_found_middleware])
     app[STATE_KEY] = state
     app.router.add_post(oauth.TOKEN_PATH, oauth.issue_token)
     app.router.add_get(oauth.TOKEN_INFO_PATH, oauth.token_info)
@@ -36,6 +39,7 @@ def create_app(state: SimState) -> web.Application:
     control.add_routes(app)
     flight_control.add_routes(app)
     grant_control.add_routes(app)
+    rate_limit.add_routes(app)
     return app
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 import aiohttp
 import grpc
@@ -33,6 +34,7 @@ from services.generated.skyroute.search.v1 import search_service_pb2_grpc as pb_
 from services.interceptors import Authenticator
 from services.logs import Redactor
 from services.providers.registry import create_provider
+from services.rate_budget import RateBudget, RateBudgetMetrics
 from services.redis_client import create_redis
 from services.server import SERVING
 from services.tasks import cancel_and_wait
@@ -66,6 +68,7 @@ class SearchApp:
         provider_search = None
         provider_store = None
         pricer = None
+        self.budgets: dict[str, RateBudget] = {}
         if settings.providers:
             first = settings.providers[0]  # the token client's settings are shared
             redactor.add(first.caller_key)
@@ -73,9 +76,15 @@ class SearchApp:
             self._tokens = TokenClient(first.token_service_addresses, first.caller_id,
                                        first.caller_key)
             metrics = ProviderMetrics(registry)
+            budget_metrics = RateBudgetMetrics(registry)
+            self.budgets = {p.name: RateBudget(self._redis, prefix, p.name, p.rate_budget,
+                                               budget_metrics)
+                            for p in settings.providers if p.rate_budget.enabled}
             provider_search = SearchProviders([
                 ProviderSearch(create_provider(p.kind, adapter_config(p), self._session,
-                                               self._tokens, metrics), self.airports, p)
+                                               self._tokens, metrics,
+                                               budget=self.budgets.get(p.name)),
+                               self.airports, p)
                 for p in settings.providers])
             provider_store = ProviderOfferStore(
                 self._redis, prefix, max(p.offer_ttl_seconds for p in settings.providers))
@@ -111,6 +120,11 @@ class SearchApp:
                                         "provider": bool(self.settings.providers),
                                         "providers": [p.name for p in self.settings.providers]})
         await health_servicer.set(SERVICE_NAME, SERVING)
+
+    async def status(self) -> dict[str, Any]:
+        """The providers' shared rate budgets (services/rate_budget.py)."""
+        return {"rate_budget": {name: await budget.status()
+                                for name, budget in self.budgets.items()} or "off"}
 
     async def _reload_airports(self) -> None:
         while True:

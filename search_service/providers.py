@@ -126,7 +126,8 @@ class ProviderSearch:
                                    reason=exc.reason) from None
         except ProviderFailure as exc:
             raise UnavailableError("the provider could not price the offer",
-                                   reason=exc.reason) from None
+                                   reason=exc.reason,
+                                   retry_after_seconds=exc.retry_after) from None
 
 
 class SearchProviders:

@@ -27,6 +27,7 @@ from services.providers.config import (
     provider_list,
     provider_name,
 )
+from services.rate_budget import RateBudgetSettings
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 SEARCH_PROVIDERS = provider_list("SEARCH_PROVIDERS")
@@ -101,6 +102,8 @@ class ProviderSettings:
         "until departure)", minimum=1.0))
     # The adapter (services/providers/registry.py); PROVIDER_<NAME>_KIND.
     kind: str = DEFAULT_KIND
+    # The fleet's shared budget of upstream requests (services/rate_budget.py).
+    rate_budget: RateBudgetSettings = field(default_factory=RateBudgetSettings)
 
     def __repr__(self) -> str:  # never print the caller key
         return (f"ProviderSettings(name={self.name!r}, kind={self.kind!r}, "
@@ -147,7 +150,7 @@ class SearchServiceSettings:
 DECLARED: tuple[type | Setting, ...] = (
     ServerSettings, TlsSettings, RedisSettings, DATABASE_URL, DatabaseSettings,
     TokenClientSettings, ProviderBasics, SearchServiceSettings, SearchPolicy, SEARCH_PROVIDERS,
-    ProviderSettings)
+    ProviderSettings, RateBudgetSettings)
 
 
 def _provider(env: Mapping[str, str]) -> ProviderSettings | None:
@@ -163,7 +166,8 @@ def _provider(env: Mapping[str, str]) -> ProviderSettings | None:
     settings = load(
         ProviderSettings, env, name=name, base_url=base_url.rstrip("/"),
         token_service_addresses=tokens.addresses, caller_id=tokens.caller_id,
-        caller_key=tokens.caller_key, kind=provider_kind(env, name))
+        caller_key=tokens.caller_key, kind=provider_kind(env, name),
+        rate_budget=load(RateBudgetSettings, env))
     if not _CURRENCY.match(settings.currency):
         raise ConfigError("PROVIDER_CURRENCY must be a three-letter ISO 4217 code")
     return settings

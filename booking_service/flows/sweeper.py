@@ -22,6 +22,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from booking_service.flows.upstream_orders import ProviderOrdering
 from booking_service.store.repository import BookingStore
+from services.rate_budget import background
 
 log = logging.getLogger("skyroute.booking.sweeper")
 
@@ -63,7 +64,8 @@ class HoldSweeper:
         """The provider's part of a pass; how many bookings' orders it worked on."""
         if self._ordering is None:
             return 0
-        return await self._ordering.sweep(self._batch)
+        with background():  # yields the upstream rate budget to user requests
+            return await self._ordering.sweep(self._batch)
 
     async def run(self) -> None:
         while True:

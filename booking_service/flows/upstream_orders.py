@@ -159,7 +159,8 @@ class ProviderOrdering:
             log.warning("provider order not sent", extra={**extra, "error": str(exc)})
             await self._store.release_pending(booking.id)
             raise UnavailableError("the provider could not be reached; nothing was booked",
-                                   reason=exc.reason) from None
+                                   reason=exc.reason,
+                                   retry_after_seconds=exc.retry_after) from None
         except OrderOutcomeUnknown as exc:
             log.warning("provider order outcome unknown; looking it up",
                         extra={**extra, "error": str(exc)})

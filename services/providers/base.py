@@ -70,6 +70,17 @@ class NoCount:
         pass
 
 
+class Permits(Protocol):
+    """The provider's shared request budget (services/rate_budget.py's RateBudget fits):
+    one permit before every HTTP request; a 429's Retry-After pauses every caller."""
+
+    async def acquire(self, time_left: float | None = None) -> None:
+        """Waits for a permit (at most ``time_left`` seconds); raises ``BudgetExhausted`` (with
+        ``retry_after`` seconds) when none comes in time."""
+
+    async def pause(self, seconds: float) -> None: ...
+
+
 class Zones(Protocol):
     """Time zones of the airports we know (search's AirportDirectory fits), for
     providers that give local wall-clock times."""
@@ -140,11 +151,13 @@ class ProviderQuote:
 
 
 class ProviderFailure(Exception):
-    """A call did not get a usable answer; ``reason`` is one of the reasons above."""
+    """A call did not get a usable answer; ``reason`` is one of the reasons above;
+    ``retry_after``: seconds after which asking again may succeed, when known."""
 
-    def __init__(self, reason: str, detail: str) -> None:
+    def __init__(self, reason: str, detail: str, retry_after: float | None = None) -> None:
         super().__init__(detail)
         self.reason = reason
+        self.retry_after = retry_after
 
 
 class UnreadablePrice(ProviderFailure):
@@ -213,9 +226,10 @@ class OrderNotSent(Exception):
     """The request never reached the provider, or was refused before any processing:
     nothing was created."""
 
-    def __init__(self, reason: str, detail: str) -> None:
+    def __init__(self, reason: str, detail: str, retry_after: float | None = None) -> None:
         super().__init__(detail)
         self.reason = reason
+        self.retry_after = retry_after
 
 
 class OrderOutcomeUnknown(Exception):

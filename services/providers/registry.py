@@ -8,7 +8,13 @@ from typing import Protocol
 import aiohttp
 
 from services.providers.amadeus import AmadeusProvider
-from services.providers.base import FlightProvider, ProviderConfig, RequestCounter, TokenCaller
+from services.providers.base import (
+    FlightProvider,
+    Permits,
+    ProviderConfig,
+    RequestCounter,
+    TokenCaller,
+)
 from services.providers.lookup import OrderLookup
 
 
@@ -17,7 +23,8 @@ class Adapter(Protocol):
 
     def __call__(self, config: ProviderConfig, session: aiohttp.ClientSession,
                  tokens: TokenCaller, counter: RequestCounter | None = None,
-                 lookup: OrderLookup | None = None) -> FlightProvider: ...
+                 lookup: OrderLookup | None = None, budget: Permits | None = None
+                 ) -> FlightProvider: ...
 
 
 # kind -> adapter class.
@@ -28,9 +35,10 @@ KINDS: dict[str, Adapter] = {
 
 def create_provider(kind: str, config: ProviderConfig, session: aiohttp.ClientSession,
                     tokens: TokenCaller, counter: RequestCounter | None = None,
-                    lookup: OrderLookup | None = None) -> FlightProvider:
+                    lookup: OrderLookup | None = None, budget: Permits | None = None
+                    ) -> FlightProvider:
     try:
         adapter = KINDS[kind]
     except KeyError:
         raise ValueError(f"unknown provider kind {kind!r}") from None
-    return adapter(config, session, tokens, counter, lookup)
+    return adapter(config, session, tokens, counter, lookup, budget)

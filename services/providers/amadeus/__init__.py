@@ -19,6 +19,7 @@ from services.providers.base import (
     Offer,
     OfferQuery,
     OrderRequest,
+    Permits,
     PlacedOrder,
     ProviderConfig,
     ProviderQuote,
@@ -34,9 +35,9 @@ class AmadeusProvider:
 
     def __init__(self, config: ProviderConfig, session: aiohttp.ClientSession,
                  tokens: TokenCaller, counter: RequestCounter | None = None,
-                 lookup: OrderLookup | None = None) -> None:
+                 lookup: OrderLookup | None = None, budget: Permits | None = None) -> None:
         self._config = config
-        self._api = AmadeusApi(session, config, tokens, counter)
+        self._api = AmadeusApi(session, config, tokens, counter, budget)
         self._orders = orders.AmadeusOrders(self._api)
         self._lookup = lookup or order_lookup(config.lookup, session,
                                               config.lookup_url or config.base_url,

@@ -5,6 +5,11 @@ client's ``call_with_token``); a 429 waits for ``Retry-After`` (or a short jitte
 backoff) and retries a bounded number of times within the call's time budget; every
 other failure becomes ``ProviderFailure``. ``send`` (order APIs) answers the status
 and body as they are, for the caller to classify (a create is not idempotent).
+
+With a shared rate budget (``Permits``), every HTTP request first takes a permit
+(waiting at most until the call's deadline; none in time -> ``ProviderFailure``
+RATE_LIMITED with ``retry_after``, or ``BudgetExhausted`` from ``send``), and a 429's
+Retry-After pauses the provider for every caller of the fleet.
 """
 
 from __future__ import annotations
@@ -27,11 +32,13 @@ from services.providers.base import (
     UNAUTHORIZED,
     UNAVAILABLE,
     NoCount,
+    Permits,
     ProviderConfig,
     ProviderFailure,
     RequestCounter,
     TokenCaller,
 )
+from services.rate_budget import BudgetExhausted
 
 log = logging.getLogger("skyroute.provider.amadeus")
 
@@ -98,20 +105,32 @@ async def _error_codes(response: aiohttp.ClientResponse) -> list[int]:
 
 class AmadeusApi:
     def __init__(self, session: aiohttp.ClientSession, config: ProviderConfig,
-                 tokens: TokenCaller, counter: RequestCounter | None = None) -> None:
+                 tokens: TokenCaller, counter: RequestCounter | None = None,
+                 budget: Permits | None = None) -> None:
         self._session = session
         self._config = config
         self._tokens = tokens
         self._counter = counter or NoCount()
+        self._budget = budget
+
+    async def _permit(self, deadline: float) -> None:
+        """A permit of the shared budget before one HTTP request (BudgetExhausted)."""
+        if self._budget is not None:
+            await self._budget.acquire(deadline - time.monotonic())
+
+    async def _paused(self, retry_after: float | None) -> None:
+        if self._budget is not None and retry_after:
+            await self._budget.pause(retry_after)
 
     @property
     def config(self) -> ProviderConfig:
         return self._config
 
     async def _request(self, endpoint: str, method: str, path: str, token: str, *,
-                       params: dict[str, str] | None = None,
+                       deadline: float, params: dict[str, str] | None = None,
                        body: dict[str, Any] | None = None) -> Any:
         count = self._counter.count
+        await self._permit(deadline)
         headers = {"Authorization": f"Bearer {token}", "Accept": ACCEPT}
         if body is not None:
             headers["Content-Type"] = "application/json"
@@ -156,8 +175,12 @@ class AmadeusApi:
                 return await self._tokens.call_with_token(
                     self._config.name,
                     lambda token: self._request(endpoint, method, path, token,
-                                                params=params, body=body))
+                                                deadline=deadline, params=params, body=body))
+            except BudgetExhausted as exc:
+                raise ProviderFailure(RATE_LIMITED, "upstream rate budget exhausted",
+                                      retry_after=exc.retry_after) from None
             except RateLimited as exc:
+                await self._paused(exc.retry_after)
                 attempt += 1
                 delay = exc.retry_after
                 if delay is None:
@@ -176,6 +199,7 @@ class AmadeusApi:
                                       f"token service: {exc.code().name}") from None
 
     async def _send(self, method: str, url: str, token: str, body: Any = None) -> Answer:
+        await self._permit(time.monotonic() + self._config.timeout_seconds)
         headers = {"Authorization": f"Bearer {token}", "Accept": ACCEPT}
         if body is not None:
             headers["Content-Type"] = "application/vnd.amadeus+json"
@@ -184,6 +208,8 @@ class AmadeusApi:
                                          timeout=timeout) as response:
             if response.status == 401:
                 raise UpstreamUnauthorized()
+            if response.status == 429:
+                await self._paused(parse_retry_after(response.headers.get("Retry-After")))
             try:
                 data = await response.json(content_type=None)
             except ValueError:
@@ -192,7 +218,8 @@ class AmadeusApi:
 
     async def send(self, method: str, url: str, body: Any = None) -> Answer:
         """One call with the shared token (401 -> report + retry once), answered as it
-        is. Raises UpstreamUnauthorized (a fresh token refused), grpc.aio.AioRpcError
-        (token service), aiohttp.ClientError or TimeoutError."""
+        is. Raises UpstreamUnauthorized (a fresh token refused), BudgetExhausted (no
+        permit in time: nothing sent), grpc.aio.AioRpcError (token service),
+        aiohttp.ClientError or TimeoutError."""
         return await self._tokens.call_with_token(
             self._config.name, lambda token: self._send(method, url, token, body))

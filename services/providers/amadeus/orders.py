@@ -26,6 +26,7 @@ import grpc
 from services.clients.token_client import UpstreamUnauthorized
 from services.providers.amadeus.http import AmadeusApi, Answer, errors
 from services.providers.base import (
+    RATE_LIMITED,
     UNAUTHORIZED,
     UNAVAILABLE,
     OrderNotBookable,
@@ -37,6 +38,7 @@ from services.providers.base import (
     PlacedOrder,
     ProviderUnavailable,
 )
+from services.rate_budget import BudgetExhausted
 
 ORDERS_PATH = "/v1/booking/flight-orders"
 # Amadeus error codes.
@@ -153,6 +155,9 @@ class AmadeusOrders:
             answer = await self._api.send("POST", self._url(), body)
         except UpstreamUnauthorized:
             raise OrderNotSent(UNAUTHORIZED, "the provider rejected a fresh token") from None
+        except BudgetExhausted as exc:
+            raise OrderNotSent(RATE_LIMITED, "upstream rate budget exhausted",
+                               retry_after=exc.retry_after) from None
         except grpc.aio.AioRpcError as exc:
             raise OrderNotSent(UNAVAILABLE, f"token service: {exc.code().name}") from None
         except aiohttp.ClientConnectorError:
@@ -193,6 +198,8 @@ class AmadeusOrders:
             return await self._api.send(method, self._url(order_id))
         except UpstreamUnauthorized:
             raise ProviderUnavailable("the provider rejected a fresh token") from None
+        except BudgetExhausted:
+            raise ProviderUnavailable("upstream rate budget exhausted") from None
         except grpc.aio.AioRpcError as exc:
             raise ProviderUnavailable(f"token service: {exc.code().name}") from None
         except (aiohttp.ClientError, TimeoutError) as exc:

@@ -1,0 +1,119 @@
+"""The shared rate budget's cost (services/rate_budget.py): permits per second from one
+process and from several, and one permit's latency against a plain Redis GET in the same
+run. The budget is set far above what is asked, so every permit is granted at once.
+
+    .venv/bin/python -m benchmarks.rate_budget_bench [--redis-url URL] [--seconds 3]
+
+Every key it writes is deleted at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import secrets
+import statistics
+import time
+from collections.abc import Awaitable, Callable, Sequence
+
+from redis.asyncio import Redis
+
+from services.rate_budget import Priority, RateBudget, RateBudgetSettings
+
+UNBOUNDED = RateBudgetSettings(per_second=10_000_000, burst=1_000_000)
+
+
+async def _throughput(url: str, prefix: str, seconds: float, tasks: int) -> int:
+    redis = Redis.from_url(url, max_connections=tasks + 4)
+    budget = RateBudget(redis, prefix, "bench", UNBOUNDED)
+    done = 0
+    end = time.monotonic() + seconds
+
+    async def one() -> None:
+        nonlocal done
+        while time.monotonic() < end:
+            granted, _ = await budget.try_permit(Priority.INTERACTIVE, 0)
+            done += granted
+
+    try:
+        await asyncio.gather(*(one() for _ in range(tasks)))
+    finally:
+        await redis.aclose()
+    return done
+
+
+def _process(url: str, prefix: str, seconds: float, tasks: int,
+             out: multiprocessing.queues.Queue[int]) -> None:
+    out.put(asyncio.run(_throughput(url, prefix, seconds, tasks)))
+
+
+def several(url: str, prefix: str, seconds: float, processes: int, tasks: int) -> float:
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_process, args=(url, prefix, seconds, tasks, out))
+             for _ in range(processes)]
+    for p in procs:
+        p.start()
+    total: int = sum(int(out.get(timeout=seconds + 60)) for _ in procs)
+    for p in procs:
+        p.join()
+    return total / seconds
+
+
+async def latencies(url: str, prefix: str, samples: int) -> dict[str, tuple[float, float]]:
+    """p50, p99 in ms of one call, sequential, interleaved so both see the same load."""
+    redis = Redis.from_url(url)
+    budget = RateBudget(redis, prefix, "bench", UNBOUNDED)
+    await redis.set(f"{prefix}:plain", b"x" * 64)
+    calls: dict[str, Callable[[], Awaitable[object]]] = {
+        "permit": lambda: budget.try_permit(Priority.INTERACTIVE, 0),
+        "get": lambda: redis.get(f"{prefix}:plain")}
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    try:
+        for _ in range(samples):
+            for name, call in calls.items():
+                began = time.perf_counter()
+                await call()
+                times[name].append((time.perf_counter() - began) * 1000)
+    finally:
+        await redis.aclose()
+    return {name: (statistics.median(t), statistics.quantiles(t, n=100)[98])
+            for name, t in times.items()}
+
+
+async def cleanup(url: str, prefix: str) -> None:
+    redis = Redis.from_url(url)
+    try:
+        keys = [k async for k in redis.scan_iter(match=f"{prefix}:*", count=1000)]
+        if keys:
+            await redis.delete(*keys)
+    finally:
+        await redis.aclose()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--tasks", type=int, default=32)
+    parser.add_argument("--samples", type=int, default=3000)
+    args = parser.parse_args(argv)
+    prefix = f"skyroute-bench-{secrets.token_hex(4)}"
+    try:
+        lat = asyncio.run(latencies(args.redis_url, prefix, args.samples))
+        one = asyncio.run(_throughput(args.redis_url, prefix, args.seconds, args.tasks))
+        many = several(args.redis_url, prefix, args.seconds, args.processes, args.tasks)
+    finally:
+        asyncio.run(cleanup(args.redis_url, prefix))
+    (p50, p99), (g50, g99) = lat["permit"], lat["get"]
+    print(f"permit  p50 {p50:.3f} ms  p99 {p99:.3f} ms")
+    print(f"GET     p50 {g50:.3f} ms  p99 {g99:.3f} ms  (permit p50 = {p50 / g50:.2f}x GET)")
+    print(f"permits/s, 1 process x {args.tasks} tasks: {one / args.seconds:,.0f}")
+    print(f"permits/s, {args.processes} processes x {args.tasks} tasks: {many:,.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
