@@ -15,6 +15,7 @@ from services.generated.skyroute.token.v1 import token_service_pb2_grpc as pb_gr
 from services.stack import TOKEN, Facts, Upstream
 from tests.utils.processes import ServiceProcess
 from tests.utils.sim import Sim
+from token_service.sealing import sealer_from
 
 # Callers configured in every test cluster: caller id -> allowed providers.
 CALLERS = {"search": ["amadeus", "other"], "booking": ["amadeus"], "limited": ["other"]}
@@ -102,6 +103,11 @@ class TokenCluster:
 
     def replica(self, replica_id: str) -> Replica:
         return next(r for r in self.replicas if r.replica_id == replica_id)
+
+    def open_stored(self, stored: bytes, provider: str = "amadeus") -> str:
+        """A token as stored in Redis (sealed), opened with the cluster's keys."""
+        return sealer_from(self.base_facts.token_encryption_keys).open(
+            stored.decode(), f"{provider}/access_token")
 
     def stop(self) -> None:
         for replica in self.replicas:
