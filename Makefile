@@ -107,7 +107,8 @@ COMPOSE_CHECK_ENV := \
 	CALLER_CLI_KEY=compose-check-cli-key \
 	POSTGRES_PASSWORD=compose-check-postgres-password \
 	PAGE_TOKEN_SECRET=compose-check-page-token-secret \
-	BOOKING_JWT_SECRET=compose-check-booking-jwt-secret-at-least-32-chars
+	BOOKING_JWT_SECRET=compose-check-booking-jwt-secret-at-least-32-chars \
+	TOKEN_ENCRYPTION_KEYS=k1:Y29tcG9zZS1jaGVjay1rZXktb2YtMzItYnl0ZXMhISE=
 
 compose-check: ## Validate docker-compose.yml with `docker-compose config`
 	@if ! command -v docker-compose >/dev/null 2>&1; then \

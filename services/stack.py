@@ -13,7 +13,9 @@ Nothing here is a secret; the facts may hold some, and their reprs never show th
 
 from __future__ import annotations
 
+import base64
 import json
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +48,11 @@ class Jwt:
     audience: str
 
 
+def new_token_encryption_keys() -> str:
+    """A fresh TOKEN_ENCRYPTION_KEYS value: one 256-bit key, id ``dev``."""
+    return f"dev:{base64.b64encode(secrets.token_bytes(32)).decode()}"
+
+
 @dataclass(frozen=True)
 class Facts:
     """What the environments derive from; a launcher leaves out what it does not run
@@ -61,6 +68,9 @@ class Facts:
     caller_keys: Mapping[str, str] = field(default_factory=dict, repr=False)
     page_token_secret: str | None = field(default=None, repr=False)
     jwt: Jwt | None = None
+    # The token service's keys sealing tokens in Redis (kid:base64key,...). New for each
+    # Facts, so every replica started from one Facts shares them.
+    token_encryption_keys: str = field(default_factory=new_token_encryption_keys, repr=False)
     # Service name -> "host:port" of each replica's gRPC endpoint.
     addresses: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
@@ -123,6 +133,7 @@ def token_service_env(facts: Facts) -> dict[str, str]:
     env["TOKEN_CALLERS"] = json.dumps({c: list(p) for c, p in facts.callers.items()},
                                       separators=(",", ":"))
     env.update({f"CALLER_{c.upper()}_KEY": key for c, key in facts.caller_keys.items()})
+    env["TOKEN_ENCRYPTION_KEYS"] = facts.token_encryption_keys
     return env
 
 

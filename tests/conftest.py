@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -74,8 +74,10 @@ def cluster_factory(workdir: Path, redis_url: str, key_prefix: str
     started: list[TokenCluster] = []
 
     def start(sim: Sim, replicas: int = 3, env: dict[str, str] | None = None,
-              redis: str | None = None) -> TokenCluster:
-        cluster = TokenCluster(workdir, sim, redis or redis_url, key_prefix, replicas, env)
+              redis: str | None = None, replica_env: Sequence[Mapping[str, str]] = ()
+              ) -> TokenCluster:
+        cluster = TokenCluster(workdir, sim, redis or redis_url, key_prefix, replicas, env,
+                               replica_env)
         started.append(cluster)
         return cluster.start()
 

@@ -60,9 +60,13 @@ class TokenApp:
         self._session = aiohttp.ClientSession()
         policy = settings.policy
         owner = settings.server.replica_id
+        sealer = settings.encryption.sealer()
+        # Key ids only: during a rotation, the logs show which replicas know which key.
+        log.info("token encryption keys", extra={"sealing_kid": sealer.kid,
+                                                 "kids": ",".join(sealer.kids)})
         self.brokers = {
             p.name: ProviderBroker(
-                p, TokenStore(self._redis, settings.redis.key_prefix, p.name, owner),
+                p, TokenStore(self._redis, settings.redis.key_prefix, p.name, owner, sealer),
                 self._clock, TokenEndpoint(p, self._session, policy.upstream_timeout_seconds),
                 policy, self._metrics, self._redis_health, redactor)
             for p in settings.providers

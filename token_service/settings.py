@@ -18,6 +18,8 @@ from services.config import (
     load,
     setting,
 )
+from token_service.sealing import SETTING as ENCRYPTION_KEYS
+from token_service.sealing import Sealer, sealer_from
 
 MAX_MIN_HANDOUT_SECONDS = 30.0
 # Parsed by hand below (lists and JSON), declared here for the docs.
@@ -147,12 +149,38 @@ class _DeprecatedWait:
 
 
 @dataclass(frozen=True)
+class EncryptionSettings:
+    """The keys that seal tokens in Redis (token_service/sealing.py). Required: there is
+    no clear-text mode, and no generated key (replicas must share one)."""
+
+    keys: str = field(repr=False, metadata=setting(
+        ENCRYPTION_KEYS, "keys sealing tokens in Redis (AES-256-GCM): `kid:base64key,...`, "
+        "each 32 bytes; the first seals, all open (rotation: docs/operations.md). "
+        "`python -m token_service.sealing k2` prints a new entry", secret=True,
+        default_doc="required"))
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> EncryptionSettings:
+        if not (env.get(ENCRYPTION_KEYS) or env.get(f"{ENCRYPTION_KEYS}_FILE")):
+            raise ConfigError(
+                f"{ENCRYPTION_KEYS} (or {ENCRYPTION_KEYS}_FILE) is required: tokens are "
+                "stored encrypted in Redis; make a key with `python -m token_service.sealing`")
+        settings = load(cls, env)
+        settings.sealer()  # refuse bad keys at start (errors name key ids, never keys)
+        return settings
+
+    def sealer(self) -> Sealer:
+        return sealer_from(self.keys)
+
+
+@dataclass(frozen=True)
 class TokenServiceSettings:
     server: ServerSettings
     redis: RedisSettings
     providers: tuple[ProviderConfig, ...]
     callers: tuple[CallerConfig, ...]
     policy: RefreshPolicy
+    encryption: EncryptionSettings
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> TokenServiceSettings:
@@ -167,13 +195,14 @@ class TokenServiceSettings:
             providers=providers,
             callers=callers,
             policy=RefreshPolicy.from_env(env),
+            encryption=EncryptionSettings.from_env(env),
         )
 
 
 # Every setting of the token service, in the order of the docs' table.
 DECLARED: tuple[type | Setting, ...] = (
     ServerSettings, TlsSettings, RedisSettings, TOKEN_PROVIDERS, ProviderConfig, TOKEN_CALLERS,
-    CALLER_KEY, RefreshPolicy)
+    CALLER_KEY, RefreshPolicy, EncryptionSettings)
 
 
 def _names(env: Mapping[str, str], var: str) -> list[str]:

@@ -8,13 +8,18 @@ a replica's clock.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
 
 from redis.asyncio import Redis
 
 from token_service.lock import Lease, LeaseLock
+from token_service.sealing import Sealer, SealError
+
+log = logging.getLogger("skyroute.token.store")
 
 # Generations (the fencing number of AccessToken.generation). The shared chain counts
 # 1, 2, 3 ... in Redis. A replica cut off from Redis numbers its own tokens
@@ -82,7 +87,7 @@ class TokenRecord:
 
 
 # KEYS: token hash, lock, stats, events channel
-# ARGV: lease value, fence, expected generation, token, type, digest, lifetime ms,
+# ARGV: lease value, fence, expected generation, sealed token, type, digest, lifetime ms,
 #       refresh-after ms, elapsed ms since the upstream request was sent
 _FENCED_WRITE = """
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then
@@ -119,7 +124,7 @@ return {newgen, 'ok'}
 # one number never names two tokens. A valid token present with a generation below
 # the adopter's is renumbered above it (tag 0 of the next ms slot): generations
 # callers have seen keep increasing.
-# KEYS: token hash, lock, events; ARGV: lease value, fence, token, type, digest,
+# KEYS: token hash, lock, events; ARGV: lease value, fence, sealed token, type, digest,
 #       issued ms, expires ms, refresh ms, generation of the adopted token
 _ADOPT = """
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {0, 'lease lost'} end
@@ -178,12 +183,17 @@ return delay
 
 
 class TokenStore:
-    """All Redis state of one provider's token."""
+    """All Redis state of one provider's token. Credentials are sealed (encrypted) on
+    the way in and opened on the way out, here only: ``_seal`` / ``_open``."""
 
-    def __init__(self, redis: Redis, prefix: str, provider: str, owner: str) -> None:
+    def __init__(self, redis: Redis, prefix: str, provider: str, owner: str,
+                 sealer: Sealer) -> None:
         base = f"{prefix}:tok:{{{provider}}}"
         self.redis = redis
         self.owner = owner
+        self.provider = provider
+        self._sealer = sealer
+        self._unopened: bytes | None = None  # the last value that did not open (logged once)
         self.token_key = f"{base}:token"
         self.stats_key = f"{base}:stats"
         self.failures_key = f"{base}:failures"
@@ -202,14 +212,33 @@ class TokenStore:
     async def read(self) -> TokenRecord | None:
         # The client does not decode responses: bytes keys and values.
         raw = cast(dict[bytes, bytes], await self.redis.hgetall(self.token_key))
-        return parse_record(raw)
+        return parse_record(raw, self._open)
+
+    def _seal(self, field: str, plaintext: str) -> str:
+        """A credential as stored in ``field`` of this provider's hash."""
+        return self._sealer.seal(plaintext, f"{self.provider}/{field}")
+
+    def _open(self, field: str, sealed: bytes) -> str | None:
+        """The credential stored in ``field``; None if it does not open (an unknown key
+        id, tampered, or copied from elsewhere): the caller treats that as no token, so
+        it is refreshed. Logged once per value, without the value."""
+        try:
+            return self._sealer.open(sealed.decode(errors="replace"), f"{self.provider}/{field}")
+        except SealError as exc:
+            if sealed != self._unopened:
+                self._unopened = sealed
+                log.warning("stored token does not decrypt; treating it as absent",
+                            extra={"provider": self.provider, "field": field,
+                                   "reason": str(exc)})
+            return None
 
     async def fenced_write(self, lease: Lease, expected_generation: int, token: str,
                            token_type: str, lifetime_ms: int, refresh_after_ms: int,
                            elapsed_ms: int) -> tuple[int, str]:
         generation, why = await self._write(
             keys=[self.token_key, self.lock.key, self.stats_key, self.channel],
-            args=[lease.value, lease.fence, expected_generation, token, token_type,
+            args=[lease.value, lease.fence, expected_generation,
+                  self._seal("access_token", token), token_type,
                   digest(token), lifetime_ms, refresh_after_ms, elapsed_ms],
         )
         return int(generation), why.decode() if isinstance(why, bytes) else str(why)
@@ -217,7 +246,8 @@ class TokenStore:
     async def adopt(self, lease: Lease, record: TokenRecord) -> int:
         generation, _ = await self._adopt(
             keys=[self.token_key, self.lock.key, self.channel],
-            args=[lease.value, lease.fence, record.access_token, record.token_type,
+            args=[lease.value, lease.fence, self._seal("access_token", record.access_token),
+                  record.token_type,
                   digest(record.access_token), record.issued_ms, record.expires_ms,
                   record.refresh_ms, record.generation],
         )
@@ -281,17 +311,22 @@ class TokenStore:
         return {k.decode(): int(v) for k, v in raw.items()}
 
 
-def parse_record(raw: dict[bytes, bytes]) -> TokenRecord | None:
+def parse_record(raw: dict[bytes, bytes], open_field: Callable[[str, bytes], str | None]
+                 ) -> TokenRecord | None:
+    """The record in a token hash; ``open_field(field, stored)`` opens a sealed credential
+    (None: it does not open, and the record reads as invalid, keeping its generation so
+    the next fenced write replaces it)."""
     if not raw or b"access_token" not in raw:
         return None
+    access_token = open_field("access_token", raw[b"access_token"])
     return TokenRecord(
-        access_token=raw[b"access_token"].decode(),
+        access_token=access_token or "",
         token_type=raw.get(b"token_type", b"Bearer").decode(),
         generation=int(raw[b"generation"]),
         issued_ms=int(raw[b"issued_ms"]),
         expires_ms=int(raw[b"expires_ms"]),
         refresh_ms=int(raw[b"refresh_ms"]),
-        invalid=raw.get(b"invalid") == b"1",
+        invalid=access_token is None or raw.get(b"invalid") == b"1",
     )
 
 

@@ -115,9 +115,9 @@ async def test_paused_lock_holder_cannot_overwrite_newer_token(
         assert int(redis_sync.hget(stats_key, "fenced_rejected")) == 1
         # The paused holder's token was issued but never served.
         assert sim.issued(cluster.client_ids["amadeus"]) == 3
-        assert (await report).token.access_token == newer[b"access_token"].decode()
+        assert (await report).token.access_token == cluster.open_stored(newer[b"access_token"])
         token = await client.get_token("amadeus")
-        assert token.access_token == newer[b"access_token"].decode()
+        assert token.access_token == cluster.open_stored(newer[b"access_token"])
         log = holder_process.log_text()
         assert "fenced token write rejected" in log
         if resume == "while_successor_fetches":

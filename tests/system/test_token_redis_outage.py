@@ -70,7 +70,7 @@ async def test_redis_outage_degrades_and_recovers(sim, cluster_factory, workdir)
         assert token.access_token == first.access_token
         stored = redis.Redis.from_url(private.url).hget(
             f"{cluster.prefix}:tok:{{amadeus}}:token", "access_token")
-        assert stored is not None and stored.decode() == first.access_token
+        assert stored is not None and cluster.open_stored(stored) == first.access_token
         assert sim.issued(client_id) == 1
     finally:
         for c in [client, *per_replica]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from services.generated.skyroute.token.v1 import token_service_pb2_grpc as pb_gr
 from services.stack import TOKEN, Facts, Upstream
 from tests.utils.processes import ServiceProcess
 from tests.utils.sim import Sim
+from token_service.sealing import sealer_from
 
 # Callers configured in every test cluster: caller id -> allowed providers.
 CALLERS = {"search": ["amadeus", "other"], "booking": ["amadeus"], "limited": ["other"]}
@@ -37,7 +39,10 @@ class Replica:
 
 class TokenCluster:
     def __init__(self, workdir: Path, sim: Sim, redis_url: str, prefix: str, replicas: int,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None,
+                 replica_env: Sequence[Mapping[str, str]] = ()) -> None:
+        """``env`` is every replica's tuning; ``replica_env[i]`` is replica i's own (e.g.
+        its encryption keys during a key rotation)."""
         self.sim = sim
         self.redis_url = redis_url
         self.prefix = prefix
@@ -52,12 +57,18 @@ class TokenCluster:
                        Upstream("other", sim.base_url, other_id, other_secret)),
             callers={caller: tuple(providers) for caller, providers in CALLERS.items()},
             caller_keys=self.keys)
+        # The keys sealing tokens in Redis (the stack's, or each replica's own).
+        self.secrets += [entry.split(":", 1)[1] for keys in (
+            self.base_facts.token_encryption_keys,
+            *(e.get("TOKEN_ENCRYPTION_KEYS", "") for e in replica_env))
+            for entry in keys.split(",") if ":" in entry]
         tuning = {"SHUTDOWN_GRACE_SECONDS": "1", "LOG_LEVEL": "DEBUG", **(env or {})}
         self.replicas = []
         for i in range(replicas):
             rid = f"token-{i + 1}-{secrets.token_hex(3)}"
             env_i = {**TOKEN.replica_env(self.base_facts, rid, grpc_port=0, metrics_port=0),
-                     **tuning, "REPLICA_ID": rid, "PORT_FILE": str(workdir / f"{rid}.port")}
+                     **tuning, **(replica_env[i] if i < len(replica_env) else {}),
+                     "REPLICA_ID": rid, "PORT_FILE": str(workdir / f"{rid}.port")}
             self.replicas.append(Replica(rid, ServiceProcess(rid, ["-m", TOKEN.module],
                                                              env_i, workdir)))
 
@@ -92,6 +103,11 @@ class TokenCluster:
 
     def replica(self, replica_id: str) -> Replica:
         return next(r for r in self.replicas if r.replica_id == replica_id)
+
+    def open_stored(self, stored: bytes, provider: str = "amadeus") -> str:
+        """A token as stored in Redis (sealed), opened with the cluster's keys."""
+        return sealer_from(self.base_facts.token_encryption_keys).open(
+            stored.decode(), f"{provider}/access_token")
 
     def stop(self) -> None:
         for replica in self.replicas:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from redis.asyncio import Redis
 
 from token_service.lock import Lease
+from token_service.sealing import Sealer
 from token_service.store import (
     TAG_BITS,
     RedisClock,
@@ -19,17 +21,18 @@ from token_service.store import (
 )
 
 LOCK_MS = 5_000
+SEALER = Sealer({"k1": os.urandom(32)})  # one deployment's keys: every replica's
 Now = Callable[[], Awaitable[int]]
 
 
 @pytest.fixture
 def store(redis: Redis, key_prefix: str) -> TokenStore:
-    return TokenStore(redis, key_prefix, "amadeus", "replica-a")
+    return TokenStore(redis, key_prefix, "amadeus", "replica-a", SEALER)
 
 
 @pytest.fixture
 def rival(redis: Redis, key_prefix: str) -> TokenStore:
-    return TokenStore(redis, key_prefix, "amadeus", "replica-b")
+    return TokenStore(redis, key_prefix, "amadeus", "replica-b", SEALER)
 
 
 @pytest.fixture

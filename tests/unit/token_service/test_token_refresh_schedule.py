@@ -3,6 +3,7 @@ closer to expiry than the minimum margin (capped at half the lifetime)."""
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import AsyncIterator, Callable
 
@@ -15,6 +16,7 @@ from services.logs import Redactor
 from token_service.broker import ProviderBroker
 from token_service.metrics import TokenMetrics
 from token_service.redis_health import RedisHealth
+from token_service.sealing import Sealer
 from token_service.settings import ProviderConfig, RefreshPolicy
 from token_service.store import RedisClock, TokenStore
 from token_service.upstream import TokenEndpoint
@@ -31,7 +33,8 @@ async def broker_for(redis_url: str, key_prefix: str) -> AsyncIterator[BrokerFor
 
     def make(policy: RefreshPolicy) -> ProviderBroker:
         return ProviderBroker(
-            provider, TokenStore(redis, key_prefix, provider.name, "replica-1"),
+            provider, TokenStore(redis, key_prefix, provider.name, "replica-1",
+                                 Sealer({"k1": os.urandom(32)})),
             RedisClock(redis), TokenEndpoint(provider, session, 1.0), policy,
             TokenMetrics(CollectorRegistry()), RedisHealth(redis), Redactor())
 

@@ -15,6 +15,8 @@ AMADEUS_SECRET = "amadeus-client-secret-7f3e"
 OTHER_SECRET = "other-client-secret-1b9d"
 SEARCH_KEY = "search-caller-key-5c2a"
 BOOKING_KEY = "booking-caller-key-8e4f"
+# base64 of 32 bytes: "token-settings-test-key-32-bytes"
+ENCRYPTION_KEYS = "k1:dG9rZW4tc2V0dGluZ3MtdGVzdC1rZXktMzItYnl0ZXM="
 
 
 def base_env(**overrides: str) -> dict[str, str]:
@@ -30,6 +32,7 @@ def base_env(**overrides: str) -> dict[str, str]:
         "TOKEN_CALLERS": json.dumps({"search": ["amadeus", "other"], "booking": ["amadeus"]}),
         "CALLER_SEARCH_KEY": SEARCH_KEY,
         "CALLER_BOOKING_KEY": BOOKING_KEY,
+        "TOKEN_ENCRYPTION_KEYS": ENCRYPTION_KEYS,
     }
     env.update(overrides)
     return env
