@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from prometheus_client.parser import text_string_to_metric_families
 
 from benchmarks.procs import Child, ProcessGroup
+from services.metrics import split_method
 from services.stack import Facts, ServiceSpec
 
 Labels = Mapping[str, str]
@@ -57,9 +58,13 @@ class ServiceCluster:
         return totals
 
     def handled(self, method: str) -> dict[str, float]:
-        """``grpc_server_handled_total`` of ``method`` by status code."""
+        """``grpc_server_handled_total`` of ``method`` (``/pkg.Service/Method``) by status
+        code."""
+        service, name = split_method(method)
         return self.samples("grpc_server_handled_total",
-                            lambda labels: labels.get("method") == method, by="code")
+                            lambda labels: (labels.get("grpc_service"),
+                                            labels.get("grpc_method")) == (service, name),
+                            by="grpc_code")
 
     def log_text(self) -> str:
         return "\n".join(c.log_tail(200) for c in self.children)

@@ -247,7 +247,7 @@ class Bench:
         worst = max(abs(h - ok) for ok, h in self.metric_runs)
         self.results.checks.append(
             f"replica metrics, all {len(self.metric_runs)} measured token-service runs: "
-            f"`grpc_server_handled_total{{code=\"OK\"}}` for GetToken rose by {handled:.0f} "
+            f"`grpc_server_handled_total{{grpc_code=\"OK\"}}` for GetToken rose by {handled:.0f} "
             f"for {seen} HTTP 200s seen by the load generator (largest difference in one "
             f"run {worst:.0f}: calls in flight when it stopped); no other status codes")
 

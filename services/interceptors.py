@@ -26,7 +26,7 @@ from services.errors import (
     malformed_request,
 )
 from services.failure_log import FailureLog
-from services.metrics import ServerMetrics
+from services.metrics import MethodMetrics, ServerMetrics
 from services.text import check_request
 
 log = logging.getLogger("skyroute.rpc")
@@ -85,10 +85,11 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
                 continue
             # grpc.aio picks the streaming style from the function it is given: an async
             # generator yields responses, a coroutine (health's Watch) calls context.write.
+            metrics = self._metrics.method(method, attr)
             if streams_out and not inspect.iscoroutinefunction(behavior):
-                wrapped = self._wrap_generator(behavior, method, needs_auth, streams_in)
+                wrapped = self._wrap_generator(behavior, method, needs_auth, streams_in, metrics)
             else:
-                wrapped = self._wrap_coroutine(behavior, method, needs_auth, streams_in)
+                wrapped = self._wrap_coroutine(behavior, method, needs_auth, streams_in, metrics)
             return build(wrapped,
                          request_deserializer=tolerant(handler.request_deserializer),
                          response_serializer=handler.response_serializer)
@@ -102,39 +103,54 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         if needs_auth and self._authenticator is not None:
             caller_var.set(self._authenticator(method, metadata))
 
-    def _wrap_coroutine(self, behavior: Any, method: str, needs_auth: bool, streams_in: bool
-                        ) -> Any:
-        observe = self._observer(method)
+    def _wrap_coroutine(self, behavior: Any, method: str, needs_auth: bool, streams_in: bool,
+                        metrics: MethodMetrics) -> Any:
+        failures = self._failures
+        sent = metrics.sent
 
         async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> Any:
             started = time.perf_counter()
+            metrics.started.inc()
+            if not streams_in:
+                metrics.received.inc()
             code = grpc.StatusCode.OK
             try:
                 self._enter(method, context, needs_auth)  # authentication comes first
-                return await behavior(_checked(request, streams_in), context)
+                response = await behavior(_checked(request, streams_in, metrics), context)
+                # None: a stream written with context.write (health's Watch), whose
+                # messages are not counted.
+                if response is not None:
+                    sent.inc()
+                return response
             except BaseException as exc:
                 code = _code_of(exc, context)
                 await self._abort(exc, method, context)
                 raise
             finally:
-                observe(code, started)
+                metrics.done(code, started)
+                failures.tick()
 
         return wrapper
 
-    def _wrap_generator(self, behavior: Any, method: str, needs_auth: bool, streams_in: bool
-                        ) -> Any:
-        observe = self._observer(method)
+    def _wrap_generator(self, behavior: Any, method: str, needs_auth: bool, streams_in: bool,
+                        metrics: MethodMetrics) -> Any:
+        failures = self._failures
+        sent = metrics.sent
 
         async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             started = time.perf_counter()
+            metrics.started.inc()
+            if not streams_in:
+                metrics.received.inc()
             code = grpc.StatusCode.OK
             try:
                 self._enter(method, context, needs_auth)
-                responses = behavior(_checked(request, streams_in), context)
+                responses = behavior(_checked(request, streams_in, metrics), context)
                 if inspect.isawaitable(responses):  # a plain function returning a coroutine
                     await responses
                 else:
                     async for item in responses:
+                        sent.inc()
                         yield item
             except GeneratorExit:
                 # The caller went away mid-stream (cancelled, deadline): the generator
@@ -146,7 +162,8 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
                 await self._abort(exc, method, context)
                 raise
             finally:
-                observe(code, started)
+                metrics.done(code, started)
+                failures.tick()
 
         return wrapper
 
@@ -170,21 +187,6 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
             rpc_status.to_status(
                 internal_status(f"internal error (request {request_id_var.get()})"))
         )
-
-    def _observer(self, method: str) -> Callable[[grpc.StatusCode, float], None]:
-        """Metric children resolved once per method; the OK counter is the hot one."""
-        latency = self._metrics.latency.labels(method)
-        handled = self._metrics.handled
-        ok = handled.labels(method, grpc.StatusCode.OK.name)
-
-        failures = self._failures
-
-        def observe(code: grpc.StatusCode, started: float) -> None:
-            (ok if code is grpc.StatusCode.OK else handled.labels(method, code.name)).inc()
-            latency.observe(time.perf_counter() - started)
-            failures.tick()
-
-        return observe
 
 
 class Undecodable:
@@ -215,12 +217,13 @@ def tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], A
     return deserialize
 
 
-def _checked(request: Any, streams_in: bool) -> Any:
+def _checked(request: Any, streams_in: bool, metrics: MethodMetrics) -> Any:
     """The request as the servicer may see it: decodable, and its text under the text
     rule (NFC, no control characters; services.text). Called after authentication: a
-    caller without credentials learns nothing about its request."""
+    caller without credentials learns nothing about its request. A stream's messages
+    are counted as received as the servicer reads them."""
     if streams_in:
-        return _checked_stream(request)
+        return _checked_stream(request, metrics)
     return _checked_one(request)
 
 
@@ -232,8 +235,10 @@ def _checked_one(request: Any) -> Any:
     return request
 
 
-async def _checked_stream(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+async def _checked_stream(requests: AsyncIterator[Any], metrics: MethodMetrics
+                          ) -> AsyncIterator[Any]:
     async for request in requests:
+        metrics.received.inc()
         yield _checked_one(request)
 
 

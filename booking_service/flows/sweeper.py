@@ -29,11 +29,11 @@ log = logging.getLogger("skyroute.booking.sweeper")
 
 class SweeperMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.expired = Counter("booking_holds_expired_total",
+        self.expired = Counter("skyroute_booking_holds_expired_total",
                                "Held bookings expired by this replica", registry=registry)
-        self.seats_returned = Counter("booking_expired_seats_returned_total",
+        self.seats_returned = Counter("skyroute_booking_expired_seats_returned_total",
                                       "Seats given back by expired holds", registry=registry)
-        self.errors = Counter("booking_sweeper_errors_total",
+        self.errors = Counter("skyroute_booking_sweeper_errors_total",
                               "Sweeper passes that failed", registry=registry)
 
 

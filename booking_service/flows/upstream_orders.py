@@ -86,10 +86,10 @@ def order_request(plan: BookingPlan, remark: str) -> OrderRequest:
 class OrderMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.outcomes = Counter(
-            "booking_provider_orders_total",
+            "skyroute_booking_provider_orders_total",
             "Provider order attempts by outcome (created, found, rejected, not_sent, "
             "not_found, unknown)", ["outcome"], registry=registry)
-        self.cancelled = Counter("booking_provider_orders_cancelled_total",
+        self.cancelled = Counter("skyroute_booking_provider_orders_cancelled_total",
                                  "Provider orders deleted at the provider", registry=registry)
 
 

@@ -18,12 +18,14 @@ import grpc
 import pytest
 from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from prometheus_client.parser import text_string_to_metric_families
 
 from booking_service.api.servicer import PUBLIC_METHODS
 from services.generated.skyroute.booking.v1 import booking_service_pb2 as booking_pb
 from services.generated.skyroute.search.v1 import search_service_pb2 as search_pb
 from services.generated.skyroute.token.v1 import token_service_pb2 as token_pb
 from services.logs import LINE_CHARS
+from services.metrics import split_method
 from tests.utils.booking_cluster import BookingCluster, bearer
 from tests.utils.db import temporary_database_sync
 from tests.utils.processes import ServiceProcess
@@ -55,11 +57,12 @@ class Service:
         url = f"http://127.0.0.1:{self.metrics_port}/metrics"
         with urllib.request.urlopen(url, timeout=10) as response:
             text = response.read().decode()
-        wanted = f'grpc_server_handled_total{{code="{code}",method="{method}"}}'
-        for line in text.splitlines():
-            if line.startswith(wanted):
-                return float(line.rsplit(" ", 1)[1])
-        return 0.0
+        service, name = split_method(method)
+        wanted = {"grpc_service": service, "grpc_method": name, "grpc_code": code}
+        return sum(sample.value for family in text_string_to_metric_families(text)
+                   for sample in family.samples
+                   if sample.name == "grpc_server_handled_total"
+                   and wanted.items() <= sample.labels.items())
 
 
 def _ports(process: ServiceProcess) -> dict[str, int]:

@@ -29,7 +29,7 @@ from services.errors import (
 from services.generated.skyroute.booking.v1 import booking_service_pb2 as pb
 from services.interceptors import Authenticator
 from services.logs import JsonFormatter
-from services.metrics import ServerMetrics
+from services.metrics import ServerMetrics, split_method
 from services.server import SERVING, create_server
 
 SERVICE = "skyroute.test.v1.ProbeService"
@@ -171,11 +171,20 @@ class Running:
     def unary(self, method: str) -> grpc.aio.UnaryUnaryMultiCallable:
         return self.channel.unary_unary(f"/{SERVICE}/{method}")
 
+    def labels(self, method: str, grpc_type: str = "unary") -> dict[str, str]:
+        """The standard labels of ``method`` (``Ok`` or ``/pkg.Service/Method``)."""
+        service, name = split_method(method if method.startswith("/") else f"/{SERVICE}/{method}")
+        return {"grpc_type": grpc_type, "grpc_service": service, "grpc_method": name}
+
     def handled(self, method: str, code: str) -> float:
-        if not method.startswith("/"):
-            method = f"/{SERVICE}/{method}"
-        return self.registry.get_sample_value(
-            "grpc_server_handled_total", {"method": method, "code": code}) or 0.0
+        """``grpc_server_handled_total`` of ``method`` with ``code``, whatever its type."""
+        wanted = {k: v for k, v in self.labels(method).items() if k != "grpc_type"}
+        wanted["grpc_code"] = code
+        return sum(sample.value
+                   for family in self.registry.collect() if family.name == "grpc_server_handled"
+                   for sample in family.samples
+                   if sample.name == "grpc_server_handled_total"
+                   and wanted.items() <= sample.labels.items())
 
 
 async def start(authenticator: Authenticator | None = None

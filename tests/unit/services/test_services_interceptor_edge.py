@@ -50,7 +50,7 @@ async def test_undecodable_request_is_invalid_argument_counted_and_logged_once(
     assert "DecodeError" not in f"{err.details()} {err.debug_error_string()}"
     await eventually(lambda: running.handled("Echo", "INVALID_ARGUMENT") == 1)
     assert running.registry.get_sample_value(
-        "grpc_server_handling_seconds_count", {"method": f"/{SERVICE}/Echo"}) == 1
+        "grpc_server_handling_seconds_count", running.labels("Echo")) == 1
     [line] = rpc_log
     assert line["severity"] == "INFO" and line["request_id"] == "req-garbage-1"
     assert line["reason"] == "MALFORMED_REQUEST" and "exception" not in line
