@@ -6,9 +6,10 @@ VENV_PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 RUN_ARGS ?=
 
-# The stamp name carries the hash of requirements.txt, so `make venv` reinstalls exactly
-# when the pins change and is a no-op otherwise (mtimes lie after a git checkout).
-REQ_SHA := $(shell sha256sum requirements.txt 2>/dev/null | cut -c1-16)
+# The stamp name carries the hash of both requirements files (requirements-dev.txt
+# includes requirements.txt), so `make venv` reinstalls exactly when the pins change and
+# is a no-op otherwise (mtimes lie after a git checkout).
+REQ_SHA := $(shell cat requirements.txt requirements-dev.txt 2>/dev/null | sha256sum | cut -c1-16)
 VENV_STAMP := $(VENV)/.installed-$(REQ_SHA)
 # A venv whose python is gone (deleted, or its base interpreter removed) is rebuilt
 # even though its stamp is there.
@@ -29,7 +30,7 @@ help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) \
 		| awk -F':.*## ' '{ printf "  %-14s %s\n", $$1, $$2 }'
 
-venv: $(VENV_STAMP) ## Create .venv and install requirements.txt (no-op when up to date)
+venv: $(VENV_STAMP) ## Create .venv and install requirements-dev.txt (no-op when up to date)
 	@:
 
 $(VENV_STAMP):
@@ -50,7 +51,7 @@ $(VENV_STAMP):
 		echo "venv: creating $(VENV) with $(PYTHON)"; \
 		$(PYTHON) -m venv "$(VENV)"; \
 	fi
-	$(VENV_PY) -m pip install -q -r requirements.txt
+	$(VENV_PY) -m pip install -q -r requirements-dev.txt
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
