@@ -61,11 +61,12 @@ proto: venv ## Regenerate services/generated from protos/
 check-proto: venv ## Fail if services/generated differs from what protos/ generate
 	@VENV_PYTHON=$(VENV_PY) bash scripts/check_generated.sh
 
-lint: venv ## ruff check + mypy + buf lint (all run; fails if any fails)
+lint: venv ## ruff + mypy + buf lint + deploy/k8s rendered and validated (all run)
 	@rc=0; \
 	echo "ruff check ."; $(VENV)/bin/ruff check . || rc=1; \
 	echo "mypy"; $(VENV)/bin/mypy || rc=1; \
 	echo "buf lint"; $(VENV)/bin/buf lint && echo "buf lint: ok" || rc=1; \
+	echo "k8s"; VENV_BIN=$(VENV)/bin bash scripts/check_k8s.sh || rc=1; \
 	exit $$rc
 
 services-up: ## Make sure Redis and PostgreSQL answer (start/install them if needed)
