@@ -6,9 +6,10 @@ VENV_PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 RUN_ARGS ?=
 
-# The stamp name carries the hash of requirements.txt, so `make venv` reinstalls exactly
-# when the pins change and is a no-op otherwise (mtimes lie after a git checkout).
-REQ_SHA := $(shell sha256sum requirements.txt 2>/dev/null | cut -c1-16)
+# The stamp name carries the hash of both requirements files (requirements-dev.txt
+# includes requirements.txt), so `make venv` reinstalls exactly when the pins change and
+# is a no-op otherwise (mtimes lie after a git checkout).
+REQ_SHA := $(shell cat requirements.txt requirements-dev.txt 2>/dev/null | sha256sum | cut -c1-16)
 VENV_STAMP := $(VENV)/.installed-$(REQ_SHA)
 # A venv whose python is gone (deleted, or its base interpreter removed) is rebuilt
 # even though its stamp is there.
@@ -21,7 +22,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 .DEFAULT_GOAL := help
 .PHONY: help venv proto check-proto lint services-up test run bench bench-token migrate seed \
 	bench-search bench-booking dev-token \
-	compose-check clean
+	compose-secrets compose-check clean
 
 help: ## List the targets
 	@echo "Usage: make <target> [PYTEST_ARGS=...] [RUN_ARGS=...]"
@@ -29,7 +30,7 @@ help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) \
 		| awk -F':.*## ' '{ printf "  %-14s %s\n", $$1, $$2 }'
 
-venv: $(VENV_STAMP) ## Create .venv and install requirements.txt (no-op when up to date)
+venv: $(VENV_STAMP) ## Create .venv and install requirements-dev.txt (no-op when up to date)
 	@:
 
 $(VENV_STAMP):
@@ -50,7 +51,7 @@ $(VENV_STAMP):
 		echo "venv: creating $(VENV) with $(PYTHON)"; \
 		$(PYTHON) -m venv "$(VENV)"; \
 	fi
-	$(VENV_PY) -m pip install -q -r requirements.txt
+	$(VENV_PY) -m pip install -q -r requirements-dev.txt
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
@@ -60,11 +61,12 @@ proto: venv ## Regenerate services/generated from protos/
 check-proto: venv ## Fail if services/generated differs from what protos/ generate
 	@VENV_PYTHON=$(VENV_PY) bash scripts/check_generated.sh
 
-lint: venv ## ruff check + mypy + buf lint (all run; fails if any fails)
+lint: venv ## ruff + mypy + buf lint + deploy/k8s rendered and validated (all run)
 	@rc=0; \
 	echo "ruff check ."; $(VENV)/bin/ruff check . || rc=1; \
 	echo "mypy"; $(VENV)/bin/mypy || rc=1; \
 	echo "buf lint"; $(VENV)/bin/buf lint && echo "buf lint: ok" || rc=1; \
+	echo "k8s"; VENV_BIN=$(VENV)/bin bash scripts/check_k8s.sh || rc=1; \
 	exit $$rc
 
 services-up: ## Make sure Redis and PostgreSQL answer (start/install them if needed)
@@ -98,18 +100,10 @@ bench-search: venv services-up ## Benchmark the search service (seeds a scratch 
 bench-booking: venv services-up ## Benchmark the booking service (checks no oversell)
 	$(VENV_PY) -m benchmarks.booking_bench
 
-# Dummy, non-placeholder values for the secrets that docker-compose.yml requires, for
-# this syntax check only; real runs take them from the environment or a .env file.
-COMPOSE_CHECK_ENV := \
-	SIM_CLIENT_SECRET=compose-check-sim-secret \
-	CALLER_SEARCH_KEY=compose-check-search-key \
-	CALLER_BOOKING_KEY=compose-check-booking-key \
-	CALLER_CLI_KEY=compose-check-cli-key \
-	POSTGRES_PASSWORD=compose-check-postgres-password \
-	PAGE_TOKEN_SECRET=compose-check-page-token-secret \
-	BOOKING_JWT_SECRET=compose-check-booking-jwt-secret-at-least-32-chars \
-	TOKEN_ENCRYPTION_KEYS=k1:Y29tcG9zZS1jaGVjay1rZXktb2YtMzItYnl0ZXMhISE=
+compose-secrets: ## Write random secrets for docker-compose.yml to .run/secrets/ (keeps existing)
+	$(PYTHON) scripts/compose_secrets.py
 
+# Secrets are files (docker-compose.yml `secrets:`), which `config` does not need.
 compose-check: ## Validate docker-compose.yml with `docker-compose config`
 	@if ! command -v docker-compose >/dev/null 2>&1; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
@@ -120,7 +114,7 @@ compose-check: ## Validate docker-compose.yml with `docker-compose config`
 			exit 1; \
 		fi; \
 	fi
-	env $(COMPOSE_CHECK_ENV) docker-compose -f docker-compose.yml config -q
+	docker-compose -f docker-compose.yml config -q
 	@echo "compose-check: ok"
 
 clean: ## Remove caches and .run/ (keeps .venv)
