@@ -295,13 +295,72 @@ class ServerSettings:
         return dataclasses.replace(settings, log_level=settings.log_level.upper())
 
 
+SENTINEL_SCHEME = "redis+sentinel"
+
+
+@dataclass(frozen=True)
+class SentinelTarget:
+    """Where ``redis+sentinel://[:password@]host:port,host:port/master[/db]`` points."""
+
+    sentinels: tuple[tuple[str, int], ...]
+    master: str
+    db: int = 0
+    password: str | None = None  # the Redis servers'; the sentinels are asked without one
+
+    @classmethod
+    def parse(cls, url: str) -> SentinelTarget:
+        rest = url.split("://", 1)[1]
+        password = None
+        if "@" in rest.split("/", 1)[0]:
+            userinfo, rest = rest.split("@", 1)
+            password = userinfo.split(":", 1)[1] if ":" in userinfo else userinfo
+        hosts, _, path = rest.partition("/")
+        master, _, db = path.strip("/").partition("/")
+        sentinels = []
+        for entry in filter(None, hosts.split(",")):
+            host, _, port = entry.rpartition(":")
+            if not host or not port.isdigit():
+                raise ConfigError(f"REDIS_URL: sentinel {entry!r} is not host:port")
+            sentinels.append((host.strip("[]"), int(port)))
+        if not sentinels:
+            raise ConfigError("REDIS_URL: no sentinel host:port given")
+        if not master:
+            raise ConfigError("REDIS_URL: the master's name is missing (…/<master>/<db>)")
+        if db and not db.isdigit():
+            raise ConfigError("REDIS_URL: the database must be a number")
+        return cls(tuple(sentinels), master, int(db or 0), password or None)
+
+
 @dataclass(frozen=True)
 class RedisSettings:
     url: str = field(default="redis://127.0.0.1:6379/0", metadata=setting(
-        "REDIS_URL", "shared state: cache, locks, tokens"))
+        "REDIS_URL", "shared state: cache, locks, tokens; through Sentinel: "
+        "`redis+sentinel://host:26379,host:26379/<master>/<db>`"))
     key_prefix: str = field(default="skyroute", metadata=setting(
         "REDIS_KEY_PREFIX", "prefix of every Redis key (one per deployment or test run)"))
+    wait_replicas: int | None = field(default=None, metadata=setting(
+        "REDIS_WAIT_REPLICAS", "replicas that must acknowledge (WAIT) a lease, token or "
+        "download-token write before it counts", minimum=0,
+        default_doc="1 through Sentinel, else 0"))
+    wait_timeout_seconds: float = field(default=0.5, metadata=setting(
+        "REDIS_WAIT_TIMEOUT_SECONDS", "how long such a write waits for the acknowledgement",
+        minimum=0.001))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> RedisSettings:
-        return load(cls, env)
+        settings = load(cls, env)
+        settings.sentinel()  # refuses to start on a malformed sentinel URL
+        return settings
+
+    def sentinel(self) -> SentinelTarget | None:
+        """The Sentinel setup named by ``url``; None for a plain ``redis://`` URL."""
+        if not self.url.startswith(f"{SENTINEL_SCHEME}://"):
+            return None
+        return SentinelTarget.parse(self.url)
+
+    @property
+    def acks(self) -> int:
+        """Replicas whose acknowledgement a write that matters waits for."""
+        if self.wait_replicas is not None:
+            return self.wait_replicas
+        return 1 if self.url.startswith(f"{SENTINEL_SCHEME}://") else 0

@@ -19,7 +19,7 @@ from services.generated.skyroute.token.v1 import token_service_pb2 as pb
 from services.generated.skyroute.token.v1 import token_service_pb2_grpc as pb_grpc
 from services.interceptors import Authenticator
 from services.logs import Redactor
-from services.redis_client import create_redis
+from services.redis_client import ReplicaAck, create_redis
 from services.server import NOT_SERVING, SERVING
 from services.tasks import cancel_and_wait
 from token_service.auth import CallerAuth
@@ -55,6 +55,7 @@ class TokenApp:
         self.authenticator: Authenticator | None = auth
         self._metrics = TokenMetrics(registry)
         self._redis = create_redis(settings.redis)
+        ack = ReplicaAck.from_settings(settings.redis)
         self._redis_health = RedisHealth(self._redis)
         self._clock = RedisClock(self._redis)
         self._session = aiohttp.ClientSession()
@@ -66,7 +67,8 @@ class TokenApp:
                                                  "kids": ",".join(sealer.kids)})
         self.brokers = {
             p.name: ProviderBroker(
-                p, TokenStore(self._redis, settings.redis.key_prefix, p.name, owner, sealer),
+                p, TokenStore(self._redis, settings.redis.key_prefix, p.name, owner, sealer,
+                                 ack),
                 self._clock, TokenEndpoint(p, self._session, policy.upstream_timeout_seconds),
                 policy, self._metrics, self._redis_health, redactor)
             for p in settings.providers
@@ -74,7 +76,7 @@ class TokenApp:
         self._by_channel = {b.channel: b for b in self.brokers.values()}
         self._servicer = TokenServicer(
             self.brokers, auth,
-            DownloadTokens(self._redis, settings.redis.key_prefix),
+            DownloadTokens(self._redis, settings.redis.key_prefix, ack),
             policy.watch_heartbeat_seconds)
         if policy.wait_max_seconds <= policy.lock_ttl_seconds + policy.upstream_timeout_seconds:
             # A holder's crash costs up to one lease plus one fetch; callers without a

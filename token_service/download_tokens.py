@@ -1,15 +1,22 @@
 """Short-lived download tokens kept in Redis, so any replica validates a token
 issued by any other at once. Use counts, expiry and revocation are enforced by
-Lua scripts, atomically."""
+Lua scripts, atomically. With a ``ReplicaAck`` (Sentinel), an issue, a counted use
+and a revocation are answered only once a replica holds them, so a failover can
+neither forget a link it handed out nor give a used-up one its use back."""
 
 from __future__ import annotations
 
 import enum
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+from redis.exceptions import RedisError
 
+from services.errors import UnavailableError
+from services.redis_client import NO_ACK, ReplicaAck
 from token_service.store import digest
 
 MAX_TTL_MS = 7 * 24 * 3600 * 1000
@@ -83,7 +90,9 @@ return 1
 
 
 class DownloadTokens:
-    def __init__(self, redis: Redis, prefix: str) -> None:
+    def __init__(self, redis: Redis, prefix: str, ack: ReplicaAck = NO_ACK) -> None:
+        self._redis = redis
+        self._ack = ack
         self._prefix = f"{prefix}:dl"
         self._issue = redis.register_script(_ISSUE)
         self._validate = redis.register_script(_VALIDATE)
@@ -95,14 +104,15 @@ class DownloadTokens:
 
     async def issue(self, resource: str, ttl_ms: int, max_uses: int) -> Issued:
         token = secrets.token_urlsafe(32)
-        expires = await self._issue(keys=[self._key(token)],
-                                    args=[resource, ttl_ms, max_uses, KEEP_AFTER_EXPIRY_MS])
+        expires = await self._run(self._issue, self._ack, [self._key(token)],
+                                  [resource, ttl_ms, max_uses, KEEP_AFTER_EXPIRY_MS])
         return Issued(token, int(expires))
 
     async def validate(self, token: str, resource: str = "", consume: bool = True
                        ) -> Validation:
-        raw = await self._validate(keys=[self._key(token)],
-                                   args=["1" if consume else "0", resource])
+        # A peek writes nothing: no acknowledgement to wait for.
+        raw = await self._run(self._validate, self._ack if consume else NO_ACK,
+                              [self._key(token)], ["1" if consume else "0", resource])
         result = Result(int(raw[0]))
         if len(raw) == 1:
             return Validation(result)
@@ -110,4 +120,13 @@ class DownloadTokens:
         return Validation(result, res, int(raw[2]), int(raw[3]))
 
     async def revoke(self, token: str) -> bool:
-        return bool(await self._revoke(keys=[self._key(token)]))
+        return bool(await self._run(self._revoke, self._ack, [self._key(token)], []))
+
+    async def _run(self, script: AsyncScript, ack: ReplicaAck, keys: list[str],
+                   args: list[Any]) -> Any:
+        try:
+            return await ack.run(self._redis, script, keys, args)
+        except RedisError as exc:
+            # Fails closed: an unacknowledged use may or may not survive a failover.
+            raise UnavailableError(f"download tokens are unavailable: {type(exc).__name__}",
+                                   reason="REDIS_UNAVAILABLE") from None

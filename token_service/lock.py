@@ -14,6 +14,11 @@ replaced within one lease, however long its work may take::
     end      stop renewing, compare-and-delete
     crash    no more renewals: the lease ends at most ttl after the last one
     pause    past the lease: the renewal and the fenced write are both refused
+
+With ``ack`` (Sentinel), an acquisition counts only once a replica holds the new
+fence (``WAIT``): a failover cannot hand the same fence to a second holder, so the
+counter never goes backwards for anyone who acted on it. An unacknowledged lease is
+released and ``NotReplicated`` raised (the caller treats it as Redis trouble).
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+
+from services.redis_client import NO_ACK, NotReplicated, ReplicaAck
 
 log = logging.getLogger("skyroute.token.lock")
 
@@ -63,8 +70,10 @@ class Lease:
 
 
 class LeaseLock:
-    def __init__(self, redis: Redis, key: str, fence_key: str, owner: str) -> None:
+    def __init__(self, redis: Redis, key: str, fence_key: str, owner: str,
+                 ack: ReplicaAck = NO_ACK) -> None:
         self._redis = redis
+        self._ack = ack
         self._key = key
         self._fence_key = fence_key
         self._owner = owner
@@ -78,8 +87,17 @@ class LeaseLock:
 
     async def try_acquire(self, ttl_ms: int) -> tuple[Lease | None, int]:
         """Returns (lease, 0) or (None, remaining ttl ms of the current holder)."""
-        fence, pttl = await self._acquire(keys=[self._key, self._fence_key],
-                                          args=[self._owner, ttl_ms])
+        try:
+            fence, pttl = await self._ack.run(self._redis, self._acquire,
+                                              [self._key, self._fence_key],
+                                              [self._owner, ttl_ms])
+        except NotReplicated as exc:
+            fence = int(exc.result[0])
+            if fence != 0:  # ours on the primary only: give it back, do not act on it
+                with contextlib.suppress(RedisError):
+                    await self.release(Lease(f"{self._owner}|{fence}", fence))
+                raise
+            fence, pttl = exc.result  # not acquired: nothing of ours to lose
         if fence == 0:
             return None, max(int(pttl), 0)
         return Lease(f"{self._owner}|{fence}", int(fence)), 0

@@ -16,6 +16,7 @@ from typing import cast
 
 from redis.asyncio import Redis
 
+from services.redis_client import NO_ACK, ReplicaAck
 from token_service.lock import Lease, LeaseLock
 from token_service.sealing import Sealer, SealError
 
@@ -88,7 +89,8 @@ class TokenRecord:
 
 # KEYS: token hash, lock, stats, events channel
 # ARGV: lease value, fence, expected generation, sealed token, type, digest, lifetime ms,
-#       refresh-after ms, elapsed ms since the upstream request was sent
+#       refresh-after ms, elapsed ms since the upstream request was sent, publish (1/0:
+#       the caller publishes once a replica acknowledged the write)
 _FENCED_WRITE = """
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then
   redis.call('HINCRBY', KEYS[3], 'fenced_rejected', 1)
@@ -115,7 +117,7 @@ redis.call('HSET', KEYS[1], 'access_token', ARGV[4], 'token_type', ARGV[5], 'dig
   'expires_ms', issued + tonumber(ARGV[7]), 'refresh_ms', issued + tonumber(ARGV[8]),
   'invalid', 0)
 redis.call('HINCRBY', KEYS[3], 'upstream_ok', 1)
-redis.call('PUBLISH', KEYS[4], newgen)
+if ARGV[10] == '1' then redis.call('PUBLISH', KEYS[4], newgen) end
 return {newgen, 'ok'}
 """
 
@@ -125,9 +127,10 @@ return {newgen, 'ok'}
 # the adopter's is renumbered above it (tag 0 of the next ms slot): generations
 # callers have seen keep increasing.
 # KEYS: token hash, lock, events; ARGV: lease value, fence, sealed token, type, digest,
-#       issued ms, expires ms, refresh ms, generation of the adopted token
+#       issued ms, expires ms, refresh ms, generation of the adopted token, publish (1/0)
+# Returns {generation adopted or 0, the generation to announce or 0}.
 _ADOPT = """
-if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {0, 'lease lost'} end
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {0, 0} end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local exp = tonumber(redis.call('HGET', KEYS[1], 'expires_ms') or '0')
@@ -135,18 +138,18 @@ local invalid = redis.call('HGET', KEYS[1], 'invalid')
 local gen = tonumber(redis.call('HGET', KEYS[1], 'generation') or '0')
 local floor = tonumber(ARGV[9])
 if exp > now and invalid ~= '1' then
-  if gen >= floor then return {0, 'valid token present'} end
+  if gen >= floor then return {0, 0} end
   local renumbered = (math.floor(floor / 1024) + 1) * 1024
   redis.call('HSET', KEYS[1], 'generation', renumbered)
-  redis.call('PUBLISH', KEYS[3], renumbered)
-  return {0, 'valid token present'}
+  if ARGV[10] == '1' then redis.call('PUBLISH', KEYS[3], renumbered) end
+  return {0, renumbered}
 end
 local newgen = math.max(gen + 1, floor)
 redis.call('HSET', KEYS[1], 'access_token', ARGV[3], 'token_type', ARGV[4], 'digest', ARGV[5],
   'generation', newgen, 'fence', ARGV[2], 'issued_ms', ARGV[6], 'expires_ms', ARGV[7],
   'refresh_ms', ARGV[8], 'invalid', 0)
-redis.call('PUBLISH', KEYS[3], newgen)
-return {newgen, 'ok'}
+if ARGV[10] == '1' then redis.call('PUBLISH', KEYS[3], newgen) end
+return {newgen, newgen}
 """
 
 # KEYS: token hash, events; ARGV: digest of the rejected token
@@ -187,9 +190,13 @@ class TokenStore:
     the way in and opened on the way out, here only: ``_seal`` / ``_open``."""
 
     def __init__(self, redis: Redis, prefix: str, provider: str, owner: str,
-                 sealer: Sealer) -> None:
+                 sealer: Sealer, ack: ReplicaAck = NO_ACK) -> None:
+        """With ``ack``, a lease, a new token and an adoption count only once replicas
+        hold them; the event announcing a token follows the acknowledgement, so no
+        replica serves a token that a failover could still take back."""
         base = f"{prefix}:tok:{{{provider}}}"
         self.redis = redis
+        self._ack = ack
         self.owner = owner
         self.provider = provider
         self._sealer = sealer
@@ -202,7 +209,7 @@ class TokenStore:
         self.probe_key = f"{base}:probe"
         self.tags_key = f"{base}:tags"
         self.channel = f"{base}:events"
-        self.lock = LeaseLock(redis, f"{base}:lock", f"{base}:fence", owner)
+        self.lock = LeaseLock(redis, f"{base}:lock", f"{base}:fence", owner, ack)
         self._write = redis.register_script(_FENCED_WRITE)
         self._adopt = redis.register_script(_ADOPT)
         self._invalidate = redis.register_script(_INVALIDATE)
@@ -235,22 +242,33 @@ class TokenStore:
     async def fenced_write(self, lease: Lease, expected_generation: int, token: str,
                            token_type: str, lifetime_ms: int, refresh_after_ms: int,
                            elapsed_ms: int) -> tuple[int, str]:
-        generation, why = await self._write(
-            keys=[self.token_key, self.lock.key, self.stats_key, self.channel],
-            args=[lease.value, lease.fence, expected_generation,
-                  self._seal("access_token", token), token_type,
-                  digest(token), lifetime_ms, refresh_after_ms, elapsed_ms],
-        )
+        generation, why = await self._ack.run(
+            self.redis, self._write,
+            [self.token_key, self.lock.key, self.stats_key, self.channel],
+            [lease.value, lease.fence, expected_generation,
+             self._seal("access_token", token), token_type,
+             digest(token), lifetime_ms, refresh_after_ms, elapsed_ms, self._publishes])
+        await self._announce(int(generation))
         return int(generation), why.decode() if isinstance(why, bytes) else str(why)
 
+    @property
+    def _publishes(self) -> int:
+        """1 when the scripts publish their events themselves (no acknowledgement
+        to wait for), else 0: ``_announce`` publishes after it."""
+        return 0 if self._ack.replicas > 0 else 1
+
+    async def _announce(self, generation: int) -> None:
+        if generation and not self._publishes:
+            await self.redis.publish(self.channel, generation)
+
     async def adopt(self, lease: Lease, record: TokenRecord) -> int:
-        generation, _ = await self._adopt(
-            keys=[self.token_key, self.lock.key, self.channel],
-            args=[lease.value, lease.fence, self._seal("access_token", record.access_token),
-                  record.token_type,
-                  digest(record.access_token), record.issued_ms, record.expires_ms,
-                  record.refresh_ms, record.generation],
-        )
+        generation, announced = await self._ack.run(
+            self.redis, self._adopt, [self.token_key, self.lock.key, self.channel],
+            [lease.value, lease.fence, self._seal("access_token", record.access_token),
+             record.token_type,
+             digest(record.access_token), record.issued_ms, record.expires_ms,
+             record.refresh_ms, record.generation, self._publishes])
+        await self._announce(int(announced))
         return int(generation)
 
     async def invalidate(self, token: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -31,10 +32,13 @@ class PrivateRedis:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self) -> PrivateRedis:
+    def start(self, replica_of: int | None = None) -> PrivateRedis:
+        """Starts it (as a replica of 127.0.0.1:``replica_of`` if given)."""
+        extra = ["--replicaof", "127.0.0.1", str(replica_of)] if replica_of else []
         self.proc = subprocess.Popen(
             [self._binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self._workdir)],
+             "--appendonly", "no", "--dir", str(self._workdir),
+             "--repl-diskless-sync-delay", "0", *extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         client = redis.Redis(port=self.port)
         deadline = time.monotonic() + 10
@@ -53,3 +57,116 @@ class PrivateRedis:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(10)
+
+    def kill(self) -> None:
+        """A crash: SIGKILL, nothing flushed or handed over."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+def sentinel_argv(conf: Path) -> list[str]:
+    """How to start a sentinel on ``conf``: Debian's redis-sentinel, else redis-server
+    --sentinel; installs redis-sentinel when neither is there and we may (root, apt)."""
+    if shutil.which("redis-server") is None and os.geteuid() == 0 and shutil.which("apt-get"):
+        subprocess.run(["apt-get", "install", "-y", "-q", "redis-sentinel"], check=True,
+                       stdout=subprocess.DEVNULL, env={**os.environ,
+                                                       "DEBIAN_FRONTEND": "noninteractive"})
+    if shutil.which("redis-sentinel"):
+        return ["redis-sentinel", str(conf)]
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("neither redis-sentinel nor redis-server found "
+                           "(apt-get install redis-sentinel)")
+    return [binary, str(conf), "--sentinel"]  # one binary: the server runs as a sentinel
+
+
+class SentinelSetup:
+    """One primary, ``replicas`` replicas and ``sentinels`` sentinels on free loopback
+    ports, with a short failure detection so a failover takes a few seconds."""
+
+    MASTER = "skyroute"
+
+    def __init__(self, workdir: Path, replicas: int = 2, sentinels: int = 3,
+                 down_after_ms: int = 1000, failover_timeout_ms: int = 3000) -> None:
+        self._workdir = workdir
+        self.servers = [PrivateRedis(workdir / f"redis-{i}") for i in range(replicas + 1)]
+        self.sentinel_ports = [free_port() for _ in range(sentinels)]
+        self._down_after_ms = down_after_ms
+        self._failover_timeout_ms = failover_timeout_ms
+        self._sentinels: list[subprocess.Popen[bytes]] = []
+
+    @property
+    def url(self) -> str:
+        hosts = ",".join(f"127.0.0.1:{port}" for port in self.sentinel_ports)
+        return f"redis+sentinel://{hosts}/{self.MASTER}/0"
+
+    def start(self) -> SentinelSetup:
+        primary, *replicas = self.servers
+        for server in self.servers:
+            server._workdir.mkdir(parents=True, exist_ok=True)
+        primary.start()
+        for replica in replicas:
+            replica.start(replica_of=primary.port)
+        for port in self.sentinel_ports:
+            conf = self._workdir / f"sentinel-{port}.conf"  # sentinels rewrite it
+            conf.write_text("\n".join([
+                f"port {port}", "bind 127.0.0.1", f"dir {self._workdir}",
+                f"sentinel monitor {self.MASTER} 127.0.0.1 {primary.port} 2",
+                f"sentinel down-after-milliseconds {self.MASTER} {self._down_after_ms}",
+                f"sentinel failover-timeout {self.MASTER} {self._failover_timeout_ms}",
+                f"sentinel parallel-syncs {self.MASTER} {len(replicas)}", ""]))
+            self._sentinels.append(subprocess.Popen(
+                sentinel_argv(conf), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        self.wait_for_primary(primary.port, replicas=len(replicas))
+        return self
+
+    def primary_port(self) -> int | None:
+        """The primary's port as the sentinels' majority reports it (None: no answer)."""
+        answers = []
+        for port in self.sentinel_ports:
+            client = redis.Redis(port=port, socket_timeout=1)
+            try:
+                addr = client.sentinel_get_master_addr_by_name(self.MASTER)
+                answers.append(int(addr[1]) if addr else None)
+            except redis.RedisError:
+                answers.append(None)
+            finally:
+                client.close()
+        best = max(set(answers), key=answers.count)
+        return best if answers.count(best) * 2 > len(answers) else None
+
+    def wait_for_primary(self, port: int | None = None, replicas: int = 0,
+                         timeout: float = 30.0, other_than: int | None = None) -> int:
+        """Waits until the sentinels agree on a primary (``port`` if given, not
+        ``other_than``) that has ``replicas`` replicas online; returns its port."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.primary_port()
+            if found is not None and found != other_than and port in (None, found):
+                client = redis.Redis(port=found, socket_timeout=1)
+                try:
+                    info = client.info("replication")
+                    online = sum(1 for k, v in info.items()
+                                 if k.startswith("slave") and isinstance(v, dict)
+                                 and v.get("state") == "online")
+                    if info.get("role") == "master" and online >= replicas:
+                        return found
+                except redis.RedisError:
+                    pass
+                finally:
+                    client.close()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no primary with {replicas} replicas (saw {found})")
+            time.sleep(0.05)
+
+    def server(self, port: int) -> PrivateRedis:
+        return next(s for s in self.servers if s.port == port)
+
+    def stop(self) -> None:
+        for proc in self._sentinels:
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(10)
+        for server in self.servers:
+            server.stop()

@@ -1,0 +1,64 @@
+"""Writes a failover must not lose wait for a replica (WAIT): a private primary and a
+real replica; with the replica gone, the lease and the download token are refused."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from services.errors import UnavailableError
+from services.redis_client import NotReplicated, ReplicaAck
+from tests.utils.redis_server import PrivateRedis
+from token_service.download_tokens import DownloadTokens
+from token_service.lock import LeaseLock
+
+ACK = ReplicaAck(replicas=1, timeout_ms=200)
+
+
+@pytest.fixture
+async def pair(workdir: Path) -> AsyncIterator[tuple[Redis, PrivateRedis]]:
+    (workdir / "p").mkdir()
+    (workdir / "r").mkdir()
+    primary = PrivateRedis(workdir / "p").start()
+    replica = PrivateRedis(workdir / "r").start(replica_of=primary.port)
+    client = Redis(port=primary.port)
+    try:
+        assert await client.wait(1, 10_000) == 1  # the replica is in sync
+        yield client, replica
+    finally:
+        await client.aclose()
+        replica.stop()
+        primary.stop()
+
+
+async def test_lease_counts_once_a_replica_holds_its_fence(pair) -> None:
+    client, replica = pair
+    lock = LeaseLock(client, "t:lock", "t:fence", "a", ACK)
+    lease, _ = await lock.try_acquire(5_000)
+    assert lease is not None and lease.fence == 1
+    await lock.release(lease)
+
+    replica.kill()
+    with pytest.raises(NotReplicated):
+        await lock.try_acquire(5_000)
+    # The unacknowledged lease was handed back: nobody acts on fence 2, and another
+    # owner is not blocked by it.
+    assert await lock.holder() is None
+    other, waited = await LeaseLock(client, "t:lock", "t:fence", "b").try_acquire(5_000)
+    assert other is not None and waited == 0
+
+
+async def test_download_token_refused_without_a_replica(pair) -> None:
+    client, replica = pair
+    tokens = DownloadTokens(client, "t", ACK)
+    issued = await tokens.issue("itinerary/X", 60_000, 1)
+    replica.kill()
+    with pytest.raises(UnavailableError):
+        await tokens.issue("itinerary/Y", 60_000, 1)
+    with pytest.raises(UnavailableError):  # a use the failover could hand back
+        await tokens.validate(issued.token)
+    peek = await tokens.validate(issued.token, consume=False)  # writes nothing
+    assert peek.resource == "itinerary/X"
