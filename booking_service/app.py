@@ -4,6 +4,7 @@ client (provider token, itinerary links), provider orders, sweeper, servicer."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -35,6 +36,7 @@ from services.config import ConfigError
 from services.db import PooledDatabase
 from services.generated.skyroute.booking.v1 import booking_service_pb2 as pb
 from services.generated.skyroute.booking.v1 import booking_service_pb2_grpc as pb_grpc
+from services.heartbeat import probe
 from services.interceptors import Authenticator
 from services.logs import Redactor
 from services.providers.base import ProviderConfig
@@ -71,6 +73,10 @@ async def check_schema(engine: AsyncEngine) -> None:
     if not current:
         raise ConfigError("the bookings schema is out of date: run migrations first "
                           "(python -m migrations)")
+
+
+BOOKING_COUNTS = ("SELECT status, count(*) AS n FROM bookings"
+                  " WHERE status IN ('HELD', 'CONFIRMED') GROUP BY status")
 
 
 def adapter_config(settings: ProviderOrderSettings) -> ProviderConfig:
@@ -164,6 +170,17 @@ class BookingApp:
         await self._database.close()
 
     async def status(self) -> dict[str, Any]:
-        """The providers' shared rate budgets (services/rate_budget.py)."""
+        """The providers' shared rate budgets (services/rate_budget.py), the bookings
+        held and confirmed, and the dependencies' health (the cluster dashboard)."""
+        pool = self._database.pool
+        dependencies = {"postgres": await probe(pool.fetchval("SELECT 1"))}
+        if self._tokens is not None and self.settings.providers:
+            name = self.settings.providers[0].name
+            dependencies["token service"] = await probe(self._tokens.status(name))
+        bookings: dict[str, int] = {}
+        with contextlib.suppress(Exception):  # the dependency shows as down above
+            rows = await asyncio.wait_for(pool.fetch(BOOKING_COUNTS), 1.0)
+            bookings = {row["status"]: row["n"] for row in rows}
         return {"rate_budget": {name: await budget.status()
-                                for name, budget in self.budgets.items()} or "off"}
+                                for name, budget in self.budgets.items()} or "off",
+                "bookings": bookings, "dependencies": dependencies}

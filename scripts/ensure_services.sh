@@ -9,7 +9,8 @@
 # It also makes sure a role exists that tests can use over TCP without a password
 # prompt: the one in DATABASE_URL, else skyroute/skyroute with database skyroute (a fresh
 # Debian cluster asks host connections for a password, so the postgres role is no use
-# there). Prints one line per service. Needs only bash and Debian's tools.
+# there). Also makes sure Debian's chromium is there for the dashboard's browser test.
+# Prints one line per service. Needs only bash and Debian's tools.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -254,3 +255,14 @@ fi
 
 ensure_redis
 ensure_postgres
+
+# The browser the dashboard's system test drives (tests/system/test_dashboard.py):
+# installed as root when missing; otherwise that test is skipped.
+if [ -x /usr/bin/chromium ]; then
+    echo "chromium: present"
+elif is_root && have apt-get; then
+    apt_install chromium
+    echo "chromium: installed"
+else
+    echo "chromium: missing (the dashboard's browser test will be skipped)"
+fi

@@ -31,6 +31,7 @@ from services.clients.token_client import TokenClient
 from services.db import PooledDatabase
 from services.generated.skyroute.search.v1 import search_service_pb2 as pb
 from services.generated.skyroute.search.v1 import search_service_pb2_grpc as pb_grpc
+from services.heartbeat import probe
 from services.interceptors import Authenticator
 from services.logs import Redactor
 from services.providers.registry import create_provider
@@ -89,7 +90,8 @@ class SearchApp:
             provider_store = ProviderOfferStore(
                 self._redis, prefix, max(p.offer_ttl_seconds for p in settings.providers))
             pricer = provider_search.price
-        self.cache = ResultCache(self._redis, prefix, CacheMetrics(registry),
+        self._cache_metrics = CacheMetrics(registry)
+        self.cache = ResultCache(self._redis, prefix, self._cache_metrics,
                                  lock_seconds=policy.cache_lock_seconds)
         self.search = FlightSearch(
             self.repository, self.airports, self.cache, page_tokens, offer_ids, policy,
@@ -122,9 +124,15 @@ class SearchApp:
         await health_servicer.set(SERVICE_NAME, SERVING)
 
     async def status(self) -> dict[str, Any]:
-        """The providers' shared rate budgets (services/rate_budget.py)."""
+        """The providers' shared rate budgets (services/rate_budget.py), the cache's
+        lookups and the dependencies' health (the cluster dashboard)."""
+        dependencies = {"postgres": await probe(self._database.pool.fetchval("SELECT 1"))}
+        if self._tokens is not None and self.settings.providers:
+            name = self.settings.providers[0].name
+            dependencies["token service"] = await probe(self._tokens.status(name))
         return {"rate_budget": {name: await budget.status()
-                                for name, budget in self.budgets.items()} or "off"}
+                                for name, budget in self.budgets.items()} or "off",
+                "cache": self._cache_metrics.lookup_counts(), "dependencies": dependencies}
 
     async def _reload_airports(self) -> None:
         while True:

@@ -65,6 +65,11 @@ class CacheMetrics:
         self.errors = Counter("skyroute_search_cache_errors_total",
                               "Redis errors in the search cache", registry=registry)
 
+    def lookup_counts(self) -> dict[str, int]:
+        """This replica's lookups by result (the cluster dashboard's hit rate)."""
+        return {s.labels["result"]: int(s.value) for m in self.lookups.collect()
+                for s in m.samples if s.name.endswith("_total")}
+
 
 class ResultCache:
     def __init__(self, redis: Redis, prefix: str, metrics: CacheMetrics, *,

@@ -1,6 +1,8 @@
 """The operator HTTP endpoint of every service: ``/metrics`` (Prometheus),
-``/status`` (a small HTML page) and ``/status.json`` (the same as JSON), and
-``/healthz``. Status never contains secrets or token values."""
+``/status`` (this replica, a small HTML page) and ``/status.json`` (the same as JSON),
+``/dashboard`` (the whole cluster, the same page on every replica; ``/`` leads there) and
+``/cluster.json`` (its data, from the replicas' heartbeats), and ``/healthz``. Status
+never contains secrets or token values."""
 
 from __future__ import annotations
 
@@ -8,12 +10,14 @@ import html
 import json
 import time
 from collections.abc import Awaitable, Callable
+from importlib import resources
 from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 StatusSource = Callable[[], Awaitable[dict[str, Any]]]
+ClusterSource = Callable[[], Awaitable[dict[str, Any]]]
 
 
 class ServingState:
@@ -26,26 +30,49 @@ class ServingState:
         self.serving = False
 
 
+async def snapshot(state: ServingState, status: StatusSource | None) -> dict[str, Any]:
+    """This replica: who, whether serving, and the app's status section."""
+    out: dict[str, Any] = {
+        "service": state.service, "replica": state.replica, "serving": state.serving,
+        "uptime_seconds": round(time.time() - state.started, 1),
+    }
+    if status is not None:
+        out.update(await status())
+    return out
+
+
+def dashboard_page() -> str:
+    return resources.files("services").joinpath("dashboard.html").read_text("utf-8")
+
+
+def _json(data: dict[str, Any]) -> web.Response:
+    return web.json_response(data, dumps=lambda o: json.dumps(o, default=str))
+
+
 def build_app(registry: CollectorRegistry, state: ServingState,
-              status: StatusSource | None) -> web.Application:
+              status: StatusSource | None, cluster: ClusterSource | None = None
+              ) -> web.Application:
     async def metrics(_: web.Request) -> web.Response:
         body = generate_latest(registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
-    async def snapshot() -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "service": state.service, "replica": state.replica, "serving": state.serving,
-            "uptime_seconds": round(time.time() - state.started, 1),
-        }
-        if status is not None:
-            out.update(await status())
-        return out
-
     async def status_json(_: web.Request) -> web.Response:
-        return web.json_response(await snapshot(), dumps=lambda o: json.dumps(o, default=str))
+        return _json(await snapshot(state, status))
 
     async def status_html(_: web.Request) -> web.Response:
-        return web.Response(text=render(await snapshot()), content_type="text/html")
+        return web.Response(text=render(await snapshot(state, status)), content_type="text/html")
+
+    async def dashboard(_: web.Request) -> web.Response:
+        return web.Response(text=dashboard_page(), content_type="text/html",
+                            headers={"Cache-Control": "no-cache"})
+
+    async def cluster_json(_: web.Request) -> web.Response:
+        if cluster is None:
+            return _json({"error": "no cluster view on this replica"})
+        return _json(await cluster())
+
+    async def root(_: web.Request) -> web.Response:
+        raise web.HTTPFound("/dashboard")
 
     async def healthz(_: web.Request) -> web.Response:
         return web.Response(text="SERVING" if state.serving else "NOT_SERVING",
@@ -55,6 +82,9 @@ def build_app(registry: CollectorRegistry, state: ServingState,
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/status", status_html)
     app.router.add_get("/status.json", status_json)
+    app.router.add_get("/dashboard", dashboard)
+    app.router.add_get("/cluster.json", cluster_json)
+    app.router.add_get("/", root)
     app.router.add_get("/healthz", healthz)
     return app
 
@@ -78,16 +108,18 @@ def render(data: dict[str, Any]) -> str:
             f"<title>{title} status</title><style>"
             "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
             "th,td{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}"
-            f"</style></head><body><h1>{title}</h1>{table(data)}</body></html>")
+            f"</style></head><body><h1>{title}</h1><p><a href='/dashboard'>cluster dashboard</a>"
+            f"</p>{table(data)}</body></html>")
 
 
 async def start_http(registry: CollectorRegistry, state: ServingState,
-                     status: StatusSource | None, host: str, port: int
+                     status: StatusSource | None, host: str, port: int,
+                     cluster: ClusterSource | None = None
                      ) -> tuple[web.AppRunner | None, int | None]:
     """Serves the endpoint on ``port`` (0 = ephemeral, negative = disabled)."""
     if port < 0:
         return None, None
-    runner = web.AppRunner(build_app(registry, state, status), access_log=None)
+    runner = web.AppRunner(build_app(registry, state, status, cluster), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

@@ -23,12 +23,16 @@ from grpc_reflection.v1alpha import reflection
 from prometheus_client import CollectorRegistry
 
 from services import event_loop
-from services.config import ConfigError, ServerSettings, TlsSettings
+from services.cluster_view import ClusterView
+from services.config import ConfigError, RedisSettings, ServerSettings, TlsSettings
 from services.errors import UnavailableError
+from services.heartbeat import Heartbeat
 from services.http_status import ServingState, start_http
 from services.interceptors import Authenticator, ServerInterceptor
 from services.logs import Redactor, configure_logging
 from services.metrics import ServerMetrics
+from services.redis_client import create_redis
+from services.tasks import cancel_and_wait
 
 log = logging.getLogger("skyroute.server")
 
@@ -111,7 +115,11 @@ async def serve(
     settings: ServerSettings,
     app: App,
     registry: CollectorRegistry,
+    redis: RedisSettings | None = None,
 ) -> None:
+    """Runs the service until SIGTERM/SIGINT. With ``redis``, the replica writes its
+    heartbeat there and serves the cluster dashboard (its own client: a service may use
+    Redis for nothing else)."""
     metrics = ServerMetrics(registry)
     address = f"{settings.grpc_host}:{settings.grpc_port}"
     server, port, health_servicer = create_server(address, app, metrics, tls=settings.tls)
@@ -119,8 +127,13 @@ async def serve(
     await health_servicer.set("", NOT_SERVING)
     await server.start()
     state = ServingState(settings.service_name, settings.replica_id)
-    runner, metrics_port = await start_http(registry, state, getattr(app, "status", None),
-                                            settings.grpc_host, settings.metrics_port)
+    status = getattr(app, "status", None)
+    dashboard_redis = create_redis(redis) if redis is not None else None
+    cluster = None
+    if redis is not None and dashboard_redis is not None:
+        cluster = ClusterView(dashboard_redis, redis.key_prefix).snapshot
+    runner, metrics_port = await start_http(registry, state, status, settings.grpc_host,
+                                            settings.metrics_port, cluster)
     try:
         await app.start(health_servicer)
     except (StartupError, ConfigError, UnavailableError) as exc:
@@ -130,9 +143,19 @@ async def serve(
         await server.stop(0)
         if runner is not None:
             await runner.cleanup()
+        if dashboard_redis is not None:
+            await dashboard_redis.aclose()
         raise SystemExit(1) from None
     await health_servicer.set("", SERVING)
     state.serving = True
+    beat_task: asyncio.Task[None] | None = None
+    heartbeat: Heartbeat | None = None
+    if redis is not None and dashboard_redis is not None:
+        addresses = {"grpc": f"{settings.grpc_host}:{port}"}
+        if metrics_port is not None:
+            addresses["http"] = f"{settings.grpc_host}:{metrics_port}"
+        heartbeat = Heartbeat(dashboard_redis, redis.key_prefix, state, status, addresses)
+        beat_task = asyncio.get_running_loop().create_task(heartbeat.run())
     if settings.port_file:
         write_port_file(settings.port_file, {"grpc": port, "metrics": metrics_port})
     log.info("serving", extra={"address": f"{settings.grpc_host}:{port}",
@@ -145,17 +168,25 @@ async def serve(
     await stop.wait()
     log.info("shutting down", extra={"grace_seconds": settings.shutdown_grace_seconds})
     state.serving = False
+    if beat_task is not None and heartbeat is not None:
+        await cancel_and_wait([beat_task])
+        await heartbeat.stop()
     await health_servicer.enter_graceful_shutdown()
     await server.stop(settings.shutdown_grace_seconds)
     await app.close()
     if runner is not None:
         await runner.cleanup()
+    if dashboard_redis is not None:
+        await dashboard_redis.aclose()
     log.info("stopped")
 
 
 class HasServerSettings(Protocol):
     @property
     def server(self) -> ServerSettings: ...
+
+    @property
+    def redis(self) -> RedisSettings: ...
 
 
 S = TypeVar("S", bound=HasServerSettings)
@@ -177,6 +208,6 @@ def run_service(
 
     async def main() -> None:
         # The app is built inside the loop: its clients bind to this loop.
-        await serve(server, build_app(settings, registry, redactor), registry)
+        await serve(server, build_app(settings, registry, redactor), registry, settings.redis)
 
     event_loop.run(main())

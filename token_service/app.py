@@ -132,19 +132,24 @@ class TokenApp:
             entry: dict[str, Any] = {
                 "has_valid_token": bool(rec and rec.usable(st.now_ms)),
                 "degraded": st.degraded, "refresh_locked": st.refresh_locked,
+                "lock_holder": st.lock_holder,
                 "refreshing": st.refreshing, "last_error": st.last_error or "-",
                 "backoff_seconds": round(st.backoff_remaining_ms / 1000, 1),
                 "replica_counters": asdict(st.counters), "cluster_counters": st.cluster,
             }
             if rec is not None:
                 entry.update(
-                    generation=rec.generation,
+                    generation=rec.generation, issued_at=round(rec.issued_ms / 1000, 1),
                     token_age_seconds=round((st.now_ms - rec.issued_ms) / 1000, 1),
                     expires_in_seconds=round((rec.expires_ms - st.now_ms) / 1000, 1),
                     refresh_in_seconds=round((rec.refresh_ms - st.now_ms) / 1000, 1))
             providers[name] = entry
+        # The cluster dashboard's view of the upstreams: the last refresh's outcome.
+        upstream = {name: "ok" if entry["last_error"] == "-" else "failing"
+                    for name, entry in providers.items()}
         return {"redis": "degraded" if self._redis_health.degraded else "ok",
-                "providers": providers}
+                "providers": providers, "dependencies": {f"upstream {name}": state
+                                                         for name, state in upstream.items()}}
 
     async def _on_redis_change(self, degraded: bool) -> None:
         self._metrics.degraded.set(1 if degraded else 0)

@@ -45,6 +45,7 @@ class Status:
     cluster: dict[str, int]
     last_error: str
     backoff_remaining_ms: int
+    lock_holder: str = ""  # the refresh lock's owner (a replica id), "" when free
 
 
 class ProviderBroker:
@@ -161,10 +162,11 @@ class ProviderBroker:
         if not self._redis_health.degraded:
             cluster, locked, backoff_ms = await self._shared.status()
         else:
-            cluster, locked, backoff_ms = {}, False, self._degraded.backoff_remaining_ms()
+            cluster, locked, backoff_ms = {}, None, self._degraded.backoff_remaining_ms()
         return Status(
             record=self._local.record, now_ms=self._clock.now_ms(),
-            degraded=self._redis_health.degraded, refresh_locked=locked,
+            degraded=self._redis_health.degraded, refresh_locked=locked is not None,
+            lock_holder=locked or "",
             refreshing=self._local.refreshing, counters=replace(self.counters),
             cluster=cluster, last_error=self._local.last_error,
             backoff_remaining_ms=backoff_ms)

@@ -143,16 +143,17 @@ class SharedPath:
         self._local.mark_stale()
         return invalidated
 
-    async def status(self) -> tuple[dict[str, int], bool, int]:
-        """Cluster counters, whether the refresh lock is held, and the backoff left (ms);
-        as far as Redis answered."""
+    async def status(self) -> tuple[dict[str, int], str | None, int]:
+        """Cluster counters, who holds the refresh lock (its owner id, None when free),
+        and the backoff left (ms); as far as Redis answered."""
         cluster: dict[str, int] = {}
-        locked = False
+        locked: str | None = None
         backoff_ms = 0
         try:
             await self._local.reread()
             cluster = await self._store.stats()
-            locked = await self._store.lock.holder() is not None
+            holder = await self._store.lock.holder()
+            locked = None if holder is None else holder.split("|")[0]
             backoff = await self._store.backoff()
             if backoff is not None:
                 self._local.last_error = self._local.last_error or backoff[0]
