@@ -13,6 +13,8 @@ Modules, one idea each:
 - ``state``        clients, issued tokens, counters, faults and config (no aiohttp)
 - ``errors``       Amadeus error bodies and content types
 - ``oauth``        the OAuth2 token endpoint and token info
+- ``refresh``      rotating refresh tokens: families, reuse detection, grace, lifetimes
+- ``grants``       grants that yield refresh tokens, shared by every provider profile
 - ``bearer``       ``require_bearer``: Authorization checks shared by every API endpoint
 - ``reference``    ``GET /v1/reference-data/airlines``
 - ``world``        airports (IATA, time zones), carriers, aircraft, currencies
@@ -24,6 +26,7 @@ Modules, one idea each:
 - ``orders``       ``/v1/booking/flight-orders`` (create, get, delete)
 - ``control``      the ``/_sim/`` test control interface
 - ``flight_control`` ``/_sim/`` controls for inventory, prices, seats and orders
+- ``grant_control`` ``/_sim/`` controls for refresh-token policies, bootstrap and counters
 - ``latency``      simulated delays that never block other requests
 - ``keys``         typed keys for sharing state between handlers
 - ``access_log``   one JSON line per request, never with secrets

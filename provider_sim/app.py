@@ -8,7 +8,15 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from provider_sim import control, flight_control, oauth, orders, reference, shopping
+from provider_sim import (
+    control,
+    flight_control,
+    grant_control,
+    oauth,
+    orders,
+    reference,
+    shopping,
+)
 from provider_sim.access_log import access_log_middleware
 from provider_sim.errors import not_found
 from provider_sim.keys import STATE_KEY
@@ -25,6 +33,7 @@ def create_app(state: SimState) -> web.Application:
     orders.add_routes(app)
     control.add_routes(app)
     flight_control.add_routes(app)
+    grant_control.add_routes(app)
     return app
 
 

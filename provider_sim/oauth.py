@@ -1,7 +1,17 @@
-"""The OAuth2 client-credentials token endpoint and token info, as Amadeus serves them.
+"""The OAuth2 token endpoint and token info, as Amadeus serves them.
 
-``POST /v1/security/oauth2/token`` takes a form body (``grant_type=client_credentials``,
-``client_id``, ``client_secret``) and answers with a new token every time.
+``POST /v1/security/oauth2/token`` takes a form body (``grant_type``, ``client_id``,
+``client_secret``) and answers with a new token every time:
+
+- ``grant_type=client_credentials``: Amadeus' own contract, an access token only.
+- ``grant_type=refresh_token`` (+ ``refresh_token``), for clients whose grant policy
+  allows refresh tokens (``grant_control``): the stand-in models a rotating-refresh-token
+  provider (see ``refresh``); the body adds ``refresh_token`` when a new one is issued.
+  Errors follow RFC 6749 §5.2 in Amadeus' flat shape: ``invalid_grant`` (400; unknown,
+  expired, revoked, other client's or reused token), ``unauthorized_client`` (400; client
+  not configured for refresh tokens).
+
+Any other grant type is ``unsupported_grant_type`` with Amadeus' own message.
 ``GET /v1/security/oauth2/token/{access_token}`` reports a token's state.
 
 Order of checks on a token request: configured latency first (a slow identity provider
@@ -18,6 +28,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from provider_sim import grants
 from provider_sim.errors import (
     CODE_INVALID_TOKEN,
     OAUTH_CONTENT_TYPE,
@@ -33,6 +44,11 @@ TOKEN_PATH: Final = "/v1/security/oauth2/token"
 TOKEN_INFO_PATH: Final = TOKEN_PATH + "/{access_token}"
 FORM_CONTENT_TYPE: Final = "application/x-www-form-urlencoded"
 GRANT_TYPE: Final = "client_credentials"
+# Form fields each grant needs beside client_id and client_secret.
+_GRANT_FIELDS: Final[dict[str, tuple[str, ...]]] = {
+    GRANT_TYPE: (),
+    "refresh_token": ("refresh_token",),
+}
 
 # Fixed account details the real service echoes back with every token.
 USERNAME: Final = "sim@example.com"
@@ -76,6 +92,8 @@ async def token_info(request: web.Request) -> web.Response:
 class _Credentials:
     client_id: str
     client_secret: str
+    grant_type: str
+    fields: Mapping[str, str]
 
 
 def _grant(state: SimState, form: Mapping[str, str] | None) -> web.Response:
@@ -85,9 +103,21 @@ def _grant(state: SimState, form: Mapping[str, str] | None) -> web.Response:
         return credentials
     if not state.check_client(credentials.client_id, credentials.client_secret):
         return oauth_error(401, "invalid_client", "Client credentials are invalid")
-    token = state.issue_token(credentials.client_id)
-    expires_in = max(1, round(state.config.token_ttl))
-    return json_response(_token_body(token, expires_in, "approved"), 200, OAUTH_CONTENT_TYPE)
+    if credentials.grant_type == GRANT_TYPE:
+        grant = grants.Grant(state.issue_token(credentials.client_id), None)
+    else:
+        try:
+            grant = grants.refresh(
+                state, credentials.client_id, credentials.fields["refresh_token"]
+            )
+        except grants.GrantError as exc:
+            return oauth_error(exc.status, exc.error, exc.description)
+    token = grant.access
+    expires_in = max(1, round(token.expires_at - token.issued_at))
+    body = _token_body(token, expires_in, "approved")
+    if grant.refresh is not None:
+        body["refresh_token"] = grant.refresh.value
+    return json_response(body, 200, OAUTH_CONTENT_TYPE)
 
 
 def _parse_form(form: Mapping[str, str] | None) -> _Credentials | web.Response:
@@ -100,16 +130,17 @@ def _parse_form(form: Mapping[str, str] | None) -> _Credentials | web.Response:
         )
     if not form.get("grant_type"):
         return _missing("grant_type")
-    if form["grant_type"] != GRANT_TYPE:
+    grant_type = form["grant_type"]
+    if grant_type not in _GRANT_FIELDS:
         return oauth_error(
             400,
             "unsupported_grant_type",
             "Only client_credentials value is allowed for the body parameter grant_type",
         )
-    for name in ("client_id", "client_secret"):
+    for name in ("client_id", "client_secret", *_GRANT_FIELDS[grant_type]):
         if not form.get(name):
             return _missing(name)
-    return _Credentials(form["client_id"], form["client_secret"])
+    return _Credentials(form["client_id"], form["client_secret"], grant_type, form)
 
 
 def _missing(name: str) -> web.Response:

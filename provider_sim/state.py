@@ -26,6 +26,7 @@ from typing import Any
 
 from provider_sim.inventory import DEFAULT_SEED, inventory_for_seed
 from provider_sim.market import Market
+from provider_sim.refresh import GrantPolicy, RefreshTokens
 
 # Statuses a test may ask the token or API endpoints to fail with.
 FAULT_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -70,6 +71,7 @@ class IssuedToken:
     issued_at: float
     expires_at: float
     revoked: bool = False
+    family: int | None = None  # the refresh-token family it was issued from, if any
 
     def is_live(self, now: float) -> bool:
         return not self.revoked and now < self.expires_at
@@ -82,6 +84,7 @@ class IssuedToken:
             "issued_at": self.issued_at,
             "expires_at": self.expires_at,
             "revoked": self.revoked,
+            "family": self.family,
         }
 
 
@@ -114,12 +117,14 @@ class SimState:
         default_config: SimConfig | None = None,
         clock: Callable[[], float] = time.time,
         inventory_seed: int = DEFAULT_SEED,
+        grant_policies: Mapping[str, GrantPolicy] | None = None,
     ) -> None:
         if not clients:
             raise ValueError("at least one client is required")
         self._clients = dict(clients)
         self._default_config = default_config or SimConfig()
         self._clock = clock
+        self._default_policies = dict(grant_policies or {})
         self.inventory = inventory_for_seed(inventory_seed)
         self.reset()
 
@@ -142,6 +147,7 @@ class SimState:
         self._api_fault = _Fault()
         self.market = Market(self.inventory, self._clock)
         self._flight_calls: Counter[str] = Counter()
+        self.refresh_tokens = RefreshTokens(self._clock, self._default_policies)
 
     def update_config(self, **changes: Any) -> SimConfig:
         """Apply a partial config change; raises ValueError/TypeError on bad input."""
@@ -153,6 +159,10 @@ class SimState:
     def is_known_client(self, client_id: str) -> bool:
         return client_id in self._clients
 
+    def grant_clients(self) -> list[str]:
+        """Every client a grant policy may name."""
+        return sorted(self._clients)
+
     def check_client(self, client_id: str, client_secret: str) -> bool:
         """Constant-time secret check, so timing does not reveal a secret's prefix."""
         expected = self._clients.get(client_id)
@@ -160,17 +170,23 @@ class SimState:
             return False  # client ids are not secret; only the secret check must be timing-safe
         return hmac.compare_digest(expected.encode(), client_secret.encode())
 
-    def issue_token(self, client_id: str) -> IssuedToken:
-        """Issue a fresh token; in revoke-on-issue mode older ones of the client die."""
+    def issue_token(self, client_id: str, family: int | None = None) -> IssuedToken:
+        """Issue a fresh token; in revoke-on-issue mode older ones of the client die.
+
+        Its lifetime is the client's ``access_ttl`` when its grant policy sets one, else
+        ``token_ttl``; ``family`` ties it to a refresh-token family (see ``refresh``).
+        """
         if self.config.revoke_on_issue:
             self.revoke(client_id)
         now = self._clock()
+        ttl = self.refresh_tokens.policy(client_id).access_ttl or self.config.token_ttl
         token = IssuedToken(
             seq=len(self._issued) + 1,
             client_id=client_id,
             access_token=secrets.token_urlsafe(32),
             issued_at=now,
-            expires_at=now + self.config.token_ttl,
+            expires_at=now + ttl,
+            family=family,
         )
         self._tokens[token.access_token] = token
         self._issued.append(token)
@@ -197,6 +213,17 @@ class SimState:
         revoked = 0
         for token in self._issued:
             if (client_id is None or token.client_id == client_id) and token.is_live(now):
+                token.revoked = True
+                revoked += 1
+        return revoked
+
+    def revoke_family(self, family: int) -> int:
+        """Revoke a refresh-token family: its refresh tokens and live access tokens."""
+        self.refresh_tokens.revoke_family(family)
+        now = self._clock()
+        revoked = 0
+        for token in self._issued:
+            if token.family == family and token.is_live(now):
                 token.revoked = True
                 revoked += 1
         return revoked

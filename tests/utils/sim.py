@@ -63,6 +63,30 @@ class Sim:
         body = {"client_id": client_id} if client_id else {}
         return int(self._call("POST", "/_sim/revoke", body)["revoked"])
 
+    # -- refresh-token grants (provider_sim.grant_control) --------------------------------
+
+    def grant_policy(self, client_id: str, **policy: Any) -> dict[str, Any]:
+        """Set a client's refresh-token policy (refresh, rotation, grace_s, refresh_ttl,
+        access_ttl); returns the whole policy."""
+        return self._call("POST", "/_sim/grant-policy", {"client_id": client_id, **policy})
+
+    def refresh_token(self, client_id: str) -> str:
+        """A new family's first refresh token, as if the user had logged in once."""
+        return str(self._call("POST", "/_sim/refresh-token", {"client_id": client_id})
+                   ["refresh_token"])
+
+    def refresh_stats(self, client_id: str) -> dict[str, int]:
+        """families_started, refresh_grants, grace_reuses, reuses_detected,
+        families_revoked, invalid_grant for one client."""
+        return dict(self._call("GET", "/_sim/refresh-stats")["clients"][client_id])
+
+    def refresh_tokens(self) -> list[dict[str, Any]]:
+        """Every refresh token issued, with its value (for no-leak assertions)."""
+        return list(self._call("GET", "/_sim/refresh-tokens")["refresh_tokens"])
+
+    def revoke_family(self, family: int) -> int:
+        return int(self._call("POST", "/_sim/revoke-family", {"family": family})["revoked"])
+
     def stop(self) -> None:
         self.process.stop()
 
