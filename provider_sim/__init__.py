@@ -14,6 +14,8 @@ Modules, one idea each:
 - ``errors``       Amadeus error bodies and content types
 - ``oauth``        the OAuth2 token endpoint and token info
 - ``refresh``      rotating refresh tokens: families, reuse detection, grace, lifetimes
+- ``codes``        one-time authorization codes
+- ``hotel``        the hotel supplier profile: password + refresh grants on its own path
 - ``grants``       grants that yield refresh tokens, shared by every provider profile
 - ``bearer``       ``require_bearer``: Authorization checks shared by every API endpoint
 - ``reference``    ``GET /v1/reference-data/airlines``

@@ -12,6 +12,7 @@ from provider_sim import (
     control,
     flight_control,
     grant_control,
+    hotel,
     oauth,
     orders,
     reference,
@@ -28,6 +29,7 @@ def create_app(state: SimState) -> web.Application:
     app[STATE_KEY] = state
     app.router.add_post(oauth.TOKEN_PATH, oauth.issue_token)
     app.router.add_get(oauth.TOKEN_INFO_PATH, oauth.token_info)
+    hotel.add_routes(app)
     app.router.add_get(reference.AIRLINES_PATH, reference.airlines)
     shopping.add_routes(app)
     orders.add_routes(app)

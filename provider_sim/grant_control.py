@@ -15,12 +15,17 @@ fields rejected). ``client_id`` must name a configured client.
     ``{"client_id"}``: as if the user had logged in once, starts a new family and returns
     ``{"refresh_token", "family", "seq"}`` (a refresh token an operator would install as a
     secret). The client must be configured for refresh tokens.
+``POST /_sim/authorization-code``
+    ``{"client_id", "redirect_uri": optional}``: a one-time code, as the provider's login
+    page would redirect back with; returns ``{"code", "expires_in"}``. The client must be
+    configured for refresh tokens.
 ``POST /_sim/revoke-family``
     ``{"family": n}``: revokes the family's refresh tokens and its live access tokens, as a
     provider does when a user logs out everywhere; returns ``{"revoked": n}`` (access tokens).
 ``GET  /_sim/refresh-stats``
     ``{"clients": {client_id: {"families_started", "refresh_grants", "grace_reuses",
-    "reuses_detected", "families_revoked", "invalid_grant"}}, "refresh_tokens": [{"seq",
+    "reuses_detected", "families_revoked", "invalid_grant", "code_grants", "codes_replayed",
+    "password_grants"}}, "refresh_tokens": [{"seq",
     "family", "client_id", "issued_at", "expires_at", "retired_at", "successor_seq",
     "revoked"}]}``. Never contains token values.
 ``GET  /_sim/refresh-tokens``
@@ -34,6 +39,7 @@ from typing import Any
 
 from aiohttp import web
 
+from provider_sim.codes import CODE_TTL_S
 from provider_sim.control import (
     CONTROL_PREFIX,
     BadControlInput,
@@ -54,6 +60,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get(f"{CONTROL_PREFIX}/grant-policy", get_policies)
     app.router.add_post(f"{CONTROL_PREFIX}/grant-policy", set_policy)
     app.router.add_post(f"{CONTROL_PREFIX}/refresh-token", new_refresh_token)
+    app.router.add_post(f"{CONTROL_PREFIX}/authorization-code", authorization_code)
     app.router.add_post(f"{CONTROL_PREFIX}/revoke-family", revoke_family)
     app.router.add_get(f"{CONTROL_PREFIX}/refresh-stats", refresh_stats)
     app.router.add_get(f"{CONTROL_PREFIX}/refresh-tokens", refresh_tokens)
@@ -89,13 +96,24 @@ async def new_refresh_token(request: web.Request) -> web.Response:
     body = await _json_object(request)
     _only(body, {"client_id"})
     state = request.app[STATE_KEY]
-    client_id = _client_id(state, body)
-    if not state.refresh_tokens.policy(client_id).refresh:
-        raise BadControlInput(f"client {client_id} is not configured for refresh tokens")
+    client_id = _refresh_client_id(state, body)
     token = state.refresh_tokens.start_family(client_id)
     return web.json_response(
         {"refresh_token": token.value, "family": token.family, "seq": token.seq}
     )
+
+
+@_rejects_bad_input
+async def authorization_code(request: web.Request) -> web.Response:
+    body = await _json_object(request)
+    _only(body, {"client_id", "redirect_uri"})
+    state = request.app[STATE_KEY]
+    client_id = _refresh_client_id(state, body)
+    redirect_uri = body.get("redirect_uri")
+    if redirect_uri is not None and not isinstance(redirect_uri, str):
+        raise BadControlInput("redirect_uri must be a string")
+    code = state.codes.issue(client_id, redirect_uri)
+    return web.json_response({"code": code, "expires_in": CODE_TTL_S})
 
 
 @_rejects_bad_input
@@ -121,6 +139,13 @@ async def refresh_tokens(request: web.Request) -> web.Response:
         for token in request.app[STATE_KEY].refresh_tokens.tokens()
     ]
     return web.json_response({"refresh_tokens": listed})
+
+
+def _refresh_client_id(state: SimState, body: dict[str, Any]) -> str:
+    client_id = _client_id(state, body)
+    if not state.refresh_tokens.policy(client_id).refresh:
+        raise BadControlInput(f"client {client_id} is not configured for refresh tokens")
+    return client_id
 
 
 def _client_id(state: SimState, body: dict[str, Any]) -> str:

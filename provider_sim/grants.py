@@ -47,6 +47,35 @@ def start_family(state: SimState, client_id: str) -> Grant:
     return Grant(state.issue_token(client_id, family=refresh.family), refresh)
 
 
+def password_login(state: SimState, client_id: str, username: str, password: str) -> Grant:
+    """``grant_type=password`` (RFC 6749 §4.3): a user's login starts a new family."""
+    require_refresh_client(state, client_id, "password")
+    if not state.check_hotel_user(username, password):
+        state.refresh_tokens.count(client_id, "invalid_grant")
+        raise GrantError(400, "invalid_grant", "The username or password is incorrect")
+    state.refresh_tokens.count(client_id, "password_grants")
+    return start_family(state, client_id)
+
+
+def exchange_code(
+    state: SimState, client_id: str, code: str, redirect_uri: str | None
+) -> Grant:
+    """``grant_type=authorization_code``: a one-time code starts a new family."""
+    require_refresh_client(state, client_id, "authorization_code")
+    try:
+        redeemed = state.codes.redeem(client_id, code, redirect_uri)
+    except InvalidGrant as exc:
+        state.refresh_tokens.count(client_id, "invalid_grant")
+        if exc.revoked_family is not None:
+            state.refresh_tokens.count(client_id, "codes_replayed")
+            state.revoke_family(exc.revoked_family)
+        raise GrantError(400, "invalid_grant", exc.description) from None
+    grant = start_family(state, client_id)
+    redeemed.family = grant.access.family
+    state.refresh_tokens.count(client_id, "code_grants")
+    return grant
+
+
 def refresh(state: SimState, client_id: str, refresh_token: str) -> Grant:
     """``grant_type=refresh_token`` for an authenticated client."""
     require_refresh_client(state, client_id, "refresh_token")

@@ -10,6 +10,9 @@
   Errors follow RFC 6749 §5.2 in Amadeus' flat shape: ``invalid_grant`` (400; unknown,
   expired, revoked, other client's or reused token), ``unauthorized_client`` (400; client
   not configured for refresh tokens).
+- ``grant_type=authorization_code`` (+ ``code``, ``redirect_uri`` if the code was issued
+  with one), same clients: exchanges a one-time code from ``POST /_sim/authorization-code``
+  (see ``codes``) for an access token and a first refresh token, starting a family.
 
 Any other grant type is ``unsupported_grant_type`` with Amadeus' own message.
 ``GET /v1/security/oauth2/token/{access_token}`` reports a token's state.
@@ -48,6 +51,7 @@ GRANT_TYPE: Final = "client_credentials"
 _GRANT_FIELDS: Final[dict[str, tuple[str, ...]]] = {
     GRANT_TYPE: (),
     "refresh_token": ("refresh_token",),
+    "authorization_code": ("code",),
 }
 
 # Fixed account details the real service echoes back with every token.
@@ -107,9 +111,7 @@ def _grant(state: SimState, form: Mapping[str, str] | None) -> web.Response:
         grant = grants.Grant(state.issue_token(credentials.client_id), None)
     else:
         try:
-            grant = grants.refresh(
-                state, credentials.client_id, credentials.fields["refresh_token"]
-            )
+            grant = _refresh_grant(state, credentials)
         except grants.GrantError as exc:
             return oauth_error(exc.status, exc.error, exc.description)
     token = grant.access
@@ -118,6 +120,14 @@ def _grant(state: SimState, form: Mapping[str, str] | None) -> web.Response:
     if grant.refresh is not None:
         body["refresh_token"] = grant.refresh.value
     return json_response(body, 200, OAUTH_CONTENT_TYPE)
+
+
+def _refresh_grant(state: SimState, credentials: _Credentials) -> grants.Grant:
+    fields = credentials.fields
+    if credentials.grant_type == "authorization_code":
+        redirect_uri = fields.get("redirect_uri")
+        return grants.exchange_code(state, credentials.client_id, fields["code"], redirect_uri)
+    return grants.refresh(state, credentials.client_id, fields["refresh_token"])
 
 
 def _parse_form(form: Mapping[str, str] | None) -> _Credentials | web.Response:

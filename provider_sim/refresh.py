@@ -45,6 +45,9 @@ COUNTERS: Final = (
     "reuses_detected",
     "families_revoked",
     "invalid_grant",
+    "code_grants",
+    "codes_replayed",
+    "password_grants",
 )
 
 

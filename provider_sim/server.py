@@ -54,6 +54,9 @@ async def serve(settings: SimSettings) -> None:
         settings.clients,
         SimConfig(token_ttl=settings.token_ttl),
         inventory_seed=settings.inventory_seed,
+        grant_policies=settings.grant_policies,
+        hotel_clients=settings.hotel_clients,
+        hotel_users=settings.hotel_users,
     )
     runner, port = await start_server(create_app(state), settings.host, settings.port)
     stop = asyncio.Event()
@@ -69,6 +72,7 @@ async def serve(settings: SimSettings) -> None:
                 "host": settings.host,
                 "port": port,
                 "clients": len(settings.clients),
+                "hotel_clients": len(settings.hotel_clients),
                 "inventory_seed": settings.inventory_seed,
             },
         )

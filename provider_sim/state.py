@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
+from provider_sim.codes import AuthorizationCodes
 from provider_sim.inventory import DEFAULT_SEED, inventory_for_seed
 from provider_sim.market import Market
 from provider_sim.refresh import GrantPolicy, RefreshTokens
@@ -108,6 +109,13 @@ def _check_fault_status(status: int) -> None:
         raise ValueError(f"status must be one of {allowed}")
 
 
+def _check_secret(known: Mapping[str, str], name: str, secret: str) -> bool:
+    expected = known.get(name)
+    if expected is None:
+        return False  # names are not secret; only the secret check must be timing-safe
+    return hmac.compare_digest(expected.encode(), secret.encode())
+
+
 class SimState:
     """Clients, issued tokens, counters, injected faults and current config."""
 
@@ -118,13 +126,23 @@ class SimState:
         clock: Callable[[], float] = time.time,
         inventory_seed: int = DEFAULT_SEED,
         grant_policies: Mapping[str, GrantPolicy] | None = None,
+        hotel_clients: Mapping[str, str] | None = None,
+        hotel_users: Mapping[str, str] | None = None,
     ) -> None:
         if not clients:
             raise ValueError("at least one client is required")
         self._clients = dict(clients)
+        # The hotel supplier profile (see ``hotel``): its own clients and users.
+        self._hotel_clients = dict(hotel_clients or {})
+        self._hotel_users = dict(hotel_users or {})
+        if set(self._clients) & set(self._hotel_clients):
+            raise ValueError("a hotel client id must differ from every Amadeus client id")
         self._default_config = default_config or SimConfig()
         self._clock = clock
-        self._default_policies = dict(grant_policies or {})
+        # Hotel clients log in with refresh tokens by default; Amadeus ones do not.
+        hotel_default = GrantPolicy(refresh=True)
+        self._default_policies = {c: hotel_default for c in self._hotel_clients}
+        self._default_policies.update(grant_policies or {})
         self.inventory = inventory_for_seed(inventory_seed)
         self.reset()
 
@@ -148,6 +166,7 @@ class SimState:
         self.market = Market(self.inventory, self._clock)
         self._flight_calls: Counter[str] = Counter()
         self.refresh_tokens = RefreshTokens(self._clock, self._default_policies)
+        self.codes = AuthorizationCodes(self._clock)
 
     def update_config(self, **changes: Any) -> SimConfig:
         """Apply a partial config change; raises ValueError/TypeError on bad input."""
@@ -161,14 +180,17 @@ class SimState:
 
     def grant_clients(self) -> list[str]:
         """Every client a grant policy may name."""
-        return sorted(self._clients)
+        return sorted(self._clients.keys() | self._hotel_clients.keys())
 
     def check_client(self, client_id: str, client_secret: str) -> bool:
         """Constant-time secret check, so timing does not reveal a secret's prefix."""
-        expected = self._clients.get(client_id)
-        if expected is None:
-            return False  # client ids are not secret; only the secret check must be timing-safe
-        return hmac.compare_digest(expected.encode(), client_secret.encode())
+        return _check_secret(self._clients, client_id, client_secret)
+
+    def check_hotel_client(self, client_id: str, client_secret: str) -> bool:
+        return _check_secret(self._hotel_clients, client_id, client_secret)
+
+    def check_hotel_user(self, username: str, password: str) -> bool:
+        return _check_secret(self._hotel_users, username, password)
 
     def issue_token(self, client_id: str, family: int | None = None) -> IssuedToken:
         """Issue a fresh token; in revoke-on-issue mode older ones of the client die.

@@ -13,13 +13,23 @@ from tests.utils.processes import ServiceProcess
 
 
 class Sim:
-    def __init__(self, workdir: Path, clients: dict[str, str], token_ttl: float = 1799) -> None:
+    def __init__(self, workdir: Path, clients: dict[str, str], token_ttl: float = 1799,
+                 hotel_clients: dict[str, str] | None = None,
+                 hotel_users: dict[str, str] | None = None,
+                 extra_args: tuple[str, ...] = ()) -> None:
+        """``hotel_*`` configure the hotel supplier profile; ``extra_args`` e.g.
+        ``("--refresh-clients", "id", "--refresh-grace", "1")``."""
         self.clients = clients
+        env = sim_clients_env(clients)
+        for name, entries in (("SIM_HOTEL_CLIENTS", hotel_clients),
+                              ("SIM_HOTEL_USERS", hotel_users)):
+            if entries:
+                env[name] = ",".join(f"{k}:{v}" for k, v in entries.items())
         self.process = ServiceProcess(
             "provider-sim",
             ["-m", PROVIDER_SIM.module, "--host", "127.0.0.1", "--port", "0", "--port-file",
-             str(workdir / "provider-sim.port"), "--token-ttl", str(token_ttl)],
-            sim_clients_env(clients),
+             str(workdir / "provider-sim.port"), "--token-ttl", str(token_ttl), *extra_args],
+            env,
             workdir,
         )
         self.base_url = ""
@@ -33,6 +43,10 @@ class Sim:
     @property
     def token_url(self) -> str:
         return f"{self.base_url}/v1/security/oauth2/token"
+
+    @property
+    def hotel_token_url(self) -> str:
+        return f"{self.base_url}/hotel/v1/auth/token"
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
@@ -75,9 +89,17 @@ class Sim:
         return str(self._call("POST", "/_sim/refresh-token", {"client_id": client_id})
                    ["refresh_token"])
 
+    def authorization_code(self, client_id: str, redirect_uri: str | None = None) -> str:
+        """A one-time code to exchange with grant_type=authorization_code (60 s)."""
+        body: dict[str, Any] = {"client_id": client_id}
+        if redirect_uri is not None:
+            body["redirect_uri"] = redirect_uri
+        return str(self._call("POST", "/_sim/authorization-code", body)["code"])
+
     def refresh_stats(self, client_id: str) -> dict[str, int]:
         """families_started, refresh_grants, grace_reuses, reuses_detected,
-        families_revoked, invalid_grant for one client."""
+        families_revoked, invalid_grant, code_grants, codes_replayed, password_grants for one
+        client."""
         return dict(self._call("GET", "/_sim/refresh-stats")["clients"][client_id])
 
     def refresh_tokens(self) -> list[dict[str, Any]]:

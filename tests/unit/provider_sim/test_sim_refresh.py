@@ -110,6 +110,9 @@ async def test_reuse_revokes_the_whole_family_and_is_counted(client: TestClient)
         "reuses_detected": 1,
         "families_revoked": 1,
         "invalid_grant": 2,
+        "code_grants": 0,
+        "codes_replayed": 0,
+        "password_grants": 0,
     }
 
 

@@ -58,3 +58,41 @@ def test_port_file_is_written_whole_without_leftovers(tmp_path: Path) -> None:
     write_port_file(target, 43210)
     assert target.read_text() == "43210"
     assert [p.name for p in tmp_path.iterdir()] == ["port"]
+
+
+def test_refresh_flags_and_hotel_profile(tmp_path: Path) -> None:
+    users = tmp_path / "users"
+    users.write_text("agent:pw-secret\n")
+    settings = load_settings(
+        ["--refresh-clients", "a", "--refresh-ttl", "30", "--refresh-grace", "2",
+         "--no-refresh-rotation"],
+        {"SIM_CLIENTS": "a:b,c:d", "SIM_HOTEL_CLIENTS": "h:hs", "SIM_HOTEL_USERS_FILE": str(users)},
+    )
+    assert dict(settings.hotel_clients) == {"h": "hs"}
+    assert dict(settings.hotel_users) == {"agent": "pw-secret"}
+    assert set(settings.grant_policies) == {"a", "h"}
+    policy = settings.grant_policies["a"]
+    assert (policy.refresh, policy.rotation, policy.grace_s, policy.refresh_ttl) == (
+        True, False, 2.0, 30.0
+    )
+    assert "pw-secret" not in repr(settings) and "hs" not in repr(settings).split("inventory")[-1]
+
+
+def test_no_refresh_clients_by_default() -> None:
+    settings = load_settings([], {"SIM_CLIENTS": "a:b"})
+    assert dict(settings.grant_policies) == {}
+    assert dict(settings.hotel_clients) == {}
+
+
+@pytest.mark.parametrize(
+    ("argv", "environ"),
+    [
+        (["--refresh-clients", "nobody"], {}),
+        (["--refresh-grace", "-1"], {"SIM_HOTEL_CLIENTS": "h:x"}),
+        ([], {"SIM_HOTEL_CLIENTS": "a:x"}),
+        ([], {"SIM_HOTEL_USERS": "no-password"}),
+    ],
+)
+def test_rejects_bad_refresh_settings(argv: list[str], environ: dict[str, str]) -> None:
+    with pytest.raises(SettingsError):
+        load_settings(argv, {"SIM_CLIENTS": "a:b", **environ})
