@@ -49,9 +49,12 @@ class TokenApp:
         self.settings = settings
         for provider in settings.providers:
             redactor.add(provider.client_secret)
+            for secret in (provider.password, provider.refresh_token):
+                if secret:
+                    redactor.add(secret)
         for caller in settings.callers:
             redactor.add(caller.key)
-        auth = CallerAuth(settings.callers)
+        auth = CallerAuth(settings.callers, settings.admin_callers)
         self.authenticator: Authenticator | None = auth
         self._metrics = TokenMetrics(registry)
         self._redis = create_redis(settings.redis)

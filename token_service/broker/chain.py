@@ -73,7 +73,7 @@ class Chain:
         sent = time.monotonic()
         if link.unacknowledged_fence and self._bootstrap:
             fetched, used = await self._endpoint.fetch(), None  # no reuse: log in again
-            self._event("recovered")
+            await self._recovered()
         elif link.refresh_token:
             try:
                 fetched, used = await self._endpoint.refresh(link.refresh_token), \
@@ -87,7 +87,7 @@ class Chain:
                     raise
                 sent = time.monotonic()
                 fetched, used = await self._endpoint.fetch(), None
-                self._event("recovered")
+                await self._recovered()
         elif self._bootstrap:
             fetched, used = await self._endpoint.fetch(), None  # the first login
         else:
@@ -149,6 +149,10 @@ class Chain:
         self._event("reauthorization_required")
         self._local.reauth = reason
         await self._store.break_chain(reason)
+
+    async def _recovered(self) -> None:
+        self._event("recovered")
+        await self._store.count("chain_recoveries")
 
     def _event(self, event: str) -> None:
         self._metrics.chain.labels(self.name, event).inc()

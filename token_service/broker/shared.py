@@ -134,6 +134,7 @@ class SharedPath:
     async def _after_event(self) -> None:
         try:
             await self._local.reread()
+            await self._reauth()  # a broken chain or an installed one: fleet-wide at once
         except RedisError as exc:
             self._redis_health.mark_down(exc)
         self._local.pulse()
