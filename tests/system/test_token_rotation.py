@@ -9,6 +9,8 @@ and exactly one upstream refresh per token lifetime (one per generation).
 from __future__ import annotations
 
 import asyncio
+import json
+import statistics
 import time
 
 import grpc
@@ -85,6 +87,14 @@ async def test_six_replicas_rotate_the_chain_without_reuse(sim_factory, cluster_
     # One upstream refresh per lifetime: every refresh became one generation.
     assert refresh["refresh_grants"] == rotations, (refresh, rotations)
     assert len(generations) >= ROTATIONS
+    # The one window rotation cannot close: the provider's answer -> the write's ack.
+    windows = sorted(json.loads(line)["store_window_ms"] for line in cluster.logs().splitlines()
+                     if '"store_window_ms"' in line)
+    assert len(windows) == rotations
+    p99 = windows[min(len(windows) - 1, int(len(windows) * 0.99))]
+    print(f"\nstore window (answer -> fenced write acknowledged), {len(windows)} rotations: "
+          f"p50 {statistics.median(windows):.2f} ms, p99 {p99:.2f} ms, max {windows[-1]:.2f} ms")
+    assert p99 < 1000  # generous: a busy machine; typically around a millisecond
     # No refresh token value anywhere in the replicas' logs.
     values = [t["refresh_token"] for t in sim.refresh_tokens()]
     assert values and not [v for v in values if v in cluster.logs()]
