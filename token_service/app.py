@@ -132,7 +132,13 @@ class TokenApp:
                 "refreshing": st.refreshing, "last_error": st.last_error or "-",
                 "backoff_seconds": round(st.backoff_remaining_ms / 1000, 1),
                 "replica_counters": asdict(st.counters), "cluster_counters": st.cluster,
+                "grant": st.grant,
             }
+            if st.reauthorization_required:
+                entry["alarm"] = ("REAUTHORIZATION_REQUIRED: the refresh-token chain is broken; "
+                                  "run `token authorize` or `token install-refresh-token`")
+            if st.store_window_ms is not None:
+                entry["chain_store_window_ms_p50_p99"] = st.store_window_ms
             if rec is not None:
                 entry.update(
                     generation=rec.generation,

@@ -48,6 +48,8 @@ class Status:
     backoff_remaining_ms: int
     grant: str
     reauthorization_required: bool
+    # This replica's recent chain store windows (answer -> write acknowledged): p50, p99.
+    store_window_ms: tuple[float, float] | None = None
 
 
 class ProviderBroker:
@@ -173,7 +175,8 @@ class ProviderBroker:
             refreshing=self._local.refreshing, counters=replace(self.counters),
             cluster=cluster, last_error=self._local.last_error,
             backoff_remaining_ms=backoff_ms, grant=self.grant,
-            reauthorization_required=bool(self._local.reauth))
+            reauthorization_required=bool(self._local.reauth),
+            store_window_ms=self._refresher.store_window_ms())
 
     async def install_grant(self, code: str | None, redirect_uri: str | None,
                             refresh_token: str | None) -> TokenRecord:

@@ -90,6 +90,14 @@ class Refresher:
     def chained(self) -> bool:
         return self._chain is not None
 
+    def store_window_ms(self) -> tuple[float, float] | None:
+        """p50 and p99 of this replica's recent chain store windows, if any."""
+        windows = sorted(self._chain.windows_ms) if self._chain is not None else []
+        if not windows:
+            return None
+        return (round(windows[len(windows) // 2], 3),
+                round(windows[min(len(windows) - 1, int(len(windows) * 0.99))], 3))
+
     async def join(self, probe: bool = False) -> None:
         """Joins the attempt in flight on this replica, or starts one. A half-open
         ``probe`` goes ahead despite the backoff window."""
