@@ -4,10 +4,12 @@ every replica, and an operator's InstallGrant (RPC and CLI) mends it for all at 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
 import time
+import urllib.request
 
 import grpc
 import pytest
@@ -27,6 +29,16 @@ def _reason(exc: grpc.aio.AioRpcError) -> str:
         if detail.Unpack(info):
             return info.reason
     return ""
+
+
+def _get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return str(response.read().decode())
+
+
+def _page(cluster: TokenCluster, path: str) -> str:
+    """Every replica's status page or metrics, concatenated."""
+    return "".join(_get(f"http://127.0.0.1:{r.metrics_port}{path}") for r in cluster.replicas)
 
 
 def _latest_family(sim) -> int:
@@ -86,6 +98,11 @@ async def test_broken_chain_needs_and_gets_an_operator(sim_factory, cluster_fact
         failed_at = time.monotonic()
         assert all(s.reauthorization_required and s.grant == "refresh_token"
                    for s in await _statuses(cluster))
+        for replica in cluster.replicas:
+            page = json.loads(_get(f"http://127.0.0.1:{replica.metrics_port}/status.json"))
+            assert "REAUTHORIZATION_REQUIRED" in page["providers"]["amadeus"]["alarm"], page
+        assert "skyroute_token_reauthorization_required{provider=\"amadeus\"} 1.0" in _page(
+            cluster, "/metrics")
         # Failing fast: no retry storm against the provider while the flag is up.
         before = sim.refresh_stats(client_id)["invalid_grant"]
         await asyncio.sleep(1.0)
@@ -126,6 +143,10 @@ async def test_broken_chain_needs_and_gets_an_operator(sim_factory, cluster_fact
         await _get_on_every_replica(cluster)
         assert not any(s.reauthorization_required for s in await _statuses(cluster))
         assert sim.refresh_stats(client_id)["reuses_detected"] == 0
+        # No refresh token in any status page or metric.
+        shown = _page(cluster, "/status.json") + _page(cluster, "/metrics")
+        values = [t["refresh_token"] for t in sim.refresh_tokens()]
+        assert values and not [v for v in values if v in shown]
     finally:
         await caller.close()
         await admin.close()
