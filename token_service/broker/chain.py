@@ -17,6 +17,7 @@ REAUTHORIZATION_REQUIRED flag.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -123,10 +124,12 @@ class Chain:
         received = time.monotonic()
         lifetime = fetched.expires_in_ms
         try:
-            generation, why = await self._store.fenced_write(
+            # Shielded: a cancellation now (shutdown) must not drop the spent chain's
+            # successor; the write completes even if we stop waiting for it.
+            generation, why = await asyncio.shield(self._store.fenced_write(
                 lease, expected_generation, fetched.access_token, fetched.token_type,
                 lifetime, refresh_after(lifetime), int((received - sent) * 1000),
-                chained=True, refresh_token=fetched.refresh_token or used)
+                chained=True, refresh_token=fetched.refresh_token or used))
         finally:
             window = time.monotonic() - received
             self._redactor.add(fetched.access_token)
