@@ -118,6 +118,15 @@ async def token_watch(conn: Connection, args: argparse.Namespace) -> None:
         await channel.close()
 
 
+async def token_authorize(conn: Connection, args: argparse.Namespace) -> None:
+    emit(await conn.client.install_grant(args.provider, code=args.code,
+                                         redirect_uri=args.redirect_uri))
+
+
+async def token_install_refresh_token(conn: Connection, args: argparse.Namespace) -> None:
+    emit(await conn.client.install_grant(args.provider, refresh_token=args.token))
+
+
 async def download_issue(conn: Connection, args: argparse.Namespace) -> None:
     emit(await conn.client.issue_download_token(args.resource, args.ttl, args.max_uses))
 
@@ -151,10 +160,12 @@ def target_from_env(env: Mapping[str, str], timeout: float) -> Target:
 def read_tokens(args: argparse.Namespace) -> None:
     """Reads tokens given on stdin before anything connects (keeps them out of shell
     history and process listings)."""
-    if args.handler is token_report:
+    if args.handler in (token_report, token_install_refresh_token):
         if not args.token_stdin:
-            raise UsageError("give the rejected token on stdin with --token-stdin")
+            raise UsageError("give the token on stdin with --token-stdin")
         args.token = read_stdin_token()
+    elif args.handler is token_authorize and args.code == "-":
+        args.code = read_stdin_token()
     elif getattr(args, "token", None) == "-":
         args.token = read_stdin_token()
 
@@ -210,6 +221,18 @@ def add_parsers(groups: Any) -> None:
                              "print the token and every new generation as JSON lines")
     watch.add_argument("--count", type=non_negative_int, default=0,
                        help="stop after this many messages (default: until Ctrl-C)")
+    authorize = provider_command(
+        "authorize", token_authorize, "exchange an authorization code for a new "
+        "refresh-token chain (admin callers only; TOKEN_ADMIN_CALLERS)", show=False)
+    authorize.add_argument("--code", required=True,
+                           help="the code from the provider's redirect, or - for stdin")
+    authorize.add_argument("--redirect-uri", default=None,
+                           help="the redirect_uri the code was issued for, if any")
+    install = provider_command(
+        "install-refresh-token", token_install_refresh_token, "install a refresh token "
+        "as the head of a new chain (admin callers only; TOKEN_ADMIN_CALLERS)", show=False)
+    install.add_argument("--token-stdin", action="store_true",
+                         help="read the refresh token from stdin (required)")
 
     download = groups.add_parser(
         "download", help="short-lived download tokens (token service)",

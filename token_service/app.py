@@ -49,9 +49,12 @@ class TokenApp:
         self.settings = settings
         for provider in settings.providers:
             redactor.add(provider.client_secret)
+            for secret in (provider.password, provider.refresh_token):
+                if secret:
+                    redactor.add(secret)
         for caller in settings.callers:
             redactor.add(caller.key)
-        auth = CallerAuth(settings.callers)
+        auth = CallerAuth(settings.callers, settings.admin_callers)
         self.authenticator: Authenticator | None = auth
         self._metrics = TokenMetrics(registry)
         self._redis = create_redis(settings.redis)
@@ -136,7 +139,13 @@ class TokenApp:
                 "refreshing": st.refreshing, "last_error": st.last_error or "-",
                 "backoff_seconds": round(st.backoff_remaining_ms / 1000, 1),
                 "replica_counters": asdict(st.counters), "cluster_counters": st.cluster,
+                "grant": st.grant,
             }
+            if st.reauthorization_required:
+                entry["alarm"] = ("REAUTHORIZATION_REQUIRED: the refresh-token chain is broken; "
+                                  "run `token authorize` or `token install-refresh-token`")
+            if st.store_window_ms is not None:
+                entry["chain_store_window_ms_p50_p99"] = st.store_window_ms
             if rec is not None:
                 entry.update(
                     generation=rec.generation, issued_at=round(rec.issued_ms / 1000, 1),

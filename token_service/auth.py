@@ -13,8 +13,10 @@ CALLER_KEY_HEADER = "x-skyroute-caller-key"
 
 
 class CallerAuth:
-    def __init__(self, callers: Iterable[CallerConfig]) -> None:
+    def __init__(self, callers: Iterable[CallerConfig],
+                 admins: Iterable[str] = ()) -> None:
         self._callers = {c.caller_id: c for c in callers}
+        self._admins = frozenset(admins)
 
     def __call__(self, method: str, metadata: Mapping[str, str]) -> str:
         caller_id = metadata.get(CALLER_HEADER)
@@ -37,3 +39,10 @@ class CallerAuth:
             raise PermissionDeniedError(
                 f"caller {caller_id!r} may not use provider {shown(provider)!r}",
                 reason="PROVIDER_NOT_ALLOWED", metadata={"provider": shown(provider)})
+
+    def authorize_admin(self, caller_id: str | None) -> None:
+        """Operator RPCs (InstallGrant): only callers in TOKEN_ADMIN_CALLERS."""
+        if caller_id is None or caller_id not in self._admins:
+            raise PermissionDeniedError(
+                f"caller {caller_id!r} may not install grants (not in TOKEN_ADMIN_CALLERS)",
+                reason="ADMIN_REQUIRED")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
 class TokenMetrics:
@@ -29,6 +29,23 @@ class TokenMetrics:
         self.degraded = Gauge("skyroute_token_degraded",
                               "1 while Redis is unreachable and this replica serves its own "
                               "single-flight cache", registry=registry)
+        self.chain = Counter("skyroute_token_chain_events_total",
+                             "Refresh-token chain events: rotated, suspect (a holder died "
+                             "between the provider's answer and the store), broken "
+                             "(invalid_grant), recovered (by the bootstrap grant), "
+                             "reauthorization_required", ["provider", "event"],
+                             registry=registry)
+        self.reauth = Gauge("skyroute_token_reauthorization_required",
+                            "1 while the provider's refresh-token chain is broken and only an "
+                            "operator's `token authorize` / `install-refresh-token` helps",
+                            ["provider"], registry=registry)
+        # The one window rotation cannot close: the provider has answered (the old refresh
+        # token is spent) and the new one is not yet stored.
+        self.store_window = Histogram(
+            "skyroute_token_chain_store_window_seconds",
+            "From the provider's answer to the fenced write's acknowledgement",
+            ["provider"], registry=registry,
+            buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0))
         self.download = Counter("skyroute_download_tokens_total",
                                 "Download token operations by result", ["operation", "result"],
                                 registry=registry)

@@ -131,7 +131,10 @@ class TokenServicer(pb_grpc.TokenServiceServicer):
             fenced_writes_rejected=st.cluster.get("fenced_rejected", c.fenced_rejected),
             cluster_upstream_requests_ok=st.cluster.get("upstream_ok", 0),
             cluster_upstream_requests_failed=st.cluster.get("upstream_failed", 0),
-            last_error=st.last_error,
+            last_error=st.last_error, grant=st.grant,
+            reauthorization_required=st.reauthorization_required,
+            cluster_chain_rotations=st.cluster.get("chain_rotations", 0),
+            cluster_chain_recoveries=st.cluster.get("chain_recoveries", 0),
         )
         rec = st.record
         if rec is not None:
@@ -151,6 +154,34 @@ class TokenServicer(pb_grpc.TokenServiceServicer):
         async for rec in broker.watch():
             yield pb.WatchTokenResponse(token=to_access_token(broker.name, rec),
                                         heartbeat_interval=heartbeat)
+
+    async def InstallGrant(self, request: pb.InstallGrantRequest,
+                           context: grpc.aio.ServicerContext) -> pb.InstallGrantResponse:
+        self._auth.authorize_admin(caller_var.get())
+        kind = request.WhichOneof("grant")
+        code = request.authorization_code.code if kind == "authorization_code" else ""
+        if kind is None:
+            raise ValidationError.field("grant", "authorization_code or refresh_token is "
+                                                 "required")
+        if kind == "authorization_code" and not code:
+            raise ValidationError.field("authorization_code.code", "is required")
+        if kind == "refresh_token" and not request.refresh_token:
+            raise ValidationError.field("refresh_token", "is required")
+        if max(len(code), len(request.refresh_token),
+               len(request.authorization_code.redirect_uri)) > MAX_TOKEN_LEN:
+            raise ValidationError.field(kind, f"longer than {MAX_TOKEN_LEN} characters")
+        if not request.provider:
+            raise ValidationError.field("provider", "is required")
+        broker = self._brokers.get(request.provider)
+        if broker is None:
+            raise NotFoundError(f"provider {shown(request.provider)!r} is not configured",
+                                reason="PROVIDER_NOT_FOUND",
+                                metadata={"provider": shown(request.provider)})
+        rec = await broker.install_grant(
+            code or None, request.authorization_code.redirect_uri or None,
+            request.refresh_token or None)
+        return pb.InstallGrantResponse(generation=rec.generation,
+                                       expire_time=_timestamp(rec.expires_ms))
 
     async def IssueDownloadToken(self, request: pb.IssueDownloadTokenRequest,
                                  context: grpc.aio.ServicerContext

@@ -22,6 +22,10 @@ from token_service.sealing import SETTING as ENCRYPTION_KEYS
 from token_service.sealing import Sealer, sealer_from
 
 MAX_MIN_HANDOUT_SECONDS = 30.0
+GRANT_CLIENT_CREDENTIALS = "client_credentials"
+GRANT_REFRESH_TOKEN = "refresh_token"
+GRANT_PASSWORD = "password"
+GRANTS = (GRANT_CLIENT_CREDENTIALS, GRANT_REFRESH_TOKEN, GRANT_PASSWORD)
 # Parsed by hand below (lists and JSON), declared here for the docs.
 TOKEN_PROVIDERS = Setting("TOKEN_PROVIDERS", "comma list of provider names, e.g. `amadeus`",
                           default_doc="required")
@@ -31,6 +35,9 @@ TOKEN_CALLERS = Setting(
 CALLER_KEY = Setting(
     "CALLER_<ID>_KEY", "each caller's key (callers send `x-skyroute-caller` and "
     "`x-skyroute-caller-key`)", secret=True, default_doc="required")
+TOKEN_ADMIN_CALLERS = Setting(
+    "TOKEN_ADMIN_CALLERS", "comma list of caller ids (from `TOKEN_CALLERS`) allowed to call "
+    "`InstallGrant` (`token authorize`, `token install-refresh-token`)", default_doc="none")
 
 
 @dataclass(frozen=True)
@@ -40,10 +47,10 @@ class ProviderConfig:
         "PROVIDER_<NAME>_TOKEN_URL", "the provider's OAuth2 token endpoint (http(s))",
         default_doc="required"))
     client_id: str = field(metadata=setting(
-        "PROVIDER_<NAME>_CLIENT_ID", "client-credentials grant: client id",
+        "PROVIDER_<NAME>_CLIENT_ID", "OAuth2 client id (sent with every grant)",
         default_doc="required"))
     client_secret: str = field(metadata=setting(
-        "PROVIDER_<NAME>_CLIENT_SECRET", "client-credentials grant: client secret",
+        "PROVIDER_<NAME>_CLIENT_SECRET", "OAuth2 client secret (sent with every grant)",
         secret=True, default_doc="required"))
     scope: str | None = field(default=None, metadata=setting(
         "PROVIDER_<NAME>_SCOPE", "OAuth2 scope asked for, if any"))
@@ -55,6 +62,29 @@ class ProviderConfig:
     rotation_drain_seconds: float = field(default=0.25, metadata=setting(
         "PROVIDER_<NAME>_ROTATION_DRAIN_SECONDS",
         "with a revoking provider, how long in-flight calls may use the old token"))
+    # How a first token (and a new chain) is obtained; see docs/architecture.md, "Grants".
+    grant: str = field(default=GRANT_CLIENT_CREDENTIALS, metadata=setting(
+        "PROVIDER_<NAME>_GRANT", "how tokens are obtained: `client_credentials`, "
+        "`refresh_token` (a refresh-token chain bootstrapped from a secret or an "
+        "operator's `token authorize`) or `password` (login, then the refresh-token chain)",
+        choices=GRANTS))
+    refresh_token: str | None = field(default=None, metadata=setting(
+        "PROVIDER_<NAME>_REFRESH_TOKEN", "`refresh_token` grant: the first refresh token, "
+        "used once while Redis holds no chain (never again once used)", secret=True))
+    username: str | None = field(default=None, metadata=setting(
+        "PROVIDER_<NAME>_USERNAME", "`password` grant: the login name"))
+    password: str | None = field(default=None, metadata=setting(
+        "PROVIDER_<NAME>_PASSWORD", "`password` grant: the login password", secret=True))
+
+    @property
+    def chained(self) -> bool:
+        """Tokens come with a refresh-token chain that one holder at a time may use."""
+        return self.grant != GRANT_CLIENT_CREDENTIALS
+
+    @property
+    def has_bootstrap(self) -> bool:
+        """A broken chain can be replaced without an operator (a new login)."""
+        return self.grant == GRANT_PASSWORD
 
     def __repr__(self) -> str:  # never print the secret
         return f"ProviderConfig(name={self.name!r}, token_url={self.token_url!r})"
@@ -181,6 +211,7 @@ class TokenServiceSettings:
     callers: tuple[CallerConfig, ...]
     policy: RefreshPolicy
     encryption: EncryptionSettings
+    admin_callers: frozenset[str] = frozenset()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> TokenServiceSettings:
@@ -189,6 +220,10 @@ class TokenServiceSettings:
         if not providers:
             raise ConfigError("TOKEN_PROVIDERS must name at least one provider")
         callers = _callers(env, {p.name for p in providers})
+        admins = frozenset(_names(env, TOKEN_ADMIN_CALLERS.env))
+        unknown = admins - {c.caller_id for c in callers}
+        if unknown:
+            raise ConfigError(f"TOKEN_ADMIN_CALLERS names unknown callers {sorted(unknown)}")
         return cls(
             server=ServerSettings.from_env(env, default_service="token", default_port=50051),
             redis=RedisSettings.from_env(env),
@@ -196,13 +231,14 @@ class TokenServiceSettings:
             callers=callers,
             policy=RefreshPolicy.from_env(env),
             encryption=EncryptionSettings.from_env(env),
+            admin_callers=admins,
         )
 
 
 # Every setting of the token service, in the order of the docs' table.
 DECLARED: tuple[type | Setting, ...] = (
     ServerSettings, TlsSettings, RedisSettings, TOKEN_PROVIDERS, ProviderConfig, TOKEN_CALLERS,
-    CALLER_KEY, RefreshPolicy, EncryptionSettings)
+    CALLER_KEY, TOKEN_ADMIN_CALLERS, RefreshPolicy, EncryptionSettings)
 
 
 def _names(env: Mapping[str, str], var: str) -> list[str]:
@@ -217,6 +253,12 @@ def _provider(env: Mapping[str, str], name: str) -> ProviderConfig:
     config = load(ProviderConfig, env, placeholder=name, name=name)
     if not config.token_url.startswith(("http://", "https://")):
         raise ConfigError(f"PROVIDER_{name.upper()}_TOKEN_URL must be an http(s) URL")
+    prefix = f"PROVIDER_{name.upper()}"
+    if config.grant == GRANT_PASSWORD and not (config.username and config.password):
+        raise ConfigError(f"{prefix}_GRANT=password needs {prefix}_USERNAME and "
+                          f"{prefix}_PASSWORD (or {prefix}_PASSWORD_FILE)")
+    if config.grant != GRANT_REFRESH_TOKEN and config.refresh_token:
+        raise ConfigError(f"{prefix}_REFRESH_TOKEN is only read with {prefix}_GRANT=refresh_token")
     return config
 
 

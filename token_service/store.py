@@ -87,12 +87,18 @@ class TokenRecord:
                 and self.expires_ms - now_ms >= min(floor_ms, self.lifetime_ms // 2))
 
 
-# KEYS: token hash, lock, stats, events channel
+# The access token and, for chained grants, the next refresh token in ONE write: once
+# it returns, the old refresh token is never sent again. A chained holder whose lease
+# lapsed may still write while the chain's write-ahead marker is its own fence (nobody
+# has taken the chain since), so a slow holder does not lose the rotated refresh token.
+# KEYS: token hash, lock, stats, events channel, chain hash, reauth flag
 # ARGV: lease value, fence, expected generation, sealed token, type, digest, lifetime ms,
 #       refresh-after ms, elapsed ms since the upstream request was sent, publish (1/0:
-#       the caller publishes once a replica acknowledged the write)
+#       the caller publishes once a replica acknowledged the write), chained (1/0),
+#       sealed next refresh token ('' = the chain has none now)
 _FENCED_WRITE = """
-if redis.call('GET', KEYS[2]) ~= ARGV[1] then
+local mine = ARGV[11] == '1' and redis.call('HGET', KEYS[5], 'sent') == ARGV[2]
+if redis.call('GET', KEYS[2]) ~= ARGV[1] and not mine then
   redis.call('HINCRBY', KEYS[3], 'fenced_rejected', 1)
   return {0, 'lease lost'}
 end
@@ -117,8 +123,46 @@ redis.call('HSET', KEYS[1], 'access_token', ARGV[4], 'token_type', ARGV[5], 'dig
   'expires_ms', issued + tonumber(ARGV[7]), 'refresh_ms', issued + tonumber(ARGV[8]),
   'invalid', 0)
 redis.call('HINCRBY', KEYS[3], 'upstream_ok', 1)
+if ARGV[11] == '1' then
+  if ARGV[12] ~= '' then redis.call('HSET', KEYS[5], 'rt', ARGV[12])
+  else redis.call('HDEL', KEYS[5], 'rt') end
+  redis.call('HDEL', KEYS[5], 'sent')
+  redis.call('HINCRBY', KEYS[3], 'chain_rotations', 1)
+  redis.call('DEL', KEYS[6])
+end
 if ARGV[10] == '1' then redis.call('PUBLISH', KEYS[4], newgen) end
 return {newgen, 'ok'}
+"""
+
+# Take the refresh-token chain for one request: under the lease, read the refresh token
+# and leave the write-ahead marker "sent by fence F" in the same step. A marker already
+# there names a holder that sent the token and never stored the answer (it died or
+# lost its lease): the chain may be broken. The secret bootstrap refresh token is
+# handed out only while no chain exists and only once (its digest is remembered).
+# KEYS: chain hash, lock; ARGV: lease value, fence, digest of the secret ('' = none)
+# Returns {ok, encoded refresh token or '', previous marker or '', 1 if the secret}
+_TAKE_CHAIN = """
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {0, '', '', 0} end
+local rt = redis.call('HGET', KEYS[1], 'rt') or ''
+local previous = redis.call('HGET', KEYS[1], 'sent') or ''
+local seed = 0
+if rt == '' and ARGV[3] ~= '' and redis.call('HGET', KEYS[1], 'seeded') ~= ARGV[3] then
+  redis.call('HSET', KEYS[1], 'seeded', ARGV[3])
+  seed = 1
+end
+redis.call('HSET', KEYS[1], 'sent', ARGV[2])
+return {1, rt, previous, seed}
+"""
+
+# The chain is broken and nothing can mend it without an operator: drop the dead
+# refresh token, raise the fleet-wide flag and wake every replica.
+# KEYS: chain hash, reauth flag, stats, events; ARGV: reason
+_BREAK_CHAIN = """
+redis.call('HDEL', KEYS[1], 'rt', 'sent')
+redis.call('SET', KEYS[2], ARGV[1])
+redis.call('HINCRBY', KEYS[3], 'reauthorization_required', 1)
+redis.call('PUBLISH', KEYS[4], 'reauth')
+return 1
 """
 
 # Adopt a token fetched while Redis was unreachable, unless a valid one exists. The
@@ -208,6 +252,8 @@ class TokenStore:
         self.negative_key = f"{base}:negative"
         self.probe_key = f"{base}:probe"
         self.tags_key = f"{base}:tags"
+        self.chain_key = f"{base}:chain"  # the refresh token and its write-ahead marker
+        self.reauth_key = f"{base}:reauth"
         self.channel = f"{base}:events"
         self.lock = LeaseLock(redis, f"{base}:lock", f"{base}:fence", owner, ack)
         self._write = redis.register_script(_FENCED_WRITE)
@@ -215,6 +261,8 @@ class TokenStore:
         self._invalidate = redis.register_script(_INVALIDATE)
         self._restore = redis.register_script(_RESTORE)
         self._backoff = redis.register_script(_BACKOFF)
+        self._take_chain = redis.register_script(_TAKE_CHAIN)
+        self._break_chain = redis.register_script(_BREAK_CHAIN)
 
     async def read(self) -> TokenRecord | None:
         # The client does not decode responses: bytes keys and values.
@@ -241,13 +289,18 @@ class TokenStore:
 
     async def fenced_write(self, lease: Lease, expected_generation: int, token: str,
                            token_type: str, lifetime_ms: int, refresh_after_ms: int,
-                           elapsed_ms: int) -> tuple[int, str]:
+                           elapsed_ms: int, chained: bool = False,
+                           refresh_token: str | None = None) -> tuple[int, str]:
+        """The new token (and, ``chained``, the next refresh token) in one script."""
         generation, why = await self._ack.run(
             self.redis, self._write,
-            [self.token_key, self.lock.key, self.stats_key, self.channel],
+            [self.token_key, self.lock.key, self.stats_key, self.channel,
+             self.chain_key, self.reauth_key],
             [lease.value, lease.fence, expected_generation,
              self._seal("access_token", token), token_type,
-             digest(token), lifetime_ms, refresh_after_ms, elapsed_ms, self._publishes])
+             digest(token), lifetime_ms, refresh_after_ms, elapsed_ms, self._publishes,
+             1 if chained else 0,
+             self._seal("refresh_token", refresh_token) if refresh_token else ""])
         await self._announce(int(generation))
         return int(generation), why.decode() if isinstance(why, bytes) else str(why)
 
@@ -260,6 +313,35 @@ class TokenStore:
     async def _announce(self, generation: int) -> None:
         if generation and not self._publishes:
             await self.redis.publish(self.channel, generation)
+
+    async def take_chain(self, lease: Lease, seed: str | None) -> ChainLink | None:
+        """The refresh token to send now (or the secret ``seed`` while no chain exists and
+        it was never used), marking it sent by this lease's fence; None if the lease is
+        lost."""
+        ok, raw, previous, seeded = await self._take_chain(
+            keys=[self.chain_key, self.lock.key],
+            args=[lease.value, lease.fence, digest(seed) if seed else ""])
+        if not int(ok):
+            return None
+        token = seed if int(seeded) else (self._open("refresh_token", raw) if raw else None)
+        marker = previous.decode() if isinstance(previous, bytes) else str(previous)
+        return ChainLink(token, int(marker) if marker else 0)
+
+    async def break_chain(self, reason: str) -> None:
+        """No refresh token works and no bootstrap grant exists: REAUTHORIZATION_REQUIRED
+        for the whole fleet until an operator installs a new grant."""
+        await self._break_chain(
+            keys=[self.chain_key, self.reauth_key, self.stats_key, self.channel],
+            args=[reason])
+
+    async def reauthorization_required(self) -> str | None:
+        value = await self.redis.get(self.reauth_key)
+        if not value:
+            return None
+        return value.decode() if isinstance(value, bytes) else value
+
+    async def count(self, name: str) -> None:
+        await self.redis.hincrby(self.stats_key, name, 1)
 
     async def adopt(self, lease: Lease, record: TokenRecord) -> int:
         generation, announced = await self._ack.run(
@@ -327,6 +409,20 @@ class TokenStore:
     async def stats(self) -> dict[str, int]:
         raw = cast(dict[bytes, bytes], await self.redis.hgetall(self.stats_key))
         return {k.decode(): int(v) for k, v in raw.items()}
+
+
+@dataclass(frozen=True)
+class ChainLink:
+    """The refresh token a holder may send, and the fence of a holder that sent the
+    previous one without storing the answer (0: none; the chain is intact)."""
+
+    refresh_token: str | None
+    unacknowledged_fence: int
+
+    def __repr__(self) -> str:  # never the token
+        return (f"ChainLink(held={self.refresh_token is not None}, "
+                f"unacknowledged_fence={self.unacknowledged_fence})")
+
 
 
 def parse_record(raw: dict[bytes, bytes], open_field: Callable[[str, bytes], str | None]

@@ -86,6 +86,20 @@ class TokenClient:
             metadata=self._metadata())
         return response
 
+    async def install_grant(self, provider: str, *, code: str | None = None,
+                            redirect_uri: str | None = None, refresh_token: str | None = None
+                            ) -> pb.InstallGrantResponse:
+        """Operator RPC (admin callers only): a new refresh-token chain for ``provider``
+        from an authorization ``code`` or a ``refresh_token``."""
+        if code:
+            request = pb.InstallGrantRequest(provider=provider, authorization_code=(
+                pb.AuthorizationCode(code=code, redirect_uri=redirect_uri or "")))
+        else:
+            request = pb.InstallGrantRequest(provider=provider, refresh_token=refresh_token or "")
+        response: pb.InstallGrantResponse = await self._stub.InstallGrant(
+            request, timeout=self._timeout, metadata=self._metadata())
+        return response
+
     async def issue_download_token(self, resource: str, ttl_seconds: float, max_uses: int = 0
                                    ) -> pb.IssueDownloadTokenResponse:
         request = pb.IssueDownloadTokenRequest(resource=resource, max_uses=max_uses)

@@ -49,6 +49,7 @@ class LocalCopy:
         self._reread_flight = SingleFlight()
         self.counters = Counters()
         self.last_error = ""
+        self.reauth = ""  # why the refresh-token chain needs an operator, as Redis last said
         self.refreshing = False  # a request to the token endpoint is in flight
         self._hit = metrics.cache.labels(name, "hit")
         self._miss = metrics.cache.labels(name, "miss")

@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 
 from redis.exceptions import RedisError
 
+from services.errors import FailedPreconditionError, UnavailableError
 from services.logs import Redactor
 from token_service.broker.degraded import DegradedPath
 from token_service.broker.local_copy import Counters, LocalCopy
@@ -29,7 +30,7 @@ from token_service.metrics import TokenMetrics
 from token_service.redis_health import RedisHealth
 from token_service.settings import ProviderConfig, RefreshPolicy
 from token_service.store import RedisClock, TokenRecord, TokenStore
-from token_service.upstream import TokenEndpoint
+from token_service.upstream import TokenEndpoint, UpstreamError, UpstreamInvalidGrant
 
 log = logging.getLogger("skyroute.token.broker")
 
@@ -45,7 +46,11 @@ class Status:
     cluster: dict[str, int]
     last_error: str
     backoff_remaining_ms: int
+    grant: str
+    reauthorization_required: bool
+    # This replica's recent chain store windows (answer -> write acknowledged): p50, p99.
     lock_holder: str = ""  # the refresh lock's owner (a replica id), "" when free
+    store_window_ms: tuple[float, float] | None = None
 
 
 class ProviderBroker:
@@ -53,7 +58,9 @@ class ProviderBroker:
                  endpoint: TokenEndpoint, policy: RefreshPolicy, metrics: TokenMetrics,
                  redis_health: RedisHealth, redactor: Redactor) -> None:
         self.name = provider.name
+        self.grant = provider.grant
         self.channel = store.channel  # this provider's pub/sub events
+        self._store = store
         self._clock = clock
         self._policy = policy
         self._redis_health = redis_health
@@ -169,4 +176,53 @@ class ProviderBroker:
             lock_holder=locked or "",
             refreshing=self._local.refreshing, counters=replace(self.counters),
             cluster=cluster, last_error=self._local.last_error,
-            backoff_remaining_ms=backoff_ms)
+            backoff_remaining_ms=backoff_ms, grant=self.grant,
+            reauthorization_required=bool(self._local.reauth),
+            store_window_ms=self._refresher.store_window_ms())
+
+    async def install_grant(self, code: str | None, redirect_uri: str | None,
+                            refresh_token: str | None) -> TokenRecord:
+        """An operator's new chain (code exchange or refresh token), under the refresh
+        lease; every replica is told by the write's event."""
+        if not self._refresher.chained:
+            raise FailedPreconditionError(
+                f"provider {self.name} uses the {self.grant} grant: nothing to install",
+                reason="GRANT_NOT_CHAINED", metadata={"provider": self.name})
+        if self._redis_health.degraded:
+            raise UnavailableError("Redis is unreachable: the chain cannot be stored",
+                                   reason="REDIS_UNAVAILABLE")
+        loop = asyncio.get_running_loop()
+        ttl_ms = int(self._policy.lock_ttl_seconds * 1000)
+        # Wait out a refresh in flight: at most one lease plus one fetch.
+        deadline = loop.time() + self._policy.lock_ttl_seconds + \
+            self._policy.upstream_timeout_seconds
+        while True:
+            lease, _ = await self._store.lock.try_acquire(ttl_ms)
+            if lease is not None:
+                break
+            if loop.time() > deadline:
+                raise UnavailableError("the refresh lease stayed busy; try again",
+                                       reason="REFRESH_LEASE_BUSY")
+            await asyncio.sleep(0.05)
+        try:
+            async with self._store.lock.kept_alive(lease, ttl_ms):
+                generation = await self._refresher.install(lease, code, redirect_uri,
+                                                           refresh_token)
+        except UpstreamInvalidGrant:
+            raise FailedPreconditionError(
+                f"provider {self.name} refused the grant (invalid_grant)",
+                reason="GRANT_REJECTED", metadata={"provider": self.name}) from None
+        except UpstreamError as exc:
+            raise UnavailableError(f"provider {self.name}: {exc.message}",
+                                   reason="UPSTREAM_TOKEN_UNAVAILABLE",
+                                   metadata={"provider": self.name}) from None
+        finally:
+            await self._store.lock.release(lease)
+        rec = self._local.record
+        if not generation or rec is None:
+            raise UnavailableError("the new token could not be stored; try again",
+                                   reason="REFRESH_LEASE_BUSY")
+        self._local.reauth = ""
+        log.info("operator installed a new grant", extra={"provider": self.name,
+                                                          "generation": generation})
+        return rec

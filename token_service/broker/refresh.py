@@ -6,6 +6,10 @@ re-checks, fetches upstream and writes with the fenced script; a writer whose
 lease was lost meanwhile is refused. Failures open a shared backoff window in
 Redis; ``invalid_client`` is negative-cached. Callers without a usable token join
 the same single attempt (``join``) instead of starting another.
+
+Chained grants (``refresh_token``, ``password``) send the refresh token only under
+the lease, after leaving a write-ahead marker (``take_chain``), and store the next
+refresh token in the same fenced write as the access token (``chain.py``).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from collections.abc import Callable
 from redis.exceptions import RedisError
 
 from services.logs import Redactor
+from token_service.broker.chain import Chain
 from token_service.broker.local_copy import LocalCopy, sleep_or_change
 from token_service.broker.single_flight import SingleFlight
 from token_service.lock import Lease
@@ -30,6 +35,7 @@ from token_service.upstream import (
     FetchedToken,
     TokenEndpoint,
     UpstreamError,
+    UpstreamInvalidGrant,
     UpstreamRejectedClient,
 )
 
@@ -74,9 +80,23 @@ class Refresher:
         self._redis_health = redis_health
         self._redactor = redactor
         self._flight = SingleFlight()  # the replica's one refresh attempt in flight
+        self._chain = (Chain(provider, local, store, endpoint, metrics, redactor)
+                       if provider.chained else None)
 
     def refresh_after_ms(self, lifetime_ms: int) -> int:
         return refresh_after_ms(self._policy, self._local.floor_ms, lifetime_ms)
+
+    @property
+    def chained(self) -> bool:
+        return self._chain is not None
+
+    def store_window_ms(self) -> tuple[float, float] | None:
+        """p50 and p99 of this replica's recent chain store windows, if any."""
+        windows = sorted(self._chain.windows_ms) if self._chain is not None else []
+        if not windows:
+            return None
+        return (round(windows[len(windows) // 2], 3),
+                round(windows[min(len(windows) - 1, int(len(windows) * 0.99))], 3))
 
     async def join(self, probe: bool = False) -> None:
         """Joins the attempt in flight on this replica, or starts one. A half-open
@@ -105,6 +125,8 @@ class Refresher:
         if await self._store.negative() is not None:
             ttl = await self._store.redis.pttl(self._store.negative_key)
             return max(int(ttl), 1)
+        if self._chain is not None and await self._store.reauthorization_required():
+            return 5000  # until an operator's new grant (its event wakes us sooner)
         return 0
 
     # ------------------------------------------------------------------ one attempt
@@ -150,16 +172,24 @@ class Refresher:
         if await self._store.negative() is not None or (
                 not probe and await self._store.backoff()):
             return False
+        if self._chain is not None and await self._store.reauthorization_required():
+            return False
         suspended = await self._suspend_for_rotation(rec, now)
-        fetched, elapsed_ms = await self._fetch()
-        if fetched is None:
+        if self._chain is not None:
+            generation, why, lifetime = await self._chain_refresh(lease, rec)
+        else:
+            fetched, elapsed_ms = await self._fetch()
+            if fetched is None:
+                generation, why, lifetime = 0, "", 0
+            else:
+                lifetime = fetched.expires_in_ms
+                generation, why = await self._store.fenced_write(
+                    lease, rec.generation if rec else 0, fetched.access_token,
+                    fetched.token_type, lifetime, self.refresh_after_ms(lifetime), elapsed_ms())
+        if generation == 0 and not why:  # nothing fetched
             if suspended is not None:
                 await self._store.restore(suspended.access_token)
             return False
-        lifetime = fetched.expires_in_ms
-        generation, why = await self._store.fenced_write(
-            lease, rec.generation if rec else 0, fetched.access_token, fetched.token_type,
-            lifetime, self.refresh_after_ms(lifetime), elapsed_ms())
         if generation == 0:
             self._local.counters.fenced_rejected += 1
             self._metrics.fenced_rejected.labels(self.name).inc()
@@ -182,6 +212,41 @@ class Refresher:
         suspended = rec if await self._store.invalidate(rec.access_token) else None
         await asyncio.sleep(self._rotation_drain)
         return suspended
+
+    async def _chain_refresh(self, lease: Lease, rec: TokenRecord | None
+                             ) -> tuple[int, str, int]:
+        """A chained grant's refresh under the lease: (generation, why, lifetime ms);
+        generation 0 with why '' when nothing was fetched (failure recorded)."""
+        assert self._chain is not None
+        self._local.refreshing = True
+        try:
+            outcome = await self._chain.refresh(
+                lease, rec.generation if rec else 0, self.refresh_after_ms)
+        except UpstreamError as exc:
+            await self._record_failure(exc)
+            return 0, "", 0
+        finally:
+            self._local.refreshing = False
+        if outcome is None:
+            return 0, "", 0
+        self._local.counters.upstream_ok += 1
+        self._metrics.upstream.labels(self.name, "ok").inc()
+        self._local.last_error = ""
+        return outcome
+
+    async def install(self, lease: Lease, code: str | None, redirect_uri: str | None,
+                      refresh_token: str | None) -> int:
+        """An operator's new grant, under ``lease``: the new token's generation.
+        Raises UpstreamError when the provider refuses it."""
+        assert self._chain is not None
+        rec = await self._local.read_shared()
+        generation, _, _ = await self._chain.install(
+            lease, rec.generation if rec else 0, self.refresh_after_ms, code, redirect_uri,
+            refresh_token)
+        if generation:
+            await self._store.clear_failures()
+            await self._local.read_shared()
+        return generation
 
     # ------------------------------------------------------------------ upstream
 
@@ -209,6 +274,11 @@ class Refresher:
     async def _record_failure(self, exc: UpstreamError) -> None:
         self._local.counters.upstream_failed += 1
         self._local.last_error = exc.message
+        if isinstance(exc, UpstreamInvalidGrant):
+            # The chain's flag (REAUTHORIZATION_REQUIRED) stops further attempts.
+            self._metrics.upstream.labels(self.name, "rejected").inc()
+            await self._store.count("upstream_failed")
+            return
         if isinstance(exc, UpstreamRejectedClient):
             self._metrics.upstream.labels(self.name, "rejected").inc()
             log.error("token endpoint rejected our credentials",

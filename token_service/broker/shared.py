@@ -60,9 +60,11 @@ class SharedPath:
                     first = False
                 negative = await self._store.negative()
                 backoff = await self._store.backoff()
+                reauth = await self._reauth()
                 if rec is not None and rec.servable(now, 0, self._local.floor_ms) and (
-                        negative or backoff):
+                        negative or backoff or reauth):
                     return rec  # cannot refresh now: serve the still-valid token
+                self._raise_if_reauth(reauth)
                 probe = await self._may_probe(negative, backoff)
                 if not probe:
                     self._raise_if_blocked(negative, backoff)
@@ -92,6 +94,20 @@ class SharedPath:
         return await self._store.take_probe(self._owner,
                                             int(self._policy.probe_interval_seconds * 1000))
 
+    async def _reauth(self) -> str | None:
+        """Why the chain needs an operator (fleet-wide, in Redis), or None."""
+        if not self._refresher.chained:
+            return None
+        reauth = await self._store.reauthorization_required()
+        self._local.reauth = reauth or ""
+        return reauth
+
+    def _raise_if_reauth(self, reauth: str | None) -> None:
+        if reauth is not None:
+            raise FailedPreconditionError(
+                f"provider {self.name} needs a new authorization: {reauth}",
+                reason="REAUTHORIZATION_REQUIRED", metadata={"provider": self.name})
+
     def _raise_if_blocked(self, negative: str | None, backoff: tuple[str, int] | None) -> None:
         """Fail fast when no token can come now: credentials rejected, or backing off."""
         if negative is not None:
@@ -118,6 +134,7 @@ class SharedPath:
     async def _after_event(self) -> None:
         try:
             await self._local.reread()
+            await self._reauth()  # a broken chain or an installed one: fleet-wide at once
         except RedisError as exc:
             self._redis_health.mark_down(exc)
         self._local.pulse()
@@ -154,6 +171,7 @@ class SharedPath:
             cluster = await self._store.stats()
             holder = await self._store.lock.holder()
             locked = None if holder is None else holder.split("|")[0]
+            await self._reauth()
             backoff = await self._store.backoff()
             if backoff is not None:
                 self._local.last_error = self._local.last_error or backoff[0]

@@ -165,3 +165,45 @@ def test_reprs_do_not_show_secrets() -> None:
         assert secret not in text
     assert "amadeus" in repr(settings.providers[0])
     assert "search" in repr(settings.callers[0])
+
+
+# ------------------------------------------------------------------------ grants
+
+
+def test_grant_defaults_to_client_credentials() -> None:
+    provider = TokenServiceSettings.from_env(base_env()).providers[0]
+    assert (provider.grant, provider.chained, provider.has_bootstrap) == (
+        "client_credentials", False, False)
+
+
+def test_password_grant_needs_username_and_password(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="PROVIDER_AMADEUS_USERNAME"):
+        TokenServiceSettings.from_env(base_env(PROVIDER_AMADEUS_GRANT="password"))
+    secret = tmp_path / "pw"
+    secret.write_text("hotel-login-pw-4c3b\n")
+    provider = TokenServiceSettings.from_env(base_env(
+        PROVIDER_AMADEUS_GRANT="password", PROVIDER_AMADEUS_USERNAME="ops",
+        PROVIDER_AMADEUS_PASSWORD_FILE=str(secret))).providers[0]
+    assert (provider.password, provider.chained, provider.has_bootstrap) == (
+        "hotel-login-pw-4c3b", True, True)
+    assert "hotel-login-pw-4c3b" not in repr(provider)
+
+
+def test_refresh_token_grant_and_its_secret() -> None:
+    provider = TokenServiceSettings.from_env(base_env(
+        PROVIDER_AMADEUS_GRANT="refresh_token",
+        PROVIDER_AMADEUS_REFRESH_TOKEN="first-refresh-9a8b")).providers[0]
+    assert (provider.refresh_token, provider.chained, provider.has_bootstrap) == (
+        "first-refresh-9a8b", True, False)
+    with pytest.raises(ConfigError, match="only read with"):
+        TokenServiceSettings.from_env(base_env(
+            PROVIDER_AMADEUS_REFRESH_TOKEN="first-refresh-9a8b"))
+
+
+def test_unknown_grant_and_admin_callers() -> None:
+    with pytest.raises(ConfigError, match="PROVIDER_AMADEUS_GRANT"):
+        TokenServiceSettings.from_env(base_env(PROVIDER_AMADEUS_GRANT="implicit"))
+    with pytest.raises(ConfigError, match="unknown callers"):
+        TokenServiceSettings.from_env(base_env(TOKEN_ADMIN_CALLERS="ops"))
+    assert TokenServiceSettings.from_env(base_env(
+        TOKEN_ADMIN_CALLERS="booking")).admin_callers == {"booking"}

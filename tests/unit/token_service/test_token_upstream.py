@@ -16,6 +16,7 @@ from token_service.settings import ProviderConfig
 from token_service.upstream import (
     FetchedToken,
     TokenEndpoint,
+    UpstreamInvalidGrant,
     UpstreamRejectedClient,
     UpstreamUnavailable,
     _parse,
@@ -109,7 +110,8 @@ async def endpoint_for() -> AsyncIterator[Callable[..., Awaitable[TokenEndpoint]
     session = aiohttp.ClientSession()
 
     async def make(handler: Handler | None = None, *, url: str | None = None,
-                   timeout: float = 2.0, scope: str | None = None) -> TokenEndpoint:
+                   timeout: float = 2.0, scope: str | None = None,
+                   **grant: str) -> TokenEndpoint:
         if url is None:
             app = web.Application()
             app.router.add_post("/token", handler)
@@ -117,7 +119,7 @@ async def endpoint_for() -> AsyncIterator[Callable[..., Awaitable[TokenEndpoint]
             await server.start_server()
             servers.append(server)
             url = str(server.make_url("/token"))
-        provider = ProviderConfig("amadeus", url, "client-1", SECRET, scope)
+        provider = ProviderConfig("amadeus", url, "client-1", SECRET, scope, **grant)
         return TokenEndpoint(provider, session, timeout)
 
     yield make
@@ -224,3 +226,57 @@ async def test_timeout_above_five_seconds_is_exact(endpoint_for) -> None:
         server.close()
         await server.wait_closed()
     assert 5.4 <= elapsed < 5.5 + 0.45, elapsed
+
+
+# ------------------------------------------------------------------------ chained grants
+
+REFRESH = "refresh-token-value-3e4f5a6b"
+
+
+def test_200_with_a_refresh_token_keeps_it_out_of_repr() -> None:
+    fetched = _parse(200, {"access_token": ACCESS, "expires_in": 60, "refresh_token": REFRESH},
+                     None, chain=True)
+    assert fetched.refresh_token == REFRESH
+    assert REFRESH not in repr(fetched) and ACCESS not in repr(fetched)
+
+
+def test_invalid_grant_on_a_chain_is_a_broken_chain() -> None:
+    with pytest.raises(UpstreamInvalidGrant) as caught:
+        _parse(400, {"error": "invalid_grant", "error_description": REFRESH}, None, chain=True)
+    assert REFRESH not in caught.value.message
+
+
+def test_invalid_grant_on_a_login_is_rejected_credentials() -> None:
+    with pytest.raises(UpstreamRejectedClient) as caught:
+        _parse(400, {"error": "invalid_grant"}, None)
+    assert not isinstance(caught.value, UpstreamInvalidGrant)
+
+
+async def test_password_login_and_refresh_send_their_grants(endpoint_for) -> None:
+    seen: list[dict[str, str]] = []
+
+    async def token(request: web.Request) -> web.Response:
+        seen.append(dict(await request.post()))
+        return web.json_response({"access_token": ACCESS, "expires_in": 60,
+                                  "refresh_token": REFRESH})
+
+    endpoint = await endpoint_for(token, grant="password", username="ops",
+                                  password="pw-8d7c6b5a")
+    assert (await endpoint.fetch()).refresh_token == REFRESH
+    await endpoint.refresh(REFRESH)
+    await endpoint.exchange_code("code-1", "https://ops.example/cb")
+    assert seen == [
+        {"grant_type": "password", "username": "ops", "password": "pw-8d7c6b5a",
+         "client_id": "client-1", "client_secret": SECRET},
+        {"grant_type": "refresh_token", "refresh_token": REFRESH, "client_id": "client-1",
+         "client_secret": SECRET},
+        {"grant_type": "authorization_code", "code": "code-1",
+         "redirect_uri": "https://ops.example/cb", "client_id": "client-1",
+         "client_secret": SECRET},
+    ]
+
+
+async def test_refresh_token_grant_has_no_grant_of_its_own(endpoint_for) -> None:
+    endpoint = await endpoint_for(url="http://127.0.0.1:9/token", grant="refresh_token")
+    with pytest.raises(UpstreamUnavailable):
+        await endpoint.fetch()  # never without the shared chain (e.g. while degraded)

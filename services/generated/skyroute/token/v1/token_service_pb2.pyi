@@ -61,7 +61,7 @@ class GetTokenStatusRequest(_message.Message):
     def __init__(self, provider: _Optional[str] = ...) -> None: ...
 
 class GetTokenStatusResponse(_message.Message):
-    __slots__ = ("provider", "has_valid_token", "generation", "token_age", "time_to_expiry", "refresh_time", "degraded", "refresh_locked", "refreshing", "cache_hits", "cache_misses", "waits", "upstream_requests_ok", "upstream_requests_failed", "lock_contended", "fenced_writes_rejected", "cluster_upstream_requests_ok", "cluster_upstream_requests_failed", "last_error", "backoff_until")
+    __slots__ = ("provider", "has_valid_token", "generation", "token_age", "time_to_expiry", "refresh_time", "degraded", "refresh_locked", "refreshing", "cache_hits", "cache_misses", "waits", "upstream_requests_ok", "upstream_requests_failed", "lock_contended", "fenced_writes_rejected", "cluster_upstream_requests_ok", "cluster_upstream_requests_failed", "last_error", "backoff_until", "grant", "reauthorization_required", "cluster_chain_rotations", "cluster_chain_recoveries")
     PROVIDER_FIELD_NUMBER: _ClassVar[int]
     HAS_VALID_TOKEN_FIELD_NUMBER: _ClassVar[int]
     GENERATION_FIELD_NUMBER: _ClassVar[int]
@@ -82,6 +82,10 @@ class GetTokenStatusResponse(_message.Message):
     CLUSTER_UPSTREAM_REQUESTS_FAILED_FIELD_NUMBER: _ClassVar[int]
     LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
     BACKOFF_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    GRANT_FIELD_NUMBER: _ClassVar[int]
+    REAUTHORIZATION_REQUIRED_FIELD_NUMBER: _ClassVar[int]
+    CLUSTER_CHAIN_ROTATIONS_FIELD_NUMBER: _ClassVar[int]
+    CLUSTER_CHAIN_RECOVERIES_FIELD_NUMBER: _ClassVar[int]
     provider: str
     has_valid_token: bool
     generation: int
@@ -102,7 +106,11 @@ class GetTokenStatusResponse(_message.Message):
     cluster_upstream_requests_failed: int
     last_error: str
     backoff_until: _timestamp_pb2.Timestamp
-    def __init__(self, provider: _Optional[str] = ..., has_valid_token: _Optional[bool] = ..., generation: _Optional[int] = ..., token_age: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., time_to_expiry: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., refresh_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., degraded: _Optional[bool] = ..., refresh_locked: _Optional[bool] = ..., refreshing: _Optional[bool] = ..., cache_hits: _Optional[int] = ..., cache_misses: _Optional[int] = ..., waits: _Optional[int] = ..., upstream_requests_ok: _Optional[int] = ..., upstream_requests_failed: _Optional[int] = ..., lock_contended: _Optional[int] = ..., fenced_writes_rejected: _Optional[int] = ..., cluster_upstream_requests_ok: _Optional[int] = ..., cluster_upstream_requests_failed: _Optional[int] = ..., last_error: _Optional[str] = ..., backoff_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    grant: str
+    reauthorization_required: bool
+    cluster_chain_rotations: int
+    cluster_chain_recoveries: int
+    def __init__(self, provider: _Optional[str] = ..., has_valid_token: _Optional[bool] = ..., generation: _Optional[int] = ..., token_age: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., time_to_expiry: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., refresh_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., degraded: _Optional[bool] = ..., refresh_locked: _Optional[bool] = ..., refreshing: _Optional[bool] = ..., cache_hits: _Optional[int] = ..., cache_misses: _Optional[int] = ..., waits: _Optional[int] = ..., upstream_requests_ok: _Optional[int] = ..., upstream_requests_failed: _Optional[int] = ..., lock_contended: _Optional[int] = ..., fenced_writes_rejected: _Optional[int] = ..., cluster_upstream_requests_ok: _Optional[int] = ..., cluster_upstream_requests_failed: _Optional[int] = ..., last_error: _Optional[str] = ..., backoff_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., grant: _Optional[str] = ..., reauthorization_required: _Optional[bool] = ..., cluster_chain_rotations: _Optional[int] = ..., cluster_chain_recoveries: _Optional[int] = ...) -> None: ...
 
 class WatchTokenRequest(_message.Message):
     __slots__ = ("provider",)
@@ -117,6 +125,32 @@ class WatchTokenResponse(_message.Message):
     token: AccessToken
     heartbeat_interval: _duration_pb2.Duration
     def __init__(self, token: _Optional[_Union[AccessToken, _Mapping]] = ..., heartbeat_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class InstallGrantRequest(_message.Message):
+    __slots__ = ("provider", "authorization_code", "refresh_token")
+    PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    AUTHORIZATION_CODE_FIELD_NUMBER: _ClassVar[int]
+    REFRESH_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    provider: str
+    authorization_code: AuthorizationCode
+    refresh_token: str
+    def __init__(self, provider: _Optional[str] = ..., authorization_code: _Optional[_Union[AuthorizationCode, _Mapping]] = ..., refresh_token: _Optional[str] = ...) -> None: ...
+
+class AuthorizationCode(_message.Message):
+    __slots__ = ("code", "redirect_uri")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    REDIRECT_URI_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    redirect_uri: str
+    def __init__(self, code: _Optional[str] = ..., redirect_uri: _Optional[str] = ...) -> None: ...
+
+class InstallGrantResponse(_message.Message):
+    __slots__ = ("generation", "expire_time")
+    GENERATION_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    generation: int
+    expire_time: _timestamp_pb2.Timestamp
+    def __init__(self, generation: _Optional[int] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class IssueDownloadTokenRequest(_message.Message):
     __slots__ = ("resource", "ttl", "max_uses")

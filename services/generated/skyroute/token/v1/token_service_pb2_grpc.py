@@ -64,6 +64,11 @@ class TokenServiceStub:
                 request_serializer=skyroute_dot_token_dot_v1_dot_token__service__pb2.WatchTokenRequest.SerializeToString,
                 response_deserializer=skyroute_dot_token_dot_v1_dot_token__service__pb2.WatchTokenResponse.FromString,
                 _registered_method=True)
+        self.InstallGrant = channel.unary_unary(
+                '/skyroute.token.v1.TokenService/InstallGrant',
+                request_serializer=skyroute_dot_token_dot_v1_dot_token__service__pb2.InstallGrantRequest.SerializeToString,
+                response_deserializer=skyroute_dot_token_dot_v1_dot_token__service__pb2.InstallGrantResponse.FromString,
+                _registered_method=True)
         self.IssueDownloadToken = channel.unary_unary(
                 '/skyroute.token.v1.TokenService/IssueDownloadToken',
                 request_serializer=skyroute_dot_token_dot_v1_dot_token__service__pb2.IssueDownloadTokenRequest.SerializeToString,
@@ -130,6 +135,21 @@ class TokenServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def InstallGrant(self, request, context):
+        """Installs a new refresh-token chain for a provider with a chained grant
+        (refresh_token or password): exchanges an authorization code, or refreshes
+        with a refresh token an operator obtained, under the refresh lease, stores
+        the result and clears REAUTHORIZATION_REQUIRED; every replica serves the
+        new token at once. Only callers listed in TOKEN_ADMIN_CALLERS
+        (PERMISSION_DENIED, reason ADMIN_REQUIRED); a provider with the
+        client_credentials grant is FAILED_PRECONDITION (reason GRANT_NOT_CHAINED);
+        a code or token the provider refuses is FAILED_PRECONDITION (reason
+        GRANT_REJECTED). Never echoes the code or the tokens.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def IssueDownloadToken(self, request, context):
         """Short-lived download tokens (itinerary / e-ticket links): issued through
         any replica, valid through any other at once.
@@ -172,6 +192,11 @@ def add_TokenServiceServicer_to_server(servicer, server):
                     servicer.WatchToken,
                     request_deserializer=skyroute_dot_token_dot_v1_dot_token__service__pb2.WatchTokenRequest.FromString,
                     response_serializer=skyroute_dot_token_dot_v1_dot_token__service__pb2.WatchTokenResponse.SerializeToString,
+            ),
+            'InstallGrant': grpc.unary_unary_rpc_method_handler(
+                    servicer.InstallGrant,
+                    request_deserializer=skyroute_dot_token_dot_v1_dot_token__service__pb2.InstallGrantRequest.FromString,
+                    response_serializer=skyroute_dot_token_dot_v1_dot_token__service__pb2.InstallGrantResponse.SerializeToString,
             ),
             'IssueDownloadToken': grpc.unary_unary_rpc_method_handler(
                     servicer.IssueDownloadToken,
@@ -307,6 +332,33 @@ class TokenService:
             '/skyroute.token.v1.TokenService/WatchToken',
             skyroute_dot_token_dot_v1_dot_token__service__pb2.WatchTokenRequest.SerializeToString,
             skyroute_dot_token_dot_v1_dot_token__service__pb2.WatchTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def InstallGrant(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skyroute.token.v1.TokenService/InstallGrant',
+            skyroute_dot_token_dot_v1_dot_token__service__pb2.InstallGrantRequest.SerializeToString,
+            skyroute_dot_token_dot_v1_dot_token__service__pb2.InstallGrantResponse.FromString,
             options,
             channel_credentials,
             insecure,
