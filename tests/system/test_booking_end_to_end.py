@@ -7,7 +7,8 @@ since the search is reported by PriceOffer and refused as PRICE_CHANGED with the
 total, then accepted with max_total_price; the booking is confirmed through one booking
 replica and its itinerary link opens through the other at once. A provider offer from
 the same search is booked as one flight order at the stand-in, confirmed, and its
-cancellation deletes the order.
+cancellation deletes the order. Search and booking run on PostgreSQL directly, and
+again through PgBouncer in transaction pooling mode (DB_PGBOUNCER=true).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from tests.utils.booking_cluster import (
     provider_env,
     sim_orders,
 )
+from tests.utils.pgbouncer import DATABASE_PATHS, PGBOUNCER, PgBouncer
 from tests.utils.search_cluster import SearchCluster, error_details, seeded_database
 from tests.utils.sim import Sim, new_clients
 from tests.utils.token_cluster import TokenCluster
@@ -48,15 +50,22 @@ TOMORROW = datetime.now(UTC).date() + timedelta(days=1)
 
 
 class Stack:
-    def __init__(self, workdir: Path, database_url: str, redis_url: str) -> None:
+    def __init__(self, workdir: Path, database_url: str, redis_url: str,
+                 bouncer: PgBouncer | None = None) -> None:
+        """``database_url`` is PostgreSQL (the tests' own checks); with ``bouncer`` the
+        services reach it through that PgBouncer."""
         self.prefix = f"skyroute-test-{secrets.token_hex(6)}"
         self.redis_url = redis_url
         self.database_url = database_url
+        service_url, db_env = database_url, {}
+        if bouncer is not None:
+            service_url, db_env = bouncer.url_for(database_url), {"DB_PGBOUNCER": "true"}
         self.sim = Sim(workdir, new_clients()).start()
         self.tokens = TokenCluster(workdir, self.sim, redis_url, self.prefix, 2).start()
-        self.search = SearchCluster(workdir, database_url, redis_url, self.prefix, 2,
-                                    self.tokens).start()
-        self.booking = BookingCluster(workdir, database_url, replicas=2, env={
+        self.search = SearchCluster(workdir, service_url, redis_url, self.prefix, 2,
+                                    self.tokens, env=db_env).start()
+        self.booking = BookingCluster(workdir, service_url, replicas=2, env={
+            **db_env,
             "BOOKING_PRICE_SOURCE": "search",
             "SEARCH_SERVICE_ADDRESSES": ",".join(self.search.addresses),
             "SEARCH_TIMEOUT_SECONDS": "10",
@@ -76,10 +85,12 @@ class Stack:
             client.close()
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[Stack]:
+@pytest.fixture(scope="module", params=DATABASE_PATHS)
+def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+          redis_url: str) -> Iterator[Stack]:
+    bouncer = request.getfixturevalue("pgbouncer") if request.param == PGBOUNCER else None
     with seeded_database() as url:
-        stack = Stack(tmp_path_factory.mktemp("booking-e2e"), url, redis_url)
+        stack = Stack(tmp_path_factory.mktemp("booking-e2e"), url, redis_url, bouncer)
         try:
             yield stack
             stack.booking.stop()
