@@ -28,7 +28,7 @@ from tests.utils.booking_cluster import (
     seats_booked,
 )
 from tests.utils.db import temporary_database_sync
-from tests.utils.pgbouncer import DATABASE_PATHS, PGBOUNCER, PgBouncer
+from tests.utils.pgbouncer import DATABASE_PATHS, services_database
 
 
 @pytest.fixture(scope="module", params=DATABASE_PATHS)
@@ -38,11 +38,9 @@ def cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     checks below read PostgreSQL directly either way)."""
     workdir: Path = tmp_path_factory.mktemp("booking-cluster")
     with temporary_database_sync() as url:
-        service_url, env = url, {"DB_POOL_SIZE": "10"}
-        if request.param == PGBOUNCER:
-            bouncer: PgBouncer = request.getfixturevalue("pgbouncer")
-            service_url, env = bouncer.url_for(url), {**env, "DB_PGBOUNCER": "true"}
-        cluster = BookingCluster(workdir, service_url, replicas=2, env=env)
+        service_url, db_env = services_database(request, url)
+        cluster = BookingCluster(workdir, service_url, replicas=2,
+                                 env={"DB_POOL_SIZE": "10", **db_env})
         cluster.database_url = url  # type: ignore[attr-defined]
         try:
             yield cluster.start()

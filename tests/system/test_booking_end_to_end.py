@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -41,7 +41,7 @@ from tests.utils.booking_cluster import (
     provider_env,
     sim_orders,
 )
-from tests.utils.pgbouncer import DATABASE_PATHS, PGBOUNCER, PgBouncer
+from tests.utils.pgbouncer import DATABASE_PATHS, services_database
 from tests.utils.search_cluster import SearchCluster, error_details, seeded_database
 from tests.utils.sim import Sim, new_clients
 from tests.utils.token_cluster import TokenCluster
@@ -51,21 +51,20 @@ TOMORROW = datetime.now(UTC).date() + timedelta(days=1)
 
 class Stack:
     def __init__(self, workdir: Path, database_url: str, redis_url: str,
-                 bouncer: PgBouncer | None = None) -> None:
-        """``database_url`` is PostgreSQL (the tests' own checks); with ``bouncer`` the
-        services reach it through that PgBouncer."""
+                 service_url: str | None = None, db_env: Mapping[str, str] | None = None
+                 ) -> None:
+        """``database_url`` is PostgreSQL (the tests' own checks); the services reach it
+        at ``service_url`` (PgBouncer, say) with ``db_env``."""
         self.prefix = f"skyroute-test-{secrets.token_hex(6)}"
         self.redis_url = redis_url
         self.database_url = database_url
-        service_url, db_env = database_url, {}
-        if bouncer is not None:
-            service_url, db_env = bouncer.url_for(database_url), {"DB_PGBOUNCER": "true"}
+        service_url = service_url or database_url
         self.sim = Sim(workdir, new_clients()).start()
         self.tokens = TokenCluster(workdir, self.sim, redis_url, self.prefix, 2).start()
         self.search = SearchCluster(workdir, service_url, redis_url, self.prefix, 2,
                                     self.tokens, env=db_env).start()
         self.booking = BookingCluster(workdir, service_url, replicas=2, env={
-            **db_env,
+            **(db_env or {}),
             "BOOKING_PRICE_SOURCE": "search",
             "SEARCH_SERVICE_ADDRESSES": ",".join(self.search.addresses),
             "SEARCH_TIMEOUT_SECONDS": "10",
@@ -88,9 +87,9 @@ class Stack:
 @pytest.fixture(scope="module", params=DATABASE_PATHS)
 def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
           redis_url: str) -> Iterator[Stack]:
-    bouncer = request.getfixturevalue("pgbouncer") if request.param == PGBOUNCER else None
     with seeded_database() as url:
-        stack = Stack(tmp_path_factory.mktemp("booking-e2e"), url, redis_url, bouncer)
+        stack = Stack(tmp_path_factory.mktemp("booking-e2e"), url, redis_url,
+                      *services_database(request, url))
         try:
             yield stack
             stack.booking.stop()

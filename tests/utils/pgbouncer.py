@@ -26,6 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy.engine import make_url
 
 from tests.utils.db import admin_url
@@ -136,3 +137,14 @@ class PgBouncer:
                 self.proc.kill()
                 self.proc.wait(10)
         shutil.rmtree(self._dir, ignore_errors=True)
+
+
+def services_database(request: pytest.FixtureRequest, database_url: str
+                      ) -> tuple[str, dict[str, str]]:
+    """For a fixture parametrized over DATABASE_PATHS: the URL the services use to reach
+    ``database_url`` and the environment that goes with it (through the session's
+    ``pgbouncer`` fixture, started only when needed)."""
+    if request.param != PGBOUNCER:
+        return database_url, {}
+    bouncer: PgBouncer = request.getfixturevalue("pgbouncer")
+    return bouncer.url_for(database_url), {"DB_PGBOUNCER": "true"}
