@@ -67,7 +67,7 @@ lint: venv ## ruff check + mypy + buf lint (all run; fails if any fails)
 	echo "buf lint"; $(VENV)/bin/buf lint && echo "buf lint: ok" || rc=1; \
 	exit $$rc
 
-services-up: ## Make sure Redis and PostgreSQL answer (start/install them if needed)
+services-up: ## Make sure Redis and PostgreSQL answer (start/install them if needed), pgbouncer installed
 	@bash scripts/ensure_services.sh
 
 test: venv check-proto services-up ## Run the tests (PYTEST_ARGS=... passes options)
