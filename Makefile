@@ -95,8 +95,8 @@ bench-token: venv services-up ## Benchmark the token service
 bench-search: venv services-up ## Benchmark the search service (seeds a scratch database)
 	$(VENV_PY) -m benchmarks.search_bench
 
-bench-booking: venv services-up ## Benchmark the booking service (checks no oversell)
-	$(VENV_PY) -m benchmarks.booking_bench
+bench-booking: venv services-up ## Benchmark the booking service, direct and via PgBouncer (checks no oversell)
+	$(VENV_PY) -m benchmarks.booking_bench --pgbouncer
 
 # Dummy, non-placeholder values for the secrets that docker-compose.yml requires, for
 # this syntax check only; real runs take them from the environment or a .env file.
