@@ -69,7 +69,7 @@ lint: venv ## ruff + mypy + buf lint + deploy/k8s rendered and validated (all ru
 	echo "k8s"; VENV_BIN=$(VENV)/bin bash scripts/check_k8s.sh || rc=1; \
 	exit $$rc
 
-services-up: ## Make sure Redis and PostgreSQL answer (start/install them if needed)
+services-up: ## Make sure Redis and PostgreSQL answer (start/install them if needed), pgbouncer installed
 	@bash scripts/ensure_services.sh
 
 test: venv check-proto services-up ## Run the tests (PYTEST_ARGS=... passes options)
@@ -97,8 +97,8 @@ bench-token: venv services-up ## Benchmark the token service
 bench-search: venv services-up ## Benchmark the search service (seeds a scratch database)
 	$(VENV_PY) -m benchmarks.search_bench
 
-bench-booking: venv services-up ## Benchmark the booking service (checks no oversell)
-	$(VENV_PY) -m benchmarks.booking_bench
+bench-booking: venv services-up ## Benchmark the booking service, direct and via PgBouncer (checks no oversell)
+	$(VENV_PY) -m benchmarks.booking_bench --pgbouncer
 
 compose-secrets: ## Write random secrets for docker-compose.yml to .run/secrets/ (keeps existing)
 	$(PYTHON) scripts/compose_secrets.py

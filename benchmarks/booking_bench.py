@@ -50,6 +50,7 @@ from services.clients.channels import open_channel
 from services.generated.skyroute.booking.v1 import booking_service_pb2 as pb
 from services.generated.skyroute.booking.v1 import booking_service_pb2_grpc as pb_grpc
 from services.stack import BOOKING, Facts, Jwt
+from tests.utils.pgbouncer import PgBouncer
 
 CREATE = f"/{SERVICE}/CreateBooking"
 CONFIRM = f"/{SERVICE}/ConfirmBooking"
@@ -62,6 +63,11 @@ CEILING = {HOT: "SQL ceiling, hot flight", SPREAD: "SQL ceiling, spread"}
 # The same two calls per booking against echo servers: gRPC and the load generator alone.
 FLOOR = "gRPC floor (echo)"
 SUBJECTS = (SUBJECT[HOT], CEILING[HOT], SUBJECT[SPREAD], CEILING[SPREAD], FLOOR)
+# --pgbouncer: the same replicas' load through PgBouncer in transaction pooling mode.
+VIA_PGBOUNCER = {HOT: "booking via PgBouncer, hot flight",
+                 SPREAD: "booking via PgBouncer, spread"}
+# PgBouncer's server connections (default_pool_size): fewer than the replicas' clients.
+PGBOUNCER_POOL_SIZE = 10
 # Processes the load is spread over (per subject): like two client services.
 LOAD_PROCESSES = 2
 # Aims, and the previous system.
@@ -96,6 +102,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--hot-seats", type=int, default=1_000_000,
                         help="seats on the hot flight's fare (enough never to sell out)")
     parser.add_argument("--concurrency", help="comma-separated concurrencies (1,8,32)")
+    parser.add_argument("--pgbouncer", action="store_true",
+                        help="also measure the service through PgBouncer in transaction "
+                             "pooling mode (DB_PGBOUNCER=true; needs Debian's pgbouncer)")
     args = parser.parse_args(argv)
     if args.quick:
         args.seconds, args.warmup, args.rounds, args.no_profile = 2.0, 0.5, 1, True
@@ -107,8 +116,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    subjects = SUBJECTS + ((VIA_PGBOUNCER[HOT], VIA_PGBOUNCER[SPREAD])
+                           if args.pgbouncer else ())
     report = ServiceReport("Booking service", command_line(PROG, argv), "bench-booking",
-                           SUBJECTS, unit="bookings/s", requests_label="bookings")
+                           subjects, unit="bookings/s", requests_label="bookings")
     prefix = f"skyroute-bench-booking-{secrets.token_hex(4)}"
     return run_bench(report, None, prefix, lambda run: BookingBench(args, run).run(), args,
                      print_summary=print_summary, write=write)
@@ -121,6 +132,7 @@ class BookingBench:
         self.report = run.report
         self.log = run.log
         self.cluster: ServiceCluster | None = None
+        self.bounced: ServiceCluster | None = None  # --pgbouncer: replicas through it
         self.echoes: list[Child] = []
         self.echo_addresses: list[str] = []
         self.reply = b""  # the sanity booking's ConfirmBookingResponse, serialized
@@ -137,6 +149,18 @@ class BookingBench:
     # ------------------------------------------------------------------ setup
 
     def run(self) -> None:
+        if not self.args.pgbouncer:
+            self.run_all(None)
+            return
+        bouncer = PgBouncer(pool_size=PGBOUNCER_POOL_SIZE).start()
+        try:
+            self.run_all(bouncer)
+        finally:
+            if self.bounced is not None:
+                self.bounced.stop()
+            bouncer.stop()
+
+    def run_all(self, bouncer: PgBouncer | None) -> None:
         args = self.args
         ctx = self.ctx
         ctx.warn_if_busy()
@@ -151,10 +175,20 @@ class BookingBench:
             ctx.group, BOOKING, Facts(database_url=ctx.db.url,
                                       jwt=Jwt(self.secret, ISSUER, AUDIENCE)),
             args.replicas, env={"BOOKING_PRICE_SOURCE": "database"})
+        if bouncer is not None:
+            self.log(f"booking service through PgBouncer, {args.replicas} replicas ...")
+            self.bounced = ServiceCluster(
+                ctx.group, BOOKING, Facts(database_url=bouncer.url_for(ctx.db.url),
+                                          jwt=Jwt(self.secret, ISSUER, AUDIENCE)),
+                args.replicas, env={"BOOKING_PRICE_SOURCE": "database",
+                                    "DB_PGBOUNCER": "true"}, name="booking-pgbouncer")
         asyncio.run(self.sanity())
         self.start_echoes()
-        ctx.server_pids = lambda: ([*self.cluster.pids] if self.cluster else []) + [
-            echo.popen.pid for echo in self.echoes]
+        ctx.server_pids = lambda: (
+            ([*self.cluster.pids] if self.cluster else [])
+            + ([*self.bounced.pids] if self.bounced else [])
+            + ([bouncer.proc.pid] if bouncer and bouncer.proc else [])
+            + [echo.popen.pid for echo in self.echoes])
         self.describe(seeded, ctx.db.settings(("fsync", "synchronous_commit",
                                                "shared_buffers")))
         handled_before = self.handled()
@@ -164,6 +198,8 @@ class BookingBench:
             for mode in (HOT, SPREAD):
                 points += [self.service_point(mode, c, round_),
                            self.ceiling_point(mode, c, round_)]
+                if self.bounced is not None:
+                    points.append(self.service_point(mode, c, round_, self.bounced))
             return [*points, self.floor_point(c, round_)]
 
         self.report.points += self.ctx.rounds(args.concurrencies, args.rounds, one_round)
@@ -266,34 +302,42 @@ class BookingBench:
 
     # ------------------------------------------------------------------ measuring
 
-    def config(self, mode: str, run_id: str) -> dict[str, Any]:
-        assert self.cluster is not None
+    def config(self, mode: str, run_id: str, cluster: ServiceCluster | None = None
+               ) -> dict[str, Any]:
+        cluster = cluster or self.cluster
+        assert cluster is not None
         return {"run": run_id, "fares": [self.hot] if mode == HOT else self.spread,
-                "addresses": self.cluster.addresses, "issuer": ISSUER,
+                "addresses": cluster.addresses, "issuer": ISSUER,
                 "audience": AUDIENCE, "secret": self.secret, "dsn": self.ctx.db.dsn}
 
-    def service_point(self, mode: str, c: int, round_: int) -> Point:
-        run_id = f"{self.ctx.prefix}-{'hot' if mode == HOT else 'spread'}-c{c}-r{round_}"
+    def service_point(self, mode: str, c: int, round_: int,
+                      bounced: ServiceCluster | None = None) -> Point:
+        """The service's create+confirm pairs; with ``bounced``, through PgBouncer."""
+        subject = (VIA_PGBOUNCER if bounced else SUBJECT)[mode]
+        via = "-pgb" if bounced else ""
+        run_id = (f"{self.ctx.prefix}{via}-{'hot' if mode == HOT else 'spread'}"
+                  f"-c{c}-r{round_}")
         outcome: list[proc_load.Outcome] = []
         counters = self.ctx.db.counters()
+        cluster = bounced or self.cluster
+        assert cluster is not None
 
         def measure() -> Point:
-            result = proc_load.run(service_pairs, self.config(mode, run_id),
+            result = proc_load.run(service_pairs, self.config(mode, run_id, cluster),
                                    processes=LOAD_PROCESSES, concurrency=c,
                                    seconds=self.args.seconds, warmup=self.args.warmup,
                                    workdir=self.ctx.workdir, name=f"pairs-{run_id}")
             outcome.append(result)
-            assert self.cluster is not None
-            return result.point(SUBJECT[mode], len(self.cluster.addresses), c)
+            return result.point(subject, len(cluster.addresses), c)
 
         point = self.watched(measure)
-        self.counted(SUBJECT[mode], c, counters, outcome[0])
+        self.counted(subject, c, counters, outcome[0])
         stats = outcome[0].stats
         if stats.get("pairs"):
-            self.split_ms[(SUBJECT[mode], c)] = (stats["create_us"] / stats["pairs"] / 1000,
-                                                 stats["confirm_us"] / stats["pairs"] / 1000)
+            self.split_ms[(subject, c)] = (stats["create_us"] / stats["pairs"] / 1000,
+                                           stats["confirm_us"] / stats["pairs"] / 1000)
         self.pairs_seen += int(stats.get("pairs", 0))
-        self.after_load(f"{SUBJECT[mode]} c={c}")
+        self.after_load(f"{subject} c={c}")
         return point
 
     def ceiling_point(self, mode: str, c: int, round_: int) -> Point:
@@ -375,8 +419,14 @@ class BookingBench:
             await conn.close()
 
     def handled(self) -> dict[str, dict[str, float]]:
+        """Calls handled by status code, over every replica (--pgbouncer's too)."""
         assert self.cluster is not None
-        return {CREATE: self.cluster.handled(CREATE), CONFIRM: self.cluster.handled(CONFIRM)}
+        totals: dict[str, dict[str, float]] = {CREATE: {}, CONFIRM: {}}
+        for cluster in (self.cluster, self.bounced):
+            for method, codes in totals.items():
+                for code, value in (cluster.handled(method) if cluster else {}).items():
+                    codes[code] = codes.get(code, 0.0) + value
+        return totals
 
     def check_metrics(self, before: dict[str, dict[str, float]]) -> None:
         """The replicas' own counts: every booking the load saw confirmed was created

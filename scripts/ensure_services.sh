@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Make sure Redis and PostgreSQL answer where the project expects them, starting (and,
 # as root on Debian, installing) local ones if they do not. A no-op when both answer.
+# Also installs pgbouncer (not started: the tests that use it start their own).
 #
 #   REDIS_URL     redis://127.0.0.1:6379/0 by default
 #   DATABASE_URL  host/port (and role/password/database, if given) of PostgreSQL;
@@ -253,8 +254,25 @@ if ! have redis-server && ! pg_server_installed && is_root && have apt-get \
     apt_install redis-server postgresql
 fi
 
+# ------------------------------------------------------------------------ PgBouncer
+
+# Only installed: the tests that run the services through PgBouncer start their own
+# (tests/utils/pgbouncer.py). Without it only those tests fail, so no root: a warning.
+ensure_pgbouncer() {
+    if have pgbouncer || [ -x /usr/sbin/pgbouncer ]; then
+        echo "pgbouncer: installed (tests start their own)"
+    elif is_root && have apt-get; then
+        apt_install pgbouncer
+        echo "pgbouncer: installed pgbouncer (tests start their own)"
+    else
+        echo "pgbouncer: not installed, and cannot install it (need root and apt-get);" \
+            "the tests through PgBouncer will fail" >&2
+    fi
+}
+
 ensure_redis
 ensure_postgres
+ensure_pgbouncer
 
 # The browser the dashboard's system test drives (tests/system/test_dashboard.py):
 # installed as root when missing; otherwise that test is skipped.

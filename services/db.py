@@ -4,12 +4,22 @@ One ``AsyncEngine`` per process (asyncpg driver), built from ``DatabaseSettings`
 read once from the environment and passed down; no module-level engine. The search and
 booking services run their queries on a plain asyncpg pool (``create_pool``, ``pooled``)
 with the same settings, and use the engine only for the start-up checks.
+
+Behind PgBouncer in transaction pooling mode (``DB_PGBOUNCER=true``) consecutive
+transactions of one client connection may run on different server connections, so
+nothing may outlive a transaction on the server: asyncpg's and SQLAlchemy's prepared
+statement caches are off (statements are then prepared unnamed and run in the same
+round trip sequence, which PgBouncer keeps on one server connection), and
+``statement_timeout`` is not sent as a startup parameter (PgBouncer refuses unknown
+ones; set it on the role or in PgBouncer's ``connect_query`` instead). The code leaves
+no session state anyway (see ``rollback_if_open``). docs/operations.md, "PgBouncer".
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -81,6 +91,11 @@ class DatabaseSettings:
     statement_timeout_ms: int = field(default=30_000, metadata=setting(
         "DB_STATEMENT_TIMEOUT_MS", "server-side cap on any one statement (0 = none)",
         minimum=0))
+    # PgBouncer 1.18 (Debian 12) has no protocol-level prepared statements
+    # (max_prepared_statements came in 1.21), so the drivers must not keep any.
+    pgbouncer: bool = field(default=False, metadata=setting(
+        "DB_PGBOUNCER", "DATABASE_URL is a PgBouncer in transaction pooling mode: no "
+        "prepared statement caches, no startup `statement_timeout`"))
     connect_timeout_seconds: float = field(default=5.0, metadata=setting(
         "DB_CONNECT_TIMEOUT_SECONDS", "longest wait for a new connection", minimum=0.1))
 
@@ -104,20 +119,22 @@ class DatabaseSettings:
 
     def with_url(self, url: str | URL) -> DatabaseSettings:
         """The same settings pointed at another database (tests, scratch databases)."""
-        return DatabaseSettings(
-            url=async_url(url if isinstance(url, str) else url.render_as_string(False)),
-            pool_size=self.pool_size,
-            max_overflow=self.max_overflow,
-            pool_timeout_seconds=self.pool_timeout_seconds,
-            statement_timeout_ms=self.statement_timeout_ms,
-            connect_timeout_seconds=self.connect_timeout_seconds,
-        )
+        return dataclasses.replace(self, url=async_url(
+            url if isinstance(url, str) else url.render_as_string(False)))
 
 
 def create_engine(settings: DatabaseSettings, *, application_name: str = "skyroute"
                   ) -> AsyncEngine:
     """The process's engine: asyncpg, a bounded pool, pre-ping, a statement timeout."""
-    server_settings = _server_settings(settings, application_name)
+    connect_args: dict[str, object] = {
+        "timeout": settings.connect_timeout_seconds,
+        "server_settings": _server_settings(settings, application_name),
+    }
+    if settings.pgbouncer:
+        # Both caches off: asyncpg then prepares every statement unnamed (PgBouncer
+        # keeps Parse..Sync on one server connection), so no name can be missing on,
+        # or clash with, another server connection.
+        connect_args |= {"statement_cache_size": 0, "prepared_statement_cache_size": 0}
     return create_async_engine(
         settings.url,
         pool_size=settings.pool_size,
@@ -126,16 +143,14 @@ def create_engine(settings: DatabaseSettings, *, application_name: str = "skyrou
         # A connection broken by a PostgreSQL restart or failover is replaced
         # instead of failing the next request that draws it from the pool.
         pool_pre_ping=True,
-        connect_args={
-            "timeout": settings.connect_timeout_seconds,
-            "server_settings": server_settings,
-        },
+        connect_args=connect_args,
     )
 
 
 def _server_settings(settings: DatabaseSettings, application_name: str) -> dict[str, str]:
     server_settings = {"application_name": application_name}
-    if settings.statement_timeout_ms:
+    # PgBouncer accepts only a few startup parameters (application_name is one).
+    if settings.statement_timeout_ms and not settings.pgbouncer:
         server_settings["statement_timeout"] = str(settings.statement_timeout_ms)
     return server_settings
 
@@ -154,13 +169,15 @@ def create_pool(settings: DatabaseSettings, *, application_name: str = "skyroute
     connections at most, two kept open), statement timeout and application name, for
     code that leaves no session state behind (see ``rollback_if_open``). Not
     connected yet: ``await pool`` (or ``pool.init()``) before use; that raises if the
-    database does not answer. Take connections with ``pooled``."""
+    database does not answer. Take connections with ``pooled``. With
+    ``settings.pgbouncer``, no statement cache (see the module's docstring)."""
     return asyncpg.create_pool(
         settings.url.set(drivername="postgresql").render_as_string(hide_password=False),
         min_size=min(settings.pool_size, 2),
         max_size=settings.pool_size + settings.max_overflow,
         timeout=settings.connect_timeout_seconds,
         server_settings=_server_settings(settings, application_name),
+        statement_cache_size=0 if settings.pgbouncer else 100,  # 100: asyncpg's default
         reset=rollback_if_open)
 
 

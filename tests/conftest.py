@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from tests.utils.pgbouncer import PgBouncer
 from tests.utils.sim import Sim, new_clients
 from tests.utils.token_cluster import TokenCluster
 
@@ -86,3 +87,12 @@ def cluster_factory(workdir: Path, redis_url: str, key_prefix: str
         cluster.stop()
     for cluster in started:
         cluster.assert_no_secrets_in_logs()
+
+
+@pytest.fixture(scope="session")
+def pgbouncer() -> Iterator[PgBouncer]:
+    """One PgBouncer in transaction pooling mode for the session, serving every
+    (throwaway) database of the tests' PostgreSQL under its own name."""
+    bouncer = PgBouncer().start()
+    yield bouncer
+    bouncer.stop()

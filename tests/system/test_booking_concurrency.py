@@ -1,6 +1,7 @@
 """No oversell, all-or-none holds and idempotency under concurrency, with booking
 replicas as separate processes sharing one throwaway PostgreSQL database, reached over
-a round_robin channel."""
+a round_robin channel; every test runs with the replicas on PostgreSQL directly and
+through PgBouncer in transaction pooling mode (DB_PGBOUNCER=true)."""
 
 from __future__ import annotations
 
@@ -27,13 +28,19 @@ from tests.utils.booking_cluster import (
     seats_booked,
 )
 from tests.utils.db import temporary_database_sync
+from tests.utils.pgbouncer import DATABASE_PATHS, services_database
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BookingCluster]:
+@pytest.fixture(scope="module", params=DATABASE_PATHS)
+def cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+            ) -> Iterator[BookingCluster]:
+    """Two replicas on PostgreSQL, or on PgBouncer in transaction pooling mode (the
+    checks below read PostgreSQL directly either way)."""
     workdir: Path = tmp_path_factory.mktemp("booking-cluster")
     with temporary_database_sync() as url:
-        cluster = BookingCluster(workdir, url, replicas=2, env={"DB_POOL_SIZE": "10"})
+        service_url, db_env = services_database(request, url)
+        cluster = BookingCluster(workdir, service_url, replicas=2,
+                                 env={"DB_POOL_SIZE": "10", **db_env})
         cluster.database_url = url  # type: ignore[attr-defined]
         try:
             yield cluster.start()

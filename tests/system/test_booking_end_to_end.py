@@ -7,14 +7,15 @@ since the search is reported by PriceOffer and refused as PRICE_CHANGED with the
 total, then accepted with max_total_price; the booking is confirmed through one booking
 replica and its itinerary link opens through the other at once. A provider offer from
 the same search is booked as one flight order at the stand-in, confirmed, and its
-cancellation deletes the order.
+cancellation deletes the order. Search and booking run on PostgreSQL directly, and
+again through PgBouncer in transaction pooling mode (DB_PGBOUNCER=true).
 """
 
 from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -40,6 +41,7 @@ from tests.utils.booking_cluster import (
     provider_env,
     sim_orders,
 )
+from tests.utils.pgbouncer import DATABASE_PATHS, services_database
 from tests.utils.search_cluster import SearchCluster, error_details, seeded_database
 from tests.utils.sim import Sim, new_clients
 from tests.utils.token_cluster import TokenCluster
@@ -48,15 +50,21 @@ TOMORROW = datetime.now(UTC).date() + timedelta(days=1)
 
 
 class Stack:
-    def __init__(self, workdir: Path, database_url: str, redis_url: str) -> None:
+    def __init__(self, workdir: Path, database_url: str, redis_url: str,
+                 service_url: str | None = None, db_env: Mapping[str, str] | None = None
+                 ) -> None:
+        """``database_url`` is PostgreSQL (the tests' own checks); the services reach it
+        at ``service_url`` (PgBouncer, say) with ``db_env``."""
         self.prefix = f"skyroute-test-{secrets.token_hex(6)}"
         self.redis_url = redis_url
         self.database_url = database_url
+        service_url = service_url or database_url
         self.sim = Sim(workdir, new_clients()).start()
         self.tokens = TokenCluster(workdir, self.sim, redis_url, self.prefix, 2).start()
-        self.search = SearchCluster(workdir, database_url, redis_url, self.prefix, 2,
-                                    self.tokens).start()
-        self.booking = BookingCluster(workdir, database_url, replicas=2, env={
+        self.search = SearchCluster(workdir, service_url, redis_url, self.prefix, 2,
+                                    self.tokens, env=db_env).start()
+        self.booking = BookingCluster(workdir, service_url, replicas=2, env={
+            **(db_env or {}),
             "BOOKING_PRICE_SOURCE": "search",
             "SEARCH_SERVICE_ADDRESSES": ",".join(self.search.addresses),
             "SEARCH_TIMEOUT_SECONDS": "10",
@@ -76,10 +84,12 @@ class Stack:
             client.close()
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[Stack]:
+@pytest.fixture(scope="module", params=DATABASE_PATHS)
+def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+          redis_url: str) -> Iterator[Stack]:
     with seeded_database() as url:
-        stack = Stack(tmp_path_factory.mktemp("booking-e2e"), url, redis_url)
+        stack = Stack(tmp_path_factory.mktemp("booking-e2e"), url, redis_url,
+                      *services_database(request, url))
         try:
             yield stack
             stack.booking.stop()

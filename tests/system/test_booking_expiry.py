@@ -27,15 +27,20 @@ from tests.utils.booking_cluster import (
     seats_booked,
 )
 from tests.utils.db import temporary_database_sync
+from tests.utils.pgbouncer import DATABASE_PATHS, services_database
 
 HOLD_SECONDS = 1.0
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BookingCluster]:
+@pytest.fixture(scope="module", params=DATABASE_PATHS)
+def cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+            ) -> Iterator[BookingCluster]:
+    """Two replicas on PostgreSQL, or through PgBouncer in transaction pooling mode."""
     workdir: Path = tmp_path_factory.mktemp("booking-expiry")
     with temporary_database_sync() as url:
-        cluster = BookingCluster(workdir, url, replicas=2, env={
+        service_url, db_env = services_database(request, url)
+        cluster = BookingCluster(workdir, service_url, replicas=2, env={
+            **db_env,
             "BOOKING_HOLD_SECONDS": str(HOLD_SECONDS),
             "BOOKING_SWEEP_INTERVAL_SECONDS": "0.1",
             # Small batches: several sweeps, on both replicas, race for the same rows.
