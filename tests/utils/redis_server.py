@@ -128,7 +128,7 @@ class SentinelSetup:
             client = redis.Redis(port=port, socket_timeout=1)
             try:
                 addr = client.sentinel_get_master_addr_by_name(self.MASTER)
-                answers.append(int(addr[1]) if addr else None)
+                answers.append(int(addr[1]) if isinstance(addr, tuple | list) else None)
             except redis.RedisError:
                 answers.append(None)
             finally:
