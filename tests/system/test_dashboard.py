@@ -116,7 +116,9 @@ async def test_dashboard_shows_every_replica_and_the_token_state(stack: Stack) -
                     {"token": 3, "search": 2, "booking": 2}[service]
             tile = page.locator("#provider-amadeus")
             await tile.wait_for(timeout=10_000)
-            assert await tile.get_attribute("data-state") == "green"
+            # Green once every token replica's heartbeat (every 2 s) holds the token.
+            await page.wait_for_selector("#provider-amadeus[data-state='green']",
+                                         timeout=15_000)
             assert "expires in" in await tile.inner_text()
 
             # Token endpoint down and the token invalidated: no valid token anywhere.
