@@ -10,8 +10,13 @@ from collections.abc import Awaitable, Callable
 from benchmarks.stats import Point, point_from_latencies
 
 
-async def drive(subject: str, call: Callable[[], Awaitable[bool]], concurrency: int,
-                seconds: float, warmup: float) -> Point:
+async def drive(
+    subject: str,
+    call: Callable[[], Awaitable[bool]],
+    concurrency: int,
+    seconds: float,
+    warmup: float,
+) -> Point:
     """``call`` returns True on success; an exception also counts as a failure."""
     latencies: list[float] = []
     failed = 0

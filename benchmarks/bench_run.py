@@ -49,34 +49,45 @@ def bench_parser(prog: str, doc: str, quick: str) -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true", help=quick)
     parser.add_argument("--seconds", type=float, default=5.0, help="measured time per point")
     parser.add_argument("--warmup", type=float, default=1.0, help="warm-up before each point")
-    parser.add_argument("--rounds", type=int, default=1,
-                        help="rounds per point; the one least disturbed by other processes "
-                             "(and steal, where measured) is reported")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="rounds per point; the one least disturbed by other processes "
+        "(and steal, where measured) is reported",
+    )
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--no-doc", action="store_true", help="print only; leave the doc")
-    parser.add_argument("--keep-logs", action="store_true",
-                        help="keep the work directory (logs, profiles) even on success")
+    parser.add_argument(
+        "--keep-logs",
+        action="store_true",
+        help="keep the work directory (logs, profiles) even on success",
+    )
     return parser
 
 
 def add_redis_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL",
-                                                              "redis://127.0.0.1:6379/0"))
+    parser.add_argument(
+        "--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    )
 
 
-def add_service_options(parser: argparse.ArgumentParser, scale: str, scale_help: str
-                        ) -> None:
+def add_service_options(parser: argparse.ArgumentParser, scale: str, scale_help: str) -> None:
     """Options of the benchmarks of a database-backed service (search, booking)."""
     parser.add_argument("--replicas", type=int, default=2)
     parser.add_argument("--scale", default=scale, help=scale_help)
-    parser.add_argument("--no-profile", action="store_true",
-                        help="skip the py-spy pass (it runs when py-spy is on PATH)")
+    parser.add_argument(
+        "--no-profile",
+        action="store_true",
+        help="skip the py-spy pass (it runs when py-spy is on PATH)",
+    )
 
 
 def command_line(prog: str, argv: Sequence[str] | None) -> str:
     """How the run was started, for the report (without options that change no figure)."""
-    shown = [a for a in (sys.argv[1:] if argv is None else argv)
-             if a not in ("--no-doc", "--keep-logs")]
+    shown = [
+        a for a in (sys.argv[1:] if argv is None else argv) if a not in ("--no-doc", "--keep-logs")
+    ]
     return " ".join([f"python -m {prog}", *shown])
 
 
@@ -117,8 +128,7 @@ class BenchRun(Generic[R]):
                 self.db.drop()
                 notes.append(f"database {name} dropped")
             except Exception as exc:  # report, and keep cleaning up
-                print(f"cleanup: could not drop the scratch database: {exc}",
-                      file=sys.stderr)
+                print(f"cleanup: could not drop the scratch database: {exc}", file=sys.stderr)
         if self.redis_url:
             notes.append(f"{self._delete_keys()} Redis keys under {self.prefix}: deleted")
         print("cleanup: " + ", ".join(notes))
@@ -133,12 +143,11 @@ class BenchRun(Generic[R]):
             redis = Redis.from_url(self.redis_url)
             keys = list(redis.scan_iter(match=f"{self.prefix}*", count=1000))
             for start in range(0, len(keys), 1000):
-                redis.delete(*keys[start:start + 1000])
+                redis.delete(*keys[start : start + 1000])
             redis.close()
             return len(keys)
         except Exception as exc:  # cleanup must not hide the run's own error
-            print(f"cleanup: could not delete Redis keys {self.prefix}*: {exc}",
-                  file=sys.stderr)
+            print(f"cleanup: could not delete Redis keys {self.prefix}*: {exc}", file=sys.stderr)
             return 0
 
     def log(self, message: str) -> None:
@@ -147,8 +156,9 @@ class BenchRun(Generic[R]):
     def start_echo(self, payload_size: int) -> tuple[Child, str]:
         """The echo gRPC server answering ``payload_size`` bytes, and its address."""
         self.log(f"echo gRPC server ({payload_size}-byte responses) ...")
-        child = self.group.python("echo-server", ["-m", "benchmarks.echo_server",
-                                                  "--payload-size", str(payload_size)])
+        child = self.group.python(
+            "echo-server", ["-m", "benchmarks.echo_server", "--payload-size", str(payload_size)]
+        )
         return child, f"127.0.0.1:{child.wait_ready()['grpc']}"
 
     def _groups(self) -> dict[str, list[int]]:
@@ -170,17 +180,25 @@ class BenchRun(Generic[R]):
         point.cores = meter.group_cores()
         point.cores["clients"] = meter.own_cores() - point.cores.get("servers", 0.0)
         note = f"  [{'; '.join(point.notes)}]" if point.notes else ""
-        self.log(f"  {point.subject:<24} c={point.concurrency:<3} {point.rps:>9,.0f}/s  "
-                 f"p50 {point.p50_ms:7.2f}  p95 {point.p95_ms:7.2f}  p99 {point.p99_ms:7.2f} ms"
-                 f"  failed {point.failed}  other CPU {point.foreign_cores:.2f}"
-                 f"  steal {point.steal_cores:.2f}{note}")
+        self.log(
+            f"  {point.subject:<24} c={point.concurrency:<3} {point.rps:>9,.0f}/s  "
+            f"p50 {point.p50_ms:7.2f}  p95 {point.p95_ms:7.2f}  p99 {point.p99_ms:7.2f} ms"
+            f"  failed {point.failed}  other CPU {point.foreign_cores:.2f}"
+            f"  steal {point.steal_cores:.2f}{note}"
+        )
         if point.failed:
-            self.report.problems.append(f"{point.subject} c={point.concurrency}: "
-                                        f"{point.failed} failed requests")
+            self.report.problems.append(
+                f"{point.subject} c={point.concurrency}: {point.failed} failed requests"
+            )
         return point
 
-    def rounds(self, concurrencies: Sequence[int], rounds: int,
-               one_round: Callable[[int, int], list[Point]], label: str = "") -> list[Point]:
+    def rounds(
+        self,
+        concurrencies: Sequence[int],
+        rounds: int,
+        one_round: Callable[[int, int], list[Point]],
+        label: str = "",
+    ) -> list[Point]:
         """``rounds`` rounds of ``one_round(c, round_)`` per concurrency (all rounds of one
         concurrency together); of each point's rounds, the quietest (keep_quietest)."""
         points: list[Point] = []
@@ -198,11 +216,14 @@ class BenchRun(Generic[R]):
         time.sleep(1.0)
         busy = meter.foreign_cores()
         if busy > NOISY_CORES:
-            self.log(f"warning: other processes are using {busy:.1f} of "
-                     f"{os.cpu_count()} cores; figures will be noisy")
+            self.log(
+                f"warning: other processes are using {busy:.1f} of "
+                f"{os.cpu_count()} cores; figures will be noisy"
+            )
             self.report.warnings.append(
                 f"the machine was busy before the run: other processes used {busy:.1f} "
-                "cores (see the 'other CPU' column)")
+                "cores (see the 'other CPU' column)"
+            )
 
 
 def keep_quietest(candidates: list[Point]) -> list[Point]:
@@ -222,9 +243,16 @@ def _disturbance(point: Point) -> float:
     return point.foreign_cores + steal
 
 
-def run_bench(report: R, redis_url: str | None, prefix: str,
-              bench: Callable[[BenchRun[R]], object], args: argparse.Namespace, *,
-              print_summary: Callable[[R], None], write: Callable[[Path, R], None]) -> int:
+def run_bench(
+    report: R,
+    redis_url: str | None,
+    prefix: str,
+    bench: Callable[[BenchRun[R]], object],
+    args: argparse.Namespace,
+    *,
+    print_summary: Callable[[R], None],
+    write: Callable[[Path, R], None],
+) -> int:
     """Every benchmark's main: run ``bench(run)`` inside a BenchRun, summarise, write
     the doc section (unless --no-doc), and exit 0 unless the report recorded a problem
     (130 on Ctrl-C)."""

@@ -64,8 +64,7 @@ CEILING = {HOT: "SQL ceiling, hot flight", SPREAD: "SQL ceiling, spread"}
 FLOOR = "gRPC floor (echo)"
 SUBJECTS = (SUBJECT[HOT], CEILING[HOT], SUBJECT[SPREAD], CEILING[SPREAD], FLOOR)
 # --pgbouncer: the same replicas' load through PgBouncer in transaction pooling mode.
-VIA_PGBOUNCER = {HOT: "booking via PgBouncer, hot flight",
-                 SPREAD: "booking via PgBouncer, spread"}
+VIA_PGBOUNCER = {HOT: "booking via PgBouncer, hot flight", SPREAD: "booking via PgBouncer, spread"}
 # PgBouncer's server connections (default_pool_size): fewer than the replicas' clients.
 PGBOUNCER_POOL_SIZE = 10
 # Processes the load is spread over (per subject): like two client services.
@@ -99,12 +98,19 @@ PROG = "benchmarks.booking_bench"
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = bench_parser(PROG, __doc__, "smoke run: 2 s per point, concurrency 8 only")
     add_service_options(parser, "small", "seed scale (small, default)")
-    parser.add_argument("--hot-seats", type=int, default=1_000_000,
-                        help="seats on the hot flight's fare (enough never to sell out)")
+    parser.add_argument(
+        "--hot-seats",
+        type=int,
+        default=1_000_000,
+        help="seats on the hot flight's fare (enough never to sell out)",
+    )
     parser.add_argument("--concurrency", help="comma-separated concurrencies (1,8,32)")
-    parser.add_argument("--pgbouncer", action="store_true",
-                        help="also measure the service through PgBouncer in transaction "
-                             "pooling mode (DB_PGBOUNCER=true; needs Debian's pgbouncer)")
+    parser.add_argument(
+        "--pgbouncer",
+        action="store_true",
+        help="also measure the service through PgBouncer in transaction "
+        "pooling mode (DB_PGBOUNCER=true; needs Debian's pgbouncer)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.seconds, args.warmup, args.rounds, args.no_profile = 2.0, 0.5, 1, True
@@ -116,13 +122,25 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    subjects = SUBJECTS + ((VIA_PGBOUNCER[HOT], VIA_PGBOUNCER[SPREAD])
-                           if args.pgbouncer else ())
-    report = ServiceReport("Booking service", command_line(PROG, argv), "bench-booking",
-                           subjects, unit="bookings/s", requests_label="bookings")
+    subjects = SUBJECTS + ((VIA_PGBOUNCER[HOT], VIA_PGBOUNCER[SPREAD]) if args.pgbouncer else ())
+    report = ServiceReport(
+        "Booking service",
+        command_line(PROG, argv),
+        "bench-booking",
+        subjects,
+        unit="bookings/s",
+        requests_label="bookings",
+    )
     prefix = f"skyroute-bench-booking-{secrets.token_hex(4)}"
-    return run_bench(report, None, prefix, lambda run: BookingBench(args, run).run(), args,
-                     print_summary=print_summary, write=write)
+    return run_bench(
+        report,
+        None,
+        prefix,
+        lambda run: BookingBench(args, run).run(),
+        args,
+        print_summary=print_summary,
+        write=write,
+    )
 
 
 class BookingBench:
@@ -166,38 +184,46 @@ class BookingBench:
         ctx.warn_if_busy()
         self.log(f"scratch database, seeded at scale {args.scale!r} ...")
         seeded = ctx.db.create(args.scale)
-        self.log(f"  {seeded.flights} flights, {seeded.fares} fares in "
-                 f"{seeded.total_seconds:.1f} s")
+        self.log(
+            f"  {seeded.flights} flights, {seeded.fares} fares in {seeded.total_seconds:.1f} s"
+        )
         self.hot, self.spread = asyncio.run(self.prepare_inventory())
         self.check_invariant("before the load")
         self.log(f"booking service, {args.replicas} replicas ...")
         self.cluster = ServiceCluster(
-            ctx.group, BOOKING, Facts(database_url=ctx.db.url,
-                                      jwt=Jwt(self.secret, ISSUER, AUDIENCE)),
-            args.replicas, env={"BOOKING_PRICE_SOURCE": "database"})
+            ctx.group,
+            BOOKING,
+            Facts(database_url=ctx.db.url, jwt=Jwt(self.secret, ISSUER, AUDIENCE)),
+            args.replicas,
+            env={"BOOKING_PRICE_SOURCE": "database"},
+        )
         if bouncer is not None:
             self.log(f"booking service through PgBouncer, {args.replicas} replicas ...")
             self.bounced = ServiceCluster(
-                ctx.group, BOOKING, Facts(database_url=bouncer.url_for(ctx.db.url),
-                                          jwt=Jwt(self.secret, ISSUER, AUDIENCE)),
-                args.replicas, env={"BOOKING_PRICE_SOURCE": "database",
-                                    "DB_PGBOUNCER": "true"}, name="booking-pgbouncer")
+                ctx.group,
+                BOOKING,
+                Facts(
+                    database_url=bouncer.url_for(ctx.db.url), jwt=Jwt(self.secret, ISSUER, AUDIENCE)
+                ),
+                args.replicas,
+                env={"BOOKING_PRICE_SOURCE": "database", "DB_PGBOUNCER": "true"},
+                name="booking-pgbouncer",
+            )
         asyncio.run(self.sanity())
         self.start_echoes()
         ctx.server_pids = lambda: (
             ([*self.cluster.pids] if self.cluster else [])
             + ([*self.bounced.pids] if self.bounced else [])
             + ([bouncer.proc.pid] if bouncer and bouncer.proc else [])
-            + [echo.popen.pid for echo in self.echoes])
-        self.describe(seeded, ctx.db.settings(("fsync", "synchronous_commit",
-                                               "shared_buffers")))
+            + [echo.popen.pid for echo in self.echoes]
+        )
+        self.describe(seeded, ctx.db.settings(("fsync", "synchronous_commit", "shared_buffers")))
         handled_before = self.handled()
 
         def one_round(c: int, round_: int) -> list[Point]:
             points = []
             for mode in (HOT, SPREAD):
-                points += [self.service_point(mode, c, round_),
-                           self.ceiling_point(mode, c, round_)]
+                points += [self.service_point(mode, c, round_), self.ceiling_point(mode, c, round_)]
                 if self.bounced is not None:
                     points.append(self.service_point(mode, c, round_, self.bounced))
             return [*points, self.floor_point(c, round_)]
@@ -208,7 +234,8 @@ class BookingBench:
             f"no oversold seat: after each of the {self.invariant_checks} checks (before the "
             f"load and after each of the {self.points} load runs) every fare's seats taken "
             "(seats_total - seats_available) equalled the seats of its HELD and CONFIRMED "
-            "bookings, and no fare had fewer than 0 seats left")
+            "bookings, and no fare had fewer than 0 seats left"
+        )
         self.ratios_and_aims()
         self.activity_table()
         self.cpu_findings()
@@ -230,18 +257,31 @@ class BookingBench:
                 WHERE fa.cabin = 'ECONOMY' AND f.departure_at > now() + interval '1 day'
                 ORDER BY abs(extract(epoch FROM f.departure_at - (now() + interval '7 days'))),
                          fa.id""")
-            fares = [{"fare_id": r["id"], "price": str(r["price"]),
-                      "currency": r["currency"], "refundable": r["refundable"],
-                      "change_fee": str(r["change_fee"]), "designator": r["designator"],
-                      "origin": r["origin"].strip(), "destination": r["destination"].strip(),
-                      "departure_at": r["departure_at"], "arrival_at": r["arrival_at"]}
-                     for r in rows]
+            fares = [
+                {
+                    "fare_id": r["id"],
+                    "price": str(r["price"]),
+                    "currency": r["currency"],
+                    "refundable": r["refundable"],
+                    "change_fee": str(r["change_fee"]),
+                    "designator": r["designator"],
+                    "origin": r["origin"].strip(),
+                    "destination": r["destination"].strip(),
+                    "departure_at": r["departure_at"],
+                    "arrival_at": r["arrival_at"],
+                }
+                for r in rows
+            ]
             hot = fares[0]
-            await conn.execute("UPDATE fares SET seats_total = $2, seats_available = $2 "
-                               "WHERE id = $1", hot["fare_id"], self.args.hot_seats)
+            await conn.execute(
+                "UPDATE fares SET seats_total = $2, seats_available = $2 WHERE id = $1",
+                hot["fare_id"],
+                self.args.hot_seats,
+            )
             self.spread_seats = await conn.fetchval(
                 "SELECT sum(seats_total) FROM fares WHERE id = ANY($1::bigint[])",
-                [f["fare_id"] for f in fares[1:]])
+                [f["fare_id"] for f in fares[1:]],
+            )
         finally:
             await conn.close()
         return hot, fares[1:]
@@ -250,83 +290,124 @@ class BookingBench:
         """One booking through the round-robin client, checked field by field."""
         assert self.cluster is not None
         now = int(time.time())
-        token = jwt.encode({"iss": ISSUER, "aud": AUDIENCE, "sub": "bench-sanity",
-                            "iat": now, "exp": now + 600}, self.secret, algorithm="HS256")
+        token = jwt.encode(
+            {"iss": ISSUER, "aud": AUDIENCE, "sub": "bench-sanity", "iat": now, "exp": now + 600},
+            self.secret,
+            algorithm="HS256",
+        )
         metadata = (("authorization", f"Bearer {token}"),)
         fare = self.spread[-1]
         channel = open_channel(self.cluster.addresses, SERVICE)
         try:
             stub = pb_grpc.BookingServiceStub(channel)
-            created = await stub.CreateBooking(pb.CreateBookingRequest(
-                offer_ids=[format_ref(fare["fare_id"], Decimal(fare["price"]),
-                                      Party(1, 0, 0))],
-                passengers=[pb.Passenger(
-                    given_name="Ada", family_name="Lovelace", birth_date="1985-12-10",
-                    document=pb.TravelDocument(type=pb.DOCUMENT_TYPE_PASSPORT,
-                                               number="P1234567", issuing_country="GB",
-                                               expire_date="2036-01-31"))],
-                contact=pb.Contact(email="ada@example.com"), request_id="sanity-1"),
-                metadata=metadata, timeout=10)
-            confirmed = await stub.ConfirmBooking(pb.ConfirmBookingRequest(
-                booking_reference=created.booking.booking_reference,
-                payment_token="tok_visa"), metadata=metadata, timeout=10)
+            created = await stub.CreateBooking(
+                pb.CreateBookingRequest(
+                    offer_ids=[format_ref(fare["fare_id"], Decimal(fare["price"]), Party(1, 0, 0))],
+                    passengers=[
+                        pb.Passenger(
+                            given_name="Ada",
+                            family_name="Lovelace",
+                            birth_date="1985-12-10",
+                            document=pb.TravelDocument(
+                                type=pb.DOCUMENT_TYPE_PASSPORT,
+                                number="P1234567",
+                                issuing_country="GB",
+                                expire_date="2036-01-31",
+                            ),
+                        )
+                    ],
+                    contact=pb.Contact(email="ada@example.com"),
+                    request_id="sanity-1",
+                ),
+                metadata=metadata,
+                timeout=10,
+            )
+            confirmed = await stub.ConfirmBooking(
+                pb.ConfirmBookingRequest(
+                    booking_reference=created.booking.booking_reference, payment_token="tok_visa"
+                ),
+                metadata=metadata,
+                timeout=10,
+            )
         except grpc.aio.AioRpcError as exc:
-            raise RuntimeError(f"a single booking failed: {exc.code().name} "
-                               f"{exc.details()}\n{self.cluster.log_text()[-3000:]}") from None
+            raise RuntimeError(
+                f"a single booking failed: {exc.code().name} "
+                f"{exc.details()}\n{self.cluster.log_text()[-3000:]}"
+            ) from None
         finally:
             await channel.close()
         self.reply = confirmed.SerializeToString()
         booking = confirmed.booking
         segment = booking.offers[0].segments[0]
-        good = (created.booking.status == pb.BOOKING_STATUS_HELD
-                and booking.status == pb.BOOKING_STATUS_CONFIRMED
-                and segment.fare_id == fare["fare_id"] and segment.seats == 1
-                and len(booking.passengers[0].ticket_number) == 13)
-        line = (f"one booking through the Python client: HELD, then CONFIRMED with ticket "
-                f"{booking.passengers[0].ticket_number}, 1 seat on fare {segment.fare_id}")
+        good = (
+            created.booking.status == pb.BOOKING_STATUS_HELD
+            and booking.status == pb.BOOKING_STATUS_CONFIRMED
+            and segment.fare_id == fare["fare_id"]
+            and segment.seats == 1
+            and len(booking.passengers[0].ticket_number) == 13
+        )
+        line = (
+            f"one booking through the Python client: HELD, then CONFIRMED with ticket "
+            f"{booking.passengers[0].ticket_number}, 1 seat on fare {segment.fare_id}"
+        )
         (self.report.checks if good else self.report.problems).append(
-            line if good else f"single booking came back wrong: {booking}")
+            line if good else f"single booking came back wrong: {booking}"
+        )
 
     def start_echoes(self) -> None:
         """As many echo servers as replicas, each answering any call with the sanity
         booking's ConfirmBookingResponse (the gRPC floor's servers)."""
         reply = self.ctx.workdir / "confirmed-booking.bin"
         reply.write_bytes(self.reply)
-        self.log(f"{self.args.replicas} echo gRPC servers ({len(self.reply)}-byte "
-                 "responses) ...")
-        self.echoes = [self.ctx.group.python(f"echo-{i}", [
-            "-m", "benchmarks.echo_server", "--payload-file", str(reply)])
-            for i in range(self.args.replicas)]
-        self.echo_addresses = [f"127.0.0.1:{echo.wait_ready()['grpc']}"
-                               for echo in self.echoes]
+        self.log(f"{self.args.replicas} echo gRPC servers ({len(self.reply)}-byte responses) ...")
+        self.echoes = [
+            self.ctx.group.python(
+                f"echo-{i}", ["-m", "benchmarks.echo_server", "--payload-file", str(reply)]
+            )
+            for i in range(self.args.replicas)
+        ]
+        self.echo_addresses = [f"127.0.0.1:{echo.wait_ready()['grpc']}" for echo in self.echoes]
 
     # ------------------------------------------------------------------ measuring
 
-    def config(self, mode: str, run_id: str, cluster: ServiceCluster | None = None
-               ) -> dict[str, Any]:
+    def config(
+        self, mode: str, run_id: str, cluster: ServiceCluster | None = None
+    ) -> dict[str, Any]:
         cluster = cluster or self.cluster
         assert cluster is not None
-        return {"run": run_id, "fares": [self.hot] if mode == HOT else self.spread,
-                "addresses": cluster.addresses, "issuer": ISSUER,
-                "audience": AUDIENCE, "secret": self.secret, "dsn": self.ctx.db.dsn}
+        return {
+            "run": run_id,
+            "fares": [self.hot] if mode == HOT else self.spread,
+            "addresses": cluster.addresses,
+            "issuer": ISSUER,
+            "audience": AUDIENCE,
+            "secret": self.secret,
+            "dsn": self.ctx.db.dsn,
+        }
 
-    def service_point(self, mode: str, c: int, round_: int,
-                      bounced: ServiceCluster | None = None) -> Point:
+    def service_point(
+        self, mode: str, c: int, round_: int, bounced: ServiceCluster | None = None
+    ) -> Point:
         """The service's create+confirm pairs; with ``bounced``, through PgBouncer."""
         subject = (VIA_PGBOUNCER if bounced else SUBJECT)[mode]
         via = "-pgb" if bounced else ""
-        run_id = (f"{self.ctx.prefix}{via}-{'hot' if mode == HOT else 'spread'}"
-                  f"-c{c}-r{round_}")
+        run_id = f"{self.ctx.prefix}{via}-{'hot' if mode == HOT else 'spread'}-c{c}-r{round_}"
         outcome: list[proc_load.Outcome] = []
         counters = self.ctx.db.counters()
         cluster = bounced or self.cluster
         assert cluster is not None
 
         def measure() -> Point:
-            result = proc_load.run(service_pairs, self.config(mode, run_id, cluster),
-                                   processes=LOAD_PROCESSES, concurrency=c,
-                                   seconds=self.args.seconds, warmup=self.args.warmup,
-                                   workdir=self.ctx.workdir, name=f"pairs-{run_id}")
+            result = proc_load.run(
+                service_pairs,
+                self.config(mode, run_id, cluster),
+                processes=LOAD_PROCESSES,
+                concurrency=c,
+                seconds=self.args.seconds,
+                warmup=self.args.warmup,
+                workdir=self.ctx.workdir,
+                name=f"pairs-{run_id}",
+            )
             outcome.append(result)
             return result.point(subject, len(cluster.addresses), c)
 
@@ -334,8 +415,10 @@ class BookingBench:
         self.counted(subject, c, counters, outcome[0])
         stats = outcome[0].stats
         if stats.get("pairs"):
-            self.split_ms[(subject, c)] = (stats["create_us"] / stats["pairs"] / 1000,
-                                           stats["confirm_us"] / stats["pairs"] / 1000)
+            self.split_ms[(subject, c)] = (
+                stats["create_us"] / stats["pairs"] / 1000,
+                stats["confirm_us"] / stats["pairs"] / 1000,
+            )
         self.pairs_seen += int(stats.get("pairs", 0))
         self.after_load(f"{subject} c={c}")
         return point
@@ -347,9 +430,15 @@ class BookingBench:
 
         def measure() -> Point:
             result = proc_load.run(
-                sql_pairs, self.config(mode, run_id), processes=LOAD_PROCESSES,
-                concurrency=c, seconds=self.args.seconds, warmup=self.args.warmup,
-                workdir=self.ctx.workdir, name=f"sql-{run_id}")
+                sql_pairs,
+                self.config(mode, run_id),
+                processes=LOAD_PROCESSES,
+                concurrency=c,
+                seconds=self.args.seconds,
+                warmup=self.args.warmup,
+                workdir=self.ctx.workdir,
+                name=f"sql-{run_id}",
+            )
             outcome.append(result)
             return result.point(CEILING[mode], 0, c)
 
@@ -364,22 +453,33 @@ class BookingBench:
 
         def measure() -> Point:
             result = proc_load.run(
-                echo_pairs, config, processes=LOAD_PROCESSES, concurrency=c,
-                seconds=self.args.seconds, warmup=self.args.warmup,
-                workdir=self.ctx.workdir, name=f"echo-{run_id}")
+                echo_pairs,
+                config,
+                processes=LOAD_PROCESSES,
+                concurrency=c,
+                seconds=self.args.seconds,
+                warmup=self.args.warmup,
+                workdir=self.ctx.workdir,
+                name=f"echo-{run_id}",
+            )
             return result.point(FLOOR, len(self.echo_addresses), c)
 
         return self.ctx.measured(measure)
 
-    def counted(self, subject: str, c: int, before: dict[str, int],
-                outcome: proc_load.Outcome) -> None:
+    def counted(
+        self, subject: str, c: int, before: dict[str, int], outcome: proc_load.Outcome
+    ) -> None:
         """New sessions, and transactions per booking (warm-up included on both sides
         of the division: the counters cover the whole run)."""
         after = self.ctx.db.counters()
         self.sessions[(subject, c)] = after["sessions"] - before["sessions"]
         done = sum(outcome.outcomes.values()) + outcome.stats.get("warmup_calls", 0)
-        xacts = (after["xact_commit"] - before["xact_commit"]
-                 + after["xact_rollback"] - before["xact_rollback"])
+        xacts = (
+            after["xact_commit"]
+            - before["xact_commit"]
+            + after["xact_rollback"]
+            - before["xact_rollback"]
+        )
         if done:
             self.xacts[(subject, c)] = xacts / done
 
@@ -390,9 +490,11 @@ class BookingBench:
             point = self.ctx.measured(measure)
         self.activity[(point.subject, point.concurrency)] = sampler.averages(point.window)
         if sampler.error:
-            self.report.warnings.append(f"pg_stat_activity sampling failed during "
-                                        f"{point.subject} c={point.concurrency}: "
-                                        f"{sampler.error}")
+            self.report.warnings.append(
+                f"pg_stat_activity sampling failed during "
+                f"{point.subject} c={point.concurrency}: "
+                f"{sampler.error}"
+            )
         return point
 
     def after_load(self, what: str) -> None:
@@ -406,9 +508,13 @@ class BookingBench:
         self.invariant_checks += 1
         if violations:
             self.report.problems.append(
-                f"OVERSOLD {when}: " + "; ".join(
+                f"OVERSOLD {when}: "
+                + "; ".join(
                     f"fare {r['id']}: seats_total {r['seats_total']}, seats_available "
-                    f"{r['seats_available']}, booked {r['booked']}" for r in violations))
+                    f"{r['seats_available']}, booked {r['booked']}"
+                    for r in violations
+                )
+            )
             self.log(f"  OVERSOLD {when}: {violations}")
 
     async def _violations(self) -> list[asyncpg.Record]:
@@ -435,15 +541,21 @@ class BookingBench:
         rose = {method: increase(before[method], after[method]) for method in after}
         created = rose[CREATE].get("OK", 0.0)
         confirmed = rose[CONFIRM].get("OK", 0.0)
-        other = {f"{m.rsplit('/', 1)[1]} {code}": v for m, codes in rose.items()
-                 for code, v in codes.items() if code != "OK"}
+        other = {
+            f"{m.rsplit('/', 1)[1]} {code}": v
+            for m, codes in rose.items()
+            for code, v in codes.items()
+            if code != "OK"
+        }
         # Calls in flight at the end of a run are counted by the replicas only, or
         # cancelled (CANCELLED).
         ok = confirmed >= self.pairs_seen and all(k.endswith("CANCELLED") for k in other)
-        line = (f"replica metrics: CreateBooking OK {created:.0f}, ConfirmBooking OK "
-                f"{confirmed:.0f}; the load generators saw {self.pairs_seen} bookings "
-                "confirmed (warm-up included)"
-                + (f"; other codes {other}" if other else "; no other status codes"))
+        line = (
+            f"replica metrics: CreateBooking OK {created:.0f}, ConfirmBooking OK "
+            f"{confirmed:.0f}; the load generators saw {self.pairs_seen} bookings "
+            "confirmed (warm-up included)"
+            + (f"; other codes {other}" if other else "; no other status codes")
+        )
         (self.report.checks if ok else self.report.problems).append(line)
 
     # ------------------------------------------------------------------ report
@@ -470,9 +582,12 @@ class BookingBench:
             f"{LOAD_PROCESSES} Python processes, each with a grpc.aio round-robin channel "
             "over both replicas, one user per worker with a JWT (HS256) minted for it. "
             f"{args.warmup:g} s warm-up, then {args.seconds:g} s per point; "
-            + ("one round per point. " if args.rounds == 1 else
-               f"{args.rounds} rounds per point, the one least disturbed by other "
-               "processes and steal reported. ")
+            + (
+                "one round per point. "
+                if args.rounds == 1
+                else f"{args.rounds} rounds per point, the one least disturbed by other "
+                "processes and steal reported. "
+            )
             + "Closed loop: mean latency = concurrency / throughput.",
             "Ceiling: the service's own two write statements, imported from "
             "booking_service/store/repository.py and sent straight through asyncpg from as "
@@ -513,8 +628,13 @@ class BookingBench:
                         f"{ours.rps / ceiling.rps:.2f} ({ours.rps:,.0f} / "
                         f"{ceiling.rps:,.0f} bookings/s); p99 {ms(ours.p99_ms)} ms vs "
                         f"{ms(ceiling.p99_ms)} ms"
-                        + (f"; mean CreateBooking {split[0]:.1f} ms + ConfirmBooking "
-                           f"{split[1]:.1f} ms" if split else ""))
+                        + (
+                            f"; mean CreateBooking {split[0]:.1f} ms + ConfirmBooking "
+                            f"{split[1]:.1f} ms"
+                            if split
+                            else ""
+                        )
+                    )
         for mode in (HOT, SPREAD):
             for c in self.args.concurrencies:
                 ours, floor = r.point(SUBJECT[mode], c), r.point(FLOOR, c)
@@ -522,30 +642,46 @@ class BookingBench:
                     r.ratios.append(
                         f"{mode}, c={c}: service / gRPC floor = {ours.rps / floor.rps:.2f} "
                         f"({ours.rps:,.0f} / {floor.rps:,.0f} bookings/s); p99 "
-                        f"{ms(ours.p99_ms)} ms vs {ms(floor.p99_ms)} ms")
-        best = {mode: max((p for p in r.points if p.subject == SUBJECT[mode]),
-                          key=lambda p: p.rps, default=None) for mode in (HOT, SPREAD)}
+                        f"{ms(ours.p99_ms)} ms vs {ms(floor.p99_ms)} ms"
+                    )
+        best = {
+            mode: max(
+                (p for p in r.points if p.subject == SUBJECT[mode]),
+                key=lambda p: p.rps,
+                default=None,
+            )
+            for mode in (HOT, SPREAD)
+        }
         spread_best = best[SPREAD]
         if spread_best:
-            r.ratios.append(f"against the previous system (50 bookings/s, < 1 s per "
-                            f"booking): spread x{spread_best.rps / PREVIOUS_RPS:.1f}")
+            r.ratios.append(
+                f"against the previous system (50 bookings/s, < 1 s per "
+                f"booking): spread x{spread_best.rps / PREVIOUS_RPS:.1f}"
+            )
         for mode in (SPREAD, HOT):
             p = best[mode]
             if p is None:
                 continue
             verdict = "met" if p.rps >= AIM_RPS[mode] else "not met"
-            all_c = ", ".join(f"c={q.concurrency} {q.rps:,.0f}/s" for q in sorted(
-                (q for q in r.points if q.subject == SUBJECT[mode]),
-                key=lambda q: q.concurrency))
-            r.aims.append(f">= {AIM_RPS[mode]:,.0f} bookings/s {mode}: **{verdict}** "
-                          f"({p.rps:,.0f}/s at c={p.concurrency}; {all_c})")
+            all_c = ", ".join(
+                f"c={q.concurrency} {q.rps:,.0f}/s"
+                for q in sorted(
+                    (q for q in r.points if q.subject == SUBJECT[mode]), key=lambda q: q.concurrency
+                )
+            )
+            r.aims.append(
+                f">= {AIM_RPS[mode]:,.0f} bookings/s {mode}: **{verdict}** "
+                f"({p.rps:,.0f}/s at c={p.concurrency}; {all_c})"
+            )
         for mode in (SPREAD, HOT):
             p = r.point(SUBJECT[mode], AIM_P99_AT)
             if p is None:
                 continue
             verdict = "met" if p.p99_ms <= AIM_P99_MS else "not met"
-            r.aims.append(f"p99 <= {AIM_P99_MS:g} ms at c={AIM_P99_AT}, {mode}: "
-                          f"**{verdict}** ({ms(p.p99_ms)} ms; p50 {ms(p.p50_ms)} ms)")
+            r.aims.append(
+                f"p99 <= {AIM_P99_MS:g} ms at c={AIM_P99_AT}, {mode}: "
+                f"**{verdict}** ({ms(p.p99_ms)} ms; p50 {ms(p.p50_ms)} ms)"
+            )
         self.cpu_budget()
 
     def cpu_budget(self) -> None:
@@ -553,8 +689,11 @@ class BookingBench:
         points used at the highest concurrency (the closed loop's latency follows)."""
         r = self.report
         c = max(self.args.concurrencies)
-        ours, ceiling, floor = (r.point(SUBJECT[SPREAD], c), r.point(CEILING[SPREAD], c),
-                                r.point(FLOOR, c))
+        ours, ceiling, floor = (
+            r.point(SUBJECT[SPREAD], c),
+            r.point(CEILING[SPREAD], c),
+            r.point(FLOOR, c),
+        )
         if not (ours and ceiling and floor and ours.rps and ceiling.rps and floor.rps):
             return
 
@@ -576,27 +715,38 @@ class BookingBench:
             f"{total:.1f} ms per booking: at most {cores / total * 1000:,.0f} bookings/s "
             f"on these cores. Closed loop: mean latency = {c} / throughput = "
             f"{c / ours.rps * 1000:.0f} ms at {ours.rps:,.0f}/s, so a p99 of "
-            f"{AIM_P99_MS:g} ms at c={c} needs well over {c / AIM_P99_MS * 1000:,.0f}/s.")
+            f"{AIM_P99_MS:g} ms at c={c} needs well over {c / AIM_P99_MS * 1000:,.0f}/s."
+        )
 
     def activity_table(self) -> None:
-        rows = ["| subject | concurrency | " + " | ".join(STATES) + " |",
-                "|---|---:|" + "---:|" * len(STATES)]
+        rows = [
+            "| subject | concurrency | " + " | ".join(STATES) + " |",
+            "|---|---:|" + "---:|" * len(STATES),
+        ]
         for subject in SUBJECTS:
             for c in self.args.concurrencies:
                 averages = self.activity.get((subject, c))
                 if averages:
-                    rows.append(f"| {subject} | {c} | " + " | ".join(
-                        f"{averages.get(state, 0.0):.1f}" for state in STATES) + " |")
-        self.report.extra_tables.append((
-            "Database connections during the points (mean number in each state, sampled "
-            "from pg_stat_activity every 50 ms)", rows))
+                    rows.append(
+                        f"| {subject} | {c} | "
+                        + " | ".join(f"{averages.get(state, 0.0):.1f}" for state in STATES)
+                        + " |"
+                    )
+        self.report.extra_tables.append(
+            (
+                "Database connections during the points (mean number in each state, sampled "
+                "from pg_stat_activity every 50 ms)",
+                rows,
+            )
+        )
 
     def cpu_findings(self) -> None:
         r = self.report
         for subject in SUBJECTS:
             parts = []
-            for p in sorted((p for p in r.points if p.subject == subject),
-                            key=lambda p: p.concurrency):
+            for p in sorted(
+                (p for p in r.points if p.subject == subject), key=lambda p: p.concurrency
+            ):
                 if not p.rps:
                     continue
                 servers = ms_per_booking(p, "servers")
@@ -604,20 +754,21 @@ class BookingBench:
                 load = ms_per_booking(p, "clients")
                 busy = sum(p.cores.values()) + p.foreign_cores
                 if subject == FLOOR:
-                    parts.append(f"c={p.concurrency}: {servers:.1f} ms in the echo "
-                                 f"servers, {load:.1f} ms in the load generator; "
-                                 f"{busy:.1f} of {os.cpu_count()} cores busy")
+                    parts.append(
+                        f"c={p.concurrency}: {servers:.1f} ms in the echo "
+                        f"servers, {load:.1f} ms in the load generator; "
+                        f"{busy:.1f} of {os.cpu_count()} cores busy"
+                    )
                     continue
                 xacts = self.xacts.get((subject, p.concurrency), math.nan)
                 parts.append(
                     f"c={p.concurrency}: "
-                    + (f"{servers:.1f} ms in the replicas, " if subject in
-                       SUBJECT.values() else "")
+                    + (f"{servers:.1f} ms in the replicas, " if subject in SUBJECT.values() else "")
                     + f"{pg:.1f} ms in PostgreSQL, {load:.1f} ms in the load "
                     f"generator; {xacts:.1f} transactions per booking; {busy:.1f} of "
                     f"{os.cpu_count()} cores busy; "
-                    + plural(self.sessions.get((subject, p.concurrency), 0),
-                             "new connection"))
+                    + plural(self.sessions.get((subject, p.concurrency), 0), "new connection")
+                )
             if parts:
                 r.findings.append(f"{subject}, CPU per booking: " + "; ".join(parts))
 
@@ -633,13 +784,26 @@ class BookingBench:
             label = f"{SUBJECT[mode]}, c={c}"
             self.log(f"profiling the replicas: {label} ...")
             run_id = f"{self.ctx.prefix}-profile-{'hot' if mode == HOT else 'spread'}"
-            outs = [self.ctx.workdir / f"py-spy-{run_id}-{i}.txt"
-                    for i in range(len(self.cluster.pids))]
+            outs = [
+                self.ctx.workdir / f"py-spy-{run_id}-{i}.txt" for i in range(len(self.cluster.pids))
+            ]
             result, _ = profile.sampled(
-                self.ctx.group, self.cluster.pids, outs, seconds,
-                partial(proc_load.run, service_pairs, self.config(mode, run_id),
-                        processes=LOAD_PROCESSES, concurrency=c, seconds=seconds + 1,
-                        warmup=0, workdir=self.ctx.workdir, name=f"pairs-{run_id}"))
+                self.ctx.group,
+                self.cluster.pids,
+                outs,
+                seconds,
+                partial(
+                    proc_load.run,
+                    service_pairs,
+                    self.config(mode, run_id),
+                    processes=LOAD_PROCESSES,
+                    concurrency=c,
+                    seconds=seconds + 1,
+                    warmup=0,
+                    workdir=self.ctx.workdir,
+                    name=f"pairs-{run_id}",
+                ),
+            )
             self.pairs_seen += int(result.stats.get("pairs", 0))
             self.after_load(f"the profiling run ({label})")
             prof = profile.summarize(outs, PROFILED)
@@ -660,7 +824,8 @@ class BookingBench:
                 f"{prof.share(inc['jwt']):.0f} %; log records "
                 f"{prof.share(inc['logging']):.0f} %. Replica CPU that py-spy does not "
                 f"see (it samples Python threads holding the GIL) is gRPC's C core and "
-                f"the kernel")
+                f"the kernel"
+            )
 
 
 # Functions whose inclusive time the profile pass reports (file suffix:function).

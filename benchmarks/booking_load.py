@@ -86,9 +86,18 @@ class ServicePairs:
         now = int(time.time())
         for worker in workers:
             user = f"{c['run']}-user-{worker}"
-            token = jwt.encode({"iss": c["issuer"], "aud": c["audience"], "sub": user,
-                                "iat": now, "exp": now + 3600,
-                                "jti": secrets.token_hex(8)}, c["secret"], algorithm="HS256")
+            token = jwt.encode(
+                {
+                    "iss": c["issuer"],
+                    "aud": c["audience"],
+                    "sub": user,
+                    "iat": now,
+                    "exp": now + 3600,
+                    "jti": secrets.token_hex(8),
+                },
+                c["secret"],
+                algorithm="HS256",
+            )
             self._users[worker] = user
             self._metadata[worker] = (("authorization", f"Bearer {token}"),)
             self._made[worker] = 0
@@ -101,26 +110,39 @@ class ServicePairs:
         self._made[worker] += 1
         request = pb.CreateBookingRequest(
             offer_ids=[format_ref(fare["fare_id"], Decimal(fare["price"]), Party(1, 0, 0))],
-            passengers=[pb.Passenger(
-                given_name="Ada", family_name="Lovelace", birth_date="1985-12-10",
-                document=pb.TravelDocument(
-                    type=pb.DOCUMENT_TYPE_PASSPORT,
-                    number=f"P{self._rng.randrange(10**8):08d}", issuing_country="GB",
-                    expire_date="2036-01-31"))],
+            passengers=[
+                pb.Passenger(
+                    given_name="Ada",
+                    family_name="Lovelace",
+                    birth_date="1985-12-10",
+                    document=pb.TravelDocument(
+                        type=pb.DOCUMENT_TYPE_PASSPORT,
+                        number=f"P{self._rng.randrange(10**8):08d}",
+                        issuing_country="GB",
+                        expire_date="2036-01-31",
+                    ),
+                )
+            ],
             contact=pb.Contact(email="ada@example.com"),
-            request_id=f"{self._users[worker]}-{self._made[worker]}")
+            request_id=f"{self._users[worker]}-{self._made[worker]}",
+        )
         metadata = self._metadata[worker]
         t0 = time.perf_counter()
         try:
-            created = await self._stub.CreateBooking(request, metadata=metadata,
-                                                     timeout=CALL_TIMEOUT_SECONDS)
+            created = await self._stub.CreateBooking(
+                request, metadata=metadata, timeout=CALL_TIMEOUT_SECONDS
+            )
         except grpc.aio.AioRpcError as exc:
             return f"create {_reason(exc)}"
         t1 = time.perf_counter()
         try:
-            confirmed = await self._stub.ConfirmBooking(pb.ConfirmBookingRequest(
-                booking_reference=created.booking.booking_reference,
-                payment_token=PAYMENT_TOKEN), metadata=metadata, timeout=CALL_TIMEOUT_SECONDS)
+            confirmed = await self._stub.ConfirmBooking(
+                pb.ConfirmBookingRequest(
+                    booking_reference=created.booking.booking_reference, payment_token=PAYMENT_TOKEN
+                ),
+                metadata=metadata,
+                timeout=CALL_TIMEOUT_SECONDS,
+            )
         except grpc.aio.AioRpcError as exc:
             return f"confirm {_reason(exc)}"
         t2 = time.perf_counter()
@@ -132,8 +154,7 @@ class ServicePairs:
         return OK
 
     def stats(self) -> dict[str, float]:
-        return {"create_us": self._create_us, "confirm_us": self._confirm_us,
-                "pairs": self._pairs}
+        return {"create_us": self._create_us, "confirm_us": self._confirm_us, "pairs": self._pairs}
 
     async def close(self) -> None:
         await self._channel.close()
@@ -145,8 +166,10 @@ class _EchoStub:
 
     def __init__(self, channel: grpc.aio.Channel) -> None:
         echo = channel.unary_unary(
-            ECHO_METHOD, request_serializer=_serialize,
-            response_deserializer=pb.ConfirmBookingResponse.FromString)
+            ECHO_METHOD,
+            request_serializer=_serialize,
+            response_deserializer=pb.ConfirmBookingResponse.FromString,
+        )
         self.CreateBooking = echo
         self.ConfirmBooking = echo
 
@@ -209,36 +232,69 @@ class SqlPairs:
             return "hold no free reference"
         if reference is None:
             return "hold SOLD_OUT"
-        confirmed = await conn.fetchrow(CONFIRM_UNREAD_SQL, user,
-                                        f"pay_{secrets.token_hex(12)}",
-                                        secrets.token_hex(32), "990", reference)
+        confirmed = await conn.fetchrow(
+            CONFIRM_UNREAD_SQL,
+            user,
+            f"pay_{secrets.token_hex(12)}",
+            secrets.token_hex(32),
+            "990",
+            reference,
+        )
         return OK if confirmed is not None else "confirm not held"
 
-    async def _hold(self, conn: asyncpg.Connection, fare: dict[str, Any], user: str
-                    ) -> str | None:
+    async def _hold(self, conn: asyncpg.Connection, fare: dict[str, Any], user: str) -> str | None:
         """The new booking's reference; None (nothing written) if the fare has no seat
         left."""
         party = Party(1, 0, 0)
         price = Decimal(fare["price"])
         cost = party.fare_cost(price)
         row = NewBookingRow(
-            reference=new_reference(), user_id=user, request_id=f"{user}-{self._made}",
-            request_hash=secrets.token_hex(32), currency=fare["currency"], total_price=cost,
-            contact_email="ada@example.com", contact_phone=None, hold_seconds=900)
+            reference=new_reference(),
+            user_id=user,
+            request_id=f"{user}-{self._made}",
+            request_hash=secrets.token_hex(32),
+            currency=fare["currency"],
+            total_price=cost,
+            contact_email="ada@example.com",
+            contact_phone=None,
+            hold_seconds=900,
+        )
         passenger = PassengerRecord(
-            "Ada", "Lovelace", date(1985, 12, 10), "ADULT", "PASSPORT",
-            f"P{self._rng.randrange(10**8):08d}", "GB", date(2036, 1, 31))
+            "Ada",
+            "Lovelace",
+            date(1985, 12, 10),
+            "ADULT",
+            "PASSPORT",
+            f"P{self._rng.randrange(10**8):08d}",
+            "GB",
+            date(2036, 1, 31),
+        )
         leg = FlightLeg(
-            flight_designator=fare["designator"], origin=fare["origin"],
-            destination=fare["destination"], departure_at=fare["departure_at"],
-            arrival_at=fare["arrival_at"])
+            flight_designator=fare["designator"],
+            origin=fare["origin"],
+            destination=fare["destination"],
+            departure_at=fare["departure_at"],
+            arrival_at=fare["arrival_at"],
+        )
         segment = SegmentRecord(
-            offer_index=0, offer_id=format_ref(fare["fare_id"], price, party),
-            fare_id=fare["fare_id"], leg=leg, cabin="ECONOMY", seats=party.seats, price=cost,
-            refundable=fare["refundable"], change_fee=Decimal(fare["change_fee"]))
-        held = await conn.fetchrow(HOLD_ONE_FARE_SQL, *booking_args(row, [passenger], [segment]),
-                                   party.seats, fare["fare_id"], cost,
-                                   party.weight_percent)
+            offer_index=0,
+            offer_id=format_ref(fare["fare_id"], price, party),
+            fare_id=fare["fare_id"],
+            leg=leg,
+            cabin="ECONOMY",
+            seats=party.seats,
+            price=cost,
+            refundable=fare["refundable"],
+            change_fee=Decimal(fare["change_fee"]),
+        )
+        held = await conn.fetchrow(
+            HOLD_ONE_FARE_SQL,
+            *booking_args(row, [passenger], [segment]),
+            party.seats,
+            fare["fare_id"],
+            cost,
+            party.weight_percent,
+        )
         return None if held is None else str(held["reference"])
 
     def stats(self) -> dict[str, float]:

@@ -51,7 +51,7 @@ def _descendants_cpu(root: int) -> dict[int, float]:
             stat = (entry / "stat").read_text()
         except OSError:
             continue  # exited meanwhile
-        rest = stat[stat.rindex(")") + 2:].split()
+        rest = stat[stat.rindex(")") + 2 :].split()
         pid = int(entry.name)
         parents[pid] = int(rest[1])
         cpu[pid] = sum(int(x) for x in rest[11:15]) / _TICK  # utime stime cutime cstime
@@ -71,7 +71,7 @@ def pid_seconds(pid: int) -> float | None:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    rest = stat[stat.rindex(")") + 2:].split()
+    rest = stat[stat.rindex(")") + 2 :].split()
     return (int(rest[11]) + int(rest[12])) / _TICK
 
 
@@ -106,8 +106,7 @@ class CpuMeter:
     without starting processes and warming up); groups are sampled too, so processes
     that come and go within the run are seen."""
 
-    def __init__(self, groups: Groups | None = None, sample_seconds: float | None = None
-                 ) -> None:
+    def __init__(self, groups: Groups | None = None, sample_seconds: float | None = None) -> None:
         self._enabled = Path("/proc/stat").exists()
         self._groups = groups
         self._sample_seconds = sample_seconds
@@ -127,8 +126,15 @@ class CpuMeter:
             seen = self._seen.setdefault(name, {})
             for pid, value in cpu.items():
                 seen.setdefault(pid, []).append((now, value))
-        return _Snapshot(now, time.monotonic(), _busy_seconds(), _steal_seconds(),
-                         _own_seconds(), _descendants_cpu(os.getpid()), groups)
+        return _Snapshot(
+            now,
+            time.monotonic(),
+            _busy_seconds(),
+            _steal_seconds(),
+            _own_seconds(),
+            _descendants_cpu(os.getpid()),
+            groups,
+        )
 
     def start(self) -> None:
         if not self._enabled:
@@ -166,8 +172,7 @@ class CpuMeter:
         if elapsed <= 0:
             return math.nan
         desc0, desc1 = first.descendants, last.descendants
-        ours = (last.own - first.own) + sum(v - desc0.get(pid, 0.0)
-                                            for pid, v in desc1.items())
+        ours = (last.own - first.own) + sum(v - desc0.get(pid, 0.0) for pid, v in desc1.items())
         outside = 0.0
         self._group_cores = {}
         for name, pids in self._seen.items():

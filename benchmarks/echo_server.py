@@ -37,15 +37,20 @@ class PassThroughInterceptor(grpc.aio.ServerInterceptor):
         return await continuation(details)
 
 
-def create_server(address: str, payload: bytes, *, interceptor: bool = False
-                  ) -> tuple[grpc.aio.Server, int]:
+def create_server(
+    address: str, payload: bytes, *, interceptor: bool = False
+) -> tuple[grpc.aio.Server, int]:
     async def echo(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
         return payload
 
-    handler = grpc.method_handlers_generic_handler(SERVICE, {
-        "Echo": grpc.unary_unary_rpc_method_handler(
-            echo, request_deserializer=_identity, response_serializer=_identity),
-    })
+    handler = grpc.method_handlers_generic_handler(
+        SERVICE,
+        {
+            "Echo": grpc.unary_unary_rpc_method_handler(
+                echo, request_deserializer=_identity, response_serializer=_identity
+            ),
+        },
+    )
     server = grpc.aio.server(interceptors=[PassThroughInterceptor()] if interceptor else None)
     server.add_generic_rpc_handlers((handler,))
     port = server.add_insecure_port(address)
@@ -69,13 +74,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.echo_server")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--payload-size", type=int, default=100)
-    parser.add_argument("--payload-file", type=Path,
-                        help="answer with this file's bytes (overrides --payload-size)")
-    parser.add_argument("--interceptor", action="store_true",
-                        help="add a pass-through server interceptor (diagnostics)")
+    parser.add_argument(
+        "--payload-file", type=Path, help="answer with this file's bytes (overrides --payload-size)"
+    )
+    parser.add_argument(
+        "--interceptor",
+        action="store_true",
+        help="add a pass-through server interceptor (diagnostics)",
+    )
     args = parser.parse_args()
-    payload = (args.payload_file.read_bytes() if args.payload_file
-               else b"x" * args.payload_size)
+    payload = args.payload_file.read_bytes() if args.payload_file else b"x" * args.payload_size
     event_loop.run(serve(args.host, payload, os.environ.get("PORT_FILE"), args.interceptor))
 
 

@@ -40,8 +40,10 @@ def ensure_h2load() -> str | None:
         return path
     print("h2load not found: installing nghttp2-client with apt-get ...", flush=True)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for argv in (["apt-get", "update", "-qq"],
-                 ["apt-get", "install", "-y", "-qq", "nghttp2-client"]):
+    for argv in (
+        ["apt-get", "update", "-qq"],
+        ["apt-get", "install", "-y", "-qq", "nghttp2-client"],
+    ):
         result = subprocess.run(argv, env=env, capture_output=True, text=True)
         if result.returncode != 0:
             print(f"  {' '.join(argv)} failed: {result.stderr.strip()[-300:]}")
@@ -81,8 +83,16 @@ class LoadGenerator:
     def name(self) -> str:
         return "h2load" if self._h2load else f"{PYLOAD_PROCESSES} Python grpc.aio processes"
 
-    def run(self, subject: str, replicas: int, call: GrpcCall, targets: Sequence[str],
-            concurrency: int, seconds: float, warmup: float) -> Point:
+    def run(
+        self,
+        subject: str,
+        replicas: int,
+        call: GrpcCall,
+        targets: Sequence[str],
+        concurrency: int,
+        seconds: float,
+        warmup: float,
+    ) -> Point:
         if warmup > 0:
             self._run(call, targets, concurrency, warmup, keep=False)
         latencies, failed, notes = self._run(call, targets, concurrency, seconds, keep=True)
@@ -91,26 +101,50 @@ class LoadGenerator:
         point.window = self._window
         return point
 
-    def run_distinct(self, subject: str, replicas: int, call: GrpcCall,
-                     warmup_messages: Sequence[bytes], messages: Sequence[bytes],
-                     targets: Sequence[str], concurrency: int, seconds: float,
-                     warmup: float, processes: int = PYLOAD_PROCESSES) -> Point:
+    def run_distinct(
+        self,
+        subject: str,
+        replicas: int,
+        call: GrpcCall,
+        warmup_messages: Sequence[bytes],
+        messages: Sequence[bytes],
+        targets: Sequence[str],
+        concurrency: int,
+        seconds: float,
+        warmup: float,
+        processes: int = PYLOAD_PROCESSES,
+    ) -> Point:
         """Like ``run``, but every call sends another of ``messages`` (``call.message``
         is not used), each at most once; the warm-up sends ``warmup_messages``. Always
         Python processes (``processes`` per target): h2load sends one body only."""
         if warmup > 0:
-            self._run(call, targets, concurrency, warmup, keep=False,
-                      messages=warmup_messages, processes=processes)
-        latencies, failed, notes = self._run(call, targets, concurrency, seconds, keep=True,
-                                             messages=messages, processes=processes)
+            self._run(
+                call,
+                targets,
+                concurrency,
+                warmup,
+                keep=False,
+                messages=warmup_messages,
+                processes=processes,
+            )
+        latencies, failed, notes = self._run(
+            call, targets, concurrency, seconds, keep=True, messages=messages, processes=processes
+        )
         point = point_from_latencies(subject, replicas, concurrency, seconds, latencies, failed)
         point.notes.extend(notes)
         point.window = self._window
         return point
 
-    def _run(self, call: GrpcCall, targets: Sequence[str], concurrency: int, seconds: float,
-             keep: bool, messages: Sequence[bytes] | None = None,
-             processes: int = PYLOAD_PROCESSES) -> tuple[list[float], int, list[str]]:
+    def _run(
+        self,
+        call: GrpcCall,
+        targets: Sequence[str],
+        concurrency: int,
+        seconds: float,
+        keep: bool,
+        messages: Sequence[bytes] | None = None,
+        processes: int = PYLOAD_PROCESSES,
+    ) -> tuple[list[float], int, list[str]]:
         self._runs += 1
         body = self._workdir / f"body-{self._runs}.bin"
         body.write_bytes(frame(call.message))
@@ -121,14 +155,14 @@ class LoadGenerator:
             if messages is not None:
                 # Each target gets its own share of the distinct messages.
                 body = self._workdir / f"bodies-{self._runs}-{i}.bin"
-                body.write_bytes(b"".join(frame(m) for m in messages[i::len(parts)]))
-                argv = self._pyload_argv(call, body, target, connections * streams, seconds,
-                                         log, processes)
+                body.write_bytes(b"".join(frame(m) for m in messages[i :: len(parts)]))
+                argv = self._pyload_argv(
+                    call, body, target, connections * streams, seconds, log, processes
+                )
             elif self._h2load:
                 argv = self._h2load_argv(call, body, target, connections, streams, seconds, log)
             else:
-                argv = self._pyload_argv(call, body, target, connections * streams, seconds,
-                                         log)
+                argv = self._pyload_argv(call, body, target, connections * streams, seconds, log)
             jobs.append((self._group.command(f"load-{self._runs}-{i}", argv), log))
         deadline = time.monotonic() + seconds + 30
         latencies: list[float] = []
@@ -143,8 +177,9 @@ class LoadGenerator:
                 raise RuntimeError(f"load generator hung:\n{child.log_tail()}") from None
             output = child.log_path.read_text(errors="replace")
             if child.popen.returncode != 0:
-                raise RuntimeError(f"load generator failed ({child.popen.returncode}):\n"
-                                   f"{child.log_tail()}")
+                raise RuntimeError(
+                    f"load generator failed ({child.popen.returncode}):\n{child.log_tail()}"
+                )
             if not keep:
                 continue
             ok, bad = read_log(log)
@@ -157,28 +192,73 @@ class LoadGenerator:
             if "ran out of distinct messages" in output:
                 notes.append("pyload ran out of distinct messages: some workers stopped early")
         if keep:
-            self._window = ((min(w[0] for w in windows), max(w[1] for w in windows))
-                            if windows else None)
+            self._window = (
+                (min(w[0] for w in windows), max(w[1] for w in windows)) if windows else None
+            )
         return latencies, failed, notes
 
-    def _h2load_argv(self, call: GrpcCall, body: Path, target: str, connections: int,
-                     streams: int, seconds: float, log: Path) -> list[str]:
+    def _h2load_argv(
+        self,
+        call: GrpcCall,
+        body: Path,
+        target: str,
+        connections: int,
+        streams: int,
+        seconds: float,
+        log: Path,
+    ) -> list[str]:
         assert self._h2load is not None
         headers = [("content-type", "application/grpc"), ("te", "trailers"), *call.metadata]
-        argv = [self._h2load, "-t", "1", "-c", str(connections), "-m", str(streams),
-                "-D", f"{int(seconds * 1000)}ms", "-d", str(body), "--log-file", str(log)]
+        argv = [
+            self._h2load,
+            "-t",
+            "1",
+            "-c",
+            str(connections),
+            "-m",
+            str(streams),
+            "-D",
+            f"{int(seconds * 1000)}ms",
+            "-d",
+            str(body),
+            "--log-file",
+            str(log),
+        ]
         for name, value in headers:
             argv += ["-H", f"{name}: {value}"]
         return [*argv, f"http://{target}{call.path}"]
 
-    def _pyload_argv(self, call: GrpcCall, body: Path, target: str, concurrency: int,
-                     seconds: float, log: Path, processes: int = PYLOAD_PROCESSES
-                     ) -> list[str]:
+    def _pyload_argv(
+        self,
+        call: GrpcCall,
+        body: Path,
+        target: str,
+        concurrency: int,
+        seconds: float,
+        log: Path,
+        processes: int = PYLOAD_PROCESSES,
+    ) -> list[str]:
         import sys
-        argv = [sys.executable, "-m", "benchmarks.pyload", "--target", target,
-                "--path", call.path, "--body-file", str(body), "--concurrency",
-                str(concurrency), "--processes", str(min(processes, concurrency)),
-                "--seconds", str(seconds), "--log-file", str(log)]
+
+        argv = [
+            sys.executable,
+            "-m",
+            "benchmarks.pyload",
+            "--target",
+            target,
+            "--path",
+            call.path,
+            "--body-file",
+            str(body),
+            "--concurrency",
+            str(concurrency),
+            "--processes",
+            str(min(processes, concurrency)),
+            "--seconds",
+            str(seconds),
+            "--log-file",
+            str(log),
+        ]
         for name, value in call.metadata:
             argv += ["--header", f"{name}:{value}"]
         return argv
@@ -216,8 +296,10 @@ def log_window(path: Path) -> tuple[float, float] | None:
     return None if first is None or last is None else (first, last)
 
 
-_REQUESTS = re.compile(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, "
-                       r"(\d+) failed, (\d+) errored, (\d+) timeout")
+_REQUESTS = re.compile(
+    r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, "
+    r"(\d+) failed, (\d+) errored, (\d+) timeout"
+)
 
 
 def _h2load_notes(output: str) -> list[str]:

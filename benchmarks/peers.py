@@ -15,12 +15,21 @@ from benchmarks.stats import PER_CALL, Point
 
 
 def token_form(client_id: str, client_secret: str) -> dict[str, str]:
-    return {"grant_type": "client_credentials", "client_id": client_id,
-            "client_secret": client_secret}
+    return {
+        "grant_type": "client_credentials",
+        "client_id": client_id,
+        "client_secret": client_secret,
+    }
 
 
-async def per_call_peer(token_url: str, client_id: str, client_secret: str, concurrency: int,
-                        seconds: float, warmup: float) -> Point:
+async def per_call_peer(
+    token_url: str,
+    client_id: str,
+    client_secret: str,
+    concurrency: int,
+    seconds: float,
+    warmup: float,
+) -> Point:
     form = token_form(client_id, client_secret)
     connector = aiohttp.TCPConnector(limit=max(concurrency, 1))
     async with aiohttp.ClientSession(connector=connector) as session:

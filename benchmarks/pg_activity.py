@@ -15,8 +15,14 @@ from collections import Counter
 
 import asyncpg
 
-STATES = ("running", "row lock wait", "commit (WAL flush) wait", "other wait",
-          "idle in transaction", "idle")
+STATES = (
+    "running",
+    "row lock wait",
+    "commit (WAL flush) wait",
+    "other wait",
+    "idle in transaction",
+    "idle",
+)
 
 _QUERY = """
 SELECT state, wait_event_type, wait_event FROM pg_stat_activity
@@ -31,7 +37,8 @@ def _classify(state: str | None, wait_type: str | None, wait_event: str | None) 
     if wait_type == "Lock":
         return "row lock wait"
     if wait_event in ("WALSync", "WALWrite", "WALFlush") or (
-            wait_type == "LWLock" and wait_event == "WALWrite"):
+        wait_type == "LWLock" and wait_event == "WALWrite"
+    ):
         return "commit (WAL flush) wait"
     if wait_type in (None, "CPU"):
         return "running"
@@ -68,8 +75,8 @@ class ActivitySampler:
             while not self._stop.is_set():
                 rows = await conn.fetch(_QUERY, self._database)
                 counts: Counter[str] = Counter(
-                    _classify(r["state"], r["wait_event_type"], r["wait_event"])
-                    for r in rows)
+                    _classify(r["state"], r["wait_event_type"], r["wait_event"]) for r in rows
+                )
                 self._samples.append((time.time(), counts))
                 await asyncio.sleep(self._interval)
         finally:
@@ -77,8 +84,7 @@ class ActivitySampler:
 
     def averages(self, window: tuple[float, float] | None = None) -> dict[str, float]:
         """Mean number of connections in each state (within ``window``, epoch s)."""
-        samples = [c for t, c in self._samples
-                   if window is None or window[0] <= t <= window[1]]
+        samples = [c for t, c in self._samples if window is None or window[0] <= t <= window[1]]
         if not samples:
             return {}
         total: Counter[str] = Counter()
@@ -88,7 +94,7 @@ class ActivitySampler:
 
 
 def describe(averages: dict[str, float]) -> str:
-    """"12.0 connections: 6.1 row lock wait, ..." (states with at least 0.05)."""
+    """ "12.0 connections: 6.1 row lock wait, ..." (states with at least 0.05)."""
     if not averages:
         return "no samples"
     total = sum(averages.values())

@@ -55,13 +55,13 @@ class Outcome:
         return sum(n for label, n in self.outcomes.items() if label != OK)
 
     def point(self, subject: str, replicas: int, concurrency: int) -> Point:
-        point = point_from_latencies(subject, replicas, concurrency, self.elapsed,
-                                     list(self.latencies_us), self.failed)
+        point = point_from_latencies(
+            subject, replicas, concurrency, self.elapsed, list(self.latencies_us), self.failed
+        )
         point.window = self.window
         bad = {k: v for k, v in self.outcomes.items() if k != OK}
         if bad:
-            point.notes.append("outcomes: " + ", ".join(f"{k} {v}" for k, v in
-                                                        sorted(bad.items())))
+            point.notes.append("outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(bad.items())))
         return point
 
 
@@ -69,8 +69,9 @@ def shares(total: int, parts: int) -> list[int]:
     return [total // parts + (i < total % parts) for i in range(parts)]
 
 
-async def _drive(scenario: Scenario, first_worker: int, workers: int, seconds: float,
-                 warmup: float, barrier: Any) -> dict[str, Any]:
+async def _drive(
+    scenario: Scenario, first_worker: int, workers: int, seconds: float, warmup: float, barrier: Any
+) -> dict[str, Any]:
     ids = range(first_worker, first_worker + workers)
     await scenario.start(ids)
     # Blocking is fine here: no load runs yet.
@@ -107,20 +108,43 @@ async def _drive(scenario: Scenario, first_worker: int, workers: int, seconds: f
     measured_to = time.time()
     stats = {**scenario.stats(), "warmup_calls": warmup_calls}
     await scenario.close()
-    return {"latencies": latencies, "outcomes": dict(outcomes), "elapsed": elapsed,
-            "stats": stats, "window": [measured_from, measured_to]}
+    return {
+        "latencies": latencies,
+        "outcomes": dict(outcomes),
+        "elapsed": elapsed,
+        "stats": stats,
+        "window": [measured_from, measured_to],
+    }
 
 
-def _process(factory: Factory, config: Mapping[str, Any], index: int, processes: int,
-             first_worker: int, workers: int, seconds: float, warmup: float, barrier: Any,
-             out: str) -> None:
+def _process(
+    factory: Factory,
+    config: Mapping[str, Any],
+    index: int,
+    processes: int,
+    first_worker: int,
+    workers: int,
+    seconds: float,
+    warmup: float,
+    barrier: Any,
+    out: str,
+) -> None:
     scenario = factory(config, index, processes)
     result = event_loop.run(_drive(scenario, first_worker, workers, seconds, warmup, barrier))
     Path(out).write_text(json.dumps(result))
 
 
-def run(factory: Factory, config: Mapping[str, Any], *, processes: int, concurrency: int,
-        seconds: float, warmup: float, workdir: Path, name: str) -> Outcome:
+def run(
+    factory: Factory,
+    config: Mapping[str, Any],
+    *,
+    processes: int,
+    concurrency: int,
+    seconds: float,
+    warmup: float,
+    workdir: Path,
+    name: str,
+) -> Outcome:
     """``concurrency`` workers spread over ``processes`` processes (no more processes
     than workers)."""
     processes = max(1, min(processes, concurrency))
@@ -131,9 +155,24 @@ def run(factory: Factory, config: Mapping[str, Any], *, processes: int, concurre
     first = 0
     for i, workers in enumerate(shares(concurrency, processes)):
         outs[i].unlink(missing_ok=True)
-        procs.append(ctx.Process(target=_process, name=f"{name}-{i}", args=(
-            factory, config, i, processes, first, workers, seconds, warmup, barrier,
-            str(outs[i]))))
+        procs.append(
+            ctx.Process(
+                target=_process,
+                name=f"{name}-{i}",
+                args=(
+                    factory,
+                    config,
+                    i,
+                    processes,
+                    first,
+                    workers,
+                    seconds,
+                    warmup,
+                    barrier,
+                    str(outs[i]),
+                ),
+            )
+        )
         first += workers
     try:
         for p in procs:

@@ -24,8 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 class Child:
     """One long-running child that reports readiness by writing a port file."""
 
-    def __init__(self, name: str, popen: subprocess.Popen[bytes], log_path: Path,
-                 port_file: Path | None) -> None:
+    def __init__(
+        self, name: str, popen: subprocess.Popen[bytes], log_path: Path, port_file: Path | None
+    ) -> None:
         self.name = name
         self.popen = popen
         self.log_path = log_path
@@ -40,8 +41,9 @@ class Child:
             if ports is not None:
                 return ports
             if self.popen.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.popen.returncode}:\n"
-                                   f"{self.log_tail()}")
+                raise RuntimeError(
+                    f"{self.name} exited with {self.popen.returncode}:\n{self.log_tail()}"
+                )
             time.sleep(0.02)
         raise TimeoutError(f"{self.name} not ready after {timeout}s:\n{self.log_tail()}")
 
@@ -62,8 +64,14 @@ class ProcessGroup:
         self.workdir = workdir
         self._children: list[subprocess.Popen[bytes]] = []
 
-    def python(self, name: str, args: Sequence[str], env: Mapping[str, str] | None = None,
-               *, port_file: bool = True) -> Child:
+    def python(
+        self,
+        name: str,
+        args: Sequence[str],
+        env: Mapping[str, str] | None = None,
+        *,
+        port_file: bool = True,
+    ) -> Child:
         """``python <args>`` from the project root; ``PORT_FILE``-style readiness."""
         port_path = self.workdir / f"{name}.port" if port_file else None
         if port_path is not None:
@@ -78,13 +86,20 @@ class ProcessGroup:
         """Any command (a load generator): output goes to ``<name>.log``."""
         return self._spawn(name, argv, dict(os.environ), None)
 
-    def _spawn(self, name: str, argv: Sequence[str], env: Mapping[str, str],
-               port_file: Path | None) -> Child:
+    def _spawn(
+        self, name: str, argv: Sequence[str], env: Mapping[str, str], port_file: Path | None
+    ) -> Child:
         log_path = self.workdir / f"{name}.log"
         with log_path.open("ab") as log:
             # Own session: Ctrl-C in the terminal reaches only us; we stop the children.
-            popen = subprocess.Popen(list(argv), env=dict(env), cwd=ROOT, stdout=log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+            popen = subprocess.Popen(
+                list(argv),
+                env=dict(env),
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self._children.append(popen)
         return Child(name, popen, log_path, port_file)
 

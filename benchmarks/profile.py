@@ -53,22 +53,44 @@ def record(group: ProcessGroup, name: str, pid: int, seconds: float, out: Path) 
     assert exe is not None
     # --gil: only samples holding the GIL, i.e. Python code running (a thread blocked
     # in C, such as gRPC's poller, would otherwise count as busy).
-    return group.command(name, [exe, "record", "--pid", str(pid), "--duration",
-                                str(max(1, round(seconds))), "--rate", "100", "--format",
-                                "raw", "--full-filenames", "--gil", "--nonblocking",
-                                "--output", str(out)])
+    return group.command(
+        name,
+        [
+            exe,
+            "record",
+            "--pid",
+            str(pid),
+            "--duration",
+            str(max(1, round(seconds))),
+            "--rate",
+            "100",
+            "--format",
+            "raw",
+            "--full-filenames",
+            "--gil",
+            "--nonblocking",
+            "--output",
+            str(out),
+        ],
+    )
 
 
-NO_PY_SPY = ("no py-spy on PATH: replicas not profiled (`pip install py-spy` to add the "
-             "breakdown)")
+NO_PY_SPY = "no py-spy on PATH: replicas not profiled (`pip install py-spy` to add the breakdown)"
 
 
-def sampled(group: ProcessGroup, pids: Sequence[int], outs: Sequence[Path], seconds: float,
-            load: Callable[[], T]) -> tuple[T, list[Child]]:
+def sampled(
+    group: ProcessGroup,
+    pids: Sequence[int],
+    outs: Sequence[Path],
+    seconds: float,
+    load: Callable[[], T],
+) -> tuple[T, list[Child]]:
     """Runs ``load()`` while py-spy samples each of ``pids`` for ``seconds`` into the
     matching ``outs``; returns its result once every sampler has written its file."""
-    spies = [record(group, f"py-spy-{i}", pid, seconds, out)
-             for i, (pid, out) in enumerate(zip(pids, outs, strict=True))]
+    spies = [
+        record(group, f"py-spy-{i}", pid, seconds, out)
+        for i, (pid, out) in enumerate(zip(pids, outs, strict=True))
+    ]
     result = load()
     for spy in spies:
         spy.popen.wait(30)
@@ -85,12 +107,14 @@ class Profile:
         return 100.0 * n / self.samples if self.samples else 0.0
 
     def areas_line(self, top: int = 8) -> str:
-        return ", ".join(f"{area} {self.share(n):.0f} %"
-                         for area, n in self.own_by_area.most_common(top))
+        return ", ".join(
+            f"{area} {self.share(n):.0f} %" for area, n in self.own_by_area.most_common(top)
+        )
 
     def inclusive_line(self) -> str:
-        return ", ".join(f"{label} {self.share(n):.0f} %"
-                         for label, n in self.inclusive.most_common())
+        return ", ".join(
+            f"{label} {self.share(n):.0f} %" for label, n in self.inclusive.most_common()
+        )
 
 
 def summarize(paths: Sequence[Path], functions: Mapping[str, str]) -> Profile:
@@ -121,8 +145,9 @@ def summarize(paths: Sequence[Path], functions: Mapping[str, str]) -> Profile:
             own[_area(*parsed[-1])] += n
             for label, (leaf, suffix, function) in wanted.items():
                 frames_ = parsed[-1:] if leaf else parsed
-                if any((not function or f == function) and file.endswith(suffix)
-                       for f, file in frames_):
+                if any(
+                    (not function or f == function) and file.endswith(suffix) for f, file in frames_
+                ):
                     inclusive[label] += n
     return Profile(samples, own, inclusive)
 

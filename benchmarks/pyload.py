@@ -39,22 +39,28 @@ def unframe(data: bytes) -> list[bytes]:
     offset = 0
     while offset + 5 <= len(data):
         _flag, length = struct.unpack_from(">BI", data, offset)
-        messages.append(data[offset + 5:offset + 5 + length])
+        messages.append(data[offset + 5 : offset + 5 + length])
         offset += 5 + length
     return messages
 
 
-async def _drive(target: str, path: str, messages: list[bytes],
-                 metadata: tuple[tuple[str, str], ...], concurrency: int, seconds: float
-                 ) -> tuple[list[str], int]:
+async def _drive(
+    target: str,
+    path: str,
+    messages: list[bytes],
+    metadata: tuple[tuple[str, str], ...],
+    concurrency: int,
+    seconds: float,
+) -> tuple[list[str], int]:
     """(log rows, calls not made because every distinct message had been sent)."""
     rows: list[str] = []
     distinct = len(messages) > 1
     bodies: Iterator[bytes] = iter(messages)
     short = 0
     async with grpc.aio.insecure_channel(target) as channel:
-        call = channel.unary_unary(path, request_serializer=_identity,
-                                   response_deserializer=_identity)
+        call = channel.unary_unary(
+            path, request_serializer=_identity, response_deserializer=_identity
+        )
         if distinct:  # connect without spending (or caching) one of the messages
             await asyncio.wait_for(channel.channel_ready(), 10)
         else:  # connect before the clock starts
@@ -81,18 +87,19 @@ async def _drive(target: str, path: str, messages: list[bytes],
     return rows, short
 
 
-def _worker(args: argparse.Namespace, concurrency: int, out: str, index: int,
-            processes: int) -> None:
+def _worker(
+    args: argparse.Namespace, concurrency: int, out: str, index: int, processes: int
+) -> None:
     messages = unframe(Path(args.body_file).read_bytes())
     if len(messages) > 1:
         messages = messages[index::processes]  # disjoint shares
     metadata = tuple((name, value) for name, _, value in (h.partition(":") for h in args.header))
-    rows, short = event_loop.run(_drive(args.target, args.path, messages, metadata, concurrency,
-                                     args.seconds))
+    rows, short = event_loop.run(
+        _drive(args.target, args.path, messages, metadata, concurrency, args.seconds)
+    )
     Path(out).write_text("\n".join(rows) + "\n")
     if short:
-        print(f"pyload: ran out of distinct messages ({short} workers stopped early)",
-              flush=True)
+        print(f"pyload: ran out of distinct messages ({short} workers stopped early)", flush=True)
 
 
 def main() -> None:
@@ -107,12 +114,15 @@ def main() -> None:
     parser.add_argument("--header", action="append", default=[])
     args = parser.parse_args()
     processes = max(1, min(args.processes, args.concurrency))
-    shares = [args.concurrency // processes + (i < args.concurrency % processes)
-              for i in range(processes)]
+    shares = [
+        args.concurrency // processes + (i < args.concurrency % processes) for i in range(processes)
+    ]
     ctx = multiprocessing.get_context("spawn")  # no fork after grpc is loaded
     parts = [f"{args.log_file}.{i}" for i in range(processes)]
-    workers = [ctx.Process(target=_worker, args=(args, share, part, i, processes))
-               for i, (share, part) in enumerate(zip(shares, parts, strict=True))]
+    workers = [
+        ctx.Process(target=_worker, args=(args, share, part, i, processes))
+        for i, (share, part) in enumerate(zip(shares, parts, strict=True))
+    ]
     for w in workers:
         w.start()
     for w in workers:

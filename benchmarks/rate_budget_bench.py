@@ -43,16 +43,19 @@ async def _throughput(url: str, prefix: str, seconds: float, tasks: int) -> int:
     return done
 
 
-def _process(url: str, prefix: str, seconds: float, tasks: int,
-             out: multiprocessing.queues.Queue[int]) -> None:
+def _process(
+    url: str, prefix: str, seconds: float, tasks: int, out: multiprocessing.queues.Queue[int]
+) -> None:
     out.put(asyncio.run(_throughput(url, prefix, seconds, tasks)))
 
 
 def several(url: str, prefix: str, seconds: float, processes: int, tasks: int) -> float:
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
-    procs = [ctx.Process(target=_process, args=(url, prefix, seconds, tasks, out))
-             for _ in range(processes)]
+    procs = [
+        ctx.Process(target=_process, args=(url, prefix, seconds, tasks, out))
+        for _ in range(processes)
+    ]
     for p in procs:
         p.start()
     total: int = sum(int(out.get(timeout=seconds + 60)) for _ in procs)
@@ -68,7 +71,8 @@ async def latencies(url: str, prefix: str, samples: int) -> dict[str, tuple[floa
     await redis.set(f"{prefix}:plain", b"x" * 64)
     calls: dict[str, Callable[[], Awaitable[object]]] = {
         "permit": lambda: budget.try_permit(Priority.INTERACTIVE, 0),
-        "get": lambda: redis.get(f"{prefix}:plain")}
+        "get": lambda: redis.get(f"{prefix}:plain"),
+    }
     times: dict[str, list[float]] = {name: [] for name in calls}
     try:
         for _ in range(samples):
@@ -78,8 +82,10 @@ async def latencies(url: str, prefix: str, samples: int) -> dict[str, tuple[floa
                 times[name].append((time.perf_counter() - began) * 1000)
     finally:
         await redis.aclose()
-    return {name: (statistics.median(t), statistics.quantiles(t, n=100)[98])
-            for name, t in times.items()}
+    return {
+        name: (statistics.median(t), statistics.quantiles(t, n=100)[98])
+        for name, t in times.items()
+    }
 
 
 async def cleanup(url: str, prefix: str) -> None:

@@ -8,8 +8,9 @@ from benchmarks.async_load import drive
 from benchmarks.stats import REDIS, Point
 
 
-async def redis_get_floor(redis_url: str, key: str, value: bytes, concurrency: int,
-                          seconds: float, warmup: float) -> Point:
+async def redis_get_floor(
+    redis_url: str, key: str, value: bytes, concurrency: int, seconds: float, warmup: float
+) -> Point:
     # One connection per concurrent task, as a pool sized for the concurrency gives.
     redis = Redis.from_url(redis_url, max_connections=max(concurrency, 1))
     try:

@@ -67,8 +67,14 @@ class Results:
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def point(self, subject: str, replicas: int, concurrency: int) -> Point | None:
-        return next((p for p in self.points if p.subject == subject
-                     and p.replicas == replicas and p.concurrency == concurrency), None)
+        return next(
+            (
+                p
+                for p in self.points
+                if p.subject == subject and p.replicas == replicas and p.concurrency == concurrency
+            ),
+            None,
+        )
 
     def upstream_of(self, subject: str) -> Upstream | None:
         return next((u for u in self.upstream if u.subject == subject), None)
@@ -82,11 +88,11 @@ def busy_warning(points: Sequence[Point], noun: str) -> list[str]:
     noisy = [p.foreign_cores for p in points if p.foreign_cores > NOISY_CORES]
     if not noisy:
         return []
-    return [f"{len(noisy)} of {len(points)} {noun} ran while other processes used more "
-            f"than {NOISY_CORES:g} cores (up to {max(noisy):.2f}); their figures, and "
-            "ratios involving them, are disturbed"]
-
-
+    return [
+        f"{len(noisy)} of {len(points)} {noun} ran while other processes used more "
+        f"than {NOISY_CORES:g} cores (up to {max(noisy):.2f}); their figures, and "
+        "ratios involving them, are disturbed"
+    ]
 
 
 def machine() -> dict[str, str]:
@@ -96,10 +102,16 @@ def machine() -> dict[str, str]:
         match = re.search(r"^model name\s*:\s*(.+)$", cpuinfo.read_text(), re.M)
         cpu = match.group(1).strip() if match else cpu
     nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                            capture_output=True, text=True).stdout.strip()
-    return {"nproc": nproc, "cpu": cpu, "python": platform.python_version(),
-            "kernel": platform.release(), "commit": commit or "unknown"}
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    return {
+        "nproc": nproc,
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "commit": commit or "unknown",
+    }
 
 
 def _ms(value: float) -> str:
@@ -107,23 +119,32 @@ def _ms(value: float) -> str:
 
 
 def points_table(results: Results) -> list[str]:
-    rows = ["| subject | replicas | concurrency | requests | rps | p50 ms | p99 ms | failed "
-            "| other CPU |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for p in sorted(results.points,
-                    key=lambda p: (SUBJECTS.index(p.subject), p.replicas, p.concurrency)):
-        rows.append(f"| {p.subject} | {p.replicas or '-'} | {p.concurrency} | {p.ok} | "
-                    f"{p.rps:,.0f} | {_ms(p.p50_ms)} | {_ms(p.p99_ms)} | {p.failed} "
-                    f"| {_ms(p.foreign_cores)} |")
+    rows = [
+        "| subject | replicas | concurrency | requests | rps | p50 ms | p99 ms | failed "
+        "| other CPU |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for p in sorted(
+        results.points, key=lambda p: (SUBJECTS.index(p.subject), p.replicas, p.concurrency)
+    ):
+        rows.append(
+            f"| {p.subject} | {p.replicas or '-'} | {p.concurrency} | {p.ok} | "
+            f"{p.rps:,.0f} | {_ms(p.p50_ms)} | {_ms(p.p99_ms)} | {p.failed} "
+            f"| {_ms(p.foreign_cores)} |"
+        )
     return rows
 
 
 def upstream_table(results: Results) -> list[str]:
-    rows = ["| design | fetchers | tokens issued | window s | per TTL | per token lifetime |",
-            "|---|---|---:|---:|---:|---:|"]
+    rows = [
+        "| design | fetchers | tokens issued | window s | per TTL | per token lifetime |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
     for u in results.upstream:
-        rows.append(f"| {u.subject} | {u.fetchers} | {u.issued} | {u.window_s:.1f} | "
-                    f"{u.per_ttl:,.2f} | {u.per_lifetime:,.2f} |")
+        rows.append(
+            f"| {u.subject} | {u.fetchers} | {u.issued} | {u.window_s:.1f} | "
+            f"{u.per_ttl:,.2f} | {u.per_lifetime:,.2f} |"
+        )
     return rows
 
 
@@ -134,14 +155,18 @@ def ratio_lines(results: Results) -> list[str]:
         for replicas in (1, 2):
             tok = results.point(TOKEN, replicas, c)
             if echo and tok and echo.rps:
-                lines.append(f"- c={c}, {replicas} replica{'s' * (replicas > 1)}: token service "
-                             f"/ echo throughput = {tok.rps / echo.rps:.2f} "
-                             f"({tok.rps:,.0f} / {echo.rps:,.0f} rps)")
+                lines.append(
+                    f"- c={c}, {replicas} replica{'s' * (replicas > 1)}: token service "
+                    f"/ echo throughput = {tok.rps / echo.rps:.2f} "
+                    f"({tok.rps:,.0f} / {echo.rps:,.0f} rps)"
+                )
     for replicas in (1, 2):
         tok = results.point(TOKEN, replicas, 16)
         if tok:
-            lines.append(f"- p99 at c=16, {replicas} replica{'s' * (replicas > 1)}: "
-                         f"{_ms(tok.p99_ms)} ms (p50 {_ms(tok.p50_ms)} ms)")
+            lines.append(
+                f"- p99 at c=16, {replicas} replica{'s' * (replicas > 1)}: "
+                f"{_ms(tok.p99_ms)} ms (p50 {_ms(tok.p50_ms)} ms)"
+            )
     ours = [u for u in results.upstream if u.subject.startswith(TOKEN)]
     proc = results.upstream_of(PER_PROCESS)
     call = results.upstream_of(PER_CALL)
@@ -162,15 +187,19 @@ def aims(results: Results) -> list[str]:
     tok = results.point(TOKEN, 1, 64)
     if echo and tok and echo.rps:
         ratio = tok.rps / echo.rps
-        lines.append(f"- throughput >= 0.6 x echo at c=64 (1 replica): "
-                     f"**{'met' if ratio >= 0.6 else 'not met'}** ({ratio:.2f})")
+        lines.append(
+            f"- throughput >= 0.6 x echo at c=64 (1 replica): "
+            f"**{'met' if ratio >= 0.6 else 'not met'}** ({ratio:.2f})"
+        )
     else:
         lines.append("- throughput >= 0.6 x echo at c=64: not measured in this run")
     tok16 = results.point(TOKEN, 1, 16)
     if tok16:
         ok = tok16.p99_ms <= 5.0
-        lines.append(f"- p99 <= 5 ms at c=16 (1 replica): **{'met' if ok else 'not met'}** "
-                     f"({_ms(tok16.p99_ms)} ms)")
+        lines.append(
+            f"- p99 <= 5 ms at c=16 (1 replica): **{'met' if ok else 'not met'}** "
+            f"({_ms(tok16.p99_ms)} ms)"
+        )
     ours = [u for u in results.upstream if u.subject.startswith(TOKEN)]
     proc = results.upstream_of(PER_PROCESS)
     if ours and proc:
@@ -184,7 +213,8 @@ def aims(results: Results) -> list[str]:
             f"per-process peer makes N={results.peer_processes}: "
             f"**{verdict}** ("
             + ", ".join(f"{u.subject} {u.per_lifetime:.2f}" for u in ours)
-            + f"; per-process peer {proc.per_lifetime:.2f})")
+            + f"; per-process peer {proc.per_lifetime:.2f})"
+        )
     return lines
 
 

@@ -20,8 +20,14 @@ def _identity(data: bytes) -> bytes:
     return data
 
 
-async def python_client_pass(addresses: Sequence[str], caller: str, key: str, provider: str,
-                             calls: int = 200, concurrency: int = 16) -> list[str]:
+async def python_client_pass(
+    addresses: Sequence[str],
+    caller: str,
+    key: str,
+    provider: str,
+    calls: int = 200,
+    concurrency: int = 16,
+) -> list[str]:
     """``calls`` GetToken calls through the real token client (round robin over all
     replicas); returns the problems found (empty when every call returned a token)."""
     client = TokenClient(addresses, caller, key, timeout=10)
@@ -38,11 +44,17 @@ async def python_client_pass(addresses: Sequence[str], caller: str, key: str, pr
             except grpc.aio.AioRpcError as exc:
                 problems.append(f"{exc.code().name}: {exc.details()}")
                 continue
-            if not (token.access_token and token.token_type == "Bearer"
-                    and token.provider == provider and token.generation > 0
-                    and token.expire_time.ToSeconds() > now):
-                problems.append(f"bad token: generation={token.generation} "
-                                f"type={token.token_type!r} provider={token.provider!r}")
+            if not (
+                token.access_token
+                and token.token_type == "Bearer"
+                and token.provider == provider
+                and token.generation > 0
+                and token.expire_time.ToSeconds() > now
+            ):
+                problems.append(
+                    f"bad token: generation={token.generation} "
+                    f"type={token.token_type!r} provider={token.provider!r}"
+                )
 
     try:
         await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -54,8 +66,9 @@ async def python_client_pass(addresses: Sequence[str], caller: str, key: str, pr
 async def raw_bytes_response(address: str, call: GrpcCall) -> bytes:
     """The response to exactly the bytes the load generator sends (unframed)."""
     async with grpc.aio.insecure_channel(address) as channel:
-        method = channel.unary_unary(call.path, request_serializer=_identity,
-                                     response_deserializer=_identity)
+        method = channel.unary_unary(
+            call.path, request_serializer=_identity, response_deserializer=_identity
+        )
         return await method(call.message, metadata=call.metadata, timeout=10)  # type: ignore[no-any-return]
 
 
@@ -69,12 +82,19 @@ def nghttp_status(address: str, call: GrpcCall, workdir: Path) -> str:
         return "not checked (no nghttp)"
     body = workdir / "nghttp-body.bin"
     body.write_bytes(frame(call.message))
-    argv = [nghttp, "-v", "-d", str(body), "-H", "content-type: application/grpc",
-            "-H", "te: trailers"]
+    argv = [
+        nghttp,
+        "-v",
+        "-d",
+        str(body),
+        "-H",
+        "content-type: application/grpc",
+        "-H",
+        "te: trailers",
+    ]
     for name, value in call.metadata:
         argv += ["-H", f"{name}: {value}"]
     argv.append(f"http://{address}{call.path}")
     result = subprocess.run(argv, capture_output=True, timeout=30)
     match = _GRPC_STATUS.search(result.stdout.decode(errors="replace"))
     return f"grpc-status {match.group(1)}" if match else "no grpc-status trailer"
-

@@ -20,8 +20,13 @@ from inventory_seed.seed import SeedReport, options_from_args, seed
 from tests.utils.db import admin_url, create_database, drop_database, migrate
 
 # PostgreSQL's background processes, by process title.
-_BACKGROUND = ("checkpointer", "background writer", "walwriter", "autovacuum",
-               "logical replication launcher")
+_BACKGROUND = (
+    "checkpointer",
+    "background writer",
+    "walwriter",
+    "autovacuum",
+    "logical replication launcher",
+)
 
 
 def _dsn(url: str) -> str:
@@ -100,7 +105,9 @@ class ScratchDatabase:
         try:
             row = await conn.fetchrow(
                 "SELECT sessions, xact_commit, xact_rollback FROM pg_stat_database "
-                "WHERE datname = $1", self.name)
+                "WHERE datname = $1",
+                self.name,
+            )
         finally:
             await conn.close()
         return {k: int(row[k] or 0) for k in ("sessions", "xact_commit", "xact_rollback")}
@@ -111,8 +118,9 @@ class ScratchDatabase:
     async def _settings(self, names: tuple[str, ...]) -> dict[str, str]:
         conn = await asyncpg.connect(self.dsn, timeout=10)
         try:
-            rows = await conn.fetch("SELECT name, setting FROM pg_settings "
-                                    "WHERE name = ANY($1::text[])", list(names))
+            rows = await conn.fetch(
+                "SELECT name, setting FROM pg_settings WHERE name = ANY($1::text[])", list(names)
+            )
         finally:
             await conn.close()
         return {row["name"]: row["setting"] for row in rows}
@@ -129,8 +137,10 @@ def redis_server_pids(redis_url: str) -> list[int]:
             argv = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if argv and b"redis-server" in argv[0] and any(
-                a.endswith(f":{port}".encode()) or a == port.encode() for a in argv):
+        if (
+            argv
+            and b"redis-server" in argv[0]
+            and any(a.endswith(f":{port}".encode()) or a == port.encode() for a in argv)
+        ):
             pids.append(int(entry.name))
     return pids
-

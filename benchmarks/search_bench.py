@@ -72,8 +72,16 @@ FLOOR = {DIRECT: "SQL floor, non-stop", ONE_STOP: "SQL floor, one-stop"}
 ECHO_H2 = "echo gRPC (h2load)"
 ECHO_PY = "echo gRPC (Python load)"
 REDIS_GET = "redis GET (cached value)"
-SUBJECTS = (CACHED, ECHO_H2, REDIS_GET, COLD[DIRECT], FLOOR[DIRECT], COLD[ONE_STOP],
-            FLOOR[ONE_STOP], ECHO_PY)
+SUBJECTS = (
+    CACHED,
+    ECHO_H2,
+    REDIS_GET,
+    COLD[DIRECT],
+    FLOOR[DIRECT],
+    COLD[ONE_STOP],
+    FLOOR[ONE_STOP],
+    ECHO_PY,
+)
 
 # Distinct searches prepared per second of a cold point: far above what two replicas
 # can serve, so the load never runs out (it would say so).
@@ -93,8 +101,9 @@ PROG = "benchmarks.search_bench"
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = bench_parser(PROG, __doc__, "smoke run: small inventory, 2 s per point, one "
-                          "concurrency per kind")
+    parser = bench_parser(
+        PROG, __doc__, "smoke run: small inventory, 2 s per point, one concurrency per kind"
+    )
     add_service_options(parser, "default", "seed scale (default, small)")
     add_redis_option(parser)
     parser.add_argument("--cached-concurrency", help="comma-separated (1,16,64)")
@@ -114,11 +123,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    report = ServiceReport("Search service", command_line(PROG, argv), "bench-search",
-                           SUBJECTS)
+    report = ServiceReport("Search service", command_line(PROG, argv), "bench-search", SUBJECTS)
     prefix = f"skyroute-bench-search-{secrets.token_hex(4)}"
-    return run_bench(report, args.redis_url, prefix, lambda run: SearchBench(args, run).run(),
-                     args, print_summary=print_summary, write=write)
+    return run_bench(
+        report,
+        args.redis_url,
+        prefix,
+        lambda run: SearchBench(args, run).run(),
+        args,
+        print_summary=print_summary,
+        write=write,
+    )
 
 
 class SearchBench:
@@ -142,30 +157,45 @@ class SearchBench:
         ctx.warn_if_busy()
         h2load = ensure_h2load()
         if h2load is None:
-            self.log("note: h2load unavailable; cached searches are driven by Python "
-                     "processes too (much slower, sharing the CPU with the servers)")
+            self.log(
+                "note: h2load unavailable; cached searches are driven by Python "
+                "processes too (much slower, sharing the CPU with the servers)"
+            )
         self.load = LoadGenerator(ctx.group, ctx.workdir, h2load)
         self.pyload = LoadGenerator(ctx.group, ctx.workdir, None)
         self.log(f"scratch database, seeded at scale {args.scale!r} ...")
         seeded = ctx.db.create(args.scale)
-        self.log(f"  {seeded.flights} flights, {seeded.fares} fares in "
-                 f"{seeded.total_seconds:.1f} s")
+        self.log(
+            f"  {seeded.flights} flights, {seeded.fares} fares in {seeded.total_seconds:.1f} s"
+        )
         self.network = asyncio.run(load_network(ctx.db.dsn))
         self.statements = StatementBook(self.network.zones)
-        self.streams = {kind: CaseStream(self.network, kind, i, self.used)
-                        for i, kind in enumerate((DIRECT, ONE_STOP))}
+        self.streams = {
+            kind: CaseStream(self.network, kind, i, self.used)
+            for i, kind in enumerate((DIRECT, ONE_STOP))
+        }
         self.log(f"search service, {args.replicas} replicas ...")
-        self.cluster = ServiceCluster(ctx.group, stack.SEARCH, stack.Facts(
-            database_url=ctx.db.url, redis_url=args.redis_url, key_prefix=ctx.prefix,
-            page_token_secret=secrets.token_urlsafe(32)), args.replicas)
+        self.cluster = ServiceCluster(
+            ctx.group,
+            stack.SEARCH,
+            stack.Facts(
+                database_url=ctx.db.url,
+                redis_url=args.redis_url,
+                key_prefix=ctx.prefix,
+                page_token_secret=secrets.token_urlsafe(32),
+            ),
+            args.replicas,
+        )
         ctx.server_pids = self.server_pids
         self.cached_call = GrpcCall(SEARCH, self.cached_request().SerializeToString(), ())
         cached_value = self.prime_cache()
         self.echo, self.echo_address = ctx.start_echo(len(self.cached_response))
         self.echo_call = GrpcCall(ECHO_METHOD, self.cached_call.message, ())
         self.compare_with_sql()
-        self.describe(seeded, ctx.db.settings(("fsync", "synchronous_commit",
-                                               "shared_buffers", "max_connections")))
+        self.describe(
+            seeded,
+            ctx.db.settings(("fsync", "synchronous_commit", "shared_buffers", "max_connections")),
+        )
 
         cached_points = self.measure_cached(cached_value)
         cold_points = self.measure_cold()
@@ -187,8 +217,10 @@ class SearchBench:
         itineraries two weeks ahead (one adult, economy, connections allowed, sorted by
         price), so that it fills the default first page if any does."""
         day = datetime.now(UTC).date() + timedelta(days=14)
-        candidates = [Case("cached", o, d, day, 1, pb.SORT_ORDER_PRICE, 1)
-                      for o, d in self.network.busiest[:CACHED_CANDIDATES]]
+        candidates = [
+            Case("cached", o, d, day, 1, pb.SORT_ORDER_PRICE, 1)
+            for o, d in self.network.busiest[:CACHED_CANDIDATES]
+        ]
 
         async def rows() -> list[int]:
             conn = await asyncpg.connect(self.ctx.db.dsn, timeout=10)
@@ -210,8 +242,7 @@ class SearchBench:
         sorted result list as the service stores it)."""
         assert self.cluster is not None
         for address in self.cluster.addresses:
-            self.cached_response = asyncio.run(sanity.raw_bytes_response(address,
-                                                                          self.cached_call))
+            self.cached_response = asyncio.run(sanity.raw_bytes_response(address, self.cached_call))
         response = pb.SearchFlightsResponse.FromString(self.cached_response)
         request = pb.SearchFlightsRequest.FromString(self.cached_call.message)
         self.cached_route = f"{request.origin}-{request.destination}"
@@ -219,8 +250,11 @@ class SearchBench:
             self.report.problems.append("the cached search found no itineraries")
         redis = Redis.from_url(self.args.redis_url)
         try:
-            keys = [k for k in redis.scan_iter(match=f"{self.ctx.prefix}:search:results:*")
-                    if not k.endswith(b":lock")]
+            keys = [
+                k
+                for k in redis.scan_iter(match=f"{self.ctx.prefix}:search:results:*")
+                if not k.endswith(b":lock")
+            ]
             value = cast(bytes | None, redis.get(keys[0])) if len(keys) == 1 else None
         finally:
             redis.close()
@@ -229,19 +263,20 @@ class SearchBench:
         self.cached_value_size = len(value)
         self.cached_total = response.total_size
         self.cached_page = len(response.itineraries)
-        status = sanity.nghttp_status(self.cluster.addresses[0], self.cached_call,
-                                      self.ctx.workdir)
+        status = sanity.nghttp_status(self.cluster.addresses[0], self.cached_call, self.ctx.workdir)
         self.report.checks.append(
             f"cached search {self.cached_route}: "
             f"{response.total_size} itineraries, {len(response.itineraries)} on the first "
             f"page ({len(self.cached_response):,} bytes); Redis holds "
             f"{len(value):,} bytes for it; one request as h2load frames it (nghttp): "
-            f"{status}")
+            f"{status}"
+        )
         return value
 
     def compare_with_sql(self) -> None:
         """Sample searches of each kind: what the service answers, and the rows the
         floor's SQL returns for them (one row = one journey = one itinerary)."""
+
         async def compare(kind: str) -> tuple[int, int, int, int, list[str]]:
             cases = self.streams[kind].take(SANITY_CASES)
             assert self.cluster is not None
@@ -270,12 +305,15 @@ class SearchBench:
         for kind in (DIRECT, ONE_STOP):
             n, same, itineraries, rows, problems = asyncio.run(compare(kind))
             self.sample_sizes[kind] = (itineraries / n, rows / n)
-            line = (f"{KIND[kind]} sample of {n} distinct searches: the service's itinerary count "
-                    f"equals the floor SQL's row count for {same} ({itineraries / n:.2f} "
-                    f"itineraries per search on average)")
+            line = (
+                f"{KIND[kind]} sample of {n} distinct searches: the service's itinerary count "
+                f"equals the floor SQL's row count for {same} ({itineraries / n:.2f} "
+                f"itineraries per search on average)"
+            )
             if problems or same != n:
-                self.report.problems.append(line + (f"; errors: {problems[:3]}"
-                                                    if problems else ""))
+                self.report.problems.append(
+                    line + (f"; errors: {problems[:3]}" if problems else "")
+                )
             else:
                 self.report.checks.append(line)
 
@@ -287,28 +325,53 @@ class SearchBench:
         cluster = self.cluster
 
         def one_round(c: int, round_: int) -> list[Point]:
-            echo = self.ctx.measured(partial(
-                self.load.run, ECHO_H2, 0, self.echo_call, [self.echo_address], c,
-                args.seconds, args.warmup))
-            self.load.run(CACHED, len(cluster.addresses), self.cached_call,
-                          cluster.addresses, c, args.warmup, 0)
+            echo = self.ctx.measured(
+                partial(
+                    self.load.run,
+                    ECHO_H2,
+                    0,
+                    self.echo_call,
+                    [self.echo_address],
+                    c,
+                    args.seconds,
+                    args.warmup,
+                )
+            )
+            self.load.run(
+                CACHED,
+                len(cluster.addresses),
+                self.cached_call,
+                cluster.addresses,
+                c,
+                args.warmup,
+                0,
+            )
             before = self.cache_lookups()
             sessions = self.ctx.db.sessions()
-            point = self.ctx.measured(partial(
-                self.load.run, CACHED, len(cluster.addresses), self.cached_call,
-                cluster.addresses, c, args.seconds, 0))
+            point = self.ctx.measured(
+                partial(
+                    self.load.run,
+                    CACHED,
+                    len(cluster.addresses),
+                    self.cached_call,
+                    cluster.addresses,
+                    c,
+                    args.seconds,
+                    0,
+                )
+            )
             self.sessions[(CACHED, c)] = self.ctx.db.sessions() - sessions
             self.check_lookups(point, before, expect="hit")
             key = f"{self.ctx.prefix}-floor"
-            redis = self.ctx.measured(partial(
-                asyncio.run, self.redis_point(key, cached_value, c)))
+            redis = self.ctx.measured(partial(asyncio.run, self.redis_point(key, cached_value, c)))
             return [echo, point, redis]
 
         return self.ctx.rounds(args.cached_concurrencies, args.rounds, one_round, "cached, ")
 
     async def redis_point(self, key: str, value: bytes, c: int) -> Point:
-        point = await redis_get_floor(self.args.redis_url, key, value, c, self.args.seconds,
-                                      self.args.warmup)
+        point = await redis_get_floor(
+            self.args.redis_url, key, value, c, self.args.seconds, self.args.warmup
+        )
         point.subject = REDIS_GET
         return point
 
@@ -317,9 +380,20 @@ class SearchBench:
         assert self.cluster is not None
 
         def one_round(c: int, round_: int) -> list[Point]:
-            points = [self.ctx.measured(partial(
-                self.pyload.run, ECHO_PY, 0, self.echo_call, [self.echo_address] * 2, c,
-                args.seconds, args.warmup))]
+            points = [
+                self.ctx.measured(
+                    partial(
+                        self.pyload.run,
+                        ECHO_PY,
+                        0,
+                        self.echo_call,
+                        [self.echo_address] * 2,
+                        c,
+                        args.seconds,
+                        args.warmup,
+                    )
+                )
+            ]
             for kind in (DIRECT, ONE_STOP):
                 points += [self.cold_point(kind, c), self.floor_point(kind, c)]
             return points
@@ -337,13 +411,32 @@ class SearchBench:
 
         def measure() -> Point:
             # Warm-up first, so the metrics below cover the measured calls only.
-            self.pyload.run_distinct(COLD[kind], len(addresses), self.cached_call, [], warm,
-                                     addresses, c, args.warmup, 0, processes=1)
+            self.pyload.run_distinct(
+                COLD[kind],
+                len(addresses),
+                self.cached_call,
+                [],
+                warm,
+                addresses,
+                c,
+                args.warmup,
+                0,
+                processes=1,
+            )
             before.update(self.cache_lookups())
             sessions.append(self.ctx.db.sessions())
-            return self.pyload.run_distinct(COLD[kind], len(addresses), self.cached_call,
-                                            [], bodies, addresses, c, args.seconds, 0,
-                                            processes=1)
+            return self.pyload.run_distinct(
+                COLD[kind],
+                len(addresses),
+                self.cached_call,
+                [],
+                bodies,
+                addresses,
+                c,
+                args.seconds,
+                0,
+                processes=1,
+            )
 
         point = self.ctx.measured(measure)
         self.sessions[(COLD[kind], c)] = self.ctx.db.sessions() - sessions[0]
@@ -351,8 +444,10 @@ class SearchBench:
         return point
 
     def cold_bodies(self, kind: str, seconds: float) -> list[bytes]:
-        return [case.request().SerializeToString()
-                for case in self.streams[kind].take(int(COLD_BUDGET_PER_SECOND * seconds))]
+        return [
+            case.request().SerializeToString()
+            for case in self.streams[kind].take(int(COLD_BUDGET_PER_SECOND * seconds))
+        ]
 
     def floor_point(self, kind: str, c: int) -> Point:
         texts, calls = self.statements.calls(self.streams[kind].take(FLOOR_CASES))
@@ -360,9 +455,15 @@ class SearchBench:
 
         def measure() -> Point:
             result = proc_load.run(
-                sql_floor, {"dsn": self.ctx.db.dsn, "texts": texts, "calls": calls},
-                processes=self.args.replicas, concurrency=c, seconds=self.args.seconds,
-                warmup=self.args.warmup, workdir=self.ctx.workdir, name=f"floor-{kind}-{c}")
+                sql_floor,
+                {"dsn": self.ctx.db.dsn, "texts": texts, "calls": calls},
+                processes=self.args.replicas,
+                concurrency=c,
+                seconds=self.args.seconds,
+                warmup=self.args.warmup,
+                workdir=self.ctx.workdir,
+                name=f"floor-{kind}-{c}",
+            )
             outcome.append(result)
             return result.point(FLOOR[kind], 0, c)
 
@@ -394,8 +495,10 @@ class SearchBench:
         else:
             ok = abs(computed - calls) <= slack and served == 0
         detail = ", ".join(f"{k} {v:.0f}" for k, v in sorted(rose.items()))
-        line = (f"{point.subject} c={point.concurrency}: replica cache lookups for "
-                f"{calls} calls: {detail or 'none'}")
+        line = (
+            f"{point.subject} c={point.concurrency}: replica cache lookups for "
+            f"{calls} calls: {detail or 'none'}"
+        )
         (self.report.checks if ok else self.report.problems).append(line)
 
     def check_statuses(self) -> None:
@@ -407,12 +510,15 @@ class SearchBench:
         cancelled = handled.get("CANCELLED", 0.0)
         bad = {k: v for k, v in handled.items() if k not in ("OK", "CANCELLED")}
         runs = self.load_runs()
-        ok = not bad and cancelled <= runs * max(self.args.cached_concurrencies
-                                                 + self.args.cold_concurrencies)
-        line = (f"replica metrics over the whole run: SearchFlights answered OK "
-                f"{handled.get('OK', 0):.0f} times, CANCELLED {cancelled:.0f} (calls in "
-                f"flight when one of the {runs} load runs stopped)"
-                + (f", other codes {bad}" if bad else ", no other status codes"))
+        ok = not bad and cancelled <= runs * max(
+            self.args.cached_concurrencies + self.args.cold_concurrencies
+        )
+        line = (
+            f"replica metrics over the whole run: SearchFlights answered OK "
+            f"{handled.get('OK', 0):.0f} times, CANCELLED {cancelled:.0f} (calls in "
+            f"flight when one of the {runs} load runs stopped)"
+            + (f", other codes {bad}" if bad else ", no other status codes")
+        )
         (self.report.checks if ok else self.report.problems).append(line)
 
     def load_runs(self) -> int:
@@ -437,9 +543,12 @@ class SearchBench:
             f"{pg.get('fsync')}, shared_buffers {shared_buffers_mb} MB), everything on one "
             "machine over loopback, sharing its cores with the load generators. "
             f"{args.warmup:g} s warm-up, then {args.seconds:g} s per point; "
-            + ("one round per point. " if args.rounds == 1 else
-               f"{args.rounds} rounds per point, the one least disturbed by other "
-               "processes and steal reported. ")
+            + (
+                "one round per point. "
+                if args.rounds == 1
+                else f"{args.rounds} rounds per point, the one least disturbed by other "
+                "processes and steal reported. "
+            )
             + "Latency is per request as the load generator saw it; the "
             "load is closed-loop (mean latency = concurrency / throughput).",
             f"Cached: one search ({self.cached_route}, of the {CACHED_CANDIDATES} busiest "
@@ -477,51 +586,72 @@ class SearchBench:
         for c in args.cached_concurrencies:
             search, echo, redis = r.point(CACHED, c), r.point(ECHO_H2, c), r.point(REDIS_GET, c)
             if search and echo and echo.rps:
-                line = (f"cached, c={c}: search / echo throughput = {search.rps / echo.rps:.2f} "
-                        f"({search.rps:,.0f} / {echo.rps:,.0f} rps)")
+                line = (
+                    f"cached, c={c}: search / echo throughput = {search.rps / echo.rps:.2f} "
+                    f"({search.rps:,.0f} / {echo.rps:,.0f} rps)"
+                )
                 if redis and redis.rps:
                     line += f"; search / Redis GET = {search.rps / redis.rps:.2f}"
                 r.ratios.append(line)
         for kind in (DIRECT, ONE_STOP):
             for c in args.cold_concurrencies:
-                search, floor, echo = r.point(COLD[kind], c), r.point(FLOOR[kind], c), \
-                    r.point(ECHO_PY, c)
+                search, floor, echo = (
+                    r.point(COLD[kind], c),
+                    r.point(FLOOR[kind], c),
+                    r.point(ECHO_PY, c),
+                )
                 if search and floor and floor.rps:
-                    line = (f"cold {KIND[kind]}, c={c}: search / SQL floor throughput = "
-                            f"{search.rps / floor.rps:.3f} ({search.rps:,.0f} / "
-                            f"{floor.rps:,.0f}); p95 {ms(search.p95_ms)} ms vs "
-                            f"{ms(floor.p95_ms)} ms")
+                    line = (
+                        f"cold {KIND[kind]}, c={c}: search / SQL floor throughput = "
+                        f"{search.rps / floor.rps:.3f} ({search.rps:,.0f} / "
+                        f"{floor.rps:,.0f}); p95 {ms(search.p95_ms)} ms vs "
+                        f"{ms(floor.p95_ms)} ms"
+                    )
                     if echo and echo.rps:
-                        line += (f"; search / echo (same generator) = "
-                                 f"{search.rps / echo.rps:.2f}")
+                        line += f"; search / echo (same generator) = {search.rps / echo.rps:.2f}"
                     r.ratios.append(line)
             if kind in self.floor_rows:
-                r.ratios.append(f"cold {KIND[kind]}: the floor's statements returned "
-                                f"{self.floor_rows[kind]:.2f} rows per search")
+                r.ratios.append(
+                    f"cold {KIND[kind]}: the floor's statements returned "
+                    f"{self.floor_rows[kind]:.2f} rows per search"
+                )
         cached = [p for p in r.points if p.subject == CACHED]
         if cached:
             best = max(cached, key=lambda p: p.rps)
-            r.ratios.append(f"against the previous system (100 searches/s, p95 < 2 s "
-                            f"uncached): cached throughput x{best.rps / PREVIOUS_RPS:,.1f}")
+            r.ratios.append(
+                f"against the previous system (100 searches/s, p95 < 2 s "
+                f"uncached): cached throughput x{best.rps / PREVIOUS_RPS:,.1f}"
+            )
             verdict = "met" if best.rps >= AIM_CACHED_RPS else "not met"
-            r.aims.append(f"cached >= {AIM_CACHED_RPS:,.0f} searches/s: **{verdict}** "
-                          f"({best.rps:,.0f}/s at c={best.concurrency}; "
-                          + ", ".join(f"c={p.concurrency} {p.rps:,.0f}/s"
-                                      for p in sorted(cached, key=lambda p: p.concurrency))
-                          + ")")
+            r.aims.append(
+                f"cached >= {AIM_CACHED_RPS:,.0f} searches/s: **{verdict}** "
+                f"({best.rps:,.0f}/s at c={best.concurrency}; "
+                + ", ".join(
+                    f"c={p.concurrency} {p.rps:,.0f}/s"
+                    for p in sorted(cached, key=lambda p: p.concurrency)
+                )
+                + ")"
+            )
         for kind in (DIRECT, ONE_STOP):
-            cold = sorted((p for p in r.points if p.subject == COLD[kind]),
-                          key=lambda p: p.concurrency)
+            cold = sorted(
+                (p for p in r.points if p.subject == COLD[kind]), key=lambda p: p.concurrency
+            )
             if not cold:
                 continue
             aim = AIM_P95_MS[kind]
             met = [p for p in cold if p.p95_ms <= aim]
-            verdict = ("met" if len(met) == len(cold) else
-                       "not met" if not met else
-                       f"met up to c={max(p.concurrency for p in met)} only")
-            r.aims.append(f"cold {KIND[kind]} p95 <= {aim:g} ms: **{verdict}** ("
-                          + ", ".join(f"c={p.concurrency} {ms(p.p95_ms)} ms at "
-                                      f"{p.rps:,.0f}/s" for p in cold) + ")")
+            verdict = (
+                "met"
+                if len(met) == len(cold)
+                else "not met"
+                if not met
+                else f"met up to c={max(p.concurrency for p in met)} only"
+            )
+            r.aims.append(
+                f"cold {KIND[kind]} p95 <= {aim:g} ms: **{verdict}** ("
+                + ", ".join(f"c={p.concurrency} {ms(p.p95_ms)} ms at {p.rps:,.0f}/s" for p in cold)
+                + ")"
+            )
 
     # ------------------------------------------------------------------ where the time goes
 
@@ -529,8 +659,9 @@ class SearchBench:
         """CPU per search from the cores each party used during the point."""
         r = self.report
         for subject in (CACHED, COLD[DIRECT], COLD[ONE_STOP]):
-            points = sorted((p for p in r.points if p.subject == subject),
-                            key=lambda p: p.concurrency)
+            points = sorted(
+                (p for p in r.points if p.subject == subject), key=lambda p: p.concurrency
+            )
             if not points:
                 continue
             parts = []
@@ -541,11 +672,14 @@ class SearchBench:
                 pg = p.cores.get("postgres", math.nan) / p.rps * 1000
                 redis = p.cores.get("redis", math.nan) / p.rps * 1000
                 total = sum(v for k, v in p.cores.items()) + p.foreign_cores
-                parts.append(f"c={p.concurrency}: {servers:.2f} ms in the replicas, "
-                             f"{pg:.2f} ms in PostgreSQL, {redis:.2f} ms in Redis; "
-                             f"{total:.1f} of {os.cpu_count()} cores busy, "
-                             + plural(self.sessions.get((subject, p.concurrency), 0),
-                                      "new PostgreSQL connection"))
+                parts.append(
+                    f"c={p.concurrency}: {servers:.2f} ms in the replicas, "
+                    f"{pg:.2f} ms in PostgreSQL, {redis:.2f} ms in Redis; "
+                    f"{total:.1f} of {os.cpu_count()} cores busy, "
+                    + plural(
+                        self.sessions.get((subject, p.concurrency), 0), "new PostgreSQL connection"
+                    )
+                )
             r.findings.append(f"{subject}, CPU per search: " + "; ".join(parts))
 
     def profile_passes(self) -> None:
@@ -560,24 +694,44 @@ class SearchBench:
         seconds = self.args.seconds
         addresses = self.cluster.addresses
         passes = [
-            (f"{CACHED}, c={c_cached}", lambda: self.load.run(
-                CACHED, len(addresses), self.cached_call, addresses, c_cached, seconds + 1, 0)),
+            (
+                f"{CACHED}, c={c_cached}",
+                lambda: self.load.run(
+                    CACHED, len(addresses), self.cached_call, addresses, c_cached, seconds + 1, 0
+                ),
+            ),
         ]
         for kind in (DIRECT, ONE_STOP):
-            passes.append((f"{COLD[kind]}, c={c_cold}", partial(
-                self.pyload.run_distinct, COLD[kind], len(addresses), self.cached_call, [],
-                self.cold_bodies(kind, seconds + 1), addresses, c_cold, seconds + 1, 0,
-                processes=1)))
+            passes.append(
+                (
+                    f"{COLD[kind]}, c={c_cold}",
+                    partial(
+                        self.pyload.run_distinct,
+                        COLD[kind],
+                        len(addresses),
+                        self.cached_call,
+                        [],
+                        self.cold_bodies(kind, seconds + 1),
+                        addresses,
+                        c_cold,
+                        seconds + 1,
+                        0,
+                        processes=1,
+                    ),
+                )
+            )
         for label, load in passes:
             self.log(f"profiling the replicas: {label} ...")
-            outs = [self.ctx.workdir / f"py-spy-{i}-{len(self.report.findings)}.txt"
-                    for i in range(len(self.cluster.pids))]
-            point, spies = profile.sampled(self.ctx.group, self.cluster.pids, outs, seconds,
-                                           load)
+            outs = [
+                self.ctx.workdir / f"py-spy-{i}-{len(self.report.findings)}.txt"
+                for i in range(len(self.cluster.pids))
+            ]
+            point, spies = profile.sampled(self.ctx.group, self.cluster.pids, outs, seconds, load)
             result = profile.summarize(outs, PROFILED)
             if not result.samples:
-                self.report.findings.append(f"{label}: py-spy recorded nothing "
-                                            f"({spies[0].log_tail(2)!r})")
+                self.report.findings.append(
+                    f"{label}: py-spy recorded nothing ({spies[0].log_tail(2)!r})"
+                )
                 continue
             inc = result.inclusive
             cache_only = inc["cache"] - inc["compute"]
@@ -591,7 +745,8 @@ class SearchBench:
                 f"SQL statement on the asyncpg pool (`search_legs`, pool checkout "
                 f"included) {result.share(inc['sql']):.0f} %; building "
                 f"itineraries, offer ids and protobuf {result.share(building):.0f} %; "
-                f"request validation {result.share(inc['validate']):.0f} %")
+                f"request validation {result.share(inc['validate']):.0f} %"
+            )
 
 
 # Functions whose inclusive time the profile pass reports (file suffix:function).

@@ -49,10 +49,14 @@ class Case:
 
     def request(self) -> pb.SearchFlightsRequest:
         return pb.SearchFlightsRequest(
-            origin=self.origin, destination=self.destination,
-            departure_date=self.day.isoformat(), passengers=pb.Passengers(adults=self.adults),
-            cabin=pb.CABIN_ECONOMY, filters=pb.SearchFilters(max_stops=self.max_stops),
-            sort_order=self.sort)  # type: ignore[arg-type]
+            origin=self.origin,
+            destination=self.destination,
+            departure_date=self.day.isoformat(),
+            passengers=pb.Passengers(adults=self.adults),
+            cabin=pb.CABIN_ECONOMY,
+            filters=pb.SearchFilters(max_stops=self.max_stops),
+            sort_order=self.sort,  # type: ignore[arg-type]
+        )
 
 
 @dataclass
@@ -69,13 +73,17 @@ class Network:
 async def load_network(dsn: str) -> Network:
     conn = await asyncpg.connect(dsn, timeout=10)
     try:
-        zones = {r["iata_code"]: r["timezone"]
-                 for r in await conn.fetch("SELECT iata_code, timezone FROM airports")}
+        zones = {
+            r["iata_code"]: r["timezone"]
+            for r in await conn.fetch("SELECT iata_code, timezone FROM airports")
+        }
         direct_rows = await conn.fetch(
             "SELECT origin, destination, count(*) AS n FROM flights "
-            "GROUP BY 1, 2 ORDER BY n DESC, 1, 2")
+            "GROUP BY 1, 2 ORDER BY n DESC, 1, 2"
+        )
         # Connections actually flown in one sample week, on routes with no non-stop.
-        one_stop_rows = await conn.fetch("""
+        one_stop_rows = await conn.fetch(
+            """
             WITH direct AS (SELECT DISTINCT origin, destination FROM flights)
             SELECT f1.origin, f2.destination, count(*) AS n
             FROM flights f1
@@ -87,14 +95,18 @@ async def load_network(dsn: str) -> Network:
               AND f2.destination <> f1.origin
               AND NOT EXISTS (SELECT FROM direct d
                               WHERE d.origin = f1.origin AND d.destination = f2.destination)
-            GROUP BY 1, 2 HAVING count(*) >= $1 ORDER BY 1, 2""", MIN_CONNECTIONS_PER_WEEK)
+            GROUP BY 1, 2 HAVING count(*) >= $1 ORDER BY 1, 2""",
+            MIN_CONNECTIONS_PER_WEEK,
+        )
     finally:
         await conn.close()
     direct = [(r["origin"].strip(), r["destination"].strip()) for r in direct_rows]
-    return Network(zones={k.strip(): v for k, v in zones.items()}, direct=sorted(direct),
-                   one_stop=[(r["origin"].strip(), r["destination"].strip())
-                             for r in one_stop_rows],
-                   busiest=direct)
+    return Network(
+        zones={k.strip(): v for k, v in zones.items()},
+        direct=sorted(direct),
+        one_stop=[(r["origin"].strip(), r["destination"].strip()) for r in one_stop_rows],
+        busiest=direct,
+    )
 
 
 class CaseStream:
@@ -120,10 +132,15 @@ class CaseStream:
         r = self._random
         while True:
             origin, destination = r.choice(self._routes)
-            case = Case(self._kind, origin, destination,
-                        self._today + timedelta(days=r.randint(FIRST_DAY, LAST_DAY)),
-                        r.randint(1, MAX_ADULTS), r.choice(SORTS),
-                        0 if self._kind == DIRECT else 1)
+            case = Case(
+                self._kind,
+                origin,
+                destination,
+                self._today + timedelta(days=r.randint(FIRST_DAY, LAST_DAY)),
+                r.randint(1, MAX_ADULTS),
+                r.choice(SORTS),
+                0 if self._kind == DIRECT else 1,
+            )
             if case not in self._used:
                 self._used.add(case)
                 return case
@@ -143,9 +160,14 @@ class StatementBook:
         policy = self._policy
         statement, params = search_statement(
             [DirectionQuery(0, case.origin, case.destination, earliest, latest)],
-            LegFilter(cabin=CABIN, seats=case.adults, max_stops=case.max_stops,
-                      min_connection_minutes=policy.min_connection_minutes,
-                      max_layover_minutes=policy.max_layover_minutes))
+            LegFilter(
+                cabin=CABIN,
+                seats=case.adults,
+                max_stops=case.max_stops,
+                min_connection_minutes=policy.min_connection_minutes,
+                max_layover_minutes=policy.max_layover_minutes,
+            ),
+        )
         # One SQL text per statement shape, compiled once, exactly as the service runs it.
         return statement.sql, statement.args(params)
 

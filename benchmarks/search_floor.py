@@ -40,8 +40,11 @@ class SqlFloor:
         return OK
 
     def stats(self) -> dict[str, float]:
-        return {"rows": self._rows, "queries": self._queries,
-                "repeated": max(0, self._next - len(self._calls))}
+        return {
+            "rows": self._rows,
+            "queries": self._queries,
+            "repeated": max(0, self._next - len(self._calls)),
+        }
 
     async def close(self) -> None:
         for conn in self._conns:

@@ -16,18 +16,31 @@ Labels = Mapping[str, str]
 
 
 class ServiceCluster:
-    def __init__(self, group: ProcessGroup, service: ServiceSpec, facts: Facts,
-                 replicas: int, env: Mapping[str, str] | None = None,
-                 name: str | None = None) -> None:
+    def __init__(
+        self,
+        group: ProcessGroup,
+        service: ServiceSpec,
+        facts: Facts,
+        replicas: int,
+        env: Mapping[str, str] | None = None,
+        name: str | None = None,
+    ) -> None:
         """``env``: tuning on top of the stack's environment; ``name``: of the children
         and their replica ids (default: the service's package), distinct per cluster."""
         self._group = group
         name = name or service.module
         tuning = {"SHUTDOWN_GRACE_SECONDS": "1", "LOG_LEVEL": "INFO", **(env or {})}
-        children = [group.python(f"{name}-{i + 1}", ["-m", service.module],
-                                 {**service.replica_env(facts, f"{name}-{i + 1}", grpc_port=0,
-                                                        metrics_port=0), **tuning})
-                    for i in range(replicas)]
+        children = [
+            group.python(
+                f"{name}-{i + 1}",
+                ["-m", service.module],
+                {
+                    **service.replica_env(facts, f"{name}-{i + 1}", grpc_port=0, metrics_port=0),
+                    **tuning,
+                },
+            )
+            for i in range(replicas)
+        ]
         self.children: list[Child] = []
         self.addresses: list[str] = []
         self.metrics_ports: list[int] = []
@@ -41,14 +54,14 @@ class ServiceCluster:
     def pids(self) -> list[int]:
         return [c.pid for c in self.children]
 
-    def samples(self, name: str, keep: Callable[[Labels], bool] = lambda _l: True,
-                by: str | None = None) -> dict[str, float]:
+    def samples(
+        self, name: str, keep: Callable[[Labels], bool] = lambda _l: True, by: str | None = None
+    ) -> dict[str, float]:
         """Sum over the replicas of counter ``name``'s samples whose labels ``keep``
         accepts, per value of label ``by`` (one key "" without ``by``)."""
         totals: dict[str, float] = {}
         for port in self.metrics_ports:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics",
-                                        timeout=10) as response:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
                 text = response.read().decode()
             for family in text_string_to_metric_families(text):
                 for sample in family.samples:
@@ -61,10 +74,13 @@ class ServiceCluster:
         """``grpc_server_handled_total`` of ``method`` (``/pkg.Service/Method``) by status
         code."""
         service, name = split_method(method)
-        return self.samples("grpc_server_handled_total",
-                            lambda labels: (labels.get("grpc_service"),
-                                            labels.get("grpc_method")) == (service, name),
-                            by="grpc_code")
+        return self.samples(
+            "grpc_server_handled_total",
+            lambda labels: (
+                (labels.get("grpc_service"), labels.get("grpc_method")) == (service, name)
+            ),
+            by="grpc_code",
+        )
 
     def log_text(self) -> str:
         return "\n".join(c.log_tail(200) for c in self.children)

@@ -18,8 +18,7 @@ from benchmarks.report import NOISY_CORES, busy_warning, machine, replace_sectio
 from benchmarks.stats import Point
 
 # CPU groups shown per point, in this order, with their column abbreviations.
-CPU_GROUPS = (("servers", "servers"), ("postgres", "PG"), ("redis", "Redis"),
-              ("clients", "load"))
+CPU_GROUPS = (("servers", "servers"), ("postgres", "PG"), ("redis", "Redis"), ("clients", "load"))
 
 
 @dataclass
@@ -42,8 +41,9 @@ class ServiceReport:
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def point(self, subject: str, concurrency: int) -> Point | None:
-        return next((p for p in self.points
-                     if p.subject == subject and p.concurrency == concurrency), None)
+        return next(
+            (p for p in self.points if p.subject == subject and p.concurrency == concurrency), None
+        )
 
     def note_noise(self) -> None:
         self.warnings += busy_warning(self.points, "points")
@@ -52,7 +52,8 @@ class ServiceReport:
             self.warnings.append(
                 f"{len(stolen)} of {len(self.points)} points ran while the hypervisor took "
                 f"more than {NOISY_CORES:g} cores' worth of time from this virtual machine "
-                f"(steal, up to {max(stolen):.2f}): everything ran slower then")
+                f"(steal, up to {max(stolen):.2f}): everything ran slower then"
+            )
 
 
 def ms(value: float) -> str:
@@ -69,16 +70,20 @@ def cores(value: float | None) -> str:
 
 def points_table(report: ServiceReport) -> list[str]:
     split = " / ".join(short for _, short in CPU_GROUPS)
-    rows = [f"| subject | replicas | concurrency | {report.requests_label} | {report.unit} "
-            f"| p50 ms | p95 ms | p99 ms | failed | cores: {split} | other CPU | steal |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    rows = [
+        f"| subject | replicas | concurrency | {report.requests_label} | {report.unit} "
+        f"| p50 ms | p95 ms | p99 ms | failed | cores: {split} | other CPU | steal |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     order = {s: i for i, s in enumerate(report.subjects)}
     for p in sorted(report.points, key=lambda p: (order.get(p.subject, 99), p.concurrency)):
         used = " / ".join(cores(p.cores.get(name)) for name, _ in CPU_GROUPS)
-        rows.append(f"| {p.subject} | {p.replicas or '-'} | {p.concurrency} | {p.ok} | "
-                    f"{p.rps:,.0f} | {ms(p.p50_ms)} | {ms(p.p95_ms)} | {ms(p.p99_ms)} | "
-                    f"{p.failed} | {used} | {cores(p.foreign_cores)} | "
-                    f"{cores(p.steal_cores)} |")
+        rows.append(
+            f"| {p.subject} | {p.replicas or '-'} | {p.concurrency} | {p.ok} | "
+            f"{p.rps:,.0f} | {ms(p.p50_ms)} | {ms(p.p95_ms)} | {ms(p.p99_ms)} | "
+            f"{p.failed} | {used} | {cores(p.foreign_cores)} | "
+            f"{cores(p.steal_cores)} |"
+        )
     return rows
 
 
@@ -97,10 +102,14 @@ def section(report: ServiceReport) -> str:
     lines += ["### Throughput and latency", "", *points_table(report), ""]
     for title, table in report.extra_tables:
         lines += [f"### {title}", "", *table, ""]
-    for title, items in (("Ratios", report.ratios), ("Aims", report.aims),
-                         ("Where the time goes", report.findings),
-                         ("Checks", report.checks), ("Warnings", report.warnings),
-                         ("Problems", report.problems)):
+    for title, items in (
+        ("Ratios", report.ratios),
+        ("Aims", report.aims),
+        ("Where the time goes", report.findings),
+        ("Checks", report.checks),
+        ("Warnings", report.warnings),
+        ("Problems", report.problems),
+    ):
         if items:
             lines += [f"### {title}", "", *[f"- {item}" for item in items], ""]
     return "\n".join(lines).rstrip("\n") + "\n"
@@ -116,10 +125,14 @@ def print_summary(report: ServiceReport) -> None:
     for title, table in report.extra_tables:
         print(f"\n{title}:")
         print("\n".join(table))
-    for title, items in (("Ratios", report.ratios), ("Aims", report.aims),
-                         ("Where the time goes", report.findings),
-                         ("Checks", report.checks), ("Warnings", report.warnings),
-                         ("Problems", report.problems)):
+    for title, items in (
+        ("Ratios", report.ratios),
+        ("Aims", report.aims),
+        ("Where the time goes", report.findings),
+        ("Checks", report.checks),
+        ("Warnings", report.warnings),
+        ("Problems", report.problems),
+    ):
         if items:
             print(f"\n{title}:")
             print("\n".join(f"- {item}" for item in items))

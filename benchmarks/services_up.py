@@ -30,9 +30,22 @@ class ProviderSim:
         self.token_ttl = token_ttl
         self._child = group.python(
             "provider-sim",
-            ["-m", PROVIDER_SIM.module, "--host", "127.0.0.1", "--port", "0", "--port-file",
-             "{port_file}", "--token-ttl", str(token_ttl), "--log-level", "WARNING"],
-            sim_clients_env(self.clients))
+            [
+                "-m",
+                PROVIDER_SIM.module,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--port-file",
+                "{port_file}",
+                "--token-ttl",
+                str(token_ttl),
+                "--log-level",
+                "WARNING",
+            ],
+            sim_clients_env(self.clients),
+        )
         self.base_url = f"http://127.0.0.1:{self._child.wait_ready()['http']}"
 
     @property
@@ -47,28 +60,48 @@ class ProviderSim:
 
     def issue_times(self, client_id: str, start: float, end: float) -> list[float]:
         """Epoch seconds at which tokens of ``client_id`` were issued within [start, end]."""
-        return sorted(t["issued_at"] for t in self.stats()["issued"]
-                      if t["client_id"] == client_id and start <= t["issued_at"] <= end)
+        return sorted(
+            t["issued_at"]
+            for t in self.stats()["issued"]
+            if t["client_id"] == client_id and start <= t["issued_at"] <= end
+        )
 
 
 class TokenCluster(ServiceCluster):
     """``replicas`` token-service processes sharing one Redis key prefix, holding a token
     of the stand-in's client ``client_id`` for the one caller, "bench"."""
 
-    def __init__(self, group: ProcessGroup, sim: ProviderSim, client_id: str, redis_url: str,
-                 prefix: str, replicas: int) -> None:
+    def __init__(
+        self,
+        group: ProcessGroup,
+        sim: ProviderSim,
+        client_id: str,
+        redis_url: str,
+        prefix: str,
+        replicas: int,
+    ) -> None:
         self.caller_key = secrets.token_urlsafe(24)
-        facts = Facts(redis_url=redis_url, key_prefix=prefix,
-                      upstreams=(Upstream(PROVIDER, sim.base_url, client_id,
-                                          sim.clients[client_id]),),
-                      callers={CALLER: (PROVIDER,)}, caller_keys={CALLER: self.caller_key})
-        super().__init__(group, TOKEN, facts, replicas, env={
-            # The default 5 s margin would pin refreshes of a 5 s token at half its life;
-            # 10 % keeps the production ratio (refresh at 75-85 % of the lifetime).
-            "TOKEN_REFRESH_MIN_MARGIN_SECONDS": str(sim.token_ttl * 0.1),
-            # The margin is never below the hand-out floor: lower that with it.
-            "TOKEN_MIN_HANDOUT_SECONDS": str(sim.token_ttl * 0.1),
-        }, name=f"token-{prefix[-6:]}")
+        facts = Facts(
+            redis_url=redis_url,
+            key_prefix=prefix,
+            upstreams=(Upstream(PROVIDER, sim.base_url, client_id, sim.clients[client_id]),),
+            callers={CALLER: (PROVIDER,)},
+            caller_keys={CALLER: self.caller_key},
+        )
+        super().__init__(
+            group,
+            TOKEN,
+            facts,
+            replicas,
+            env={
+                # The default 5 s margin would pin refreshes of a 5 s token at half its life;
+                # 10 % keeps the production ratio (refresh at 75-85 % of the lifetime).
+                "TOKEN_REFRESH_MIN_MARGIN_SECONDS": str(sim.token_ttl * 0.1),
+                # The margin is never below the hand-out floor: lower that with it.
+                "TOKEN_MIN_HANDOUT_SECONDS": str(sim.token_ttl * 0.1),
+            },
+            name=f"token-{prefix[-6:]}",
+        )
 
     @property
     def replicas(self) -> list[Child]:

@@ -51,9 +51,23 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
     return float(sorted_values[rank - 1])
 
 
-def point_from_latencies(subject: str, replicas: int, concurrency: int, seconds: float,
-                         latencies_us: list[float], failed: int) -> Point:
+def point_from_latencies(
+    subject: str,
+    replicas: int,
+    concurrency: int,
+    seconds: float,
+    latencies_us: list[float],
+    failed: int,
+) -> Point:
     latencies_us.sort()
-    return Point(subject, replicas, concurrency, seconds, len(latencies_us), failed,
-                 percentile(latencies_us, 50) / 1000, percentile(latencies_us, 99) / 1000,
-                 p95_ms=percentile(latencies_us, 95) / 1000)
+    return Point(
+        subject,
+        replicas,
+        concurrency,
+        seconds,
+        len(latencies_us),
+        failed,
+        percentile(latencies_us, 50) / 1000,
+        percentile(latencies_us, 99) / 1000,
+        p95_ms=percentile(latencies_us, 95) / 1000,
+    )

@@ -46,15 +46,22 @@ PER_CALL_CLIENT = "bench-per-call"
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = bench_parser(PROG, __doc__, "smoke run: 2 s per point, concurrency 16 only, "
-                          "2 s tokens")
+    parser = bench_parser(
+        PROG, __doc__, "smoke run: 2 s per point, concurrency 16 only, 2 s tokens"
+    )
     parser.set_defaults(rounds=2)
-    parser.add_argument("--token-ttl", type=float, default=5.0,
-                        help="token lifetime the provider stand-in issues")
-    parser.add_argument("--peer-processes", type=int, default=4,
-                        help="N of the per-process-cache peer")
-    parser.add_argument("--load-generator", choices=["auto", "h2load", "python"],
-                        default="auto", help="auto: h2load, installed if missing (as root)")
+    parser.add_argument(
+        "--token-ttl", type=float, default=5.0, help="token lifetime the provider stand-in issues"
+    )
+    parser.add_argument(
+        "--peer-processes", type=int, default=4, help="N of the per-process-cache peer"
+    )
+    parser.add_argument(
+        "--load-generator",
+        choices=["auto", "h2load", "python"],
+        default="auto",
+        help="auto: h2load, installed if missing (as root)",
+    )
     add_redis_option(parser)
     args = parser.parse_args(argv)
     if args.quick:
@@ -65,13 +72,26 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    results = Results(command=command_line(PROG, argv), seconds=args.seconds,
-                      warmup=args.warmup, concurrencies=args.concurrencies,
-                      token_ttl=args.token_ttl, peer_processes=args.peer_processes,
-                      rounds=args.rounds, load_generator="")
+    results = Results(
+        command=command_line(PROG, argv),
+        seconds=args.seconds,
+        warmup=args.warmup,
+        concurrencies=args.concurrencies,
+        token_ttl=args.token_ttl,
+        peer_processes=args.peer_processes,
+        rounds=args.rounds,
+        load_generator="",
+    )
     prefix = f"skyroute-bench-{secrets.token_hex(4)}"
-    return run_bench(results, args.redis_url, prefix, lambda run: Bench(args, run).run(),
-                     args, print_summary=print_summary, write=write_doc)
+    return run_bench(
+        results,
+        args.redis_url,
+        prefix,
+        lambda run: Bench(args, run).run(),
+        args,
+        print_summary=print_summary,
+        write=write_doc,
+    )
 
 
 class Bench:
@@ -96,14 +116,17 @@ class Bench:
         point = run()
         point.foreign_cores = meter.foreign_cores()
         note = f"  [{'; '.join(point.notes)}]" if point.notes else ""
-        self.log(f"  {point.subject:<16} r={point.replicas} c={point.concurrency:<3} "
-                 f"{point.rps:>9,.0f} rps  p50 {point.p50_ms:6.2f} ms  "
-                 f"p99 {point.p99_ms:6.2f} ms  failed {point.failed}  "
-                 f"other CPU {point.foreign_cores:.2f} cores{note}")
+        self.log(
+            f"  {point.subject:<16} r={point.replicas} c={point.concurrency:<3} "
+            f"{point.rps:>9,.0f} rps  p50 {point.p50_ms:6.2f} ms  "
+            f"p99 {point.p99_ms:6.2f} ms  failed {point.failed}  "
+            f"other CPU {point.foreign_cores:.2f} cores{note}"
+        )
         if point.failed:
             self.results.problems.append(
                 f"{point.subject} r={point.replicas} c={point.concurrency}: "
-                f"{point.failed} failed requests")
+                f"{point.failed} failed requests"
+            )
         self.candidates.append(point)
         return point
 
@@ -120,24 +143,31 @@ class Bench:
         if h2load is None and args.load_generator == "h2load":
             raise SystemExit("h2load is not available")
         if h2load is None:
-            print("note: h2load unavailable; falling back to multi-process Python gRPC load "
-                  "generators, which are much slower and share the CPU with the servers",
-                  flush=True)
+            print(
+                "note: h2load unavailable; falling back to multi-process Python gRPC load "
+                "generators, which are much slower and share the CPU with the servers",
+                flush=True,
+            )
         self.load = LoadGenerator(self.group, self.workdir, h2load)
         self.results.load_generator = self.load.name
         self.ctx.warn_if_busy()
         self.log(f"provider stand-in (token TTL {args.token_ttl:g} s) ...")
-        self.sim = ProviderSim(self.group, [*CLIENTS.values(), PER_PROCESS_CLIENT,
-                                            PER_CALL_CLIENT], args.token_ttl)
+        self.sim = ProviderSim(
+            self.group, [*CLIENTS.values(), PER_PROCESS_CLIENT, PER_CALL_CLIENT], args.token_ttl
+        )
         clusters = [self.start_cluster(1), self.start_cluster(2)]
-        response = asyncio.run(sanity.raw_bytes_response(
-            clusters[0].addresses[0], GrpcCall(GET_TOKEN, self.request, clusters[0].metadata)))
+        response = asyncio.run(
+            sanity.raw_bytes_response(
+                clusters[0].addresses[0], GrpcCall(GET_TOKEN, self.request, clusters[0].metadata)
+            )
+        )
         self.check_response(response, "raw-bytes grpc.aio call (the load's request bytes)")
         # The echo floor gets the same headers, so only the server's work differs.
         self.echo_metadata = clusters[0].metadata
         echo = self.start_echo(len(response))
         for cluster in clusters:
             self.sanity(cluster)
+
         # Interleaved per concurrency, so that subject and floors see the same conditions
         # (this machine may be shared); idle servers cost next to nothing meanwhile.
         def one_round(c: int, round_: int) -> list[Point]:
@@ -155,8 +185,7 @@ class Bench:
         for cluster in clusters:
             n = len(cluster.replicas)
             label = f"{n} replica{'s' * (n > 1)}"
-            self.count_upstream(f"{TOKEN} ({label})", label, CLIENTS[n], window_start,
-                                window_end)
+            self.count_upstream(f"{TOKEN} ({label})", label, CLIENTS[n], window_start, window_end)
             cluster.stop()
         self.group.stop(echo)
         self.per_process_peer()
@@ -164,8 +193,14 @@ class Bench:
 
     def start_cluster(self, replicas: int) -> TokenCluster:
         self.log(f"token service, {replicas} replica(s) ...")
-        return TokenCluster(self.group, self.sim, CLIENTS[replicas], self.args.redis_url,
-                            f"{self.prefix}-r{replicas}", replicas)
+        return TokenCluster(
+            self.group,
+            self.sim,
+            CLIENTS[replicas],
+            self.args.redis_url,
+            f"{self.prefix}-r{replicas}",
+            replicas,
+        )
 
     def check_response(self, data: bytes, what: str) -> None:
         token = pb.GetTokenResponse.FromString(data).token
@@ -177,18 +212,24 @@ class Bench:
     def sanity(self, cluster: TokenCluster) -> None:
         n = len(cluster.replicas)
         label = f"{n} replica{'s' * (n > 1)}"
-        problems = asyncio.run(sanity.python_client_pass(
-            cluster.addresses, "bench", cluster.caller_key, PROVIDER))
+        problems = asyncio.run(
+            sanity.python_client_pass(cluster.addresses, "bench", cluster.caller_key, PROVIDER)
+        )
         if problems:
-            self.results.problems.append(f"Python client pass ({label}): {len(problems)} of "
-                                         f"200 calls failed, e.g. {problems[0]}")
+            self.results.problems.append(
+                f"Python client pass ({label}): {len(problems)} of "
+                f"200 calls failed, e.g. {problems[0]}"
+            )
         else:
-            self.results.checks.append(f"Python token client, 200 calls round robin over "
-                                       f"{label}: every call returned a valid token")
+            self.results.checks.append(
+                f"Python token client, 200 calls round robin over "
+                f"{label}: every call returned a valid token"
+            )
         call = GrpcCall(GET_TOKEN, self.request, cluster.metadata)
         self.results.checks.append(
             f"{label}, one request as the load generator frames it (nghttp): "
-            f"{sanity.nghttp_status(cluster.addresses[0], call, self.workdir)}")
+            f"{sanity.nghttp_status(cluster.addresses[0], call, self.workdir)}"
+        )
 
     # ------------------------------------------------------------------ floors
 
@@ -196,7 +237,8 @@ class Bench:
         echo, self.echo_address = self.ctx.start_echo(payload_size)
         self.results.checks.append(
             f"echo server, one request as the load generator frames it (nghttp): "
-            f"{sanity.nghttp_status(self.echo_address, self.echo_call, self.workdir)}")
+            f"{sanity.nghttp_status(self.echo_address, self.echo_call, self.workdir)}"
+        )
         return echo
 
     @property
@@ -204,13 +246,21 @@ class Bench:
         return GrpcCall(ECHO_METHOD, self.request, self.echo_metadata)
 
     def echo_point(self, echo: Child, c: int) -> None:
-        self.measured(lambda: self.load.run(ECHO, 0, self.echo_call, [self.echo_address], c,
-                                            self.args.seconds, self.args.warmup))
+        self.measured(
+            lambda: self.load.run(
+                ECHO, 0, self.echo_call, [self.echo_address], c, self.args.seconds, self.args.warmup
+            )
+        )
 
     def redis_point(self, value: bytes, c: int) -> None:
         key = f"{self.prefix}-floor"
-        self.measured(lambda: asyncio.run(redis_get_floor(
-            self.args.redis_url, key, value, c, self.args.seconds, self.args.warmup)))
+        self.measured(
+            lambda: asyncio.run(
+                redis_get_floor(
+                    self.args.redis_url, key, value, c, self.args.seconds, self.args.warmup
+                )
+            )
+        )
 
     # ------------------------------------------------------------------ token service
 
@@ -219,16 +269,21 @@ class Bench:
         call = GrpcCall(GET_TOKEN, self.request, cluster.metadata)
         self.load.run(TOKEN, replicas, call, cluster.addresses, c, self.args.warmup, 0)
         before = cluster.handled()
-        point = self.measured(lambda: self.load.run(TOKEN, replicas, call, cluster.addresses,
-                                                    c, self.args.seconds, 0))
+        point = self.measured(
+            lambda: self.load.run(TOKEN, replicas, call, cluster.addresses, c, self.args.seconds, 0)
+        )
         self.verify_metrics(point, before, cluster.handled())
 
-    def verify_metrics(self, point: Point, before: dict[str, float],
-                       after: dict[str, float]) -> None:
+    def verify_metrics(
+        self, point: Point, before: dict[str, float], after: dict[str, float]
+    ) -> None:
         """The replicas' own count of OK GetToken calls must match what the load saw."""
         handled_ok = after.get("OK", 0) - before.get("OK", 0)
-        errors = {code: after[code] - before.get(code, 0) for code in after
-                  if code != "OK" and after[code] > before.get(code, 0)}
+        errors = {
+            code: after[code] - before.get(code, 0)
+            for code in after
+            if code != "OK" and after[code] > before.get(code, 0)
+        }
         # Calls still in flight when the load generator stops are handled but not logged.
         close = abs(handled_ok - point.ok) <= max(point.concurrency * 2, point.ok * 0.01)
         if close and not errors:
@@ -237,7 +292,8 @@ class Bench:
             self.results.problems.append(
                 f"metrics mismatch r={point.replicas} c={point.concurrency}: replicas counted "
                 f"{handled_ok:.0f} OK GetToken calls, the load generator {point.ok} "
-                f"HTTP 200; other codes {errors or 'none'}")
+                f"HTTP 200; other codes {errors or 'none'}"
+            )
 
     def summarize_metrics(self) -> None:
         if not self.metric_runs:
@@ -247,12 +303,14 @@ class Bench:
         worst = max(abs(h - ok) for ok, h in self.metric_runs)
         self.results.checks.append(
             f"replica metrics, all {len(self.metric_runs)} measured token-service runs: "
-            f"`grpc_server_handled_total{{grpc_code=\"OK\"}}` for GetToken rose by {handled:.0f} "
+            f'`grpc_server_handled_total{{grpc_code="OK"}}` for GetToken rose by {handled:.0f} '
             f"for {seen} HTTP 200s seen by the load generator (largest difference in one "
-            f"run {worst:.0f}: calls in flight when it stopped); no other status codes")
+            f"run {worst:.0f}: calls in flight when it stopped); no other status codes"
+        )
 
-    def count_upstream(self, subject: str, fetchers: str, client_id: str, start: float,
-                       end: float) -> None:
+    def count_upstream(
+        self, subject: str, fetchers: str, client_id: str, start: float, end: float
+    ) -> None:
         times = self.sim.issue_times(client_id, start, end)
         window = end - start
         if len(times) >= 3:
@@ -262,9 +320,13 @@ class Bench:
             rate = len(times) / window
             self.results.warnings.append(
                 f"{subject}: only {len(times)} token(s) issued in {window:.1f} s; too few "
-                f"for a rate (run longer than a --quick run)")
-        self.results.upstream.append(Upstream(subject, fetchers, len(times), window, rate,
-                                              self.args.token_ttl, len(times) >= 3))
+                f"for a rate (run longer than a --quick run)"
+            )
+        self.results.upstream.append(
+            Upstream(
+                subject, fetchers, len(times), window, rate, self.args.token_ttl, len(times) >= 3
+            )
+        )
 
     # ------------------------------------------------------------------ peers
 
@@ -273,9 +335,23 @@ class Bench:
         seconds = max(3.2 * self.args.token_ttl, self.args.seconds)
         self.log(f"per-process cache peer: {n} processes for {seconds:g} s ...")
         env = {"PEER_CLIENT_SECRET": self.sim.clients[PER_PROCESS_CLIENT]}
-        children = [self.group.python(f"peer-{i}", [
-            "-m", "benchmarks.per_process_peer", "--token-url", self.sim.token_url,
-            "--client-id", PER_PROCESS_CLIENT, "--callers", "4"], env) for i in range(n)]
+        children = [
+            self.group.python(
+                f"peer-{i}",
+                [
+                    "-m",
+                    "benchmarks.per_process_peer",
+                    "--token-url",
+                    self.sim.token_url,
+                    "--client-id",
+                    PER_PROCESS_CLIENT,
+                    "--callers",
+                    "4",
+                ],
+                env,
+            )
+            for i in range(n)
+        ]
         for child in children:
             child.wait_ready()
         start = time.time()
@@ -288,10 +364,10 @@ class Bench:
             report = json.loads(lines[-1]) if lines else {}
             calls += int(report.get("calls", 0))
             fetches += int(report.get("fetches", 0))
-        self.count_upstream(PER_PROCESS, f"{n} processes", PER_PROCESS_CLIENT,
-                            start, end)
-        self.results.checks.append(f"per-process peer: {calls} cache reads served, "
-                                   f"{fetches} fetches by its own count")
+        self.count_upstream(PER_PROCESS, f"{n} processes", PER_PROCESS_CLIENT, start, end)
+        self.results.checks.append(
+            f"per-process peer: {calls} cache reads served, {fetches} fetches by its own count"
+        )
 
     def per_call_peer(self) -> None:
         self.log("per-call fetch peer (aiohttp POST to the token endpoint per call) ...")
@@ -299,22 +375,35 @@ class Bench:
         calls = 0
         for c in self.args.concurrencies:
             for _ in range(self.args.rounds):
-                peer = per_call_peer(self.sim.token_url, PER_CALL_CLIENT,
-                                     self.sim.clients[PER_CALL_CLIENT], c, self.args.seconds,
-                                     self.args.warmup)
+                peer = per_call_peer(
+                    self.sim.token_url,
+                    PER_CALL_CLIENT,
+                    self.sim.clients[PER_CALL_CLIENT],
+                    c,
+                    self.args.seconds,
+                    self.args.warmup,
+                )
                 point = self.measured(functools.partial(asyncio.run, peer))
                 calls += point.ok + point.failed
         points = self.keep_quietest()
         issued = self.sim.issued(PER_CALL_CLIENT) - before
         self.results.checks.append(
             f"per-call peer: the stand-in issued {issued} tokens for its {calls} measured "
-            f"calls (plus warm-up calls)")
+            f"calls (plus warm-up calls)"
+        )
         # Every call is one token request, so its rate is the call rate; quoted at the
         # concurrency where the stand-in served the most.
         best = max(points, key=lambda p: p.rps)
-        self.results.upstream.append(Upstream(
-            PER_CALL, f"every call (c={best.concurrency})", best.ok, best.seconds,
-            best.rps, self.args.token_ttl))
+        self.results.upstream.append(
+            Upstream(
+                PER_CALL,
+                f"every call (c={best.concurrency})",
+                best.ok,
+                best.seconds,
+                best.rps,
+                self.args.token_ttl,
+            )
+        )
 
 
 if __name__ == "__main__":

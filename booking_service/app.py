@@ -63,34 +63,57 @@ async def check_schema(engine: AsyncEngine) -> None:
     bookings table, with the provider order columns of revision 0003."""
     async with engine.connect() as conn:
         found = (await conn.execute(text("SELECT to_regclass('bookings')"))).scalar()
-        current = found is not None and (await conn.execute(text(
-            "SELECT count(*) FROM information_schema.columns WHERE table_schema = "
-            "current_schema() AND table_name = 'bookings' AND column_name = "
-            "'provider_remark'"))).scalar() == 1
+        current = (
+            found is not None
+            and (
+                await conn.execute(
+                    text(
+                        "SELECT count(*) FROM information_schema.columns WHERE table_schema = "
+                        "current_schema() AND table_name = 'bookings' AND column_name = "
+                        "'provider_remark'"
+                    )
+                )
+            ).scalar()
+            == 1
+        )
     if found is None:
-        raise ConfigError("the database has no bookings table: run migrations first "
-                          "(python -m migrations)")
+        raise ConfigError(
+            "the database has no bookings table: run migrations first (python -m migrations)"
+        )
     if not current:
-        raise ConfigError("the bookings schema is out of date: run migrations first "
-                          "(python -m migrations)")
+        raise ConfigError(
+            "the bookings schema is out of date: run migrations first (python -m migrations)"
+        )
 
 
-BOOKING_COUNTS = ("SELECT status, count(*) AS n FROM bookings"
-                  " WHERE status IN ('HELD', 'CONFIRMED') GROUP BY status")
+BOOKING_COUNTS = (
+    "SELECT status, count(*) AS n FROM bookings"
+    " WHERE status IN ('HELD', 'CONFIRMED') GROUP BY status"
+)
 
 
 def adapter_config(settings: ProviderOrderSettings) -> ProviderConfig:
-    return ProviderConfig(name=settings.name, base_url=settings.base_url,
-                          timeout_seconds=settings.timeout_seconds, lookup=settings.lookup,
-                          lookup_url=settings.lookup_url)
+    return ProviderConfig(
+        name=settings.name,
+        base_url=settings.base_url,
+        timeout_seconds=settings.timeout_seconds,
+        lookup=settings.lookup,
+        lookup_url=settings.lookup_url,
+    )
 
 
 class BookingApp:
     service_names: Sequence[str] = (SERVICE_NAME,)
 
-    def __init__(self, settings: BookingServiceSettings, registry: CollectorRegistry,
-                 redactor: Redactor, *, prices: PriceChecker | None = None,
-                 lookup: OrderLookup | None = None) -> None:
+    def __init__(
+        self,
+        settings: BookingServiceSettings,
+        registry: CollectorRegistry,
+        redactor: Redactor,
+        *,
+        prices: PriceChecker | None = None,
+        lookup: OrderLookup | None = None,
+    ) -> None:
         """``prices`` and ``lookup`` replace the configured price source and provider
         order lookup (tests)."""
         self.settings = settings
@@ -108,9 +131,12 @@ class BookingApp:
         self._tokens: TokenClient | None = None
         if settings.tokens is not None:
             redactor.add(settings.tokens.caller_key)
-            self._tokens = TokenClient(settings.tokens.addresses, settings.tokens.caller_id,
-                                       settings.tokens.caller_key,
-                                       timeout=settings.tokens.timeout_seconds)
+            self._tokens = TokenClient(
+                settings.tokens.addresses,
+                settings.tokens.caller_id,
+                settings.tokens.caller_key,
+                timeout=settings.tokens.timeout_seconds,
+            )
         self._session: aiohttp.ClientSession | None = None
         self.ordering: ProviderOrdering | None = None
         # Redis only for the providers' shared rate budget, when one is set.
@@ -119,26 +145,42 @@ class BookingApp:
         self.budgets: dict[str, RateBudget] = {}
         if self._redis is not None:
             budget_metrics = RateBudgetMetrics(registry)
-            self.budgets = {p.name: RateBudget(self._redis, settings.redis.key_prefix, p.name,
-                                               p.rate_budget, budget_metrics)
-                            for p in limited}
+            self.budgets = {
+                p.name: RateBudget(
+                    self._redis, settings.redis.key_prefix, p.name, p.rate_budget, budget_metrics
+                )
+                for p in limited
+            }
         if settings.providers and self._tokens is not None:
             self._session = aiohttp.ClientSession()
             tokens = self._tokens
             session = self._session
             self.ordering = ProviderOrdering(
                 self.store,
-                {p.name: create_provider(p.kind, adapter_config(p), session, tokens,
-                                         lookup=lookup, budget=self.budgets.get(p.name))
-                 for p in settings.providers},
-                max(p.lease_seconds for p in settings.providers), OrderMetrics(registry))
-        self.bookings = Bookings(self.store, self._prices, settings.policy,
-                                 ordering=self.ordering)
+                {
+                    p.name: create_provider(
+                        p.kind,
+                        adapter_config(p),
+                        session,
+                        tokens,
+                        lookup=lookup,
+                        budget=self.budgets.get(p.name),
+                    )
+                    for p in settings.providers
+                },
+                max(p.lease_seconds for p in settings.providers),
+                OrderMetrics(registry),
+            )
+        self.bookings = Bookings(self.store, self._prices, settings.policy, ordering=self.ordering)
         self.links = ItineraryLinks(self.store, self._tokens, settings.links)
         self._servicer = BookingServicer(self.bookings, self.links)
-        self._sweeper = HoldSweeper(self.store, settings.policy.sweep_interval_seconds,
-                                    settings.policy.sweep_batch_size, SweeperMetrics(registry),
-                                    self.ordering)
+        self._sweeper = HoldSweeper(
+            self.store,
+            settings.policy.sweep_interval_seconds,
+            settings.policy.sweep_batch_size,
+            SweeperMetrics(registry),
+            self.ordering,
+        )
         self._tasks: list[asyncio.Task[None]] = []
 
     def register(self, server: grpc.aio.Server) -> None:
@@ -150,8 +192,10 @@ class BookingApp:
             try:
                 await self._jwks.refresh()
             except Exception as exc:  # serve anyway; calls get UNAVAILABLE until keys load
-                log.warning("jwks not loaded at start",
-                            extra={"error": f"{type(exc).__name__}: {exc}"[:200]})
+                log.warning(
+                    "jwks not loaded at start",
+                    extra={"error": f"{type(exc).__name__}: {exc}"[:200]},
+                )
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._sweeper.run())]
         if self._jwks.configured:
@@ -181,6 +225,9 @@ class BookingApp:
         with contextlib.suppress(Exception):  # the dependency shows as down above
             rows = await asyncio.wait_for(pool.fetch(BOOKING_COUNTS), 1.0)
             bookings = {row["status"]: row["n"] for row in rows}
-        return {"rate_budget": {name: await budget.status()
-                                for name, budget in self.budgets.items()} or "off",
-                "bookings": bookings, "dependencies": dependencies}
+        return {
+            "rate_budget": {name: await budget.status() for name, budget in self.budgets.items()}
+            or "off",
+            "bookings": bookings,
+            "dependencies": dependencies,
+        }

@@ -29,11 +29,24 @@ from services.config import ConfigError
 MAX_TTL_SECONDS = 7 * 24 * 3600
 
 
-def mint(settings: JwtSettings, user: str, ttl_seconds: int, *, private_key_pem: bytes | None
-         = None, kid: str | None = None, now: float | None = None) -> str:
+def mint(
+    settings: JwtSettings,
+    user: str,
+    ttl_seconds: int,
+    *,
+    private_key_pem: bytes | None = None,
+    kid: str | None = None,
+    now: float | None = None,
+) -> str:
     issued = int(time.time() if now is None else now)
-    claims = {"iss": settings.issuer, "aud": settings.audience, "sub": user, "iat": issued,
-              "exp": issued + ttl_seconds, "jti": secrets.token_hex(8)}
+    claims = {
+        "iss": settings.issuer,
+        "aud": settings.audience,
+        "sub": user,
+        "iat": issued,
+        "exp": issued + ttl_seconds,
+        "jti": secrets.token_hex(8),
+    }
     if private_key_pem is not None:
         key = load_pem_private_key(private_key_pem, password=None)
         if isinstance(key, rsa.RSAPrivateKey):
@@ -45,15 +58,18 @@ def mint(settings: JwtSettings, user: str, ttl_seconds: int, *, private_key_pem:
         headers = {"kid": kid} if kid else None
         return jwt.encode(claims, key, algorithm=algorithm, headers=headers)
     if settings.secret is None:
-        raise ConfigError("no HS256 secret configured (BOOKING_JWT_SECRET[_FILE]); with a "
-                          "JWKS, pass --private-key and --kid")
+        raise ConfigError(
+            "no HS256 secret configured (BOOKING_JWT_SECRET[_FILE]); with a "
+            "JWKS, pass --private-key and --kid"
+        )
     return jwt.encode(claims, settings.secret, algorithm="HS256")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m booking_service.dev_token",
-                                     description="Mint a development JWT for the booking "
-                                                 "service.")
+    parser = argparse.ArgumentParser(
+        prog="python -m booking_service.dev_token",
+        description="Mint a development JWT for the booking service.",
+    )
     parser.add_argument("--user", required=True, help="the subject (user id)")
     parser.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (3600)")
     parser.add_argument("--private-key", type=Path, help="PEM private key (RS256/ES256)")

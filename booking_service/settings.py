@@ -39,8 +39,11 @@ MAX_JWT_LEEWAY_SECONDS = 300.0
 BOOKING_PROVIDERS = provider_list("BOOKING_PROVIDERS")
 # Read only when set (HS256 needs at least 32 characters), declared here for the docs.
 BOOKING_JWT_SECRET = Setting(
-    "BOOKING_JWT_SECRET", "HS256 secret (local development; at least 32 characters)",
-    secret=True, default_doc="none")
+    "BOOKING_JWT_SECRET",
+    "HS256 secret (local development; at least 32 characters)",
+    secret=True,
+    default_doc="none",
+)
 
 
 @dataclass(frozen=True)
@@ -51,29 +54,48 @@ class JwtSettings:
     secret is for local development. At least one of them is required.
     """
 
-    issuer: str = field(metadata=setting(
-        "BOOKING_JWT_ISSUER", "required `iss` claim", default_doc="required"))
-    audience: str = field(metadata=setting(
-        "BOOKING_JWT_AUDIENCE", "required `aud` claim", default_doc="required"))
-    jwks_file: str | None = field(default=None, metadata=setting(
-        "BOOKING_JWKS_FILE", "RS256/ES256 verification keys: a JWKS file"))
-    jwks_url: str | None = field(default=None, metadata=setting(
-        "BOOKING_JWKS_URL", "RS256/ES256 verification keys: a JWKS URL (http(s))"))
+    issuer: str = field(
+        metadata=setting("BOOKING_JWT_ISSUER", "required `iss` claim", default_doc="required")
+    )
+    audience: str = field(
+        metadata=setting("BOOKING_JWT_AUDIENCE", "required `aud` claim", default_doc="required")
+    )
+    jwks_file: str | None = field(
+        default=None,
+        metadata=setting("BOOKING_JWKS_FILE", "RS256/ES256 verification keys: a JWKS file"),
+    )
+    jwks_url: str | None = field(
+        default=None,
+        metadata=setting("BOOKING_JWKS_URL", "RS256/ES256 verification keys: a JWKS URL (http(s))"),
+    )
     secret: str | None = None
     # Clock skew allowed on exp/nbf/iat between the issuer and this service (RFC 7519
     # 4.1.4: "a small leeway ... no more than a few minutes"); a token also stays
     # accepted (and remembered by api/auth.py) this long past its exp.
-    leeway_seconds: float = field(default=10.0, metadata=setting(
-        "BOOKING_JWT_LEEWAY_SECONDS", "clock skew allowed on a JWT's `exp`, `nbf` and `iat`; "
-        "a token is accepted this long past its `exp`", maximum=MAX_JWT_LEEWAY_SECONDS))
-    jwks_refresh_seconds: float = field(default=300.0, metadata=setting(
-        "BOOKING_JWKS_REFRESH_SECONDS", "how often the JWKS file or URL is read again",
-        minimum=1.0))
+    leeway_seconds: float = field(
+        default=10.0,
+        metadata=setting(
+            "BOOKING_JWT_LEEWAY_SECONDS",
+            "clock skew allowed on a JWT's `exp`, `nbf` and `iat`; "
+            "a token is accepted this long past its `exp`",
+            maximum=MAX_JWT_LEEWAY_SECONDS,
+        ),
+    )
+    jwks_refresh_seconds: float = field(
+        default=300.0,
+        metadata=setting(
+            "BOOKING_JWKS_REFRESH_SECONDS",
+            "how often the JWKS file or URL is read again",
+            minimum=1.0,
+        ),
+    )
 
     def __repr__(self) -> str:  # never print the secret
-        return (f"JwtSettings(issuer={self.issuer!r}, audience={self.audience!r}, "
-                f"jwks_file={self.jwks_file!r}, jwks_url={self.jwks_url!r}, "
-                f"hs256={'yes' if self.secret else 'no'})")
+        return (
+            f"JwtSettings(issuer={self.issuer!r}, audience={self.audience!r}, "
+            f"jwks_file={self.jwks_file!r}, jwks_url={self.jwks_url!r}, "
+            f"hs256={'yes' if self.secret else 'no'})"
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> JwtSettings:
@@ -84,7 +106,8 @@ class JwtSettings:
         if not (jwks_file or jwks_url or has_secret):
             raise ConfigError(
                 "set BOOKING_JWKS_FILE or BOOKING_JWKS_URL (RS256/ES256 keys), or "
-                "BOOKING_JWT_SECRET[_FILE] (HS256, local development)")
+                "BOOKING_JWT_SECRET[_FILE] (HS256, local development)"
+            )
         if jwks_file and not Path(jwks_file).is_file():
             raise ConfigError("BOOKING_JWKS_FILE does not name a readable file")
         if jwks_url and not jwks_url.startswith(("http://", "https://")):
@@ -105,17 +128,31 @@ class ProviderOrderSettings:
     name: str
     base_url: str
     # One HTTP call to the provider; a create that times out is reconciled by lookup.
-    timeout_seconds: float = field(default=10.0, metadata=setting(
-        "PROVIDER_TIMEOUT_SECONDS", "one HTTP call to the provider (search: 3)", minimum=0.1))
+    timeout_seconds: float = field(
+        default=10.0,
+        metadata=setting(
+            "PROVIDER_TIMEOUT_SECONDS", "one HTTP call to the provider (search: 3)", minimum=0.1
+        ),
+    )
     # How a create whose outcome is unknown is settled: "sim" asks the stand-in's
     # order listing by remark (lookup_url); "none" cannot look orders up.
-    lookup: str = field(default=ORDER_LOOKUP_SIM, metadata=setting(
-        "PROVIDER_ORDER_LOOKUP", "how an unknown order outcome is looked up: `sim` (stand-in) "
-        "or `none` (log for manual reconciliation)",
-        choices=(ORDER_LOOKUP_SIM, ORDER_LOOKUP_NONE)))
-    lookup_url: str = field(default="", metadata=setting(
-        "PROVIDER_ORDER_LOOKUP_URL", "where `sim` looks orders up",
-        default_doc="PROVIDER_BASE_URL"))
+    lookup: str = field(
+        default=ORDER_LOOKUP_SIM,
+        metadata=setting(
+            "PROVIDER_ORDER_LOOKUP",
+            "how an unknown order outcome is looked up: `sim` (stand-in) "
+            "or `none` (log for manual reconciliation)",
+            choices=(ORDER_LOOKUP_SIM, ORDER_LOOKUP_NONE),
+        ),
+    )
+    lookup_url: str = field(
+        default="",
+        metadata=setting(
+            "PROVIDER_ORDER_LOOKUP_URL",
+            "where `sim` looks orders up",
+            default_doc="PROVIDER_BASE_URL",
+        ),
+    )
     # The adapter (services/providers/registry.py); PROVIDER_<NAME>_KIND.
     kind: str = DEFAULT_KIND
     # The fleet's shared budget of upstream requests (services/rate_budget.py).
@@ -136,12 +173,19 @@ class ProviderOrderSettings:
         if not enabled:
             return None
         if not base_url.startswith(("http://", "https://")):
-            raise ConfigError("PROVIDER_BASE_URL must be an http(s) URL when the provider "
-                              "is enabled")
+            raise ConfigError(
+                "PROVIDER_BASE_URL must be an http(s) URL when the provider is enabled"
+            )
         name = provider_name(env)
-        settings = load(cls, env, name=name, base_url=base_url,
-                        defaults={"lookup_url": base_url}, kind=provider_kind(env, name),
-                        rate_budget=load(RateBudgetSettings, env))
+        settings = load(
+            cls,
+            env,
+            name=name,
+            base_url=base_url,
+            defaults={"lookup_url": base_url},
+            kind=provider_kind(env, name),
+            rate_budget=load(RateBudgetSettings, env),
+        )
         settings = replace(settings, lookup_url=settings.lookup_url.rstrip("/"))
         if not settings.lookup_url.startswith(("http://", "https://")):
             raise ConfigError("PROVIDER_ORDER_LOOKUP_URL must be an http(s) URL")
@@ -152,12 +196,23 @@ class ProviderOrderSettings:
 class ItineraryLinkSettings:
     """Download links to a confirmed booking's itinerary (token-service download tokens)."""
 
-    ttl_seconds: float = field(default=24 * 3600.0, metadata=setting(
-        "BOOKING_ITINERARY_LINK_TTL_SECONDS", "how long an itinerary link works (at most 7 days)",
-        minimum=1.0, maximum=7 * 24 * 3600.0))
-    max_uses: int = field(default=10, metadata=setting(
-        "BOOKING_ITINERARY_LINK_MAX_USES", "uses of one itinerary link (0: until it expires)",
-        minimum=0))
+    ttl_seconds: float = field(
+        default=24 * 3600.0,
+        metadata=setting(
+            "BOOKING_ITINERARY_LINK_TTL_SECONDS",
+            "how long an itinerary link works (at most 7 days)",
+            minimum=1.0,
+            maximum=7 * 24 * 3600.0,
+        ),
+    )
+    max_uses: int = field(
+        default=10,
+        metadata=setting(
+            "BOOKING_ITINERARY_LINK_MAX_USES",
+            "uses of one itinerary link (0: until it expires)",
+            minimum=0,
+        ),
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ItineraryLinkSettings:
@@ -166,22 +221,38 @@ class ItineraryLinkSettings:
 
 @dataclass(frozen=True)
 class BookingPolicy:
-    hold_seconds: float = field(default=900.0, metadata=setting(
-        "BOOKING_HOLD_SECONDS", "hold length", minimum=0.1))
+    hold_seconds: float = field(
+        default=900.0, metadata=setting("BOOKING_HOLD_SECONDS", "hold length", minimum=0.1)
+    )
     # How often each replica looks for expired holds, and how many it expires per
     # transaction.
-    sweep_interval_seconds: float = field(default=1.0, metadata=setting(
-        "BOOKING_SWEEP_INTERVAL_SECONDS", "expiry sweeper: how often each replica looks for "
-        "expired holds", minimum=0.05))
-    sweep_batch_size: int = field(default=100, metadata=setting(
-        "BOOKING_SWEEP_BATCH_SIZE", "expiry sweeper: holds expired per transaction", minimum=1))
-    default_page_size: int = field(default=20, metadata=setting(
-        "BOOKING_DEFAULT_PAGE_SIZE", "page size when a request asks for 0"))
-    max_page_size: int = field(default=100, metadata=setting(
-        "BOOKING_MAX_PAGE_SIZE", "larger page sizes are clamped to this"))
+    sweep_interval_seconds: float = field(
+        default=1.0,
+        metadata=setting(
+            "BOOKING_SWEEP_INTERVAL_SECONDS",
+            "expiry sweeper: how often each replica looks for expired holds",
+            minimum=0.05,
+        ),
+    )
+    sweep_batch_size: int = field(
+        default=100,
+        metadata=setting(
+            "BOOKING_SWEEP_BATCH_SIZE", "expiry sweeper: holds expired per transaction", minimum=1
+        ),
+    )
+    default_page_size: int = field(
+        default=20,
+        metadata=setting("BOOKING_DEFAULT_PAGE_SIZE", "page size when a request asks for 0"),
+    )
+    max_page_size: int = field(
+        default=100,
+        metadata=setting("BOOKING_MAX_PAGE_SIZE", "larger page sizes are clamped to this"),
+    )
     # 3-digit prefix of the 13-digit ticket numbers.
-    ticket_prefix: str = field(default="990", metadata=setting(
-        "BOOKING_TICKET_PREFIX", "3-digit prefix of the 13-digit ticket numbers"))
+    ticket_prefix: str = field(
+        default="990",
+        metadata=setting("BOOKING_TICKET_PREFIX", "3-digit prefix of the 13-digit ticket numbers"),
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> BookingPolicy:
@@ -199,15 +270,25 @@ class BookingServiceSettings:
     database: DatabaseSettings
     jwt: JwtSettings
     policy: BookingPolicy
-    price_source: str = field(metadata=setting(
-        "BOOKING_PRICE_SOURCE", "`search` revalidates prices through search; `database` reads "
-        "fares directly (tests)", choices=(PRICE_SOURCE_DATABASE, PRICE_SOURCE_SEARCH),
-        default_doc="search when SEARCH_SERVICE_ADDRESSES is set"))
-    search_addresses: tuple[str, ...] = field(metadata=setting(
-        "SEARCH_SERVICE_ADDRESSES", "the search service: comma list of host:port, for price "
-        "revalidation", default_doc="none"))
-    search_timeout_seconds: float = field(default=3.0, metadata=setting(
-        "SEARCH_TIMEOUT_SECONDS", "deadline of calls to search", minimum=0.1))
+    price_source: str = field(
+        metadata=setting(
+            "BOOKING_PRICE_SOURCE",
+            "`search` revalidates prices through search; `database` reads fares directly (tests)",
+            choices=(PRICE_SOURCE_DATABASE, PRICE_SOURCE_SEARCH),
+            default_doc="search when SEARCH_SERVICE_ADDRESSES is set",
+        )
+    )
+    search_addresses: tuple[str, ...] = field(
+        metadata=setting(
+            "SEARCH_SERVICE_ADDRESSES",
+            "the search service: comma list of host:port, for price revalidation",
+            default_doc="none",
+        )
+    )
+    search_timeout_seconds: float = field(
+        default=3.0,
+        metadata=setting("SEARCH_TIMEOUT_SECONDS", "deadline of calls to search", minimum=0.1),
+    )
     # None: no token service (no itinerary links, no provider orders).
     tokens: TokenClientSettings | None = None
     # Offers of other providers cannot be booked; empty: no provider offers at all.
@@ -231,15 +312,20 @@ class BookingServiceSettings:
         if source == PRICE_SOURCE_SEARCH and not addresses:
             raise ConfigError("BOOKING_PRICE_SOURCE=search needs SEARCH_SERVICE_ADDRESSES")
         tokens = TokenClientSettings.from_env(env, caller_id="booking")
-        providers = tuple(p for p in map(ProviderOrderSettings.from_env,
-                                         provider_envs(env, BOOKING_PROVIDERS.env))
-                          if p is not None)
+        providers = tuple(
+            p
+            for p in map(ProviderOrderSettings.from_env, provider_envs(env, BOOKING_PROVIDERS.env))
+            if p is not None
+        )
         if providers and tokens is None:
-            raise ConfigError("the provider (PROVIDER_BASE_URL) needs the token service: set "
-                              "TOKEN_SERVICE_ADDRESSES and TOKEN_CALLER_KEY, or "
-                              "PROVIDER_ENABLED=false")
+            raise ConfigError(
+                "the provider (PROVIDER_BASE_URL) needs the token service: set "
+                "TOKEN_SERVICE_ADDRESSES and TOKEN_CALLER_KEY, or "
+                "PROVIDER_ENABLED=false"
+            )
         return load(
-            cls, env,
+            cls,
+            env,
             server=ServerSettings.from_env(env, default_service="booking", default_port=50071),
             database=DatabaseSettings.from_env(env),
             jwt=JwtSettings.from_env(env),
@@ -255,7 +341,19 @@ class BookingServiceSettings:
 
 # Every setting of the booking service, in the order of the docs' table.
 DECLARED: tuple[type | Setting, ...] = (
-    ServerSettings, TlsSettings, RedisSettings, DATABASE_URL, DatabaseSettings,
-    TokenClientSettings, ProviderBasics, BookingServiceSettings, JwtSettings,
-    BOOKING_JWT_SECRET, BookingPolicy, ItineraryLinkSettings, BOOKING_PROVIDERS,
-    ProviderOrderSettings, RateBudgetSettings)
+    ServerSettings,
+    TlsSettings,
+    RedisSettings,
+    DATABASE_URL,
+    DatabaseSettings,
+    TokenClientSettings,
+    ProviderBasics,
+    BookingServiceSettings,
+    JwtSettings,
+    BOOKING_JWT_SECRET,
+    BookingPolicy,
+    ItineraryLinkSettings,
+    BOOKING_PROVIDERS,
+    ProviderOrderSettings,
+    RateBudgetSettings,
+)

@@ -47,10 +47,28 @@ CURRENCY = "USD"
 FIRST_FLIGHT_NUMBER = 101
 CENT = Decimal("0.01")
 
-FARE_COLUMNS = ("id", "flight_id", "cabin", "price", "currency", "seats_total",
-                "seats_available", "refundable", "change_fee", "version", "updated_at")
-FLIGHT_COLUMNS = ("id", "airline_code", "flight_number", "origin", "destination",
-                  "departure_at", "arrival_at")
+FARE_COLUMNS = (
+    "id",
+    "flight_id",
+    "cabin",
+    "price",
+    "currency",
+    "seats_total",
+    "seats_available",
+    "refundable",
+    "change_fee",
+    "version",
+    "updated_at",
+)
+FLIGHT_COLUMNS = (
+    "id",
+    "airline_code",
+    "flight_number",
+    "origin",
+    "destination",
+    "departure_at",
+    "arrival_at",
+)
 AIRPORT_COLUMNS = ("iata_code", "name", "city", "country", "latitude", "longitude", "timezone")
 AIRLINE_COLUMNS = ("iata_code", "name")
 
@@ -70,7 +88,8 @@ class Scale:
 
 
 SCALES: dict[str, Scale] = {
-    s.name: s for s in (
+    s.name: s
+    for s in (
         Scale("tiny", airports=20, airlines=8, days=3, daily_departures=100),
         Scale("small", airports=80, airlines=24, days=14, daily_departures=360),
         Scale("default", airports=400, airlines=len(AIRLINES), days=60, daily_departures=2000),
@@ -104,8 +123,15 @@ class Airport:
     rank: int
 
     def row(self) -> tuple[str, str, str, str, float, float, str]:
-        return (self.code, self.name, self.city, self.country, self.latitude,
-                self.longitude, self.timezone)
+        return (
+            self.code,
+            self.name,
+            self.city,
+            self.country,
+            self.latitude,
+            self.longitude,
+            self.timezone,
+        )
 
 
 @dataclass(frozen=True)
@@ -189,10 +215,18 @@ def load_airports(count: int) -> list[Airport]:
         city = (info["city"] or "").strip()
         if not city or len(info["country"]) != 2:
             continue
-        chosen.append(Airport(
-            code=code, name=info["name"].strip(), city=city, country=info["country"],
-            latitude=float(info["lat"]), longitude=float(info["lon"]), timezone=info["tz"],
-            rank=len(chosen)))
+        chosen.append(
+            Airport(
+                code=code,
+                name=info["name"].strip(),
+                city=city,
+                country=info["country"],
+                latitude=float(info["lat"]),
+                longitude=float(info["lon"]),
+                timezone=info["tz"],
+                rank=len(chosen),
+            )
+        )
         if len(chosen) == count:
             break
     return chosen
@@ -300,8 +334,9 @@ def _departure_times(frequency: int, rng: random.Random) -> list[time]:
     return times
 
 
-def build_network(airports: Sequence[Airport], airlines: Sequence[AirlineSpec],
-                  daily_departures: int, seed: int) -> list[Service]:
+def build_network(
+    airports: Sequence[Airport], airlines: Sequence[AirlineSpec], daily_departures: int, seed: int
+) -> list[Service]:
     rng = random.Random(f"skyroute-seed:{seed}:network")
     by_code = {a.code: a for a in airports}
     hubs = [(airline, by_code[h]) for airline in airlines for h in airline.hubs]
@@ -344,8 +379,9 @@ def build_network(airports: Sequence[Airport], airlines: Sequence[AirlineSpec],
             if other.code in hub_codes:
                 weight *= 1.5
             key = rng.random() ** (1.0 / weight)
-            candidates.append((key, airline.code, hub.code, other.code,
-                               _Route(airline, hub, other, d)))
+            candidates.append(
+                (key, airline.code, hub.code, other.code, _Route(airline, hub, other, d))
+            )
     candidates.sort(key=lambda c: (-c[0], c[1], c[2], c[3]))
 
     services: list[Service] = []
@@ -364,8 +400,19 @@ def build_network(airports: Sequence[Airport], airlines: Sequence[AirlineSpec],
                 if number > 9999:
                     raise ValueError(f"airline {route.airline.code} ran out of flight numbers")
                 numbers[route.airline.code] = number
-                services.append(Service(route.airline, number, origin, destination, local,
-                                        minutes, route.distance_km, weekdays, aircraft))
+                services.append(
+                    Service(
+                        route.airline,
+                        number,
+                        origin,
+                        destination,
+                        local,
+                        minutes,
+                        route.distance_km,
+                        weekdays,
+                        aircraft,
+                    )
+                )
         return 2 * frequency * len(weekdays) / 7
 
     for route in list(routes.values()):
@@ -384,8 +431,11 @@ CABIN_MULTIPLIER = {E: 1.0, W: 1.75, J: 4.2, F: 7.0}
 SHORT_HAUL_BUSINESS_MULTIPLIER = 2.4  # under 2,000 km business is a better seat, not a bed
 CARRIER_FACTOR = {Carrier.LOW_COST: 0.62, Carrier.FULL_SERVICE: 1.0, Carrier.PREMIUM: 1.12}
 WEEKDAY_FACTOR = (1.05, 0.92, 0.94, 1.02, 1.12, 0.96, 1.10)  # Monday .. Sunday
-ECONOMY_CHANGE_FEE = {Carrier.LOW_COST: Decimal("60.00"), Carrier.FULL_SERVICE: Decimal("0.00"),
-                      Carrier.PREMIUM: Decimal("0.00")}
+ECONOMY_CHANGE_FEE = {
+    Carrier.LOW_COST: Decimal("60.00"),
+    Carrier.FULL_SERVICE: Decimal("0.00"),
+    Carrier.PREMIUM: Decimal("0.00"),
+}
 
 
 def economy_base_price(d: float) -> float:
@@ -402,18 +452,20 @@ def to_money(x: float) -> Decimal:
     return Decimal(math.floor(x * 100 + 0.5)).scaleb(-2).quantize(CENT)
 
 
-def _fares_for(service: Service, departure_local: date, days_to_departure: int,
-               rng: random.Random) -> Iterator[tuple[Cabin, Decimal, int, int, bool, Decimal]]:
+def _fares_for(
+    service: Service, departure_local: date, days_to_departure: int, rng: random.Random
+) -> Iterator[tuple[Cabin, Decimal, int, int, bool, Decimal]]:
     carrier = service.airline.carrier
     # Seats sold: flights fill up towards departure; some sell out.
-    load = _clamp(0.42 + 0.45 * math.exp(-days_to_departure / 12.0) + rng.gauss(0, 0.12),
-                  0.0, 1.0)
-    demand = (WEEKDAY_FACTOR[departure_local.weekday()]
-              * (0.92 + 0.55 * math.exp(-days_to_departure / 6.0)))
+    load = _clamp(0.42 + 0.45 * math.exp(-days_to_departure / 12.0) + rng.gauss(0, 0.12), 0.0, 1.0)
+    demand = WEEKDAY_FACTOR[departure_local.weekday()] * (
+        0.92 + 0.55 * math.exp(-days_to_departure / 6.0)
+    )
     base = economy_base_price(service.distance_km) * CARRIER_FACTOR[carrier]
     for cabin, total in service.aircraft.seats:
-        cabin_load = _clamp(load + rng.uniform(-0.15, 0.15) - (0.2 if cabin is F else 0.0),
-                            0.0, 1.0)
+        cabin_load = _clamp(
+            load + rng.uniform(-0.15, 0.15) - (0.2 if cabin is F else 0.0), 0.0, 1.0
+        )
         available = total - math.floor(total * cabin_load + 0.5)
         multiplier = CABIN_MULTIPLIER[cabin]
         if cabin is J and service.distance_km < 2000:
@@ -455,14 +507,36 @@ def generate_day(inventory: Inventory, options: SeedOptions, day: date) -> None:
         departure = datetime.combine(day, service.local_departure, tzinfo=tz).astimezone(UTC)
         arrival = departure + timedelta(minutes=service.block_minutes)
         flight_id += 1
-        inventory.flights.append((flight_id, service.airline.code, service.flight_number,
-                                  service.origin.code, service.destination.code,
-                                  departure, arrival))
+        inventory.flights.append(
+            (
+                flight_id,
+                service.airline.code,
+                service.flight_number,
+                service.origin.code,
+                service.destination.code,
+                departure,
+                arrival,
+            )
+        )
         for cabin, price, total, available, refundable, change_fee in _fares_for(
-                service, day, days_to_departure, rng):
+            service, day, days_to_departure, rng
+        ):
             fare_id += 1
-            inventory.fares.append((fare_id, flight_id, cabin.value, price, CURRENCY, total,
-                                    available, refundable, change_fee, 1, as_of))
+            inventory.fares.append(
+                (
+                    fare_id,
+                    flight_id,
+                    cabin.value,
+                    price,
+                    CURRENCY,
+                    total,
+                    available,
+                    refundable,
+                    change_fee,
+                    1,
+                    as_of,
+                )
+            )
 
 
 def plan(options: SeedOptions) -> Inventory:

@@ -109,12 +109,14 @@ class Progress:
         filled = int(30 * self._done / self._total)
         self._stream.write(
             f"\rseed: {self._label:<18} [{'#' * filled}{'.' * (30 - filled)}] "
-            f"{100 * self._done // self._total:3d}%")
+            f"{100 * self._done // self._total:3d}%"
+        )
         self._stream.flush()
 
 
-def options_from_args(scale: str = "default", seed: int = 42, days: int | None = None,
-                      start_date: date | None = None) -> SeedOptions:
+def options_from_args(
+    scale: str = "default", seed: int = 42, days: int | None = None, start_date: date | None = None
+) -> SeedOptions:
     """Seed options with the CLI's defaults: the scale's days, tomorrow (UTC)."""
     preset = SCALES[scale]
     if days is None:
@@ -129,8 +131,10 @@ def options_from_args(scale: str = "default", seed: int = 42, days: int | None =
 def build_inventory(options: SeedOptions, progress: Progress) -> Inventory:
     progress.start("network", 1)
     inventory = plan(options)
-    progress.finish(f"{len(inventory.airports)} airports, {len(inventory.airlines)} airlines, "
-                    f"{len(inventory.services)} scheduled services")
+    progress.finish(
+        f"{len(inventory.airports)} airports, {len(inventory.airlines)} airlines, "
+        f"{len(inventory.services)} scheduled services"
+    )
     days = dates(options)
     progress.start("flights and fares", len(days))
     for day in days:
@@ -143,16 +147,20 @@ def build_inventory(options: SeedOptions, progress: Progress) -> Inventory:
 async def _check_schema(conn: AsyncConnection) -> None:
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     current = await conn.run_sync(
-        lambda sync: MigrationContext.configure(sync).get_current_revision())
+        lambda sync: MigrationContext.configure(sync).get_current_revision()
+    )
     if current != head:
-        raise SeedError(f"database schema is at revision {current}, not {head}: "
-                        "run `python -m migrations` (make migrate) first")
+        raise SeedError(
+            f"database schema is at revision {current}, not {head}: "
+            "run `python -m migrations` (make migrate) first"
+        )
 
 
 async def _referencing_tables(conn: AsyncConnection) -> list[str]:
     """Tables outside the inventory that TRUNCATE ... CASCADE would reach (bookings)."""
     inventory = ", ".join(f"'{t}'::regclass" for t in INVENTORY_TABLES)
-    rows = await conn.execute(text(f"""
+    rows = await conn.execute(
+        text(f"""
         WITH RECURSIVE refs(oid) AS (
             SELECT conrelid FROM pg_constraint
             WHERE contype = 'f' AND confrelid IN ({inventory})
@@ -161,7 +169,8 @@ async def _referencing_tables(conn: AsyncConnection) -> list[str]:
             WHERE c.contype = 'f'
         )
         SELECT DISTINCT CAST(oid AS regclass)::text FROM refs
-        WHERE oid NOT IN ({inventory}) ORDER BY 1"""))
+        WHERE oid NOT IN ({inventory}) ORDER BY 1""")
+    )
     return list(rows.scalars())
 
 
@@ -170,30 +179,48 @@ async def _empty_inventory(conn: AsyncConnection, *, cascade: bool) -> None:
     emptied too when they hold nothing anyway, and only with ``cascade`` otherwise."""
     others = await _referencing_tables(conn)
     # Locked before looking, so no booking can slip in between the check and TRUNCATE.
-    await conn.execute(text(
-        f"LOCK TABLE {', '.join([*INVENTORY_TABLES, *others])} IN ACCESS EXCLUSIVE MODE"))
-    in_use = [t for t in others
-              if (await conn.execute(text(f"SELECT EXISTS (SELECT FROM {t})"))).scalar()]
+    await conn.execute(
+        text(f"LOCK TABLE {', '.join([*INVENTORY_TABLES, *others])} IN ACCESS EXCLUSIVE MODE")
+    )
+    in_use = [
+        t for t in others if (await conn.execute(text(f"SELECT EXISTS (SELECT FROM {t})"))).scalar()
+    ]
     if in_use and not cascade:
-        raise SeedError(f"{', '.join(in_use)} reference the inventory and hold rows; rerun "
-                        "with --cascade to empty them too (development databases only)")
-    await conn.execute(text(f"TRUNCATE {', '.join(INVENTORY_TABLES)} RESTART IDENTITY"
-                            + (" CASCADE" if others else "")))
+        raise SeedError(
+            f"{', '.join(in_use)} reference the inventory and hold rows; rerun "
+            "with --cascade to empty them too (development databases only)"
+        )
+    await conn.execute(
+        text(
+            f"TRUNCATE {', '.join(INVENTORY_TABLES)} RESTART IDENTITY"
+            + (" CASCADE" if others else "")
+        )
+    )
 
 
-async def _copy(driver: Any, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]],
-                progress: Progress) -> None:
+async def _copy(
+    driver: Any,
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+    progress: Progress,
+) -> None:
     for start in range(0, len(rows), COPY_CHUNK):
-        chunk = rows[start:start + COPY_CHUNK]
+        chunk = rows[start : start + COPY_CHUNK]
         await driver.copy_records_to_table(table, records=chunk, columns=list(columns))
         progress.advance(len(chunk))
 
 
-async def load_inventory(engine: AsyncEngine, inventory: Inventory, progress: Progress,
-                         *, cascade: bool = False) -> None:
+async def load_inventory(
+    engine: AsyncEngine, inventory: Inventory, progress: Progress, *, cascade: bool = False
+) -> None:
     """Replace the inventory tables' contents with ``inventory``, atomically."""
-    total = (len(inventory.airports) + len(inventory.airlines) + len(inventory.flights)
-             + len(inventory.fares))
+    total = (
+        len(inventory.airports)
+        + len(inventory.airlines)
+        + len(inventory.flights)
+        + len(inventory.fares)
+    )
     async with engine.begin() as conn:
         await _check_schema(conn)
         # A large COPY outlives the services' statement timeout.
@@ -204,17 +231,26 @@ async def load_inventory(engine: AsyncEngine, inventory: Inventory, progress: Pr
         raw = await conn.get_raw_connection()
         driver = raw.driver_connection
         progress.start("copy", total)
-        await _copy(driver, "airports", AIRPORT_COLUMNS,
-                    [a.row() for a in inventory.airports], progress)
-        await _copy(driver, "airlines", AIRLINE_COLUMNS,
-                    [(a.code, a.name) for a in inventory.airlines], progress)
+        await _copy(
+            driver, "airports", AIRPORT_COLUMNS, [a.row() for a in inventory.airports], progress
+        )
+        await _copy(
+            driver,
+            "airlines",
+            AIRLINE_COLUMNS,
+            [(a.code, a.name) for a in inventory.airlines],
+            progress,
+        )
         await _copy(driver, "flights", FLIGHT_COLUMNS, inventory.flights, progress)
         await _copy(driver, "fares", FARE_COLUMNS, inventory.fares, progress)
         # COPY wrote the ids itself: move the identity sequences past them.
         for table in ("flights", "fares"):
-            await conn.execute(text(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                f"coalesce(max(id), 0) + 1, false) FROM {table}"))
+            await conn.execute(
+                text(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                    f"coalesce(max(id), 0) + 1, false) FROM {table}"
+                )
+            )
         progress.finish(f"{total} rows")
     # Fresh statistics, so the first searches get good plans.
     async with engine.connect() as conn:
@@ -223,8 +259,13 @@ async def load_inventory(engine: AsyncEngine, inventory: Inventory, progress: Pr
         await conn.commit()
 
 
-async def seed(engine: AsyncEngine, options: SeedOptions, *, cascade: bool = False,
-               progress: Progress | None = None) -> SeedReport:
+async def seed(
+    engine: AsyncEngine,
+    options: SeedOptions,
+    *,
+    cascade: bool = False,
+    progress: Progress | None = None,
+) -> SeedReport:
     """Generate and load the inventory for ``options``; what tests and the CLI call."""
     progress = progress or Progress(enabled=False)
     started = time.perf_counter()
@@ -234,9 +275,13 @@ async def seed(engine: AsyncEngine, options: SeedOptions, *, cascade: bool = Fal
     await load_inventory(engine, inventory, progress, cascade=cascade)
     loaded = time.perf_counter()
     return SeedReport(
-        airports=len(inventory.airports), airlines=len(inventory.airlines),
-        flights=len(inventory.flights), fares=len(inventory.fares),
-        generate_seconds=generated - started, load_seconds=loaded - generated)
+        airports=len(inventory.airports),
+        airlines=len(inventory.airlines),
+        flights=len(inventory.flights),
+        fares=len(inventory.fares),
+        generate_seconds=generated - started,
+        load_seconds=loaded - generated,
+    )
 
 
 def _parse_date(raw: str) -> date:
@@ -249,21 +294,42 @@ def _parse_date(raw: str) -> date:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m inventory_seed",
-        description="Load deterministic, realistic flight inventory into DATABASE_URL.")
-    parser.add_argument("--scale", choices=sorted(SCALES), default="default",
-                        help="default: >=100k flights; small: ~5k; tiny: ~300 (tests)")
+        description="Load deterministic, realistic flight inventory into DATABASE_URL.",
+    )
+    parser.add_argument(
+        "--scale",
+        choices=sorted(SCALES),
+        default="default",
+        help="default: >=100k flights; small: ~5k; tiny: ~300 (tests)",
+    )
     parser.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
-    parser.add_argument("--days", type=int, default=None,
-                        help="days of schedule (default: 60, small 14, tiny 3)")
-    parser.add_argument("--start-date", type=_parse_date, default=None,
-                        help="first day, YYYY-MM-DD (default: tomorrow, UTC)")
-    parser.add_argument("--cascade", action="store_true",
-                        help="also empty tables that reference the inventory (bookings)")
-    parser.add_argument("--wait", type=float, default=30.0, metavar="SECONDS",
-                        help="how long to wait for the database (default 30)")
+    parser.add_argument(
+        "--days", type=int, default=None, help="days of schedule (default: 60, small 14, tiny 3)"
+    )
+    parser.add_argument(
+        "--start-date",
+        type=_parse_date,
+        default=None,
+        help="first day, YYYY-MM-DD (default: tomorrow, UTC)",
+    )
+    parser.add_argument(
+        "--cascade",
+        action="store_true",
+        help="also empty tables that reference the inventory (bookings)",
+    )
+    parser.add_argument(
+        "--wait",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="how long to wait for the database (default 30)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress output")
-    parser.add_argument("--if-empty", action="store_true",
-                        help="do nothing when the inventory has future flights (make run)")
+    parser.add_argument(
+        "--if-empty",
+        action="store_true",
+        help="do nothing when the inventory has future flights (make run)",
+    )
     args = parser.parse_args(argv)
     if args.days is not None and args.days < 1:
         parser.error("--days must be >= 1")
@@ -272,8 +338,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 async def _has_future_flights(engine: AsyncEngine) -> bool:
     async with engine.connect() as conn:
-        found = await conn.execute(text(
-            "SELECT EXISTS (SELECT 1 FROM flights WHERE departure_at > now() + interval '1 day')"))
+        found = await conn.execute(
+            text(
+                "SELECT EXISTS (SELECT 1 FROM flights"
+                " WHERE departure_at > now() + interval '1 day')"
+            )
+        )
         return bool(found.scalar())
 
 
@@ -284,8 +354,9 @@ async def _main(settings: DatabaseSettings, args: argparse.Namespace) -> SeedRep
         await wait_for_database(engine, args.wait)
         if args.if_empty and await _has_future_flights(engine):
             return None
-        return await seed(engine, options, cascade=args.cascade,
-                          progress=Progress(enabled=not args.quiet))
+        return await seed(
+            engine, options, cascade=args.cascade, progress=Progress(enabled=not args.quiet)
+        )
     finally:
         await engine.dispose()
 
@@ -303,12 +374,15 @@ def cli(argv: Sequence[str] | None = None) -> int:
         print(f"seed: {exc}", file=sys.stderr)
         return 1
     if report is None:
-        print(f"seed: {settings.safe_url} already has upcoming flights; left as it is",
-              file=sys.stderr)
+        print(
+            f"seed: {settings.safe_url} already has upcoming flights; left as it is",
+            file=sys.stderr,
+        )
         return 0
-    print(f"seed: {settings.safe_url}: {report.airports} airports, {report.airlines} airlines, "
-          f"{report.flights} flights, {report.fares} fares in {report.total_seconds:.1f}s "
-          f"(generate {report.generate_seconds:.1f}s, load {report.load_seconds:.1f}s)",
-          file=sys.stderr)
+    print(
+        f"seed: {settings.safe_url}: {report.airports} airports, {report.airlines} airlines, "
+        f"{report.flights} flights, {report.fares} fares in {report.total_seconds:.1f}s "
+        f"(generate {report.generate_seconds:.1f}s, load {report.load_seconds:.1f}s)",
+        file=sys.stderr,
+    )
     return 0
-

@@ -62,8 +62,7 @@ def do_run_migrations(connection: Connection) -> None:
         transaction_per_migration=False,
     )
     with context.begin_transaction():
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
-                           {"key": MIGRATION_LOCK_KEY})
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         # DDL may wait on locks held by live traffic; never cut it off half-way.
         connection.execute(text("SET LOCAL statement_timeout = 0"))
         context.run_migrations()
@@ -72,8 +71,10 @@ def do_run_migrations(connection: Connection) -> None:
 async def run_async_migrations() -> None:
     settings = database_settings()
     engine = create_async_engine(
-        settings.url, poolclass=pool.NullPool,
-        connect_args={"timeout": settings.connect_timeout_seconds})
+        settings.url,
+        poolclass=pool.NullPool,
+        connect_args={"timeout": settings.connect_timeout_seconds},
+    )
     try:
         async with engine.connect() as connection:
             await connection.run_sync(do_run_migrations)

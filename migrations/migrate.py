@@ -53,7 +53,8 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 
     async with engine.connect() as conn:
         return await conn.run_sync(
-            lambda sync: MigrationContext.configure(sync).get_current_revision())
+            lambda sync: MigrationContext.configure(sync).get_current_revision()
+        )
 
 
 async def main(settings: DatabaseSettings, wait_seconds: float, revision: str) -> None:
@@ -63,17 +64,22 @@ async def main(settings: DatabaseSettings, wait_seconds: float, revision: str) -
         before = await current_revision(engine)
         await upgrade(engine, revision)
         after = await current_revision(engine)
-        print(f"migrate: {settings.safe_url} at revision {after} (was {before})",
-              file=sys.stderr)
+        print(f"migrate: {settings.safe_url} at revision {after} (was {before})", file=sys.stderr)
     finally:
         await engine.dispose()
 
 
 def cli(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m migrations",
-                                     description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--wait", type=float, default=30.0, metavar="SECONDS",
-                        help="how long to wait for the database to answer (default 30)")
+    parser = argparse.ArgumentParser(
+        prog="python -m migrations", description=__doc__.splitlines()[0] if __doc__ else None
+    )
+    parser.add_argument(
+        "--wait",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="how long to wait for the database to answer (default 30)",
+    )
     parser.add_argument("--revision", default="head", help="target revision (default head)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -88,4 +94,3 @@ def cli(argv: list[str] | None = None) -> int:
         print(f"migrate: {exc.message}", file=sys.stderr)
         return 1
     return 0
-

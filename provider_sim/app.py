@@ -26,9 +26,13 @@ from provider_sim.state import SimState
 
 
 def create_app(state: SimState) -> web.Application:
-    app = web.Application(middlewares=[access_log_middleware,
-                                       rate_limit.rate_limit_middleware,
-                                       amadeus_not_found_middleware])
+    app = web.Application(
+        middlewares=[
+            access_log_middleware,
+            rate_limit.rate_limit_middleware,
+            amadeus_not_found_middleware,
+        ]
+    )
     app[STATE_KEY] = state
     app.router.add_post(oauth.TOKEN_PATH, oauth.issue_token)
     app.router.add_get(oauth.TOKEN_INFO_PATH, oauth.token_info)

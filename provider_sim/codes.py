@@ -34,9 +34,7 @@ class AuthorizationCodes:
 
     def issue(self, client_id: str, redirect_uri: str | None) -> str:
         value = secrets.token_urlsafe(24)
-        self._codes[value] = AuthorizationCode(
-            client_id, redirect_uri, self._clock() + CODE_TTL_S
-        )
+        self._codes[value] = AuthorizationCode(client_id, redirect_uri, self._clock() + CODE_TTL_S)
         return value
 
     def redeem(self, client_id: str, value: str, redirect_uri: str | None) -> AuthorizationCode:

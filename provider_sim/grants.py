@@ -57,9 +57,7 @@ def password_login(state: SimState, client_id: str, username: str, password: str
     return start_family(state, client_id)
 
 
-def exchange_code(
-    state: SimState, client_id: str, code: str, redirect_uri: str | None
-) -> Grant:
+def exchange_code(state: SimState, client_id: str, code: str, redirect_uri: str | None) -> Grant:
     """``grant_type=authorization_code``: a one-time code starts a new family."""
     require_refresh_client(state, client_id, "authorization_code")
     try:

@@ -73,9 +73,14 @@ class ApiRateLimit:
         return (1 - self._tokens) / self.per_second
 
     def view(self) -> dict[str, Any]:
-        return {"per_second": self.per_second, "burst": self.burst,
-                "window_seconds": self.window_seconds, "requests": self.requests,
-                "max_in_window": self.max_in_window, "api_429": self.rejected}
+        return {
+            "per_second": self.per_second,
+            "burst": self.burst,
+            "window_seconds": self.window_seconds,
+            "requests": self.requests,
+            "max_in_window": self.max_in_window,
+            "api_429": self.rejected,
+        }
 
 
 RATE_LIMIT_KEY: Final = web.AppKey("provider_sim.rate_limit", ApiRateLimit)

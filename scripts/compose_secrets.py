@@ -38,12 +38,14 @@ SECRETS: dict[str, Callable[[dict[str, str]], str]] = {
     "caller-cli-key": lambda made: _random(),
     "postgres-password": lambda made: _random(),
     "database-url": lambda made: (
-        f"postgresql://skyroute:{made['postgres-password']}@postgres:5432/skyroute"),
+        f"postgresql://skyroute:{made['postgres-password']}@postgres:5432/skyroute"
+    ),
     "page-token-secret": lambda made: _random(),
     "booking-jwt-secret": lambda made: _random(),
     # TOKEN_ENCRYPTION_KEYS: one AES-256 key, `kid:base64` (token_service/sealing.py).
     "token-encryption-keys": lambda made: (
-        "k1:" + base64.b64encode(secrets.token_bytes(32)).decode()),
+        "k1:" + base64.b64encode(secrets.token_bytes(32)).decode()
+    ),
 }
 
 
@@ -67,13 +69,17 @@ def write_secrets(directory: Path) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--dir", type=Path, default=DEFAULT_DIR,
-                        help="where to write them (default .run/secrets)")
+    parser.add_argument(
+        "--dir", type=Path, default=DEFAULT_DIR, help="where to write them (default .run/secrets)"
+    )
     args = parser.parse_args(argv)
     written = write_secrets(args.dir)
     kept = len(SECRETS) - len(written)
-    print(f"compose-secrets: {args.dir}: wrote {len(written)}, kept {kept}"
-          + (f" ({', '.join(written)})" if written else ""), file=sys.stderr)
+    print(
+        f"compose-secrets: {args.dir}: wrote {len(written)}, kept {kept}"
+        + (f" ({', '.join(written)})" if written else ""),
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -79,8 +79,9 @@ def dev_facts(dev: DevSecrets, redis_url: str, database_url: str, replicas: int)
         redis_url=redis_url,
         key_prefix=DEV_KEY_PREFIX,
         database_url=database_url,
-        upstreams=(Upstream(DEV_PROVIDER, PROVIDER_SIM_URL, DEV_CLIENT_ID,
-                            dev.provider_client_secret),),
+        upstreams=(
+            Upstream(DEV_PROVIDER, PROVIDER_SIM_URL, DEV_CLIENT_ID, dev.provider_client_secret),
+        ),
         callers={caller: (DEV_PROVIDER,) for caller in DEV_CALLERS},
         caller_keys=dev.caller_keys,
         page_token_secret=dev.page_token_secret,
@@ -101,8 +102,7 @@ class ProcessSpec:
     metrics_port: int | None = None
 
 
-def expand(services: tuple[ServiceSpec, ...], replicas: int, facts: Facts
-           ) -> list[ProcessSpec]:
+def expand(services: tuple[ServiceSpec, ...], replicas: int, facts: Facts) -> list[ProcessSpec]:
     """Turn the stack's services into one ProcessSpec per replica."""
     processes = []
     for service in services:
@@ -115,8 +115,9 @@ def expand(services: tuple[ServiceSpec, ...], replicas: int, facts: Facts
                 grpc_port = service.grpc_port + i
                 if service.metrics_port is not None:
                     metrics_port = service.metrics_port + i
-                env = service.replica_env(facts, name, grpc_port=grpc_port,
-                                          metrics_port=metrics_port)
+                env = service.replica_env(
+                    facts, name, grpc_port=grpc_port, metrics_port=metrics_port
+                )
             else:
                 env = service.env(facts)
                 if service.http_port is not None:

@@ -32,8 +32,7 @@ TABLES: dict[tuple[str, str], str] = {
     ("README.md", "token"): markdown("variable", token.DECLARED),
     ("docs/operations.md", "shared"): markdown("search and booking", _SHARED),
     ("docs/operations.md", "search"): markdown("search (port 50061)", _only(search.DECLARED)),
-    ("docs/operations.md", "booking"): markdown("booking (port 50071)",
-                                                _only(booking.DECLARED)),
+    ("docs/operations.md", "booking"): markdown("booking (port 50071)", _only(booking.DECLARED)),
 }
 
 

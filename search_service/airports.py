@@ -28,8 +28,10 @@ class AirportDirectory:
             try:
                 zones[code.strip()] = ZoneInfo(zone_name)
             except (ZoneInfoNotFoundError, ValueError):
-                log.warning("airport has an unknown time zone; treated as UTC",
-                            extra={"airport": code, "zone": zone_name})
+                log.warning(
+                    "airport has an unknown time zone; treated as UTC",
+                    extra={"airport": code, "zone": zone_name},
+                )
                 zones[code.strip()] = UTC_ZONE
         self._zones = zones
 

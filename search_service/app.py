@@ -51,14 +51,16 @@ class SearchApp:
     # End users reach search through the edge (gateway, booking); no caller auth.
     authenticator: Authenticator | None = None
 
-    def __init__(self, settings: SearchServiceSettings, registry: CollectorRegistry,
-                 redactor: Redactor) -> None:
+    def __init__(
+        self, settings: SearchServiceSettings, registry: CollectorRegistry, redactor: Redactor
+    ) -> None:
         self.settings = settings
         redactor.add(settings.page_token_secret)
         self._redis = create_redis(settings.redis)
         self._database = PooledDatabase(settings.database, "skyroute-search")
-        self.repository = InventoryRepository(self._database.pool, RepositoryMetrics(registry),
-                                              settings.database.pool_timeout_seconds)
+        self.repository = InventoryRepository(
+            self._database.pool, RepositoryMetrics(registry), settings.database.pool_timeout_seconds
+        )
         self.airports = AirportDirectory()
         page_tokens = PageTokens(settings.page_token_secret)
         offer_ids = OfferIds(settings.page_token_secret)
@@ -74,32 +76,68 @@ class SearchApp:
             first = settings.providers[0]  # the token client's settings are shared
             redactor.add(first.caller_key)
             self._session = aiohttp.ClientSession()
-            self._tokens = TokenClient(first.token_service_addresses, first.caller_id,
-                                       first.caller_key)
+            self._tokens = TokenClient(
+                first.token_service_addresses, first.caller_id, first.caller_key
+            )
             metrics = ProviderMetrics(registry)
             budget_metrics = RateBudgetMetrics(registry)
-            self.budgets = {p.name: RateBudget(self._redis, prefix, p.name, p.rate_budget,
-                                               budget_metrics)
-                            for p in settings.providers if p.rate_budget.enabled}
-            provider_search = SearchProviders([
-                ProviderSearch(create_provider(p.kind, adapter_config(p), self._session,
-                                               self._tokens, metrics,
-                                               budget=self.budgets.get(p.name)),
-                               self.airports, p)
-                for p in settings.providers])
+            self.budgets = {
+                p.name: RateBudget(self._redis, prefix, p.name, p.rate_budget, budget_metrics)
+                for p in settings.providers
+                if p.rate_budget.enabled
+            }
+            provider_search = SearchProviders(
+                [
+                    ProviderSearch(
+                        create_provider(
+                            p.kind,
+                            adapter_config(p),
+                            self._session,
+                            self._tokens,
+                            metrics,
+                            budget=self.budgets.get(p.name),
+                        ),
+                        self.airports,
+                        p,
+                    )
+                    for p in settings.providers
+                ]
+            )
             provider_store = ProviderOfferStore(
-                self._redis, prefix, max(p.offer_ttl_seconds for p in settings.providers))
+                self._redis, prefix, max(p.offer_ttl_seconds for p in settings.providers)
+            )
             pricer = provider_search.price
         self._cache_metrics = CacheMetrics(registry)
-        self.cache = ResultCache(self._redis, prefix, self._cache_metrics,
-                                 lock_seconds=policy.cache_lock_seconds)
+        self.cache = ResultCache(
+            self._redis, prefix, self._cache_metrics, lock_seconds=policy.cache_lock_seconds
+        )
         self.search = FlightSearch(
-            self.repository, self.airports, self.cache, page_tokens, offer_ids, policy,
-            SearchMetrics(registry), provider=provider_search, provider_offers=provider_store)
-        self.offers = OfferService(self.repository, self.airports, offer_ids,
-                                   policy.price_guarantee_seconds, provider_store, pricer)
-        self._servicer = SearchServicer(self.search, self.offers, self.airports, page_tokens,
-                                        policy, provider_enabled=provider_search is not None)
+            self.repository,
+            self.airports,
+            self.cache,
+            page_tokens,
+            offer_ids,
+            policy,
+            SearchMetrics(registry),
+            provider=provider_search,
+            provider_offers=provider_store,
+        )
+        self.offers = OfferService(
+            self.repository,
+            self.airports,
+            offer_ids,
+            policy.price_guarantee_seconds,
+            provider_store,
+            pricer,
+        )
+        self._servicer = SearchServicer(
+            self.search,
+            self.offers,
+            self.airports,
+            page_tokens,
+            policy,
+            provider_enabled=provider_search is not None,
+        )
         self._tasks: list[asyncio.Task[None]] = []
 
     def register(self, server: grpc.aio.Server) -> None:
@@ -112,15 +150,21 @@ class SearchApp:
             await self._redis.ping()
         except RedisError as exc:
             # Searches still work, uncached, until Redis answers.
-            log.warning("redis unavailable at start; searching without cache",
-                        extra={"error": str(exc)})
+            log.warning(
+                "redis unavailable at start; searching without cache", extra={"error": str(exc)}
+            )
         if self._tokens is not None:
             for provider in self.settings.providers:
                 self._tokens.watch(provider.name)
         self._tasks.append(asyncio.get_running_loop().create_task(self._reload_airports()))
-        log.info("search ready", extra={"airports": len(self.airports),
-                                        "provider": bool(self.settings.providers),
-                                        "providers": [p.name for p in self.settings.providers]})
+        log.info(
+            "search ready",
+            extra={
+                "airports": len(self.airports),
+                "provider": bool(self.settings.providers),
+                "providers": [p.name for p in self.settings.providers],
+            },
+        )
         await health_servicer.set(SERVICE_NAME, SERVING)
 
     async def status(self) -> dict[str, Any]:
@@ -130,9 +174,12 @@ class SearchApp:
         if self._tokens is not None and self.settings.providers:
             name = self.settings.providers[0].name
             dependencies["token service"] = await probe(self._tokens.status(name))
-        return {"rate_budget": {name: await budget.status()
-                                for name, budget in self.budgets.items()} or "off",
-                "cache": self._cache_metrics.lookup_counts(), "dependencies": dependencies}
+        return {
+            "rate_budget": {name: await budget.status() for name, budget in self.budgets.items()}
+            or "off",
+            "cache": self._cache_metrics.lookup_counts(),
+            "dependencies": dependencies,
+        }
 
     async def _reload_airports(self) -> None:
         while True:

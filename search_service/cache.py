@@ -61,19 +61,29 @@ class CacheMetrics:
             "Search cache lookups: hit (found in Redis), miss (computed here), coalesced "
             "(waited for a computation already running here or on another replica), "
             "bypass (Redis unavailable)",
-            ["result"], registry=registry)
-        self.errors = Counter("skyroute_search_cache_errors_total",
-                              "Redis errors in the search cache", registry=registry)
+            ["result"],
+            registry=registry,
+        )
+        self.errors = Counter(
+            "skyroute_search_cache_errors_total",
+            "Redis errors in the search cache",
+            registry=registry,
+        )
 
     def lookup_counts(self) -> dict[str, int]:
         """This replica's lookups by result (the cluster dashboard's hit rate)."""
-        return {s.labels["result"]: int(s.value) for m in self.lookups.collect()
-                for s in m.samples if s.name.endswith("_total")}
+        return {
+            s.labels["result"]: int(s.value)
+            for m in self.lookups.collect()
+            for s in m.samples
+            if s.name.endswith("_total")
+        }
 
 
 class ResultCache:
-    def __init__(self, redis: Redis, prefix: str, metrics: CacheMetrics, *,
-                 lock_seconds: float = 5.0) -> None:
+    def __init__(
+        self, redis: Redis, prefix: str, metrics: CacheMetrics, *, lock_seconds: float = 5.0
+    ) -> None:
         self._redis = redis
         self._prefix = f"{prefix}:search:results:"
         self._metrics = metrics
@@ -92,8 +102,7 @@ class ResultCache:
         else:
             # A task of its own: a caller that goes away (a cancelled RPC) does not
             # cancel the computation the others are waiting for.
-            task = asyncio.get_running_loop().create_task(
-                self._fetch(self.key(digest), compute))
+            task = asyncio.get_running_loop().create_task(self._fetch(self.key(digest), compute))
             self._inflight[digest] = task
             task.add_done_callback(lambda done: self._finished(digest, done))
         return await asyncio.shield(task)
@@ -114,8 +123,7 @@ class ResultCache:
                 self._metrics.lookups.labels("hit").inc()
                 return _as_bytes(cached)
             while True:
-                claimed = await self._claim(keys=[key, lock_key],
-                                            args=[owner, self._lock_ms])
+                claimed = await self._claim(keys=[key, lock_key], args=[owner, self._lock_ms])
                 if isinstance(claimed, bytes | str):  # stored meanwhile (by another owner)
                     self._metrics.lookups.labels("coalesced").inc()
                     return _as_bytes(claimed)
@@ -130,8 +138,9 @@ class ResultCache:
         self._metrics.lookups.labels("miss").inc()
         return await self._compute_and_store(key, lock_key, owner, compute)
 
-    async def _compute_and_store(self, key: str, lock_key: str, owner: str,
-                                 compute: Compute) -> bytes:
+    async def _compute_and_store(
+        self, key: str, lock_key: str, owner: str, compute: Compute
+    ) -> bytes:
         started = time.monotonic()
         try:
             value, ttl = await compute()

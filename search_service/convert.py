@@ -34,8 +34,15 @@ def _local(moment: datetime, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).isoformat()
 
 
-def itinerary_pb(option: Option, cabin: Cabin, party: Party, airports: AirportDirectory,
-                 *, offer_id: str = "", segment_prices: bool = True) -> pb.Itinerary:
+def itinerary_pb(
+    option: Option,
+    cabin: Cabin,
+    party: Party,
+    airports: AirportDirectory,
+    *,
+    offer_id: str = "",
+    segment_prices: bool = True,
+) -> pb.Itinerary:
     """``segment_prices=False`` leaves segment prices out (a guaranteed total that no
     longer equals the sum of the current fares)."""
     currency = option.currency
@@ -47,8 +54,10 @@ def itinerary_pb(option: Option, cabin: Cabin, party: Party, airports: AirportDi
             origin_zone = airports.zone(leg.origin)
             destination_zone = airports.zone(leg.destination)
             segment = pb.Segment(
-                airline_code=leg.airline_code, flight_number=leg.flight_number,
-                flight_designator=leg.designator, origin=leg.origin,
+                airline_code=leg.airline_code,
+                flight_number=leg.flight_number,
+                flight_designator=leg.designator,
+                origin=leg.origin,
                 destination=leg.destination,
                 departure_time=_ts(leg.departure_at),
                 departure_local_time=_local(leg.departure_at, origin_zone),
@@ -57,31 +66,42 @@ def itinerary_pb(option: Option, cabin: Cabin, party: Party, airports: AirportDi
                 arrival_local_time=_local(leg.arrival_at, destination_zone),
                 arrival_time_zone=destination_zone.key,
                 duration=duration_pb2.Duration(
-                    seconds=int((leg.arrival_at - leg.departure_at).total_seconds())),
-                seats_available=leg.seats_available, refundable=leg.refundable,
+                    seconds=int((leg.arrival_at - leg.departure_at).total_seconds())
+                ),
+                seats_available=leg.seats_available,
+                refundable=leg.refundable,
                 fare_id=leg.fare_id,
             )
             if previous is not None:
                 segment.layover.seconds = int(
-                    (leg.departure_at - previous.arrival_at).total_seconds())
+                    (leg.departure_at - previous.arrival_at).total_seconds()
+                )
             if segment_prices and journey.leg_cents:
                 segment.price.CopyFrom(money(journey.leg_cents[i], currency))
             if leg.change_fee_cents is not None:
                 segment.change_fee.CopyFrom(money(leg.change_fee_cents, currency))
             segments.append(segment)
             previous = leg
-        journeys.append(pb.Journey(
-            segments=segments, duration=duration_pb2.Duration(seconds=journey.duration_s),
-            stops=journey.stops))
+        journeys.append(
+            pb.Journey(
+                segments=segments,
+                duration=duration_pb2.Duration(seconds=journey.duration_s),
+                stops=journey.stops,
+            )
+        )
     return pb.Itinerary(
         offer_id=offer_id,
         source=pb.SOURCE_PROVIDER if option.source == PROVIDER else pb.SOURCE_INVENTORY,
-        provider=option.provider, journeys=journeys, cabin=CABIN_ENUMS[cabin],
-        passengers=pb.Passengers(adults=party.adults, children=party.children,
-                                 infants=party.infants),
+        provider=option.provider,
+        journeys=journeys,
+        cabin=CABIN_ENUMS[cabin],
+        passengers=pb.Passengers(
+            adults=party.adults, children=party.children, infants=party.infants
+        ),
         total_price=money(option.total_cents, currency),
         total_duration=duration_pb2.Duration(seconds=option.duration_s),
-        seats_available=option.seats_available, refundable=option.refundable,
+        seats_available=option.seats_available,
+        refundable=option.refundable,
     )
 
 
@@ -89,12 +109,16 @@ def proto_identity(itinerary: pb.Itinerary) -> str:
     if itinerary.source == pb.SOURCE_PROVIDER:
         return "P:" + "/".join(
             "-".join(f"{s.flight_designator}@{s.departure_time.seconds}" for s in j.segments)
-            for j in itinerary.journeys)
-    return "I:" + "/".join("-".join(str(s.fare_id) for s in j.segments)
-                           for j in itinerary.journeys)
+            for j in itinerary.journeys
+        )
+    return "I:" + "/".join("-".join(str(s.fare_id) for s in j.segments) for j in itinerary.journeys)
 
 
 def proto_sort_key(order: SortOrder, itinerary: pb.Itinerary) -> SortKey:
-    return sort_key(order, money_cents(itinerary.total_price), itinerary.total_duration.seconds,
-                    itinerary.journeys[0].segments[0].departure_time.seconds,
-                    proto_identity(itinerary))
+    return sort_key(
+        order,
+        money_cents(itinerary.total_price),
+        itinerary.total_duration.seconds,
+        itinerary.journeys[0].segments[0].departure_time.seconds,
+        proto_identity(itinerary),
+    )

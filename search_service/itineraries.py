@@ -78,12 +78,16 @@ class Option:
     def signature(self) -> tuple[tuple[str, int, int], ...]:
         """Carrier, flight number and departure of every segment: what makes two
         offers the same flights."""
-        return tuple((leg.airline_code, leg.flight_number, int(leg.departure_at.timestamp()))
-                     for j in self.journeys for leg in j.legs)
+        return tuple(
+            (leg.airline_code, leg.flight_number, int(leg.departure_at.timestamp()))
+            for j in self.journeys
+            for leg in j.legs
+        )
 
 
-def sort_key(order: SortOrder, total_cents: int, duration_s: int, departure_ts: int,
-             identity: str) -> SortKey:
+def sort_key(
+    order: SortOrder, total_cents: int, duration_s: int, departure_ts: int, identity: str
+) -> SortKey:
     if order is SortOrder.DURATION:
         return (duration_s, total_cents, departure_ts, identity)
     if order is SortOrder.DEPARTURE:
@@ -92,8 +96,9 @@ def sort_key(order: SortOrder, total_cents: int, duration_s: int, departure_ts: 
 
 
 def option_key(order: SortOrder, option: Option) -> SortKey:
-    return sort_key(order, option.total_cents, option.duration_s, option.departure_ts,
-                    option.identity)
+    return sort_key(
+        order, option.total_cents, option.duration_s, option.departure_ts, option.identity
+    )
 
 
 def inventory_identity(journeys: Iterable[Journey]) -> str:
@@ -103,11 +108,13 @@ def inventory_identity(journeys: Iterable[Journey]) -> str:
 def provider_identity(journeys: Iterable[Journey]) -> str:
     return "P:" + "/".join(
         "-".join(f"{leg.designator}@{int(leg.departure_at.timestamp())}" for leg in j.legs)
-        for j in journeys)
+        for j in journeys
+    )
 
 
-def connection_ok(legs: Sequence[Leg], min_connection_minutes: int,
-                  max_layover_minutes: int) -> bool:
+def connection_ok(
+    legs: Sequence[Leg], min_connection_minutes: int, max_layover_minutes: int
+) -> bool:
     low = timedelta(minutes=min_connection_minutes)
     high = timedelta(minutes=max_layover_minutes)
     return all(low <= b.departure_at - a.arrival_at <= high for a, b in pairwise(legs))
@@ -133,14 +140,24 @@ class _Priced:
 def _price(journey: Journey, party: Party) -> _Priced:
     leg_cents = tuple(party.fare_cents(leg.price_cents or 0) for leg in journey.legs)
     priced = Journey(journey.legs, leg_cents)
-    return _Priced(priced, sum(leg_cents), min(leg.seats_available for leg in journey.legs),
-                   all(leg.refundable for leg in journey.legs),
-                   "-".join(str(leg.fare_id) for leg in journey.legs))
+    return _Priced(
+        priced,
+        sum(leg_cents),
+        min(leg.seats_available for leg in journey.legs),
+        all(leg.refundable for leg in journey.legs),
+        "-".join(str(leg.fare_id) for leg in journey.legs),
+    )
 
 
-def build_inventory_options(query: SearchQuery, rows: Iterable[tuple[int, tuple[Leg, ...]]],
-                            airports: AirportDirectory, *, min_connection_minutes: int,
-                            max_layover_minutes: int, limit: int) -> list[Option]:
+def build_inventory_options(
+    query: SearchQuery,
+    rows: Iterable[tuple[int, tuple[Leg, ...]]],
+    airports: AirportDirectory,
+    *,
+    min_connection_minutes: int,
+    max_layover_minutes: int,
+    limit: int,
+) -> list[Option]:
     """The best ``limit`` itineraries (in the query's order) from repository rows."""
     outbound: list[_Priced] = []
     inbound: list[_Priced] = []
@@ -157,11 +174,13 @@ def build_inventory_options(query: SearchQuery, rows: Iterable[tuple[int, tuple[
     candidates: list[tuple[SortKey, int, tuple[_Priced, ...]]] = []
     if not query.round_trip:
         for o in outbound:
-            if max_cents is not None and (o.cents > max_cents or o.journey.legs[0].currency
-                                          != max_currency):
+            if max_cents is not None and (
+                o.cents > max_cents or o.journey.legs[0].currency != max_currency
+            ):
                 continue
-            key = sort_key(order, o.cents, o.journey.duration_s, o.journey.departure_ts,
-                           "I:" + o.identity)
+            key = sort_key(
+                order, o.cents, o.journey.duration_s, o.journey.departure_ts, "I:" + o.identity
+            )
             candidates.append((key, o.cents, (o,)))
     else:
         turnaround = min_connection_minutes * 60
@@ -176,8 +195,13 @@ def build_inventory_options(query: SearchQuery, rows: Iterable[tuple[int, tuple[
                 cents = o.cents + i.cents
                 if max_cents is not None and cents > max_cents:
                     continue
-                key = sort_key(order, cents, o.journey.duration_s + i.journey.duration_s,
-                               o.journey.departure_ts, f"I:{o.identity}/{i.identity}")
+                key = sort_key(
+                    order,
+                    cents,
+                    o.journey.duration_s + i.journey.duration_s,
+                    o.journey.departure_ts,
+                    f"I:{o.identity}/{i.identity}",
+                )
                 candidates.append((key, cents, (o, i)))
     candidates.sort(key=lambda c: c[0])
     return [

@@ -63,9 +63,7 @@ class Airport(Base):
 
 class Airline(Base):
     __tablename__ = "airlines"
-    __table_args__ = (
-        CheckConstraint("iata_code ~ '^[A-Z0-9]{2}$'", name="iata_code_format"),
-    )
+    __table_args__ = (CheckConstraint("iata_code ~ '^[A-Z0-9]{2}$'", name="iata_code_format"),)
 
     iata_code: Mapped[str] = mapped_column(CHAR(2), primary_key=True)
     name: Mapped[str] = mapped_column(Text)
@@ -94,7 +92,8 @@ class Flight(Base):
     arrival_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     fares: Mapped[list[Fare]] = relationship(
-        back_populates="flight", passive_deletes=True, order_by="Fare.id")
+        back_populates="flight", passive_deletes=True, order_by="Fare.id"
+    )
 
     @property
     def designator(self) -> str:
@@ -111,16 +110,14 @@ class Fare(Base):
         CheckConstraint("price > 0", name="price_positive"),
         CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_format"),
         CheckConstraint("seats_total > 0", name="seats_total_positive"),
-        CheckConstraint("seats_available BETWEEN 0 AND seats_total",
-                        name="seats_available_range"),
+        CheckConstraint("seats_available BETWEEN 0 AND seats_total", name="seats_available_range"),
         CheckConstraint("change_fee >= 0", name="change_fee_not_negative"),
         CheckConstraint("version >= 1", name="version_positive"),
         UniqueConstraint("flight_id", "cabin"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    flight_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("flights.id", ondelete="CASCADE"))
+    flight_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("flights.id", ondelete="CASCADE"))
     cabin: Mapped[str] = mapped_column(Text)
     price: Mapped[Decimal] = mapped_column(Money)  # per adult
     currency: Mapped[str] = mapped_column(CHAR(3))
@@ -130,8 +127,7 @@ class Fare(Base):
     change_fee: Mapped[Decimal] = mapped_column(Money)
     # Bumped on every price change, so an offer id that carries it detects the change.
     version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     flight: Mapped[Flight] = relationship(back_populates="fares")
 

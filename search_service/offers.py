@@ -54,8 +54,12 @@ from services.providers.base import ProviderQuote
 log = logging.getLogger("skyroute.search.offers")
 
 MAX_OFFER_ID_CHARS = 2048
-CABIN_CODES = {Cabin.ECONOMY: "Y", Cabin.PREMIUM_ECONOMY: "W", Cabin.BUSINESS: "C",
-               Cabin.FIRST: "F"}
+CABIN_CODES = {
+    Cabin.ECONOMY: "Y",
+    Cabin.PREMIUM_ECONOMY: "W",
+    Cabin.BUSINESS: "C",
+    Cabin.FIRST: "F",
+}
 CABIN_BY_CODE = {v: k for k, v in CABIN_CODES.items()}
 
 
@@ -84,11 +88,20 @@ class OfferIds:
     def encode(self, ref: OfferRef) -> str:
         fares = ";".join(",".join(f"{fid}:{ver}" for fid, ver in j) for j in ref.fares)
         p = ref.party
-        text = "|".join([
-            "1", ref.kind, CABIN_CODES[ref.cabin], f"{p.adults}.{p.children}.{p.infants}",
-            str(ref.total_cents), ref.currency, fares, ref.provider, ref.provider_ref,
-            str(ref.guaranteed_until),
-        ])
+        text = "|".join(
+            [
+                "1",
+                ref.kind,
+                CABIN_CODES[ref.cabin],
+                f"{p.adults}.{p.children}.{p.infants}",
+                str(ref.total_cents),
+                ref.currency,
+                fares,
+                ref.provider,
+                ref.provider_ref,
+                str(ref.guaranteed_until),
+            ]
+        )
         return self._signer.sign(text.encode())
 
     def decode(self, offer_id: str) -> OfferRef | None:
@@ -98,31 +111,70 @@ class OfferIds:
         if payload is None:
             return None
         try:
-            (version, kind, cabin, party, total, currency, fares, provider, provider_ref,
-             guaranteed) = payload.decode().split("|")
+            (
+                version,
+                kind,
+                cabin,
+                party,
+                total,
+                currency,
+                fares,
+                provider,
+                provider_ref,
+                guaranteed,
+            ) = payload.decode().split("|")
             if version != "1" or kind not in ("I", "P"):
                 return None
             adults, children, infants = (int(n) for n in party.split("."))
-            journeys = tuple(
-                tuple((int(fid), int(ver)) for fid, ver in (s.split(":") for s in j.split(",")))
-                for j in fares.split(";")) if fares else ()
-            return OfferRef(kind, CABIN_BY_CODE[cabin], Party(adults, children, infants),
-                            int(total), currency, journeys, provider, provider_ref,
-                            int(guaranteed))
+            journeys = (
+                tuple(
+                    tuple((int(fid), int(ver)) for fid, ver in (s.split(":") for s in j.split(",")))
+                    for j in fares.split(";")
+                )
+                if fares
+                else ()
+            )
+            return OfferRef(
+                kind,
+                CABIN_BY_CODE[cabin],
+                Party(adults, children, infants),
+                int(total),
+                currency,
+                journeys,
+                provider,
+                provider_ref,
+                int(guaranteed),
+            )
         except (ValueError, KeyError, UnicodeDecodeError):
             return None
 
-    def for_option(self, option: Option, cabin: Cabin, party: Party,
-                   guaranteed_until: int = 0) -> str:
+    def for_option(
+        self, option: Option, cabin: Cabin, party: Party, guaranteed_until: int = 0
+    ) -> str:
         if option.source == PROVIDER:
-            ref = OfferRef("P", cabin, party, option.total_cents, option.currency,
-                           provider=option.provider, provider_ref=option.provider_ref,
-                           guaranteed_until=guaranteed_until)
+            ref = OfferRef(
+                "P",
+                cabin,
+                party,
+                option.total_cents,
+                option.currency,
+                provider=option.provider,
+                provider_ref=option.provider_ref,
+                guaranteed_until=guaranteed_until,
+            )
         else:
-            ref = OfferRef("I", cabin, party, option.total_cents, option.currency,
-                           fares=tuple(tuple((leg.fare_id, leg.fare_version) for leg in j.legs)
-                                       for j in option.journeys),
-                           guaranteed_until=guaranteed_until)
+            ref = OfferRef(
+                "I",
+                cabin,
+                party,
+                option.total_cents,
+                option.currency,
+                fares=tuple(
+                    tuple((leg.fare_id, leg.fare_version) for leg in j.legs)
+                    for j in option.journeys
+                ),
+                guaranteed_until=guaranteed_until,
+            )
         return self.encode(ref)
 
 
@@ -159,8 +211,6 @@ class ProviderOfferStore:
         return stored["raw"], itinerary
 
 
-
-
 # PriceOffer for provider offers: the stored raw offer, priced again at the provider
 # that offered it (by name).
 ProviderPricer = Callable[[str, dict[str, Any]], Awaitable[ProviderQuote]]
@@ -181,11 +231,16 @@ class Priced:
 
 
 class OfferService:
-    def __init__(self, repository: InventoryRepository, airports: AirportDirectory,
-                 offer_ids: OfferIds, guarantee_seconds: float,
-                 provider_store: ProviderOfferStore | None = None,
-                 provider_pricer: ProviderPricer | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        repository: InventoryRepository,
+        airports: AirportDirectory,
+        offer_ids: OfferIds,
+        guarantee_seconds: float,
+        provider_store: ProviderOfferStore | None = None,
+        provider_pricer: ProviderPricer | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._repository = repository
         self._airports = airports
         self._ids = offer_ids
@@ -218,8 +273,13 @@ class OfferService:
             raise _changed(ref, option.total_cents, option.currency)
         if guaranteed:
             option = replace(option, total_cents=ref.total_cents)
-        itinerary = itinerary_pb(option, ref.cabin, ref.party, self._airports,
-                                 segment_prices=not (changed and guaranteed))
+        itinerary = itinerary_pb(
+            option,
+            ref.cabin,
+            ref.party,
+            self._airports,
+            segment_prices=not (changed and guaranteed),
+        )
         itinerary.offer_id = offer_id
         return itinerary
 
@@ -242,15 +302,33 @@ class OfferService:
             segment_prices = True
         if not available:
             until = 0
-        itinerary = itinerary_pb(option, ref.cabin, ref.party, self._airports,
-                                 segment_prices=segment_prices)
-        itinerary.offer_id = self._ids.encode(OfferRef(
-            "I", ref.cabin, ref.party, current, option.currency,
-            fares=tuple(tuple((leg.fare_id, leg.fare_version) for leg in j.legs)
-                        for j in option.journeys),
-            guaranteed_until=until))
-        return Priced(itinerary, current != ref.total_cents, ref.total_cents, ref.currency,
-                      current, option.currency, available, until)
+        itinerary = itinerary_pb(
+            option, ref.cabin, ref.party, self._airports, segment_prices=segment_prices
+        )
+        itinerary.offer_id = self._ids.encode(
+            OfferRef(
+                "I",
+                ref.cabin,
+                ref.party,
+                current,
+                option.currency,
+                fares=tuple(
+                    tuple((leg.fare_id, leg.fare_version) for leg in j.legs)
+                    for j in option.journeys
+                ),
+                guaranteed_until=until,
+            )
+        )
+        return Priced(
+            itinerary,
+            current != ref.total_cents,
+            ref.total_cents,
+            ref.currency,
+            current,
+            option.currency,
+            available,
+            until,
+        )
 
     async def _current(self, ref: OfferRef) -> tuple[Option, bool]:
         """The offer's fares as they are now, and whether any price version changed."""
@@ -272,15 +350,18 @@ class OfferService:
             leg_cents = tuple(ref.party.fare_cents(leg.price_cents or 0) for leg in legs)
             journeys.append(Journey(tuple(legs), leg_cents))
         if journeys[0].legs[0].departure_at <= now:
-            raise FailedPreconditionError("the offer's flight has departed",
-                                          reason="OFFER_DEPARTED")
+            raise FailedPreconditionError(
+                "the offer's flight has departed", reason="OFFER_DEPARTED"
+            )
         option = Option(
-            source=INVENTORY, journeys=tuple(journeys),
+            source=INVENTORY,
+            journeys=tuple(journeys),
             total_cents=sum(sum(j.leg_cents) for j in journeys),
             currency=journeys[0].legs[0].currency,
             seats_available=min(leg.seats_available for j in journeys for leg in j.legs),
             refundable=all(leg.refundable for j in journeys for leg in j.legs),
-            identity=inventory_identity(journeys))
+            identity=inventory_identity(journeys),
+        )
         return option, changed
 
     async def _provider_offer(self, ref: OfferRef) -> tuple[dict[str, object], pb.Itinerary]:
@@ -289,15 +370,14 @@ class OfferService:
         try:
             found = await self._store.get(ref.provider_ref)
         except RedisError:
-            raise UnavailableError("offer store unavailable", reason="CACHE_UNAVAILABLE"
-                                   ) from None
+            raise UnavailableError("offer store unavailable", reason="CACHE_UNAVAILABLE") from None
         if found is None:  # kept until the provider's offer expires
-            raise NotFoundError("the offer has expired; search again",
-                                reason="OFFER_EXPIRED")
+            raise NotFoundError("the offer has expired; search again", reason="OFFER_EXPIRED")
         raw, itinerary = found
         if itinerary.journeys[0].segments[0].departure_time.seconds <= self._clock():
-            raise FailedPreconditionError("the offer's flight has departed",
-                                          reason="OFFER_DEPARTED")
+            raise FailedPreconditionError(
+                "the offer's flight has departed", reason="OFFER_DEPARTED"
+            )
         return raw, itinerary
 
     async def _get_provider(self, ref: OfferRef, offer_id: str) -> pb.Itinerary:
@@ -326,21 +406,45 @@ class OfferService:
         if not quote.available:
             itinerary.offer_id = self._ids.encode(replace(ref, guaranteed_until=0))
             itinerary.seats_available = 0
-            return Priced(itinerary, False, ref.total_cents, ref.currency, ref.total_cents,
-                          ref.currency, False, 0)
+            return Priced(
+                itinerary,
+                False,
+                ref.total_cents,
+                ref.currency,
+                ref.total_cents,
+                ref.currency,
+                False,
+                0,
+            )
         now = self._clock()
         until = int(now + self._guarantee)
         itinerary.total_price.CopyFrom(money(quote.total_cents, quote.currency))
         new_ref = f"{ref.provider_ref[:32]}.{until}"
         departure_ts = itinerary.journeys[0].segments[0].departure_time.seconds
-        await self._store.put_many([(new_ref, quote.raw, itinerary.SerializeToString(),
-                                     departure_ts)])
-        itinerary.offer_id = self._ids.encode(replace(
-            ref, total_cents=quote.total_cents, currency=quote.currency,
-            provider_ref=new_ref, guaranteed_until=until))
+        await self._store.put_many(
+            [(new_ref, quote.raw, itinerary.SerializeToString(), departure_ts)]
+        )
+        itinerary.offer_id = self._ids.encode(
+            replace(
+                ref,
+                total_cents=quote.total_cents,
+                currency=quote.currency,
+                provider_ref=new_ref,
+                guaranteed_until=until,
+            )
+        )
         changed = quote.total_cents != ref.total_cents or quote.currency != ref.currency
-        return Priced(itinerary, changed, ref.total_cents, ref.currency, quote.total_cents,
-                      quote.currency, True, until, provider_offer=quote.raw)
+        return Priced(
+            itinerary,
+            changed,
+            ref.total_cents,
+            ref.currency,
+            quote.total_cents,
+            quote.currency,
+            True,
+            until,
+            provider_offer=quote.raw,
+        )
 
 
 def _decimal(cents: int) -> str:
@@ -349,10 +453,15 @@ def _decimal(cents: int) -> str:
 
 def _changed(ref: OfferRef, current_cents: int, currency: str) -> FailedPreconditionError:
     """GetOffer of an offer whose total is no longer the one it was issued with."""
-    metadata = {"original_total": _decimal(ref.total_cents),
-                "current_total": _decimal(current_cents), "currency": currency}
+    metadata = {
+        "original_total": _decimal(ref.total_cents),
+        "current_total": _decimal(current_cents),
+        "currency": currency,
+    }
     if currency != ref.currency:
         metadata["original_currency"] = ref.currency
     return FailedPreconditionError(
-        "the offer's price changed; revalidate it with PriceOffer", reason="OFFER_CHANGED",
-        metadata=metadata)
+        "the offer's price changed; revalidate it with PriceOffer",
+        reason="OFFER_CHANGED",
+        metadata=metadata,
+    )

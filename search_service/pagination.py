@@ -38,8 +38,10 @@ class PageTokens:
         self._signer = Signer(secret, "page-token")
 
     def encode(self, cursor: Cursor) -> str:
-        payload = json.dumps([1, cursor.query_digest[:DIGEST_CHARS], cursor.offset,
-                              list(cursor.last_key)], separators=(",", ":"))
+        payload = json.dumps(
+            [1, cursor.query_digest[:DIGEST_CHARS], cursor.offset, list(cursor.last_key)],
+            separators=(",", ":"),
+        )
         return self._signer.sign(payload.encode())
 
     def decode(self, token: str) -> Cursor:

@@ -52,8 +52,9 @@ def cents_to_decimal(cents: int) -> Decimal:
 def money(cents: int, currency: str) -> money_pb2.Money:
     sign = -1 if cents < 0 else 1
     units, rest = divmod(abs(cents), 100)
-    return money_pb2.Money(currency_code=currency, units=sign * units,
-                           nanos=sign * rest * NANOS_PER_CENT)
+    return money_pb2.Money(
+        currency_code=currency, units=sign * units, nanos=sign * rest * NANOS_PER_CENT
+    )
 
 
 def money_cents(value: money_pb2.Money) -> int:

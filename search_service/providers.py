@@ -48,37 +48,53 @@ class ProviderResult:
 
 class ProviderMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.requests = Counter("skyroute_search_provider_requests_total",
-                                "HTTP requests to the provider, by endpoint and outcome",
-                                ["endpoint", "outcome"], registry=registry)
+        self.requests = Counter(
+            "skyroute_search_provider_requests_total",
+            "HTTP requests to the provider, by endpoint and outcome",
+            ["endpoint", "outcome"],
+            registry=registry,
+        )
 
     def count(self, endpoint: str, outcome: str) -> None:
         self.requests.labels(endpoint, outcome).inc()
 
 
 def adapter_config(settings: ProviderSettings) -> ProviderConfig:
-    return ProviderConfig(name=settings.name, base_url=settings.base_url,
-                          timeout_seconds=settings.timeout_seconds,
-                          rate_limit_retries=settings.rate_limit_retries,
-                          currency=settings.currency)
+    return ProviderConfig(
+        name=settings.name,
+        base_url=settings.base_url,
+        timeout_seconds=settings.timeout_seconds,
+        rate_limit_retries=settings.rate_limit_retries,
+        currency=settings.currency,
+    )
 
 
 def offer_query(query: SearchQuery, day: date, return_day: date | None) -> OfferQuery:
     party = query.party
     return OfferQuery(
-        origin=query.origin, destination=query.destination, departure_date=day,
-        return_date=return_day, adults=party.adults, children=party.children,
-        infants=party.infants, cabin=query.cabin.value, non_stop=query.max_stops == 0,
-        included_airlines=query.included_airlines, excluded_airlines=query.excluded_airlines,
-        max_total_cents=query.max_total_cents, max_total_currency=query.max_total_currency)
+        origin=query.origin,
+        destination=query.destination,
+        departure_date=day,
+        return_date=return_day,
+        adults=party.adults,
+        children=party.children,
+        infants=party.infants,
+        cabin=query.cabin.value,
+        non_stop=query.max_stops == 0,
+        included_airlines=query.included_airlines,
+        excluded_airlines=query.excluded_airlines,
+        max_total_cents=query.max_total_cents,
+        max_total_currency=query.max_total_currency,
+    )
 
 
 class ProviderSearch:
     """One provider's offers for a query, normalised. One request per departure date of
     the flexible window (a round trip keeps the requested trip length on each)."""
 
-    def __init__(self, provider: FlightProvider, airports: AirportDirectory,
-                 settings: ProviderSettings) -> None:
+    def __init__(
+        self, provider: FlightProvider, airports: AirportDirectory, settings: ProviderSettings
+    ) -> None:
         self._provider = provider
         self._airports = airports
         self._settings = settings
@@ -97,37 +113,49 @@ class ProviderSearch:
         for day in query.departure_dates():
             if day < today:
                 continue
-            calls.append(self._provider.search_offers(
-                offer_query(query, day, day + trip if trip is not None else None),
-                self._airports))
+            calls.append(
+                self._provider.search_offers(
+                    offer_query(query, day, day + trip if trip is not None else None),
+                    self._airports,
+                )
+            )
         extra = {"provider": self.name}
         try:
             async with asyncio.timeout(self._settings.timeout_seconds):
                 responses = await asyncio.gather(*calls)
         except ProviderFailure as exc:
-            log.warning("provider search failed; answering from inventory",
-                        extra={**extra, "reason": exc.reason, "error": str(exc)})
+            log.warning(
+                "provider search failed; answering from inventory",
+                extra={**extra, "reason": exc.reason, "error": str(exc)},
+            )
             return ProviderResult(failure=exc.reason)
         except TimeoutError:
             log.warning("provider search timed out; answering from inventory", extra=extra)
             return ProviderResult(failure=UNAVAILABLE)
-        return ProviderResult(options=[option_from_offer(offer, self.name)
-                                       for offers in responses for offer in offers])
+        return ProviderResult(
+            options=[
+                option_from_offer(offer, self.name) for offers in responses for offer in offers
+            ]
+        )
 
     async def price(self, raw: dict[str, Any]) -> ProviderQuote:
         """Revalidate a stored provider offer at the provider."""
         try:
             return await self._provider.price_offer(raw)
         except OfferGone:
-            raise NotFoundError("the provider no longer has this offer",
-                                reason="OFFER_NOT_FOUND") from None
+            raise NotFoundError(
+                "the provider no longer has this offer", reason="OFFER_NOT_FOUND"
+            ) from None
         except UnreadablePrice as exc:
-            raise UnavailableError("the provider answered an unexpected price",
-                                   reason=exc.reason) from None
+            raise UnavailableError(
+                "the provider answered an unexpected price", reason=exc.reason
+            ) from None
         except ProviderFailure as exc:
-            raise UnavailableError("the provider could not price the offer",
-                                   reason=exc.reason,
-                                   retry_after_seconds=exc.retry_after) from None
+            raise UnavailableError(
+                "the provider could not price the offer",
+                reason=exc.reason,
+                retry_after_seconds=exc.retry_after,
+            ) from None
 
 
 class SearchProviders:
@@ -147,12 +175,12 @@ class SearchProviders:
             return await self._searches[0].search(query)
         results = await asyncio.gather(*(s.search(query) for s in self._searches))
         failures = [r.failure for r in results if r.failure]
-        return ProviderResult(options=[o for r in results for o in r.options],
-                              failure=failures[0] if failures else "")
+        return ProviderResult(
+            options=[o for r in results for o in r.options], failure=failures[0] if failures else ""
+        )
 
     async def price(self, provider: str, raw: dict[str, Any]) -> ProviderQuote:
         search = self._by_name.get(provider)
         if search is None:
-            raise UnavailableError("the provider is not enabled",
-                                   reason="PROVIDER_UNAVAILABLE")
+            raise UnavailableError("the provider is not enabled", reason="PROVIDER_UNAVAILABLE")
         return await search.price(raw)

@@ -64,15 +64,28 @@ class SearchQuery:
 
     def canonical(self) -> str:
         """Everything that determines the result list, in one fixed text form."""
-        return json.dumps([
-            1, self.origin, self.destination, self.departure_date.isoformat(),
-            self.return_date.isoformat() if self.return_date else None,
-            [self.party.adults, self.party.children, self.party.infants], self.cabin.value,
-            self.max_stops, list(self.included_airlines), list(self.excluded_airlines),
-            self.window_start_minute, self.window_end_minute, self.max_total_cents,
-            self.max_total_currency, self.flexible_days, self.sort.value,
-            self.include_provider,
-        ], separators=(",", ":"))
+        return json.dumps(
+            [
+                1,
+                self.origin,
+                self.destination,
+                self.departure_date.isoformat(),
+                self.return_date.isoformat() if self.return_date else None,
+                [self.party.adults, self.party.children, self.party.infants],
+                self.cabin.value,
+                self.max_stops,
+                list(self.included_airlines),
+                list(self.excluded_airlines),
+                self.window_start_minute,
+                self.window_end_minute,
+                self.max_total_cents,
+                self.max_total_currency,
+                self.flexible_days,
+                self.sort.value,
+                self.include_provider,
+            ],
+            separators=(",", ":"),
+        )
 
     def digest(self) -> str:
         return hashlib.sha256(self.canonical().encode()).hexdigest()

@@ -90,24 +90,47 @@ class OfferFare:
 
 class RepositoryMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.queries = Counter("skyroute_search_inventory_queries_total",
-                               "Inventory statements run, by kind", ["kind"],
-                               registry=registry)
+        self.queries = Counter(
+            "skyroute_search_inventory_queries_total",
+            "Inventory statements run, by kind",
+            ["kind"],
+            registry=registry,
+        )
 
 
 def _leg_columns(flight: Any, fare: Any) -> list[Any]:
     return [
-        fare.c.id, fare.c.version, flight.c.airline_code, flight.c.flight_number,
-        flight.c.origin, flight.c.destination, flight.c.departure_at, flight.c.arrival_at,
-        sa.cast(fare.c.price * 100, sa.BigInteger), fare.c.currency,
-        fare.c.seats_available, fare.c.refundable,
+        fare.c.id,
+        fare.c.version,
+        flight.c.airline_code,
+        flight.c.flight_number,
+        flight.c.origin,
+        flight.c.destination,
+        flight.c.departure_at,
+        flight.c.arrival_at,
+        sa.cast(fare.c.price * 100, sa.BigInteger),
+        fare.c.currency,
+        fare.c.seats_available,
+        fare.c.refundable,
         sa.cast(fare.c.change_fee * 100, sa.BigInteger),
     ]
 
 
-_NULL_TYPES = (sa.BigInteger, sa.Integer, sa.Text, sa.Integer, sa.Text, sa.Text,
-               sa.DateTime(timezone=True), sa.DateTime(timezone=True), sa.BigInteger, sa.Text,
-               sa.Integer, sa.Boolean, sa.BigInteger)
+_NULL_TYPES = (
+    sa.BigInteger,
+    sa.Integer,
+    sa.Text,
+    sa.Integer,
+    sa.Text,
+    sa.Text,
+    sa.DateTime(timezone=True),
+    sa.DateTime(timezone=True),
+    sa.BigInteger,
+    sa.Text,
+    sa.Integer,
+    sa.Boolean,
+    sa.BigInteger,
+)
 LEG_WIDTH = len(_NULL_TYPES)
 
 
@@ -135,32 +158,43 @@ class _Shape:
 def _airline_filter(flight: Any, shape: _Shape) -> list[Any]:
     out = []
     if shape.included:
-        out.append(flight.c.airline_code == sa.any_(
-            sa.bindparam("included", type_=postgresql.ARRAY(sa.Text))))
+        out.append(
+            flight.c.airline_code
+            == sa.any_(sa.bindparam("included", type_=postgresql.ARRAY(sa.Text)))
+        )
     if shape.excluded:
-        out.append(flight.c.airline_code != sa.all_(
-            sa.bindparam("excluded", type_=postgresql.ARRAY(sa.Text))))
+        out.append(
+            flight.c.airline_code
+            != sa.all_(sa.bindparam("excluded", type_=postgresql.ARRAY(sa.Text)))
+        )
     return out
 
 
 def _fare_join(flight: Any, fare: Any) -> Any:
-    return sa.and_(fare.c.flight_id == flight.c.id, fare.c.cabin == sa.bindparam("cabin"),
-                   fare.c.seats_available >= sa.bindparam("seats"))
+    return sa.and_(
+        fare.c.flight_id == flight.c.id,
+        fare.c.cabin == sa.bindparam("cabin"),
+        fare.c.seats_available >= sa.bindparam("seats"),
+    )
 
 
 def _direction_where(flight: Any, n: int) -> list[Any]:
-    return [flight.c.origin == sa.bindparam(f"origin{n}"),
-            flight.c.departure_at >= sa.bindparam(f"earliest{n}"),
-            flight.c.departure_at < sa.bindparam(f"latest{n}")]
+    return [
+        flight.c.origin == sa.bindparam(f"origin{n}"),
+        flight.c.departure_at >= sa.bindparam(f"earliest{n}"),
+        flight.c.departure_at < sa.bindparam(f"latest{n}"),
+    ]
 
 
 def direct_select(n: int, shape: _Shape) -> sa.Select[Any]:
     return (
-        sa.select(sa.literal_column(str(n)).label("dir"), *_leg_columns(_F1, _FA1),
-                  *_null_leg())
+        sa.select(sa.literal_column(str(n)).label("dir"), *_leg_columns(_F1, _FA1), *_null_leg())
         .select_from(_F1.join(_FA1, _fare_join(_F1, _FA1)))
-        .where(*_direction_where(_F1, n), _F1.c.destination == sa.bindparam(f"destination{n}"),
-               *_airline_filter(_F1, shape))
+        .where(
+            *_direction_where(_F1, n),
+            _F1.c.destination == sa.bindparam(f"destination{n}"),
+            *_airline_filter(_F1, shape),
+        )
     )
 
 
@@ -169,19 +203,28 @@ def connection_select(n: int, shape: _Shape) -> sa.Select[Any]:
     max_gap: Any = sa.literal_column(f"interval '{int(shape.max_layover_minutes)} minutes'")
     destination: Any = sa.bindparam(f"destination{n}")
     second = sa.and_(
-        _F2.c.origin == _F1.c.destination, _F2.c.destination == destination,
+        _F2.c.origin == _F1.c.destination,
+        _F2.c.destination == destination,
         _F2.c.departure_at >= _F1.c.arrival_at + min_gap,
         _F2.c.departure_at <= _F1.c.arrival_at + max_gap,
     )
     return (
-        sa.select(sa.literal_column(str(n)).label("dir"),
-                  *_leg_columns(_F1, _FA1), *_leg_columns(_F2, _FA2))
+        sa.select(
+            sa.literal_column(str(n)).label("dir"),
+            *_leg_columns(_F1, _FA1),
+            *_leg_columns(_F2, _FA2),
+        )
         .select_from(
             _F1.join(_FA1, _fare_join(_F1, _FA1))
             .join(_F2, second)
-            .join(_FA2, sa.and_(_fare_join(_F2, _FA2), _FA2.c.currency == _FA1.c.currency)))
-        .where(*_direction_where(_F1, n), _F1.c.destination != destination,
-               *_airline_filter(_F1, shape), *_airline_filter(_F2, shape))
+            .join(_FA2, sa.and_(_fare_join(_F2, _FA2), _FA2.c.currency == _FA1.c.currency))
+        )
+        .where(
+            *_direction_where(_F1, n),
+            _F1.c.destination != destination,
+            *_airline_filter(_F1, shape),
+            *_airline_filter(_F2, shape),
+        )
     )
 
 
@@ -216,11 +259,18 @@ def _statement(shape: _Shape) -> Compiled:
     return compile_statement(parts[0] if len(parts) == 1 else sa.union_all(*parts))
 
 
-def search_statement(directions: Sequence[DirectionQuery], f: LegFilter
-                     ) -> tuple[Compiled, dict[str, Any]]:
+def search_statement(
+    directions: Sequence[DirectionQuery], f: LegFilter
+) -> tuple[Compiled, dict[str, Any]]:
     """The statement for this search's shape and its parameters."""
-    shape = _Shape(len(directions), f.max_stops, bool(f.included_airlines),
-                   bool(f.excluded_airlines), f.min_connection_minutes, f.max_layover_minutes)
+    shape = _Shape(
+        len(directions),
+        f.max_stops,
+        bool(f.included_airlines),
+        bool(f.excluded_airlines),
+        f.min_connection_minutes,
+        f.max_layover_minutes,
+    )
     params: dict[str, Any] = {"cabin": f.cabin, "seats": f.seats}
     if f.included_airlines:
         params["included"] = list(f.included_airlines)
@@ -243,29 +293,31 @@ _AIRPORTS = compile_statement(sa.select(AIRPORTS.c.iata_code, AIRPORTS.c.timezon
 
 
 def _leg(row: Sequence[Any], start: int) -> Leg:
-    return Leg(*row[start:start + LEG_WIDTH])
+    return Leg(*row[start : start + LEG_WIDTH])
 
 
 class InventoryRepository:
-    def __init__(self, pool: asyncpg.Pool, metrics: RepositoryMetrics,
-                 acquire_timeout: float = 10.0) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, metrics: RepositoryMetrics, acquire_timeout: float = 10.0
+    ) -> None:
         self._pool = pool
         self._metrics = metrics
         self._acquire_timeout = acquire_timeout
         self.search_queries = 0  # statements run by search_legs, for tests
 
-    async def _fetch(self, statement: Compiled, params: Mapping[str, Any]
-                     ) -> list[asyncpg.Record]:
+    async def _fetch(self, statement: Compiled, params: Mapping[str, Any]) -> list[asyncpg.Record]:
         async with pooled(self._pool, self._acquire_timeout) as connection:
-            rows: list[asyncpg.Record] = await connection.fetch(statement.sql,
-                                                                *statement.args(params))
+            rows: list[asyncpg.Record] = await connection.fetch(
+                statement.sql, *statement.args(params)
+            )
         return rows
 
     async def airports(self) -> list[tuple[str, str]]:
         return [(code, zone) for code, zone in await self._fetch(_AIRPORTS, {})]
 
-    async def search_legs(self, directions: Sequence[DirectionQuery], f: LegFilter
-                          ) -> list[tuple[int, tuple[Leg, ...]]]:
+    async def search_legs(
+        self, directions: Sequence[DirectionQuery], f: LegFilter
+    ) -> list[tuple[int, tuple[Leg, ...]]]:
         """Every (direction, journey legs) matching; unordered."""
         self.search_queries += 1
         self._metrics.queries.labels("search").inc()

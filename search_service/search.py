@@ -39,18 +39,29 @@ PARSED_CACHE_ENTRIES = 64
 
 class SearchMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.partial = Counter("skyroute_search_partial_results_total",
-                               "Searches answered from inventory alone because the provider "
-                               "failed, by reason", ["reason"], registry=registry)
+        self.partial = Counter(
+            "skyroute_search_partial_results_total",
+            "Searches answered from inventory alone because the provider failed, by reason",
+            ["reason"],
+            registry=registry,
+        )
 
 
 class FlightSearch:
-    def __init__(self, repository: InventoryRepository, airports: AirportDirectory,
-                 cache: ResultCache, page_tokens: PageTokens, offer_ids: OfferIds,
-                 policy: SearchPolicy, metrics: SearchMetrics, *,
-                 provider: SearchProviders | None = None,
-                 provider_offers: ProviderOfferStore | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        repository: InventoryRepository,
+        airports: AirportDirectory,
+        cache: ResultCache,
+        page_tokens: PageTokens,
+        offer_ids: OfferIds,
+        policy: SearchPolicy,
+        metrics: SearchMetrics,
+        *,
+        provider: SearchProviders | None = None,
+        provider_offers: ProviderOfferStore | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._repository = repository
         self._airports = airports
         self._cache = cache
@@ -62,7 +73,8 @@ class FlightSearch:
         self._provider_offers = provider_offers
         self._clock = clock
         self._parsed: collections.OrderedDict[str, tuple[bytes, pb.SearchFlightsResponse]] = (
-            collections.OrderedDict())
+            collections.OrderedDict()
+        )
 
     async def search(self, request: ValidatedSearch) -> pb.SearchFlightsResponse:
         query = request.query
@@ -74,11 +86,15 @@ class FlightSearch:
         start = page_start(items, request.cursor, lambda it: proto_sort_key(order, it))
         end = min(start + request.page_size, len(items))
         response = pb.SearchFlightsResponse(
-            itineraries=items[start:end], total_size=len(items), partial=result.partial,
-            partial_reason=result.partial_reason)
+            itineraries=items[start:end],
+            total_size=len(items),
+            partial=result.partial,
+            partial_reason=result.partial_reason,
+        )
         if end < len(items):
             response.next_page_token = self._page_tokens.encode(
-                Cursor(digest, end, proto_sort_key(order, items[end - 1])))
+                Cursor(digest, end, proto_sort_key(order, items[end - 1]))
+            )
         return response
 
     def _parse(self, digest: str, data: bytes) -> pb.SearchFlightsResponse:
@@ -104,19 +120,25 @@ class FlightSearch:
             zone = self._airports.zone(origin)
             earliest = max(local_midnight(dates[0], zone), now)
             latest = local_midnight(dates[-1] + timedelta(days=1), zone)
-            out.append(DirectionQuery(direction, origin, destination,
-                                      earliest.astimezone(UTC), latest.astimezone(UTC)))
+            out.append(
+                DirectionQuery(
+                    direction, origin, destination, earliest.astimezone(UTC), latest.astimezone(UTC)
+                )
+            )
         return out
 
     async def _compute(self, query: SearchQuery) -> tuple[bytes, float]:
         policy = self._policy
         now = datetime.fromtimestamp(self._clock(), UTC)
         leg_filter = LegFilter(
-            cabin=query.cabin.value, seats=query.party.seats, max_stops=query.max_stops,
+            cabin=query.cabin.value,
+            seats=query.party.seats,
+            max_stops=query.max_stops,
             included_airlines=query.included_airlines,
             excluded_airlines=query.excluded_airlines,
             min_connection_minutes=policy.min_connection_minutes,
-            max_layover_minutes=policy.max_layover_minutes)
+            max_layover_minutes=policy.max_layover_minutes,
+        )
         provider_task = None
         if query.include_provider and self._provider is not None:
             provider_task = asyncio.ensure_future(self._provider.search(query))
@@ -127,8 +149,13 @@ class FlightSearch:
                 provider_task.cancel()
             raise
         options = build_inventory_options(
-            query, rows, self._airports, min_connection_minutes=policy.min_connection_minutes,
-            max_layover_minutes=policy.max_layover_minutes, limit=policy.max_results)
+            query,
+            rows,
+            self._airports,
+            min_connection_minutes=policy.min_connection_minutes,
+            max_layover_minutes=policy.max_layover_minutes,
+            limit=policy.max_results,
+        )
         result = pb.SearchFlightsResponse()
         ttl = policy.cache_ttl_seconds
         if provider_task is not None:
@@ -141,21 +168,33 @@ class FlightSearch:
             # With several providers one may fail while others answer: theirs are kept.
             if not outcome.failure or outcome.options:
                 options = merge_provider_options(
-                    query, options, outcome.options, self._airports, now,
+                    query,
+                    options,
+                    outcome.options,
+                    self._airports,
+                    now,
                     min_connection_minutes=policy.min_connection_minutes,
                     max_layover_minutes=policy.max_layover_minutes,
-                    limit=policy.max_results)
+                    limit=policy.max_results,
+                )
         cabin, party = query.cabin, query.party
         ids = self._offer_ids
         items = []
         stored = []
         for option in options:
-            item = itinerary_pb(option, cabin, party, self._airports,
-                                offer_id=ids.for_option(option, cabin, party))
+            item = itinerary_pb(
+                option, cabin, party, self._airports, offer_id=ids.for_option(option, cabin, party)
+            )
             items.append(item)
             if option.provider_ref:
-                stored.append((option.provider_ref, option.extra.get("raw", {}),
-                               item.SerializeToString(), option.departure_ts))
+                stored.append(
+                    (
+                        option.provider_ref,
+                        option.extra.get("raw", {}),
+                        item.SerializeToString(),
+                        option.departure_ts,
+                    )
+                )
         if stored and self._provider_offers is not None:
             try:
                 await self._provider_offers.put_many(stored)

@@ -22,9 +22,16 @@ from services.generated.skyroute.search.v1 import search_service_pb2_grpc as pb_
 
 
 class SearchServicer(pb_grpc.SearchServiceServicer):
-    def __init__(self, search: FlightSearch, offers: OfferService, airports: AirportDirectory,
-                 page_tokens: PageTokens, policy: SearchPolicy, provider_enabled: bool,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        search: FlightSearch,
+        offers: OfferService,
+        airports: AirportDirectory,
+        page_tokens: PageTokens,
+        policy: SearchPolicy,
+        provider_enabled: bool,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._search = search
         self._offers = offers
         self._airports = airports
@@ -33,29 +40,39 @@ class SearchServicer(pb_grpc.SearchServiceServicer):
         self._provider_enabled = provider_enabled
         self._clock = clock
 
-    async def SearchFlights(self, request: pb.SearchFlightsRequest,
-                            context: grpc.aio.ServicerContext) -> pb.SearchFlightsResponse:
-        validated = validate_search(request, self._airports,
-                                    datetime.fromtimestamp(self._clock(), UTC), self._policy,
-                                    self._page_tokens, self._provider_enabled)
+    async def SearchFlights(
+        self, request: pb.SearchFlightsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SearchFlightsResponse:
+        validated = validate_search(
+            request,
+            self._airports,
+            datetime.fromtimestamp(self._clock(), UTC),
+            self._policy,
+            self._page_tokens,
+            self._provider_enabled,
+        )
         return await self._search.search(validated)
 
-    async def GetOffer(self, request: pb.GetOfferRequest, context: grpc.aio.ServicerContext
-                       ) -> pb.GetOfferResponse:
+    async def GetOffer(
+        self, request: pb.GetOfferRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetOfferResponse:
         return pb.GetOfferResponse(itinerary=await self._offers.get_offer(request.offer_id))
 
-    async def PriceOffer(self, request: pb.PriceOfferRequest,
-                         context: grpc.aio.ServicerContext) -> pb.PriceOfferResponse:
+    async def PriceOffer(
+        self, request: pb.PriceOfferRequest, context: grpc.aio.ServicerContext
+    ) -> pb.PriceOfferResponse:
         priced = await self._offers.price_offer(request.offer_id)
         response = pb.PriceOfferResponse(
-            itinerary=priced.itinerary, price_changed=priced.price_changed,
+            itinerary=priced.itinerary,
+            price_changed=priced.price_changed,
             original_total_price=money(priced.original_total_cents, priced.original_currency),
             current_total_price=money(priced.current_total_cents, priced.currency),
-            available=priced.available)
+            available=priced.available,
+        )
         if priced.provider_offer is not None:
-            response.provider_offer_json = json.dumps(priced.provider_offer,
-                                                      separators=(",", ":"))
+            response.provider_offer_json = json.dumps(priced.provider_offer, separators=(",", ":"))
         if priced.guaranteed_until:
             response.price_guarantee_expire_time.CopyFrom(
-                timestamp_pb2.Timestamp(seconds=priced.guaranteed_until))
+                timestamp_pb2.Timestamp(seconds=priced.guaranteed_until)
+            )
         return response

@@ -37,41 +37,73 @@ SEARCH_PROVIDERS = provider_list("SEARCH_PROVIDERS")
 class SearchPolicy:
     """How searches are built, cached and paginated."""
 
-    cache_ttl_seconds: float = field(default=60.0, metadata=setting(
-        "SEARCH_CACHE_TTL_SECONDS", "result cache TTL; no change is hidden longer",
-        minimum=0.1))
+    cache_ttl_seconds: float = field(
+        default=60.0,
+        metadata=setting(
+            "SEARCH_CACHE_TTL_SECONDS", "result cache TTL; no change is hidden longer", minimum=0.1
+        ),
+    )
     # Results with partial provider data are kept only this long (at most the TTL).
-    partial_cache_ttl_seconds: float = field(default=5.0, metadata=setting(
-        "SEARCH_PARTIAL_CACHE_TTL_SECONDS",
-        "results with partial provider data are cached this long (at most the TTL)",
-        minimum=0.1))
+    partial_cache_ttl_seconds: float = field(
+        default=5.0,
+        metadata=setting(
+            "SEARCH_PARTIAL_CACHE_TTL_SECONDS",
+            "results with partial provider data are cached this long (at most the TTL)",
+            minimum=0.1,
+        ),
+    )
     # How long one replica may hold a cache key's computation lock.
-    cache_lock_seconds: float = field(default=5.0, metadata=setting(
-        "SEARCH_CACHE_LOCK_SECONDS", "how long one replica may hold a cache key's "
-        "computation lock", minimum=0.1))
-    min_connection_minutes: int = field(default=45, metadata=setting(
-        "SEARCH_MIN_CONNECTION_MINUTES", "one-stop rules: shortest connection"))
-    max_layover_minutes: int = field(default=360, metadata=setting(
-        "SEARCH_MAX_LAYOVER_MINUTES", "one-stop rules: longest layover"))
-    default_page_size: int = field(default=20, metadata=setting(
-        "SEARCH_DEFAULT_PAGE_SIZE", "page size when a request asks for 0"))
-    max_page_size: int = field(default=100, metadata=setting(
-        "SEARCH_MAX_PAGE_SIZE", "larger page sizes are clamped to this"))
+    cache_lock_seconds: float = field(
+        default=5.0,
+        metadata=setting(
+            "SEARCH_CACHE_LOCK_SECONDS",
+            "how long one replica may hold a cache key's computation lock",
+            minimum=0.1,
+        ),
+    )
+    min_connection_minutes: int = field(
+        default=45,
+        metadata=setting("SEARCH_MIN_CONNECTION_MINUTES", "one-stop rules: shortest connection"),
+    )
+    max_layover_minutes: int = field(
+        default=360,
+        metadata=setting("SEARCH_MAX_LAYOVER_MINUTES", "one-stop rules: longest layover"),
+    )
+    default_page_size: int = field(
+        default=20,
+        metadata=setting("SEARCH_DEFAULT_PAGE_SIZE", "page size when a request asks for 0"),
+    )
+    max_page_size: int = field(
+        default=100,
+        metadata=setting("SEARCH_MAX_PAGE_SIZE", "larger page sizes are clamped to this"),
+    )
     # Most itineraries one search returns across all its pages.
-    max_results: int = field(default=500, metadata=setting(
-        "SEARCH_MAX_RESULTS", "most itineraries one search returns across all its pages",
-        minimum=1))
-    price_guarantee_seconds: float = field(default=900.0, metadata=setting(
-        "SEARCH_PRICE_GUARANTEE_SECONDS", "how long a `PriceOffer` quote holds", minimum=1.0))
+    max_results: int = field(
+        default=500,
+        metadata=setting(
+            "SEARCH_MAX_RESULTS",
+            "most itineraries one search returns across all its pages",
+            minimum=1,
+        ),
+    )
+    price_guarantee_seconds: float = field(
+        default=900.0,
+        metadata=setting(
+            "SEARCH_PRICE_GUARANTEE_SECONDS", "how long a `PriceOffer` quote holds", minimum=1.0
+        ),
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> SearchPolicy:
         policy = load(cls, env)
-        policy = replace(policy, partial_cache_ttl_seconds=min(
-            policy.cache_ttl_seconds, policy.partial_cache_ttl_seconds))
+        policy = replace(
+            policy,
+            partial_cache_ttl_seconds=min(
+                policy.cache_ttl_seconds, policy.partial_cache_ttl_seconds
+            ),
+        )
         if not 0 < policy.min_connection_minutes < policy.max_layover_minutes:
-            raise ConfigError(
-                "need 0 < SEARCH_MIN_CONNECTION_MINUTES < SEARCH_MAX_LAYOVER_MINUTES")
+            raise ConfigError("need 0 < SEARCH_MIN_CONNECTION_MINUTES < SEARCH_MAX_LAYOVER_MINUTES")
         if not 1 <= policy.default_page_size <= policy.max_page_size:
             raise ConfigError("need 1 <= SEARCH_DEFAULT_PAGE_SIZE <= SEARCH_MAX_PAGE_SIZE")
         return policy
@@ -87,27 +119,43 @@ class ProviderSettings:
     token_service_addresses: tuple[str, ...]
     caller_id: str
     caller_key: str
-    timeout_seconds: float = field(default=3.0, metadata=setting(
-        "PROVIDER_TIMEOUT_SECONDS", "one HTTP call to the provider (booking: 10)",
-        minimum=0.1))
+    timeout_seconds: float = field(
+        default=3.0,
+        metadata=setting(
+            "PROVIDER_TIMEOUT_SECONDS", "one HTTP call to the provider (booking: 10)", minimum=0.1
+        ),
+    )
     # Retries after a 429 (each honouring Retry-After, capped by the timeout).
-    rate_limit_retries: int = field(default=2, metadata=setting(
-        "PROVIDER_RATE_LIMIT_RETRIES", "retries after a 429, each honouring Retry-After",
-        minimum=0))
-    currency: str = field(default="USD", metadata=setting(
-        "PROVIDER_CURRENCY", "currency asked of the provider (the seed's)"))
+    rate_limit_retries: int = field(
+        default=2,
+        metadata=setting(
+            "PROVIDER_RATE_LIMIT_RETRIES",
+            "retries after a 429, each honouring Retry-After",
+            minimum=0,
+        ),
+    )
+    currency: str = field(
+        default="USD",
+        metadata=setting("PROVIDER_CURRENCY", "currency asked of the provider (the seed's)"),
+    )
     # How long a provider offer id stays resolvable (at most until departure).
-    offer_ttl_seconds: float = field(default=1800.0, metadata=setting(
-        "PROVIDER_OFFER_TTL_SECONDS", "how long a provider offer id stays resolvable (at most "
-        "until departure)", minimum=1.0))
+    offer_ttl_seconds: float = field(
+        default=1800.0,
+        metadata=setting(
+            "PROVIDER_OFFER_TTL_SECONDS",
+            "how long a provider offer id stays resolvable (at most until departure)",
+            minimum=1.0,
+        ),
+    )
     # The adapter (services/providers/registry.py); PROVIDER_<NAME>_KIND.
     kind: str = DEFAULT_KIND
     # The fleet's shared budget of upstream requests (services/rate_budget.py).
     rate_budget: RateBudgetSettings = field(default_factory=RateBudgetSettings)
 
     def __repr__(self) -> str:  # never print the caller key
-        return (f"ProviderSettings(name={self.name!r}, kind={self.kind!r}, "
-                f"base_url={self.base_url!r})")
+        return (
+            f"ProviderSettings(name={self.name!r}, kind={self.kind!r}, base_url={self.base_url!r})"
+        )
 
 
 @dataclass(frozen=True)
@@ -115,9 +163,14 @@ class SearchServiceSettings:
     server: ServerSettings
     redis: RedisSettings
     database: DatabaseSettings
-    page_token_secret: str = field(metadata=setting(
-        "PAGE_TOKEN_SECRET", "signs page tokens and offer ids", secret=True,
-        default_doc="required"))
+    page_token_secret: str = field(
+        metadata=setting(
+            "PAGE_TOKEN_SECRET",
+            "signs page tokens and offer ids",
+            secret=True,
+            default_doc="required",
+        )
+    )
     policy: SearchPolicy = field(default_factory=SearchPolicy)
     # Searched concurrently, in this order; empty when providers are disabled.
     providers: tuple[ProviderSettings, ...] = ()
@@ -128,29 +181,43 @@ class SearchServiceSettings:
         return self.providers[0] if self.providers else None
 
     def __repr__(self) -> str:
-        return (f"SearchServiceSettings(server={self.server!r}, "
-                f"providers={self.providers!r}, policy={self.policy!r})")
+        return (
+            f"SearchServiceSettings(server={self.server!r}, "
+            f"providers={self.providers!r}, policy={self.policy!r})"
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> SearchServiceSettings:
         env = os.environ if env is None else env
         policy = SearchPolicy.from_env(env)
         return load(
-            cls, env,
+            cls,
+            env,
             server=ServerSettings.from_env(env, default_service="search", default_port=50061),
             redis=RedisSettings.from_env(env),
             database=DatabaseSettings.from_env(env),
             policy=policy,
-            providers=tuple(p for p in map(_provider, provider_envs(env, SEARCH_PROVIDERS.env))
-                            if p is not None),
+            providers=tuple(
+                p for p in map(_provider, provider_envs(env, SEARCH_PROVIDERS.env)) if p is not None
+            ),
         )
 
 
 # Every setting of the search service, in the order of the docs' table.
 DECLARED: tuple[type | Setting, ...] = (
-    ServerSettings, TlsSettings, RedisSettings, DATABASE_URL, DatabaseSettings,
-    TokenClientSettings, ProviderBasics, SearchServiceSettings, SearchPolicy, SEARCH_PROVIDERS,
-    ProviderSettings, RateBudgetSettings)
+    ServerSettings,
+    TlsSettings,
+    RedisSettings,
+    DATABASE_URL,
+    DatabaseSettings,
+    TokenClientSettings,
+    ProviderBasics,
+    SearchServiceSettings,
+    SearchPolicy,
+    SEARCH_PROVIDERS,
+    ProviderSettings,
+    RateBudgetSettings,
+)
 
 
 def _provider(env: Mapping[str, str]) -> ProviderSettings | None:
@@ -164,10 +231,16 @@ def _provider(env: Mapping[str, str]) -> ProviderSettings | None:
     name = provider_name(env)
     tokens = TokenClientSettings.required(env, caller_id="search")
     settings = load(
-        ProviderSettings, env, name=name, base_url=base_url.rstrip("/"),
-        token_service_addresses=tokens.addresses, caller_id=tokens.caller_id,
-        caller_key=tokens.caller_key, kind=provider_kind(env, name),
-        rate_budget=load(RateBudgetSettings, env))
+        ProviderSettings,
+        env,
+        name=name,
+        base_url=base_url.rstrip("/"),
+        token_service_addresses=tokens.addresses,
+        caller_id=tokens.caller_id,
+        caller_key=tokens.caller_key,
+        kind=provider_kind(env, name),
+        rate_budget=load(RateBudgetSettings, env),
+    )
     if not _CURRENCY.match(settings.currency):
         raise ConfigError("PROVIDER_CURRENCY must be a three-letter ISO 4217 code")
     return settings

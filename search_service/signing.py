@@ -28,8 +28,9 @@ class MalformedToken(ValueError):
 
 class Signer:
     def __init__(self, secret: str, purpose: str) -> None:
-        self._key = hmac.new(secret.encode(), f"skyroute/search/{purpose}".encode(),
-                             hashlib.sha256).digest()
+        self._key = hmac.new(
+            secret.encode(), f"skyroute/search/{purpose}".encode(), hashlib.sha256
+        ).digest()
 
     def _mac(self, payload: bytes) -> bytes:
         return hmac.new(self._key, payload, hashlib.sha256).digest()[:MAC_BYTES]

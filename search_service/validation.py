@@ -68,9 +68,14 @@ class _Violations:
             raise ValidationError(self.items)
 
 
-def validate_search(request: pb.SearchFlightsRequest, airports: AirportDirectory,
-                    now: datetime, policy: SearchPolicy, page_tokens: PageTokens,
-                    provider_enabled: bool) -> ValidatedSearch:
+def validate_search(
+    request: pb.SearchFlightsRequest,
+    airports: AirportDirectory,
+    now: datetime,
+    policy: SearchPolicy,
+    page_tokens: PageTokens,
+    provider_enabled: bool,
+) -> ValidatedSearch:
     v = _Violations()
     origin = _airport(v, "origin", request.origin, airports)
     destination = _airport(v, "destination", request.destination, airports)
@@ -79,8 +84,7 @@ def validate_search(request: pb.SearchFlightsRequest, airports: AirportDirectory
 
     # "Today" is the origin's local date; an unknown origin is judged by the
     # earliest date anywhere, so a valid date is never called past.
-    today = (airports.today(origin, now) if origin
-             else (now + EARLIEST_ZONE_OFFSET).date())
+    today = airports.today(origin, now) if origin else (now + EARLIEST_ZONE_OFFSET).date()
     departure = _date(v, "departure_date", request.departure_date, required=True)
     if departure is not None:
         if departure < today:
@@ -97,8 +101,12 @@ def validate_search(request: pb.SearchFlightsRequest, airports: AirportDirectory
     party = _party(v, request)
     cabin = CABINS.get(request.cabin)
     if cabin is None:
-        v.add("cabin", "is required (one of ECONOMY, PREMIUM_ECONOMY, BUSINESS, FIRST)"
-              if request.cabin == pb.CABIN_UNSPECIFIED else "is not a known cabin")
+        v.add(
+            "cabin",
+            "is required (one of ECONOMY, PREMIUM_ECONOMY, BUSINESS, FIRST)"
+            if request.cabin == pb.CABIN_UNSPECIFIED
+            else "is not a known cabin",
+        )
     sort = SORT_ORDERS.get(request.sort_order)
     if sort is None:
         v.add("sort_order", "is not a known sort order")
@@ -114,8 +122,7 @@ def validate_search(request: pb.SearchFlightsRequest, airports: AirportDirectory
     included = _airlines(v, "filters.included_airline_codes", filters.included_airline_codes)
     excluded = _airlines(v, "filters.excluded_airline_codes", filters.excluded_airline_codes)
     if included and excluded:
-        v.add("filters.excluded_airline_codes",
-              "cannot be combined with included_airline_codes")
+        v.add("filters.excluded_airline_codes", "cannot be combined with included_airline_codes")
     window = _window(v, filters)
     max_cents, max_currency = _max_price(v, filters)
 
@@ -129,12 +136,21 @@ def validate_search(request: pb.SearchFlightsRequest, airports: AirportDirectory
 
     assert departure is not None and cabin is not None and sort is not None
     query = SearchQuery(
-        origin=origin, destination=destination, departure_date=departure,
-        return_date=return_date, party=party, cabin=cabin, max_stops=max_stops,
-        included_airlines=included, excluded_airlines=excluded,
-        window_start_minute=window[0], window_end_minute=window[1],
-        max_total_cents=max_cents, max_total_currency=max_currency,
-        flexible_days=request.flexible_days, sort=sort,
+        origin=origin,
+        destination=destination,
+        departure_date=departure,
+        return_date=return_date,
+        party=party,
+        cabin=cabin,
+        max_stops=max_stops,
+        included_airlines=included,
+        excluded_airlines=excluded,
+        window_start_minute=window[0],
+        window_end_minute=window[1],
+        max_total_cents=max_cents,
+        max_total_currency=max_currency,
+        flexible_days=request.flexible_days,
+        sort=sort,
         include_provider=request.include_provider_offers and provider_enabled,
     )
     if cursor is not None:
@@ -142,8 +158,7 @@ def validate_search(request: pb.SearchFlightsRequest, airports: AirportDirectory
             page_tokens.check_query(cursor, query.digest())
         except InvalidPageToken as exc:
             raise ValidationError.field("page_token", str(exc)) from None
-    page_size = clamp_page_size(request.page_size, policy.default_page_size,
-                                policy.max_page_size)
+    page_size = clamp_page_size(request.page_size, policy.default_page_size, policy.max_page_size)
     return ValidatedSearch(query, page_size, cursor)
 
 

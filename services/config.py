@@ -32,8 +32,20 @@ from typing import Any, TypeVar
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
 PLACEHOLDER_SECRETS = frozenset(
-    {"", "changeme", "change-me", "change_me", "changethis", "secret", "password", "placeholder",
-     "xxx", "todo", "example", "dummy"}
+    {
+        "",
+        "changeme",
+        "change-me",
+        "change_me",
+        "changethis",
+        "secret",
+        "password",
+        "placeholder",
+        "xxx",
+        "todo",
+        "example",
+        "dummy",
+    }
 )
 
 
@@ -120,10 +132,16 @@ class Setting:
     default_doc: str | None = None
 
 
-def setting(env: str, doc: str, *, minimum: float | None = None,
-            maximum: float | None = None, secret: bool = False,
-            choices: tuple[str, ...] = (), default_doc: str | None = None
-            ) -> dict[str, Setting]:
+def setting(
+    env: str,
+    doc: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    secret: bool = False,
+    choices: tuple[str, ...] = (),
+    default_doc: str | None = None,
+) -> dict[str, Setting]:
     """The metadata of a dataclass field read from ``env`` by ``load``."""
     return {_SETTING: Setting(env, doc, minimum, maximum, secret, choices, default_doc)}
 
@@ -144,8 +162,15 @@ def default_of(f: Field[Any]) -> Any:
     return MISSING
 
 
-def load(cls: type[T], env: Mapping[str, str], /, *, placeholder: str | None = None,
-         defaults: Mapping[str, Any] | None = None, **values: Any) -> T:
+def load(
+    cls: type[T],
+    env: Mapping[str, str],
+    /,
+    *,
+    placeholder: str | None = None,
+    defaults: Mapping[str, Any] | None = None,
+    **values: Any,
+) -> T:
     """``cls`` from ``env``: every declared field not given in ``values``.
 
     ``placeholder`` fills a ``<NAME>`` (or ``<ID>``) placeholder in the variables (upper-cased);
@@ -157,8 +182,7 @@ def load(cls: type[T], env: Mapping[str, str], /, *, placeholder: str | None = N
     for f, decl in declared(cls):
         if f.name in kwargs:
             continue
-        var = (decl.env if placeholder is None
-               else _PLACEHOLDER.sub(placeholder.upper(), decl.env))
+        var = decl.env if placeholder is None else _PLACEHOLDER.sub(placeholder.upper(), decl.env)
         default = (defaults or {}).get(f.name, MISSING)
         if default is MISSING:
             default = default_of(f)
@@ -166,8 +190,15 @@ def load(cls: type[T], env: Mapping[str, str], /, *, placeholder: str | None = N
     return cls(**kwargs)
 
 
-def read(cls: type, field_name: str, env: Mapping[str, str], /, *,
-         placeholder: str | None = None, default: Any = MISSING) -> Any:
+def read(
+    cls: type,
+    field_name: str,
+    env: Mapping[str, str],
+    /,
+    *,
+    placeholder: str | None = None,
+    default: Any = MISSING,
+) -> Any:
     """One declared field of ``cls`` from ``env`` (a value others depend on);
     ``default`` replaces the declared one."""
     f = next(f for f in fields(cls) if f.name == field_name)
@@ -252,14 +283,25 @@ def _read(env: Mapping[str, str], var: str, kind: Any, default: Any, decl: Setti
 
 @dataclass(frozen=True)
 class TlsSettings:
-    cert_file: str = field(metadata=setting(
-        "TLS_CERT_FILE", "server certificate (PEM); setting it turns TLS on", default_doc="off"))
-    key_file: str = field(metadata=setting(
-        "TLS_KEY_FILE", "the certificate's private key (PEM); required with TLS_CERT_FILE",
-        default_doc="-"))
+    cert_file: str = field(
+        metadata=setting(
+            "TLS_CERT_FILE", "server certificate (PEM); setting it turns TLS on", default_doc="off"
+        )
+    )
+    key_file: str = field(
+        metadata=setting(
+            "TLS_KEY_FILE",
+            "the certificate's private key (PEM); required with TLS_CERT_FILE",
+            default_doc="-",
+        )
+    )
     # When set, clients must present a certificate signed by this CA (mTLS).
-    client_ca_file: str | None = field(default=None, metadata=setting(
-        "TLS_CLIENT_CA_FILE", "CA of client certificates: with it, mTLS is required"))
+    client_ca_file: str | None = field(
+        default=None,
+        metadata=setting(
+            "TLS_CLIENT_CA_FILE", "CA of client certificates: with it, mTLS is required"
+        ),
+    )
 
 
 def _replica_id() -> str:
@@ -268,30 +310,50 @@ def _replica_id() -> str:
 
 @dataclass(frozen=True)
 class ServerSettings:
-    service_name: str = field(metadata=setting(
-        "SERVICE_NAME", "the service's name in logs and metrics", default_doc="per service"))
-    grpc_port: int = field(metadata=setting(
-        "GRPC_PORT", "gRPC listen port (0 = any free)", default_doc="per service"))
-    grpc_host: str = field(default="127.0.0.1", metadata=setting(
-        "GRPC_HOST", "gRPC listen address"))
-    metrics_port: int = field(default=-1, metadata=setting(
-        "METRICS_PORT", "Prometheus `/metrics` port (0 = any free, -1 = off)"))
-    replica_id: str = field(default_factory=_replica_id, metadata=setting(
-        "REPLICA_ID", "lock owner id and log field", default_doc="hostname-pid"))
-    log_level: str = field(default="INFO", metadata=setting(
-        "LOG_LEVEL", "log level, e.g. DEBUG or WARNING"))
-    shutdown_grace_seconds: float = field(default=5.0, metadata=setting(
-        "SHUTDOWN_GRACE_SECONDS", "on SIGTERM, how long in-flight calls may finish"))
-    port_file: str | None = field(default=None, metadata=setting(
-        "PORT_FILE", "once listening, write the bound port here (tests, `make run`)"))
+    service_name: str = field(
+        metadata=setting(
+            "SERVICE_NAME", "the service's name in logs and metrics", default_doc="per service"
+        )
+    )
+    grpc_port: int = field(
+        metadata=setting("GRPC_PORT", "gRPC listen port (0 = any free)", default_doc="per service")
+    )
+    grpc_host: str = field(
+        default="127.0.0.1", metadata=setting("GRPC_HOST", "gRPC listen address")
+    )
+    metrics_port: int = field(
+        default=-1,
+        metadata=setting("METRICS_PORT", "Prometheus `/metrics` port (0 = any free, -1 = off)"),
+    )
+    replica_id: str = field(
+        default_factory=_replica_id,
+        metadata=setting("REPLICA_ID", "lock owner id and log field", default_doc="hostname-pid"),
+    )
+    log_level: str = field(
+        default="INFO", metadata=setting("LOG_LEVEL", "log level, e.g. DEBUG or WARNING")
+    )
+    shutdown_grace_seconds: float = field(
+        default=5.0,
+        metadata=setting(
+            "SHUTDOWN_GRACE_SECONDS", "on SIGTERM, how long in-flight calls may finish"
+        ),
+    )
+    port_file: str | None = field(
+        default=None,
+        metadata=setting(
+            "PORT_FILE", "once listening, write the bound port here (tests, `make run`)"
+        ),
+    )
     tls: TlsSettings | None = None
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str], *, default_service: str, default_port: int
-                 ) -> ServerSettings:
+    def from_env(
+        cls, env: Mapping[str, str], *, default_service: str, default_port: int
+    ) -> ServerSettings:
         tls = load(TlsSettings, env) if env.get("TLS_CERT_FILE") else None
-        settings = load(cls, env, tls=tls, defaults={
-            "service_name": default_service, "grpc_port": default_port})
+        settings = load(
+            cls, env, tls=tls, defaults={"service_name": default_service, "grpc_port": default_port}
+        )
         return dataclasses.replace(settings, log_level=settings.log_level.upper())
 
 
@@ -333,18 +395,38 @@ class SentinelTarget:
 
 @dataclass(frozen=True)
 class RedisSettings:
-    url: str = field(default="redis://127.0.0.1:6379/0", metadata=setting(
-        "REDIS_URL", "shared state: cache, locks, tokens; through Sentinel: "
-        "`redis+sentinel://host:26379,host:26379/<master>/<db>`"))
-    key_prefix: str = field(default="skyroute", metadata=setting(
-        "REDIS_KEY_PREFIX", "prefix of every Redis key (one per deployment or test run)"))
-    wait_replicas: int | None = field(default=None, metadata=setting(
-        "REDIS_WAIT_REPLICAS", "replicas that must acknowledge (WAIT) a lease, token or "
-        "download-token write before it counts", minimum=0,
-        default_doc="1 through Sentinel, else 0"))
-    wait_timeout_seconds: float = field(default=0.5, metadata=setting(
-        "REDIS_WAIT_TIMEOUT_SECONDS", "how long such a write waits for the acknowledgement",
-        minimum=0.001))
+    url: str = field(
+        default="redis://127.0.0.1:6379/0",
+        metadata=setting(
+            "REDIS_URL",
+            "shared state: cache, locks, tokens; through Sentinel: "
+            "`redis+sentinel://host:26379,host:26379/<master>/<db>`",
+        ),
+    )
+    key_prefix: str = field(
+        default="skyroute",
+        metadata=setting(
+            "REDIS_KEY_PREFIX", "prefix of every Redis key (one per deployment or test run)"
+        ),
+    )
+    wait_replicas: int | None = field(
+        default=None,
+        metadata=setting(
+            "REDIS_WAIT_REPLICAS",
+            "replicas that must acknowledge (WAIT) a lease, token or "
+            "download-token write before it counts",
+            minimum=0,
+            default_doc="1 through Sentinel, else 0",
+        ),
+    )
+    wait_timeout_seconds: float = field(
+        default=0.5,
+        metadata=setting(
+            "REDIS_WAIT_TIMEOUT_SECONDS",
+            "how long such a write waits for the acknowledgement",
+            minimum=0.001,
+        ),
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> RedisSettings:

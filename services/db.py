@@ -62,14 +62,15 @@ def async_url(raw: str) -> URL:
         raise ConfigError("DATABASE_URL is not a valid database URL") from None
     if url.drivername in ("postgresql", "postgres", "postgresql+asyncpg"):
         return url.set(drivername=ASYNC_DRIVER)
-    raise ConfigError(
-        f"DATABASE_URL must be a postgresql:// URL, got driver {url.drivername!r}")
+    raise ConfigError(f"DATABASE_URL must be a postgresql:// URL, got driver {url.drivername!r}")
 
 
 # Read by hand (a URL, or a file holding one), declared here for the docs.
 DATABASE_URL = Setting(
-    "DATABASE_URL", "PostgreSQL URL, or `DATABASE_URL_FILE` naming a file that holds it",
-    default_doc="the local `skyroute` database")
+    "DATABASE_URL",
+    "PostgreSQL URL, or `DATABASE_URL_FILE` naming a file that holds it",
+    default_doc="the local `skyroute` database",
+)
 
 
 @dataclass(frozen=True)
@@ -80,24 +81,46 @@ class DatabaseSettings:
     # connections are closed as soon as they are returned, so under steady load
     # above pool_size every burst opens new ones (a PostgreSQL backend each):
     # by default there are none.
-    pool_size: int = field(default=10, metadata=setting(
-        "DB_POOL_SIZE", "connections per replica, opened as needed and kept", minimum=1))
-    max_overflow: int = field(default=0, metadata=setting(
-        "DB_MAX_OVERFLOW", "extra connections, closed on return", minimum=0))
-    pool_timeout_seconds: float = field(default=10.0, metadata=setting(
-        "DB_POOL_TIMEOUT_SECONDS", "longest wait for a pooled connection", minimum=0.1))
+    pool_size: int = field(
+        default=10,
+        metadata=setting(
+            "DB_POOL_SIZE", "connections per replica, opened as needed and kept", minimum=1
+        ),
+    )
+    max_overflow: int = field(
+        default=0,
+        metadata=setting("DB_MAX_OVERFLOW", "extra connections, closed on return", minimum=0),
+    )
+    pool_timeout_seconds: float = field(
+        default=10.0,
+        metadata=setting(
+            "DB_POOL_TIMEOUT_SECONDS", "longest wait for a pooled connection", minimum=0.1
+        ),
+    )
     # Server-side cap on any one statement, so a runaway query cannot hold a pooled
     # connection (and its locks) forever. 0 disables it.
-    statement_timeout_ms: int = field(default=30_000, metadata=setting(
-        "DB_STATEMENT_TIMEOUT_MS", "server-side cap on any one statement (0 = none)",
-        minimum=0))
+    statement_timeout_ms: int = field(
+        default=30_000,
+        metadata=setting(
+            "DB_STATEMENT_TIMEOUT_MS", "server-side cap on any one statement (0 = none)", minimum=0
+        ),
+    )
     # PgBouncer 1.18 (Debian 12) has no protocol-level prepared statements
     # (max_prepared_statements came in 1.21), so the drivers must not keep any.
-    pgbouncer: bool = field(default=False, metadata=setting(
-        "DB_PGBOUNCER", "DATABASE_URL is a PgBouncer in transaction pooling mode: no "
-        "prepared statement caches, no startup `statement_timeout`"))
-    connect_timeout_seconds: float = field(default=5.0, metadata=setting(
-        "DB_CONNECT_TIMEOUT_SECONDS", "longest wait for a new connection", minimum=0.1))
+    pgbouncer: bool = field(
+        default=False,
+        metadata=setting(
+            "DB_PGBOUNCER",
+            "DATABASE_URL is a PgBouncer in transaction pooling mode: no "
+            "prepared statement caches, no startup `statement_timeout`",
+        ),
+    )
+    connect_timeout_seconds: float = field(
+        default=5.0,
+        metadata=setting(
+            "DB_CONNECT_TIMEOUT_SECONDS", "longest wait for a new connection", minimum=0.1
+        ),
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> DatabaseSettings:
@@ -119,12 +142,12 @@ class DatabaseSettings:
 
     def with_url(self, url: str | URL) -> DatabaseSettings:
         """The same settings pointed at another database (tests, scratch databases)."""
-        return dataclasses.replace(self, url=async_url(
-            url if isinstance(url, str) else url.render_as_string(False)))
+        return dataclasses.replace(
+            self, url=async_url(url if isinstance(url, str) else url.render_as_string(False))
+        )
 
 
-def create_engine(settings: DatabaseSettings, *, application_name: str = "skyroute"
-                  ) -> AsyncEngine:
+def create_engine(settings: DatabaseSettings, *, application_name: str = "skyroute") -> AsyncEngine:
     """The process's engine: asyncpg, a bounded pool, pre-ping, a statement timeout."""
     connect_args: dict[str, object] = {
         "timeout": settings.connect_timeout_seconds,
@@ -163,8 +186,7 @@ async def rollback_if_open(connection: asyncpg.Connection) -> None:
         await connection.execute("ROLLBACK")
 
 
-def create_pool(settings: DatabaseSettings, *, application_name: str = "skyroute"
-                ) -> asyncpg.Pool:
+def create_pool(settings: DatabaseSettings, *, application_name: str = "skyroute") -> asyncpg.Pool:
     """An asyncpg pool with the engine's limits (``pool_size`` + ``max_overflow``
     connections at most, two kept open), statement timeout and application name, for
     code that leaves no session state behind (see ``rollback_if_open``). Not
@@ -178,7 +200,8 @@ def create_pool(settings: DatabaseSettings, *, application_name: str = "skyroute
         timeout=settings.connect_timeout_seconds,
         server_settings=_server_settings(settings, application_name),
         statement_cache_size=0 if settings.pgbouncer else 100,  # 100: asyncpg's default
-        reset=rollback_if_open)
+        reset=rollback_if_open,
+    )
 
 
 async def open_pool(pool: asyncpg.Pool, settings: DatabaseSettings) -> None:
@@ -188,8 +211,8 @@ async def open_pool(pool: asyncpg.Pool, settings: DatabaseSettings) -> None:
         await pool
     except (OSError, asyncpg.PostgresError) as exc:
         raise DatabaseUnavailableError(
-            f"cannot open the database pool for {settings.safe_url}: "
-            f"{type(exc).__name__}") from None
+            f"cannot open the database pool for {settings.safe_url}: {type(exc).__name__}"
+        ) from None
 
 
 # How long a service waits at start for its database before it gives up.
@@ -207,8 +230,11 @@ class PooledDatabase:
         self.pool = create_pool(settings, application_name=application_name)
         self._pool_open = False
 
-    async def open(self, check: Callable[[AsyncEngine], Awaitable[None]] | None = None,
-                   wait_seconds: float = START_WAIT_SECONDS) -> None:
+    async def open(
+        self,
+        check: Callable[[AsyncEngine], Awaitable[None]] | None = None,
+        wait_seconds: float = START_WAIT_SECONDS,
+    ) -> None:
         """Waits up to ``wait_seconds`` for the database, runs ``check``, then opens the
         pool. Raises DatabaseUnavailableError (or what ``check`` raises)."""
         await wait_for_database(self._engine, wait_seconds)
@@ -226,15 +252,19 @@ class PooledDatabase:
 
 
 # Connection-level failures: the database is down, restarting or out of connections.
-CONNECTION_ERRORS = (OSError, TimeoutError, asyncpg.PostgresConnectionError,
-                     asyncpg.exceptions.OperatorInterventionError,
-                     asyncpg.TooManyConnectionsError, asyncpg.ConnectionDoesNotExistError,
-                     asyncpg.InterfaceError)
+CONNECTION_ERRORS = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.InterfaceError,
+)
 
 
 @contextlib.asynccontextmanager
-async def pooled(pool: asyncpg.Pool, acquire_timeout: float
-                 ) -> AsyncIterator[asyncpg.Connection]:
+async def pooled(pool: asyncpg.Pool, acquire_timeout: float) -> AsyncIterator[asyncpg.Connection]:
     """A connection from ``pool`` (waiting at most ``acquire_timeout`` for one); a database
     that cannot be reached, or drops the connection, is DatabaseUnavailableError
     (UNAVAILABLE, retryable) with the driver's error type, never its text."""
@@ -249,7 +279,8 @@ async def pooled(pool: asyncpg.Pool, acquire_timeout: float
             yield connection
     except CONNECTION_ERRORS as exc:
         raise DatabaseUnavailableError(
-            f"the database is unavailable ({type(exc).__name__}); retry") from None
+            f"the database is unavailable ({type(exc).__name__}); retry"
+        ) from None
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -283,8 +314,8 @@ async def wait_for_database(engine: AsyncEngine, timeout: float = 30.0) -> None:
                 where = engine.url.render_as_string(hide_password=True)
                 raise DatabaseUnavailableError(
                     f"database {where} did not answer within {timeout:g}s "
-                    f"({attempt} attempts; last error: {last})") from None
-            log.warning("database not ready, retrying",
-                        extra={"attempt": attempt, "error": last})
+                    f"({attempt} attempts; last error: {last})"
+                ) from None
+            log.warning("database not ready, retrying", extra={"attempt": attempt, "error": last})
             await asyncio.sleep(min(delay, remaining))
             delay = min(delay * 2, 2.0)

@@ -85,8 +85,12 @@ class ValidationError(DomainError):
     code = grpc.StatusCode.INVALID_ARGUMENT
     default_reason = "INVALID_ARGUMENT"
 
-    def __init__(self, violations: Sequence[FieldViolation] | FieldViolation,
-                 message: str | None = None, **kwargs: object) -> None:
+    def __init__(
+        self,
+        violations: Sequence[FieldViolation] | FieldViolation,
+        message: str | None = None,
+        **kwargs: object,
+    ) -> None:
         if isinstance(violations, FieldViolation):
             violations = [violations]
         violations = list(violations)
@@ -105,7 +109,8 @@ class ValidationError(DomainError):
         bad = error_details_pb2.BadRequest(
             field_violations=[
                 error_details_pb2.BadRequest.FieldViolation(
-                    field=v.field, description=v.description)
+                    field=v.field, description=v.description
+                )
                 for v in self.violations
             ]
         )
@@ -116,9 +121,11 @@ class ValidationError(DomainError):
 
 def malformed_request(message_type: str) -> ValidationError:
     """The request's bytes do not decode as ``message_type`` (a full proto name)."""
-    return ValidationError(FieldViolation("request", f"is not a valid {message_type}"),
-                           f"request body is not a valid {message_type}",
-                           reason="MALFORMED_REQUEST")
+    return ValidationError(
+        FieldViolation("request", f"is not a valid {message_type}"),
+        f"request body is not a valid {message_type}",
+        reason="MALFORMED_REQUEST",
+    )
 
 
 class NotFoundError(DomainError):
@@ -190,8 +197,7 @@ def clip_bytes(text: str, limit: int) -> str:
 def bounded_status(status: status_pb2.Status) -> status_pb2.Status:
     """``status`` with its message and every detail string capped, and details that do
     not fit the budget left out (field violations from the end)."""
-    out = status_pb2.Status(code=status.code,
-                            message=clip_bytes(status.message, MAX_MESSAGE_BYTES))
+    out = status_pb2.Status(code=status.code, message=clip_bytes(status.message, MAX_MESSAGE_BYTES))
     budget = MAX_DETAILS_BYTES
     for detail in status.details:
         packed = _bounded_detail(detail, budget)
@@ -211,8 +217,10 @@ def _bounded_detail(detail: any_pb2.Any, budget: int) -> any_pb2.Any:
         info = error_details_pb2.ErrorInfo()
         detail.Unpack(info)
         bounded: Message = error_details_pb2.ErrorInfo(
-            reason=_clip(info.reason), domain=_clip(info.domain),
-            metadata={_clip(k): _clip(v) for k, v in info.metadata.items()})
+            reason=_clip(info.reason),
+            domain=_clip(info.domain),
+            metadata={_clip(k): _clip(v) for k, v in info.metadata.items()},
+        )
     elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
         bad = error_details_pb2.BadRequest()
         detail.Unpack(bad)

@@ -20,7 +20,7 @@ ENV = "SKYROUTE_EVENT_LOOP"
 
 
 def loop_name() -> str:
-    """"uvloop" or "asyncio": the loop ``run`` uses in this environment."""
+    """ "uvloop" or "asyncio": the loop ``run`` uses in this environment."""
     if os.environ.get(ENV, "").strip().lower() == "asyncio":
         return "asyncio"
     try:

@@ -41,16 +41,26 @@ class _Streak:
 
 
 class FailureLog:
-    def __init__(self, logger: logging.Logger, interval: float = DEFAULT_INTERVAL_SECONDS,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        logger: logging.Logger,
+        interval: float = DEFAULT_INTERVAL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._log = logger
         self._interval = interval
         self._clock = clock
         self._streaks: dict[Kind, _Streak] = {}
         self._due = math.inf  # the earliest time a streak needs a look
 
-    def failed(self, kind: Kind, level: int, message: str, fields: Mapping[str, Any],
-               exc_info: BaseException | None = None) -> None:
+    def failed(
+        self,
+        kind: Kind,
+        level: int,
+        message: str,
+        fields: Mapping[str, Any],
+        exc_info: BaseException | None = None,
+    ) -> None:
         """A call failed: logged if it is the first of its kind, else counted."""
         now = self._clock()
         self._flush(now)
@@ -87,9 +97,17 @@ class FailureLog:
         request_id, caller = request_id_var.set(None), caller_var.set(None)
         try:
             method, code, reason = kind
-            self._log.log(streak.level, "rpc failures suppressed", extra={
-                "method": method, "code": code, "reason": reason,
-                "suppressed": streak.suppressed, "seconds": round(now - streak.last_line, 1)})
+            self._log.log(
+                streak.level,
+                "rpc failures suppressed",
+                extra={
+                    "method": method,
+                    "code": code,
+                    "reason": reason,
+                    "suppressed": streak.suppressed,
+                    "seconds": round(now - streak.last_line, 1),
+                },
+            )
         finally:
             request_id_var.reset(request_id)
             caller_var.reset(caller)

@@ -35,9 +35,20 @@ TTL_SECONDS = 7
 HISTORY_SAMPLES = 60  # two minutes at the default interval
 REFRESH_RING = 10
 # The numeric leaves of a status section kept as history (by their key's name).
-TREND_KEYS = frozenset({
-    "expires_in_seconds", "upstream_ok", "upstream_failed", "hit", "miss", "coalesced",
-    "bypass", "free_slots_now", "HELD", "CONFIRMED"})
+TREND_KEYS = frozenset(
+    {
+        "expires_in_seconds",
+        "upstream_ok",
+        "upstream_failed",
+        "hit",
+        "miss",
+        "coalesced",
+        "bypass",
+        "free_slots_now",
+        "HELD",
+        "CONFIRMED",
+    }
+)
 
 
 def heartbeat_key(prefix: str, service: str, replica: str) -> str:
@@ -73,9 +84,15 @@ class Heartbeat:
     """Writes this replica's heartbeat; ``run`` until cancelled. Redis being down only
     makes the replica vanish from the dashboard (logged once per outage)."""
 
-    def __init__(self, redis: Redis, prefix: str, state: ServingState,
-                 status: StatusSource | None, addresses: Mapping[str, str],
-                 interval: float = INTERVAL_SECONDS) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        prefix: str,
+        state: ServingState,
+        status: StatusSource | None,
+        addresses: Mapping[str, str],
+        interval: float = INTERVAL_SECONDS,
+    ) -> None:
         self._redis = redis
         self._key = heartbeat_key(prefix, state.service, state.replica)
         self._state = state
@@ -93,11 +110,19 @@ class Heartbeat:
         dependencies["redis"] = await probe(self._redis.ping())
         self._history.append({"t": round(now, 1), "v": trend(snap)})
         self._note_refreshes(snap.get("providers"), now)
-        return {"service": self._state.service, "replica": self._state.replica,
-                "addresses": self._addresses, "serving": snap.pop("serving"),
-                "uptime_seconds": snap.pop("uptime_seconds"), "at": round(now, 1),
-                "interval": self._interval, "dependencies": dependencies, "status": snap,
-                "history": list(self._history), "refreshes": list(self._refreshes)}
+        return {
+            "service": self._state.service,
+            "replica": self._state.replica,
+            "addresses": self._addresses,
+            "serving": snap.pop("serving"),
+            "uptime_seconds": snap.pop("uptime_seconds"),
+            "at": round(now, 1),
+            "interval": self._interval,
+            "dependencies": dependencies,
+            "status": snap,
+            "history": list(self._history),
+            "refreshes": list(self._refreshes),
+        }
 
     def _note_refreshes(self, providers: Any, now: float) -> None:
         """A new generation of a provider's token (token service status) is a refresh."""
@@ -109,11 +134,16 @@ class Heartbeat:
                 continue
             self._generations[name] = generation
             cluster = entry.get("cluster_counters") or {}
-            self._refreshes.append({
-                "provider": name, "generation": generation, "seen": round(now, 1),
-                "issued_at": entry.get("issued_at"),
-                "upstream": int(cluster.get("upstream_ok", 0))
-                + int(cluster.get("upstream_failed", 0))})
+            self._refreshes.append(
+                {
+                    "provider": name,
+                    "generation": generation,
+                    "seen": round(now, 1),
+                    "issued_at": entry.get("issued_at"),
+                    "upstream": int(cluster.get("upstream_ok", 0))
+                    + int(cluster.get("upstream_failed", 0)),
+                }
+            )
 
     async def beat(self) -> None:
         body = json.dumps(await self.record(), default=str, separators=(",", ":"))

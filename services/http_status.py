@@ -33,7 +33,9 @@ class ServingState:
 async def snapshot(state: ServingState, status: StatusSource | None) -> dict[str, Any]:
     """This replica: who, whether serving, and the app's status section."""
     out: dict[str, Any] = {
-        "service": state.service, "replica": state.replica, "serving": state.serving,
+        "service": state.service,
+        "replica": state.replica,
+        "serving": state.serving,
         "uptime_seconds": round(time.time() - state.started, 1),
     }
     if status is not None:
@@ -49,9 +51,12 @@ def _json(data: dict[str, Any]) -> web.Response:
     return web.json_response(data, dumps=lambda o: json.dumps(o, default=str))
 
 
-def build_app(registry: CollectorRegistry, state: ServingState,
-              status: StatusSource | None, cluster: ClusterSource | None = None
-              ) -> web.Application:
+def build_app(
+    registry: CollectorRegistry,
+    state: ServingState,
+    status: StatusSource | None,
+    cluster: ClusterSource | None = None,
+) -> web.Application:
     async def metrics(_: web.Request) -> web.Response:
         body = generate_latest(registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
@@ -63,8 +68,9 @@ def build_app(registry: CollectorRegistry, state: ServingState,
         return web.Response(text=render(await snapshot(state, status)), content_type="text/html")
 
     async def dashboard(_: web.Request) -> web.Response:
-        return web.Response(text=dashboard_page(), content_type="text/html",
-                            headers={"Cache-Control": "no-cache"})
+        return web.Response(
+            text=dashboard_page(), content_type="text/html", headers={"Cache-Control": "no-cache"}
+        )
 
     async def cluster_json(_: web.Request) -> web.Response:
         if cluster is None:
@@ -75,8 +81,9 @@ def build_app(registry: CollectorRegistry, state: ServingState,
         raise web.HTTPFound("/dashboard")
 
     async def healthz(_: web.Request) -> web.Response:
-        return web.Response(text="SERVING" if state.serving else "NOT_SERVING",
-                            status=200 if state.serving else 503)
+        return web.Response(
+            text="SERVING" if state.serving else "NOT_SERVING", status=200 if state.serving else 503
+        )
 
     app = web.Application()
     app.router.add_get("/metrics", metrics)
@@ -91,10 +98,11 @@ def build_app(registry: CollectorRegistry, state: ServingState,
 
 def render(data: dict[str, Any]) -> str:
     """A dependency-free page: one table per section, refreshed every 5 s."""
+
     def table(values: dict[str, Any]) -> str:
         rows = "".join(
-            f"<tr><th>{html.escape(str(k))}</th><td>{_cell(v)}</td></tr>"
-            for k, v in values.items())
+            f"<tr><th>{html.escape(str(k))}</th><td>{_cell(v)}</td></tr>" for k, v in values.items()
+        )
         return f"<table>{rows}</table>"
 
     def _cell(value: Any) -> str:
@@ -103,19 +111,25 @@ def render(data: dict[str, Any]) -> str:
         return html.escape(str(value))
 
     title = html.escape(f"{data.get('service', '')} {data.get('replica', '')}")
-    return ("<!doctype html><html><head><meta charset='utf-8'>"
-            "<meta http-equiv='refresh' content='5'>"
-            f"<title>{title} status</title><style>"
-            "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-            "th,td{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}"
-            f"</style></head><body><h1>{title}</h1><p><a href='/dashboard'>cluster dashboard</a>"
-            f"</p>{table(data)}</body></html>")
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        "<meta http-equiv='refresh' content='5'>"
+        f"<title>{title} status</title><style>"
+        "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+        "th,td{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}"
+        f"</style></head><body><h1>{title}</h1><p><a href='/dashboard'>cluster dashboard</a>"
+        f"</p>{table(data)}</body></html>"
+    )
 
 
-async def start_http(registry: CollectorRegistry, state: ServingState,
-                     status: StatusSource | None, host: str, port: int,
-                     cluster: ClusterSource | None = None
-                     ) -> tuple[web.AppRunner | None, int | None]:
+async def start_http(
+    registry: CollectorRegistry,
+    state: ServingState,
+    status: StatusSource | None,
+    host: str,
+    port: int,
+    cluster: ClusterSource | None = None,
+) -> tuple[web.AppRunner | None, int | None]:
     """Serves the endpoint on ``port`` (0 = ephemeral, negative = disabled)."""
     if port < 0:
         return None, None

@@ -50,8 +50,12 @@ class Authenticator(Protocol):
 
 
 class ServerInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, metrics: ServerMetrics, authenticator: Authenticator | None = None,
-                 failures: FailureLog | None = None) -> None:
+    def __init__(
+        self,
+        metrics: ServerMetrics,
+        authenticator: Authenticator | None = None,
+        failures: FailureLog | None = None,
+    ) -> None:
         self._metrics = metrics
         self._authenticator = authenticator
         self._failures = failures or FailureLog(log)
@@ -90,21 +94,23 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
                 wrapped = self._wrap_generator(behavior, method, needs_auth, streams_in, metrics)
             else:
                 wrapped = self._wrap_coroutine(behavior, method, needs_auth, streams_in, metrics)
-            return build(wrapped,
-                         request_deserializer=tolerant(handler.request_deserializer),
-                         response_serializer=handler.response_serializer)
+            return build(
+                wrapped,
+                request_deserializer=tolerant(handler.request_deserializer),
+                response_serializer=handler.response_serializer,
+            )
         return handler
 
     def _enter(self, method: str, context: grpc.aio.ServicerContext, needs_auth: bool) -> None:
-        metadata = {k: v for k, v in (context.invocation_metadata() or ())
-                    if isinstance(v, str)}
+        metadata = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
         request_id_var.set(metadata.get(REQUEST_ID_HEADER) or new_request_id())
         caller_var.set(None)
         if needs_auth and self._authenticator is not None:
             caller_var.set(self._authenticator(method, metadata))
 
-    def _wrap_coroutine(self, behavior: Any, method: str, needs_auth: bool, streams_in: bool,
-                        metrics: MethodMetrics) -> Any:
+    def _wrap_coroutine(
+        self, behavior: Any, method: str, needs_auth: bool, streams_in: bool, metrics: MethodMetrics
+    ) -> Any:
         failures = self._failures
         sent = metrics.sent
 
@@ -132,8 +138,9 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
 
         return wrapper
 
-    def _wrap_generator(self, behavior: Any, method: str, needs_auth: bool, streams_in: bool,
-                        metrics: MethodMetrics) -> Any:
+    def _wrap_generator(
+        self, behavior: Any, method: str, needs_auth: bool, streams_in: bool, metrics: MethodMetrics
+    ) -> Any:
         failures = self._failures
         sent = metrics.sent
 
@@ -167,25 +174,39 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
 
         return wrapper
 
-    async def _abort(self, exc: BaseException, method: str,
-                     context: grpc.aio.ServicerContext) -> None:
+    async def _abort(
+        self, exc: BaseException, method: str, context: grpc.aio.ServicerContext
+    ) -> None:
         """Aborts the call with the status for ``exc`` (raises AbortError)."""
         if isinstance(exc, asyncio.CancelledError | grpc.aio.AbortError):
             return
         if isinstance(exc, DomainError):
             level = logging.ERROR if exc.code == grpc.StatusCode.INTERNAL else logging.INFO
             self._failures.failed(
-                (method, exc.code.name, exc.reason), level, "rpc failed",
-                {"method": method, "code": exc.code.name, "reason": exc.reason,
-                 "error": clip_bytes(exc.message, MAX_MESSAGE_BYTES)})
+                (method, exc.code.name, exc.reason),
+                level,
+                "rpc failed",
+                {
+                    "method": method,
+                    "code": exc.code.name,
+                    "reason": exc.reason,
+                    "error": clip_bytes(exc.message, MAX_MESSAGE_BYTES),
+                },
+            )
             # Capped whatever the message holds: an oversized status would reach a
             # default client as RESOURCE_EXHAUSTED instead of the real code.
             await context.abort_with_status(rpc_status.to_status(bounded_status(exc.to_status())))
-        self._failures.failed((method, "INTERNAL", type(exc).__qualname__), logging.ERROR,
-                              "unexpected error", {"method": method}, exc_info=exc)
+        self._failures.failed(
+            (method, "INTERNAL", type(exc).__qualname__),
+            logging.ERROR,
+            "unexpected error",
+            {"method": method},
+            exc_info=exc,
+        )
         await context.abort_with_status(
             rpc_status.to_status(
-                internal_status(f"internal error (request {request_id_var.get()})"))
+                internal_status(f"internal error (request {request_id_var.get()})")
+            )
         )
 
 
@@ -235,8 +256,9 @@ def _checked_one(request: Any) -> Any:
     return request
 
 
-async def _checked_stream(requests: AsyncIterator[Any], metrics: MethodMetrics
-                          ) -> AsyncIterator[Any]:
+async def _checked_stream(
+    requests: AsyncIterator[Any], metrics: MethodMetrics
+) -> AsyncIterator[Any]:
     async for request in requests:
         metrics.received.inc()
         yield _checked_one(request)

@@ -86,7 +86,7 @@ def cap_text(text: str, limit: int, *, keep_tail: bool = False) -> str:
     while True:
         keep = keep * 3 // 4
         if keep_tail:
-            cut = text[: keep // 4] + _ELIDED + text[len(text) - (keep - keep // 4):]
+            cut = text[: keep // 4] + _ELIDED + text[len(text) - (keep - keep // 4) :]
         else:
             cut = text[:keep] + _ELIDED
         if keep == 0 or _escaped_len(cut) <= limit:
@@ -127,10 +127,19 @@ class JsonFormatter(logging.Formatter):
         line = json.dumps({**short, "truncated": True}, default=str)
         if len(line) <= LINE_CHARS:
             return line
-        fixed = ("timestamp", "severity", "logger", "message", "service", "replica",
-                 "request_id", "caller")
-        return json.dumps({**{k: short[k] for k in fixed if k in short}, "truncated": True},
-                          default=str)
+        fixed = (
+            "timestamp",
+            "severity",
+            "logger",
+            "message",
+            "service",
+            "replica",
+            "request_id",
+            "caller",
+        )
+        return json.dumps(
+            {**{k: short[k] for k in fixed if k in short}, "truncated": True}, default=str
+        )
 
     def _payload(self, record: logging.LogRecord) -> dict[str, Any]:
         payload: dict[str, Any] = {

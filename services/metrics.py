@@ -63,25 +63,35 @@ class ServerMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
         self.started = Counter(
-            "grpc_server_started_total", "Total number of RPCs started on the server.",
-            LABELS, registry=registry)
+            "grpc_server_started_total",
+            "Total number of RPCs started on the server.",
+            LABELS,
+            registry=registry,
+        )
         self.handled = Counter(
             "grpc_server_handled_total",
             "Total number of RPCs completed on the server, regardless of success or failure.",
-            (*LABELS, "grpc_code"), registry=registry)
+            (*LABELS, "grpc_code"),
+            registry=registry,
+        )
         self.msg_received = Counter(
             "grpc_server_msg_received_total",
             "Total number of RPC stream messages received on the server.",
-            LABELS, registry=registry)
+            LABELS,
+            registry=registry,
+        )
         self.msg_sent = Counter(
             "grpc_server_msg_sent_total",
             "Total number of gRPC stream messages sent by the server.",
-            LABELS, registry=registry)
+            LABELS,
+            registry=registry,
+        )
         self.handling = Histogram(
             "grpc_server_handling_seconds",
             "Histogram of response latency (seconds) of gRPC that had been "
             "application-level handled by the server.",
-            LABELS, registry=registry,
+            LABELS,
+            registry=registry,
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
         )
         register_runtime_collectors(registry)

@@ -53,7 +53,8 @@ class Priority(enum.Enum):
 
 
 _priority: contextvars.ContextVar[Priority] = contextvars.ContextVar(
-    "rate_budget_priority", default=Priority.INTERACTIVE)
+    "rate_budget_priority", default=Priority.INTERACTIVE
+)
 
 
 @contextlib.contextmanager
@@ -75,18 +76,40 @@ class RateBudgetSettings:
     """One provider's shared budget (read through ``ProviderEnv``:
     ``PROVIDER_<NAME>_RATE_LIMIT_*`` first)."""
 
-    per_second: float = field(default=0.0, metadata=setting(
-        "PROVIDER_RATE_LIMIT_PER_SECOND", "upstream requests per second for the whole fleet "
-        "(every replica of search and booking); 0 = no limit", minimum=0.0))
-    burst: int = field(default=10, metadata=setting(
-        "PROVIDER_RATE_LIMIT_BURST", "requests the fleet may send at once above the rate",
-        minimum=1))
-    interactive_reserve: int = field(default=5, metadata=setting(
-        "PROVIDER_RATE_LIMIT_INTERACTIVE_RESERVE", "slots of the burst background calls leave "
-        "to interactive ones (at most burst - 1)", minimum=0))
-    max_wait_seconds: float = field(default=1.0, metadata=setting(
-        "PROVIDER_RATE_LIMIT_MAX_WAIT_SECONDS", "longest a call waits for a permit (and never "
-        "past its own deadline); then it fails with RetryInfo", minimum=0.0))
+    per_second: float = field(
+        default=0.0,
+        metadata=setting(
+            "PROVIDER_RATE_LIMIT_PER_SECOND",
+            "upstream requests per second for the whole fleet "
+            "(every replica of search and booking); 0 = no limit",
+            minimum=0.0,
+        ),
+    )
+    burst: int = field(
+        default=10,
+        metadata=setting(
+            "PROVIDER_RATE_LIMIT_BURST",
+            "requests the fleet may send at once above the rate",
+            minimum=1,
+        ),
+    )
+    interactive_reserve: int = field(
+        default=5,
+        metadata=setting(
+            "PROVIDER_RATE_LIMIT_INTERACTIVE_RESERVE",
+            "slots of the burst background calls leave to interactive ones (at most burst - 1)",
+            minimum=0,
+        ),
+    )
+    max_wait_seconds: float = field(
+        default=1.0,
+        metadata=setting(
+            "PROVIDER_RATE_LIMIT_MAX_WAIT_SECONDS",
+            "longest a call waits for a permit (and never "
+            "past its own deadline); then it fails with RetryInfo",
+            minimum=0.0,
+        ),
+    )
 
     @property
     def enabled(self) -> bool:
@@ -133,15 +156,22 @@ class RateBudgetMetrics:
             "skyroute_rate_budget_permits_total",
             "Upstream permits by provider, priority and outcome (granted at once, waited, "
             "refused, unlimited = Redis not answering)",
-            ["provider", "priority", "outcome"], registry=registry)
+            ["provider", "priority", "outcome"],
+            registry=registry,
+        )
         self.wait = Histogram(
-            "skyroute_rate_budget_wait_seconds", "Time a call waited for its permit",
-            ["provider", "priority"], registry=registry,
-            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0))
+            "skyroute_rate_budget_wait_seconds",
+            "Time a call waited for its permit",
+            ["provider", "priority"],
+            registry=registry,
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+        )
         self.pauses = Counter(
             "skyroute_rate_budget_pauses_total",
-            "429 answers that paused the provider for the whole fleet", ["provider"],
-            registry=registry)
+            "429 answers that paused the provider for the whole fleet",
+            ["provider"],
+            registry=registry,
+        )
 
 
 class BudgetExhausted(Exception):
@@ -155,9 +185,14 @@ class BudgetExhausted(Exception):
 class RateBudget:
     """The shared budget of one provider."""
 
-    def __init__(self, redis: Redis, prefix: str, provider: str,
-                 settings: RateBudgetSettings, metrics: RateBudgetMetrics | None = None
-                 ) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        prefix: str,
+        provider: str,
+        settings: RateBudgetSettings,
+        metrics: RateBudgetMetrics | None = None,
+    ) -> None:
         self.provider = provider
         self.settings = settings
         # A hash tag per provider: both keys live in one Redis Cluster slot.
@@ -169,8 +204,10 @@ class RateBudget:
         self._metrics = metrics
         self._interval_us = round(1_000_000 / settings.per_second) if settings.enabled else 0
         reserve = min(settings.interactive_reserve, settings.burst - 1)
-        self._slots = {Priority.INTERACTIVE: settings.burst,
-                       Priority.BACKGROUND: settings.burst - reserve}
+        self._slots = {
+            Priority.INTERACTIVE: settings.burst,
+            Priority.BACKGROUND: settings.burst - reserve,
+        }
         self.counts: dict[str, int] = {}
 
     def _count(self, priority: Priority, outcome: str, waited: float | None = None) -> None:
@@ -186,7 +223,8 @@ class RateBudget:
         Refused: ask again after that long."""
         wait_us = 0 if priority is Priority.BACKGROUND else max(0, int(max_wait * 1e6))
         granted, micros = await self._permit(
-            keys=self._keys, args=[self._interval_us, self._slots[priority], wait_us])
+            keys=self._keys, args=[self._interval_us, self._slots[priority], wait_us]
+        )
         return bool(granted), int(micros) / 1e6
 
     async def acquire(self, time_left: float | None = None) -> None:
@@ -206,16 +244,17 @@ class RateBudget:
             try:
                 granted, seconds = await self.try_permit(priority, deadline - time.monotonic())
             except RedisError as exc:
-                log.warning("rate budget unavailable; calling unlimited",
-                            extra={"provider": self.provider, "error": type(exc).__name__})
+                log.warning(
+                    "rate budget unavailable; calling unlimited",
+                    extra={"provider": self.provider, "error": type(exc).__name__},
+                )
                 self._count(priority, "unlimited")
                 return
             if granted:
                 if seconds > 0:
                     await asyncio.sleep(seconds)
                 waited = seconds > 0 or asked > 1
-                self._count(priority, "waited" if waited else "granted",
-                            time.monotonic() - start)
+                self._count(priority, "waited" if waited else "granted", time.monotonic() - start)
                 return
             # Background, or a wait too long: ask again when a slot may be free.
             if time.monotonic() + seconds > deadline:
@@ -233,15 +272,19 @@ class RateBudget:
         try:
             await self._pause(keys=self._keys[1:], args=[math.ceil(seconds * 1e6)])
         except RedisError as exc:
-            log.warning("cannot record the provider's pause",
-                        extra={"provider": self.provider, "error": type(exc).__name__})
+            log.warning(
+                "cannot record the provider's pause",
+                extra={"provider": self.provider, "error": type(exc).__name__},
+            )
 
     async def status(self) -> dict[str, Any]:
         """For the status page: the settings, this replica's counts, the shared state."""
         out: dict[str, Any] = {
-            "per_second": self.settings.per_second, "burst": self.settings.burst,
+            "per_second": self.settings.per_second,
+            "burst": self.settings.burst,
             "background_slots": self._slots[Priority.BACKGROUND],
-            "replica_counts": dict(sorted(self.counts.items()))}
+            "replica_counts": dict(sorted(self.counts.items())),
+        }
         if not self.settings.enabled:
             return {**out, "enabled": False}
         try:
@@ -253,7 +296,6 @@ class RateBudget:
             return {**out, "shared": f"unavailable ({type(exc).__name__})"}
         now = sec * 1_000_000 + usec
         backlog = max(0, int(tat or 0) - now)
-        out["free_slots_now"] = max(0, self.settings.burst - math.ceil(
-            backlog / self._interval_us))
+        out["free_slots_now"] = max(0, self.settings.burst - math.ceil(backlog / self._interval_us))
         out["paused_for_seconds"] = round(max(0, int(paused or 0) - now) / 1e6, 3)
         return out

@@ -31,17 +31,22 @@ def create_redis(settings: RedisSettings, *, timeout: float = 1.0) -> Redis:
     # One immediate retry covers a pooled connection broken by a Redis restart (or,
     # through Sentinel, by a failover); more would only delay noticing a real outage.
     options: dict[str, Any] = {
-        "socket_timeout": timeout, "socket_connect_timeout": timeout,
-        "retry": Retry(NoBackoff(), 1), "health_check_interval": 15,
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+        "retry": Retry(NoBackoff(), 1),
+        "health_check_interval": 15,
         "decode_responses": False,
     }
     target = settings.sentinel()
     if target is None:
         return Redis.from_url(settings.url, **options)
-    sentinel = Sentinel(list(target.sentinels), sentinel_kwargs={
-        "socket_timeout": timeout, "socket_connect_timeout": timeout})
-    client: Redis = sentinel.master_for(target.master, redis_class=Redis, db=target.db,
-                                        password=target.password, **options)
+    sentinel = Sentinel(
+        list(target.sentinels),
+        sentinel_kwargs={"socket_timeout": timeout, "socket_connect_timeout": timeout},
+    )
+    client: Redis = sentinel.master_for(
+        target.master, redis_class=Redis, db=target.db, password=target.password, **options
+    )
     return client
 
 
@@ -65,8 +70,9 @@ class ReplicaAck:
     def from_settings(cls, settings: RedisSettings) -> ReplicaAck:
         return cls(settings.acks, max(int(settings.wait_timeout_seconds * 1000), 1))
 
-    async def run(self, redis: Redis, script: AsyncScript, keys: Sequence[str],
-                  args: Sequence[Any]) -> Any:
+    async def run(
+        self, redis: Redis, script: AsyncScript, keys: Sequence[str], args: Sequence[Any]
+    ) -> Any:
         """``script``'s result once enough replicas acknowledged its writes.
 
         WAIT counts the writes of its own connection, so it travels in one pipeline
@@ -78,8 +84,11 @@ class ReplicaAck:
             pipe.wait(self.replicas, self.timeout_ms)
             result, acked = await pipe.execute()
         if int(acked) < self.replicas:
-            raise NotReplicated(f"{acked} of {self.replicas} Redis replicas acknowledged "
-                                f"the write within {self.timeout_ms} ms", result)
+            raise NotReplicated(
+                f"{acked} of {self.replicas} Redis replicas acknowledged "
+                f"the write within {self.timeout_ms} ms",
+                result,
+            )
         return result
 
 

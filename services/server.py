@@ -132,8 +132,9 @@ async def serve(
     cluster = None
     if redis is not None and dashboard_redis is not None:
         cluster = ClusterView(dashboard_redis, redis.key_prefix).snapshot
-    runner, metrics_port = await start_http(registry, state, status, settings.grpc_host,
-                                            settings.metrics_port, cluster)
+    runner, metrics_port = await start_http(
+        registry, state, status, settings.grpc_host, settings.metrics_port, cluster
+    )
     try:
         await app.start(health_servicer)
     except (StartupError, ConfigError, UnavailableError) as exc:
@@ -158,8 +159,9 @@ async def serve(
         beat_task = asyncio.get_running_loop().create_task(heartbeat.run())
     if settings.port_file:
         write_port_file(settings.port_file, {"grpc": port, "metrics": metrics_port})
-    log.info("serving", extra={"address": f"{settings.grpc_host}:{port}",
-                               "metrics_port": metrics_port})
+    log.info(
+        "serving", extra={"address": f"{settings.grpc_host}:{port}", "metrics_port": metrics_port}
+    )
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -77,6 +77,7 @@ class Facts:
 
 # -- the pieces of an environment ------------------------------------------------------
 
+
 def redis_env(facts: Facts) -> dict[str, str]:
     if facts.redis_url is None:
         return {}
@@ -95,8 +96,11 @@ def token_client_env(facts: Facts, caller: str) -> dict[str, str]:
     addresses = facts.addresses.get("token")
     if not addresses:
         return {}
-    return {"TOKEN_SERVICE_ADDRESSES": ",".join(addresses), "TOKEN_CALLER_ID": caller,
-            "TOKEN_CALLER_KEY": facts.caller_keys[caller]}
+    return {
+        "TOKEN_SERVICE_ADDRESSES": ",".join(addresses),
+        "TOKEN_CALLER_ID": caller,
+        "TOKEN_CALLER_KEY": facts.caller_keys[caller],
+    }
 
 
 def upstream_env(facts: Facts) -> dict[str, str]:
@@ -108,8 +112,11 @@ def upstream_env(facts: Facts) -> dict[str, str]:
 
 
 def jwt_env(jwt: Jwt) -> dict[str, str]:
-    return {"BOOKING_JWT_ISSUER": jwt.issuer, "BOOKING_JWT_AUDIENCE": jwt.audience,
-            "BOOKING_JWT_SECRET": jwt.secret}
+    return {
+        "BOOKING_JWT_ISSUER": jwt.issuer,
+        "BOOKING_JWT_AUDIENCE": jwt.audience,
+        "BOOKING_JWT_SECRET": jwt.secret,
+    }
 
 
 def sim_clients_env(clients: Mapping[str, str]) -> dict[str, str]:
@@ -118,6 +125,7 @@ def sim_clients_env(clients: Mapping[str, str]) -> dict[str, str]:
 
 
 # -- each service's environment --------------------------------------------------------
+
 
 def provider_sim_env(facts: Facts) -> dict[str, str]:
     return sim_clients_env({u.client_id: u.client_secret for u in facts.upstreams})
@@ -130,8 +138,9 @@ def token_service_env(facts: Facts) -> dict[str, str]:
         env[f"PROVIDER_{name}_TOKEN_URL"] = upstream.token_url
         env[f"PROVIDER_{name}_CLIENT_ID"] = upstream.client_id
         env[f"PROVIDER_{name}_CLIENT_SECRET"] = upstream.client_secret
-    env["TOKEN_CALLERS"] = json.dumps({c: list(p) for c, p in facts.callers.items()},
-                                      separators=(",", ":"))
+    env["TOKEN_CALLERS"] = json.dumps(
+        {c: list(p) for c, p in facts.callers.items()}, separators=(",", ":")
+    )
     env.update({f"CALLER_{c.upper()}_KEY": key for c, key in facts.caller_keys.items()})
     env["TOKEN_ENCRYPTION_KEYS"] = facts.token_encryption_keys
     return env
@@ -163,6 +172,7 @@ def booking_service_env(facts: Facts) -> dict[str, str]:
 
 # -- the services ----------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class ServiceSpec:
     """One service of the stack. The ports are `make run`'s: replica i of a replicated
@@ -177,31 +187,60 @@ class ServiceSpec:
     metrics_port: int | None = None
     http_port: int | None = None  # a plain HTTP service (the stand-in)
 
-    def replica_env(self, facts: Facts, replica_id: str, *, grpc_port: int,
-                    metrics_port: int | None = None, host: str = HOST) -> dict[str, str]:
+    def replica_env(
+        self,
+        facts: Facts,
+        replica_id: str,
+        *,
+        grpc_port: int,
+        metrics_port: int | None = None,
+        host: str = HOST,
+    ) -> dict[str, str]:
         """The environment of one gRPC replica (METRICS_PORT unset: no metrics)."""
-        env = {**self.env(facts), "SERVICE_NAME": self.name, "REPLICA_ID": replica_id,
-               "GRPC_HOST": host, "GRPC_PORT": str(grpc_port)}
+        env = {
+            **self.env(facts),
+            "SERVICE_NAME": self.name,
+            "REPLICA_ID": replica_id,
+            "GRPC_HOST": host,
+            "GRPC_PORT": str(grpc_port),
+        }
         if metrics_port is not None:
             env["METRICS_PORT"] = str(metrics_port)
         return env
 
 
-PROVIDER_SIM = ServiceSpec(name="provider-sim", module="provider_sim", env=provider_sim_env,
-                           replicated=False, http_port=8081)
-TOKEN = ServiceSpec(name="token", module="token_service", env=token_service_env,
-                    grpc_port=50051, metrics_port=9461)
-SEARCH = ServiceSpec(name="search", module="search_service", env=search_service_env,
-                     grpc_port=50061, metrics_port=9471)
-BOOKING = ServiceSpec(name="booking", module="booking_service", env=booking_service_env,
-                      grpc_port=50071, metrics_port=9481)
+PROVIDER_SIM = ServiceSpec(
+    name="provider-sim",
+    module="provider_sim",
+    env=provider_sim_env,
+    replicated=False,
+    http_port=8081,
+)
+TOKEN = ServiceSpec(
+    name="token", module="token_service", env=token_service_env, grpc_port=50051, metrics_port=9461
+)
+SEARCH = ServiceSpec(
+    name="search",
+    module="search_service",
+    env=search_service_env,
+    grpc_port=50061,
+    metrics_port=9471,
+)
+BOOKING = ServiceSpec(
+    name="booking",
+    module="booking_service",
+    env=booking_service_env,
+    grpc_port=50071,
+    metrics_port=9481,
+)
 
 # In start order (stopped in reverse): each one's environment may name those before it.
 STACK: tuple[ServiceSpec, ...] = (PROVIDER_SIM, TOKEN, SEARCH, BOOKING)
 
 
-def grpc_addresses(services: tuple[ServiceSpec, ...], replicas: int, host: str = HOST
-                   ) -> dict[str, tuple[str, ...]]:
+def grpc_addresses(
+    services: tuple[ServiceSpec, ...], replicas: int, host: str = HOST
+) -> dict[str, tuple[str, ...]]:
     """Where each gRPC service's replicas listen on `make run`'s ports."""
     return {
         s.name: tuple(f"{host}:{s.grpc_port + i}" for i in range(replicas if s.replicated else 1))

@@ -75,8 +75,7 @@ def _walk(message: Message, prefix: str, out: list[FieldViolation]) -> None:
                     setattr(message, field.name, clean)
 
 
-def _walk_map(field: FieldDescriptor, mapping: Any, path: str,
-              out: list[FieldViolation]) -> None:
+def _walk_map(field: FieldDescriptor, mapping: Any, path: str, out: list[FieldViolation]) -> None:
     key_is_string = field.message_type.fields_by_name["key"].type == _STRING
     value_field = field.message_type.fields_by_name["value"]
     for key in list(mapping):

@@ -61,16 +61,23 @@ from skyroute_cli.common import (
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog=PROG, description="Demo and debug the skyroute stack: search flights, book "
-                               "them, open itineraries, inspect the token service.",
+        prog=PROG,
+        description="Demo and debug the skyroute stack: search flights, book "
+        "them, open itineraries, inspect the token service.",
         epilog="Reads SEARCH_SERVICE_ADDRESSES, BOOKING_SERVICE_ADDRESSES, BOOKING_JWT_* "
-               "and TOKEN_* from the environment (source .run/dev.env after make run). "
-               f"`{PROG} GROUP COMMAND --help` describes each command.")
-    parser.add_argument("--timeout", type=positive_float, default=None, metavar="SECONDS",
-                        help="deadline of each call (default: token 10, search 15, "
-                             "booking 30)")
-    groups = parser.add_subparsers(dest="group", required=True,
-                                   metavar="{search,booking,token,download}")
+        "and TOKEN_* from the environment (source .run/dev.env after make run). "
+        f"`{PROG} GROUP COMMAND --help` describes each command.",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=positive_float,
+        default=None,
+        metavar="SECONDS",
+        help="deadline of each call (default: token 10, search 15, booking 30)",
+    )
+    groups = parser.add_subparsers(
+        dest="group", required=True, metavar="{search,booking,token,download}"
+    )
     search.add_parsers(groups)
     booking.add_parsers(groups)
     tokens.add_parsers(groups)

@@ -39,7 +39,8 @@ class UsageError(Exception):
 
 def to_dict(message: Message) -> dict[str, Any]:
     fields: dict[str, Any] = json_format.MessageToDict(
-        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
     return fields
 
 
@@ -69,8 +70,9 @@ def describe_rpc_error(err: grpc.aio.AioRpcError) -> dict[str, Any]:
         elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
             bad = error_details_pb2.BadRequest()
             detail.Unpack(bad)
-            out["field_violations"] = [{"field": v.field, "description": v.description}
-                                       for v in bad.field_violations]
+            out["field_violations"] = [
+                {"field": v.field, "description": v.description} for v in bad.field_violations
+            ]
         elif detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
             retry = error_details_pb2.RetryInfo()
             detail.Unpack(retry)
@@ -135,8 +137,10 @@ def columns(rows: list[list[str]]) -> list[str]:
     if not rows:
         return []
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    return ["  ".join([*(c.ljust(w) for c, w in zip(row, widths, strict=False)), row[-1]])
-            .rstrip() for row in rows]
+    return [
+        "  ".join([*(c.ljust(w) for c, w in zip(row, widths, strict=False)), row[-1]]).rstrip()
+        for row in rows
+    ]
 
 
 # ------------------------------------------------------------------------ arguments
@@ -163,7 +167,8 @@ def day_arg(text: str, *, today: date | None = None) -> str:
         return date.fromisoformat(text.strip()).isoformat()
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"{text[:32]!r} is not a date: use YYYY-MM-DD or +N (days from today)") from None
+            f"{text[:32]!r} is not a date: use YYYY-MM-DD or +N (days from today)"
+        ) from None
 
 
 def non_negative_int(text: str) -> int:
@@ -181,7 +186,8 @@ def money_arg(text: str) -> money_pb2.Money:
     match = _MONEY.match(text)
     if match is None or (match.group(1) and match.group(3)):
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not an amount like 800.00, 800.00 EUR or EUR 800.00")
+            f"{text!r} is not an amount like 800.00, 800.00 EUR or EUR 800.00"
+        )
     try:
         value = Decimal(match.group(2))
     except InvalidOperation:
@@ -201,9 +207,13 @@ def comma_list(text: str) -> list[str]:
 def add_common_options(parser: argparse.ArgumentParser, default_timeout: float) -> None:
     """``--timeout`` on a subcommand too (``booking create ... --timeout 60``); the
     top-level one applies when it is not given here."""
-    parser.add_argument("--timeout", type=positive_float, default=argparse.SUPPRESS,
-                        metavar="SECONDS",
-                        help=f"deadline of each call (default: {default_timeout:g})")
+    parser.add_argument(
+        "--timeout",
+        type=positive_float,
+        default=argparse.SUPPRESS,
+        metavar="SECONDS",
+        help=f"deadline of each call (default: {default_timeout:g})",
+    )
 
 
 # ------------------------------------------------------------------------ connecting
@@ -231,8 +241,10 @@ class CallOptions:
 
     @property
     def kwargs(self) -> dict[str, Any]:
-        return {"timeout": self.timeout,
-                "metadata": ((REQUEST_ID_HEADER, self.request_id), *self.metadata)}
+        return {
+            "timeout": self.timeout,
+            "metadata": ((REQUEST_ID_HEADER, self.request_id), *self.metadata),
+        }
 
 
 def timeout_of(args: argparse.Namespace, default: float) -> float:

@@ -69,8 +69,9 @@ class Connection:
     def __init__(self, target: Target) -> None:
         self.addresses = list(target.addresses)
         self.metadata = ((CALLER_HEADER, target.caller_id), (CALLER_KEY_HEADER, target.caller_key))
-        self.client = TokenClient(self.addresses, target.caller_id, target.caller_key,
-                                  timeout=target.timeout)
+        self.client = TokenClient(
+            self.addresses, target.caller_id, target.caller_key, timeout=target.timeout
+        )
 
 
 def read_stdin_token() -> str:
@@ -91,8 +92,9 @@ async def token_status(conn: Connection, args: argparse.Namespace) -> None:
 
 async def token_report(conn: Connection, args: argparse.Namespace) -> None:
     response = await conn.client.report_invalid(args.provider, args.token)
-    out = pb.ReportInvalidTokenResponse(invalidated=response.invalidated,
-                                        token=shown(response.token, args.show_token))
+    out = pb.ReportInvalidTokenResponse(
+        invalidated=response.invalidated, token=shown(response.token, args.show_token)
+    )
     emit(out)
 
 
@@ -103,13 +105,16 @@ async def token_watch(conn: Connection, args: argparse.Namespace) -> None:
     try:
         stub = pb_grpc.TokenServiceStub(channel)
         metadata = (*conn.metadata, (REQUEST_ID_HEADER, current_request_id() or new_request_id()))
-        stream = stub.WatchToken(pb.WatchTokenRequest(provider=args.provider),
-                                 metadata=metadata)
+        stream = stub.WatchToken(pb.WatchTokenRequest(provider=args.provider), metadata=metadata)
         received = 0
         async for item in stream:
-            emit(pb.WatchTokenResponse(token=shown(item.token, args.show_token),
-                                       heartbeat_interval=item.heartbeat_interval),
-                 compact=True)
+            emit(
+                pb.WatchTokenResponse(
+                    token=shown(item.token, args.show_token),
+                    heartbeat_interval=item.heartbeat_interval,
+                ),
+                compact=True,
+            )
             received += 1
             if args.count and received >= args.count:
                 stream.cancel()
@@ -119,8 +124,11 @@ async def token_watch(conn: Connection, args: argparse.Namespace) -> None:
 
 
 async def token_authorize(conn: Connection, args: argparse.Namespace) -> None:
-    emit(await conn.client.install_grant(args.provider, code=args.code,
-                                         redirect_uri=args.redirect_uri))
+    emit(
+        await conn.client.install_grant(
+            args.provider, code=args.code, redirect_uri=args.redirect_uri
+        )
+    )
 
 
 async def token_install_refresh_token(conn: Connection, args: argparse.Namespace) -> None:
@@ -149,9 +157,15 @@ Command = Callable[[Connection, argparse.Namespace], Awaitable[None]]
 def target_from_env(env: Mapping[str, str], timeout: float) -> Target:
     caller_id = env.get(ENV_CALLER_ID, "").strip()
     caller_key = env.get(ENV_CALLER_KEY, "").strip()
-    missing = [name for name, value in (
-        (ENV_ADDRESSES, env.get(ENV_ADDRESSES, "").strip(" ,")), (ENV_CALLER_ID, caller_id),
-        (ENV_CALLER_KEY, caller_key)) if not value]
+    missing = [
+        name
+        for name, value in (
+            (ENV_ADDRESSES, env.get(ENV_ADDRESSES, "").strip(" ,")),
+            (ENV_CALLER_ID, caller_id),
+            (ENV_CALLER_KEY, caller_key),
+        )
+        if not value
+    ]
     if missing:
         raise UsageError(f"{', '.join(missing)} not set (source .run/dev.env after make run)")
     return Target(addresses_from_env(env, ENV_ADDRESSES), caller_id, caller_key, timeout)
@@ -185,68 +199,114 @@ async def run(args: argparse.Namespace, env: Mapping[str, str]) -> None:
 def add_parsers(groups: Any) -> None:
     """The ``token`` and ``download`` groups."""
     token = groups.add_parser(
-        "token", help="upstream provider tokens (token service)",
+        "token",
+        help="upstream provider tokens (token service)",
         description="Upstream provider tokens held by the token service. Reads "
-                    f"{ENV_ADDRESSES}, {ENV_CALLER_ID} and {ENV_CALLER_KEY}.")
+        f"{ENV_ADDRESSES}, {ENV_CALLER_ID} and {ENV_CALLER_KEY}.",
+    )
     token_cmds = token.add_subparsers(dest="command", required=True)
     made: list[argparse.ArgumentParser] = []
 
-    def command(subparsers: Any, name: str, handler: Command, help_text: str
-                ) -> argparse.ArgumentParser:
-        cmd: argparse.ArgumentParser = subparsers.add_parser(name, help=help_text,
-                                                             description=help_text)
+    def command(
+        subparsers: Any, name: str, handler: Command, help_text: str
+    ) -> argparse.ArgumentParser:
+        cmd: argparse.ArgumentParser = subparsers.add_parser(
+            name, help=help_text, description=help_text
+        )
         cmd.set_defaults(run=run, handler=handler)
         made.append(cmd)
         return cmd
 
-    def provider_command(name: str, handler: Command, help_text: str,
-                         show: bool = True) -> argparse.ArgumentParser:
+    def provider_command(
+        name: str, handler: Command, help_text: str, show: bool = True
+    ) -> argparse.ArgumentParser:
         cmd = command(token_cmds, name, handler, help_text)
         cmd.add_argument("--provider", required=True, help="configured provider, e.g. amadeus")
         if show:
-            cmd.add_argument("--show-token", action="store_true",
-                             help="print the full token value (masked by default)")
+            cmd.add_argument(
+                "--show-token",
+                action="store_true",
+                help="print the full token value (masked by default)",
+            )
         return cmd
 
     get = provider_command("get", token_get, "get the provider's current token")
-    get.add_argument("--min-validity", type=positive_float, metavar="SECONDS",
-                     help="the token must stay valid at least this long")
-    provider_command("status", token_status, "cache, refresh and lock state (no token value)",
-                     show=False)
-    report = provider_command("report", token_report,
-                              "report a token the provider rejected with HTTP 401")
-    report.add_argument("--token-stdin", action="store_true",
-                        help="read the rejected token from stdin (required)")
-    watch = provider_command("watch", token_watch,
-                             "print the token and every new generation as JSON lines")
-    watch.add_argument("--count", type=non_negative_int, default=0,
-                       help="stop after this many messages (default: until Ctrl-C)")
+    get.add_argument(
+        "--min-validity",
+        type=positive_float,
+        metavar="SECONDS",
+        help="the token must stay valid at least this long",
+    )
+    provider_command(
+        "status", token_status, "cache, refresh and lock state (no token value)", show=False
+    )
+    report = provider_command(
+        "report", token_report, "report a token the provider rejected with HTTP 401"
+    )
+    report.add_argument(
+        "--token-stdin", action="store_true", help="read the rejected token from stdin (required)"
+    )
+    watch = provider_command(
+        "watch", token_watch, "print the token and every new generation as JSON lines"
+    )
+    watch.add_argument(
+        "--count",
+        type=non_negative_int,
+        default=0,
+        help="stop after this many messages (default: until Ctrl-C)",
+    )
     authorize = provider_command(
-        "authorize", token_authorize, "exchange an authorization code for a new "
-        "refresh-token chain (admin callers only; TOKEN_ADMIN_CALLERS)", show=False)
-    authorize.add_argument("--code", required=True,
-                           help="the code from the provider's redirect, or - for stdin")
-    authorize.add_argument("--redirect-uri", default=None,
-                           help="the redirect_uri the code was issued for, if any")
+        "authorize",
+        token_authorize,
+        "exchange an authorization code for a new "
+        "refresh-token chain (admin callers only; TOKEN_ADMIN_CALLERS)",
+        show=False,
+    )
+    authorize.add_argument(
+        "--code", required=True, help="the code from the provider's redirect, or - for stdin"
+    )
+    authorize.add_argument(
+        "--redirect-uri", default=None, help="the redirect_uri the code was issued for, if any"
+    )
     install = provider_command(
-        "install-refresh-token", token_install_refresh_token, "install a refresh token "
-        "as the head of a new chain (admin callers only; TOKEN_ADMIN_CALLERS)", show=False)
-    install.add_argument("--token-stdin", action="store_true",
-                         help="read the refresh token from stdin (required)")
+        "install-refresh-token",
+        token_install_refresh_token,
+        "install a refresh token "
+        "as the head of a new chain (admin callers only; TOKEN_ADMIN_CALLERS)",
+        show=False,
+    )
+    install.add_argument(
+        "--token-stdin", action="store_true", help="read the refresh token from stdin (required)"
+    )
 
     download = groups.add_parser(
-        "download", help="short-lived download tokens (token service)",
+        "download",
+        help="short-lived download tokens (token service)",
         description="Download tokens issued and checked by the token service. Reads "
-                    f"{ENV_ADDRESSES}, {ENV_CALLER_ID} and {ENV_CALLER_KEY}.")
+        f"{ENV_ADDRESSES}, {ENV_CALLER_ID} and {ENV_CALLER_KEY}.",
+    )
     download_cmds = download.add_subparsers(dest="command", required=True)
     issue = command(download_cmds, "issue", download_issue, "issue a download token")
     issue.add_argument("--resource", required=True, help='e.g. "itinerary/ABC234"')
-    issue.add_argument("--ttl", type=positive_float, required=True, metavar="SECONDS",
-                       help="lifetime (1 second to 7 days)")
-    issue.add_argument("--max-uses", type=non_negative_int, default=0,
-                       help="0 = unlimited until expiry (default), 1 = single use")
-    validate = command(download_cmds, "validate", download_validate,
-                       "validate a download token (counts a use unless --peek)")
+    issue.add_argument(
+        "--ttl",
+        type=positive_float,
+        required=True,
+        metavar="SECONDS",
+        help="lifetime (1 second to 7 days)",
+    )
+    issue.add_argument(
+        "--max-uses",
+        type=non_negative_int,
+        default=0,
+        help="0 = unlimited until expiry (default), 1 = single use",
+    )
+    validate = command(
+        download_cmds,
+        "validate",
+        download_validate,
+        "validate a download token (counts a use unless --peek)",
+    )
     validate.add_argument("token", help="the download token, or - to read it from stdin")
     validate.add_argument("--peek", action="store_true", help="check without counting a use")
     validate.add_argument("--resource", default="", help="require this resource")

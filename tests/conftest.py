@@ -69,16 +69,22 @@ def sim(sim_factory: Callable[..., Sim]) -> Sim:
 
 
 @pytest.fixture
-def cluster_factory(workdir: Path, redis_url: str, key_prefix: str
-                    ) -> Iterator[Callable[..., TokenCluster]]:
+def cluster_factory(
+    workdir: Path, redis_url: str, key_prefix: str
+) -> Iterator[Callable[..., TokenCluster]]:
     """Starts token replicas; on teardown stops them and checks their logs for leaks."""
     started: list[TokenCluster] = []
 
-    def start(sim: Sim, replicas: int = 3, env: dict[str, str] | None = None,
-              redis: str | None = None, replica_env: Sequence[Mapping[str, str]] = ()
-              ) -> TokenCluster:
-        cluster = TokenCluster(workdir, sim, redis or redis_url, key_prefix, replicas, env,
-                               replica_env)
+    def start(
+        sim: Sim,
+        replicas: int = 3,
+        env: dict[str, str] | None = None,
+        redis: str | None = None,
+        replica_env: Sequence[Mapping[str, str]] = (),
+    ) -> TokenCluster:
+        cluster = TokenCluster(
+            workdir, sim, redis or redis_url, key_prefix, replicas, env, replica_env
+        )
         started.append(cluster)
         return cluster.start()
 

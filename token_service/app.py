@@ -44,8 +44,9 @@ CLOCK_SYNC_SECONDS = 30.0
 class TokenApp:
     service_names: Sequence[str] = (SERVICE_NAME,)
 
-    def __init__(self, settings: TokenServiceSettings, registry: CollectorRegistry,
-                 redactor: Redactor) -> None:
+    def __init__(
+        self, settings: TokenServiceSettings, registry: CollectorRegistry, redactor: Redactor
+    ) -> None:
         self.settings = settings
         for provider in settings.providers:
             redactor.add(provider.client_secret)
@@ -66,29 +67,42 @@ class TokenApp:
         owner = settings.server.replica_id
         sealer = settings.encryption.sealer()
         # Key ids only: during a rotation, the logs show which replicas know which key.
-        log.info("token encryption keys", extra={"sealing_kid": sealer.kid,
-                                                 "kids": ",".join(sealer.kids)})
+        log.info(
+            "token encryption keys",
+            extra={"sealing_kid": sealer.kid, "kids": ",".join(sealer.kids)},
+        )
         self.brokers = {
             p.name: ProviderBroker(
-                p, TokenStore(self._redis, settings.redis.key_prefix, p.name, owner, sealer,
-                                 ack),
-                self._clock, TokenEndpoint(p, self._session, policy.upstream_timeout_seconds),
-                policy, self._metrics, self._redis_health, redactor)
+                p,
+                TokenStore(self._redis, settings.redis.key_prefix, p.name, owner, sealer, ack),
+                self._clock,
+                TokenEndpoint(p, self._session, policy.upstream_timeout_seconds),
+                policy,
+                self._metrics,
+                self._redis_health,
+                redactor,
+            )
             for p in settings.providers
         }
         self._by_channel = {b.channel: b for b in self.brokers.values()}
         self._servicer = TokenServicer(
-            self.brokers, auth,
+            self.brokers,
+            auth,
             DownloadTokens(self._redis, settings.redis.key_prefix, ack),
-            policy.watch_heartbeat_seconds)
+            policy.watch_heartbeat_seconds,
+        )
         if policy.wait_max_seconds <= policy.lock_ttl_seconds + policy.upstream_timeout_seconds:
             # A holder's crash costs up to one lease plus one fetch; callers without a
             # longer deadline would give up before its successor answers them.
-            log.warning("TOKEN_WAIT_MAX_SECONDS should exceed TOKEN_LOCK_TTL_SECONDS + "
-                        "UPSTREAM_TIMEOUT_SECONDS",
-                        extra={"wait_max": policy.wait_max_seconds,
-                               "lock_ttl": policy.lock_ttl_seconds,
-                               "upstream_timeout": policy.upstream_timeout_seconds})
+            log.warning(
+                "TOKEN_WAIT_MAX_SECONDS should exceed TOKEN_LOCK_TTL_SECONDS + "
+                "UPSTREAM_TIMEOUT_SECONDS",
+                extra={
+                    "wait_max": policy.wait_max_seconds,
+                    "lock_ttl": policy.lock_ttl_seconds,
+                    "upstream_timeout": policy.upstream_timeout_seconds,
+                },
+            )
         self._tasks: list[asyncio.Task[None]] = []
         self._health: health.aio.HealthServicer | None = None
 
@@ -103,7 +117,8 @@ class TokenApp:
         except RedisError as exc:
             self._redis_health.mark_down(exc)
         await health_servicer.set(
-            REDIS_HEALTH_NAME, NOT_SERVING if self._redis_health.degraded else SERVING)
+            REDIS_HEALTH_NAME, NOT_SERVING if self._redis_health.degraded else SERVING
+        )
         loop = asyncio.get_running_loop()
         subscribed = asyncio.Event()
         self._tasks = [loop.create_task(self._listen(subscribed))]
@@ -134,31 +149,42 @@ class TokenApp:
             rec = st.record
             entry: dict[str, Any] = {
                 "has_valid_token": bool(rec and rec.usable(st.now_ms)),
-                "degraded": st.degraded, "refresh_locked": st.refresh_locked,
+                "degraded": st.degraded,
+                "refresh_locked": st.refresh_locked,
                 "lock_holder": st.lock_holder,
-                "refreshing": st.refreshing, "last_error": st.last_error or "-",
+                "refreshing": st.refreshing,
+                "last_error": st.last_error or "-",
                 "backoff_seconds": round(st.backoff_remaining_ms / 1000, 1),
-                "replica_counters": asdict(st.counters), "cluster_counters": st.cluster,
+                "replica_counters": asdict(st.counters),
+                "cluster_counters": st.cluster,
                 "grant": st.grant,
             }
             if st.reauthorization_required:
-                entry["alarm"] = ("REAUTHORIZATION_REQUIRED: the refresh-token chain is broken; "
-                                  "run `token authorize` or `token install-refresh-token`")
+                entry["alarm"] = (
+                    "REAUTHORIZATION_REQUIRED: the refresh-token chain is broken; "
+                    "run `token authorize` or `token install-refresh-token`"
+                )
             if st.store_window_ms is not None:
                 entry["chain_store_window_ms_p50_p99"] = st.store_window_ms
             if rec is not None:
                 entry.update(
-                    generation=rec.generation, issued_at=round(rec.issued_ms / 1000, 1),
+                    generation=rec.generation,
+                    issued_at=round(rec.issued_ms / 1000, 1),
                     token_age_seconds=round((st.now_ms - rec.issued_ms) / 1000, 1),
                     expires_in_seconds=round((rec.expires_ms - st.now_ms) / 1000, 1),
-                    refresh_in_seconds=round((rec.refresh_ms - st.now_ms) / 1000, 1))
+                    refresh_in_seconds=round((rec.refresh_ms - st.now_ms) / 1000, 1),
+                )
             providers[name] = entry
         # The cluster dashboard's view of the upstreams: the last refresh's outcome.
-        upstream = {name: "ok" if entry["last_error"] == "-" else "failing"
-                    for name, entry in providers.items()}
-        return {"redis": "degraded" if self._redis_health.degraded else "ok",
-                "providers": providers, "dependencies": {f"upstream {name}": state
-                                                         for name, state in upstream.items()}}
+        upstream = {
+            name: "ok" if entry["last_error"] == "-" else "failing"
+            for name, entry in providers.items()
+        }
+        return {
+            "redis": "degraded" if self._redis_health.degraded else "ok",
+            "providers": providers,
+            "dependencies": {f"upstream {name}": state for name, state in upstream.items()},
+        }
 
     async def _on_redis_change(self, degraded: bool) -> None:
         self._metrics.degraded.set(1 if degraded else 0)

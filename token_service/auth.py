@@ -13,8 +13,7 @@ CALLER_KEY_HEADER = "x-skyroute-caller-key"
 
 
 class CallerAuth:
-    def __init__(self, callers: Iterable[CallerConfig],
-                 admins: Iterable[str] = ()) -> None:
+    def __init__(self, callers: Iterable[CallerConfig], admins: Iterable[str] = ()) -> None:
         self._callers = {c.caller_id: c for c in callers}
         self._admins = frozenset(admins)
 
@@ -24,13 +23,15 @@ class CallerAuth:
         if not caller_id or not key:
             raise UnauthenticatedError(
                 f"missing caller credentials: send {CALLER_HEADER} and {CALLER_KEY_HEADER}",
-                reason="CALLER_CREDENTIALS_MISSING")
+                reason="CALLER_CREDENTIALS_MISSING",
+            )
         caller = self._callers.get(caller_id)
         # Compare even for unknown callers so timing does not reveal which ids exist.
         expected = caller.key if caller else "\0" * 32
         if not hmac.compare_digest(expected.encode(), key.encode()) or caller is None:
-            raise UnauthenticatedError("invalid caller credentials",
-                                       reason="CALLER_CREDENTIALS_INVALID")
+            raise UnauthenticatedError(
+                "invalid caller credentials", reason="CALLER_CREDENTIALS_INVALID"
+            )
         return caller_id
 
     def authorize(self, caller_id: str | None, provider: str) -> None:
@@ -38,11 +39,14 @@ class CallerAuth:
         if caller is None or provider not in caller.providers:
             raise PermissionDeniedError(
                 f"caller {caller_id!r} may not use provider {shown(provider)!r}",
-                reason="PROVIDER_NOT_ALLOWED", metadata={"provider": shown(provider)})
+                reason="PROVIDER_NOT_ALLOWED",
+                metadata={"provider": shown(provider)},
+            )
 
     def authorize_admin(self, caller_id: str | None) -> None:
         """Operator RPCs (InstallGrant): only callers in TOKEN_ADMIN_CALLERS."""
         if caller_id is None or caller_id not in self._admins:
             raise PermissionDeniedError(
                 f"caller {caller_id!r} may not install grants (not in TOKEN_ADMIN_CALLERS)",
-                reason="ADMIN_REQUIRED")
+                reason="ADMIN_REQUIRED",
+            )

@@ -104,15 +104,22 @@ class DownloadTokens:
 
     async def issue(self, resource: str, ttl_ms: int, max_uses: int) -> Issued:
         token = secrets.token_urlsafe(32)
-        expires = await self._run(self._issue, self._ack, [self._key(token)],
-                                  [resource, ttl_ms, max_uses, KEEP_AFTER_EXPIRY_MS])
+        expires = await self._run(
+            self._issue,
+            self._ack,
+            [self._key(token)],
+            [resource, ttl_ms, max_uses, KEEP_AFTER_EXPIRY_MS],
+        )
         return Issued(token, int(expires))
 
-    async def validate(self, token: str, resource: str = "", consume: bool = True
-                       ) -> Validation:
+    async def validate(self, token: str, resource: str = "", consume: bool = True) -> Validation:
         # A peek writes nothing: no acknowledgement to wait for.
-        raw = await self._run(self._validate, self._ack if consume else NO_ACK,
-                              [self._key(token)], ["1" if consume else "0", resource])
+        raw = await self._run(
+            self._validate,
+            self._ack if consume else NO_ACK,
+            [self._key(token)],
+            ["1" if consume else "0", resource],
+        )
         result = Result(int(raw[0]))
         if len(raw) == 1:
             return Validation(result)
@@ -122,11 +129,13 @@ class DownloadTokens:
     async def revoke(self, token: str) -> bool:
         return bool(await self._run(self._revoke, self._ack, [self._key(token)], []))
 
-    async def _run(self, script: AsyncScript, ack: ReplicaAck, keys: list[str],
-                   args: list[Any]) -> Any:
+    async def _run(
+        self, script: AsyncScript, ack: ReplicaAck, keys: list[str], args: list[Any]
+    ) -> Any:
         try:
             return await ack.run(self._redis, script, keys, args)
         except RedisError as exc:
             # Fails closed: an unacknowledged use may or may not survive a failover.
-            raise UnavailableError(f"download tokens are unavailable: {type(exc).__name__}",
-                                   reason="REDIS_UNAVAILABLE") from None
+            raise UnavailableError(
+                f"download tokens are unavailable: {type(exc).__name__}", reason="REDIS_UNAVAILABLE"
+            ) from None

@@ -70,8 +70,9 @@ class Lease:
 
 
 class LeaseLock:
-    def __init__(self, redis: Redis, key: str, fence_key: str, owner: str,
-                 ack: ReplicaAck = NO_ACK) -> None:
+    def __init__(
+        self, redis: Redis, key: str, fence_key: str, owner: str, ack: ReplicaAck = NO_ACK
+    ) -> None:
         self._redis = redis
         self._ack = ack
         self._key = key
@@ -88,9 +89,9 @@ class LeaseLock:
     async def try_acquire(self, ttl_ms: int) -> tuple[Lease | None, int]:
         """Returns (lease, 0) or (None, remaining ttl ms of the current holder)."""
         try:
-            fence, pttl = await self._ack.run(self._redis, self._acquire,
-                                              [self._key, self._fence_key],
-                                              [self._owner, ttl_ms])
+            fence, pttl = await self._ack.run(
+                self._redis, self._acquire, [self._key, self._fence_key], [self._owner, ttl_ms]
+            )
         except NotReplicated as exc:
             fence = int(exc.result[0])
             if fence != 0:  # ours on the primary only: give it back, do not act on it
@@ -135,18 +136,20 @@ class LeaseLock:
                 # Retried at the next tick: the renewal is fenced, so a retry after a
                 # blip is safe, and a lease that outlives the blip is kept.
                 if not failing:
-                    log.warning("lease renewal failed; retrying",
-                                extra={"lock": self._key, "fence": lease.fence,
-                                       "error": str(exc)})
+                    log.warning(
+                        "lease renewal failed; retrying",
+                        extra={"lock": self._key, "fence": lease.fence, "error": str(exc)},
+                    )
                 failing = True
                 continue
             if not renewed:
-                log.warning("lease renewal refused: the lease was lost",
-                            extra={"lock": self._key, "fence": lease.fence})
+                log.warning(
+                    "lease renewal refused: the lease was lost",
+                    extra={"lock": self._key, "fence": lease.fence},
+                )
                 return
             if failing:
-                log.info("lease renewal recovered",
-                         extra={"lock": self._key, "fence": lease.fence})
+                log.info("lease renewal recovered", extra={"lock": self._key, "fence": lease.fence})
                 failing = False
 
     async def holder(self) -> str | None:

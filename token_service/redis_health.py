@@ -33,8 +33,7 @@ class RedisHealth:
 
     def mark_down(self, exc: BaseException) -> None:
         if not self.degraded:
-            log.warning("redis unreachable; serving degraded",
-                        extra={"error": type(exc).__name__})
+            log.warning("redis unreachable; serving degraded", extra={"error": type(exc).__name__})
             self.degraded = True
             self._down.set()
             self._notify(True)

@@ -54,8 +54,9 @@ class Sealer:
             if not KID_PATTERN.match(kid):
                 raise ConfigError(f"{SETTING}: key id {kid!r} must be 1-32 of A-Z a-z 0-9 _ -")
             if len(key) != KEY_BYTES:
-                raise ConfigError(f"{SETTING}: key {kid!r} must be {KEY_BYTES} bytes "
-                                  f"(256 bits), base64-encoded")
+                raise ConfigError(
+                    f"{SETTING}: key {kid!r} must be {KEY_BYTES} bytes (256 bits), base64-encoded"
+                )
         self._keys = {kid: _Key(kid, AESGCM(key)) for kid, key in keys.items()}
         self.kid = next(iter(keys))
 
@@ -90,8 +91,9 @@ class Sealer:
         try:
             plain = key.aead.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], _aad(kid, context))
         except InvalidTag:
-            raise SealError(f"sealed value does not open with key {kid!r} "
-                            f"(tampered, or another context)") from None
+            raise SealError(
+                f"sealed value does not open with key {kid!r} (tampered, or another context)"
+            ) from None
         return plain.decode()
 
     def kid_of(self, sealed: str) -> str | None:

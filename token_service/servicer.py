@@ -60,14 +60,23 @@ def duration_problem(d: duration_pb2.Duration) -> str | None:
 
 
 def to_access_token(provider: str, rec: TokenRecord) -> pb.AccessToken:
-    return pb.AccessToken(access_token=rec.access_token, token_type=rec.token_type,
-                          expire_time=_timestamp(rec.expires_ms), generation=rec.generation,
-                          provider=provider)
+    return pb.AccessToken(
+        access_token=rec.access_token,
+        token_type=rec.token_type,
+        expire_time=_timestamp(rec.expires_ms),
+        generation=rec.generation,
+        provider=provider,
+    )
 
 
 class TokenServicer(pb_grpc.TokenServiceServicer):
-    def __init__(self, brokers: Mapping[str, ProviderBroker], auth: CallerAuth,
-                 downloads: DownloadTokens, heartbeat_seconds: float) -> None:
+    def __init__(
+        self,
+        brokers: Mapping[str, ProviderBroker],
+        auth: CallerAuth,
+        downloads: DownloadTokens,
+        heartbeat_seconds: float,
+    ) -> None:
         self._brokers = brokers
         self._auth = auth
         self._downloads = downloads
@@ -80,14 +89,17 @@ class TokenServicer(pb_grpc.TokenServiceServicer):
         broker = self._brokers.get(provider)
         if broker is None:
             # Not a permissions problem: no such provider here, for any caller.
-            raise NotFoundError(f"provider {shown(provider)!r} is not configured",
-                                reason="PROVIDER_NOT_FOUND",
-                                metadata={"provider": shown(provider)})
+            raise NotFoundError(
+                f"provider {shown(provider)!r} is not configured",
+                reason="PROVIDER_NOT_FOUND",
+                metadata={"provider": shown(provider)},
+            )
         self._auth.authorize(caller_var.get(), provider)
         return broker
 
-    async def GetToken(self, request: pb.GetTokenRequest, context: grpc.aio.ServicerContext
-                       ) -> pb.GetTokenResponse:
+    async def GetToken(
+        self, request: pb.GetTokenRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetTokenResponse:
         need_ms = 0
         if request.HasField("min_validity"):
             problem = duration_problem(request.min_validity)
@@ -105,33 +117,41 @@ class TokenServicer(pb_grpc.TokenServiceServicer):
             self._responses[broker.name] = cached
         return cached[1]
 
-    async def ReportInvalidToken(self, request: pb.ReportInvalidTokenRequest,
-                                 context: grpc.aio.ServicerContext
-                                 ) -> pb.ReportInvalidTokenResponse:
+    async def ReportInvalidToken(
+        self, request: pb.ReportInvalidTokenRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ReportInvalidTokenResponse:
         if not request.access_token:
             raise ValidationError.field("access_token", "is required")
         if len(request.access_token) > MAX_TOKEN_LEN:
             raise ValidationError.field("access_token", f"longer than {MAX_TOKEN_LEN} characters")
         broker = self._broker(request.provider)
-        rec, invalidated = await broker.report_invalid(request.access_token,
-                                                       wait_budget(context))
-        return pb.ReportInvalidTokenResponse(token=to_access_token(broker.name, rec),
-                                             invalidated=invalidated)
+        rec, invalidated = await broker.report_invalid(request.access_token, wait_budget(context))
+        return pb.ReportInvalidTokenResponse(
+            token=to_access_token(broker.name, rec), invalidated=invalidated
+        )
 
-    async def GetTokenStatus(self, request: pb.GetTokenStatusRequest,
-                             context: grpc.aio.ServicerContext) -> pb.GetTokenStatusResponse:
+    async def GetTokenStatus(
+        self, request: pb.GetTokenStatusRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetTokenStatusResponse:
         broker = self._broker(request.provider)
         st = await broker.status()
         c = st.counters
         out = pb.GetTokenStatusResponse(
-            provider=broker.name, degraded=st.degraded, refresh_locked=st.refresh_locked,
-            refreshing=st.refreshing, cache_hits=c.hits, cache_misses=c.misses, waits=c.waits,
-            upstream_requests_ok=c.upstream_ok, upstream_requests_failed=c.upstream_failed,
+            provider=broker.name,
+            degraded=st.degraded,
+            refresh_locked=st.refresh_locked,
+            refreshing=st.refreshing,
+            cache_hits=c.hits,
+            cache_misses=c.misses,
+            waits=c.waits,
+            upstream_requests_ok=c.upstream_ok,
+            upstream_requests_failed=c.upstream_failed,
             lock_contended=c.lock_contended,
             fenced_writes_rejected=st.cluster.get("fenced_rejected", c.fenced_rejected),
             cluster_upstream_requests_ok=st.cluster.get("upstream_ok", 0),
             cluster_upstream_requests_failed=st.cluster.get("upstream_failed", 0),
-            last_error=st.last_error, grant=st.grant,
+            last_error=st.last_error,
+            grant=st.grant,
             reauthorization_required=st.reauthorization_required,
             cluster_chain_rotations=st.cluster.get("chain_rotations", 0),
             cluster_chain_recoveries=st.cluster.get("chain_recoveries", 0),
@@ -147,45 +167,54 @@ class TokenServicer(pb_grpc.TokenServiceServicer):
             out.backoff_until.CopyFrom(_timestamp(st.now_ms + st.backoff_remaining_ms))
         return out
 
-    async def WatchToken(self, request: pb.WatchTokenRequest, context: grpc.aio.ServicerContext
-                         ) -> AsyncIterator[pb.WatchTokenResponse]:
+    async def WatchToken(
+        self, request: pb.WatchTokenRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.WatchTokenResponse]:
         broker = self._broker(request.provider)
         heartbeat = _duration(int(self._heartbeat * 1000))
         async for rec in broker.watch():
-            yield pb.WatchTokenResponse(token=to_access_token(broker.name, rec),
-                                        heartbeat_interval=heartbeat)
+            yield pb.WatchTokenResponse(
+                token=to_access_token(broker.name, rec), heartbeat_interval=heartbeat
+            )
 
-    async def InstallGrant(self, request: pb.InstallGrantRequest,
-                           context: grpc.aio.ServicerContext) -> pb.InstallGrantResponse:
+    async def InstallGrant(
+        self, request: pb.InstallGrantRequest, context: grpc.aio.ServicerContext
+    ) -> pb.InstallGrantResponse:
         self._auth.authorize_admin(caller_var.get())
         kind = request.WhichOneof("grant")
         code = request.authorization_code.code if kind == "authorization_code" else ""
         if kind is None:
-            raise ValidationError.field("grant", "authorization_code or refresh_token is "
-                                                 "required")
+            raise ValidationError.field("grant", "authorization_code or refresh_token is required")
         if kind == "authorization_code" and not code:
             raise ValidationError.field("authorization_code.code", "is required")
         if kind == "refresh_token" and not request.refresh_token:
             raise ValidationError.field("refresh_token", "is required")
-        if max(len(code), len(request.refresh_token),
-               len(request.authorization_code.redirect_uri)) > MAX_TOKEN_LEN:
+        if (
+            max(len(code), len(request.refresh_token), len(request.authorization_code.redirect_uri))
+            > MAX_TOKEN_LEN
+        ):
             raise ValidationError.field(kind, f"longer than {MAX_TOKEN_LEN} characters")
         if not request.provider:
             raise ValidationError.field("provider", "is required")
         broker = self._brokers.get(request.provider)
         if broker is None:
-            raise NotFoundError(f"provider {shown(request.provider)!r} is not configured",
-                                reason="PROVIDER_NOT_FOUND",
-                                metadata={"provider": shown(request.provider)})
+            raise NotFoundError(
+                f"provider {shown(request.provider)!r} is not configured",
+                reason="PROVIDER_NOT_FOUND",
+                metadata={"provider": shown(request.provider)},
+            )
         rec = await broker.install_grant(
-            code or None, request.authorization_code.redirect_uri or None,
-            request.refresh_token or None)
-        return pb.InstallGrantResponse(generation=rec.generation,
-                                       expire_time=_timestamp(rec.expires_ms))
+            code or None,
+            request.authorization_code.redirect_uri or None,
+            request.refresh_token or None,
+        )
+        return pb.InstallGrantResponse(
+            generation=rec.generation, expire_time=_timestamp(rec.expires_ms)
+        )
 
-    async def IssueDownloadToken(self, request: pb.IssueDownloadTokenRequest,
-                                 context: grpc.aio.ServicerContext
-                                 ) -> pb.IssueDownloadTokenResponse:
+    async def IssueDownloadToken(
+        self, request: pb.IssueDownloadTokenRequest, context: grpc.aio.ServicerContext
+    ) -> pb.IssueDownloadTokenResponse:
         violations = []
         if not request.resource:
             violations.append(("resource", "is required"))
@@ -202,31 +231,37 @@ class TokenServicer(pb_grpc.TokenServiceServicer):
         if violations:
             raise ValidationError([FieldViolation(f, d) for f, d in violations])
         issued = await self._downloads.issue(request.resource, ttl_ms, request.max_uses)
-        return pb.IssueDownloadTokenResponse(download_token=issued.token,
-                                             expire_time=_timestamp(issued.expires_ms))
+        return pb.IssueDownloadTokenResponse(
+            download_token=issued.token, expire_time=_timestamp(issued.expires_ms)
+        )
 
-    async def ValidateDownloadToken(self, request: pb.ValidateDownloadTokenRequest,
-                                    context: grpc.aio.ServicerContext
-                                    ) -> pb.ValidateDownloadTokenResponse:
+    async def ValidateDownloadToken(
+        self, request: pb.ValidateDownloadTokenRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ValidateDownloadTokenResponse:
         if not request.download_token:
             raise ValidationError.field("download_token", "is required")
         if len(request.download_token) > MAX_TOKEN_LEN:
             return pb.ValidateDownloadTokenResponse(
-                result=pb.ValidateDownloadTokenResponse.RESULT_UNKNOWN)
-        v = await self._downloads.validate(request.download_token, request.resource,
-                                           consume=not request.peek)
+                result=pb.ValidateDownloadTokenResponse.RESULT_UNKNOWN
+            )
+        v = await self._downloads.validate(
+            request.download_token, request.resource, consume=not request.peek
+        )
         out = pb.ValidateDownloadTokenResponse(
             result=cast(pb.ValidateDownloadTokenResponse.Result, int(v.result)),
-            valid=v.result == Result.VALID, resource=v.resource,
-            remaining_uses=v.remaining_uses)
+            valid=v.result == Result.VALID,
+            resource=v.resource,
+            remaining_uses=v.remaining_uses,
+        )
         if v.expires_ms:
             out.expire_time.CopyFrom(_timestamp(v.expires_ms))
         return out
 
-    async def RevokeDownloadToken(self, request: pb.RevokeDownloadTokenRequest,
-                                  context: grpc.aio.ServicerContext
-                                  ) -> pb.RevokeDownloadTokenResponse:
+    async def RevokeDownloadToken(
+        self, request: pb.RevokeDownloadTokenRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RevokeDownloadTokenResponse:
         if not request.download_token:
             raise ValidationError.field("download_token", "is required")
         return pb.RevokeDownloadTokenResponse(
-            revoked=await self._downloads.revoke(request.download_token))
+            revoked=await self._downloads.revoke(request.download_token)
+        )

@@ -59,8 +59,10 @@ class TokenRecord:
     invalid: bool
 
     def __repr__(self) -> str:
-        return (f"TokenRecord(generation={self.generation}, expires_ms={self.expires_ms}, "
-                f"invalid={self.invalid})")
+        return (
+            f"TokenRecord(generation={self.generation}, expires_ms={self.expires_ms}, "
+            f"invalid={self.invalid})"
+        )
 
     def remaining_ms(self, now_ms: int) -> int:
         return self.expires_ms - now_ms
@@ -83,8 +85,9 @@ class TokenRecord:
     def servable(self, now_ms: int, need_ms: int, floor_ms: int) -> bool:
         """Usable, and not within the hand-out floor of its expiry (a caller could not
         use it); the floor is capped at half the lifetime."""
-        return (self.usable(now_ms, need_ms)
-                and self.expires_ms - now_ms >= min(floor_ms, self.lifetime_ms // 2))
+        return self.usable(now_ms, need_ms) and self.expires_ms - now_ms >= min(
+            floor_ms, self.lifetime_ms // 2
+        )
 
 
 # The access token and, for chained grants, the next refresh token in ONE write: once
@@ -233,8 +236,15 @@ class TokenStore:
     """All Redis state of one provider's token. Credentials are sealed (encrypted) on
     the way in and opened on the way out, here only: ``_seal`` / ``_open``."""
 
-    def __init__(self, redis: Redis, prefix: str, provider: str, owner: str,
-                 sealer: Sealer, ack: ReplicaAck = NO_ACK) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        prefix: str,
+        provider: str,
+        owner: str,
+        sealer: Sealer,
+        ack: ReplicaAck = NO_ACK,
+    ) -> None:
         """With ``ack``, a lease, a new token and an adoption count only once replicas
         hold them; the event announcing a token follows the acknowledgement, so no
         replica serves a token that a failover could still take back."""
@@ -282,25 +292,51 @@ class TokenStore:
         except SealError as exc:
             if sealed != self._unopened:
                 self._unopened = sealed
-                log.warning("stored token does not decrypt; treating it as absent",
-                            extra={"provider": self.provider, "field": field,
-                                   "reason": str(exc)})
+                log.warning(
+                    "stored token does not decrypt; treating it as absent",
+                    extra={"provider": self.provider, "field": field, "reason": str(exc)},
+                )
             return None
 
-    async def fenced_write(self, lease: Lease, expected_generation: int, token: str,
-                           token_type: str, lifetime_ms: int, refresh_after_ms: int,
-                           elapsed_ms: int, chained: bool = False,
-                           refresh_token: str | None = None) -> tuple[int, str]:
+    async def fenced_write(
+        self,
+        lease: Lease,
+        expected_generation: int,
+        token: str,
+        token_type: str,
+        lifetime_ms: int,
+        refresh_after_ms: int,
+        elapsed_ms: int,
+        chained: bool = False,
+        refresh_token: str | None = None,
+    ) -> tuple[int, str]:
         """The new token (and, ``chained``, the next refresh token) in one script."""
         generation, why = await self._ack.run(
-            self.redis, self._write,
-            [self.token_key, self.lock.key, self.stats_key, self.channel,
-             self.chain_key, self.reauth_key],
-            [lease.value, lease.fence, expected_generation,
-             self._seal("access_token", token), token_type,
-             digest(token), lifetime_ms, refresh_after_ms, elapsed_ms, self._publishes,
-             1 if chained else 0,
-             self._seal("refresh_token", refresh_token) if refresh_token else ""])
+            self.redis,
+            self._write,
+            [
+                self.token_key,
+                self.lock.key,
+                self.stats_key,
+                self.channel,
+                self.chain_key,
+                self.reauth_key,
+            ],
+            [
+                lease.value,
+                lease.fence,
+                expected_generation,
+                self._seal("access_token", token),
+                token_type,
+                digest(token),
+                lifetime_ms,
+                refresh_after_ms,
+                elapsed_ms,
+                self._publishes,
+                1 if chained else 0,
+                self._seal("refresh_token", refresh_token) if refresh_token else "",
+            ],
+        )
         await self._announce(int(generation))
         return int(generation), why.decode() if isinstance(why, bytes) else str(why)
 
@@ -320,7 +356,8 @@ class TokenStore:
         lost."""
         ok, raw, previous, seeded = await self._take_chain(
             keys=[self.chain_key, self.lock.key],
-            args=[lease.value, lease.fence, digest(seed) if seed else ""])
+            args=[lease.value, lease.fence, digest(seed) if seed else ""],
+        )
         if not int(ok):
             return None
         token = seed if int(seeded) else (self._open("refresh_token", raw) if raw else None)
@@ -331,8 +368,8 @@ class TokenStore:
         """No refresh token works and no bootstrap grant exists: REAUTHORIZATION_REQUIRED
         for the whole fleet until an operator installs a new grant."""
         await self._break_chain(
-            keys=[self.chain_key, self.reauth_key, self.stats_key, self.channel],
-            args=[reason])
+            keys=[self.chain_key, self.reauth_key, self.stats_key, self.channel], args=[reason]
+        )
 
     async def reauthorization_required(self) -> str | None:
         value = await self.redis.get(self.reauth_key)
@@ -345,29 +382,43 @@ class TokenStore:
 
     async def adopt(self, lease: Lease, record: TokenRecord) -> int:
         generation, announced = await self._ack.run(
-            self.redis, self._adopt, [self.token_key, self.lock.key, self.channel],
-            [lease.value, lease.fence, self._seal("access_token", record.access_token),
-             record.token_type,
-             digest(record.access_token), record.issued_ms, record.expires_ms,
-             record.refresh_ms, record.generation, self._publishes])
+            self.redis,
+            self._adopt,
+            [self.token_key, self.lock.key, self.channel],
+            [
+                lease.value,
+                lease.fence,
+                self._seal("access_token", record.access_token),
+                record.token_type,
+                digest(record.access_token),
+                record.issued_ms,
+                record.expires_ms,
+                record.refresh_ms,
+                record.generation,
+                self._publishes,
+            ],
+        )
         await self._announce(int(announced))
         return int(generation)
 
     async def invalidate(self, token: str) -> bool:
-        return bool(await self._invalidate(keys=[self.token_key, self.channel],
-                                           args=[digest(token)]))
+        return bool(
+            await self._invalidate(keys=[self.token_key, self.channel], args=[digest(token)])
+        )
 
     async def restore(self, token: str) -> bool:
-        return bool(await self._restore(keys=[self.token_key, self.channel],
-                                        args=[digest(token)]))
+        return bool(await self._restore(keys=[self.token_key, self.channel], args=[digest(token)]))
 
-    async def record_failure(self, error: str, initial_ms: int, max_ms: int, jitter: float,
-                             retry_after_ms: int) -> int:
+    async def record_failure(
+        self, error: str, initial_ms: int, max_ms: int, jitter: float, retry_after_ms: int
+    ) -> int:
         """Counts a failed upstream request and opens a shared backoff window."""
-        return int(await self._backoff(
-            keys=[self.failures_key, self.backoff_key, self.stats_key],
-            args=[initial_ms, max_ms, jitter, error, retry_after_ms],
-        ))
+        return int(
+            await self._backoff(
+                keys=[self.failures_key, self.backoff_key, self.stats_key],
+                args=[initial_ms, max_ms, jitter, error, retry_after_ms],
+            )
+        )
 
     async def clear_failures(self) -> None:
         await self.redis.delete(self.failures_key, self.backoff_key)
@@ -420,13 +471,15 @@ class ChainLink:
     unacknowledged_fence: int
 
     def __repr__(self) -> str:  # never the token
-        return (f"ChainLink(held={self.refresh_token is not None}, "
-                f"unacknowledged_fence={self.unacknowledged_fence})")
+        return (
+            f"ChainLink(held={self.refresh_token is not None}, "
+            f"unacknowledged_fence={self.unacknowledged_fence})"
+        )
 
 
-
-def parse_record(raw: dict[bytes, bytes], open_field: Callable[[str, bytes], str | None]
-                 ) -> TokenRecord | None:
+def parse_record(
+    raw: dict[bytes, bytes], open_field: Callable[[str, bytes], str | None]
+) -> TokenRecord | None:
     """The record in a token hash; ``open_field(field, stored)`` opens a sealed credential
     (None: it does not open, and the record reads as invalid, keeping its generation so
     the next fenced write replaces it)."""

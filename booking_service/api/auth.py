@@ -90,9 +90,15 @@ class JwtAuthenticator:
     cache is dropped whenever the trusted keys change (a key rotated out takes its
     tokens with it), and failures are never cached."""
 
-    def __init__(self, settings: JwtSettings, keys: KeySet,
-                 on_unknown_key: Any | None = None, *, cache_size: int = 10_000,
-                 clock: Any = time.time) -> None:
+    def __init__(
+        self,
+        settings: JwtSettings,
+        keys: KeySet,
+        on_unknown_key: Any | None = None,
+        *,
+        cache_size: int = 10_000,
+        clock: Any = time.time,
+    ) -> None:
         self._settings = settings
         self._keys = keys
         self._on_unknown_key = on_unknown_key
@@ -125,12 +131,14 @@ class JwtAuthenticator:
         if not header:
             raise UnauthenticatedError(
                 "missing credentials: send metadata 'authorization: Bearer <JWT>'",
-                reason="TOKEN_MISSING")
+                reason="TOKEN_MISSING",
+            )
         scheme, _, token = header.strip().partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token or len(token) > MAX_TOKEN_CHARS:
-            raise UnauthenticatedError("the authorization metadata must be 'Bearer <JWT>'",
-                                       reason="TOKEN_MALFORMED")
+            raise UnauthenticatedError(
+                "the authorization metadata must be 'Bearer <JWT>'", reason="TOKEN_MALFORMED"
+            )
         return token
 
     def _verify(self, token: str) -> tuple[str, float]:
@@ -138,41 +146,57 @@ class JwtAuthenticator:
         try:
             header_fields = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
-            raise UnauthenticatedError("the bearer token is not a JWT",
-                                       reason="TOKEN_MALFORMED") from None
+            raise UnauthenticatedError(
+                "the bearer token is not a JWT", reason="TOKEN_MALFORMED"
+            ) from None
         algorithm = str(header_fields.get("alg", ""))
         kid = header_fields.get("kid")
         key = self._keys.key_for(algorithm, kid if isinstance(kid, str) else None)
         if key is None:
-            if algorithm in ASYMMETRIC_ALGORITHMS and not self._keys.jwks_loaded and (
-                    self._settings.jwks_url or self._settings.jwks_file):
-                raise UnavailableError("signing keys are not loaded yet; retry",
-                                       reason="KEYS_UNAVAILABLE")
+            if (
+                algorithm in ASYMMETRIC_ALGORITHMS
+                and not self._keys.jwks_loaded
+                and (self._settings.jwks_url or self._settings.jwks_file)
+            ):
+                raise UnavailableError(
+                    "signing keys are not loaded yet; retry", reason="KEYS_UNAVAILABLE"
+                )
             if algorithm in ASYMMETRIC_ALGORITHMS and self._on_unknown_key is not None:
                 self._on_unknown_key()
-            raise UnauthenticatedError("the token is not signed with a trusted key",
-                                       reason="TOKEN_KEY_UNKNOWN")
+            raise UnauthenticatedError(
+                "the token is not signed with a trusted key", reason="TOKEN_KEY_UNKNOWN"
+            )
         try:
             claims = jwt.decode(
-                token, key, algorithms=[algorithm], audience=self._settings.audience,
-                issuer=self._settings.issuer, leeway=self._settings.leeway_seconds,
-                options={"require": ["exp", "iss", "aud", "sub"]})
+                token,
+                key,
+                algorithms=[algorithm],
+                audience=self._settings.audience,
+                issuer=self._settings.issuer,
+                leeway=self._settings.leeway_seconds,
+                options={"require": ["exp", "iss", "aud", "sub"]},
+            )
         except jwt.ExpiredSignatureError:
-            raise UnauthenticatedError("the token has expired",
-                                       reason="TOKEN_EXPIRED") from None
+            raise UnauthenticatedError("the token has expired", reason="TOKEN_EXPIRED") from None
         except (jwt.InvalidIssuerError, jwt.InvalidAudienceError):
-            raise UnauthenticatedError("the token was not issued for this service",
-                                       reason="TOKEN_ISSUER_OR_AUDIENCE_INVALID") from None
+            raise UnauthenticatedError(
+                "the token was not issued for this service",
+                reason="TOKEN_ISSUER_OR_AUDIENCE_INVALID",
+            ) from None
         except jwt.InvalidSignatureError:
-            raise UnauthenticatedError("the token's signature is invalid",
-                                       reason="TOKEN_SIGNATURE_INVALID") from None
+            raise UnauthenticatedError(
+                "the token's signature is invalid", reason="TOKEN_SIGNATURE_INVALID"
+            ) from None
         except jwt.PyJWTError:
             raise UnauthenticatedError("the token is invalid", reason="TOKEN_INVALID") from None
         subject = claims.get("sub")
-        if (not isinstance(subject, str) or not subject or len(subject) > MAX_SUBJECT_CHARS
-                or has_control_characters(subject)):
-            raise UnauthenticatedError("the token has no usable subject",
-                                       reason="TOKEN_INVALID")
+        if (
+            not isinstance(subject, str)
+            or not subject
+            or len(subject) > MAX_SUBJECT_CHARS
+            or has_control_characters(subject)
+        ):
+            raise UnauthenticatedError("the token has no usable subject", reason="TOKEN_INVALID")
         return subject, float(claims["exp"])
 
 
@@ -180,8 +204,7 @@ class JwksSource:
     """Keeps a KeySet's JWKS current from a file or URL (re-read periodically, and
     soon after a token names an unknown key: the issuer may have rotated keys)."""
 
-    def __init__(self, settings: JwtSettings, keys: KeySet, timeout_seconds: float = 5.0
-                 ) -> None:
+    def __init__(self, settings: JwtSettings, keys: KeySet, timeout_seconds: float = 5.0) -> None:
         self._settings = settings
         self._keys = keys
         self._timeout = timeout_seconds
@@ -209,8 +232,10 @@ class JwksSource:
         else:
             assert self._settings.jwks_url is not None
             timeout = exact_timeout(self._timeout)
-            async with aiohttp.ClientSession(timeout=timeout) as session, session.get(
-                    self._settings.jwks_url) as response:
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as session,
+                session.get(self._settings.jwks_url) as response,
+            ):
                 response.raise_for_status()
                 count = self._keys.load_jwks(await response.json(content_type=None))
             source = "url"
@@ -230,8 +255,9 @@ class JwksSource:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # keep the keys we have; try again later
-                log.warning("jwks refresh failed",
-                            extra={"error": f"{type(exc).__name__}: {exc}"[:200]})
+                log.warning(
+                    "jwks refresh failed", extra={"error": f"{type(exc).__name__}: {exc}"[:200]}
+                )
                 await asyncio.sleep(1.0)
 
 

@@ -43,7 +43,8 @@ DOCUMENT_TYPE_TO_PB = {
     DocumentType.NATIONAL_ID: pb.DOCUMENT_TYPE_NATIONAL_ID,
 }
 DOCUMENT_TYPE_BY_NUMBER: dict[int, DocumentType] = {
-    int(v): k for k, v in DOCUMENT_TYPE_TO_PB.items()}
+    int(v): k for k, v in DOCUMENT_TYPE_TO_PB.items()
+}
 CABIN_TO_PB: dict[str, pb.Cabin] = {
     "ECONOMY": pb.CABIN_ECONOMY,
     "PREMIUM_ECONOMY": pb.CABIN_PREMIUM_ECONOMY,
@@ -67,8 +68,9 @@ def money_is_valid(value: money_pb2.Money) -> bool:
 
 def from_money(value: money_pb2.Money, field: str) -> Amount:
     if not money_is_valid(value):
-        raise ValidationError.field(field, "nanos must be within +-999,999,999 and have the "
-                                           "sign of units")
+        raise ValidationError.field(
+            field, "nanos must be within +-999,999,999 and have the sign of units"
+        )
     return Amount(Decimal(value.units) + Decimal(value.nanos).scaleb(-9), value.currency_code)
 
 
@@ -78,8 +80,9 @@ def timestamp(moment: datetime | None) -> timestamp_pb2.Timestamp | None:
     if moment is None:
         return None
     delta = (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)) - _EPOCH
-    return timestamp_pb2.Timestamp(seconds=delta.days * 86_400 + delta.seconds,
-                                   nanos=delta.microseconds * 1000)
+    return timestamp_pb2.Timestamp(
+        seconds=delta.days * 86_400 + delta.seconds, nanos=delta.microseconds * 1000
+    )
 
 
 def create_input(request: pb.CreateBookingRequest) -> CreateBookingInput:
@@ -102,8 +105,12 @@ def create_input(request: pb.CreateBookingRequest) -> CreateBookingInput:
     if request.HasField("max_total_price"):
         max_total = from_money(request.max_total_price, "max_total_price")
     return CreateBookingInput(
-        offer_ids=tuple(request.offer_ids), passengers=tuple(passengers), contact=contact,
-        request_id=request.request_id, max_total=max_total)
+        offer_ids=tuple(request.offer_ids),
+        passengers=tuple(passengers),
+        contact=contact,
+        request_id=request.request_id,
+        max_total=max_total,
+    )
 
 
 def status_filter(value: int) -> BookingStatus | None:
@@ -122,31 +129,45 @@ def booking_pb(booking: BookingRecord) -> pb.Booking:
     for s in booking.segments:
         offer = offers.setdefault(s.offer_index, pb.BookedOffer(offer_id=s.offer_id))
         totals[s.offer_index] = totals.get(s.offer_index, Decimal(0)) + s.price
-        offer.segments.append(pb.BookedSegment(
-            fare_id=s.fare_id or 0, flight_designator=s.leg.flight_designator,
-            origin=s.leg.origin, destination=s.leg.destination,
-            departure_time=timestamp(s.leg.departure_at),
-            arrival_time=timestamp(s.leg.arrival_at),
-            cabin=CABIN_TO_PB.get(s.cabin, pb.CABIN_UNSPECIFIED),
-            seats=s.seats, price=to_money(s.price, currency), refundable=s.refundable,
-            change_fee=to_money(s.change_fee, currency),
-            departure_local_time=s.leg.departure_local_time or "",
-            arrival_local_time=s.leg.arrival_local_time or ""))
+        offer.segments.append(
+            pb.BookedSegment(
+                fare_id=s.fare_id or 0,
+                flight_designator=s.leg.flight_designator,
+                origin=s.leg.origin,
+                destination=s.leg.destination,
+                departure_time=timestamp(s.leg.departure_at),
+                arrival_time=timestamp(s.leg.arrival_at),
+                cabin=CABIN_TO_PB.get(s.cabin, pb.CABIN_UNSPECIFIED),
+                seats=s.seats,
+                price=to_money(s.price, currency),
+                refundable=s.refundable,
+                change_fee=to_money(s.change_fee, currency),
+                departure_local_time=s.leg.departure_local_time or "",
+                arrival_local_time=s.leg.arrival_local_time or "",
+            )
+        )
     for index, offer in offers.items():
         offer.total_price.CopyFrom(to_money(totals[index], currency))
     message = pb.Booking(
         booking_reference=booking.reference,
         status=STATUS_TO_PB[BookingStatus(booking.status)],
         offers=[offers[i] for i in sorted(offers)],
-        passengers=[pb.Passenger(
-            given_name=p.given_name, family_name=p.family_name,
-            birth_date=p.birth_date.isoformat(),
-            document=pb.TravelDocument(
-                type=DOCUMENT_TYPE_TO_PB[DocumentType(p.document_type)],
-                number=p.document_number, issuing_country=p.document_country,
-                expire_date=p.document_expire_date.isoformat()),
-            type=PASSENGER_TYPE_TO_PB[PassengerType(p.passenger_type)],
-            ticket_number=p.ticket_number or "") for p in booking.passengers],
+        passengers=[
+            pb.Passenger(
+                given_name=p.given_name,
+                family_name=p.family_name,
+                birth_date=p.birth_date.isoformat(),
+                document=pb.TravelDocument(
+                    type=DOCUMENT_TYPE_TO_PB[DocumentType(p.document_type)],
+                    number=p.document_number,
+                    issuing_country=p.document_country,
+                    expire_date=p.document_expire_date.isoformat(),
+                ),
+                type=PASSENGER_TYPE_TO_PB[PassengerType(p.passenger_type)],
+                ticket_number=p.ticket_number or "",
+            )
+            for p in booking.passengers
+        ],
         contact=pb.Contact(email=booking.contact_email, phone=booking.contact_phone or ""),
         total_price=to_money(booking.total_price, currency),
         hold_expire_time=timestamp(booking.hold_expires_at),
@@ -165,11 +186,17 @@ def booking_pb(booking: BookingRecord) -> pb.Booking:
 
 
 def link_pb(link: Link) -> pb.ItineraryLink:
-    return pb.ItineraryLink(download_token=link.download_token,
-                            expire_time=timestamp(link.expires_at), max_uses=link.max_uses)
+    return pb.ItineraryLink(
+        download_token=link.download_token,
+        expire_time=timestamp(link.expires_at),
+        max_uses=link.max_uses,
+    )
 
 
 def itinerary_pb(found: Itinerary) -> pb.GetItineraryResponse:
-    return pb.GetItineraryResponse(booking_reference=found.booking_reference,
-                                   itinerary_json=found.json, itinerary_text=found.text,
-                                   remaining_uses=found.remaining_uses)
+    return pb.GetItineraryResponse(
+        booking_reference=found.booking_reference,
+        itinerary_json=found.json,
+        itinerary_text=found.text,
+        remaining_uses=found.remaining_uses,
+    )

@@ -34,48 +34,57 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
         self._bookings = bookings
         self._links = links
 
-    async def CreateBooking(self, request: pb.CreateBookingRequest,
-                            context: grpc.aio.ServicerContext) -> pb.CreateBookingResponse:
+    async def CreateBooking(
+        self, request: pb.CreateBookingRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateBookingResponse:
         user = _user()
         booking = await self._bookings.create(user, convert.create_input(request))
         return pb.CreateBookingResponse(booking=convert.booking_pb(booking))
 
-    async def ConfirmBooking(self, request: pb.ConfirmBookingRequest,
-                             context: grpc.aio.ServicerContext) -> pb.ConfirmBookingResponse:
-        booking = await self._bookings.confirm(_user(), request.booking_reference,
-                                               request.payment_token)
+    async def ConfirmBooking(
+        self, request: pb.ConfirmBookingRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ConfirmBookingResponse:
+        booking = await self._bookings.confirm(
+            _user(), request.booking_reference, request.payment_token
+        )
         response = pb.ConfirmBookingResponse(booking=convert.booking_pb(booking))
         link = await self._links.try_issue(booking)
         if link is not None:
             response.itinerary_link.CopyFrom(convert.link_pb(link))
         return response
 
-    async def GetBooking(self, request: pb.GetBookingRequest,
-                         context: grpc.aio.ServicerContext) -> pb.GetBookingResponse:
+    async def GetBooking(
+        self, request: pb.GetBookingRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetBookingResponse:
         booking = await self._bookings.get(_user(), request.booking_reference)
         return pb.GetBookingResponse(booking=convert.booking_pb(booking))
 
-    async def ListBookings(self, request: pb.ListBookingsRequest,
-                           context: grpc.aio.ServicerContext) -> pb.ListBookingsResponse:
+    async def ListBookings(
+        self, request: pb.ListBookingsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListBookingsResponse:
         user = _user()
-        page = await self._bookings.list(user, request.page_size, request.page_token,
-                                         convert.status_filter(request.status))
+        page = await self._bookings.list(
+            user, request.page_size, request.page_token, convert.status_filter(request.status)
+        )
         return pb.ListBookingsResponse(
             bookings=[convert.booking_pb(b) for b in page.bookings],
-            next_page_token=page.next_page_token)
+            next_page_token=page.next_page_token,
+        )
 
-    async def CancelBooking(self, request: pb.CancelBookingRequest,
-                            context: grpc.aio.ServicerContext) -> pb.CancelBookingResponse:
+    async def CancelBooking(
+        self, request: pb.CancelBookingRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CancelBookingResponse:
         booking = await self._bookings.cancel(_user(), request.booking_reference)
         return pb.CancelBookingResponse(booking=convert.booking_pb(booking))
 
-    async def IssueItineraryLink(self, request: pb.IssueItineraryLinkRequest,
-                                 context: grpc.aio.ServicerContext
-                                 ) -> pb.IssueItineraryLinkResponse:
+    async def IssueItineraryLink(
+        self, request: pb.IssueItineraryLinkRequest, context: grpc.aio.ServicerContext
+    ) -> pb.IssueItineraryLinkResponse:
         booking = await self._bookings.get(_user(), request.booking_reference)
         link = await self._links.issue(booking)
         return pb.IssueItineraryLinkResponse(itinerary_link=convert.link_pb(link))
 
-    async def GetItinerary(self, request: pb.GetItineraryRequest,
-                           context: grpc.aio.ServicerContext) -> pb.GetItineraryResponse:
+    async def GetItinerary(
+        self, request: pb.GetItineraryRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetItineraryResponse:
         return convert.itinerary_pb(await self._links.redeem(request.download_token))

@@ -75,16 +75,25 @@ class Page:
 
 
 def _not_found(reference: str) -> NotFoundError:
-    return NotFoundError(f"booking {shown(reference)} not found", reason="BOOKING_NOT_FOUND",
-                         metadata={"booking_reference": shown(reference)})
+    return NotFoundError(
+        f"booking {shown(reference)} not found",
+        reason="BOOKING_NOT_FOUND",
+        metadata={"booking_reference": shown(reference)},
+    )
 
 
 class Bookings:
-    def __init__(self, store: BookingStore, prices: PriceChecker, policy: BookingPolicy, *,
-                 payments: SimulatedPayments | None = None,
-                 references: Callable[[], str] = new_reference,
-                 clock: Callable[[], float] = time.time,
-                 ordering: ProviderOrdering | None = None) -> None:
+    def __init__(
+        self,
+        store: BookingStore,
+        prices: PriceChecker,
+        policy: BookingPolicy,
+        *,
+        payments: SimulatedPayments | None = None,
+        references: Callable[[], str] = new_reference,
+        clock: Callable[[], float] = time.time,
+        ordering: ProviderOrdering | None = None,
+    ) -> None:
         """``ordering``: the provider's order API; None: provider offers are refused."""
         self._store = store
         self._prices = prices
@@ -116,22 +125,29 @@ class Bookings:
         if booking is None:  # the request_id is taken: a retry, or a concurrent one won
             existing = await self._store.find_by_request(user_id, request.request_id)
             if existing is None:  # bookings are never deleted: not expected
-                raise ConflictError("concurrent request with the same request_id; retry",
-                                    reason="REQUEST_IN_PROGRESS")
+                raise ConflictError(
+                    "concurrent request with the same request_id; retry",
+                    reason="REQUEST_IN_PROGRESS",
+                )
             return self._same_request(existing, request)
         if ordering is not None:
             # Shielded: a caller that gives up (deadline, disconnect) must not cut the
             # order off half-way; it completes, and a retry finds the booking.
             booking = await asyncio.shield(ordering.place(booking, plan))
-        log.info("booking held", extra={"booking_reference": booking.reference,
-                                        "seats": plan.party.seats,
-                                        "segments": len(plan.segments),
-                                        "provider": booking.provider})
+        log.info(
+            "booking held",
+            extra={
+                "booking_reference": booking.reference,
+                "seats": plan.party.seats,
+                "segments": len(plan.segments),
+                "provider": booking.provider,
+            },
+        )
         return booking
 
-    async def _price_and_hold(self, user_id: str, request: ValidRequest
-                              ) -> tuple[BookingPlan, ProviderOrdering | None,
-                                         BookingRecord | None]:
+    async def _price_and_hold(
+        self, user_id: str, request: ValidRequest
+    ) -> tuple[BookingPlan, ProviderOrdering | None, BookingRecord | None]:
         """Revalidates the offers and holds their seats under a fresh reference; the
         booking is None if the request_id is taken."""
         offers = await self._prices.price_offers(request.offer_ids)
@@ -145,8 +161,9 @@ class Bookings:
                 return plan, ordering, await self._hold(user_id, plan, reference, remark)
             except ReferenceTaken:
                 continue
-        raise ConflictError("could not allocate a booking reference; retry",
-                            reason="REFERENCE_ALLOCATION_FAILED")
+        raise ConflictError(
+            "could not allocate a booking reference; retry", reason="REFERENCE_ALLOCATION_FAILED"
+        )
 
     def _ordering_for(self, plan: BookingPlan) -> ProviderOrdering | None:
         """The order API for the plan's provider offers; None without any."""
@@ -157,8 +174,10 @@ class Bookings:
             field = provider_offer_field(plan)
             raise FailedPreconditionError(
                 f"{field}: offers of the provider {shown(provider)!r} cannot be booked here (its "
-                f"order API is not configured)", reason="OFFER_NOT_BOOKABLE",
-                metadata={"field": field})
+                f"order API is not configured)",
+                reason="OFFER_NOT_BOOKABLE",
+                metadata={"field": field},
+            )
         return self._ordering
 
     def _same_request(self, existing: BookingRecord, request: ValidRequest) -> BookingRecord:
@@ -167,17 +186,23 @@ class Bookings:
                 f"request_id {shown(request.request_id)!r} was already used for a different "
                 f"booking request; use a new request_id for a new booking",
                 reason="REQUEST_ID_REUSED",
-                metadata={"request_id": shown(request.request_id),
-                          "booking_reference": existing.reference})
+                metadata={
+                    "request_id": shown(request.request_id),
+                    "booking_reference": existing.reference,
+                },
+            )
         if existing.status == BookingStatus.PENDING:
-            raise ConflictError("the booking with this request_id is still being placed "
-                                "with the provider; retry shortly",
-                                reason="REQUEST_IN_PROGRESS",
-                                metadata={"request_id": request.request_id})
+            raise ConflictError(
+                "the booking with this request_id is still being placed "
+                "with the provider; retry shortly",
+                reason="REQUEST_IN_PROGRESS",
+                metadata={"request_id": request.request_id},
+            )
         return existing
 
-    async def _hold(self, user_id: str, plan: BookingPlan, reference: str,
-                    remark: str | None) -> BookingRecord | None:
+    async def _hold(
+        self, user_id: str, plan: BookingPlan, reference: str, remark: str | None
+    ) -> BookingRecord | None:
         """Writes the booking and takes its seats, all or nothing; None if the request
         id is taken. With a ``remark`` (provider offers) the booking is PENDING until
         its order is placed.
@@ -191,29 +216,52 @@ class Bookings:
         under its lock differs."""
         request = plan.request
         row = NewBookingRow(
-            reference=reference, user_id=user_id, request_id=request.request_id,
-            request_hash=request.request_hash, currency=plan.currency,
-            total_price=plan.total, contact_email=request.email,
-            contact_phone=request.phone, hold_seconds=self._policy.hold_seconds,
-            provider=plan.provider if remark is not None else None, provider_remark=remark)
+            reference=reference,
+            user_id=user_id,
+            request_id=request.request_id,
+            request_hash=request.request_hash,
+            currency=plan.currency,
+            total_price=plan.total,
+            contact_email=request.email,
+            contact_phone=request.phone,
+            hold_seconds=self._policy.hold_seconds,
+            provider=plan.provider if remark is not None else None,
+            provider_remark=remark,
+        )
         passengers = [
-            PassengerRecord(t.given_name, t.family_name, t.birth_date, kind.value,
-                            t.document_type.value, t.document_number, t.document_country,
-                            t.document_expire_date)
-            for t, kind in zip(request.travellers, plan.passenger_types, strict=True)]
+            PassengerRecord(
+                t.given_name,
+                t.family_name,
+                t.birth_date,
+                kind.value,
+                t.document_type.value,
+                t.document_number,
+                t.document_country,
+                t.document_expire_date,
+            )
+            for t, kind in zip(request.travellers, plan.passenger_types, strict=True)
+        ]
         segments = [
-            SegmentRecord(offer_index=s.offer_index, offer_id=s.offer_id,
-                          fare_id=s.priced.fare_id, leg=s.priced.leg, cabin=s.priced.cabin,
-                          seats=s.seats, price=s.priced.price,
-                          refundable=s.priced.refundable, change_fee=s.priced.change_fee)
-            for s in plan.segments]
+            SegmentRecord(
+                offer_index=s.offer_index,
+                offer_id=s.offer_id,
+                fare_id=s.priced.fare_id,
+                leg=s.priced.leg,
+                cabin=s.priced.cabin,
+                seats=s.seats,
+                price=s.priced.price,
+                refundable=s.priced.refundable,
+                change_fee=s.priced.change_fee,
+            )
+            for s in plan.segments
+        ]
         single = self._one_fare(plan, remark)
         if single is not None:
             fare_id, seats, cost = single
             try:
                 held = await self._store.hold_one_fare(
-                    row, passengers, segments, fare_id, seats, cost,
-                    plan.party.weight_percent)
+                    row, passengers, segments, fare_id, seats, cost, plan.party.weight_percent
+                )
             except SeatsUnavailable as exc:
                 raise sold_out(plan, exc.fare_id, exc.seats_available) from None
             if not isinstance(held, HeldFare):
@@ -230,18 +278,23 @@ class Bookings:
                 raise sold_out(plan, exc.fare_id, exc.seats_available) from None
             prices = final_prices(plan, held_fares, self._now())
             written = booking.segments
-            changed = {segment.position: price
-                       for segment, price in zip(written, prices, strict=True)
-                       if price != segment.price}
+            changed = {
+                segment.position: price
+                for segment, price in zip(written, prices, strict=True)
+                if price != segment.price
+            }
             total = sum(prices, Decimal(0))
             if changed or total != booking.total_price:
                 await tx.set_prices(booking.id, changed, total)
-                written = tuple(replace(segment, price=price)
-                                for segment, price in zip(written, prices, strict=True))
+                written = tuple(
+                    replace(segment, price=price)
+                    for segment, price in zip(written, prices, strict=True)
+                )
         return replace(booking, total_price=total, segments=written)
 
-    def _one_fare(self, plan: BookingPlan, remark: str | None
-                  ) -> tuple[int, int, Decimal | None] | None:
+    def _one_fare(
+        self, plan: BookingPlan, remark: str | None
+    ) -> tuple[int, int, Decimal | None] | None:
         """(fare id, seats, the party's cost to insist on or None for any) when the plan
         is one inventory segment: its priced cost, or None while the offer's price is
         guaranteed (as final_prices decides)."""
@@ -252,8 +305,7 @@ class Bookings:
             return None
         until = plan.offers[segment.offer_index].guaranteed_until
         guaranteed = until is not None and until > self._now()
-        return (segment.priced.fare_id, segment.seats,
-                None if guaranteed else segment.priced.price)
+        return (segment.priced.fare_id, segment.seats, None if guaranteed else segment.priced.price)
 
     # -- read -----------------------------------------------------------------------
 
@@ -264,21 +316,23 @@ class Bookings:
             raise _not_found(reference)
         return booking
 
-    async def list(self, user_id: str, page_size: int, page_token: str,
-                   status: BookingStatus | None) -> Page:
+    async def list(
+        self, user_id: str, page_size: int, page_token: str, status: BookingStatus | None
+    ) -> Page:
         if page_size < 0:
             raise ValidationError.field("page_size", "must not be negative")
         size = min(page_size or self._policy.default_page_size, self._policy.max_page_size)
         status_value = status.value if status else ""
-        before = (page_tokens.decode(page_token, user_id, status_value).before_id
-                  if page_token else None)
-        rows = await self._store.page(user_id, status.value if status else None, before,
-                                      size + 1)
+        before = (
+            page_tokens.decode(page_token, user_id, status_value).before_id if page_token else None
+        )
+        rows = await self._store.page(user_id, status.value if status else None, before, size + 1)
         page = rows[:size]
         next_token = ""
         if len(rows) > size:
             next_token = page_tokens.encode(
-                page_tokens.PageToken(page[-1].id, status_value, user_id))
+                page_tokens.PageToken(page[-1].id, status_value, user_id)
+            )
         return Page(page, next_token)
 
     # -- confirm --------------------------------------------------------------------
@@ -295,7 +349,8 @@ class Bookings:
             # booking no longer held take the path below.
             payment = self._payments.authorise(payment_token)
             confirmed = await self._store.confirm_unread(
-                user_id, reference, payment, token_digest, self._policy.ticket_prefix)
+                user_id, reference, payment, token_digest, self._policy.ticket_prefix
+            )
             if confirmed is not None:
                 log.info("booking confirmed", extra={"booking_reference": reference})
                 return confirmed
@@ -309,16 +364,19 @@ class Bookings:
             raise _hold_expired(booking)
         if booking.provider_order_id is not None:
             if self._ordering is None:
-                raise UnavailableError("the provider's order API is not configured",
-                                       reason="PROVIDER_UNAVAILABLE")
+                raise UnavailableError(
+                    "the provider's order API is not configured", reason="PROVIDER_UNAVAILABLE"
+                )
             await self._ordering.check_order(booking)
         # Whether the hold is still valid is decided by the database's clock, in the
         # guarded update below. Authorise first: a declined payment changes nothing and
         # the hold stays.
-        payment = self._payments.authorise(payment_token, str(booking.total_price),
-                                           booking.currency)
-        confirmed = await self._store.confirm(booking.id, payment, token_digest,
-                                              self._policy.ticket_prefix)
+        payment = self._payments.authorise(
+            payment_token, str(booking.total_price), booking.currency
+        )
+        confirmed = await self._store.confirm(
+            booking.id, payment, token_digest, self._policy.ticket_prefix
+        )
         if confirmed is not None:
             log.info("booking confirmed", extra={"booking_reference": reference})
             return confirmed
@@ -334,15 +392,15 @@ class Bookings:
     def _already(self, booking: BookingRecord, token_digest: str) -> BookingRecord:
         """Confirm on a booking that is not held: a retry of the confirmation that
         succeeded returns it; anything else is FAILED_PRECONDITION."""
-        if (booking.status == BookingStatus.CONFIRMED
-                and booking.payment_token_hash == token_digest):
+        if booking.status == BookingStatus.CONFIRMED and booking.payment_token_hash == token_digest:
             return booking
         if booking.status == BookingStatus.EXPIRED:
             raise _hold_expired(booking)
         raise FailedPreconditionError(
             f"booking {booking.reference} is {booking.status}, not HELD",
             reason="BOOKING_NOT_HELD",
-            metadata={"booking_reference": booking.reference, "status": booking.status})
+            metadata={"booking_reference": booking.reference, "status": booking.status},
+        )
 
     # -- cancel ---------------------------------------------------------------------
 
@@ -373,5 +431,8 @@ def _hold_expired(booking: BookingRecord) -> FailedPreconditionError:
     return FailedPreconditionError(
         f"the hold on booking {booking.reference} has expired",
         reason="HOLD_EXPIRED",
-        metadata={"booking_reference": booking.reference,
-                  "hold_expire_time": booking.hold_expires_at.isoformat()})
+        metadata={
+            "booking_reference": booking.reference,
+            "hold_expire_time": booking.hold_expires_at.isoformat(),
+        },
+    )

@@ -33,8 +33,10 @@ def _user_digest(user_id: str) -> str:
 
 
 def encode(token: PageToken) -> str:
-    raw = json.dumps({"v": VERSION, "b": token.before_id, "s": token.status,
-                      "u": _user_digest(token.user_id)}, separators=(",", ":"))
+    raw = json.dumps(
+        {"v": VERSION, "b": token.before_id, "s": token.status, "u": _user_digest(token.user_id)},
+        separators=(",", ":"),
+    )
     return base64url.encode(raw.encode())
 
 
@@ -48,8 +50,7 @@ def decode(value: str, user_id: str, status: str) -> PageToken:
             raise ValueError
         user = data["u"]
     except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-        raise ValidationError.field("page_token", "is not a page token from ListBookings"
-                                    ) from None
+        raise ValidationError.field("page_token", "is not a page token from ListBookings") from None
     if user != _user_digest(user_id):
         raise ValidationError.field("page_token", "was issued to another caller")
     if token.status != status:

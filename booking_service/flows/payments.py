@@ -23,11 +23,11 @@ def token_hash(payment_token: str) -> str:
 class SimulatedPayments:
     def declines(self, payment_token: str) -> bool:
         """Whether the token is declined (the simulator decides by the token alone)."""
-        return (payment_token == DECLINED_TOKEN
-                or payment_token.lower().startswith(DECLINED_PREFIX))
+        return payment_token == DECLINED_TOKEN or payment_token.lower().startswith(DECLINED_PREFIX)
 
-    def authorise(self, payment_token: str, amount: str | None = None,
-                  currency: str | None = None) -> str:
+    def authorise(
+        self, payment_token: str, amount: str | None = None, currency: str | None = None
+    ) -> str:
         """A payment reference; FAILED_PRECONDITION / PAYMENT_DECLINED if declined.
         Without an amount it authorises the booking's total as the confirmation records
         it (the simulator charges whatever that is)."""
@@ -35,7 +35,9 @@ class SimulatedPayments:
             metadata = {} if amount is None else {"amount": amount, "currency": currency or ""}
             raise FailedPreconditionError(
                 "the payment was declined; the seats stay held until the hold expires",
-                reason="PAYMENT_DECLINED", metadata=metadata)
+                reason="PAYMENT_DECLINED",
+                metadata=metadata,
+            )
         return f"pay_{secrets.token_hex(12)}"
 
     def void(self, payment_reference: str) -> None:

@@ -96,15 +96,19 @@ def plan_booking(request: ValidRequest, offers: list[PricedOffer]) -> BookingPla
     providers = {o.provider.provider for o in offers if o.provider is not None}
     for i, offer in enumerate(offers):
         if offer.currency != currency:
-            v.add(f"offer_ids[{i}]",
-                  f"is priced in {offer.currency}, but offer_ids[0] in {currency}")
+            v.add(
+                f"offer_ids[{i}]", f"is priced in {offer.currency}, but offer_ids[0] in {currency}"
+            )
         if offer.provider is not None and len(providers) > 1:
             v.add(f"offer_ids[{i}]", "offers of different providers cannot be booked together")
         for segment in offer.segments:
             key = _flight_key(segment)
             if key in seen_flights and seen_flights[key] != i:
-                v.add(f"offer_ids[{i}]", f"flight {segment.leg.flight_designator} is also in "
-                                         f"offer_ids[{seen_flights[key]}]")
+                v.add(
+                    f"offer_ids[{i}]",
+                    f"flight {segment.leg.flight_designator} is also in "
+                    f"offer_ids[{seen_flights[key]}]",
+                )
             seen_flights.setdefault(key, i)
 
     departures = [s.leg.departure_at for o in offers for s in o.segments]
@@ -113,48 +117,71 @@ def plan_booking(request: ValidRequest, offers: list[PricedOffer]) -> BookingPla
     types = tuple(passenger_type(t.birth_date, first_day) for t in request.travellers)
     party = party_of(types)
     if party.adults == 0:
-        v.add("passengers", "at least one passenger must be an adult (12 or older on the "
-                            "day of the first departure)")
+        v.add(
+            "passengers",
+            "at least one passenger must be an adult (12 or older on the "
+            "day of the first departure)",
+        )
     if party.infants > party.adults:
-        v.add("passengers", f"more infants ({party.infants}) than adults ({party.adults}): "
-                            "each infant travels on an adult's lap")
+        v.add(
+            "passengers",
+            f"more infants ({party.infants}) than adults ({party.adults}): "
+            "each infant travels on an adult's lap",
+        )
     for i, offer in enumerate(offers):
         if offer.party != party:
-            v.add(f"offer_ids[{i}]",
-                  f"is priced for {offer.party.describe()}, but the passengers are "
-                  f"{party.describe()} (by age on {first_day.isoformat()})")
+            v.add(
+                f"offer_ids[{i}]",
+                f"is priced for {offer.party.describe()}, but the passengers are "
+                f"{party.describe()} (by age on {first_day.isoformat()})",
+            )
     for i, t in enumerate(request.travellers):
         if t.document_expire_date < last_day:
-            v.add(f"passengers[{i}].document.expire_date",
-                  f"expires before the last flight ({last_day.isoformat()})")
+            v.add(
+                f"passengers[{i}].document.expire_date",
+                f"expires before the last flight ({last_day.isoformat()})",
+            )
     if request.max_total is not None and request.max_total.currency != currency:
         v.add("max_total_price.currency_code", f"the offers are priced in {currency}")
     v.raise_any()
 
     segments = tuple(
         PlannedSegment(i, offer.offer_id, j, segment, party.seats)
-        for i, offer in enumerate(offers) for j, segment in enumerate(offer.segments))
+        for i, offer in enumerate(offers)
+        for j, segment in enumerate(offer.segments)
+    )
     return BookingPlan(request, tuple(offers), party, types, currency, segments)
 
 
-def _price_changed(plan: BookingPlan, current_total: Decimal, changed: list[int]
-                   ) -> FailedPreconditionError:
+def _price_changed(
+    plan: BookingPlan, current_total: Decimal, changed: list[int]
+) -> FailedPreconditionError:
     fields = ",".join(f"offer_ids[{i}]" for i in changed)
     return FailedPreconditionError(
         f"the price changed from {money_text(plan.original_total, plan.currency)} to "
         f"{money_text(current_total, plan.currency)}; book again with the new price or "
-        f"set max_total_price", reason="PRICE_CHANGED",
-        metadata={"currency": plan.currency, "original_total": str(plan.original_total),
-                  "current_total": str(current_total), "fields": fields})
+        f"set max_total_price",
+        reason="PRICE_CHANGED",
+        metadata={
+            "currency": plan.currency,
+            "original_total": str(plan.original_total),
+            "current_total": str(current_total),
+            "fields": fields,
+        },
+    )
 
 
 def _above_maximum(plan: BookingPlan, total: Decimal, maximum: Amount) -> FailedPreconditionError:
     return FailedPreconditionError(
-        f"the total {money_text(total, plan.currency)} is above max_total_price "
-        f"{maximum}", reason="PRICE_ABOVE_MAXIMUM",
-        metadata={"currency": plan.currency, "current_total": str(total),
-                  "original_total": str(plan.original_total),
-                  "max_total": amount_text(maximum.value, maximum.currency)})
+        f"the total {money_text(total, plan.currency)} is above max_total_price {maximum}",
+        reason="PRICE_ABOVE_MAXIMUM",
+        metadata={
+            "currency": plan.currency,
+            "current_total": str(total),
+            "original_total": str(plan.original_total),
+            "max_total": amount_text(maximum.value, maximum.currency),
+        },
+    )
 
 
 def accept_total(plan: BookingPlan, total: Decimal, changed: list[int]) -> None:
@@ -176,12 +203,18 @@ def segment_sold_out(segment: PlannedSegment, seats_available: int) -> FailedPre
     field = f"offer_ids[{segment.offer_index}]"
     return FailedPreconditionError(
         f"{field}: flight {segment.priced.leg.flight_designator} has {seats_available} seat(s) "
-        f"left, {segment.seats} needed", reason="SOLD_OUT",
-        metadata={"field": field, "offer_index": str(segment.offer_index),
-                  "segment_index": str(segment.segment_index),
-                  "flight": segment.priced.leg.flight_designator, "fare_id": str(fare_id),
-                  "seats_requested": str(segment.seats),
-                  "seats_available": str(seats_available)})
+        f"left, {segment.seats} needed",
+        reason="SOLD_OUT",
+        metadata={
+            "field": field,
+            "offer_index": str(segment.offer_index),
+            "segment_index": str(segment.segment_index),
+            "flight": segment.priced.leg.flight_designator,
+            "fare_id": str(fare_id),
+            "seats_requested": str(segment.seats),
+            "seats_available": str(seats_available),
+        },
+    )
 
 
 def check_price(plan: BookingPlan) -> None:
@@ -190,8 +223,11 @@ def check_price(plan: BookingPlan) -> None:
     for segment in plan.segments:
         # A provider offer that no longer prices has no seats, whatever its (stale)
         # seat counts say.
-        if (segment.priced.fare_id is None and segment.segment_index == 0
-                and not plan.offers[segment.offer_index].available):
+        if (
+            segment.priced.fare_id is None
+            and segment.segment_index == 0
+            and not plan.offers[segment.offer_index].available
+        ):
             raise segment_sold_out(segment, 0)
     changed = [i for i, o in enumerate(plan.offers) if o.price_changed]
     accept_total(plan, plan.total, changed)
@@ -200,8 +236,7 @@ def check_price(plan: BookingPlan) -> None:
             raise segment_sold_out(segment, segment.priced.seats_available)
 
 
-def final_prices(plan: BookingPlan, held: Mapping[int, HeldFare], now: datetime
-                 ) -> list[Decimal]:
+def final_prices(plan: BookingPlan, held: Mapping[int, HeldFare], now: datetime) -> list[Decimal]:
     """Each planned segment's price, given the fares' prices read under the hold's
     locks. A price guaranteed by the price source (still running) is kept; otherwise a
     fare whose price moved since revalidation reprices its segment, and the new total
@@ -211,14 +246,14 @@ def final_prices(plan: BookingPlan, held: Mapping[int, HeldFare], now: datetime
     for segment in plan.segments:
         offer = plan.offers[segment.offer_index]
         fare_id = segment.priced.fare_id
-        if fare_id is None or (offer.guaranteed_until is not None
-                               and offer.guaranteed_until > now):
+        if fare_id is None or (offer.guaranteed_until is not None and offer.guaranteed_until > now):
             prices.append(segment.priced.price)
             continue
         fare = held[fare_id]
         if fare.currency != plan.currency:
             raise ValidationError.field(
-                f"offer_ids[{segment.offer_index}]", "the fare's currency changed")
+                f"offer_ids[{segment.offer_index}]", "the fare's currency changed"
+            )
         cost = plan.party.fare_cost(fare.price)
         if cost != segment.priced.price:
             changed.add(segment.offer_index)
@@ -226,4 +261,3 @@ def final_prices(plan: BookingPlan, held: Mapping[int, HeldFare], now: datetime
     if changed:
         accept_total(plan, sum(prices, Decimal(0)), sorted(changed))
     return prices
-

@@ -29,18 +29,30 @@ log = logging.getLogger("skyroute.booking.sweeper")
 
 class SweeperMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.expired = Counter("skyroute_booking_holds_expired_total",
-                               "Held bookings expired by this replica", registry=registry)
-        self.seats_returned = Counter("skyroute_booking_expired_seats_returned_total",
-                                      "Seats given back by expired holds", registry=registry)
-        self.errors = Counter("skyroute_booking_sweeper_errors_total",
-                              "Sweeper passes that failed", registry=registry)
+        self.expired = Counter(
+            "skyroute_booking_holds_expired_total",
+            "Held bookings expired by this replica",
+            registry=registry,
+        )
+        self.seats_returned = Counter(
+            "skyroute_booking_expired_seats_returned_total",
+            "Seats given back by expired holds",
+            registry=registry,
+        )
+        self.errors = Counter(
+            "skyroute_booking_sweeper_errors_total", "Sweeper passes that failed", registry=registry
+        )
 
 
 class HoldSweeper:
-    def __init__(self, store: BookingStore, interval_seconds: float, batch_size: int,
-                 metrics: SweeperMetrics | None = None,
-                 ordering: ProviderOrdering | None = None) -> None:
+    def __init__(
+        self,
+        store: BookingStore,
+        interval_seconds: float,
+        batch_size: int,
+        metrics: SweeperMetrics | None = None,
+        ordering: ProviderOrdering | None = None,
+    ) -> None:
         self._store = store
         self._interval = interval_seconds
         self._batch = batch_size
@@ -51,10 +63,15 @@ class HoldSweeper:
         """One batch; returns how many bookings it expired."""
         expired = await self._store.expire_due(self._batch)
         if expired.booking_ids:
-            log.info("holds expired", extra={"count": len(expired.booking_ids),
-                                             "seats_returned": expired.seats_returned,
-                                             "provider_orders": expired.provider_orders,
-                                             "booking_references": expired.references[:20]})
+            log.info(
+                "holds expired",
+                extra={
+                    "count": len(expired.booking_ids),
+                    "seats_returned": expired.seats_returned,
+                    "provider_orders": expired.provider_orders,
+                    "booking_references": expired.references[:20],
+                },
+            )
             if self._metrics:
                 self._metrics.expired.inc(len(expired.booking_ids))
                 self._metrics.seats_returned.inc(expired.seats_returned)

@@ -76,11 +76,21 @@ def order_request(plan: BookingPlan, remark: str) -> OrderRequest:
     return OrderRequest(
         offers=tuple(o.offer for o in plan.provider_offers),
         travellers=tuple(
-            OrderTraveller(kind.value, t.given_name, t.family_name, t.birth_date,
-                           t.document_type.value, t.document_number, t.document_country,
-                           t.document_expire_date)
-            for t, kind in zip(plan.request.travellers, plan.passenger_types, strict=True)),
-        email=plan.request.email, remark=remark)
+            OrderTraveller(
+                kind.value,
+                t.given_name,
+                t.family_name,
+                t.birth_date,
+                t.document_type.value,
+                t.document_number,
+                t.document_country,
+                t.document_expire_date,
+            )
+            for t, kind in zip(plan.request.travellers, plan.passenger_types, strict=True)
+        ),
+        email=plan.request.email,
+        remark=remark,
+    )
 
 
 class OrderMetrics:
@@ -88,34 +98,49 @@ class OrderMetrics:
         self.outcomes = Counter(
             "skyroute_booking_provider_orders_total",
             "Provider order attempts by outcome (created, found, rejected, not_sent, "
-            "not_found, unknown)", ["outcome"], registry=registry)
-        self.cancelled = Counter("skyroute_booking_provider_orders_cancelled_total",
-                                 "Provider orders deleted at the provider", registry=registry)
+            "not_found, unknown)",
+            ["outcome"],
+            registry=registry,
+        )
+        self.cancelled = Counter(
+            "skyroute_booking_provider_orders_cancelled_total",
+            "Provider orders deleted at the provider",
+            registry=registry,
+        )
 
 
 def rejected_error(exc: OrderRejected, plan: BookingPlan) -> DomainError:
     if exc.price_changed:
         metadata = {"currency": plan.currency, "original_total": str(plan.original_total)}
         if exc.current_total is not None:  # the order's part, plus the inventory offers
-            inventory = sum((o.current_total for o in plan.offers if o.provider is None),
-                            Decimal(0))
+            inventory = sum(
+                (o.current_total for o in plan.offers if o.provider is None), Decimal(0)
+            )
             metadata["current_total"] = str(Decimal(exc.current_total) + inventory)
         return FailedPreconditionError(
             "the provider's price changed since the offer was priced; book again",
-            reason="PRICE_CHANGED", metadata=metadata)
+            reason="PRICE_CHANGED",
+            metadata=metadata,
+        )
     if exc.sold_out:
-        return segment_sold_out(next(s for s in plan.segments if s.priced.fare_id is None),
-                                0)
+        return segment_sold_out(next(s for s in plan.segments if s.priced.fare_id is None), 0)
     return FailedPreconditionError(
-        "the provider refused the order", reason="PROVIDER_REJECTED",
-        metadata={"status": str(exc.status), "codes": ",".join(str(c) for c in exc.codes)})
+        "the provider refused the order",
+        reason="PROVIDER_REJECTED",
+        metadata={"status": str(exc.status), "codes": ",".join(str(c) for c in exc.codes)},
+    )
 
 
 class ProviderOrdering:
     """Orders at the configured providers, each booking's at its own provider."""
 
-    def __init__(self, store: BookingStore, providers: Mapping[str, FlightProvider],
-                 lease_seconds: float, metrics: OrderMetrics | None = None) -> None:
+    def __init__(
+        self,
+        store: BookingStore,
+        providers: Mapping[str, FlightProvider],
+        lease_seconds: float,
+        metrics: OrderMetrics | None = None,
+    ) -> None:
         self._store = store
         self._providers = dict(providers)
         self._lease = lease_seconds
@@ -158,58 +183,76 @@ class ProviderOrdering:
             self._count("not_sent")
             log.warning("provider order not sent", extra={**extra, "error": str(exc)})
             await self._store.release_pending(booking.id)
-            raise UnavailableError("the provider could not be reached; nothing was booked",
-                                   reason=exc.reason,
-                                   retry_after_seconds=exc.retry_after) from None
+            raise UnavailableError(
+                "the provider could not be reached; nothing was booked",
+                reason=exc.reason,
+                retry_after_seconds=exc.retry_after,
+            ) from None
         except OrderOutcomeUnknown as exc:
-            log.warning("provider order outcome unknown; looking it up",
-                        extra={**extra, "error": str(exc)})
+            log.warning(
+                "provider order outcome unknown; looking it up", extra={**extra, "error": str(exc)}
+            )
             placed = await self._settle_unknown(booking, provider)
         return await self._attach(booking, placed)
 
-    async def _settle_unknown(self, booking: BookingRecord, provider: FlightProvider
-                              ) -> PlacedOrder:
+    async def _settle_unknown(
+        self, booking: BookingRecord, provider: FlightProvider
+    ) -> PlacedOrder:
         assert booking.provider_remark is not None
         try:
             found = await provider.find_order(booking.provider_remark)
         except LookupUnavailable as exc:
             self._count("unknown")
-            log.warning("provider order lookup failed; the sweeper will settle the booking",
-                        extra={"booking_reference": booking.reference, "error": str(exc)})
+            log.warning(
+                "provider order lookup failed; the sweeper will settle the booking",
+                extra={"booking_reference": booking.reference, "error": str(exc)},
+            )
             await self._store.release_lease(booking.id)
             raise UnavailableError(
                 "the provider did not say whether the booking was placed; retry with the "
                 "same request_id (no second order is placed)",
-                reason="PROVIDER_OUTCOME_UNKNOWN") from None
+                reason="PROVIDER_OUTCOME_UNKNOWN",
+            ) from None
         if found is None:
             self._count("not_found")
-            log.info("provider order was not placed",
-                     extra={"booking_reference": booking.reference})
+            log.info(
+                "provider order was not placed", extra={"booking_reference": booking.reference}
+            )
             await self._store.release_pending(booking.id)
-            raise UnavailableError("the provider failed to place the order; nothing was "
-                                   "booked; retry", reason="PROVIDER_UNAVAILABLE")
+            raise UnavailableError(
+                "the provider failed to place the order; nothing was booked; retry",
+                reason="PROVIDER_UNAVAILABLE",
+            )
         self._count("found")
-        log.info("provider order found by its remark",
-                 extra={"booking_reference": booking.reference})
+        log.info(
+            "provider order found by its remark", extra={"booking_reference": booking.reference}
+        )
         return found
 
     async def _attach(self, booking: BookingRecord, placed: PlacedOrder) -> BookingRecord:
         # A failure here leaves the booking PENDING with the order at the provider: the
         # sweeper finds the order by its remark and attaches it.
-        attached = await self._store.attach_order(booking.id, placed.order_id,
-                                                  placed.record_locator)
+        attached = await self._store.attach_order(
+            booking.id, placed.order_id, placed.record_locator
+        )
         current = await self._store.load(booking.id)
         if attached and current is not None:
-            log.info("provider order placed", extra={
-                "booking_reference": booking.reference,
-                "record_locator": placed.record_locator})
+            log.info(
+                "provider order placed",
+                extra={
+                    "booking_reference": booking.reference,
+                    "record_locator": placed.record_locator,
+                },
+            )
             return current
         if current is not None and current.provider_order_id == placed.order_id:
             return current  # a sweeper found and attached this very order meanwhile
         # The booking was settled without this order: it must not stay at the provider.
         await self._delete_quietly(booking.provider, placed.order_id, booking.reference)
-        raise ConflictError("the booking was settled concurrently; retry with the same "
-                            "request_id", reason="REQUEST_IN_PROGRESS")
+        raise ConflictError(
+            "the booking was settled concurrently; retry with the same request_id",
+            reason="REQUEST_IN_PROGRESS",
+        )
 
     # -- confirming ---------------------------------------------------------------------
 
@@ -219,13 +262,16 @@ class ProviderOrdering:
         try:
             order = await self._provider(booking.provider).get_order(booking.provider_order_id)
         except ProviderUnavailable:
-            raise UnavailableError("the provider did not answer; the hold is kept; retry",
-                                   reason="PROVIDER_UNAVAILABLE") from None
+            raise UnavailableError(
+                "the provider did not answer; the hold is kept; retry",
+                reason="PROVIDER_UNAVAILABLE",
+            ) from None
         if order is None:
             raise FailedPreconditionError(
                 f"the provider no longer holds the seats of booking {booking.reference}",
                 reason="PROVIDER_ORDER_CANCELLED",
-                metadata={"booking_reference": booking.reference})
+                metadata={"booking_reference": booking.reference},
+            )
 
     # -- cancelling ---------------------------------------------------------------------
 
@@ -234,14 +280,16 @@ class ProviderOrdering:
         that fails, the sweeper retries."""
         if booking.provider_order_status != ProviderOrderStatus.CANCELLING:
             return
-        if await self._cancel(booking.provider, booking.reference, booking.provider_order_id,
-                              booking.provider_remark):
+        if await self._cancel(
+            booking.provider, booking.reference, booking.provider_order_id, booking.provider_remark
+        ):
             await self._store.order_cancelled(booking.id)
         else:
             await self._store.release_lease(booking.id)
 
-    async def _cancel(self, provider_name: str | None, reference: str, order_id: str | None,
-                      remark: str | None) -> bool:
+    async def _cancel(
+        self, provider_name: str | None, reference: str, order_id: str | None, remark: str | None
+    ) -> bool:
         """True once the order is gone at the provider."""
         try:
             provider = self._provider(provider_name)
@@ -252,20 +300,24 @@ class ProviderOrdering:
                 order_id = found.order_id
             deleted = await provider.cancel_order(order_id)
         except (ProviderUnavailable, LookupUnavailable) as exc:
-            log.warning("provider order not cancelled yet; will retry",
-                        extra={"booking_reference": reference, "error": str(exc)})
+            log.warning(
+                "provider order not cancelled yet; will retry",
+                extra={"booking_reference": reference, "error": str(exc)},
+            )
             return False
         if deleted and self._metrics is not None:
             self._metrics.cancelled.inc()
-        log.info("provider order cancelled", extra={"booking_reference": reference,
-                                                     "was_live": deleted})
+        log.info(
+            "provider order cancelled", extra={"booking_reference": reference, "was_live": deleted}
+        )
         return True
 
-    async def _delete_quietly(self, provider: str | None, order_id: str, reference: str
-                              ) -> None:
+    async def _delete_quietly(self, provider: str | None, order_id: str, reference: str) -> None:
         if not await self._cancel(provider, reference, order_id, None):
-            log.error("an unowned provider order could not be cancelled",
-                      extra={"booking_reference": reference})
+            log.error(
+                "an unowned provider order could not be cancelled",
+                extra={"booking_reference": reference},
+            )
 
     # -- the sweeper's part -------------------------------------------------------------
 
@@ -273,11 +325,13 @@ class ProviderOrdering:
         """Settles orders whose placing was abandoned, and deletes orders of cancelled
         or expired bookings. Returns how many bookings it worked on."""
         settling = await self._store.claim_order_work(
-            ProviderOrderStatus.ORDERING.value, self._lease, batch_size)
+            ProviderOrderStatus.ORDERING.value, self._lease, batch_size
+        )
         for work in settling:
             await self._settle_abandoned(work)
         cancelling = await self._store.claim_order_work(
-            ProviderOrderStatus.CANCELLING.value, self._lease, batch_size)
+            ProviderOrderStatus.CANCELLING.value, self._lease, batch_size
+        )
         for work in cancelling:
             if await self._cancel(work.provider, work.reference, work.order_id, work.remark):
                 await self._store.order_cancelled(work.booking_id)
@@ -287,18 +341,23 @@ class ProviderOrdering:
         try:
             found = await self._provider(work.provider).find_order(work.remark)
         except (LookupUnavailable, ProviderUnavailable) as exc:
-            log.warning("provider order lookup failed; will retry",
-                        extra={"booking_reference": work.reference, "error": str(exc)})
+            log.warning(
+                "provider order lookup failed; will retry",
+                extra={"booking_reference": work.reference, "error": str(exc)},
+            )
             return
         if found is None:
             if await self._store.release_pending(work.booking_id):
-                log.info("abandoned booking released: no provider order",
-                         extra={"booking_reference": work.reference})
+                log.info(
+                    "abandoned booking released: no provider order",
+                    extra={"booking_reference": work.reference},
+                )
             return
-        if await self._store.attach_order(work.booking_id, found.order_id,
-                                          found.record_locator):
-            log.info("abandoned booking settled: provider order found",
-                     extra={"booking_reference": work.reference})
+        if await self._store.attach_order(work.booking_id, found.order_id, found.record_locator):
+            log.info(
+                "abandoned booking settled: provider order found",
+                extra={"booking_reference": work.reference},
+            )
             return
         current = await self._store.load(work.booking_id)
         if current is None or current.provider_order_id != found.order_id:
@@ -308,4 +367,3 @@ class ProviderOrdering:
 def provider_offer_field(plan: BookingPlan) -> str:
     index = next(i for i, o in enumerate(plan.offers) if o.provider is not None)
     return f"offer_ids[{index}]"
-

@@ -160,8 +160,7 @@ def _passenger(v: Violations, field: str, p: PassengerInput, today: date) -> Tra
     if not d.issuing_country:
         v.add(f"{field}.document.issuing_country", "is required")
     elif not _COUNTRY.match(d.issuing_country):
-        v.add(f"{field}.document.issuing_country",
-              "must be an ISO 3166-1 alpha-2 code, e.g. GB")
+        v.add(f"{field}.document.issuing_country", "must be an ISO 3166-1 alpha-2 code, e.g. GB")
     expires = parse_date(d.expire_date)
     if not d.expire_date:
         v.add(f"{field}.document.expire_date", "is required")
@@ -171,8 +170,9 @@ def _passenger(v: Violations, field: str, p: PassengerInput, today: date) -> Tra
         v.add(f"{field}.document.expire_date", "has expired")
     if born is None or expires is None or doc_type is None:
         return None
-    return Traveller(p.given_name, p.family_name, born, doc_type, d.number.upper(),
-                     d.issuing_country, expires)
+    return Traveller(
+        p.given_name, p.family_name, born, doc_type, d.number.upper(), d.issuing_country, expires
+    )
 
 
 def _one_document_each(v: Violations, travellers: list[Traveller | None]) -> None:
@@ -184,14 +184,16 @@ def _one_document_each(v: Violations, travellers: list[Traveller | None]) -> Non
             continue
         key = (t.document_type, t.document_number, t.document_country)
         if key in seen:
-            v.add(f"passengers[{i}].document.number",
-                  f"is the document of passengers[{seen[key]}]; each passenger needs "
-                  f"their own")
+            v.add(
+                f"passengers[{i}].document.number",
+                f"is the document of passengers[{seen[key]}]; each passenger needs their own",
+            )
         seen.setdefault(key, i)
 
 
-def validate_request(raw: CreateBookingInput, today: date,
-                     offer_id_problem: Callable[[str], str | None]) -> ValidRequest:
+def validate_request(
+    raw: CreateBookingInput, today: date, offer_id_problem: Callable[[str], str | None]
+) -> ValidRequest:
     """Raises ValidationError listing every problem the request alone shows."""
     v = Violations()
     if not raw.request_id:
@@ -220,8 +222,7 @@ def validate_request(raw: CreateBookingInput, today: date,
         v.add("passengers", "at least one passenger is required")
     elif len(raw.passengers) > MAX_PASSENGERS:
         v.add("passengers", f"at most {MAX_PASSENGERS} passengers")
-    travellers = [_passenger(v, f"passengers[{i}]", p, today)
-                  for i, p in enumerate(raw.passengers)]
+    travellers = [_passenger(v, f"passengers[{i}]", p, today) for i, p in enumerate(raw.passengers)]
     _one_document_each(v, travellers)
 
     phone: str | None = None
@@ -263,7 +264,8 @@ def validate_reference(value: str, field: str = "booking_reference") -> str:
     reference = value.strip().upper()
     if not _REFERENCE.match(reference):
         raise ValidationError.field(
-            field, "must be 6 characters from A-Z and 2-9 (no I, L, O, 0 or 1)")
+            field, "must be 6 characters from A-Z and 2-9 (no I, L, O, 0 or 1)"
+        )
     return reference
 
 
@@ -271,6 +273,7 @@ def validate_payment_token(value: str) -> str:
     if not value:
         raise ValidationError.field("payment_token", "is required")
     if len(value) > MAX_PAYMENT_TOKEN_CHARS:
-        raise ValidationError.field("payment_token",
-                                    f"longer than {MAX_PAYMENT_TOKEN_CHARS} characters")
+        raise ValidationError.field(
+            "payment_token", f"longer than {MAX_PAYMENT_TOKEN_CHARS} characters"
+        )
     return value

@@ -16,8 +16,12 @@ from booking_service.store.repository import BookingRecord, SegmentRecord
 VERSION = 1
 DOCUMENT_TYPE = "skyroute.itinerary"
 TEXT_WIDTH = 72
-_CABINS = {"ECONOMY": "Economy", "PREMIUM_ECONOMY": "Premium economy",
-           "BUSINESS": "Business", "FIRST": "First"}
+_CABINS = {
+    "ECONOMY": "Economy",
+    "PREMIUM_ECONOMY": "Premium economy",
+    "BUSINESS": "Business",
+    "FIRST": "First",
+}
 _PASSENGER_TYPES = {"ADULT": "Adult", "CHILD": "Child", "INFANT": "Infant"}
 _DOCUMENT_TYPES = {"PASSPORT": "Passport", "NATIONAL_ID": "National ID"}
 
@@ -62,14 +66,20 @@ def document(booking: BookingRecord, generated_at: datetime) -> dict[str, Any]:
         "confirmed_at": booking.confirmed_at.isoformat() if booking.confirmed_at else None,
         "generated_at": generated_at.isoformat(),
         "contact": {"email": booking.contact_email, "phone": booking.contact_phone},
-        "passengers": [{
-            "given_name": p.given_name,
-            "family_name": p.family_name,
-            "type": p.passenger_type,
-            "ticket_number": p.ticket_number,
-            "document": {"type": p.document_type, "number": _mask(p.document_number),
-                         "issuing_country": p.document_country},
-        } for p in booking.passengers],
+        "passengers": [
+            {
+                "given_name": p.given_name,
+                "family_name": p.family_name,
+                "type": p.passenger_type,
+                "ticket_number": p.ticket_number,
+                "document": {
+                    "type": p.document_type,
+                    "number": _mask(p.document_number),
+                    "issuing_country": p.document_country,
+                },
+            }
+            for p in booking.passengers
+        ],
         "segments": [_segment(s) for s in booking.segments],
         "totals": {
             "currency": booking.currency,
@@ -90,9 +100,13 @@ def _when(iso: str) -> str:
 def render_text(doc: dict[str, Any]) -> str:
     """The document as printable plain text (ASCII rules, fixed width)."""
     rule = "=" * TEXT_WIDTH
-    lines = [rule, "SKYROUTE ITINERARY".center(TEXT_WIDTH).rstrip(), rule,
-             f"Booking reference:  {doc['booking_reference']}",
-             f"Status:             {doc['status']}"]
+    lines = [
+        rule,
+        "SKYROUTE ITINERARY".center(TEXT_WIDTH).rstrip(),
+        rule,
+        f"Booking reference:  {doc['booking_reference']}",
+        f"Status:             {doc['status']}",
+    ]
     if doc.get("provider_record_locator"):
         lines.append(f"Airline reference:  {doc['provider_record_locator']}")
     lines += ["", "PASSENGERS"]
@@ -109,6 +123,11 @@ def render_text(doc: dict[str, Any]) -> str:
         lines.append(f"     Departs  {s['origin']}  {_when(s['departure_local_time'])}")
         lines.append(f"     Arrives  {s['destination']}  {_when(s['arrival_local_time'])}")
     totals = doc["totals"]
-    lines += ["", f"TOTAL  {totals['currency']} {totals['total']}", "",
-              "Times are local at each airport.", rule]
+    lines += [
+        "",
+        f"TOTAL  {totals['currency']} {totals['total']}",
+        "",
+        "Times are local at each airport.",
+        rule,
+    ]
     return "\n".join(lines) + "\n"

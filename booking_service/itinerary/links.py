@@ -42,25 +42,35 @@ _REFERENCE = re.compile(REFERENCE_PATTERN)
 _R = tpb.ValidateDownloadTokenResponse
 # Why a token is refused: (error class, reason, message).
 _REFUSED = {
-    _R.RESULT_UNKNOWN: (NotFoundError, "DOWNLOAD_TOKEN_NOT_FOUND",
-                        "no such itinerary link"),
-    _R.RESULT_EXPIRED: (PermissionDeniedError, "DOWNLOAD_TOKEN_EXPIRED",
-                        "the itinerary link has expired; ask for a new one"),
-    _R.RESULT_REVOKED: (PermissionDeniedError, "DOWNLOAD_TOKEN_REVOKED",
-                        "the itinerary link was revoked"),
-    _R.RESULT_USED_UP: (PermissionDeniedError, "DOWNLOAD_TOKEN_USED_UP",
-                        "the itinerary link has been used as often as it may be"),
+    _R.RESULT_UNKNOWN: (NotFoundError, "DOWNLOAD_TOKEN_NOT_FOUND", "no such itinerary link"),
+    _R.RESULT_EXPIRED: (
+        PermissionDeniedError,
+        "DOWNLOAD_TOKEN_EXPIRED",
+        "the itinerary link has expired; ask for a new one",
+    ),
+    _R.RESULT_REVOKED: (
+        PermissionDeniedError,
+        "DOWNLOAD_TOKEN_REVOKED",
+        "the itinerary link was revoked",
+    ),
+    _R.RESULT_USED_UP: (
+        PermissionDeniedError,
+        "DOWNLOAD_TOKEN_USED_UP",
+        "the itinerary link has been used as often as it may be",
+    ),
 }
 
 
 class DownloadTokens(Protocol):
     """What this needs of services.clients.token_client.TokenClient."""
 
-    async def issue_download_token(self, resource: str, ttl_seconds: float, max_uses: int = 0
-                                   ) -> tpb.IssueDownloadTokenResponse: ...
+    async def issue_download_token(
+        self, resource: str, ttl_seconds: float, max_uses: int = 0
+    ) -> tpb.IssueDownloadTokenResponse: ...
 
-    async def validate_download_token(self, token: str, resource: str = "", peek: bool = False
-                                      ) -> tpb.ValidateDownloadTokenResponse: ...
+    async def validate_download_token(
+        self, token: str, resource: str = "", peek: bool = False
+    ) -> tpb.ValidateDownloadTokenResponse: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,19 +95,25 @@ def resource_of(reference: str) -> str:
 def reference_of(resource: str) -> str | None:
     if not resource.startswith(RESOURCE_PREFIX):
         return None
-    reference = resource[len(RESOURCE_PREFIX):]
+    reference = resource[len(RESOURCE_PREFIX) :]
     return reference if _REFERENCE.match(reference) else None
 
 
 def _unavailable() -> UnavailableError:
-    return UnavailableError("itinerary links are unavailable just now (token service); "
-                            "retry", reason="TOKEN_SERVICE_UNAVAILABLE")
+    return UnavailableError(
+        "itinerary links are unavailable just now (token service); retry",
+        reason="TOKEN_SERVICE_UNAVAILABLE",
+    )
 
 
 class ItineraryLinks:
-    def __init__(self, store: BookingStore, tokens: DownloadTokens | None,
-                 settings: ItineraryLinkSettings,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        store: BookingStore,
+        tokens: DownloadTokens | None,
+        settings: ItineraryLinkSettings,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         """``tokens`` None: no token service configured; links cannot be made."""
         self._store = store
         self._tokens = tokens
@@ -108,26 +124,32 @@ class ItineraryLinks:
         if self._tokens is None:
             raise FailedPreconditionError(
                 "itinerary links are not enabled (no token service configured)",
-                reason="ITINERARY_LINKS_DISABLED")
+                reason="ITINERARY_LINKS_DISABLED",
+            )
         return self._tokens
 
     async def issue(self, booking: BookingRecord) -> Link:
         if booking.status != BookingStatus.CONFIRMED:
             raise FailedPreconditionError(
                 f"booking {booking.reference} is {booking.status}: only a confirmed "
-                f"booking has an itinerary", reason="BOOKING_NOT_CONFIRMED",
-                metadata={"booking_reference": booking.reference, "status": booking.status})
+                f"booking has an itinerary",
+                reason="BOOKING_NOT_CONFIRMED",
+                metadata={"booking_reference": booking.reference, "status": booking.status},
+            )
         client = self._client()
         try:
             issued = await client.issue_download_token(
-                resource_of(booking.reference), self._settings.ttl_seconds,
-                self._settings.max_uses)
+                resource_of(booking.reference), self._settings.ttl_seconds, self._settings.max_uses
+            )
         except grpc.aio.AioRpcError as exc:
-            log.warning("itinerary link not issued", extra={
-                "booking_reference": booking.reference, "code": exc.code().name})
+            log.warning(
+                "itinerary link not issued",
+                extra={"booking_reference": booking.reference, "code": exc.code().name},
+            )
             raise _unavailable() from None
-        return Link(issued.download_token, issued.expire_time.ToDatetime(UTC),
-                    self._settings.max_uses)
+        return Link(
+            issued.download_token, issued.expire_time.ToDatetime(UTC), self._settings.max_uses
+        )
 
     async def try_issue(self, booking: BookingRecord) -> Link | None:
         """A link, or None (logged) if none can be made now: for ConfirmBooking, whose
@@ -153,8 +175,8 @@ class ItineraryLinks:
             raise _unavailable() from None
         if not result.valid:
             error, reason, message = _REFUSED.get(
-                result.result, (NotFoundError, "DOWNLOAD_TOKEN_NOT_FOUND",
-                                "no such itinerary link"))
+                result.result, (NotFoundError, "DOWNLOAD_TOKEN_NOT_FOUND", "no such itinerary link")
+            )
             raise error(message, reason=reason)
         reference = reference_of(result.resource)
         if reference is None:  # a download token for something else (e.g. an e-ticket)
@@ -166,7 +188,12 @@ class ItineraryLinks:
             raise FailedPreconditionError(
                 f"booking {reference} is {booking.status}: the itinerary is no longer valid",
                 reason="BOOKING_NOT_CONFIRMED",
-                metadata={"booking_reference": reference, "status": booking.status})
+                metadata={"booking_reference": reference, "status": booking.status},
+            )
         doc = itinerary.document(booking, datetime.fromtimestamp(self._clock(), UTC))
-        return Itinerary(reference, json.dumps(doc, indent=2, ensure_ascii=False),
-                         itinerary.render_text(doc), result.remaining_uses)
+        return Itinerary(
+            reference,
+            json.dumps(doc, indent=2, ensure_ascii=False),
+            itinerary.render_text(doc),
+            result.remaining_uses,
+        )

@@ -17,8 +17,9 @@ from services.errors import FailedPreconditionError, NotFoundError
 
 
 class DatabasePriceChecker:
-    def __init__(self, store: BookingStore,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self, store: BookingStore, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
         self._store = store
         self._clock = clock
 
@@ -37,8 +38,7 @@ class DatabasePriceChecker:
         missing = [i for i, ref in enumerate(refs) if ref.fare_id not in fares]
         if missing:
             raise offer_error("OFFER_NOT_FOUND", "unknown offer", missing)
-        departed = [i for i, ref in enumerate(refs)
-                    if fares[ref.fare_id].leg.departure_at <= now]
+        departed = [i for i, ref in enumerate(refs) if fares[ref.fare_id].leg.departure_at <= now]
         if departed:
             raise departed_error(departed)
         priced = []
@@ -46,13 +46,25 @@ class DatabasePriceChecker:
             fare = fares[ref.fare_id]
             current = ref.party.fare_cost(fare.price)
             segment = PricedSegment(
-                fare_id=fare.fare_id, leg=fare.leg, cabin=fare.cabin, price=current,
-                refundable=fare.refundable, change_fee=fare.change_fee,
-                seats_available=fare.seats_available)
-            priced.append(PricedOffer(
-                offer_id=offer_id, party=ref.party, currency=fare.currency,
-                segments=(segment,), original_total=ref.party.fare_cost(ref.unit_price),
-                current_total=current, available=fare.seats_available >= ref.party.seats))
+                fare_id=fare.fare_id,
+                leg=fare.leg,
+                cabin=fare.cabin,
+                price=current,
+                refundable=fare.refundable,
+                change_fee=fare.change_fee,
+                seats_available=fare.seats_available,
+            )
+            priced.append(
+                PricedOffer(
+                    offer_id=offer_id,
+                    party=ref.party,
+                    currency=fare.currency,
+                    segments=(segment,),
+                    original_total=ref.party.fare_cost(ref.unit_price),
+                    current_total=current,
+                    available=fare.seats_available >= ref.party.seats,
+                )
+            )
         return priced
 
     async def close(self) -> None:
@@ -62,8 +74,11 @@ class DatabasePriceChecker:
 def offer_error(reason: str, message: str, indexes: Sequence[int]) -> NotFoundError:
     """NOT_FOUND naming every offer it applies to (``offer_ids[i]``)."""
     fields = [f"offer_ids[{i}]" for i in indexes]
-    return NotFoundError(f"{', '.join(fields)}: {message}", reason=reason,
-                         metadata={"field": fields[0], "fields": ",".join(fields)})
+    return NotFoundError(
+        f"{', '.join(fields)}: {message}",
+        reason=reason,
+        metadata={"field": fields[0], "fields": ",".join(fields)},
+    )
 
 
 def departed_error(indexes: Sequence[int]) -> FailedPreconditionError:
@@ -71,5 +86,7 @@ def departed_error(indexes: Sequence[int]) -> FailedPreconditionError:
     naming every departed offer (``offer_ids[i]``)."""
     fields = [f"offer_ids[{i}]" for i in indexes]
     return FailedPreconditionError(
-        f"{', '.join(fields)}: the offer's flight has departed", reason="OFFER_DEPARTED",
-        metadata={"field": fields[0], "fields": ",".join(fields)})
+        f"{', '.join(fields)}: the offer's flight has departed",
+        reason="OFFER_DEPARTED",
+        metadata={"field": fields[0], "fields": ",".join(fields)},
+    )

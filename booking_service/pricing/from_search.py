@@ -41,14 +41,19 @@ from services.generated.skyroute.search.v1 import search_service_pb2_grpc as pb_
 
 SERVICE = "skyroute.search.v1.SearchService"
 MAX_OFFER_ID_CHARS = 2048
-CABINS = {pb.CABIN_ECONOMY: "ECONOMY", pb.CABIN_PREMIUM_ECONOMY: "PREMIUM_ECONOMY",
-          pb.CABIN_BUSINESS: "BUSINESS", pb.CABIN_FIRST: "FIRST"}
+CABINS = {
+    pb.CABIN_ECONOMY: "ECONOMY",
+    pb.CABIN_PREMIUM_ECONOMY: "PREMIUM_ECONOMY",
+    pb.CABIN_BUSINESS: "BUSINESS",
+    pb.CABIN_FIRST: "FIRST",
+}
 
 
 def _decimal(value: money_pb2.Money) -> Decimal:
     """To the cent, as the inventory stores money (NUMERIC(12, 2))."""
     return (Decimal(value.units) + Decimal(value.nanos).scaleb(-9)).quantize(
-        CENT, rounding=ROUND_HALF_UP)
+        CENT, rounding=ROUND_HALF_UP
+    )
 
 
 def _reason(error: grpc.aio.AioRpcError) -> str:
@@ -78,15 +83,19 @@ class _Departed(Exception):
 
 def _leg(s: pb.Segment) -> FlightLeg:
     return FlightLeg(
-        flight_designator=s.flight_designator, origin=s.origin, destination=s.destination,
+        flight_designator=s.flight_designator,
+        origin=s.origin,
+        destination=s.destination,
         departure_at=s.departure_time.ToDatetime(UTC),
         arrival_at=s.arrival_time.ToDatetime(UTC),
         departure_local_time=s.departure_local_time or None,
-        arrival_local_time=s.arrival_local_time or None)
+        arrival_local_time=s.arrival_local_time or None,
+    )
 
 
-def priced_offer(offer_id: str, response: pb.PriceOfferResponse,
-                 provider: ProviderOffer | None = None) -> PricedOffer:
+def priced_offer(
+    offer_id: str, response: pb.PriceOfferResponse, provider: ProviderOffer | None = None
+) -> PricedOffer:
     """A PriceOfferResponse as a PricedOffer."""
     itinerary = response.itinerary
     currency = response.current_total_price.currency_code or itinerary.total_price.currency_code
@@ -99,21 +108,33 @@ def priced_offer(offer_id: str, response: pb.PriceOfferResponse,
     else:  # a guaranteed total that no longer is the sum of the current fares
         prices = apportion(current, [p or Decimal(0) for p in given])
     cabin = CABINS.get(itinerary.cabin, "ECONOMY")
-    segments = tuple(PricedSegment(
-        fare_id=s.fare_id or None, leg=_leg(s), cabin=cabin, price=price,
-        refundable=s.refundable,
-        change_fee=_decimal(s.change_fee) if s.HasField("change_fee") else Decimal("0.00"),
-        seats_available=s.seats_available)
-        for s, price in zip(flat, prices, strict=True))
+    segments = tuple(
+        PricedSegment(
+            fare_id=s.fare_id or None,
+            leg=_leg(s),
+            cabin=cabin,
+            price=price,
+            refundable=s.refundable,
+            change_fee=_decimal(s.change_fee) if s.HasField("change_fee") else Decimal("0.00"),
+            seats_available=s.seats_available,
+        )
+        for s, price in zip(flat, prices, strict=True)
+    )
     p = itinerary.passengers
     guaranteed = None
     if response.HasField("price_guarantee_expire_time"):
         guaranteed = response.price_guarantee_expire_time.ToDatetime(UTC)
     return PricedOffer(
-        offer_id=offer_id, party=Party(p.adults, p.children, p.infants), currency=currency,
-        segments=segments, original_total=_decimal(response.original_total_price),
-        current_total=current, available=response.available, guaranteed_until=guaranteed,
-        provider=provider)
+        offer_id=offer_id,
+        party=Party(p.adults, p.children, p.infants),
+        currency=currency,
+        segments=segments,
+        original_total=_decimal(response.original_total_price),
+        current_total=current,
+        available=response.available,
+        guaranteed_until=guaranteed,
+        provider=provider,
+    )
 
 
 class SearchPriceChecker:
@@ -130,14 +151,16 @@ class SearchPriceChecker:
     async def price_offers(self, offer_ids: Sequence[str]) -> list[PricedOffer]:
         results = await asyncio.gather(
             *(self._price(i, offer_id) for i, offer_id in enumerate(offer_ids)),
-            return_exceptions=True)
+            return_exceptions=True,
+        )
         missing = [r for r in results if isinstance(r, _Missing)]
         if missing:
             unknown = [m.index for m in missing if m.reason != "OFFER_EXPIRED"]
             if unknown:
                 raise offer_error("OFFER_NOT_FOUND", "unknown offer", unknown)
-            raise offer_error("OFFER_EXPIRED", "the offer has expired; search again",
-                              [m.index for m in missing])
+            raise offer_error(
+                "OFFER_EXPIRED", "the offer has expired; search again", [m.index for m in missing]
+            )
         departed = [r.index for r in results if isinstance(r, _Departed)]
         if departed:
             raise departed_error(departed)
@@ -150,8 +173,9 @@ class SearchPriceChecker:
         field = f"offer_ids[{index}]"
         metadata = ((REQUEST_ID_HEADER, current_request_id() or new_request_id()),)
         try:
-            response = await self._stub.PriceOffer(pb.PriceOfferRequest(offer_id=offer_id),
-                                                   timeout=self._timeout, metadata=metadata)
+            response = await self._stub.PriceOffer(
+                pb.PriceOfferRequest(offer_id=offer_id), timeout=self._timeout, metadata=metadata
+            )
         except grpc.aio.AioRpcError as exc:
             raise self._translate(exc, index, field) from None
         if response.itinerary.source == pb.SOURCE_PROVIDER:
@@ -172,13 +196,15 @@ class SearchPriceChecker:
         except ValueError:
             offer = None
         if not isinstance(offer, dict):
-            raise _not_bookable(field, "the search service did not return the provider's "
-                                       "priced offer")
+            raise _not_bookable(
+                field, "the search service did not return the provider's priced offer"
+            )
         return ProviderOffer(name, offer)
 
     @staticmethod
-    def _translate(exc: grpc.aio.AioRpcError, index: int, field: str
-                   ) -> DomainError | _Missing | _Departed:
+    def _translate(
+        exc: grpc.aio.AioRpcError, index: int, field: str
+    ) -> DomainError | _Missing | _Departed:
         code = exc.code()
         if code == grpc.StatusCode.NOT_FOUND:
             return _Missing(index, _reason(exc) or "OFFER_NOT_FOUND")
@@ -187,15 +213,20 @@ class SearchPriceChecker:
         if code == grpc.StatusCode.INVALID_ARGUMENT:
             return ValidationError.field(field, exc.details() or "is not a valid offer id")
         if code == grpc.StatusCode.FAILED_PRECONDITION:
-            return FailedPreconditionError(f"{field}: {exc.details()}", reason=_reason(exc)
-                                           or "OFFER_NOT_BOOKABLE", metadata={"field": field})
-        return UnavailableError("the search service did not answer; retry",
-                                reason="SEARCH_UNAVAILABLE")
+            return FailedPreconditionError(
+                f"{field}: {exc.details()}",
+                reason=_reason(exc) or "OFFER_NOT_BOOKABLE",
+                metadata={"field": field},
+            )
+        return UnavailableError(
+            "the search service did not answer; retry", reason="SEARCH_UNAVAILABLE"
+        )
 
     async def close(self) -> None:
         await self._channel.close()
 
 
 def _not_bookable(field: str, why: str) -> FailedPreconditionError:
-    return FailedPreconditionError(f"{field}: cannot be booked: {why}",
-                                   reason="OFFER_NOT_BOOKABLE", metadata={"field": field})
+    return FailedPreconditionError(
+        f"{field}: cannot be booked: {why}", reason="OFFER_NOT_BOOKABLE", metadata={"field": field}
+    )

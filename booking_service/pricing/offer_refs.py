@@ -21,7 +21,8 @@ from booking_service.pricing.passengers import Party
 
 MAX_PARTY = 9
 _REF = re.compile(
-    r"^fare:([1-9][0-9]{0,17}):([0-9]{1,10}(?:\.[0-9]{1,2})?):([0-9]):([0-9]):([0-9])$")
+    r"^fare:([1-9][0-9]{0,17}):([0-9]{1,10}(?:\.[0-9]{1,2})?):([0-9]):([0-9]):([0-9])$"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,8 +33,7 @@ class OfferRef:
 
 
 def format_ref(fare_id: int, unit_price: Decimal, party: Party) -> str:
-    return (f"fare:{fare_id}:{unit_price:.2f}:{party.adults}:{party.children}:"
-            f"{party.infants}")
+    return f"fare:{fare_id}:{unit_price:.2f}:{party.adults}:{party.children}:{party.infants}"
 
 
 def parse_ref(offer_id: str) -> OfferRef | None:
@@ -53,7 +53,9 @@ def parse_ref(offer_id: str) -> OfferRef | None:
 def problem(offer_id: str) -> str | None:
     """A field-violation description for a malformed reference, or None."""
     if parse_ref(offer_id) is None:
-        return ("is not a booking offer reference "
-                "(fare:<fare id>:<unit price with 2 decimals>:<adults>:<children>:"
-                "<infants>, 1 to 9 passengers, at least one adult)")
+        return (
+            "is not a booking offer reference "
+            "(fare:<fare id>:<unit price with 2 decimals>:<adults>:<children>:"
+            "<infants>, 1 to 9 passengers, at least one adult)"
+        )
     return None

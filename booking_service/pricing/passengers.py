@@ -44,8 +44,7 @@ class Party:
         return (unit_price * self.weight_percent / 100).quantize(CENT, rounding=ROUND_HALF_UP)
 
     def describe(self) -> str:
-        return (f"{self.adults} adult(s), {self.children} child(ren), "
-                f"{self.infants} infant(s)")
+        return f"{self.adults} adult(s), {self.children} child(ren), {self.infants} infant(s)"
 
 
 def age_on(birth_date: date, day: date) -> int:
@@ -65,6 +64,8 @@ def passenger_type(birth_date: date, travel_date: date) -> PassengerType:
 
 def party_of(types: Iterable[PassengerType]) -> Party:
     listed = list(types)
-    return Party(adults=listed.count(PassengerType.ADULT),
-                 children=listed.count(PassengerType.CHILD),
-                 infants=listed.count(PassengerType.INFANT))
+    return Party(
+        adults=listed.count(PassengerType.ADULT),
+        children=listed.count(PassengerType.CHILD),
+        infants=listed.count(PassengerType.INFANT),
+    )

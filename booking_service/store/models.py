@@ -91,16 +91,23 @@ class Booking(Base):
         CheckConstraint("total_price >= 0", name="total_price_not_negative"),
         CheckConstraint("refund_amount >= 0", name="refund_amount_not_negative"),
         CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_format"),
-        CheckConstraint(_in("provider_order_status", ProviderOrderStatus),
-                        name="provider_order_status_known"),
+        CheckConstraint(
+            _in("provider_order_status", ProviderOrderStatus), name="provider_order_status_known"
+        ),
         # A provider booking has all of provider, remark and order status; others none.
-        CheckConstraint("(provider IS NULL) = (provider_order_status IS NULL) AND "
-                        "(provider IS NULL) = (provider_remark IS NULL)",
-                        name="provider_fields_together"),
-        CheckConstraint("status <> 'PENDING' OR provider_order_status = 'ORDERING'",
-                        name="pending_is_ordering"),
-        CheckConstraint("provider_order_status IS NULL OR provider_order_status = 'ORDERING' "
-                        "OR provider_order_id IS NOT NULL", name="provider_order_id_known"),
+        CheckConstraint(
+            "(provider IS NULL) = (provider_order_status IS NULL) AND "
+            "(provider IS NULL) = (provider_remark IS NULL)",
+            name="provider_fields_together",
+        ),
+        CheckConstraint(
+            "status <> 'PENDING' OR provider_order_status = 'ORDERING'", name="pending_is_ordering"
+        ),
+        CheckConstraint(
+            "provider_order_status IS NULL OR provider_order_status = 'ORDERING' "
+            "OR provider_order_id IS NOT NULL",
+            name="provider_order_id_known",
+        ),
         UniqueConstraint("reference"),
         # Each order attempt's remark finds exactly one booking.
         UniqueConstraint("provider_remark"),
@@ -110,11 +117,17 @@ class Booking(Base):
         Index(None, "user_id", "id"),
         Index(None, "user_id", "status", "id"),
         # The sweeper: due holds only.
-        Index("ix_bookings_held_hold_expires_at", "hold_expires_at",
-              postgresql_where=text("status = 'HELD'")),
+        Index(
+            "ix_bookings_held_hold_expires_at",
+            "hold_expires_at",
+            postgresql_where=text("status = 'HELD'"),
+        ),
         # The sweeper's provider work: orders to reconcile or to cancel.
-        Index("ix_bookings_provider_work", "provider_attempt_at",
-              postgresql_where=text("provider_order_status IN ('ORDERING', 'CANCELLING')")),
+        Index(
+            "ix_bookings_provider_work",
+            "provider_attempt_at",
+            postgresql_where=text("provider_order_status IN ('ORDERING', 'CANCELLING')"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -129,10 +142,8 @@ class Booking(Base):
     contact_email: Mapped[str] = mapped_column(Text)
     contact_phone: Mapped[str | None] = mapped_column(Text)
     hold_expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     expired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -152,9 +163,11 @@ class Booking(Base):
     provider_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     segments: Mapped[list[BookingSegment]] = relationship(
-        order_by="BookingSegment.position", passive_deletes=True, lazy="raise")
+        order_by="BookingSegment.position", passive_deletes=True, lazy="raise"
+    )
     passengers: Mapped[list[BookingPassenger]] = relationship(
-        order_by="BookingPassenger.position", passive_deletes=True, lazy="raise")
+        order_by="BookingPassenger.position", passive_deletes=True, lazy="raise"
+    )
 
 
 class BookingSegment(Base):
@@ -171,13 +184,15 @@ class BookingSegment(Base):
     )
 
     booking_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("bookings.id", ondelete="CASCADE"), primary_key=True)
+        BigInteger, ForeignKey("bookings.id", ondelete="CASCADE"), primary_key=True
+    )
     position: Mapped[int] = mapped_column(Integer, primary_key=True)
     offer_index: Mapped[int] = mapped_column(Integer)
     offer_id: Mapped[str] = mapped_column(Text)
     # RESTRICT: a fare with bookings on it cannot silently disappear.
     fare_id: Mapped[int | None] = mapped_column(
-        BigInteger, ForeignKey("fares.id", ondelete="RESTRICT"))
+        BigInteger, ForeignKey("fares.id", ondelete="RESTRICT")
+    )
     flight_designator: Mapped[str] = mapped_column(Text)
     origin: Mapped[str] = mapped_column(CHAR(3))
     destination: Mapped[str] = mapped_column(CHAR(3))
@@ -204,7 +219,8 @@ class BookingPassenger(Base):
     )
 
     booking_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("bookings.id", ondelete="CASCADE"), primary_key=True)
+        BigInteger, ForeignKey("bookings.id", ondelete="CASCADE"), primary_key=True
+    )
     position: Mapped[int] = mapped_column(Integer, primary_key=True)
     given_name: Mapped[str] = mapped_column(Text)
     family_name: Mapped[str] = mapped_column(Text)
@@ -218,6 +234,13 @@ class BookingPassenger(Base):
 
 
 __all__ = [
-    "REFERENCE_PATTERN", "Booking", "BookingPassenger", "BookingSegment", "BookingStatus",
-    "DocumentType", "PassengerType", "ProviderOrderStatus", "ticket_serial",
+    "REFERENCE_PATTERN",
+    "Booking",
+    "BookingPassenger",
+    "BookingSegment",
+    "BookingStatus",
+    "DocumentType",
+    "PassengerType",
+    "ProviderOrderStatus",
+    "ticket_serial",
 ]

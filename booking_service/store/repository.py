@@ -223,19 +223,24 @@ WHERE f.id = ANY($1::bigint[])"""
 
 # A booking with its segments and passengers in one row: arrays of the tables' own
 # row types, which asyncpg decodes into records with the column names.
-_DETAILS = ("ARRAY(SELECT s FROM booking_segments s WHERE s.booking_id = b.id "
-            "ORDER BY s.position) AS segments, "
-            "ARRAY(SELECT p FROM booking_passengers p WHERE p.booking_id = b.id "
-            "ORDER BY p.position) AS passengers")
+_DETAILS = (
+    "ARRAY(SELECT s FROM booking_segments s WHERE s.booking_id = b.id "
+    "ORDER BY s.position) AS segments, "
+    "ARRAY(SELECT p FROM booking_passengers p WHERE p.booking_id = b.id "
+    "ORDER BY p.position) AS passengers"
+)
 _SELECT = f"SELECT {_columns(BookingRecord, 'b.')}, {_DETAILS} FROM bookings b"
 _BY_REQUEST = f"{_SELECT} WHERE b.user_id = $1 AND b.request_id = $2"
-_BY_USER_REFERENCE = (f"{_SELECT} WHERE b.user_id = $1 AND b.reference = $2 "
-                      f"AND b.status <> '{PENDING}'")
+_BY_USER_REFERENCE = (
+    f"{_SELECT} WHERE b.user_id = $1 AND b.reference = $2 AND b.status <> '{PENDING}'"
+)
 _BY_REFERENCE = f"{_SELECT} WHERE b.reference = $1 AND b.status <> '{PENDING}'"
 _BY_ID = f"{_SELECT} WHERE b.id = $1"
-_LIST = (f"{_SELECT} WHERE b.user_id = $1 AND b.status <> '{PENDING}' "
-         f"AND ($2::text IS NULL OR b.status = $2) AND ($3::bigint IS NULL OR b.id < $3) "
-         f"ORDER BY b.id DESC LIMIT $4")
+_LIST = (
+    f"{_SELECT} WHERE b.user_id = $1 AND b.status <> '{PENDING}' "
+    f"AND ($2::text IS NULL OR b.status = $2) AND ($3::bigint IS NULL OR b.id < $3) "
+    f"ORDER BY b.id DESC LIMIT $4"
+)
 
 # Writing a booking: the booking row ($1-$11), then its passengers ($12-$19, arrays)
 # and segments ($20-$34, arrays) from the row just inserted (``b``).
@@ -328,6 +333,7 @@ FROM unnest($2::int[], $3::numeric[]) AS p(position, price)
 WHERE s.booking_id = $1 AND s.position = p.position"""
 _SET_TOTAL = "UPDATE bookings SET total_price = $2 WHERE id = $1"
 
+
 # Confirm: the guarded status change and a ticket number per passenger, in one
 # statement; the confirmed booking with its details, or no row if it did not win.
 # ``_confirm_sql(where)``: the booking is picked by ``where`` ($1, plus $5 if it uses
@@ -356,12 +362,15 @@ CONFIRM_SQL = _confirm_sql("id = $1")
 # By the user's reference, unread: only a booking with no provider order (whose order
 # must be checked first). $1 user id, $5 reference.
 CONFIRM_UNREAD_SQL = _confirm_sql("user_id = $1 AND reference = $5 AND provider IS NULL")
-_BOOKING_FIELDS = tuple(f.name for f in fields(BookingRecord)
-                        if f.name not in ("segments", "passengers"))
+_BOOKING_FIELDS = tuple(
+    f.name for f in fields(BookingRecord) if f.name not in ("segments", "passengers")
+)
 
 # Cancel and expiry: an order at the provider is to be deleted.
-_ORDER_TO_CANCEL = (f"CASE WHEN provider_order_status = '{ORDERED}' THEN '{CANCELLING}' "
-                    f"ELSE provider_order_status END")
+_ORDER_TO_CANCEL = (
+    f"CASE WHEN provider_order_status = '{ORDERED}' THEN '{CANCELLING}' "
+    f"ELSE provider_order_status END"
+)
 _CANCEL = f"""
 UPDATE bookings
 SET status = '{CANCELLED}', cancelled_at = now(), updated_at = now(),
@@ -412,6 +421,7 @@ SET provider_order_status = '{ORDER_CANCELLED}', provider_attempt_at = NULL,
 WHERE id = $1 AND provider_order_status = '{CANCELLING}'
 RETURNING id"""
 
+
 class BookingStore:
     """All booking SQL, over an asyncpg pool (services.db.create_pool)."""
 
@@ -455,39 +465,59 @@ class BookingStore:
         async with self._connection() as connection:
             return await _one(connection, _BY_ID, booking_id)
 
-    async def page(self, user_id: str, status: str | None, before_id: int | None, limit: int
-                   ) -> Sequence[BookingRecord]:
+    async def page(
+        self, user_id: str, status: str | None, before_id: int | None, limit: int
+    ) -> Sequence[BookingRecord]:
         """The user's bookings, newest (highest id) first, below ``before_id``."""
         async with self._connection() as connection:
             rows = await connection.fetch(_LIST, user_id, status, before_id, limit)
         return [_record(row) for row in rows]
 
-    async def confirm(self, booking_id: int, payment_reference: str, payment_token_hash: str,
-                      ticket_prefix: str) -> BookingRecord | None:
+    async def confirm(
+        self, booking_id: int, payment_reference: str, payment_token_hash: str, ticket_prefix: str
+    ) -> BookingRecord | None:
         """HELD and unexpired -> CONFIRMED with a ticket number per passenger, atomically
         (one statement): the confirmed booking; None if the booking was not (any more)
         held or its hold had run out."""
         async with self._connection() as connection:
-            row = await connection.fetchrow(CONFIRM_SQL, booking_id, payment_reference,
-                                            payment_token_hash, ticket_prefix)
+            row = await connection.fetchrow(
+                CONFIRM_SQL, booking_id, payment_reference, payment_token_hash, ticket_prefix
+            )
         return None if row is None else _record(row)
 
-    async def confirm_unread(self, user_id: str, reference: str, payment_reference: str,
-                             payment_token_hash: str, ticket_prefix: str
-                             ) -> BookingRecord | None:
+    async def confirm_unread(
+        self,
+        user_id: str,
+        reference: str,
+        payment_reference: str,
+        payment_token_hash: str,
+        ticket_prefix: str,
+    ) -> BookingRecord | None:
         """``confirm`` for the user's booking ``reference`` without reading it first:
         the confirmed booking, or None if it is not the user's, not (any more) held,
         past its hold or a provider booking (whose order is checked before confirming:
         read it and use ``confirm``)."""
         async with self._connection() as connection:
-            row = await connection.fetchrow(CONFIRM_UNREAD_SQL, user_id, payment_reference,
-                                            payment_token_hash, ticket_prefix, reference)
+            row = await connection.fetchrow(
+                CONFIRM_UNREAD_SQL,
+                user_id,
+                payment_reference,
+                payment_token_hash,
+                ticket_prefix,
+                reference,
+            )
         return None if row is None else _record(row)
 
-    async def hold_one_fare(self, row: NewBookingRow, passengers: Sequence[PassengerRecord],
-                            segments: Sequence[SegmentRecord], fare_id: int, seats: int,
-                            cost: Decimal | None, weight_percent: int
-                            ) -> BookingRecord | HeldFare | None:
+    async def hold_one_fare(
+        self,
+        row: NewBookingRow,
+        passengers: Sequence[PassengerRecord],
+        segments: Sequence[SegmentRecord],
+        fare_id: int,
+        seats: int,
+        cost: Decimal | None,
+        weight_percent: int,
+    ) -> BookingRecord | HeldFare | None:
         """A hold on one inventory fare as one statement: the booking (with its
         passengers and segments) if ``seats`` were taken from ``fare_id`` while the fare,
         in the booking's currency, costs the party (``weight_percent`` of an adult)
@@ -498,8 +528,13 @@ class BookingStore:
         async with self._connection() as connection:
             try:
                 inserted = await connection.fetchrow(
-                    HOLD_ONE_FARE_SQL, *booking_args(row, passengers, segments), seats,
-                    fare_id, cost, weight_percent)
+                    HOLD_ONE_FARE_SQL,
+                    *booking_args(row, passengers, segments),
+                    seats,
+                    fare_id,
+                    cost,
+                    weight_percent,
+                )
             except asyncpg.UniqueViolationError as exc:
                 if exc.constraint_name == "uq_bookings_reference":
                     raise ReferenceTaken(row.reference) from None
@@ -530,8 +565,7 @@ class BookingStore:
         """PENDING -> HELD with the provider's order; False if the booking is no longer
         pending (another replica settled it)."""
         async with self._connection() as connection:
-            won = await connection.fetchval(_ATTACH_ORDER, booking_id, order_id,
-                                            record_locator)
+            won = await connection.fetchval(_ATTACH_ORDER, booking_id, order_id, record_locator)
         return won is not None
 
     async def release_pending(self, booking_id: int) -> bool:
@@ -549,16 +583,26 @@ class BookingStore:
         async with self._connection() as connection:
             await connection.execute(_RELEASE_LEASE, booking_id)
 
-    async def claim_order_work(self, order_status: str, lease_seconds: float, limit: int
-                               ) -> list[OrderWork]:
+    async def claim_order_work(
+        self, order_status: str, lease_seconds: float, limit: int
+    ) -> list[OrderWork]:
         """Up to ``limit`` provider orders in ``order_status`` (ORDERING: placed by a
         replica that stopped working on them; CANCELLING) whose lease is free, each now
         leased to the caller for ``lease_seconds``."""
         async with self._connection() as connection:
-            rows = await connection.fetch(_CLAIM_ORDER_WORK, order_status,
-                                          float(lease_seconds), limit)
-        return [OrderWork(row["id"], row["reference"], row["provider_remark"],
-                          row["provider_order_id"], row["provider"] or "") for row in rows]
+            rows = await connection.fetch(
+                _CLAIM_ORDER_WORK, order_status, float(lease_seconds), limit
+            )
+        return [
+            OrderWork(
+                row["id"],
+                row["reference"],
+                row["provider_remark"],
+                row["provider_order_id"],
+                row["provider"] or "",
+            )
+            for row in rows
+        ]
 
     async def order_cancelled(self, booking_id: int) -> bool:
         """CANCELLING -> CANCELLED, once the order is gone at the provider."""
@@ -583,9 +627,12 @@ class BookingTx:
             raise LookupError(f"booking {booking_id} vanished inside its transaction")
         return booking
 
-    async def insert_booking(self, row: NewBookingRow,
-                             passengers: Sequence[PassengerRecord],
-                             segments: Sequence[SegmentRecord]) -> BookingRecord | None:
+    async def insert_booking(
+        self,
+        row: NewBookingRow,
+        passengers: Sequence[PassengerRecord],
+        segments: Sequence[SegmentRecord],
+    ) -> BookingRecord | None:
         """The new booking with its passengers and segments (positions in the given
         order; their ``booking_id`` and ``position`` are set here); None, with nothing
         written, if the user's request_id is taken (by a committed booking: a
@@ -593,20 +640,23 @@ class BookingTx:
         the reference is."""
         try:
             inserted = await self.connection.fetchrow(
-                _INSERT_BOOKING, *booking_args(row, passengers, segments))
+                _INSERT_BOOKING, *booking_args(row, passengers, segments)
+            )
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == "uq_bookings_reference":
                 raise ReferenceTaken(row.reference) from None
             raise
         return None if inserted is None else _new_record(inserted, passengers, segments)
 
-    async def set_prices(self, booking_id: int, prices: Mapping[int, Decimal],
-                         total: Decimal) -> None:
+    async def set_prices(
+        self, booking_id: int, prices: Mapping[int, Decimal], total: Decimal
+    ) -> None:
         """New prices for some segments (by position) and the booking's new total."""
         if prices:
             positions = sorted(prices)
-            await self.connection.execute(_SET_SEGMENT_PRICES, booking_id, positions,
-                                          [prices[p] for p in positions])
+            await self.connection.execute(
+                _SET_SEGMENT_PRICES, booking_id, positions, [prices[p] for p in positions]
+            )
         await self.connection.execute(_SET_TOTAL, booking_id, total)
 
     async def hold_seats(self, seats_by_fare: Mapping[int, int]) -> dict[int, HeldFare]:
@@ -644,22 +694,63 @@ class BookingTx:
         return True
 
 
-def booking_args(row: NewBookingRow, passengers: Sequence[PassengerRecord],
-                  segments: Sequence[SegmentRecord]) -> list[Any]:
+def booking_args(
+    row: NewBookingRow, passengers: Sequence[PassengerRecord], segments: Sequence[SegmentRecord]
+) -> list[Any]:
     """Parameters $1-$34 of the booking insert: the row, then one array per column of
     the passengers and of the segments."""
     return [
-        row.reference, row.user_id, row.request_id, row.request_hash, row.currency,
-        row.total_price, row.contact_email, row.contact_phone, float(row.hold_seconds),
-        row.provider, row.provider_remark,
-        *_arrays([(p.given_name, p.family_name, p.birth_date, p.passenger_type,
-                   p.document_type, p.document_number, p.document_country,
-                   p.document_expire_date) for p in passengers], 8),
-        *_arrays([(s.offer_index, s.offer_id, s.fare_id, s.leg.flight_designator,
-                   s.leg.origin, s.leg.destination, s.leg.departure_at, s.leg.arrival_at,
-                   s.cabin, s.seats, s.price, s.refundable, s.change_fee,
-                   s.leg.departure_local_time, s.leg.arrival_local_time)
-                  for s in segments], 15)]
+        row.reference,
+        row.user_id,
+        row.request_id,
+        row.request_hash,
+        row.currency,
+        row.total_price,
+        row.contact_email,
+        row.contact_phone,
+        float(row.hold_seconds),
+        row.provider,
+        row.provider_remark,
+        *_arrays(
+            [
+                (
+                    p.given_name,
+                    p.family_name,
+                    p.birth_date,
+                    p.passenger_type,
+                    p.document_type,
+                    p.document_number,
+                    p.document_country,
+                    p.document_expire_date,
+                )
+                for p in passengers
+            ],
+            8,
+        ),
+        *_arrays(
+            [
+                (
+                    s.offer_index,
+                    s.offer_id,
+                    s.fare_id,
+                    s.leg.flight_designator,
+                    s.leg.origin,
+                    s.leg.destination,
+                    s.leg.departure_at,
+                    s.leg.arrival_at,
+                    s.cabin,
+                    s.seats,
+                    s.price,
+                    s.refundable,
+                    s.change_fee,
+                    s.leg.departure_local_time,
+                    s.leg.arrival_local_time,
+                )
+                for s in segments
+            ],
+            15,
+        ),
+    ]
 
 
 def _arrays(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
@@ -667,16 +758,23 @@ def _arrays(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
     return [[row[i] for row in rows] for i in range(width)]
 
 
-def _new_record(inserted: asyncpg.Record, passengers: Sequence[PassengerRecord],
-                segments: Sequence[SegmentRecord]) -> BookingRecord:
+def _new_record(
+    inserted: asyncpg.Record,
+    passengers: Sequence[PassengerRecord],
+    segments: Sequence[SegmentRecord],
+) -> BookingRecord:
     """The booking just inserted, with the passengers and segments written with it."""
     booking_id = inserted["id"]
     return BookingRecord(
         **inserted,
-        segments=tuple(replace(s, booking_id=booking_id, position=i)
-                       for i, s in enumerate(segments)),
-        passengers=tuple(replace(p, booking_id=booking_id, position=i, ticket_number=None)
-                         for i, p in enumerate(passengers)))
+        segments=tuple(
+            replace(s, booking_id=booking_id, position=i) for i, s in enumerate(segments)
+        ),
+        passengers=tuple(
+            replace(p, booking_id=booking_id, position=i, ticket_number=None)
+            for i, p in enumerate(passengers)
+        ),
+    )
 
 
 def _record(row: asyncpg.Record) -> BookingRecord:
@@ -684,7 +782,8 @@ def _record(row: asyncpg.Record) -> BookingRecord:
     return BookingRecord(
         **{name: row[name] for name in _BOOKING_FIELDS},
         segments=tuple(_segment(s) for s in row["segments"]),
-        passengers=tuple(PassengerRecord(**p) for p in row["passengers"]))
+        passengers=tuple(PassengerRecord(**p) for p in row["passengers"]),
+    )
 
 
 _LEG_COLUMNS = tuple(f.name for f in fields(FlightLeg))
@@ -702,17 +801,23 @@ def _fare(row: Mapping[str, Any]) -> FareRow:
     return FareRow(
         fare_id=row["fare_id"],
         leg=FlightLeg(
-            flight_designator=row["flight_designator"], origin=row["origin"],
-            destination=row["destination"], departure_at=row["departure_at"],
+            flight_designator=row["flight_designator"],
+            origin=row["origin"],
+            destination=row["destination"],
+            departure_at=row["departure_at"],
             arrival_at=row["arrival_at"],
             departure_local_time=local_time(row["departure_at"], row["origin_time_zone"]),
-            arrival_local_time=local_time(row["arrival_at"], row["destination_time_zone"])),
-        cabin=row["cabin"], price=row["price"], currency=row["currency"],
-        refundable=row["refundable"], change_fee=row["change_fee"],
-        seats_available=row["seats_available"])
+            arrival_local_time=local_time(row["arrival_at"], row["destination_time_zone"]),
+        ),
+        cabin=row["cabin"],
+        price=row["price"],
+        currency=row["currency"],
+        refundable=row["refundable"],
+        change_fee=row["change_fee"],
+        seats_available=row["seats_available"],
+    )
 
 
-async def _one(connection: asyncpg.Connection, query: str, *args: Any
-               ) -> BookingRecord | None:
+async def _one(connection: asyncpg.Connection, query: str, *args: Any) -> BookingRecord | None:
     row = await connection.fetchrow(query, *args)
     return None if row is None else _record(row)

@@ -57,18 +57,23 @@ def upgrade() -> None:
         sa.UniqueConstraint("reference", name=op.f("uq_bookings_reference")),
         sa.UniqueConstraint("user_id", "request_id", name=op.f("uq_bookings_user_id_request_id")),
         sa.CheckConstraint(_in("status", STATUSES), name=op.f("ck_bookings_status_known")),
-        sa.CheckConstraint("reference ~ '^[A-HJKMNP-Z2-9]{6}$'",
-                           name=op.f("ck_bookings_reference_format")),
+        sa.CheckConstraint(
+            "reference ~ '^[A-HJKMNP-Z2-9]{6}$'", name=op.f("ck_bookings_reference_format")
+        ),
         sa.CheckConstraint("total_price >= 0", name=op.f("ck_bookings_total_price_not_negative")),
-        sa.CheckConstraint("refund_amount >= 0",
-                           name=op.f("ck_bookings_refund_amount_not_negative")),
+        sa.CheckConstraint(
+            "refund_amount >= 0", name=op.f("ck_bookings_refund_amount_not_negative")
+        ),
         sa.CheckConstraint("currency ~ '^[A-Z]{3}$'", name=op.f("ck_bookings_currency_format")),
     )
     op.create_index(op.f("ix_bookings_user_id_id"), "bookings", ["user_id", "id"])
-    op.create_index(op.f("ix_bookings_user_id_status_id"), "bookings",
-                    ["user_id", "status", "id"])
-    op.create_index("ix_bookings_held_hold_expires_at", "bookings", ["hold_expires_at"],
-                    postgresql_where=sa.text("status = 'HELD'"))
+    op.create_index(op.f("ix_bookings_user_id_status_id"), "bookings", ["user_id", "status", "id"])
+    op.create_index(
+        "ix_bookings_held_hold_expires_at",
+        "bookings",
+        ["hold_expires_at"],
+        postgresql_where=sa.text("status = 'HELD'"),
+    )
 
     op.create_table(
         "booking_segments",
@@ -88,14 +93,23 @@ def upgrade() -> None:
         sa.Column("refundable", sa.Boolean(), nullable=False),
         sa.Column("change_fee", MONEY, nullable=False),
         sa.PrimaryKeyConstraint("booking_id", "position", name=op.f("pk_booking_segments")),
-        sa.ForeignKeyConstraint(["booking_id"], ["bookings.id"], ondelete="CASCADE",
-                                name=op.f("fk_booking_segments_booking_id_bookings")),
-        sa.ForeignKeyConstraint(["fare_id"], ["fares.id"], ondelete="RESTRICT",
-                                name=op.f("fk_booking_segments_fare_id_fares")),
+        sa.ForeignKeyConstraint(
+            ["booking_id"],
+            ["bookings.id"],
+            ondelete="CASCADE",
+            name=op.f("fk_booking_segments_booking_id_bookings"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["fare_id"],
+            ["fares.id"],
+            ondelete="RESTRICT",
+            name=op.f("fk_booking_segments_fare_id_fares"),
+        ),
         sa.CheckConstraint("seats >= 1", name=op.f("ck_booking_segments_seats_positive")),
         sa.CheckConstraint("price >= 0", name=op.f("ck_booking_segments_price_not_negative")),
-        sa.CheckConstraint("change_fee >= 0",
-                           name=op.f("ck_booking_segments_change_fee_not_negative")),
+        sa.CheckConstraint(
+            "change_fee >= 0", name=op.f("ck_booking_segments_change_fee_not_negative")
+        ),
     )
     op.create_index(op.f("ix_booking_segments_fare_id"), "booking_segments", ["fare_id"])
 
@@ -113,15 +127,24 @@ def upgrade() -> None:
         sa.Column("document_expire_date", sa.Date(), nullable=False),
         sa.Column("ticket_number", sa.CHAR(13), nullable=True),
         sa.PrimaryKeyConstraint("booking_id", "position", name=op.f("pk_booking_passengers")),
-        sa.ForeignKeyConstraint(["booking_id"], ["bookings.id"], ondelete="CASCADE",
-                                name=op.f("fk_booking_passengers_booking_id_bookings")),
+        sa.ForeignKeyConstraint(
+            ["booking_id"],
+            ["bookings.id"],
+            ondelete="CASCADE",
+            name=op.f("fk_booking_passengers_booking_id_bookings"),
+        ),
         sa.UniqueConstraint("ticket_number", name=op.f("uq_booking_passengers_ticket_number")),
-        sa.CheckConstraint(_in("passenger_type", PASSENGER_TYPES),
-                           name=op.f("ck_booking_passengers_passenger_type_known")),
-        sa.CheckConstraint(_in("document_type", DOCUMENT_TYPES),
-                           name=op.f("ck_booking_passengers_document_type_known")),
-        sa.CheckConstraint("ticket_number ~ '^[0-9]{13}$'",
-                           name=op.f("ck_booking_passengers_ticket_number_format")),
+        sa.CheckConstraint(
+            _in("passenger_type", PASSENGER_TYPES),
+            name=op.f("ck_booking_passengers_passenger_type_known"),
+        ),
+        sa.CheckConstraint(
+            _in("document_type", DOCUMENT_TYPES),
+            name=op.f("ck_booking_passengers_document_type_known"),
+        ),
+        sa.CheckConstraint(
+            "ticket_number ~ '^[0-9]{13}$'", name=op.f("ck_booking_passengers_ticket_number_format")
+        ),
     )
 
 

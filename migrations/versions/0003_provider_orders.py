@@ -31,34 +31,52 @@ def _in(column: str, values: Sequence[str]) -> str:
 
 def upgrade() -> None:
     op.drop_constraint(op.f("ck_bookings_status_known"), "bookings", type_="check")
-    op.create_check_constraint(op.f("ck_bookings_status_known"), "bookings",
-                               _in("status", STATUSES))
-    for name in ("provider", "provider_remark", "provider_order_status", "provider_order_id",
-                 "provider_record_locator"):
+    op.create_check_constraint(
+        op.f("ck_bookings_status_known"), "bookings", _in("status", STATUSES)
+    )
+    for name in (
+        "provider",
+        "provider_remark",
+        "provider_order_status",
+        "provider_order_id",
+        "provider_record_locator",
+    ):
         op.add_column("bookings", sa.Column(name, sa.Text(), nullable=True))
     op.add_column("bookings", sa.Column("provider_attempt_at", TIMESTAMP, nullable=True))
-    op.create_check_constraint(op.f("ck_bookings_provider_order_status_known"), "bookings",
-                               _in("provider_order_status", ORDER_STATUSES))
     op.create_check_constraint(
-        op.f("ck_bookings_provider_fields_together"), "bookings",
+        op.f("ck_bookings_provider_order_status_known"),
+        "bookings",
+        _in("provider_order_status", ORDER_STATUSES),
+    )
+    op.create_check_constraint(
+        op.f("ck_bookings_provider_fields_together"),
+        "bookings",
         "(provider IS NULL) = (provider_order_status IS NULL) AND "
-        "(provider IS NULL) = (provider_remark IS NULL)")
-    op.create_check_constraint(op.f("ck_bookings_pending_is_ordering"), "bookings",
-                               "status <> 'PENDING' OR provider_order_status = 'ORDERING'")
+        "(provider IS NULL) = (provider_remark IS NULL)",
+    )
     op.create_check_constraint(
-        op.f("ck_bookings_provider_order_id_known"), "bookings",
+        op.f("ck_bookings_pending_is_ordering"),
+        "bookings",
+        "status <> 'PENDING' OR provider_order_status = 'ORDERING'",
+    )
+    op.create_check_constraint(
+        op.f("ck_bookings_provider_order_id_known"),
+        "bookings",
         "provider_order_status IS NULL OR provider_order_status = 'ORDERING' "
-        "OR provider_order_id IS NOT NULL")
-    op.create_unique_constraint(op.f("uq_bookings_provider_remark"), "bookings",
-                                ["provider_remark"])
-    op.create_index("ix_bookings_provider_work", "bookings", ["provider_attempt_at"],
-                    postgresql_where=sa.text(
-                        "provider_order_status IN ('ORDERING', 'CANCELLING')"))
+        "OR provider_order_id IS NOT NULL",
+    )
+    op.create_unique_constraint(
+        op.f("uq_bookings_provider_remark"), "bookings", ["provider_remark"]
+    )
+    op.create_index(
+        "ix_bookings_provider_work",
+        "bookings",
+        ["provider_attempt_at"],
+        postgresql_where=sa.text("provider_order_status IN ('ORDERING', 'CANCELLING')"),
+    )
 
-    op.alter_column("booking_segments", "fare_id", existing_type=sa.BigInteger(),
-                    nullable=True)
-    op.add_column("booking_segments",
-                  sa.Column("departure_local_time", sa.Text(), nullable=True))
+    op.alter_column("booking_segments", "fare_id", existing_type=sa.BigInteger(), nullable=True)
+    op.add_column("booking_segments", sa.Column("departure_local_time", sa.Text(), nullable=True))
     op.add_column("booking_segments", sa.Column("arrival_local_time", sa.Text(), nullable=True))
 
 
@@ -67,17 +85,27 @@ def downgrade() -> None:
     op.execute("DELETE FROM bookings WHERE provider IS NOT NULL OR status = 'PENDING'")
     op.drop_column("booking_segments", "arrival_local_time")
     op.drop_column("booking_segments", "departure_local_time")
-    op.alter_column("booking_segments", "fare_id", existing_type=sa.BigInteger(),
-                    nullable=False)
+    op.alter_column("booking_segments", "fare_id", existing_type=sa.BigInteger(), nullable=False)
 
     op.drop_index("ix_bookings_provider_work", table_name="bookings")
     op.drop_constraint(op.f("uq_bookings_provider_remark"), "bookings", type_="unique")
-    for name in ("provider_order_id_known", "pending_is_ordering", "provider_fields_together",
-                 "provider_order_status_known"):
+    for name in (
+        "provider_order_id_known",
+        "pending_is_ordering",
+        "provider_fields_together",
+        "provider_order_status_known",
+    ):
         op.drop_constraint(op.f(f"ck_bookings_{name}"), "bookings", type_="check")
-    for name in ("provider_attempt_at", "provider_record_locator", "provider_order_id",
-                 "provider_order_status", "provider_remark", "provider"):
+    for name in (
+        "provider_attempt_at",
+        "provider_record_locator",
+        "provider_order_id",
+        "provider_order_status",
+        "provider_remark",
+        "provider",
+    ):
         op.drop_column("bookings", name)
     op.drop_constraint(op.f("ck_bookings_status_known"), "bookings", type_="check")
-    op.create_check_constraint(op.f("ck_bookings_status_known"), "bookings",
-                               _in("status", OLD_STATUSES))
+    op.create_check_constraint(
+        op.f("ck_bookings_status_known"), "bookings", _in("status", OLD_STATUSES)
+    )

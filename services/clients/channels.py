@@ -11,19 +11,23 @@ import grpc
 
 
 def service_config(service: str, *, max_attempts: int = 3) -> str:
-    return json.dumps({
-        "loadBalancingConfig": [{"round_robin": {}}],
-        "methodConfig": [{
-            "name": [{"service": service}],
-            "retryPolicy": {
-                "maxAttempts": max_attempts,
-                "initialBackoff": "0.05s",
-                "maxBackoff": "0.5s",
-                "backoffMultiplier": 2,
-                "retryableStatusCodes": ["UNAVAILABLE"],
-            },
-        }],
-    })
+    return json.dumps(
+        {
+            "loadBalancingConfig": [{"round_robin": {}}],
+            "methodConfig": [
+                {
+                    "name": [{"service": service}],
+                    "retryPolicy": {
+                        "maxAttempts": max_attempts,
+                        "initialBackoff": "0.05s",
+                        "maxBackoff": "0.5s",
+                        "backoffMultiplier": 2,
+                        "retryableStatusCodes": ["UNAVAILABLE"],
+                    },
+                }
+            ],
+        }
+    )
 
 
 def target_for(addresses: Sequence[str]) -> str:
@@ -41,9 +45,15 @@ def target_for(addresses: Sequence[str]) -> str:
     return f"dns:///{addresses[0]}"
 
 
-def open_channel(addresses: Sequence[str], service: str, *, tls_ca_file: str | None = None,
-                 tls_cert_file: str | None = None, tls_key_file: str | None = None,
-                 tls_server_name: str | None = None) -> grpc.aio.Channel:
+def open_channel(
+    addresses: Sequence[str],
+    service: str,
+    *,
+    tls_ca_file: str | None = None,
+    tls_cert_file: str | None = None,
+    tls_key_file: str | None = None,
+    tls_server_name: str | None = None,
+) -> grpc.aio.Channel:
     """``tls_server_name`` is the name checked against the servers' certificate; needed
     when dialling IP addresses of replicas whose certificate names a service."""
     options = [

@@ -47,13 +47,26 @@ class _Watched:
 
 
 class TokenClient:
-    def __init__(self, addresses: Sequence[str], caller_id: str, caller_key: str, *,
-                 timeout: float = 5.0, tls_ca_file: str | None = None,
-                 tls_cert_file: str | None = None, tls_key_file: str | None = None,
-                 tls_server_name: str | None = None) -> None:
-        self._channel = open_channel(addresses, SERVICE, tls_ca_file=tls_ca_file,
-                                     tls_cert_file=tls_cert_file, tls_key_file=tls_key_file,
-                                     tls_server_name=tls_server_name)
+    def __init__(
+        self,
+        addresses: Sequence[str],
+        caller_id: str,
+        caller_key: str,
+        *,
+        timeout: float = 5.0,
+        tls_ca_file: str | None = None,
+        tls_cert_file: str | None = None,
+        tls_key_file: str | None = None,
+        tls_server_name: str | None = None,
+    ) -> None:
+        self._channel = open_channel(
+            addresses,
+            SERVICE,
+            tls_ca_file=tls_ca_file,
+            tls_cert_file=tls_cert_file,
+            tls_key_file=tls_key_file,
+            tls_server_name=tls_server_name,
+        )
         self._stub = pb_grpc.TokenServiceStub(self._channel)
         self._caller = ((CALLER_HEADER, caller_id), (CALLER_KEY_HEADER, caller_key))
         self._timeout = timeout
@@ -63,62 +76,87 @@ class TokenClient:
     def _metadata(self) -> tuple[tuple[str, str], ...]:
         return (*self._caller, (REQUEST_ID_HEADER, current_request_id() or new_request_id()))
 
-    async def get_token(self, provider: str, min_validity: float | None = None
-                        ) -> pb.AccessToken:
+    async def get_token(self, provider: str, min_validity: float | None = None) -> pb.AccessToken:
         request = pb.GetTokenRequest(provider=provider)
         if min_validity is not None:
-            request.min_validity.CopyFrom(duration_pb2.Duration(
-                seconds=int(min_validity), nanos=int((min_validity % 1) * 1e9)))
+            request.min_validity.CopyFrom(
+                duration_pb2.Duration(
+                    seconds=int(min_validity), nanos=int((min_validity % 1) * 1e9)
+                )
+            )
         response: pb.GetTokenResponse = await self._stub.GetToken(
-            request, timeout=self._timeout, metadata=self._metadata())
+            request, timeout=self._timeout, metadata=self._metadata()
+        )
         return response.token
 
-    async def report_invalid(self, provider: str, access_token: str
-                             ) -> pb.ReportInvalidTokenResponse:
+    async def report_invalid(
+        self, provider: str, access_token: str
+    ) -> pb.ReportInvalidTokenResponse:
         response: pb.ReportInvalidTokenResponse = await self._stub.ReportInvalidToken(
             pb.ReportInvalidTokenRequest(provider=provider, access_token=access_token),
-            timeout=self._timeout, metadata=self._metadata())
+            timeout=self._timeout,
+            metadata=self._metadata(),
+        )
         return response
 
     async def status(self, provider: str) -> pb.GetTokenStatusResponse:
         response: pb.GetTokenStatusResponse = await self._stub.GetTokenStatus(
-            pb.GetTokenStatusRequest(provider=provider), timeout=self._timeout,
-            metadata=self._metadata())
+            pb.GetTokenStatusRequest(provider=provider),
+            timeout=self._timeout,
+            metadata=self._metadata(),
+        )
         return response
 
-    async def install_grant(self, provider: str, *, code: str | None = None,
-                            redirect_uri: str | None = None, refresh_token: str | None = None
-                            ) -> pb.InstallGrantResponse:
+    async def install_grant(
+        self,
+        provider: str,
+        *,
+        code: str | None = None,
+        redirect_uri: str | None = None,
+        refresh_token: str | None = None,
+    ) -> pb.InstallGrantResponse:
         """Operator RPC (admin callers only): a new refresh-token chain for ``provider``
         from an authorization ``code`` or a ``refresh_token``."""
         if code:
-            request = pb.InstallGrantRequest(provider=provider, authorization_code=(
-                pb.AuthorizationCode(code=code, redirect_uri=redirect_uri or "")))
+            request = pb.InstallGrantRequest(
+                provider=provider,
+                authorization_code=(
+                    pb.AuthorizationCode(code=code, redirect_uri=redirect_uri or "")
+                ),
+            )
         else:
             request = pb.InstallGrantRequest(provider=provider, refresh_token=refresh_token or "")
         response: pb.InstallGrantResponse = await self._stub.InstallGrant(
-            request, timeout=self._timeout, metadata=self._metadata())
+            request, timeout=self._timeout, metadata=self._metadata()
+        )
         return response
 
-    async def issue_download_token(self, resource: str, ttl_seconds: float, max_uses: int = 0
-                                   ) -> pb.IssueDownloadTokenResponse:
+    async def issue_download_token(
+        self, resource: str, ttl_seconds: float, max_uses: int = 0
+    ) -> pb.IssueDownloadTokenResponse:
         request = pb.IssueDownloadTokenRequest(resource=resource, max_uses=max_uses)
         request.ttl.FromMilliseconds(int(ttl_seconds * 1000))
         response: pb.IssueDownloadTokenResponse = await self._stub.IssueDownloadToken(
-            request, timeout=self._timeout, metadata=self._metadata())
+            request, timeout=self._timeout, metadata=self._metadata()
+        )
         return response
 
-    async def validate_download_token(self, token: str, resource: str = "", peek: bool = False
-                                      ) -> pb.ValidateDownloadTokenResponse:
+    async def validate_download_token(
+        self, token: str, resource: str = "", peek: bool = False
+    ) -> pb.ValidateDownloadTokenResponse:
         response: pb.ValidateDownloadTokenResponse = await self._stub.ValidateDownloadToken(
             pb.ValidateDownloadTokenRequest(download_token=token, resource=resource, peek=peek),
-            timeout=self._timeout, metadata=self._metadata())
+            timeout=self._timeout,
+            metadata=self._metadata(),
+        )
         return response
 
     async def revoke_download_token(self, token: str) -> bool:
         response: pb.RevokeDownloadTokenResponse = await self._stub.RevokeDownloadToken(
-            pb.RevokeDownloadTokenRequest(download_token=token), timeout=self._timeout,
-            metadata=self._metadata())
+            pb.RevokeDownloadTokenRequest(download_token=token),
+            timeout=self._timeout,
+            metadata=self._metadata(),
+        )
         return response.revoked
 
     # --------------------------------------------------------------- in-memory token
@@ -127,24 +165,27 @@ class TokenClient:
         """Keep ``provider``'s token in memory from the WatchToken stream."""
         if provider not in self._watch_tasks:
             self._watch_tasks[provider] = asyncio.get_running_loop().create_task(
-                self._watch_loop(provider))
+                self._watch_loop(provider)
+            )
 
     async def _watch_loop(self, provider: str) -> None:
         delay = 0.1
         while True:
             try:
-                stream = self._stub.WatchToken(pb.WatchTokenRequest(provider=provider),
-                                               metadata=self._metadata())
+                stream = self._stub.WatchToken(
+                    pb.WatchTokenRequest(provider=provider), metadata=self._metadata()
+                )
                 async for item in stream:
                     heartbeat = item.heartbeat_interval.ToTimedelta().total_seconds() or 10.0
-                    self._watched[provider] = _Watched(item.token, time.monotonic(),
-                                                       2 * heartbeat)
+                    self._watched[provider] = _Watched(item.token, time.monotonic(), 2 * heartbeat)
                     delay = 0.1
             except asyncio.CancelledError:
                 raise
             except grpc.aio.AioRpcError as exc:
-                log.info("token watch interrupted; retrying",
-                         extra={"provider": provider, "code": exc.code().name})
+                log.info(
+                    "token watch interrupted; retrying",
+                    extra={"provider": provider, "code": exc.code().name},
+                )
             self._watched.pop(provider, None)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)

@@ -11,18 +11,41 @@ from services.config import ConfigError, load, read, setting
 
 @dataclass(frozen=True)
 class TokenClientSettings:
-    addresses: tuple[str, ...] = field(default=(), metadata=setting(
-        "TOKEN_SERVICE_ADDRESSES", "the token service: comma list of host:port (IP list or "
-        "one DNS name); needed for provider calls and itinerary links", default_doc="none"))
-    caller_id: str = field(default="", metadata=setting(
-        "TOKEN_CALLER_ID", "this service's caller id at the token service",
-        default_doc="the service's name"))
-    caller_key: str = field(default="", repr=False, metadata=setting(
-        "TOKEN_CALLER_KEY", "this caller's key (`CALLER_<ID>_KEY` of the token service)",
-        secret=True, default_doc="required with TOKEN_SERVICE_ADDRESSES"))
-    timeout_seconds: float = field(default=3.0, metadata=setting(
-        "TOKEN_SERVICE_TIMEOUT_SECONDS", "deadline of booking's token-service calls "
-        "(search's token client uses 5 s)", minimum=0.1))
+    addresses: tuple[str, ...] = field(
+        default=(),
+        metadata=setting(
+            "TOKEN_SERVICE_ADDRESSES",
+            "the token service: comma list of host:port (IP list or "
+            "one DNS name); needed for provider calls and itinerary links",
+            default_doc="none",
+        ),
+    )
+    caller_id: str = field(
+        default="",
+        metadata=setting(
+            "TOKEN_CALLER_ID",
+            "this service's caller id at the token service",
+            default_doc="the service's name",
+        ),
+    )
+    caller_key: str = field(
+        default="",
+        repr=False,
+        metadata=setting(
+            "TOKEN_CALLER_KEY",
+            "this caller's key (`CALLER_<ID>_KEY` of the token service)",
+            secret=True,
+            default_doc="required with TOKEN_SERVICE_ADDRESSES",
+        ),
+    )
+    timeout_seconds: float = field(
+        default=3.0,
+        metadata=setting(
+            "TOKEN_SERVICE_TIMEOUT_SECONDS",
+            "deadline of booking's token-service calls (search's token client uses 5 s)",
+            minimum=0.1,
+        ),
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, caller_id: str) -> TokenClientSettings | None:
@@ -41,4 +64,3 @@ class TokenClientSettings:
         if settings is None:
             raise ConfigError("TOKEN_SERVICE_ADDRESSES must list at least one address")
         return settings
-

@@ -32,6 +32,7 @@ UNAUTHORIZED = "PROVIDER_UNAUTHORIZED"
 
 # -- configuration and collaborators ----------------------------------------------------
 
+
 @dataclass(frozen=True)
 class ProviderConfig:
     """One configured provider as an adapter sees it (each service builds it from its
@@ -54,8 +55,7 @@ class TokenCaller(Protocol):
     """What an adapter needs from the token client (TokenClient fits): call with the
     provider's shared token; on ``UpstreamUnauthorized`` report it and retry once."""
 
-    async def call_with_token(self, provider: str,
-                              call: Callable[[str], Awaitable[T]]) -> T: ...
+    async def call_with_token(self, provider: str, call: Callable[[str], Awaitable[T]]) -> T: ...
 
 
 class RequestCounter(Protocol):
@@ -91,6 +91,7 @@ class Zones(Protocol):
 
 
 # -- searching and pricing --------------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class OfferQuery:
@@ -170,6 +171,7 @@ class OfferGone(Exception):
 
 # -- ordering ---------------------------------------------------------------------------
 
+
 @dataclass(frozen=True, slots=True)
 class OrderTraveller:
     passenger_type: str  # ADULT, CHILD, INFANT (on a lap)
@@ -211,8 +213,15 @@ class OrderRejected(Exception):
     """The provider refused the order: nothing was created. ``codes`` are the
     provider's own; ``price_changed`` / ``sold_out`` say what they mean."""
 
-    def __init__(self, status: int, codes: list[int], *, price_changed: bool = False,
-                 sold_out: bool = False, current_total: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        codes: list[int],
+        *,
+        price_changed: bool = False,
+        sold_out: bool = False,
+        current_total: str | None = None,
+    ) -> None:
         super().__init__(f"provider refused the order: HTTP {status} {codes}")
         self.status = status
         self.codes = codes
@@ -246,6 +255,7 @@ class LookupUnavailable(Exception):
 
 
 # -- the interface ----------------------------------------------------------------------
+
 
 class FlightProvider(Protocol):
     """One configured upstream provider. Raises only the errors of this module."""

@@ -32,33 +32,54 @@ _OWN = {"BASE_URL", "NAME", "ENABLED"}
 
 def provider_list(var: str) -> Setting:
     """The declaration of a service's provider list (SEARCH_PROVIDERS, BOOKING_PROVIDERS)."""
-    return Setting(var, "comma list of provider names; each one's settings are "
-                   "`PROVIDER_<NAME>_<SETTING>`, falling back to `PROVIDER_<SETTING>`",
-                   default_doc="the single provider of PROVIDER_NAME")
+    return Setting(
+        var,
+        "comma list of provider names; each one's settings are "
+        "`PROVIDER_<NAME>_<SETTING>`, falling back to `PROVIDER_<SETTING>`",
+        default_doc="the single provider of PROVIDER_NAME",
+    )
 
 
 @dataclass(frozen=True)
 class ProviderBasics:
     """What every provider of search and booking has (read through ``ProviderEnv``)."""
 
-    name: str = field(default=DEFAULT_NAME, metadata=setting(
-        "PROVIDER_NAME", "the single provider's name (without a provider list)"))
-    base_url: str = field(default="", metadata=setting(
-        "PROVIDER_BASE_URL", "the provider's API (http(s)); setting it enables the provider "
-        "(in a list: `PROVIDER_<NAME>_BASE_URL`, required)", default_doc="none"))
-    enabled: bool = field(default=False, metadata=setting(
-        "PROVIDER_ENABLED", "`false` turns the provider off",
-        default_doc="true when PROVIDER_BASE_URL is set"))
-    kind: str = field(default=DEFAULT_KIND, metadata=setting(
-        "PROVIDER_KIND", "the adapter (services/providers/registry.py); "
-        "`PROVIDER_<NAME>_KIND` first"))
+    name: str = field(
+        default=DEFAULT_NAME,
+        metadata=setting("PROVIDER_NAME", "the single provider's name (without a provider list)"),
+    )
+    base_url: str = field(
+        default="",
+        metadata=setting(
+            "PROVIDER_BASE_URL",
+            "the provider's API (http(s)); setting it enables the provider "
+            "(in a list: `PROVIDER_<NAME>_BASE_URL`, required)",
+            default_doc="none",
+        ),
+    )
+    enabled: bool = field(
+        default=False,
+        metadata=setting(
+            "PROVIDER_ENABLED",
+            "`false` turns the provider off",
+            default_doc="true when PROVIDER_BASE_URL is set",
+        ),
+    )
+    kind: str = field(
+        default=DEFAULT_KIND,
+        metadata=setting(
+            "PROVIDER_KIND",
+            "the adapter (services/providers/registry.py); `PROVIDER_<NAME>_KIND` first",
+        ),
+    )
 
 
 def provider_enabled(env: Mapping[str, str]) -> tuple[bool, str]:
     """Whether the provider is on, and its base URL (stripped; may be empty)."""
     base_url = read(ProviderBasics, "base_url", env).strip()
-    enabled = (read(ProviderBasics, "enabled", env) if env.get("PROVIDER_ENABLED")
-               else bool(base_url))
+    enabled = (
+        read(ProviderBasics, "enabled", env) if env.get("PROVIDER_ENABLED") else bool(base_url)
+    )
     return enabled, base_url
 
 
@@ -75,7 +96,7 @@ class ProviderEnv(Mapping[str, str]):
         if key in self._fixed:
             return self._fixed[key]
         if key.startswith(PREFIX):
-            setting = key[len(PREFIX):]
+            setting = key[len(PREFIX) :]
             own = self._own + setting
             if own in self._env:
                 return self._env[own]
@@ -118,6 +139,7 @@ def provider_kind(env: Mapping[str, str], name: str) -> str:
     own = f"{PREFIX}{name.upper()}_KIND"
     kind = (env.get(own) or read(ProviderBasics, "kind", env)).strip()
     if kind not in KINDS:
-        raise ConfigError(f"{own}: unknown provider kind {kind!r} (known: "
-                          f"{', '.join(sorted(KINDS))})")
+        raise ConfigError(
+            f"{own}: unknown provider kind {kind!r} (known: {', '.join(sorted(KINDS))})"
+        )
     return kind

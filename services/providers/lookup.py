@@ -40,42 +40,49 @@ class OrderLookup(Protocol):
 
 
 class SimOrderLookup:
-    def __init__(self, session: aiohttp.ClientSession, base_url: str, timeout_seconds: float
-                 ) -> None:
+    def __init__(
+        self, session: aiohttp.ClientSession, base_url: str, timeout_seconds: float
+    ) -> None:
         self._session = session
         self._url = base_url.rstrip("/") + SIM_ORDERS_PATH
         self._timeout = exact_timeout(timeout_seconds)
 
     async def find(self, remark: str) -> PlacedOrder | None:
         try:
-            async with self._session.get(self._url, params={"remark": remark},
-                                         timeout=self._timeout) as response:
+            async with self._session.get(
+                self._url, params={"remark": remark}, timeout=self._timeout
+            ) as response:
                 if response.status != 200:
                     raise LookupUnavailable(f"order lookup answered HTTP {response.status}")
                 body = await response.json(content_type=None)
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             raise LookupUnavailable(f"order lookup failed ({type(exc).__name__})") from None
         try:
-            orders = [PlacedOrder(str(o["id"]), str(o.get("reference") or ""))
-                      for o in body["orders"]]
+            orders = [
+                PlacedOrder(str(o["id"]), str(o.get("reference") or "")) for o in body["orders"]
+            ]
         except (KeyError, TypeError) as exc:
-            raise LookupUnavailable(f"unexpected lookup answer ({type(exc).__name__})"
-                                    ) from None
+            raise LookupUnavailable(f"unexpected lookup answer ({type(exc).__name__})") from None
         if len(orders) > 1:  # never expected: an attempt's remark is used once
-            log.error("several provider orders carry one remark",
-                      extra={"remark": remark, "orders": len(orders)})
+            log.error(
+                "several provider orders carry one remark",
+                extra={"remark": remark, "orders": len(orders)},
+            )
         return orders[0] if orders else None
 
 
 class NoOrderLookup:
     async def find(self, remark: str) -> PlacedOrder | None:
-        log.error("provider order outcome unknown and no lookup configured: reconcile by "
-                  "hand", extra={"remark": remark})
+        log.error(
+            "provider order outcome unknown and no lookup configured: reconcile by hand",
+            extra={"remark": remark},
+        )
         return None
 
 
-def order_lookup(kind: str, session: aiohttp.ClientSession, url: str,
-                 timeout_seconds: float) -> OrderLookup:
+def order_lookup(
+    kind: str, session: aiohttp.ClientSession, url: str, timeout_seconds: float
+) -> OrderLookup:
     if kind == ORDER_LOOKUP_SIM:
         return SimOrderLookup(session, url, timeout_seconds)
     return NoOrderLookup()

@@ -21,10 +21,15 @@ from services.providers.lookup import OrderLookup
 class Adapter(Protocol):
     """An adapter class's constructor."""
 
-    def __call__(self, config: ProviderConfig, session: aiohttp.ClientSession,
-                 tokens: TokenCaller, counter: RequestCounter | None = None,
-                 lookup: OrderLookup | None = None, budget: Permits | None = None
-                 ) -> FlightProvider: ...
+    def __call__(
+        self,
+        config: ProviderConfig,
+        session: aiohttp.ClientSession,
+        tokens: TokenCaller,
+        counter: RequestCounter | None = None,
+        lookup: OrderLookup | None = None,
+        budget: Permits | None = None,
+    ) -> FlightProvider: ...
 
 
 # kind -> adapter class.
@@ -33,10 +38,15 @@ KINDS: dict[str, Adapter] = {
 }
 
 
-def create_provider(kind: str, config: ProviderConfig, session: aiohttp.ClientSession,
-                    tokens: TokenCaller, counter: RequestCounter | None = None,
-                    lookup: OrderLookup | None = None, budget: Permits | None = None
-                    ) -> FlightProvider:
+def create_provider(
+    kind: str,
+    config: ProviderConfig,
+    session: aiohttp.ClientSession,
+    tokens: TokenCaller,
+    counter: RequestCounter | None = None,
+    lookup: OrderLookup | None = None,
+    budget: Permits | None = None,
+) -> FlightProvider:
     try:
         adapter = KINDS[kind]
     except KeyError:

@@ -32,15 +32,17 @@ from tests.utils.pgbouncer import DATABASE_PATHS, services_database
 
 
 @pytest.fixture(scope="module", params=DATABASE_PATHS)
-def cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-            ) -> Iterator[BookingCluster]:
+def cluster(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[BookingCluster]:
     """Two replicas on PostgreSQL, or on PgBouncer in transaction pooling mode (the
     checks below read PostgreSQL directly either way)."""
     workdir: Path = tmp_path_factory.mktemp("booking-cluster")
     with temporary_database_sync() as url:
         service_url, db_env = services_database(request, url)
-        cluster = BookingCluster(workdir, service_url, replicas=2,
-                                 env={"DB_POOL_SIZE": "10", **db_env})
+        cluster = BookingCluster(
+            workdir, service_url, replicas=2, env={"DB_POOL_SIZE": "10", **db_env}
+        )
         cluster.database_url = url  # type: ignore[attr-defined]
         try:
             yield cluster.start()
@@ -64,8 +66,9 @@ def reason_of(exc: grpc.aio.AioRpcError) -> tuple[str, dict[str, str]]:
     return "", {}
 
 
-async def test_500_concurrent_bookings_for_20_seats(cluster: BookingCluster,
-                                                    engine: AsyncEngine) -> None:
+async def test_500_concurrent_bookings_for_20_seats(
+    cluster: BookingCluster, engine: AsyncEngine
+) -> None:
     fare = await add_fare(engine, seats=20)
     # Callers alternate between the replicas, so both serve the burst however the
     # channels' connections come up (a round_robin channel only uses the replicas it
@@ -84,13 +87,15 @@ async def test_500_concurrent_bookings_for_20_seats(cluster: BookingCluster,
         user = f"buyer-{i}"
         try:
             await stubs[i % len(stubs)].CreateBooking(
-                create_request([fare.ref()]), metadata=bearer(cluster.token(user)),
-                timeout=60)
+                create_request([fare.ref()]), metadata=bearer(cluster.token(user)), timeout=60
+            )
             return "HELD"
         except grpc.aio.AioRpcError as exc:
             reason, metadata = reason_of(exc)
             assert (exc.code(), reason) == (grpc.StatusCode.FAILED_PRECONDITION, "SOLD_OUT"), (
-                exc.code(), exc.details())
+                exc.code(),
+                exc.details(),
+            )
             assert metadata["flight"] == fare.designator
             return reason
 
@@ -115,8 +120,9 @@ async def test_500_concurrent_bookings_for_20_seats(cluster: BookingCluster,
     assert not re.search(r"eyJ[A-Za-z0-9_-]{8,}\.", "\n".join(logs))
 
 
-async def test_round_trip_races_never_take_half_a_trip(cluster: BookingCluster,
-                                                       engine: AsyncEngine) -> None:
+async def test_round_trip_races_never_take_half_a_trip(
+    cluster: BookingCluster, engine: AsyncEngine
+) -> None:
     """Round trips and one-way returns compete for a return leg with 5 seats: every
     round trip either has both legs or none."""
     outbound = await add_fare(engine, seats=50)
@@ -127,8 +133,9 @@ async def test_round_trip_races_never_take_half_a_trip(cluster: BookingCluster,
     async def book(i: int) -> bool:
         offers = [outbound.ref(), inbound.ref()] if i % 2 == 0 else [inbound.ref()]
         try:
-            await stub.CreateBooking(create_request(offers),
-                                     metadata=bearer(cluster.token(f"rt-{i}")), timeout=60)
+            await stub.CreateBooking(
+                create_request(offers), metadata=bearer(cluster.token(f"rt-{i}")), timeout=60
+            )
             return True
         except grpc.aio.AioRpcError as exc:
             assert reason_of(exc)[0] == "SOLD_OUT"
@@ -147,18 +154,21 @@ async def test_round_trip_races_never_take_half_a_trip(cluster: BookingCluster,
 
 
 async def test_50_concurrent_retries_with_one_request_id_make_one_booking(
-        cluster: BookingCluster, engine: AsyncEngine) -> None:
+    cluster: BookingCluster, engine: AsyncEngine
+) -> None:
     fare = await add_fare(engine, seats=10)
     channel = cluster.channel()
     stub = cluster.stub(channel)
     request = create_request([fare.ref()], request_id="retry-me-0001")
     auth = bearer(cluster.token("retrier"))
     try:
-        responses = await asyncio.gather(*(
-            stub.CreateBooking(request, metadata=auth, timeout=30) for _ in range(50)))
+        responses = await asyncio.gather(
+            *(stub.CreateBooking(request, metadata=auth, timeout=30) for _ in range(50))
+        )
         # The same key with a different request is refused, naming the booking.
-        other = create_request([fare.ref()], request_id="retry-me-0001",
-                               contact=pb.Contact(email="other@example.com"))
+        other = create_request(
+            [fare.ref()], request_id="retry-me-0001", contact=pb.Contact(email="other@example.com")
+        )
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await stub.CreateBooking(other, metadata=auth, timeout=30)
     finally:
@@ -170,31 +180,39 @@ async def test_50_concurrent_retries_with_one_request_id_make_one_booking(
     assert metadata["booking_reference"] == responses[0].booking.booking_reference
     assert await seats_available(engine, fare.fare_id) == 9
     async with engine.connect() as conn:
-        count = (await conn.execute(text(
-            "SELECT count(*) FROM bookings WHERE user_id = 'retrier'"))).scalar_one()
+        count = (
+            await conn.execute(text("SELECT count(*) FROM bookings WHERE user_id = 'retrier'"))
+        ).scalar_one()
     assert count == 1
 
 
-async def test_concurrent_cancels_return_seats_once(cluster: BookingCluster,
-                                                    engine: AsyncEngine) -> None:
+async def test_concurrent_cancels_return_seats_once(
+    cluster: BookingCluster, engine: AsyncEngine
+) -> None:
     fare = await add_fare(engine, seats=6)
     channel = cluster.channel()
     stub = cluster.stub(channel)
     auth = bearer(cluster.token("canceller"))
     try:
         held = (await stub.CreateBooking(create_request([fare.ref()]), metadata=auth)).booking
-        confirmed = (await stub.CreateBooking(create_request([fare.ref()]), metadata=auth)
-                     ).booking
-        await stub.ConfirmBooking(pb.ConfirmBookingRequest(
-            booking_reference=confirmed.booking_reference, payment_token="tok_visa"),
-            metadata=auth)
+        confirmed = (await stub.CreateBooking(create_request([fare.ref()]), metadata=auth)).booking
+        await stub.ConfirmBooking(
+            pb.ConfirmBookingRequest(
+                booking_reference=confirmed.booking_reference, payment_token="tok_visa"
+            ),
+            metadata=auth,
+        )
         assert await seats_available(engine, fare.fare_id) == 4
-        results = await asyncio.gather(*(
-            stub.CancelBooking(pb.CancelBookingRequest(booking_reference=ref), metadata=auth)
-            for ref in [held.booking_reference, confirmed.booking_reference] * 25))
+        results = await asyncio.gather(
+            *(
+                stub.CancelBooking(pb.CancelBookingRequest(booking_reference=ref), metadata=auth)
+                for ref in [held.booking_reference, confirmed.booking_reference] * 25
+            )
+        )
         # Later cancels change nothing either.
         late = await stub.CancelBooking(
-            pb.CancelBookingRequest(booking_reference=held.booking_reference), metadata=auth)
+            pb.CancelBookingRequest(booking_reference=held.booking_reference), metadata=auth
+        )
     finally:
         await channel.close()
     assert {r.booking.status for r in results} == {pb.BOOKING_STATUS_CANCELLED}

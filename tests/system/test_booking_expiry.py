@@ -33,19 +33,25 @@ HOLD_SECONDS = 1.0
 
 
 @pytest.fixture(scope="module", params=DATABASE_PATHS)
-def cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-            ) -> Iterator[BookingCluster]:
+def cluster(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[BookingCluster]:
     """Two replicas on PostgreSQL, or through PgBouncer in transaction pooling mode."""
     workdir: Path = tmp_path_factory.mktemp("booking-expiry")
     with temporary_database_sync() as url:
         service_url, db_env = services_database(request, url)
-        cluster = BookingCluster(workdir, service_url, replicas=2, env={
-            **db_env,
-            "BOOKING_HOLD_SECONDS": str(HOLD_SECONDS),
-            "BOOKING_SWEEP_INTERVAL_SECONDS": "0.1",
-            # Small batches: several sweeps, on both replicas, race for the same rows.
-            "BOOKING_SWEEP_BATCH_SIZE": "7",
-        })
+        cluster = BookingCluster(
+            workdir,
+            service_url,
+            replicas=2,
+            env={
+                **db_env,
+                "BOOKING_HOLD_SECONDS": str(HOLD_SECONDS),
+                "BOOKING_SWEEP_INTERVAL_SECONDS": "0.1",
+                # Small batches: several sweeps, on both replicas, race for the same rows.
+                "BOOKING_SWEEP_BATCH_SIZE": "7",
+            },
+        )
         cluster.database_url = url  # type: ignore[attr-defined]
         try:
             yield cluster.start()
@@ -74,14 +80,19 @@ def expired_counts(cluster: BookingCluster) -> dict[str, int]:
 
 async def statuses(engine: AsyncEngine, fare_id: int) -> dict[str, str]:
     async with engine.connect() as conn:
-        rows = await conn.execute(text(
-            "SELECT b.reference, b.status FROM bookings b JOIN booking_segments s "
-            "ON s.booking_id = b.id WHERE s.fare_id = :f"), {"f": fare_id})
+        rows = await conn.execute(
+            text(
+                "SELECT b.reference, b.status FROM bookings b JOIN booking_segments s "
+                "ON s.booking_id = b.id WHERE s.fare_id = :f"
+            ),
+            {"f": fare_id},
+        )
         return dict(rows.all())  # type: ignore[arg-type]
 
 
-async def wait_until_settled(engine: AsyncEngine, fare_id: int, timeout: float = 10.0
-                             ) -> dict[str, str]:
+async def wait_until_settled(
+    engine: AsyncEngine, fare_id: int, timeout: float = 10.0
+) -> dict[str, str]:
     deadline = time.monotonic() + timeout
     while True:
         found = await statuses(engine, fare_id)
@@ -91,17 +102,24 @@ async def wait_until_settled(engine: AsyncEngine, fare_id: int, timeout: float =
         await asyncio.sleep(0.1)
 
 
-async def test_expired_holds_give_seats_back_exactly_once(cluster: BookingCluster,
-                                                          engine: AsyncEngine) -> None:
+async def test_expired_holds_give_seats_back_exactly_once(
+    cluster: BookingCluster, engine: AsyncEngine
+) -> None:
     fare = await add_fare(engine, seats=100)
     before = sum(expired_counts(cluster).values())
     channel = cluster.channel()
     stub = cluster.stub(channel)
     try:
-        await asyncio.gather(*(
-            stub.CreateBooking(create_request([fare.ref()]),
-                               metadata=bearer(cluster.token(f"lapse-{i}")), timeout=30)
-            for i in range(60)))
+        await asyncio.gather(
+            *(
+                stub.CreateBooking(
+                    create_request([fare.ref()]),
+                    metadata=bearer(cluster.token(f"lapse-{i}")),
+                    timeout=30,
+                )
+                for i in range(60)
+            )
+        )
     finally:
         await channel.close()
     found = await wait_until_settled(engine, fare.fare_id)
@@ -124,8 +142,9 @@ def _reason(exc: grpc.aio.AioRpcError) -> str:
     return ""
 
 
-async def test_confirm_racing_the_expiry_has_one_winner(cluster: BookingCluster,
-                                                        engine: AsyncEngine) -> None:
+async def test_confirm_racing_the_expiry_has_one_winner(
+    cluster: BookingCluster, engine: AsyncEngine
+) -> None:
     fare = await add_fare(engine, seats=80)
     channel = cluster.channel()
     stub = cluster.stub(channel)
@@ -133,18 +152,25 @@ async def test_confirm_racing_the_expiry_has_one_winner(cluster: BookingCluster,
 
     async def hold_then_confirm(i: int) -> tuple[str, bool]:
         auth = bearer(cluster.token(f"racer-{i}"))
-        held = (await stub.CreateBooking(create_request([fare.ref()]), metadata=auth,
-                                         timeout=30)).booking
+        held = (
+            await stub.CreateBooking(create_request([fare.ref()]), metadata=auth, timeout=30)
+        ).booking
         expires = held.hold_expire_time.ToMicroseconds() / 1e6
         # Confirm at a random moment around the expiry (same host: same clock).
         await asyncio.sleep(max(0.0, expires - time.time() + rng.uniform(-0.25, 0.25)))
         try:
-            done = await stub.ConfirmBooking(pb.ConfirmBookingRequest(
-                booking_reference=held.booking_reference, payment_token="tok_visa"),
-                metadata=auth, timeout=30)
+            done = await stub.ConfirmBooking(
+                pb.ConfirmBookingRequest(
+                    booking_reference=held.booking_reference, payment_token="tok_visa"
+                ),
+                metadata=auth,
+                timeout=30,
+            )
         except grpc.aio.AioRpcError as exc:
-            assert (exc.code(), _reason(exc)) == (grpc.StatusCode.FAILED_PRECONDITION,
-                                                  "HOLD_EXPIRED"), exc.details()
+            assert (exc.code(), _reason(exc)) == (
+                grpc.StatusCode.FAILED_PRECONDITION,
+                "HOLD_EXPIRED",
+            ), exc.details()
             return held.booking_reference, False
         assert done.booking.status == pb.BOOKING_STATUS_CONFIRMED
         assert all(len(p.ticket_number) == 13 for p in done.booking.passengers)

@@ -26,14 +26,22 @@ from tests.utils.sim import Sim, new_clients
 from tests.utils.token_cluster import TokenCluster
 
 CHROMIUM = "/usr/bin/chromium"
-LAUNCH_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync"]
+LAUNCH_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ARTIFACTS = ROOT / ".run" / "artifacts"
 
 async_api = pytest.importorskip("playwright.async_api")
-pytestmark = pytest.mark.skipif(shutil.which(CHROMIUM) is None,
-                                reason="chromium missing (make test installs it as root)")
+pytestmark = pytest.mark.skipif(
+    shutil.which(CHROMIUM) is None, reason="chromium missing (make test installs it as root)"
+)
 
 
 class Stack:
@@ -43,22 +51,41 @@ class Stack:
         self.sim = Sim(workdir, new_clients()).start()
         self.parts: list[TokenCluster | SearchCluster | BookingCluster] = []
         # Fast recovery once the token endpoint is back.
-        self.tokens = TokenCluster(workdir, self.sim, redis_url, self.prefix, 3, env={
-            "TOKEN_BACKOFF_INITIAL_SECONDS": "0.2", "TOKEN_BACKOFF_MAX_SECONDS": "1",
-            "UPSTREAM_TIMEOUT_SECONDS": "1"}).start()
+        self.tokens = TokenCluster(
+            workdir,
+            self.sim,
+            redis_url,
+            self.prefix,
+            3,
+            env={
+                "TOKEN_BACKOFF_INITIAL_SECONDS": "0.2",
+                "TOKEN_BACKOFF_MAX_SECONDS": "1",
+                "UPSTREAM_TIMEOUT_SECONDS": "1",
+            },
+        ).start()
         self.parts.append(self.tokens)
-        self.search = SearchCluster(workdir, database_url, redis_url, self.prefix, 2,
-                                    self.tokens).start()
+        self.search = SearchCluster(
+            workdir, database_url, redis_url, self.prefix, 2, self.tokens
+        ).start()
         self.parts.append(self.search)
-        self.booking = BookingCluster(workdir, database_url, replicas=2, env={
-            "REDIS_URL": redis_url, "REDIS_KEY_PREFIX": self.prefix,
-            **provider_env(self.tokens)}).start()
+        self.booking = BookingCluster(
+            workdir,
+            database_url,
+            replicas=2,
+            env={
+                "REDIS_URL": redis_url,
+                "REDIS_KEY_PREFIX": self.prefix,
+                **provider_env(self.tokens),
+            },
+        ).start()
         self.parts.append(self.booking)
 
     def replica_ids(self) -> list[str]:
-        return ([r.replica_id for r in self.tokens.replicas]
-                + [p.name for p in self.search.processes]
-                + [p.name for p in self.booking.processes])
+        return (
+            [r.replica_id for r in self.tokens.replicas]
+            + [p.name for p in self.search.processes]
+            + [p.name for p in self.booking.processes]
+        )
 
     def stop(self) -> None:
         for part in reversed(self.parts):
@@ -107,18 +134,20 @@ async def test_dashboard_shows_every_replica_and_the_token_state(stack: Stack) -
             page = await browser.new_page(viewport={"width": 1400, "height": 1000})
             await page.goto(url)
             # Every replica of every service, from the heartbeats (written every 2 s).
-            await page.wait_for_function("document.querySelectorAll('tr.replica').length >= 7",
-                                         timeout=20_000)
+            await page.wait_for_function(
+                "document.querySelectorAll('tr.replica').length >= 7", timeout=20_000
+            )
             for rid in stack.replica_ids():
                 assert await page.locator(f"tr.replica[data-replica='{rid}']").count() == 1
             for service in ("token", "search", "booking"):
-                assert await page.locator(f"#service-{service} tr.replica").count() == \
-                    {"token": 3, "search": 2, "booking": 2}[service]
+                assert (
+                    await page.locator(f"#service-{service} tr.replica").count()
+                    == {"token": 3, "search": 2, "booking": 2}[service]
+                )
             tile = page.locator("#provider-amadeus")
             await tile.wait_for(timeout=10_000)
             # Green once every token replica's heartbeat (every 2 s) holds the token.
-            await page.wait_for_selector("#provider-amadeus[data-state='green']",
-                                         timeout=15_000)
+            await page.wait_for_selector("#provider-amadeus[data-state='green']", timeout=15_000)
             assert "expires in" in await tile.inner_text()
 
             # Token endpoint down and the token invalidated: no valid token anywhere.
@@ -127,8 +156,7 @@ async def test_dashboard_shows_every_replica_and_the_token_state(stack: Stack) -
             with pytest.raises(grpc.aio.AioRpcError) as err:
                 await client.report_invalid("amadeus", first.access_token)
             assert err.value.code() == grpc.StatusCode.UNAVAILABLE
-            await page.wait_for_selector("#provider-amadeus[data-state='red']",
-                                         timeout=30_000)
+            await page.wait_for_selector("#provider-amadeus[data-state='red']", timeout=30_000)
             assert "no valid token" in await tile.inner_text()
             await page.screenshot(path=str(ARTIFACTS / "dashboard-red.png"), full_page=True)
 
@@ -136,19 +164,19 @@ async def test_dashboard_shows_every_replica_and_the_token_state(stack: Stack) -
             # be in the shared backoff for a moment: ask again briefly).
             stack.sim.token_endpoint(down=False)
             latest = await _token_when_back(client)
-            await page.wait_for_selector("#provider-amadeus[data-state='green']",
-                                         timeout=30_000)
+            await page.wait_for_selector("#provider-amadeus[data-state='green']", timeout=30_000)
             seen_tokens.add(latest.access_token)
             assert latest.generation > first.generation
             await page.wait_for_function(
                 f"document.querySelector('#provider-amadeus').innerText"
-                f".includes('#{latest.generation}')", timeout=10_000)
+                f".includes('#{latest.generation}')",
+                timeout=10_000,
+            )
             await page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
             print(f"dashboard screenshots: {ARTIFACTS}/dashboard.png, dashboard-red.png")
 
             content = await page.content()
-            data = await (await page.request.get(url.replace("/dashboard", "/cluster.json"))
-                          ).text()
+            data = await (await page.request.get(url.replace("/dashboard", "/cluster.json"))).text()
         finally:
             await browser.close()
             await client.close()

@@ -19,8 +19,9 @@ async def test_issued_on_one_replica_valid_on_another_immediately(sim, cluster_f
         async def round_trip(i: int) -> int:
             async with semaphore:
                 issued = await a.issue_download_token(f"itinerary/T{i:04d}", 60)
-                result = await b.validate_download_token(issued.download_token,
-                                                         resource=f"itinerary/T{i:04d}")
+                result = await b.validate_download_token(
+                    issued.download_token, resource=f"itinerary/T{i:04d}"
+                )
                 return result.result
 
         results = await asyncio.gather(*(round_trip(i) for i in range(1000)))
@@ -45,7 +46,8 @@ async def test_single_use_token_has_exactly_one_winner(sim, cluster_factory):
         peek = await client.validate_download_token(issued.download_token, peek=True)
         assert peek.valid and peek.remaining_uses == 1
         results = await asyncio.gather(
-            *(client.validate_download_token(issued.download_token) for _ in range(50)))
+            *(client.validate_download_token(issued.download_token) for _ in range(50))
+        )
         assert sum(r.valid for r in results) == 1
         assert sum(r.result == R.RESULT_USED_UP for r in results) == 49
     finally:

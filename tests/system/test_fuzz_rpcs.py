@@ -61,10 +61,15 @@ EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "60"))
 CALL_TIMEOUT = 30.0
 # What a hostile request may get: the codes our error mapping documents.
 DOCUMENTED = {
-    grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND,
-    grpc.StatusCode.ALREADY_EXISTS, grpc.StatusCode.FAILED_PRECONDITION,
-    grpc.StatusCode.ABORTED, grpc.StatusCode.UNAUTHENTICATED,
-    grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.OK,
+    grpc.StatusCode.INVALID_ARGUMENT,
+    grpc.StatusCode.NOT_FOUND,
+    grpc.StatusCode.ALREADY_EXISTS,
+    grpc.StatusCode.FAILED_PRECONDITION,
+    grpc.StatusCode.ABORTED,
+    grpc.StatusCode.UNAUTHENTICATED,
+    grpc.StatusCode.PERMISSION_DENIED,
+    grpc.StatusCode.UNAVAILABLE,
 }
 # The servers' receive limit (gRPC's default): a larger request is RESOURCE_EXHAUSTED,
 # a smaller one never is (that was an answer too large for the client's limits).
@@ -88,19 +93,29 @@ class FuzzStack:
 
     def start(self) -> FuzzStack:
         self.sim = Sim(self.workdir, new_clients()).start()
-        self.tokens = TokenCluster(self.workdir, self.sim, self.redis_url, self.prefix,
-                                   1).start()
-        self.search = SearchCluster(self.workdir, self.database_url, self.redis_url,
-                                    self.prefix, 1, self.tokens).start()
-        self.booking = BookingCluster(self.workdir, self.database_url, replicas=1, env={
-            "BOOKING_PRICE_SOURCE": "search",
-            "SEARCH_SERVICE_ADDRESSES": ",".join(self.search.addresses),
-            "SEARCH_TIMEOUT_SECONDS": "10", **provider_env(self.tokens)}).start()
-        self.addresses = {"skyroute.token.v1.TokenService": self.tokens.addresses[0],
-                          "skyroute.search.v1.SearchService": self.search.addresses[0],
-                          "skyroute.booking.v1.BookingService": self.booking.addresses[0]}
-        self.channels = {name: grpc.insecure_channel(address)
-                         for name, address in self.addresses.items()}
+        self.tokens = TokenCluster(self.workdir, self.sim, self.redis_url, self.prefix, 1).start()
+        self.search = SearchCluster(
+            self.workdir, self.database_url, self.redis_url, self.prefix, 1, self.tokens
+        ).start()
+        self.booking = BookingCluster(
+            self.workdir,
+            self.database_url,
+            replicas=1,
+            env={
+                "BOOKING_PRICE_SOURCE": "search",
+                "SEARCH_SERVICE_ADDRESSES": ",".join(self.search.addresses),
+                "SEARCH_TIMEOUT_SECONDS": "10",
+                **provider_env(self.tokens),
+            },
+        ).start()
+        self.addresses = {
+            "skyroute.token.v1.TokenService": self.tokens.addresses[0],
+            "skyroute.search.v1.SearchService": self.search.addresses[0],
+            "skyroute.booking.v1.BookingService": self.booking.addresses[0],
+        }
+        self.channels = {
+            name: grpc.insecure_channel(address) for name, address in self.addresses.items()
+        }
         return self
 
     def stop(self) -> None:
@@ -128,24 +143,34 @@ class FuzzStack:
     def other_credentials(self, rpc: Rpc) -> st.SearchStrategy[Metadata]:
         """None, wrong ones, or (booking) correctly signed tokens with a hostile subject."""
         if rpc.service.endswith("TokenService"):
-            return st.sampled_from([(), ((CALLER_HEADER, "search"),),
-                                    ((CALLER_HEADER, "search"), (CALLER_KEY_HEADER, "wrong")),
-                                    self.tokens.metadata("limited")])
+            return st.sampled_from(
+                [
+                    (),
+                    ((CALLER_HEADER, "search"),),
+                    ((CALLER_HEADER, "search"), (CALLER_KEY_HEADER, "wrong")),
+                    self.tokens.metadata("limited"),
+                ]
+            )
         if rpc.service.endswith("BookingService"):
             return st.one_of(
-                st.sampled_from([(), (("authorization", "Bearer not-a-jwt"),),
-                                 (("authorization", "Basic Zm9vOmJhcg=="),)]),
+                st.sampled_from(
+                    [
+                        (),
+                        (("authorization", "Bearer not-a-jwt"),),
+                        (("authorization", "Basic Zm9vOmJhcg=="),),
+                    ]
+                ),
                 st.sampled_from(HOSTILE_SUBJECTS).map(
-                    lambda sub: bearer(token_for(sub, self.booking.secret))))
+                    lambda sub: bearer(token_for(sub, self.booking.secret))
+                ),
+            )
         return st.just(())
 
 
-def call(channel: grpc.Channel, rpc: Rpc, body: bytes, metadata: Metadata
-         ) -> grpc.StatusCode:
+def call(channel: grpc.Channel, rpc: Rpc, body: bytes, metadata: Metadata) -> grpc.StatusCode:
     """The code ``rpc`` ends with for ``body`` (a stream: its first message)."""
     if rpc.streaming:
-        stream = channel.unary_stream(rpc.path)(body, metadata=metadata,
-                                                timeout=CALL_TIMEOUT)
+        stream = channel.unary_stream(rpc.path)(body, metadata=metadata, timeout=CALL_TIMEOUT)
         try:
             next(stream)
         except StopIteration:
@@ -165,14 +190,17 @@ def call(channel: grpc.Channel, rpc: Rpc, body: bytes, metadata: Metadata
 def seed_requests(stack: FuzzStack) -> dict[str, list[Message]]:
     """A valid request per RPC, on real offers, bookings and download tokens."""
     search = spb_grpc.SearchServiceStub(stack.channels["skyroute.search.v1.SearchService"])
-    booking = pb_grpc.BookingServiceStub(
-        stack.channels["skyroute.booking.v1.BookingService"])
+    booking = pb_grpc.BookingServiceStub(stack.channels["skyroute.booking.v1.BookingService"])
     auth = bearer(stack.booking.token("fuzzer"))
     query = spb.SearchFlightsRequest(
-        origin="LHR", destination="JFK", departure_date=(TOMORROW + timedelta(days=2)
-                                                         ).isoformat(),
-        passengers=spb.Passengers(adults=1), cabin=spb.CABIN_ECONOMY, page_size=20,
-        include_provider_offers=True)
+        origin="LHR",
+        destination="JFK",
+        departure_date=(TOMORROW + timedelta(days=2)).isoformat(),
+        passengers=spb.Passengers(adults=1),
+        cabin=spb.CABIN_ECONOMY,
+        page_size=20,
+        include_provider_offers=True,
+    )
     offers: list[str] = []
     for days in range(1, 8):
         query.departure_date = (TOMORROW + timedelta(days=days)).isoformat()
@@ -181,37 +209,50 @@ def seed_requests(stack: FuzzStack) -> dict[str, list[Message]]:
         if len(offers) >= 3:
             break
     assert len(offers) >= 3, "no offers in the seeded database"
-    held = booking.CreateBooking(create_request([offers[0]]), metadata=auth,
-                                 timeout=CALL_TIMEOUT).booking
-    to_confirm = booking.CreateBooking(create_request([offers[1]]), metadata=auth,
-                                       timeout=CALL_TIMEOUT).booking
-    confirmed = booking.ConfirmBooking(pb.ConfirmBookingRequest(
-        booking_reference=to_confirm.booking_reference, payment_token="tok_visa"),
-        metadata=auth, timeout=CALL_TIMEOUT)
+    held = booking.CreateBooking(
+        create_request([offers[0]]), metadata=auth, timeout=CALL_TIMEOUT
+    ).booking
+    to_confirm = booking.CreateBooking(
+        create_request([offers[1]]), metadata=auth, timeout=CALL_TIMEOUT
+    ).booking
+    confirmed = booking.ConfirmBooking(
+        pb.ConfirmBookingRequest(
+            booking_reference=to_confirm.booking_reference, payment_token="tok_visa"
+        ),
+        metadata=auth,
+        timeout=CALL_TIMEOUT,
+    )
     download = confirmed.itinerary_link.download_token
     minute = Duration(seconds=60)
     return {
         "GetToken": [tpb.GetTokenRequest(provider="amadeus", min_validity=minute)],
-        "ReportInvalidToken": [tpb.ReportInvalidTokenRequest(provider="amadeus",
-                                                             access_token="stale")],
+        "ReportInvalidToken": [
+            tpb.ReportInvalidTokenRequest(provider="amadeus", access_token="stale")
+        ],
         "GetTokenStatus": [tpb.GetTokenStatusRequest(provider="amadeus")],
         "WatchToken": [tpb.WatchTokenRequest(provider="amadeus")],
-        "IssueDownloadToken": [tpb.IssueDownloadTokenRequest(resource="fuzz/1", ttl=minute,
-                                                             max_uses=3)],
-        "ValidateDownloadToken": [tpb.ValidateDownloadTokenRequest(download_token=download,
-                                                                   peek=True)],
+        "IssueDownloadToken": [
+            tpb.IssueDownloadTokenRequest(resource="fuzz/1", ttl=minute, max_uses=3)
+        ],
+        "ValidateDownloadToken": [
+            tpb.ValidateDownloadTokenRequest(download_token=download, peek=True)
+        ],
         "RevokeDownloadToken": [tpb.RevokeDownloadTokenRequest(download_token="x" * 43)],
         "SearchFlights": [query],
         "GetOffer": [spb.GetOfferRequest(offer_id=offers[2])],
         "PriceOffer": [spb.PriceOfferRequest(offer_id=offers[2])],
         "CreateBooking": [create_request(offers[2:4]), create_request([offers[-1]])],
-        "ConfirmBooking": [pb.ConfirmBookingRequest(booking_reference=held.booking_reference,
-                                                    payment_token="tok_visa")],
+        "ConfirmBooking": [
+            pb.ConfirmBookingRequest(
+                booking_reference=held.booking_reference, payment_token="tok_visa"
+            )
+        ],
         "GetBooking": [pb.GetBookingRequest(booking_reference=held.booking_reference)],
         "ListBookings": [pb.ListBookingsRequest(page_size=2)],
         "CancelBooking": [pb.CancelBookingRequest(booking_reference=held.booking_reference)],
-        "IssueItineraryLink": [pb.IssueItineraryLinkRequest(
-            booking_reference=to_confirm.booking_reference)],
+        "IssueItineraryLink": [
+            pb.IssueItineraryLinkRequest(booking_reference=to_confirm.booking_reference)
+        ],
         "GetItinerary": [pb.GetItineraryRequest(download_token=download)],
     }
 
@@ -235,7 +276,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[
 def assert_still_serving(stack: FuzzStack) -> None:
     for name, channel in stack.channels.items():
         reply = health_pb2_grpc.HealthStub(channel).Check(
-            health_pb2.HealthCheckRequest(service=""), timeout=CALL_TIMEOUT)
+            health_pb2.HealthCheckRequest(service=""), timeout=CALL_TIMEOUT
+        )
         assert reply.status == health_pb2.HealthCheckResponse.SERVING, name
 
 
@@ -246,13 +288,18 @@ async def seat_sums(database_url: str) -> dict[int, int]:
     engine = create_async_engine(database_url)
     try:
         async with engine.connect() as conn:
-            rows = (await conn.execute(text(
-                "SELECT f.id, CASE WHEN f.seats_available < 0 THEN -1 "
-                "  ELSE f.seats_available + coalesce(b.seats, 0) END "
-                "FROM fares f LEFT JOIN (SELECT s.fare_id, sum(s.seats) AS seats "
-                "  FROM booking_segments s JOIN bookings k ON k.id = s.booking_id "
-                "  WHERE k.status IN ('HELD', 'CONFIRMED') GROUP BY s.fare_id) b "
-                "ON b.fare_id = f.id"))).all()
+            rows = (
+                await conn.execute(
+                    text(
+                        "SELECT f.id, CASE WHEN f.seats_available < 0 THEN -1 "
+                        "  ELSE f.seats_available + coalesce(b.seats, 0) END "
+                        "FROM fares f LEFT JOIN (SELECT s.fare_id, sum(s.seats) AS seats "
+                        "  FROM booking_segments s JOIN bookings k ON k.id = s.booking_id "
+                        "  WHERE k.status IN ('HELD', 'CONFIRMED') GROUP BY s.fare_id) b "
+                        "ON b.fare_id = f.id"
+                    )
+                )
+            ).all()
     finally:
         await engine.dispose()
     return {int(fare): int(seats) for fare, seats in rows}
@@ -260,8 +307,11 @@ async def seat_sums(database_url: str) -> dict[int, int]:
 
 def assert_seats_add_up(stack: FuzzStack) -> None:
     now = run_in_thread(seat_sums(stack.database_url))
-    changed = {fare: (stack.seat_sums.get(fare), seats) for fare, seats in now.items()
-               if stack.seat_sums.get(fare) != seats}
+    changed = {
+        fare: (stack.seat_sums.get(fare), seats)
+        for fare, seats in now.items()
+        if stack.seat_sums.get(fare) != seats
+    }
     assert not changed, f"fares whose seats no longer add up (before, now): {changed}"
 
 
@@ -271,8 +321,9 @@ def test_every_rpc_is_fuzzed() -> None:
     assert "/skyroute.token.v1.TokenService/GetToken" in names
     assert "/skyroute.search.v1.SearchService/SearchFlights" in names
     assert "/skyroute.booking.v1.BookingService/CreateBooking" in names
-    assert len(names) == sum(len(s.methods) for m in (tpb, spb, pb)
-                             for s in m.DESCRIPTOR.services_by_name.values())
+    assert len(names) == sum(
+        len(s.methods) for m in (tpb, spb, pb) for s in m.DESCRIPTOR.services_by_name.values()
+    )
 
 
 @pytest.mark.parametrize("rpc", RPCS, ids=str)
@@ -280,16 +331,17 @@ def test_hostile_requests_get_documented_codes(stack: FuzzStack, rpc: Rpc) -> No
     channel = stack.channels[rpc.service]
     valid = stack.credentials(rpc)
 
-    @settings(max_examples=EXAMPLES, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
-    @given(request=requests(rpc, stack.seeds.get(rpc.name, [])),
-           other=stack.other_credentials(rpc))
+    @settings(
+        max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
+    @given(request=requests(rpc, stack.seeds.get(rpc.name, [])), other=stack.other_credentials(rpc))
     def run(request: Shown, other: Metadata) -> None:
         body = request.message.SerializeToString()
         for metadata in (valid, other):
             code = call(channel, rpc, body, metadata)
-            allowed = DOCUMENTED | ({grpc.StatusCode.RESOURCE_EXHAUSTED}
-                                    if len(body) > MAX_REQUEST_BYTES else set())
+            allowed = DOCUMENTED | (
+                {grpc.StatusCode.RESOURCE_EXHAUSTED} if len(body) > MAX_REQUEST_BYTES else set()
+            )
             assert code in allowed, f"{rpc} answered {code.name} ({len(body)} bytes)"
 
     run()

@@ -59,10 +59,13 @@ class Service:
             text = response.read().decode()
         service, name = split_method(method)
         wanted = {"grpc_service": service, "grpc_method": name, "grpc_code": code}
-        return sum(sample.value for family in text_string_to_metric_families(text)
-                   for sample in family.samples
-                   if sample.name == "grpc_server_handled_total"
-                   and wanted.items() <= sample.labels.items())
+        return sum(
+            sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == "grpc_server_handled_total"
+            and wanted.items() <= sample.labels.items()
+        )
 
 
 def _ports(process: ServiceProcess) -> dict[str, int]:
@@ -72,17 +75,27 @@ def _ports(process: ServiceProcess) -> dict[str, int]:
 def _token(sim: Sim, cluster_factory: Callable[..., TokenCluster]) -> Service:
     cluster = cluster_factory(sim, replicas=1)
     replica = cluster.replicas[0]
-    return Service(replica.address, replica.metrics_port, replica.process,
-                   token_pb.DESCRIPTOR.services_by_name["TokenService"], cluster.metadata(),
-                   huge_call=("GetToken", token_pb.GetTokenRequest(provider=HUGE)),
-                   huge_code=frozenset({grpc.StatusCode.PERMISSION_DENIED,
-                                        grpc.StatusCode.NOT_FOUND,
-                                        grpc.StatusCode.INVALID_ARGUMENT}))
+    return Service(
+        replica.address,
+        replica.metrics_port,
+        replica.process,
+        token_pb.DESCRIPTOR.services_by_name["TokenService"],
+        cluster.metadata(),
+        huge_call=("GetToken", token_pb.GetTokenRequest(provider=HUGE)),
+        huge_code=frozenset(
+            {
+                grpc.StatusCode.PERMISSION_DENIED,
+                grpc.StatusCode.NOT_FOUND,
+                grpc.StatusCode.INVALID_ARGUMENT,
+            }
+        ),
+    )
 
 
 @pytest.fixture(params=["token", "search", "booking"])
-def service(request: pytest.FixtureRequest, workdir: Path, redis_url: str, key_prefix: str
-            ) -> Iterator[Service]:
+def service(
+    request: pytest.FixtureRequest, workdir: Path, redis_url: str, key_prefix: str
+) -> Iterator[Service]:
     if request.param == "token":
         yield _token(request.getfixturevalue("sim"), request.getfixturevalue("cluster_factory"))
         return
@@ -91,12 +104,15 @@ def service(request: pytest.FixtureRequest, workdir: Path, redis_url: str, key_p
             search = SearchCluster(workdir, url, redis_url, key_prefix, 1)
             try:
                 search.start()
-                yield Service(search.addresses[0], search.metrics_ports[0],
-                              search.processes[0],
-                              search_pb.DESCRIPTOR.services_by_name["SearchService"], (),
-                              huge_call=("PriceOffer", search_pb.PriceOfferRequest(
-                                  offer_id=HUGE)),
-                              huge_code=frozenset({grpc.StatusCode.INVALID_ARGUMENT}))
+                yield Service(
+                    search.addresses[0],
+                    search.metrics_ports[0],
+                    search.processes[0],
+                    search_pb.DESCRIPTOR.services_by_name["SearchService"],
+                    (),
+                    huge_call=("PriceOffer", search_pb.PriceOfferRequest(offer_id=HUGE)),
+                    huge_code=frozenset({grpc.StatusCode.INVALID_ARGUMENT}),
+                )
             finally:
                 search.stop()
         else:
@@ -104,22 +120,31 @@ def service(request: pytest.FixtureRequest, workdir: Path, redis_url: str, key_p
             try:
                 booking.start()
                 process = booking.processes[0]
-                yield Service(booking.addresses[0], _ports(process)["metrics"], process,
-                              booking_pb.DESCRIPTOR.services_by_name["BookingService"],
-                              bearer(booking.token("edge-user")),
-                              public=frozenset(PUBLIC_METHODS),
-                              huge_call=("GetBooking", booking_pb.GetBookingRequest(
-                                  booking_reference=HUGE)),
-                              huge_code=frozenset({grpc.StatusCode.INVALID_ARGUMENT}))
+                yield Service(
+                    booking.addresses[0],
+                    _ports(process)["metrics"],
+                    process,
+                    booking_pb.DESCRIPTOR.services_by_name["BookingService"],
+                    bearer(booking.token("edge-user")),
+                    public=frozenset(PUBLIC_METHODS),
+                    huge_call=("GetBooking", booking_pb.GetBookingRequest(booking_reference=HUGE)),
+                    huge_code=frozenset({grpc.StatusCode.INVALID_ARGUMENT}),
+                )
             finally:
                 booking.stop()
 
 
-async def _call(channel: grpc.aio.Channel, method: str, client_streaming: bool,
-                server_streaming: bool, body: bytes, metadata: Metadata) -> grpc.aio.AioRpcError:
+async def _call(
+    channel: grpc.aio.Channel,
+    method: str,
+    client_streaming: bool,
+    server_streaming: bool,
+    body: bytes,
+    metadata: Metadata,
+) -> grpc.aio.AioRpcError:
     """Sends ``body`` as-is (no serializer) and returns the error it must end in."""
     if client_streaming:
-        make: Any = (channel.stream_stream if server_streaming else channel.stream_unary)
+        make: Any = channel.stream_stream if server_streaming else channel.stream_unary
         call = make(method)(iter([body]), timeout=10, metadata=metadata)
     else:
         make = channel.unary_stream if server_streaming else channel.unary_unary
@@ -136,22 +161,33 @@ async def _call(channel: grpc.aio.Channel, method: str, client_streaming: bool,
 def _methods(service: Service) -> list[tuple[str, str, bool, bool, bool]]:
     """(path, input type, client streaming, server streaming, needs credentials)."""
     out = []
-    for descriptor, needs in ((service.descriptor, bool(service.credentials)),
-                              (HEALTH, False)):
+    for descriptor, needs in ((service.descriptor, bool(service.credentials)), (HEALTH, False)):
         for m in descriptor.methods:
             path = f"/{descriptor.full_name}/{m.name}"
-            out.append((path, m.input_type.full_name, m.client_streaming, m.server_streaming,
-                        needs and path not in service.public))
-    out.append((REFLECTION, "grpc.reflection.v1alpha.ServerReflectionRequest", True, True,
-                False))
+            out.append(
+                (
+                    path,
+                    m.input_type.full_name,
+                    m.client_streaming,
+                    m.server_streaming,
+                    needs and path not in service.public,
+                )
+            )
+    out.append((REFLECTION, "grpc.reflection.v1alpha.ServerReflectionRequest", True, True, False))
     return out
 
 
 async def test_garbage_is_invalid_argument_after_authentication(service: Service) -> None:
     async with grpc.aio.insecure_channel(service.address) as channel:
         for path, input_type, cs, ss, needs_credentials in _methods(service):
-            err = await _call(channel, path, cs, ss, GARBAGE,
-                              (*service.credentials, ("x-request-id", "req-garbage-edge")))
+            err = await _call(
+                channel,
+                path,
+                cs,
+                ss,
+                GARBAGE,
+                (*service.credentials, ("x-request-id", "req-garbage-edge")),
+            )
             assert err.code() == grpc.StatusCode.INVALID_ARGUMENT, (path, err.details())
             assert err.details() == f"request body is not a valid {input_type}"
             if needs_credentials:
@@ -167,8 +203,7 @@ async def test_garbage_is_invalid_argument_after_authentication(service: Service
     assert all(line["severity"] == "INFO" for line in malformed)
 
 
-async def test_a_huge_value_gets_a_short_status_and_bounded_log_lines(service: Service
-                                                                      ) -> None:
+async def test_a_huge_value_gets_a_short_status_and_bounded_log_lines(service: Service) -> None:
     method, request = service.huge_call
     path = f"/{service.descriptor.full_name}/{method}"
     async with grpc.aio.insecure_channel(service.address) as channel:
@@ -185,7 +220,8 @@ async def test_a_huge_value_gets_a_short_status_and_bounded_log_lines(service: S
 async def test_health_watch_pushes_not_serving_on_sigterm(service: Service) -> None:
     async with grpc.aio.insecure_channel(service.address) as channel:
         call = health_pb2_grpc.HealthStub(channel).Watch(
-            health_pb2.HealthCheckRequest(service=""), timeout=30)
+            health_pb2.HealthCheckRequest(service=""), timeout=30
+        )
         first = await asyncio.wait_for(call.read(), 10)
         assert first.status == health_pb2.HealthCheckResponse.SERVING
         service.process.signal(signal.SIGTERM)

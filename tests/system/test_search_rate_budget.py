@@ -30,12 +30,13 @@ LIMIT = 20  # the stand-in's requests per second
 SIM_BURST = 10
 # The fleet's budget: the provider's rate, a smaller burst (a margin for requests that
 # arrive closer together than they were granted).
-FLEET = RateBudgetSettings(per_second=LIMIT, burst=5, interactive_reserve=3,
-                           max_wait_seconds=2.0)
-FLEET_ENV = {"PROVIDER_RATE_LIMIT_PER_SECOND": str(FLEET.per_second),
-             "PROVIDER_RATE_LIMIT_BURST": str(FLEET.burst),
-             "PROVIDER_RATE_LIMIT_INTERACTIVE_RESERVE": str(FLEET.interactive_reserve),
-             "PROVIDER_RATE_LIMIT_MAX_WAIT_SECONDS": str(FLEET.max_wait_seconds)}
+FLEET = RateBudgetSettings(per_second=LIMIT, burst=5, interactive_reserve=3, max_wait_seconds=2.0)
+FLEET_ENV = {
+    "PROVIDER_RATE_LIMIT_PER_SECOND": str(FLEET.per_second),
+    "PROVIDER_RATE_LIMIT_BURST": str(FLEET.burst),
+    "PROVIDER_RATE_LIMIT_INTERACTIVE_RESERVE": str(FLEET.interactive_reserve),
+    "PROVIDER_RATE_LIMIT_MAX_WAIT_SECONDS": str(FLEET.max_wait_seconds),
+}
 
 
 class Stack:
@@ -44,8 +45,9 @@ class Stack:
         self.redis_url = redis_url
         self.sim = Sim(workdir, new_clients()).start()
         self.tokens = TokenCluster(workdir, self.sim, redis_url, self.prefix, 2).start()
-        self.search = SearchCluster(workdir, database_url, redis_url, self.prefix, 6,
-                                    self.tokens, env=FLEET_ENV).start()
+        self.search = SearchCluster(
+            workdir, database_url, redis_url, self.prefix, 6, self.tokens, env=FLEET_ENV
+        ).start()
 
     def stop(self) -> None:
         self.search.stop()
@@ -73,14 +75,19 @@ def stack(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[
 def query(n: int) -> pb.SearchFlightsRequest:
     """A query of its own (no cache hits): one provider request."""
     return pb.SearchFlightsRequest(
-        origin="LHR", destination="JFK",
+        origin="LHR",
+        destination="JFK",
         departure_date=(TOMORROW + timedelta(days=n % 90)).isoformat(),
-        passengers=pb.Passengers(adults=1 + (n // 90) % 9), cabin=pb.CABIN_ECONOMY, page_size=10,
-        include_provider_offers=True)
+        passengers=pb.Passengers(adults=1 + (n // 90) % 9),
+        cabin=pb.CABIN_ECONOMY,
+        page_size=10,
+        include_provider_offers=True,
+    )
 
 
-async def load(stack: Stack, seconds: float, callers: int, numbers: Iterator[int]
-               ) -> list[pb.SearchFlightsResponse]:
+async def load(
+    stack: Stack, seconds: float, callers: int, numbers: Iterator[int]
+) -> list[pb.SearchFlightsResponse]:
     channel = stack.search.channel()
     stub = pb_grpc.SearchServiceStub(channel)
     end = asyncio.get_running_loop().time() + seconds
@@ -129,8 +136,10 @@ async def test_background_flood_does_not_starve_searches(stack: Stack) -> None:
                 except BudgetExhausted:
                     flood["refused"] += 1
                     continue
-                async with session.get(f"{stack.sim.base_url}/v1/reference-data/airlines",
-                                       headers={"Authorization": f"Bearer {token}"}) as r:
+                async with session.get(
+                    f"{stack.sim.base_url}/v1/reference-data/airlines",
+                    headers={"Authorization": f"Bearer {token}"},
+                ) as r:
                     await r.read()
                 flood["sent"] += 1
 
@@ -138,8 +147,7 @@ async def test_background_flood_does_not_starve_searches(stack: Stack) -> None:
         async with aiohttp.ClientSession() as session:
             jobs = [asyncio.create_task(background_job(session)) for _ in range(20)]
             try:
-                answers = await load(stack, 4.0, callers=30,
-                                     numbers=itertools.count(400))
+                answers = await load(stack, 4.0, callers=30, numbers=itertools.count(400))
             finally:
                 stop.set()
                 await asyncio.gather(*jobs)

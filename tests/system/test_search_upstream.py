@@ -39,8 +39,9 @@ class Stack:
         self.redis_url = redis_url
         self.sim = Sim(workdir, new_clients()).start()
         self.tokens = TokenCluster(workdir, self.sim, redis_url, self.prefix, 2).start()
-        self.search = SearchCluster(workdir, database_url, redis_url, self.prefix, 2,
-                                    self.tokens).start()
+        self.search = SearchCluster(
+            workdir, database_url, redis_url, self.prefix, 2, self.tokens
+        ).start()
 
     @property
     def client_id(self) -> str:
@@ -76,8 +77,9 @@ def database() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory, database: str, redis_url: str
-          ) -> Iterator[Stack]:
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, database: str, redis_url: str
+) -> Iterator[Stack]:
     stack = Stack(tmp_path_factory.mktemp("search-stack"), database, redis_url)
     try:
         yield stack
@@ -97,13 +99,18 @@ def fresh(stack: Stack) -> Stack:
     return stack
 
 
-def query(origin: str = "LHR", destination: str = "JFK", *, adults: int = 1,
-          days: int = 0) -> pb.SearchFlightsRequest:
+def query(
+    origin: str = "LHR", destination: str = "JFK", *, adults: int = 1, days: int = 0
+) -> pb.SearchFlightsRequest:
     return pb.SearchFlightsRequest(
-        origin=origin, destination=destination,
+        origin=origin,
+        destination=destination,
         departure_date=(TOMORROW + timedelta(days=days)).isoformat(),
-        passengers=pb.Passengers(adults=adults), cabin=pb.CABIN_ECONOMY, page_size=100,
-        include_provider_offers=True)
+        passengers=pb.Passengers(adults=adults),
+        cabin=pb.CABIN_ECONOMY,
+        page_size=100,
+        include_provider_offers=True,
+    )
 
 
 def stubs(stack: Stack) -> list[tuple[grpc.aio.Channel, pb_grpc.SearchServiceStub]]:
@@ -136,9 +143,13 @@ async def test_revoked_token_one_refresh_across_replicas(fresh: Stack) -> None:
         # flight together, so both get a 401 before either has the new token.
         stack.sim.config(api_latency_ms=300)
         try:
-            responses = await asyncio.gather(*(
-                stub.SearchFlights(query(adults=1 + n + 3 * r, days=n), timeout=15)
-                for n in range(3) for r, (_, stub) in enumerate(pairs)))
+            responses = await asyncio.gather(
+                *(
+                    stub.SearchFlights(query(adults=1 + n + 3 * r, days=n), timeout=15)
+                    for n in range(3)
+                    for r, (_, stub) in enumerate(pairs)
+                )
+            )
         finally:
             stack.sim.config(api_latency_ms=0)
         for response in responses:
@@ -159,7 +170,8 @@ async def test_rate_limit_is_retried(fresh: Stack) -> None:
         before = stack.sim.stats()["api_429"]
         stack.sim._call("POST", "/_sim/fail-api", {"count": 1, "status": 429})
         response = await pb_grpc.SearchServiceStub(channel).SearchFlights(
-            query("ORD", "CDG"), timeout=15)
+            query("ORD", "CDG"), timeout=15
+        )
         assert not response.partial
         assert pb.SOURCE_PROVIDER in sources(response)
         assert stack.sim.stats()["api_429"] == before + 1
@@ -173,7 +185,8 @@ async def test_provider_errors_give_partial_inventory_results(fresh: Stack) -> N
     try:
         stack.sim._call("POST", "/_sim/fail-api", {"count": 50, "status": 503})
         response = await pb_grpc.SearchServiceStub(channel).SearchFlights(
-            query("ORD", "ATL"), timeout=15)
+            query("ORD", "ATL"), timeout=15
+        )
         assert response.partial and response.partial_reason == "PROVIDER_UNAVAILABLE"
         assert response.itineraries and sources(response) == {pb.SOURCE_INVENTORY}
     finally:
@@ -182,11 +195,18 @@ async def test_provider_errors_give_partial_inventory_results(fresh: Stack) -> N
 
 
 async def test_unreachable_provider_gives_partial_inventory_results(
-        stack: Stack, database: str, redis_url: str, tmp_path: Path) -> None:
+    stack: Stack, database: str, redis_url: str, tmp_path: Path
+) -> None:
     """A replica whose provider does not answer at all (nothing listens there)."""
-    dead = SearchCluster(tmp_path, database, redis_url, stack.prefix + "-dead", 1,
-                         stack.tokens,
-                         {"PROVIDER_BASE_URL": f"http://127.0.0.1:{free_port()}"}).start()
+    dead = SearchCluster(
+        tmp_path,
+        database,
+        redis_url,
+        stack.prefix + "-dead",
+        1,
+        stack.tokens,
+        {"PROVIDER_BASE_URL": f"http://127.0.0.1:{free_port()}"},
+    ).start()
     channel = dead.channel()
     try:
         stub = pb_grpc.SearchServiceStub(channel)
@@ -217,26 +237,27 @@ async def test_provider_offers_resolve_and_price(fresh: Stack) -> None:
         for _ in range(2):
             got = await stub.GetOffer(pb.GetOfferRequest(offer_id=offer.offer_id), timeout=15)
             assert got.itinerary.total_price == offer.total_price
-        priced = await stub.PriceOffer(pb.PriceOfferRequest(offer_id=offer.offer_id),
-                                       timeout=15)
+        priced = await stub.PriceOffer(pb.PriceOfferRequest(offer_id=offer.offer_id), timeout=15)
         assert priced.available and not priced.price_changed
         assert priced.current_total_price == offer.total_price
         # The offer as the provider priced it, for the booking service to order.
         raw = json.loads(priced.provider_offer_json)
         assert raw["type"] == "flight-offer" and raw["travelerPricings"]
         assert Decimal(raw["price"]["grandTotal"]) == (
-            offer.total_price.units + Decimal(offer.total_price.nanos).scaleb(-9))
+            offer.total_price.units + Decimal(offer.total_price.nanos).scaleb(-9)
+        )
         stack.sim._call("POST", "/_sim/price-change", {"percent": 10})
         try:
-            again = await stub.PriceOffer(pb.PriceOfferRequest(offer_id=offer.offer_id),
-                                          timeout=15)
+            again = await stub.PriceOffer(pb.PriceOfferRequest(offer_id=offer.offer_id), timeout=15)
             # GetOffer follows the inventory's rule: the old total is not answered OK.
             with pytest.raises(grpc.aio.AioRpcError) as err:
                 await stub.GetOffer(pb.GetOfferRequest(offer_id=offer.offer_id), timeout=15)
         finally:
             stack.sim._call("POST", "/_sim/price-change", {"percent": 0})
         assert (err.value.code(), error_details(err.value)[1]) == (
-            grpc.StatusCode.FAILED_PRECONDITION, "OFFER_CHANGED")
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "OFFER_CHANGED",
+        )
         assert again.price_changed
         assert again.original_total_price == offer.total_price
         assert again.current_total_price.units > offer.total_price.units
@@ -245,7 +266,8 @@ async def test_provider_offers_resolve_and_price(fresh: Stack) -> None:
 
 
 async def test_provider_duplicates_of_inventory_flights_are_dropped(
-        fresh: Stack, database: str) -> None:
+    fresh: Stack, database: str
+) -> None:
     stack = fresh
     channel = stack.search.channel()
     engine = create_async_engine(database)
@@ -254,32 +276,57 @@ async def test_provider_duplicates_of_inventory_flights_are_dropped(
         day = TOMORROW + timedelta(days=1)
         request = query("LHR", "JFK", days=1)
         before = await stub.SearchFlights(request, timeout=15)
-        provider = [i for i in before.itineraries if i.source == pb.SOURCE_PROVIDER
-                    and len(i.journeys[0].segments) == 1]
+        provider = [
+            i
+            for i in before.itineraries
+            if i.source == pb.SOURCE_PROVIDER and len(i.journeys[0].segments) == 1
+        ]
         assert provider
         segment = provider[0].journeys[0].segments[0]
         # Put the same flight into our inventory.
         async with engine.begin() as conn:
-            await conn.execute(text(
-                "INSERT INTO airlines (iata_code, name) VALUES (:code, :name) "
-                "ON CONFLICT DO NOTHING"), {"code": segment.airline_code, "name": "Test"})
-            flight_id = (await conn.execute(text(
-                "INSERT INTO flights (airline_code, flight_number, origin, destination, "
-                "departure_at, arrival_at) VALUES (:a, :n, 'LHR', 'JFK', "
-                "to_timestamp(:d), to_timestamp(:r)) RETURNING id"),
-                {"a": segment.airline_code, "n": segment.flight_number,
-                 "d": segment.departure_time.seconds, "r": segment.arrival_time.seconds}
-            )).scalar_one()
-            await conn.execute(text(
-                "INSERT INTO fares (flight_id, cabin, price, currency, seats_total, "
-                "seats_available, refundable, change_fee) "
-                "VALUES (:f, 'ECONOMY', 99.00, 'USD', 100, 100, false, 0)"), {"f": flight_id})
+            await conn.execute(
+                text(
+                    "INSERT INTO airlines (iata_code, name) VALUES (:code, :name) "
+                    "ON CONFLICT DO NOTHING"
+                ),
+                {"code": segment.airline_code, "name": "Test"},
+            )
+            flight_id = (
+                await conn.execute(
+                    text(
+                        "INSERT INTO flights (airline_code, flight_number, origin, destination, "
+                        "departure_at, arrival_at) VALUES (:a, :n, 'LHR', 'JFK', "
+                        "to_timestamp(:d), to_timestamp(:r)) RETURNING id"
+                    ),
+                    {
+                        "a": segment.airline_code,
+                        "n": segment.flight_number,
+                        "d": segment.departure_time.seconds,
+                        "r": segment.arrival_time.seconds,
+                    },
+                )
+            ).scalar_one()
+            await conn.execute(
+                text(
+                    "INSERT INTO fares (flight_id, cabin, price, currency, seats_total, "
+                    "seats_available, refundable, change_fee) "
+                    "VALUES (:f, 'ECONOMY', 99.00, 'USD', 100, 100, false, 0)"
+                ),
+                {"f": flight_id},
+            )
         stack.flush_cache()
         after = await stub.SearchFlights(request, timeout=15)
-        same = [i for i in after.itineraries
-                if [(s.flight_designator, s.departure_time.seconds)
-                    for j in i.journeys for s in j.segments]
-                == [(segment.flight_designator, segment.departure_time.seconds)]]
+        same = [
+            i
+            for i in after.itineraries
+            if [
+                (s.flight_designator, s.departure_time.seconds)
+                for j in i.journeys
+                for s in j.segments
+            ]
+            == [(segment.flight_designator, segment.departure_time.seconds)]
+        ]
         assert len(same) == 1 and same[0].source == pb.SOURCE_INVENTORY
         assert day.isoformat() in same[0].journeys[0].segments[0].departure_local_time
     finally:

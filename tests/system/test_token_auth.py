@@ -23,16 +23,25 @@ async def test_callers_are_authenticated_and_limited(sim, cluster_factory):
     try:
         assert await _code(stub.GetToken(request)) == grpc.StatusCode.UNAUTHENTICATED
         wrong = (("x-skyroute-caller", "search"), ("x-skyroute-caller-key", "x" * 32))
-        assert await _code(stub.GetToken(request, metadata=wrong)) == \
-            grpc.StatusCode.UNAUTHENTICATED
+        assert (
+            await _code(stub.GetToken(request, metadata=wrong)) == grpc.StatusCode.UNAUTHENTICATED
+        )
         unknown = (("x-skyroute-caller", "nobody"), ("x-skyroute-caller-key", "x" * 32))
-        assert await _code(stub.GetToken(request, metadata=unknown)) == \
-            grpc.StatusCode.UNAUTHENTICATED
-        assert await _code(stub.GetToken(request, metadata=cluster.metadata("limited"))) == \
-            grpc.StatusCode.PERMISSION_DENIED
-        assert await _code(stub.WatchToken(pb.WatchTokenRequest(provider="amadeus"),
-                                           metadata=cluster.metadata("limited")).read()) == \
-            grpc.StatusCode.PERMISSION_DENIED
+        assert (
+            await _code(stub.GetToken(request, metadata=unknown)) == grpc.StatusCode.UNAUTHENTICATED
+        )
+        assert (
+            await _code(stub.GetToken(request, metadata=cluster.metadata("limited")))
+            == grpc.StatusCode.PERMISSION_DENIED
+        )
+        assert (
+            await _code(
+                stub.WatchToken(
+                    pb.WatchTokenRequest(provider="amadeus"), metadata=cluster.metadata("limited")
+                ).read()
+            )
+            == grpc.StatusCode.PERMISSION_DENIED
+        )
         ok = await stub.GetToken(request, metadata=cluster.metadata("booking"))
         assert ok.token.access_token
         # Probes need no credentials.
@@ -57,16 +66,19 @@ async def test_bad_input_names_the_field(sim, cluster_factory):
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await stub.IssueDownloadToken(bad, metadata=md)
         assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-        assert {"resource", "ttl", "max_uses"} <= set(err.value.details().replace(";", ":")
-                                                      .replace(" ", "").split(":"))
+        assert {"resource", "ttl", "max_uses"} <= set(
+            err.value.details().replace(";", ":").replace(" ", "").split(":")
+        )
     finally:
         await channel.close()
 
 
-async def test_rejected_client_credentials_fail_fast_and_are_negative_cached(
-        sim, cluster_factory):
-    cluster = cluster_factory(sim, replicas=2, env={
-        "PROVIDER_AMADEUS_CLIENT_SECRET": "wrong-but-not-a-placeholder-" + "z" * 8})
+async def test_rejected_client_credentials_fail_fast_and_are_negative_cached(sim, cluster_factory):
+    cluster = cluster_factory(
+        sim,
+        replicas=2,
+        env={"PROVIDER_AMADEUS_CLIENT_SECRET": "wrong-but-not-a-placeholder-" + "z" * 8},
+    )
     client = cluster.client()
     try:
         for _ in range(20):

@@ -35,9 +35,16 @@ async def _wait_for(predicate, timeout: float, interval: float = 0.01):
 async def test_lock_holder_killed_mid_refresh(sim_factory, cluster_factory, redis_sync):
     lock_ttl, latency = 2.0, 1.5
     sim = sim_factory(token_ttl=8)
-    cluster = cluster_factory(sim, replicas=3, env={
-        "TOKEN_REFRESH_MIN_FRACTION": "0.3", "TOKEN_REFRESH_MAX_FRACTION": "0.3",
-        "TOKEN_LOCK_TTL_SECONDS": str(lock_ttl), "UPSTREAM_TIMEOUT_SECONDS": "5"})
+    cluster = cluster_factory(
+        sim,
+        replicas=3,
+        env={
+            "TOKEN_REFRESH_MIN_FRACTION": "0.3",
+            "TOKEN_REFRESH_MAX_FRACTION": "0.3",
+            "TOKEN_LOCK_TTL_SECONDS": str(lock_ttl),
+            "UPSTREAM_TIMEOUT_SECONDS": "5",
+        },
+    )
     client = cluster.client()
     try:
         first = await client.get_token("amadeus")
@@ -69,12 +76,14 @@ async def test_lock_holder_killed_mid_refresh(sim_factory, cluster_factory, redi
 
 @pytest.mark.parametrize("resume", ["after_successor_wrote", "while_successor_fetches"])
 async def test_paused_lock_holder_cannot_overwrite_newer_token(
-        sim_factory, cluster_factory, redis_sync, resume):
+    sim_factory, cluster_factory, redis_sync, resume
+):
     sim = sim_factory(token_ttl=60)
     # The holder renews its lease (1.5 s) every 0.5 s while it fetches, but not while
     # paused; the long HTTP timeout keeps its request alive until it resumes.
-    cluster = cluster_factory(sim, replicas=2, env={
-        "TOKEN_LOCK_TTL_SECONDS": "1.5", "UPSTREAM_TIMEOUT_SECONDS": "10"})
+    cluster = cluster_factory(
+        sim, replicas=2, env={"TOKEN_LOCK_TTL_SECONDS": "1.5", "UPSTREAM_TIMEOUT_SECONDS": "10"}
+    )
     client = cluster.client()
     paused = None
     # Resumed while the successor fetches, the holder's own fetch (3 s) is still in
@@ -84,8 +93,9 @@ async def test_paused_lock_holder_cannot_overwrite_newer_token(
         first = await client.get_token("amadeus")
         sim.config(token_latency_ms=latency_ms)
         report = asyncio.create_task(client.report_invalid("amadeus", first.access_token))
-        holder = await _wait_for(lambda: redis_sync.get(_lock_key(cluster)), timeout=3,
-                                 interval=0.002)
+        holder = await _wait_for(
+            lambda: redis_sync.get(_lock_key(cluster)), timeout=3, interval=0.002
+        )
         owner = holder.decode().split("|")[0]
         # Pause the holder once its token request is on the wire (it is sent within
         # milliseconds of taking the lock; the provider answers after 0.8 s).
@@ -94,20 +104,26 @@ async def test_paused_lock_holder_cannot_overwrite_newer_token(
         paused.signal(signal.SIGSTOP)
         if resume == "while_successor_fetches":
             # The lease expires; the other replica takes the lock and starts its fetch.
-            await _wait_for(lambda: (redis_sync.get(_lock_key(cluster)) or holder) != holder,
-                            timeout=4, interval=0.002)
+            await _wait_for(
+                lambda: (redis_sync.get(_lock_key(cluster)) or holder) != holder,
+                timeout=4,
+                interval=0.002,
+            )
             paused.signal(signal.SIGCONT)
             paused = None
         # The other replica refreshes and writes generation + 1.
-        await _wait_for(lambda: int(redis_sync.hget(_token_key(cluster), "generation"))
-                        > first.generation, timeout=8)
+        await _wait_for(
+            lambda: int(redis_sync.hget(_token_key(cluster), "generation")) > first.generation,
+            timeout=8,
+        )
         newer = redis_sync.hgetall(_token_key(cluster))
         if paused is not None:
             paused.signal(signal.SIGCONT)
             paused = None
         stats_key = f"{cluster.prefix}:tok:{{amadeus}}:stats"
-        await _wait_for(lambda: int(redis_sync.hget(stats_key, "fenced_rejected") or 0) >= 1,
-                        timeout=6)
+        await _wait_for(
+            lambda: int(redis_sync.hget(stats_key, "fenced_rejected") or 0) >= 1, timeout=6
+        )
         await asyncio.sleep(0.3)
         current = redis_sync.hgetall(_token_key(cluster))
         assert current[b"access_token"] == newer[b"access_token"]
@@ -131,10 +147,17 @@ async def test_paused_lock_holder_cannot_overwrite_newer_token(
 async def test_identity_provider_outage(sim_factory, cluster_factory):
     ttl = 4.0
     sim = sim_factory(token_ttl=ttl)
-    cluster = cluster_factory(sim, replicas=3, env={
-        "TOKEN_REFRESH_MIN_MARGIN_SECONDS": "0.3", "TOKEN_BACKOFF_INITIAL_SECONDS": "0.2",
-        "TOKEN_BACKOFF_MAX_SECONDS": "0.5", "UPSTREAM_TIMEOUT_SECONDS": "1",
-        "TOKEN_MIN_HANDOUT_SECONDS": "1"})
+    cluster = cluster_factory(
+        sim,
+        replicas=3,
+        env={
+            "TOKEN_REFRESH_MIN_MARGIN_SECONDS": "0.3",
+            "TOKEN_BACKOFF_INITIAL_SECONDS": "0.2",
+            "TOKEN_BACKOFF_MAX_SECONDS": "0.5",
+            "UPSTREAM_TIMEOUT_SECONDS": "1",
+            "TOKEN_MIN_HANDOUT_SECONDS": "1",
+        },
+    )
     client_id = cluster.client_ids["amadeus"]
     client = cluster.client()
     try:
@@ -174,7 +197,8 @@ async def test_identity_provider_outage(sim_factory, cluster_factory):
         for replica in cluster.replicas:
             channel, _ = cluster.stub(replica)
             reply = await health_pb2_grpc.HealthStub(channel).Check(
-                health_pb2.HealthCheckRequest(service="skyroute.token.v1.TokenService"))
+                health_pb2.HealthCheckRequest(service="skyroute.token.v1.TokenService")
+            )
             assert reply.status == health_pb2.HealthCheckResponse.SERVING
             await channel.close()
     finally:

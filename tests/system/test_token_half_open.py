@@ -14,15 +14,22 @@ PROBE = 0.5
 TTL = 4.0
 
 
-async def test_recovery_follows_the_endpoint_not_the_backoff_timer(sim_factory,
-                                                                   cluster_factory):
+async def test_recovery_follows_the_endpoint_not_the_backoff_timer(sim_factory, cluster_factory):
     sim = sim_factory(token_ttl=TTL)
     # The first failure opens an 8-16 s window: without a probe, callers would wait
     # that long after the endpoint is back.
-    cluster = cluster_factory(sim, replicas=3, env={
-        "TOKEN_PROBE_INTERVAL_SECONDS": str(PROBE), "TOKEN_MIN_HANDOUT_SECONDS": "1",
-        "TOKEN_REFRESH_MIN_MARGIN_SECONDS": "0.3", "TOKEN_BACKOFF_INITIAL_SECONDS": "16",
-        "TOKEN_BACKOFF_MAX_SECONDS": "30", "UPSTREAM_TIMEOUT_SECONDS": "1"})
+    cluster = cluster_factory(
+        sim,
+        replicas=3,
+        env={
+            "TOKEN_PROBE_INTERVAL_SECONDS": str(PROBE),
+            "TOKEN_MIN_HANDOUT_SECONDS": "1",
+            "TOKEN_REFRESH_MIN_MARGIN_SECONDS": "0.3",
+            "TOKEN_BACKOFF_INITIAL_SECONDS": "16",
+            "TOKEN_BACKOFF_MAX_SECONDS": "30",
+            "UPSTREAM_TIMEOUT_SECONDS": "1",
+        },
+    )
     client = cluster.client()
     per_replica = [cluster.client(replicas=[r]) for r in cluster.replicas]
     try:

@@ -18,9 +18,14 @@ from tests.utils.redis_server import PrivateRedis
 
 FLOOR = 1.5
 TTL = 5.0
-ENV = {"TOKEN_MIN_HANDOUT_SECONDS": str(FLOOR), "TOKEN_REFRESH_MIN_MARGIN_SECONDS": "0.3",
-       "TOKEN_BACKOFF_INITIAL_SECONDS": "0.2", "TOKEN_BACKOFF_MAX_SECONDS": "0.5",
-       "UPSTREAM_TIMEOUT_SECONDS": "1", "TOKEN_WATCH_HEARTBEAT_SECONDS": "0.1"}
+ENV = {
+    "TOKEN_MIN_HANDOUT_SECONDS": str(FLOOR),
+    "TOKEN_REFRESH_MIN_MARGIN_SECONDS": "0.3",
+    "TOKEN_BACKOFF_INITIAL_SECONDS": "0.2",
+    "TOKEN_BACKOFF_MAX_SECONDS": "0.5",
+    "UPSTREAM_TIMEOUT_SECONDS": "1",
+    "TOKEN_WATCH_HEARTBEAT_SECONDS": "0.1",
+}
 
 
 def _reason(err: grpc.aio.AioRpcError) -> str:
@@ -59,8 +64,9 @@ async def _watch(cluster, until: float) -> tuple[list[float], grpc.StatusCode | 
     left: list[float] = []
     code = None
     try:
-        stream = stub.WatchToken(pb.WatchTokenRequest(provider="amadeus"),
-                                 metadata=cluster.metadata())
+        stream = stub.WatchToken(
+            pb.WatchTokenRequest(provider="amadeus"), metadata=cluster.metadata()
+        )
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(until - time.time()):
                 async for item in stream:
@@ -77,8 +83,7 @@ def _check(left: list[float], errors: list[tuple]) -> None:
     # Measured when asked: the service decided later, with less left.
     assert min(left) >= FLOOR - 0.05, sorted(left)[:5]
     assert errors, "callers were never refused although the token ran out"
-    assert set(errors) == {(grpc.StatusCode.UNAVAILABLE, "UPSTREAM_TOKEN_UNAVAILABLE")}, \
-        set(errors)
+    assert set(errors) == {(grpc.StatusCode.UNAVAILABLE, "UPSTREAM_TOKEN_UNAVAILABLE")}, set(errors)
 
 
 async def test_no_token_within_the_floor_during_an_outage(sim_factory, cluster_factory):

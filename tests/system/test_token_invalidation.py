@@ -16,7 +16,8 @@ async def test_burst_of_reports_refreshes_once(sim, cluster_factory):
         first = await client.get_token("amadeus")
         before = sim.issued(client_id)
         responses = await asyncio.gather(
-            *(client.report_invalid("amadeus", first.access_token) for _ in range(100)))
+            *(client.report_invalid("amadeus", first.access_token) for _ in range(100))
+        )
         assert sum(r.invalidated for r in responses) == 1
         tokens = {r.token.access_token for r in responses}
         assert len(tokens) == 1 and first.access_token not in tokens
@@ -32,15 +33,15 @@ async def test_burst_of_reports_refreshes_once(sim, cluster_factory):
         await client.close()
 
 
-async def test_watchers_on_every_replica_see_new_generation_within_a_second(
-        sim, cluster_factory):
+async def test_watchers_on_every_replica_see_new_generation_within_a_second(sim, cluster_factory):
     cluster = cluster_factory(sim, replicas=3)
     channels = []
     received: dict[int, dict[int, float]] = {}
 
     async def watch(index: int, stub) -> None:
-        stream = stub.WatchToken(pb.WatchTokenRequest(provider="amadeus"),
-                                 metadata=cluster.metadata())
+        stream = stub.WatchToken(
+            pb.WatchTokenRequest(provider="amadeus"), metadata=cluster.metadata()
+        )
         async for item in stream:
             received.setdefault(index, {}).setdefault(item.token.generation, time.monotonic())
 

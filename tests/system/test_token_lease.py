@@ -55,7 +55,8 @@ def _reason(exc: grpc.aio.AioRpcError) -> str:
 
 
 async def test_holder_killed_mid_fetch_waiting_callers_are_served(
-        sim_factory, cluster_factory, redis_sync):
+    sim_factory, cluster_factory, redis_sync
+):
     sim = sim_factory(token_ttl=600)
     cluster = cluster_factory(sim, replicas=6)  # default lease and wait settings
     client = cluster.client(timeout=CALLER_DEADLINE)
@@ -64,8 +65,9 @@ async def test_holder_killed_mid_fetch_waiting_callers_are_served(
         sim.config(token_latency_ms=int(FETCH_LATENCY * 1000))
         # A 401 report: no valid token exists until the refresh it starts is written.
         report = asyncio.create_task(client.report_invalid("amadeus", first.access_token))
-        holder = await _wait_for(lambda: redis_sync.get(_lock_key(cluster)), timeout=5,
-                                 interval=0.002)
+        holder = await _wait_for(
+            lambda: redis_sync.get(_lock_key(cluster)), timeout=5, interval=0.002
+        )
         owner = holder.decode().split("|")[0]
         assert redis_sync.hget(_token_key(cluster), "invalid") == b"1"
 
@@ -75,8 +77,7 @@ async def test_holder_killed_mid_fetch_waiting_callers_are_served(
             try:
                 token = await client.get_token("amadeus")
             except grpc.aio.AioRpcError as exc:
-                answered.append((time.monotonic(), None,
-                                 f"{exc.code().name}/{_reason(exc)}"))
+                answered.append((time.monotonic(), None, f"{exc.code().name}/{_reason(exc)}"))
                 return
             answered.append((time.monotonic(), token, ""))
 
@@ -84,10 +85,15 @@ async def test_holder_killed_mid_fetch_waiting_callers_are_served(
         # Kill the holder while its token request is on the wire (its status says so).
         channel, stub = cluster.stub(cluster.replica(owner))
         try:
+
             async def holder_fetching() -> bool:
-                st = await stub.GetTokenStatus(pb.GetTokenStatusRequest(provider="amadeus"),
-                                               metadata=cluster.metadata(), timeout=5)
+                st = await stub.GetTokenStatus(
+                    pb.GetTokenStatusRequest(provider="amadeus"),
+                    metadata=cluster.metadata(),
+                    timeout=5,
+                )
                 return st.refreshing
+
             await _wait_for(holder_fetching, timeout=FETCH_LATENCY / 2)
         finally:
             await channel.close()
@@ -97,21 +103,28 @@ async def test_holder_killed_mid_fetch_waiting_callers_are_served(
         killed_at = time.monotonic()
         await asyncio.gather(*callers)
         written = await _wait_for(
-            lambda: int(redis_sync.hget(_token_key(cluster), "generation")) > first.generation
-            and time.monotonic(), timeout=CALLER_DEADLINE)
+            lambda: (
+                int(redis_sync.hget(_token_key(cluster), "generation")) > first.generation
+                and time.monotonic()
+            ),
+            timeout=CALLER_DEADLINE,
+        )
 
         errors = [why for _at, token, why in answered if token is None]
         takeover = min(at for at, _token, _why in answered) - killed_at
         last = max(at for at, _token, _why in answered) - killed_at
-        print(f"\ntakeover (kill -> first caller answered) {takeover:.2f}s, last answer "
-              f"{last:.2f}s, new token in Redis by {written - killed_at:.2f}s, "
-              f"caller errors {len(errors)}/{CALLERS}: {sorted(set(errors))}")
+        print(
+            f"\ntakeover (kill -> first caller answered) {takeover:.2f}s, last answer "
+            f"{last:.2f}s, new token in Redis by {written - killed_at:.2f}s, "
+            f"caller errors {len(errors)}/{CALLERS}: {sorted(set(errors))}"
+        )
         assert errors == []
         reported = await report
         tokens = {token.access_token for _at, token, _why in answered if token is not None}
         assert len(tokens) == 1 and first.access_token not in tokens
         assert {token.generation for _at, token, _why in answered if token is not None} == {
-            first.generation + 1}
+            first.generation + 1
+        }
         assert reported.token.access_token in tokens
         # About one lease plus one fetch, with room for a busy machine.
         assert takeover <= DEFAULT_LOCK_TTL + FETCH_LATENCY + 3.0, takeover
@@ -126,7 +139,8 @@ async def test_holder_killed_mid_fetch_waiting_callers_are_served(
 
 
 async def test_fetch_longer_than_the_lease_is_not_duplicated(
-        sim_factory, cluster_factory, redis_sync):
+    sim_factory, cluster_factory, redis_sync
+):
     # The holder renews its 1 s lease while a 2.5 s fetch runs: the other replicas,
     # all waiting for the lock, never take it, so the provider sees one request.
     sim = sim_factory(token_ttl=600)
@@ -137,8 +151,9 @@ async def test_fetch_longer_than_the_lease_is_not_duplicated(
         first = await client.get_token("amadeus")
         before = sim.issued(client_id)
         sim.config(token_latency_ms=2500)
-        reports = await asyncio.gather(*(
-            client.report_invalid("amadeus", first.access_token) for _ in range(6)))
+        reports = await asyncio.gather(
+            *(client.report_invalid("amadeus", first.access_token) for _ in range(6))
+        )
         assert sum(r.invalidated for r in reports) == 1
         assert {r.token.generation for r in reports} == {first.generation + 1}
         await asyncio.sleep(0.5)

@@ -12,9 +12,12 @@ CALLERS = 200
 
 # Short tokens: refresh at 75-85% of the lifetime, margin capped at half of it.
 # The hand-out floor is lowered with the margin: the margin is never below the floor.
-FAST_REFRESH = {"TOKEN_REFRESH_MIN_MARGIN_SECONDS": "0.3", "TOKEN_MIN_HANDOUT_SECONDS": "0.3",
-                "TOKEN_LOCK_TTL_SECONDS": "2",
-                "UPSTREAM_TIMEOUT_SECONDS": "1.5"}
+FAST_REFRESH = {
+    "TOKEN_REFRESH_MIN_MARGIN_SECONDS": "0.3",
+    "TOKEN_MIN_HANDOUT_SECONDS": "0.3",
+    "TOKEN_LOCK_TTL_SECONDS": "2",
+    "UPSTREAM_TIMEOUT_SECONDS": "1.5",
+}
 
 
 async def test_one_upstream_request_per_lifetime_under_load(sim_factory, cluster_factory):

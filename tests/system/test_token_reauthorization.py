@@ -50,8 +50,13 @@ async def _statuses(cluster: TokenCluster) -> list[pb.GetTokenStatusResponse]:
     for replica in cluster.replicas:
         channel, stub = cluster.stub(replica)
         try:
-            out.append(await stub.GetTokenStatus(pb.GetTokenStatusRequest(provider="amadeus"),
-                                                 metadata=cluster.metadata(), timeout=5))
+            out.append(
+                await stub.GetTokenStatus(
+                    pb.GetTokenStatusRequest(provider="amadeus"),
+                    metadata=cluster.metadata(),
+                    timeout=5,
+                )
+            )
         finally:
             await channel.close()
     return out
@@ -73,10 +78,18 @@ async def test_broken_chain_needs_and_gets_an_operator(sim_factory, cluster_fact
     client_id = next(iter(sim.clients))
     sim.grant_policy(client_id, refresh=True, rotation=True, grace_s=0, access_ttl=ACCESS_TTL)
     seed = sim.refresh_token(client_id)
-    cluster = cluster_factory(sim, replicas=3, env={
-        "PROVIDER_AMADEUS_GRANT": "refresh_token", "PROVIDER_AMADEUS_REFRESH_TOKEN": seed,
-        "TOKEN_ADMIN_CALLERS": "booking", "TOKEN_MIN_HANDOUT_SECONDS": "0.5",
-        "TOKEN_REFRESH_MIN_MARGIN_SECONDS": "0.5", "LOG_LEVEL": "INFO"})
+    cluster = cluster_factory(
+        sim,
+        replicas=3,
+        env={
+            "PROVIDER_AMADEUS_GRANT": "refresh_token",
+            "PROVIDER_AMADEUS_REFRESH_TOKEN": seed,
+            "TOKEN_ADMIN_CALLERS": "booking",
+            "TOKEN_MIN_HANDOUT_SECONDS": "0.5",
+            "TOKEN_REFRESH_MIN_MARGIN_SECONDS": "0.5",
+            "LOG_LEVEL": "INFO",
+        },
+    )
     cluster.secrets.append(seed)
     caller = cluster.client("search", timeout=5)
     admin = cluster.client("booking", timeout=10)
@@ -96,13 +109,16 @@ async def test_broken_chain_needs_and_gets_an_operator(sim_factory, cluster_fact
             assert time.monotonic() < deadline, "no REAUTHORIZATION_REQUIRED"
             await asyncio.sleep(0.1)
         failed_at = time.monotonic()
-        assert all(s.reauthorization_required and s.grant == "refresh_token"
-                   for s in await _statuses(cluster))
+        assert all(
+            s.reauthorization_required and s.grant == "refresh_token"
+            for s in await _statuses(cluster)
+        )
         for replica in cluster.replicas:
             page = json.loads(_get(f"http://127.0.0.1:{replica.metrics_port}/status.json"))
             assert "REAUTHORIZATION_REQUIRED" in page["providers"]["amadeus"]["alarm"], page
-        assert "skyroute_token_reauthorization_required{provider=\"amadeus\"} 1.0" in _page(
-            cluster, "/metrics")
+        assert 'skyroute_token_reauthorization_required{provider="amadeus"} 1.0' in _page(
+            cluster, "/metrics"
+        )
         # Failing fast: no retry storm against the provider while the flag is up.
         before = sim.refresh_stats(client_id)["invalid_grant"]
         await asyncio.sleep(1.0)
@@ -121,8 +137,10 @@ async def test_broken_chain_needs_and_gets_an_operator(sim_factory, cluster_fact
         tokens = await _get_on_every_replica(cluster)
         assert {t.generation for t in tokens} >= {installed.generation}
         assert not any(s.reauthorization_required for s in await _statuses(cluster))
-        print(f"\nREAUTHORIZATION_REQUIRED until the operator's install: "
-              f"{time.monotonic() - failed_at:.1f}s")
+        print(
+            f"\nREAUTHORIZATION_REQUIRED until the operator's install: "
+            f"{time.monotonic() - failed_at:.1f}s"
+        )
 
         # Break it again, then mend it with the CLI and a refresh token on stdin.
         sim.revoke_family(_latest_family(sim))
@@ -132,12 +150,30 @@ async def test_broken_chain_needs_and_gets_an_operator(sim_factory, cluster_fact
             await asyncio.sleep(0.2)
         fresh = sim.refresh_token(client_id)
         cluster.secrets.append(fresh)
-        env = {**os.environ, "TOKEN_SERVICE_ADDRESSES": ",".join(cluster.addresses),
-               "TOKEN_CALLER_ID": "booking", "TOKEN_CALLER_KEY": cluster.keys["booking"]}
+        env = {
+            **os.environ,
+            "TOKEN_SERVICE_ADDRESSES": ",".join(cluster.addresses),
+            "TOKEN_CALLER_ID": "booking",
+            "TOKEN_CALLER_KEY": cluster.keys["booking"],
+        }
         done = await asyncio.to_thread(
-            subprocess.run, [sys.executable, "-m", "skyroute_cli", "token",
-                             "install-refresh-token", "--provider", "amadeus", "--token-stdin"],
-            input=fresh + "\n", capture_output=True, text=True, env=env, timeout=60)
+            subprocess.run,
+            [
+                sys.executable,
+                "-m",
+                "skyroute_cli",
+                "token",
+                "install-refresh-token",
+                "--provider",
+                "amadeus",
+                "--token-stdin",
+            ],
+            input=fresh + "\n",
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
         assert done.returncode == 0, done.stderr
         assert fresh not in done.stdout + done.stderr
         await _get_on_every_replica(cluster)

@@ -21,7 +21,8 @@ async def _health(cluster, service: str) -> list[int]:
     for replica in cluster.replicas:
         channel, _ = cluster.stub(replica)
         reply = await health_pb2_grpc.HealthStub(channel).Check(
-            health_pb2.HealthCheckRequest(service=service), timeout=5)
+            health_pb2.HealthCheckRequest(service=service), timeout=5
+        )
         out.append(reply.status)
         await channel.close()
     return out
@@ -69,7 +70,8 @@ async def test_redis_outage_degrades_and_recovers(sim, cluster_factory, workdir)
         token = await client.get_token("amadeus")
         assert token.access_token == first.access_token
         stored = redis.Redis.from_url(private.url).hget(
-            f"{cluster.prefix}:tok:{{amadeus}}:token", "access_token")
+            f"{cluster.prefix}:tok:{{amadeus}}:token", "access_token"
+        )
         assert stored is not None and cluster.open_stored(stored) == first.access_token
         assert sim.issued(client_id) == 1
     finally:
@@ -85,8 +87,12 @@ async def test_degraded_generations_never_collide(sim_factory, cluster_factory, 
     increasing, and after recovery the shared chain continues above them."""
     private = PrivateRedis(workdir).start()
     sim = sim_factory(token_ttl=3)
-    cluster = cluster_factory(sim, replicas=2, redis=private.url, env={
-        "TOKEN_MIN_HANDOUT_SECONDS": "0.5", "TOKEN_REFRESH_MIN_MARGIN_SECONDS": "0.3"})
+    cluster = cluster_factory(
+        sim,
+        replicas=2,
+        redis=private.url,
+        env={"TOKEN_MIN_HANDOUT_SECONDS": "0.5", "TOKEN_REFRESH_MIN_MARGIN_SECONDS": "0.3"},
+    )
     client = cluster.client()
     per_replica = [cluster.client(replicas=[r]) for r in cluster.replicas]
     try:

@@ -18,10 +18,17 @@ LIFETIMES = 5
 async def test_revoke_on_issue_causes_no_401s(sim_factory, cluster_factory):
     sim = sim_factory(token_ttl=TTL)
     sim.config(revoke_on_issue=True)
-    cluster = cluster_factory(sim, replicas=3, env={
-        "TOKEN_REFRESH_MIN_MARGIN_SECONDS": "0.3", "TOKEN_MIN_HANDOUT_SECONDS": "0.3",
-        "TOKEN_LOCK_TTL_SECONDS": "2",
-        "UPSTREAM_TIMEOUT_SECONDS": "1.5", "PROVIDER_AMADEUS_REVOKES_PREVIOUS_TOKEN": "true"})
+    cluster = cluster_factory(
+        sim,
+        replicas=3,
+        env={
+            "TOKEN_REFRESH_MIN_MARGIN_SECONDS": "0.3",
+            "TOKEN_MIN_HANDOUT_SECONDS": "0.3",
+            "TOKEN_LOCK_TTL_SECONDS": "2",
+            "UPSTREAM_TIMEOUT_SECONDS": "1.5",
+            "PROVIDER_AMADEUS_REVOKES_PREVIOUS_TOKEN": "true",
+        },
+    )
     client = cluster.client()
     url = f"{sim.base_url}/v1/reference-data/airlines?airlineCodes=BA"
     errors: list[str] = []

@@ -22,18 +22,22 @@ CALLERS = 200
 ROTATIONS = 50
 ACCESS_TTL = 2.0
 # Refresh at ~75 % of 2 s (margin and hand-out floor 0.5 s), so ~1.5 s per rotation.
-ENV = {"PROVIDER_AMADEUS_GRANT": "refresh_token", "TOKEN_MIN_HANDOUT_SECONDS": "0.5",
-       "TOKEN_REFRESH_MIN_MARGIN_SECONDS": "0.5", "LOG_LEVEL": "INFO"}
+ENV = {
+    "PROVIDER_AMADEUS_GRANT": "refresh_token",
+    "TOKEN_MIN_HANDOUT_SECONDS": "0.5",
+    "TOKEN_REFRESH_MIN_MARGIN_SECONDS": "0.5",
+    "LOG_LEVEL": "INFO",
+}
 
 
 def _chain_env(cluster_sim, client_id: str) -> dict[str, str]:
-    cluster_sim.grant_policy(client_id, refresh=True, rotation=True, grace_s=0,
-                             access_ttl=ACCESS_TTL)
+    cluster_sim.grant_policy(
+        client_id, refresh=True, rotation=True, grace_s=0, access_ttl=ACCESS_TTL
+    )
     return {**ENV, "PROVIDER_AMADEUS_REFRESH_TOKEN": cluster_sim.refresh_token(client_id)}
 
 
-async def _callers(cluster: TokenCluster, stop: asyncio.Event
-                   ) -> tuple[int, list[str], set[int]]:
+async def _callers(cluster: TokenCluster, stop: asyncio.Event) -> tuple[int, list[str], set[int]]:
     """CALLERS tasks calling GetToken until ``stop``: (calls, errors, generations seen)."""
     client = cluster.client(timeout=10.0)
     calls = 0
@@ -57,8 +61,9 @@ async def _callers(cluster: TokenCluster, stop: asyncio.Event
     return calls, errors, generations
 
 
-async def test_six_replicas_rotate_the_chain_without_reuse(sim_factory, cluster_factory,
-                                                           redis_sync):
+async def test_six_replicas_rotate_the_chain_without_reuse(
+    sim_factory, cluster_factory, redis_sync
+):
     sim = sim_factory()
     client_id = next(iter(sim.clients))
     env = _chain_env(sim, client_id)
@@ -88,12 +93,17 @@ async def test_six_replicas_rotate_the_chain_without_reuse(sim_factory, cluster_
     assert refresh["refresh_grants"] == rotations, (refresh, rotations)
     assert len(generations) >= ROTATIONS
     # The one window rotation cannot close: the provider's answer -> the write's ack.
-    windows = sorted(json.loads(line)["store_window_ms"] for line in cluster.logs().splitlines()
-                     if '"store_window_ms"' in line)
+    windows = sorted(
+        json.loads(line)["store_window_ms"]
+        for line in cluster.logs().splitlines()
+        if '"store_window_ms"' in line
+    )
     assert len(windows) == rotations
     p99 = windows[min(len(windows) - 1, int(len(windows) * 0.99))]
-    print(f"\nstore window (answer -> fenced write acknowledged), {len(windows)} rotations: "
-          f"p50 {statistics.median(windows):.2f} ms, p99 {p99:.2f} ms, max {windows[-1]:.2f} ms")
+    print(
+        f"\nstore window (answer -> fenced write acknowledged), {len(windows)} rotations: "
+        f"p50 {statistics.median(windows):.2f} ms, p99 {p99:.2f} ms, max {windows[-1]:.2f} ms"
+    )
     assert p99 < 1000  # generous: a busy machine; typically around a millisecond
     # No refresh token value anywhere in the replicas' logs.
     values = [t["refresh_token"] for t in sim.refresh_tokens()]

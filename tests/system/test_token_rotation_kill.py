@@ -33,8 +33,9 @@ ACCESS_TTL = 2.0
 RUN_SECONDS = 40.0
 
 
-def _killer(cluster: TokenCluster, redis_sync, stop: threading.Event,
-            killed: list[tuple[str, float]]) -> None:
+def _killer(
+    cluster: TokenCluster, redis_sync, stop: threading.Event, killed: list[tuple[str, float]]
+) -> None:
     """Waits a random 2-6 s, then SIGKILLs the next lease holder it sees, a random 0-4 ms
     after it took the lease (before, during or after its request); up to KILLS times."""
     lock_key = f"{cluster.prefix}:tok:{{amadeus}}:lock"
@@ -63,26 +64,41 @@ USER, PASSWORD = "skyroute-ops", secrets.token_urlsafe(18)
 def hotel_sim(workdir) -> Iterator[Sim]:
     """The stand-in with the hotel supplier profile; stopped after the cluster (which
     asks it for issued tokens when it checks the logs)."""
-    sim = Sim(workdir, new_clients(), hotel_clients={HOTEL_ID: HOTEL_SECRET},
-              hotel_users={USER: PASSWORD}).start()
+    sim = Sim(
+        workdir, new_clients(), hotel_clients={HOTEL_ID: HOTEL_SECRET}, hotel_users={USER: PASSWORD}
+    ).start()
     yield sim
     sim.stop()
 
 
 async def test_holder_killed_at_random_moments_chain_mends_itself(
-        hotel_sim, cluster_factory, redis_sync):
-    sim, hotel_id, hotel_secret, user, password = (hotel_sim, HOTEL_ID, HOTEL_SECRET, USER,
-                                                   PASSWORD)
+    hotel_sim, cluster_factory, redis_sync
+):
+    sim, hotel_id, hotel_secret, user, password = (
+        hotel_sim,
+        HOTEL_ID,
+        HOTEL_SECRET,
+        USER,
+        PASSWORD,
+    )
     if True:
-        sim.grant_policy(hotel_id, refresh=True, rotation=True, grace_s=0,
-                         access_ttl=ACCESS_TTL)
-        cluster = cluster_factory(sim, replicas=REPLICAS, env={
-            "PROVIDER_AMADEUS_TOKEN_URL": sim.hotel_token_url,
-            "PROVIDER_AMADEUS_CLIENT_ID": hotel_id, "PROVIDER_AMADEUS_CLIENT_SECRET": hotel_secret,
-            "PROVIDER_AMADEUS_GRANT": "password", "PROVIDER_AMADEUS_USERNAME": user,
-            "PROVIDER_AMADEUS_PASSWORD": password, "TOKEN_LOCK_TTL_SECONDS": "1",
-            "TOKEN_MIN_HANDOUT_SECONDS": "0.5", "TOKEN_REFRESH_MIN_MARGIN_SECONDS": "0.5",
-            "LOG_LEVEL": "INFO"})
+        sim.grant_policy(hotel_id, refresh=True, rotation=True, grace_s=0, access_ttl=ACCESS_TTL)
+        cluster = cluster_factory(
+            sim,
+            replicas=REPLICAS,
+            env={
+                "PROVIDER_AMADEUS_TOKEN_URL": sim.hotel_token_url,
+                "PROVIDER_AMADEUS_CLIENT_ID": hotel_id,
+                "PROVIDER_AMADEUS_CLIENT_SECRET": hotel_secret,
+                "PROVIDER_AMADEUS_GRANT": "password",
+                "PROVIDER_AMADEUS_USERNAME": user,
+                "PROVIDER_AMADEUS_PASSWORD": password,
+                "TOKEN_LOCK_TTL_SECONDS": "1",
+                "TOKEN_MIN_HANDOUT_SECONDS": "0.5",
+                "TOKEN_REFRESH_MIN_MARGIN_SECONDS": "0.5",
+                "LOG_LEVEL": "INFO",
+            },
+        )
         cluster.secrets += [hotel_secret, password]
         await _run(cluster, sim, hotel_id, redis_sync)
 
@@ -118,16 +134,20 @@ async def _run(cluster: TokenCluster, sim: Sim, hotel_id: str, redis_sync) -> No
         await asyncio.to_thread(killer.join)
         await client.close()
 
-    stats = {k.decode(): int(v) for k, v in
-             redis_sync.hgetall(f"{cluster.prefix}:tok:{{amadeus}}:stats").items()}
+    stats = {
+        k.decode(): int(v)
+        for k, v in redis_sync.hgetall(f"{cluster.prefix}:tok:{{amadeus}}:stats").items()
+    }
     refresh = sim.refresh_stats(hotel_id)
     broken = stats.get("chain_recoveries", 0)
     # A replica that takes Redis for down (e.g. its connection pool exhausted under this
     # load) logs in by itself when its copy runs out: a login, but no chain broken.
     degraded_logins = cluster.logs().count("token refreshed locally (degraded)")
-    print(f"\nkills {len(killed)}, broken chains {broken}, degraded logins "
-          f"{degraded_logins}, rotations {stats.get('chain_rotations')}, calls {calls}, "
-          f"caller errors {len(errors)}, stand-in {refresh}")
+    print(
+        f"\nkills {len(killed)}, broken chains {broken}, degraded logins "
+        f"{degraded_logins}, rotations {stats.get('chain_rotations')}, calls {calls}, "
+        f"caller errors {len(errors)}, stand-in {refresh}"
+    )
     assert len(killed) >= 2, killed
     assert refresh["reuses_detected"] == 0, refresh
     assert refresh["invalid_grant"] == 0, refresh

@@ -31,8 +31,11 @@ async def everything_under(redis: Redis, prefix: str) -> bytes:
         elif kind == "zset":
             blob += [m for m, _ in await redis.zrange(key, 0, -1, withscores=True)]
         elif kind in ("list", "set"):
-            blob += (await redis.lrange(key, 0, -1) if kind == "list"
-                     else list(await redis.smembers(key)))
+            blob += (
+                await redis.lrange(key, 0, -1)
+                if kind == "list"
+                else list(await redis.smembers(key))
+            )
         else:
             blob.append(repr(await redis.dump(key)).encode())
     return b"\n".join(blob)
@@ -50,8 +53,9 @@ async def capture(redis_url: str, seen: list[str], ready: asyncio.Event) -> None
         await monitor_client.aclose()
 
 
-async def test_no_access_token_in_clear_in_redis_or_monitor(sim_factory, cluster_factory,
-                                                             redis_url, key_prefix):
+async def test_no_access_token_in_clear_in_redis_or_monitor(
+    sim_factory, cluster_factory, redis_url, key_prefix
+):
     sim = sim_factory(token_ttl=4)  # refreshed about every 2 s
     seen: list[str] = []
     ready = asyncio.Event()
@@ -68,7 +72,8 @@ async def test_no_access_token_in_clear_in_redis_or_monitor(sim_factory, cluster
             served.add((await client.get_token("amadeus")).access_token)
             await asyncio.sleep(0.2)
         assert (await client.validate_download_token(issued.download_token)).result == (
-            R.RESULT_VALID)
+            R.RESULT_VALID
+        )
         blob = await everything_under(redis, key_prefix)
     finally:
         monitor.cancel()
@@ -77,8 +82,9 @@ async def test_no_access_token_in_clear_in_redis_or_monitor(sim_factory, cluster
         await client.close()
         await redis.aclose()
 
-    tokens = [t["access_token"] for t in sim.tokens()
-              if t["client_id"] in cluster.client_ids.values()]
+    tokens = [
+        t["access_token"] for t in sim.tokens() if t["client_id"] in cluster.client_ids.values()
+    ]
     assert len(tokens) >= 3 and len(served) >= 3  # refreshed while we watched
     assert f"{key_prefix}:tok:{{amadeus}}:token".encode() in blob
     assert f"{key_prefix}:dl:".encode() in blob  # the download token's key was scanned
@@ -97,8 +103,14 @@ async def test_key_rotation_without_downtime(sim, cluster_factory, redis_url, ke
     with k2, replica A not yet. Each serves what the other wrote: no extra refresh, and
     each refresh seals with the writer's first key."""
     k1, k2 = new_key_entry("k1"), new_key_entry("k2")
-    cluster = cluster_factory(sim, replicas=2, replica_env=[
-        {"TOKEN_ENCRYPTION_KEYS": f"{k1},{k2}"}, {"TOKEN_ENCRYPTION_KEYS": f"{k2},{k1}"}])
+    cluster = cluster_factory(
+        sim,
+        replicas=2,
+        replica_env=[
+            {"TOKEN_ENCRYPTION_KEYS": f"{k1},{k2}"},
+            {"TOKEN_ENCRYPTION_KEYS": f"{k2},{k1}"},
+        ],
+    )
     a = cluster.client(replicas=[cluster.replicas[0]])
     b = cluster.client(replicas=[cluster.replicas[1]])
     redis = Redis.from_url(redis_url)
@@ -133,7 +145,8 @@ async def test_key_rotation_without_downtime(sim, cluster_factory, redis_url, ke
 
 
 async def test_a_value_that_does_not_open_is_refreshed_not_an_error(
-        sim, cluster_factory, redis_url, key_prefix):
+    sim, cluster_factory, redis_url, key_prefix
+):
     cluster = cluster_factory(sim, replicas=2)
     client = cluster.client()
     redis = Redis.from_url(redis_url)

@@ -87,9 +87,11 @@ async def test_primary_killed_during_refresh_storm(sim_factory, cluster_factory,
         assert both.get(served.generation, served.access_token) == served.access_token
         degraded = sorted(g for g in both if g >= CLOCK_SPACE)
         issued = sim.issued(client_id)
-        print(f"\nSENTINEL refresh storm: failover {no_primary_s:.2f}s, calls {calls}, "
-              f"errors {len(errors)}, upstream tokens {issued} for "
-              f"{len(both)} generations served ({len(degraded)} fetched while degraded)")
+        print(
+            f"\nSENTINEL refresh storm: failover {no_primary_s:.2f}s, calls {calls}, "
+            f"errors {len(errors)}, upstream tokens {issued} for "
+            f"{len(both)} generations served ({len(degraded)} fetched while degraded)"
+        )
         # Every upstream token but at most the one in flight at the end was served.
         assert issued <= len(both) + 1
     finally:
@@ -123,8 +125,7 @@ async def test_primary_killed_during_download_token_use(sim, cluster_factory, se
                 continue
             started = time.monotonic()
             try:
-                first = await b.validate_download_token(issued.download_token,
-                                                        resource=resource)
+                first = await b.validate_download_token(issued.download_token, resource=resource)
             except Exception as exc:
                 errors.append((started, repr(exc)[:120]))
                 issued_only.append(issued.download_token)
@@ -133,8 +134,7 @@ async def test_primary_killed_during_download_token_use(sim, cluster_factory, se
             used.append(issued.download_token)
             started = time.monotonic()
             try:
-                again = await a.validate_download_token(issued.download_token,
-                                                        resource=resource)
+                again = await a.validate_download_token(issued.download_token, resource=resource)
             except Exception as exc:
                 errors.append((started, repr(exc)[:120]))
                 continue
@@ -155,12 +155,15 @@ async def test_primary_killed_during_download_token_use(sim, cluster_factory, se
             lost_uses += result == R.RESULT_VALID
             lost_tokens += result == R.RESULT_UNKNOWN
         for token in issued_only:
-            lost_tokens += (await a.validate_download_token(token, peek=True)).result \
-                == R.RESULT_UNKNOWN
+            lost_tokens += (
+                await a.validate_download_token(token, peek=True)
+            ).result == R.RESULT_UNKNOWN
         last_error_s = max((t - killed_at for t, _ in errors), default=0.0)
-        print(f"\nSENTINEL download tokens: failover {no_primary_s:.2f}s, uses {len(used)}, "
-              f"errors {len(errors)} (last sent {last_error_s:.2f}s after the kill), "
-              f"lost uses {lost_uses}, lost tokens {lost_tokens}, double uses {double_uses}")
+        print(
+            f"\nSENTINEL download tokens: failover {no_primary_s:.2f}s, uses {len(used)}, "
+            f"errors {len(errors)} (last sent {last_error_s:.2f}s after the kill), "
+            f"lost uses {lost_uses}, lost tokens {lost_tokens}, double uses {double_uses}"
+        )
         assert double_uses == 0 and lost_uses == 0 and lost_tokens == 0
         # Only calls sent while there is no primary (plus a reconnect) fail.
         assert last_error_s <= no_primary_s + 2.0, errors

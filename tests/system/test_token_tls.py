@@ -11,15 +11,34 @@ from tests.utils.certs import SERVER_NAME, make_pki
 
 async def test_mutual_tls(sim, cluster_factory, workdir):
     pki = make_pki(workdir)
-    cluster = cluster_factory(sim, replicas=2, env={
-        "TLS_CERT_FILE": str(pki["server_cert"]), "TLS_KEY_FILE": str(pki["server_key"]),
-        "TLS_CLIENT_CA_FILE": str(pki["ca"])})
+    cluster = cluster_factory(
+        sim,
+        replicas=2,
+        env={
+            "TLS_CERT_FILE": str(pki["server_cert"]),
+            "TLS_KEY_FILE": str(pki["server_key"]),
+            "TLS_CLIENT_CA_FILE": str(pki["ca"]),
+        },
+    )
     key = cluster.keys["search"]
-    with_cert = TokenClient(cluster.addresses, "search", key, timeout=5,
-                            tls_ca_file=str(pki["ca"]), tls_cert_file=str(pki["client_cert"]),
-                            tls_key_file=str(pki["client_key"]), tls_server_name=SERVER_NAME)
-    without_cert = TokenClient(cluster.addresses, "search", key, timeout=2,
-                               tls_ca_file=str(pki["ca"]), tls_server_name=SERVER_NAME)
+    with_cert = TokenClient(
+        cluster.addresses,
+        "search",
+        key,
+        timeout=5,
+        tls_ca_file=str(pki["ca"]),
+        tls_cert_file=str(pki["client_cert"]),
+        tls_key_file=str(pki["client_key"]),
+        tls_server_name=SERVER_NAME,
+    )
+    without_cert = TokenClient(
+        cluster.addresses,
+        "search",
+        key,
+        timeout=2,
+        tls_ca_file=str(pki["ca"]),
+        tls_server_name=SERVER_NAME,
+    )
     plaintext = TokenClient(cluster.addresses, "search", key, timeout=2)
     try:
         token = await with_cert.get_token("amadeus")

@@ -28,8 +28,11 @@ def _reason(exc: grpc.aio.AioRpcError) -> str:
 
 
 async def test_waiting_caller_is_bounded_by_its_deadline_and_the_cap(sim, cluster_factory):
-    cluster = cluster_factory(sim, replicas=1, env={
-        "TOKEN_WAIT_MAX_SECONDS": str(WAIT_MAX), "UPSTREAM_TIMEOUT_SECONDS": "10"})
+    cluster = cluster_factory(
+        sim,
+        replicas=1,
+        env={"TOKEN_WAIT_MAX_SECONDS": str(WAIT_MAX), "UPSTREAM_TIMEOUT_SECONDS": "10"},
+    )
     channel, stub = cluster.stub(cluster.replicas[0])
     metadata = cluster.metadata()
     request = pb.GetTokenRequest(provider="amadeus")
@@ -42,16 +45,23 @@ async def test_waiting_caller_is_bounded_by_its_deadline_and_the_cap(sim, cluste
             started = time.monotonic()
             with pytest.raises(grpc.aio.AioRpcError) as err:
                 await call(timeout)
-            return (time.monotonic() - started,
-                    f"{err.value.code().name}/{_reason(err.value)}")
+            return (time.monotonic() - started, f"{err.value.code().name}/{_reason(err.value)}")
 
         # The 401 report invalidates the token, then waits like GetToken does.
-        report_took, report_error = await timed(lambda t: stub.ReportInvalidToken(
-            pb.ReportInvalidTokenRequest(provider="amadeus", access_token=first.access_token),
-            metadata=metadata, timeout=t), 0.6)
-        results = await asyncio.gather(*(
-            timed(lambda t: stub.GetToken(request, metadata=metadata, timeout=t), timeout)
-            for timeout in (1.0, 10.0, None)))
+        report_took, report_error = await timed(
+            lambda t: stub.ReportInvalidToken(
+                pb.ReportInvalidTokenRequest(provider="amadeus", access_token=first.access_token),
+                metadata=metadata,
+                timeout=t,
+            ),
+            0.6,
+        )
+        results = await asyncio.gather(
+            *(
+                timed(lambda t: stub.GetToken(request, metadata=metadata, timeout=t), timeout)
+                for timeout in (1.0, 10.0, None)
+            )
+        )
         assert time.monotonic() - invalidated_at < FETCH_LATENCY  # the fetch was in flight
 
         expected = "DEADLINE_EXCEEDED/TOKEN_REFRESH_TIMEOUT"

@@ -34,8 +34,7 @@ TEST_DATABASE_PREFIX = "skyroute_test_"
 
 
 def admin_url() -> URL:
-    raw = (os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
-           or DEFAULT_ADMIN_URL)
+    raw = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL") or DEFAULT_ADMIN_URL
     return make_url(raw).set(drivername="postgresql")
 
 

@@ -26,12 +26,46 @@ SERVICE_MODULES = (token_service_pb2, search_service_pb2, booking_service_pb2)
 
 MEGABYTE = "x" * 1_000_000
 HOSTILE_TEXT = [
-    "", " ", "\x00", "a\x00b", "\x00" * 64, "\x1b[31mred\x1b[0m", "\x1b]0;title\x07",
-    "line\r\nInjected: yes", "\t", "\x7f", "\x85", "\x9f", "\u202eevil", "\u200b",
-    "\ufeff", "\ufffd", "Rene\u0301", "\u0130stanbul", "\U0001f600" * 20, "\U0010ffff",
-    "%s%n%x", "' OR 1=1 --", "\\", "../../etc/passwd", "${jndi:ldap://x}", "null",
-    "-1", "9" * 400, "A" * 65, "A" * 10_000, MEGABYTE, "\x00" + MEGABYTE,
-    "2030-02-30", "0000-00-00", "9999-12-31", "25:61", "LHR", "JFK", "amadeus", "tok_visa",
+    "",
+    " ",
+    "\x00",
+    "a\x00b",
+    "\x00" * 64,
+    "\x1b[31mred\x1b[0m",
+    "\x1b]0;title\x07",
+    "line\r\nInjected: yes",
+    "\t",
+    "\x7f",
+    "\x85",
+    "\x9f",
+    "\u202eevil",
+    "\u200b",
+    "\ufeff",
+    "\ufffd",
+    "Rene\u0301",
+    "\u0130stanbul",
+    "\U0001f600" * 20,
+    "\U0010ffff",
+    "%s%n%x",
+    "' OR 1=1 --",
+    "\\",
+    "../../etc/passwd",
+    "${jndi:ldap://x}",
+    "null",
+    "-1",
+    "9" * 400,
+    "A" * 65,
+    "A" * 10_000,
+    MEGABYTE,
+    "\x00" + MEGABYTE,
+    "2030-02-30",
+    "0000-00-00",
+    "9999-12-31",
+    "25:61",
+    "LHR",
+    "JFK",
+    "amadeus",
+    "tok_visa",
 ]
 INT32 = [0, 1, -1, 2, 100, 2**31 - 1, -(2**31)]
 INT64 = [*INT32, 2**53, 2**63 - 1, -(2**63)]
@@ -39,8 +73,17 @@ UINT32 = [0, 1, 2**31, 2**32 - 1]
 UINT64 = [*UINT32, 2**63, 2**64 - 1]
 # Timestamp / Duration seconds beyond what they may hold, and nanos of the wrong sign
 # or size.
-ODD_SECONDS = [0, 1, -1, 86_400, -62_135_596_801, 253_402_300_800, 315_576_000_001,
-               2**63 - 1, -(2**63)]
+ODD_SECONDS = [
+    0,
+    1,
+    -1,
+    86_400,
+    -62_135_596_801,
+    253_402_300_800,
+    315_576_000_001,
+    2**63 - 1,
+    -(2**63),
+]
 ODD_NANOS = [0, 1, -1, 999_999_999, 1_000_000_000, -1_000_000_000, 2**31 - 1, -(2**31)]
 MAX_DEPTH = 4
 
@@ -113,9 +156,11 @@ def _scalar(field: FieldDescriptor) -> st.SearchStrategy[Any]:
 
 def _time_like(descriptor: Descriptor) -> st.SearchStrategy[Message]:
     cls = GetMessageClass(descriptor)
-    return st.builds(lambda s, n: cls(seconds=s, nanos=n),
-                     st.one_of(st.sampled_from(ODD_SECONDS), st.integers(-(2**40), 2**40)),
-                     st.sampled_from(ODD_NANOS))
+    return st.builds(
+        lambda s, n: cls(seconds=s, nanos=n),
+        st.one_of(st.sampled_from(ODD_SECONDS), st.integers(-(2**40), 2**40)),
+        st.sampled_from(ODD_NANOS),
+    )
 
 
 def message_value(descriptor: Descriptor, depth: int = 0) -> st.SearchStrategy[Message]:
@@ -143,14 +188,18 @@ def field_value(field: FieldDescriptor, depth: int = 0) -> st.SearchStrategy[Any
         key = _scalar(field.message_type.fields_by_name["key"])
         value_field = field.message_type.fields_by_name["value"]
         return st.dictionaries(key, field_value(value_field, depth + 1), max_size=3)
-    one = (message_value(field.message_type, depth) if field.type == _T.TYPE_MESSAGE
-           else _scalar(field))
+    one = (
+        message_value(field.message_type, depth)
+        if field.type == _T.TYPE_MESSAGE
+        else _scalar(field)
+    )
     if not field.is_repeated:
         return one
     # Long lists of small values (5,000 offer ids); long lists of 1 MB values would
     # only test the transport's size limit, slowly.
-    return st.one_of(st.lists(one, max_size=4),
-                     st.builds(_repeat, one, st.sampled_from([100, 5000])))
+    return st.one_of(
+        st.lists(one, max_size=4), st.builds(_repeat, one, st.sampled_from([100, 5000]))
+    )
 
 
 def _repeat(value: Any, times: int) -> list[Any]:
@@ -176,16 +225,21 @@ def _assign(message: Message, field: FieldDescriptor, value: Any) -> None:
         setattr(message, field.name, value)
 
 
-def _leaves(descriptor: Descriptor, prefix: tuple[FieldDescriptor, ...] = (),
-            depth: int = 0) -> list[tuple[FieldDescriptor, ...]]:
+def _leaves(
+    descriptor: Descriptor, prefix: tuple[FieldDescriptor, ...] = (), depth: int = 0
+) -> list[tuple[FieldDescriptor, ...]]:
     """Paths to every field, descending into singular message fields."""
     out = []
     for field in descriptor.fields:
         path = (*prefix, field)
         out.append(path)
-        if (field.type == _T.TYPE_MESSAGE and not field.is_repeated and depth < MAX_DEPTH
-                and field.message_type.full_name not in ("google.protobuf.Timestamp",
-                                                         "google.protobuf.Duration")):
+        if (
+            field.type == _T.TYPE_MESSAGE
+            and not field.is_repeated
+            and depth < MAX_DEPTH
+            and field.message_type.full_name
+            not in ("google.protobuf.Timestamp", "google.protobuf.Duration")
+        ):
             out.extend(_leaves(field.message_type, path, depth + 1))
     return out
 
@@ -198,8 +252,14 @@ def mutated(seed: Message) -> st.SearchStrategy[Message]:
     def build(draw: st.DrawFn) -> Message:
         message = type(seed)()
         message.CopyFrom(seed)
-        paths = draw(st.lists(st.sampled_from(leaves), min_size=1, max_size=3,
-                              unique_by=lambda p: tuple(f.full_name for f in p)))
+        paths = draw(
+            st.lists(
+                st.sampled_from(leaves),
+                min_size=1,
+                max_size=3,
+                unique_by=lambda p: tuple(f.full_name for f in p),
+            )
+        )
         for path in paths:
             owner = message
             for step in path[:-1]:
@@ -229,8 +289,7 @@ def requests(rpc: Rpc, seeds: Sequence[Message]) -> st.SearchStrategy[Shown]:
     if not seeds:
         return st.one_of(st.just(rpc.request_class()), generated).map(Shown)
     # The seed itself now and then: it gets through, and holds seats, cancels...
-    return st.one_of(*(mutated(s) for s in seeds), st.sampled_from(seeds),
-                     generated).map(Shown)
+    return st.one_of(*(mutated(s) for s in seeds), st.sampled_from(seeds), generated).map(Shown)
 
 
 UNDECODABLE_BODIES = [

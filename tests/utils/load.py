@@ -6,8 +6,9 @@ import asyncio
 import time
 
 
-async def hammer(client, provider: str, seconds: float, callers: int,
-                 until: asyncio.Event | None = None):
+async def hammer(
+    client, provider: str, seconds: float, callers: int, until: asyncio.Event | None = None
+):
     """``callers`` concurrent loops of GetToken; returns (calls, errors, tokens seen).
 
     The loops run for ``seconds``, or, when ``until`` is given, until it is set

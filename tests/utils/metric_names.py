@@ -43,8 +43,12 @@ def family_names(registry: CollectorRegistry) -> set[str]:
 def series_names(registry: CollectorRegistry) -> set[str]:
     """The names a PromQL expression can select: every sample name, and for families
     that have no sample yet (labelled, never used) the names their type gives them."""
-    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"),
-                "summary": ("_count", "_sum"), "info": ("_info",)}
+    suffixes = {
+        "counter": ("_total",),
+        "histogram": ("_bucket", "_count", "_sum"),
+        "summary": ("_count", "_sum"),
+        "info": ("_info",),
+    }
     names: set[str] = set()
     for family in registry.collect():
         names.update(sample.name for sample in family.samples)

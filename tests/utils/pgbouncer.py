@@ -52,14 +52,16 @@ def _run_as() -> str | None:
             return name
         except KeyError:
             continue
-    raise RuntimeError("running as root, and there is no postgres or nobody user "
-                       "for pgbouncer to run as")
+    raise RuntimeError(
+        "running as root, and there is no postgres or nobody user for pgbouncer to run as"
+    )
 
 
 class PgBouncer:
     def __init__(self, pool_size: int = 4) -> None:
         binary = shutil.which("pgbouncer") or (
-            "/usr/sbin/pgbouncer" if Path("/usr/sbin/pgbouncer").exists() else None)
+            "/usr/sbin/pgbouncer" if Path("/usr/sbin/pgbouncer").exists() else None
+        )
         if binary is None:
             raise RuntimeError("pgbouncer not found (make services-up installs it)")
         self._binary = binary
@@ -76,23 +78,25 @@ class PgBouncer:
 
     def _config(self) -> str:
         password = self._server.password
-        return "\n".join([
-            "[databases]",
-            f"* = host={self._server.host or '127.0.0.1'} port={self._server.port or 5432}",
-            "[pgbouncer]",
-            "listen_addr = 127.0.0.1",
-            f"listen_port = {self.port}",
-            "unix_socket_dir =",
-            f"auth_type = {'scram-sha-256' if password else 'trust'}",
-            f"auth_file = {self._dir / 'userlist.txt'}",
-            "pool_mode = transaction",
-            f"default_pool_size = {self.pool_size}",
-            "max_client_conn = 2000",
-            # Both the services and the tests' direct checks count on this: no reset
-            # query between transactions (transaction mode's default, said explicitly).
-            "server_reset_query =",
-            "",
-        ])
+        return "\n".join(
+            [
+                "[databases]",
+                f"* = host={self._server.host or '127.0.0.1'} port={self._server.port or 5432}",
+                "[pgbouncer]",
+                "listen_addr = 127.0.0.1",
+                f"listen_port = {self.port}",
+                "unix_socket_dir =",
+                f"auth_type = {'scram-sha-256' if password else 'trust'}",
+                f"auth_file = {self._dir / 'userlist.txt'}",
+                "pool_mode = transaction",
+                f"default_pool_size = {self.pool_size}",
+                "max_client_conn = 2000",
+                # Both the services and the tests' direct checks count on this: no reset
+                # query between transactions (transaction mode's default, said explicitly).
+                "server_reset_query =",
+                "",
+            ]
+        )
 
     def start(self) -> PgBouncer:
         user = self._server.username or "skyroute"
@@ -113,8 +117,9 @@ class PgBouncer:
         deadline = time.monotonic() + 15
         while True:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"pgbouncer exited ({self.proc.returncode}):\n"
-                                   f"{self.log_text()[-2000:]}")
+                raise RuntimeError(
+                    f"pgbouncer exited ({self.proc.returncode}):\n{self.log_text()[-2000:]}"
+                )
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
                 return self
@@ -139,8 +144,9 @@ class PgBouncer:
         shutil.rmtree(self._dir, ignore_errors=True)
 
 
-def services_database(request: pytest.FixtureRequest, database_url: str
-                      ) -> tuple[str, dict[str, str]]:
+def services_database(
+    request: pytest.FixtureRequest, database_url: str
+) -> tuple[str, dict[str, str]]:
     """For a fixture parametrized over DATABASE_PATHS: the URL the services use to reach
     ``database_url`` and the environment that goes with it (through the session's
     ``pgbouncer`` fixture, started only when needed)."""

@@ -43,8 +43,12 @@ async def ok(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
 
 
 async def invalid(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
-    raise ValidationError([FieldViolation("provider", "is required"),
-                           FieldViolation("page_size", "must not be negative")])
+    raise ValidationError(
+        [
+            FieldViolation("provider", "is required"),
+            FieldViolation("page_size", "must not be negative"),
+        ]
+    )
 
 
 async def missing(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
@@ -60,8 +64,9 @@ async def whoami(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
 
 
 async def many_invalid(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
-    raise ValidationError([FieldViolation(f"offer_ids[{i}]", "repeats offer_ids[0]")
-                           for i in range(1, 5000)])
+    raise ValidationError(
+        [FieldViolation(f"offer_ids[{i}]", "repeats offer_ids[0]") for i in range(1, 5000)]
+    )
 
 
 async def count(request: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
@@ -76,28 +81,36 @@ async def count(request: bytes, context: grpc.aio.ServicerContext) -> AsyncItera
 
 # Typed methods (a real request message, so a real deserializer), one per handler kind.
 
+
 async def echo(request: Text, context: grpc.aio.ServicerContext) -> Text:
     return Text(value=request.value)
 
 
 async def deny_verbatim(request: Text, context: grpc.aio.ServicerContext) -> Text:
     """Embeds the caller's value unclipped everywhere: what the interceptor's cap is for."""
-    raise ValidationError([FieldViolation(request.value, request.value)] * 3,
-                          f"no access to {request.value}", reason="PROBE_DENIED",
-                          metadata={"value": request.value})
+    raise ValidationError(
+        [FieldViolation(request.value, request.value)] * 3,
+        f"no access to {request.value}",
+        reason="PROBE_DENIED",
+        metadata={"value": request.value},
+    )
 
 
 async def deny_shown(request: Text, context: grpc.aio.ServicerContext) -> Text:
-    raise PermissionDeniedError(f"no access to {shown(request.value)!r}",
-                                reason="PROBE_DENIED", metadata={"value": shown(request.value)})
+    raise PermissionDeniedError(
+        f"no access to {shown(request.value)!r}",
+        reason="PROBE_DENIED",
+        metadata={"value": shown(request.value)},
+    )
 
 
 async def join(requests: AsyncIterator[Text], context: grpc.aio.ServicerContext) -> Text:
     return Text(value="+".join([r.value async for r in requests]))
 
 
-async def chat(requests: AsyncIterator[Text], context: grpc.aio.ServicerContext
-               ) -> AsyncIterator[Text]:
+async def chat(
+    requests: AsyncIterator[Text], context: grpc.aio.ServicerContext
+) -> AsyncIterator[Text]:
     async for r in requests:
         yield Text(value=f"re:{r.value}")
 
@@ -114,15 +127,16 @@ async def email(request: pb.Contact, context: grpc.aio.ServicerContext) -> bytes
     return request.email.encode()
 
 
-async def emails(request: pb.Contact, context: grpc.aio.ServicerContext
-                 ) -> AsyncIterator[bytes]:
+async def emails(request: pb.Contact, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
     yield request.email.encode()
 
 
-def _typed(kind: Callable[..., grpc.RpcMethodHandler], fn: Callable[..., object]
-           ) -> grpc.RpcMethodHandler:
-    return kind(fn, request_deserializer=Text.FromString,
-                response_serializer=Text.SerializeToString)
+def _typed(
+    kind: Callable[..., grpc.RpcMethodHandler], fn: Callable[..., object]
+) -> grpc.RpcMethodHandler:
+    return kind(
+        fn, request_deserializer=Text.FromString, response_serializer=Text.SerializeToString
+    )
 
 
 class ProbeApp:
@@ -132,20 +146,32 @@ class ProbeApp:
         self.authenticator = authenticator
 
     def register(self, server: grpc.aio.Server) -> None:
-        unary = {name: grpc.unary_unary_rpc_method_handler(fn) for name, fn in
-                 {"Ok": ok, "Invalid": invalid, "ManyInvalid": many_invalid,
-                  "Missing": missing, "Boom": boom, "WhoAmI": whoami}.items()}
-        typed = {"Echo": _typed(grpc.unary_unary_rpc_method_handler, echo),
-                 "DenyVerbatim": _typed(grpc.unary_unary_rpc_method_handler, deny_verbatim),
-                 "DenyShown": _typed(grpc.unary_unary_rpc_method_handler, deny_shown),
-                 "Join": _typed(grpc.stream_unary_rpc_method_handler, join),
-                 "Chat": _typed(grpc.stream_stream_rpc_method_handler, chat),
-                 "Written": _typed(grpc.unary_stream_rpc_method_handler, written),
-                 # A message with several string fields: the text rule's field paths.
-                 "Email": grpc.unary_unary_rpc_method_handler(
-                     email, request_deserializer=pb.Contact.FromString),
-                 "Emails": grpc.unary_stream_rpc_method_handler(
-                     emails, request_deserializer=pb.Contact.FromString)}
+        unary = {
+            name: grpc.unary_unary_rpc_method_handler(fn)
+            for name, fn in {
+                "Ok": ok,
+                "Invalid": invalid,
+                "ManyInvalid": many_invalid,
+                "Missing": missing,
+                "Boom": boom,
+                "WhoAmI": whoami,
+            }.items()
+        }
+        typed = {
+            "Echo": _typed(grpc.unary_unary_rpc_method_handler, echo),
+            "DenyVerbatim": _typed(grpc.unary_unary_rpc_method_handler, deny_verbatim),
+            "DenyShown": _typed(grpc.unary_unary_rpc_method_handler, deny_shown),
+            "Join": _typed(grpc.stream_unary_rpc_method_handler, join),
+            "Chat": _typed(grpc.stream_stream_rpc_method_handler, chat),
+            "Written": _typed(grpc.unary_stream_rpc_method_handler, written),
+            # A message with several string fields: the text rule's field paths.
+            "Email": grpc.unary_unary_rpc_method_handler(
+                email, request_deserializer=pb.Contact.FromString
+            ),
+            "Emails": grpc.unary_stream_rpc_method_handler(
+                emails, request_deserializer=pb.Contact.FromString
+            ),
+        }
         handlers = {**unary, **typed, "Count": grpc.unary_stream_rpc_method_handler(count)}
         server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
 
@@ -180,22 +206,26 @@ class Running:
         """``grpc_server_handled_total`` of ``method`` with ``code``, whatever its type."""
         wanted = {k: v for k, v in self.labels(method).items() if k != "grpc_type"}
         wanted["grpc_code"] = code
-        return sum(sample.value
-                   for family in self.registry.collect() if family.name == "grpc_server_handled"
-                   for sample in family.samples
-                   if sample.name == "grpc_server_handled_total"
-                   and wanted.items() <= sample.labels.items())
+        return sum(
+            sample.value
+            for family in self.registry.collect()
+            if family.name == "grpc_server_handled"
+            for sample in family.samples
+            if sample.name == "grpc_server_handled_total"
+            and wanted.items() <= sample.labels.items()
+        )
 
 
-async def start(authenticator: Authenticator | None = None
-                ) -> tuple[grpc.aio.Server, Running]:
+async def start(authenticator: Authenticator | None = None) -> tuple[grpc.aio.Server, Running]:
     registry = CollectorRegistry()
-    server, port, health_servicer = create_server("127.0.0.1:0", ProbeApp(authenticator),
-                                                  ServerMetrics(registry))
+    server, port, health_servicer = create_server(
+        "127.0.0.1:0", ProbeApp(authenticator), ServerMetrics(registry)
+    )
     await server.start()
     await health_servicer.set("", SERVING)
-    return server, Running(grpc.aio.insecure_channel(f"127.0.0.1:{port}"), registry,
-                           health_servicer)
+    return server, Running(
+        grpc.aio.insecure_channel(f"127.0.0.1:{port}"), registry, health_servicer
+    )
 
 
 @contextmanager

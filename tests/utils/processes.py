@@ -16,8 +16,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class ServiceProcess:
-    def __init__(self, name: str, args: Sequence[str], env: Mapping[str, str], workdir: Path
-                 ) -> None:
+    def __init__(
+        self, name: str, args: Sequence[str], env: Mapping[str, str], workdir: Path
+    ) -> None:
         self.name = name
         self.args = [sys.executable, *args]
         self.env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
@@ -28,8 +29,14 @@ class ServiceProcess:
     def start(self) -> ServiceProcess:
         self.port_file.unlink(missing_ok=True)
         log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(self.args, env=self.env, cwd=ROOT, stdout=log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.args,
+            env=self.env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         log.close()
         return self
 
@@ -41,8 +48,9 @@ class ServiceProcess:
                 return ports
             assert self.proc is not None
             if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n"
-                                   f"{self.log_tail()}")
+                raise RuntimeError(
+                    f"{self.name} exited with {self.proc.returncode}:\n{self.log_tail()}"
+                )
             time.sleep(0.02)
         raise TimeoutError(f"{self.name} not ready after {timeout}s:\n{self.log_tail()}")
 

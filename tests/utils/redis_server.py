@@ -36,10 +36,25 @@ class PrivateRedis:
         """Starts it (as a replica of 127.0.0.1:``replica_of`` if given)."""
         extra = ["--replicaof", "127.0.0.1", str(replica_of)] if replica_of else []
         self.proc = subprocess.Popen(
-            [self._binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self._workdir),
-             "--repl-diskless-sync-delay", "0", *extra],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                self._binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self._workdir),
+                "--repl-diskless-sync-delay",
+                "0",
+                *extra,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         client = redis.Redis(port=self.port)
         deadline = time.monotonic() + 10
         while True:
@@ -69,15 +84,19 @@ def sentinel_argv(conf: Path) -> list[str]:
     """How to start a sentinel on ``conf``: Debian's redis-sentinel, else redis-server
     --sentinel; installs redis-sentinel when neither is there and we may (root, apt)."""
     if shutil.which("redis-server") is None and os.geteuid() == 0 and shutil.which("apt-get"):
-        subprocess.run(["apt-get", "install", "-y", "-q", "redis-sentinel"], check=True,
-                       stdout=subprocess.DEVNULL, env={**os.environ,
-                                                       "DEBIAN_FRONTEND": "noninteractive"})
+        subprocess.run(
+            ["apt-get", "install", "-y", "-q", "redis-sentinel"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        )
     if shutil.which("redis-sentinel"):
         return ["redis-sentinel", str(conf)]
     binary = shutil.which("redis-server")
     if binary is None:
-        raise RuntimeError("neither redis-sentinel nor redis-server found "
-                           "(apt-get install redis-sentinel)")
+        raise RuntimeError(
+            "neither redis-sentinel nor redis-server found (apt-get install redis-sentinel)"
+        )
     return [binary, str(conf), "--sentinel"]  # one binary: the server runs as a sentinel
 
 
@@ -87,8 +106,14 @@ class SentinelSetup:
 
     MASTER = "skyroute"
 
-    def __init__(self, workdir: Path, replicas: int = 2, sentinels: int = 3,
-                 down_after_ms: int = 1000, failover_timeout_ms: int = 3000) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        replicas: int = 2,
+        sentinels: int = 3,
+        down_after_ms: int = 1000,
+        failover_timeout_ms: int = 3000,
+    ) -> None:
         self._workdir = workdir
         self.servers = [PrivateRedis(workdir / f"redis-{i}") for i in range(replicas + 1)]
         self.sentinel_ports = [free_port() for _ in range(sentinels)]
@@ -110,14 +135,25 @@ class SentinelSetup:
             replica.start(replica_of=primary.port)
         for port in self.sentinel_ports:
             conf = self._workdir / f"sentinel-{port}.conf"  # sentinels rewrite it
-            conf.write_text("\n".join([
-                f"port {port}", "bind 127.0.0.1", f"dir {self._workdir}",
-                f"sentinel monitor {self.MASTER} 127.0.0.1 {primary.port} 2",
-                f"sentinel down-after-milliseconds {self.MASTER} {self._down_after_ms}",
-                f"sentinel failover-timeout {self.MASTER} {self._failover_timeout_ms}",
-                f"sentinel parallel-syncs {self.MASTER} {len(replicas)}", ""]))
-            self._sentinels.append(subprocess.Popen(
-                sentinel_argv(conf), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            conf.write_text(
+                "\n".join(
+                    [
+                        f"port {port}",
+                        "bind 127.0.0.1",
+                        f"dir {self._workdir}",
+                        f"sentinel monitor {self.MASTER} 127.0.0.1 {primary.port} 2",
+                        f"sentinel down-after-milliseconds {self.MASTER} {self._down_after_ms}",
+                        f"sentinel failover-timeout {self.MASTER} {self._failover_timeout_ms}",
+                        f"sentinel parallel-syncs {self.MASTER} {len(replicas)}",
+                        "",
+                    ]
+                )
+            )
+            self._sentinels.append(
+                subprocess.Popen(
+                    sentinel_argv(conf), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                )
+            )
         self.wait_for_primary(primary.port, replicas=len(replicas))
         return self
 
@@ -136,8 +172,13 @@ class SentinelSetup:
         best = max(set(answers), key=answers.count)
         return best if answers.count(best) * 2 > len(answers) else None
 
-    def wait_for_primary(self, port: int | None = None, replicas: int = 0,
-                         timeout: float = 30.0, other_than: int | None = None) -> int:
+    def wait_for_primary(
+        self,
+        port: int | None = None,
+        replicas: int = 0,
+        timeout: float = 30.0,
+        other_than: int | None = None,
+    ) -> int:
         """Waits until the sentinels agree on a primary (``port`` if given, not
         ``other_than``) that has ``replicas`` replicas online; returns its port."""
         deadline = time.monotonic() + timeout
@@ -147,9 +188,13 @@ class SentinelSetup:
                 client = redis.Redis(port=found, socket_timeout=1)
                 try:
                     info = client.info("replication")
-                    online = sum(1 for k, v in info.items()
-                                 if k.startswith("slave") and isinstance(v, dict)
-                                 and v.get("state") == "online")
+                    online = sum(
+                        1
+                        for k, v in info.items()
+                        if k.startswith("slave")
+                        and isinstance(v, dict)
+                        and v.get("state") == "online"
+                    )
                     if info.get("role") == "master" and online >= replicas:
                         return found
                 except redis.RedisError:

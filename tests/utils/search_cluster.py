@@ -32,18 +32,30 @@ SERVICE = "skyroute.search.v1.SearchService"
 PAGE_TOKEN_SECRET = "search-test-page-token-secret-" + secrets.token_hex(4)
 
 
-def search_facts(database_url: str, redis_url: str, prefix: str,
-                 base: Facts | None = None) -> Facts:
+def search_facts(
+    database_url: str, redis_url: str, prefix: str, base: Facts | None = None
+) -> Facts:
     """Search's own facts, on top of ``base`` (a token cluster's: the provider on)."""
-    return replace(base or Facts(), database_url=database_url, redis_url=redis_url,
-                   key_prefix=prefix, page_token_secret=PAGE_TOKEN_SECRET)
+    return replace(
+        base or Facts(),
+        database_url=database_url,
+        redis_url=redis_url,
+        key_prefix=prefix,
+        page_token_secret=PAGE_TOKEN_SECRET,
+    )
 
 
-def search_env(database_url: str, redis_url: str, prefix: str,
-               extra: Mapping[str, str] | None = None) -> dict[str, str]:
+def search_env(
+    database_url: str, redis_url: str, prefix: str, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """An in-process search server's environment (no provider unless ``extra`` says)."""
-    return {**SEARCH.env(search_facts(database_url, redis_url, prefix)),
-            "SERVICE_NAME": SEARCH.name, "GRPC_HOST": HOST, "GRPC_PORT": "0", **(extra or {})}
+    return {
+        **SEARCH.env(search_facts(database_url, redis_url, prefix)),
+        "SERVICE_NAME": SEARCH.name,
+        "GRPC_HOST": HOST,
+        "GRPC_PORT": "0",
+        **(extra or {}),
+    }
 
 
 @dataclass
@@ -71,8 +83,9 @@ async def in_process_search(env: Mapping[str, str]) -> AsyncIterator[InProcessSe
         address = f"127.0.0.1:{port}"
         channel = grpc.aio.insecure_channel(address)
         try:
-            yield InProcessSearch(app, registry, channel,
-                                  pb_grpc.SearchServiceStub(channel), address)
+            yield InProcessSearch(
+                app, registry, channel, pb_grpc.SearchServiceStub(channel), address
+            )
         finally:
             await channel.close()
     finally:
@@ -100,17 +113,29 @@ class SearchCluster:
     """Search replicas as separate processes sharing one Redis and PostgreSQL, using
     the token cluster's token and the provider stand-in."""
 
-    def __init__(self, workdir: Path, database_url: str, redis_url: str, prefix: str,
-                 replicas: int, tokens: TokenCluster | None = None,
-                 env: Mapping[str, str] | None = None) -> None:
-        facts = search_facts(database_url, redis_url, prefix,
-                             tokens.facts if tokens is not None else None)
+    def __init__(
+        self,
+        workdir: Path,
+        database_url: str,
+        redis_url: str,
+        prefix: str,
+        replicas: int,
+        tokens: TokenCluster | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        facts = search_facts(
+            database_url, redis_url, prefix, tokens.facts if tokens is not None else None
+        )
         tuning = {"LOG_LEVEL": "DEBUG", "SHUTDOWN_GRACE_SECONDS": "1", **(env or {})}
         self.processes = []
         for i in range(replicas):
             rid = f"search-{i + 1}-{secrets.token_hex(3)}"
-            env_i = {**SEARCH.replica_env(facts, rid, grpc_port=0, metrics_port=0), **tuning,
-                     "REPLICA_ID": rid, "PORT_FILE": str(workdir / f"{rid}.port")}
+            env_i = {
+                **SEARCH.replica_env(facts, rid, grpc_port=0, metrics_port=0),
+                **tuning,
+                "REPLICA_ID": rid,
+                "PORT_FILE": str(workdir / f"{rid}.port"),
+            }
             self.processes.append(ServiceProcess(rid, ["-m", SEARCH.module], env_i, workdir))
         self.addresses: list[str] = []
         self.metrics_ports: list[int] = []

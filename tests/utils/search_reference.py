@@ -70,17 +70,25 @@ class RefResult:
 
 async def load_inventory(engine: AsyncEngine) -> tuple[list[FareRow], dict[str, ZoneInfo]]:
     async with engine.connect() as conn:
-        fares = (await conn.execute(text(
-            "SELECT fa.id, f.airline_code, f.flight_number, f.origin, f.destination, "
-            "f.departure_at, f.arrival_at, fa.cabin, fa.price, fa.currency, "
-            "fa.seats_available FROM fares fa JOIN flights f ON f.id = fa.flight_id"))).all()
+        fares = (
+            await conn.execute(
+                text(
+                    "SELECT fa.id, f.airline_code, f.flight_number, f.origin, f.destination, "
+                    "f.departure_at, f.arrival_at, fa.cabin, fa.price, fa.currency, "
+                    "fa.seats_available FROM fares fa JOIN flights f ON f.id = fa.flight_id"
+                )
+            )
+        ).all()
         zones = (await conn.execute(text("SELECT iata_code, timezone FROM airports"))).all()
     return [FareRow(*row) for row in fares], {code: ZoneInfo(z) for code, z in zones}
 
 
 def _cost(price: Decimal, q: RefQuery) -> Decimal:
-    raw = price * q.adults + price * Decimal("0.75") * q.children + (
-        price * Decimal("0.10") * q.infants)
+    raw = (
+        price * q.adults
+        + price * Decimal("0.75") * q.children
+        + (price * Decimal("0.10") * q.infants)
+    )
     return raw.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
@@ -88,11 +96,18 @@ def _dates(day: date, n: int) -> set[date]:
     return {day + timedelta(days=d) for d in range(-n, n + 1)}
 
 
-def reference_search(rows: list[FareRow], zones: dict[str, ZoneInfo], q: RefQuery,
-                     now: datetime) -> list[RefResult]:
+def reference_search(
+    rows: list[FareRow], zones: dict[str, ZoneInfo], q: RefQuery, now: datetime
+) -> list[RefResult]:
     seats = q.adults + q.children
-    usable = [r for r in rows if r.cabin == q.cabin and r.seats >= seats
-              and (not q.included or r.airline in q.included) and r.airline not in q.excluded]
+    usable = [
+        r
+        for r in rows
+        if r.cabin == q.cabin
+        and r.seats >= seats
+        and (not q.included or r.airline in q.included)
+        and r.airline not in q.excluded
+    ]
 
     def journeys(origin: str, destination: str, dates: set[date]) -> list[tuple[FareRow, ...]]:
         out: list[tuple[FareRow, ...]] = []
@@ -105,9 +120,12 @@ def reference_search(rows: list[FareRow], zones: dict[str, ZoneInfo], q: RefQuer
                 out.append((f,))
             elif q.max_stops >= 1:
                 for g in usable:
-                    if (g.origin == f.destination and g.destination == destination
-                            and g.currency == f.currency
-                            and MIN_CONNECTION <= g.departure - f.arrival <= MAX_LAYOVER):
+                    if (
+                        g.origin == f.destination
+                        and g.destination == destination
+                        and g.currency == f.currency
+                        and MIN_CONNECTION <= g.departure - f.arrival <= MAX_LAYOVER
+                    ):
                         out.append((f, g))
         return out
 
@@ -115,16 +133,21 @@ def reference_search(rows: list[FareRow], zones: dict[str, ZoneInfo], q: RefQuer
         local = f.departure.astimezone(zones[f.origin])
         return q.window[0] <= local.hour * 60 + local.minute <= q.window[1]
 
-    outbound = [j for j in journeys(q.origin, q.destination,
-                                    _dates(q.departure_date, q.flexible_days))
-                if in_window(j[0])]
+    outbound = [
+        j
+        for j in journeys(q.origin, q.destination, _dates(q.departure_date, q.flexible_days))
+        if in_window(j[0])
+    ]
     if q.return_date is None:
         trips = [(j,) for j in outbound]
     else:
         inbound = journeys(q.destination, q.origin, _dates(q.return_date, q.flexible_days))
-        trips = [(o, i) for o in outbound for i in inbound
-                 if i[0].currency == o[0].currency
-                 and i[0].departure >= o[-1].arrival + MIN_CONNECTION]
+        trips = [
+            (o, i)
+            for o in outbound
+            for i in inbound
+            if i[0].currency == o[0].currency and i[0].departure >= o[-1].arrival + MIN_CONNECTION
+        ]
 
     results = []
     for trip in trips:
@@ -133,11 +156,15 @@ def reference_search(rows: list[FareRow], zones: dict[str, ZoneInfo], q: RefQuer
         if q.max_price is not None and (currency != q.max_currency or total > q.max_price):
             continue
         duration = sum(int((j[-1].arrival - j[0].departure).total_seconds()) for j in trip)
-        results.append(RefResult(
-            identity="I:" + "/".join("-".join(str(f.fare_id) for f in j) for j in trip),
-            total=total, duration_s=duration,
-            departure_ts=int(trip[0][0].departure.timestamp()),
-            seats=min(f.seats for j in trip for f in j)))
+        results.append(
+            RefResult(
+                identity="I:" + "/".join("-".join(str(f.fare_id) for f in j) for j in trip),
+                total=total,
+                duration_s=duration,
+                departure_ts=int(trip[0][0].departure.timestamp()),
+                seats=min(f.seats for j in trip for f in j),
+            )
+        )
 
     def key(r: RefResult) -> tuple[object, ...]:
         cents = int(r.total * 100)

@@ -13,22 +13,40 @@ from tests.utils.processes import ServiceProcess
 
 
 class Sim:
-    def __init__(self, workdir: Path, clients: dict[str, str], token_ttl: float = 1799,
-                 hotel_clients: dict[str, str] | None = None,
-                 hotel_users: dict[str, str] | None = None,
-                 extra_args: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        clients: dict[str, str],
+        token_ttl: float = 1799,
+        hotel_clients: dict[str, str] | None = None,
+        hotel_users: dict[str, str] | None = None,
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
         """``hotel_*`` configure the hotel supplier profile; ``extra_args`` e.g.
         ``("--refresh-clients", "id", "--refresh-grace", "1")``."""
         self.clients = clients
         env = sim_clients_env(clients)
-        for name, entries in (("SIM_HOTEL_CLIENTS", hotel_clients),
-                              ("SIM_HOTEL_USERS", hotel_users)):
+        for name, entries in (
+            ("SIM_HOTEL_CLIENTS", hotel_clients),
+            ("SIM_HOTEL_USERS", hotel_users),
+        ):
             if entries:
                 env[name] = ",".join(f"{k}:{v}" for k, v in entries.items())
         self.process = ServiceProcess(
             "provider-sim",
-            ["-m", PROVIDER_SIM.module, "--host", "127.0.0.1", "--port", "0", "--port-file",
-             str(workdir / "provider-sim.port"), "--token-ttl", str(token_ttl), *extra_args],
+            [
+                "-m",
+                PROVIDER_SIM.module,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--port-file",
+                str(workdir / "provider-sim.port"),
+                "--token-ttl",
+                str(token_ttl),
+                *extra_args,
+            ],
             env,
             workdir,
         )
@@ -50,8 +68,12 @@ class Sim:
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.base_url + path, data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            self.base_url + path,
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read())
 
@@ -86,8 +108,9 @@ class Sim:
 
     def refresh_token(self, client_id: str) -> str:
         """A new family's first refresh token, as if the user had logged in once."""
-        return str(self._call("POST", "/_sim/refresh-token", {"client_id": client_id})
-                   ["refresh_token"])
+        return str(
+            self._call("POST", "/_sim/refresh-token", {"client_id": client_id})["refresh_token"]
+        )
 
     def authorization_code(self, client_id: str, redirect_uri: str | None = None) -> str:
         """A one-time code to exchange with grant_type=authorization_code (60 s)."""
@@ -114,5 +137,4 @@ class Sim:
 
 
 def new_clients() -> dict[str, str]:
-    return {"skyroute-test": secrets.token_urlsafe(24),
-            "skyroute-other": secrets.token_urlsafe(24)}
+    return {"skyroute-test": secrets.token_urlsafe(24), "skyroute-other": secrets.token_urlsafe(24)}

@@ -38,9 +38,16 @@ class Replica:
 
 
 class TokenCluster:
-    def __init__(self, workdir: Path, sim: Sim, redis_url: str, prefix: str, replicas: int,
-                 env: dict[str, str] | None = None,
-                 replica_env: Sequence[Mapping[str, str]] = ()) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        sim: Sim,
+        redis_url: str,
+        prefix: str,
+        replicas: int,
+        env: dict[str, str] | None = None,
+        replica_env: Sequence[Mapping[str, str]] = (),
+    ) -> None:
         """``env`` is every replica's tuning; ``replica_env[i]`` is replica i's own (e.g.
         its encryption keys during a key rotation)."""
         self.sim = sim
@@ -52,25 +59,39 @@ class TokenCluster:
         self.secrets = [amadeus_secret, other_secret, *self.keys.values()]
         # What the token cluster knows; `facts` adds where it listens, for its clients.
         self.base_facts = Facts(
-            redis_url=redis_url, key_prefix=prefix,
-            upstreams=(Upstream("amadeus", sim.base_url, amadeus_id, amadeus_secret),
-                       Upstream("other", sim.base_url, other_id, other_secret)),
+            redis_url=redis_url,
+            key_prefix=prefix,
+            upstreams=(
+                Upstream("amadeus", sim.base_url, amadeus_id, amadeus_secret),
+                Upstream("other", sim.base_url, other_id, other_secret),
+            ),
             callers={caller: tuple(providers) for caller, providers in CALLERS.items()},
-            caller_keys=self.keys)
+            caller_keys=self.keys,
+        )
         # The keys sealing tokens in Redis (the stack's, or each replica's own).
-        self.secrets += [entry.split(":", 1)[1] for keys in (
-            self.base_facts.token_encryption_keys,
-            *(e.get("TOKEN_ENCRYPTION_KEYS", "") for e in replica_env))
-            for entry in keys.split(",") if ":" in entry]
+        self.secrets += [
+            entry.split(":", 1)[1]
+            for keys in (
+                self.base_facts.token_encryption_keys,
+                *(e.get("TOKEN_ENCRYPTION_KEYS", "") for e in replica_env),
+            )
+            for entry in keys.split(",")
+            if ":" in entry
+        ]
         tuning = {"SHUTDOWN_GRACE_SECONDS": "1", "LOG_LEVEL": "DEBUG", **(env or {})}
         self.replicas = []
         for i in range(replicas):
             rid = f"token-{i + 1}-{secrets.token_hex(3)}"
-            env_i = {**TOKEN.replica_env(self.base_facts, rid, grpc_port=0, metrics_port=0),
-                     **tuning, **(replica_env[i] if i < len(replica_env) else {}),
-                     "REPLICA_ID": rid, "PORT_FILE": str(workdir / f"{rid}.port")}
-            self.replicas.append(Replica(rid, ServiceProcess(rid, ["-m", TOKEN.module],
-                                                             env_i, workdir)))
+            env_i = {
+                **TOKEN.replica_env(self.base_facts, rid, grpc_port=0, metrics_port=0),
+                **tuning,
+                **(replica_env[i] if i < len(replica_env) else {}),
+                "REPLICA_ID": rid,
+                "PORT_FILE": str(workdir / f"{rid}.port"),
+            }
+            self.replicas.append(
+                Replica(rid, ServiceProcess(rid, ["-m", TOKEN.module], env_i, workdir))
+            )
 
     def start(self) -> TokenCluster:
         for replica in self.replicas:
@@ -89,8 +110,9 @@ class TokenCluster:
         upstreams ("amadeus" first), the callers and their keys, its addresses."""
         return replace(self.base_facts, addresses={TOKEN.name: tuple(self.addresses)})
 
-    def client(self, caller: str = "search", replicas: list[Replica] | None = None,
-               timeout: float = 10.0) -> TokenClient:
+    def client(
+        self, caller: str = "search", replicas: list[Replica] | None = None, timeout: float = 10.0
+    ) -> TokenClient:
         addresses = [r.address for r in (replicas or self.replicas)]
         return TokenClient(addresses, caller, self.keys[caller], timeout=timeout)
 
@@ -107,7 +129,8 @@ class TokenCluster:
     def open_stored(self, stored: bytes, provider: str = "amadeus") -> str:
         """A token as stored in Redis (sealed), opened with the cluster's keys."""
         return sealer_from(self.base_facts.token_encryption_keys).open(
-            stored.decode(), f"{provider}/access_token")
+            stored.decode(), f"{provider}/access_token"
+        )
 
     def stop(self) -> None:
         for replica in self.replicas:

@@ -35,9 +35,18 @@ log = logging.getLogger("skyroute.token.broker")
 
 
 class DegradedPath:
-    def __init__(self, name: str, local: LocalCopy, store: TokenStore, clock: RedisClock,
-                 endpoint: TokenEndpoint, policy: RefreshPolicy, metrics: TokenMetrics,
-                 redis_health: RedisHealth, redactor: Redactor) -> None:
+    def __init__(
+        self,
+        name: str,
+        local: LocalCopy,
+        store: TokenStore,
+        clock: RedisClock,
+        endpoint: TokenEndpoint,
+        policy: RefreshPolicy,
+        metrics: TokenMetrics,
+        redis_health: RedisHealth,
+        redactor: Redactor,
+    ) -> None:
         self.name = name
         self._local = local
         self._store = store
@@ -74,12 +83,16 @@ class DegradedPath:
         if time.monotonic() < self._negative_until:
             raise FailedPreconditionError(
                 f"provider {self.name} rejected our client credentials: {local.last_error}",
-                reason="UPSTREAM_CREDENTIALS_REJECTED", metadata={"provider": self.name})
+                reason="UPSTREAM_CREDENTIALS_REJECTED",
+                metadata={"provider": self.name},
+            )
         raise UnavailableError(
             f"no valid {self.name} token: the token endpoint is unavailable "
             f"({local.last_error or 'unknown error'})",
-            reason="UPSTREAM_TOKEN_UNAVAILABLE", metadata={"provider": self.name},
-            retry_after_seconds=max(self._retry_at - time.monotonic(), 0.1))
+            reason="UPSTREAM_TOKEN_UNAVAILABLE",
+            metadata={"provider": self.name},
+            retry_after_seconds=max(self._retry_at - time.monotonic(), 0.1),
+        )
 
     async def tick(self) -> None:
         """One turn of the background loop while degraded."""
@@ -115,8 +128,10 @@ class DegradedPath:
             if rejected:
                 self._negative_until = mono + self._policy.negative_cache_seconds
             else:
-                delay = min(self._policy.backoff_max_seconds,
-                            self._policy.backoff_initial_seconds * (1 + random.random()))
+                delay = min(
+                    self._policy.backoff_max_seconds,
+                    self._policy.backoff_initial_seconds * (1 + random.random()),
+                )
                 self._retry_at = time.monotonic() + max(delay, exc.retry_after or 0)
             return
         finally:
@@ -126,16 +141,22 @@ class DegradedPath:
         self._metrics.upstream.labels(self.name, "ok").inc()
         lifetime = fetched.expires_in_ms
         # Never the shared chain's next number: another replica may be degraded too.
-        generation = degraded_generation(self._clock.now_ms(),
-                                         local.record.generation if local.record else 0,
-                                         self._tag)
+        generation = degraded_generation(
+            self._clock.now_ms(), local.record.generation if local.record else 0, self._tag
+        )
         local.record = TokenRecord(
-            access_token=fetched.access_token, token_type=fetched.token_type,
-            generation=generation, issued_ms=sent_ms, expires_ms=sent_ms + lifetime,
+            access_token=fetched.access_token,
+            token_type=fetched.token_type,
+            generation=generation,
+            issued_ms=sent_ms,
+            expires_ms=sent_ms + lifetime,
             refresh_ms=sent_ms + refresh_after_ms(self._policy, local.floor_ms, lifetime),
-            invalid=False)
-        log.info("token refreshed locally (degraded)",
-                 extra={"provider": self.name, "generation": generation})
+            invalid=False,
+        )
+        log.info(
+            "token refreshed locally (degraded)",
+            extra={"provider": self.name, "generation": generation},
+        )
         local.pulse()
 
     def invalidate(self, token: str) -> bool:
@@ -161,8 +182,7 @@ class DegradedPath:
         rec = self._local.record
         usable = rec is not None and rec.usable(self._clock.now_ms())
         if rec is not None and usable:
-            lease, _ = await self._store.lock.try_acquire(
-                int(self._policy.lock_ttl_seconds * 1000))
+            lease, _ = await self._store.lock.try_acquire(int(self._policy.lock_ttl_seconds * 1000))
             if lease is not None:
                 try:
                     await self._store.adopt(lease, rec)

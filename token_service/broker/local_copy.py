@@ -34,8 +34,15 @@ class Counters:
 
 
 class LocalCopy:
-    def __init__(self, name: str, store: TokenStore, clock: RedisClock, policy: RefreshPolicy,
-                 metrics: TokenMetrics, redactor: Redactor) -> None:
+    def __init__(
+        self,
+        name: str,
+        store: TokenStore,
+        clock: RedisClock,
+        policy: RefreshPolicy,
+        metrics: TokenMetrics,
+        redactor: Redactor,
+    ) -> None:
         self.name = name
         self._store = store
         self._clock = clock
@@ -57,7 +64,8 @@ class LocalCopy:
         metrics.expiry.labels(name).set_function(self._expiry_seconds)
         metrics.age.labels(name).set_function(self._age_seconds)
         metrics.generation.labels(name).set_function(
-            lambda: self.record.generation if self.record else 0)
+            lambda: self.record.generation if self.record else 0
+        )
 
     def servable(self, rec: TokenRecord, need_ms: int) -> bool:
         return rec.servable(self._clock.now_ms(), need_ms, self.floor_ms)
@@ -83,8 +91,9 @@ class LocalCopy:
     def set_from_shared(self, rec: TokenRecord | None) -> None:
         old = self.record
         self.record = rec
-        if rec is not None and (old is None or rec.generation != old.generation
-                                or rec.invalid != old.invalid):
+        if rec is not None and (
+            old is None or rec.generation != old.generation or rec.invalid != old.invalid
+        ):
             if old is None or rec.access_token != old.access_token:
                 self._redactor.add(rec.access_token)
             self.pulse()

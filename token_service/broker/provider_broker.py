@@ -54,9 +54,17 @@ class Status:
 
 
 class ProviderBroker:
-    def __init__(self, provider: ProviderConfig, store: TokenStore, clock: RedisClock,
-                 endpoint: TokenEndpoint, policy: RefreshPolicy, metrics: TokenMetrics,
-                 redis_health: RedisHealth, redactor: Redactor) -> None:
+    def __init__(
+        self,
+        provider: ProviderConfig,
+        store: TokenStore,
+        clock: RedisClock,
+        endpoint: TokenEndpoint,
+        policy: RefreshPolicy,
+        metrics: TokenMetrics,
+        redis_health: RedisHealth,
+        redactor: Redactor,
+    ) -> None:
         self.name = provider.name
         self.grant = provider.grant
         self.channel = store.channel  # this provider's pub/sub events
@@ -66,17 +74,19 @@ class ProviderBroker:
         self._redis_health = redis_health
         self._local = LocalCopy(self.name, store, clock, policy, metrics, redactor)
         self.counters = self._local.counters
-        self._refresher = Refresher(provider, self._local, store, clock, endpoint, policy,
-                                    metrics, redis_health, redactor)
-        self._shared = SharedPath(self.name, self._local, store, clock, self._refresher,
-                                  policy, redis_health)
-        self._degraded = DegradedPath(self.name, self._local, store, clock, endpoint, policy,
-                                      metrics, redis_health, redactor)
+        self._refresher = Refresher(
+            provider, self._local, store, clock, endpoint, policy, metrics, redis_health, redactor
+        )
+        self._shared = SharedPath(
+            self.name, self._local, store, clock, self._refresher, policy, redis_health
+        )
+        self._degraded = DegradedPath(
+            self.name, self._local, store, clock, endpoint, policy, metrics, redis_health, redactor
+        )
 
     # ------------------------------------------------------------------ read path
 
-    async def get_token(self, need_ms: int = 0, wait_seconds: float | None = None
-                        ) -> TokenRecord:
+    async def get_token(self, need_ms: int = 0, wait_seconds: float | None = None) -> TokenRecord:
         """The current token; without one, waits for the refresh up to ``wait_seconds``
         (the caller's remaining time), never longer than ``wait_max_seconds``."""
         rec = self._local.record
@@ -137,8 +147,9 @@ class ProviderBroker:
 
     # ------------------------------------------------------------------ other RPCs
 
-    async def report_invalid(self, token: str, wait_seconds: float | None = None
-                             ) -> tuple[TokenRecord, bool]:
+    async def report_invalid(
+        self, token: str, wait_seconds: float | None = None
+    ) -> tuple[TokenRecord, bool]:
         """Invalidate ``token`` if it is still current; then return a valid token."""
         if self._redis_health.degraded:
             invalidated = self._degraded.invalidate(token)
@@ -171,58 +182,76 @@ class ProviderBroker:
         else:
             cluster, locked, backoff_ms = {}, None, self._degraded.backoff_remaining_ms()
         return Status(
-            record=self._local.record, now_ms=self._clock.now_ms(),
-            degraded=self._redis_health.degraded, refresh_locked=locked is not None,
+            record=self._local.record,
+            now_ms=self._clock.now_ms(),
+            degraded=self._redis_health.degraded,
+            refresh_locked=locked is not None,
             lock_holder=locked or "",
-            refreshing=self._local.refreshing, counters=replace(self.counters),
-            cluster=cluster, last_error=self._local.last_error,
-            backoff_remaining_ms=backoff_ms, grant=self.grant,
+            refreshing=self._local.refreshing,
+            counters=replace(self.counters),
+            cluster=cluster,
+            last_error=self._local.last_error,
+            backoff_remaining_ms=backoff_ms,
+            grant=self.grant,
             reauthorization_required=bool(self._local.reauth),
-            store_window_ms=self._refresher.store_window_ms())
+            store_window_ms=self._refresher.store_window_ms(),
+        )
 
-    async def install_grant(self, code: str | None, redirect_uri: str | None,
-                            refresh_token: str | None) -> TokenRecord:
+    async def install_grant(
+        self, code: str | None, redirect_uri: str | None, refresh_token: str | None
+    ) -> TokenRecord:
         """An operator's new chain (code exchange or refresh token), under the refresh
         lease; every replica is told by the write's event."""
         if not self._refresher.chained:
             raise FailedPreconditionError(
                 f"provider {self.name} uses the {self.grant} grant: nothing to install",
-                reason="GRANT_NOT_CHAINED", metadata={"provider": self.name})
+                reason="GRANT_NOT_CHAINED",
+                metadata={"provider": self.name},
+            )
         if self._redis_health.degraded:
-            raise UnavailableError("Redis is unreachable: the chain cannot be stored",
-                                   reason="REDIS_UNAVAILABLE")
+            raise UnavailableError(
+                "Redis is unreachable: the chain cannot be stored", reason="REDIS_UNAVAILABLE"
+            )
         loop = asyncio.get_running_loop()
         ttl_ms = int(self._policy.lock_ttl_seconds * 1000)
         # Wait out a refresh in flight: at most one lease plus one fetch.
-        deadline = loop.time() + self._policy.lock_ttl_seconds + \
-            self._policy.upstream_timeout_seconds
+        deadline = (
+            loop.time() + self._policy.lock_ttl_seconds + self._policy.upstream_timeout_seconds
+        )
         while True:
             lease, _ = await self._store.lock.try_acquire(ttl_ms)
             if lease is not None:
                 break
             if loop.time() > deadline:
-                raise UnavailableError("the refresh lease stayed busy; try again",
-                                       reason="REFRESH_LEASE_BUSY")
+                raise UnavailableError(
+                    "the refresh lease stayed busy; try again", reason="REFRESH_LEASE_BUSY"
+                )
             await asyncio.sleep(0.05)
         try:
             async with self._store.lock.kept_alive(lease, ttl_ms):
-                generation = await self._refresher.install(lease, code, redirect_uri,
-                                                           refresh_token)
+                generation = await self._refresher.install(lease, code, redirect_uri, refresh_token)
         except UpstreamInvalidGrant:
             raise FailedPreconditionError(
                 f"provider {self.name} refused the grant (invalid_grant)",
-                reason="GRANT_REJECTED", metadata={"provider": self.name}) from None
+                reason="GRANT_REJECTED",
+                metadata={"provider": self.name},
+            ) from None
         except UpstreamError as exc:
-            raise UnavailableError(f"provider {self.name}: {exc.message}",
-                                   reason="UPSTREAM_TOKEN_UNAVAILABLE",
-                                   metadata={"provider": self.name}) from None
+            raise UnavailableError(
+                f"provider {self.name}: {exc.message}",
+                reason="UPSTREAM_TOKEN_UNAVAILABLE",
+                metadata={"provider": self.name},
+            ) from None
         finally:
             await self._store.lock.release(lease)
         rec = self._local.record
         if not generation or rec is None:
-            raise UnavailableError("the new token could not be stored; try again",
-                                   reason="REFRESH_LEASE_BUSY")
+            raise UnavailableError(
+                "the new token could not be stored; try again", reason="REFRESH_LEASE_BUSY"
+            )
         self._local.reauth = ""
-        log.info("operator installed a new grant", extra={"provider": self.name,
-                                                          "generation": generation})
+        log.info(
+            "operator installed a new grant",
+            extra={"provider": self.name, "generation": generation},
+        )
         return rec

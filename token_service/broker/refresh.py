@@ -65,9 +65,18 @@ def due_ms(rec: TokenRecord | None) -> int:
 
 
 class Refresher:
-    def __init__(self, provider: ProviderConfig, local: LocalCopy, store: TokenStore,
-                 clock: RedisClock, endpoint: TokenEndpoint, policy: RefreshPolicy,
-                 metrics: TokenMetrics, redis_health: RedisHealth, redactor: Redactor) -> None:
+    def __init__(
+        self,
+        provider: ProviderConfig,
+        local: LocalCopy,
+        store: TokenStore,
+        clock: RedisClock,
+        endpoint: TokenEndpoint,
+        policy: RefreshPolicy,
+        metrics: TokenMetrics,
+        redis_health: RedisHealth,
+        redactor: Redactor,
+    ) -> None:
         self.name = provider.name
         self._revokes_previous = provider.revokes_previous
         self._rotation_drain = provider.rotation_drain_seconds
@@ -80,8 +89,9 @@ class Refresher:
         self._redis_health = redis_health
         self._redactor = redactor
         self._flight = SingleFlight()  # the replica's one refresh attempt in flight
-        self._chain = (Chain(provider, local, store, endpoint, metrics, redactor)
-                       if provider.chained else None)
+        self._chain = (
+            Chain(provider, local, store, endpoint, metrics, redactor) if provider.chained else None
+        )
 
     def refresh_after_ms(self, lifetime_ms: int) -> int:
         return refresh_after_ms(self._policy, self._local.floor_ms, lifetime_ms)
@@ -95,8 +105,10 @@ class Refresher:
         windows = sorted(self._chain.windows_ms) if self._chain is not None else []
         if not windows:
             return None
-        return (round(windows[len(windows) // 2], 3),
-                round(windows[min(len(windows) - 1, int(len(windows) * 0.99))], 3))
+        return (
+            round(windows[len(windows) // 2], 3),
+            round(windows[min(len(windows) - 1, int(len(windows) * 0.99))], 3),
+        )
 
     async def join(self, probe: bool = False) -> None:
         """Joins the attempt in flight on this replica, or starts one. A half-open
@@ -145,8 +157,7 @@ class Refresher:
             self._metrics.lock_contended.labels(self.name).inc()
             # Wait for the holder's event; if it dies, its lease ends and we try again.
             # Capped so that a missed pub/sub event costs at most one short poll.
-            await sleep_or_change(changed, min(holder_ttl_ms / 1000 + 0.05,
-                                               CONTENDED_POLL_SECONDS))
+            await sleep_or_change(changed, min(holder_ttl_ms / 1000 + 0.05, CONTENDED_POLL_SECONDS))
             return
         wrote = False
         try:
@@ -169,8 +180,7 @@ class Refresher:
         now = self._clock.now_ms()
         if rec is not None and not rec.invalid and now < rec.refresh_ms:
             return False  # refreshed by someone else between our check and the lock
-        if await self._store.negative() is not None or (
-                not probe and await self._store.backoff()):
+        if await self._store.negative() is not None or (not probe and await self._store.backoff()):
             return False
         if self._chain is not None and await self._store.reauthorization_required():
             return False
@@ -184,8 +194,14 @@ class Refresher:
             else:
                 lifetime = fetched.expires_in_ms
                 generation, why = await self._store.fenced_write(
-                    lease, rec.generation if rec else 0, fetched.access_token,
-                    fetched.token_type, lifetime, self.refresh_after_ms(lifetime), elapsed_ms())
+                    lease,
+                    rec.generation if rec else 0,
+                    fetched.access_token,
+                    fetched.token_type,
+                    lifetime,
+                    self.refresh_after_ms(lifetime),
+                    elapsed_ms(),
+                )
         if generation == 0 and not why:  # nothing fetched
             if suspended is not None:
                 await self._store.restore(suspended.access_token)
@@ -193,17 +209,20 @@ class Refresher:
         if generation == 0:
             self._local.counters.fenced_rejected += 1
             self._metrics.fenced_rejected.labels(self.name).inc()
-            log.warning("fenced token write rejected",
-                        extra={"provider": self.name, "why": why, "fence": lease.fence})
+            log.warning(
+                "fenced token write rejected",
+                extra={"provider": self.name, "why": why, "fence": lease.fence},
+            )
             return False
         await self._store.clear_failures()
         await self._local.read_shared()
-        log.info("token refreshed", extra={"provider": self.name, "generation": generation,
-                                           "lifetime_ms": lifetime})
+        log.info(
+            "token refreshed",
+            extra={"provider": self.name, "generation": generation, "lifetime_ms": lifetime},
+        )
         return True
 
-    async def _suspend_for_rotation(self, rec: TokenRecord | None, now: int
-                                    ) -> TokenRecord | None:
+    async def _suspend_for_rotation(self, rec: TokenRecord | None, now: int) -> TokenRecord | None:
         """For providers that revoke the previous token on issue: stop serving it
         everywhere and let calls already using it finish before asking for a new one.
         Callers wait for the rotation (drain + one fetch) instead of getting 401s."""
@@ -213,15 +232,15 @@ class Refresher:
         await asyncio.sleep(self._rotation_drain)
         return suspended
 
-    async def _chain_refresh(self, lease: Lease, rec: TokenRecord | None
-                             ) -> tuple[int, str, int]:
+    async def _chain_refresh(self, lease: Lease, rec: TokenRecord | None) -> tuple[int, str, int]:
         """A chained grant's refresh under the lease: (generation, why, lifetime ms);
         generation 0 with why '' when nothing was fetched (failure recorded)."""
         assert self._chain is not None
         self._local.refreshing = True
         try:
             outcome = await self._chain.refresh(
-                lease, rec.generation if rec else 0, self.refresh_after_ms)
+                lease, rec.generation if rec else 0, self.refresh_after_ms
+            )
         except UpstreamError as exc:
             await self._record_failure(exc)
             return 0, "", 0
@@ -234,15 +253,21 @@ class Refresher:
         self._local.last_error = ""
         return outcome
 
-    async def install(self, lease: Lease, code: str | None, redirect_uri: str | None,
-                      refresh_token: str | None) -> int:
+    async def install(
+        self, lease: Lease, code: str | None, redirect_uri: str | None, refresh_token: str | None
+    ) -> int:
         """An operator's new grant, under ``lease``: the new token's generation.
         Raises UpstreamError when the provider refuses it."""
         assert self._chain is not None
         rec = await self._local.read_shared()
         generation, _, _ = await self._chain.install(
-            lease, rec.generation if rec else 0, self.refresh_after_ms, code, redirect_uri,
-            refresh_token)
+            lease,
+            rec.generation if rec else 0,
+            self.refresh_after_ms,
+            code,
+            redirect_uri,
+            refresh_token,
+        )
         if generation:
             await self._store.clear_failures()
             await self._local.read_shared()
@@ -281,15 +306,23 @@ class Refresher:
             return
         if isinstance(exc, UpstreamRejectedClient):
             self._metrics.upstream.labels(self.name, "rejected").inc()
-            log.error("token endpoint rejected our credentials",
-                      extra={"provider": self.name, "error": exc.message})
-            await self._store.set_negative(exc.message,
-                                           int(self._policy.negative_cache_seconds * 1000))
+            log.error(
+                "token endpoint rejected our credentials",
+                extra={"provider": self.name, "error": exc.message},
+            )
+            await self._store.set_negative(
+                exc.message, int(self._policy.negative_cache_seconds * 1000)
+            )
             return
         self._metrics.upstream.labels(self.name, "failed").inc()
         delay = await self._store.record_failure(
-            exc.message, int(self._policy.backoff_initial_seconds * 1000),
-            int(self._policy.backoff_max_seconds * 1000), random.random(),
-            int((exc.retry_after or 0) * 1000))
-        log.warning("token refresh failed; backing off",
-                    extra={"provider": self.name, "error": exc.message, "backoff_ms": delay})
+            exc.message,
+            int(self._policy.backoff_initial_seconds * 1000),
+            int(self._policy.backoff_max_seconds * 1000),
+            random.random(),
+            int((exc.retry_after or 0) * 1000),
+        )
+        log.warning(
+            "token refresh failed; backing off",
+            extra={"provider": self.name, "error": exc.message, "backoff_ms": delay},
+        )

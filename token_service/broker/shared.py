@@ -23,9 +23,16 @@ from token_service.store import RedisClock, TokenRecord, TokenStore
 
 
 class SharedPath:
-    def __init__(self, name: str, local: LocalCopy, store: TokenStore, clock: RedisClock,
-                 refresher: Refresher, policy: RefreshPolicy,
-                 redis_health: RedisHealth) -> None:
+    def __init__(
+        self,
+        name: str,
+        local: LocalCopy,
+        store: TokenStore,
+        clock: RedisClock,
+        refresher: Refresher,
+        policy: RefreshPolicy,
+        redis_health: RedisHealth,
+    ) -> None:
         self.name = name
         self._local = local
         self._store = store
@@ -61,8 +68,11 @@ class SharedPath:
                 negative = await self._store.negative()
                 backoff = await self._store.backoff()
                 reauth = await self._reauth()
-                if rec is not None and rec.servable(now, 0, self._local.floor_ms) and (
-                        negative or backoff or reauth):
+                if (
+                    rec is not None
+                    and rec.servable(now, 0, self._local.floor_ms)
+                    and (negative or backoff or reauth)
+                ):
                     return rec  # cannot refresh now: serve the still-valid token
                 self._raise_if_reauth(reauth)
                 probe = await self._may_probe(negative, backoff)
@@ -77,7 +87,8 @@ class SharedPath:
             except TimeoutError:
                 raise DeadlineError(
                     f"timed out after {wait:.1f}s waiting for a new {self.name} token",
-                    reason="TOKEN_REFRESH_TIMEOUT") from None
+                    reason="TOKEN_REFRESH_TIMEOUT",
+                ) from None
 
     def _count_served(self, first: bool) -> None:
         if first:
@@ -91,8 +102,9 @@ class SharedPath:
         the endpoint now. Recovery then follows the endpoint, not the backoff timer."""
         if negative is not None or backoff is None:
             return False
-        return await self._store.take_probe(self._owner,
-                                            int(self._policy.probe_interval_seconds * 1000))
+        return await self._store.take_probe(
+            self._owner, int(self._policy.probe_interval_seconds * 1000)
+        )
 
     async def _reauth(self) -> str | None:
         """Why the chain needs an operator (fleet-wide, in Redis), or None."""
@@ -106,21 +118,27 @@ class SharedPath:
         if reauth is not None:
             raise FailedPreconditionError(
                 f"provider {self.name} needs a new authorization: {reauth}",
-                reason="REAUTHORIZATION_REQUIRED", metadata={"provider": self.name})
+                reason="REAUTHORIZATION_REQUIRED",
+                metadata={"provider": self.name},
+            )
 
     def _raise_if_blocked(self, negative: str | None, backoff: tuple[str, int] | None) -> None:
         """Fail fast when no token can come now: credentials rejected, or backing off."""
         if negative is not None:
             raise FailedPreconditionError(
                 f"provider {self.name} rejected our client credentials: {negative}",
-                reason="UPSTREAM_CREDENTIALS_REJECTED", metadata={"provider": self.name})
+                reason="UPSTREAM_CREDENTIALS_REJECTED",
+                metadata={"provider": self.name},
+            )
         if backoff is not None:
             error, remaining_ms = backoff
             raise UnavailableError(
                 f"no valid {self.name} token: the token endpoint is unavailable ({error}); "
                 f"next attempt in {remaining_ms / 1000:.1f}s",
-                reason="UPSTREAM_TOKEN_UNAVAILABLE", metadata={"provider": self.name},
-                retry_after_seconds=remaining_ms / 1000)
+                reason="UPSTREAM_TOKEN_UNAVAILABLE",
+                metadata={"provider": self.name},
+                retry_after_seconds=remaining_ms / 1000,
+            )
 
     # ------------------------------------------------------------------ events
 

@@ -33,15 +33,21 @@ from services.providers.lookup import OrderLookup, order_lookup
 class AmadeusProvider:
     """``FlightProvider`` for Amadeus-shaped APIs."""
 
-    def __init__(self, config: ProviderConfig, session: aiohttp.ClientSession,
-                 tokens: TokenCaller, counter: RequestCounter | None = None,
-                 lookup: OrderLookup | None = None, budget: Permits | None = None) -> None:
+    def __init__(
+        self,
+        config: ProviderConfig,
+        session: aiohttp.ClientSession,
+        tokens: TokenCaller,
+        counter: RequestCounter | None = None,
+        lookup: OrderLookup | None = None,
+        budget: Permits | None = None,
+    ) -> None:
         self._config = config
         self._api = AmadeusApi(session, config, tokens, counter, budget)
         self._orders = orders.AmadeusOrders(self._api)
-        self._lookup = lookup or order_lookup(config.lookup, session,
-                                              config.lookup_url or config.base_url,
-                                              config.timeout_seconds)
+        self._lookup = lookup or order_lookup(
+            config.lookup, session, config.lookup_url or config.base_url, config.timeout_seconds
+        )
 
     @property
     def name(self) -> str:

@@ -89,8 +89,7 @@ def errors(body: Any) -> tuple[list[int], list[str]]:
     """Amadeus ``errors[]``: their codes and details."""
     try:
         found = list(body.get("errors") or ())
-        return ([int(e.get("code", 0)) for e in found],
-                [str(e.get("detail") or "") for e in found])
+        return ([int(e.get("code", 0)) for e in found], [str(e.get("detail") or "") for e in found])
     except (TypeError, ValueError, AttributeError):
         return [], []
 
@@ -104,9 +103,14 @@ async def _error_codes(response: aiohttp.ClientResponse) -> list[int]:
 
 
 class AmadeusApi:
-    def __init__(self, session: aiohttp.ClientSession, config: ProviderConfig,
-                 tokens: TokenCaller, counter: RequestCounter | None = None,
-                 budget: Permits | None = None) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        config: ProviderConfig,
+        tokens: TokenCaller,
+        counter: RequestCounter | None = None,
+        budget: Permits | None = None,
+    ) -> None:
         self._session = session
         self._config = config
         self._tokens = tokens
@@ -126,9 +130,17 @@ class AmadeusApi:
     def config(self) -> ProviderConfig:
         return self._config
 
-    async def _request(self, endpoint: str, method: str, path: str, token: str, *,
-                       deadline: float, params: dict[str, str] | None = None,
-                       body: dict[str, Any] | None = None) -> Any:
+    async def _request(
+        self,
+        endpoint: str,
+        method: str,
+        path: str,
+        token: str,
+        *,
+        deadline: float,
+        params: dict[str, str] | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> Any:
         count = self._counter.count
         await self._permit(deadline)
         headers = {"Authorization": f"Bearer {token}", "Accept": ACCEPT}
@@ -138,9 +150,12 @@ class AmadeusApi:
                 headers["X-HTTP-Method-Override"] = "GET"
         try:
             async with self._session.request(
-                    method, self._config.base_url + path, params=params, json=body,
-                    headers=headers,
-                    timeout=exact_timeout(self._config.timeout_seconds)
+                method,
+                self._config.base_url + path,
+                params=params,
+                json=body,
+                headers=headers,
+                timeout=exact_timeout(self._config.timeout_seconds),
             ) as response:
                 status = response.status
                 if status == 401:
@@ -160,12 +175,19 @@ class AmadeusApi:
                 return data
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             count(endpoint, "unreachable")
-            raise ProviderFailure(UNAVAILABLE,
-                                  f"provider unreachable ({type(exc).__name__})") from None
+            raise ProviderFailure(
+                UNAVAILABLE, f"provider unreachable ({type(exc).__name__})"
+            ) from None
 
-    async def call(self, endpoint: str, method: str, path: str, *,
-                   params: dict[str, str] | None = None,
-                   body: dict[str, Any] | None = None) -> Any:
+    async def call(
+        self,
+        endpoint: str,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> Any:
         """One API call with the shared token: 401 -> report + retry once (token
         client), 429 -> back off and retry. Raises ProviderFailure."""
         deadline = time.monotonic() + self._config.timeout_seconds
@@ -174,29 +196,35 @@ class AmadeusApi:
             try:
                 return await self._tokens.call_with_token(
                     self._config.name,
-                    lambda token: self._request(endpoint, method, path, token,
-                                                deadline=deadline, params=params, body=body))
+                    lambda token: self._request(
+                        endpoint, method, path, token, deadline=deadline, params=params, body=body
+                    ),
+                )
             except BudgetExhausted as exc:
-                raise ProviderFailure(RATE_LIMITED, "upstream rate budget exhausted",
-                                      retry_after=exc.retry_after) from None
+                raise ProviderFailure(
+                    RATE_LIMITED, "upstream rate budget exhausted", retry_after=exc.retry_after
+                ) from None
             except RateLimited as exc:
                 await self._paused(exc.retry_after)
                 attempt += 1
                 delay = exc.retry_after
                 if delay is None:
-                    delay = min(BACKOFF_INITIAL_SECONDS * 2 ** (attempt - 1),
-                                BACKOFF_MAX_SECONDS) * random.uniform(0.5, 1.0)
+                    delay = min(
+                        BACKOFF_INITIAL_SECONDS * 2 ** (attempt - 1), BACKOFF_MAX_SECONDS
+                    ) * random.uniform(0.5, 1.0)
                 if attempt > self._config.rate_limit_retries or (
-                        time.monotonic() + delay > deadline):
+                    time.monotonic() + delay > deadline
+                ):
                     raise ProviderFailure(RATE_LIMITED, "provider rate limit") from None
-                log.info("provider rate limited; backing off",
-                         extra={"delay_seconds": round(delay, 3), "attempt": attempt})
+                log.info(
+                    "provider rate limited; backing off",
+                    extra={"delay_seconds": round(delay, 3), "attempt": attempt},
+                )
                 await asyncio.sleep(delay)
             except UpstreamUnauthorized:
                 raise ProviderFailure(UNAUTHORIZED, "provider rejected a fresh token") from None
             except grpc.aio.AioRpcError as exc:
-                raise ProviderFailure(UNAVAILABLE,
-                                      f"token service: {exc.code().name}") from None
+                raise ProviderFailure(UNAVAILABLE, f"token service: {exc.code().name}") from None
 
     async def _send(self, method: str, url: str, token: str, body: Any = None) -> Answer:
         await self._permit(time.monotonic() + self._config.timeout_seconds)
@@ -204,8 +232,9 @@ class AmadeusApi:
         if body is not None:
             headers["Content-Type"] = "application/vnd.amadeus+json"
         timeout = exact_timeout(self._config.timeout_seconds)
-        async with self._session.request(method, url, json=body, headers=headers,
-                                         timeout=timeout) as response:
+        async with self._session.request(
+            method, url, json=body, headers=headers, timeout=timeout
+        ) as response:
             if response.status == 401:
                 raise UpstreamUnauthorized()
             if response.status == 429:
@@ -222,4 +251,5 @@ class AmadeusApi:
         permit in time: nothing sent), grpc.aio.AioRpcError (token service),
         aiohttp.ClientError or TimeoutError."""
         return await self._tokens.call_with_token(
-            self._config.name, lambda token: self._send(method, url, token, body))
+            self._config.name, lambda token: self._send(method, url, token, body)
+        )

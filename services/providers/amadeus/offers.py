@@ -113,8 +113,11 @@ def _journey(raw: Mapping[str, Any], zones: Zones) -> tuple[Segment, ...] | None
             arrival = arr_local.replace(tzinfo=timezone(offset))
         else:
             return None
-        segments.append(Segment(str(seg["carrierCode"]), int(seg["number"]), origin,
-                                destination, departure, arrival))
+        segments.append(
+            Segment(
+                str(seg["carrierCode"]), int(seg["number"]), origin, destination, departure, arrival
+            )
+        )
     if not segments:
         return None
     return tuple(segments)
@@ -162,14 +165,22 @@ def parse_offer(raw: Mapping[str, Any], zones: Zones) -> Offer | None:
         return None
     if not journeys:
         return None
-    return Offer(ref=offer_ref(raw), raw=raw, journeys=tuple(journeys), total_cents=total,
-                 currency=currency, seats_available=seats, refundable=_refundable(raw),
-                 cabins=_cabins(raw))
+    return Offer(
+        ref=offer_ref(raw),
+        raw=raw,
+        journeys=tuple(journeys),
+        total_cents=total,
+        currency=currency,
+        seats_available=seats,
+        refundable=_refundable(raw),
+        cabins=_cabins(raw),
+    )
 
 
 async def search(api: AmadeusApi, query: OfferQuery, zones: Zones) -> list[Offer]:
-    data = await api.call("search", "GET", SEARCH_PATH,
-                          params=search_params(query, api.config.currency))
+    data = await api.call(
+        "search", "GET", SEARCH_PATH, params=search_params(query, api.config.currency)
+    )
     if not isinstance(data, dict):
         raise ProviderFailure(UNAVAILABLE, "unexpected flight-offers response")
     offers = []
@@ -202,5 +213,4 @@ async def price(api: AmadeusApi, raw: Mapping[str, Any]) -> ProviderQuote:
         currency = str(priced["price"]["currency"])
         return ProviderQuote(priced, to_cents(Decimal(str(total))), currency, True)
     except (KeyError, TypeError, InvalidOperation):
-        raise UnreadablePrice(UNAVAILABLE, "the provider answered an unexpected price"
-                              ) from None
+        raise UnreadablePrice(UNAVAILABLE, "the provider answered an unexpected price") from None

@@ -50,8 +50,9 @@ DOCUMENT_TYPES = {"PASSPORT": "PASSPORT", "NATIONAL_ID": "IDENTITY_CARD"}
 _CURRENT_TOTAL = re.compile(r"Current grandTotal price \(([0-9]+(?:\.[0-9]+)?)\)")
 
 
-def order_rejected(status: int, codes: list[int], details: list[str] | None = None
-                   ) -> OrderRejected:
+def order_rejected(
+    status: int, codes: list[int], details: list[str] | None = None
+) -> OrderRejected:
     """A refusal in neutral terms; a PRICE DISCREPANCY's detail ("Current grandTotal
     price (612.40) is different from request one (577.34)") gives the current price."""
     current = None
@@ -60,8 +61,13 @@ def order_rejected(status: int, codes: list[int], details: list[str] | None = No
         if match:
             current = match.group(1)
             break
-    return OrderRejected(status, codes, price_changed=PRICE_DISCREPANCY in codes,
-                         sold_out=SEGMENT_SELL_FAILURE in codes, current_total=current)
+    return OrderRejected(
+        status,
+        codes,
+        price_changed=PRICE_DISCREPANCY in codes,
+        sold_out=SEGMENT_SELL_FAILURE in codes,
+        current_total=current,
+    )
 
 
 def _traveler_ids(offer: Any) -> dict[str, list[str]]:
@@ -88,19 +94,23 @@ def order_body(request: OrderRequest) -> dict[str, Any]:
         n = used.get(kind, 0)
         ids = available.get(kind, [])
         if n >= len(ids):
-            raise OrderNotBookable("the provider's offer is not priced for these passengers",
-                                   f"passengers[{i}]")
+            raise OrderNotBookable(
+                "the provider's offer is not priced for these passengers", f"passengers[{i}]"
+            )
         used[kind] = n + 1
         travelers.append(_traveler(ids[n], traveller, request.email if i == 0 else None))
     if sum(used.values()) != sum(len(v) for v in available.values()):
         raise OrderNotBookable(
-            "the provider's offer is priced for more passengers than were given", "passengers")
-    return {"data": {
-        "type": "flight-order",
-        "flightOffers": offers,
-        "travelers": travelers,
-        "remarks": {"general": [{"subType": "GENERAL_MISCELLANEOUS", "text": request.remark}]},
-    }}
+            "the provider's offer is priced for more passengers than were given", "passengers"
+        )
+    return {
+        "data": {
+            "type": "flight-order",
+            "flightOffers": offers,
+            "travelers": travelers,
+            "remarks": {"general": [{"subType": "GENERAL_MISCELLANEOUS", "text": request.remark}]},
+        }
+    }
 
 
 def _traveler(traveler_id: str, t: OrderTraveller, email: str | None) -> dict[str, Any]:
@@ -108,14 +118,16 @@ def _traveler(traveler_id: str, t: OrderTraveller, email: str | None) -> dict[st
         "id": traveler_id,
         "dateOfBirth": t.birth_date.isoformat(),
         "name": {"firstName": t.given_name.upper(), "lastName": t.family_name.upper()},
-        "documents": [{
-            "documentType": DOCUMENT_TYPES[t.document_type],
-            "number": t.document_number,
-            "expiryDate": t.document_expire_date.isoformat(),
-            "issuanceCountry": t.document_country,
-            "nationality": t.document_country,
-            "holder": True,
-        }],
+        "documents": [
+            {
+                "documentType": DOCUMENT_TYPES[t.document_type],
+                "number": t.document_number,
+                "expiryDate": t.document_expire_date.isoformat(),
+                "issuanceCountry": t.document_country,
+                "nationality": t.document_country,
+                "holder": True,
+            }
+        ],
     }
     if email is not None:  # the booking's contact goes with the first traveler
         traveler["contact"] = {"emailAddress": email}
@@ -156,8 +168,9 @@ class AmadeusOrders:
         except UpstreamUnauthorized:
             raise OrderNotSent(UNAUTHORIZED, "the provider rejected a fresh token") from None
         except BudgetExhausted as exc:
-            raise OrderNotSent(RATE_LIMITED, "upstream rate budget exhausted",
-                               retry_after=exc.retry_after) from None
+            raise OrderNotSent(
+                RATE_LIMITED, "upstream rate budget exhausted", retry_after=exc.retry_after
+            ) from None
         except grpc.aio.AioRpcError as exc:
             raise OrderNotSent(UNAVAILABLE, f"token service: {exc.code().name}") from None
         except aiohttp.ClientConnectorError:

@@ -74,19 +74,25 @@ class BookingServer:
 
 
 def booking_env(database_url: str, secret: str, **extra: str) -> dict[str, str]:
-    return {"DATABASE_URL": database_url, "BOOKING_PRICE_SOURCE": "database",
-            "GRPC_PORT": "0", "DB_POOL_SIZE": "5", **jwt_env(secret), **extra}
+    return {
+        "DATABASE_URL": database_url,
+        "BOOKING_PRICE_SOURCE": "database",
+        "GRPC_PORT": "0",
+        "DB_POOL_SIZE": "5",
+        **jwt_env(secret),
+        **extra,
+    }
 
 
 @pytest.fixture
-async def server_factory(booking_db_url: str
-                         ) -> AsyncIterator[Callable[..., Any]]:
+async def server_factory(booking_db_url: str) -> AsyncIterator[Callable[..., Any]]:
     """Starts in-process booking servers; ``prices`` replaces the price source and
     ``lookup`` the provider order lookup."""
     started: list[tuple[grpc.aio.Server, BookingApp, grpc.aio.Channel]] = []
 
-    async def start(prices: PriceChecker | None = None, lookup: OrderLookup | None = None,
-                    **env: str) -> BookingServer:
+    async def start(
+        prices: PriceChecker | None = None, lookup: OrderLookup | None = None, **env: str
+    ) -> BookingServer:
         secret = new_secret()
         settings = BookingServiceSettings.from_env(booking_env(booking_db_url, secret, **env))
         registry = CollectorRegistry()
@@ -96,8 +102,9 @@ async def server_factory(booking_db_url: str
         await app.start(health)
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
         started.append((server, app, channel))
-        return BookingServer(f"127.0.0.1:{port}", app, secret, channel,
-                             pb_grpc.BookingServiceStub(channel))
+        return BookingServer(
+            f"127.0.0.1:{port}", app, secret, channel, pb_grpc.BookingServiceStub(channel)
+        )
 
     yield start
     for server, app, channel in started:
@@ -130,19 +137,24 @@ class Upstream:
         """A token of the stand-in's *other* client: the test's own searches and pricing
         do not count against the booking service's client."""
         client_id, secret = list(self.sim.clients.items())[1]
-        data = urllib.parse.urlencode({"grant_type": "client_credentials",
-                                       "client_id": client_id,
-                                       "client_secret": secret}).encode()
-        with urllib.request.urlopen(urllib.request.Request(self.sim.token_url, data=data),
-                                    timeout=10) as response:
+        data = urllib.parse.urlencode(
+            {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}
+        ).encode()
+        with urllib.request.urlopen(
+            urllib.request.Request(self.sim.token_url, data=data), timeout=10
+        ) as response:
             return str(json.loads(response.read())["access_token"])
 
     def api(self, method: str, path: str, body: Any = None, token: str | None = None) -> Any:
         request = urllib.request.Request(
-            self.sim.base_url + path, method=method,
+            self.sim.base_url + path,
+            method=method,
             data=json.dumps(body).encode() if body is not None else None,
-            headers={"Authorization": f"Bearer {token or self.sim_token()}",
-                     "Content-Type": "application/json"})
+            headers={
+                "Authorization": f"Bearer {token or self.sim_token()}",
+                "Content-Type": "application/json",
+            },
+        )
         with urllib.request.urlopen(request, timeout=10) as response:
             raw = response.read()
             return json.loads(raw) if raw else None

@@ -41,19 +41,22 @@ async def call_list(stub: Any, metadata: Any) -> Any:
     return await stub.ListBookings(pb.ListBookingsRequest(), metadata=metadata)
 
 
-@pytest.mark.parametrize("case, expected", [
-    ("none", "TOKEN_MISSING"),
-    ("basic", "TOKEN_MALFORMED"),
-    ("garbage", "TOKEN_MALFORMED"),
-    ("expired", "TOKEN_EXPIRED"),
-    ("wrong_issuer", "TOKEN_ISSUER_OR_AUDIENCE_INVALID"),
-    ("wrong_audience", "TOKEN_ISSUER_OR_AUDIENCE_INVALID"),
-    ("forged", "TOKEN_SIGNATURE_INVALID"),
-    ("alg_none", "TOKEN_KEY_UNKNOWN"),
-    ("no_sub", "TOKEN_INVALID"),
-    ("no_exp", "TOKEN_INVALID"),
-    ("rs256_without_jwks", "TOKEN_KEY_UNKNOWN"),
-])
+@pytest.mark.parametrize(
+    "case, expected",
+    [
+        ("none", "TOKEN_MISSING"),
+        ("basic", "TOKEN_MALFORMED"),
+        ("garbage", "TOKEN_MALFORMED"),
+        ("expired", "TOKEN_EXPIRED"),
+        ("wrong_issuer", "TOKEN_ISSUER_OR_AUDIENCE_INVALID"),
+        ("wrong_audience", "TOKEN_ISSUER_OR_AUDIENCE_INVALID"),
+        ("forged", "TOKEN_SIGNATURE_INVALID"),
+        ("alg_none", "TOKEN_KEY_UNKNOWN"),
+        ("no_sub", "TOKEN_INVALID"),
+        ("no_exp", "TOKEN_INVALID"),
+        ("rs256_without_jwks", "TOKEN_KEY_UNKNOWN"),
+    ],
+)
 async def test_refused_tokens(booking, case: str, expected: str) -> None:
     secret = booking.secret
     metadata: tuple[tuple[str, str], ...] = {
@@ -64,14 +67,22 @@ async def test_refused_tokens(booking, case: str, expected: str) -> None:
         "wrong_issuer": bearer(token_for("alice", secret, issuer="https://evil.test")),
         "wrong_audience": bearer(token_for("alice", secret, audience="someone-else")),
         "forged": bearer(token_for("alice", new_secret())),
-        "alg_none": bearer(jwt.encode({"iss": ISSUER, "aud": AUDIENCE, "sub": "alice",
-                                       "exp": 4_000_000_000}, None, algorithm="none")),
-        "no_sub": bearer(jwt.encode({"iss": ISSUER, "aud": AUDIENCE, "exp": 4_000_000_000},
-                                    secret, algorithm="HS256")),
-        "no_exp": bearer(jwt.encode({"iss": ISSUER, "aud": AUDIENCE, "sub": "alice"},
-                                    secret, algorithm="HS256")),
-        "rs256_without_jwks": bearer(token_for("alice", secret, key=RSA_KEY,
-                                               algorithm="RS256")),
+        "alg_none": bearer(
+            jwt.encode(
+                {"iss": ISSUER, "aud": AUDIENCE, "sub": "alice", "exp": 4_000_000_000},
+                None,
+                algorithm="none",
+            )
+        ),
+        "no_sub": bearer(
+            jwt.encode(
+                {"iss": ISSUER, "aud": AUDIENCE, "exp": 4_000_000_000}, secret, algorithm="HS256"
+            )
+        ),
+        "no_exp": bearer(
+            jwt.encode({"iss": ISSUER, "aud": AUDIENCE, "sub": "alice"}, secret, algorithm="HS256")
+        ),
+        "rs256_without_jwks": bearer(token_for("alice", secret, key=RSA_KEY, algorithm="RS256")),
     }[case]
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await call_list(booking.stub, metadata)
@@ -96,15 +107,17 @@ async def test_every_rpc_requires_a_token(booking) -> None:
         assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
     # Health probes need none.
     health = health_pb2_grpc.HealthStub(booking.channel)
-    answer = await health.Check(health_pb2.HealthCheckRequest(
-        service="skyroute.booking.v1.BookingService"))
+    answer = await health.Check(
+        health_pb2.HealthCheckRequest(service="skyroute.booking.v1.BookingService")
+    )
     assert answer.status == health_pb2.HealthCheckResponse.SERVING
 
 
 async def test_jwks_keys_rs256_and_es256(server_factory, tmp_path: Path) -> None:
     jwks_file = tmp_path / "jwks.json"
-    jwks_file.write_text(json.dumps({"keys": [jwk(RSA_KEY, "rsa-1", "RS256"),
-                                              jwk(EC_KEY, "ec-1", "ES256")]}))
+    jwks_file.write_text(
+        json.dumps({"keys": [jwk(RSA_KEY, "rsa-1", "RS256"), jwk(EC_KEY, "ec-1", "ES256")]})
+    )
     server = await server_factory(BOOKING_JWKS_FILE=str(jwks_file))
     rs = token_for("alice", "", key=RSA_KEY, algorithm="RS256", headers={"kid": "rsa-1"})
     es = token_for("alice", "", key=EC_KEY, algorithm="ES256", headers={"kid": "ec-1"})
@@ -115,12 +128,15 @@ async def test_jwks_keys_rs256_and_es256(server_factory, tmp_path: Path) -> None
 
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     refused = {
-        "unknown kid": token_for("alice", "", key=RSA_KEY, algorithm="RS256",
-                                 headers={"kid": "rsa-2"}),
-        "kid of another key type": token_for("alice", "", key=RSA_KEY, algorithm="RS256",
-                                             headers={"kid": "ec-1"}),
-        "right kid, wrong key": token_for("alice", "", key=other, algorithm="RS256",
-                                          headers={"kid": "rsa-1"}),
+        "unknown kid": token_for(
+            "alice", "", key=RSA_KEY, algorithm="RS256", headers={"kid": "rsa-2"}
+        ),
+        "kid of another key type": token_for(
+            "alice", "", key=RSA_KEY, algorithm="RS256", headers={"kid": "ec-1"}
+        ),
+        "right kid, wrong key": token_for(
+            "alice", "", key=other, algorithm="RS256", headers={"kid": "rsa-1"}
+        ),
         # Algorithm confusion: HS256 "signed" with the public key as the secret.
         "public key as HMAC secret": _hs256_with_public_key(),
     }
@@ -137,14 +153,18 @@ def _hs256_with_public_key() -> str:
 
     from cryptography.hazmat.primitives import serialization
 
-    pem = RSA_KEY.public_key().public_bytes(serialization.Encoding.PEM,
-                                            serialization.PublicFormat.SubjectPublicKeyInfo)
+    pem = RSA_KEY.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
 
     def b64(data: bytes) -> str:
         return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
     header = b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": "rsa-1"}).encode())
-    payload = b64(json.dumps({"iss": ISSUER, "aud": AUDIENCE, "sub": "mallory",
-                              "exp": 4_000_000_000}).encode())
+    payload = b64(
+        json.dumps(
+            {"iss": ISSUER, "aud": AUDIENCE, "sub": "mallory", "exp": 4_000_000_000}
+        ).encode()
+    )
     signature = hmac.new(pem, f"{header}.{payload}".encode(), hashlib.sha256).digest()
     return f"{header}.{payload}.{b64(signature)}"

@@ -29,17 +29,22 @@ BOOKING_TABLES = {"bookings", "booking_segments", "booking_passengers"}
 
 async def test_models_and_migration_agree(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
-        diff = await conn.run_sync(lambda sync: compare_metadata(
-            MigrationContext.configure(sync, opts={"compare_type": True}),
-            models.Base.metadata))
+        diff = await conn.run_sync(
+            lambda sync: compare_metadata(
+                MigrationContext.configure(sync, opts={"compare_type": True}), models.Base.metadata
+            )
+        )
         # compare_metadata skips CHECK constraints: compare their names directly.
-        rows = await conn.execute(text(
-            "SELECT conname FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid "
-            "WHERE t.relname = ANY(:tables) UNION SELECT indexname FROM pg_indexes "
-            "WHERE tablename = ANY(:tables)"), {"tables": sorted(BOOKING_TABLES)})
+        rows = await conn.execute(
+            text(
+                "SELECT conname FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid "
+                "WHERE t.relname = ANY(:tables) UNION SELECT indexname FROM pg_indexes "
+                "WHERE tablename = ANY(:tables)"
+            ),
+            {"tables": sorted(BOOKING_TABLES)},
+        )
         in_db = {r[0] for r in rows}
-        sequence = (await conn.execute(text(
-            "SELECT to_regclass('ticket_serial_seq')"))).scalar()
+        sequence = (await conn.execute(text("SELECT to_regclass('ticket_serial_seq')"))).scalar()
     assert diff == []
     declared = set()
     for name in BOOKING_TABLES:
@@ -53,8 +58,9 @@ async def _tables(url: str) -> set[str]:
     engine = create_async_engine(url)
     try:
         async with engine.connect() as conn:
-            rows = await conn.execute(text(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))
+            rows = await conn.execute(
+                text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+            )
             return {r[0] for r in rows}
     finally:
         await engine.dispose()
@@ -64,9 +70,10 @@ async def _columns(url: str, table: str) -> set[str]:
     engine = create_async_engine(url)
     try:
         async with engine.connect() as conn:
-            rows = await conn.execute(text(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = :t"),
-                {"t": table})
+            rows = await conn.execute(
+                text("SELECT column_name FROM information_schema.columns WHERE table_name = :t"),
+                {"t": table},
+            )
             return {r[0] for r in rows}
     finally:
         await engine.dispose()

@@ -29,14 +29,21 @@ def violations(exc: grpc.aio.AioRpcError) -> list[str]:
 
 async def bookings_of(engine: AsyncEngine, user: str) -> int:
     async with engine.connect() as conn:
-        return int((await conn.execute(text("SELECT count(*) FROM bookings WHERE user_id = :u"),
-                                       {"u": user})).scalar_one())
+        return int(
+            (
+                await conn.execute(
+                    text("SELECT count(*) FROM bookings WHERE user_id = :u"), {"u": user}
+                )
+            ).scalar_one()
+        )
 
 
-@pytest.mark.parametrize("email", ["a\x00b@x.com", "\x1b[31ma@x.com", "a@x.com\r\n",
-                                   "a\x85b@x.com"])
+@pytest.mark.parametrize(
+    "email", ["a\x00b@x.com", "\x1b[31ma@x.com", "a@x.com\r\n", "a\x85b@x.com"]
+)
 async def test_a_control_character_in_the_email_is_invalid_argument(
-        booking, engine: AsyncEngine, user: str, email: str) -> None:
+    booking, engine: AsyncEngine, user: str, email: str
+) -> None:
     fare = await add_fare(engine, seats=5)
     request = create_request([fare.ref()], contact=pb.Contact(email=email))
     with pytest.raises(grpc.aio.AioRpcError) as err:
@@ -48,10 +55,12 @@ async def test_a_control_character_in_the_email_is_invalid_argument(
 
 
 async def test_a_control_character_in_a_name_names_the_passenger(
-        booking, engine: AsyncEngine, user: str) -> None:
+    booking, engine: AsyncEngine, user: str
+) -> None:
     fare = await add_fare(engine, seats=5)
-    request = create_request([fare.ref()], [passenger(number="P1234567"),
-                                            passenger("Bo\x00b", number="P7654321")])
+    request = create_request(
+        [fare.ref()], [passenger(number="P1234567"), passenger("Bo\x00b", number="P7654321")]
+    )
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await booking.stub.CreateBooking(request, metadata=booking.auth(user), timeout=10)
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -59,18 +68,21 @@ async def test_a_control_character_in_a_name_names_the_passenger(
 
 
 async def test_a_decomposed_name_is_booked_like_the_composed_one(
-        booking, engine: AsyncEngine, user: str) -> None:
+    booking, engine: AsyncEngine, user: str
+) -> None:
     fare = await add_fare(engine, seats=5)
-    request = create_request([fare.ref()], [passenger("Rene\u0301", "Lefe\u0300vre",
-                                                      number="P1234567")])
-    response = await booking.stub.CreateBooking(request, metadata=booking.auth(user),
-                                                timeout=10)
+    request = create_request(
+        [fare.ref()], [passenger("Rene\u0301", "Lefe\u0300vre", number="P1234567")]
+    )
+    response = await booking.stub.CreateBooking(request, metadata=booking.auth(user), timeout=10)
     [held] = response.booking.passengers
     assert (held.given_name, held.family_name) == ("Ren\u00e9", "Lef\u00e8vre")
     # A retry typed in composed form is the same request (same fingerprint).
-    retry = create_request([fare.ref()], [passenger("Ren\u00e9", "Lef\u00e8vre",
-                                                    number="P1234567")],
-                           request_id=request.request_id)
+    retry = create_request(
+        [fare.ref()],
+        [passenger("Ren\u00e9", "Lef\u00e8vre", number="P1234567")],
+        request_id=request.request_id,
+    )
     again = await booking.stub.CreateBooking(retry, metadata=booking.auth(user), timeout=10)
     assert again.booking.booking_reference == response.booking.booking_reference
 
@@ -78,8 +90,10 @@ async def test_a_decomposed_name_is_booked_like_the_composed_one(
 def every_jwt_rpc() -> list[tuple[str, Any]]:
     return [
         ("CreateBooking", create_request(["x"])),
-        ("ConfirmBooking", pb.ConfirmBookingRequest(booking_reference="ABCDEF",
-                                                    payment_token="tok_visa")),
+        (
+            "ConfirmBooking",
+            pb.ConfirmBookingRequest(booking_reference="ABCDEF", payment_token="tok_visa"),
+        ),
         ("GetBooking", pb.GetBookingRequest(booking_reference="ABCDEF")),
         ("ListBookings", pb.ListBookingsRequest()),
         ("CancelBooking", pb.CancelBookingRequest(booking_reference="ABCDEF")),
@@ -89,7 +103,8 @@ def every_jwt_rpc() -> list[tuple[str, Any]]:
 
 @pytest.mark.parametrize("subject", ["us\x00er", "user\n", "\x1b[2Juser"])
 async def test_a_control_character_in_the_subject_is_unauthenticated_everywhere(
-        booking, subject: str) -> None:
+    booking, subject: str
+) -> None:
     auth = bearer(booking.token(subject))
     methods = {m.name for m in pb.DESCRIPTOR.services_by_name["BookingService"].methods}
     calls = every_jwt_rpc()

@@ -57,11 +57,15 @@ class TwoProviders:
 
     def env(self, caller: str, **extra: str) -> dict[str, str]:
         """Both providers by list; the token client of ``caller`` (allowed both)."""
-        return {"TOKEN_SERVICE_ADDRESSES": ",".join(self.tokens.addresses),
-                "TOKEN_CALLER_ID": caller, "TOKEN_CALLER_KEY": self.tokens.keys[caller],
-                "PROVIDER_AMADEUS_BASE_URL": self.first.sim.base_url,
-                "PROVIDER_OTHER_BASE_URL": self.second.sim.base_url,
-                "PROVIDER_TIMEOUT_SECONDS": "5", **extra}
+        return {
+            "TOKEN_SERVICE_ADDRESSES": ",".join(self.tokens.addresses),
+            "TOKEN_CALLER_ID": caller,
+            "TOKEN_CALLER_KEY": self.tokens.keys[caller],
+            "PROVIDER_AMADEUS_BASE_URL": self.first.sim.base_url,
+            "PROVIDER_OTHER_BASE_URL": self.second.sim.base_url,
+            "PROVIDER_TIMEOUT_SECONDS": "5",
+            **extra,
+        }
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +79,14 @@ def two(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[Tw
     try:
         first.start()
         second.start()
-        tokens = TokenCluster(tmp_path_factory.mktemp("tokens"), first, redis_url, prefix, 1,
-                              env={"PROVIDER_OTHER_TOKEN_URL": second.token_url}).start()
+        tokens = TokenCluster(
+            tmp_path_factory.mktemp("tokens"),
+            first,
+            redis_url,
+            prefix,
+            1,
+            env={"PROVIDER_OTHER_TOKEN_URL": second.token_url},
+        ).start()
         yield TwoProviders(Upstream(first, tokens), Upstream(second, tokens))
         tokens.assert_no_secrets_in_logs()
     finally:
@@ -94,24 +104,33 @@ def two(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[Tw
 
 
 @pytest.fixture
-async def providers_of(two: TwoProviders
-                       ) -> AsyncIterator[Callable[..., SearchProviders]]:
+async def providers_of(two: TwoProviders) -> AsyncIterator[Callable[..., SearchProviders]]:
     """Search's providers as SearchApp builds them, from the environment."""
     opened: list[tuple[aiohttp.ClientSession, TokenClient]] = []
 
     def build(**extra: str) -> SearchProviders:
-        env = {"DATABASE_URL": "postgresql://u:p@127.0.0.1/unused",
-               "PAGE_TOKEN_SECRET": "two-providers-test-secret-0123456789",
-               "SEARCH_PROVIDERS": "amadeus,other", **two.env("search", **extra)}
+        env = {
+            "DATABASE_URL": "postgresql://u:p@127.0.0.1/unused",
+            "PAGE_TOKEN_SECRET": "two-providers-test-secret-0123456789",
+            "SEARCH_PROVIDERS": "amadeus,other",
+            **two.env("search", **extra),
+        }
         settings = SearchServiceSettings.from_env(env)
         session = aiohttp.ClientSession()
         first = settings.providers[0]
         tokens = TokenClient(first.token_service_addresses, first.caller_id, first.caller_key)
         opened.append((session, tokens))
         metrics = ProviderMetrics(CollectorRegistry())
-        return SearchProviders([
-            ProviderSearch(create_provider(p.kind, adapter_config(p), session, tokens, metrics),
-                           AIRPORTS, p) for p in settings.providers])
+        return SearchProviders(
+            [
+                ProviderSearch(
+                    create_provider(p.kind, adapter_config(p), session, tokens, metrics),
+                    AIRPORTS,
+                    p,
+                )
+                for p in settings.providers
+            ]
+        )
 
     yield build
     for session, tokens in opened:
@@ -120,8 +139,14 @@ async def providers_of(two: TwoProviders
 
 
 def query() -> SearchQuery:
-    return SearchQuery(origin="LHR", destination="JFK", departure_date=DAY, return_date=None,
-                       party=SearchParty(), cabin=Cabin.ECONOMY)
+    return SearchQuery(
+        origin="LHR",
+        destination="JFK",
+        departure_date=DAY,
+        return_date=None,
+        party=SearchParty(),
+        cabin=Cabin.ECONOMY,
+    )
 
 
 async def test_search_asks_both_providers_and_merges(providers_of) -> None:
@@ -149,22 +174,30 @@ async def test_one_provider_failing_keeps_the_others_offers(providers_of) -> Non
 
 
 async def test_booking_orders_each_offer_at_its_own_provider(
-        two: TwoProviders, server_factory, user: str) -> None:
+    two: TwoProviders, server_factory, user: str
+) -> None:
     offers = SimOffers()
-    server = await server_factory(prices=offers, **two.env(
-        "search", BOOKING_PROVIDERS="amadeus,other"))
+    server = await server_factory(
+        prices=offers, **two.env("search", BOOKING_PROVIDERS="amadeus,other")
+    )
     for name, upstream in (("amadeus", two.first), ("other", two.second)):
         raw = fetch_offer(upstream, DAY, Party())
         offer_id = f"{name}-{secrets.token_hex(4)}"
         offers.offers[offer_id] = dataclasses.replace(
-            priced_offer(offer_id, raw, Party()), provider=ProviderOffer(name, raw))
-        held = (await server.stub.CreateBooking(create_request([offer_id]),
-                                                metadata=server.auth(user))).booking
+            priced_offer(offer_id, raw, Party()), provider=ProviderOffer(name, raw)
+        )
+        held = (
+            await server.stub.CreateBooking(create_request([offer_id]), metadata=server.auth(user))
+        ).booking
         assert held.status == pb.BOOKING_STATUS_HELD and held.provider == name
         elsewhere = two.first if upstream is two.second else two.second
         assert len(sim_orders(upstream.sim, held.booking_reference)) == 1
         assert sim_orders(elsewhere.sim, held.booking_reference) == []
-        cancelled = (await server.stub.CancelBooking(pb.CancelBookingRequest(
-            booking_reference=held.booking_reference), metadata=server.auth(user))).booking
+        cancelled = (
+            await server.stub.CancelBooking(
+                pb.CancelBookingRequest(booking_reference=held.booking_reference),
+                metadata=server.auth(user),
+            )
+        ).booking
         assert cancelled.status == pb.BOOKING_STATUS_CANCELLED
         assert sim_orders(upstream.sim, held.booking_reference) == []

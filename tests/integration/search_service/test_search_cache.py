@@ -45,32 +45,40 @@ async def engine(own_db: str) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture
-async def search(own_db: str, redis_url: str, key_prefix: str
-                 ) -> AsyncIterator[InProcessSearch]:
+async def search(own_db: str, redis_url: str, key_prefix: str) -> AsyncIterator[InProcessSearch]:
     env = search_env(own_db, redis_url, key_prefix, {"SEARCH_CACHE_TTL_SECONDS": str(TTL)})
     async with in_process_search(env) as s:
         yield s
 
 
 def query(destination: str = "ATL") -> pb.SearchFlightsRequest:
-    return pb.SearchFlightsRequest(origin="ORD", destination=destination,
-                                   departure_date=TOMORROW.isoformat(),
-                                   cabin=pb.CABIN_ECONOMY, page_size=5,
-                                   filters=pb.SearchFilters(max_stops=0))
+    return pb.SearchFlightsRequest(
+        origin="ORD",
+        destination=destination,
+        departure_date=TOMORROW.isoformat(),
+        cabin=pb.CABIN_ECONOMY,
+        page_size=5,
+        filters=pb.SearchFilters(max_stops=0),
+    )
 
 
 def lookups(search: InProcessSearch, result: str) -> float:
     return search.metric("skyroute_search_cache_lookups_total", {"result": result})
 
 
-async def test_seat_and_price_change_visible_within_ttl(search: InProcessSearch,
-                                                        engine: AsyncEngine) -> None:
+async def test_seat_and_price_change_visible_within_ttl(
+    search: InProcessSearch, engine: AsyncEngine
+) -> None:
     first = (await search.stub.SearchFlights(query(), timeout=10)).itineraries[0]
     segment = first.journeys[0].segments[0]
     async with engine.begin() as conn:
-        await conn.execute(text(
-            "UPDATE fares SET seats_available = seats_available - 1, price = price + 1000, "
-            "version = version + 1 WHERE id = :id"), {"id": segment.fare_id})
+        await conn.execute(
+            text(
+                "UPDATE fares SET seats_available = seats_available - 1, price = price + 1000, "
+                "version = version + 1 WHERE id = :id"
+            ),
+            {"id": segment.fare_id},
+        )
     changed_at = time.monotonic()
     # Within the TTL the cached result may still be served ...
     cached = (await search.stub.SearchFlights(query(), timeout=10)).itineraries[0]
@@ -81,8 +89,9 @@ async def test_seat_and_price_change_visible_within_ttl(search: InProcessSearch,
     while True:
         asked_at = time.monotonic()
         items = (await search.stub.SearchFlights(query(), timeout=10)).itineraries
-        fresh = next((i for i in items if i.journeys[0].segments[0].fare_id == segment.fare_id),
-                     None)
+        fresh = next(
+            (i for i in items if i.journeys[0].segments[0].fare_id == segment.fare_id), None
+        )
         if fresh is None or fresh.seats_available == segment.seats_available - 1:
             break
         assert asked_at - changed_at <= TTL + 0.25, "stale result beyond the TTL"
@@ -92,12 +101,12 @@ async def test_seat_and_price_change_visible_within_ttl(search: InProcessSearch,
         assert fresh.total_price.units >= first.total_price.units + 1000
 
 
-async def test_concurrent_cold_searches_query_the_database_once(search: InProcessSearch
-                                                                ) -> None:
+async def test_concurrent_cold_searches_query_the_database_once(search: InProcessSearch) -> None:
     before = search.app.repository.search_queries
     request = query("DEN")
     responses = await asyncio.gather(
-        *(search.stub.SearchFlights(request, timeout=10) for _ in range(100)))
+        *(search.stub.SearchFlights(request, timeout=10) for _ in range(100))
+    )
     assert search.app.repository.search_queries - before == 1
     assert search.metric("skyroute_search_inventory_queries_total", {"kind": "search"}) >= 1
     assert len({r.SerializeToString() for r in responses}) == 1
@@ -105,15 +114,22 @@ async def test_concurrent_cold_searches_query_the_database_once(search: InProces
     assert lookups(search, "coalesced") + lookups(search, "hit") == 99
 
 
-async def test_one_computation_across_replicas(own_db: str, redis_url: str,
-                                               key_prefix: str) -> None:
+async def test_one_computation_across_replicas(
+    own_db: str, redis_url: str, key_prefix: str
+) -> None:
     """Two servers (two replicas' worth of state) sharing Redis: concurrent misses of one
     key run the query once in total."""
     env = search_env(own_db, redis_url, key_prefix, {"SEARCH_CACHE_TTL_SECONDS": "30"})
     destinations = ["DFW", "DEN", "LAS", "SFO", "LAX", "MIA"]
     async with in_process_search(env) as a, in_process_search(env) as b:
-        await asyncio.gather(*(s.stub.SearchFlights(query(d), timeout=10)
-                               for _ in range(20) for d in destinations for s in (a, b)))
+        await asyncio.gather(
+            *(
+                s.stub.SearchFlights(query(d), timeout=10)
+                for _ in range(20)
+                for d in destinations
+                for s in (a, b)
+            )
+        )
         total = a.app.repository.search_queries + b.app.repository.search_queries
         assert total == len(destinations)
         assert lookups(a, "miss") + lookups(b, "miss") == len(destinations)
@@ -143,8 +159,7 @@ async def test_cache_key_is_canonical(search: InProcessSearch) -> None:
     assert [i.offer_id for i in rb.itineraries] == [i.offer_id for i in ra.itineraries[:3]]
 
 
-async def test_searches_work_without_redis(own_db: str, key_prefix: str,
-                                           tmp_path: Path) -> None:
+async def test_searches_work_without_redis(own_db: str, key_prefix: str, tmp_path: Path) -> None:
     redis = PrivateRedis(tmp_path).start()
     try:
         async with in_process_search(search_env(own_db, redis.url, key_prefix)) as s:
@@ -152,7 +167,8 @@ async def test_searches_work_without_redis(own_db: str, key_prefix: str,
             redis.stop()
             again = await s.stub.SearchFlights(query(), timeout=10)
             assert [i.offer_id for i in again.itineraries] == [
-                i.offer_id for i in first.itineraries]
+                i.offer_id for i in first.itineraries
+            ]
             assert lookups(s, "bypass") >= 1
     finally:
         redis.stop()
@@ -162,8 +178,7 @@ async def test_dead_lock_owner_is_taken_over(redis_url: str, key_prefix: str) ->
     """A replica that died while computing leaves its lock; it expires and a waiter
     computes instead of waiting for ever."""
     client = Redis.from_url(redis_url)
-    cache = ResultCache(client, key_prefix, CacheMetrics(CollectorRegistry()),
-                        lock_seconds=0.3)
+    cache = ResultCache(client, key_prefix, CacheMetrics(CollectorRegistry()), lock_seconds=0.3)
     try:
         await client.set(cache.key("k") + ":lock", "dead-replica", px=300)
         calls = 0
@@ -187,6 +202,7 @@ async def test_failed_computation_is_not_cached(redis_url: str, key_prefix: str)
     client = Redis.from_url(redis_url)
     cache = ResultCache(client, key_prefix, CacheMetrics(CollectorRegistry()))
     try:
+
         async def broken() -> tuple[bytes, float]:
             raise RuntimeError("database down")
 
@@ -203,11 +219,13 @@ async def test_failed_computation_is_not_cached(redis_url: str, key_prefix: str)
         await client.aclose()
 
 
-async def test_expiry_counts_from_the_start_of_the_computation(redis_url: str,
-                                                               key_prefix: str) -> None:
+async def test_expiry_counts_from_the_start_of_the_computation(
+    redis_url: str, key_prefix: str
+) -> None:
     client = Redis.from_url(redis_url)
     cache = ResultCache(client, key_prefix, CacheMetrics(CollectorRegistry()))
     try:
+
         async def slow() -> tuple[bytes, float]:
             await asyncio.sleep(0.4)
             return b"v", 1.0
@@ -220,7 +238,8 @@ async def test_expiry_counts_from_the_start_of_the_computation(redis_url: str,
 
 
 async def test_result_stored_between_the_look_and_the_lock_is_not_computed_again(
-        redis_url: str, key_prefix: str) -> None:
+    redis_url: str, key_prefix: str
+) -> None:
     """Another replica stores the result (and drops its lock) just after this one looked
     and missed: taking the lock finds the result instead of computing it again."""
     client = Redis.from_url(redis_url)

@@ -30,11 +30,14 @@ def test_defaults() -> None:
     assert settings.statement_timeout_ms == 30_000
 
 
-@pytest.mark.parametrize("raw", [
-    "postgresql://u:p@db:5433/inv",
-    "postgres://u:p@db:5433/inv",
-    "postgresql+asyncpg://u:p@db:5433/inv",
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "postgresql://u:p@db:5433/inv",
+        "postgres://u:p@db:5433/inv",
+        "postgresql+asyncpg://u:p@db:5433/inv",
+    ],
+)
 def test_plain_postgres_urls_get_the_asyncpg_driver(raw: str) -> None:
     url = DatabaseSettings.from_env({"DATABASE_URL": raw}).url
     assert url.drivername == "postgresql+asyncpg"
@@ -42,22 +45,35 @@ def test_plain_postgres_urls_get_the_asyncpg_driver(raw: str) -> None:
 
 
 def test_tuning_from_the_environment() -> None:
-    settings = DatabaseSettings.from_env({
-        "DB_POOL_SIZE": "12", "DB_MAX_OVERFLOW": "3", "DB_STATEMENT_TIMEOUT_MS": "0",
-        "DB_POOL_TIMEOUT_SECONDS": "2.5", "DB_CONNECT_TIMEOUT_SECONDS": "1"})
-    assert (settings.pool_size, settings.max_overflow, settings.statement_timeout_ms,
-            settings.pool_timeout_seconds, settings.connect_timeout_seconds) == (
-        12, 3, 0, 2.5, 1.0)
+    settings = DatabaseSettings.from_env(
+        {
+            "DB_POOL_SIZE": "12",
+            "DB_MAX_OVERFLOW": "3",
+            "DB_STATEMENT_TIMEOUT_MS": "0",
+            "DB_POOL_TIMEOUT_SECONDS": "2.5",
+            "DB_CONNECT_TIMEOUT_SECONDS": "1",
+        }
+    )
+    assert (
+        settings.pool_size,
+        settings.max_overflow,
+        settings.statement_timeout_ms,
+        settings.pool_timeout_seconds,
+        settings.connect_timeout_seconds,
+    ) == (12, 3, 0, 2.5, 1.0)
 
 
-@pytest.mark.parametrize("env, message", [
-    ({"DATABASE_URL": "mysql://u:p@h/d"}, "postgresql"),
-    ({"DATABASE_URL": "not a url"}, "DATABASE_URL"),
-    ({"DB_POOL_SIZE": "0"}, "DB_POOL_SIZE"),
-    ({"DB_MAX_OVERFLOW": "-1"}, "DB_MAX_OVERFLOW"),
-    ({"DB_STATEMENT_TIMEOUT_MS": "soon"}, "DB_STATEMENT_TIMEOUT_MS"),
-    ({"DATABASE_URL_FILE": "/nonexistent/secret"}, "DATABASE_URL_FILE"),
-])
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"DATABASE_URL": "mysql://u:p@h/d"}, "postgresql"),
+        ({"DATABASE_URL": "not a url"}, "DATABASE_URL"),
+        ({"DB_POOL_SIZE": "0"}, "DB_POOL_SIZE"),
+        ({"DB_MAX_OVERFLOW": "-1"}, "DB_MAX_OVERFLOW"),
+        ({"DB_STATEMENT_TIMEOUT_MS": "soon"}, "DB_STATEMENT_TIMEOUT_MS"),
+        ({"DATABASE_URL_FILE": "/nonexistent/secret"}, "DATABASE_URL_FILE"),
+    ],
+)
 def test_bad_settings_refuse_to_start(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         DatabaseSettings.from_env(env)
@@ -66,8 +82,9 @@ def test_bad_settings_refuse_to_start(env: dict[str, str], message: str) -> None
 def test_url_from_a_mounted_secret_file(tmp_path: Path) -> None:
     secret = tmp_path / "database-url"
     secret.write_text("postgresql://app:s3cret-pw@db/inv\n")
-    settings = DatabaseSettings.from_env({"DATABASE_URL_FILE": str(secret),
-                                          "DATABASE_URL": "postgresql://ignored@x/y"})
+    settings = DatabaseSettings.from_env(
+        {"DATABASE_URL_FILE": str(secret), "DATABASE_URL": "postgresql://ignored@x/y"}
+    )
     assert settings.url.password == "s3cret-pw" and settings.url.host == "db"
 
 
@@ -79,7 +96,8 @@ def test_password_never_shown() -> None:
 
 async def test_engine_applies_the_statement_timeout(search_db_url: str) -> None:
     settings = DatabaseSettings.from_env({"DB_STATEMENT_TIMEOUT_MS": "1234"}).with_url(
-        search_db_url)
+        search_db_url
+    )
     engine = create_engine(settings)
     try:
         assert engine.pool.size() == 10  # type: ignore[attr-defined]
@@ -122,8 +140,7 @@ async def test_wait_for_database_gives_up_with_a_clear_error() -> None:
     assert failure.value.reason == "DATABASE_UNAVAILABLE"
 
 
-async def test_pooled_waits_for_a_busy_pool_at_most_the_acquire_timeout(
-        search_db_url: str) -> None:
+async def test_pooled_waits_for_a_busy_pool_at_most_the_acquire_timeout(search_db_url: str) -> None:
     """An idle connection is handed over at once; with none idle the caller waits at
     most the acquire timeout, then gets UNAVAILABLE, and the pool still works."""
     settings = DatabaseSettings.from_env({"DB_POOL_SIZE": "1"}).with_url(search_db_url)

@@ -26,8 +26,9 @@ TOMORROW = datetime.now(UTC).date() + timedelta(days=1)
 
 
 @pytest.fixture
-async def search(search_db_url: str, redis_url: str, key_prefix: str
-                 ) -> AsyncIterator[InProcessSearch]:
+async def search(
+    search_db_url: str, redis_url: str, key_prefix: str
+) -> AsyncIterator[InProcessSearch]:
     async with in_process_search(search_env(search_db_url, redis_url, key_prefix)) as s:
         yield s
 
@@ -35,13 +36,19 @@ async def search(search_db_url: str, redis_url: str, key_prefix: str
 def big_query(sort: int = pb.SORT_ORDER_PRICE) -> pb.SearchFlightsRequest:
     """A round trip with flexible dates: well over 100 itineraries."""
     return pb.SearchFlightsRequest(
-        origin="ORD", destination="ATL", departure_date=TOMORROW.isoformat(),
-        return_date=(TOMORROW + timedelta(days=1)).isoformat(), flexible_days=1,
-        cabin=pb.CABIN_ECONOMY, sort_order=sort)
+        origin="ORD",
+        destination="ATL",
+        departure_date=TOMORROW.isoformat(),
+        return_date=(TOMORROW + timedelta(days=1)).isoformat(),
+        flexible_days=1,
+        cabin=pb.CABIN_ECONOMY,
+        sort_order=sort,
+    )
 
 
-async def pages(search: InProcessSearch, request: pb.SearchFlightsRequest,
-                sizes: itertools.cycle[int]) -> list[list[pb.Itinerary]]:
+async def pages(
+    search: InProcessSearch, request: pb.SearchFlightsRequest, sizes: itertools.cycle[int]
+) -> list[list[pb.Itinerary]]:
     out = []
     request = pb.SearchFlightsRequest.FromString(request.SerializeToString())
     while True:
@@ -53,10 +60,10 @@ async def pages(search: InProcessSearch, request: pb.SearchFlightsRequest,
         request.page_token = response.next_page_token
 
 
-@pytest.mark.parametrize("sort", [pb.SORT_ORDER_PRICE, pb.SORT_ORDER_DURATION,
-                                  pb.SORT_ORDER_DEPARTURE_TIME])
-async def test_pages_together_are_the_whole_result_once(search: InProcessSearch,
-                                                        sort: int) -> None:
+@pytest.mark.parametrize(
+    "sort", [pb.SORT_ORDER_PRICE, pb.SORT_ORDER_DURATION, pb.SORT_ORDER_DEPARTURE_TIME]
+)
+async def test_pages_together_are_the_whole_result_once(search: InProcessSearch, sort: int) -> None:
     big = await pages(search, big_query(sort), itertools.cycle([100]))
     whole = [i.offer_id for page in big for i in page]
     assert len(whole) > 100
@@ -65,20 +72,21 @@ async def test_pages_together_are_the_whole_result_once(search: InProcessSearch,
         ids = [i.offer_id for page in small for i in page]
         assert ids == whole  # same items, same order
         assert len(set(ids)) == len(ids)
-        assert all(len(p) == s for p, s in zip(small[:-1], itertools.cycle(sizes),
-                                               strict=False))
+        assert all(len(p) == s for p, s in zip(small[:-1], itertools.cycle(sizes), strict=False))
 
 
-async def test_order_is_stable_across_recomputation(search_db_url: str, redis_url: str,
-                                                    key_prefix: str) -> None:
+async def test_order_is_stable_across_recomputation(
+    search_db_url: str, redis_url: str, key_prefix: str
+) -> None:
     """Two servers with separate caches compute the same order (ties included)."""
     orders = []
     for prefix in (key_prefix + "-a", key_prefix + "-b"):
         async with in_process_search(search_env(search_db_url, redis_url, prefix)) as s:
             request = big_query(pb.SORT_ORDER_DEPARTURE_TIME)
             request.page_size = 100
-            orders.append([i.offer_id for i in
-                           (await s.stub.SearchFlights(request, timeout=10)).itineraries])
+            orders.append(
+                [i.offer_id for i in (await s.stub.SearchFlights(request, timeout=10)).itineraries]
+            )
     assert orders[0] == orders[1]
 
 
@@ -89,12 +97,10 @@ async def test_sort_orders(search: InProcessSearch) -> None:
     checks = {
         pb.SORT_ORDER_PRICE: cents,
         pb.SORT_ORDER_DURATION: lambda i: i.total_duration.seconds,
-        pb.SORT_ORDER_DEPARTURE_TIME:
-            lambda i: i.journeys[0].segments[0].departure_time.seconds,
+        pb.SORT_ORDER_DEPARTURE_TIME: lambda i: i.journeys[0].segments[0].departure_time.seconds,
     }
     for sort, key in checks.items():
-        items = [i for p in await pages(search, big_query(sort), itertools.cycle([100]))
-                 for i in p]
+        items = [i for p in await pages(search, big_query(sort), itertools.cycle([100])) for i in p]
         values = [key(i) for i in items]
         assert values == sorted(values)
 
@@ -120,7 +126,8 @@ async def test_page_size_may_change_between_pages(search: InProcessSearch) -> No
     everything.page_size = 14
     both = await search.stub.SearchFlights(everything, timeout=10)
     assert [i.offer_id for i in [*first.itineraries, *second.itineraries]] == [
-        i.offer_id for i in both.itineraries]
+        i.offer_id for i in both.itineraries
+    ]
 
 
 async def test_tampered_page_token(search: InProcessSearch) -> None:
@@ -137,8 +144,7 @@ async def test_tampered_page_token(search: InProcessSearch) -> None:
         assert error_details(err.value)[0] == ["page_token"]
 
 
-async def test_another_spelling_of_a_page_token_is_rejected(search: InProcessSearch
-                                                            ) -> None:
+async def test_another_spelling_of_a_page_token_is_rejected(search: InProcessSearch) -> None:
     """A lenient base64 decoder reads both parts' unused bits as nothing: the same token
     had several spellings. One spelling only."""
     request = big_query()
@@ -165,15 +171,24 @@ async def test_token_signed_with_another_secret_is_rejected(search: InProcessSea
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
-async def test_every_one_stop_result_respects_connection_rules(search: InProcessSearch
-                                                               ) -> None:
+async def test_every_one_stop_result_respects_connection_rules(search: InProcessSearch) -> None:
     seen = 0
-    for origin, destination in [("ORD", "ATL"), ("LHR", "JFK"), ("DEN", "CDG"),
-                                ("SFO", "HND"), ("DXB", "HND"), ("DEN", "ATL")]:
+    for origin, destination in [
+        ("ORD", "ATL"),
+        ("LHR", "JFK"),
+        ("DEN", "CDG"),
+        ("SFO", "HND"),
+        ("DXB", "HND"),
+        ("DEN", "ATL"),
+    ]:
         request = pb.SearchFlightsRequest(
-            origin=origin, destination=destination, departure_date=TOMORROW.isoformat(),
-            return_date=(TOMORROW + timedelta(days=1)).isoformat(), flexible_days=1,
-            cabin=pb.CABIN_ECONOMY)
+            origin=origin,
+            destination=destination,
+            departure_date=TOMORROW.isoformat(),
+            return_date=(TOMORROW + timedelta(days=1)).isoformat(),
+            flexible_days=1,
+            cabin=pb.CABIN_ECONOMY,
+        )
         for page in await pages(search, request, itertools.cycle([100])):
             for item in page:
                 for journey in item.journeys:
@@ -186,22 +201,33 @@ async def test_every_one_stop_result_respects_connection_rules(search: InProcess
                         assert 45 * 60 <= layover <= 6 * 3600
                         assert b.layover.seconds == layover
                     assert journey.duration.seconds == (
-                        segments[-1].arrival_time.seconds - segments[0].departure_time.seconds)
+                        segments[-1].arrival_time.seconds - segments[0].departure_time.seconds
+                    )
                 out, back = item.journeys
                 assert back.segments[0].departure_time.seconds >= (
-                    out.segments[-1].arrival_time.seconds + 45 * 60)
+                    out.segments[-1].arrival_time.seconds + 45 * 60
+                )
     assert seen > 0, "no one-stop itinerary was checked"
 
 
-async def test_connection_rules_come_from_settings(search_db_url: str, redis_url: str,
-                                                   key_prefix: str) -> None:
-    env = search_env(search_db_url, redis_url, key_prefix,
-                     {"SEARCH_MIN_CONNECTION_MINUTES": "120",
-                      "SEARCH_MAX_LAYOVER_MINUTES": "180"})
+async def test_connection_rules_come_from_settings(
+    search_db_url: str, redis_url: str, key_prefix: str
+) -> None:
+    env = search_env(
+        search_db_url,
+        redis_url,
+        key_prefix,
+        {"SEARCH_MIN_CONNECTION_MINUTES": "120", "SEARCH_MAX_LAYOVER_MINUTES": "180"},
+    )
     async with in_process_search(env) as s:
         request = pb.SearchFlightsRequest(
-            origin="DEN", destination="ATL", departure_date=TOMORROW.isoformat(),
-            flexible_days=1, cabin=pb.CABIN_ECONOMY, page_size=100)
+            origin="DEN",
+            destination="ATL",
+            departure_date=TOMORROW.isoformat(),
+            flexible_days=1,
+            cabin=pb.CABIN_ECONOMY,
+            page_size=100,
+        )
         response = await s.stub.SearchFlights(request, timeout=10)
         for item in response.itineraries:
             for a, b in itertools.pairwise(item.journeys[0].segments):
@@ -209,18 +235,21 @@ async def test_connection_rules_come_from_settings(search_db_url: str, redis_url
 
 
 async def test_local_times_carry_zone_and_offset(search: InProcessSearch) -> None:
-    request = pb.SearchFlightsRequest(origin="LHR", destination="JFK",
-                                      departure_date=TOMORROW.isoformat(),
-                                      cabin=pb.CABIN_ECONOMY, flexible_days=1)
+    request = pb.SearchFlightsRequest(
+        origin="LHR",
+        destination="JFK",
+        departure_date=TOMORROW.isoformat(),
+        cabin=pb.CABIN_ECONOMY,
+        flexible_days=1,
+    )
     response = await search.stub.SearchFlights(request, timeout=10)
     assert response.itineraries
     for item in response.itineraries:
         for segment in item.journeys[0].segments:
             for zone_name, local, instant in (
-                    (segment.departure_time_zone, segment.departure_local_time,
-                     segment.departure_time),
-                    (segment.arrival_time_zone, segment.arrival_local_time,
-                     segment.arrival_time)):
+                (segment.departure_time_zone, segment.departure_local_time, segment.departure_time),
+                (segment.arrival_time_zone, segment.arrival_local_time, segment.arrival_time),
+            ):
                 parsed = datetime.fromisoformat(local)
                 assert parsed.utcoffset() is not None
                 assert int(parsed.timestamp()) == instant.seconds

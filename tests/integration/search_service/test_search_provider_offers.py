@@ -62,43 +62,67 @@ def store(redis_client: Redis, key_prefix: str) -> ProviderOfferStore:
 @pytest.fixture
 def offers(store: ProviderOfferStore, provider: ScriptedProvider) -> OfferService:
     # Provider offers never read the inventory or the airport directory.
-    return OfferService(None, None, OfferIds(SECRET), 900,  # type: ignore[arg-type]
-                        provider_store=store,
-                        provider_pricer=lambda name, raw: provider.price(raw))
+    return OfferService(
+        None,
+        None,
+        OfferIds(SECRET),
+        900,  # type: ignore[arg-type]
+        provider_store=store,
+        provider_pricer=lambda name, raw: provider.price(raw),
+    )
 
 
 async def stored_offer(store: ProviderOfferStore, ref: str = "offer-1") -> str:
     """A provider offer as a search stores it; its offer id."""
     departure = int(time.time()) + 86_400
-    itinerary = pb.Itinerary(source=pb.SOURCE_PROVIDER, provider="amadeus",
-                             total_price=money(TOTAL_CENTS, "USD"), seats_available=4)
-    segment = itinerary.journeys.add().segments.add(flight_designator="AA232",
-                                                   origin="LHR", destination="JFK")
+    itinerary = pb.Itinerary(
+        source=pb.SOURCE_PROVIDER,
+        provider="amadeus",
+        total_price=money(TOTAL_CENTS, "USD"),
+        seats_available=4,
+    )
+    segment = itinerary.journeys.add().segments.add(
+        flight_designator="AA232", origin="LHR", destination="JFK"
+    )
     segment.departure_time.FromSeconds(departure)
     segment.arrival_time.FromSeconds(departure + 8 * 3600)
     raw = {"id": "1", "price": {"grandTotal": "376.62", "currency": "USD"}}
     await store.put_many([(ref, raw, itinerary.SerializeToString(), departure)])
-    return OfferIds(SECRET).encode(OfferRef("P", Cabin.ECONOMY, Party(1, 0, 0), TOTAL_CENTS,
-                                            "USD", provider="amadeus", provider_ref=ref))
+    return OfferIds(SECRET).encode(
+        OfferRef(
+            "P",
+            Cabin.ECONOMY,
+            Party(1, 0, 0),
+            TOTAL_CENTS,
+            "USD",
+            provider="amadeus",
+            provider_ref=ref,
+        )
+    )
 
 
-async def test_unchanged_price_resolves(offers: OfferService, store: ProviderOfferStore,
-                                        provider: ScriptedProvider) -> None:
+async def test_unchanged_price_resolves(
+    offers: OfferService, store: ProviderOfferStore, provider: ScriptedProvider
+) -> None:
     offer_id = await stored_offer(store)
     got = await offers.get_offer(offer_id)
     assert got.offer_id == offer_id and got.total_price == money(TOTAL_CENTS, "USD")
     assert provider.calls == 1
 
 
-async def test_changed_price_is_offer_changed(offers: OfferService, store: ProviderOfferStore,
-                                              provider: ScriptedProvider) -> None:
+async def test_changed_price_is_offer_changed(
+    offers: OfferService, store: ProviderOfferStore, provider: ScriptedProvider
+) -> None:
     offer_id = await stored_offer(store)
     provider.total_cents = TOTAL_CENTS + 3766
     with pytest.raises(FailedPreconditionError) as err:
         await offers.get_offer(offer_id)
     assert err.value.reason == "OFFER_CHANGED"
-    assert err.value.metadata == {"original_total": "376.62", "current_total": "414.28",
-                                  "currency": "USD"}
+    assert err.value.metadata == {
+        "original_total": "376.62",
+        "current_total": "414.28",
+        "currency": "USD",
+    }
     # PriceOffer reports the change and gives an id for the new price, which resolves
     # (its guarantee holds even if the provider's price moves again).
     priced = await offers.price_offer(offer_id)
@@ -110,19 +134,18 @@ async def test_changed_price_is_offer_changed(offers: OfferService, store: Provi
     assert provider.calls == calls  # a guaranteed price is not asked again
 
 
-async def test_sold_out_resolves_without_seats(offers: OfferService,
-                                               store: ProviderOfferStore,
-                                               provider: ScriptedProvider) -> None:
+async def test_sold_out_resolves_without_seats(
+    offers: OfferService, store: ProviderOfferStore, provider: ScriptedProvider
+) -> None:
     offer_id = await stored_offer(store)
     provider.available = False
     got = await offers.get_offer(offer_id)
     assert got.seats_available == 0
 
 
-async def test_an_offer_no_longer_kept_has_expired(offers: OfferService,
-                                                   store: ProviderOfferStore,
-                                                   redis_client: Redis,
-                                                   key_prefix: str) -> None:
+async def test_an_offer_no_longer_kept_has_expired(
+    offers: OfferService, store: ProviderOfferStore, redis_client: Redis, key_prefix: str
+) -> None:
     offer_id = await stored_offer(store, "offer-gone")
     await redis_client.delete(f"{key_prefix}:search:provider-offer:offer-gone")
     for call in (offers.get_offer, offers.price_offer):

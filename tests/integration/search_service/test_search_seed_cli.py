@@ -21,8 +21,14 @@ ROOT = Path(__file__).resolve().parents[3]
 
 def run(module: str, *args: str, database_url: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": database_url}
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 async def test_migrate_then_seed_from_the_command_line() -> None:
@@ -34,8 +40,16 @@ async def test_migrate_then_seed_from_the_command_line() -> None:
         assert re.search(r"at revision \w+ \(was None\)", migrated.stderr), migrated.stderr
         assert "skyroute:skyroute@" not in migrated.stderr  # password masked
 
-        seeded = run("inventory_seed", "--scale", "tiny", "--days", "1",
-                     "--start-date", "2030-03-01", database_url=plain)
+        seeded = run(
+            "inventory_seed",
+            "--scale",
+            "tiny",
+            "--days",
+            "1",
+            "--start-date",
+            "2030-03-01",
+            database_url=plain,
+        )
         assert seeded.returncode == 0, seeded.stderr
         assert "20 airports, 8 airlines" in seeded.stderr
         assert "seed: copy" in seeded.stderr  # progress lines
@@ -43,23 +57,29 @@ async def test_migrate_then_seed_from_the_command_line() -> None:
         engine = create_async_engine(url)
         try:
             async with engine.connect() as conn:
-                first = (await conn.execute(text(
-                    "SELECT min(departure_at AT TIME ZONE 'UTC') FROM flights"))).scalar_one()
-                flights = (await conn.execute(text("SELECT count(*) FROM flights"))
-                           ).scalar_one()
+                first = (
+                    await conn.execute(
+                        text("SELECT min(departure_at AT TIME ZONE 'UTC') FROM flights")
+                    )
+                ).scalar_one()
+                flights = (await conn.execute(text("SELECT count(*) FROM flights"))).scalar_one()
         finally:
             await engine.dispose()
         assert first.date().isoformat() in ("2030-02-28", "2030-03-01")  # local date 03-01
         assert 50 <= flights <= 150
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--scale", "huge"], "--scale"),
-    (["--start-date", "tomorrow"], "YYYY-MM-DD"),
-    (["--days", "0"], "--days"),
-])
-def test_bad_arguments_exit_2(args: list[str], message: str,
-                              capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--scale", "huge"], "--scale"),
+        (["--start-date", "tomorrow"], "YYYY-MM-DD"),
+        (["--days", "0"], "--days"),
+    ],
+)
+def test_bad_arguments_exit_2(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit) as exited:
         seed_cli(args)
     assert exited.value.code == 2 and message in capsys.readouterr().err
@@ -79,7 +99,8 @@ def test_unreachable_database_fails_clearly() -> None:
 
 
 def test_seed_waits_for_the_database_then_fails_clearly(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("DATABASE_URL", _unreachable_url())
     assert seed_cli(["--wait", "0.3", "--scale", "tiny", "--quiet"]) == 1
     err = capsys.readouterr().err

@@ -32,8 +32,8 @@ def test_same_options_same_rows() -> None:
 
 def test_more_days_do_not_change_the_earlier_days() -> None:
     short, long = generate(options(days=2)), generate(options(days=4))
-    assert long.flights[:len(short.flights)] == short.flights
-    assert long.fares[:len(short.fares)] == short.fares
+    assert long.flights[: len(short.flights)] == short.flights
+    assert long.fares[: len(short.fares)] == short.fares
 
 
 def test_default_scale_is_big_enough() -> None:
@@ -41,8 +41,9 @@ def test_default_scale_is_big_enough() -> None:
     inventory = plan(opts)  # the network; flights counted from it without building rows
     assert len(inventory.airports) >= 300
     assert len(inventory.airlines) >= 40
-    flights = sum(1 for day in dates(opts) for s in inventory.services
-                  if day.weekday() in s.weekdays)
+    flights = sum(
+        1 for day in dates(opts) for s in inventory.services if day.weekday() in s.weekdays
+    )
     assert flights >= 100_000
     assert len({s.origin.code for s in inventory.services}) == len(inventory.airports)
     numbers = [(s.airline.code, s.flight_number) for s in inventory.services]
@@ -64,13 +65,17 @@ def test_small_scale_is_about_five_thousand_flights() -> None:
     assert 4_000 <= len(inventory.flights) <= 6_500
 
 
-@pytest.mark.parametrize("origin, destination, low, high", [
-    # Great-circle distances, within 1%.
-    ((51.4706, -0.46194), (40.639928, -73.778692), 5500, 5600),  # LHR-JFK
-    ((33.6367, -84.4281), (33.9425, -118.4081), 3090, 3140),  # ATL-LAX
-])
-def test_great_circle(origin: tuple[float, float], destination: tuple[float, float],
-                      low: float, high: float) -> None:
+@pytest.mark.parametrize(
+    "origin, destination, low, high",
+    [
+        # Great-circle distances, within 1%.
+        ((51.4706, -0.46194), (40.639928, -73.778692), 5500, 5600),  # LHR-JFK
+        ((33.6367, -84.4281), (33.9425, -118.4081), 3090, 3140),  # ATL-LAX
+    ],
+)
+def test_great_circle(
+    origin: tuple[float, float], destination: tuple[float, float], low: float, high: float
+) -> None:
     assert low <= great_circle_km(*origin, *destination) <= high
 
 
@@ -93,8 +98,14 @@ def test_prices_rise_towards_departure_on_average() -> None:
     inventory = generate(options("small", days=14))
     day_of = {f[0]: f[5].date() for f in inventory.flights}
     first = min(day_of.values())
-    early = [f[3] for f in inventory.fares
-             if f[2] == "ECONOMY" and day_of[f[1]] <= first + timedelta(days=1)]
-    late = [f[3] for f in inventory.fares
-            if f[2] == "ECONOMY" and day_of[f[1]] >= first + timedelta(days=11)]
+    early = [
+        f[3]
+        for f in inventory.fares
+        if f[2] == "ECONOMY" and day_of[f[1]] <= first + timedelta(days=1)
+    ]
+    late = [
+        f[3]
+        for f in inventory.fares
+        if f[2] == "ECONOMY" and day_of[f[1]] >= first + timedelta(days=11)
+    ]
     assert sum(early) / len(early) > sum(late) / len(late)

@@ -31,9 +31,9 @@ async def bounced(pgbouncer: PgBouncer) -> AsyncIterator[str]:
 
 
 def settings_for(url: str, *, pgbouncer: bool) -> DatabaseSettings:
-    return DatabaseSettings.from_env({
-        "DATABASE_URL": url, "DB_PGBOUNCER": str(pgbouncer).lower(),
-        "DB_POOL_SIZE": str(CLIENTS)})
+    return DatabaseSettings.from_env(
+        {"DATABASE_URL": url, "DB_PGBOUNCER": str(pgbouncer).lower(), "DB_POOL_SIZE": str(CLIENTS)}
+    )
 
 
 async def run_queries(pool: asyncpg.Pool, count: int = 300) -> list[int]:
@@ -55,25 +55,30 @@ async def test_the_pool_works_through_pgbouncer_in_its_mode(bounced: str) -> Non
         for _ in range(3):
             assert await run_queries(pool) == [i + i % 5 for i in range(300)]
         async with pooled(pool, 10.0) as connection, connection.transaction():
-            await connection.execute("INSERT INTO airlines (iata_code, name) "
-                                     "VALUES ($1, $2)", "PB", "Bouncer Air")
-            assert await connection.fetchval(
-                "SELECT name FROM airlines WHERE iata_code = $1", "PB") == "Bouncer Air"
+            await connection.execute(
+                "INSERT INTO airlines (iata_code, name) VALUES ($1, $2)", "PB", "Bouncer Air"
+            )
+            assert (
+                await connection.fetchval("SELECT name FROM airlines WHERE iata_code = $1", "PB")
+                == "Bouncer Air"
+            )
     finally:
         await pool.close()
 
 
 async def test_without_the_setting_prepared_statements_break_through_pgbouncer(
-        bounced: str) -> None:
+    bounced: str,
+) -> None:
     # No startup statement_timeout either, so that the statement cache alone fails.
-    settings = DatabaseSettings.from_env({
-        "DATABASE_URL": bounced, "DB_POOL_SIZE": str(CLIENTS),
-        "DB_STATEMENT_TIMEOUT_MS": "0"})
+    settings = DatabaseSettings.from_env(
+        {"DATABASE_URL": bounced, "DB_POOL_SIZE": str(CLIENTS), "DB_STATEMENT_TIMEOUT_MS": "0"}
+    )
     pool = create_pool(settings)
     await open_pool(pool, settings)
     try:
-        with pytest.raises((asyncpg.InvalidSQLStatementNameError,
-                            asyncpg.DuplicatePreparedStatementError)):
+        with pytest.raises(
+            (asyncpg.InvalidSQLStatementNameError, asyncpg.DuplicatePreparedStatementError)
+        ):
             for _ in range(5):
                 await run_queries(pool)
     finally:
@@ -93,13 +98,13 @@ async def test_the_engine_works_through_pgbouncer_in_its_mode(bounced: str) -> N
     try:
         for _ in range(3):
             assert await asyncio.gather(*(one(i) for i in range(40))) == [
-                (i + 1) * 2 for i in range(40)]
+                (i + 1) * 2 for i in range(40)
+            ]
     finally:
         await engine.dispose()
 
 
-async def test_migrations_queue_on_their_lock_through_pgbouncer(pgbouncer: PgBouncer
-                                                                 ) -> None:
+async def test_migrations_queue_on_their_lock_through_pgbouncer(pgbouncer: PgBouncer) -> None:
     """The lock is pg_advisory_xact_lock and the timeout SET LOCAL, in one transaction:
     through PgBouncer too, concurrent ``python -m migrations`` runs (processes, as
     replicas' jobs are) queue on the lock and all succeed."""
@@ -107,10 +112,19 @@ async def test_migrations_queue_on_their_lock_through_pgbouncer(pgbouncer: PgBou
         bounced = pgbouncer.url_for(url)
         env = {**os.environ, "DATABASE_URL": bounced, "DB_PGBOUNCER": "true"}
         env.pop("DATABASE_URL_FILE", None)
-        runs = [await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "migrations", "--wait", "10", env=env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-            for _ in range(3)]
+        runs = [
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "migrations",
+                "--wait",
+                "10",
+                env=env,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+            )
+            for _ in range(3)
+        ]
         outputs = [(await run.communicate())[0].decode() for run in runs]
         assert [run.returncode for run in runs] == [0, 0, 0], outputs
         engine = create_engine(settings_for(bounced, pgbouncer=True))

@@ -32,12 +32,25 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
     await client.aclose()
 
 
-def budget(redis: Redis, prefix: str, per_second: float, burst: int, reserve: int = 0,
-           max_wait: float = 0.0, registry: CollectorRegistry | None = None) -> RateBudget:
-    settings = RateBudgetSettings(per_second=per_second, burst=burst,
-                                  interactive_reserve=reserve, max_wait_seconds=max_wait)
-    return RateBudget(redis, prefix, PROVIDER, settings,
-                      RateBudgetMetrics(registry) if registry is not None else None)
+def budget(
+    redis: Redis,
+    prefix: str,
+    per_second: float,
+    burst: int,
+    reserve: int = 0,
+    max_wait: float = 0.0,
+    registry: CollectorRegistry | None = None,
+) -> RateBudget:
+    settings = RateBudgetSettings(
+        per_second=per_second, burst=burst, interactive_reserve=reserve, max_wait_seconds=max_wait
+    )
+    return RateBudget(
+        redis,
+        prefix,
+        PROVIDER,
+        settings,
+        RateBudgetMetrics(registry) if registry is not None else None,
+    )
 
 
 async def redis_now(redis: Redis) -> float:
@@ -45,8 +58,7 @@ async def redis_now(redis: Redis) -> float:
     return sec + usec / 1e6
 
 
-async def spin(limiter: RateBudget, redis: Redis, seconds: float, tasks: int
-               ) -> tuple[int, float]:
+async def spin(limiter: RateBudget, redis: Redis, seconds: float, tasks: int) -> tuple[int, float]:
     """``tasks`` tasks asking for free permits (no waiting) for ``seconds``: (granted,
     the window in Redis time)."""
     granted = 0
@@ -66,8 +78,9 @@ async def spin(limiter: RateBudget, redis: Redis, seconds: float, tasks: int
 
 async def test_a_burst_at_once_is_exactly_the_burst(redis: Redis, key_prefix: str) -> None:
     limiter = budget(redis, key_prefix, per_second=5, burst=10)
-    results = await asyncio.gather(*(limiter.try_permit(Priority.INTERACTIVE, 0)
-                                     for _ in range(200)))
+    results = await asyncio.gather(
+        *(limiter.try_permit(Priority.INTERACTIVE, 0) for _ in range(200))
+    )
     assert sum(ok for ok, _ in results) == 10
     # The refused ones are told when a slot frees: about one interval (0.2 s).
     waits = [s for ok, s in results if not ok]
@@ -82,9 +95,13 @@ async def test_rate_holds_under_many_tasks(redis: Redis, key_prefix: str) -> Non
     assert granted >= 0.6 * 50 * 1.5  # and the budget is actually used
 
 
-def _process_spin(redis_url: str, prefix: str, seconds: float,
-                  ready: multiprocessing.synchronize.Barrier,
-                  out: multiprocessing.queues.Queue) -> None:  # type: ignore[type-arg]
+def _process_spin(
+    redis_url: str,
+    prefix: str,
+    seconds: float,
+    ready: multiprocessing.synchronize.Barrier,
+    out: multiprocessing.queues.Queue,
+) -> None:  # type: ignore[type-arg]
     async def main() -> None:
         redis = Redis.from_url(redis_url)
         try:
@@ -96,6 +113,7 @@ def _process_spin(redis_url: str, prefix: str, seconds: float,
             out.put((granted, start, await redis_now(redis)))
         finally:
             await redis.aclose()
+
     asyncio.run(main())
 
 
@@ -104,8 +122,10 @@ def test_rate_holds_across_processes(redis_url: str, key_prefix: str) -> None:
     n = 3
     ready = ctx.Barrier(n)
     out = ctx.Queue()
-    procs = [ctx.Process(target=_process_spin, args=(redis_url, key_prefix, 1.5, ready, out))
-             for _ in range(n)]
+    procs = [
+        ctx.Process(target=_process_spin, args=(redis_url, key_prefix, 1.5, ready, out))
+        for _ in range(n)
+    ]
     for p in procs:
         p.start()
     results = [out.get(timeout=60) for _ in procs]
@@ -150,22 +170,21 @@ async def test_waits_no_longer_than_allowed(redis: Redis, key_prefix: str) -> No
         await limiter.acquire(time_left=0.1)
 
 
-async def test_background_leaves_the_reserve_to_interactive(redis: Redis,
-                                                            key_prefix: str) -> None:
+async def test_background_leaves_the_reserve_to_interactive(redis: Redis, key_prefix: str) -> None:
     limiter = budget(redis, key_prefix, per_second=1, burst=10, reserve=4)
-    bg = await asyncio.gather(*(limiter.try_permit(Priority.BACKGROUND, 5)
-                                for _ in range(50)))
+    bg = await asyncio.gather(*(limiter.try_permit(Priority.BACKGROUND, 5) for _ in range(50)))
     assert sum(ok for ok, _ in bg) == 6
-    fg = await asyncio.gather(*(limiter.try_permit(Priority.INTERACTIVE, 0)
-                                for _ in range(50)))
+    fg = await asyncio.gather(*(limiter.try_permit(Priority.INTERACTIVE, 0) for _ in range(50)))
     assert sum(ok for ok, _ in fg) == 4
 
 
-async def test_a_background_flood_does_not_starve_interactive(redis: Redis,
-                                                              key_prefix: str) -> None:
+async def test_a_background_flood_does_not_starve_interactive(
+    redis: Redis, key_prefix: str
+) -> None:
     registry = CollectorRegistry()
-    limiter = budget(redis, key_prefix, per_second=20, burst=4, reserve=2, max_wait=3.0,
-                     registry=registry)
+    limiter = budget(
+        redis, key_prefix, per_second=20, burst=4, reserve=2, max_wait=3.0, registry=registry
+    )
     counts = {"interactive": 0, "background": 0, "background_refused": 0}
     end = time.monotonic() + 1.5
 
@@ -192,16 +211,25 @@ async def test_a_background_flood_does_not_starve_interactive(redis: Redis,
     assert counts["background"] <= 2
     assert counts["background_refused"] > 0
     sample = registry.get_sample_value
-    assert sample("skyroute_rate_budget_permits_total",
-                  {"provider": PROVIDER, "priority": "background", "outcome": "refused"}) > 0
-    assert sample("skyroute_rate_budget_wait_seconds_count",
-                  {"provider": PROVIDER, "priority": "interactive"}) == counts["interactive"]
+    assert (
+        sample(
+            "skyroute_rate_budget_permits_total",
+            {"provider": PROVIDER, "priority": "background", "outcome": "refused"},
+        )
+        > 0
+    )
+    assert (
+        sample(
+            "skyroute_rate_budget_wait_seconds_count",
+            {"provider": PROVIDER, "priority": "interactive"},
+        )
+        == counts["interactive"]
+    )
 
 
 async def test_a_429_pauses_every_replica(redis: Redis, key_prefix: str) -> None:
     registry = CollectorRegistry()
-    one = budget(redis, key_prefix, per_second=100, burst=10, max_wait=0.1,
-                 registry=registry)
+    one = budget(redis, key_prefix, per_second=100, burst=10, max_wait=0.1, registry=registry)
     other = budget(redis, key_prefix, per_second=100, burst=10, max_wait=2.0)
     await one.pause(0.6)
     await one.pause(0.1)  # a shorter Retry-After never shortens the pause
@@ -211,8 +239,10 @@ async def test_a_429_pauses_every_replica(redis: Redis, key_prefix: str) -> None
     began = time.monotonic()
     await other.acquire()  # the other replica waits the pause out
     assert time.monotonic() - began >= 0.3
-    assert registry.get_sample_value("skyroute_rate_budget_pauses_total",
-                                     {"provider": PROVIDER}) == 2.0  # two 429s
+    assert (
+        registry.get_sample_value("skyroute_rate_budget_pauses_total", {"provider": PROVIDER})
+        == 2.0
+    )  # two 429s
     # After the pause, the burst is there again.
     ok = await asyncio.gather(*(other.try_permit(Priority.INTERACTIVE, 0) for _ in range(20)))
     assert sum(g for g, _ in ok) >= 8

@@ -16,11 +16,13 @@ from tests.utils.processes import ROOT
 
 def test_cli_against_a_cluster(sim, cluster_factory, capsys, monkeypatch) -> None:
     cluster = cluster_factory(sim, replicas=2)
-    env = {"TOKEN_SERVICE_ADDRESSES": ",".join(cluster.addresses),
-           "TOKEN_CALLER_ID": "search", "TOKEN_CALLER_KEY": cluster.keys["search"]}
+    env = {
+        "TOKEN_SERVICE_ADDRESSES": ",".join(cluster.addresses),
+        "TOKEN_CALLER_ID": "search",
+        "TOKEN_CALLER_KEY": cluster.keys["search"],
+    }
 
-    def cli(*argv: str, stdin: str = "", expect: int = 0, caller_env: dict | None = None
-            ) -> Any:
+    def cli(*argv: str, stdin: str = "", expect: int = 0, caller_env: dict | None = None) -> Any:
         monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
         code = main(list(argv), caller_env or env)
         out, err = capsys.readouterr()
@@ -28,13 +30,22 @@ def test_cli_against_a_cluster(sim, cluster_factory, capsys, monkeypatch) -> Non
         if expect:
             return json.loads(err)["error"]
         lines = out.splitlines()
-        return [json.loads(line) for line in lines] if argv[:2] == ("token", "watch") \
+        return (
+            [json.loads(line) for line in lines]
+            if argv[:2] == ("token", "watch")
             else json.loads(out)
+        )
 
     # The entry point itself, as a user runs it: the token is masked by default.
-    proc = subprocess.run([sys.executable, "-m", "skyroute_cli", "token", "get",
-                           "--provider", "amadeus"], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=30, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "skyroute_cli", "token", "get", "--provider", "amadeus"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     masked = json.loads(proc.stdout)
     amadeus_client = cluster.client_ids["amadeus"]
@@ -58,8 +69,7 @@ def test_cli_against_a_cluster(sim, cluster_factory, capsys, monkeypatch) -> Non
     assert first["token"]["access_token"] == real[:4] + "…"
     assert first["heartbeat_interval"].endswith("s")
 
-    reported = cli("token", "report", "--provider", "amadeus", "--token-stdin",
-                   stdin=real + "\n")
+    reported = cli("token", "report", "--provider", "amadeus", "--token-stdin", stdin=real + "\n")
     assert reported["invalidated"] is True
     assert reported["token"]["generation"] == "2"
     assert sim.issued(amadeus_client) == 2
@@ -67,8 +77,9 @@ def test_cli_against_a_cluster(sim, cluster_factory, capsys, monkeypatch) -> Non
     assert reported["token"]["access_token"] == new[:4] + "…"
     assert new not in json.dumps(reported)
 
-    issued_dl = cli("download", "issue", "--resource", "itinerary/ABC234", "--ttl", "60",
-                    "--max-uses", "1")
+    issued_dl = cli(
+        "download", "issue", "--resource", "itinerary/ABC234", "--ttl", "60", "--max-uses", "1"
+    )
     download = issued_dl["download_token"]
     peek = cli("download", "validate", download, "--peek")
     assert (peek["result"], peek["valid"], peek["remaining_uses"]) == ("RESULT_VALID", True, 1)
@@ -92,8 +103,7 @@ def test_cli_against_a_cluster(sim, cluster_factory, capsys, monkeypatch) -> Non
 
     wrong_key = {**env, "TOKEN_CALLER_KEY": "not-the-key"}
     unauth = cli("token", "status", "--provider", "amadeus", expect=1, caller_env=wrong_key)
-    assert (unauth["code"], unauth["reason"]) == ("UNAUTHENTICATED",
-                                                  "CALLER_CREDENTIALS_INVALID")
+    assert (unauth["code"], unauth["reason"]) == ("UNAUTHENTICATED", "CALLER_CREDENTIALS_INVALID")
     assert cluster.keys["search"] not in json.dumps(unauth)
 
 
@@ -101,8 +111,11 @@ def test_cli_usage_errors(capsys, monkeypatch) -> None:
     assert main(["token", "status", "--provider", "amadeus"], {}) == 2
     assert "TOKEN_SERVICE_ADDRESSES" in capsys.readouterr().err
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))
-    env = {"TOKEN_SERVICE_ADDRESSES": "127.0.0.1:1", "TOKEN_CALLER_ID": "cli",
-           "TOKEN_CALLER_KEY": "key-for-tests-1234"}
+    env = {
+        "TOKEN_SERVICE_ADDRESSES": "127.0.0.1:1",
+        "TOKEN_CALLER_ID": "cli",
+        "TOKEN_CALLER_KEY": "key-for-tests-1234",
+    }
     assert main(["token", "report", "--provider", "amadeus"], env) == 2
     assert "--token-stdin" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_:

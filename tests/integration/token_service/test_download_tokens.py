@@ -20,8 +20,12 @@ def downloads(redis: Redis, key_prefix: str) -> DownloadTokens:
     return DownloadTokens(redis, key_prefix)
 
 
-async def test_issue_and_validate(downloads: DownloadTokens, redis: Redis, key_prefix: str,
-                                  redis_now: Callable[[], Awaitable[int]]) -> None:
+async def test_issue_and_validate(
+    downloads: DownloadTokens,
+    redis: Redis,
+    key_prefix: str,
+    redis_now: Callable[[], Awaitable[int]],
+) -> None:
     before = await redis_now()
     issued = await downloads.issue(RESOURCE, 60_000, 0)
     assert len(issued.token) >= 40

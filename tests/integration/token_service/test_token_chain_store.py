@@ -33,10 +33,12 @@ async def lease_of(store: TokenStore, ttl_ms: int = LOCK_MS) -> Lease:
     return lease
 
 
-async def write(store: TokenStore, lease: Lease, expected: int, access: str,
-                refresh: str | None) -> tuple[int, str]:
-    return await store.fenced_write(lease, expected, access, "Bearer", 60_000, 45_000, 5,
-                                    chained=True, refresh_token=refresh)
+async def write(
+    store: TokenStore, lease: Lease, expected: int, access: str, refresh: str | None
+) -> tuple[int, str]:
+    return await store.fenced_write(
+        lease, expected, access, "Bearer", 60_000, 45_000, 5, chained=True, refresh_token=refresh
+    )
 
 
 async def test_seed_is_handed_out_once_and_the_chain_advances(store: TokenStore) -> None:
@@ -63,8 +65,9 @@ async def test_a_used_seed_is_never_handed_out_again(store: TokenStore) -> None:
     assert link is not None and link.refresh_token is None
 
 
-async def test_marker_names_a_holder_that_never_stored(store: TokenStore, rival: TokenStore
-                                                       ) -> None:
+async def test_marker_names_a_holder_that_never_stored(
+    store: TokenStore, rival: TokenStore
+) -> None:
     lease = await lease_of(store, ttl_ms=50)
     await store.take_chain(lease, "seed-rt")  # sent, then the holder "dies"
     await asyncio.sleep(0.1)
@@ -74,7 +77,8 @@ async def test_marker_names_a_holder_that_never_stored(store: TokenStore, rival:
 
 
 async def test_a_late_holder_still_stores_the_rotated_token_while_the_marker_is_its_own(
-        store: TokenStore) -> None:
+    store: TokenStore,
+) -> None:
     """Its lease lapsed while the provider answered, but nobody took the chain since:
     the rotated refresh token must not be thrown away."""
     lease = await lease_of(store, ttl_ms=50)
@@ -84,7 +88,8 @@ async def test_a_late_holder_still_stores_the_rotated_token_while_the_marker_is_
 
 
 async def test_a_late_holder_is_refused_once_a_successor_took_the_chain(
-        store: TokenStore, rival: TokenStore) -> None:
+    store: TokenStore, rival: TokenStore
+) -> None:
     lease = await lease_of(store, ttl_ms=50)
     await store.take_chain(lease, "seed-rt")
     await asyncio.sleep(0.1)
@@ -115,7 +120,8 @@ async def test_broken_chain_flag_until_a_new_head_is_written(store: TokenStore) 
 
 
 async def test_refresh_token_is_stored_apart_from_the_served_record(
-        store: TokenStore, redis: Redis) -> None:
+    store: TokenStore, redis: Redis
+) -> None:
     lease = await lease_of(store)
     await store.take_chain(lease, "seed-rt")
     await write(store, lease, 0, "access-1", "rt-2")
@@ -123,8 +129,9 @@ async def test_refresh_token_is_stored_apart_from_the_served_record(
     assert b"rt-2" not in b"".join(raw.values())
 
 
-async def test_the_refresh_token_is_sealed_at_rest(store: TokenStore, redis: Redis,
-                                                   key_prefix: str) -> None:
+async def test_the_refresh_token_is_sealed_at_rest(
+    store: TokenStore, redis: Redis, key_prefix: str
+) -> None:
     rt = "rt-" + os.urandom(16).hex()
     lease = await lease_of(store)
     await store.take_chain(lease, None)

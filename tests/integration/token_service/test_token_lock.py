@@ -17,8 +17,9 @@ def lock_for(redis: Redis, prefix: str, owner: str) -> LeaseLock:
     return LeaseLock(redis, f"{prefix}:lock", f"{prefix}:fence", owner)
 
 
-async def test_acquire_then_second_acquire_fails_with_remaining_ttl(redis: Redis,
-                                                                    key_prefix: str) -> None:
+async def test_acquire_then_second_acquire_fails_with_remaining_ttl(
+    redis: Redis, key_prefix: str
+) -> None:
     first, second = lock_for(redis, key_prefix, "a"), lock_for(redis, key_prefix, "b")
     lease, waited = await first.try_acquire(5_000)
     assert lease is not None and waited == 0
@@ -47,8 +48,7 @@ async def test_release_only_by_the_owner_value(redis: Redis, key_prefix: str) ->
     assert not await first.release(lease)  # only once
 
 
-async def test_stale_holder_cannot_release_its_successor(redis: Redis, key_prefix: str
-                                                         ) -> None:
+async def test_stale_holder_cannot_release_its_successor(redis: Redis, key_prefix: str) -> None:
     first, second = lock_for(redis, key_prefix, "a"), lock_for(redis, key_prefix, "b")
     old, _ = await first.try_acquire(50)
     assert old is not None
@@ -116,8 +116,7 @@ async def test_renew_refused_once_the_lease_was_lost(redis: Redis, key_prefix: s
     assert await second.holder() == successor.value
 
 
-async def test_kept_alive_lease_outlives_its_ttl_then_lapses(redis: Redis, key_prefix: str
-                                                            ) -> None:
+async def test_kept_alive_lease_outlives_its_ttl_then_lapses(redis: Redis, key_prefix: str) -> None:
     first, second = lock_for(redis, key_prefix, "a"), lock_for(redis, key_prefix, "b")
     lease, _ = await first.try_acquire(300)
     assert lease is not None
@@ -132,7 +131,8 @@ async def test_kept_alive_lease_outlives_its_ttl_then_lapses(redis: Redis, key_p
 
 
 async def test_keep_alive_stops_and_warns_when_renewal_is_refused(
-        redis: Redis, key_prefix: str, caplog: pytest.LogCaptureFixture) -> None:
+    redis: Redis, key_prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
     first, second = lock_for(redis, key_prefix, "a"), lock_for(redis, key_prefix, "b")
     lease, _ = await first.try_acquire(300)
     assert lease is not None
@@ -153,7 +153,8 @@ async def test_keep_alive_stops_and_warns_when_renewal_is_refused(
 
 
 async def test_keep_alive_warns_once_and_retries_when_redis_fails(
-        redis: Redis, key_prefix: str, caplog: pytest.LogCaptureFixture) -> None:
+    redis: Redis, key_prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
     lock = lock_for(redis, key_prefix, "a")
     lease, _ = await lock.try_acquire(600)
     assert lease is not None
@@ -174,4 +175,6 @@ async def test_keep_alive_warns_once_and_retries_when_redis_fails(
         assert await lock.holder() == lease.value  # the lease outlived the blip
     assert calls >= 4
     assert [r.getMessage() for r in caplog.records] == [
-        "lease renewal failed; retrying", "lease renewal recovered"]
+        "lease renewal failed; retrying",
+        "lease renewal recovered",
+    ]

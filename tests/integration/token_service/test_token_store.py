@@ -59,16 +59,23 @@ async def lease_of(store: TokenStore, ttl_ms: int = LOCK_MS) -> Lease:
     return lease
 
 
-async def write(store: TokenStore, lease: Lease, expected: int, token: str,
-                lifetime_ms: int = 60_000, refresh_ms: int = 45_000, elapsed_ms: int = 0
-                ) -> tuple[int, str]:
-    return await store.fenced_write(lease, expected, token, "Bearer", lifetime_ms, refresh_ms,
-                                    elapsed_ms)
+async def write(
+    store: TokenStore,
+    lease: Lease,
+    expected: int,
+    token: str,
+    lifetime_ms: int = 60_000,
+    refresh_ms: int = 45_000,
+    elapsed_ms: int = 0,
+) -> tuple[int, str]:
+    return await store.fenced_write(
+        lease, expected, token, "Bearer", lifetime_ms, refresh_ms, elapsed_ms
+    )
 
 
-async def test_fenced_write_with_the_lease(store: TokenStore, redis: Redis,
-                                           events: asyncio.Queue[bytes], redis_now: Now
-                                           ) -> None:
+async def test_fenced_write_with_the_lease(
+    store: TokenStore, redis: Redis, events: asyncio.Queue[bytes], redis_now: Now
+) -> None:
     lease = await lease_of(store)
     before = await redis_now()
     assert await write(store, lease, 0, "token-one", 60_000, 45_000, elapsed_ms=200) == (1, "ok")
@@ -77,7 +84,11 @@ async def test_fenced_write_with_the_lease(store: TokenStore, redis: Redis,
     rec = await store.read()
     assert rec is not None
     assert (rec.access_token, rec.token_type, rec.generation, rec.invalid) == (
-        "token-one", "Bearer", 1, False)
+        "token-one",
+        "Bearer",
+        1,
+        False,
+    )
     # Times come from Redis TIME, backdated by the time the upstream request took.
     assert before - 200 <= rec.issued_ms <= after - 200
     assert rec.expires_ms == rec.issued_ms + 60_000
@@ -94,7 +105,9 @@ async def test_generation_increments(store: TokenStore) -> None:
     for generation in (1, 2, 3):
         lease = await lease_of(store)
         assert await write(store, lease, generation - 1, f"token-{generation}") == (
-            generation, "ok")
+            generation,
+            "ok",
+        )
         assert await store.lock.release(lease)
     rec = await store.read()
     assert rec is not None and (rec.generation, rec.access_token) == (3, "token-3")
@@ -108,8 +121,9 @@ async def test_rejected_after_the_lease_expired(store: TokenStore) -> None:
     assert (await store.stats()).get("fenced_rejected") == 1
 
 
-async def test_rejected_after_another_owner_took_the_lock(store: TokenStore, rival: TokenStore
-                                                          ) -> None:
+async def test_rejected_after_another_owner_took_the_lock(
+    store: TokenStore, rival: TokenStore
+) -> None:
     lease = await lease_of(store, ttl_ms=50)
     await asyncio.sleep(0.1)
     rival_lease = await lease_of(rival)
@@ -135,7 +149,8 @@ async def test_rejected_when_the_expected_generation_is_stale(store: TokenStore)
 
 
 async def test_invalidate_only_the_current_token_and_only_once(
-        store: TokenStore, events: asyncio.Queue[bytes], redis_now: Now) -> None:
+    store: TokenStore, events: asyncio.Queue[bytes], redis_now: Now
+) -> None:
     lease = await lease_of(store)
     await write(store, lease, 0, "token-one")
     assert await asyncio.wait_for(events.get(), 2) == b"1"
@@ -215,7 +230,8 @@ async def test_adopt_only_without_a_valid_token(store: TokenStore, redis_now: No
 
 
 async def test_generations_never_collide_across_degraded_replicas(
-        store: TokenStore, redis_now: Now) -> None:
+    store: TokenStore, redis_now: Now
+) -> None:
     """Two replicas cut off from Redis number their tokens in their own tag spaces;
     after recovery the shared chain continues above both, on tag 0."""
     now = await redis_now()

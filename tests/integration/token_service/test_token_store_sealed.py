@@ -17,8 +17,13 @@ K1, K2 = os.urandom(32), os.urandom(32)
 LOCK_MS = 5_000
 
 
-def store_with(redis: Redis, prefix: str, keys: dict[str, bytes], provider: str = "amadeus",
-               owner: str = "replica-a") -> TokenStore:
+def store_with(
+    redis: Redis,
+    prefix: str,
+    keys: dict[str, bytes],
+    provider: str = "amadeus",
+    owner: str = "replica-a",
+) -> TokenStore:
     return TokenStore(redis, prefix, provider, owner, Sealer(keys))
 
 
@@ -32,8 +37,9 @@ async def refresh(store: TokenStore, token: str) -> int:
     rec = await store.read()
     lease = await lease_of(store)
     try:
-        generation, why = await store.fenced_write(lease, rec.generation if rec else 0, token,
-                                                   "Bearer", 60_000, 45_000, 0)
+        generation, why = await store.fenced_write(
+            lease, rec.generation if rec else 0, token, "Bearer", 60_000, 45_000, 0
+        )
     finally:
         await store.lock.release(lease)
     assert why == "ok"
@@ -56,8 +62,7 @@ async def everything_under(redis: Redis, prefix: str) -> bytes:
     return b"\n".join(blob)
 
 
-async def test_no_token_in_clear_under_the_prefix(redis: Redis, key_prefix: str,
-                                                  redis_now) -> None:
+async def test_no_token_in_clear_under_the_prefix(redis: Redis, key_prefix: str, redis_now) -> None:
     store = store_with(redis, key_prefix, {"k1": K1})
     tokens = [f"clear-token-{i}-{os.urandom(8).hex()}" for i in range(3)]
     await refresh(store, tokens[0])
@@ -66,8 +71,9 @@ async def test_no_token_in_clear_under_the_prefix(redis: Redis, key_prefix: str,
     lease = await lease_of(store)
     now = await redis_now()
     await store.invalidate(tokens[1])
-    await store.adopt(lease, TokenRecord(tokens[2], "Bearer", 7, now, now + 60_000,
-                                         now + 45_000, False))
+    await store.adopt(
+        lease, TokenRecord(tokens[2], "Bearer", 7, now, now + 60_000, now + 45_000, False)
+    )
     await store.record_failure("boom", 10, 100, 0.5, 0)
     rec = await store.read()
     assert rec is not None and rec.access_token == tokens[2]
@@ -80,10 +86,10 @@ async def test_no_token_in_clear_under_the_prefix(redis: Redis, key_prefix: str,
         assert token.encode() not in blob
 
 
-@pytest.mark.parametrize("copied_from", [("other", "access_token"),
-                                         ("amadeus", "refresh_token")])
+@pytest.mark.parametrize("copied_from", [("other", "access_token"), ("amadeus", "refresh_token")])
 async def test_a_value_copied_from_another_slot_reads_as_invalid(
-        redis: Redis, key_prefix: str, copied_from: tuple[str, str]) -> None:
+    redis: Redis, key_prefix: str, copied_from: tuple[str, str]
+) -> None:
     store = store_with(redis, key_prefix, {"k1": K1})
     generation = await refresh(store, "the-real-token")
     provider, field = copied_from
@@ -99,7 +105,8 @@ async def test_a_value_copied_from_another_slot_reads_as_invalid(
 
 
 async def test_unknown_key_id_reads_as_invalid_logged_once_without_the_value(
-        redis: Redis, key_prefix: str, caplog: pytest.LogCaptureFixture) -> None:
+    redis: Redis, key_prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
     newer = store_with(redis, key_prefix, {"k2": K2}, owner="replica-new")
     older = store_with(redis, key_prefix, {"k1": K1}, owner="replica-old")
     await refresh(newer, "sealed-with-k2-token")
@@ -122,7 +129,8 @@ async def test_unknown_key_id_reads_as_invalid_logged_once_without_the_value(
 
 
 async def test_rotation_old_values_open_and_the_next_refresh_reseals(
-        redis: Redis, key_prefix: str) -> None:
+    redis: Redis, key_prefix: str
+) -> None:
     before = store_with(redis, key_prefix, {"k1": K1}, owner="a")
     staged = store_with(redis, key_prefix, {"k1": K1, "k2": K2}, owner="b")
     rotated = store_with(redis, key_prefix, {"k2": K2, "k1": K1}, owner="c")

@@ -40,8 +40,7 @@ def jwk(key: Any, kid: str) -> dict[str, Any]:
 
 
 def settings(**changes: Any) -> JwtSettings:
-    fields: dict[str, Any] = dict(issuer=ISSUER, audience=AUDIENCE, secret=SECRET,
-                                  leeway_seconds=0)
+    fields: dict[str, Any] = dict(issuer=ISSUER, audience=AUDIENCE, secret=SECRET, leeway_seconds=0)
     fields.update(changes)
     return JwtSettings(**fields)
 
@@ -93,9 +92,12 @@ def test_a_key_rotated_out_takes_its_remembered_tokens_with_it() -> None:
     keys = KeySet(None)
     keys.load_jwks({"keys": [jwk(RSA_KEY, "old")]})
     auth = JwtAuthenticator(settings(secret=None, jwks_file="x"), keys)
-    token = jwt.encode({"iss": ISSUER, "aud": AUDIENCE, "sub": "alice",
-                        "exp": 4_000_000_000}, RSA_KEY, algorithm="RS256",
-                       headers={"kid": "old"})
+    token = jwt.encode(
+        {"iss": ISSUER, "aud": AUDIENCE, "sub": "alice", "exp": 4_000_000_000},
+        RSA_KEY,
+        algorithm="RS256",
+        headers={"kid": "old"},
+    )
     assert auth("/m", md(token)) == "alice"
     keys.load_jwks({"keys": [jwk(EC_KEY, "new")]})
     with pytest.raises(UnauthenticatedError) as err:
@@ -133,16 +135,30 @@ def test_without_a_secret_hs256_is_not_trusted() -> None:
     with pytest.raises(UnauthenticatedError) as err:
         auth("/m", md(mint(settings(), "alice", 60)))
     assert err.value.reason == "TOKEN_KEY_UNKNOWN"
-    rs = jwt.encode({"iss": ISSUER, "aud": AUDIENCE, "sub": "alice", "exp": 4_000_000_000},
-                    RSA_KEY, algorithm="RS256")  # no kid: the only RS256 key is used
+    rs = jwt.encode(
+        {"iss": ISSUER, "aud": AUDIENCE, "sub": "alice", "exp": 4_000_000_000},
+        RSA_KEY,
+        algorithm="RS256",
+    )  # no kid: the only RS256 key is used
     assert auth("/m", md(rs)) == "alice"
 
 
 def test_key_set_needs_a_kid_when_several_keys_fit() -> None:
     keys = KeySet(None)
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    assert keys.load_jwks({"keys": [jwk(RSA_KEY, "a"), jwk(other, "b"), jwk(EC_KEY, "c"),
-                                    {"kty": "oct", "k": "c2VjcmV0", "kid": "hmac"}]}) == 3
+    assert (
+        keys.load_jwks(
+            {
+                "keys": [
+                    jwk(RSA_KEY, "a"),
+                    jwk(other, "b"),
+                    jwk(EC_KEY, "c"),
+                    {"kty": "oct", "k": "c2VjcmV0", "kid": "hmac"},
+                ]
+            }
+        )
+        == 3
+    )
     assert keys.key_for("RS256", None) is None
     assert keys.key_for("RS256", "a") is not None
     assert keys.key_for("ES256", None) is not None
@@ -169,9 +185,12 @@ async def test_jwks_url_loads_and_rotates() -> None:
     config = settings(secret=None, jwks_url=f"http://127.0.0.1:{port}/jwks")
     auth, source = build_auth(config)
     new_key = ec.generate_private_key(ec.SECP256R1())
-    token = jwt.encode({"iss": ISSUER, "aud": AUDIENCE, "sub": "carol",
-                        "exp": 4_000_000_000}, new_key, algorithm="ES256",
-                       headers={"kid": "new"})
+    token = jwt.encode(
+        {"iss": ISSUER, "aud": AUDIENCE, "sub": "carol", "exp": 4_000_000_000},
+        new_key,
+        algorithm="ES256",
+        headers={"kid": "new"},
+    )
     try:
         with pytest.raises(UnavailableError):  # nothing loaded yet
             auth("/m", md(token))
@@ -201,8 +220,12 @@ async def test_jwks_url_loads_and_rotates() -> None:
 
 
 def env(**extra: str) -> dict[str, str]:
-    return {"BOOKING_JWT_ISSUER": ISSUER, "BOOKING_JWT_AUDIENCE": AUDIENCE,
-            "BOOKING_JWT_SECRET": SECRET, **extra}
+    return {
+        "BOOKING_JWT_ISSUER": ISSUER,
+        "BOOKING_JWT_AUDIENCE": AUDIENCE,
+        "BOOKING_JWT_SECRET": SECRET,
+        **extra,
+    }
 
 
 def test_settings() -> None:
@@ -212,62 +235,100 @@ def test_settings() -> None:
     assert SECRET not in repr(loaded)
     # Clock skew, not extra token life: 10 s by default, settable up to 300 s.
     assert loaded.jwt.leeway_seconds == 10
-    assert BookingServiceSettings.from_env(
-        env(BOOKING_JWT_LEEWAY_SECONDS="300")).jwt.leeway_seconds == 300
+    assert (
+        BookingServiceSettings.from_env(env(BOOKING_JWT_LEEWAY_SECONDS="300")).jwt.leeway_seconds
+        == 300
+    )
     searched = BookingServiceSettings.from_env(env(SEARCH_SERVICE_ADDRESSES="10.0.0.1:1,"))
     assert (searched.price_source, searched.search_addresses) == ("search", ("10.0.0.1:1",))
 
 
-@pytest.mark.parametrize("bad", [
-    {"BOOKING_JWT_SECRET": ""},
-    {"BOOKING_JWT_SECRET": "short"},
-    {"BOOKING_JWT_SECRET": "changeme-changeme-changeme-changeme"},
-    {"BOOKING_JWT_ISSUER": ""},
-    {"BOOKING_JWKS_FILE": "/nonexistent/jwks.json"},
-    {"BOOKING_JWKS_URL": "ftp://x"},
-    {"BOOKING_PRICE_SOURCE": "search"},
-    {"BOOKING_PRICE_SOURCE": "cache"},
-    {"BOOKING_HOLD_SECONDS": "0"},
-    {"BOOKING_DEFAULT_PAGE_SIZE": "500"},
-    {"BOOKING_TICKET_PREFIX": "12a"},
-    {"BOOKING_JWT_LEEWAY_SECONDS": "-1"},
-    {"BOOKING_JWT_LEEWAY_SECONDS": "301"},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"BOOKING_JWT_SECRET": ""},
+        {"BOOKING_JWT_SECRET": "short"},
+        {"BOOKING_JWT_SECRET": "changeme-changeme-changeme-changeme"},
+        {"BOOKING_JWT_ISSUER": ""},
+        {"BOOKING_JWKS_FILE": "/nonexistent/jwks.json"},
+        {"BOOKING_JWKS_URL": "ftp://x"},
+        {"BOOKING_PRICE_SOURCE": "search"},
+        {"BOOKING_PRICE_SOURCE": "cache"},
+        {"BOOKING_HOLD_SECONDS": "0"},
+        {"BOOKING_DEFAULT_PAGE_SIZE": "500"},
+        {"BOOKING_TICKET_PREFIX": "12a"},
+        {"BOOKING_JWT_LEEWAY_SECONDS": "-1"},
+        {"BOOKING_JWT_LEEWAY_SECONDS": "301"},
+    ],
+)
 def test_settings_refused(bad: dict[str, str]) -> None:
     with pytest.raises(ConfigError):
         BookingServiceSettings.from_env(env(**bad))
 
 
 def test_dev_token_cli(tmp_path: Path) -> None:
-    run = subprocess.run([sys.executable, "-m", "booking_service.dev_token", "--user",
-                          "alice", "--ttl", "120"], cwd=ROOT, env=env(),
-                         capture_output=True, text=True, timeout=30)
+    run = subprocess.run(
+        [sys.executable, "-m", "booking_service.dev_token", "--user", "alice", "--ttl", "120"],
+        cwd=ROOT,
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert run.returncode == 0, run.stderr
     # Just the token, one line, nothing on stderr: `TOKEN=$(make dev-token USER=alice)`.
     assert run.stdout.count("\n") == 1 and run.stdout.endswith("\n") and not run.stderr
-    claims = jwt.decode(run.stdout.strip(), SECRET, algorithms=["HS256"], audience=AUDIENCE,
-                        issuer=ISSUER)
+    claims = jwt.decode(
+        run.stdout.strip(), SECRET, algorithms=["HS256"], audience=AUDIENCE, issuer=ISSUER
+    )
     # The service's own settings accept it.
-    auth, _ = build_auth(BookingServiceSettings.from_env(
-        {**env(), "DATABASE_URL": "postgresql://u:p@127.0.0.1/db"}).jwt)
+    auth, _ = build_auth(
+        BookingServiceSettings.from_env(
+            {**env(), "DATABASE_URL": "postgresql://u:p@127.0.0.1/db"}
+        ).jwt
+    )
     assert auth("/m", md(run.stdout.strip())) == "alice"
     assert claims["sub"] == "alice" and claims["exp"] - claims["iat"] == 120
 
     pem = tmp_path / "key.pem"
-    pem.write_bytes(RSA_KEY.private_bytes(serialization.Encoding.PEM,
-                                          serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption()))
+    pem.write_bytes(
+        RSA_KEY.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     no_secret = {k: v for k, v in env().items() if k != "BOOKING_JWT_SECRET"}
     jwks = tmp_path / "jwks.json"
     jwks.write_text(json.dumps({"keys": [jwk(RSA_KEY, "k1")]}))
     no_secret["BOOKING_JWKS_FILE"] = str(jwks)
-    signed = subprocess.run([sys.executable, "-m", "booking_service.dev_token", "--user",
-                             "bob", "--private-key", str(pem), "--kid", "k1"], cwd=ROOT,
-                            env=no_secret, capture_output=True, text=True, timeout=30)
+    signed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "booking_service.dev_token",
+            "--user",
+            "bob",
+            "--private-key",
+            str(pem),
+            "--kid",
+            "k1",
+        ],
+        cwd=ROOT,
+        env=no_secret,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert signed.returncode == 0, signed.stderr
     auth, _ = build_auth(JwtSettings.from_env(no_secret))
     assert auth("/m", md(signed.stdout.strip())) == "bob"
-    refused = subprocess.run([sys.executable, "-m", "booking_service.dev_token", "--user",
-                              "bob"], cwd=ROOT, env=no_secret, capture_output=True, text=True,
-                             timeout=30)
+    refused = subprocess.run(
+        [sys.executable, "-m", "booking_service.dev_token", "--user", "bob"],
+        cwd=ROOT,
+        env=no_secret,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert refused.returncode == 2 and "HS256" in refused.stderr

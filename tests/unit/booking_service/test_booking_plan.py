@@ -23,23 +23,49 @@ def traveller(born: date, expires: date = date(2030, 1, 1)) -> Traveller:
     return Traveller("Ann", "Lee", born, DocumentType.PASSPORT, "X1234567", "GB", expires)
 
 
-def offer(fare_id: int, party: Party, price: str = "100.00", original: str | None = None,
-          seats: int = 9, currency: str = "EUR", days: int = 0,
-          guaranteed_until: datetime | None = None) -> PricedOffer:
+def offer(
+    fare_id: int,
+    party: Party,
+    price: str = "100.00",
+    original: str | None = None,
+    seats: int = 9,
+    currency: str = "EUR",
+    days: int = 0,
+    guaranteed_until: datetime | None = None,
+) -> PricedOffer:
     cost = party.fare_cost(Decimal(price))
-    leg = FlightLeg(flight_designator=f"SR{fare_id}", origin="LHR", destination="JFK",
-                    departure_at=DEPARTURE + timedelta(days=days),
-                    arrival_at=DEPARTURE + timedelta(days=days, hours=7))
-    segment = PricedSegment(fare_id=fare_id, leg=leg, cabin="ECONOMY", price=cost,
-                            refundable=True, change_fee=Decimal("10.00"), seats_available=seats)
-    return PricedOffer(f"offer-{fare_id}", party, currency, (segment,),
-                       party.fare_cost(Decimal(original or price)), cost, seats >= party.seats,
-                       guaranteed_until)
+    leg = FlightLeg(
+        flight_designator=f"SR{fare_id}",
+        origin="LHR",
+        destination="JFK",
+        departure_at=DEPARTURE + timedelta(days=days),
+        arrival_at=DEPARTURE + timedelta(days=days, hours=7),
+    )
+    segment = PricedSegment(
+        fare_id=fare_id,
+        leg=leg,
+        cabin="ECONOMY",
+        price=cost,
+        refundable=True,
+        change_fee=Decimal("10.00"),
+        seats_available=seats,
+    )
+    return PricedOffer(
+        f"offer-{fare_id}",
+        party,
+        currency,
+        (segment,),
+        party.fare_cost(Decimal(original or price)),
+        cost,
+        seats >= party.seats,
+        guaranteed_until,
+    )
 
 
 def valid(travellers: list[Traveller], max_total: Amount | None = None) -> ValidRequest:
-    return ValidRequest(("a",), tuple(travellers), "ann@example.com", None, "r", "h" * 64,
-                        max_total)
+    return ValidRequest(
+        ("a",), tuple(travellers), "ann@example.com", None, "r", "h" * 64, max_total
+    )
 
 
 def fields(exc: ValidationError) -> set[str]:
@@ -55,16 +81,25 @@ def test_types_are_by_age_on_the_first_departure() -> None:
 
 
 def test_all_problems_against_the_offers_at_once() -> None:
-    request = valid([traveller(date(2025, 1, 1)), traveller(date(2020, 1, 1),
-                                                           expires=date(2026, 7, 3))],
-                    max_total=Amount(Decimal("10"), "USD"))
-    offers = [offer(1, Party(1)), offer(2, Party(0, 1, 1), currency="GBP", days=5),
-              offer(1, Party(0, 1, 1))]
+    request = valid(
+        [traveller(date(2025, 1, 1)), traveller(date(2020, 1, 1), expires=date(2026, 7, 3))],
+        max_total=Amount(Decimal("10"), "USD"),
+    )
+    offers = [
+        offer(1, Party(1)),
+        offer(2, Party(0, 1, 1), currency="GBP", days=5),
+        offer(1, Party(0, 1, 1)),
+    ]
     with pytest.raises(ValidationError) as err:
         plan_booking(request, offers)
-    assert fields(err.value) == {"passengers", "offer_ids[0]", "offer_ids[1]",
-                                 "offer_ids[2]", "passengers[1].document.expire_date",
-                                 "max_total_price.currency_code"}
+    assert fields(err.value) == {
+        "passengers",
+        "offer_ids[0]",
+        "offer_ids[1]",
+        "offer_ids[2]",
+        "passengers[1].document.expire_date",
+        "max_total_price.currency_code",
+    }
 
 
 def test_price_change_needs_consent() -> None:
@@ -74,19 +109,23 @@ def test_price_change_needs_consent() -> None:
         check_price(plan)
     assert err.value.reason == "PRICE_CHANGED"
     assert err.value.metadata["current_total"] == "120.00"
-    consented = plan_booking(valid([traveller(date(1990, 1, 1))], Amount(Decimal(120), "EUR")),
-                             [changed])
+    consented = plan_booking(
+        valid([traveller(date(1990, 1, 1))], Amount(Decimal(120), "EUR")), [changed]
+    )
     check_price(consented)
-    too_low = plan_booking(valid([traveller(date(1990, 1, 1))], Amount(Decimal(119), "EUR")),
-                           [changed])
+    too_low = plan_booking(
+        valid([traveller(date(1990, 1, 1))], Amount(Decimal(119), "EUR")), [changed]
+    )
     with pytest.raises(FailedPreconditionError) as err:
         check_price(too_low)
     assert err.value.reason == "PRICE_ABOVE_MAXIMUM"
 
 
 def test_sold_out_names_the_segment() -> None:
-    plan = plan_booking(valid([traveller(date(1990, 1, 1))]),
-                        [offer(1, Party(1)), offer(2, Party(1), seats=0, days=7)])
+    plan = plan_booking(
+        valid([traveller(date(1990, 1, 1))]),
+        [offer(1, Party(1)), offer(2, Party(1), seats=0, days=7)],
+    )
     with pytest.raises(FailedPreconditionError) as err:
         check_price(plan)
     assert err.value.reason == "SOLD_OUT"
@@ -97,8 +136,13 @@ def test_sold_out_names_the_segment() -> None:
 def test_final_prices_follow_the_locked_fare_unless_guaranteed() -> None:
     now = DEPARTURE - timedelta(days=10)
     request = valid([traveller(date(1990, 1, 1))], Amount(Decimal("500"), "EUR"))
-    plan = plan_booking(request, [offer(1, Party(1)), offer(
-        2, Party(1), days=7, guaranteed_until=now + timedelta(minutes=5))])
+    plan = plan_booking(
+        request,
+        [
+            offer(1, Party(1)),
+            offer(2, Party(1), days=7, guaranteed_until=now + timedelta(minutes=5)),
+        ],
+    )
     held = {1: HeldFare(Decimal("110.00"), "EUR"), 2: HeldFare(Decimal("300.00"), "EUR")}
     assert final_prices(plan, held, now) == [Decimal("110.00"), Decimal("100.00")]
     # Once the guarantee has run out, the locked price applies to that offer too.

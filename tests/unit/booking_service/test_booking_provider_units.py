@@ -44,20 +44,43 @@ def raw_offer(types: list[str]) -> dict[str, Any]:
         if kind == "HELD_INFANT":
             pricing["associatedAdultId"] = "1"
         pricings.append(pricing)
-    return {"type": "flight-offer", "id": "1", "price": {"grandTotal": "500.00"},
-            "travelerPricings": pricings}
+    return {
+        "type": "flight-offer",
+        "id": "1",
+        "price": {"grandTotal": "500.00"},
+        "travelerPricings": pricings,
+    }
 
 
 def provider_offer(party: Party, types: list[str], available: bool = True) -> PricedOffer:
-    leg = FlightLeg(flight_designator="AA232", origin="LHR", destination="JFK",
-                    departure_at=DEPARTURE, arrival_at=DEPARTURE + timedelta(hours=8),
-                    departure_local_time="2026-12-01T11:10:00+00:00",
-                    arrival_local_time="2026-12-01T14:20:00-05:00")
-    segment = PricedSegment(fare_id=None, leg=leg, cabin="ECONOMY", price=Decimal("500.00"),
-                            refundable=False, change_fee=Decimal("0.00"), seats_available=9)
-    return PricedOffer("p-1", party, "EUR", (segment,), Decimal("500.00"), Decimal("500.00"),
-                       available,
-                       provider=ProviderOffer("amadeus", raw_offer(types)) if available else None)
+    leg = FlightLeg(
+        flight_designator="AA232",
+        origin="LHR",
+        destination="JFK",
+        departure_at=DEPARTURE,
+        arrival_at=DEPARTURE + timedelta(hours=8),
+        departure_local_time="2026-12-01T11:10:00+00:00",
+        arrival_local_time="2026-12-01T14:20:00-05:00",
+    )
+    segment = PricedSegment(
+        fare_id=None,
+        leg=leg,
+        cabin="ECONOMY",
+        price=Decimal("500.00"),
+        refundable=False,
+        change_fee=Decimal("0.00"),
+        seats_available=9,
+    )
+    return PricedOffer(
+        "p-1",
+        party,
+        "EUR",
+        (segment,),
+        Decimal("500.00"),
+        Decimal("500.00"),
+        available,
+        provider=ProviderOffer("amadeus", raw_offer(types)) if available else None,
+    )
 
 
 def order_request(plan: Any, remark: str) -> dict[str, Any]:
@@ -70,13 +93,15 @@ def traveller(given: str, born: date, doc: DocumentType = DocumentType.PASSPORT)
 
 
 def request(travellers: list[Traveller]) -> ValidRequest:
-    return ValidRequest(("p-1",), tuple(travellers), "ann@example.com", None, "r", "h" * 64,
-                        None)
+    return ValidRequest(("p-1",), tuple(travellers), "ann@example.com", None, "r", "h" * 64, None)
 
 
-FAMILY = [traveller("Ann", date(1980, 1, 1)), traveller("Kid", date(2018, 5, 5)),
-          traveller("Tom", date(1982, 2, 2), DocumentType.NATIONAL_ID),
-          traveller("Baby", date(2026, 1, 1))]
+FAMILY = [
+    traveller("Ann", date(1980, 1, 1)),
+    traveller("Kid", date(2018, 5, 5)),
+    traveller("Tom", date(1982, 2, 2), DocumentType.NATIONAL_ID),
+    traveller("Baby", date(2026, 1, 1)),
+]
 
 
 def test_order_request_matches_passengers_to_traveler_ids_by_type() -> None:
@@ -87,15 +112,25 @@ def test_order_request_matches_passengers_to_traveler_ids_by_type() -> None:
     assert body["flightOffers"] == [offer.provider.offer]  # type: ignore[union-attr]
     by_id = {t["id"]: t for t in body["travelers"]}
     assert {k: v["name"]["firstName"] for k, v in by_id.items()} == {
-        "1": "ANN", "3": "KID", "2": "TOM", "4": "BABY"}
+        "1": "ANN",
+        "3": "KID",
+        "2": "TOM",
+        "4": "BABY",
+    }
     assert by_id["2"]["documents"][0]["documentType"] == "IDENTITY_CARD"
     assert by_id["1"]["documents"][0] == {
-        "documentType": "PASSPORT", "number": "X1234567", "expiryDate": "2031-01-01",
-        "issuanceCountry": "GB", "nationality": "GB", "holder": True}
+        "documentType": "PASSPORT",
+        "number": "X1234567",
+        "expiryDate": "2031-01-01",
+        "issuanceCountry": "GB",
+        "nationality": "GB",
+        "holder": True,
+    }
     assert by_id["1"]["contact"] == {"emailAddress": "ann@example.com"}
     assert "contact" not in by_id["3"]
-    assert body["remarks"] == {"general": [{"subType": "GENERAL_MISCELLANEOUS",
-                                            "text": "SKYROUTE-ABC234-0A1B2C3D"}]}
+    assert body["remarks"] == {
+        "general": [{"subType": "GENERAL_MISCELLANEOUS", "text": "SKYROUTE-ABC234-0A1B2C3D"}]
+    }
 
 
 def test_order_request_refuses_an_offer_priced_for_other_travelers() -> None:
@@ -129,9 +164,10 @@ def test_remarks_are_unique_per_attempt() -> None:
     assert first.startswith("SKYROUTE-ABC234-") and first != second
 
 
-@pytest.mark.parametrize("codes, reason", [([37200], "PRICE_CHANGED"),
-                                           ([34651], "SOLD_OUT"),
-                                           ([4926], "PROVIDER_REJECTED")])
+@pytest.mark.parametrize(
+    "codes, reason",
+    [([37200], "PRICE_CHANGED"), ([34651], "SOLD_OUT"), ([4926], "PROVIDER_REJECTED")],
+)
 def test_refusals_map_to_reasons(codes: list[int], reason: str) -> None:
     plan = plan_booking(request([FAMILY[0]]), [provider_offer(Party(), ["ADULT"])])
     assert rejected_error(OrderRejected(400, codes), plan).reason == reason
@@ -139,11 +175,15 @@ def test_refusals_map_to_reasons(codes: list[int], reason: str) -> None:
 
 def test_price_discrepancy_reports_the_providers_new_total() -> None:
     plan = plan_booking(request([FAMILY[0]]), [provider_offer(Party(), ["ADULT"])])
-    exc = OrderRejected(400, [37200], ["Current grandTotal price (612.40) is different "
-                                       "from request one (500.00)"])
+    exc = OrderRejected(
+        400, [37200], ["Current grandTotal price (612.40) is different from request one (500.00)"]
+    )
     error = rejected_error(exc, plan)
-    assert error.metadata == {"currency": "EUR", "original_total": "500.00",
-                              "current_total": "612.40"}
+    assert error.metadata == {
+        "currency": "EUR",
+        "original_total": "500.00",
+        "current_total": "612.40",
+    }
     assert "current_total" not in rejected_error(OrderRejected(400, [37200]), plan).metadata
 
 
@@ -158,11 +198,15 @@ def test_placed_order_reads_id_and_record_locator() -> None:
 
 def test_public_methods_skip_the_jwt_only_for_exact_names() -> None:
     jwt_settings = JwtSettings(issuer="i", audience="a", secret="s" * 32)
-    auth = PublicMethods(JwtAuthenticator(jwt_settings, KeySet("s" * 32)),
-                         ["/skyroute.booking.v1.BookingService/GetItinerary"])
+    auth = PublicMethods(
+        JwtAuthenticator(jwt_settings, KeySet("s" * 32)),
+        ["/skyroute.booking.v1.BookingService/GetItinerary"],
+    )
     assert auth("/skyroute.booking.v1.BookingService/GetItinerary", {}) is None
-    for method in ("/skyroute.booking.v1.BookingService/GetBooking",
-                   "/skyroute.booking.v1.BookingService/GetItineraryX"):
+    for method in (
+        "/skyroute.booking.v1.BookingService/GetBooking",
+        "/skyroute.booking.v1.BookingService/GetItineraryX",
+    ):
         with pytest.raises(UnauthenticatedError):
             auth(method, {})
     with pytest.raises(ValueError):
@@ -178,36 +222,76 @@ def test_itinerary_resources() -> None:
 def booking(**changes: Any) -> BookingRecord:
     created = datetime(2026, 11, 23, 9, tzinfo=UTC)
     fields: dict[str, Any] = dict(
-        id=1, reference="ABC234", user_id="u", request_id="r", request_hash="h" * 64,
-        status="CONFIRMED", currency="EUR", total_price=Decimal("300.50"),
-        contact_email="a@example.com", contact_phone=None,
-        hold_expires_at=created + timedelta(minutes=15), created_at=created,
-        updated_at=created, confirmed_at=datetime(2026, 11, 23, 10, tzinfo=UTC),
-        cancelled_at=None, expired_at=None, refund_amount=None, payment_reference=None,
-        payment_token_hash=None, provider=None, provider_remark=None,
-        provider_order_status=None, provider_order_id=None, provider_record_locator=None,
-        provider_attempt_at=None)
+        id=1,
+        reference="ABC234",
+        user_id="u",
+        request_id="r",
+        request_hash="h" * 64,
+        status="CONFIRMED",
+        currency="EUR",
+        total_price=Decimal("300.50"),
+        contact_email="a@example.com",
+        contact_phone=None,
+        hold_expires_at=created + timedelta(minutes=15),
+        created_at=created,
+        updated_at=created,
+        confirmed_at=datetime(2026, 11, 23, 10, tzinfo=UTC),
+        cancelled_at=None,
+        expired_at=None,
+        refund_amount=None,
+        payment_reference=None,
+        payment_token_hash=None,
+        provider=None,
+        provider_remark=None,
+        provider_order_status=None,
+        provider_order_id=None,
+        provider_record_locator=None,
+        provider_attempt_at=None,
+    )
     fields.update(changes)
     segment = SegmentRecord(
-        offer_index=0, offer_id="o-1", fare_id=None, leg=FlightLeg(
-            flight_designator="SR100", origin="LHR", destination="JFK",
-            departure_at=DEPARTURE, arrival_at=DEPARTURE + timedelta(hours=8),
-            departure_local_time=None, arrival_local_time="2026-12-01T14:10:00-05:00"),
-        cabin="BUSINESS", seats=1, price=Decimal("300.5"), refundable=False,
-        change_fee=Decimal("0.00"))
+        offer_index=0,
+        offer_id="o-1",
+        fare_id=None,
+        leg=FlightLeg(
+            flight_designator="SR100",
+            origin="LHR",
+            destination="JFK",
+            departure_at=DEPARTURE,
+            arrival_at=DEPARTURE + timedelta(hours=8),
+            departure_local_time=None,
+            arrival_local_time="2026-12-01T14:10:00-05:00",
+        ),
+        cabin="BUSINESS",
+        seats=1,
+        price=Decimal("300.5"),
+        refundable=False,
+        change_fee=Decimal("0.00"),
+    )
     passenger = PassengerRecord(
-        given_name="Zoë", family_name="O'Neil", birth_date=date(1990, 1, 1),
-        passenger_type=PassengerType.ADULT.value, document_type="NATIONAL_ID",
-        document_number="AB12345", document_country="IE",
-        document_expire_date=date(2030, 1, 1), ticket_number="9900000000042")
+        given_name="Zoë",
+        family_name="O'Neil",
+        birth_date=date(1990, 1, 1),
+        passenger_type=PassengerType.ADULT.value,
+        document_type="NATIONAL_ID",
+        document_number="AB12345",
+        document_country="IE",
+        document_expire_date=date(2030, 1, 1),
+        ticket_number="9900000000042",
+    )
     return BookingRecord(**fields, segments=(segment,), passengers=(passenger,))
 
 
 def test_itinerary_document_and_text() -> None:
-    doc = itinerary.document(booking(provider="amadeus", provider_record_locator="XYZ789"),
-                             datetime(2026, 11, 23, 12, tzinfo=UTC))
-    assert doc["passengers"][0]["document"] == {"type": "NATIONAL_ID", "number": "***2345",
-                                                "issuing_country": "IE"}
+    doc = itinerary.document(
+        booking(provider="amadeus", provider_record_locator="XYZ789"),
+        datetime(2026, 11, 23, 12, tzinfo=UTC),
+    )
+    assert doc["passengers"][0]["document"] == {
+        "type": "NATIONAL_ID",
+        "number": "***2345",
+        "issuing_country": "IE",
+    }
     segment = doc["segments"][0]
     # No stored local time (a row from before revision 0003): UTC.
     assert segment["departure_local_time"] == "2026-12-01T11:10:00+00:00"
@@ -219,16 +303,24 @@ def test_itinerary_document_and_text() -> None:
     assert "Departs  LHR  Tue 01 Dec 2026 11:10 (UTC+00:00)" in text
     assert "Arrives  JFK  Tue 01 Dec 2026 14:10 (UTC-05:00)" in text
     assert "TOTAL  EUR 300.50" in text
-    assert all(line == line.rstrip() and len(line) <= itinerary.TEXT_WIDTH
-               for line in text.splitlines())
+    assert all(
+        line == line.rstrip() and len(line) <= itinerary.TEXT_WIDTH for line in text.splitlines()
+    )
     assert "Airline reference" not in itinerary.render_text(
-        itinerary.document(booking(), datetime(2026, 11, 23, tzinfo=UTC)))
+        itinerary.document(booking(), datetime(2026, 11, 23, tzinfo=UTC))
+    )
 
 
-BASE_ENV = {"DATABASE_URL": "postgresql://u:p@127.0.0.1/db", "BOOKING_JWT_ISSUER": "i",
-            "BOOKING_JWT_AUDIENCE": "a", "BOOKING_JWT_SECRET": "s" * 40}
-TOKENS = {"TOKEN_SERVICE_ADDRESSES": "127.0.0.1:1,127.0.0.1:2",
-          "TOKEN_CALLER_KEY": "booking-caller-key-1234"}
+BASE_ENV = {
+    "DATABASE_URL": "postgresql://u:p@127.0.0.1/db",
+    "BOOKING_JWT_ISSUER": "i",
+    "BOOKING_JWT_AUDIENCE": "a",
+    "BOOKING_JWT_SECRET": "s" * 40,
+}
+TOKENS = {
+    "TOKEN_SERVICE_ADDRESSES": "127.0.0.1:1,127.0.0.1:2",
+    "TOKEN_CALLER_KEY": "booking-caller-key-1234",
+}
 
 
 def test_provider_and_link_settings() -> None:
@@ -236,30 +328,42 @@ def test_provider_and_link_settings() -> None:
     assert plain.tokens is None and plain.provider is None
     assert plain.links == ItineraryLinkSettings(24 * 3600.0, 10)
 
-    settings = BookingServiceSettings.from_env({
-        **BASE_ENV, **TOKENS, "PROVIDER_BASE_URL": "http://sim:8081/",
-        "BOOKING_ITINERARY_LINK_MAX_USES": "0"})
+    settings = BookingServiceSettings.from_env(
+        {
+            **BASE_ENV,
+            **TOKENS,
+            "PROVIDER_BASE_URL": "http://sim:8081/",
+            "BOOKING_ITINERARY_LINK_MAX_USES": "0",
+        }
+    )
     assert settings.tokens is not None and settings.tokens.caller_id == "booking"
     assert settings.tokens.addresses == ("127.0.0.1:1", "127.0.0.1:2")
     assert "booking-caller-key" not in repr(settings.tokens)
     assert settings.provider == ProviderOrderSettings(
-        "amadeus", "http://sim:8081", 10.0, "sim", "http://sim:8081")
+        "amadeus", "http://sim:8081", 10.0, "sim", "http://sim:8081"
+    )
     assert settings.provider.lease_seconds > 2 * settings.provider.timeout_seconds
     assert settings.links.max_uses == 0
-    disabled = BookingServiceSettings.from_env({
-        **BASE_ENV, "PROVIDER_BASE_URL": "http://sim:8081", "PROVIDER_ENABLED": "false"})
+    disabled = BookingServiceSettings.from_env(
+        {**BASE_ENV, "PROVIDER_BASE_URL": "http://sim:8081", "PROVIDER_ENABLED": "false"}
+    )
     assert disabled.provider is None
 
 
-@pytest.mark.parametrize("env, message", [
-    ({"PROVIDER_BASE_URL": "http://sim:8081"}, "TOKEN_SERVICE_ADDRESSES"),
-    ({**TOKENS, "PROVIDER_ENABLED": "true"}, "PROVIDER_BASE_URL"),
-    ({**TOKENS, "PROVIDER_BASE_URL": "http://sim", "PROVIDER_ORDER_LOOKUP": "queue"},
-     "PROVIDER_ORDER_LOOKUP"),
-    ({"TOKEN_SERVICE_ADDRESSES": "127.0.0.1:1"}, "TOKEN_CALLER_KEY"),
-    ({"BOOKING_ITINERARY_LINK_MAX_USES": "-1"}, "MAX_USES"),
-    ({"BOOKING_ITINERARY_LINK_TTL_SECONDS": str(8 * 24 * 3600)}, "TTL"),
-])
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"PROVIDER_BASE_URL": "http://sim:8081"}, "TOKEN_SERVICE_ADDRESSES"),
+        ({**TOKENS, "PROVIDER_ENABLED": "true"}, "PROVIDER_BASE_URL"),
+        (
+            {**TOKENS, "PROVIDER_BASE_URL": "http://sim", "PROVIDER_ORDER_LOOKUP": "queue"},
+            "PROVIDER_ORDER_LOOKUP",
+        ),
+        ({"TOKEN_SERVICE_ADDRESSES": "127.0.0.1:1"}, "TOKEN_CALLER_KEY"),
+        ({"BOOKING_ITINERARY_LINK_MAX_USES": "-1"}, "MAX_USES"),
+        ({"BOOKING_ITINERARY_LINK_TTL_SECONDS": str(8 * 24 * 3600)}, "TTL"),
+    ],
+)
 def test_bad_provider_and_link_settings(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError) as err:
         BookingServiceSettings.from_env({**BASE_ENV, **env})

@@ -61,8 +61,7 @@ def test_no_secret_is_passed_in_the_environment(compose: Compose) -> None:
                 assert not SECRET_NAME.search(key), f"{name}: {key} is a plain secret"
 
 
-def test_the_script_keeps_existing_files_and_hides_them_from_other_users(
-        tmp_path: Path) -> None:
+def test_the_script_keeps_existing_files_and_hides_them_from_other_users(tmp_path: Path) -> None:
     directory = tmp_path / "secrets"
     assert write_secrets(directory) == list(SECRETS)
     before = {p.name: p.read_text() for p in directory.iterdir()}
@@ -71,34 +70,42 @@ def test_the_script_keeps_existing_files_and_hides_them_from_other_users(
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o644 for p in directory.iterdir())
     password = before["postgres-password"].strip()
     assert before["database-url"].strip() == (
-        f"postgresql://skyroute:{password}@postgres:5432/skyroute")
+        f"postgresql://skyroute:{password}@postgres:5432/skyroute"
+    )
     assert before["sim-clients"].strip() == (
-        f"{SIM_CLIENT_ID}:{before['sim-client-secret'].strip()}")
+        f"{SIM_CLIENT_ID}:{before['sim-client-secret'].strip()}"
+    )
     assert len(set(before.values())) == len(before)
 
     (directory / "page-token-secret").unlink()
     assert write_secrets(directory) == ["page-token-secret"]
     after = {p.name: p.read_text() for p in directory.iterdir()}
     assert {k: v for k, v in after.items() if k != "page-token-secret"} == {
-        k: v for k, v in before.items() if k != "page-token-secret"}
+        k: v for k, v in before.items() if k != "page-token-secret"
+    }
 
 
 def test_each_container_loads_its_settings_from_the_mounted_files(
-        compose: Compose, tmp_path: Path) -> None:
+    compose: Compose, tmp_path: Path
+) -> None:
     write_secrets(tmp_path)
     value = {name: (tmp_path / name).read_text().strip() for name in SECRETS}
 
     def env_of(service: str) -> dict[str, str]:
-        return {k: v.replace(MOUNT, f"{tmp_path}/") if k.endswith("_FILE") else v
-                for k, v in environment(compose["services"][service]).items()}
+        return {
+            k: v.replace(MOUNT, f"{tmp_path}/") if k.endswith("_FILE") else v
+            for k, v in environment(compose["services"][service]).items()
+        }
 
     token = TokenServiceSettings.from_env(env_of("token-1"))
     (provider,) = token.providers
     assert provider.client_id == SIM_CLIENT_ID
     assert provider.client_secret == value["sim-client-secret"]
     assert {c.caller_id: c.key for c in token.callers} == {
-        "search": value["caller-search-key"], "booking": value["caller-booking-key"],
-        "cli": value["caller-cli-key"]}
+        "search": value["caller-search-key"],
+        "booking": value["caller-booking-key"],
+        "cli": value["caller-cli-key"],
+    }
 
     sim = load_sim_settings([], env_of("provider-sim"))
     assert sim.clients == {SIM_CLIENT_ID: value["sim-client-secret"]}
@@ -107,7 +114,8 @@ def test_each_container_loads_its_settings_from_the_mounted_files(
     assert search.page_token_secret == value["page-token-secret"]
     assert value["postgres-password"] in search.database.url
     assert value["caller-search-key"] in repr(
-        [getattr(p, "caller_key", None) for p in search.providers])
+        [getattr(p, "caller_key", None) for p in search.providers]
+    )
 
     booking = BookingServiceSettings.from_env(env_of("booking-2"))
     assert booking.jwt.secret == value["booking-jwt-secret"]

@@ -32,8 +32,14 @@ Doc = dict[str, Any]
 
 def check(k8s_dir: Path, out: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "VENV_BIN": VENV_BIN, "K8S_DIR": str(k8s_dir)}
-    return subprocess.run(["bash", str(SCRIPT), str(out)], env=env, capture_output=True,
-                          text=True, timeout=120, check=False)
+    return subprocess.run(
+        ["bash", str(SCRIPT), str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +81,7 @@ def test_every_image_is_pinned_by_the_kustomization(docs: list[Doc]) -> None:
     assert "@sha256:" in image or (":" in image and not image.endswith(":latest"))
 
 
-def test_each_service_has_an_autoscaler_a_budget_and_its_own_identity(
-        docs: list[Doc]) -> None:
+def test_each_service_has_an_autoscaler_a_budget_and_its_own_identity(docs: list[Doc]) -> None:
     deployments = of_kind(docs, "Deployment")
     hpas, pdbs = of_kind(docs, "HorizontalPodAutoscaler"), of_kind(docs, "PodDisruptionBudget")
     accounts = of_kind(docs, "ServiceAccount")
@@ -86,7 +91,10 @@ def test_each_service_has_an_autoscaler_a_budget_and_its_own_identity(
         hpa = hpas[name]
         assert hpa["apiVersion"] == "autoscaling/v2"
         assert hpa["spec"]["scaleTargetRef"] == {
-            "apiVersion": "apps/v1", "kind": "Deployment", "name": name}
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "name": name,
+        }
         assert 2 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
         pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
         pdb = pdbs[name]["spec"]
@@ -96,8 +104,9 @@ def test_each_service_has_an_autoscaler_a_budget_and_its_own_identity(
         account = accounts[pod["serviceAccountName"]]
         assert account["automountServiceAccountToken"] is False
         assert pod["automountServiceAccountToken"] is False
-    assert len({d["spec"]["template"]["spec"]["serviceAccountName"]
-                for d in deployments.values()}) == len(deployments)
+    assert len(
+        {d["spec"]["template"]["spec"]["serviceAccountName"] for d in deployments.values()}
+    ) == len(deployments)
 
 
 def test_termination_grace_covers_the_pre_stop_pause_and_the_drain(docs: list[Doc]) -> None:
@@ -129,6 +138,7 @@ def test_database_services_migrate_before_they_start(docs: list[Doc]) -> None:
 
 
 # --- NetworkPolicy semantics ------------------------------------------------------
+
 
 def selects(selector: Doc | None, labels: dict[str, str]) -> bool:
     if selector is None:
@@ -167,21 +177,32 @@ def rule_allows(rule: Doc, peers_key: str, other: dict[str, str] | None, port: i
     return not peers or any(peer_matches(p, other) for p in peers)
 
 
-def allowed(policies: list[Doc], direction: str, pod: dict[str, str],
-            other: dict[str, str] | None, port: int) -> bool:
-    kind, key, peers = {"in": ("Ingress", "ingress", "from"),
-                        "out": ("Egress", "egress", "to")}[direction]
-    applying = [p["spec"] for p in policies
-                if kind in p["spec"]["policyTypes"] and selects(p["spec"]["podSelector"], pod)]
+def allowed(
+    policies: list[Doc],
+    direction: str,
+    pod: dict[str, str],
+    other: dict[str, str] | None,
+    port: int,
+) -> bool:
+    kind, key, peers = {"in": ("Ingress", "ingress", "from"), "out": ("Egress", "egress", "to")}[
+        direction
+    ]
+    applying = [
+        p["spec"]
+        for p in policies
+        if kind in p["spec"]["policyTypes"] and selects(p["spec"]["podSelector"], pod)
+    ]
     if not applying:
         return True
     return any(rule_allows(r, peers, other, port) for s in applying for r in s.get(key, []))
 
 
-def connects(policies: list[Doc], source: dict[str, str], target: dict[str, str],
-             port: int) -> bool:
-    return (allowed(policies, "out", source, target, port)
-            and allowed(policies, "in", target, source, port))
+def connects(
+    policies: list[Doc], source: dict[str, str], target: dict[str, str], port: int
+) -> bool:
+    return allowed(policies, "out", source, target, port) and allowed(
+        policies, "in", target, source, port
+    )
 
 
 def pod(name: str) -> dict[str, str]:
@@ -194,7 +215,8 @@ def test_network_policies_let_only_the_right_pods_talk(docs: list[Doc]) -> None:
     redis, postgres, other = pod("redis"), pod("postgresql"), {"app": "something-else"}
 
     assert {"token-service", "search-service", "booking-service"} <= set(
-        of_kind(docs, "NetworkPolicy"))
+        of_kind(docs, "NetworkPolicy")
+    )
     # Default deny: a pod nobody allowed reaches nothing and is reached by nothing.
     assert not connects(policies, other, pod("unlisted"), 8080)
 
@@ -229,7 +251,8 @@ def test_network_policies_let_only_the_right_pods_talk(docs: list[Doc]) -> None:
     (rule,) = dns["egress"]
     (peer,) = rule["to"]
     assert peer["namespaceSelector"]["matchLabels"] == {
-        "kubernetes.io/metadata.name": "kube-system"}
+        "kubernetes.io/metadata.name": "kube-system"
+    }
     assert peer["podSelector"]["matchLabels"] == {"k8s-app": "kube-dns"}
     assert {(p["port"], p["protocol"]) for p in rule["ports"]} == {(53, "UDP"), (53, "TCP")}
 

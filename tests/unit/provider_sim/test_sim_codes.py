@@ -29,9 +29,7 @@ def sim_state(clock: Clock) -> SimState:
 async def new_code(client: TestClient, **extra: Any) -> str:
     for client_id in (CLIENT_ID, OTHER_ID):
         await client.post("/_sim/grant-policy", json={"client_id": client_id, "refresh": True})
-    response = await client.post(
-        "/_sim/authorization-code", json={"client_id": CLIENT_ID, **extra}
-    )
+    response = await client.post("/_sim/authorization-code", json={"client_id": CLIENT_ID, **extra})
     assert response.status == 200, await response.text()
     body = await response.json()
     assert body["expires_in"] == CODE_TTL_S
@@ -112,8 +110,11 @@ async def test_code_needs_a_refresh_client(client: TestClient) -> None:
 
 @pytest.mark.asyncio
 async def test_missing_code_is_invalid_request(client: TestClient) -> None:
-    form = {"grant_type": "authorization_code", "client_id": CLIENT_ID,
-            "client_secret": CLIENT_SECRET}
+    form = {
+        "grant_type": "authorization_code",
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+    }
     response = await client.post(TOKEN_PATH, data=form)
     body = await response.json()
     assert (response.status, body["error"]) == (400, "invalid_request")

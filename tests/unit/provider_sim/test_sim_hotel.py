@@ -89,8 +89,13 @@ async def test_wrong_password_is_invalid_grant(client: TestClient) -> None:
 async def test_amadeus_credentials_do_not_open_the_hotel(client: TestClient) -> None:
     response = await client.post(
         HOTEL_TOKEN_PATH,
-        data={"grant_type": "password", "username": USER, "password": PASSWORD,
-              "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
+        data={
+            "grant_type": "password",
+            "username": USER,
+            "password": PASSWORD,
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+        },
     )
     assert response.status == 401
     assert (await response.json())["error"] == "invalid_client"
@@ -101,8 +106,11 @@ async def test_amadeus_credentials_do_not_open_the_hotel(client: TestClient) -> 
 async def test_hotel_credentials_do_not_open_amadeus(client: TestClient) -> None:
     response = await client.post(
         "/v1/security/oauth2/token",
-        data={"grant_type": "client_credentials", "client_id": HOTEL_ID,
-              "client_secret": HOTEL_SECRET},
+        data={
+            "grant_type": "client_credentials",
+            "client_id": HOTEL_ID,
+            "client_secret": HOTEL_SECRET,
+        },
     )
     assert response.status == 401
 

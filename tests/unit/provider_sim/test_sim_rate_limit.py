@@ -13,8 +13,9 @@ from .conftest import GetToken
 
 
 async def api_call(client: TestClient, token: str) -> int:
-    response = await client.get(AIRLINES_PATH, params={"airlineCodes": "BA"},
-                                headers={"Authorization": f"Bearer {token}"})
+    response = await client.get(
+        AIRLINES_PATH, params={"airlineCodes": "BA"}, headers={"Authorization": f"Bearer {token}"}
+    )
     await response.read()
     return response.status
 
@@ -28,8 +29,9 @@ async def test_off_by_default_but_counting(client: TestClient, get_token: GetTok
     assert seen["requests"] == 30 and seen["max_in_window"] == 30 and seen["api_429"] == 0
 
 
-async def test_above_the_limit_is_429_with_retry_after(client: TestClient,
-                                                       get_token: GetToken) -> None:
+async def test_above_the_limit_is_429_with_retry_after(
+    client: TestClient, get_token: GetToken
+) -> None:
     token = await get_token()
     response = await client.post("/_sim/rate-limit", json={"per_second": 1, "burst": 5})
     assert response.status == 200
@@ -45,8 +47,13 @@ async def test_above_the_limit_is_429_with_retry_after(client: TestClient,
 
 
 async def test_bad_settings_are_400(client: TestClient) -> None:
-    for body in ({"per_second": -1}, {"burst": 0}, {"burst": 1.5}, {"rate": 3},
-                 {"window_seconds": 0}):
+    for body in (
+        {"per_second": -1},
+        {"burst": 0},
+        {"burst": 1.5},
+        {"rate": 3},
+        {"window_seconds": 0},
+    ):
         response = await client.post("/_sim/rate-limit", json=body)
         assert response.status == 400, body
         assert "error" in await response.json()

@@ -64,8 +64,15 @@ def test_refresh_flags_and_hotel_profile(tmp_path: Path) -> None:
     users = tmp_path / "users"
     users.write_text("agent:pw-secret\n")
     settings = load_settings(
-        ["--refresh-clients", "a", "--refresh-ttl", "30", "--refresh-grace", "2",
-         "--no-refresh-rotation"],
+        [
+            "--refresh-clients",
+            "a",
+            "--refresh-ttl",
+            "30",
+            "--refresh-grace",
+            "2",
+            "--no-refresh-rotation",
+        ],
         {"SIM_CLIENTS": "a:b,c:d", "SIM_HOTEL_CLIENTS": "h:hs", "SIM_HOTEL_USERS_FILE": str(users)},
     )
     assert dict(settings.hotel_clients) == {"h": "hs"}
@@ -73,7 +80,10 @@ def test_refresh_flags_and_hotel_profile(tmp_path: Path) -> None:
     assert set(settings.grant_policies) == {"a", "h"}
     policy = settings.grant_policies["a"]
     assert (policy.refresh, policy.rotation, policy.grace_s, policy.refresh_ttl) == (
-        True, False, 2.0, 30.0
+        True,
+        False,
+        2.0,
+        30.0,
     )
     assert "pw-secret" not in repr(settings) and "hs" not in repr(settings).split("inventory")[-1]
 

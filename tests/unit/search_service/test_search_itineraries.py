@@ -20,33 +20,62 @@ T0 = datetime(2031, 5, 1, 8, tzinfo=UTC)
 _ids = iter(range(1, 10_000))
 
 
-def leg(origin: str, destination: str, dep: datetime, minutes: int = 60, price: int = 10000,
-        seats: int = 9, airline: str = "XX") -> Leg:
+def leg(
+    origin: str,
+    destination: str,
+    dep: datetime,
+    minutes: int = 60,
+    price: int = 10000,
+    seats: int = 9,
+    airline: str = "XX",
+) -> Leg:
     fid = next(_ids)
-    return Leg(fid, 1, airline, fid, origin, destination, dep,
-               dep + timedelta(minutes=minutes), price, "USD", seats, True, 0)
+    return Leg(
+        fid,
+        1,
+        airline,
+        fid,
+        origin,
+        destination,
+        dep,
+        dep + timedelta(minutes=minutes),
+        price,
+        "USD",
+        seats,
+        True,
+        0,
+    )
 
 
 def query(**changes: Any) -> SearchQuery:
-    values: dict[str, Any] = {"origin": "AAA", "destination": "BBB", "departure_date": DAY,
-                              "return_date": None, "party": Party(), "cabin": Cabin.ECONOMY}
+    values: dict[str, Any] = {
+        "origin": "AAA",
+        "destination": "BBB",
+        "departure_date": DAY,
+        "return_date": None,
+        "party": Party(),
+        "cabin": Cabin.ECONOMY,
+    }
     values.update(changes)
     return SearchQuery(**values)
 
 
 def build(q: SearchQuery, rows: list[tuple[int, tuple[Leg, ...]]], limit: int = 500):
-    return build_inventory_options(q, rows, AIRPORTS, min_connection_minutes=45,
-                                   max_layover_minutes=360, limit=limit)
+    return build_inventory_options(
+        q, rows, AIRPORTS, min_connection_minutes=45, max_layover_minutes=360, limit=limit
+    )
 
 
 def test_connection_bounds_are_inclusive() -> None:
     first = leg("AAA", "CCC", T0)
     arrive = first.arrival_at
-    rows = [(0, (first, leg("CCC", "BBB", arrive + timedelta(minutes=m))))
-            for m in (44, 45, 360, 361)]
+    rows = [
+        (0, (first, leg("CCC", "BBB", arrive + timedelta(minutes=m)))) for m in (44, 45, 360, 361)
+    ]
     options = build(query(), rows)
-    gaps = sorted(int((o.journeys[0].legs[1].departure_at - arrive).total_seconds() // 60)
-                  for o in options)
+    gaps = sorted(
+        int((o.journeys[0].legs[1].departure_at - arrive).total_seconds() // 60) for o in options
+    )
     assert gaps == [45, 360]
 
 
@@ -63,11 +92,13 @@ def test_window_is_local_time_at_origin() -> None:
     tokyo = AirportDirectory([("CCC", "Asia/Tokyo"), ("BBB", "UTC")])
     flight = leg("CCC", "BBB", datetime(2031, 5, 1, 0, 30, tzinfo=UTC))  # 09:30 in Tokyo
     q = query(origin="CCC", window_start_minute=9 * 60, window_end_minute=9 * 60 + 30)
-    assert build_inventory_options(q, [(0, (flight,))], tokyo, min_connection_minutes=45,
-                                   max_layover_minutes=360, limit=10)
+    assert build_inventory_options(
+        q, [(0, (flight,))], tokyo, min_connection_minutes=45, max_layover_minutes=360, limit=10
+    )
     q = query(origin="CCC", window_start_minute=0, window_end_minute=9 * 60 + 29)
-    assert not build_inventory_options(q, [(0, (flight,))], tokyo, min_connection_minutes=45,
-                                       max_layover_minutes=360, limit=10)
+    assert not build_inventory_options(
+        q, [(0, (flight,))], tokyo, min_connection_minutes=45, max_layover_minutes=360, limit=10
+    )
 
 
 def test_price_filter_and_currency() -> None:
@@ -90,8 +121,9 @@ def test_order_is_total_and_deterministic() -> None:
 
 
 def test_limit_keeps_the_best() -> None:
-    rows = [(0, (leg("AAA", "BBB", T0 + timedelta(minutes=i), price=20000 - i),))
-            for i in range(50)]
+    rows = [
+        (0, (leg("AAA", "BBB", T0 + timedelta(minutes=i), price=20000 - i),)) for i in range(50)
+    ]
     options = build(query(), rows, limit=5)
     assert [o.total_cents for o in options] == [19951, 19952, 19953, 19954, 19955]
 

@@ -21,8 +21,12 @@ def env(**overrides: str) -> dict[str, str]:
 
 
 def provider_env(**overrides: str) -> dict[str, str]:
-    return env(PROVIDER_BASE_URL="http://127.0.0.1:8081", TOKEN_SERVICE_ADDRESSES=
-               "127.0.0.1:50051, 127.0.0.1:50052", TOKEN_CALLER_KEY=CALLER_KEY, **overrides)
+    return env(
+        PROVIDER_BASE_URL="http://127.0.0.1:8081",
+        TOKEN_SERVICE_ADDRESSES="127.0.0.1:50051, 127.0.0.1:50052",
+        TOKEN_CALLER_KEY=CALLER_KEY,
+        **overrides,
+    )
 
 
 def test_defaults() -> None:
@@ -76,8 +80,9 @@ def test_enabled_provider_needs_a_url() -> None:
 def test_secrets_from_files(tmp_path: Path) -> None:
     (tmp_path / "secret").write_text(SECRET + "\n")
     (tmp_path / "key").write_text(CALLER_KEY)
-    values = provider_env(PAGE_TOKEN_SECRET_FILE=str(tmp_path / "secret"),
-                          TOKEN_CALLER_KEY_FILE=str(tmp_path / "key"))
+    values = provider_env(
+        PAGE_TOKEN_SECRET_FILE=str(tmp_path / "secret"), TOKEN_CALLER_KEY_FILE=str(tmp_path / "key")
+    )
     del values["PAGE_TOKEN_SECRET"], values["TOKEN_CALLER_KEY"]
     s = SearchServiceSettings.from_env(values)
     assert s.page_token_secret == SECRET

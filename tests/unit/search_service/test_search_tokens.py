@@ -33,18 +33,29 @@ def test_signer_round_trip_and_tamper() -> None:
     assert signer.verify(("A" if body[0] != "A" else "B") + body[1:] + "." + mac) is None
     assert Signer(SECRET, "y").verify(token) is None  # another purpose
     assert Signer(SECRET + "!", "x").verify(token) is None  # another key
-    for junk in ("", ".", "a.b.c", "!!!.???", "x" * 5000, "x" * 5000 + "." + mac,
-                 body + "=." + mac, body + "." + respell(mac), respell(body) + "." + mac):
+    for junk in (
+        "",
+        ".",
+        "a.b.c",
+        "!!!.???",
+        "x" * 5000,
+        "x" * 5000 + "." + mac,
+        body + "=." + mac,
+        body + "." + respell(mac),
+        respell(body) + "." + mac,
+    ):
         with pytest.raises(MalformedToken):
             signer.verify(junk)
 
 
-@given(digest=st.text("0123456789abcdef", min_size=64, max_size=64),
-       offset=st.integers(0, 10_000),
-       key=st.tuples(st.integers(0, 2**40), st.integers(0, 2**40), st.integers(0, 2**40),
-                     st.text(max_size=40)))
-def test_page_token_round_trip(digest: str, offset: int,
-                               key: tuple[int, int, int, str]) -> None:
+@given(
+    digest=st.text("0123456789abcdef", min_size=64, max_size=64),
+    offset=st.integers(0, 10_000),
+    key=st.tuples(
+        st.integers(0, 2**40), st.integers(0, 2**40), st.integers(0, 2**40), st.text(max_size=40)
+    ),
+)
+def test_page_token_round_trip(digest: str, offset: int, key: tuple[int, int, int, str]) -> None:
     tokens = PageTokens(SECRET)
     cursor = tokens.decode(tokens.encode(Cursor(digest, offset, key)))
     assert cursor.offset == offset and cursor.last_key == key
@@ -86,11 +97,19 @@ def test_clamp_page_size() -> None:
 
 def test_offer_id_round_trip() -> None:
     ids = OfferIds(SECRET)
-    ref = OfferRef("I", Cabin.PREMIUM_ECONOMY, Party(2, 1, 1), 123456, "USD",
-                   fares=(((11, 1), (12, 3)), ((13, 2),)), guaranteed_until=1_900_000_000)
+    ref = OfferRef(
+        "I",
+        Cabin.PREMIUM_ECONOMY,
+        Party(2, 1, 1),
+        123456,
+        "USD",
+        fares=(((11, 1), (12, 3)), ((13, 2),)),
+        guaranteed_until=1_900_000_000,
+    )
     assert ids.decode(ids.encode(ref)) == ref
-    provider = OfferRef("P", Cabin.BUSINESS, Party(1, 0, 0), 99, "EUR", provider="amadeus",
-                        provider_ref="abc123")
+    provider = OfferRef(
+        "P", Cabin.BUSINESS, Party(1, 0, 0), 99, "EUR", provider="amadeus", provider_ref="abc123"
+    )
     assert ids.decode(ids.encode(provider)) == provider
 
 

@@ -34,11 +34,23 @@ DAY = date(2031, 3, 10)
 
 def offer(total: str = "100.00", number: str = "117") -> dict[str, Any]:
     return {
-        "type": "flight-offer", "id": "1", "numberOfBookableSeats": 9,
-        "itineraries": [{"duration": "PT8H", "segments": [{
-            "departure": {"iataCode": "LHR", "at": "2031-03-10T10:00:00"},
-            "arrival": {"iataCode": "JFK", "at": "2031-03-10T13:00:00"},
-            "carrierCode": "BA", "number": number, "duration": "PT8H"}]}],
+        "type": "flight-offer",
+        "id": "1",
+        "numberOfBookableSeats": 9,
+        "itineraries": [
+            {
+                "duration": "PT8H",
+                "segments": [
+                    {
+                        "departure": {"iataCode": "LHR", "at": "2031-03-10T10:00:00"},
+                        "arrival": {"iataCode": "JFK", "at": "2031-03-10T13:00:00"},
+                        "carrierCode": "BA",
+                        "number": number,
+                        "duration": "PT8H",
+                    }
+                ],
+            }
+        ],
         "price": {"currency": "USD", "total": total, "grandTotal": total},
         "travelerPricings": [{"fareDetailsBySegment": [{"cabin": "ECONOMY"}]}],
     }
@@ -81,18 +93,23 @@ class Script:
         return await respond(request)
 
 
-def status(code: int, headers: dict[str, str] | None = None
-           ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+def status(
+    code: int, headers: dict[str, str] | None = None
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def respond(request: web.Request) -> web.StreamResponse:
-        return web.json_response({"errors": [{"status": code, "code": 1}]}, status=code,
-                                 headers=headers)
+        return web.json_response(
+            {"errors": [{"status": code, "code": 1}]}, status=code, headers=headers
+        )
+
     return respond
 
 
 def ok(*offers: dict[str, Any]) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def respond(request: web.Request) -> web.StreamResponse:
-        return web.json_response({"data": list(offers)},
-                                 content_type="application/vnd.amadeus+json")
+        return web.json_response(
+            {"data": list(offers)}, content_type="application/vnd.amadeus+json"
+        )
+
     return respond
 
 
@@ -100,6 +117,7 @@ def slow(seconds: float) -> Callable[[web.Request], Awaitable[web.StreamResponse
     async def respond(request: web.Request) -> web.StreamResponse:
         await asyncio.sleep(seconds)
         return web.json_response({"data": []})
+
     return respond
 
 
@@ -120,24 +138,45 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
         yield s
 
 
-def provider(session: aiohttp.ClientSession, base_url: str, tokens: FakeTokens, *,
-             timeout: float = 2.0, retries: int = 2) -> ProviderSearch:
-    settings = ProviderSettings("amadeus", base_url, ("127.0.0.1:1",), "search", "key",
-                                timeout_seconds=timeout, rate_limit_retries=retries)
+def provider(
+    session: aiohttp.ClientSession,
+    base_url: str,
+    tokens: FakeTokens,
+    *,
+    timeout: float = 2.0,
+    retries: int = 2,
+) -> ProviderSearch:
+    settings = ProviderSettings(
+        "amadeus",
+        base_url,
+        ("127.0.0.1:1",),
+        "search",
+        "key",
+        timeout_seconds=timeout,
+        rate_limit_retries=retries,
+    )
     airports = AirportDirectory([("LHR", "Europe/London"), ("JFK", "America/New_York")])
-    client = AmadeusProvider(adapter_config(settings), session, tokens,
-                             ProviderMetrics(CollectorRegistry()))
+    client = AmadeusProvider(
+        adapter_config(settings), session, tokens, ProviderMetrics(CollectorRegistry())
+    )
     return ProviderSearch(client, airports, settings)
 
 
-def search_params(q: SearchQuery, day: date, return_day: date | None,
-                  currency: str) -> dict[str, str]:
+def search_params(
+    q: SearchQuery, day: date, return_day: date | None, currency: str
+) -> dict[str, str]:
     return amadeus_search_params(offer_query(q, day, return_day), currency)
 
 
 def query(**changes: Any) -> SearchQuery:
-    values: dict[str, Any] = {"origin": "LHR", "destination": "JFK", "departure_date": DAY,
-                              "return_date": None, "party": Party(), "cabin": Cabin.ECONOMY}
+    values: dict[str, Any] = {
+        "origin": "LHR",
+        "destination": "JFK",
+        "departure_date": DAY,
+        "return_date": None,
+        "party": Party(),
+        "cabin": Cabin.ECONOMY,
+    }
     values.update(changes)
     return SearchQuery(**values)
 
@@ -213,8 +252,9 @@ async def test_server_errors_are_partial(script, session, code: int) -> None:
 
 
 async def test_unreachable_provider_is_partial(session) -> None:
-    result = await provider(session, f"http://127.0.0.1:{free_port()}",
-                            FakeTokens()).search(query())
+    result = await provider(session, f"http://127.0.0.1:{free_port()}", FakeTokens()).search(
+        query()
+    )
     assert result.failure == "PROVIDER_UNAVAILABLE"
 
 
@@ -231,23 +271,34 @@ async def test_one_request_per_flexible_date(script, session) -> None:
     script_, url = script
     script_.responses = [ok(offer())]
     await provider(session, url, FakeTokens()).search(
-        query(flexible_days=2, return_date=date(2031, 3, 14)))
+        query(flexible_days=2, return_date=date(2031, 3, 14))
+    )
     sent = sorted((r.query["departureDate"], r.query["returnDate"]) for r in script_.requests)
-    assert sent == [("2031-03-08", "2031-03-12"), ("2031-03-09", "2031-03-13"),
-                    ("2031-03-10", "2031-03-14"), ("2031-03-11", "2031-03-15"),
-                    ("2031-03-12", "2031-03-16")]
+    assert sent == [
+        ("2031-03-08", "2031-03-12"),
+        ("2031-03-09", "2031-03-13"),
+        ("2031-03-10", "2031-03-14"),
+        ("2031-03-11", "2031-03-15"),
+        ("2031-03-12", "2031-03-16"),
+    ]
 
 
 def test_search_params() -> None:
-    q = query(party=Party(2, 1, 1), max_stops=0, included_airlines=("AA", "BA"),
-              max_total_cents=12_345, max_total_currency="USD")
+    q = query(
+        party=Party(2, 1, 1),
+        max_stops=0,
+        included_airlines=("AA", "BA"),
+        max_total_cents=12_345,
+        max_total_currency="USD",
+    )
     params = search_params(q, DAY, None, "USD")
     assert params["adults"] == "2" and params["children"] == "1" and params["infants"] == "1"
     assert params["nonStop"] == "true"
     assert params["includedAirlineCodes"] == "AA,BA"
     assert params["maxPrice"] == "124"  # whole units, rounded up; exact filter afterwards
     assert "maxPrice" not in search_params(
-        query(max_total_cents=100, max_total_currency="EUR"), DAY, None, "USD")
+        query(max_total_cents=100, max_total_currency="EUR"), DAY, None, "USD"
+    )
 
 
 def test_parse_retry_after() -> None:

@@ -19,16 +19,23 @@ from tests.utils.metric_names import series_names, service_registry
 DURATION = re.compile(r"^[0-9]+[smhdwy]$")
 # What is left of an expression once strings, label matchers, ranges and grouping
 # clauses are gone: identifiers followed by "(" are functions, the rest metric names.
-_STRIPS = (r'"(?:[^"\\]|\\.)*"', r"\{[^}]*\}", r"\[[^\]]*\]",
-           r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)")
+_STRIPS = (
+    r'"(?:[^"\\]|\\.)*"',
+    r"\{[^}]*\}",
+    r"\[[^\]]*\]",
+    r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)",
+)
 _KEYWORDS = {"and", "or", "unless", "bool", "offset", "inf", "nan"}
 
 
 def metric_names(expr: str) -> set[str]:
     for pattern in _STRIPS:
         expr = re.sub(pattern, " ", expr)
-    return {m[1] for m in re.finditer(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(\(?)", expr)
-            if not m[2] and m[1].lower() not in _KEYWORDS}
+    return {
+        m[1]
+        for m in re.finditer(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(\(?)", expr)
+        if not m[2] and m[1].lower() not in _KEYWORDS
+    }
 
 
 def read_rules_yaml(text: str) -> dict[str, Any]:
@@ -70,13 +77,13 @@ def read_rules_yaml(text: str) -> dict[str, Any]:
 def test_files_are_generated_from_the_declarations() -> None:
     for path, render in FILES.items():
         assert path.read_text() == render(), (
-            f"{path.name} is out of date: run python -m scripts.monitoring --write")
+            f"{path.name} is out of date: run python -m scripts.monitoring --write"
+        )
 
 
 def test_rule_file_says_what_was_declared() -> None:
     parsed = read_rules_yaml(ALERTS_FILE.read_text())
-    assert parsed == {"groups": [{"name": name, "rules": rules}
-                                 for name, rules in ALERTS.items()]}
+    assert parsed == {"groups": [{"name": name, "rules": rules} for name, rules in ALERTS.items()]}
 
 
 def test_rules_are_well_formed() -> None:
@@ -93,11 +100,17 @@ def test_rules_are_well_formed() -> None:
 
 def test_the_recommended_alerts_are_there() -> None:
     """docs/operations.md's recommendations, by the metric each watches."""
-    watched = {name for rules in ALERTS.values() for rule in rules
-               for name in metric_names(rule["expr"])}
-    assert {"skyroute_token_time_to_expiry_seconds", "skyroute_token_upstream_requests_total",
-            "skyroute_token_degraded", "skyroute_token_fenced_writes_rejected_total",
-            "grpc_server_handled_total", "grpc_server_handling_seconds_bucket"} <= watched
+    watched = {
+        name for rules in ALERTS.values() for rule in rules for name in metric_names(rule["expr"])
+    }
+    assert {
+        "skyroute_token_time_to_expiry_seconds",
+        "skyroute_token_upstream_requests_total",
+        "skyroute_token_degraded",
+        "skyroute_token_fenced_writes_rejected_total",
+        "grpc_server_handled_total",
+        "grpc_server_handling_seconds_bucket",
+    } <= watched
 
 
 def _dashboard_exprs() -> list[str]:
@@ -114,8 +127,10 @@ def test_every_expression_selects_exported_metrics() -> None:
 
 
 def test_name_extraction_is_not_vacuous() -> None:
-    assert metric_names('sum by (le, x) (rate(a_total{b="c(d)"}[5m])) / on(x) b > 0.1'
-                        ) == {"a_total", "b"}
+    assert metric_names('sum by (le, x) (rate(a_total{b="c(d)"}[5m])) / on(x) b > 0.1') == {
+        "a_total",
+        "b",
+    }
     exported = series_names(service_registry())
     assert "grpc_server_handling_seconds_bucket" in exported
     assert "skyroute_token_degraded" in exported and "no_such_metric" not in exported
@@ -136,6 +151,11 @@ def test_dashboard_is_a_grafana_dashboard() -> None:
 
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed")
 def test_promtool_accepts_the_rules() -> None:
-    result = subprocess.run(["promtool", "check", "rules", str(ALERTS_FILE)],
-                            capture_output=True, text=True, timeout=60, check=False)
+    result = subprocess.run(
+        ["promtool", "check", "rules", str(ALERTS_FILE)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr

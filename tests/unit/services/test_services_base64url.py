@@ -19,8 +19,9 @@ def test_round_trip_and_every_other_spelling_is_refused(data: bytes) -> None:
         base64url.decode(respell(text))
 
 
-@pytest.mark.parametrize("text", ["QR", "QUJ", "QQ==", "QUJD=", "A", "QU JD", "QU!JD",
-                                  "QUJD\n", "QU+D", "QU/D"])
+@pytest.mark.parametrize(
+    "text", ["QR", "QUJ", "QQ==", "QUJD=", "A", "QU JD", "QU!JD", "QUJD\n", "QU+D", "QU/D"]
+)
 def test_malformed_or_non_canonical(text: str) -> None:
     with pytest.raises(ValueError):
         base64url.decode(text)

@@ -11,7 +11,8 @@ from services.clients.channels import service_config, target_for
 
 def test_ipv4_addresses_become_an_ipv4_list() -> None:
     assert target_for(["10.0.0.1:50051", "10.0.0.2:50052"]) == (
-        "ipv4:10.0.0.1:50051,10.0.0.2:50052")
+        "ipv4:10.0.0.1:50051,10.0.0.2:50052"
+    )
 
 
 def test_single_ipv4_address() -> None:
@@ -26,11 +27,14 @@ def test_single_dns_name_resolves_all_replicas() -> None:
     assert target_for(["token-service:50051"]) == "dns:///token-service:50051"
 
 
-@pytest.mark.parametrize("addresses", [
-    ["10.0.0.1:50051", "token-service:50051"],
-    ["token-a:50051", "token-b:50051"],
-    ["[::1]:50051", "10.0.0.1:50051"],
-])
+@pytest.mark.parametrize(
+    "addresses",
+    [
+        ["10.0.0.1:50051", "token-service:50051"],
+        ["token-a:50051", "token-b:50051"],
+        ["[::1]:50051", "10.0.0.1:50051"],
+    ],
+)
 def test_mixed_or_several_names_are_refused(addresses: list[str]) -> None:
     with pytest.raises(ValueError, match="IP addresses or one DNS name"):
         target_for(addresses)

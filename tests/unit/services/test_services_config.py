@@ -42,8 +42,10 @@ def test_empty_file_is_missing(tmp_path: Path) -> None:
         env_secret({"API_KEY_FILE": str(path)}, "API_KEY")
 
 
-@pytest.mark.parametrize("placeholder", ["changeme", "CHANGEME", "change-me", "changethis",
-                                         "password", "secret", " changeme "])
+@pytest.mark.parametrize(
+    "placeholder",
+    ["changeme", "CHANGEME", "change-me", "changethis", "password", "secret", " changeme "],
+)
 def test_placeholder_is_refused(placeholder: str) -> None:
     with pytest.raises(ConfigError, match="API_KEY is a placeholder"):
         env_secret({"API_KEY": placeholder}, "API_KEY")

@@ -34,15 +34,21 @@ def _unpack(status: status_pb2.Status, message_type: type) -> list:
 
 
 def test_validation_error_carries_field_violations_and_error_info() -> None:
-    error = ValidationError([FieldViolation("provider", "is required"),
-                             FieldViolation("page_size", "must not be negative")])
+    error = ValidationError(
+        [
+            FieldViolation("provider", "is required"),
+            FieldViolation("page_size", "must not be negative"),
+        ]
+    )
     status = error.to_status()
 
     assert status.code == code_pb2.INVALID_ARGUMENT
     assert status.message == "provider: is required; page_size: must not be negative"
     [bad] = _unpack(status, error_details_pb2.BadRequest)
     assert [(v.field, v.description) for v in bad.field_violations] == [
-        ("provider", "is required"), ("page_size", "must not be negative")]
+        ("provider", "is required"),
+        ("page_size", "must not be negative"),
+    ]
     [info] = _unpack(status, error_details_pb2.ErrorInfo)
     assert info.reason == "INVALID_ARGUMENT"
     assert info.domain == ERROR_DOMAIN
@@ -56,8 +62,9 @@ def test_validation_error_field_shortcut() -> None:
 
 
 def test_error_info_reason_domain_and_metadata() -> None:
-    error = NotFoundError("booking not found", reason="BOOKING_NOT_FOUND",
-                          metadata={"booking": "ABC123"})
+    error = NotFoundError(
+        "booking not found", reason="BOOKING_NOT_FOUND", metadata={"booking": "ABC123"}
+    )
     status = error.to_status()
     assert status.code == code_pb2.NOT_FOUND
     assert status.message == "booking not found"
@@ -68,8 +75,7 @@ def test_error_info_reason_domain_and_metadata() -> None:
 
 
 def test_default_reason_per_class() -> None:
-    [info] = _unpack(FailedPreconditionError("sold out").to_status(),
-                     error_details_pb2.ErrorInfo)
+    [info] = _unpack(FailedPreconditionError("sold out").to_status(), error_details_pb2.ErrorInfo)
     assert info.reason == "FAILED_PRECONDITION"
 
 
@@ -113,9 +119,13 @@ def test_malformed_request_is_invalid_argument_naming_the_message() -> None:
 
 def test_bounded_status_caps_message_and_every_detail_string() -> None:
     huge = "é" * 100_000
-    error = ValidationError([FieldViolation(huge, huge) for _ in range(50)], huge,
-                            reason="PROBE", metadata={"value": huge},
-                            retry_after_seconds=2)
+    error = ValidationError(
+        [FieldViolation(huge, huge) for _ in range(50)],
+        huge,
+        reason="PROBE",
+        metadata={"value": huge},
+        retry_after_seconds=2,
+    )
     status = bounded_status(error.to_status())
     assert status.code == code_pb2.INVALID_ARGUMENT
     assert len(status.message.encode()) <= MAX_MESSAGE_BYTES
@@ -129,6 +139,7 @@ def test_bounded_status_caps_message_and_every_detail_string() -> None:
 
 
 def test_bounded_status_leaves_ordinary_statuses_alone() -> None:
-    status = ValidationError([FieldViolation("provider", "is required")],
-                             retry_after_seconds=1).to_status()
+    status = ValidationError(
+        [FieldViolation("provider", "is required")], retry_after_seconds=1
+    ).to_status()
     assert bounded_status(status) == status

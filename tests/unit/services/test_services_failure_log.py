@@ -51,19 +51,32 @@ def failures(clock: Clock) -> FailureLog:
     return FailureLog(logging.getLogger("skyroute.test.failures"), interval=10, clock=clock)
 
 
-def fail(failures: FailureLog, kind: tuple[str, str, str] = DOWN, level: int = logging.INFO,
-         exc: BaseException | None = None) -> None:
-    failures.failed(kind, level, "rpc failed",
-                    {"method": kind[0], "code": kind[1], "reason": kind[2]}, exc_info=exc)
+def fail(
+    failures: FailureLog,
+    kind: tuple[str, str, str] = DOWN,
+    level: int = logging.INFO,
+    exc: BaseException | None = None,
+) -> None:
+    failures.failed(
+        kind,
+        level,
+        "rpc failed",
+        {"method": kind[0], "code": kind[1], "reason": kind[2]},
+        exc_info=exc,
+    )
 
 
 def summaries(lines: list[logging.LogRecord]) -> list[tuple[str, int]]:
-    return [(r.reason, r.suppressed) for r in lines  # type: ignore[attr-defined]
-            if r.getMessage() == "rpc failures suppressed"]
+    return [
+        (r.reason, r.suppressed)
+        for r in lines  # type: ignore[attr-defined]
+        if r.getMessage() == "rpc failures suppressed"
+    ]
 
 
 def test_an_outage_logs_the_first_failure_then_a_count_per_interval(
-        failures: FailureLog, clock: Clock, lines: list[logging.LogRecord]) -> None:
+    failures: FailureLog, clock: Clock, lines: list[logging.LogRecord]
+) -> None:
     fail(failures)
     assert [r.getMessage() for r in lines] == ["rpc failed"]
     for _ in range(1469):  # ~11 s of an outage at 130 calls/s
@@ -76,7 +89,8 @@ def test_an_outage_logs_the_first_failure_then_a_count_per_interval(
 
 
 def test_the_last_count_comes_out_with_any_later_call_after_the_interval(
-        failures: FailureLog, clock: Clock, lines: list[logging.LogRecord]) -> None:
+    failures: FailureLog, clock: Clock, lines: list[logging.LogRecord]
+) -> None:
     fail(failures)
     for _ in range(5):
         fail(failures)
@@ -91,24 +105,32 @@ def test_the_last_count_comes_out_with_any_later_call_after_the_interval(
     clock.now += 10
     failures.tick()
     fail(failures)
-    assert [r.getMessage() for r in lines] == ["rpc failed", "rpc failures suppressed",
-                                               "rpc failed"]
+    assert [r.getMessage() for r in lines] == [
+        "rpc failed",
+        "rpc failures suppressed",
+        "rpc failed",
+    ]
 
 
 def test_a_new_code_or_reason_is_logged_at_once(
-        failures: FailureLog, clock: Clock, lines: list[logging.LogRecord]) -> None:
+    failures: FailureLog, clock: Clock, lines: list[logging.LogRecord]
+) -> None:
     fail(failures)
     fail(failures)
     fail(failures, (GET, "DEADLINE_EXCEEDED", "TOKEN_WAIT_TIMEOUT"))
     fail(failures, (GET, "UNAVAILABLE", "REDIS_UNAVAILABLE"))
     fail(failures, ("/skyroute.token.v1.TokenService/GetTokenStatus", *DOWN[1:]))
     assert [getattr(r, "reason", None) for r in lines] == [
-        "TOKEN_ENDPOINT_UNAVAILABLE", "TOKEN_WAIT_TIMEOUT", "REDIS_UNAVAILABLE",
-        "TOKEN_ENDPOINT_UNAVAILABLE"]
+        "TOKEN_ENDPOINT_UNAVAILABLE",
+        "TOKEN_WAIT_TIMEOUT",
+        "REDIS_UNAVAILABLE",
+        "TOKEN_ENDPOINT_UNAVAILABLE",
+    ]
 
 
 def test_failures_interleaved_with_successes_stay_bounded(
-        failures: FailureLog, clock: Clock, lines: list[logging.LogRecord]) -> None:
+    failures: FailureLog, clock: Clock, lines: list[logging.LogRecord]
+) -> None:
     for _ in range(1100):  # 11 s: one provider down, another fine, same method
         clock.now += 0.005
         fail(failures)
@@ -118,7 +140,8 @@ def test_failures_interleaved_with_successes_stay_bounded(
 
 
 def test_the_first_internal_error_keeps_its_traceback(
-        failures: FailureLog, clock: Clock, lines: list[logging.LogRecord]) -> None:
+    failures: FailureLog, clock: Clock, lines: list[logging.LogRecord]
+) -> None:
     kind = (GET, "INTERNAL", "RuntimeError")
     fail(failures, kind, logging.ERROR, RuntimeError("first"))
     fail(failures, kind, logging.ERROR, RuntimeError("second"))
@@ -130,7 +153,8 @@ def test_the_first_internal_error_keeps_its_traceback(
 
 
 def test_a_count_does_not_borrow_the_current_calls_request_id(
-        failures: FailureLog, clock: Clock, lines: list[logging.LogRecord]) -> None:
+    failures: FailureLog, clock: Clock, lines: list[logging.LogRecord]
+) -> None:
     seen: list[str | None] = []
 
     class Spy(logging.Handler):
@@ -153,7 +177,8 @@ def test_a_count_does_not_borrow_the_current_calls_request_id(
 
 
 async def test_the_interceptor_logs_a_burst_of_failures_once(
-        running: Running, rpc_log: list[dict]) -> None:
+    running: Running, rpc_log: list[dict]
+) -> None:
     for _ in range(30):
         with pytest.raises(grpc.aio.AioRpcError):
             await running.unary("Missing")(b"", timeout=5)

@@ -20,12 +20,15 @@ async def test_ok_passes_through_and_counts(running: Running) -> None:
     await eventually(lambda: running.handled("Ok", "OK") == 1)
     assert await running.unary("Ok")(b"again", timeout=5) == b"ok:again"
     await eventually(lambda: running.handled("Ok", "OK") == 2)
-    assert running.registry.get_sample_value(
-        "grpc_server_handling_seconds_count", running.labels("Ok")) == 2
+    assert (
+        running.registry.get_sample_value(
+            "grpc_server_handling_seconds_count", running.labels("Ok")
+        )
+        == 2
+    )
 
 
-async def test_validation_error_is_invalid_argument_with_field_violations(
-        running: Running) -> None:
+async def test_validation_error_is_invalid_argument_with_field_violations(running: Running) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await running.unary("Invalid")(b"", timeout=5)
     err = caught.value
@@ -49,8 +52,7 @@ async def test_not_found_keeps_reason(running: Running) -> None:
     await eventually(lambda: running.handled("Missing", "NOT_FOUND") == 1)
 
 
-async def test_unexpected_error_is_generic_internal(running: Running, rpc_log: list[dict]
-                                                    ) -> None:
+async def test_unexpected_error_is_generic_internal(running: Running, rpc_log: list[dict]) -> None:
     request_id = "req-boom-4711"
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await running.unary("Boom")(b"", timeout=5, metadata=(("x-request-id", request_id),))
@@ -73,16 +75,14 @@ async def test_unexpected_error_is_generic_internal(running: Running, rpc_log: l
 
 async def test_request_id_from_metadata_in_logs(running: Running, rpc_log: list[dict]) -> None:
     with pytest.raises(grpc.aio.AioRpcError):
-        await running.unary("Missing")(b"", timeout=5,
-                                        metadata=(("x-request-id", "req-abc-123"),))
+        await running.unary("Missing")(b"", timeout=5, metadata=(("x-request-id", "req-abc-123"),))
     [line] = [line for line in rpc_log if line["message"] == "rpc failed"]
     assert line["request_id"] == "req-abc-123"
     assert line["method"] == f"/{SERVICE}/Missing"
     assert line["code"] == "NOT_FOUND" and line["reason"] == "BOOKING_NOT_FOUND"
 
 
-async def test_request_id_is_generated_when_absent(running: Running, rpc_log: list[dict]
-                                                   ) -> None:
+async def test_request_id_is_generated_when_absent(running: Running, rpc_log: list[dict]) -> None:
     with pytest.raises(grpc.aio.AioRpcError):
         await running.unary("Missing")(b"", timeout=5)
     [line] = [line for line in rpc_log if line["message"] == "rpc failed"]
@@ -116,7 +116,8 @@ async def test_missing_credentials_are_unauthenticated(authed: Running) -> None:
 
 async def test_wrong_credentials_on_a_stream_are_unauthenticated(authed: Running) -> None:
     call = authed.channel.unary_stream(f"/{SERVICE}/Count")(
-        b"ok", timeout=5, metadata=((KEY_HEADER, "wrong"),))
+        b"ok", timeout=5, metadata=((KEY_HEADER, "wrong"),)
+    )
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         async for _ in call:
             pass

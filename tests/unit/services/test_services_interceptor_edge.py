@@ -43,14 +43,20 @@ def _assert_malformed(err: grpc.aio.AioRpcError, message_type: str) -> None:
 
 
 async def test_undecodable_request_is_invalid_argument_counted_and_logged_once(
-        running: Running, rpc_log: list[dict]) -> None:
-    err = await _raise_from(running.unary("Echo")(
-        GARBAGE, timeout=5, metadata=(("x-request-id", "req-garbage-1"),)))
+    running: Running, rpc_log: list[dict]
+) -> None:
+    err = await _raise_from(
+        running.unary("Echo")(GARBAGE, timeout=5, metadata=(("x-request-id", "req-garbage-1"),))
+    )
     _assert_malformed(err, "google.protobuf.StringValue")
     assert "DecodeError" not in f"{err.details()} {err.debug_error_string()}"
     await eventually(lambda: running.handled("Echo", "INVALID_ARGUMENT") == 1)
-    assert running.registry.get_sample_value(
-        "grpc_server_handling_seconds_count", running.labels("Echo")) == 1
+    assert (
+        running.registry.get_sample_value(
+            "grpc_server_handling_seconds_count", running.labels("Echo")
+        )
+        == 1
+    )
     [line] = rpc_log
     assert line["severity"] == "INFO" and line["request_id"] == "req-garbage-1"
     assert line["reason"] == "MALFORMED_REQUEST" and "exception" not in line
@@ -60,8 +66,7 @@ async def test_undecodable_request_on_every_handler_kind(running: Running) -> No
     channel = running.channel
     calls = {
         "Written": channel.unary_stream(f"/{SERVICE}/Written")(GARBAGE, timeout=5),
-        "Join": channel.stream_unary(f"/{SERVICE}/Join")(iter([_text("a"), GARBAGE]),
-                                                         timeout=5),
+        "Join": channel.stream_unary(f"/{SERVICE}/Join")(iter([_text("a"), GARBAGE]), timeout=5),
         "Chat": channel.stream_stream(f"/{SERVICE}/Chat")(iter([GARBAGE]), timeout=5),
     }
     for method, call in calls.items():
@@ -69,8 +74,7 @@ async def test_undecodable_request_on_every_handler_kind(running: Running) -> No
         await eventually(lambda m=method: running.handled(m, "INVALID_ARGUMENT") == 1)
 
 
-async def test_health_and_reflection_answer_garbage_with_invalid_argument(
-        authed: Running) -> None:
+async def test_health_and_reflection_answer_garbage_with_invalid_argument(authed: Running) -> None:
     # No credentials needed for these; the garbage is still refused properly.
     channel = authed.channel
     check = channel.unary_unary("/grpc.health.v1.Health/Check")(GARBAGE, timeout=5)
@@ -78,8 +82,7 @@ async def test_health_and_reflection_answer_garbage_with_invalid_argument(
     watch = channel.unary_stream("/grpc.health.v1.Health/Watch")(GARBAGE, timeout=5)
     _assert_malformed(await _raise_from(watch), "grpc.health.v1.HealthCheckRequest")
     reflect = channel.stream_stream(REFLECTION)(iter([GARBAGE]), timeout=5)
-    _assert_malformed(await _raise_from(reflect),
-                      "grpc.reflection.v1alpha.ServerReflectionRequest")
+    _assert_malformed(await _raise_from(reflect), "grpc.reflection.v1alpha.ServerReflectionRequest")
     await eventually(lambda: authed.handled(REFLECTION, "INVALID_ARGUMENT") == 1)
 
 
@@ -87,8 +90,9 @@ async def test_authentication_comes_before_decoding(authed: Running) -> None:
     err = await _raise_from(authed.unary("Echo")(GARBAGE, timeout=5))
     assert err.code() == grpc.StatusCode.UNAUTHENTICATED
     await eventually(lambda: authed.handled("Echo", "UNAUTHENTICATED") == 1)
-    err = await _raise_from(authed.channel.stream_stream(f"/{SERVICE}/Chat")(
-        iter([GARBAGE]), timeout=5))
+    err = await _raise_from(
+        authed.channel.stream_stream(f"/{SERVICE}/Chat")(iter([GARBAGE]), timeout=5)
+    )
     assert err.code() == grpc.StatusCode.UNAUTHENTICATED
     good = ((KEY_HEADER, GOOD_KEY),)
     err = await _raise_from(authed.unary("Echo")(GARBAGE, timeout=5, metadata=good))
@@ -97,17 +101,19 @@ async def test_authentication_comes_before_decoding(authed: Running) -> None:
 
 async def test_client_and_bidi_streaming_are_served_and_counted(running: Running) -> None:
     joined = await running.channel.stream_unary(f"/{SERVICE}/Join")(
-        iter([_text("a"), _text("b")]), timeout=5)
+        iter([_text("a"), _text("b")]), timeout=5
+    )
     assert Text.FromString(joined).value == "a+b"
-    call = running.channel.stream_stream(f"/{SERVICE}/Chat")(iter([_text("x"), _text("y")]),
-                                                             timeout=5)
+    call = running.channel.stream_stream(f"/{SERVICE}/Chat")(
+        iter([_text("x"), _text("y")]), timeout=5
+    )
     assert [Text.FromString(r).value async for r in call] == ["re:x", "re:y"]
-    await eventually(lambda: running.handled("Join", "OK") == 1
-                     and running.handled("Chat", "OK") == 1)
+    await eventually(
+        lambda: running.handled("Join", "OK") == 1 and running.handled("Chat", "OK") == 1
+    )
 
 
-async def test_context_write_streams_are_served_and_their_errors_mapped(
-        running: Running) -> None:
+async def test_context_write_streams_are_served_and_their_errors_mapped(running: Running) -> None:
     call = running.channel.unary_stream(f"/{SERVICE}/Written")(_text("a,b"), timeout=5)
     assert [Text.FromString(r).value async for r in call] == ["a", "b"]
     await eventually(lambda: running.handled("Written", "OK") == 1)
@@ -134,10 +140,11 @@ async def test_health_watch_pushes_status_changes(running: Running) -> None:
     assert running.handled("/grpc.health.v1.Health/Watch", "INTERNAL") == 0
 
 
-async def test_huge_values_do_not_make_a_huge_status(running: Running,
-                                                     rpc_log: list[dict]) -> None:
-    for method, code in (("DenyVerbatim", grpc.StatusCode.INVALID_ARGUMENT),
-                         ("DenyShown", grpc.StatusCode.PERMISSION_DENIED)):
+async def test_huge_values_do_not_make_a_huge_status(running: Running, rpc_log: list[dict]) -> None:
+    for method, code in (
+        ("DenyVerbatim", grpc.StatusCode.INVALID_ARGUMENT),
+        ("DenyShown", grpc.StatusCode.PERMISSION_DENIED),
+    ):
         err = await _raise_from(running.unary(method)(_text(HUGE), timeout=10))
         assert err.code() == code, err.details()  # not RESOURCE_EXHAUSTED
         assert len(err.details().encode()) <= 1024

@@ -18,8 +18,7 @@ async def test_request_text_is_nfc_before_the_servicer(running: Running) -> None
     assert [item async for item in call] == ["Ren\u00e9@example.com".encode()]
 
 
-async def test_control_characters_are_invalid_argument_naming_the_field(
-        running: Running) -> None:
+async def test_control_characters_are_invalid_argument_naming_the_field(running: Running) -> None:
     request = pb.Contact(email="a\x00b@x.com", phone="+44\x1b[2J").SerializeToString()
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await running.unary("Email")(request, timeout=5)
@@ -51,8 +50,9 @@ async def test_thousands_of_violations_still_reach_the_caller(running: Running) 
     assert caught.value.details().endswith("; and 4979 more")
 
 
-async def test_a_stream_the_caller_leaves_is_not_an_error(running: Running,
-                                                          rpc_log: list[dict]) -> None:
+async def test_a_stream_the_caller_leaves_is_not_an_error(
+    running: Running, rpc_log: list[dict]
+) -> None:
     call = running.channel.unary_stream(f"/{SERVICE}/Count")(b"many", timeout=5)
     assert await call.read() == b"1"
     call.cancel()

@@ -13,10 +13,8 @@ from services.logs import EXCEPTION_CHARS, FIELD_CHARS, LINE_CHARS, JsonFormatte
 SECRET = "tok_9d8f7e6a5b4c3d2e1f"
 
 
-def _record(msg: str, *args: object, exc_info: object = None, **extra: object
-            ) -> logging.LogRecord:
-    record = logging.LogRecord("skyroute.test", logging.WARNING, __file__, 1, msg, args,
-                               exc_info)  # type: ignore[arg-type]
+def _record(msg: str, *args: object, exc_info: object = None, **extra: object) -> logging.LogRecord:
+    record = logging.LogRecord("skyroute.test", logging.WARNING, __file__, 1, msg, args, exc_info)  # type: ignore[arg-type]
     record.__dict__.update(extra)
     return record
 
@@ -40,7 +38,10 @@ def test_json_line_has_severity_timestamp_message_and_request_id() -> None:
     assert line["caller"] == "search"
     assert line["provider"] == "amadeus"
     assert (line["service"], line["replica"], line["logger"]) == (
-        "token", "token-1", "skyroute.test")
+        "token",
+        "token-1",
+        "skyroute.test",
+    )
 
 
 def test_no_request_id_outside_a_request() -> None:
@@ -128,7 +129,7 @@ def test_escapes_count_towards_the_bound() -> None:
     # Each of these becomes a 6-character escape in the JSON text.
     line = _line(_record("x", error="\u2028" * 100_000))
     assert len(json.loads(line)["error"]) * 6 <= FIELD_CHARS + 6
-    astral = _line(_record("x", error="\U0001F600" * 100_000))  # 12 characters each
+    astral = _line(_record("x", error="\U0001f600" * 100_000))  # 12 characters each
     assert len(astral) <= FIELD_CHARS + 300
 
 
@@ -155,8 +156,13 @@ def test_long_traceback_keeps_its_head_and_its_last_line() -> None:
 
 
 def test_ordinary_lines_are_unchanged() -> None:
-    line = json.loads(_line(_record("served", provider="amadeus", count=3,
-                                    codes=["A", "B"], ok=True)))
+    line = json.loads(
+        _line(_record("served", provider="amadeus", count=3, codes=["A", "B"], ok=True))
+    )
     assert (line["provider"], line["count"], line["codes"], line["ok"]) == (
-        "amadeus", 3, ["A", "B"], True)
+        "amadeus",
+        3,
+        ["A", "B"],
+        True,
+    )
     assert "truncated" not in line

@@ -28,8 +28,9 @@ def _text(value: str) -> bytes:
 
 @pytest.fixture
 async def scrape(running: Running) -> AsyncIterator[str]:
-    runner, port = await start_http(running.registry, ServingState("probe", "probe-1"), None,
-                                    "127.0.0.1", 0)
+    runner, port = await start_http(
+        running.registry, ServingState("probe", "probe-1"), None, "127.0.0.1", 0
+    )
     assert runner is not None
     try:
         yield f"http://127.0.0.1:{port}/metrics"
@@ -50,22 +51,28 @@ def _value(samples: list[Sample], name: str, **labels: str) -> float | None:
     return found[0] if found else None
 
 
-async def test_standard_grpc_metrics_for_every_handler_kind(running: Running, scrape: str
-                                                            ) -> None:
+async def test_standard_grpc_metrics_for_every_handler_kind(running: Running, scrape: str) -> None:
     channel = running.channel
     assert await running.unary("Ok")(b"ping", timeout=5) == b"ok:ping"
-    assert [r async for r in channel.unary_stream(f"/{SERVICE}/Count")(b"two", timeout=5)
-            ] == [b"1", b"2"]
+    assert [r async for r in channel.unary_stream(f"/{SERVICE}/Count")(b"two", timeout=5)] == [
+        b"1",
+        b"2",
+    ]
     await channel.stream_unary(f"/{SERVICE}/Join")(iter([_text("a"), _text("b")]), timeout=5)
     chat = channel.stream_stream(f"/{SERVICE}/Chat")(
-        iter([_text("x"), _text("y"), _text("z")]), timeout=5)
+        iter([_text("x"), _text("y"), _text("z")]), timeout=5
+    )
     assert len([r async for r in chat]) == 3
     await eventually(lambda: running.handled("Chat", "OK") == 1)
 
     text, samples = await _samples(scrape)
     # method, grpc_type, messages received, messages sent
-    calls = [("Ok", "unary", 1, 1), ("Count", "server_stream", 1, 2),
-             ("Join", "client_stream", 2, 1), ("Chat", "bidi_stream", 3, 3)]
+    calls = [
+        ("Ok", "unary", 1, 1),
+        ("Count", "server_stream", 1, 2),
+        ("Join", "client_stream", 2, 1),
+        ("Chat", "bidi_stream", 3, 3),
+    ]
     for method, kind, received, sent in calls:
         labels = {"grpc_type": kind, "grpc_service": SERVICE, "grpc_method": method}
         assert _value(samples, "grpc_server_started_total", **labels) == 1, method
@@ -95,9 +102,14 @@ async def test_failures_are_counted_by_code(running: Running, scrape: str) -> No
 async def test_process_and_runtime_collectors(running: Running, scrape: str) -> None:
     _, samples = await _samples(scrape)
     names = {s.name for s in samples}
-    for name in ("process_cpu_seconds_total", "process_resident_memory_bytes",
-                 "process_open_fds", "process_start_time_seconds", "python_info",
-                 "python_gc_collections_total"):
+    for name in (
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_open_fds",
+        "process_start_time_seconds",
+        "python_info",
+        "python_gc_collections_total",
+    ):
         assert name in names, name
     cpu = _value(samples, "process_cpu_seconds_total")
     assert cpu is not None and cpu > 0
@@ -106,9 +118,17 @@ async def test_process_and_runtime_collectors(running: Running, scrape: str) -> 
 def test_every_metric_class_is_found() -> None:
     """The discovery below covers the known classes (a renamed module would hide one)."""
     found = {cls.__name__ for cls in metric_classes()}
-    assert {"ServerMetrics", "TokenMetrics", "CacheMetrics", "ProviderMetrics",
-            "RepositoryMetrics", "SearchMetrics", "RateBudgetMetrics", "OrderMetrics",
-            "SweeperMetrics"} <= found
+    assert {
+        "ServerMetrics",
+        "TokenMetrics",
+        "CacheMetrics",
+        "ProviderMetrics",
+        "RepositoryMetrics",
+        "SearchMetrics",
+        "RateBudgetMetrics",
+        "OrderMetrics",
+        "SweeperMetrics",
+    } <= found
 
 
 def test_own_metrics_carry_the_skyroute_prefix() -> None:
@@ -117,5 +137,9 @@ def test_own_metrics_carry_the_skyroute_prefix() -> None:
     assert ours, "no metric of our own found"
     assert sorted(n for n in ours if not n.startswith(OWN_PREFIX)) == []
     assert {n for n in names if n.startswith("grpc_server_")} == {
-        "grpc_server_started", "grpc_server_handled", "grpc_server_msg_received",
-        "grpc_server_msg_sent", "grpc_server_handling_seconds"}
+        "grpc_server_started",
+        "grpc_server_handled",
+        "grpc_server_msg_received",
+        "grpc_server_msg_sent",
+        "grpc_server_handling_seconds",
+    }

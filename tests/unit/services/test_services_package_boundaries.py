@@ -12,8 +12,17 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
 PROJECT_PACKAGES = {
-    "services", "token_service", "search_service", "booking_service", "provider_sim",
-    "migrations", "inventory_seed", "skyroute_cli", "benchmarks", "scripts", "tests",
+    "services",
+    "token_service",
+    "search_service",
+    "booking_service",
+    "provider_sim",
+    "migrations",
+    "inventory_seed",
+    "skyroute_cli",
+    "benchmarks",
+    "scripts",
+    "tests",
 }
 # Each package and the project packages it may import besides itself.
 ALLOWED = {
@@ -41,10 +50,12 @@ def imported_packages(path: Path) -> set[str]:
 
 def test_the_check_sees_imports_anywhere_in_a_module(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
-    module.write_text("import services.db\n"
-                      "def f() -> None:\n"
-                      "    from search_service.models import Fare\n"
-                      "    import booking_service.models as m\n")
+    module.write_text(
+        "import services.db\n"
+        "def f() -> None:\n"
+        "    from search_service.models import Fare\n"
+        "    import booking_service.models as m\n"
+    )
     assert imported_packages(module) == {"services", "search_service", "booking_service"}
 
 

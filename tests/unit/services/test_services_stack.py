@@ -27,17 +27,19 @@ from token_service.settings import TokenServiceSettings
 
 def full_facts(replicas: int = 3) -> Facts:
     return Facts(
-        redis_url="redis://127.0.0.1:6379/0", key_prefix="stack-test",
+        redis_url="redis://127.0.0.1:6379/0",
+        key_prefix="stack-test",
         database_url="postgresql://u:p@127.0.0.1:5432/db",
-        upstreams=(Upstream("amadeus", "http://127.0.0.1:8081", "client-a",
-                            secrets.token_urlsafe(24)),
-                   Upstream("other", "http://127.0.0.1:8082", "client-b",
-                            secrets.token_urlsafe(24))),
+        upstreams=(
+            Upstream("amadeus", "http://127.0.0.1:8081", "client-a", secrets.token_urlsafe(24)),
+            Upstream("other", "http://127.0.0.1:8082", "client-b", secrets.token_urlsafe(24)),
+        ),
         callers={"search": ("amadeus", "other"), "booking": ("amadeus",)},
         caller_keys={"search": secrets.token_urlsafe(24), "booking": secrets.token_urlsafe(24)},
         page_token_secret=secrets.token_urlsafe(24),
         jwt=Jwt(secrets.token_urlsafe(48), "issuer", "audience"),
-        addresses=grpc_addresses(STACK, replicas))
+        addresses=grpc_addresses(STACK, replicas),
+    )
 
 
 def test_every_replica_environment_loads_in_its_service() -> None:
@@ -47,7 +49,8 @@ def test_every_replica_environment_loads_in_its_service() -> None:
     assert token.providers[0].token_url == "http://127.0.0.1:8081/v1/security/oauth2/token"
 
     search = SearchServiceSettings.from_env(
-        SEARCH.replica_env(facts, "search-2", grpc_port=50062, metrics_port=9472))
+        SEARCH.replica_env(facts, "search-2", grpc_port=50062, metrics_port=9472)
+    )
     assert search.server.replica_id == "search-2"
     assert (search.server.grpc_port, search.server.metrics_port) == (50062, 9472)
     assert search.provider is not None and search.provider.name == "amadeus"
@@ -62,9 +65,12 @@ def test_every_replica_environment_loads_in_its_service() -> None:
 
 
 def test_what_a_launcher_leaves_out_is_left_out() -> None:
-    facts = Facts(database_url="postgresql://u:p@127.0.0.1:5432/db",
-                  redis_url="redis://127.0.0.1:6379/0", key_prefix="p",
-                  page_token_secret=secrets.token_urlsafe(24))
+    facts = Facts(
+        database_url="postgresql://u:p@127.0.0.1:5432/db",
+        redis_url="redis://127.0.0.1:6379/0",
+        key_prefix="p",
+        page_token_secret=secrets.token_urlsafe(24),
+    )
     env = SEARCH.env(facts)
     assert env["PROVIDER_ENABLED"] == "false"
     assert SearchServiceSettings.from_env(env).provider is None
@@ -95,16 +101,20 @@ def test_facts_never_show_a_secret() -> None:
     assert not [s for s in hidden if s in text]
 
 
-@pytest.mark.parametrize(("content", "expected"), [
-    (None, None),
-    ("", None),
-    ('{"grpc": 5', None),  # half written
-    ("8081\n", {"http": 8081}),
-    (json.dumps({"grpc": 1, "metrics": 2}), {"grpc": 1, "metrics": 2}),
-    ('"text"', None),
-])
-def test_read_port_file(tmp_path: Path, content: str | None,
-                        expected: dict[str, int] | None) -> None:
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (None, None),
+        ("", None),
+        ('{"grpc": 5', None),  # half written
+        ("8081\n", {"http": 8081}),
+        (json.dumps({"grpc": 1, "metrics": 2}), {"grpc": 1, "metrics": 2}),
+        ('"text"', None),
+    ],
+)
+def test_read_port_file(
+    tmp_path: Path, content: str | None, expected: dict[str, int] | None
+) -> None:
     path = tmp_path / "x.port"
     if content is not None:
         path.write_text(content)

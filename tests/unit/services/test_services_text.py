@@ -21,14 +21,16 @@ def fields_of(exc: pytest.ExceptionInfo[ValidationError]) -> list[str]:
     return [v.field for v in exc.value.violations]
 
 
-@pytest.mark.parametrize("char", ["\x00", "\x01", "\t", "\n", "\r", "\x1b", "\x1f", "\x7f",
-                                  "\x80", "\x85", "\x9f"])
+@pytest.mark.parametrize(
+    "char", ["\x00", "\x01", "\t", "\n", "\r", "\x1b", "\x1f", "\x7f", "\x80", "\x85", "\x9f"]
+)
 def test_every_c0_and_c1_control_character_is_refused(char: str) -> None:
     assert has_control_characters(f"a{char}b")
 
 
-@pytest.mark.parametrize("text", ["plain", "Ren\u00e9", "\u00a0", "\u200b", "\u2028",
-                                  "\U0001f600", "\ufeff"])
+@pytest.mark.parametrize(
+    "text", ["plain", "Ren\u00e9", "\u00a0", "\u200b", "\u2028", "\U0001f600", "\ufeff"]
+)
 def test_other_characters_are_not_control_characters(text: str) -> None:
     assert not has_control_characters(text)
 
@@ -42,10 +44,16 @@ def test_nfc_composes_and_returns_ascii_unchanged() -> None:
 def test_nested_and_repeated_strings_are_normalised_in_place() -> None:
     request = pb.CreateBookingRequest(
         offer_ids=["a", DECOMPOSED],
-        passengers=[pb.Passenger(given_name="Ann"),
-                    pb.Passenger(given_name=DECOMPOSED, family_name="Sm\u0131th",
-                                 document=pb.TravelDocument(number=DECOMPOSED))],
-        contact=pb.Contact(email=f"{DECOMPOSED}@x.com"))
+        passengers=[
+            pb.Passenger(given_name="Ann"),
+            pb.Passenger(
+                given_name=DECOMPOSED,
+                family_name="Sm\u0131th",
+                document=pb.TravelDocument(number=DECOMPOSED),
+            ),
+        ],
+        contact=pb.Contact(email=f"{DECOMPOSED}@x.com"),
+    )
     check_request(request)
     assert request.offer_ids == ["a", COMPOSED]
     assert request.passengers[1].given_name == COMPOSED
@@ -57,15 +65,24 @@ def test_nested_and_repeated_strings_are_normalised_in_place() -> None:
 def test_violations_name_the_full_path_of_every_bad_field() -> None:
     request = pb.CreateBookingRequest(
         offer_ids=["ok", "bad\x00"],
-        passengers=[pb.Passenger(given_name="Ann"),
-                    pb.Passenger(given_name="\x1b[31mRed",
-                                 document=pb.TravelDocument(number="P1\u0085"))],
-        contact=pb.Contact(email="a\x00b@x.com"), request_id="r\n1")
+        passengers=[
+            pb.Passenger(given_name="Ann"),
+            pb.Passenger(given_name="\x1b[31mRed", document=pb.TravelDocument(number="P1\u0085")),
+        ],
+        contact=pb.Contact(email="a\x00b@x.com"),
+        request_id="r\n1",
+    )
     with pytest.raises(ValidationError) as err:
         check_request(request)
-    assert sorted(fields_of(err)) == sorted([
-        "offer_ids[1]", "passengers[1].given_name", "passengers[1].document.number",
-        "contact.email", "request_id"])
+    assert sorted(fields_of(err)) == sorted(
+        [
+            "offer_ids[1]",
+            "passengers[1].given_name",
+            "passengers[1].document.number",
+            "contact.email",
+            "request_id",
+        ]
+    )
     # The value itself is never echoed back.
     assert "Red" not in err.value.message and "\x00" not in err.value.message
 
@@ -102,8 +119,7 @@ def test_map_of_messages_is_walked() -> None:
     bad.update({"outer": {"inner": "\x00"}})
     with pytest.raises(ValidationError) as err:
         check_request(bad)
-    assert fields_of(err) == [
-        'fields["outer"].struct_value.fields["inner"].string_value']
+    assert fields_of(err) == ['fields["outer"].struct_value.fields["inner"].string_value']
 
 
 def test_list_values_inside_a_struct_are_checked() -> None:

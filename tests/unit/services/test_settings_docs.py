@@ -25,13 +25,18 @@ def test_docs_table_is_generated_from_the_declarations(doc: str, key: str) -> No
     match = block(key).search((ROOT / doc).read_text())
     assert match is not None, f"{doc} has no <!-- settings: {key} --> block"
     assert match[2] == TABLES[(doc, key)], (
-        f"{doc} ({key}) is out of date: run python -m scripts.settings_tables --write")
+        f"{doc} ({key}) is out of date: run python -m scripts.settings_tables --write"
+    )
 
 
 def _declaring_classes(module: ModuleType) -> set[type]:
-    return {obj for _, obj in inspect.getmembers(module, inspect.isclass)
-            if dataclasses.is_dataclass(obj) and obj.__module__ == module.__name__
-            and any(declared(obj))}
+    return {
+        obj
+        for _, obj in inspect.getmembers(module, inspect.isclass)
+        if dataclasses.is_dataclass(obj)
+        and obj.__module__ == module.__name__
+        and any(declared(obj))
+    }
 
 
 def _settings(module: ModuleType) -> set[Setting]:
@@ -51,15 +56,24 @@ def test_every_declaration_is_in_a_table() -> None:
 def test_documented_variables_are_declared() -> None:
     text = "\n".join(TABLES.values())
     documented = set(re.findall(r"^\| `([A-Z_<>]+?)(?:\[_FILE\])?` \|", text, re.M))
-    declared_names = {name.strip("`").removesuffix("[_FILE]") for items in
-                      (token.DECLARED, search.DECLARED, booking.DECLARED)
-                      for name, _ in config.rows(items)}
+    declared_names = {
+        name.strip("`").removesuffix("[_FILE]")
+        for items in (token.DECLARED, search.DECLARED, booking.DECLARED)
+        for name, _ in config.rows(items)
+    }
     assert documented == declared_names
-    assert {"TOKEN_SERVICE_ADDRESSES", "PAGE_TOKEN_SECRET", "BOOKING_HOLD_SECONDS",
-            "TOKEN_LOCK_TTL_SECONDS", "DB_POOL_SIZE"} <= documented
+    assert {
+        "TOKEN_SERVICE_ADDRESSES",
+        "PAGE_TOKEN_SECRET",
+        "BOOKING_HOLD_SECONDS",
+        "TOKEN_LOCK_TTL_SECONDS",
+        "DB_POOL_SIZE",
+    } <= documented
 
 
 def test_a_default_appears_beside_its_variable() -> None:
-    assert "| `BOOKING_HOLD_SECONDS` | hold length (900) |" in TABLES[
-        ("docs/operations.md", "booking")]
+    assert (
+        "| `BOOKING_HOLD_SECONDS` | hold length (900) |"
+        in TABLES[("docs/operations.md", "booking")]
+    )
     assert "| `PAGE_TOKEN_SECRET[_FILE]` |" in TABLES[("docs/operations.md", "search")]

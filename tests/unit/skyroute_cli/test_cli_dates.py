@@ -21,8 +21,9 @@ def test_iso_dates_pass_through_normalised() -> None:
     assert day_arg(" 2027-02-03 ") == "2027-02-03"
 
 
-@pytest.mark.parametrize("text", ["", "+", "+-1", "+1000", "7", "2027-02-30", "tomorrow",
-                                  "x" * 1000])
+@pytest.mark.parametrize(
+    "text", ["", "+", "+-1", "+1000", "7", "2027-02-30", "tomorrow", "x" * 1000]
+)
 def test_anything_else_is_a_usage_error(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError) as err:
         day_arg(text)

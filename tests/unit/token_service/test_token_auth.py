@@ -15,31 +15,42 @@ METHOD = "/skyroute.token.v1.TokenService/GetToken"
 
 @pytest.fixture
 def auth() -> CallerAuth:
-    return CallerAuth([
-        CallerConfig("search", SEARCH_KEY, frozenset({"amadeus", "other"})),
-        CallerConfig("booking", BOOKING_KEY, frozenset({"amadeus"})),
-    ])
+    return CallerAuth(
+        [
+            CallerConfig("search", SEARCH_KEY, frozenset({"amadeus", "other"})),
+            CallerConfig("booking", BOOKING_KEY, frozenset({"amadeus"})),
+        ]
+    )
 
 
 def test_known_caller_with_its_key(auth: CallerAuth) -> None:
     assert auth(METHOD, {CALLER_HEADER: "search", CALLER_KEY_HEADER: SEARCH_KEY}) == "search"
 
 
-@pytest.mark.parametrize("metadata", [{}, {CALLER_HEADER: "search"},
-                                      {CALLER_KEY_HEADER: SEARCH_KEY},
-                                      {CALLER_HEADER: "", CALLER_KEY_HEADER: SEARCH_KEY}])
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        {},
+        {CALLER_HEADER: "search"},
+        {CALLER_KEY_HEADER: SEARCH_KEY},
+        {CALLER_HEADER: "", CALLER_KEY_HEADER: SEARCH_KEY},
+    ],
+)
 def test_missing_credentials(auth: CallerAuth, metadata: dict[str, str]) -> None:
     with pytest.raises(UnauthenticatedError) as err:
         auth(METHOD, metadata)
     assert err.value.reason == "CALLER_CREDENTIALS_MISSING"
 
 
-@pytest.mark.parametrize("metadata", [
-    {CALLER_HEADER: "search", CALLER_KEY_HEADER: "wrong-key"},
-    {CALLER_HEADER: "search", CALLER_KEY_HEADER: BOOKING_KEY},  # another caller's key
-    {CALLER_HEADER: "intruder", CALLER_KEY_HEADER: SEARCH_KEY},  # unknown caller
-    {CALLER_HEADER: "search", CALLER_KEY_HEADER: SEARCH_KEY[:-1]},
-])
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        {CALLER_HEADER: "search", CALLER_KEY_HEADER: "wrong-key"},
+        {CALLER_HEADER: "search", CALLER_KEY_HEADER: BOOKING_KEY},  # another caller's key
+        {CALLER_HEADER: "intruder", CALLER_KEY_HEADER: SEARCH_KEY},  # unknown caller
+        {CALLER_HEADER: "search", CALLER_KEY_HEADER: SEARCH_KEY[:-1]},
+    ],
+)
 def test_invalid_credentials(auth: CallerAuth, metadata: dict[str, str]) -> None:
     with pytest.raises(UnauthenticatedError) as err:
         auth(METHOD, metadata)
@@ -53,8 +64,10 @@ def test_authorize_allows_listed_providers(auth: CallerAuth) -> None:
     auth.authorize("booking", "amadeus")
 
 
-@pytest.mark.parametrize(("caller", "provider"), [("booking", "other"), ("search", "sabre"),
-                                                  ("nobody", "amadeus"), (None, "amadeus")])
+@pytest.mark.parametrize(
+    ("caller", "provider"),
+    [("booking", "other"), ("search", "sabre"), ("nobody", "amadeus"), (None, "amadeus")],
+)
 def test_authorize_denies_the_rest(auth: CallerAuth, caller: str | None, provider: str) -> None:
     with pytest.raises(PermissionDeniedError) as err:
         auth.authorize(caller, provider)

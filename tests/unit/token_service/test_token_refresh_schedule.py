@@ -33,10 +33,17 @@ async def broker_for(redis_url: str, key_prefix: str) -> AsyncIterator[BrokerFor
 
     def make(policy: RefreshPolicy) -> ProviderBroker:
         return ProviderBroker(
-            provider, TokenStore(redis, key_prefix, provider.name, "replica-1",
-                                 Sealer({"k1": os.urandom(32)})),
-            RedisClock(redis), TokenEndpoint(provider, session, 1.0), policy,
-            TokenMetrics(CollectorRegistry()), RedisHealth(redis), Redactor())
+            provider,
+            TokenStore(
+                redis, key_prefix, provider.name, "replica-1", Sealer({"k1": os.urandom(32)})
+            ),
+            RedisClock(redis),
+            TokenEndpoint(provider, session, 1.0),
+            policy,
+            TokenMetrics(CollectorRegistry()),
+            RedisHealth(redis),
+            Redactor(),
+        )
 
     yield make
     await session.close()
@@ -44,10 +51,14 @@ async def broker_for(redis_url: str, key_prefix: str) -> AsyncIterator[BrokerFor
 
 
 @pytest.mark.parametrize("lifetime_ms", [1_799_000, 3_600_000, 300_000, 60_000])
-async def test_long_lifetimes_refresh_within_the_fractions(broker_for: BrokerFor,
-                                                           lifetime_ms: int) -> None:
-    broker = broker_for(RefreshPolicy(refresh_min_fraction=0.75, refresh_max_fraction=0.85,
-                                      refresh_min_margin_seconds=5.0))
+async def test_long_lifetimes_refresh_within_the_fractions(
+    broker_for: BrokerFor, lifetime_ms: int
+) -> None:
+    broker = broker_for(
+        RefreshPolicy(
+            refresh_min_fraction=0.75, refresh_max_fraction=0.85, refresh_min_margin_seconds=5.0
+        )
+    )
     samples = [broker.refresh_after_ms(lifetime_ms) for _ in range(500)]
     assert all(int(lifetime_ms * 0.75) <= s <= int(lifetime_ms * 0.85) for s in samples)
     # Jittered: replicas do not all refresh at the same instant.
@@ -69,8 +80,11 @@ async def test_margin_is_capped_at_half_the_lifetime(broker_for: BrokerFor) -> N
 
 
 async def test_fixed_fraction(broker_for: BrokerFor) -> None:
-    broker = broker_for(RefreshPolicy(refresh_min_fraction=0.5, refresh_max_fraction=0.5,
-                                      refresh_min_margin_seconds=0))
+    broker = broker_for(
+        RefreshPolicy(
+            refresh_min_fraction=0.5, refresh_max_fraction=0.5, refresh_min_margin_seconds=0
+        )
+    )
     assert broker.refresh_after_ms(100_000) == 50_000
 
 
@@ -81,8 +95,13 @@ async def test_random_policies_stay_in_bounds(broker_for: BrokerFor) -> None:
         high = rng.uniform(low, 0.99)
         margin_s = rng.choice([0.0, 1.0, 5.0, 60.0])
         lifetime = rng.randint(100, 7_200_000)
-        broker = broker_for(RefreshPolicy(refresh_min_fraction=low, refresh_max_fraction=high,
-                                          refresh_min_margin_seconds=margin_s))
+        broker = broker_for(
+            RefreshPolicy(
+                refresh_min_fraction=low,
+                refresh_max_fraction=high,
+                refresh_min_margin_seconds=margin_s,
+            )
+        )
         after = broker.refresh_after_ms(lifetime)
         margin = min(margin_s * 1000, lifetime / 2)
         assert 0 < after < lifetime

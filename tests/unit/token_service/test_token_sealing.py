@@ -69,8 +69,7 @@ def test_tampered_value_does_not_open() -> None:
             sealer.open(forged, CONTEXT)
 
 
-@pytest.mark.parametrize("value", ["", TOKEN, "v2.k1.AAAA", "v1.k1.", "v1.k1.%%%%",
-                                   "v1.k1.AAAA"])
+@pytest.mark.parametrize("value", ["", TOKEN, "v2.k1.AAAA", "v1.k1.", "v1.k1.%%%%", "v1.k1.AAAA"])
 def test_malformed_values(value: str) -> None:
     with pytest.raises(SealError):
         Sealer({"k1": K1}).open(value, CONTEXT)
@@ -101,8 +100,10 @@ def test_rotation_old_values_open_new_ones_use_the_new_key() -> None:
 
 
 def test_parse_keys_accepts_standard_and_urlsafe_base64() -> None:
-    text = (f"k1:{base64.b64encode(K1).decode()}, "
-            f"k2:{base64.urlsafe_b64encode(K2).rstrip(b'=').decode()}")
+    text = (
+        f"k1:{base64.b64encode(K1).decode()}, "
+        f"k2:{base64.urlsafe_b64encode(K2).rstrip(b'=').decode()}"
+    )
     assert parse_keys(text) == {"k1": K1, "k2": K2}
     assert sealer_from(new_key_entry("fresh")).kid == "fresh"
 
@@ -110,14 +111,17 @@ def test_parse_keys_accepts_standard_and_urlsafe_base64() -> None:
 SHORT = base64.b64encode(b"a-sixteen-byte-k").decode()
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    (f"k1:{SHORT}", "key 'k1' must be 32 bytes"),
-    ("k1:not*base64!", "key 'k1' is not base64"),
-    (SHORT, "entry 1 must read kid:base64key"),
-    (f"k1:{base64.b64encode(K1).decode()},k1:{base64.b64encode(K2).decode()}", "twice"),
-    (f"bad.kid:{base64.b64encode(K1).decode()}", "key id 'bad.kid'"),
-    (" , ", "at least one key"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (f"k1:{SHORT}", "key 'k1' must be 32 bytes"),
+        ("k1:not*base64!", "key 'k1' is not base64"),
+        (SHORT, "entry 1 must read kid:base64key"),
+        (f"k1:{base64.b64encode(K1).decode()},k1:{base64.b64encode(K2).decode()}", "twice"),
+        (f"bad.kid:{base64.b64encode(K1).decode()}", "key id 'bad.kid'"),
+        (" , ", "at least one key"),
+    ],
+)
 def test_bad_keys_are_refused_without_showing_them(text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message) as err:
         sealer_from(text)
@@ -126,8 +130,11 @@ def test_bad_keys_are_refused_without_showing_them(text: str, message: str) -> N
 
 
 def test_settings_require_keys_and_read_a_file(tmp_path) -> None:
-    with pytest.raises(ConfigError, match=r"TOKEN_ENCRYPTION_KEYS \(or TOKEN_ENCRYPTION_KEYS"
-                                          r"_FILE\) is required"):
+    with pytest.raises(
+        ConfigError,
+        match=r"TOKEN_ENCRYPTION_KEYS \(or TOKEN_ENCRYPTION_KEYS"
+        r"_FILE\) is required",
+    ):
         EncryptionSettings.from_env({})
     entry = new_key_entry("k9")
     path = tmp_path / "keys"

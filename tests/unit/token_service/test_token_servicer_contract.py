@@ -28,9 +28,15 @@ from token_service.settings import CallerConfig
 from token_service.store import TokenRecord
 
 KEY = "caller-key-for-servicer-tests-7c2e"
-RECORD = TokenRecord(access_token="tok-servicer-test", token_type="Bearer", generation=3,
-                     issued_ms=0, expires_ms=4_000_000_000_000,
-                     refresh_ms=3_000_000_000_000, invalid=False)
+RECORD = TokenRecord(
+    access_token="tok-servicer-test",
+    token_type="Bearer",
+    generation=3,
+    issued_ms=0,
+    expires_ms=4_000_000_000_000,
+    refresh_ms=3_000_000_000_000,
+    invalid=False,
+)
 
 
 @dataclass
@@ -38,8 +44,7 @@ class StandInBroker:
     name: str
     asked: list[int] = field(default_factory=list)
 
-    async def get_token(self, need_ms: int = 0, wait_seconds: float | None = None
-                        ) -> TokenRecord:
+    async def get_token(self, need_ms: int = 0, wait_seconds: float | None = None) -> TokenRecord:
         self.asked.append(need_ms)
         return RECORD
 
@@ -50,8 +55,9 @@ class ServicerApp:
     def __init__(self, brokers: dict[str, StandInBroker]) -> None:
         auth = CallerAuth([CallerConfig("search", KEY, frozenset({"amadeus"}))])
         self.authenticator = auth
-        self._servicer = TokenServicer(cast(dict[str, ProviderBroker], brokers), auth,
-                                       cast(DownloadTokens, None), 10.0)
+        self._servicer = TokenServicer(
+            cast(dict[str, ProviderBroker], brokers), auth, cast(DownloadTokens, None), 10.0
+        )
 
     def register(self, server: grpc.aio.Server) -> None:
         pb_grpc.add_TokenServiceServicer_to_server(self._servicer, server)
@@ -76,8 +82,9 @@ METADATA = ((CALLER_HEADER, "search"), (CALLER_KEY_HEADER, KEY))
 async def running() -> AsyncIterator[Running]:
     # "other" is configured but not in the caller's allow-list.
     brokers = {"amadeus": StandInBroker("amadeus"), "other": StandInBroker("other")}
-    server, port, _ = create_server("127.0.0.1:0", ServicerApp(brokers),
-                                    ServerMetrics(CollectorRegistry()))
+    server, port, _ = create_server(
+        "127.0.0.1:0", ServicerApp(brokers), ServerMetrics(CollectorRegistry())
+    )
     await server.start()
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
     yield Running(pb_grpc.TokenServiceStub(channel), brokers)
@@ -96,17 +103,19 @@ def _reason(err: grpc.aio.AioRpcError) -> str:
 
 
 async def test_unknown_provider_is_not_found(running: Running) -> None:
-    for call in (running.stub.GetToken(pb.GetTokenRequest(provider="sabre"), metadata=METADATA),
-                 running.stub.GetTokenStatus(pb.GetTokenStatusRequest(provider="sabre"),
-                                             metadata=METADATA)):
+    for call in (
+        running.stub.GetToken(pb.GetTokenRequest(provider="sabre"), metadata=METADATA),
+        running.stub.GetTokenStatus(pb.GetTokenStatusRequest(provider="sabre"), metadata=METADATA),
+    ):
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await call
         assert err.value.code() == grpc.StatusCode.NOT_FOUND
         assert _reason(err.value) == "PROVIDER_NOT_FOUND"
         assert "sabre" in (err.value.details() or "")
     with pytest.raises(grpc.aio.AioRpcError) as err:
-        await running.stub.WatchToken(pb.WatchTokenRequest(provider="sabre"),
-                                      metadata=METADATA).read()
+        await running.stub.WatchToken(
+            pb.WatchTokenRequest(provider="sabre"), metadata=METADATA
+        ).read()
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
 
 
@@ -123,15 +132,24 @@ async def test_unknown_provider_still_needs_credentials(running: Running) -> Non
     assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
-@pytest.mark.parametrize(("seconds", "nanos"), [
-    (315_576_000_001, 0), (-315_576_000_001, 0), (2**62, 0),
-    (1, 1_000_000_000), (0, -1_000_000_000),
-    (2, -1), (-1, 5),
-])
+@pytest.mark.parametrize(
+    ("seconds", "nanos"),
+    [
+        (315_576_000_001, 0),
+        (-315_576_000_001, 0),
+        (2**62, 0),
+        (1, 1_000_000_000),
+        (0, -1_000_000_000),
+        (2, -1),
+        (-1, 5),
+    ],
+)
 async def test_min_validity_outside_duration_range_is_invalid(
-        running: Running, seconds: int, nanos: int) -> None:
-    request = pb.GetTokenRequest(provider="amadeus",
-                                 min_validity=duration_pb2.Duration(seconds=seconds, nanos=nanos))
+    running: Running, seconds: int, nanos: int
+) -> None:
+    request = pb.GetTokenRequest(
+        provider="amadeus", min_validity=duration_pb2.Duration(seconds=seconds, nanos=nanos)
+    )
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await running.stub.GetToken(request, metadata=METADATA)
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -139,12 +157,16 @@ async def test_min_validity_outside_duration_range_is_invalid(
     assert running.brokers["amadeus"].asked == []
 
 
-@pytest.mark.parametrize(("seconds", "nanos", "need_ms"), [
-    (315_576_000_000, 999_999_999, 315_576_000_000_999), (30, 500_000_000, 30_500), (0, 0, 0)])
+@pytest.mark.parametrize(
+    ("seconds", "nanos", "need_ms"),
+    [(315_576_000_000, 999_999_999, 315_576_000_000_999), (30, 500_000_000, 30_500), (0, 0, 0)],
+)
 async def test_min_validity_in_range_is_accepted(
-        running: Running, seconds: int, nanos: int, need_ms: int) -> None:
-    request = pb.GetTokenRequest(provider="amadeus",
-                                 min_validity=duration_pb2.Duration(seconds=seconds, nanos=nanos))
+    running: Running, seconds: int, nanos: int, need_ms: int
+) -> None:
+    request = pb.GetTokenRequest(
+        provider="amadeus", min_validity=duration_pb2.Duration(seconds=seconds, nanos=nanos)
+    )
     reply = await running.stub.GetToken(request, metadata=METADATA)
     assert reply.token.generation == RECORD.generation
     assert running.brokers["amadeus"].asked == [need_ms]

@@ -41,12 +41,16 @@ def base_env(**overrides: str) -> dict[str, str]:
 def test_providers_and_callers() -> None:
     settings = TokenServiceSettings.from_env(base_env())
     amadeus, other = settings.providers
-    assert amadeus == ProviderConfig("amadeus", base_env()["PROVIDER_AMADEUS_TOKEN_URL"],
-                                     "amadeus-client", AMADEUS_SECRET, "flights")
+    assert amadeus == ProviderConfig(
+        "amadeus",
+        base_env()["PROVIDER_AMADEUS_TOKEN_URL"],
+        "amadeus-client",
+        AMADEUS_SECRET,
+        "flights",
+    )
     assert (other.name, other.client_secret, other.scope) == ("other", OTHER_SECRET, None)
     callers = {c.caller_id: c for c in settings.callers}
-    assert callers["search"] == CallerConfig("search", SEARCH_KEY,
-                                             frozenset({"amadeus", "other"}))
+    assert callers["search"] == CallerConfig("search", SEARCH_KEY, frozenset({"amadeus", "other"}))
     assert callers["booking"].providers == frozenset({"amadeus"})
     assert settings.server.service_name == "token"
     assert settings.server.grpc_port == 50051
@@ -62,9 +66,14 @@ def test_secrets_from_files(tmp_path: Path) -> None:
 
 
 def test_policy_from_env() -> None:
-    settings = TokenServiceSettings.from_env(base_env(
-        TOKEN_REFRESH_MIN_FRACTION="0.5", TOKEN_REFRESH_MAX_FRACTION="0.6",
-        TOKEN_LOCK_TTL_SECONDS="3", TOKEN_BACKOFF_MAX_SECONDS="12"))
+    settings = TokenServiceSettings.from_env(
+        base_env(
+            TOKEN_REFRESH_MIN_FRACTION="0.5",
+            TOKEN_REFRESH_MAX_FRACTION="0.6",
+            TOKEN_LOCK_TTL_SECONDS="3",
+            TOKEN_BACKOFF_MAX_SECONDS="12",
+        )
+    )
     policy = settings.policy
     assert (policy.refresh_min_fraction, policy.refresh_max_fraction) == (0.5, 0.6)
     assert (policy.lock_ttl_seconds, policy.backoff_max_seconds) == (3.0, 12.0)
@@ -77,21 +86,26 @@ def test_lease_and_wait_defaults() -> None:
     assert policy.wait_max_seconds > policy.lock_ttl_seconds + policy.upstream_timeout_seconds
 
 
-@pytest.mark.parametrize(("overrides", "expected"), [
-    ({"TOKEN_WAIT_MAX_SECONDS": "12"}, 12.0),
-    ({"TOKEN_WAIT_TIMEOUT_SECONDS": "7"}, 7.0),  # the deprecated name still works
-    ({"TOKEN_WAIT_MAX_SECONDS": "12", "TOKEN_WAIT_TIMEOUT_SECONDS": "7"}, 12.0),
-])
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"TOKEN_WAIT_MAX_SECONDS": "12"}, 12.0),
+        ({"TOKEN_WAIT_TIMEOUT_SECONDS": "7"}, 7.0),  # the deprecated name still works
+        ({"TOKEN_WAIT_MAX_SECONDS": "12", "TOKEN_WAIT_TIMEOUT_SECONDS": "7"}, 12.0),
+    ],
+)
 def test_wait_max_and_its_deprecated_name(overrides: dict[str, str], expected: float) -> None:
     assert TokenServiceSettings.from_env(base_env(**overrides)).policy.wait_max_seconds == (
-        expected)
+        expected
+    )
 
 
 def test_hand_out_floor_and_probe_interval() -> None:
     policy = TokenServiceSettings.from_env(base_env()).policy
     assert (policy.min_handout_seconds, policy.probe_interval_seconds) == (2.0, 1.0)
-    policy = TokenServiceSettings.from_env(base_env(
-        TOKEN_MIN_HANDOUT_SECONDS="0.5", TOKEN_PROBE_INTERVAL_SECONDS="0.25")).policy
+    policy = TokenServiceSettings.from_env(
+        base_env(TOKEN_MIN_HANDOUT_SECONDS="0.5", TOKEN_PROBE_INTERVAL_SECONDS="0.25")
+    ).policy
     assert (policy.min_handout_seconds, policy.probe_interval_seconds) == (0.5, 0.25)
     for bad in ("30", "-1"):
         with pytest.raises(ConfigError, match="TOKEN_MIN_HANDOUT_SECONDS"):
@@ -106,8 +120,9 @@ def test_caller_naming_an_unknown_provider() -> None:
         TokenServiceSettings.from_env(env)
 
 
-@pytest.mark.parametrize("callers", ["", "not json", "[]", "{}", '{"search": "amadeus"}',
-                                     '{"Search!": ["amadeus"]}'])
+@pytest.mark.parametrize(
+    "callers", ["", "not json", "[]", "{}", '{"search": "amadeus"}', '{"Search!": ["amadeus"]}']
+)
 def test_bad_callers_table(callers: str) -> None:
     with pytest.raises(ConfigError, match="TOKEN_CALLERS"):
         TokenServiceSettings.from_env(base_env(TOKEN_CALLERS=callers))
@@ -127,23 +142,29 @@ def test_placeholder_secret_is_refused(variable: str) -> None:
     assert "changeme" not in str(err.value)
 
 
-@pytest.mark.parametrize(("low", "high"), [("0", "0.8"), ("0.9", "0.8"), ("0.75", "1"),
-                                           ("0.75", "1.5"), ("-0.1", "0.8"), ("x", "0.8")])
+@pytest.mark.parametrize(
+    ("low", "high"),
+    [("0", "0.8"), ("0.9", "0.8"), ("0.75", "1"), ("0.75", "1.5"), ("-0.1", "0.8"), ("x", "0.8")],
+)
 def test_bad_refresh_fractions(low: str, high: str) -> None:
     with pytest.raises(ConfigError, match="TOKEN_REFRESH_M"):
-        TokenServiceSettings.from_env(base_env(TOKEN_REFRESH_MIN_FRACTION=low,
-                                               TOKEN_REFRESH_MAX_FRACTION=high))
+        TokenServiceSettings.from_env(
+            base_env(TOKEN_REFRESH_MIN_FRACTION=low, TOKEN_REFRESH_MAX_FRACTION=high)
+        )
 
 
-@pytest.mark.parametrize("overrides", [
-    {"TOKEN_PROVIDERS": ""},
-    {"TOKEN_PROVIDERS": "Amadeus"},
-    {"PROVIDER_AMADEUS_TOKEN_URL": "ftp://example.com/token"},
-    {"PROVIDER_AMADEUS_CLIENT_ID": ""},
-    {"TOKEN_LOCK_TTL_SECONDS": "0"},
-    {"TOKEN_WAIT_MAX_SECONDS": "0"},
-    {"TOKEN_WAIT_MAX_SECONDS": "soon"},
-])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"TOKEN_PROVIDERS": ""},
+        {"TOKEN_PROVIDERS": "Amadeus"},
+        {"PROVIDER_AMADEUS_TOKEN_URL": "ftp://example.com/token"},
+        {"PROVIDER_AMADEUS_CLIENT_ID": ""},
+        {"TOKEN_LOCK_TTL_SECONDS": "0"},
+        {"TOKEN_WAIT_MAX_SECONDS": "0"},
+        {"TOKEN_WAIT_MAX_SECONDS": "soon"},
+    ],
+)
 def test_other_invalid_settings(overrides: dict[str, str]) -> None:
     with pytest.raises(ConfigError):
         TokenServiceSettings.from_env(base_env(**overrides))
@@ -159,8 +180,14 @@ def test_no_secret_in_any_error_message() -> None:
 
 def test_reprs_do_not_show_secrets() -> None:
     settings = TokenServiceSettings.from_env(base_env())
-    text = " ".join([repr(settings), str(settings), *map(repr, settings.providers),
-                     *map(repr, settings.callers)])
+    text = " ".join(
+        [
+            repr(settings),
+            str(settings),
+            *map(repr, settings.providers),
+            *map(repr, settings.callers),
+        ]
+    )
     for secret in (AMADEUS_SECRET, OTHER_SECRET, SEARCH_KEY, BOOKING_KEY):
         assert secret not in text
     assert "amadeus" in repr(settings.providers[0])
@@ -173,7 +200,10 @@ def test_reprs_do_not_show_secrets() -> None:
 def test_grant_defaults_to_client_credentials() -> None:
     provider = TokenServiceSettings.from_env(base_env()).providers[0]
     assert (provider.grant, provider.chained, provider.has_bootstrap) == (
-        "client_credentials", False, False)
+        "client_credentials",
+        False,
+        False,
+    )
 
 
 def test_password_grant_needs_username_and_password(tmp_path: Path) -> None:
@@ -181,23 +211,35 @@ def test_password_grant_needs_username_and_password(tmp_path: Path) -> None:
         TokenServiceSettings.from_env(base_env(PROVIDER_AMADEUS_GRANT="password"))
     secret = tmp_path / "pw"
     secret.write_text("hotel-login-pw-4c3b\n")
-    provider = TokenServiceSettings.from_env(base_env(
-        PROVIDER_AMADEUS_GRANT="password", PROVIDER_AMADEUS_USERNAME="ops",
-        PROVIDER_AMADEUS_PASSWORD_FILE=str(secret))).providers[0]
+    provider = TokenServiceSettings.from_env(
+        base_env(
+            PROVIDER_AMADEUS_GRANT="password",
+            PROVIDER_AMADEUS_USERNAME="ops",
+            PROVIDER_AMADEUS_PASSWORD_FILE=str(secret),
+        )
+    ).providers[0]
     assert (provider.password, provider.chained, provider.has_bootstrap) == (
-        "hotel-login-pw-4c3b", True, True)
+        "hotel-login-pw-4c3b",
+        True,
+        True,
+    )
     assert "hotel-login-pw-4c3b" not in repr(provider)
 
 
 def test_refresh_token_grant_and_its_secret() -> None:
-    provider = TokenServiceSettings.from_env(base_env(
-        PROVIDER_AMADEUS_GRANT="refresh_token",
-        PROVIDER_AMADEUS_REFRESH_TOKEN="first-refresh-9a8b")).providers[0]
+    provider = TokenServiceSettings.from_env(
+        base_env(
+            PROVIDER_AMADEUS_GRANT="refresh_token",
+            PROVIDER_AMADEUS_REFRESH_TOKEN="first-refresh-9a8b",
+        )
+    ).providers[0]
     assert (provider.refresh_token, provider.chained, provider.has_bootstrap) == (
-        "first-refresh-9a8b", True, False)
+        "first-refresh-9a8b",
+        True,
+        False,
+    )
     with pytest.raises(ConfigError, match="only read with"):
-        TokenServiceSettings.from_env(base_env(
-            PROVIDER_AMADEUS_REFRESH_TOKEN="first-refresh-9a8b"))
+        TokenServiceSettings.from_env(base_env(PROVIDER_AMADEUS_REFRESH_TOKEN="first-refresh-9a8b"))
 
 
 def test_unknown_grant_and_admin_callers() -> None:
@@ -205,5 +247,6 @@ def test_unknown_grant_and_admin_callers() -> None:
         TokenServiceSettings.from_env(base_env(PROVIDER_AMADEUS_GRANT="implicit"))
     with pytest.raises(ConfigError, match="unknown callers"):
         TokenServiceSettings.from_env(base_env(TOKEN_ADMIN_CALLERS="ops"))
-    assert TokenServiceSettings.from_env(base_env(
-        TOKEN_ADMIN_CALLERS="booking")).admin_callers == {"booking"}
+    assert TokenServiceSettings.from_env(base_env(TOKEN_ADMIN_CALLERS="booking")).admin_callers == {
+        "booking"
+    }

@@ -29,26 +29,31 @@ ACCESS = "access-token-value-0a9b8c7d"
 
 
 def test_200_ok() -> None:
-    fetched = _parse(200, {"access_token": ACCESS, "token_type": "Bearer", "expires_in": 1799},
-                     None)
+    fetched = _parse(
+        200, {"access_token": ACCESS, "token_type": "Bearer", "expires_in": 1799}, None
+    )
     assert fetched == FetchedToken(ACCESS, "Bearer", 1_799_000)
     assert ACCESS not in repr(fetched)
 
 
 def test_200_fractional_lifetime_and_default_type() -> None:
     assert _parse(200, {"access_token": ACCESS, "expires_in": 1.5}, None) == FetchedToken(
-        ACCESS, "Bearer", 1500)
+        ACCESS, "Bearer", 1500
+    )
 
 
-@pytest.mark.parametrize("body", [
-    {"token_type": "Bearer", "expires_in": 1799},
-    {"access_token": "", "expires_in": 1799},
-    {"access_token": ACCESS},
-    {"access_token": ACCESS, "expires_in": "1799"},
-    {"access_token": ACCESS, "expires_in": 0},
-    {"access_token": ACCESS, "expires_in": -5},
-    {"access_token": 42, "expires_in": 1799},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"token_type": "Bearer", "expires_in": 1799},
+        {"access_token": "", "expires_in": 1799},
+        {"access_token": ACCESS},
+        {"access_token": ACCESS, "expires_in": "1799"},
+        {"access_token": ACCESS, "expires_in": 0},
+        {"access_token": ACCESS, "expires_in": -5},
+        {"access_token": 42, "expires_in": 1799},
+    ],
+)
 def test_200_malformed(body: dict) -> None:
     with pytest.raises(UpstreamUnavailable, match="malformed") as err:
         _parse(200, body, None)
@@ -109,9 +114,14 @@ async def endpoint_for() -> AsyncIterator[Callable[..., Awaitable[TokenEndpoint]
     servers: list[TestServer] = []
     session = aiohttp.ClientSession()
 
-    async def make(handler: Handler | None = None, *, url: str | None = None,
-                   timeout: float = 2.0, scope: str | None = None,
-                   **grant: str) -> TokenEndpoint:
+    async def make(
+        handler: Handler | None = None,
+        *,
+        url: str | None = None,
+        timeout: float = 2.0,
+        scope: str | None = None,
+        **grant: str,
+    ) -> TokenEndpoint:
         if url is None:
             app = web.Application()
             app.router.add_post("/token", handler)
@@ -134,19 +144,26 @@ async def test_fetch_success_sends_client_credentials(endpoint_for) -> None:
     async def token(request: web.Request) -> web.Response:
         seen.update(await request.post())
         seen["accept"] = request.headers.get("Accept", "")
-        return web.json_response({"access_token": ACCESS, "token_type": "Bearer",
-                                  "expires_in": 1799})
+        return web.json_response(
+            {"access_token": ACCESS, "token_type": "Bearer", "expires_in": 1799}
+        )
 
     endpoint = await endpoint_for(token, scope="flights")
     assert await endpoint.fetch() == FetchedToken(ACCESS, "Bearer", 1_799_000)
-    assert seen == {"grant_type": "client_credentials", "client_id": "client-1",
-                    "client_secret": SECRET, "scope": "flights", "accept": "application/json"}
+    assert seen == {
+        "grant_type": "client_credentials",
+        "client_id": "client-1",
+        "client_secret": SECRET,
+        "scope": "flights",
+        "accept": "application/json",
+    }
 
 
 async def test_fetch_rejected_client(endpoint_for) -> None:
     async def token(request: web.Request) -> web.Response:
-        return web.json_response({"error": "invalid_client",
-                                  "error_description": f"bad secret {SECRET}"}, status=401)
+        return web.json_response(
+            {"error": "invalid_client", "error_description": f"bad secret {SECRET}"}, status=401
+        )
 
     endpoint = await endpoint_for(token)
     with pytest.raises(UpstreamRejectedClient) as err:
@@ -166,8 +183,7 @@ async def test_fetch_429_reads_retry_after(endpoint_for) -> None:
 
 async def test_fetch_non_json_error_page(endpoint_for) -> None:
     async def token(request: web.Request) -> web.Response:
-        return web.Response(status=502, text="<html>bad gateway</html>",
-                            content_type="text/html")
+        return web.Response(status=502, text="<html>bad gateway</html>", content_type="text/html")
 
     endpoint = await endpoint_for(token)
     with pytest.raises(UpstreamUnavailable, match="HTTP 502"):
@@ -234,8 +250,9 @@ REFRESH = "refresh-token-value-3e4f5a6b"
 
 
 def test_200_with_a_refresh_token_keeps_it_out_of_repr() -> None:
-    fetched = _parse(200, {"access_token": ACCESS, "expires_in": 60, "refresh_token": REFRESH},
-                     None, chain=True)
+    fetched = _parse(
+        200, {"access_token": ACCESS, "expires_in": 60, "refresh_token": REFRESH}, None, chain=True
+    )
     assert fetched.refresh_token == REFRESH
     assert REFRESH not in repr(fetched) and ACCESS not in repr(fetched)
 
@@ -257,22 +274,35 @@ async def test_password_login_and_refresh_send_their_grants(endpoint_for) -> Non
 
     async def token(request: web.Request) -> web.Response:
         seen.append(dict(await request.post()))
-        return web.json_response({"access_token": ACCESS, "expires_in": 60,
-                                  "refresh_token": REFRESH})
+        return web.json_response(
+            {"access_token": ACCESS, "expires_in": 60, "refresh_token": REFRESH}
+        )
 
-    endpoint = await endpoint_for(token, grant="password", username="ops",
-                                  password="pw-8d7c6b5a")
+    endpoint = await endpoint_for(token, grant="password", username="ops", password="pw-8d7c6b5a")
     assert (await endpoint.fetch()).refresh_token == REFRESH
     await endpoint.refresh(REFRESH)
     await endpoint.exchange_code("code-1", "https://ops.example/cb")
     assert seen == [
-        {"grant_type": "password", "username": "ops", "password": "pw-8d7c6b5a",
-         "client_id": "client-1", "client_secret": SECRET},
-        {"grant_type": "refresh_token", "refresh_token": REFRESH, "client_id": "client-1",
-         "client_secret": SECRET},
-        {"grant_type": "authorization_code", "code": "code-1",
-         "redirect_uri": "https://ops.example/cb", "client_id": "client-1",
-         "client_secret": SECRET},
+        {
+            "grant_type": "password",
+            "username": "ops",
+            "password": "pw-8d7c6b5a",
+            "client_id": "client-1",
+            "client_secret": SECRET,
+        },
+        {
+            "grant_type": "refresh_token",
+            "refresh_token": REFRESH,
+            "client_id": "client-1",
+            "client_secret": SECRET,
+        },
+        {
+            "grant_type": "authorization_code",
+            "code": "code-1",
+            "redirect_uri": "https://ops.example/cb",
+            "client_id": "client-1",
+            "client_secret": SECRET,
+        },
     ]
 
 
