@@ -20,7 +20,7 @@ endif
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv proto check-proto lint services-up test run bench bench-token migrate seed \
+.PHONY: help venv proto check-proto lint format services-up test run bench bench-token migrate seed \
 	bench-search bench-booking dev-token \
 	compose-secrets compose-check clean
 
@@ -61,13 +61,17 @@ proto: venv ## Regenerate services/generated from protos/
 check-proto: venv ## Fail if services/generated differs from what protos/ generate
 	@VENV_PYTHON=$(VENV_PY) bash scripts/check_generated.sh
 
-lint: venv ## ruff + mypy + buf lint + deploy/k8s rendered and validated (all run)
+lint: venv ## ruff check + ruff format --check + mypy + buf lint + deploy/k8s validated (all run)
 	@rc=0; \
 	echo "ruff check ."; $(VENV)/bin/ruff check . || rc=1; \
+	echo "ruff format --check ."; $(VENV)/bin/ruff format --check . || rc=1; \
 	echo "mypy"; $(VENV)/bin/mypy || rc=1; \
 	echo "buf lint"; $(VENV)/bin/buf lint && echo "buf lint: ok" || rc=1; \
 	echo "k8s"; VENV_BIN=$(VENV)/bin bash scripts/check_k8s.sh || rc=1; \
 	exit $$rc
+
+format: venv ## Format the tree with ruff format (make lint checks it)
+	$(VENV)/bin/ruff format .
 
 services-up: ## Make sure Redis and PostgreSQL answer (start/install them if needed), pgbouncer installed
 	@bash scripts/ensure_services.sh
