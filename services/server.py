@@ -170,10 +170,12 @@ async def serve(
     await stop.wait()
     log.info("shutting down", extra={"grace_seconds": settings.shutdown_grace_seconds})
     state.serving = False
+    # NOT_SERVING first: health checkers and Watch streams learn of the shutdown at once,
+    # whatever the rest of it waits for.
+    await health_servicer.enter_graceful_shutdown()
     if beat_task is not None and heartbeat is not None:
         await cancel_and_wait([beat_task])
         await heartbeat.stop()
-    await health_servicer.enter_graceful_shutdown()
     await server.stop(settings.shutdown_grace_seconds)
     await app.close()
     if runner is not None:

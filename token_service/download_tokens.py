@@ -134,8 +134,10 @@ class DownloadTokens:
     ) -> Any:
         try:
             return await ack.run(self._redis, script, keys, args)
-        except RedisError as exc:
+        except (RedisError, OSError, EOFError, TimeoutError) as exc:
             # Fails closed: an unacknowledged use may or may not survive a failover.
+            # OSError / EOFError / TimeoutError: a connection cut mid-reply (a killed
+            # primary) can surface from the client unwrapped.
             raise UnavailableError(
                 f"download tokens are unavailable: {type(exc).__name__}", reason="REDIS_UNAVAILABLE"
             ) from None
