@@ -188,5 +188,14 @@ class DegradedPath:
                     await self._store.adopt(lease, rec)
                 finally:
                     await self._store.lock.release(lease)
-        if usable and await self._store.read() is None:
+        if not usable:
+            return
+        shared = await self._store.read()
+        if shared is None:
             raise RecoveryPending(f"{self.name}: another replica is restoring the token")
+        if rec is not None and shared.generation < rec.generation:
+            # Another replica's hand-back won the lock and its token is numbered below
+            # the one served here: adopting it would take this replica's generations
+            # backwards. Stay degraded; at the next probe this replica takes the lock
+            # and the adopt script renumbers the shared token above ours.
+            raise RecoveryPending(f"{self.name}: the shared token is numbered below ours")
