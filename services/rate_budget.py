@@ -39,10 +39,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from services.config import setting
+from services.redis_client import RedisClient
 
 log = logging.getLogger("skyroute.rate_budget")
 
@@ -187,7 +187,7 @@ class RateBudget:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         prefix: str,
         provider: str,
         settings: RateBudgetSettings,
@@ -288,10 +288,9 @@ class RateBudget:
         if not self.settings.enabled:
             return {**out, "enabled": False}
         try:
-            pipe = self._redis.pipeline(transaction=False)
-            pipe.time()
-            pipe.mget(self._keys)
-            (sec, usec), (tat, paused) = await pipe.execute()
+            # Two round trips: a Redis Cluster pipeline refuses TIME (it has no key).
+            sec, usec = await self._redis.time()
+            tat, paused = await self._redis.mget(self._keys)
         except RedisError as exc:
             return {**out, "shared": f"unavailable ({type(exc).__name__})"}
         now = sec * 1_000_000 + usec

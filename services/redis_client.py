@@ -1,9 +1,13 @@
 """Redis client factory: short timeouts so an outage is noticed in about a second.
 
-``REDIS_URL`` names one Redis (``redis://``) or a Sentinel setup
-(``redis+sentinel://host:26379,host:26379/<master>/<db>``). Through Sentinel every
+``REDIS_URL`` names one Redis (``redis://``), a Sentinel setup
+(``redis+sentinel://host:26379,host:26379/<master>/<db>``) or a Redis Cluster
+(``redis+cluster://host:port,host:port``, seed nodes). Through Sentinel every
 new connection asks the sentinels for the current primary, so after a failover a
-broken connection's retry (and a pub/sub re-subscription) lands on the new one.
+broken connection's retry (and a pub/sub re-subscription) lands on the new one. On a
+Cluster the client routes each command by its key's slot and follows MOVED/ASK; every
+multi-key script keeps its keys in one slot by a hash tag (docs/architecture.md, "Redis
+key layout").
 
 Replication is asynchronous: a failover loses the writes no replica had received.
 ``ReplicaAck`` runs a write that matters (a lease's fence, a token, a download token's
@@ -17,17 +21,44 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
+from redis.asyncio.client import PubSub
+from redis.asyncio.cluster import ClusterNode
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
-from redis.exceptions import RedisError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisClusterException, RedisError
 
 from services.config import RedisSettings
 
 
-def create_redis(settings: RedisSettings, *, timeout: float = 1.0) -> Redis:
+class ClusterClient(RedisCluster):
+    """A Redis Cluster client whose failures are ``RedisError``s, as a single Redis's
+    are: redis-py raises ``RedisClusterException`` (a bare Exception) when no node
+    answers or a slot has no primary (mid-failover), and every caller here treats
+    ``RedisError`` as "Redis is down" (degraded token serving, uncached search)."""
+
+    async def initialize(self, *args: Any, **kwargs: Any) -> RedisCluster:
+        try:
+            return await super().initialize(*args, **kwargs)
+        except RedisClusterException as exc:
+            raise RedisConnectionError(f"Redis Cluster: {exc}") from exc
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().execute_command(*args, **kwargs)
+        except RedisClusterException as exc:
+            raise RedisConnectionError(f"Redis Cluster: {exc}") from exc
+
+
+# What every Redis user takes: one server (plain or found through Sentinel) or a
+# cluster client; both offer the same commands, scripts, pipelines and pub/sub.
+RedisClient = Redis | RedisCluster
+
+
+def create_redis(settings: RedisSettings, *, timeout: float = 1.0) -> RedisClient:
     # One immediate retry covers a pooled connection broken by a Redis restart (or,
     # through Sentinel, by a failover); more would only delay noticing a real outage.
     options: dict[str, Any] = {
@@ -37,6 +68,18 @@ def create_redis(settings: RedisSettings, *, timeout: float = 1.0) -> Redis:
         "health_check_interval": 15,
         "decode_responses": False,
     }
+    cluster = settings.cluster()
+    if cluster is not None:
+        # A failover moves slots: the client re-reads the slot map on MOVED or a
+        # connection error and tries again, a few times within about a node timeout.
+        return ClusterClient(
+            startup_nodes=[ClusterNode(host, port) for host, port in cluster.nodes],
+            password=cluster.password,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            health_check_interval=15,
+            decode_responses=False,
+        )
     target = settings.sentinel()
     if target is None:
         return Redis.from_url(settings.url, **options)
@@ -48,6 +91,16 @@ def create_redis(settings: RedisSettings, *, timeout: float = 1.0) -> Redis:
         target.master, redis_class=Redis, db=target.db, password=target.password, **options
     )
     return client
+
+
+async def subscriber(redis: RedisClient) -> PubSub:
+    """A pub/sub connection. On a Cluster, PUBLISH reaches every node, so one
+    connection to any node hears every channel: the node of the first channel's slot
+    (the client needs the slot map first). A lost node breaks the connection; the
+    caller subscribes again and lands on the slot's new primary."""
+    if isinstance(redis, RedisCluster):
+        await redis.initialize()
+    return redis.pubsub()
 
 
 class NotReplicated(RedisError):
@@ -71,7 +124,7 @@ class ReplicaAck:
         return cls(settings.acks, max(int(settings.wait_timeout_seconds * 1000), 1))
 
     async def run(
-        self, redis: Redis, script: AsyncScript, keys: Sequence[str], args: Sequence[Any]
+        self, redis: RedisClient, script: AsyncScript, keys: Sequence[str], args: Sequence[Any]
     ) -> Any:
         """``script``'s result once enough replicas acknowledged its writes.
 
@@ -79,10 +132,13 @@ class ReplicaAck:
         with the script. Raises ``NotReplicated`` when too few replicas answered."""
         if self.replicas <= 0:
             return await script(keys=keys, args=args)
-        async with redis.pipeline(transaction=False) as pipe:
-            await script(keys=keys, args=args, client=pipe)
-            pipe.wait(self.replicas, self.timeout_ms)
-            result, acked = await pipe.execute()
+        if isinstance(redis, RedisCluster):
+            result, acked = await self._run_on_cluster(redis, script, keys, args)
+        else:
+            async with redis.pipeline(transaction=False) as pipe:
+                await script(keys=keys, args=args, client=pipe)
+                pipe.wait(self.replicas, self.timeout_ms)
+                result, acked = await pipe.execute()
         if int(acked) < self.replicas:
             raise NotReplicated(
                 f"{acked} of {self.replicas} Redis replicas acknowledged "
@@ -90,6 +146,23 @@ class ReplicaAck:
                 result,
             )
         return result
+
+    async def _run_on_cluster(
+        self, redis: RedisCluster, script: AsyncScript, keys: Sequence[str], args: Sequence[Any]
+    ) -> tuple[Any, int]:
+        """The script and WAIT in one pipeline to the primary of the keys' slot, so
+        both go down one connection. A cluster pipeline does not load scripts: EVAL
+        (which also caches the script on that node)."""
+        node = redis.get_node_from_key(keys[0])
+        async with redis.pipeline(transaction=False) as pipe:
+            pipe.eval(_text(script.script), len(keys), *keys, *args)
+            pipe.execute_command("WAIT", self.replicas, self.timeout_ms, target_nodes=node)
+            result, acked = await pipe.execute()
+        return result, int(acked)
+
+
+def _text(script: Any) -> str:
+    return bytes(script).decode() if isinstance(script, bytes | memoryview) else str(script)
 
 
 NO_ACK = ReplicaAck()  # single Redis, or replication not waited for

@@ -7,9 +7,15 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import redis
+from redis.cluster import ClusterNode
+from redis.crc import key_slot
+
+from services.config import RedisSettings
 
 
 def free_port() -> int:
@@ -32,9 +38,11 @@ class PrivateRedis:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self, replica_of: int | None = None) -> PrivateRedis:
-        """Starts it (as a replica of 127.0.0.1:``replica_of`` if given)."""
+    def start(self, replica_of: int | None = None, options: Sequence[str] = ()) -> PrivateRedis:
+        """Starts it (as a replica of 127.0.0.1:``replica_of`` if given), with extra
+        command-line ``options``."""
         extra = ["--replicaof", "127.0.0.1", str(replica_of)] if replica_of else []
+        extra += options
         self.proc = subprocess.Popen(
             [
                 self._binary,
@@ -215,3 +223,152 @@ class SentinelSetup:
                 proc.wait(10)
         for server in self.servers:
             server.stop()
+
+
+class RedisClusterSetup:
+    """A real Redis Cluster on free loopback ports: ``primaries`` primaries with
+    ``replicas`` replicas each, made by ``redis-cli --cluster create`` (16384 slots
+    spread over the primaries), with a short node timeout so a failover is quick."""
+
+    def __init__(
+        self, workdir: Path, primaries: int = 3, replicas: int = 1, node_timeout_ms: int = 2000
+    ) -> None:
+        self._workdir = workdir
+        self.replicas_per_primary = replicas
+        self.servers = [
+            PrivateRedis(workdir / f"node-{i}") for i in range(primaries * (replicas + 1))
+        ]
+        self._node_timeout_ms = node_timeout_ms
+
+    @property
+    def url(self) -> str:
+        """``REDIS_URL`` for the services: two seed nodes are enough (the client reads
+        the slot map from the first that answers)."""
+        seeds = ",".join(f"127.0.0.1:{s.port}" for s in self.servers[:2])
+        return f"redis+cluster://{seeds}"
+
+    def start(self) -> RedisClusterSetup:
+        try:
+            for server in self.servers:
+                server._workdir.mkdir(parents=True, exist_ok=True)
+                server.start(
+                    options=[
+                        "--cluster-enabled",
+                        "yes",
+                        "--cluster-config-file",
+                        str(server._workdir / "nodes.conf"),
+                        "--cluster-node-timeout",
+                        str(self._node_timeout_ms),
+                        # The bus port defaults to port + 10000, past 65535 for a
+                        # high free port: one of its own.
+                        "--cluster-port",
+                        str(free_port()),
+                    ]
+                )
+            subprocess.run(
+                [
+                    "redis-cli",
+                    "--cluster",
+                    "create",
+                    *(f"127.0.0.1:{s.port}" for s in self.servers),
+                    "--cluster-replicas",
+                    str(self.replicas_per_primary),
+                    "--cluster-yes",
+                ],
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                timeout=60,
+            )
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        """Until every node says the cluster is ok and every primary has its replicas
+        online (so WAIT 1 can be answered)."""
+        deadline = time.monotonic() + timeout
+        while not (self._ready() and self._replicating()):
+            if time.monotonic() > deadline:
+                raise TimeoutError("Redis Cluster did not become ready")
+            time.sleep(0.1)
+
+    def _replicating(self) -> bool:
+        """A write on every primary is acknowledged by its replicas (WAIT): right after
+        ``--cluster create`` a replica may say online and still be resynchronising."""
+        for port in self.primary_ports():
+            client = redis.Redis(port=port, socket_timeout=2)
+            try:
+                slots = client.cluster("slots")
+                mine = next(s for s in slots if int(s[2][1]) == port)
+                key = next(
+                    f"ready-{i}"
+                    for i in range(100_000)
+                    if mine[0] <= key_slot(f"ready-{i}".encode()) <= mine[1]
+                )
+                client.set(key, 1, px=1000)
+                if (
+                    int(client.execute_command("WAIT", self.replicas_per_primary, 1000))
+                    < self.replicas_per_primary
+                ):
+                    return False
+            except (redis.RedisError, StopIteration):
+                return False
+            finally:
+                client.close()
+        return True
+
+    def _ready(self) -> bool:
+        primaries = 0
+        for server in self.servers:
+            client = redis.Redis(port=server.port, socket_timeout=1)
+            try:
+                if client.cluster("info").get("cluster_state") != "ok":
+                    return False
+                info = client.info("replication")
+                if info.get("role") == "master":
+                    primaries += 1
+                    online = sum(
+                        1
+                        for k, v in info.items()
+                        if k.startswith("slave")
+                        and isinstance(v, dict)
+                        and v.get("state") == "online"
+                    )
+                    if online < self.replicas_per_primary:
+                        return False
+            except redis.RedisError:
+                return False
+            finally:
+                client.close()
+        return primaries * (self.replicas_per_primary + 1) == len(self.servers)
+
+    def server(self, port: int) -> PrivateRedis:
+        return next(s for s in self.servers if s.port == port)
+
+    def primary_ports(self) -> list[int]:
+        ports = []
+        for server in self.servers:
+            client = redis.Redis(port=server.port, socket_timeout=1)
+            try:
+                if client.info("replication").get("role") == "master":
+                    ports.append(server.port)
+            finally:
+                client.close()
+        return ports
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+
+
+def sync_client(url: str, **options: Any) -> redis.Redis | redis.RedisCluster:
+    """A synchronous client for a test's ``REDIS_URL``: a plain Redis, or a cluster
+    client (commands routed by key slot, SCAN over every primary)."""
+    target = RedisSettings(url=url).cluster()
+    if target is None:
+        return redis.Redis.from_url(url, **options)
+    nodes = [ClusterNode(host, port) for host, port in target.nodes]
+    return redis.RedisCluster(startup_nodes=nodes, password=target.password, **options)
