@@ -19,13 +19,12 @@ from pathlib import Path
 
 import grpc
 import pytest
-import redis as redis_lib
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.generated.skyroute.search.v1 import search_service_pb2 as pb
 from services.generated.skyroute.search.v1 import search_service_pb2_grpc as pb_grpc
-from tests.utils.redis_server import free_port
+from tests.utils.redis_server import free_port, sync_client
 from tests.utils.search_cluster import SearchCluster, error_details, seeded_database
 from tests.utils.sim import Sim, new_clients
 from tests.utils.token_cluster import TokenCluster
@@ -48,7 +47,7 @@ class Stack:
         return self.tokens.client_ids["amadeus"]
 
     def flush_cache(self) -> None:
-        client = redis_lib.Redis.from_url(self.redis_url)
+        client = sync_client(self.redis_url)
         try:
             keys = list(client.scan_iter(match=f"{self.prefix}:search:*", count=1000))
             if keys:
@@ -61,7 +60,7 @@ class Stack:
         self.tokens.stop()
         self.sim.stop()
         self.flush_cache()
-        client = redis_lib.Redis.from_url(self.redis_url)
+        client = sync_client(self.redis_url)
         try:
             keys = list(client.scan_iter(match=f"{self.prefix}:*", count=1000))
             if keys:
@@ -125,6 +124,7 @@ def sources(response: pb.SearchFlightsResponse) -> set[int]:
     return {i.source for i in response.itineraries}
 
 
+@pytest.mark.redis_backends
 async def test_revoked_token_one_refresh_across_replicas(fresh: Stack) -> None:
     stack = fresh
     pairs = stubs(stack)
@@ -225,6 +225,7 @@ async def test_unreachable_provider_gives_partial_inventory_results(
         dead.stop()
 
 
+@pytest.mark.redis_backends
 async def test_provider_offers_resolve_and_price(fresh: Stack) -> None:
     stack = fresh
     channel = stack.search.channel()
