@@ -23,7 +23,6 @@ from pathlib import Path
 
 import grpc
 import pytest
-import redis as redis_lib
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from sqlalchemy import text
@@ -42,6 +41,7 @@ from tests.utils.booking_cluster import (
     sim_orders,
 )
 from tests.utils.pgbouncer import DATABASE_PATHS, services_database
+from tests.utils.redis_server import sync_client
 from tests.utils.search_cluster import SearchCluster, error_details, seeded_database
 from tests.utils.sim import Sim, new_clients
 from tests.utils.token_cluster import TokenCluster
@@ -87,7 +87,7 @@ class Stack:
         self.search.stop()
         self.tokens.stop()
         self.sim.stop()
-        client = redis_lib.Redis.from_url(self.redis_url)
+        client = sync_client(self.redis_url)
         try:
             keys = list(client.scan_iter(match=f"{self.prefix}:*", count=1000))
             if keys:
@@ -184,6 +184,7 @@ def reason(error: grpc.aio.AioRpcError) -> tuple[str, dict[str, str]]:
     return "", {}
 
 
+@pytest.mark.redis_backends
 async def test_search_book_confirm_and_download_the_itinerary(
     stack: Stack, clients: Clients
 ) -> None:
