@@ -393,9 +393,11 @@ def clear_dev_keys(redis_url: str) -> None:
     """Deletes the previous run's keys (tokens the fresh stand-in never issued)."""
     try:
         import redis  # the project's venv has it; run_stack otherwise needs only stdlib
+
+        from services.redis_client import sync_client
     except ImportError:
         return
-    client = redis.Redis.from_url(redis_url)
+    client = sync_client(redis_url)
     try:
         keys = list(client.scan_iter(match=f"{DEV_KEY_PREFIX}:*", count=1000))
         if keys:

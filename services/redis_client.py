@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import redis
+import redis.cluster
 from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.client import PubSub
 from redis.asyncio.cluster import ClusterNode
@@ -91,6 +93,17 @@ def create_redis(settings: RedisSettings, *, timeout: float = 1.0) -> RedisClien
         target.master, redis_class=Redis, db=target.db, password=target.password, **options
     )
     return client
+
+
+def sync_client(url: str, **options: Any) -> redis.Redis | redis.RedisCluster:
+    """A synchronous client for ``REDIS_URL`` (tools, tests): a plain Redis or a cluster
+    client (commands routed by key slot, SCAN over every primary, DELETE split by
+    slot). Not for Sentinel URLs."""
+    target = RedisSettings(url=url).cluster()
+    if target is None:
+        return redis.Redis.from_url(url, **options)
+    nodes = [redis.cluster.ClusterNode(host, port) for host, port in target.nodes]
+    return redis.RedisCluster(startup_nodes=nodes, password=target.password, **options)
 
 
 async def subscriber(redis: RedisClient) -> PubSub:

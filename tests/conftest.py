@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 import redis
 
+from services.redis_client import sync_client
 from tests.utils.pgbouncer import PgBouncer
-from tests.utils.redis_server import RedisClusterSetup, sync_client
+from tests.utils.redis_server import RedisClusterSetup
 from tests.utils.sim import Sim, new_clients
 from tests.utils.token_cluster import TokenCluster
 

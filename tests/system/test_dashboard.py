@@ -18,9 +18,9 @@ from typing import Any
 import grpc
 import pytest
 
+from services.redis_client import sync_client
 from tests.utils.booking_cluster import BookingCluster, provider_env
 from tests.utils.processes import ROOT
-from tests.utils.redis_server import sync_client
 from tests.utils.search_cluster import SearchCluster, seeded_database
 from tests.utils.sim import Sim, new_clients
 from tests.utils.token_cluster import TokenCluster

@@ -20,7 +20,7 @@ from redis.asyncio import Redis
 from services.generated.skyroute.search.v1 import search_service_pb2 as pb
 from services.generated.skyroute.search.v1 import search_service_pb2_grpc as pb_grpc
 from services.rate_budget import BudgetExhausted, RateBudget, RateBudgetSettings, background
-from tests.utils.redis_server import sync_client
+from services.redis_client import sync_client
 from tests.utils.search_cluster import SearchCluster, seeded_database
 from tests.utils.sim import Sim, new_clients
 from tests.utils.token_cluster import TokenCluster

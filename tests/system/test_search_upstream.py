@@ -24,7 +24,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.generated.skyroute.search.v1 import search_service_pb2 as pb
 from services.generated.skyroute.search.v1 import search_service_pb2_grpc as pb_grpc
-from tests.utils.redis_server import free_port, sync_client
+from services.redis_client import sync_client
+from tests.utils.redis_server import free_port
 from tests.utils.search_cluster import SearchCluster, error_details, seeded_database
 from tests.utils.sim import Sim, new_clients
 from tests.utils.token_cluster import TokenCluster

@@ -9,13 +9,9 @@ import subprocess
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import redis
-from redis.cluster import ClusterNode
 from redis.crc import key_slot
-
-from services.config import RedisSettings
 
 
 def free_port() -> int:
@@ -362,13 +358,3 @@ class RedisClusterSetup:
     def stop(self) -> None:
         for server in self.servers:
             server.stop()
-
-
-def sync_client(url: str, **options: Any) -> redis.Redis | redis.RedisCluster:
-    """A synchronous client for a test's ``REDIS_URL``: a plain Redis, or a cluster
-    client (commands routed by key slot, SCAN over every primary)."""
-    target = RedisSettings(url=url).cluster()
-    if target is None:
-        return redis.Redis.from_url(url, **options)
-    nodes = [ClusterNode(host, port) for host, port in target.nodes]
-    return redis.RedisCluster(startup_nodes=nodes, password=target.password, **options)
