@@ -21,6 +21,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis
@@ -68,35 +69,51 @@ def _p(latencies: list[float], q: float) -> float:
     return statistics.quantiles(latencies, n=100)[int(q) - 1]
 
 
-async def _bench(
-    name: str, cluster: TokenCluster, ports: Sequence[int], callers: int, seconds: float
-) -> list[str]:
-    client = TokenClient(cluster.addresses, CALLER, cluster.caller_key, timeout=10.0)
-    rows = []
-    try:
-        await client.get_token(PROVIDER)  # warm: the first token fetched
+@dataclass
+class Sample:
+    """One backend's measurements of one call, summed over rounds."""
 
-        async def get_token(_: int) -> None:
-            await client.get_token(PROVIDER)
+    calls: int = 0
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    commands: Counter[str] = field(default_factory=Counter)
 
-        async def download(i: int) -> None:
-            resource = f"itinerary/B{i}"
-            issued = await client.issue_download_token(resource, 60, max_uses=1)
-            await client.validate_download_token(issued.download_token, resource=resource)
+    def row(self, backend: str, label: str, callers: int) -> str:
+        top = ", ".join(f"{n} {c / self.calls:.2f}" for n, c in self.commands.most_common(4))
+        return (
+            f"| {backend} | {label} | {callers} | {self.calls / self.seconds:,.0f}/s | "
+            f"{_p(self.latencies, 50):.2f} | {_p(self.latencies, 99):.2f} | "
+            f"{self.commands.total() / self.calls:.2f} ({top}) |"
+        )
 
-        for label, call in (("GetToken", get_token), ("issue+validate", download)):
-            before = _commands(ports)
+
+class Backend:
+    """Token replicas on one Redis setup, and a client of theirs."""
+
+    def __init__(self, name: str, ports: Sequence[int], tokens: TokenCluster) -> None:
+        self.name = name
+        self.ports = ports
+        self.tokens = tokens
+        self.client = TokenClient(tokens.addresses, CALLER, tokens.caller_key, timeout=10.0)
+        self.samples: dict[str, Sample] = {}
+
+    async def get_token(self, _: int) -> None:
+        await self.client.get_token(PROVIDER)
+
+    async def download(self, i: int) -> None:
+        resource = f"itinerary/B{i}"
+        issued = await self.client.issue_download_token(resource, 60, max_uses=1)
+        await self.client.validate_download_token(issued.download_token, resource=resource)
+
+    async def measure(self, callers: int, seconds: float) -> None:
+        for label, call in (("GetToken", self.get_token), ("issue+validate", self.download)):
+            sample = self.samples.setdefault(label, Sample())
+            before = _commands(self.ports)
             calls, latencies = await _measure(call, callers, seconds)
-            used = _commands(ports) - before
-            top = ", ".join(f"{n} {c / calls:.2f}" for n, c in used.most_common(4))
-            rows.append(
-                f"| {name} | {label} | {callers} | {calls / seconds:,.0f}/s | "
-                f"{_p(latencies, 50):.2f} | {_p(latencies, 99):.2f} | "
-                f"{used.total() / calls:.2f} ({top}) |"
-            )
-    finally:
-        await client.close()
-    return rows
+            sample.commands += _commands(self.ports) - before
+            sample.calls += calls
+            sample.seconds += seconds
+            sample.latencies += latencies
 
 
 async def _run(args: argparse.Namespace, workdir: Path) -> list[str]:
@@ -104,32 +121,42 @@ async def _run(args: argparse.Namespace, workdir: Path) -> list[str]:
     single = PrivateRedis(workdir / "single").start()
     cluster_setup = RedisClusterSetup(workdir / "cluster")
     group = ProcessGroup(workdir)
-    rows: list[str] = []
+    backends: list[Backend] = []
     try:
         cluster_setup.start()
         client_id = "bench-redis-backends"
         sim = ProviderSim(group, [client_id], args.token_ttl)
-        backends = (
+        for name, url, ports in (
             ("single", single.url, [single.port]),
             ("cluster", cluster_setup.url, cluster_setup.primary_ports()),
-        )
-        for name, url, ports in backends:
+        ):
             prefix = f"bench-{name}-{secrets.token_hex(4)}"
             tokens = TokenCluster(group, sim, client_id, url, prefix, args.replicas)
-            try:
-                rows += await _bench(name, tokens, ports, args.callers, args.seconds)
-            finally:
-                tokens.stop()
+            backends.append(Backend(name, ports, tokens))
+            await backends[-1].get_token(0)  # warm: the first token fetched
+        # Alternating order (single, cluster, cluster, single, ...): the machine's
+        # load drifts, and neither backend always goes first.
+        for r in range(args.rounds):
+            for backend in backends if r % 2 == 0 else reversed(backends):
+                await backend.measure(args.callers, args.seconds)
+        return [
+            sample.row(b.name, label, args.callers)
+            for label in ("GetToken", "issue+validate")
+            for b in backends
+            for sample in [b.samples[label]]
+        ]
     finally:
+        for backend in backends:
+            await backend.client.close()
         group.close()
         cluster_setup.stop()
         single.stop()
-    return rows
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="benchmarks.redis_backends_bench", description=__doc__)
-    parser.add_argument("--seconds", type=float, default=8.0, help="per measurement")
+    parser.add_argument("--seconds", type=float, default=4.0, help="per measurement")
+    parser.add_argument("--rounds", type=int, default=4, help="measurements per backend")
     parser.add_argument("--callers", type=int, default=16, help="concurrent callers")
     parser.add_argument("--replicas", type=int, default=2, help="token replicas")
     parser.add_argument("--token-ttl", type=float, default=5.0, help="stand-in token lifetime")
