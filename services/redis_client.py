@@ -25,7 +25,7 @@ import redis
 import redis.cluster
 from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.client import PubSub
-from redis.asyncio.cluster import ClusterNode
+from redis.asyncio.cluster import ClusterNode, ClusterPipeline
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
@@ -35,24 +35,51 @@ from redis.exceptions import RedisClusterException, RedisError
 
 from services.config import RedisSettings
 
+# What redis-py's cluster client raises that is not a RedisError: RedisClusterException
+# when no node answers or a slot has no primary (mid-failover); AttributeError or
+# RuntimeError when, on a failover, the client's topology refresh closes a connection
+# that another command is writing to (its writer None, or uvloop's "handler is closed";
+# redis/redis-py#3835 is one such race). Seen in tests/system/test_token_cluster_failover.
+_CLUSTER_TROUBLE = (RedisClusterException, AttributeError, RuntimeError)
+# What a pub/sub loop treats as a lost subscription, on one server or a cluster (the
+# cluster's pub/sub is not wrapped like its commands).
+SUBSCRIPTION_LOST = (RedisError, OSError, *_CLUSTER_TROUBLE)
+
+
+class ClusterPipelineRedisErrors(ClusterPipeline):
+    """A cluster pipeline whose failures are ``RedisError``s (as ``ClusterClient``)."""
+
+    async def execute(self, raise_on_error: bool = True, allow_redirections: bool = True) -> Any:
+        try:
+            return await super().execute(raise_on_error, allow_redirections)
+        except _CLUSTER_TROUBLE as exc:
+            raise RedisConnectionError(f"Redis Cluster: {type(exc).__name__}: {exc}") from exc
+
 
 class ClusterClient(RedisCluster):
     """A Redis Cluster client whose failures are ``RedisError``s, as a single Redis's
-    are: redis-py raises ``RedisClusterException`` (a bare Exception) when no node
-    answers or a slot has no primary (mid-failover), and every caller here treats
-    ``RedisError`` as "Redis is down" (degraded token serving, uncached search)."""
+    are (see ``_CLUSTER_TROUBLE``): every caller here treats ``RedisError`` as "Redis
+    is down" (degraded token serving, uncached search, download tokens UNAVAILABLE)."""
 
     async def initialize(self, *args: Any, **kwargs: Any) -> RedisCluster:
         try:
             return await super().initialize(*args, **kwargs)
-        except RedisClusterException as exc:
-            raise RedisConnectionError(f"Redis Cluster: {exc}") from exc
+        except _CLUSTER_TROUBLE as exc:
+            raise RedisConnectionError(f"Redis Cluster: {type(exc).__name__}: {exc}") from exc
 
     async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
         try:
             return await super().execute_command(*args, **kwargs)
-        except RedisClusterException as exc:
-            raise RedisConnectionError(f"Redis Cluster: {exc}") from exc
+        except _CLUSTER_TROUBLE as exc:
+            raise RedisConnectionError(f"Redis Cluster: {type(exc).__name__}: {exc}") from exc
+
+    def pipeline(
+        self, transaction: Any | None = None, shard_hint: Any | None = None
+    ) -> ClusterPipeline:
+        if shard_hint:
+            raise RedisClusterException("shard_hint is deprecated in cluster mode")
+        # mypy sees an abstract attribute that RedisCluster.pipeline instantiates too.
+        return ClusterPipelineRedisErrors(self, transaction)  # type: ignore[abstract]
 
 
 # What every Redis user takes: one server (plain or found through Sentinel) or a
@@ -72,11 +99,16 @@ def create_redis(settings: RedisSettings, *, timeout: float = 1.0) -> RedisClien
     }
     cluster = settings.cluster()
     if cluster is not None:
-        # A failover moves slots: the client re-reads the slot map on MOVED or a
-        # connection error and tries again, a few times within about a node timeout.
+        # A failover moves slots: the client follows MOVED and re-reads the slot map
+        # after a connection error. It does not resend a command whose connection
+        # broke (redis-py would, 3 times): on a failover its refresh closes connections
+        # with commands in flight, which may have run, and the scripts are not
+        # idempotent (a download token's use would count twice). The caller sees a
+        # RedisError instead, as for any Redis outage.
         return ClusterClient(
             startup_nodes=[ClusterNode(host, port) for host, port in cluster.nodes],
             password=cluster.password,
+            retry=Retry(NoBackoff(), 0),
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
             health_check_interval=15,

@@ -235,6 +235,7 @@ class RedisClusterSetup:
             PrivateRedis(workdir / f"node-{i}") for i in range(primaries * (replicas + 1))
         ]
         self._node_timeout_ms = node_timeout_ms
+        self._bus_ports = {s.port: free_port() for s in self.servers}
 
     @property
     def url(self) -> str:
@@ -243,24 +244,25 @@ class RedisClusterSetup:
         seeds = ",".join(f"127.0.0.1:{s.port}" for s in self.servers[:2])
         return f"redis+cluster://{seeds}"
 
+    def _options(self, server: PrivateRedis) -> list[str]:
+        return [
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            str(server._workdir / "nodes.conf"),
+            "--cluster-node-timeout",
+            str(self._node_timeout_ms),
+            # The bus port defaults to port + 10000, past 65535 for a high free port:
+            # one of its own, kept across a restart.
+            "--cluster-port",
+            str(self._bus_ports[server.port]),
+        ]
+
     def start(self) -> RedisClusterSetup:
         try:
             for server in self.servers:
                 server._workdir.mkdir(parents=True, exist_ok=True)
-                server.start(
-                    options=[
-                        "--cluster-enabled",
-                        "yes",
-                        "--cluster-config-file",
-                        str(server._workdir / "nodes.conf"),
-                        "--cluster-node-timeout",
-                        str(self._node_timeout_ms),
-                        # The bus port defaults to port + 10000, past 65535 for a
-                        # high free port: one of its own.
-                        "--cluster-port",
-                        str(free_port()),
-                    ]
-                )
+                server.start(options=self._options(server))
             subprocess.run(
                 [
                     "redis-cli",
@@ -354,6 +356,50 @@ class RedisClusterSetup:
             finally:
                 client.close()
         return ports
+
+    def _alive(self) -> list[PrivateRedis]:
+        return [s for s in self.servers if s.proc is not None and s.proc.poll() is None]
+
+    def slot_primary(self, key: str) -> int | None:
+        """The port of the primary serving ``key``'s slot, as the live nodes agree on
+        it with the cluster state ok; None while they do not."""
+        slot = key_slot(key.encode())
+        answers = set()
+        for server in self._alive():
+            client = redis.Redis(port=server.port, socket_timeout=1)
+            try:
+                if client.cluster("info").get("cluster_state") != "ok":
+                    return None
+                owner = next(r for r in client.cluster("slots") if r[0] <= slot <= r[1])
+                answers.add(int(owner[2][1]))
+            except (redis.RedisError, StopIteration):
+                return None
+            finally:
+                client.close()
+        return answers.pop() if len(answers) == 1 else None
+
+    def kill_slot_primary(self, key: str) -> int:
+        """SIGKILLs the primary of ``key``'s slot; returns its port."""
+        port = self.slot_primary(key)
+        assert port is not None, "the cluster does not agree on a primary"
+        self.server(port).kill()
+        return port
+
+    def restart(self, port: int) -> None:
+        """Starts a killed node again on its port and its nodes.conf: it rejoins the
+        cluster as a replica of the primary that replaced it."""
+        self.server(port).start(options=self._options(self.server(port)))
+
+    def wait_for_slot_primary(self, key: str, other_than: int, timeout: float = 30.0) -> int:
+        """Until a primary other than ``other_than`` serves ``key``'s slot."""
+        deadline = time.monotonic() + timeout
+        while True:
+            port = self.slot_primary(key)
+            if port is not None and port != other_than:
+                return port
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no new primary for {key!r} (saw {port})")
+            time.sleep(0.05)
 
     def stop(self) -> None:
         for server in self.servers:
