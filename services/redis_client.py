@@ -7,7 +7,7 @@ new connection asks the sentinels for the current primary, so after a failover a
 broken connection's retry (and a pub/sub re-subscription) lands on the new one. On a
 Cluster the client routes each command by its key's slot and follows MOVED/ASK; every
 multi-key script keeps its keys in one slot by a hash tag (docs/architecture.md, "Redis
-key layout").
+Cluster: keys and slots").
 
 Replication is asynchronous: a failover loses the writes no replica had received.
 ``ReplicaAck`` runs a write that matters (a lease's fence, a token, a download token's
