@@ -47,8 +47,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shlex
 import sys
 from collections.abc import Mapping, Sequence
+from typing import NoReturn
 
 import grpc
 
@@ -57,22 +59,30 @@ from skyroute_cli import booking, search, tokens
 from skyroute_cli.common import (
     EXIT_RPC_ERROR,
     EXIT_USAGE,
-    PROG,
     UsageError,
     describe_rpc_error,
     positive_float,
 )
-from skyroute_cli.output import Output, error_line, unreachable
+from skyroute_cli.output import Output, error_line, program, safe, unreachable
+
+
+class Parser(argparse.ArgumentParser):
+    """Bad usage is one line too, pointing at the command's --help (argparse makes
+    the subcommands' parsers of this class as well)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"error: {safe(message)} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=PROG,
+    prog = shlex.join(program())  # usage lines name the program as it was run
+    parser = Parser(
+        prog=prog,
         description="Demo and debug the skyroute stack: search flights, book "
         "them, open itineraries, inspect the token service.",
         epilog="Reads SEARCH_SERVICE_ADDRESSES, BOOKING_SERVICE_ADDRESSES, BOOKING_JWT_* "
         "and TOKEN_* from the environment (source .run/dev.env after make run). "
-        f"`{PROG} GROUP COMMAND --help` describes each command.",
+        f"`{prog} GROUP COMMAND --help` describes each command.",
     )
     parser.add_argument(
         "--timeout",

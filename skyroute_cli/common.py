@@ -24,7 +24,6 @@ from services.generated.skyroute.common.v1 import money_pb2
 from services.money_text import money_text as money_text_of
 from skyroute_cli.output import relative_text
 
-PROG = "python -m skyroute_cli"
 EXIT_RPC_ERROR = 1
 EXIT_USAGE = 2
 # The seeded inventory is priced in USD; a price limit without a currency means USD.

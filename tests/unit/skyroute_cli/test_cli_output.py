@@ -359,3 +359,16 @@ def test_hint_command_is_shell_quoted() -> None:
     assert label == "open it"
     assert shlex.split(command)[-3:] == ["booking", "get", "it's"]
     assert shlex.split(command)[:3] == program()
+
+
+def test_bad_usage_is_one_line_naming_the_commands_help(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["search", "flights", "--from", "LHR"], {})
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "error: the following arguments are required: --to, --date "
+        f"(see {shlex.join(program())} search flights --help)\n"
+    )
