@@ -273,8 +273,16 @@ def wants_colour(stream: IO[str], env: Mapping[str, str]) -> bool:
     return bool(isatty and isatty())
 
 
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        # rich exits 1 itself; main() ends a command whose reader went away the same
+        # way whether rich or print() hit it.
+        self.quiet = True
+        raise BrokenPipeError
+
+
 def console(stream: IO[str], colour: bool) -> Console:
-    return Console(
+    return _Console(
         file=stream,
         force_terminal=colour,
         color_system="auto" if colour else None,

@@ -9,6 +9,8 @@ import json
 import os
 import shlex
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from concurrent import futures
 from typing import Any
@@ -276,7 +278,18 @@ def test_rerun_sets_the_option_and_never_repeats_a_jwt() -> None:
 
 class FailingSearch(spb_grpc.SearchServiceServicer):
     """Answers PriceOffer with the status the offer id names, as our services send
-    them (ErrorInfo, BadRequest)."""
+    them (ErrorInfo, BadRequest); SearchFlights with far more than a pipe holds."""
+
+    def SearchFlights(
+        self, request: spb.SearchFlightsRequest, context: grpc.ServicerContext
+    ) -> spb.SearchFlightsResponse:
+        return spb.SearchFlightsResponse(
+            itineraries=[
+                spb.Itinerary(offer_id=f"offer-{i}-" + "x" * 200, total_price={"units": i})
+                for i in range(2000)
+            ],
+            total_size=2000,
+        )
 
     def PriceOffer(self, request: spb.PriceOfferRequest, context: grpc.ServicerContext) -> Any:
         errors = {
@@ -372,3 +385,23 @@ def test_bad_usage_is_one_line_naming_the_commands_help(
         "error: the following arguments are required: --to, --date "
         f"(see {shlex.join(program())} search flights --help)\n"
     )
+
+
+@pytest.mark.parametrize("json_flag", [[], ["--json"]], ids=["text", "json"])
+def test_a_reader_that_goes_away_ends_the_command_quietly(
+    search_address: str, json_flag: list[str]
+) -> None:
+    """``... | head -1``: no traceback, the status of a broken pipe."""
+    query = [*json_flag, "search", "flights", "--from", "LHR", "--to", "JFK", "--date", "+1"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "skyroute_cli", *query],
+        env={**os.environ, "SEARCH_SERVICE_ADDRESSES": search_address},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline()
+    assert first == b"{\n" if json_flag else first.split()[:2] == [b"PRICE", b"DURATION"]
+    proc.stdout.close()  # about 500 kB are still to come
+    assert proc.wait(timeout=60) == 141, proc.stderr.read()
+    assert proc.stderr.read() == b""
