@@ -223,6 +223,22 @@ class Endpoint:
 _LOOK_IN_LOGS = {"INTERNAL", "UNKNOWN", "DATA_LOSS", "DEADLINE_EXCEEDED"}
 
 
+# What to do about a failure the user can fix from here.
+_USER_JWT = "--user NAME mints a fresh development JWT from BOOKING_JWT_*"
+_CALLER = "check TOKEN_CALLER_ID and TOKEN_CALLER_KEY (source .run/dev.env after make run)"
+REASON_HINTS = {
+    "TOKEN_MISSING": _USER_JWT,
+    "TOKEN_EXPIRED": _USER_JWT,
+    "TOKEN_INVALID": _USER_JWT,
+    "TOKEN_MALFORMED": _USER_JWT,
+    "TOKEN_SIGNATURE_INVALID": _USER_JWT + " (a JWT from an earlier make run?)",
+    "TOKEN_KEY_UNKNOWN": _USER_JWT + " (a JWT from an earlier make run?)",
+    "TOKEN_ISSUER_OR_AUDIENCE_INVALID": _USER_JWT,
+    "CALLER_CREDENTIALS_MISSING": _CALLER,
+    "CALLER_CREDENTIALS_INVALID": _CALLER,
+}
+
+
 def unreachable(error: Mapping[str, Any]) -> bool:
     """UNAVAILABLE from gRPC itself (no connection, nobody listening, a server going
     away), not an UNAVAILABLE our services send with their ErrorInfo."""
@@ -258,6 +274,9 @@ def error_line(error: Mapping[str, Any], endpoint: Endpoint | None = None) -> st
         notes.append(f"request id {error['request_id']}")
     if notes:
         text += f" ({'; '.join(notes)})"
+    hint = REASON_HINTS.get(str(reason)) if error.get("domain") == ERROR_DOMAIN else None
+    if hint:
+        text += f": {hint}"
     return safe(text)
 
 

@@ -303,6 +303,18 @@ def test_usage_and_rpc_errors(stack: Stack) -> None:
     assert error["code"] == "INVALID_ARGUMENT" and error["request_id"]
     assert error["field_violations"] == [{"field": "origin", "description": "unknown airport XXX"}]
 
+    # A credential the service refuses: the line says how to get a good one.
+    refused = cli(cli_env(stack, SKYROUTE_USER_JWT="not.a.jwt"), "booking", "list", expect=1)
+    assert refused.stderr.startswith("error: ") and refused.stderr.endswith(
+        ": --user NAME mints a fresh development JWT from BOOKING_JWT_*\n"
+    )
+    wrong_key = {**token_env(stack, "booking"), "TOKEN_CALLER_KEY": "not-the-key"}
+    refused = cli(wrong_key, "token", "status", expect=1)
+    assert refused.stderr == (
+        "error: invalid caller credentials (CALLER_CREDENTIALS_INVALID): check "
+        "TOKEN_CALLER_ID and TOKEN_CALLER_KEY (source .run/dev.env after make run)\n"
+    )
+
     # The shape is the CLI's to check; the values are the service's.
     undocumented = (
         "booking",

@@ -203,6 +203,25 @@ def test_other_errors_say_their_reason() -> None:
     assert error_line({"code": "PERMISSION_DENIED", "message": "no"}) == "no (PERMISSION_DENIED)"
 
 
+def test_errors_the_user_can_fix_say_how() -> None:
+    error = {
+        "code": "UNAUTHENTICATED",
+        "message": "the token has expired",
+        "reason": "TOKEN_EXPIRED",
+        "domain": "skyroute.dev",
+    }
+    assert error_line(error) == (
+        "the token has expired (TOKEN_EXPIRED): "
+        "--user NAME mints a fresh development JWT from BOOKING_JWT_*"
+    )
+    error.update(message="invalid caller credentials", reason="CALLER_CREDENTIALS_INVALID")
+    assert error_line(error).endswith(
+        ": check TOKEN_CALLER_ID and TOKEN_CALLER_KEY (source .run/dev.env after make run)"
+    )
+    error["domain"] = "elsewhere.example"  # only our own reasons
+    assert error_line(error) == "invalid caller credentials (CALLER_CREDENTIALS_INVALID)"
+
+
 def test_internal_errors_carry_the_request_id_and_retry_hint() -> None:
     error = {
         "code": "INTERNAL",
