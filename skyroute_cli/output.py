@@ -345,10 +345,12 @@ class Output:
 
     def hint(self, label: str, *argv: str) -> None:
         """``label: <command>``, the command runnable as printed."""
-        self.out.print(Text(f"{label}: ", style=MUTED).append(command_line(*argv), style=VALUE))
+        self.out.print(
+            Text().append(f"{label}: ", style=MUTED).append(command_line(*argv), style=VALUE)
+        )
 
     def note(self, text: str) -> None:
-        self.err.print(Text("note: ", style=WARN).append(safe(text)))
+        self.err.print(Text().append("note: ", style=WARN).append(safe(text)))
 
     def json(self, data: Any, *, compact: bool = False) -> None:
         indent = None if compact else 2
@@ -356,7 +358,7 @@ class Output:
 
     def error(self, text: str) -> None:
         """A one-line error on stderr: ``error: origin: unknown airport XXX``."""
-        self.err.print(Text("error: ", style=f"bold {BAD}").append(safe(text)))
+        self.err.print(Text().append("error: ", style=f"bold {BAD}").append(safe(text)))
 
     def error_json(self, error: Mapping[str, Any]) -> None:
         print(

@@ -136,7 +136,7 @@ def itinerary_table(itineraries: list[pb.Itinerary], label: str = "offer") -> Ta
     for itinerary in itineraries:
         table.add_row(
             *itinerary_cells(itinerary),
-            detail=Text(f"{label} ", style=MUTED).append(itinerary.offer_id, style=VALUE),
+            detail=Text().append(f"{label} ", style=MUTED).append(itinerary.offer_id, style=VALUE),
         )
     return table
 

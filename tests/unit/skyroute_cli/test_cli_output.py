@@ -113,6 +113,9 @@ def render(stream: io.StringIO, env: dict[str, str]) -> str:
 def test_colour_on_a_terminal() -> None:
     text = render(Terminal(), {"TERM": "xterm-256color"})
     assert ESC in text and "CONFIRMED" in text
+    # Only the labels are styled so: the message and the command read as plain text.
+    assert "error: \x1b[0morigin: unknown airport XXX\n" in text
+    assert "next: \x1b[0m\x1b[36m" in text
 
 
 @pytest.mark.parametrize(
