@@ -25,6 +25,7 @@ from search_service.pricing import money_cents
 from services.generated.skyroute.common.v1 import money_pb2
 from services.generated.skyroute.search.v1 import search_service_pb2 as pb
 from services.generated.skyroute.search.v1 import search_service_pb2_grpc as pb_grpc
+from skyroute_cli.__main__ import main as cli_main
 from tests.utils.search_cluster import SearchCluster, error_details, seeded_database
 from tests.utils.sim import Sim, new_clients
 from tests.utils.token_cluster import CALLERS, TokenCluster
@@ -356,3 +357,26 @@ async def test_identical_searches_on_two_replicas_cost_one_supplier_search(
     finally:
         for channel in pairs:
             await channel.close()
+
+
+def test_cli_hotels_search_and_price(stack: HotelStack, capsys: pytest.CaptureFixture[str]) -> None:
+    env = {"SEARCH_SERVICE_ADDRESSES": ",".join(stack.search.addresses)}
+    code = cli_main(
+        [
+            "hotels", "search", "--city-name", "London", "--check-in", "+35", "--check-out",
+            "+37", "--adults", "2", "--min-stars", "3", "--sort", "rating", "--page-size", "2",
+        ],
+        env,
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "/night" in out and "next page: --page-token" in out
+    offer_id = next(line.split()[-1] for line in out.splitlines() if "offer " in line)
+    assert cli_main(["hotels", "price", offer_id], env) == 0
+    priced = capsys.readouterr().out
+    assert "(unchanged)" in priced and "offer to book" in priced
+    code = cli_main(
+        ["hotels", "search", "--city", "PAR", "--check-in", "+3", "--check-out", "+40"], env
+    )
+    err = capsys.readouterr().err
+    assert code == 1 and "check_out_date" in err and "INVALID_ARGUMENT" in err
