@@ -7,6 +7,13 @@
                    [--max-price 800.00] [--flex N] [--sort price|duration|departure]
                    [--page-size N] [--page-token T] [--provider] [--json]
     search price OFFER_ID [--json]
+    hotels search --city PAR | --city-name Paris | --near LAT,LON [--radius KM]
+                  --check-in +30 --check-out +33 [--rooms N --adults N --children-ages 4,7]
+                  [--min-stars N] [--amenities WIFI,SPA] [--refundable] [--board breakfast]
+                  [--max-per-night '200 EUR'] [--max-total '900 EUR']
+                  [--sort price|stars|distance|rating] [--currency EUR] [--page-size N]
+                  [--page-token T] [--json]
+    hotels price OFFER_ID [--json]
     booking create --offer OFFER_ID [--offer ...] --email E [--phone P]
                    --passenger "First Last,1990-01-31[,ADULT|CHILD|INFANT]
                                 [,PASSPORT:X1234567:GB:2030-01-01]" [--passenger ...]
@@ -55,7 +62,7 @@ from typing import NoReturn
 import grpc
 
 from services.context import new_request_id, request_id_var
-from skyroute_cli import booking, search, tokens
+from skyroute_cli import booking, hotels, search, tokens
 from skyroute_cli.common import (
     EXIT_RPC_ERROR,
     EXIT_USAGE,
@@ -97,9 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="print results as protobuf JSON, and errors as JSON on stderr (for scripts)",
     )
     groups = parser.add_subparsers(
-        dest="group", required=True, metavar="{search,booking,token,download}"
+        dest="group", required=True, metavar="{search,hotels,booking,token,download}"
     )
     search.add_parsers(groups)
+    hotels.add_parsers(groups)
     booking.add_parsers(groups)
     tokens.add_parsers(groups)
     return parser

@@ -141,6 +141,18 @@ def itinerary_table(itineraries: list[pb.Itinerary], label: str = "offer") -> Ta
     return table
 
 
+def inventory_dates_text(origin: str, destination: str, dates: pb.InventoryDates) -> str:
+    """Where a search that found nothing could look instead (the service's hint)."""
+    span = f"{dates.first_date} to {dates.last_date}"
+    if dates.nonstop_to_destination:
+        found = f"inventory: non-stop {origin}→{destination} flights {span}"
+    else:
+        found = (
+            f"inventory: no non-stop {origin}→{destination} flights; flights from {origin} {span}"
+        )
+    return f"{found} (try --date {dates.first_date})"
+
+
 # ------------------------------------------------------------------------ commands
 
 
@@ -183,6 +195,8 @@ async def search_flights(
     if shown:
         out.table(itinerary_table(list(response.itineraries)))
     out.line(f"{shown} of {response.total_size} itineraries" if shown else "no itineraries found")
+    if not shown and response.HasField("inventory_dates"):
+        out.line(inventory_dates_text(args.origin, args.destination, response.inventory_dates))
     if response.partial:
         out.line(
             Text("partial: ", style=WARN),
