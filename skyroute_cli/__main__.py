@@ -118,7 +118,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     env = os.environ if env is None else env
     args = build_parser().parse_args(argv)
     args.argv = argv  # for hints that repeat the command (the next page)
-    out = args.out = Output(json_mode=args.json, env=env)
+    out = args.out = Output(env=env)
     # One id for every call of this command, in the services' logs as request_id; a
     # booking's idempotency key defaults to it too.
     request_id = getattr(args, "request_id", None) or new_request_id()

@@ -313,13 +313,12 @@ def console(stream: IO[str], colour: bool) -> Console:
 
 
 class Output:
-    """Where a command prints: stdout for results (text or JSON), stderr for notes
-    and errors."""
+    """Where a command prints for people: stdout for results, stderr for notes and
+    errors (and errors as JSON with --json; results as JSON go through ``emit``)."""
 
     def __init__(
         self,
         *,
-        json_mode: bool = False,
         stdout: IO[str] | None = None,
         stderr: IO[str] | None = None,
         env: Mapping[str, str] | None = None,
@@ -327,8 +326,6 @@ class Output:
         env = os.environ if env is None else env
         out = stdout or sys.stdout
         err = stderr or sys.stderr
-        self.json_mode = json_mode
-        self._stdout = out
         self._stderr = err
         self.out = console(out, wants_colour(out, env))
         self.err = console(err, wants_colour(err, env))
@@ -351,10 +348,6 @@ class Output:
 
     def note(self, text: str) -> None:
         self.err.print(Text().append("note: ", style=WARN).append(safe(text)))
-
-    def json(self, data: Any, *, compact: bool = False) -> None:
-        indent = None if compact else 2
-        print(json.dumps(data, indent=indent, ensure_ascii=False), file=self._stdout, flush=True)
 
     def error(self, text: str) -> None:
         """A one-line error on stderr: ``error: origin: unknown airport XXX``."""
