@@ -70,15 +70,20 @@ from skyroute_cli.common import (
     describe_rpc_error,
     positive_float,
 )
-from skyroute_cli.output import Output, error_line, program, safe, unreachable
+from skyroute_cli.output import Output, error_line, program, unreachable
+
+
+class BadUsage(Exception):
+    """What argparse found wrong with the command line."""
 
 
 class Parser(argparse.ArgumentParser):
-    """Bad usage is one line too, pointing at the command's --help (argparse makes
-    the subcommands' parsers of this class as well)."""
+    """Bad usage is reported by main() like every error: one line pointing at the
+    command's --help, or JSON with --json (argparse makes the subcommands' parsers of
+    this class as well)."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"error: {safe(message)} (see {self.prog} --help)\n")
+        raise BadUsage(f"{message} (see {self.prog} --help)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -116,9 +121,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     env = os.environ if env is None else env
-    args = build_parser().parse_args(argv)
+    out = Output(env=env)
+    try:
+        args = build_parser().parse_args(argv)
+    except BadUsage as exc:
+        if "--json" in argv:
+            out.error_json({"code": "USAGE", "message": str(exc)})
+        else:
+            out.error(str(exc))
+        return EXIT_USAGE
     args.argv = argv  # for hints that repeat the command (the next page)
-    out = args.out = Output(env=env)
+    args.out = out
     # One id for every call of this command, in the services' logs as request_id; a
     # booking's idempotency key defaults to it too.
     request_id = getattr(args, "request_id", None) or new_request_id()

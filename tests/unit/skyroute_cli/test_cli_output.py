@@ -399,14 +399,17 @@ def test_hint_command_is_shell_quoted() -> None:
 def test_bad_usage_is_one_line_naming_the_commands_help(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    with pytest.raises(SystemExit) as exit_:
-        main(["search", "flights", "--from", "LHR"], {})
-    assert exit_.value.code == 2
-    err = capsys.readouterr().err
-    assert err == (
+    assert main(["search", "flights", "--from", "LHR"], {}) == 2
+    assert capsys.readouterr().err == (
         "error: the following arguments are required: --to, --date "
         f"(see {shlex.join(program())} search flights --help)\n"
     )
+    assert main(["--json", "search", "flights", "--from", "LHR", "--date", "soon"], {}) == 2
+    error = json.loads(capsys.readouterr().err)["error"]
+    assert error["code"] == "USAGE" and error["message"].startswith("argument --date: ")
+    with pytest.raises(SystemExit) as exit_:  # --help is not an error
+        main(["search", "--help"], {})
+    assert exit_.value.code == 0
 
 
 @pytest.mark.parametrize("json_flag", [[], ["--json"]], ids=["text", "json"])
