@@ -330,19 +330,27 @@ class Output:
         self.out = console(out, wants_colour(out, env))
         self.err = console(err, wants_colour(err, env))
 
+    def _print(self, text: Text) -> None:
+        """Every line goes out through here: one a caller built as styled ``Text``
+        from a server's values is checked once more, and printed plain and escaped if
+        it holds a control character."""
+        if safe(text.plain) != text.plain:
+            text = Text(safe(text.plain))
+        self.out.print(text)
+
     def line(self, *parts: Cell) -> None:
         text = Text()
         for part in parts:
             text.append_text(_text(part))
-        self.out.print(text)
+        self._print(text)
 
     def table(self, table: Table) -> None:
         for line in table.lines():
-            self.out.print(line)
+            self._print(line)
 
     def hint(self, label: str, *argv: str) -> None:
         """``label: <command>``, the command runnable as printed."""
-        self.out.print(
+        self._print(
             Text().append(f"{label}: ", style=MUTED).append(command_line(*argv), style=VALUE)
         )
 

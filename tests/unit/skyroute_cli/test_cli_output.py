@@ -153,6 +153,19 @@ def test_server_text_cannot_drive_the_terminal() -> None:
     assert "\x1b]" not in text and "\x07" not in text and "[bold]y[/]" in text
 
 
+def test_styled_cells_from_a_server_are_escaped_too() -> None:
+    stream = Terminal()
+    out = Output(stdout=stream, env={"TERM": "xterm-256color"})
+    table = Table(["hotel"])
+    table.add_row(Text("EVIL\x1b[2J\x1b]0;pwned\x07 INN", style="bold"))
+    out.table(table)
+    out.line(Text("last error \x9b31m", style="red"))
+    text = stream.getvalue()
+    assert "\x1b[2J" not in text and "\x07" not in text and "\x9b" not in text
+    assert "EVIL\\x1b[2J\\x1b]0;pwned" in text  # (rich itself drops the BEL)
+    assert "last error \\x9b31m" in text
+
+
 # ------------------------------------------------------------------------ units
 
 
