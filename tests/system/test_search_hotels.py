@@ -19,12 +19,12 @@ from pathlib import Path
 
 import grpc
 import pytest
-import redis as redis_lib
 
 from search_service.pricing import money_cents
 from services.generated.skyroute.common.v1 import money_pb2
 from services.generated.skyroute.search.v1 import search_service_pb2 as pb
 from services.generated.skyroute.search.v1 import search_service_pb2_grpc as pb_grpc
+from services.redis_client import sync_client
 from skyroute_cli.__main__ import main as cli_main
 from tests.utils.search_cluster import SearchCluster, error_details, seeded_database
 from tests.utils.sim import Sim, new_clients
@@ -79,7 +79,7 @@ class HotelStack:
         ).start()
 
     def flush_cache(self) -> None:
-        client = redis_lib.Redis.from_url(self.redis_url)
+        client = sync_client(self.redis_url)
         try:
             keys = list(client.scan_iter(match=f"{self.prefix}:search:*", count=1000))
             if keys:
@@ -91,7 +91,7 @@ class HotelStack:
         self.search.stop()
         self.tokens.stop()
         self.sim.stop()
-        client = redis_lib.Redis.from_url(self.redis_url)
+        client = sync_client(self.redis_url)
         try:
             keys = list(client.scan_iter(match=f"{self.prefix}:*", count=1000))
             if keys:
@@ -224,6 +224,7 @@ async def test_search_filter_sort_and_paginate(fresh: HotelStack) -> None:
         await channel.close()
 
 
+@pytest.mark.redis_backends
 async def test_price_recheck_reports_a_changed_price(fresh: HotelStack) -> None:
     channel = fresh.search.channel()
     stub = pb_grpc.SearchServiceStub(channel)
@@ -337,6 +338,7 @@ async def test_supplier_down_is_unavailable_and_not_cached(fresh: HotelStack) ->
         await channel.close()
 
 
+@pytest.mark.redis_backends
 async def test_identical_searches_on_two_replicas_cost_one_supplier_search(
     fresh: HotelStack,
 ) -> None:
