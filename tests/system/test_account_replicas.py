@@ -221,8 +221,13 @@ async def test_logout_all_while_clients_call_booking_rejected_everywhere_within_
         for r in range(3)
         for name, token in tokens.items()
     ]
-    await asyncio.sleep(0.5)
-    assert all(calls and {o for _, o in calls} == {"OK"} for calls in seen.values())
+    # Every caller is under way (connected, its token verified once) before the logout.
+    for _ in range(400):  # 20 s at most
+        if len(seen) == len(workers) and min(len(c) for c in seen.values()) >= 3:
+            break
+        await asyncio.sleep(0.05)
+    before = {k: sorted({o for _, o in calls}) for k, calls in seen.items()}
+    assert len(before) == len(workers) and all(v == ["OK"] for v in before.values()), before
     logout_at = time.monotonic()
     reply = await account_stubs[2].LogoutAllDevices(  # type: ignore[attr-defined]
         pb.LogoutAllDevicesRequest(), metadata=bearer(laptop.access_token)
