@@ -332,3 +332,21 @@ def test_dev_token_cli(tmp_path: Path) -> None:
         timeout=30,
     )
     assert refused.returncode == 2 and "HS256" in refused.stderr
+
+
+def test_revoked_session_refused_even_with_a_cached_verdict() -> None:
+    revoked: set[str] = set()
+    keys = KeySet(SECRET)
+    auth = JwtAuthenticator(settings(), keys, revoked=revoked.__contains__)
+    now = int(time.time())
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 60}
+    in_session = jwt.encode({**claims, "sub": "alice", "sid": "s-1"}, SECRET, algorithm="HS256")
+    other = jwt.encode({**claims, "sub": "alice", "sid": "s-2"}, SECRET, algorithm="HS256")
+    no_session = mint(settings(), "bob", 60)  # development tokens carry no sid
+    assert auth("/m", md(in_session)) == "alice"  # verified and remembered
+    revoked.add("s-1")
+    with pytest.raises(UnauthenticatedError) as refused:
+        auth("/m", md(in_session))
+    assert refused.value.reason == "SESSION_REVOKED"
+    assert auth("/m", md(other)) == "alice"
+    assert auth("/m", md(no_session)) == "bob"
