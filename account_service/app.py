@@ -20,6 +20,7 @@ from account_service.auth.keys import SigningKeys
 from account_service.auth.passwords import Passwords
 from account_service.flows.accounts import Accounts
 from account_service.flows.throttle import Throttle
+from account_service.metrics import AccountMetrics
 from account_service.settings import AccountServiceSettings
 from account_service.store.repository import AccountStore
 from services.config import ConfigError
@@ -65,15 +66,17 @@ class AccountApp:
         self._database = PooledDatabase(settings.database, application_name)
         self.store = AccountStore(self._database.pool, settings.database.pool_timeout_seconds)
         self._redis = create_redis(settings.redis)
-        self.passwords = Passwords(settings.passwords)
+        metrics = AccountMetrics(registry)
+        self.passwords = Passwords(settings.passwords, metrics=metrics)
         self.access = AccessTokens(settings.tokens, self.keys)
         self.accounts = Accounts(
             settings,
             self.store,
             self.passwords,
             self.access,
-            Throttle(self._redis, settings.redis.key_prefix, settings.throttle, registry),
+            Throttle(self._redis, settings.redis.key_prefix, settings.throttle, metrics),
             RevocationPublisher(self._redis, settings.redis.key_prefix),
+            metrics,
         )
         self._servicer = AccountServicer(
             self.accounts,

@@ -12,16 +12,27 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from account_service.metrics import AccountMetrics
 from account_service.settings import PasswordSettings
+
+T = TypeVar("T")
 
 
 class Passwords:
-    def __init__(self, settings: PasswordSettings, slots: int | None = None) -> None:
+    def __init__(
+        self,
+        settings: PasswordSettings,
+        slots: int | None = None,
+        metrics: AccountMetrics | None = None,
+    ) -> None:
         self.settings = settings
+        self._timer = metrics.hash_seconds if metrics is not None else None
         self._hasher = PasswordHasher(
             time_cost=settings.time_cost,
             memory_cost=settings.memory_kib,
@@ -34,12 +45,18 @@ class Passwords:
 
     async def hash(self, password: str) -> str:
         async with self._slots:
-            return await asyncio.to_thread(self._hasher.hash, password)
+            return await asyncio.to_thread(self._timed, self._hasher.hash, password)
 
     async def verify(self, stored: str | None, password: str) -> tuple[bool, bool]:
         """(matches, needs rehash). ``stored`` None: the dummy hash, never a match."""
         async with self._slots:
-            return await asyncio.to_thread(self._verify, stored, password)
+            return await asyncio.to_thread(self._timed, self._verify, stored, password)
+
+    def _timed(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._timer is None:
+            return fn(*args)
+        with self._timer.time():
+            return fn(*args)
 
     def _verify(self, stored: str | None, password: str) -> tuple[bool, bool]:
         try:

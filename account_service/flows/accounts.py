@@ -16,6 +16,7 @@ from account_service.auth.opaque import digest, new_token
 from account_service.auth.passwords import Passwords
 from account_service.flows import validation
 from account_service.flows.throttle import Throttle
+from account_service.metrics import AccountMetrics
 from account_service.settings import AccountServiceSettings
 from account_service.store.models import LinkPurpose
 from account_service.store.repository import (
@@ -76,7 +77,9 @@ class Accounts:
         access: AccessTokens,
         throttle: Throttle,
         revocations: RevocationPublisher,
+        metrics: AccountMetrics,
     ) -> None:
+        self._metrics = metrics
         self._settings = settings
         self._tokens = settings.tokens
         self._store = store
@@ -141,7 +144,7 @@ class Accounts:
             raise UnauthenticatedError(
                 "the link is invalid, used or expired", reason="LINK_INVALID"
             )
-        await self.announce(revoked)
+        await self.announce(revoked, "password_reset")
 
     # -- login and refresh ----------------------------------------------------------
 
@@ -157,8 +160,10 @@ class Accounts:
             account.password_hash if account else None, password
         )
         if not ok or account is None:
+            self._metrics.logins.labels("invalid_credentials").inc()
             raise UnauthenticatedError(INVALID_CREDENTIALS, reason="INVALID_CREDENTIALS")
         if not account.verified:
+            self._metrics.logins.labels("not_verified").inc()
             raise FailedPreconditionError(
                 "verify your email address first (see the link sent to it)",
                 reason="EMAIL_NOT_VERIFIED",
@@ -173,6 +178,7 @@ class Accounts:
             refresh_hash,
             self._tokens.refresh_ttl_seconds,
         )
+        self._metrics.logins.labels("ok").inc()
         return self._tokens_for(session, refresh)
 
     def _tokens_for(self, session: NewSession, refresh: str) -> Tokens:
@@ -185,9 +191,10 @@ class Accounts:
         result = await self._store.rotate_refresh(
             digest(token), refresh_hash, self._tokens.refresh_ttl_seconds
         )
+        self._metrics.refreshes.labels(result.outcome.value.lower()).inc()
         if result.outcome is RefreshOutcome.REUSED:
             if result.revoked_session is not None:
-                await self.announce([result.revoked_session])
+                await self.announce([result.revoked_session], "reuse")
             log.warning("refresh token reused; session revoked")
             raise UnauthenticatedError(
                 "this refresh token was used already; the session is revoked, sign in again",
@@ -218,12 +225,16 @@ class Accounts:
         changed = await self._store.revoke_session(claims.account_id, sid, "LOGOUT")
         if changed is None:
             raise NotFoundError("no such session", reason="SESSION_NOT_FOUND")
-        await self.announce([sid])
+        if changed:
+            await self.announce([sid], "logout")
+        else:
+            await self.announce([sid], None)  # again: harmless, and Redis may have lost it
 
     async def logout_all(self, claims: AccessClaims) -> int:
         revoked = await self._store.revoke_all(claims.account_id, "LOGOUT_ALL")
         # The caller's own session too, even if it had been revoked meanwhile.
-        await self.announce({*revoked, claims.session_id})
+        await self.announce({*revoked, claims.session_id}, None)
+        self._metrics.revoked_sessions.labels("logout_all").inc(len(revoked))
         return len(revoked)
 
     async def outbox(self, email: str) -> list[tuple[str, str, str, datetime]]:
@@ -237,8 +248,12 @@ class Accounts:
         keep = self._tokens.access_ttl_seconds + LEEWAY_SECONDS + REVOCATION_MARGIN_SECONDS
         return int((time.time() + keep) * 1000)
 
-    async def announce(self, sessions: Iterable[uuid.UUID]) -> None:
-        await self._revocations.publish((str(s) for s in sessions), self._keep_ms())
+    async def announce(self, sessions: Iterable[uuid.UUID], reason: str | None) -> None:
+        """Tells every verifier (through Redis); ``reason`` counts them as revoked now."""
+        ids = [str(s) for s in sessions]
+        if reason is not None:
+            self._metrics.revoked_sessions.labels(reason).inc(len(ids))
+        await self._revocations.publish(ids, self._keep_ms())
 
     async def republish(self) -> None:
         """Writes the recent revocations to Redis again, every few seconds: one made

@@ -13,10 +13,10 @@ from __future__ import annotations
 import hashlib
 import logging
 
-from prometheus_client import CollectorRegistry, Counter
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from account_service.metrics import AccountMetrics
 from account_service.settings import ThrottleSettings
 from services.errors import RateLimitedError
 from services.rate_budget import Priority, RateBudget, RateBudgetSettings
@@ -26,18 +26,12 @@ log = logging.getLogger("skyroute.account.throttle")
 
 class Throttle:
     def __init__(
-        self, redis: Redis, prefix: str, settings: ThrottleSettings, registry: CollectorRegistry
+        self, redis: Redis, prefix: str, settings: ThrottleSettings, metrics: AccountMetrics
     ) -> None:
         self._redis = redis
         self._prefix = f"{prefix}:account-throttle"
         self._settings = settings
-        self._outcomes = Counter(
-            "skyroute_account_throttle_total",
-            "Login and registration attempts by action and outcome (allowed, refused, "
-            "unlimited = Redis not answering)",
-            ["action", "outcome"],
-            registry=registry,
-        )
+        self._outcomes = metrics.throttle
 
     async def check(self, action: str, limits: tuple[tuple[str, str, float], ...]) -> None:
         """Takes one attempt from each (kind, value, per minute) budget; raises
