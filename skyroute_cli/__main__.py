@@ -17,10 +17,12 @@
                  [--page-token T]
     booking itinerary DOWNLOAD_TOKEN [--text]          (no user needed)
     token get|status|report|watch --provider amadeus   download issue|validate|revoke
+    account register|verify|login|sessions|logout [--all]|reset-password   (skyroute_cli/account.py)
 
 Booking commands act as a user: ``--user alice`` mints a development JWT from
 BOOKING_JWT_* (as ``python -m booking_service.dev_token`` does), or ``--jwt TOKEN`` /
-SKYROUTE_USER_JWT gives one; it is never printed. Amounts without a currency are USD.
+SKYROUTE_USER_JWT gives one; without any, the session of ``account login`` (refreshed
+as needed). It is never printed. Amounts without a currency are USD.
 
 Environment (``source .run/dev.env`` after ``make run``):
   SEARCH_SERVICE_ADDRESSES, BOOKING_SERVICE_ADDRESSES, TOKEN_SERVICE_ADDRESSES
@@ -48,7 +50,7 @@ from collections.abc import Mapping, Sequence
 import grpc
 
 from services.context import new_request_id, request_id_var
-from skyroute_cli import booking, search, tokens
+from skyroute_cli import account, booking, search, tokens
 from skyroute_cli.common import (
     EXIT_RPC_ERROR,
     EXIT_USAGE,
@@ -76,11 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="deadline of each call (default: token 10, search 15, booking 30)",
     )
     groups = parser.add_subparsers(
-        dest="group", required=True, metavar="{search,booking,token,download}"
+        dest="group", required=True, metavar="{search,booking,token,download,account}"
     )
     search.add_parsers(groups)
     booking.add_parsers(groups)
     tokens.add_parsers(groups)
+    account.add_parsers(groups)
     return parser
 
 

@@ -22,6 +22,7 @@ from services.config import ConfigError
 from services.context import current_request_id, new_request_id
 from services.generated.skyroute.booking.v1 import booking_service_pb2 as pb
 from services.generated.skyroute.booking.v1 import booking_service_pb2_grpc as pb_grpc
+from skyroute_cli import account
 from skyroute_cli.common import (
     PROG,
     CallOptions,
@@ -413,7 +414,11 @@ async def run(args: argparse.Namespace, env: Mapping[str, str]) -> None:
     if args.needs_user:
         if args.user is not None and not args.user.strip():
             raise UsageError("--user must not be empty")
-        metadata = (("authorization", f"Bearer {user_jwt(args, env)}"),)
+        if args.jwt or args.user or env.get(ENV_JWT, "").strip():
+            token = user_jwt(args, env)
+        else:  # the signed-in user (`account login`), refreshed as needed
+            token = await account.access_token(env)
+        metadata = (("authorization", f"Bearer {token}"),)
     addresses = addresses_from_env(env, ENV_ADDRESSES)
     call = CallOptions(
         timeout_of(args, DEFAULT_TIMEOUT), current_request_id() or new_request_id(), metadata
