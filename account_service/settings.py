@@ -31,14 +31,16 @@ ACCOUNT_SIGNING_KEYS = Setting(
 
 @dataclass(frozen=True)
 class PasswordSettings:
-    """argon2id parameters (RFC 9106); a stored hash made with other parameters is
-    rehashed at the account's next successful login."""
+    """argon2id parameters; a stored hash made with other parameters is rehashed at the
+    account's next successful login. The defaults are OWASP's argon2id recommendation
+    (19 MiB, 2 passes, 1 lane): about 25 ms of one core per login on the benchmark
+    machine (docs/benchmarks.md), where RFC 9106's 64 MiB / 3 passes costs 200 ms."""
 
     time_cost: int = field(
-        default=3, metadata=setting("ACCOUNT_ARGON2_TIME_COST", "argon2id passes", minimum=1)
+        default=2, metadata=setting("ACCOUNT_ARGON2_TIME_COST", "argon2id passes", minimum=1)
     )
     memory_kib: int = field(
-        default=65536,
+        default=19456,
         metadata=setting("ACCOUNT_ARGON2_MEMORY_KIB", "argon2id memory per hash, KiB", minimum=8),
     )
     parallelism: int = field(

@@ -73,7 +73,8 @@ async def sign_up(
     reply = await stub.Login(
         pb.LoginRequest(email=email, password=password, device_name=device), timeout=10
     )
-    return reply.tokens
+    tokens: pb.SessionTokens = reply.tokens
+    return tokens
 
 
 class AccountCluster:
