@@ -61,6 +61,7 @@ class AccountApp:
         self.settings = settings
         if settings.database.url.password:
             redactor.add(settings.database.url.password)
+        redactor.add(settings.signing_keys)
         self.keys = SigningKeys(settings.signing_keys, settings.tokens.signing_key_id)
         application_name = f"account-{settings.server.replica_id}"
         self._database = PooledDatabase(settings.database, application_name)

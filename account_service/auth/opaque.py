@@ -1,12 +1,13 @@
 """Opaque secrets handed to users (refresh tokens, link tokens): 256 random bits,
 stored only as their SHA-256. A fast hash suffices for random values (no dictionary
-to try); the database looks the hash up, so no comparison of secrets happens in
-Python at all, and where one must (``same``) it is constant-time."""
+to try). A presented token is never compared with a stored one: its SHA-256 is looked
+up, so how long a lookup takes says nothing about any stored token (a timing attack
+would have to find SHA-256 preimages); passwords are compared inside argon2-cffi, in
+constant time."""
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 
 TOKEN_BYTES = 32
@@ -21,7 +22,3 @@ def new_token() -> tuple[str, str]:
 
 def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def same(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode(), b.encode())
