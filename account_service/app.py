@@ -61,6 +61,8 @@ class AccountApp:
         self.settings = settings
         if settings.database.url.password:
             redactor.add(settings.database.url.password)
+        for entry in settings.signing_keys.split(","):  # each key, and the whole value
+            redactor.add(entry.partition(":")[2].strip())
         redactor.add(settings.signing_keys)
         self.keys = SigningKeys(settings.signing_keys, settings.tokens.signing_key_id)
         application_name = f"account-{settings.server.replica_id}"
