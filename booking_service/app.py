@@ -206,7 +206,14 @@ class BookingApp:
                     extra={"error": f"{type(exc).__name__}: {exc}"[:200]},
                 )
         if self.revocations is not None:
-            self.revocations.start()  # serving meanwhile: the first read follows at once
+            try:  # the revoked sessions before the first call; Redis down: fail open
+                await asyncio.wait_for(self.revocations.sync(), 2.0)
+            except Exception as exc:
+                log.warning(
+                    "revoked sessions not read at start",
+                    extra={"error": type(exc).__name__},
+                )
+            self.revocations.start()
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._sweeper.run())]
         if self._jwks.configured:

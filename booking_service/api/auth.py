@@ -267,8 +267,10 @@ class JwksSource:
 
     async def run(self) -> None:
         while True:
+            # No keys yet (the issuer was not up at start): ask again every second.
+            wait = self._settings.jwks_refresh_seconds if self._keys.jwks_loaded else 1.0
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._settings.jwks_refresh_seconds)
+                await asyncio.wait_for(self._wake.wait(), wait)
             self._wake.clear()
             try:
                 await self.refresh()
