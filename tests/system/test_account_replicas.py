@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets
+import sys
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
@@ -42,6 +44,7 @@ from tests.utils.account_cluster import (
 )
 from tests.utils.booking_cluster import BookingCluster, bearer
 from tests.utils.db import temporary_database_sync
+from tests.utils.processes import ROOT
 
 PASSWORD = "replicated horse battery"
 # Generous per-address limits: every test's users come from 127.0.0.1.
@@ -232,20 +235,35 @@ async def test_logout_all_while_clients_call_booking_rejected_everywhere_within_
     reply = await account_stubs[2].LogoutAllDevices(  # type: ignore[attr-defined]
         pb.LogoutAllDevicesRequest(), metadata=bearer(laptop.access_token)
     )
+    logout_done = time.monotonic()
     assert reply.revoked_sessions == 2
     await asyncio.sleep(1.5)
     stop.set()
     await asyncio.gather(*workers)
+    lags: list[float] = []
     for (replica, name), calls in seen.items():
         if name == "other":  # another user's session is untouched
             assert {o for _, o in calls} == {"OK"}, (replica, name)
             continue
         refused = [t for t, o in calls if o == "SESSION_REVOKED"]
         assert refused, (replica, name)
-        first_refusal = refused[0]
-        assert first_refusal - logout_at <= 1.0, (replica, name, first_refusal - logout_at)
+        # No call that started more than a second after the logout returned was
+        # accepted (a call's start is what counts: on a busy machine one call may take
+        # a while).
+        accepted = [t - logout_done for t, o in calls if o == "OK" and t > logout_done]
+        assert max(accepted, default=0.0) <= 1.0, (
+            replica,
+            name,
+            accepted[-3:],
+            f"logout took {logout_done - logout_at:.3f} s",
+        )
+        lags.append(max(accepted, default=0.0))
         # Nothing accepted once refused.
-        assert all(o == "SESSION_REVOKED" for t, o in calls if t >= first_refusal)
+        assert all(o == "SESSION_REVOKED" for t, o in calls if t >= refused[0])
+    print(
+        f"logout-all: {logout_done - logout_at:.3f} s; last accepted call started "
+        f"{max(lags):.3f} s after it returned"
+    )
 
 
 async def test_login_throttle_is_shared_by_the_replicas(
@@ -313,3 +331,44 @@ async def test_no_secret_in_any_log(stack: Stack, account_stubs: list[object]) -
     }
     leaked = [name for name, value in secrets_used.items() if value in logs]
     assert leaked == []
+
+
+async def test_demo_through_the_command_line(stack: Stack, tmp_path: Path) -> None:
+    """The README's demo: `account register / verify / login`, then booking commands
+    without --user act as the signed-in user; `account logout --all` ends it, and a copy
+    of the old session file no longer works at booking."""
+    session_file = tmp_path / "session.json"
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "ACCOUNT_SERVICE_ADDRESSES": ",".join(stack.accounts.addresses),
+        "BOOKING_SERVICE_ADDRESSES": ",".join(stack.bookings.addresses),
+        "SKYROUTE_SESSION_FILE": str(session_file),
+    }
+    email = new_email()
+
+    async def cli(*argv: str, stdin: str = "", expect: int = 0) -> str:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "skyroute_cli",
+            *argv,
+            cwd=ROOT,
+            env=env,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(proc.communicate(stdin.encode()), 60)
+        assert proc.returncode == expect, (argv, out, err)
+        return out.decode() + err.decode()
+
+    await cli("account", "register", "--email", email, "--password-stdin", stdin=PASSWORD)
+    await cli("account", "verify", "--email", email)
+    await cli("account", "login", "--email", email, "--password-stdin", stdin=PASSWORD)
+    await cli("booking", "list")
+    old_session = session_file.read_text()
+    assert "SESSION_REVOKED" not in await cli("account", "logout", "--all")
+    assert "not signed in" in await cli("booking", "list", expect=2)
+    session_file.write_text(old_session)  # a stolen copy
+    await asyncio.sleep(1.0)
+    assert "SESSION_REVOKED" in await cli("booking", "list", expect=1)
