@@ -69,7 +69,7 @@ class AccountApp:
         self._database = PooledDatabase(settings.database, application_name)
         self.store = AccountStore(self._database.pool, settings.database.pool_timeout_seconds)
         self._redis = create_redis(settings.redis)
-        metrics = AccountMetrics(registry)
+        self.metrics = metrics = AccountMetrics(registry)
         self.passwords = Passwords(settings.passwords, metrics=metrics)
         self.access = AccessTokens(settings.tokens, self.keys)
         self.accounts = Accounts(

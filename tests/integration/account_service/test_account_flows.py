@@ -4,6 +4,7 @@ account server on PostgreSQL and Redis."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -248,3 +249,28 @@ async def test_outbox_rpc_off_by_default(account_factory: Callable[..., Any]) ->
     server: Any = await account_factory(ACCOUNT_DEV_OUTBOX_RPC="false")
     denied = await failure(server.stub.ListOutbox(pb.ListOutboxRequest(email=new_email())))
     assert denied["code"] == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_same_work_whether_or_not_the_email_is_registered(account: Any) -> None:
+    """The timing does not tell: each answer costs exactly one argon2id computation,
+    registered email or not (a dummy hash for the unknown one)."""
+    hashes = account.app.metrics.hash_seconds
+
+    def count() -> float:
+        return next(
+            s.value for m in hashes.collect() for s in m.samples if s.name.endswith("_count")
+        )
+
+    email = new_email()
+    await sign_up(account.stub, email, PASSWORD)
+    calls = [
+        (account.stub.Login, pb.LoginRequest(email=email, password="wrong password")),
+        (account.stub.Login, pb.LoginRequest(email=new_email(), password="wrong password")),
+        (account.stub.Register, pb.RegisterRequest(email=email, password=PASSWORD)),
+        (account.stub.Register, pb.RegisterRequest(email=new_email(), password=PASSWORD)),
+    ]
+    for method, request in calls:
+        before = count()
+        with contextlib.suppress(grpc.aio.AioRpcError):
+            await method(request)
+        assert count() - before == 1, request
