@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from account_service.auth.access import LEEWAY_SECONDS, AccessClaims, AccessTokens
+from account_service.auth.access import AccessClaims, AccessTokens
 from account_service.auth.opaque import digest, new_token
 from account_service.auth.passwords import Passwords
 from account_service.flows import validation
@@ -36,8 +36,10 @@ from services.session_revocation import RevocationPublisher
 log = logging.getLogger("skyroute.account")
 
 INVALID_CREDENTIALS = "email or password is incorrect"
-# Revocations stay in Redis this much longer than an access token can live.
-REVOCATION_MARGIN_SECONDS = 60.0
+# Revocations stay in Redis this much longer than an access token can live: more than
+# any verifier's clock-skew leeway (booking's BOOKING_JWT_LEEWAY_SECONDS is at most
+# 300 s), so no verifier accepts a revoked session's token after its entry is gone.
+REVOCATION_MARGIN_SECONDS = 360.0
 REPUBLISH_SECONDS = 5.0
 
 
@@ -245,7 +247,7 @@ class Accounts:
     # -- revocations in Redis -------------------------------------------------------
 
     def _keep_ms(self) -> int:
-        keep = self._tokens.access_ttl_seconds + LEEWAY_SECONDS + REVOCATION_MARGIN_SECONDS
+        keep = self._tokens.access_ttl_seconds + REVOCATION_MARGIN_SECONDS
         return int((time.time() + keep) * 1000)
 
     async def announce(self, sessions: Iterable[uuid.UUID], reason: str | None) -> None:
@@ -258,7 +260,7 @@ class Accounts:
     async def republish(self) -> None:
         """Writes the recent revocations to Redis again, every few seconds: one made
         while Redis was down reaches the verifiers once it is back."""
-        window = self._tokens.access_ttl_seconds + LEEWAY_SECONDS + REVOCATION_MARGIN_SECONDS
+        window = self._tokens.access_ttl_seconds + REVOCATION_MARGIN_SECONDS
         while True:
             await asyncio.sleep(REPUBLISH_SECONDS)
             try:
