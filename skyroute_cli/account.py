@@ -61,6 +61,10 @@ def session_path(env: Mapping[str, str]) -> Path:
     return Path(configured) if configured else Path.home() / ".skyroute" / "session.json"
 
 
+def has_session(env: Mapping[str, str]) -> bool:
+    return session_path(env).is_file()
+
+
 def write_session(path: Path, tokens: pb.SessionTokens, email: str) -> None:
     """Replaces the file atomically, created 0600 (never readable by others, not even
     for a moment)."""

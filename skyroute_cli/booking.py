@@ -396,8 +396,8 @@ def user_jwt(args: argparse.Namespace, env: Mapping[str, str]) -> str:
     if token:
         return token
     raise UsageError(
-        f"this command acts as a user: give --user NAME (a development JWT "
-        f"from BOOKING_JWT_*), --jwt TOKEN, or set {ENV_JWT}"
+        f"this command acts as a user: sign in (`account login`), or give --user NAME "
+        f"(a development JWT from BOOKING_JWT_*), --jwt TOKEN, or set {ENV_JWT}"
     )
 
 
@@ -414,10 +414,12 @@ async def run(args: argparse.Namespace, env: Mapping[str, str]) -> None:
     if args.needs_user:
         if args.user is not None and not args.user.strip():
             raise UsageError("--user must not be empty")
-        if args.jwt or args.user or env.get(ENV_JWT, "").strip():
-            token = user_jwt(args, env)
-        else:  # the signed-in user (`account login`), refreshed as needed
+        if not (args.jwt or args.user or env.get(ENV_JWT, "").strip()) and account.has_session(
+            env
+        ):  # the signed-in user (`account login`), refreshed as needed
             token = await account.access_token(env)
+        else:
+            token = user_jwt(args, env)
         metadata = (("authorization", f"Bearer {token}"),)
     addresses = addresses_from_env(env, ENV_ADDRESSES)
     call = CallOptions(

@@ -368,7 +368,7 @@ async def test_demo_through_the_command_line(stack: Stack, tmp_path: Path) -> No
     await cli("booking", "list")
     old_session = session_file.read_text()
     assert "SESSION_REVOKED" not in await cli("account", "logout", "--all")
-    assert "not signed in" in await cli("booking", "list", expect=2)
+    assert "account login" in await cli("booking", "list", expect=2)
     session_file.write_text(old_session)  # a stolen copy
     await asyncio.sleep(1.0)
     assert "SESSION_REVOKED" in await cli("booking", "list", expect=1)
