@@ -184,7 +184,8 @@ class AccountServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListSessions(self, request, context):
-        """The caller's sessions that are not revoked, newest first.
+        """The caller's sessions that are not revoked, newest first (at most 100: a
+        session ends when its refresh token expires or is revoked, so a user has few).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
