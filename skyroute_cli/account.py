@@ -38,12 +38,13 @@ from skyroute_cli.common import (
     CallOptions,
     UsageError,
     add_common_options,
+    add_json_option,
     addresses_from_env,
-    columns,
     emit,
     timeout_of,
     timestamp_text,
 )
+from skyroute_cli.output import Table
 
 SERVICE = "skyroute.account.v1.AccountService"
 ENV_ADDRESSES = "ACCOUNT_SERVICE_ADDRESSES"
@@ -149,13 +150,13 @@ def read_password(args: argparse.Namespace, prompt: str = "Password: ") -> str:
 async def register(stub: pb_grpc.AccountServiceStub, call: CallOptions, args: Any) -> None:
     password = read_password(args)
     await stub.Register(pb.RegisterRequest(email=args.email, password=password), **call.kwargs)
-    print(f"Registered {args.email}: open the link sent to it (`account verify --email`).")
+    args.out.line(f"Registered {args.email}: open the link sent to it (`account verify --email`).")
 
 
 async def verify(stub: pb_grpc.AccountServiceStub, call: CallOptions, args: Any) -> None:
     token = args.token or await outbox_link_token(stub, call, args.email, "Verify")
     await stub.VerifyEmail(pb.VerifyEmailRequest(token=token), **call.kwargs)
-    print("Email address verified.")
+    args.out.line("Email address verified.")
 
 
 async def outbox_link_token(
@@ -179,7 +180,9 @@ async def login(stub: pb_grpc.AccountServiceStub, call: CallOptions, args: Any) 
     path = session_path(args.env)
     with locked(path):
         write_session(path, reply.tokens, args.email)
-    print(f"Signed in as {args.email} (session {reply.tokens.session_id}); tokens in {path}.")
+    args.out.line(
+        f"Signed in as {args.email} (session {reply.tokens.session_id}); tokens in {path}."
+    )
 
 
 async def sessions(stub: pb_grpc.AccountServiceStub, call: CallOptions, args: Any) -> None:
@@ -187,30 +190,28 @@ async def sessions(stub: pb_grpc.AccountServiceStub, call: CallOptions, args: An
     if args.json:
         emit(reply)
         return
-    rows = [["", "SESSION", "DEVICE", "ADDRESS", "SIGNED IN", "LAST USED"]]
+    table = Table(["", "session", "device", "address", "signed in", "last used"])
     for s in reply.sessions:
-        rows.append(
-            [
-                "*" if s.current else "",
-                s.session_id,
-                s.device_name or "-",
-                s.ip_address,
-                timestamp_text(s.create_time),
-                timestamp_text(s.last_used_time),
-            ]
+        table.add_row(
+            "*" if s.current else "",
+            s.session_id,
+            s.device_name or "-",
+            s.ip_address,
+            timestamp_text(s.create_time),
+            timestamp_text(s.last_used_time),
         )
-    print("\n".join(columns(rows)))
+    args.out.table(table)
 
 
 async def logout(stub: pb_grpc.AccountServiceStub, call: CallOptions, args: Any) -> None:
     path = session_path(args.env)
     if args.all:
         reply = await stub.LogoutAllDevices(pb.LogoutAllDevicesRequest(), **call.kwargs)
-        print(f"Signed out everywhere ({reply.revoked_sessions} sessions).")
+        args.out.line(f"Signed out everywhere ({reply.revoked_sessions} sessions).")
     else:
         session_id = str(read_session(path).get("session_id", ""))
         await stub.RevokeSession(pb.RevokeSessionRequest(session_id=session_id), **call.kwargs)
-        print("Signed out.")
+        args.out.line("Signed out.")
     with locked(path):
         path.unlink(missing_ok=True)
 
@@ -222,7 +223,7 @@ async def reset_password(stub: pb_grpc.AccountServiceStub, call: CallOptions, ar
         await stub.RequestPasswordReset(
             pb.RequestPasswordResetRequest(email=args.email), **call.kwargs
         )
-        print(f"If {args.email} has an account, a reset link was sent to it.")
+        args.out.line(f"If {args.email} has an account, a reset link was sent to it.")
         return
     token = args.token
     if token == "outbox":
@@ -231,7 +232,7 @@ async def reset_password(stub: pb_grpc.AccountServiceStub, call: CallOptions, ar
     await stub.ResetPassword(
         pb.ResetPasswordRequest(token=token, new_password=password), **call.kwargs
     )
-    print("Password changed; every session was signed out.")
+    args.out.line("Password changed; every session was signed out.")
 
 
 # ------------------------------------------------------------------------ running
@@ -284,7 +285,7 @@ def add_parsers(groups: Any) -> None:
     p.add_argument("--device", help="a name for this device (shown by `account sessions`)")
     password_option(p)
     p = command("sessions", sessions, True, "the signed-in user's sessions")
-    p.add_argument("--json", action="store_true", help="print the response as JSON")
+    add_json_option(p)
     p = command("logout", logout, True, "sign out this session (--all: every session)")
     p.add_argument("--all", action="store_true", help="sign out on every device")
     p = command(

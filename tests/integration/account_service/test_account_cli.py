@@ -100,15 +100,9 @@ async def test_wrong_password_exits_1_with_the_reason(account: Any, tmp_path: Pa
         "ACCOUNT_SERVICE_ADDRESSES": account.address,
         "SKYROUTE_SESSION_FILE": str(tmp_path / "s.json"),
     }
-    _, err = await cli(
-        env,
-        "account",
-        "login",
-        "--email",
-        new_email(),
-        "--password-stdin",
-        stdin=PASSWORD,
-        expect=1,
-    )
+    login = ("account", "login", "--email", new_email(), "--password-stdin")
+    _, err = await cli(env, "--json", *login, stdin=PASSWORD, expect=1)
     assert json.loads(err)["error"]["code"] == "UNAUTHENTICATED"
+    _, err = await cli(env, *login, stdin=PASSWORD, expect=1)
+    assert "email or password is incorrect" in err
     assert not (tmp_path / "s.json").exists()
