@@ -39,10 +39,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import cast
 
-from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from services.config import setting
+from services.redis_client import RedisClient, subscriber
 
 log = logging.getLogger("skyroute.session_revocation")
 
@@ -72,7 +73,7 @@ def events_channel(prefix: str) -> str:
 class RevocationPublisher:
     """The account service's side: writes revocations to Redis and announces them."""
 
-    def __init__(self, redis: Redis, prefix: str) -> None:
+    def __init__(self, redis: RedisClient, prefix: str) -> None:
         self._redis = redis
         self._key = revoked_key(prefix)
         self._channel = events_channel(prefix)
@@ -86,13 +87,15 @@ class RevocationPublisher:
         if not ids:
             return True
         try:
-            pipe = self._redis.pipeline(transaction=True)
             # GT: adds new members; a later revocation of a session only extends it.
-            pipe.zadd(self._key, dict.fromkeys(ids, until_ms), gt=True)
-            pipe.zremrangebyscore(self._key, "-inf", int(time.time() * 1000))
+            # Separate commands, not a MULTI: a Redis Cluster routes each by its own key
+            # (PUBLISH reaches every node), and the prune needs no atomicity.
+            await self._redis.zadd(self._key, dict.fromkeys(ids, until_ms), gt=True)
+            await self._redis.zremrangebyscore(self._key, "-inf", int(time.time() * 1000))
             if announce:
-                pipe.publish(self._channel, json.dumps({"sessions": ids, "until_ms": until_ms}))
-            await pipe.execute()
+                await self._redis.publish(
+                    self._channel, json.dumps({"sessions": ids, "until_ms": until_ms})
+                )
         except RedisError as exc:
             log.warning(
                 "session revocation not written to Redis",
@@ -105,7 +108,7 @@ class RevocationPublisher:
 class RevocationCache:
     """A verifier's local copy of the revoked sessions (see the module's docstring)."""
 
-    def __init__(self, redis: Redis, prefix: str, settings: RevocationSettings) -> None:
+    def __init__(self, redis: RedisClient, prefix: str, settings: RevocationSettings) -> None:
         self._redis = redis
         self._key = revoked_key(prefix)
         self._channel = events_channel(prefix)
@@ -173,11 +176,13 @@ class RevocationCache:
 
     async def _listen(self) -> None:
         while True:
-            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            pubsub: PubSub | None = None
             try:
+                # On a Redis Cluster: one connection to a node hears every PUBLISH.
+                pubsub = await subscriber(self._redis)
                 await pubsub.subscribe(self._channel)
                 while True:
-                    message = await pubsub.get_message(timeout=1.0)
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                     if message is not None:
                         self._on_message(message.get("data"))
             except asyncio.CancelledError:
@@ -186,8 +191,9 @@ class RevocationCache:
                 self.last_error = type(exc).__name__
                 await asyncio.sleep(0.2)
             finally:
-                with contextlib.suppress(Exception):
-                    await pubsub.aclose()
+                if pubsub is not None:
+                    with contextlib.suppress(Exception):
+                        await pubsub.aclose()
 
     def _on_message(self, data: object) -> None:
         try:

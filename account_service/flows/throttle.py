@@ -13,20 +13,20 @@ from __future__ import annotations
 import hashlib
 import logging
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from account_service.metrics import AccountMetrics
 from account_service.settings import ThrottleSettings
 from services.errors import RateLimitedError
 from services.rate_budget import Priority, RateBudget, RateBudgetSettings
+from services.redis_client import RedisClient
 
 log = logging.getLogger("skyroute.account.throttle")
 
 
 class Throttle:
     def __init__(
-        self, redis: Redis, prefix: str, settings: ThrottleSettings, metrics: AccountMetrics
+        self, redis: RedisClient, prefix: str, settings: ThrottleSettings, metrics: AccountMetrics
     ) -> None:
         self._redis = redis
         self._prefix = f"{prefix}:account-throttle"

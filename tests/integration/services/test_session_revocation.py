@@ -7,6 +7,8 @@ import asyncio
 import time
 from pathlib import Path
 
+import pytest
+
 from services.config import RedisSettings
 from services.redis_client import create_redis
 from services.session_revocation import (
@@ -32,6 +34,7 @@ async def wait_for(predicate: object, timeout: float) -> float:
     raise AssertionError("not seen in time")
 
 
+@pytest.mark.redis_backends
 async def test_pushed_to_every_copy_at_once(redis_url: str, key_prefix: str) -> None:
     redis = create_redis(RedisSettings(url=redis_url))
     # Re-reads a second apart: what arrives sooner came by pub/sub.
@@ -54,6 +57,7 @@ async def test_pushed_to_every_copy_at_once(redis_url: str, key_prefix: str) -> 
         await redis.aclose()
 
 
+@pytest.mark.redis_backends
 async def test_a_lost_message_is_picked_up_by_the_next_read(
     redis_url: str, key_prefix: str
 ) -> None:
