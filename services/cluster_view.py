@@ -21,7 +21,7 @@ from services.heartbeat import heartbeat_pattern
 
 # A token expiring sooner than this is amber even when nothing failed.
 AMBER_EXPIRY_SECONDS = 60.0
-SERVICE_ORDER = ("token", "search", "booking")
+SERVICE_ORDER = ("token", "search", "booking", "tracking")
 
 
 async def read_heartbeats(redis: Redis, prefix: str) -> list[dict[str, Any]]:

@@ -170,6 +170,15 @@ def booking_service_env(facts: Facts) -> dict[str, str]:
     return env
 
 
+def tracking_service_env(facts: Facts) -> dict[str, str]:
+    env = {**database_env(facts), **redis_env(facts)}
+    if facts.jwt is not None:
+        env.update(jwt_env(facts.jwt))
+    if facts.addresses.get("search"):
+        env["SEARCH_SERVICE_ADDRESSES"] = ",".join(facts.addresses["search"])
+    return env
+
+
 # -- the services ----------------------------------------------------------------------
 
 
@@ -234,8 +243,16 @@ BOOKING = ServiceSpec(
     metrics_port=9481,
 )
 
+TRACKING = ServiceSpec(
+    name="tracking",
+    module="tracking_service",
+    env=tracking_service_env,
+    grpc_port=50091,
+    metrics_port=9491,
+)
+
 # In start order (stopped in reverse): each one's environment may name those before it.
-STACK: tuple[ServiceSpec, ...] = (PROVIDER_SIM, TOKEN, SEARCH, BOOKING)
+STACK: tuple[ServiceSpec, ...] = (PROVIDER_SIM, TOKEN, SEARCH, BOOKING, TRACKING)
 
 
 def grpc_addresses(
