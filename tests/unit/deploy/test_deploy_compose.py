@@ -21,6 +21,7 @@ from scripts.compose_secrets import SECRETS, SIM_CLIENT_ID, write_secrets
 from search_service.settings import SearchServiceSettings
 from services.db import DatabaseSettings
 from token_service.settings import TokenServiceSettings
+from tracking_service.settings import TrackingServiceSettings
 
 ROOT = Path(__file__).resolve().parents[3]
 MOUNT = "/run/secrets/"
@@ -121,6 +122,11 @@ def test_each_container_loads_its_settings_from_the_mounted_files(
     assert booking.jwt.secret == value["booking-jwt-secret"]
     assert booking.tokens is not None
     assert booking.tokens.caller_key == value["caller-booking-key"]
+
+    tracking = TrackingServiceSettings.from_env(env_of("tracking-1"))
+    assert tracking.jwt == booking.jwt
+    assert value["postgres-password"] in tracking.database.url
+    assert tracking.search_addresses == booking.search_addresses
 
     for one_shot in ("migrate", "seed"):
         database = DatabaseSettings.from_env(env_of(one_shot))

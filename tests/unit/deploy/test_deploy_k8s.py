@@ -24,7 +24,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[3]
 SCRIPT = ROOT / "scripts" / "check_k8s.sh"
 VENV_BIN = str(Path(sys.executable).parent)
-SERVICES = ("token-service", "search-service", "booking-service")
+SERVICES = ("token-service", "search-service", "booking-service", "tracking-service")
 NAMESPACE = {"kubernetes.io/metadata.name": "skyroute"}
 
 Doc = dict[str, Any]
@@ -237,6 +237,14 @@ def test_network_policies_let_only_the_right_pods_talk(docs: list[Doc]) -> None:
 
     assert connects(policies, booking, search, 50061)
     assert not connects(policies, token, search, 50061)
+
+    # Tracking: prices from search, alerts over Redis, trackers in PostgreSQL; it has
+    # no business with the token service (it never calls the provider itself).
+    tracking = pod("tracking-service")
+    for target, port in ((search, 50061), (redis, 6379), (postgres, 5432)):
+        assert connects(policies, tracking, target, port)
+    assert not connects(policies, tracking, token, 50051)
+    assert allowed(policies, "in", tracking, pod("prometheus"), 9491)
 
     # Prometheus, in its own namespace (whose egress is not ours), scrapes every service.
     prometheus = pod("prometheus")

@@ -13,11 +13,12 @@ import pytest
 from booking_service import settings as booking
 from scripts.settings_tables import ROOT, TABLES, block
 from search_service import settings as search
-from services import config, db
+from services import config, db, user_jwt
 from services.clients import token_settings
 from services.config import Setting, declared
 from services.providers import config as provider_config
 from token_service import settings as token
+from tracking_service import settings as tracking
 
 
 @pytest.mark.parametrize(("doc", "key"), list(TABLES))
@@ -44,8 +45,20 @@ def _settings(module: ModuleType) -> set[Setting]:
 
 
 def test_every_declaration_is_in_a_table() -> None:
-    listed = set(token.DECLARED) | set(search.DECLARED) | set(booking.DECLARED)
-    modules = (config, db, token_settings, provider_config, token, search, booking)
+    listed = (
+        set(token.DECLARED) | set(search.DECLARED) | set(booking.DECLARED) | set(tracking.DECLARED)
+    )
+    modules = (
+        config,
+        db,
+        token_settings,
+        provider_config,
+        user_jwt,
+        token,
+        search,
+        booking,
+        tracking,
+    )
     found: set[type | Setting] = set()
     for module in modules:
         found |= _declaring_classes(module) | _settings(module)
@@ -58,7 +71,7 @@ def test_documented_variables_are_declared() -> None:
     documented = set(re.findall(r"^\| `([A-Z_<>]+?)(?:\[_FILE\])?` \|", text, re.M))
     declared_names = {
         name.strip("`").removesuffix("[_FILE]")
-        for items in (token.DECLARED, search.DECLARED, booking.DECLARED)
+        for items in (token.DECLARED, search.DECLARED, booking.DECLARED, tracking.DECLARED)
         for name, _ in config.rows(items)
     }
     assert documented == declared_names
