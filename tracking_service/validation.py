@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from services import base64url
 from services.errors import FieldViolation, ValidationError
@@ -91,10 +92,9 @@ def triggers(message: pb.Triggers, field: str) -> TriggerSpec:
     problems: list[FieldViolation] = []
     drop = None
     if message.HasField("drop_percent"):
-        try:
-            drop = Decimal(repr(message.drop_percent)).quantize(Decimal("0.01"))
-        except InvalidOperation:
-            drop = None
+        value = message.drop_percent
+        if math.isfinite(value) and 0 < value < 100:
+            drop = Decimal(repr(value)).quantize(Decimal("0.01"))
         if drop is None or not 0 < drop < 100:
             problems.append(
                 FieldViolation(f"{field}.drop_percent", "must be above 0 and below 100")
@@ -144,9 +144,14 @@ def create_input(
             problems.extend(exc.violations)
     first = None
     if request.HasField("first_run_time"):
-        first = request.first_run_time.ToDatetime(UTC)
-        if first > now + timedelta(days=MAX_FIRST_RUN_DAYS):
-            problems.append(FieldViolation("first_run_time", "is more than 7 days ahead"))
+        try:
+            first = request.first_run_time.ToDatetime(UTC)
+        except (ValueError, OverflowError):
+            problems.append(FieldViolation("first_run_time", "is not a valid timestamp"))
+        else:
+            if first > now + timedelta(days=MAX_FIRST_RUN_DAYS):
+                problems.append(FieldViolation("first_run_time", "is more than 7 days ahead"))
+            first = max(first, now)  # a time past is now
     if len(request.request_id) > MAX_REQUEST_ID_CHARS or not request.request_id.isprintable():
         problems.append(FieldViolation("request_id", "must be at most 64 printable characters"))
     if problems:
