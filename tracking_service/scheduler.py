@@ -48,6 +48,11 @@ class Scheduler:
         self.counts = {"runs": 0, "lost": 0, "deferred": 0, "alerts": 0}
 
     async def run(self) -> None:
+        """``TRACKING_WORKERS`` claim loops: one batch's searches in flight do not hold
+        up the next batch's claim."""
+        await asyncio.gather(*(self._loop() for _ in range(self._policy.workers)))
+
+    async def _loop(self) -> None:
         while True:
             try:
                 claims = await self._store.claim(

@@ -53,6 +53,12 @@ class TrackingPolicy:
         default=100,
         metadata=setting("TRACKING_CLAIM_BATCH", "due trackers claimed at once", minimum=1),
     )
+    workers: int = field(
+        default=4,
+        metadata=setting(
+            "TRACKING_WORKERS", "claim loops per replica, each running one batch", minimum=1
+        ),
+    )
     poll_seconds: float = field(
         default=0.25,
         metadata=setting(
