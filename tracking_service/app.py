@@ -97,6 +97,11 @@ class TrackingApp:
 
     async def close(self) -> None:
         await cancel_and_wait(self._tasks)
+        if self._tasks:
+            try:
+                await self.store.release(self.settings.server.replica_id)
+            except Exception as exc:  # the claims expire on their own
+                log.warning("cannot release claims", extra={"error": type(exc).__name__})
         await self.prices.close()
         await self._redis.aclose()
         await self._database.close()
@@ -107,7 +112,7 @@ class TrackingApp:
         dependencies = {"postgres": await probe(self._database.pool.fetchval("SELECT 1"))}
         fleet: dict[str, int] = {}
         with contextlib.suppress(Exception):  # the dependency shows as down above
-            fleet = await asyncio.wait_for(self.store.counts(), 1.0)
+            fleet["due_now"] = await asyncio.wait_for(self.store.due_now(), 1.0)
         return {
             "tracking": {
                 "runs_stored": self.scheduler.counts["runs"],

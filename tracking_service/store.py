@@ -494,14 +494,24 @@ class TrackingStore:
             )
         return None if row is None else AlertRow.of(row)
 
-    async def counts(self) -> dict[str, int]:
-        """For the dashboard: trackers due now, claimed now, and runs in the last minute."""
+    async def release(self, owner: str) -> int:
+        """Hands this replica's claims back at once (a clean shutdown, after its runs
+        were cancelled): another replica takes them without waiting for the lease."""
         async with self._conn() as conn:
-            row = await conn.fetchrow(
-                "SELECT (SELECT count(*) FROM price_trackers WHERE NOT paused "
-                "AND next_run_at <= now() AND ends_at > now()) AS due_now, "
-                "(SELECT count(*) FROM price_trackers WHERE lease_until > now()) AS claimed_now, "
-                "(SELECT count(*) FROM tracker_runs WHERE finished_at > now() - interval "
-                "'1 minute') AS runs_last_minute"
+            done = await conn.execute(
+                "UPDATE price_trackers SET lease_until = now() "
+                "WHERE lease_owner = $1 AND lease_until > now()",
+                owner,
             )
-        return dict(row)
+        return int(done.split()[-1])
+
+    async def due_now(self) -> int:
+        """For the dashboard: trackers due and not claimed (the fleet's backlog)."""
+        async with self._conn() as conn:
+            return int(
+                await conn.fetchval(
+                    "SELECT count(*) FROM price_trackers WHERE NOT paused "
+                    "AND next_run_at <= now() AND ends_at > now() "
+                    "AND (lease_until IS NULL OR lease_until <= now())"
+                )
+            )

@@ -175,3 +175,14 @@ async def test_models_and_migration_agree(database: str) -> None:
     finally:
         await engine.dispose()
     assert diff == []
+
+
+async def test_a_replica_stopping_hands_its_claims_over_at_once(pool: asyncpg.Pool) -> None:
+    store = TrackingStore(pool, 10)
+    await make(store, 3, datetime.now(UTC) - timedelta(seconds=1))
+    held = await store.claim("stopping", 2, 300)
+    assert len(held) == 2
+    assert await store.release("stopping") == 2
+    taken = await store.claim("other", 10, 30)
+    assert {c.tracker.id for c in held} <= {c.tracker.id for c in taken}
+    assert await store.finish("stopping", [finished(c) for c in held]) == (0, [])
