@@ -17,13 +17,17 @@
                  [--page-token T]
     booking itinerary DOWNLOAD_TOKEN [--text]          (no user needed)
     token get|status|report|watch --provider amadeus   download issue|validate|revoke
+    tracking create --from LHR --to JFK --date +30 [--every hourly] [--drop 10]
+                    [--below 300.00] [--back-in-stock]
+    tracking list | history TRACKER_ID | alerts [--new] [--watch] [--ack ALERT_ID]
 
 Booking commands act as a user: ``--user alice`` mints a development JWT from
 BOOKING_JWT_* (as ``python -m booking_service.dev_token`` does), or ``--jwt TOKEN`` /
 SKYROUTE_USER_JWT gives one; it is never printed. Amounts without a currency are USD.
 
 Environment (``source .run/dev.env`` after ``make run``):
-  SEARCH_SERVICE_ADDRESSES, BOOKING_SERVICE_ADDRESSES, TOKEN_SERVICE_ADDRESSES
+  SEARCH_SERVICE_ADDRESSES, BOOKING_SERVICE_ADDRESSES, TOKEN_SERVICE_ADDRESSES,
+  TRACKING_SERVICE_ADDRESSES
                            comma-separated host:port lists (round robin over replicas)
   BOOKING_JWT_SECRET, BOOKING_JWT_ISSUER, BOOKING_JWT_AUDIENCE   for --user
   TOKEN_CALLER_ID, TOKEN_CALLER_KEY   the token service caller (key never printed)
@@ -48,7 +52,7 @@ from collections.abc import Mapping, Sequence
 import grpc
 
 from services.context import new_request_id, request_id_var
-from skyroute_cli import booking, search, tokens
+from skyroute_cli import booking, search, tokens, tracking
 from skyroute_cli.common import (
     EXIT_RPC_ERROR,
     EXIT_USAGE,
@@ -76,11 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="deadline of each call (default: token 10, search 15, booking 30)",
     )
     groups = parser.add_subparsers(
-        dest="group", required=True, metavar="{search,booking,token,download}"
+        dest="group", required=True, metavar="{search,booking,token,download,tracking}"
     )
     search.add_parsers(groups)
     booking.add_parsers(groups)
     tokens.add_parsers(groups)
+    tracking.add_parsers(groups)
     return parser
 
 

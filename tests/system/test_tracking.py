@@ -12,8 +12,12 @@ replicas, two search replicas and three tracking replicas sharing Redis and Post
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import secrets
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -28,6 +32,7 @@ from google.protobuf import duration_pb2, timestamp_pb2
 from services.generated.skyroute.search.v1 import search_service_pb2 as search_pb
 from services.generated.skyroute.search.v1 import search_service_pb2_grpc as search_grpc
 from services.generated.skyroute.tracking.v1 import tracking_service_pb2 as pb
+from tests.utils.booking_cluster import AUDIENCE, ISSUER
 from tests.utils.search_cluster import SearchCluster, error_details, seeded_database
 from tests.utils.sim import Sim, new_clients
 from tests.utils.token_cluster import TokenCluster
@@ -431,3 +436,36 @@ async def test_the_per_user_limit_holds_under_concurrent_creates(stack: Stack) -
     assert all(r.code() is grpc.StatusCode.FAILED_PRECONDITION for r in refused)
     assert {error_details(r)[1] for r in refused} == {"TRACKER_LIMIT_REACHED"}
     assert len(page.trackers) == limit and page.next_page_token == ""
+
+
+def test_the_cli_creates_and_lists_trackers(stack: Stack) -> None:
+    env = {
+        **os.environ,
+        "TRACKING_SERVICE_ADDRESSES": ",".join(stack.tracking.addresses),
+        "BOOKING_JWT_SECRET": stack.tracking.secret,
+        "BOOKING_JWT_ISSUER": ISSUER,
+        "BOOKING_JWT_AUDIENCE": AUDIENCE,
+    }
+    user = f"cli-{secrets.token_hex(3)}"
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "skyroute_cli", "tracking", *args, "--user", user],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    made = cli("create", "--from", "LHR", "--to", "JFK", "--date", "+40", "--drop", "15")
+    assert made.returncode == 0, made.stderr
+    tracker_id = made.stdout.split()[0]
+    listed = cli("list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [t["tracker_id"] for t in json.loads(listed.stdout)["trackers"]] == [tracker_id]
+    assert cli("history", tracker_id).returncode == 0
+    assert "no alerts" in cli("alerts").stdout
+    bad = cli("create", "--from", "LHR", "--to", "LHR", "--date", "+40", "--drop", "15")
+    assert bad.returncode == 1
+    assert "tracker.flight.destination" in bad.stderr
+    assert stack.tracking.secret not in made.stdout + made.stderr + bad.stderr
