@@ -182,7 +182,9 @@ class TrackingServiceServicer:
     def WatchAlerts(self, request, context):
         """Streams the user's new alerts as they are raised, by whichever replica
         runs the tracker, each once per stream. With after_alert_id, alerts raised
-        after that one (and before the call) come first.
+        after that one (and before the call) come first. A stream may end when its
+        connection is recycled (after about five minutes) or the replica stops:
+        reconnect with the last alert_id received as after_alert_id.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
