@@ -44,10 +44,12 @@ class TrackedSearch:
 
 
 def _date(value: str, name: str, problems: list[FieldViolation]) -> date | None:
-    try:
-        return date.fromisoformat(value) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) else None
-    except ValueError:
-        pass
+    """``value`` as a date, or None with a problem naming ``name``."""
+    if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
     problems.append(FieldViolation(name, "must be a date YYYY-MM-DD"))
     return None
 
