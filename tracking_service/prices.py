@@ -7,8 +7,9 @@ tracking never starves them. A search the provider could not answer (partial res
 rate budget, outage) is not a price: the run is retried later in the same period.
 
 Identical searches are made once: runs are grouped by search key, and a result is reused
-for ``reuse_seconds`` by every run of that key on this replica (in-flight ones share one
-call). Across replicas, search's own cache computes a key once.
+by every run of that key on this replica for ``reuse_seconds`` or half the tracker's
+period, whichever is shorter, so no run sees a price older than its own period allows
+(in-flight calls are shared). Across replicas, search's own cache computes a key once.
 """
 
 from __future__ import annotations
@@ -69,10 +70,12 @@ class PriceSource:
         self._recent: dict[str, tuple[float, asyncio.Future[Observation]]] = {}
         self.counts = {"searches": 0, "reused": 0, "failed": 0}
 
-    async def price(self, key: str, kind: str, params: dict[str, Any]) -> Observation:
+    async def price(
+        self, key: str, kind: str, params: dict[str, Any], period_seconds: float
+    ) -> Observation:
         now = time.monotonic()
         known = self._recent.get(key)
-        if known is not None and now - known[0] < self._reuse:
+        if known is not None and now - known[0] < min(self._reuse, period_seconds / 2):
             future = known[1]
             if not future.done() or future.exception() is None:
                 self.counts["reused"] += 1

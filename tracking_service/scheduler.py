@@ -83,7 +83,7 @@ class Scheduler:
         for claim in claims:
             groups[claim.tracker.search_key].append(claim)
         results = await asyncio.gather(
-            *(self._price(group[0]) for group in groups.values()), return_exceptions=True
+            *(self._price(group) for group in groups.values()), return_exceptions=True
         )
         finished: list[Finished] = []
         deferred: list[Claim] = []
@@ -114,6 +114,8 @@ class Scheduler:
             self._metrics.alerts.labels(alert.kind).inc()
         await self._hub.publish(alerts)
 
-    async def _price(self, claim: Claim) -> Observation:
-        tracker = claim.tracker
-        return await self._prices.price(tracker.search_key, tracker.kind, tracker.search)
+    async def _price(self, group: list[Claim]) -> Observation:
+        """One price for runs of one search (the shortest period bounds its age)."""
+        tracker = group[0].tracker
+        period = min(c.tracker.frequency_seconds for c in group)
+        return await self._prices.price(tracker.search_key, tracker.kind, tracker.search, period)

@@ -28,6 +28,7 @@ import grpc
 import pytest
 import redis as redis_lib
 from google.protobuf import duration_pb2, timestamp_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.generated.skyroute.search.v1 import search_service_pb2 as search_pb
 from services.generated.skyroute.search.v1 import search_service_pb2_grpc as search_grpc
@@ -239,6 +240,92 @@ async def test_trackers_due_together_run_once_each_despite_a_killed_replica(
     assert all(r["finished_at"] <= killed_at for r in runs if r["replica"] == victim.name)
     assert any(f > 1 for f in fences.values())
     assert alerts == 0  # first runs only set the references (and found offers)
+
+
+async def test_a_replica_paused_past_its_claims_stores_nothing_when_it_wakes(
+    stack: Stack,
+) -> None:
+    """A replica stopped (SIGSTOP: a long GC pause, a frozen VM) while holding claims:
+    the others take the runs over once the leases expire; woken up, it finishes its
+    stale batch and the fence makes that a no-op."""
+    pairs = (await routes(stack))[:5]
+    first = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=10)
+    when = timestamp_pb2.Timestamp()
+    when.FromDatetime(first)
+    channel = stack.tracking.channel()
+    stub = stack.tracking.stub(channel)
+    users = [f"paused-{secrets.token_hex(3)}" for _ in range(3)]
+    try:
+        made = await asyncio.gather(
+            *(
+                stub.CreateTracker(
+                    pb.CreateTrackerRequest(
+                        tracker=tracker(
+                            flight(*pairs[n % len(pairs)], 7 + n % 3), 3600, drop_percent=5.0
+                        ),
+                        first_run_time=when,
+                    ),
+                    metadata=stack.tracking.auth(users[n % 3]),
+                    timeout=20,
+                )
+                for n in range(240)
+            )
+        )
+    finally:
+        await channel.close()
+    ids = [int(m.tracker.tracker_id) for m in made]
+    sleeper = next(p for p in stack.tracking.processes if p.alive)
+    conn = await stack.db()
+    try:
+
+        async def sleeper_holds_claims() -> bool:
+            held = await conn.fetchval(
+                "SELECT count(*) FROM price_trackers WHERE lease_owner = $1 "
+                "AND lease_until > now() AND id = ANY($2::bigint[])",
+                sleeper.name,
+                ids,
+            )
+            return bool(held)
+
+        await eventually(sleeper_holds_claims, 30, "the sleeper to claim trackers")
+        sleeper.signal(signal.SIGSTOP)
+        stopped_at = await conn.fetchval("SELECT now()")
+        try:
+
+            async def all_ran() -> bool:
+                done = await conn.fetchval(
+                    "SELECT count(*) FROM tracker_runs WHERE tracker_id = ANY($1)", ids
+                )
+                return bool(done == len(ids))
+
+            await eventually(all_ran, 60, "the others to run every tracker")
+        finally:
+            sleeper.signal(signal.SIGCONT)
+        await asyncio.sleep(3)  # the sleeper finishes its stale batch meanwhile
+        runs = await conn.fetch(
+            "SELECT r.tracker_id, r.replica, r.finished_at, r.fence, t.fence AS current "
+            "FROM tracker_runs r JOIN price_trackers t ON t.id = r.tracker_id "
+            "WHERE r.tracker_id = ANY($1)",
+            ids,
+        )
+    finally:
+        await conn.close()
+    assert len(runs) == len(ids) and {r["tracker_id"] for r in runs} == set(ids)
+    assert all(r["fence"] == r["current"] for r in runs)
+    late = [r for r in runs if r["replica"] == sleeper.name and r["finished_at"] > stopped_at]
+    assert late == []
+    assert any(r["fence"] > 1 for r in runs)  # taken over
+    assert sleeper.alive
+    health = grpc.aio.insecure_channel(
+        stack.tracking.addresses[stack.tracking.processes.index(sleeper)]
+    )
+    try:
+        reply = await health_pb2_grpc.HealthStub(health).Check(
+            health_pb2.HealthCheckRequest(), timeout=10
+        )
+    finally:
+        await health.close()
+    assert reply.status == health_pb2.HealthCheckResponse.SERVING
 
 
 async def cheapest_from_provider(stack: Stack) -> pb.FlightSearch:
