@@ -406,6 +406,27 @@ async def test_a_price_drop_reaches_a_watcher_on_another_replica_once(stack: Sta
             stream.cancel()
             await asyncio.gather(watching, return_exceptions=True)
         listed = await stub.ListAlerts(pb.ListAlertsRequest(), metadata=auth, timeout=5)
+        acked = await stub.AcknowledgeAlert(
+            pb.AcknowledgeAlertRequest(alert_id=listed.alerts[0].alert_id),
+            metadata=auth,
+            timeout=5,
+        )
+        unseen = await stub.ListAlerts(
+            pb.ListAlertsRequest(unacknowledged_only=True), metadata=auth, timeout=5
+        )
+        # The history, one run per page, newest first, each run once.
+        pages: list[pb.PriceObservation] = []
+        token = ""
+        while True:
+            page = await stub.ListPriceHistory(
+                pb.ListPriceHistoryRequest(tracker_id=tracker_id, page_size=1, page_token=token),
+                metadata=auth,
+                timeout=5,
+            )
+            pages.extend(page.observations)
+            token = page.next_page_token
+            if not token:
+                break
         # A client that reconnects with the last alert it saw before gets it again.
         resumed = stack.tracking.stub(creator).WatchAlerts(
             pb.WatchAlertsRequest(after_alert_id="0"), metadata=auth, timeout=5
@@ -424,6 +445,10 @@ async def test_a_price_drop_reaches_a_watcher_on_another_replica_once(stack: Sta
     assert alert.tracker_id == tracker_id
     assert [a.alert_id for a in listed.alerts] == [alert.alert_id]
     assert caught_up.alert_id == alert.alert_id
+    assert acked.alert.HasField("acknowledge_time") and list(unseen.alerts) == []
+    starts = [o.period_start_time.ToDatetime(UTC) for o in pages]
+    assert starts == sorted(set(starts), reverse=True) and len(starts) >= 3
+    assert any(o.lowest_price.units < pages[-1].lowest_price.units for o in pages)
     assert alert.price.units < alert.reference_price.units
     # Delivered within a second or so of being stored (reported, not a speed test).
     print(f"alert delivered {at - alert.create_time.ToDatetime(UTC).timestamp():.3f}s after")
@@ -476,6 +501,25 @@ async def test_trackers_belong_to_their_user(stack: Stack) -> None:
             with pytest.raises(grpc.aio.AioRpcError) as other:
                 await call(request, metadata=bob, timeout=5)  # type: ignore[operator]
             assert other.value.code() is grpc.StatusCode.NOT_FOUND
+        with pytest.raises(grpc.aio.AioRpcError) as bad_mask:
+            await stub.UpdateTracker(
+                pb.UpdateTrackerRequest(
+                    tracker=pb.Tracker(tracker_id=tracker_id), update_mask=["flight"]
+                ),
+                metadata=alice,
+                timeout=5,
+            )
+        assert error_details(bad_mask.value)[0] == ["update_mask"]
+        update = tracker(flight("LHR", "JFK", 20), 7200, drop_percent=12.5)
+        update.tracker_id = tracker_id
+        changed = await stub.UpdateTracker(
+            pb.UpdateTrackerRequest(tracker=update, update_mask=["frequency", "triggers"]),
+            metadata=alice,
+            timeout=5,
+        )
+        assert changed.tracker.frequency.seconds == 7200
+        assert changed.tracker.triggers.drop_percent == 12.5
+        assert not changed.tracker.triggers.back_in_stock
         paused = await stub.PauseTracker(
             pb.PauseTrackerRequest(tracker_id=tracker_id, paused=True), metadata=alice, timeout=5
         )
@@ -484,6 +528,14 @@ async def test_trackers_belong_to_their_user(stack: Stack) -> None:
         assert [t.tracker_id for t in mine.trackers] == [tracker_id]
         theirs = await stub.ListTrackers(pb.ListTrackersRequest(), metadata=bob, timeout=5)
         assert list(theirs.trackers) == []
+        await stub.DeleteTracker(
+            pb.DeleteTrackerRequest(tracker_id=tracker_id), metadata=alice, timeout=5
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as gone:
+            await stub.GetTracker(
+                pb.GetTrackerRequest(tracker_id=tracker_id), metadata=alice, timeout=5
+            )
+        assert gone.value.code() is grpc.StatusCode.NOT_FOUND
         with pytest.raises(grpc.aio.AioRpcError) as unauthenticated:
             await stub.ListTrackers(pb.ListTrackersRequest(), timeout=5)
         assert unauthenticated.value.code() is grpc.StatusCode.UNAUTHENTICATED
