@@ -22,6 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DIR = ROOT / ".run" / "secrets"
 SIM_CLIENT_ID = "skyroute-dev"  # PROVIDER_AMADEUS_CLIENT_ID in docker-compose.yml
+# The hotel supplier's login: PROVIDER_HOTEL_CLIENT_ID and PROVIDER_HOTEL_USERNAME there.
+HOTEL_CLIENT_ID = "skyroute-hotel-dev"
+HOTEL_USER = "skyroute-ops"
 
 
 def _random() -> str:
@@ -33,6 +36,10 @@ def _random() -> str:
 SECRETS: dict[str, Callable[[dict[str, str]], str]] = {
     "sim-client-secret": lambda made: _random(),
     "sim-clients": lambda made: f"{SIM_CLIENT_ID}:{made['sim-client-secret']}",
+    "hotel-client-secret": lambda made: _random(),
+    "hotel-password": lambda made: _random(),
+    "sim-hotel-clients": lambda made: f"{HOTEL_CLIENT_ID}:{made['hotel-client-secret']}",
+    "sim-hotel-users": lambda made: f"{HOTEL_USER}:{made['hotel-password']}",
     "caller-search-key": lambda made: _random(),
     "caller-booking-key": lambda made: _random(),
     "caller-cli-key": lambda made: _random(),

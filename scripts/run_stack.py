@@ -34,6 +34,9 @@ from services.stack import (  # noqa: E402
     DEV_CALLERS,
     DEV_CLIENT_ID,
     DEV_DATABASE_URL,
+    DEV_HOTEL_CLIENT_ID,
+    DEV_HOTEL_PROVIDER,
+    DEV_HOTEL_USER,
     DEV_JWT_AUDIENCE,
     DEV_JWT_ISSUER,
     DEV_KEY_PREFIX,
@@ -43,6 +46,7 @@ from services.stack import (  # noqa: E402
     PROVIDER_SIM,
     STACK,
     Facts,
+    HotelSupplier,
     Jwt,
     ServiceSpec,
     Upstream,
@@ -62,6 +66,8 @@ class DevSecrets:
     caller_keys: Mapping[str, str] = field(repr=False)
     page_token_secret: str = field(repr=False)
     jwt_secret: str = field(repr=False)
+    hotel_client_secret: str = field(default="", repr=False)
+    hotel_password: str = field(default="", repr=False)
 
     @classmethod
     def generate(cls) -> DevSecrets:
@@ -70,6 +76,8 @@ class DevSecrets:
             caller_keys={caller: secrets.token_urlsafe(32) for caller in DEV_CALLERS},
             page_token_secret=secrets.token_urlsafe(32),
             jwt_secret=secrets.token_urlsafe(48),
+            hotel_client_secret=secrets.token_urlsafe(32),
+            hotel_password=secrets.token_urlsafe(24),
         )
 
 
@@ -82,11 +90,24 @@ def dev_facts(dev: DevSecrets, redis_url: str, database_url: str, replicas: int)
         upstreams=(
             Upstream(DEV_PROVIDER, PROVIDER_SIM_URL, DEV_CLIENT_ID, dev.provider_client_secret),
         ),
-        callers={caller: (DEV_PROVIDER,) for caller in DEV_CALLERS},
+        callers={
+            caller: (DEV_PROVIDER, DEV_HOTEL_PROVIDER)
+            if caller in ("search", "cli")
+            else (DEV_PROVIDER,)
+            for caller in DEV_CALLERS
+        },
         caller_keys=dev.caller_keys,
         page_token_secret=dev.page_token_secret,
         jwt=Jwt(dev.jwt_secret, DEV_JWT_ISSUER, DEV_JWT_AUDIENCE),
         addresses=grpc_addresses(STACK, replicas),
+        hotel_supplier=HotelSupplier(
+            DEV_HOTEL_PROVIDER,
+            PROVIDER_SIM_URL,
+            DEV_HOTEL_CLIENT_ID,
+            dev.hotel_client_secret,
+            DEV_HOTEL_USER,
+            dev.hotel_password,
+        ),
     )
 
 
@@ -314,8 +335,8 @@ class Supervisor:
             addr = f"{HOST}:{token.grpc_port}"
             lines += [
                 "Try:",
-                f"  grpcurl -plaintext {addr} list",
-                '  grpcurl -plaintext -H "x-skyroute-caller: cli" '
+                f"  .venv/bin/grpcurl -plaintext {addr} list",
+                '  .venv/bin/grpcurl -plaintext -H "x-skyroute-caller: cli" '
                 '-H "x-skyroute-caller-key: $TOKEN_CALLER_KEY" '
                 f'-d \'{{"provider":"{DEV_PROVIDER}"}}\' {addr} '
                 "skyroute.token.v1.TokenService/GetTokenStatus",

@@ -23,6 +23,8 @@ from pathlib import Path
 HOST = "127.0.0.1"
 # Where an Amadeus-shaped upstream (and the stand-in) issues client-credentials tokens.
 TOKEN_PATH = "/v1/security/oauth2/token"
+# Where the hotel supplier (and the stand-in's hotel profile) logs in: password grant.
+HOTEL_TOKEN_PATH = "/hotel/v1/auth/token"
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,23 @@ class Upstream:
     @property
     def token_url(self) -> str:
         return f"{self.base_url}{TOKEN_PATH}"
+
+
+@dataclass(frozen=True)
+class HotelSupplier:
+    """The hotel supplier (search's SEARCH_HOTEL_PROVIDER) and the token service's
+    password login at it (rotating refresh tokens follow)."""
+
+    name: str
+    base_url: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    username: str = ""
+    password: str = field(default="", repr=False)
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.base_url}{HOTEL_TOKEN_PATH}"
 
 
 @dataclass(frozen=True)
@@ -73,6 +92,8 @@ class Facts:
     token_encryption_keys: str = field(default_factory=new_token_encryption_keys, repr=False)
     # Service name -> "host:port" of each replica's gRPC endpoint.
     addresses: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # The hotel supplier, if any: a token-service provider and search's hotel supplier.
+    hotel_supplier: HotelSupplier | None = None
 
 
 # -- the pieces of an environment ------------------------------------------------------
@@ -128,7 +149,12 @@ def sim_clients_env(clients: Mapping[str, str]) -> dict[str, str]:
 
 
 def provider_sim_env(facts: Facts) -> dict[str, str]:
-    return sim_clients_env({u.client_id: u.client_secret for u in facts.upstreams})
+    env = sim_clients_env({u.client_id: u.client_secret for u in facts.upstreams})
+    hotel = facts.hotel_supplier
+    if hotel is not None:
+        env["SIM_HOTEL_CLIENTS"] = f"{hotel.client_id}:{hotel.client_secret}"
+        env["SIM_HOTEL_USERS"] = f"{hotel.username}:{hotel.password}"
+    return env
 
 
 def token_service_env(facts: Facts) -> dict[str, str]:
@@ -138,6 +164,16 @@ def token_service_env(facts: Facts) -> dict[str, str]:
         env[f"PROVIDER_{name}_TOKEN_URL"] = upstream.token_url
         env[f"PROVIDER_{name}_CLIENT_ID"] = upstream.client_id
         env[f"PROVIDER_{name}_CLIENT_SECRET"] = upstream.client_secret
+    hotel = facts.hotel_supplier
+    if hotel is not None:
+        name = hotel.name.upper()
+        env["TOKEN_PROVIDERS"] += f",{hotel.name}"
+        env[f"PROVIDER_{name}_TOKEN_URL"] = hotel.token_url
+        env[f"PROVIDER_{name}_CLIENT_ID"] = hotel.client_id
+        env[f"PROVIDER_{name}_CLIENT_SECRET"] = hotel.client_secret
+        env[f"PROVIDER_{name}_GRANT"] = "password"
+        env[f"PROVIDER_{name}_USERNAME"] = hotel.username
+        env[f"PROVIDER_{name}_PASSWORD"] = hotel.password
     env["TOKEN_CALLERS"] = json.dumps(
         {c: list(p) for c, p in facts.callers.items()}, separators=(",", ":")
     )
@@ -155,6 +191,11 @@ def search_service_env(facts: Facts) -> dict[str, str]:
         env.update(PROVIDER_ENABLED="true", **upstream_env(facts), **provider)
     else:
         env["PROVIDER_ENABLED"] = "false"
+    if facts.hotel_supplier is not None and provider:
+        hotel = facts.hotel_supplier
+        env.update(provider)
+        env["SEARCH_HOTEL_PROVIDER"] = hotel.name
+        env[f"PROVIDER_{hotel.name.upper()}_BASE_URL"] = hotel.base_url
     return env
 
 
@@ -287,6 +328,9 @@ DEV_DATABASE_URL = "postgresql://skyroute:skyroute@127.0.0.1:5432/skyroute"
 DEV_KEY_PREFIX = "skyroute-dev"
 DEV_PROVIDER = "amadeus"
 DEV_CLIENT_ID = "skyroute-dev"
+DEV_HOTEL_PROVIDER = "hotel"
+DEV_HOTEL_CLIENT_ID = "skyroute-hotel-dev"
+DEV_HOTEL_USER = "skyroute-ops"
 DEV_CALLERS = ("search", "booking", "cli")  # callers of the token service, each with a key
 DEV_JWT_ISSUER = "skyroute-dev"
 DEV_JWT_AUDIENCE = "skyroute"

@@ -21,8 +21,8 @@ from skyroute_cli.common import (
     CallOptions,
     UsageError,
     add_common_options,
+    add_json_option,
     addresses_from_env,
-    columns,
     day_arg,
     emit,
     enum_label,
@@ -31,6 +31,7 @@ from skyroute_cli.common import (
     timeout_of,
     timestamp_text,
 )
+from skyroute_cli.output import Output, Table
 
 SERVICE = "skyroute.tracking.v1.TrackingService"
 ENV_ADDRESSES = "TRACKING_SERVICE_ADDRESSES"
@@ -56,6 +57,20 @@ def frequency_arg(text: str) -> int:
     return seconds
 
 
+TRACKER_COLUMNS = ["tracker", "route", "state", "every", "latest", "next run"]
+ALERT_COLUMNS = ["alert", "tracker", "kind", "price", "before", "raised", "seen"]
+
+
+def table(out: Output, columns: list[str], rows: list[list[str]], empty: str) -> None:
+    if not rows:
+        out.line(empty)
+        return
+    lines = Table(columns)
+    for row in rows:
+        lines.add_row(*row)
+    out.table(lines)
+
+
 def tracker_line(t: pb.Tracker) -> list[str]:
     f = t.flight
     route = f"{f.origin}-{f.destination} {f.departure_date}"
@@ -66,7 +81,7 @@ def tracker_line(t: pb.Tracker) -> list[str]:
         t.tracker_id,
         route,
         enum_label(pb.TrackerState.Name(t.state), "TRACKER_STATE_"),
-        f"every {t.frequency.seconds}s",
+        f"{t.frequency.seconds}s",
         latest,
         timestamp_text(t.next_run_time) if t.HasField("next_run_time") else "-",
     ]
@@ -76,12 +91,12 @@ def alert_line(a: pb.Alert) -> list[str]:
     reference = money_text(a.reference_price) if a.HasField("reference_price") else "-"
     return [
         a.alert_id,
-        f"tracker {a.tracker_id}",
+        a.tracker_id,
         enum_label(pb.AlertKind.Name(a.kind), "ALERT_KIND_"),
         money_text(a.price) if a.HasField("price") else "-",
-        f"was {reference}",
+        reference,
         timestamp_text(a.create_time),
-        "seen" if a.HasField("acknowledge_time") else "new",
+        "yes" if a.HasField("acknowledge_time") else "no",
     ]
 
 
@@ -115,7 +130,7 @@ async def tracking_create(
     if args.json:
         emit(response)
     else:
-        print("\n".join(columns([tracker_line(response.tracker)])))
+        table(args.out, TRACKER_COLUMNS, [tracker_line(response.tracker)], "")
 
 
 async def tracking_list(
@@ -128,9 +143,10 @@ async def tracking_list(
     if args.json:
         emit(response)
         return
-    print("\n".join(columns([tracker_line(t) for t in response.trackers])) or "no trackers")
+    rows = [tracker_line(t) for t in response.trackers]
+    table(args.out, TRACKER_COLUMNS, rows, "no trackers")
     if response.next_page_token:
-        print(f"next page: --page-token {response.next_page_token}")
+        args.out.line(f"next page: --page-token {response.next_page_token}")
 
 
 async def tracking_history(
@@ -154,9 +170,9 @@ async def tracking_history(
         ]
         for o in response.observations
     ]
-    print("\n".join(columns(rows)) or "no runs yet")
+    table(args.out, ["period", "lowest", "offers", "best offer"], rows, "no runs yet")
     if response.next_page_token:
-        print(f"next page: --page-token {response.next_page_token}")
+        args.out.line(f"next page: --page-token {response.next_page_token}")
 
 
 async def tracking_alerts(
@@ -166,7 +182,10 @@ async def tracking_alerts(
         acked = await stub.AcknowledgeAlert(
             pb.AcknowledgeAlertRequest(alert_id=args.ack), **call.kwargs
         )
-        emit(acked) if args.json else print("\n".join(columns([alert_line(acked.alert)])))
+        if args.json:
+            emit(acked)
+        else:
+            table(args.out, ALERT_COLUMNS, [alert_line(acked.alert)], "")
         return
     if args.watch:
         kwargs: dict[str, Any] = {**call.kwargs, "timeout": None}
@@ -174,7 +193,7 @@ async def tracking_alerts(
             if args.json:
                 emit(message, compact=True)
             else:
-                print("\n".join(columns([alert_line(message.alert)])), flush=True)
+                table(args.out, ALERT_COLUMNS, [alert_line(message.alert)], "")
         return
     response = await stub.ListAlerts(
         pb.ListAlertsRequest(
@@ -185,9 +204,9 @@ async def tracking_alerts(
     if args.json:
         emit(response)
         return
-    print("\n".join(columns([alert_line(a) for a in response.alerts])) or "no alerts")
+    table(args.out, ALERT_COLUMNS, [alert_line(a) for a in response.alerts], "no alerts")
     if response.next_page_token:
-        print(f"next page: --page-token {response.next_page_token}")
+        args.out.line(f"next page: --page-token {response.next_page_token}")
 
 
 async def run(args: argparse.Namespace, env: Mapping[str, str]) -> None:
@@ -252,7 +271,7 @@ def add_parsers(groups: Any) -> None:
     alerts.add_argument("--ack", metavar="ALERT_ID", help="acknowledge this alert")
 
     for cmd in made:
-        cmd.add_argument("--json", action="store_true", help="print the response as JSON")
+        add_json_option(cmd)
         add_common_options(cmd, DEFAULT_TIMEOUT)
         who = cmd.add_argument_group("user (one of)").add_mutually_exclusive_group()
         who.add_argument("--user", metavar="NAME", help="mint a development JWT (BOOKING_JWT_*)")

@@ -596,9 +596,11 @@ def test_the_cli_creates_and_lists_trackers(stack: Stack) -> None:
             timeout=60,
         )
 
-    made = cli("create", "--from", "LHR", "--to", "JFK", "--date", "+40", "--drop", "15")
+    made = cli("create", "--from", "LHR", "--to", "JFK", "--date", "+40", "--drop", "15", "--json")
     assert made.returncode == 0, made.stderr
-    tracker_id = made.stdout.split()[0]
+    tracker_id = json.loads(made.stdout)["tracker"]["tracker_id"]
+    shown = cli("list")
+    assert shown.returncode == 0 and tracker_id in shown.stdout and "LHR-JFK" in shown.stdout
     listed = cli("list", "--json")
     assert listed.returncode == 0, listed.stderr
     assert [t["tracker_id"] for t in json.loads(listed.stdout)["trackers"]] == [tracker_id]

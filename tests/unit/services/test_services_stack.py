@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from services.stack import (
     STACK,
     TOKEN,
     Facts,
+    HotelSupplier,
     Jwt,
     Upstream,
     grpc_addresses,
@@ -119,3 +121,24 @@ def test_read_port_file(
     if content is not None:
         path.write_text(content)
     assert read_port_file(path) == expected
+
+
+def test_a_hotel_supplier_reaches_the_stand_in_the_token_service_and_search() -> None:
+    hotel = HotelSupplier(
+        "hotel", "http://127.0.0.1:8081", "hotel-client", secrets.token_urlsafe(24), "ops",
+        secrets.token_urlsafe(24),
+    )  # fmt: skip
+    facts = replace(full_facts(), hotel_supplier=hotel)
+    sim = PROVIDER_SIM.env(facts)
+    assert sim["SIM_HOTEL_CLIENTS"] == f"hotel-client:{hotel.client_secret}"
+    assert sim["SIM_HOTEL_USERS"] == f"ops:{hotel.password}"
+    token = TokenServiceSettings.from_env(TOKEN.replica_env(facts, "token-1", grpc_port=0))
+    login = next(p for p in token.providers if p.name == "hotel")
+    assert login.grant == "password" and login.username == "ops"
+    assert login.token_url == "http://127.0.0.1:8081/hotel/v1/auth/token"
+    search = SearchServiceSettings.from_env(SEARCH.replica_env(facts, "s", grpc_port=0))
+    assert search.hotel_provider is not None
+    assert (search.hotel_provider.name, search.hotel_provider.kind) == ("hotel", "amadeus_hotels")
+    assert search.hotel_provider.base_url == "http://127.0.0.1:8081"
+    assert hotel.client_secret not in repr(facts) and hotel.password not in repr(facts)
+    assert SearchServiceSettings.from_env(SEARCH.env(full_facts())).hotel_provider is None
