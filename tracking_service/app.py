@@ -64,7 +64,12 @@ class TrackingApp:
         self.authenticator: Authenticator | None = authenticator
         replica = settings.server.replica_id
         self._database = PooledDatabase(settings.database, f"tracking-{replica}")
-        self.store = TrackingStore(self._database.pool, settings.database.pool_timeout_seconds)
+        # Half a lease: a stopped replica's open transaction ends before its claims do.
+        self.store = TrackingStore(
+            self._database.pool,
+            settings.database.pool_timeout_seconds,
+            transaction_idle_seconds=max(1.0, settings.policy.lease_seconds / 2),
+        )
         self._redis = create_redis(settings.redis, timeout=5.0)
         self.hub = AlertHub(self._redis, settings.redis.key_prefix, self.store)
         policy = settings.policy

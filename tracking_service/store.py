@@ -212,9 +212,19 @@ WHERE p.id = i.id AND p.fence = i.fence
 
 
 class TrackingStore:
-    def __init__(self, pool: asyncpg.Pool, acquire_timeout: float) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, acquire_timeout: float, transaction_idle_seconds: float = 15.0
+    ) -> None:
+        """``transaction_idle_seconds``: PostgreSQL ends a transaction of ours that waits
+        on us this long (a replica stopped mid-transaction), releasing its row locks, so
+        that ``SKIP LOCKED`` claims can reach those trackers once their leases expire."""
         self._pool = pool
         self._timeout = acquire_timeout
+        # SET LOCAL: for the transaction only, so also right behind PgBouncer.
+        self._idle_limit = (
+            "SET LOCAL idle_in_transaction_session_timeout = "
+            f"{max(1, int(transaction_idle_seconds * 1000))}"
+        )
 
     def _conn(self) -> Any:
         return pooled(self._pool, self._timeout)
@@ -234,6 +244,7 @@ class TrackingStore:
     ) -> TrackerRow:
         """Raises LimitReached. A repeated (user, request id) returns the first tracker."""
         async with self._conn() as conn, conn.transaction():
+            await conn.execute(self._idle_limit)
             await conn.execute(USER_LOCK, user_id)
             if request_id:
                 row = await conn.fetchrow(
@@ -353,6 +364,7 @@ class TrackingStore:
         if not runs:
             return 0, []
         async with self._conn() as conn, conn.transaction():
+            await conn.execute(self._idle_limit)
             won = {
                 r["id"]
                 for r in await conn.fetch(

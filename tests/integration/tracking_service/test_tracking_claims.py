@@ -186,3 +186,31 @@ async def test_a_replica_stopping_hands_its_claims_over_at_once(pool: asyncpg.Po
     taken = await store.claim("other", 10, 30)
     assert {c.tracker.id for c in held} <= {c.tracker.id for c in taken}
     assert await store.finish("stopping", [finished(c) for c in held]) == (0, [])
+
+
+async def test_a_stalled_transaction_does_not_hide_its_trackers_for_ever(
+    pool: asyncpg.Pool,
+) -> None:
+    """A replica stopped inside ``finish`` holds its rows' locks, and ``SKIP LOCKED``
+    claims pass them by; the transaction's idle limit (SET LOCAL, as the store sets it)
+    ends it, so another replica can claim them once the lease is over."""
+    store = TrackingStore(pool, 10, transaction_idle_seconds=0.5)
+    await make(store, 1, datetime.now(UTC) - timedelta(seconds=1))
+    (claim,) = await store.claim("stalled", 10, 0.2)
+    stalled = await pool.acquire()
+    try:
+        transaction = stalled.transaction()
+        await transaction.start()
+        await stalled.execute("SET LOCAL idle_in_transaction_session_timeout = 500")
+        await stalled.execute(
+            "UPDATE price_trackers SET last_price = 1 WHERE id = $1", claim.tracker.id
+        )
+        await asyncio.sleep(0.3)  # the lease is over, the row still locked
+        assert await store.claim("other", 10, 30) == []
+        await asyncio.sleep(0.6)  # PostgreSQL ends the idle transaction
+        (taken,) = await store.claim("other", 10, 30)
+        assert taken.tracker.id == claim.tracker.id and taken.fence == claim.fence + 1
+        with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError, OSError)):
+            await transaction.commit()
+    finally:
+        await pool.release(stalled)
