@@ -47,5 +47,7 @@ COPY --from=build /src /app
 WORKDIR /app
 
 USER 10001:10001
-# token 50051/9461, search 50061/9471, booking 50071/9481, provider stand-in 8081
-EXPOSE 50051 9461 50061 9471 50071 9481 8081
+# token 50051/9461, search 50061/9471, booking 50071/9481, account 50081/9491,
+# tracking 50091/9501,
+# provider stand-in 8081
+EXPOSE 50051 9461 50061 9471 50071 9481 50081 9491 50091 9501 8081

@@ -21,7 +21,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
 .PHONY: help venv proto check-proto lint format services-up test run bench bench-token migrate seed \
-	bench-search bench-booking bench-account dev-token \
+	bench-search bench-booking bench-account bench-tracking dev-token \
 	compose-secrets compose-check clean
 
 help: ## List the targets
@@ -107,7 +107,7 @@ dev-token: venv ## Mint a development user JWT for the running stack: make dev-t
 	@test -f .run/dev.env || { echo "dev-token: start the stack first (make run)" >&2; exit 1; }
 	@set -a; . ./.run/dev.env; set +a; $(VENV_PY) -m booking_service.dev_token --user "$(USER)"
 
-bench: bench-token bench-search bench-booking ## Run all benchmarks
+bench: bench-token bench-search bench-booking bench-tracking ## Run all benchmarks
 
 bench-token: venv services-up ## Benchmark the token service
 	$(VENV_PY) -m benchmarks.token_bench
@@ -120,6 +120,10 @@ bench-booking: venv services-up ## Benchmark the booking service, direct and via
 
 bench-account: venv services-up ## Benchmark the account service (hash cost, logins/s, refresh/s, revocation check)
 	$(VENV_PY) -m benchmarks.account_bench --write
+bench-tracking: venv services-up ## Benchmark tracking: 10,000 trackers, cold and warm cache, all due at once and spread
+	$(VENV_PY) -m benchmarks.tracking_bench
+	$(VENV_PY) -m benchmarks.tracking_bench --warm
+	$(VENV_PY) -m benchmarks.tracking_bench --warm --spread 10
 
 compose-secrets: ## Write random secrets for docker-compose.yml to .run/secrets/ (keeps existing)
 	$(PYTHON) scripts/compose_secrets.py

@@ -834,7 +834,7 @@ PROFILED = {
     "confirm": "booking_service/flows/bookings.py:Bookings.confirm",
     "store": "booking_service/store/repository.py:",
     "to_proto": "booking_service/api/convert.py:booking_pb",
-    "jwt": "booking_service/api/auth.py:JwtAuthenticator.__call__",
+    "jwt": "services/user_auth.py:JwtAuthenticator.__call__",
     "logging": "logging/__init__.py:Logger._log",
 }
 

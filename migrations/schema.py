@@ -12,6 +12,7 @@ from __future__ import annotations
 import account_service.store.models  # noqa: F401  accounts, account_sessions, tokens, outbox
 import booking_service.store.models  # noqa: F401  bookings, booking_segments, booking_passengers
 import search_service.models  # noqa: F401  airports, airlines, flights, fares
+import tracking_service.models  # noqa: F401  price_trackers, tracker_runs, tracker_alerts
 from services.schema import Base
 
 metadata = Base.metadata

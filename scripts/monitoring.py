@@ -125,6 +125,29 @@ ALERTS: dict[str, list[dict[str, Any]]] = {
             "out of inventory until it succeeds.",
         ),
     ],
+    "skyroute-tracking": [
+        alert(
+            "SkyrouteTrackingLagging",
+            "histogram_quantile(0.99, sum by (le) "
+            "(rate(skyroute_tracking_schedule_lag_seconds_bucket[10m]))) > 60",
+            "15m",
+            "warning",
+            "tracker runs start over a minute after they are due",
+            "Due trackers wait for a replica: too few tracking replicas, a slow search "
+            "service, or runs deferred by the upstream rate budget "
+            '(skyroute_tracking_runs_total{outcome="deferred"}).',
+        ),
+        alert(
+            "SkyrouteTrackingClaimsLost",
+            'sum(increase(skyroute_tracking_runs_total{outcome="lost"}[15m])) > 0',
+            "0m",
+            "warning",
+            "tracking replicas finish runs after their claim was taken over",
+            "A run took longer than TRACKING_LEASE_SECONDS (or its replica stalled), so "
+            "another replica ran it again; nothing is stored twice, but searches are. "
+            "Raise TRACKING_LEASE_SECONDS or look for slow searches.",
+        ),
+    ],
 }
 
 
@@ -284,6 +307,20 @@ ROWS: list[tuple[str, list[tuple[str, str, list[tuple[str, str]]]]]] = [
                         f"(rate(skyroute_rate_budget_permits_total{RATE}))",
                         "{{provider}} {{outcome}}",
                     )
+                ],
+            ),
+            (
+                "Tracker runs",
+                "short",
+                [
+                    (
+                        f"sum by (outcome) (increase(skyroute_tracking_runs_total{RATE}))",
+                        "runs {{outcome}}",
+                    ),
+                    (
+                        f"sum by (kind) (increase(skyroute_tracking_alerts_total{RATE}))",
+                        "alerts {{kind}}",
+                    ),
                 ],
             ),
             (

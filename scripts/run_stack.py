@@ -199,6 +199,7 @@ def write_dev_env(facts: Facts) -> None:
         f"export SEARCH_SERVICE_ADDRESSES={','.join(facts.addresses.get('search', ()))}",
         f"export BOOKING_SERVICE_ADDRESSES={','.join(facts.addresses.get('booking', ()))}",
         f"export ACCOUNT_SERVICE_ADDRESSES={','.join(facts.addresses.get('account', ()))}",
+        f"export TRACKING_SERVICE_ADDRESSES={','.join(facts.addresses.get('tracking', ()))}",
         # For `python -m booking_service.dev_token --user alice` (make dev-token).
         f"export BOOKING_JWT_SECRET={shlex.quote(jwt.secret)}",
         f"export BOOKING_JWT_ISSUER={jwt.issuer}",

@@ -19,6 +19,7 @@ from booking_service import settings as booking
 from search_service import settings as search
 from services.config import Setting, markdown
 from token_service import settings as token
+from tracking_service import settings as tracking
 
 ROOT = Path(__file__).resolve().parents[1]
 _SHARED = tuple(item for item in search.DECLARED if item in booking.DECLARED)
@@ -36,6 +37,14 @@ TABLES: dict[tuple[str, str], str] = {
     ("docs/operations.md", "booking"): markdown("booking (port 50071)", _only(booking.DECLARED)),
     ("docs/operations.md", "account"): markdown(
         "account (port 50081)", tuple(i for i in account.DECLARED if i not in booking.DECLARED)
+    ),
+    ("docs/operations.md", "tracking"): markdown(
+        "tracking (port 50091; also the shared server, Redis and database settings)",
+        tuple(
+            item
+            for item in tracking.DECLARED
+            if item not in _SHARED or item is tracking.TrackingServiceSettings
+        ),
     ),
 }
 

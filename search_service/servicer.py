@@ -22,6 +22,7 @@ from search_service.validation import validate_search
 from services.errors import UnavailableError
 from services.generated.skyroute.search.v1 import search_service_pb2 as pb
 from services.generated.skyroute.search.v1 import search_service_pb2_grpc as pb_grpc
+from services.rate_budget import priority_scope
 
 
 class SearchServicer(pb_grpc.SearchServiceServicer):
@@ -56,7 +57,9 @@ class SearchServicer(pb_grpc.SearchServiceServicer):
             self._page_tokens,
             self._provider_enabled,
         )
-        return await self._search.search(validated)
+        # A background caller (tracking) yields the upstream budget to interactive ones.
+        with priority_scope(context.invocation_metadata()):
+            return await self._search.search(validated)
 
     async def GetOffer(
         self, request: pb.GetOfferRequest, context: grpc.aio.ServicerContext

@@ -47,6 +47,8 @@ TREND_KEYS = frozenset(
         "free_slots_now",
         "HELD",
         "CONFIRMED",
+        "runs_stored",
+        "due_now",
     }
 )
 

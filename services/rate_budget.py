@@ -71,6 +71,20 @@ def current_priority() -> Priority:
     return _priority.get()
 
 
+# gRPC metadata by which a caller (the tracking service) asks a service to make the
+# upstream calls of this request at background priority.
+PRIORITY_HEADER = "x-skyroute-priority"
+
+
+def priority_scope(metadata: object) -> contextlib.AbstractContextManager[None]:
+    """``background()`` if the call's invocation metadata (pairs) asks for it, else
+    nothing: a request is interactive unless it says otherwise."""
+    for key, value in metadata or ():  # type: ignore[attr-defined]
+        if key == PRIORITY_HEADER and value == Priority.BACKGROUND.value:
+            return background()
+    return contextlib.nullcontext()
+
+
 @dataclass(frozen=True)
 class RateBudgetSettings:
     """One provider's shared budget (read through ``ProviderEnv``:

@@ -244,6 +244,17 @@ def booking_service_env(facts: Facts) -> dict[str, str]:
     return env
 
 
+def tracking_service_env(facts: Facts) -> dict[str, str]:
+    env = {**database_env(facts), **redis_env(facts)}
+    if facts.jwt is not None:
+        env.update(jwt_env(facts.jwt))
+    if facts.jwks_url is not None:  # the same users as booking: the account service's
+        env.update(BOOKING_JWKS_URL=facts.jwks_url, BOOKING_SESSION_REVOCATION="true")
+    if facts.addresses.get("search"):
+        env["SEARCH_SERVICE_ADDRESSES"] = ",".join(facts.addresses["search"])
+    return env
+
+
 # -- the services ----------------------------------------------------------------------
 
 
@@ -315,8 +326,16 @@ BOOKING = ServiceSpec(
     metrics_port=9481,
 )
 
+TRACKING = ServiceSpec(
+    name="tracking",
+    module="tracking_service",
+    env=tracking_service_env,
+    grpc_port=50091,
+    metrics_port=9501,
+)
+
 # In start order (stopped in reverse): each one's environment may name those before it.
-STACK: tuple[ServiceSpec, ...] = (PROVIDER_SIM, TOKEN, SEARCH, ACCOUNT, BOOKING)
+STACK: tuple[ServiceSpec, ...] = (PROVIDER_SIM, TOKEN, SEARCH, ACCOUNT, BOOKING, TRACKING)
 # Where the account service serves its JWKS (on its HTTP status port).
 JWKS_PATH = "/.well-known/jwks.json"
 

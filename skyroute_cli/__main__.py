@@ -25,6 +25,9 @@
     booking itinerary DOWNLOAD_TOKEN [--text]          (no user needed)
     token get|status|report|watch [--provider amadeus]  download issue|validate|revoke
     account register|verify|login|sessions|logout [--all]|reset-password   (skyroute_cli/account.py)
+    tracking create --from LHR --to JFK --date +30 [--every hourly] [--drop 10]
+                    [--below 300.00] [--back-in-stock]
+    tracking list | history TRACKER_ID | alerts [--new] [--watch] [--ack ALERT_ID]
 
 Booking commands act as a user: ``--user alice`` mints a development JWT from
 BOOKING_JWT_* (as ``python -m booking_service.dev_token`` does), or ``--jwt TOKEN`` /
@@ -32,7 +35,8 @@ SKYROUTE_USER_JWT gives one; without any, the session of ``account login`` (refr
 as needed). It is never printed. Amounts without a currency are USD.
 
 Environment (``source .run/dev.env`` after ``make run``):
-  SEARCH_SERVICE_ADDRESSES, BOOKING_SERVICE_ADDRESSES, TOKEN_SERVICE_ADDRESSES
+  SEARCH_SERVICE_ADDRESSES, BOOKING_SERVICE_ADDRESSES, TOKEN_SERVICE_ADDRESSES,
+  TRACKING_SERVICE_ADDRESSES
                            comma-separated host:port lists (round robin over replicas)
   BOOKING_JWT_SECRET, BOOKING_JWT_ISSUER, BOOKING_JWT_AUDIENCE   for --user
   TOKEN_CALLER_ID, TOKEN_CALLER_KEY   the token service caller (key never printed)
@@ -64,7 +68,7 @@ from typing import NoReturn
 import grpc
 
 from services.context import new_request_id, request_id_var
-from skyroute_cli import account, booking, hotels, search, tokens
+from skyroute_cli import account, booking, hotels, search, tokens, tracking
 from skyroute_cli.common import (
     EXIT_RPC_ERROR,
     EXIT_USAGE,
@@ -111,13 +115,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="print results as protobuf JSON, and errors as JSON on stderr (for scripts)",
     )
     groups = parser.add_subparsers(
-        dest="group", required=True, metavar="{search,hotels,booking,token,download,account}"
+        dest="group",
+        required=True,
+        metavar="{search,hotels,booking,token,download,account,tracking}",
     )
     search.add_parsers(groups)
     hotels.add_parsers(groups)
     booking.add_parsers(groups)
     tokens.add_parsers(groups)
     account.add_parsers(groups)
+    tracking.add_parsers(groups)
     return parser
 
 

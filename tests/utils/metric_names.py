@@ -16,6 +16,7 @@ PACKAGES = (
     "search_service",
     "booking_service",
     "account_service",
+    "tracking_service",
 )
 
 

@@ -29,6 +29,7 @@ from scripts.compose_secrets import (
 from search_service.settings import SearchServiceSettings
 from services.db import DatabaseSettings
 from token_service.settings import TokenServiceSettings
+from tracking_service.settings import TrackingServiceSettings
 
 ROOT = Path(__file__).resolve().parents[3]
 MOUNT = "/run/secrets/"
@@ -150,6 +151,10 @@ def test_each_container_loads_its_settings_from_the_mounted_files(
     account = AccountServiceSettings.from_env(env_of("account-1"))
     assert account.signing_keys == value["account-signing-keys"]
     SigningKeys(account.signing_keys, account.tokens.signing_key_id)  # a usable key
+    tracking = TrackingServiceSettings.from_env(env_of("tracking-1"))
+    assert tracking.jwt == booking.jwt
+    assert value["postgres-password"] in tracking.database.url
+    assert tracking.search_addresses == booking.search_addresses
 
     for one_shot in ("migrate", "seed"):
         database = DatabaseSettings.from_env(env_of(one_shot))

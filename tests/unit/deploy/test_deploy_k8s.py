@@ -26,7 +26,13 @@ import yaml
 ROOT = Path(__file__).resolve().parents[3]
 SCRIPT = ROOT / "scripts" / "check_k8s.sh"
 VENV_BIN = str(Path(sys.executable).parent)
-SERVICES = ("token-service", "search-service", "booking-service", "account-service")
+SERVICES = (
+    "token-service",
+    "search-service",
+    "booking-service",
+    "account-service",
+    "tracking-service",
+)
 NAMESPACE = {"kubernetes.io/metadata.name": "skyroute"}
 
 Doc = dict[str, Any]
@@ -247,6 +253,14 @@ def test_network_policies_let_only_the_right_pods_talk(docs: list[Doc]) -> None:
     assert connects(policies, booking, account, 9491)
     assert not connects(policies, search, account, 9491)
     assert not connects(policies, account, token, 50051)
+    # Tracking: prices from search, alerts over Redis, trackers in PostgreSQL; it has
+    # no business with the token service (it never calls the provider itself).
+    tracking = pod("tracking-service")
+    for target, port in ((search, 50061), (redis, 6379), (postgres, 5432)):
+        assert connects(policies, tracking, target, port)
+    assert not connects(policies, tracking, token, 50051)
+    assert connects(policies, tracking, account, 9491)  # the JWKS
+    assert allowed(policies, "in", tracking, pod("prometheus"), 9501)
 
     # Prometheus, in its own namespace (whose egress is not ours), scrapes every service.
     prometheus = pod("prometheus")

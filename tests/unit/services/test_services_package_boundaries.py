@@ -17,6 +17,7 @@ PROJECT_PACKAGES = {
     "search_service",
     "booking_service",
     "account_service",
+    "tracking_service",
     "provider_sim",
     "migrations",
     "inventory_seed",
@@ -32,6 +33,7 @@ ALLOWED = {
     "search_service": {"services"},
     "booking_service": {"services"},
     "account_service": {"services"},
+    "tracking_service": {"services"},
     "provider_sim": {"services"},
 }
 

@@ -16,6 +16,7 @@ from services.generated.skyroute.account.v1 import account_service_pb2
 from services.generated.skyroute.booking.v1 import booking_service_pb2
 from services.generated.skyroute.search.v1 import search_service_pb2
 from services.generated.skyroute.token.v1 import token_service_pb2
+from services.generated.skyroute.tracking.v1 import tracking_service_pb2
 from services.reflection import DESCRIPTOR_SET, enable_reflection, load_files_with_source_info
 
 OURS = {
@@ -24,12 +25,14 @@ OURS = {
     "skyroute/search/v1/search_service.proto",
     "skyroute/booking/v1/booking_service.proto",
     "skyroute/account/v1/account_service.proto",
+    "skyroute/tracking/v1/tracking_service.proto",
 }
 SERVICES = [
     token_service_pb2.DESCRIPTOR.services_by_name["TokenService"].full_name,
     search_service_pb2.DESCRIPTOR.services_by_name["SearchService"].full_name,
     booking_service_pb2.DESCRIPTOR.services_by_name["BookingService"].full_name,
     account_service_pb2.DESCRIPTOR.services_by_name["AccountService"].full_name,
+    tracking_service_pb2.DESCRIPTOR.services_by_name["TrackingService"].full_name,
 ]
 
 

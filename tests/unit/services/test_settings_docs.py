@@ -14,11 +14,12 @@ from account_service import settings as account
 from booking_service import settings as booking
 from scripts.settings_tables import ROOT, TABLES, block
 from search_service import settings as search
-from services import config, db, session_revocation
+from services import config, db, session_revocation, user_jwt
 from services.clients import token_settings
 from services.config import Setting, declared
 from services.providers import config as provider_config
 from token_service import settings as token
+from tracking_service import settings as tracking
 
 
 @pytest.mark.parametrize(("doc", "key"), list(TABLES))
@@ -46,7 +47,11 @@ def _settings(module: ModuleType) -> set[Setting]:
 
 def test_every_declaration_is_in_a_table() -> None:
     listed = (
-        set(token.DECLARED) | set(search.DECLARED) | set(booking.DECLARED) | set(account.DECLARED)
+        set(token.DECLARED)
+        | set(search.DECLARED)
+        | set(booking.DECLARED)
+        | set(account.DECLARED)
+        | set(tracking.DECLARED)
     )
     modules = (
         config,
@@ -54,10 +59,12 @@ def test_every_declaration_is_in_a_table() -> None:
         token_settings,
         provider_config,
         session_revocation,
+        user_jwt,
         token,
         search,
         booking,
         account,
+        tracking,
     )
     found: set[type | Setting] = set()
     for module in modules:
@@ -71,7 +78,13 @@ def test_documented_variables_are_declared() -> None:
     documented = set(re.findall(r"^\| `([A-Z0-9_<>]+?)(?:\[_FILE\])?` \|", text, re.M))
     declared_names = {
         name.strip("`").removesuffix("[_FILE]")
-        for items in (token.DECLARED, search.DECLARED, booking.DECLARED, account.DECLARED)
+        for items in (
+            token.DECLARED,
+            search.DECLARED,
+            booking.DECLARED,
+            account.DECLARED,
+            tracking.DECLARED,
+        )
         for name, _ in config.rows(items)
     }
     assert documented == declared_names

@@ -1,0 +1,1 @@
+"""The tracking service: users' price trackers, run exactly once per period."""

@@ -1,0 +1,529 @@
+"""All of the tracking service's SQL (asyncpg).
+
+Claims: due trackers are claimed with ``FOR UPDATE SKIP LOCKED`` (replicas never wait on
+each other's rows), each claim setting ``lease_owner``, ``lease_until`` and a new
+``fence``. A run's result is stored only by ``finish``, whose UPDATE matches the fence
+and the period claimed: a replica that lost its claim (killed, or paused past
+``lease_until`` while another replica re-claimed the tracker) stores nothing. The run and
+its alerts are inserted in the same transaction, under unique keys (tracker, period)
+and (tracker, period, kind). Times come from PostgreSQL's clock, never a replica's.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+
+from services.db import pooled
+from tracking_service.kinds import TrackedSearch
+from tracking_service.triggers import AlertDraft, Observation, TriggerSpec, TriggerState
+
+TRACKER_COLUMNS = (
+    "id, user_id, kind, search, search_key, frequency_seconds, drop_percent, target_price, "
+    "target_currency, back_in_stock, paused, ends_at, next_run_at, fence, last_price, "
+    "last_currency, last_in_stock, drop_reference, below_target, last_period, created_at, "
+    "updated_at, ends_at <= now() AS ended"
+)
+
+
+class LimitReached(Exception):
+    """The user has the most trackers allowed."""
+
+
+@dataclass(frozen=True)
+class TrackerRow:
+    id: int
+    user_id: str
+    kind: str
+    search: dict[str, Any]
+    search_key: str
+    frequency_seconds: int
+    triggers: TriggerSpec
+    paused: bool
+    ended: bool
+    ends_at: datetime
+    next_run_at: datetime
+    fence: int
+    state: TriggerState
+    last_period: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, r: asyncpg.Record) -> TrackerRow:
+        search = r["search"]
+        return cls(
+            id=r["id"],
+            user_id=r["user_id"],
+            kind=r["kind"],
+            search=json.loads(search) if isinstance(search, str) else search,
+            search_key=r["search_key"],
+            frequency_seconds=r["frequency_seconds"],
+            triggers=TriggerSpec(
+                r["drop_percent"], r["target_price"], r["target_currency"], r["back_in_stock"]
+            ),
+            paused=r["paused"],
+            ended=r["ended"],
+            ends_at=r["ends_at"],
+            next_run_at=r["next_run_at"],
+            fence=r["fence"],
+            state=TriggerState(
+                r["last_price"],
+                r["last_currency"],
+                r["last_in_stock"],
+                r["drop_reference"],
+                r["below_target"],
+            ),
+            last_period=r["last_period"],
+            created_at=r["created_at"],
+            updated_at=r["updated_at"],
+        )
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A due period of a tracker, claimed by this replica with fencing number ``fence``."""
+
+    tracker: TrackerRow
+    period: datetime
+    fence: int
+    claimed_at: datetime
+
+
+@dataclass(frozen=True)
+class RunRow:
+    period_start: datetime
+    claimed_at: datetime
+    finished_at: datetime
+    lowest_price: Decimal | None
+    currency: str | None
+    best_offer_id: str | None
+    offers_found: int
+
+
+@dataclass(frozen=True)
+class AlertRow:
+    id: int
+    tracker_id: int
+    user_id: str
+    kind: str
+    price: Decimal | None
+    currency: str | None
+    reference_price: Decimal | None
+    best_offer_id: str | None
+    period_start: datetime
+    created_at: datetime
+    acknowledged_at: datetime | None
+
+    @classmethod
+    def of(cls, r: asyncpg.Record) -> AlertRow:
+        return cls(**{k: r[k] for k in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A run to store: the claim and what the run saw and decided."""
+
+    claim: Claim
+    seen: Observation
+    state: TriggerState
+    alerts: Sequence[AlertDraft]
+
+
+ALERT_COLUMNS = (
+    "id, tracker_id, user_id, kind, price, currency, reference_price, best_offer_id, "
+    "period_start, created_at, acknowledged_at"
+)
+
+# Serialises one user's creates (the per-user limit) for the transaction only, so it
+# is safe behind PgBouncer in transaction mode.
+USER_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('tracking:' || $1, 0))"
+
+INSERT_TRACKER = f"""
+INSERT INTO price_trackers (user_id, request_id, kind, search, search_key, frequency_seconds,
+    drop_percent, target_price, target_currency, back_in_stock, ends_at, next_run_at)
+VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, $10, $11, coalesce($12, now()))
+RETURNING {TRACKER_COLUMNS}
+"""
+
+CLAIM = f"""
+WITH due AS (
+    SELECT id FROM price_trackers
+    WHERE NOT paused AND next_run_at <= now() AND ends_at > now()
+      AND (lease_until IS NULL OR lease_until <= now())
+    ORDER BY next_run_at, search_key
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE price_trackers p
+SET lease_owner = $1, lease_until = now() + make_interval(secs => $3), fence = p.fence + 1
+FROM due WHERE p.id = due.id
+RETURNING {", ".join("p." + c.strip() for c in TRACKER_COLUMNS.split(",")[:-1])},
+    p.ends_at <= now() AS ended, now() AS claimed_at
+"""
+
+# The fence and the period must still be the claim's: otherwise another replica has
+# re-claimed the tracker (or the user changed its schedule) and this result is dropped.
+# The next period is the first one after now: periods missed while nobody ran are skipped.
+FINISH = """
+UPDATE price_trackers p
+SET next_run_at = p.next_run_at + make_interval(secs => p.frequency_seconds * (
+        floor(extract(epoch FROM now() - p.next_run_at) / p.frequency_seconds) + 1)),
+    lease_owner = NULL, lease_until = NULL, last_period = p.next_run_at,
+    last_price = i.price, last_currency = i.currency, last_in_stock = i.in_stock,
+    drop_reference = i.drop_reference, below_target = i.below_target
+FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[], $4::numeric[], $5::text[],
+            $6::bool[], $7::numeric[], $8::bool[])
+    AS i(id, fence, period, price, currency, in_stock, drop_reference, below_target)
+WHERE p.id = i.id AND p.fence = i.fence AND p.next_run_at = i.period
+RETURNING p.id
+"""
+
+INSERT_RUNS = """
+INSERT INTO tracker_runs (tracker_id, period_start, fence, replica, claimed_at, lowest_price,
+    currency, best_offer_id, offers_found)
+SELECT i.id, i.period, i.fence, $1, i.claimed_at, i.price, i.currency, i.offer, i.found
+FROM unnest($2::bigint[], $3::timestamptz[], $4::bigint[], $5::timestamptz[], $6::numeric[],
+            $7::text[], $8::text[], $9::int[])
+    AS i(id, period, fence, claimed_at, price, currency, offer, found)
+ON CONFLICT DO NOTHING
+"""
+
+INSERT_ALERTS = f"""
+INSERT INTO tracker_alerts (tracker_id, user_id, period_start, kind, price, currency,
+    reference_price, best_offer_id)
+SELECT * FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::text[], $5::numeric[],
+                     $6::text[], $7::numeric[], $8::text[])
+ON CONFLICT DO NOTHING
+RETURNING {ALERT_COLUMNS}
+"""
+
+RETRY_LATER = """
+UPDATE price_trackers p SET lease_until = now() + make_interval(secs => $3)
+FROM unnest($1::bigint[], $2::bigint[]) AS i(id, fence)
+WHERE p.id = i.id AND p.fence = i.fence
+"""
+
+
+class TrackingStore:
+    def __init__(
+        self, pool: asyncpg.Pool, acquire_timeout: float, transaction_idle_seconds: float = 15.0
+    ) -> None:
+        """``transaction_idle_seconds``: PostgreSQL ends a transaction of ours that waits
+        on us this long (a replica stopped mid-transaction), releasing its row locks, so
+        that ``SKIP LOCKED`` claims can reach those trackers once their leases expire."""
+        self._pool = pool
+        self._timeout = acquire_timeout
+        # SET LOCAL: for the transaction only, so also right behind PgBouncer.
+        self._idle_limit = (
+            "SET LOCAL idle_in_transaction_session_timeout = "
+            f"{max(1, int(transaction_idle_seconds * 1000))}"
+        )
+
+    def _conn(self) -> Any:
+        return pooled(self._pool, self._timeout)
+
+    # -- trackers ------------------------------------------------------------------
+
+    async def create(
+        self,
+        user_id: str,
+        request_id: str | None,
+        search: TrackedSearch,
+        ends_at: datetime,
+        frequency_seconds: int,
+        triggers: TriggerSpec,
+        first_run_at: datetime | None,
+        limit: int,
+    ) -> TrackerRow:
+        """Raises LimitReached. A repeated (user, request id) returns the first tracker."""
+        async with self._conn() as conn, conn.transaction():
+            await conn.execute(self._idle_limit)
+            await conn.execute(USER_LOCK, user_id)
+            if request_id:
+                row = await conn.fetchrow(
+                    f"SELECT {TRACKER_COLUMNS} FROM price_trackers "
+                    "WHERE user_id = $1 AND request_id = $2",
+                    user_id,
+                    request_id,
+                )
+                if row is not None:
+                    return TrackerRow.of(row)
+            count = await conn.fetchval(
+                "SELECT count(*) FROM price_trackers WHERE user_id = $1 AND ends_at > now()",
+                user_id,
+            )
+            if count >= limit:
+                raise LimitReached()
+            row = await conn.fetchrow(
+                INSERT_TRACKER,
+                user_id,
+                request_id or None,
+                search.kind.value,
+                json.dumps(search.params),
+                search.key,
+                frequency_seconds,
+                triggers.drop_percent,
+                triggers.target_price,
+                triggers.target_currency,
+                triggers.back_in_stock,
+                ends_at,
+                first_run_at,
+            )
+        return TrackerRow.of(row)
+
+    async def get(self, user_id: str, tracker_id: int) -> TrackerRow | None:
+        async with self._conn() as conn:
+            row = await conn.fetchrow(
+                f"SELECT {TRACKER_COLUMNS} FROM price_trackers WHERE id = $1 AND user_id = $2",
+                tracker_id,
+                user_id,
+            )
+        return None if row is None else TrackerRow.of(row)
+
+    async def list_trackers(
+        self, user_id: str, before_id: int | None, limit: int
+    ) -> list[TrackerRow]:
+        async with self._conn() as conn:
+            rows = await conn.fetch(
+                f"SELECT {TRACKER_COLUMNS} FROM price_trackers WHERE user_id = $1 "
+                "AND ($2::bigint IS NULL OR id < $2) ORDER BY id DESC LIMIT $3",
+                user_id,
+                before_id,
+                limit,
+            )
+        return [TrackerRow.of(r) for r in rows]
+
+    async def update(
+        self,
+        user_id: str,
+        tracker_id: int,
+        frequency_seconds: int | None,
+        triggers: TriggerSpec | None,
+    ) -> TrackerRow | None:
+        t = triggers
+        async with self._conn() as conn:
+            row = await conn.fetchrow(
+                f"UPDATE price_trackers SET "
+                "frequency_seconds = coalesce($3, frequency_seconds), "
+                "drop_percent = CASE WHEN $4 THEN $5 ELSE drop_percent END, "
+                "target_price = CASE WHEN $4 THEN $6 ELSE target_price END, "
+                "target_currency = CASE WHEN $4 THEN $7 ELSE target_currency END, "
+                "back_in_stock = CASE WHEN $4 THEN $8 ELSE back_in_stock END, "
+                "below_target = CASE WHEN $4 THEN false ELSE below_target END, "
+                "updated_at = now() WHERE id = $1 AND user_id = $2 "
+                f"RETURNING {TRACKER_COLUMNS}",
+                tracker_id,
+                user_id,
+                frequency_seconds,
+                t is not None,
+                t.drop_percent if t else None,
+                t.target_price if t else None,
+                t.target_currency if t else None,
+                t.back_in_stock if t else False,
+            )
+        return None if row is None else TrackerRow.of(row)
+
+    async def set_paused(self, user_id: str, tracker_id: int, paused: bool) -> TrackerRow | None:
+        """Pausing keeps the schedule; resuming a paused tracker makes it due now."""
+        async with self._conn() as conn:
+            row = await conn.fetchrow(
+                "UPDATE price_trackers SET next_run_at = CASE WHEN paused AND NOT $3 "
+                "THEN now() ELSE next_run_at END, paused = $3, updated_at = now() "
+                f"WHERE id = $1 AND user_id = $2 RETURNING {TRACKER_COLUMNS}",
+                tracker_id,
+                user_id,
+                paused,
+            )
+        return None if row is None else TrackerRow.of(row)
+
+    async def delete(self, user_id: str, tracker_id: int) -> bool:
+        async with self._conn() as conn:
+            done = await conn.execute(
+                "DELETE FROM price_trackers WHERE id = $1 AND user_id = $2", tracker_id, user_id
+            )
+        return bool(done.endswith(" 1"))
+
+    # -- runs ------------------------------------------------------------------------
+
+    async def claim(self, owner: str, limit: int, lease_seconds: float) -> list[Claim]:
+        async with self._conn() as conn:
+            rows = await conn.fetch(CLAIM, owner, limit, lease_seconds)
+        return [
+            Claim(TrackerRow.of(r), r["next_run_at"], r["fence"], r["claimed_at"]) for r in rows
+        ]
+
+    async def finish(self, owner: str, runs: Sequence[Finished]) -> tuple[int, list[AlertRow]]:
+        """Stores the runs whose claims still hold; returns how many, and the new alerts."""
+        if not runs:
+            return 0, []
+        async with self._conn() as conn, conn.transaction():
+            await conn.execute(self._idle_limit)
+            won = {
+                r["id"]
+                for r in await conn.fetch(
+                    FINISH,
+                    [f.claim.tracker.id for f in runs],
+                    [f.claim.fence for f in runs],
+                    [f.claim.period for f in runs],
+                    [f.state.last_price for f in runs],
+                    [f.state.last_currency for f in runs],
+                    [f.state.last_in_stock for f in runs],
+                    [f.state.drop_reference for f in runs],
+                    [f.state.below_target for f in runs],
+                )
+            }
+            kept = [f for f in runs if f.claim.tracker.id in won]
+            if not kept:
+                return 0, []
+            await conn.execute(
+                INSERT_RUNS,
+                owner,
+                [f.claim.tracker.id for f in kept],
+                [f.claim.period for f in kept],
+                [f.claim.fence for f in kept],
+                [f.claim.claimed_at for f in kept],
+                [f.seen.price for f in kept],
+                [f.seen.currency for f in kept],
+                [f.seen.best_offer_id for f in kept],
+                [f.seen.offers_found for f in kept],
+            )
+            drafts = [(f, a) for f in kept for a in f.alerts]
+            alerts: list[AlertRow] = []
+            if drafts:
+                rows = await conn.fetch(
+                    INSERT_ALERTS,
+                    [f.claim.tracker.id for f, _ in drafts],
+                    [f.claim.tracker.user_id for f, _ in drafts],
+                    [f.claim.period for f, _ in drafts],
+                    [a.kind.value for _, a in drafts],
+                    [a.price for _, a in drafts],
+                    [a.currency for _, a in drafts],
+                    [a.reference_price for _, a in drafts],
+                    [a.best_offer_id for _, a in drafts],
+                )
+                alerts = [AlertRow.of(r) for r in rows]
+        return len(kept), alerts
+
+    async def retry_later(self, claims: Sequence[Claim], seconds: float) -> None:
+        """Keeps the claims' periods due, but not before ``seconds`` from now."""
+        if not claims:
+            return
+        async with self._conn() as conn:
+            await conn.execute(
+                RETRY_LATER, [c.tracker.id for c in claims], [c.fence for c in claims], seconds
+            )
+
+    async def history(
+        self, user_id: str, tracker_id: int, before: datetime | None, limit: int
+    ) -> list[RunRow] | None:
+        """Newest first; None if the user has no such tracker."""
+        async with self._conn() as conn:
+            if (
+                await conn.fetchval(
+                    "SELECT 1 FROM price_trackers WHERE id = $1 AND user_id = $2",
+                    tracker_id,
+                    user_id,
+                )
+                is None
+            ):
+                return None
+            rows = await conn.fetch(
+                "SELECT period_start, claimed_at, finished_at, lowest_price, currency, "
+                "best_offer_id, offers_found FROM tracker_runs WHERE tracker_id = $1 "
+                "AND ($2::timestamptz IS NULL OR period_start < $2) "
+                "ORDER BY period_start DESC LIMIT $3",
+                tracker_id,
+                before,
+                limit,
+            )
+        return [RunRow(**dict(r)) for r in rows]
+
+    async def latest_runs(self, tracker_ids: Sequence[int]) -> dict[int, RunRow]:
+        async with self._conn() as conn:
+            rows = await conn.fetch(
+                "SELECT DISTINCT ON (tracker_id) tracker_id, period_start, claimed_at, "
+                "finished_at, lowest_price, currency, best_offer_id, offers_found "
+                "FROM tracker_runs WHERE tracker_id = ANY($1::bigint[]) "
+                "ORDER BY tracker_id, period_start DESC",
+                list(tracker_ids),
+            )
+        return {
+            r["tracker_id"]: RunRow(**{k: r[k] for k in RunRow.__dataclass_fields__}) for r in rows
+        }
+
+    # -- alerts ----------------------------------------------------------------------
+
+    async def alerts(
+        self, user_id: str, before_id: int | None, limit: int, unacknowledged_only: bool
+    ) -> list[AlertRow]:
+        async with self._conn() as conn:
+            rows = await conn.fetch(
+                f"SELECT {ALERT_COLUMNS} FROM tracker_alerts WHERE user_id = $1 "
+                "AND ($2::bigint IS NULL OR id < $2) AND (NOT $4 OR acknowledged_at IS NULL) "
+                "ORDER BY id DESC LIMIT $3",
+                user_id,
+                before_id,
+                limit,
+                unacknowledged_only,
+            )
+        return [AlertRow.of(r) for r in rows]
+
+    async def alerts_after(
+        self, user_id: str, after_id: int, ids: Sequence[int] | None = None
+    ) -> list[AlertRow]:
+        """The user's alerts with ids above ``after_id`` (or among ``ids``), oldest first."""
+        async with self._conn() as conn:
+            rows = await conn.fetch(
+                f"SELECT {ALERT_COLUMNS} FROM tracker_alerts WHERE user_id = $1 AND id > $2 "
+                "AND ($3::bigint[] IS NULL OR id = ANY($3)) ORDER BY id LIMIT 1000",
+                user_id,
+                after_id,
+                None if ids is None else list(ids),
+            )
+        return [AlertRow.of(r) for r in rows]
+
+    async def last_alert_id(self, user_id: str) -> int:
+        async with self._conn() as conn:
+            value = await conn.fetchval(
+                "SELECT max(id) FROM tracker_alerts WHERE user_id = $1", user_id
+            )
+        return int(value or 0)
+
+    async def acknowledge(self, user_id: str, alert_id: int) -> AlertRow | None:
+        async with self._conn() as conn:
+            row = await conn.fetchrow(
+                "UPDATE tracker_alerts SET acknowledged_at = coalesce(acknowledged_at, now()) "
+                f"WHERE id = $1 AND user_id = $2 RETURNING {ALERT_COLUMNS}",
+                alert_id,
+                user_id,
+            )
+        return None if row is None else AlertRow.of(row)
+
+    async def release(self, owner: str) -> int:
+        """Hands this replica's claims back at once (a clean shutdown, after its runs
+        were cancelled): another replica takes them without waiting for the lease."""
+        async with self._conn() as conn:
+            done = await conn.execute(
+                "UPDATE price_trackers SET lease_until = now() "
+                "WHERE lease_owner = $1 AND lease_until > now()",
+                owner,
+            )
+        return int(done.split()[-1])
+
+    async def due_now(self) -> int:
+        """For the dashboard: trackers due and not claimed (the fleet's backlog)."""
+        async with self._conn() as conn:
+            return int(
+                await conn.fetchval(
+                    "SELECT count(*) FROM price_trackers WHERE NOT paused "
+                    "AND next_run_at <= now() AND ends_at > now() "
+                    "AND (lease_until IS NULL OR lease_until <= now())"
+                )
+            )
