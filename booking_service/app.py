@@ -45,6 +45,7 @@ from services.providers.registry import create_provider
 from services.rate_budget import RateBudget, RateBudgetMetrics
 from services.redis_client import create_redis
 from services.server import SERVING
+from services.session_revocation import RevocationCache
 from services.tasks import cancel_and_wait
 
 log = logging.getLogger("skyroute.booking.app")
@@ -121,7 +122,18 @@ class BookingApp:
             redactor.add(settings.jwt.secret)
         if settings.database.url.password:
             redactor.add(settings.database.url.password)
-        authenticator, self._jwks = build_auth(settings.jwt)
+        # Redis for the providers' shared rate budgets and the revoked sessions.
+        limited = [p for p in settings.providers if p.rate_budget.enabled]
+        needs_redis = bool(limited) or settings.jwt.session_revocation
+        self._redis = create_redis(settings.redis) if needs_redis else None
+        self.revocations: RevocationCache | None = None
+        if self._redis is not None and settings.jwt.session_revocation:
+            self.revocations = RevocationCache(
+                self._redis, settings.redis.key_prefix, settings.revocation
+            )
+        authenticator, self._jwks = build_auth(
+            settings.jwt, self.revocations.is_revoked if self.revocations else None
+        )
         self.authenticator: Authenticator | None = PublicMethods(authenticator, PUBLIC_METHODS)
         application_name = f"booking-{settings.server.replica_id}"
         # The service's SQL runs on the asyncpg pool (booking_service/store/repository.py).
@@ -139,11 +151,8 @@ class BookingApp:
             )
         self._session: aiohttp.ClientSession | None = None
         self.ordering: ProviderOrdering | None = None
-        # Redis only for the providers' shared rate budget, when one is set.
-        limited = [p for p in settings.providers if p.rate_budget.enabled]
-        self._redis = create_redis(settings.redis) if limited else None
         self.budgets: dict[str, RateBudget] = {}
-        if self._redis is not None:
+        if self._redis is not None and limited:
             budget_metrics = RateBudgetMetrics(registry)
             self.budgets = {
                 p.name: RateBudget(
@@ -196,6 +205,15 @@ class BookingApp:
                     "jwks not loaded at start",
                     extra={"error": f"{type(exc).__name__}: {exc}"[:200]},
                 )
+        if self.revocations is not None:
+            try:  # the revoked sessions before the first call; Redis down: fail open
+                await asyncio.wait_for(self.revocations.sync(), 2.0)
+            except Exception as exc:
+                log.warning(
+                    "revoked sessions not read at start",
+                    extra={"error": type(exc).__name__},
+                )
+            self.revocations.start()
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._sweeper.run())]
         if self._jwks.configured:
@@ -204,6 +222,8 @@ class BookingApp:
 
     async def close(self) -> None:
         await cancel_and_wait(self._tasks)
+        if self.revocations is not None:
+            await self.revocations.stop()
         await self._prices.close()
         if self._tokens is not None:
             await self._tokens.close()
@@ -228,6 +248,7 @@ class BookingApp:
         return {
             "rate_budget": {name: await budget.status() for name, budget in self.budgets.items()}
             or "off",
+            "session_revocation": self.revocations.status() if self.revocations else "off",
             "bookings": bookings,
             "dependencies": dependencies,
         }

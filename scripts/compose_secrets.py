@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import base64
 import secrets
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +26,27 @@ SIM_CLIENT_ID = "skyroute-dev"  # PROVIDER_AMADEUS_CLIENT_ID in docker-compose.y
 # The hotel supplier's login: PROVIDER_HOTEL_CLIENT_ID and PROVIDER_HOTEL_USERNAME there.
 HOTEL_CLIENT_ID = "skyroute-hotel-dev"
 HOTEL_USER = "skyroute-ops"
+
+
+def _signing_key(kid: str) -> str:
+    """ACCOUNT_SIGNING_KEYS: one P-256 key, `kid:base64(PKCS#8 DER)`
+    (account_service/auth/keys.py), made by openssl so this script needs only the
+    standard library."""
+    der = subprocess.run(
+        [
+            "openssl",
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-outform",
+            "DER",
+        ],
+        check=True,
+        capture_output=True,
+    ).stdout
+    return f"{kid}:{base64.b64encode(der).decode()}"
 
 
 def _random() -> str:
@@ -53,6 +75,7 @@ SECRETS: dict[str, Callable[[dict[str, str]], str]] = {
     "token-encryption-keys": lambda made: (
         "k1:" + base64.b64encode(secrets.token_bytes(32)).decode()
     ),
+    "account-signing-keys": lambda made: _signing_key("k1"),
 }
 
 

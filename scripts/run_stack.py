@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script: find services/ as `-m` will
 
 from services.stack import (  # noqa: E402
+    ACCOUNT,
     DEV_CALLERS,
     DEV_CLIENT_ID,
     DEV_DATABASE_URL,
@@ -43,6 +44,7 @@ from services.stack import (  # noqa: E402
     DEV_PROVIDER,
     DEV_REDIS_URL,
     HOST,
+    JWKS_PATH,
     PROVIDER_SIM,
     STACK,
     Facts,
@@ -100,6 +102,8 @@ def dev_facts(dev: DevSecrets, redis_url: str, database_url: str, replicas: int)
         page_token_secret=dev.page_token_secret,
         jwt=Jwt(dev.jwt_secret, DEV_JWT_ISSUER, DEV_JWT_AUDIENCE),
         addresses=grpc_addresses(STACK, replicas),
+        jwks_url=f"http://{HOST}:{ACCOUNT.metrics_port}{JWKS_PATH}",
+        account_outbox_rpc=True,
         hotel_supplier=HotelSupplier(
             DEV_HOTEL_PROVIDER,
             PROVIDER_SIM_URL,
@@ -194,6 +198,7 @@ def write_dev_env(facts: Facts) -> None:
         f"export PROVIDER_SIM_URL={PROVIDER_SIM_URL}",
         f"export SEARCH_SERVICE_ADDRESSES={','.join(facts.addresses.get('search', ()))}",
         f"export BOOKING_SERVICE_ADDRESSES={','.join(facts.addresses.get('booking', ()))}",
+        f"export ACCOUNT_SERVICE_ADDRESSES={','.join(facts.addresses.get('account', ()))}",
         # For `python -m booking_service.dev_token --user alice` (make dev-token).
         f"export BOOKING_JWT_SECRET={shlex.quote(jwt.secret)}",
         f"export BOOKING_JWT_ISSUER={jwt.issuer}",

@@ -21,7 +21,7 @@ from services.redis_client import RedisClient
 
 # A token expiring sooner than this is amber even when nothing failed.
 AMBER_EXPIRY_SECONDS = 60.0
-SERVICE_ORDER = ("token", "search", "booking")
+SERVICE_ORDER = ("token", "search", "booking", "account")
 
 
 async def read_heartbeats(redis: RedisClient, prefix: str) -> list[dict[str, Any]]:

@@ -67,7 +67,8 @@ class App(Protocol):
 
     async def close(self) -> None: ...
 
-    # Optional: ``async def status(self) -> dict`` adds a section to /status.
+    # Optional: ``async def status(self) -> dict`` adds a section to /status;
+    # ``def http_routes(self) -> list[Route]`` adds GET routes to the HTTP port.
 
 
 def server_credentials(tls: TlsSettings) -> grpc.ServerCredentials:
@@ -130,8 +131,15 @@ async def serve(
     cluster = None
     if redis is not None and dashboard_redis is not None:
         cluster = ClusterView(dashboard_redis, redis.key_prefix).snapshot
+    routes = getattr(app, "http_routes", None)
     runner, metrics_port = await start_http(
-        registry, state, status, settings.grpc_host, settings.metrics_port, cluster
+        registry,
+        state,
+        status,
+        settings.grpc_host,
+        settings.metrics_port,
+        cluster,
+        routes() if routes is not None else (),
     )
     try:
         await app.start(health_servicer)

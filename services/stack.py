@@ -67,6 +67,17 @@ class Jwt:
     audience: str
 
 
+def new_account_signing_keys(kid: str = "dev-1") -> str:
+    """A fresh ACCOUNT_SIGNING_KEYS value: one P-256 key (PKCS#8 DER, base64), id ``kid``."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    der = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return f"{kid}:{base64.b64encode(der).decode()}"
+
+
 def new_token_encryption_keys() -> str:
     """A fresh TOKEN_ENCRYPTION_KEYS value: one 256-bit key, id ``dev``."""
     return f"dev:{base64.b64encode(secrets.token_bytes(32)).decode()}"
@@ -92,6 +103,13 @@ class Facts:
     token_encryption_keys: str = field(default_factory=new_token_encryption_keys, repr=False)
     # Service name -> "host:port" of each replica's gRPC endpoint.
     addresses: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # The account service's ES256 keys (kid:base64,...), new for each Facts.
+    account_signing_keys: str = field(default_factory=new_account_signing_keys, repr=False)
+    # Where booking reads the account service's JWKS (and then checks sessions
+    # against the revocations in Redis); None: booking trusts only the HS256 secret.
+    jwks_url: str | None = None
+    # The account service serves its outbox over gRPC (development: the CLI's links).
+    account_outbox_rpc: bool = False
     # The hotel supplier, if any: a token-service provider and search's hotel supplier.
     hotel_supplier: HotelSupplier | None = None
 
@@ -199,10 +217,25 @@ def search_service_env(facts: Facts) -> dict[str, str]:
     return env
 
 
+def account_service_env(facts: Facts) -> dict[str, str]:
+    env = {
+        **database_env(facts),
+        **redis_env(facts),
+        "ACCOUNT_SIGNING_KEYS": facts.account_signing_keys,
+    }
+    if facts.jwt is not None:
+        env.update(ACCOUNT_JWT_ISSUER=facts.jwt.issuer, ACCOUNT_JWT_AUDIENCE=facts.jwt.audience)
+    if facts.account_outbox_rpc:
+        env["ACCOUNT_DEV_OUTBOX_RPC"] = "true"
+    return env
+
+
 def booking_service_env(facts: Facts) -> dict[str, str]:
     env = {**database_env(facts), **redis_env(facts)}
     if facts.jwt is not None:
         env.update(jwt_env(facts.jwt))
+    if facts.jwks_url is not None:
+        env.update(BOOKING_JWKS_URL=facts.jwks_url, BOOKING_SESSION_REVOCATION="true")
     if facts.addresses.get("search"):
         env["SEARCH_SERVICE_ADDRESSES"] = ",".join(facts.addresses["search"])
     tokens = token_client_env(facts, "booking")
@@ -267,6 +300,13 @@ SEARCH = ServiceSpec(
     grpc_port=50061,
     metrics_port=9471,
 )
+ACCOUNT = ServiceSpec(
+    name="account",
+    module="account_service",
+    env=account_service_env,
+    grpc_port=50081,
+    metrics_port=9491,
+)
 BOOKING = ServiceSpec(
     name="booking",
     module="booking_service",
@@ -276,7 +316,9 @@ BOOKING = ServiceSpec(
 )
 
 # In start order (stopped in reverse): each one's environment may name those before it.
-STACK: tuple[ServiceSpec, ...] = (PROVIDER_SIM, TOKEN, SEARCH, BOOKING)
+STACK: tuple[ServiceSpec, ...] = (PROVIDER_SIM, TOKEN, SEARCH, ACCOUNT, BOOKING)
+# Where the account service serves its JWKS (on its HTTP status port).
+JWKS_PATH = "/.well-known/jwks.json"
 
 
 def grpc_addresses(

@@ -24,10 +24,12 @@
                  [--page-token T]
     booking itinerary DOWNLOAD_TOKEN [--text]          (no user needed)
     token get|status|report|watch [--provider amadeus]  download issue|validate|revoke
+    account register|verify|login|sessions|logout [--all]|reset-password   (skyroute_cli/account.py)
 
 Booking commands act as a user: ``--user alice`` mints a development JWT from
 BOOKING_JWT_* (as ``python -m booking_service.dev_token`` does), or ``--jwt TOKEN`` /
-SKYROUTE_USER_JWT gives one; it is never printed. Amounts without a currency are USD.
+SKYROUTE_USER_JWT gives one; without any, the session of ``account login`` (refreshed
+as needed). It is never printed. Amounts without a currency are USD.
 
 Environment (``source .run/dev.env`` after ``make run``):
   SEARCH_SERVICE_ADDRESSES, BOOKING_SERVICE_ADDRESSES, TOKEN_SERVICE_ADDRESSES
@@ -62,7 +64,7 @@ from typing import NoReturn
 import grpc
 
 from services.context import new_request_id, request_id_var
-from skyroute_cli import booking, hotels, search, tokens
+from skyroute_cli import account, booking, hotels, search, tokens
 from skyroute_cli.common import (
     EXIT_RPC_ERROR,
     EXIT_USAGE,
@@ -109,12 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="print results as protobuf JSON, and errors as JSON on stderr (for scripts)",
     )
     groups = parser.add_subparsers(
-        dest="group", required=True, metavar="{search,hotels,booking,token,download}"
+        dest="group", required=True, metavar="{search,hotels,booking,token,download,account}"
     )
     search.add_parsers(groups)
     hotels.add_parsers(groups)
     booking.add_parsers(groups)
     tokens.add_parsers(groups)
+    account.add_parsers(groups)
     return parser
 
 

@@ -25,6 +25,7 @@ from services.config import ConfigError
 from services.context import current_request_id, new_request_id
 from services.generated.skyroute.booking.v1 import booking_service_pb2 as pb
 from services.generated.skyroute.booking.v1 import booking_service_pb2_grpc as pb_grpc
+from skyroute_cli import account
 from skyroute_cli.common import (
     CallOptions,
     UsageError,
@@ -454,8 +455,8 @@ def user_jwt(args: argparse.Namespace, env: Mapping[str, str]) -> str:
     if token:
         return token
     raise UsageError(
-        f"this command acts as a user: give --user NAME (a development JWT "
-        f"from BOOKING_JWT_*), --jwt TOKEN, or set {ENV_JWT}"
+        f"this command acts as a user: sign in (`account login`), or give --user NAME "
+        f"(a development JWT from BOOKING_JWT_*), --jwt TOKEN, or set {ENV_JWT}"
     )
 
 
@@ -472,7 +473,13 @@ async def run(args: argparse.Namespace, env: Mapping[str, str]) -> None:
     if args.needs_user:
         if args.user is not None and not args.user.strip():
             raise UsageError("--user must not be empty")
-        metadata = (("authorization", f"Bearer {user_jwt(args, env)}"),)
+        if not (args.jwt or args.user or env.get(ENV_JWT, "").strip()) and account.has_session(
+            env
+        ):  # the signed-in user (`account login`), refreshed as needed
+            token = await account.access_token(env)
+        else:
+            token = user_jwt(args, env)
+        metadata = (("authorization", f"Bearer {token}"),)
     addresses = addresses_from_env(env, ENV_ADDRESSES)
     call = CallOptions(
         timeout_of(args, DEFAULT_TIMEOUT), current_request_id() or new_request_id(), metadata

@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
+from account_service.auth.keys import SigningKeys
+from account_service.settings import AccountServiceSettings
 from booking_service.settings import BookingServiceSettings
 from provider_sim.settings import load_settings as load_sim_settings
 from scripts.compose_secrets import (
@@ -143,6 +145,11 @@ def test_each_container_loads_its_settings_from_the_mounted_files(
     assert booking.jwt.secret == value["booking-jwt-secret"]
     assert booking.tokens is not None
     assert booking.tokens.caller_key == value["caller-booking-key"]
+
+    assert booking.jwt.jwks_url and booking.jwt.session_revocation
+    account = AccountServiceSettings.from_env(env_of("account-1"))
+    assert account.signing_keys == value["account-signing-keys"]
+    SigningKeys(account.signing_keys, account.tokens.signing_key_id)  # a usable key
 
     for one_shot in ("migrate", "seed"):
         database = DatabaseSettings.from_env(env_of(one_shot))

@@ -26,7 +26,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[3]
 SCRIPT = ROOT / "scripts" / "check_k8s.sh"
 VENV_BIN = str(Path(sys.executable).parent)
-SERVICES = ("token-service", "search-service", "booking-service")
+SERVICES = ("token-service", "search-service", "booking-service", "account-service")
 NAMESPACE = {"kubernetes.io/metadata.name": "skyroute"}
 
 Doc = dict[str, Any]
@@ -240,9 +240,17 @@ def test_network_policies_let_only_the_right_pods_talk(docs: list[Doc]) -> None:
     assert connects(policies, booking, search, 50061)
     assert not connects(policies, token, search, 50061)
 
+    # The account service: Redis and PostgreSQL; booking reads its JWKS.
+    account = pod("account-service")
+    assert connects(policies, account, redis, 6379)
+    assert connects(policies, account, postgres, 5432)
+    assert connects(policies, booking, account, 9491)
+    assert not connects(policies, search, account, 9491)
+    assert not connects(policies, account, token, 50051)
+
     # Prometheus, in its own namespace (whose egress is not ours), scrapes every service.
     prometheus = pod("prometheus")
-    for service, metrics in ((token, 9461), (search, 9471), (booking, 9481)):
+    for service, metrics in ((token, 9461), (search, 9471), (booking, 9481), (account, 9491)):
         assert allowed(policies, "in", service, prometheus, metrics)
         assert not allowed(policies, "in", service, other, metrics)
 

@@ -12,6 +12,7 @@ import pytest
 from google.protobuf import descriptor_pb2
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from services.generated.skyroute.account.v1 import account_service_pb2
 from services.generated.skyroute.booking.v1 import booking_service_pb2
 from services.generated.skyroute.search.v1 import search_service_pb2
 from services.generated.skyroute.token.v1 import token_service_pb2
@@ -22,11 +23,13 @@ OURS = {
     "skyroute/token/v1/token_service.proto",
     "skyroute/search/v1/search_service.proto",
     "skyroute/booking/v1/booking_service.proto",
+    "skyroute/account/v1/account_service.proto",
 }
 SERVICES = [
     token_service_pb2.DESCRIPTOR.services_by_name["TokenService"].full_name,
     search_service_pb2.DESCRIPTOR.services_by_name["SearchService"].full_name,
     booking_service_pb2.DESCRIPTOR.services_by_name["BookingService"].full_name,
+    account_service_pb2.DESCRIPTOR.services_by_name["AccountService"].full_name,
 ]
 
 

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from account_service.settings import AccountServiceSettings
 from booking_service.settings import BookingServiceSettings
 from search_service.settings import SearchServiceSettings
 from services.stack import (
+    ACCOUNT,
     BOOKING,
     PROVIDER_SIM,
     SEARCH,
@@ -121,6 +123,28 @@ def test_read_port_file(
     if content is not None:
         path.write_text(content)
     assert read_port_file(path) == expected
+
+
+def test_account_replicas_and_booking_trusting_them() -> None:
+    facts = replace(full_facts(), jwks_url="http://127.0.0.1:9491/.well-known/jwks.json")
+    account = AccountServiceSettings.from_env(
+        ACCOUNT.replica_env(facts, "account-2", grpc_port=50082, metrics_port=9492)
+    )
+    assert (account.server.grpc_port, account.server.metrics_port) == (50082, 9492)
+    assert (account.tokens.issuer, account.tokens.audience) == ("issuer", "audience")
+    assert not account.dev_outbox_rpc  # only where a launcher asks (make run)
+    # The same keys for every replica of one Facts; new ones for another.
+    other = ACCOUNT.replica_env(facts, "account-3", grpc_port=0)
+    assert other["ACCOUNT_SIGNING_KEYS"] == account.signing_keys
+    assert full_facts().account_signing_keys != facts.account_signing_keys
+    # Booking verifies the account service's tokens (same issuer and audience) and
+    # checks revoked sessions.
+    booking = BookingServiceSettings.from_env(BOOKING.replica_env(facts, "b", grpc_port=0))
+    assert booking.jwt.jwks_url == facts.jwks_url and booking.jwt.session_revocation
+    assert (booking.jwt.issuer, booking.jwt.audience) == ("issuer", "audience")
+    # Without an account service booking trusts its HS256 secret only.
+    plain = BookingServiceSettings.from_env(BOOKING.replica_env(full_facts(), "b", grpc_port=0))
+    assert plain.jwt.jwks_url is None and not plain.jwt.session_revocation
 
 
 def test_a_hotel_supplier_reaches_the_stand_in_the_token_service_and_search() -> None:

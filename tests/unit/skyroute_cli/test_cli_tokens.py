@@ -30,6 +30,8 @@ def healthy(**fields: object) -> pb.GetTokenStatusResponse:
     for name, value in fields.items():
         if isinstance(value, timestamp_pb2.Timestamp):
             getattr(st, name).CopyFrom(value)
+        elif isinstance(value, float):  # a time, in seconds from now
+            getattr(st, name).CopyFrom(at(value))
         else:
             setattr(st, name, value)
     return st
@@ -43,8 +45,9 @@ def healthy(**fields: object) -> pb.GetTokenStatusResponse:
             {"degraded": True},
             "amber: degraded (Redis unreachable; serving this replica's token)",
         ),
-        ({"backoff_until": at(30), "last_error": "HTTP 503"}, "amber: backing off after a "),
-        ({"backoff_until": at(-30)}, "green: valid token"),  # a backoff that is over
+        # Seconds from when the test runs (not from collection, which may be long before).
+        ({"backoff_until": 30.0, "last_error": "HTTP 503"}, "amber: backing off after a "),
+        ({"backoff_until": -30.0}, "green: valid token"),  # a backoff that is over
         ({"has_valid_token": False}, "red: no valid token"),
         ({"reauthorization_required": True}, "red: reauthorization required"),
     ],
