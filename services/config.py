@@ -455,6 +455,24 @@ class RedisSettings:
             minimum=0.001,
         ),
     )
+    max_connections: int = field(
+        default=100,
+        metadata=setting(
+            "REDIS_MAX_CONNECTIONS",
+            "connections a process keeps to Redis (per node on a Cluster); a command "
+            "finding all in use waits for one (`REDIS_POOL_TIMEOUT_SECONDS`)",
+            minimum=1,
+        ),
+    )
+    pool_timeout_seconds: float = field(
+        default=0.5,
+        metadata=setting(
+            "REDIS_POOL_TIMEOUT_SECONDS",
+            "how long a command waits for a free connection before it fails as a "
+            "Redis error (a burst waits; it does not count as an outage)",
+            minimum=0.001,
+        ),
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> RedisSettings:

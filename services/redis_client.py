@@ -9,6 +9,10 @@ Cluster the client routes each command by its key's slot and follows MOVED/ASK; 
 multi-key script keeps its keys in one slot by a hash tag (docs/architecture.md, "Redis
 Cluster: keys and slots").
 
+Every client keeps at most ``REDIS_MAX_CONNECTIONS`` connections (per node on a
+Cluster); a burst beyond waits up to ``REDIS_POOL_TIMEOUT_SECONDS`` for one instead of
+failing as if Redis were down (docs/operations.md, "Redis connection pools").
+
 Replication is asynchronous: a failover loses the writes no replica had received.
 ``ReplicaAck`` runs a write that matters (a lease's fence, a token, a download token's
 use) with ``WAIT`` on the same connection and refuses to go on when no replica
@@ -17,21 +21,24 @@ acknowledged it in time (docs/architecture.md, "Failover").
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import contextvars
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import redis
 import redis.cluster
 from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.client import PubSub
 from redis.asyncio.cluster import ClusterNode, ClusterPipeline
+from redis.asyncio.connection import BlockingConnectionPool
 from redis.asyncio.retry import Retry
-from redis.asyncio.sentinel import Sentinel
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisClusterException, RedisError
+from redis.exceptions import MaxConnectionsError, RedisClusterException, RedisError
 
 from services.config import RedisSettings
 
@@ -46,12 +53,58 @@ _CLUSTER_TROUBLE = (RedisClusterException, AttributeError, RuntimeError)
 SUBSCRIPTION_LOST = (RedisError, OSError, *_CLUSTER_TROUBLE)
 
 
+T = TypeVar("T")
+# Connections a cluster client's node pools keep beyond REDIS_MAX_CONNECTIONS: for
+# what does not pass its gate (a pub/sub subscription, the slot map's refresh).
+CLUSTER_SPARE_CONNECTIONS = 8
+# Set while a task (and the tasks it starts) holds a place at a ClusterClient's gate:
+# redis-py's cluster client calls its own execute_command inside a pipeline (a
+# redirect), which must not queue for a second place.
+_gate_held: contextvars.ContextVar[bool] = contextvars.ContextVar("redis_gate", default=False)
+
+
+class _Gate:
+    """At most ``size`` commands and pipelines of one cluster client in flight; more
+    wait up to ``timeout`` seconds for a place. Each in-flight call uses at most one
+    connection of any node, so a node's pool never runs out (redis-py's node pools
+    raise ``MaxConnectionsError`` at once and have no blocking variant)."""
+
+    def __init__(self, size: int, timeout: float) -> None:
+        self.size = size
+        self.timeout = timeout
+        self._places = asyncio.Semaphore(size)
+
+    async def run(self, call: Callable[[], Awaitable[T]]) -> T:
+        if _gate_held.get():
+            return await call()
+        try:
+            async with asyncio.timeout(self.timeout):
+                await self._places.acquire()
+        except TimeoutError:
+            raise MaxConnectionsError(
+                f"no Redis connection free within {self.timeout} s ({self.size} in use)"
+            ) from None
+        token = _gate_held.set(True)
+        try:
+            return await call()
+        finally:
+            _gate_held.reset(token)
+            self._places.release()
+
+
 class ClusterPipelineRedisErrors(ClusterPipeline):
     """A cluster pipeline whose failures are ``RedisError``s (as ``ClusterClient``)."""
 
     async def execute(self, raise_on_error: bool = True, allow_redirections: bool = True) -> Any:
+        gate: _Gate | None = getattr(self.cluster_client, "gate", None)
         try:
-            return await super().execute(raise_on_error, allow_redirections)
+            if gate is None:
+                return await super().execute(raise_on_error, allow_redirections)
+            return await gate.run(
+                lambda: super(ClusterPipelineRedisErrors, self).execute(
+                    raise_on_error, allow_redirections
+                )
+            )
         except _CLUSTER_TROUBLE as exc:
             raise RedisConnectionError(f"Redis Cluster: {type(exc).__name__}: {exc}") from exc
 
@@ -59,7 +112,11 @@ class ClusterPipelineRedisErrors(ClusterPipeline):
 class ClusterClient(RedisCluster):
     """A Redis Cluster client whose failures are ``RedisError``s, as a single Redis's
     are (see ``_CLUSTER_TROUBLE``): every caller here treats ``RedisError`` as "Redis
-    is down" (degraded token serving, uncached search, download tokens UNAVAILABLE)."""
+    is down" (degraded token serving, uncached search, download tokens UNAVAILABLE).
+    ``gate``: commands beyond the pool size wait for a place (``_Gate``) instead of
+    failing as a Redis error."""
+
+    gate: _Gate | None = None
 
     async def initialize(self, *args: Any, **kwargs: Any) -> RedisCluster:
         try:
@@ -69,7 +126,11 @@ class ClusterClient(RedisCluster):
 
     async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
         try:
-            return await super().execute_command(*args, **kwargs)
+            if self.gate is None:
+                return await super().execute_command(*args, **kwargs)
+            return await self.gate.run(
+                lambda: super(ClusterClient, self).execute_command(*args, **kwargs)
+            )
         except _CLUSTER_TROUBLE as exc:
             raise RedisConnectionError(f"Redis Cluster: {type(exc).__name__}: {exc}") from exc
 
@@ -80,6 +141,11 @@ class ClusterClient(RedisCluster):
             raise RedisClusterException("shard_hint is deprecated in cluster mode")
         # mypy sees an abstract attribute that RedisCluster.pipeline instantiates too.
         return ClusterPipelineRedisErrors(self, transaction)  # type: ignore[abstract]
+
+
+class BlockingSentinelConnectionPool(SentinelConnectionPool, BlockingConnectionPool):
+    """Sentinel's pool (asks the sentinels for the primary) that, with every connection
+    in use, waits for one as ``BlockingConnectionPool`` does."""
 
 
 # What every Redis user takes: one server (plain or found through Sentinel) or a
@@ -97,6 +163,14 @@ def create_redis(settings: RedisSettings, *, timeout: float = 1.0) -> RedisClien
         "health_check_interval": 15,
         "decode_responses": False,
     }
+    # A burst beyond the pool waits briefly for a connection (a blocking pool), instead
+    # of failing with MaxConnectionsError, which callers would take for an outage
+    # (degraded token serving, an unlimited rate budget). Only a wait that runs out is
+    # a Redis error.
+    pool: dict[str, Any] = {
+        "max_connections": settings.max_connections,
+        "timeout": settings.pool_timeout_seconds,
+    }
     cluster = settings.cluster()
     if cluster is not None:
         # A failover moves slots: the client follows MOVED and re-reads the slot map
@@ -105,7 +179,10 @@ def create_redis(settings: RedisSettings, *, timeout: float = 1.0) -> RedisClien
         # with commands in flight, which may have run, and the scripts are not
         # idempotent (a download token's use would count twice). The caller sees a
         # RedisError instead, as for any Redis outage.
-        return ClusterClient(
+        # Its node pools cannot block: the client lets at most max_connections
+        # commands in flight (each uses one connection per node) and the pools hold
+        # a few more for pub/sub and the slot map (_Gate).
+        client_of_cluster = ClusterClient(
             startup_nodes=[ClusterNode(host, port) for host, port in cluster.nodes],
             password=cluster.password,
             retry=Retry(NoBackoff(), 0),
@@ -113,16 +190,25 @@ def create_redis(settings: RedisSettings, *, timeout: float = 1.0) -> RedisClien
             socket_connect_timeout=timeout,
             health_check_interval=15,
             decode_responses=False,
+            max_connections=settings.max_connections + CLUSTER_SPARE_CONNECTIONS,
         )
+        client_of_cluster.gate = _Gate(settings.max_connections, settings.pool_timeout_seconds)
+        return client_of_cluster
     target = settings.sentinel()
     if target is None:
-        return Redis.from_url(settings.url, **options)
+        return Redis.from_pool(BlockingConnectionPool.from_url(settings.url, **options, **pool))
     sentinel = Sentinel(
         list(target.sentinels),
         sentinel_kwargs={"socket_timeout": timeout, "socket_connect_timeout": timeout},
     )
     client: Redis = sentinel.master_for(
-        target.master, redis_class=Redis, db=target.db, password=target.password, **options
+        target.master,
+        redis_class=Redis,
+        connection_pool_class=BlockingSentinelConnectionPool,
+        db=target.db,
+        password=target.password,
+        **options,
+        **pool,
     )
     return client
 

@@ -58,14 +58,42 @@ redis.call('PEXPIREAT', KEYS[1], expires + tonumber(ARGV[4]))
 return expires
 """
 
-# KEYS[1] token key; ARGV: consume (1/0), expected resource ('' = any)
+# A counted use's attempt id (ValidateDownloadTokenRequest.attempt_id) and its answer
+# are kept in the token's own hash (so in its slot, written in the same script as the
+# use) for ATTEMPT_TTL_MS: a retry of that attempt gets the same answer and counts no
+# second use. Only attempts that counted a use are kept, at most MAX_ATTEMPTS per
+# token (expired ones pruned, else the oldest dropped), so a token of up to
+# MAX_ATTEMPTS uses never loses a record it could need; an unlimited one may, and a
+# retry then counts another use of a token that has no limit. A retry gets the
+# attempt's answer even if the token was revoked or expired since: it is the answer
+# to the attempt, which came first.
+ATTEMPT_TTL_MS = 60_000  # well beyond a caller's deadline with its retries
+MAX_ATTEMPTS = 32
+
+# KEYS[1] token key; ARGV: consume (1/0), expected resource ('' = any), attempt id
+# ('' = none), attempt ttl ms, max attempts
 _VALIDATE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {2} end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local field = ''
+if ARGV[1] == '1' and ARGV[3] ~= '' then
+  field = 'attempt:' .. ARGV[3]
+  local seen = redis.call('HGET', KEYS[1], field)
+  if seen then
+    local till, left, asked = string.match(seen, '^(%d+)|(-?%d+)|(.*)$')
+    if till and tonumber(till) > now and asked == ARGV[2] then
+      -- A retry of an attempt that counted its use: its answer again. Written again
+      -- so that a WAIT after this script waits for a replica to hold the use.
+      redis.call('HSET', KEYS[1], field, seen)
+      local r = redis.call('HMGET', KEYS[1], 'resource', 'expires_ms')
+      return {1, r[1], tonumber(left), tonumber(r[2])}
+    end
+  end
+end
 local h = redis.call('HMGET', KEYS[1], 'resource', 'max_uses', 'uses', 'revoked', 'expires_ms')
 local resource, max_uses, uses = h[1], tonumber(h[2]), tonumber(h[3])
 local expires = tonumber(h[5])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if h[4] == '1' then return {4, resource, 0, expires} end
 if now >= expires then return {3, resource, 0, expires} end
 if ARGV[2] ~= '' and ARGV[2] ~= resource then return {6, '', 0, expires} end
@@ -73,6 +101,23 @@ if max_uses > 0 and uses >= max_uses then return {5, resource, 0, expires} end
 if ARGV[1] == '1' then uses = redis.call('HINCRBY', KEYS[1], 'uses', 1) end
 local remaining = -1
 if max_uses > 0 then remaining = max_uses - uses end
+if field ~= '' then
+  local kept, oldest, oldest_till = 0, nil, nil
+  for _, name in ipairs(redis.call('HKEYS', KEYS[1])) do
+    if string.sub(name, 1, 8) == 'attempt:' then
+      local till = tonumber(string.match(redis.call('HGET', KEYS[1], name), '^(%d+)'))
+      if till == nil or till <= now then
+        redis.call('HDEL', KEYS[1], name)
+      else
+        kept = kept + 1
+        if oldest_till == nil or till < oldest_till then oldest, oldest_till = name, till end
+      end
+    end
+  end
+  if kept >= tonumber(ARGV[5]) then redis.call('HDEL', KEYS[1], oldest) end
+  redis.call('HSET', KEYS[1], field,
+    (now + tonumber(ARGV[4])) .. '|' .. remaining .. '|' .. ARGV[2])
+end
 return {1, resource, remaining, expires}
 """
 
@@ -111,13 +156,18 @@ class DownloadTokens:
         )
         return Issued(token, int(expires))
 
-    async def validate(self, token: str, resource: str = "", consume: bool = True) -> Validation:
+    async def validate(
+        self, token: str, resource: str = "", consume: bool = True, attempt: str = ""
+    ) -> Validation:
+        """``attempt``: the caller's id for this validation, the same on every retry of
+        it; a retry of an attempt that counted a use gets its answer again, no second
+        use (see ``ATTEMPT_TTL_MS``). Empty: every call counts."""
         # A peek writes nothing: no acknowledgement to wait for.
         raw = await self._run(
             self._validate,
             self._ack if consume else NO_ACK,
             [self._key(token)],
-            ["1" if consume else "0", resource],
+            ["1" if consume else "0", resource, attempt, ATTEMPT_TTL_MS, MAX_ATTEMPTS],
         )
         result = Result(int(raw[0]))
         if len(raw) == 1:

@@ -19,6 +19,9 @@ from token_service.store import TokenRecord
 
 MAX_RESOURCE_LEN = 256
 MAX_TOKEN_LEN = 4096
+# ValidateDownloadTokenRequest.attempt_id: what TokenClient sends is 22 characters.
+MAX_ATTEMPT_ID_LEN = 64
+_ATTEMPT_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 # A waiting caller is answered this long before its own deadline, so that it gets
 # DEADLINE_EXCEEDED / TOKEN_REFRESH_TIMEOUT from us rather than a bare one from gRPC.
 DEADLINE_MARGIN_SECONDS = 0.2
@@ -246,12 +249,17 @@ class TokenServicer(pb_grpc.TokenServiceServicer):
     ) -> pb.ValidateDownloadTokenResponse:
         if not request.download_token:
             raise ValidationError.field("download_token", "is required")
+        attempt = request.attempt_id
+        if len(attempt) > MAX_ATTEMPT_ID_LEN or not _ATTEMPT_ID_CHARS.issuperset(attempt):
+            raise ValidationError.field(
+                "attempt_id", f"at most {MAX_ATTEMPT_ID_LEN} characters from A-Z a-z 0-9 _ -"
+            )
         if len(request.download_token) > MAX_TOKEN_LEN:
             return pb.ValidateDownloadTokenResponse(
                 result=pb.ValidateDownloadTokenResponse.RESULT_UNKNOWN
             )
         v = await self._downloads.validate(
-            request.download_token, request.resource, consume=not request.peek
+            request.download_token, request.resource, consume=not request.peek, attempt=attempt
         )
         out = pb.ValidateDownloadTokenResponse(
             result=cast(pb.ValidateDownloadTokenResponse.Result, int(v.result)),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -151,8 +152,17 @@ class TokenClient:
     async def validate_download_token(
         self, token: str, resource: str = "", peek: bool = False
     ) -> pb.ValidateDownloadTokenResponse:
+        request = pb.ValidateDownloadTokenRequest(
+            download_token=token, resource=resource, peek=peek
+        )
+        if not peek:
+            # One id per validation: the channel's retries on UNAVAILABLE resend this
+            # message, so a retry of an attempt whose use was counted (its answer lost)
+            # gets that answer instead of USED_UP. Not the request id: callers may
+            # forward that from users.
+            request.attempt_id = secrets.token_urlsafe(16)
         response: pb.ValidateDownloadTokenResponse = await self._stub.ValidateDownloadToken(
-            pb.ValidateDownloadTokenRequest(download_token=token, resource=resource, peek=peek),
+            request,
             timeout=self._timeout,
             metadata=self._metadata(),
         )

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+import grpc
 import pytest
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 
 from services.generated.skyroute.token.v1 import token_service_pb2 as pb
 
@@ -71,3 +74,39 @@ async def test_expired_token_is_reported_expired(sim, cluster_factory):
     finally:
         await a.close()
         await b.close()
+
+
+async def test_attempt_id_makes_a_validation_safe_to_retry(sim, cluster_factory):
+    cluster = cluster_factory(sim, replicas=1)
+    client = cluster.client(caller="booking")
+    channel, stub = cluster.stub(cluster.replicas[0])
+    metadata = cluster.metadata("booking")
+    try:
+        issued = await client.issue_download_token("itinerary/RETRY", 60, max_uses=1)
+        request = pb.ValidateDownloadTokenRequest(
+            download_token=issued.download_token, resource="itinerary/RETRY", attempt_id="a-1_B"
+        )
+        # The same request twice, as the channel's retry on UNAVAILABLE resends it.
+        first = await stub.ValidateDownloadToken(request, metadata=metadata)
+        again = await stub.ValidateDownloadToken(request, metadata=metadata)
+        assert first == again and first.valid and first.remaining_uses == 0
+        # TokenClient sends a new attempt id with every validation: a second use.
+        second = await client.validate_download_token(issued.download_token)
+        assert second.result == R.RESULT_USED_UP
+
+        for bad in ("has space", "x" * 65, "é"):
+            request.attempt_id = bad
+            with pytest.raises(grpc.aio.AioRpcError) as raised:
+                await stub.ValidateDownloadToken(request, metadata=metadata)
+            assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            status = rpc_status.from_call(raised.value)
+            assert status is not None
+            fields = []
+            for detail in status.details:
+                bad_request = error_details_pb2.BadRequest()
+                if detail.Unpack(bad_request):
+                    fields += [v.field for v in bad_request.field_violations]
+            assert fields == ["attempt_id"]
+    finally:
+        await channel.close()
+        await client.close()

@@ -9,7 +9,8 @@ from collections.abc import Awaitable, Callable
 import pytest
 from redis.asyncio import Redis
 
-from token_service.download_tokens import DownloadTokens, Result, Validation
+from token_service import download_tokens
+from token_service.download_tokens import MAX_ATTEMPTS, DownloadTokens, Result, Validation
 from token_service.store import digest
 
 RESOURCE = "itinerary/ABC234"
@@ -104,3 +105,77 @@ async def test_tokens_are_independent(downloads: DownloadTokens) -> None:
     assert a.token != b.token
     await downloads.validate(a.token)
     assert (await downloads.validate(b.token)).result == Result.VALID
+
+
+async def test_a_retried_attempt_gets_its_answer_without_a_second_use(
+    downloads: DownloadTokens,
+) -> None:
+    issued = await downloads.issue(RESOURCE, 60_000, 1)
+    first = await downloads.validate(issued.token, RESOURCE, attempt="attempt-1")
+    # The same attempt again (its answer lost, the caller's channel retried): the
+    # same answer, and the one use is still not given away twice.
+    again = await downloads.validate(issued.token, RESOURCE, attempt="attempt-1")
+    assert first == again == Validation(Result.VALID, RESOURCE, 0, issued.expires_ms)
+    other = await downloads.validate(issued.token, RESOURCE, attempt="attempt-2")
+    assert other.result == Result.USED_UP
+    assert (await downloads.validate(issued.token)).result == Result.USED_UP
+    # A peek or another resource is not that attempt.
+    peek = await downloads.validate(issued.token, RESOURCE, consume=False, attempt="attempt-1")
+    assert peek.result == Result.USED_UP
+    assert (
+        await downloads.validate(issued.token, "itinerary/OTHER", attempt="attempt-1")
+    ).result == Result.WRONG_RESOURCE
+
+
+async def test_a_refused_attempt_is_not_remembered(downloads: DownloadTokens) -> None:
+    issued = await downloads.issue(RESOURCE, 60_000, 2)
+    wrong = await downloads.validate(issued.token, "itinerary/OTHER", attempt="a")
+    assert wrong.result == Result.WRONG_RESOURCE
+    # Only an attempt that counted a use is kept: the same id may count one now.
+    assert (await downloads.validate(issued.token, RESOURCE, attempt="a")).remaining_uses == 1
+    assert (await downloads.validate(issued.token, RESOURCE, attempt="a")).remaining_uses == 1
+    assert (await downloads.validate(issued.token, RESOURCE, attempt="b")).remaining_uses == 0
+
+
+async def test_concurrent_retries_of_one_attempt_count_one_use(
+    downloads: DownloadTokens,
+) -> None:
+    issued = await downloads.issue(RESOURCE, 60_000, 3)
+    results = await asyncio.gather(
+        *(downloads.validate(issued.token, attempt=f"attempt-{i % 2}") for i in range(40))
+    )
+    assert {(v.result, v.remaining_uses) for v in results} <= {
+        (Result.VALID, 2),
+        (Result.VALID, 1),
+    }
+    assert len({v.remaining_uses for v in results}) == 2  # one use per attempt
+    assert (await downloads.validate(issued.token, consume=False)).remaining_uses == 1
+
+
+async def test_attempts_are_bounded_and_expire(
+    downloads: DownloadTokens, redis: Redis, key_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    issued = await downloads.issue(RESOURCE, 60_000, 0)
+    key = f"{key_prefix}:dl:{digest(issued.token)}"
+    for i in range(MAX_ATTEMPTS + 10):
+        assert (await downloads.validate(issued.token, attempt=f"a{i}")).result == Result.VALID
+    fields = [f for f in await redis.hkeys(key) if f.startswith(b"attempt:")]
+    assert len(fields) == MAX_ATTEMPTS
+    # Older ones made room: the newest is remembered.
+    assert f"attempt:a{MAX_ATTEMPTS + 9}".encode() in fields
+    assert int(await redis.hget(key, "uses") or 0) == MAX_ATTEMPTS + 10
+
+    # Kept only ATTEMPT_TTL_MS: a later use prunes the expired ones.
+    monkeypatch.setattr(download_tokens, "ATTEMPT_TTL_MS", 50)
+    issued = await downloads.issue(RESOURCE, 60_000, 0)
+    key = f"{key_prefix}:dl:{digest(issued.token)}"
+    await downloads.validate(issued.token, attempt="x")
+    await downloads.validate(issued.token, attempt="y")
+    await asyncio.sleep(0.1)
+    await downloads.validate(issued.token, attempt="last")
+    fields = [f for f in await redis.hkeys(key) if f.startswith(b"attempt:")]
+    assert fields == [b"attempt:last"]
+    # An expired record no longer answers: that id counts a use again.
+    await asyncio.sleep(0.1)
+    assert (await downloads.validate(issued.token, attempt="last")).result == Result.VALID
+    assert int(await redis.hget(key, "uses") or 0) == 4

@@ -3,6 +3,8 @@ real replica; with the replica gone, the lease and the download token are refuse
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,10 +14,15 @@ from redis.asyncio import Redis
 from services.errors import UnavailableError
 from services.redis_client import NotReplicated, ReplicaAck
 from tests.utils.redis_server import PrivateRedis
-from token_service.download_tokens import DownloadTokens
+from token_service.download_tokens import DownloadTokens, Result, Validation
 from token_service.lock import LeaseLock
 
-ACK = ReplicaAck(replicas=1, timeout_ms=200)
+# A write a live replica must acknowledge: a timeout long enough for a busy machine
+# (the replica answers within milliseconds when it can; the wait ends as soon as it
+# does). A write that a gone replica cannot acknowledge: refused whatever the timeout,
+# so a shorter one only saves time, and it is still ample for a replica that runs.
+ACKED = ReplicaAck(replicas=1, timeout_ms=10_000)
+REFUSED = ReplicaAck(replicas=1, timeout_ms=1_000)
 
 
 @pytest.fixture
@@ -36,14 +43,14 @@ async def pair(workdir: Path) -> AsyncIterator[tuple[Redis, PrivateRedis]]:
 
 async def test_lease_counts_once_a_replica_holds_its_fence(pair) -> None:
     client, replica = pair
-    lock = LeaseLock(client, "t:lock", "t:fence", "a", ACK)
+    lock = LeaseLock(client, "t:lock", "t:fence", "a", ACKED)
     lease, _ = await lock.try_acquire(5_000)
     assert lease is not None and lease.fence == 1
     await lock.release(lease)
 
     replica.kill()
     with pytest.raises(NotReplicated):
-        await lock.try_acquire(5_000)
+        await LeaseLock(client, "t:lock", "t:fence", "a", REFUSED).try_acquire(5_000)
     # The unacknowledged lease was handed back: nobody acts on fence 2, and another
     # owner is not blocked by it.
     assert await lock.holder() is None
@@ -53,12 +60,33 @@ async def test_lease_counts_once_a_replica_holds_its_fence(pair) -> None:
 
 async def test_download_token_refused_without_a_replica(pair) -> None:
     client, replica = pair
-    tokens = DownloadTokens(client, "t", ACK)
-    issued = await tokens.issue("itinerary/X", 60_000, 1)
+    issued = await DownloadTokens(client, "t", ACKED).issue("itinerary/X", 60_000, 1)
     replica.kill()
+    tokens = DownloadTokens(client, "t", REFUSED)
     with pytest.raises(UnavailableError):
         await tokens.issue("itinerary/Y", 60_000, 1)
     with pytest.raises(UnavailableError):  # a use the failover could hand back
         await tokens.validate(issued.token)
     peek = await tokens.validate(issued.token, consume=False)  # writes nothing
     assert peek.resource == "itinerary/X"
+
+
+async def test_a_retried_unacknowledged_use_gets_its_answer_not_used_up(pair) -> None:
+    """A use whose script ran but which no replica acknowledged is refused
+    (UNAVAILABLE); the caller's retry of that attempt, once the replica is back, gets
+    VALID, not USED_UP, and counts no second use."""
+    client, replica = pair
+    tokens = DownloadTokens(client, "t", ACKED)
+    issued = await tokens.issue("itinerary/X", 60_000, 1)
+    assert replica.proc is not None
+    os.kill(replica.proc.pid, signal.SIGSTOP)
+    try:
+        with pytest.raises(UnavailableError):
+            await DownloadTokens(client, "t", REFUSED).validate(issued.token, attempt="attempt-1")
+    finally:
+        os.kill(replica.proc.pid, signal.SIGCONT)
+    # The use was counted on the primary all the same.
+    assert (await tokens.validate(issued.token, consume=False)).result == Result.USED_UP
+    retry = await tokens.validate(issued.token, attempt="attempt-1")
+    assert retry == Validation(Result.VALID, "itinerary/X", 0, retry.expires_ms)
+    assert (await tokens.validate(issued.token, attempt="attempt-2")).result == Result.USED_UP

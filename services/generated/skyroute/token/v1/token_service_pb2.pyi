@@ -182,14 +182,16 @@ class IssueDownloadTokenResponse(_message.Message):
     def __init__(self, download_token: _Optional[str] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ValidateDownloadTokenRequest(_message.Message):
-    __slots__ = ("download_token", "resource", "peek")
+    __slots__ = ("download_token", "resource", "peek", "attempt_id")
     DOWNLOAD_TOKEN_FIELD_NUMBER: _ClassVar[int]
     RESOURCE_FIELD_NUMBER: _ClassVar[int]
     PEEK_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_ID_FIELD_NUMBER: _ClassVar[int]
     download_token: str
     resource: str
     peek: bool
-    def __init__(self, download_token: _Optional[str] = ..., resource: _Optional[str] = ..., peek: _Optional[bool] = ...) -> None: ...
+    attempt_id: str
+    def __init__(self, download_token: _Optional[str] = ..., resource: _Optional[str] = ..., peek: _Optional[bool] = ..., attempt_id: _Optional[str] = ...) -> None: ...
 
 class ValidateDownloadTokenResponse(_message.Message):
     __slots__ = ("result", "valid", "resource", "remaining_uses", "expire_time")
