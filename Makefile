@@ -5,6 +5,7 @@ VENV := .venv
 VENV_PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 RUN_ARGS ?=
+BENCH_ARGS ?=
 
 # The stamp name carries the hash of both requirements files (requirements-dev.txt
 # includes requirements.txt), so `make venv` reinstalls exactly when the pins change and
@@ -21,7 +22,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
 .PHONY: help venv proto check-proto lint format services-up test run bench bench-token migrate seed \
-	bench-search bench-booking dev-token \
+	bench-search bench-booking bench-scale dev-token \
 	compose-secrets compose-check clean
 
 help: ## List the targets
@@ -103,6 +104,9 @@ bench-search: venv services-up ## Benchmark the search service (seeds a scratch 
 
 bench-booking: venv services-up ## Benchmark the booking service, direct and via PgBouncer (checks no oversell)
 	$(VENV_PY) -m benchmarks.booking_bench --pgbouncer
+
+bench-scale: venv services-up ## Cost as the work grows: search/booking/token curves, plotted to docs/ (~25 min)
+	$(VENV_PY) -m benchmarks.cost_curves $(BENCH_ARGS)
 
 compose-secrets: ## Write random secrets for docker-compose.yml to .run/secrets/ (keeps existing)
 	$(PYTHON) scripts/compose_secrets.py
