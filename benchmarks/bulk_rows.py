@@ -37,6 +37,12 @@ STORED_USERS = 200_000
 Log = Callable[[str], None]
 
 
+def reference_of(n: int) -> str:
+    """The reference of stored booking number ``n`` (what ``_reference_sql`` computes)."""
+    x = n * REFERENCE_MULTIPLIER % REFERENCE_SPACE
+    return "".join(REFERENCE_ALPHABET[x // 31**i % 31] for i in range(6))
+
+
 def _reference_sql(n: str) -> str:
     """SQL for the 6-letter reference of stored booking number ``n`` (an SQL bigint)."""
     x = f"(({n} * {REFERENCE_MULTIPLIER}) % {REFERENCE_SPACE})"
@@ -119,6 +125,7 @@ class StoredBookings:
     """Bookings already stored, added in batches up to a total."""
 
     stored: int = 0
+    _next: int = 1  # the next stored booking's number
 
     async def grow(
         self, conn: asyncpg.Connection, total: int, log: Log, batch: int = BOOKING_BATCH
@@ -140,9 +147,13 @@ class StoredBookings:
             raise RuntimeError("no premium-cabin fares to hold stored bookings")
         await conn.execute("CREATE INDEX IF NOT EXISTS premium_i ON premium (i)")
         while self.stored < total:
-            first, last = self.stored + 1, min(total, self.stored + batch)
-            await conn.execute(_STORE_SQL, first, last, premium, STORED_USERS)
-            self.stored = last
+            first = self._next
+            last = first + min(batch, total - self.stored) - 1
+            status = await conn.execute(_STORE_SQL, first, last, premium, STORED_USERS)
+            # One passenger per booking inserted; a reference the load's bookings took
+            # already is skipped (ON CONFLICT), and made up by the next batch.
+            self.stored += int(status.split()[-1])
+            self._next = last + 1
             log(f"  {self.stored:,} stored bookings")
         await conn.execute("VACUUM ANALYZE bookings, booking_segments, booking_passengers")
 
@@ -169,6 +180,7 @@ b AS (
            CASE WHEN st <> 'EXPIRED' THEN 'pay_stored_' || n END,
            CASE WHEN st <> 'EXPIRED' THEN md5((n * 31)::text) || md5((n * 37)::text) END
     FROM g ORDER BY n
+    ON CONFLICT DO NOTHING
     RETURNING id, request_id, status),
 s AS (
     INSERT INTO booking_segments (booking_id, position, offer_index, offer_id, fare_id,

@@ -11,7 +11,7 @@ import asyncpg
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from benchmarks.bulk_rows import FlightHistory, StoredBookings
+from benchmarks.bulk_rows import FlightHistory, StoredBookings, reference_of
 from inventory_seed.seed import options_from_args, seed
 from tests.utils.db import temporary_database
 
@@ -55,18 +55,39 @@ async def test_flight_history_and_stored_bookings() -> None:
             economy = await conn.fetch(
                 "SELECT id, seats_available FROM fares WHERE cabin = 'ECONOMY' ORDER BY id"
             )
+            # A booking the service made took the reference stored booking 5 would get.
+            await conn.execute(
+                "INSERT INTO bookings (reference, user_id, request_id, request_hash, status, "
+                "currency, total_price, contact_email, hold_expires_at) VALUES ($1, 'u', 'r', "
+                "repeat('0', 64), 'HELD', 'USD', 1, 'a@example.com', now())",
+                reference_of(5),
+            )
             stored = StoredBookings()
             await stored.grow(conn, 2_500, lambda _m: None, batch=1_000)
-            counts = dict(await conn.fetch("SELECT status, count(*) FROM bookings GROUP BY status"))
-            assert counts == {"CONFIRMED": 2_000, "CANCELLED": 250, "EXPIRED": 250}
+            assert stored.stored == 2_500
+            counts = dict(
+                await conn.fetch(
+                    "SELECT status, count(*) FROM bookings WHERE user_id LIKE 'stored-%' "
+                    "GROUP BY status"
+                )
+            )
+            # Numbers 1..2,501 but 5: n % 10 == 0 cancelled, == 1 expired, else confirmed.
+            assert counts == {"CONFIRMED": 1_999, "CANCELLED": 250, "EXPIRED": 251}
+            # Number 5 was skipped, the others got the references computed in Python.
+            assert not await conn.fetchval(
+                "SELECT count(*) FROM bookings WHERE request_id = 'stored-5'"
+            )
+            sixth = "SELECT reference FROM bookings WHERE request_id = 'stored-6'"
+            assert await conn.fetchval(sixth) == reference_of(6)
             refs = [r[0] for r in await conn.fetch("SELECT reference FROM bookings")]
-            assert len(set(refs)) == 2_500
+            assert len(set(refs)) == 2_501
             assert all(re.fullmatch(r"[A-HJKMNP-Z2-9]{6}", r) for r in refs)
             row = await conn.fetchrow(
                 "SELECT count(*) AS n, count(DISTINCT ticket_number) AS tickets, "
                 "count(ticket_number) AS ticketed FROM booking_passengers"
             )
-            assert (row["n"], row["tickets"], row["ticketed"]) == (2_500, 2_250, 2_250)
+            assert row["n"] == 2_500
+            assert row["tickets"] == row["ticketed"] == 2_500 - counts["EXPIRED"]
             # One premium segment per booking; economy fares untouched.
             assert not await conn.fetchval(
                 "SELECT count(*) FROM booking_segments s JOIN fares f ON f.id = s.fare_id "
@@ -78,9 +99,9 @@ async def test_flight_history_and_stored_bookings() -> None:
             )
             # The service's next ticket and booking id come after the stored ones.
             serial = await conn.fetchval("SELECT last_value FROM ticket_serial_seq")
-            assert serial == 2_250
+            assert serial == 2_500 - counts["EXPIRED"]
             # Growing again adds only the difference.
             await stored.grow(conn, 3_000, lambda _m: None)
-            assert await conn.fetchval("SELECT count(*) FROM bookings") == 3_000
+            assert await conn.fetchval("SELECT count(*) FROM bookings") == 3_001
         finally:
             await conn.close()
