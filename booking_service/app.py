@@ -30,6 +30,7 @@ from booking_service.settings import (
     BookingServiceSettings,
     ProviderOrderSettings,
 )
+from booking_service.status_counts import BookingCounts
 from booking_service.store.repository import BookingStore
 from services.clients.token_client import TokenClient
 from services.config import ConfigError
@@ -86,12 +87,6 @@ async def check_schema(engine: AsyncEngine) -> None:
         )
 
 
-BOOKING_COUNTS = (
-    "SELECT status, count(*) AS n FROM bookings"
-    " WHERE status IN ('HELD', 'CONFIRMED') GROUP BY status"
-)
-
-
 def adapter_config(settings: ProviderOrderSettings) -> ProviderConfig:
     return ProviderConfig(
         name=settings.name,
@@ -139,11 +134,18 @@ class BookingApp:
             )
         self._session: aiohttp.ClientSession | None = None
         self.ordering: ProviderOrdering | None = None
-        # Redis only for the providers' shared rate budget, when one is set.
+        # Redis for the providers' shared rate budget and the fleet's one count of
+        # confirmed bookings (status_counts.py).
         limited = [p for p in settings.providers if p.rate_budget.enabled]
-        self._redis = create_redis(settings.redis) if limited else None
+        self._redis = create_redis(settings.redis)
+        self.counts = BookingCounts(
+            self._database.pool,
+            self._redis,
+            settings.redis.key_prefix,
+            settings.server.replica_id,
+        )
         self.budgets: dict[str, RateBudget] = {}
-        if self._redis is not None:
+        if limited:
             budget_metrics = RateBudgetMetrics(registry)
             self.budgets = {
                 p.name: RateBudget(
@@ -209,8 +211,8 @@ class BookingApp:
             await self._tokens.close()
         if self._session is not None:
             await self._session.close()
-        if self._redis is not None:
-            await self._redis.aclose()
+        await self.counts.close()
+        await self._redis.aclose()
         await self._database.close()
 
     async def status(self) -> dict[str, Any]:
@@ -223,8 +225,7 @@ class BookingApp:
             dependencies["token service"] = await probe(self._tokens.status(name))
         bookings: dict[str, int] = {}
         with contextlib.suppress(Exception):  # the dependency shows as down above
-            rows = await asyncio.wait_for(pool.fetch(BOOKING_COUNTS), 1.0)
-            bookings = {row["status"]: row["n"] for row in rows}
+            bookings = await asyncio.wait_for(self.counts.read(), 1.0)
         return {
             "rate_budget": {name: await budget.status() for name, budget in self.budgets.items()}
             or "off",
