@@ -50,7 +50,7 @@ from benchmarks.bench_run import (
     keep_quietest,
     run_bench,
 )
-from benchmarks.booking_load import service_pairs, sql_pairs
+from benchmarks.booking_load import SqlPairs, service_pairs, sql_pairs
 from benchmarks.bulk_rows import FlightHistory, StoredBookings
 from benchmarks.cost_plot import (
     AIM_BOOKING_RATIO,
@@ -70,7 +70,7 @@ from benchmarks.service_clusters import ServiceCluster, increase
 from benchmarks.service_report import ServiceReport, ms, print_summary, write
 from benchmarks.services_up import GET_TOKEN, PROVIDER, ProviderSim, TokenCluster
 from benchmarks.stats import Point
-from booking_service.app import BOOKING_COUNTS
+from booking_service.status_counts import CONFIRMED_COUNT, HELD_COUNT
 from services import stack
 from services.generated.skyroute.token.v1 import token_service_pb2 as token_pb
 from tests.utils.redis_server import PrivateRedis
@@ -85,6 +85,7 @@ KIND = {DIRECT: "non-stop", ONE_STOP: "one-stop"}
 COLD_BUDGET_PER_SECOND = 3000  # distinct searches prepared per measured second
 ISSUER, AUDIENCE = "https://id.skyroute.bench", "skyroute-booking"
 LOAD_PROCESSES = 2
+HOLDS_EXPLAINED = 20
 # Redis commands of this script itself (INFO commandstats), not counted.
 OWN_COMMANDS = ("info",)
 
@@ -447,11 +448,56 @@ class CostCurves:
                 )
                 point = self.quietest(measure)
                 self.curves.booking.append(BookingPoint(level, subject, point.rps, point.p95_ms))
-            self.explain(f"heartbeat booking count with {level:,} stored", BOOKING_COUNTS, [])
+            asyncio.run(self.explain_holds(fares, level))
+            for what, sql in (("held", HELD_COUNT), ("confirmed", CONFIRMED_COUNT)):
+                self.explain(f"status count of {what} bookings, {level:,} stored", sql, [])
             oversold = asyncio.run(self.oversold())
             line = f"economy fares after the load with {level:,} stored: {oversold} oversold"
             (self.report.problems if oversold else self.report.checks).append(line)
             self.stop(cluster)
+
+    async def explain_holds(self, fares: list[dict[str, Any]], level: int) -> None:
+        """EXPLAIN (ANALYZE, BUFFERS, WAL) of the service's hold statement for a few
+        bookings (rolled back): the pages and WAL one booking costs at this size."""
+        statements = _Captured()
+        pairs = SqlPairs({"run": f"explain-{level}", "fares": fares}, 0, 1)
+        for i in range(HOLDS_EXPLAINED):
+            fare = fares[i * 7 % len(fares)]
+            await pairs._hold(statements, fare, f"explain-{level}")
+        conn = await asyncpg.connect(self.ctx.db.dsn, timeout=30)
+        totals: Counter[str] = Counter()
+        try:
+            for sql, params in statements.calls:
+                tx = conn.transaction()
+                await tx.start()
+                try:
+                    raw = await conn.fetchval(
+                        f"EXPLAIN (ANALYZE, BUFFERS, WAL, FORMAT JSON) {sql}", *params
+                    )
+                finally:
+                    await tx.rollback()
+                plan = json.loads(raw)[0]
+                totals["ms"] += plan["Execution Time"]
+                for key in (
+                    "Shared Hit Blocks",
+                    "Shared Read Blocks",
+                    "Shared Dirtied Blocks",
+                    "WAL Records",
+                    "WAL FPI",
+                    "WAL Bytes",
+                ):
+                    totals[key] += plan["Plan"].get(key, 0)
+        finally:
+            await conn.close()
+        n = len(statements.calls)
+        self.report.findings.append(
+            f"EXPLAIN (ANALYZE, BUFFERS, WAL), the hold statement with {level:,} stored, mean "
+            f"of {n} bookings (rolled back): {totals['ms'] / n:.2f} ms, buffers hit "
+            f"{totals['Shared Hit Blocks'] / n:.0f} / read {totals['Shared Read Blocks'] / n:.1f}"
+            f" / dirtied {totals['Shared Dirtied Blocks'] / n:.1f}, WAL "
+            f"{totals['WAL Records'] / n:.0f} records, {totals['WAL FPI'] / n:.1f} full-page "
+            f"images, {totals['WAL Bytes'] / n / 1024:.1f} KiB"
+        )
 
     def booking_load(
         self, factory: proc_load.Factory, config: dict[str, Any], name: str, replicas: int
@@ -597,6 +643,16 @@ class CostCurves:
             )
         )
         self.stop(cluster)
+
+
+class _Captured:
+    """Stands in for a connection: keeps the statements ``fetchrow`` is given."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[Any, ...]]] = []
+
+    async def fetchrow(self, sql: str, *params: Any) -> None:
+        self.calls.append((sql, params))
 
 
 def _commands(redis: Redis) -> dict[str, int]:
