@@ -503,6 +503,8 @@ class CostCurves:
         self, factory: proc_load.Factory, config: dict[str, Any], name: str, replicas: int
     ) -> Point:
         args = self.args
+        # A run id of its own per round: the users' request ids must not repeat.
+        config = {**config, "run": f"{config['run']}-{secrets.token_hex(3)}"}
         result = proc_load.run(
             factory,
             config,
