@@ -207,7 +207,9 @@ class CostCurves:
         self.report.setup = [
             *self.setup,
             f"Everything on one machine over loopback, sharing its cores; {self.args.warmup:g} "
-            f"s warm-up, then {self.args.seconds:g} s per search and booking point. The whole "
+            f"s warm-up, then {self.args.seconds:g} s per search and booking point, each "
+            f"measured {self.args.rounds} time(s) and the round least disturbed by other "
+            "processes kept (bench_run.keep_quietest). The whole "
             f"run took {(time.monotonic() - started) / 60:.1f} minutes.",
         ]
 
