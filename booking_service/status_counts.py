@@ -1,9 +1,9 @@
 """The bookings held and confirmed that the status section (the cluster dashboard) shows.
 
 Every replica's heartbeat asks for them every 2 seconds. Counting every booking by
-status scans the whole table (0.54 s of PostgreSQL at 1M bookings, cancelled at the
-heartbeat's 1 s limit past ~2M and so never shown), and 50 replicas would ask 25 times a
-second: the dashboard alone would need more cores than the bookings. So:
+status scans the whole table (0.54 s of PostgreSQL at 1M bookings; at about 5M it
+passes the heartbeat's 1 s limit and is never shown), and 50 replicas would ask 25 times
+a second: the dashboard alone would need more cores than the bookings. So:
 
 - **held** bookings are counted on every call, exactly, through the partial index of held
   bookings (``ix_bookings_held_hold_expires_at``): as many entries as holds are open now,
