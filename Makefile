@@ -105,7 +105,7 @@ bench-search: venv services-up ## Benchmark the search service (seeds a scratch 
 bench-booking: venv services-up ## Benchmark the booking service, direct and via PgBouncer (checks no oversell)
 	$(VENV_PY) -m benchmarks.booking_bench --pgbouncer
 
-bench-scale: venv services-up ## Cost as the work grows: search/booking/token curves, plotted to docs/ (~25 min)
+bench-scale: venv services-up ## Cost as the work grows: search/booking/token curves, plotted to docs/ (~20 min)
 	$(VENV_PY) -m benchmarks.cost_curves $(BENCH_ARGS)
 
 compose-secrets: ## Write random secrets for docker-compose.yml to .run/secrets/ (keeps existing)
