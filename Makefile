@@ -22,7 +22,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
 .PHONY: help venv proto check-proto lint format services-up test run bench bench-token migrate seed \
-	bench-search bench-booking bench-scale dev-token \
+	bench-search bench-booking bench-scale bench-account dev-token \
 	compose-secrets compose-check clean
 
 help: ## List the targets
@@ -90,6 +90,20 @@ migrate: venv services-up ## Create or upgrade the database schema (Alembic)
 seed: migrate ## Load generated flight inventory (SEED_ARGS="--scale small")
 	$(VENV_PY) -m inventory_seed $(SEED_ARGS)
 
+# The user must be named on the command line: USER from the environment is the login
+# name, which would silently become the JWT's user. Checked before anything runs; the
+# usage goes to stderr (make exits 2), so TOKEN=$$(make -s dev-token) gets no text.
+ifneq ($(filter dev-token,$(MAKECMDGOALS)),)
+ifneq ($(origin USER),command line)
+DEV_TOKEN_NO_USER := yes
+else ifeq ($(strip $(USER)),)
+DEV_TOKEN_NO_USER := yes
+endif
+ifdef DEV_TOKEN_NO_USER
+$(error usage: make dev-token USER=<name>, e.g. USER=alice (the login name in $$USER is not used))
+endif
+endif
+
 dev-token: venv ## Mint a development user JWT for the running stack: make dev-token USER=alice
 	@test -f .run/dev.env || { echo "dev-token: start the stack first (make run)" >&2; exit 1; }
 	@set -a; . ./.run/dev.env; set +a; $(VENV_PY) -m booking_service.dev_token --user "$(USER)"
@@ -107,6 +121,9 @@ bench-booking: venv services-up ## Benchmark the booking service, direct and via
 
 bench-scale: venv services-up ## Cost as the work grows: search/booking/token curves, plotted to docs/ (~20 min)
 	$(VENV_PY) -m benchmarks.cost_curves $(BENCH_ARGS)
+
+bench-account: venv services-up ## Benchmark the account service (hash cost, logins/s, refresh/s, revocation check)
+	$(VENV_PY) -m benchmarks.account_bench --write
 
 compose-secrets: ## Write random secrets for docker-compose.yml to .run/secrets/ (keeps existing)
 	$(PYTHON) scripts/compose_secrets.py

@@ -18,13 +18,12 @@ from pathlib import Path
 from types import FrameType
 from typing import Generic, Protocol, TypeVar
 
-from redis import Redis
-
 from benchmarks.cpu import CpuMeter
 from benchmarks.procs import ROOT, Child, ProcessGroup
 from benchmarks.scratch_db import ScratchDatabase, redis_server_pids
 from benchmarks.service_report import NOISY_CORES
 from benchmarks.stats import Point
+from services.redis_client import sync_client
 
 # How often the CPU split is sampled during a point.
 CPU_SAMPLE_SECONDS = 0.25
@@ -140,7 +139,7 @@ class BenchRun(Generic[R]):
     def _delete_keys(self) -> int:
         assert self.redis_url
         try:
-            redis = Redis.from_url(self.redis_url)
+            redis = sync_client(self.redis_url)
             keys = list(redis.scan_iter(match=f"{self.prefix}*", count=1000))
             for start in range(0, len(keys), 1000):
                 redis.delete(*keys[start : start + 1000])

@@ -6,7 +6,10 @@ searches (one query repeated), cold non-stop searches and cold one-stop searches
 (every query distinct, so each misses the cache), next to what they are judged
 against, measured in the same run: the echo gRPC ceiling driven by the same load
 generator, a Redis GET of the cached value, and the SQL floor (the service's own
-statements for the same kind of queries, sent straight through asyncpg). Prints a
+statements for the same kind of queries, sent straight through asyncpg). SearchHotels
+likewise, over the hotel supplier's stand-in (benchmarks/hotel_search.py): cached (one
+query repeated, against an echo server answering as many bytes and a Redis GET of its
+cached value) and cold (every query distinct, each one asking the supplier). Prints a
 table and rewrites the search-service section of docs/benchmarks.md. Every process it
 starts is stopped, the database dropped and every Redis key it wrote deleted on the way
 out, including on Ctrl-C and errors.
@@ -38,7 +41,9 @@ from benchmarks.bench_run import (
     command_line,
     run_bench,
 )
+from benchmarks.cpu import pid_seconds
 from benchmarks.echo_server import METHOD as ECHO_METHOD
+from benchmarks.hotel_search import HotelCaseStream, HotelSupplier, cached_case
 from benchmarks.load import GrpcCall, LoadGenerator, ensure_h2load
 from benchmarks.procs import Child
 from benchmarks.redis_floor import redis_get_floor
@@ -63,6 +68,7 @@ from services.generated.skyroute.search.v1 import search_service_pb2_grpc as pb_
 
 SERVICE = "skyroute.search.v1.SearchService"
 SEARCH = f"/{SERVICE}/SearchFlights"
+SEARCH_HOTELS = f"/{SERVICE}/SearchHotels"
 CACHE_LOOKUPS = "skyroute_search_cache_lookups_total"
 
 CACHED = "search, cached"
@@ -72,6 +78,10 @@ FLOOR = {DIRECT: "SQL floor, non-stop", ONE_STOP: "SQL floor, one-stop"}
 ECHO_H2 = "echo gRPC (h2load)"
 ECHO_PY = "echo gRPC (Python load)"
 REDIS_GET = "redis GET (cached value)"
+HOTEL_CACHED = "hotel search, cached"
+HOTEL_COLD = "hotel search, cold"
+ECHO_HOTEL = "echo gRPC (h2load, hotel-sized)"
+REDIS_HOTEL = "redis GET (cached hotel value)"
 SUBJECTS = (
     CACHED,
     ECHO_H2,
@@ -81,11 +91,16 @@ SUBJECTS = (
     COLD[ONE_STOP],
     FLOOR[ONE_STOP],
     ECHO_PY,
+    HOTEL_CACHED,
+    ECHO_HOTEL,
+    REDIS_HOTEL,
+    HOTEL_COLD,
 )
 
 # Distinct searches prepared per second of a cold point: far above what two replicas
 # can serve, so the load never runs out (it would say so).
 COLD_BUDGET_PER_SECOND = 3000
+COLD_HOTEL_BUDGET_PER_SECOND = 1000
 FLOOR_CASES = 20_000
 # The cached search is the fullest of this many busiest routes.
 CACHED_CANDIDATES = 50
@@ -95,6 +110,9 @@ AIM_CACHED_RPS = 1500.0
 AIM_P95_MS = {DIRECT: 50.0, ONE_STOP: 150.0}
 PREVIOUS_RPS = 100.0
 PREVIOUS_P95_MS = 2000.0
+# Cached hotel search against the echo server answering as many bytes (as cached
+# flight search is judged).
+AIM_HOTEL_CACHED_VS_ECHO = 0.6
 
 
 PROG = "benchmarks.search_bench"
@@ -143,11 +161,17 @@ class SearchBench:
         self.report = run.report
         self.log = run.log
         self.echo: Child | None = None
+        self.hotel_echo: Child | None = None
+        self.hotels: HotelSupplier | None = None
+        self.hotel_streams = HotelCaseStream()
         self.cluster: ServiceCluster | None = None
         self.used: set[Case] = set()
         self.sample_sizes: dict[str, tuple[float, float]] = {}  # kind: (itineraries, rows)
         self.floor_rows: dict[str, float] = {}
         self.sessions: dict[tuple[str, int], int] = {}  # new PostgreSQL sessions per point
+        # Per concurrency, per cold hotel search computed: supplier API calls, and CPU ms
+        # of the search replicas, the stand-in and the token replica.
+        self.hotel_costs: dict[int, tuple[float, float, float, float]] = {}
 
     # ------------------------------------------------------------------ setup
 
@@ -174,15 +198,19 @@ class SearchBench:
             kind: CaseStream(self.network, kind, i, self.used)
             for i, kind in enumerate((DIRECT, ONE_STOP))
         }
+        self.log("hotel supplier stand-in and a token-service replica logged in to it ...")
+        self.hotels = HotelSupplier(ctx.group, args.redis_url, ctx.prefix)
         self.log(f"search service, {args.replicas} replicas ...")
         self.cluster = ServiceCluster(
             ctx.group,
             stack.SEARCH,
-            stack.Facts(
-                database_url=ctx.db.url,
-                redis_url=args.redis_url,
-                key_prefix=ctx.prefix,
-                page_token_secret=secrets.token_urlsafe(32),
+            self.hotels.search_facts(
+                stack.Facts(
+                    database_url=ctx.db.url,
+                    redis_url=args.redis_url,
+                    key_prefix=ctx.prefix,
+                    page_token_secret=secrets.token_urlsafe(32),
+                )
             ),
             args.replicas,
         )
@@ -191,6 +219,10 @@ class SearchBench:
         cached_value = self.prime_cache()
         self.echo, self.echo_address = ctx.start_echo(len(self.cached_response))
         self.echo_call = GrpcCall(ECHO_METHOD, self.cached_call.message, ())
+        self.hotel_call = GrpcCall(SEARCH_HOTELS, cached_case().request().SerializeToString(), ())
+        self.hotel_value = self.prime_hotel_cache()
+        self.hotel_echo, self.hotel_echo_address = ctx.start_echo(len(self.hotel_response))
+        self.hotel_echo_call = GrpcCall(ECHO_METHOD, self.hotel_call.message, ())
         self.compare_with_sql()
         self.describe(
             seeded,
@@ -208,8 +240,11 @@ class SearchBench:
 
     def server_pids(self) -> list[int]:
         pids = list(self.cluster.pids) if self.cluster else []
-        if self.echo is not None:
-            pids.append(self.echo.pid)
+        for echo in (self.echo, self.hotel_echo):
+            if echo is not None:
+                pids.append(echo.pid)
+        if self.hotels is not None:
+            pids += self.hotels.pids
         return pids
 
     def cached_request(self) -> pb.SearchFlightsRequest:
@@ -270,6 +305,47 @@ class SearchBench:
             f"page ({len(self.cached_response):,} bytes); Redis holds "
             f"{len(value):,} bytes for it; one request as h2load frames it (nghttp): "
             f"{status}"
+        )
+        return value
+
+    def result_keys(self) -> set[bytes]:
+        redis = Redis.from_url(self.args.redis_url)
+        try:
+            return {
+                k
+                for k in redis.scan_iter(match=f"{self.ctx.prefix}:search:results:*")
+                if not k.endswith(b":lock")
+            }
+        finally:
+            redis.close()
+
+    def prime_hotel_cache(self) -> bytes:
+        """The cached hotel search once through each replica; returns its cached value."""
+        assert self.cluster is not None
+        before = self.result_keys()
+        for address in self.cluster.addresses:
+            self.hotel_response = asyncio.run(sanity.raw_bytes_response(address, self.hotel_call))
+        response = pb.SearchHotelsResponse.FromString(self.hotel_response)
+        if not response.hotels:
+            self.report.problems.append("the cached hotel search found no hotels")
+        keys = list(self.result_keys() - before)
+        redis = Redis.from_url(self.args.redis_url)
+        try:
+            value = cast(bytes | None, redis.get(keys[0])) if len(keys) == 1 else None
+        finally:
+            redis.close()
+        if value is None:
+            raise RuntimeError(f"expected one cached hotel result in Redis, found {len(keys)}")
+        self.hotel_value_size = len(value)
+        self.hotel_total = response.total_size
+        self.hotel_page = len(response.hotels)
+        self.hotel_offers = sum(len(h.offers) for h in response.hotels)
+        status = sanity.nghttp_status(self.cluster.addresses[0], self.hotel_call, self.ctx.workdir)
+        self.report.checks.append(
+            f"cached hotel search {cached_case()}: {response.total_size} hotels, "
+            f"{len(response.hotels)} on the first page with {self.hotel_offers} offers "
+            f"({len(self.hotel_response):,} bytes); Redis holds {len(value):,} bytes for "
+            f"it; one request as h2load frames it (nghttp): {status}"
         )
         return value
 
@@ -364,15 +440,54 @@ class SearchBench:
             self.check_lookups(point, before, expect="hit")
             key = f"{self.ctx.prefix}-floor"
             redis = self.ctx.measured(partial(asyncio.run, self.redis_point(key, cached_value, c)))
-            return [echo, point, redis]
+            return [echo, point, redis, *self.hotel_cached_points(c)]
 
         return self.ctx.rounds(args.cached_concurrencies, args.rounds, one_round, "cached, ")
 
-    async def redis_point(self, key: str, value: bytes, c: int) -> Point:
+    def hotel_cached_points(self, c: int) -> list[Point]:
+        """Cached SearchHotels, the echo server answering as many bytes, and a Redis GET
+        of the cached value, driven as the flight points are."""
+        args = self.args
+        assert self.cluster is not None
+        addresses = self.cluster.addresses
+        echo = self.ctx.measured(
+            partial(
+                self.load.run,
+                ECHO_HOTEL,
+                0,
+                self.hotel_echo_call,
+                [self.hotel_echo_address],
+                c,
+                args.seconds,
+                args.warmup,
+            )
+        )
+        self.load.run(HOTEL_CACHED, len(addresses), self.hotel_call, addresses, c, args.warmup, 0)
+        before = self.cache_lookups()
+        point = self.ctx.measured(
+            partial(
+                self.load.run,
+                HOTEL_CACHED,
+                len(addresses),
+                self.hotel_call,
+                addresses,
+                c,
+                args.seconds,
+                0,
+            )
+        )
+        self.check_lookups(point, before, expect="hit")
+        key = f"{self.ctx.prefix}-hotel-floor"
+        redis = self.ctx.measured(
+            partial(asyncio.run, self.redis_point(key, self.hotel_value, c, REDIS_HOTEL))
+        )
+        return [echo, point, redis]
+
+    async def redis_point(self, key: str, value: bytes, c: int, subject: str = REDIS_GET) -> Point:
         point = await redis_get_floor(
             self.args.redis_url, key, value, c, self.args.seconds, self.args.warmup
         )
-        point.subject = REDIS_GET
+        point.subject = subject
         return point
 
     def measure_cold(self) -> list[Point]:
@@ -396,6 +511,7 @@ class SearchBench:
             ]
             for kind in (DIRECT, ONE_STOP):
                 points += [self.cold_point(kind, c), self.floor_point(kind, c)]
+            points.append(self.hotel_cold_point(c))
             return points
 
         return self.ctx.rounds(args.cold_concurrencies, args.rounds, one_round, "cold, ")
@@ -441,6 +557,44 @@ class SearchBench:
         point = self.ctx.measured(measure)
         self.sessions[(COLD[kind], c)] = self.ctx.db.sessions() - sessions[0]
         self.check_lookups(point, before, expect="miss")
+        return point
+
+    def hotel_cold_point(self, c: int) -> Point:
+        """Distinct hotel searches: each misses the cache and asks the supplier."""
+        args = self.args
+        assert self.cluster is not None and self.hotels is not None
+        hotels = self.hotels
+        budget = COLD_HOTEL_BUDGET_PER_SECOND
+        warm = self.hotel_streams.bodies(int(budget * args.warmup))
+        bodies = self.hotel_streams.bodies(int(budget * args.seconds))
+        addresses = self.cluster.addresses
+        call = GrpcCall(SEARCH_HOTELS, b"", ())
+        before: dict[str, float] = {}
+        api: list[int] = []
+        parties = (self.cluster.pids, [hotels.sim_pid], hotels.tokens.pids)
+        cpu: list[list[float]] = []
+
+        def measure() -> Point:
+            self.pyload.run_distinct(
+                HOTEL_COLD, len(addresses), call, [], warm, addresses, c, args.warmup, 0,
+                processes=1,
+            )  # fmt: skip
+            before.update(self.cache_lookups())
+            api.append(hotels.api_requests())
+            cpu.append([cpu_seconds(pids) for pids in parties])
+            return self.pyload.run_distinct(
+                HOTEL_COLD, len(addresses), call, [], bodies, addresses, c, args.seconds, 0,
+                processes=1,
+            )  # fmt: skip
+
+        point = self.ctx.measured(measure)
+        used = [cpu_seconds(pids) - start for pids, start in zip(parties, cpu[0], strict=True)]
+        self.check_lookups(point, before, expect="miss")
+        computed = increase(before, self.cache_lookups()).get("miss", 0.0)
+        if computed:
+            replicas, sim, token = (seconds * 1000 / computed for seconds in used)
+            calls = (hotels.api_requests() - api[0]) / computed
+            self.hotel_costs[c] = (calls, replicas, sim, token)
         return point
 
     def cold_bodies(self, kind: str, seconds: float) -> list[bytes]:
@@ -502,29 +656,33 @@ class SearchBench:
         (self.report.checks if ok else self.report.problems).append(line)
 
     def check_statuses(self) -> None:
-        """Every SearchFlights call of the run answered OK, except calls still in
-        flight when a load generator closed its connections (CANCELLED; at most the
-        concurrency per run)."""
+        """Every SearchFlights and SearchHotels call of the run answered OK, except
+        calls still in flight when a load generator closed its connections (CANCELLED;
+        at most the concurrency per run)."""
         assert self.cluster is not None
-        handled = self.cluster.handled(SEARCH)
-        cancelled = handled.get("CANCELLED", 0.0)
-        bad = {k: v for k, v in handled.items() if k not in ("OK", "CANCELLED")}
-        runs = self.load_runs()
-        ok = not bad and cancelled <= runs * max(
-            self.args.cached_concurrencies + self.args.cold_concurrencies
-        )
-        line = (
-            f"replica metrics over the whole run: SearchFlights answered OK "
-            f"{handled.get('OK', 0):.0f} times, CANCELLED {cancelled:.0f} (calls in "
-            f"flight when one of the {runs} load runs stopped)"
-            + (f", other codes {bad}" if bad else ", no other status codes")
-        )
-        (self.report.checks if ok else self.report.problems).append(line)
+        for method, runs in self.load_runs().items():
+            handled = self.cluster.handled(method)
+            cancelled = handled.get("CANCELLED", 0.0)
+            bad = {k: v for k, v in handled.items() if k not in ("OK", "CANCELLED")}
+            ok = not bad and cancelled <= runs * max(
+                self.args.cached_concurrencies + self.args.cold_concurrencies
+            )
+            line = (
+                f"replica metrics over the whole run: {method.rsplit('/', 1)[1]} answered "
+                f"OK {handled.get('OK', 0):.0f} times, CANCELLED {cancelled:.0f} (calls in "
+                f"flight when one of its {runs} load runs stopped)"
+                + (f", other codes {bad}" if bad else ", no other status codes")
+            )
+            (self.report.checks if ok else self.report.problems).append(line)
 
-    def load_runs(self) -> int:
+    def load_runs(self) -> dict[str, int]:
+        """Load runs (warm-ups included) per method, and two for the profile pass."""
         args = self.args
-        per_round = 2 * len(args.cached_concurrencies) + 4 * len(args.cold_concurrencies)
-        return int(per_round * args.rounds + 2)
+        cached, cold = len(args.cached_concurrencies), len(args.cold_concurrencies)
+        return {
+            SEARCH: int((2 * cached + 4 * cold) * args.rounds + 2),
+            SEARCH_HOTELS: int((2 * cached + 2 * cold) * args.rounds),
+        }
 
     # ------------------------------------------------------------------ report
 
@@ -572,8 +730,21 @@ class SearchBench:
             "statement the service's repository builds for each search (same text, same "
             "parameters) through asyncpg from 2 processes, one connection per worker, and "
             "only fetches the rows.",
+            f"Hotels: the search replicas' hotel supplier is the stand-in's hotel profile "
+            "(its own login: a token-service replica holds its token through the password "
+            "grant, rotating refresh tokens), answering at its default speed (no added "
+            f"latency). Cached: one search ({cached_case()}: {self.hotel_total} hotels, the "
+            f"first page of {self.hotel_page} with {self.hotel_offers} offers, "
+            f"{len(self.hotel_response):,} bytes) repeated by h2load as above; its ceiling "
+            "a second echo server answering that many bytes, its floor a Redis `GET` of the "
+            f"cached value ({self.hotel_value_size:,} bytes). Cold: every search distinct "
+            "(city of the stand-in's 25, check-in 2-180 days ahead, 1-7 nights, 1-3 "
+            "adults, sort order), so each misses the cache (checked as above) and asks the "
+            "supplier (city, hotel list, offers, ratings; the calls per search are counted "
+            "by the stand-in), driven like the cold flight searches.",
             "*cores* splits the machine's CPU during each point: the servers under test "
-            "(replicas or echo server), PostgreSQL (the scratch database's backends plus "
+            "(replicas or echo server; the hotel stand-in and its token replica count "
+            "here too), PostgreSQL (the scratch database's backends plus "
             "the server's background writers), Redis, and the load generators with this "
             "script; *other CPU* is everything else (noise when above ~0.1); *steal* is the "
             "time the hypervisor took from this virtual machine (everything runs slower "
@@ -632,6 +803,7 @@ class SearchBench:
                 )
                 + ")"
             )
+        self.hotel_ratios_and_aim()
         for kind in (DIRECT, ONE_STOP):
             cold = sorted(
                 (p for p in r.points if p.subject == COLD[kind]), key=lambda p: p.concurrency
@@ -653,12 +825,63 @@ class SearchBench:
                 + ")"
             )
 
+    def hotel_ratios_and_aim(self) -> None:
+        r = self.report
+        args = self.args
+        judged: list[tuple[int, float]] = []  # (c, cached hotel / echo)
+        for c in args.cached_concurrencies:
+            search, echo = r.point(HOTEL_CACHED, c), r.point(ECHO_HOTEL, c)
+            redis = r.point(REDIS_HOTEL, c)
+            if search and echo and echo.rps:
+                judged.append((c, search.rps / echo.rps))
+                line = (
+                    f"hotel cached, c={c}: search / echo (hotel-sized) throughput = "
+                    f"{search.rps / echo.rps:.2f} ({search.rps:,.0f} / {echo.rps:,.0f} rps)"
+                )
+                if redis and redis.rps:
+                    line += f"; search / Redis GET = {search.rps / redis.rps:.2f}"
+                flights = r.point(CACHED, c)
+                if flights and flights.rps:
+                    line += f"; hotel / flight cached searches = {search.rps / flights.rps:.2f}"
+                r.ratios.append(line)
+        for c in args.cold_concurrencies:
+            cold, echo = r.point(HOTEL_COLD, c), r.point(ECHO_PY, c)
+            if cold and echo and echo.rps:
+                line = (
+                    f"hotel cold, c={c}: {cold.rps:,.0f} searches/s, p95 {ms(cold.p95_ms)} ms; "
+                    f"search / echo (same generator) = {cold.rps / echo.rps:.3f}"
+                )
+                if c in self.hotel_costs:
+                    calls, replicas, sim, token = self.hotel_costs[c]
+                    line += (
+                        f"; per search computed: {calls:.2f} supplier API calls (the "
+                        f"stand-in's counter), CPU {replicas:.1f} ms in the search replicas, "
+                        f"{sim:.1f} ms in the stand-in, {token:.2f} ms in the token replica"
+                    )
+                r.ratios.append(line)
+        if judged:
+            aim = AIM_HOTEL_CACHED_VS_ECHO
+            met = [c for c, ratio in judged if ratio >= aim]
+            verdict = (
+                "met"
+                if len(met) == len(judged)
+                else "not met"
+                if not met
+                else "met at " + ", ".join(f"c={c}" for c in met) + " only"
+            )
+            r.aims.append(
+                f"cached hotel search >= {aim:g} x the echo gRPC floor (as cached flight "
+                f"search): **{verdict}** ("
+                + ", ".join(f"c={c} {ratio:.2f}" for c, ratio in judged)
+                + ")"
+            )
+
     # ------------------------------------------------------------------ where the time goes
 
     def cpu_findings(self) -> None:
         """CPU per search from the cores each party used during the point."""
         r = self.report
-        for subject in (CACHED, COLD[DIRECT], COLD[ONE_STOP]):
+        for subject in (CACHED, COLD[DIRECT], COLD[ONE_STOP], HOTEL_CACHED, HOTEL_COLD):
             points = sorted(
                 (p for p in r.points if p.subject == subject), key=lambda p: p.concurrency
             )
@@ -672,8 +895,13 @@ class SearchBench:
                 pg = p.cores.get("postgres", math.nan) / p.rps * 1000
                 redis = p.cores.get("redis", math.nan) / p.rps * 1000
                 total = sum(v for k, v in p.cores.items()) + p.foreign_cores
+                where = (
+                    "the replicas, the hotel stand-in and its token replica"
+                    if subject == HOTEL_COLD
+                    else "the replicas"
+                )
                 parts.append(
-                    f"c={p.concurrency}: {servers:.2f} ms in the replicas, "
+                    f"c={p.concurrency}: {servers:.2f} ms in {where}, "
                     f"{pg:.2f} ms in PostgreSQL, {redis:.2f} ms in Redis; "
                     f"{total:.1f} of {os.cpu_count()} cores busy, "
                     + plural(
@@ -747,6 +975,11 @@ class SearchBench:
                 f"itineraries, offer ids and protobuf {result.share(building):.0f} %; "
                 f"request validation {result.share(inc['validate']):.0f} %"
             )
+
+
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """CPU seconds the live processes ``pids`` have used."""
+    return sum(pid_seconds(pid) or 0.0 for pid in pids)
 
 
 # Functions whose inclusive time the profile pass reports (file suffix:function).

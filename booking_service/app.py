@@ -46,6 +46,7 @@ from services.providers.registry import create_provider
 from services.rate_budget import RateBudget, RateBudgetMetrics
 from services.redis_client import create_redis
 from services.server import SERVING
+from services.session_revocation import RevocationCache
 from services.tasks import cancel_and_wait
 
 log = logging.getLogger("skyroute.booking.app")
@@ -116,7 +117,18 @@ class BookingApp:
             redactor.add(settings.jwt.secret)
         if settings.database.url.password:
             redactor.add(settings.database.url.password)
-        authenticator, self._jwks = build_auth(settings.jwt)
+        # Redis for the providers' shared rate budgets, the revoked sessions and the
+        # fleet's one count of confirmed bookings (status_counts.py).
+        limited = [p for p in settings.providers if p.rate_budget.enabled]
+        self._redis = create_redis(settings.redis)
+        self.revocations: RevocationCache | None = None
+        if settings.jwt.session_revocation:
+            self.revocations = RevocationCache(
+                self._redis, settings.redis.key_prefix, settings.revocation
+            )
+        authenticator, self._jwks = build_auth(
+            settings.jwt, self.revocations.is_revoked if self.revocations else None
+        )
         self.authenticator: Authenticator | None = PublicMethods(authenticator, PUBLIC_METHODS)
         application_name = f"booking-{settings.server.replica_id}"
         # The service's SQL runs on the asyncpg pool (booking_service/store/repository.py).
@@ -134,10 +146,7 @@ class BookingApp:
             )
         self._session: aiohttp.ClientSession | None = None
         self.ordering: ProviderOrdering | None = None
-        # Redis for the providers' shared rate budget and the fleet's one count of
-        # confirmed bookings (status_counts.py).
-        limited = [p for p in settings.providers if p.rate_budget.enabled]
-        self._redis = create_redis(settings.redis)
+        # The fleet's one count of confirmed bookings (status_counts.py).
         self.counts = BookingCounts(
             self._database.pool,
             self._redis,
@@ -198,6 +207,15 @@ class BookingApp:
                     "jwks not loaded at start",
                     extra={"error": f"{type(exc).__name__}: {exc}"[:200]},
                 )
+        if self.revocations is not None:
+            try:  # the revoked sessions before the first call; Redis down: fail open
+                await asyncio.wait_for(self.revocations.sync(), 2.0)
+            except Exception as exc:
+                log.warning(
+                    "revoked sessions not read at start",
+                    extra={"error": type(exc).__name__},
+                )
+            self.revocations.start()
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._sweeper.run())]
         if self._jwks.configured:
@@ -206,6 +224,8 @@ class BookingApp:
 
     async def close(self) -> None:
         await cancel_and_wait(self._tasks)
+        if self.revocations is not None:
+            await self.revocations.stop()
         await self._prices.close()
         if self._tokens is not None:
             await self._tokens.close()
@@ -229,6 +249,7 @@ class BookingApp:
         return {
             "rate_budget": {name: await budget.status() for name, budget in self.budgets.items()}
             or "off",
+            "session_revocation": self.revocations.status() if self.revocations else "off",
             "bookings": bookings,
             "dependencies": dependencies,
         }

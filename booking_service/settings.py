@@ -30,6 +30,7 @@ from services.providers.config import (
     provider_name,
 )
 from services.rate_budget import RateBudgetSettings
+from services.session_revocation import RevocationSettings
 
 PRICE_SOURCE_DATABASE = "database"
 PRICE_SOURCE_SEARCH = "search"
@@ -79,6 +80,13 @@ class JwtSettings:
             "clock skew allowed on a JWT's `exp`, `nbf` and `iat`; "
             "a token is accepted this long past its `exp`",
             maximum=MAX_JWT_LEEWAY_SECONDS,
+        ),
+    )
+    session_revocation: bool = field(
+        default=False,
+        metadata=setting(
+            "BOOKING_SESSION_REVOCATION",
+            "refuse tokens whose session (`sid`) the account service revoked (needs Redis)",
         ),
     )
     jwks_refresh_seconds: float = field(
@@ -294,8 +302,10 @@ class BookingServiceSettings:
     # Offers of other providers cannot be booked; empty: no provider offers at all.
     providers: tuple[ProviderOrderSettings, ...] = ()
     links: ItineraryLinkSettings = ItineraryLinkSettings()
-    # Used only for the providers' shared rate budget (PROVIDER_RATE_LIMIT_PER_SECOND).
+    # Used for the providers' shared rate budget (PROVIDER_RATE_LIMIT_PER_SECOND) and
+    # the revoked sessions (BOOKING_SESSION_REVOCATION).
     redis: RedisSettings = field(default_factory=RedisSettings)
+    revocation: RevocationSettings = field(default_factory=RevocationSettings)
 
     @property
     def provider(self) -> ProviderOrderSettings | None:
@@ -336,6 +346,7 @@ class BookingServiceSettings:
             providers=providers,
             links=ItineraryLinkSettings.from_env(env),
             redis=RedisSettings.from_env(env),
+            revocation=load(RevocationSettings, env),
         )
 
 
@@ -356,4 +367,5 @@ DECLARED: tuple[type | Setting, ...] = (
     BOOKING_PROVIDERS,
     ProviderOrderSettings,
     RateBudgetSettings,
+    RevocationSettings,
 )

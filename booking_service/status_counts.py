@@ -23,10 +23,10 @@ import logging
 import time
 
 import asyncpg
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from services.db import pooled
+from services.redis_client import RedisClient
 
 log = logging.getLogger("skyroute.booking.status_counts")
 
@@ -46,7 +46,7 @@ class BookingCounts:
     def __init__(
         self,
         pool: asyncpg.Pool,
-        redis: Redis | None,
+        redis: RedisClient | None,
         prefix: str,
         owner: str,
         interval: float = INTERVAL_SECONDS,

@@ -9,6 +9,7 @@ across services (``booking_segments.fare_id`` -> ``fares.id``) still resolve.
 
 from __future__ import annotations
 
+import account_service.store.models  # noqa: F401  accounts, account_sessions, tokens, outbox
 import booking_service.store.models  # noqa: F401  bookings, booking_segments, booking_passengers
 import search_service.models  # noqa: F401  airports, airlines, flights, fares
 from services.schema import Base

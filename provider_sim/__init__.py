@@ -16,6 +16,7 @@ Modules, one idea each:
 - ``refresh``      rotating refresh tokens: families, reuse detection, grace, lifetimes
 - ``codes``        one-time authorization codes
 - ``hotel``        the hotel supplier profile: password + refresh grants on its own path
+- ``hotels/``      the hotel supplier's world, search, pricing, orders and controls
 - ``grants``       grants that yield refresh tokens, shared by every provider profile
 - ``bearer``       ``require_bearer``: Authorization checks shared by every API endpoint
 - ``reference``    ``GET /v1/reference-data/airlines``

@@ -21,6 +21,9 @@ from provider_sim import (
 )
 from provider_sim.access_log import access_log_middleware
 from provider_sim.errors import not_found
+from provider_sim.hotels import control as hotel_control
+from provider_sim.hotels import orders as hotel_orders
+from provider_sim.hotels import shopping as hotel_shopping
 from provider_sim.keys import STATE_KEY
 from provider_sim.state import SimState
 
@@ -40,9 +43,12 @@ def create_app(state: SimState) -> web.Application:
     app.router.add_get(reference.AIRLINES_PATH, reference.airlines)
     shopping.add_routes(app)
     orders.add_routes(app)
+    hotel_shopping.add_routes(app)
+    hotel_orders.add_routes(app)
     control.add_routes(app)
     flight_control.add_routes(app)
     grant_control.add_routes(app)
+    hotel_control.add_routes(app)
     rate_limit.add_routes(app)
     return app
 

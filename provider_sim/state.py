@@ -25,6 +25,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from provider_sim.codes import AuthorizationCodes
+from provider_sim.hotels.inventory import hotel_inventory_for_seed
+from provider_sim.hotels.market import HotelMarket
 from provider_sim.inventory import DEFAULT_SEED, inventory_for_seed
 from provider_sim.market import Market
 from provider_sim.refresh import GrantPolicy, RefreshTokens
@@ -144,6 +146,7 @@ class SimState:
         self._default_policies = {c: hotel_default for c in self._hotel_clients}
         self._default_policies.update(grant_policies or {})
         self.inventory = inventory_for_seed(inventory_seed)
+        self.hotel_inventory = hotel_inventory_for_seed(inventory_seed)
         self.reset()
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -164,6 +167,7 @@ class SimState:
         self._token_down_status: int | None = None
         self._api_fault = _Fault()
         self.market = Market(self.inventory, self._clock)
+        self.hotels = HotelMarket(self.hotel_inventory, self._clock)
         self._flight_calls: Counter[str] = Counter()
         self.refresh_tokens = RefreshTokens(self._clock, self._default_policies)
         self.codes = AuthorizationCodes(self._clock)

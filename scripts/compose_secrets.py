@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import base64
 import secrets
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +23,30 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DIR = ROOT / ".run" / "secrets"
 SIM_CLIENT_ID = "skyroute-dev"  # PROVIDER_AMADEUS_CLIENT_ID in docker-compose.yml
+# The hotel supplier's login: PROVIDER_HOTEL_CLIENT_ID and PROVIDER_HOTEL_USERNAME there.
+HOTEL_CLIENT_ID = "skyroute-hotel-dev"
+HOTEL_USER = "skyroute-ops"
+
+
+def _signing_key(kid: str) -> str:
+    """ACCOUNT_SIGNING_KEYS: one P-256 key, `kid:base64(PKCS#8 DER)`
+    (account_service/auth/keys.py), made by openssl so this script needs only the
+    standard library."""
+    der = subprocess.run(
+        [
+            "openssl",
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-outform",
+            "DER",
+        ],
+        check=True,
+        capture_output=True,
+    ).stdout
+    return f"{kid}:{base64.b64encode(der).decode()}"
 
 
 def _random() -> str:
@@ -33,6 +58,10 @@ def _random() -> str:
 SECRETS: dict[str, Callable[[dict[str, str]], str]] = {
     "sim-client-secret": lambda made: _random(),
     "sim-clients": lambda made: f"{SIM_CLIENT_ID}:{made['sim-client-secret']}",
+    "hotel-client-secret": lambda made: _random(),
+    "hotel-password": lambda made: _random(),
+    "sim-hotel-clients": lambda made: f"{HOTEL_CLIENT_ID}:{made['hotel-client-secret']}",
+    "sim-hotel-users": lambda made: f"{HOTEL_USER}:{made['hotel-password']}",
     "caller-search-key": lambda made: _random(),
     "caller-booking-key": lambda made: _random(),
     "caller-cli-key": lambda made: _random(),
@@ -46,6 +75,7 @@ SECRETS: dict[str, Callable[[dict[str, str]], str]] = {
     "token-encryption-keys": lambda made: (
         "k1:" + base64.b64encode(secrets.token_bytes(32)).decode()
     ),
+    "account-signing-keys": lambda made: _signing_key("k1"),
 }
 
 

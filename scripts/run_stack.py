@@ -31,18 +31,24 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script: find services/ as `-m` will
 
 from services.stack import (  # noqa: E402
+    ACCOUNT,
     DEV_CALLERS,
     DEV_CLIENT_ID,
     DEV_DATABASE_URL,
+    DEV_HOTEL_CLIENT_ID,
+    DEV_HOTEL_PROVIDER,
+    DEV_HOTEL_USER,
     DEV_JWT_AUDIENCE,
     DEV_JWT_ISSUER,
     DEV_KEY_PREFIX,
     DEV_PROVIDER,
     DEV_REDIS_URL,
     HOST,
+    JWKS_PATH,
     PROVIDER_SIM,
     STACK,
     Facts,
+    HotelSupplier,
     Jwt,
     ServiceSpec,
     Upstream,
@@ -62,6 +68,8 @@ class DevSecrets:
     caller_keys: Mapping[str, str] = field(repr=False)
     page_token_secret: str = field(repr=False)
     jwt_secret: str = field(repr=False)
+    hotel_client_secret: str = field(default="", repr=False)
+    hotel_password: str = field(default="", repr=False)
 
     @classmethod
     def generate(cls) -> DevSecrets:
@@ -70,6 +78,8 @@ class DevSecrets:
             caller_keys={caller: secrets.token_urlsafe(32) for caller in DEV_CALLERS},
             page_token_secret=secrets.token_urlsafe(32),
             jwt_secret=secrets.token_urlsafe(48),
+            hotel_client_secret=secrets.token_urlsafe(32),
+            hotel_password=secrets.token_urlsafe(24),
         )
 
 
@@ -82,11 +92,26 @@ def dev_facts(dev: DevSecrets, redis_url: str, database_url: str, replicas: int)
         upstreams=(
             Upstream(DEV_PROVIDER, PROVIDER_SIM_URL, DEV_CLIENT_ID, dev.provider_client_secret),
         ),
-        callers={caller: (DEV_PROVIDER,) for caller in DEV_CALLERS},
+        callers={
+            caller: (DEV_PROVIDER, DEV_HOTEL_PROVIDER)
+            if caller in ("search", "cli")
+            else (DEV_PROVIDER,)
+            for caller in DEV_CALLERS
+        },
         caller_keys=dev.caller_keys,
         page_token_secret=dev.page_token_secret,
         jwt=Jwt(dev.jwt_secret, DEV_JWT_ISSUER, DEV_JWT_AUDIENCE),
         addresses=grpc_addresses(STACK, replicas),
+        jwks_url=f"http://{HOST}:{ACCOUNT.metrics_port}{JWKS_PATH}",
+        account_outbox_rpc=True,
+        hotel_supplier=HotelSupplier(
+            DEV_HOTEL_PROVIDER,
+            PROVIDER_SIM_URL,
+            DEV_HOTEL_CLIENT_ID,
+            dev.hotel_client_secret,
+            DEV_HOTEL_USER,
+            dev.hotel_password,
+        ),
     )
 
 
@@ -173,6 +198,7 @@ def write_dev_env(facts: Facts) -> None:
         f"export PROVIDER_SIM_URL={PROVIDER_SIM_URL}",
         f"export SEARCH_SERVICE_ADDRESSES={','.join(facts.addresses.get('search', ()))}",
         f"export BOOKING_SERVICE_ADDRESSES={','.join(facts.addresses.get('booking', ()))}",
+        f"export ACCOUNT_SERVICE_ADDRESSES={','.join(facts.addresses.get('account', ()))}",
         # For `python -m booking_service.dev_token --user alice` (make dev-token).
         f"export BOOKING_JWT_SECRET={shlex.quote(jwt.secret)}",
         f"export BOOKING_JWT_ISSUER={jwt.issuer}",
@@ -313,8 +339,8 @@ class Supervisor:
             addr = f"{HOST}:{token.grpc_port}"
             lines += [
                 "Try:",
-                f"  grpcurl -plaintext {addr} list",
-                '  grpcurl -plaintext -H "x-skyroute-caller: cli" '
+                f"  .venv/bin/grpcurl -plaintext {addr} list",
+                '  .venv/bin/grpcurl -plaintext -H "x-skyroute-caller: cli" '
                 '-H "x-skyroute-caller-key: $TOKEN_CALLER_KEY" '
                 f'-d \'{{"provider":"{DEV_PROVIDER}"}}\' {addr} '
                 "skyroute.token.v1.TokenService/GetTokenStatus",
@@ -393,9 +419,11 @@ def clear_dev_keys(redis_url: str) -> None:
     """Deletes the previous run's keys (tokens the fresh stand-in never issued)."""
     try:
         import redis  # the project's venv has it; run_stack otherwise needs only stdlib
+
+        from services.redis_client import sync_client
     except ImportError:
         return
-    client = redis.Redis.from_url(redis_url)
+    client = sync_client(redis_url)
     try:
         keys = list(client.scan_iter(match=f"{DEV_KEY_PREFIX}:*", count=1000))
         if keys:

@@ -14,6 +14,7 @@ import argparse
 import re
 from pathlib import Path
 
+from account_service import settings as account
 from booking_service import settings as booking
 from search_service import settings as search
 from services.config import Setting, markdown
@@ -33,6 +34,9 @@ TABLES: dict[tuple[str, str], str] = {
     ("docs/operations.md", "shared"): markdown("search and booking", _SHARED),
     ("docs/operations.md", "search"): markdown("search (port 50061)", _only(search.DECLARED)),
     ("docs/operations.md", "booking"): markdown("booking (port 50071)", _only(booking.DECLARED)),
+    ("docs/operations.md", "account"): markdown(
+        "account (port 50081)", tuple(i for i in account.DECLARED if i not in booking.DECLARED)
+    ),
 }
 
 

@@ -15,6 +15,8 @@ from redis.exceptions import RedisError
 
 from search_service.airports import AirportDirectory
 from search_service.cache import CacheMetrics, ResultCache
+from search_service.hotels.offer_ids import HotelOfferIds, HotelOfferStore
+from search_service.hotels.service import HotelService
 from search_service.offers import OfferIds, OfferService, ProviderOfferStore
 from search_service.pagination import PageTokens
 from search_service.providers import (
@@ -34,7 +36,7 @@ from services.generated.skyroute.search.v1 import search_service_pb2_grpc as pb_
 from services.heartbeat import probe
 from services.interceptors import Authenticator
 from services.logs import Redactor
-from services.providers.registry import create_provider
+from services.providers.registry import create_hotel_provider, create_provider
 from services.rate_budget import RateBudget, RateBudgetMetrics
 from services.redis_client import create_redis
 from services.server import SERVING
@@ -72,6 +74,8 @@ class SearchApp:
         provider_store = None
         pricer = None
         self.budgets: dict[str, RateBudget] = {}
+        metrics: ProviderMetrics | None = None
+        budget_metrics: RateBudgetMetrics | None = None
         if settings.providers:
             first = settings.providers[0]  # the token client's settings are shared
             redactor.add(first.caller_key)
@@ -111,6 +115,41 @@ class SearchApp:
         self.cache = ResultCache(
             self._redis, prefix, self._cache_metrics, lock_seconds=policy.cache_lock_seconds
         )
+        self.hotels: HotelService | None = None
+        hotel = settings.hotel_provider
+        if hotel is not None:
+            if self._session is None:
+                self._session = aiohttp.ClientSession()
+            if self._tokens is None:
+                redactor.add(hotel.caller_key)
+                self._tokens = TokenClient(
+                    hotel.token_service_addresses, hotel.caller_id, hotel.caller_key
+                )
+            if hotel.rate_budget.enabled:
+                self.budgets[hotel.name] = RateBudget(
+                    self._redis,
+                    prefix,
+                    hotel.name,
+                    hotel.rate_budget,
+                    budget_metrics or RateBudgetMetrics(registry),
+                )
+            supplier = create_hotel_provider(
+                hotel.kind,
+                adapter_config(hotel),
+                self._session,
+                self._tokens,
+                metrics or ProviderMetrics(registry),
+                budget=self.budgets.get(hotel.name),
+            )
+            self.hotels = HotelService(
+                supplier,
+                self.cache,
+                HotelOfferStore(self._redis, prefix, hotel.offer_ttl_seconds),
+                HotelOfferIds(settings.page_token_secret),
+                page_tokens,
+                policy,
+                hotel.timeout_seconds,
+            )
         self.search = FlightSearch(
             self.repository,
             self.airports,
@@ -137,6 +176,7 @@ class SearchApp:
             page_tokens,
             policy,
             provider_enabled=provider_search is not None,
+            hotels=self.hotels,
         )
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -156,6 +196,8 @@ class SearchApp:
         if self._tokens is not None:
             for provider in self.settings.providers:
                 self._tokens.watch(provider.name)
+            if self.settings.hotel_provider is not None:
+                self._tokens.watch(self.settings.hotel_provider.name)
         self._tasks.append(asyncio.get_running_loop().create_task(self._reload_airports()))
         log.info(
             "search ready",
@@ -163,6 +205,7 @@ class SearchApp:
                 "airports": len(self.airports),
                 "provider": bool(self.settings.providers),
                 "providers": [p.name for p in self.settings.providers],
+                "hotel_provider": self.hotels.provider if self.hotels else None,
             },
         )
         await health_servicer.set(SERVICE_NAME, SERVING)

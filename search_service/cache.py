@@ -22,8 +22,9 @@ import time
 from collections.abc import Awaitable, Callable
 
 from prometheus_client import CollectorRegistry, Counter
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
+
+from services.redis_client import RedisClient
 
 log = logging.getLogger("skyroute.search.cache")
 
@@ -82,7 +83,7 @@ class CacheMetrics:
 
 class ResultCache:
     def __init__(
-        self, redis: Redis, prefix: str, metrics: CacheMetrics, *, lock_seconds: float = 5.0
+        self, redis: RedisClient, prefix: str, metrics: CacheMetrics, *, lock_seconds: float = 5.0
     ) -> None:
         self._redis = redis
         self._prefix = f"{prefix}:search:results:"
@@ -93,7 +94,9 @@ class ResultCache:
         self._inflight: dict[str, asyncio.Task[bytes]] = {}
 
     def key(self, digest: str) -> str:
-        return self._prefix + digest
+        # The hash tag keeps the result and its lock (``<key>:lock``, both in the claim
+        # script) in one Redis Cluster slot.
+        return f"{self._prefix}{{{digest}}}"
 
     async def get_or_compute(self, digest: str, compute: Compute) -> bytes:
         task = self._inflight.get(digest)

@@ -32,7 +32,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from search_service.airports import AirportDirectory
@@ -50,6 +49,7 @@ from services.errors import (
 )
 from services.generated.skyroute.search.v1 import search_service_pb2 as pb
 from services.providers.base import ProviderQuote
+from services.redis_client import RedisClient
 
 log = logging.getLogger("skyroute.search.offers")
 
@@ -182,7 +182,7 @@ class ProviderOfferStore:
     """Provider offers found by a search, kept so their ids resolve (GetOffer,
     PriceOffer, booking) until they expire or the flight departs."""
 
-    def __init__(self, redis: Redis, prefix: str, ttl_seconds: float) -> None:
+    def __init__(self, redis: RedisClient, prefix: str, ttl_seconds: float) -> None:
         self._redis = redis
         self._prefix = f"{prefix}:search:provider-offer:"
         self._ttl_ms = int(ttl_seconds * 1000)

@@ -11,12 +11,15 @@ import grpc
 from google.protobuf import timestamp_pb2
 
 from search_service.airports import AirportDirectory
+from search_service.hotels.service import HotelService, priced_response
+from search_service.hotels.validation import validate_hotel_search
 from search_service.offers import OfferService
 from search_service.pagination import PageTokens
 from search_service.pricing import money
 from search_service.search import FlightSearch
 from search_service.settings import SearchPolicy
 from search_service.validation import validate_search
+from services.errors import UnavailableError
 from services.generated.skyroute.search.v1 import search_service_pb2 as pb
 from services.generated.skyroute.search.v1 import search_service_pb2_grpc as pb_grpc
 
@@ -31,6 +34,7 @@ class SearchServicer(pb_grpc.SearchServiceServicer):
         policy: SearchPolicy,
         provider_enabled: bool,
         clock: Callable[[], float] = time.time,
+        hotels: HotelService | None = None,
     ) -> None:
         self._search = search
         self._offers = offers
@@ -39,6 +43,7 @@ class SearchServicer(pb_grpc.SearchServiceServicer):
         self._policy = policy
         self._provider_enabled = provider_enabled
         self._clock = clock
+        self._hotels = hotels
 
     async def SearchFlights(
         self, request: pb.SearchFlightsRequest, context: grpc.aio.ServicerContext
@@ -76,3 +81,30 @@ class SearchServicer(pb_grpc.SearchServiceServicer):
                 timestamp_pb2.Timestamp(seconds=priced.guaranteed_until)
             )
         return response
+
+    # -- hotels ------------------------------------------------------------------------
+
+    def _hotel_service(self) -> HotelService:
+        if self._hotels is None:
+            raise UnavailableError("hotel search is not enabled", reason="PROVIDER_UNAVAILABLE")
+        return self._hotels
+
+    async def SearchHotels(
+        self, request: pb.SearchHotelsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SearchHotelsResponse:
+        hotels = self._hotel_service()
+        validated = validate_hotel_search(
+            request, datetime.fromtimestamp(self._clock(), UTC), self._policy, self._page_tokens
+        )
+        return await hotels.search(validated)
+
+    async def GetHotelOffer(
+        self, request: pb.GetHotelOfferRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetHotelOfferResponse:
+        hotel, offer = await self._hotel_service().get_offer(request.offer_id)
+        return pb.GetHotelOfferResponse(hotel=hotel, offer=offer)
+
+    async def PriceHotelOffer(
+        self, request: pb.PriceHotelOfferRequest, context: grpc.aio.ServicerContext
+    ) -> pb.PriceHotelOfferResponse:
+        return priced_response(await self._hotel_service().price_offer(request.offer_id))

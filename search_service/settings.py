@@ -20,17 +20,27 @@ from services.config import (
 from services.db import DATABASE_URL, DatabaseSettings
 from services.providers.config import (
     DEFAULT_KIND,
+    PREFIX,
     ProviderBasics,
+    ProviderEnv,
     provider_enabled,
     provider_envs,
     provider_kind,
     provider_list,
     provider_name,
 )
+from services.providers.registry import HOTEL_KINDS
 from services.rate_budget import RateBudgetSettings
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 SEARCH_PROVIDERS = provider_list("SEARCH_PROVIDERS")
+SEARCH_HOTEL_PROVIDER = Setting(
+    "SEARCH_HOTEL_PROVIDER",
+    "the hotel supplier's provider name (its token-service provider); its settings are "
+    "`PROVIDER_<NAME>_<SETTING>` (`BASE_URL` required, `KIND` default `amadeus_hotels`)",
+    default_doc="none: hotel search off",
+)
+DEFAULT_HOTEL_KIND = "amadeus_hotels"
 
 
 @dataclass(frozen=True)
@@ -174,6 +184,8 @@ class SearchServiceSettings:
     policy: SearchPolicy = field(default_factory=SearchPolicy)
     # Searched concurrently, in this order; empty when providers are disabled.
     providers: tuple[ProviderSettings, ...] = ()
+    # The hotel supplier (SearchHotels); None when hotel search is off.
+    hotel_provider: ProviderSettings | None = None
 
     @property
     def provider(self) -> ProviderSettings | None:
@@ -200,6 +212,7 @@ class SearchServiceSettings:
             providers=tuple(
                 p for p in map(_provider, provider_envs(env, SEARCH_PROVIDERS.env)) if p is not None
             ),
+            hotel_provider=_hotel_provider(env),
         )
 
 
@@ -215,6 +228,7 @@ DECLARED: tuple[type | Setting, ...] = (
     SearchServiceSettings,
     SearchPolicy,
     SEARCH_PROVIDERS,
+    SEARCH_HOTEL_PROVIDER,
     ProviderSettings,
     RateBudgetSettings,
 )
@@ -244,3 +258,34 @@ def _provider(env: Mapping[str, str]) -> ProviderSettings | None:
     if not _CURRENCY.match(settings.currency):
         raise ConfigError("PROVIDER_CURRENCY must be a three-letter ISO 4217 code")
     return settings
+
+
+def _hotel_provider(env: Mapping[str, str]) -> ProviderSettings | None:
+    """The hotel supplier named by SEARCH_HOTEL_PROVIDER, read like a listed provider
+    (``PROVIDER_<NAME>_<SETTING>``, then ``PROVIDER_<SETTING>``); its kind is a hotel
+    adapter (services/providers/registry.py HOTEL_KINDS)."""
+    name = env.get(SEARCH_HOTEL_PROVIDER.env, "").strip()
+    if not name:
+        return None
+    own = f"{PREFIX}{name.upper()}_"
+    base_url = env.get(own + "BASE_URL", "").strip()
+    if not base_url.startswith(("http://", "https://")):
+        raise ConfigError(f"{own}BASE_URL must be an http(s) URL (SEARCH_HOTEL_PROVIDER={name})")
+    kind = env.get(own + "KIND", DEFAULT_HOTEL_KIND).strip()
+    if kind not in HOTEL_KINDS:
+        raise ConfigError(
+            f"{own}KIND: unknown hotel supplier kind {kind!r} (known: {', '.join(HOTEL_KINDS)})"
+        )
+    penv = ProviderEnv(env, name)
+    tokens = TokenClientSettings.required(env, caller_id="search")
+    return load(
+        ProviderSettings,
+        penv,
+        name=provider_name(penv),
+        base_url=base_url.rstrip("/"),
+        token_service_addresses=tokens.addresses,
+        caller_id=tokens.caller_id,
+        caller_key=tokens.caller_key,
+        kind=kind,
+        rate_budget=load(RateBudgetSettings, penv),
+    )

@@ -14,17 +14,19 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from services.heartbeat import heartbeat_pattern
+from services.redis_client import RedisClient
 
 # A token expiring sooner than this is amber even when nothing failed.
 AMBER_EXPIRY_SECONDS = 60.0
-SERVICE_ORDER = ("token", "search", "booking")
+SERVICE_ORDER = ("token", "search", "booking", "account")
 
 
-async def read_heartbeats(redis: Redis, prefix: str) -> list[dict[str, Any]]:
+async def read_heartbeats(redis: RedisClient, prefix: str) -> list[dict[str, Any]]:
+    # On a Redis Cluster the client's SCAN visits every primary; the keys share one
+    # slot (heartbeat_key), so one MGET reads them.
     keys = [key async for key in redis.scan_iter(match=heartbeat_pattern(prefix), count=200)]
     if not keys:
         return []
@@ -36,7 +38,7 @@ async def read_heartbeats(redis: Redis, prefix: str) -> list[dict[str, Any]]:
 
 
 class ClusterView:
-    def __init__(self, redis: Redis, prefix: str) -> None:
+    def __init__(self, redis: RedisClient, prefix: str) -> None:
         self._redis = redis
         self._prefix = prefix
 

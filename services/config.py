@@ -358,6 +358,27 @@ class ServerSettings:
 
 
 SENTINEL_SCHEME = "redis+sentinel"
+CLUSTER_SCHEME = "redis+cluster"
+
+
+def _host_ports(hosts: str, what: str) -> tuple[tuple[str, int], ...]:
+    found = []
+    for entry in filter(None, hosts.split(",")):
+        host, _, port = entry.rpartition(":")
+        if not host or not port.isdigit():
+            raise ConfigError(f"REDIS_URL: {what} {entry!r} is not host:port")
+        found.append((host.strip("[]"), int(port)))
+    if not found:
+        raise ConfigError(f"REDIS_URL: no {what} host:port given")
+    return tuple(found)
+
+
+def _split_password(rest: str) -> tuple[str | None, str]:
+    """(password or None, the rest after ``[user]:password@``)."""
+    if "@" not in rest.split("/", 1)[0]:
+        return None, rest
+    userinfo, rest = rest.split("@", 1)
+    return (userinfo.split(":", 1)[1] if ":" in userinfo else userinfo) or None, rest
 
 
 @dataclass(frozen=True)
@@ -371,26 +392,32 @@ class SentinelTarget:
 
     @classmethod
     def parse(cls, url: str) -> SentinelTarget:
-        rest = url.split("://", 1)[1]
-        password = None
-        if "@" in rest.split("/", 1)[0]:
-            userinfo, rest = rest.split("@", 1)
-            password = userinfo.split(":", 1)[1] if ":" in userinfo else userinfo
+        password, rest = _split_password(url.split("://", 1)[1])
         hosts, _, path = rest.partition("/")
         master, _, db = path.strip("/").partition("/")
-        sentinels = []
-        for entry in filter(None, hosts.split(",")):
-            host, _, port = entry.rpartition(":")
-            if not host or not port.isdigit():
-                raise ConfigError(f"REDIS_URL: sentinel {entry!r} is not host:port")
-            sentinels.append((host.strip("[]"), int(port)))
-        if not sentinels:
-            raise ConfigError("REDIS_URL: no sentinel host:port given")
+        sentinels = _host_ports(hosts, "sentinel")
         if not master:
             raise ConfigError("REDIS_URL: the master's name is missing (…/<master>/<db>)")
         if db and not db.isdigit():
             raise ConfigError("REDIS_URL: the database must be a number")
-        return cls(tuple(sentinels), master, int(db or 0), password or None)
+        return cls(sentinels, master, int(db or 0), password)
+
+
+@dataclass(frozen=True)
+class ClusterTarget:
+    """Where ``redis+cluster://[:password@]host:port,host:port[/0]`` points: seed nodes
+    of a Redis Cluster (the client learns the others and the slot map from them)."""
+
+    nodes: tuple[tuple[str, int], ...]
+    password: str | None = None
+
+    @classmethod
+    def parse(cls, url: str) -> ClusterTarget:
+        password, rest = _split_password(url.split("://", 1)[1])
+        hosts, _, db = rest.partition("/")
+        if db.strip("/") not in ("", "0"):
+            raise ConfigError("REDIS_URL: a Redis Cluster has only database 0")
+        return cls(_host_ports(hosts, "cluster node"), password)
 
 
 @dataclass(frozen=True)
@@ -400,7 +427,8 @@ class RedisSettings:
         metadata=setting(
             "REDIS_URL",
             "shared state: cache, locks, tokens; through Sentinel: "
-            "`redis+sentinel://host:26379,host:26379/<master>/<db>`",
+            "`redis+sentinel://host:26379,host:26379/<master>/<db>`; a Redis Cluster: "
+            "`redis+cluster://host:6379,host:6379` (seed nodes)",
         ),
     )
     key_prefix: str = field(
@@ -416,7 +444,7 @@ class RedisSettings:
             "replicas that must acknowledge (WAIT) a lease, token or "
             "download-token write before it counts",
             minimum=0,
-            default_doc="1 through Sentinel, else 0",
+            default_doc="1 through Sentinel or on a Cluster, else 0",
         ),
     )
     wait_timeout_seconds: float = field(
@@ -431,7 +459,8 @@ class RedisSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> RedisSettings:
         settings = load(cls, env)
-        settings.sentinel()  # refuses to start on a malformed sentinel URL
+        settings.sentinel()  # refuses to start on a malformed sentinel or cluster URL
+        settings.cluster()
         return settings
 
     def sentinel(self) -> SentinelTarget | None:
@@ -440,9 +469,16 @@ class RedisSettings:
             return None
         return SentinelTarget.parse(self.url)
 
+    def cluster(self) -> ClusterTarget | None:
+        """The Redis Cluster named by ``url``; None unless it is ``redis+cluster://``."""
+        if not self.url.startswith(f"{CLUSTER_SCHEME}://"):
+            return None
+        return ClusterTarget.parse(self.url)
+
     @property
     def acks(self) -> int:
         """Replicas whose acknowledgement a write that matters waits for."""
         if self.wait_replicas is not None:
             return self.wait_replicas
-        return 1 if self.url.startswith(f"{SENTINEL_SCHEME}://") else 0
+        replicated = (f"{SENTINEL_SCHEME}://", f"{CLUSTER_SCHEME}://")
+        return 1 if self.url.startswith(replicated) else 0

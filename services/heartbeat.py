@@ -1,7 +1,7 @@
 """Each replica's heartbeat in Redis: what the cluster dashboard (services/cluster_view.py)
 knows of it.
 
-Every ``interval`` seconds a replica writes ``<prefix>:heartbeat:<service>:<replica>``, a
+Every ``interval`` seconds a replica writes ``<prefix>:heartbeat:{<prefix>}:<service>:<replica>``, a
 small JSON object with a TTL of a few intervals, so a stopped replica drops out on its own:
 who it is, where it listens, whether it serves, its dependencies' health, its status
 section (the app's ``status()``, which never holds a token value or a secret), a short
@@ -23,10 +23,10 @@ from collections import deque
 from collections.abc import Awaitable, Mapping
 from typing import Any
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from services.http_status import ServingState, StatusSource, snapshot
+from services.redis_client import RedisClient
 
 log = logging.getLogger("skyroute.heartbeat")
 
@@ -52,7 +52,9 @@ TREND_KEYS = frozenset(
 
 
 def heartbeat_key(prefix: str, service: str, replica: str) -> str:
-    return f"{prefix}:heartbeat:{service}:{replica}"
+    # The hash tag puts a deployment's heartbeats in one Redis Cluster slot: the
+    # dashboard reads them all with one MGET.
+    return f"{prefix}:heartbeat:{{{prefix}}}:{service}:{replica}"
 
 
 def heartbeat_pattern(prefix: str) -> str:
@@ -86,7 +88,7 @@ class Heartbeat:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         prefix: str,
         state: ServingState,
         status: StatusSource | None,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from importlib import resources
 from typing import Any
 
@@ -18,6 +18,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 StatusSource = Callable[[], Awaitable[dict[str, Any]]]
 ClusterSource = Callable[[], Awaitable[dict[str, Any]]]
+# An app's own GET route on this port (the account service's JWKS): path, handler.
+Route = tuple[str, Callable[[web.Request], Awaitable[web.StreamResponse]]]
 
 
 class ServingState:
@@ -56,6 +58,7 @@ def build_app(
     state: ServingState,
     status: StatusSource | None,
     cluster: ClusterSource | None = None,
+    routes: Sequence[Route] = (),
 ) -> web.Application:
     async def metrics(_: web.Request) -> web.Response:
         body = generate_latest(registry)
@@ -93,6 +96,8 @@ def build_app(
     app.router.add_get("/cluster.json", cluster_json)
     app.router.add_get("/", root)
     app.router.add_get("/healthz", healthz)
+    for path, handler in routes:
+        app.router.add_get(path, handler)
     return app
 
 
@@ -129,11 +134,12 @@ async def start_http(
     host: str,
     port: int,
     cluster: ClusterSource | None = None,
+    routes: Sequence[Route] = (),
 ) -> tuple[web.AppRunner | None, int | None]:
     """Serves the endpoint on ``port`` (0 = ephemeral, negative = disabled)."""
     if port < 0:
         return None, None
-    runner = web.AppRunner(build_app(registry, state, status, cluster), access_log=None)
+    runner = web.AppRunner(build_app(registry, state, status, cluster, routes), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

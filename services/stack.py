@@ -23,6 +23,8 @@ from pathlib import Path
 HOST = "127.0.0.1"
 # Where an Amadeus-shaped upstream (and the stand-in) issues client-credentials tokens.
 TOKEN_PATH = "/v1/security/oauth2/token"
+# Where the hotel supplier (and the stand-in's hotel profile) logs in: password grant.
+HOTEL_TOKEN_PATH = "/hotel/v1/auth/token"
 
 
 @dataclass(frozen=True)
@@ -40,12 +42,40 @@ class Upstream:
 
 
 @dataclass(frozen=True)
+class HotelSupplier:
+    """The hotel supplier (search's SEARCH_HOTEL_PROVIDER) and the token service's
+    password login at it (rotating refresh tokens follow)."""
+
+    name: str
+    base_url: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    username: str = ""
+    password: str = field(default="", repr=False)
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.base_url}{HOTEL_TOKEN_PATH}"
+
+
+@dataclass(frozen=True)
 class Jwt:
     """How the booking service checks its users' JWTs (HS256)."""
 
     secret: str = field(repr=False)
     issuer: str
     audience: str
+
+
+def new_account_signing_keys(kid: str = "dev-1") -> str:
+    """A fresh ACCOUNT_SIGNING_KEYS value: one P-256 key (PKCS#8 DER, base64), id ``kid``."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    der = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return f"{kid}:{base64.b64encode(der).decode()}"
 
 
 def new_token_encryption_keys() -> str:
@@ -73,6 +103,15 @@ class Facts:
     token_encryption_keys: str = field(default_factory=new_token_encryption_keys, repr=False)
     # Service name -> "host:port" of each replica's gRPC endpoint.
     addresses: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # The account service's ES256 keys (kid:base64,...), new for each Facts.
+    account_signing_keys: str = field(default_factory=new_account_signing_keys, repr=False)
+    # Where booking reads the account service's JWKS (and then checks sessions
+    # against the revocations in Redis); None: booking trusts only the HS256 secret.
+    jwks_url: str | None = None
+    # The account service serves its outbox over gRPC (development: the CLI's links).
+    account_outbox_rpc: bool = False
+    # The hotel supplier, if any: a token-service provider and search's hotel supplier.
+    hotel_supplier: HotelSupplier | None = None
 
 
 # -- the pieces of an environment ------------------------------------------------------
@@ -128,7 +167,12 @@ def sim_clients_env(clients: Mapping[str, str]) -> dict[str, str]:
 
 
 def provider_sim_env(facts: Facts) -> dict[str, str]:
-    return sim_clients_env({u.client_id: u.client_secret for u in facts.upstreams})
+    env = sim_clients_env({u.client_id: u.client_secret for u in facts.upstreams})
+    hotel = facts.hotel_supplier
+    if hotel is not None:
+        env["SIM_HOTEL_CLIENTS"] = f"{hotel.client_id}:{hotel.client_secret}"
+        env["SIM_HOTEL_USERS"] = f"{hotel.username}:{hotel.password}"
+    return env
 
 
 def token_service_env(facts: Facts) -> dict[str, str]:
@@ -138,6 +182,16 @@ def token_service_env(facts: Facts) -> dict[str, str]:
         env[f"PROVIDER_{name}_TOKEN_URL"] = upstream.token_url
         env[f"PROVIDER_{name}_CLIENT_ID"] = upstream.client_id
         env[f"PROVIDER_{name}_CLIENT_SECRET"] = upstream.client_secret
+    hotel = facts.hotel_supplier
+    if hotel is not None:
+        name = hotel.name.upper()
+        env["TOKEN_PROVIDERS"] += f",{hotel.name}"
+        env[f"PROVIDER_{name}_TOKEN_URL"] = hotel.token_url
+        env[f"PROVIDER_{name}_CLIENT_ID"] = hotel.client_id
+        env[f"PROVIDER_{name}_CLIENT_SECRET"] = hotel.client_secret
+        env[f"PROVIDER_{name}_GRANT"] = "password"
+        env[f"PROVIDER_{name}_USERNAME"] = hotel.username
+        env[f"PROVIDER_{name}_PASSWORD"] = hotel.password
     env["TOKEN_CALLERS"] = json.dumps(
         {c: list(p) for c, p in facts.callers.items()}, separators=(",", ":")
     )
@@ -155,6 +209,24 @@ def search_service_env(facts: Facts) -> dict[str, str]:
         env.update(PROVIDER_ENABLED="true", **upstream_env(facts), **provider)
     else:
         env["PROVIDER_ENABLED"] = "false"
+    if facts.hotel_supplier is not None and provider:
+        hotel = facts.hotel_supplier
+        env.update(provider)
+        env["SEARCH_HOTEL_PROVIDER"] = hotel.name
+        env[f"PROVIDER_{hotel.name.upper()}_BASE_URL"] = hotel.base_url
+    return env
+
+
+def account_service_env(facts: Facts) -> dict[str, str]:
+    env = {
+        **database_env(facts),
+        **redis_env(facts),
+        "ACCOUNT_SIGNING_KEYS": facts.account_signing_keys,
+    }
+    if facts.jwt is not None:
+        env.update(ACCOUNT_JWT_ISSUER=facts.jwt.issuer, ACCOUNT_JWT_AUDIENCE=facts.jwt.audience)
+    if facts.account_outbox_rpc:
+        env["ACCOUNT_DEV_OUTBOX_RPC"] = "true"
     return env
 
 
@@ -162,6 +234,8 @@ def booking_service_env(facts: Facts) -> dict[str, str]:
     env = {**database_env(facts), **redis_env(facts)}
     if facts.jwt is not None:
         env.update(jwt_env(facts.jwt))
+    if facts.jwks_url is not None:
+        env.update(BOOKING_JWKS_URL=facts.jwks_url, BOOKING_SESSION_REVOCATION="true")
     if facts.addresses.get("search"):
         env["SEARCH_SERVICE_ADDRESSES"] = ",".join(facts.addresses["search"])
     tokens = token_client_env(facts, "booking")
@@ -226,6 +300,13 @@ SEARCH = ServiceSpec(
     grpc_port=50061,
     metrics_port=9471,
 )
+ACCOUNT = ServiceSpec(
+    name="account",
+    module="account_service",
+    env=account_service_env,
+    grpc_port=50081,
+    metrics_port=9491,
+)
 BOOKING = ServiceSpec(
     name="booking",
     module="booking_service",
@@ -235,7 +316,9 @@ BOOKING = ServiceSpec(
 )
 
 # In start order (stopped in reverse): each one's environment may name those before it.
-STACK: tuple[ServiceSpec, ...] = (PROVIDER_SIM, TOKEN, SEARCH, BOOKING)
+STACK: tuple[ServiceSpec, ...] = (PROVIDER_SIM, TOKEN, SEARCH, ACCOUNT, BOOKING)
+# Where the account service serves its JWKS (on its HTTP status port).
+JWKS_PATH = "/.well-known/jwks.json"
 
 
 def grpc_addresses(
@@ -270,6 +353,9 @@ DEV_DATABASE_URL = "postgresql://skyroute:skyroute@127.0.0.1:5432/skyroute"
 DEV_KEY_PREFIX = "skyroute-dev"
 DEV_PROVIDER = "amadeus"
 DEV_CLIENT_ID = "skyroute-dev"
+DEV_HOTEL_PROVIDER = "hotel"
+DEV_HOTEL_CLIENT_ID = "skyroute-hotel-dev"
+DEV_HOTEL_USER = "skyroute-ops"
 DEV_CALLERS = ("search", "booking", "cli")  # callers of the token service, each with a key
 DEV_JWT_ISSUER = "skyroute-dev"
 DEV_JWT_AUDIENCE = "skyroute"

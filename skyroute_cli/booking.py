@@ -4,8 +4,9 @@ itinerary link (BookingService).
 Every command except ``itinerary`` acts as a user: ``--user NAME`` mints a development
 JWT in-process, as ``python -m booking_service.dev_token`` does, from BOOKING_JWT_* in
 the environment; ``--jwt TOKEN`` or SKYROUTE_USER_JWT give one. The JWT is sent as
-``authorization: Bearer`` metadata and never printed. Output is a summary for people
-by default; ``--json`` prints the response as protobuf JSON.
+``authorization: Bearer`` metadata and never printed (a hint that needs it says
+``--jwt JWT``). Output is a summary for people by default, with the next command as a
+hint that runs as printed; ``--json`` prints the response as protobuf JSON.
 """
 
 from __future__ import annotations
@@ -17,25 +18,42 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from rich.text import Text
+
 from services.clients.channels import open_channel
 from services.config import ConfigError
 from services.context import current_request_id, new_request_id
 from services.generated.skyroute.booking.v1 import booking_service_pb2 as pb
 from services.generated.skyroute.booking.v1 import booking_service_pb2_grpc as pb_grpc
+from skyroute_cli import account
 from skyroute_cli.common import (
-    PROG,
     CallOptions,
     UsageError,
     add_common_options,
+    add_json_option,
     addresses_from_env,
-    columns,
     emit,
     enum_label,
     local_date,
+    moment_text,
     money_arg,
     money_text,
+    seconds_until,
     timeout_of,
-    timestamp_text,
+)
+from skyroute_cli.output import (
+    BAD,
+    GOOD,
+    MUTED,
+    VALUE,
+    WARN,
+    Column,
+    Endpoint,
+    Output,
+    Table,
+    fields,
+    relative_text,
+    rerun,
 )
 from skyroute_cli.search import segment_text
 
@@ -143,6 +161,18 @@ def status_text(booking: pb.Booking) -> str:
     return _label(pb.BookingStatus, booking.status, "BOOKING_STATUS_")
 
 
+STATUS_STYLES = {
+    pb.BOOKING_STATUS_HELD: WARN,
+    pb.BOOKING_STATUS_CONFIRMED: GOOD,
+    pb.BOOKING_STATUS_CANCELLED: BAD,
+    pb.BOOKING_STATUS_EXPIRED: MUTED,
+}
+
+
+def status_cell(booking: pb.Booking) -> Text:
+    return Text(status_text(booking), style=STATUS_STYLES.get(booking.status, ""))
+
+
 def booked_segment_text(s: pb.BookedSegment) -> str:
     day = local_date(s.departure_local_time)
     return f"{s.departure_local_time[:10]} " + segment_text(
@@ -155,58 +185,79 @@ def booked_segment_text(s: pb.BookedSegment) -> str:
     )
 
 
-def booking_lines(b: pb.Booking) -> list[str]:
-    head = f"booking {b.booking_reference}  {status_text(b)}  {money_text(b.total_price)}"
+def document_text(p: pb.Passenger) -> str:
+    if not p.HasField("document"):
+        return "-"
+    kind = _label(pb.DocumentType, p.document.type, "DOCUMENT_TYPE_")
+    return f"{kind} {_mask(p.document.number)}"
+
+
+def print_booking(out: Output, b: pb.Booking) -> None:
+    head = Text("booking ").append(b.booking_reference, style=f"bold {VALUE}")
+    head.append("  ").append_text(status_cell(b)).append(f"  {money_text(b.total_price)}")
     if b.status == pb.BOOKING_STATUS_HELD:
-        head += f"  held until {timestamp_text(b.hold_expire_time)}"
-    lines = [head]
-    segments = [
+        head.append(f"  hold expires {moment_text(b.hold_expire_time)}")
+    out.line(head)
+    segments = Table(
         [
-            booked_segment_text(s),
-            _label(pb.Cabin, s.cabin, "CABIN_").lower().replace("_", "-"),
-            f"{s.seats} seat{'s' if s.seats != 1 else ''}",
-            money_text(s.price),
-            "refundable" if s.refundable else "non-refundable",
-        ]
-        for offer in b.offers
-        for s in offer.segments
-    ]
-    lines += ["  " + row for row in columns(segments)]
-    people = [
-        [
+            "flight (local times)",
+            "cabin",
+            Column("seats", "right"),
+            Column("price", "right"),
+            "fare",
+        ],
+        indent=2,
+    )
+    for offer in b.offers:
+        for s in offer.segments:
+            segments.add_row(
+                booked_segment_text(s),
+                _label(pb.Cabin, s.cabin, "CABIN_").lower().replace("_", "-"),
+                str(s.seats),
+                money_text(s.price),
+                "refundable" if s.refundable else "non-refundable",
+            )
+    out.table(segments)
+    people = Table(["passenger", "type", "born", "document", "ticket"], indent=2)
+    for p in b.passengers:
+        people.add_row(
             f"{p.given_name} {p.family_name}",
             _label(pb.PassengerType, p.type, "PASSENGER_TYPE_"),
-            f"born {p.birth_date}",
-            f"{_label(pb.DocumentType, p.document.type, 'DOCUMENT_TYPE_')} "
-            f"{_mask(p.document.number)}",
-            f"ticket {p.ticket_number}" if p.ticket_number else "",
-        ]
-        for p in b.passengers
+            p.birth_date,
+            document_text(p),
+            p.ticket_number,
+        )
+    out.table(people)
+    more: list[tuple[str, str | Text]] = [
+        ("contact", f"{b.contact.email} {b.contact.phone}".rstrip())
     ]
-    lines += ["  " + row for row in columns(people)]
-    lines.append(f"  contact {b.contact.email} {b.contact.phone}".rstrip())
     if b.provider:
-        lines.append(f"  provider {b.provider}, record locator {b.provider_record_locator}")
+        more.append(("provider", f"{b.provider}, record locator {b.provider_record_locator}"))
     if b.payment_reference:
-        lines.append(f"  payment {b.payment_reference}")
+        more.append(("payment", b.payment_reference))
     if b.status == pb.BOOKING_STATUS_CANCELLED:
-        lines.append(f"  refund {money_text(b.refund_amount)}")
-    lines.append(f"  request id {b.request_id}")
-    return lines
+        more.append(("refund", money_text(b.refund_amount)))
+    more.append(("request id", b.request_id))
+    out.table(fields(more, indent=2))
 
 
-def print_booking(booking: pb.Booking) -> None:
-    for line in booking_lines(booking):
-        print(line)
-
-
-def print_link(link: pb.ItineraryLink) -> None:
+def print_link(out: Output, link: pb.ItineraryLink) -> None:
     uses = {0: "until it expires", 1: "single use"}.get(link.max_uses, f"{link.max_uses} uses")
-    print(
-        f"itinerary link (expires {timestamp_text(link.expire_time)}, {uses}; "
-        "no sign-in needed, treat it as a secret):"
+    out.line(
+        f"itinerary link: expires {moment_text(link.expire_time)}, {uses}; "
+        "no sign-in needed, treat it as a secret"
     )
-    print(f"    {PROG} booking itinerary {link.download_token}")
+    out.hint("open it", "booking", "itinerary", link.download_token)
+
+
+def user_args(args: argparse.Namespace) -> list[str]:
+    """How a hinted command acts as the same user: ``--user NAME`` again; a JWT from
+    SKYROUTE_USER_JWT needs nothing; a ``--jwt`` value is never printed."""
+    if args.user:
+        return ["--user", args.user]
+    if args.jwt:
+        return ["--jwt", "JWT"]
+    return []
 
 
 def route_text(b: pb.Booking) -> str:
@@ -226,15 +277,14 @@ def first_departure(b: pb.Booking) -> str:
 # ------------------------------------------------------------------------ commands
 
 
-def warn_on_types(specs: list[PassengerSpec], booking: pb.Booking) -> None:
+def warn_on_types(out: Output, specs: list[PassengerSpec], booking: pb.Booking) -> None:
     for i, (spec, held) in enumerate(zip(specs, booking.passengers, strict=False)):
         if spec.expected_type is not None and held.type and held.type != spec.expected_type:
             got = _label(pb.PassengerType, held.type, "PASSENGER_TYPE_")
             wanted = _label(pb.PassengerType, spec.expected_type, "PASSENGER_TYPE_")
-            print(
-                f"note: passenger {i + 1} ({held.given_name} {held.family_name}) travels "
-                f"as {got}, not {wanted}: the type follows from the date of birth",
-                file=sys.stderr,
+            out.note(
+                f"passenger {i + 1} ({held.given_name} {held.family_name}) travels "
+                f"as {got}, not {wanted}: the type follows from the date of birth"
             )
 
 
@@ -251,14 +301,19 @@ async def booking_create(
     if args.max_total is not None:
         request.max_total_price.CopyFrom(args.max_total)
     response = await stub.CreateBooking(request, **call.kwargs)
-    warn_on_types(args.passengers, response.booking)
+    warn_on_types(args.out, args.passengers, response.booking)
     if args.json:
         emit(response)
         return
-    print_booking(response.booking)
-    print(
-        f"confirm with: {PROG} booking confirm {response.booking.booking_reference} "
-        "--payment-token tok_visa"
+    print_booking(args.out, response.booking)
+    args.out.hint(
+        "confirm",
+        "booking",
+        "confirm",
+        response.booking.booking_reference,
+        *user_args(args),
+        "--payment-token",
+        "tok_visa",
     )
 
 
@@ -274,13 +329,16 @@ async def booking_confirm(
     if args.json:
         emit(response)
         return
-    print_booking(response.booking)
+    print_booking(args.out, response.booking)
     if response.HasField("itinerary_link"):
-        print_link(response.itinerary_link)
+        print_link(args.out, response.itinerary_link)
     else:
-        print(
-            f"no itinerary link yet; ask for one: {PROG} booking link "
-            f"{response.booking.booking_reference}"
+        args.out.hint(
+            "no itinerary link yet; ask for one",
+            "booking",
+            "link",
+            response.booking.booking_reference,
+            *user_args(args),
         )
 
 
@@ -293,7 +351,7 @@ async def booking_get(
     if args.json:
         emit(response)
     else:
-        print_booking(response.booking)
+        print_booking(args.out, response.booking)
 
 
 async def booking_list(
@@ -308,23 +366,25 @@ async def booking_list(
     if args.json:
         emit(response)
         return
-    rows = [
-        [
-            b.booking_reference,
-            status_text(b),
-            money_text(b.total_price),
-            route_text(b),
-            first_departure(b),
-            f"created {timestamp_text(b.create_time)}",
-        ]
-        for b in response.bookings
-    ]
-    for line in columns(rows):
-        print(line)
-    if not rows:
-        print("no bookings")
+    out = args.out
+    if not response.bookings:
+        out.line("no bookings")
+    else:
+        table = Table(
+            ["reference", "status", Column("total", "right"), "route", "departs", "created"]
+        )
+        for b in response.bookings:
+            table.add_row(
+                Text(b.booking_reference, style=VALUE),
+                status_cell(b),
+                money_text(b.total_price),
+                route_text(b),
+                first_departure(b),
+                relative_text(seconds_until(b.create_time)),
+            )
+        out.table(table)
     if response.next_page_token:
-        print(f"next page: --page-token {response.next_page_token}")
+        out.hint("next page", *rerun(args.argv, "--page-token", response.next_page_token))
 
 
 async def booking_cancel(
@@ -336,7 +396,7 @@ async def booking_cancel(
     if args.json:
         emit(response)
     else:
-        print_booking(response.booking)
+        print_booking(args.out, response.booking)
 
 
 async def booking_link(
@@ -348,7 +408,7 @@ async def booking_link(
     if args.json:
         emit(response)
     else:
-        print_link(response.itinerary_link)
+        print_link(args.out, response.itinerary_link)
 
 
 async def booking_itinerary(
@@ -395,8 +455,8 @@ def user_jwt(args: argparse.Namespace, env: Mapping[str, str]) -> str:
     if token:
         return token
     raise UsageError(
-        f"this command acts as a user: give --user NAME (a development JWT "
-        f"from BOOKING_JWT_*), --jwt TOKEN, or set {ENV_JWT}"
+        f"this command acts as a user: sign in (`account login`), or give --user NAME "
+        f"(a development JWT from BOOKING_JWT_*), --jwt TOKEN, or set {ENV_JWT}"
     )
 
 
@@ -413,11 +473,18 @@ async def run(args: argparse.Namespace, env: Mapping[str, str]) -> None:
     if args.needs_user:
         if args.user is not None and not args.user.strip():
             raise UsageError("--user must not be empty")
-        metadata = (("authorization", f"Bearer {user_jwt(args, env)}"),)
+        if not (args.jwt or args.user or env.get(ENV_JWT, "").strip()) and account.has_session(
+            env
+        ):  # the signed-in user (`account login`), refreshed as needed
+            token = await account.access_token(env)
+        else:
+            token = user_jwt(args, env)
+        metadata = (("authorization", f"Bearer {token}"),)
     addresses = addresses_from_env(env, ENV_ADDRESSES)
     call = CallOptions(
         timeout_of(args, DEFAULT_TIMEOUT), current_request_id() or new_request_id(), metadata
     )
+    args.endpoint = Endpoint("booking", addresses, call.timeout)
     channel = open_channel(addresses, SERVICE)
     try:
         await args.handler(pb_grpc.BookingServiceStub(channel), call, args)
@@ -544,7 +611,7 @@ def add_parsers(groups: Any) -> None:
     itinerary.add_argument("--text", action="store_true", help="print the printable text")
 
     for cmd, user in made:  # after each command's own options, in its --help too
-        cmd.add_argument("--json", action="store_true", help="print the response as JSON")
+        add_json_option(cmd)
         add_common_options(cmd, DEFAULT_TIMEOUT)
         if user:
             who = cmd.add_argument_group("user (one of)").add_mutually_exclusive_group()

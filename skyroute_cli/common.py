@@ -22,8 +22,8 @@ from services.clients.channels import target_for
 from services.context import REQUEST_ID_HEADER
 from services.generated.skyroute.common.v1 import money_pb2
 from services.money_text import money_text as money_text_of
+from skyroute_cli.output import relative_text
 
-PROG = "python -m skyroute_cli"
 EXIT_RPC_ERROR = 1
 EXIT_USAGE = 2
 # The seeded inventory is priced in USD; a price limit without a currency means USD.
@@ -107,6 +107,18 @@ def timestamp_text(value: timestamp_pb2.Timestamp) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
+def seconds_until(value: timestamp_pb2.Timestamp, now: datetime | None = None) -> float:
+    moment: datetime = value.ToDatetime(tzinfo=UTC)
+    return (moment - (now or datetime.now(UTC))).total_seconds()
+
+
+def moment_text(value: timestamp_pb2.Timestamp, now: datetime | None = None) -> str:
+    """``in 14 m (2026-12-01T10:30:00Z)``; ``-`` when unset."""
+    if not value.seconds and not value.nanos:
+        return "-"
+    return f"{relative_text(seconds_until(value, now))} ({timestamp_text(value)})"
+
+
 def local_time(local_iso: str, day: date | None = None) -> str:
     """``10:30+00:00`` from ``2026-12-01T10:30:00+00:00``; with ``day``, a ``(+1)`` when
     the local date is later than it (an overnight arrival)."""
@@ -130,17 +142,6 @@ def local_date(local_iso: str) -> date | None:
 def enum_label(name: str, prefix: str) -> str:
     """``HELD`` from ``BOOKING_STATUS_HELD``."""
     return name.removeprefix(prefix)
-
-
-def columns(rows: list[list[str]]) -> list[str]:
-    """Rows of cells left-aligned in columns two spaces apart (the last one unpadded)."""
-    if not rows:
-        return []
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    return [
-        "  ".join([*(c.ljust(w) for c, w in zip(row, widths, strict=False)), row[-1]]).rstrip()
-        for row in rows
-    ]
 
 
 # ------------------------------------------------------------------------ arguments
@@ -202,6 +203,17 @@ def money_arg(text: str) -> money_pb2.Money:
 
 def comma_list(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def add_json_option(parser: argparse.ArgumentParser) -> None:
+    """``--json`` after the command too; the top-level one applies when it is not given
+    here."""
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="print the response as protobuf JSON (errors as JSON on stderr)",
+    )
 
 
 def add_common_options(parser: argparse.ArgumentParser, default_timeout: float) -> None:

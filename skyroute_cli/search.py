@@ -1,7 +1,8 @@
 """``search`` commands: find flights and revalidate an offer (SearchService).
 
-Output is a compact table for people by default; ``--json`` prints the response as
-protobuf JSON. The search service needs no credentials.
+Output is a table for people by default (one row per itinerary, its offer id under
+it); ``--json`` prints the response as protobuf JSON. The search service needs no
+credentials.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import argparse
 from collections.abc import Mapping
 from typing import Any
 
+from rich.text import Text
+
 from services.clients.channels import open_channel
 from services.context import current_request_id, new_request_id
 from services.generated.skyroute.search.v1 import search_service_pb2 as pb
@@ -17,19 +20,31 @@ from services.generated.skyroute.search.v1 import search_service_pb2_grpc as pb_
 from skyroute_cli.common import (
     CallOptions,
     add_common_options,
+    add_json_option,
     addresses_from_env,
-    columns,
     comma_list,
     day_arg,
     duration_text,
     emit,
     local_date,
     local_time,
+    moment_text,
     money_arg,
     money_text,
     non_negative_int,
     timeout_of,
-    timestamp_text,
+)
+from skyroute_cli.output import (
+    BAD,
+    GOOD,
+    MUTED,
+    VALUE,
+    WARN,
+    Column,
+    Endpoint,
+    Table,
+    fields,
+    rerun,
 )
 
 SERVICE = "skyroute.search.v1.SearchService"
@@ -106,13 +121,36 @@ def itinerary_cells(itinerary: pb.Itinerary) -> list[str]:
     ]
 
 
-def itinerary_table(itineraries: list[pb.Itinerary]) -> list[str]:
-    """One aligned line per itinerary, each followed by its offer id, indented."""
-    lines = []
-    rows = columns([itinerary_cells(i) for i in itineraries])
-    for row, itinerary in zip(rows, itineraries, strict=True):
-        lines += [row, f"    offer {itinerary.offer_id}"]
-    return lines
+ITINERARY_COLUMNS = (
+    Column("price", "right"),
+    "duration",
+    "stops",
+    "flights (local times)",
+    "source",
+)
+
+
+def itinerary_table(itineraries: list[pb.Itinerary], label: str = "offer") -> Table:
+    """One row per itinerary, each with its offer id on the line under it."""
+    table = Table(ITINERARY_COLUMNS)
+    for itinerary in itineraries:
+        table.add_row(
+            *itinerary_cells(itinerary),
+            detail=Text().append(f"{label} ", style=MUTED).append(itinerary.offer_id, style=VALUE),
+        )
+    return table
+
+
+def inventory_dates_text(origin: str, destination: str, dates: pb.InventoryDates) -> str:
+    """Where a search that found nothing could look instead (the service's hint)."""
+    span = f"{dates.first_date} to {dates.last_date}"
+    if dates.nonstop_to_destination:
+        found = f"inventory: non-stop {origin}→{destination} flights {span}"
+    else:
+        found = (
+            f"inventory: no non-stop {origin}→{destination} flights; flights from {origin} {span}"
+        )
+    return f"{found} (try --date {dates.first_date})"
 
 
 # ------------------------------------------------------------------------ commands
@@ -152,14 +190,22 @@ async def search_flights(
     if args.json:
         emit(response)
         return
-    for line in itinerary_table(list(response.itineraries)):
-        print(line)
+    out = args.out
     shown = len(response.itineraries)
-    print(f"{shown} of {response.total_size} itineraries" if shown else "no itineraries found")
-    if response.next_page_token:
-        print(f"next page: --page-token {response.next_page_token}")
+    if shown:
+        out.table(itinerary_table(list(response.itineraries)))
+    out.line(f"{shown} of {response.total_size} itineraries" if shown else "no itineraries found")
+    if not shown and response.HasField("inventory_dates"):
+        out.line(inventory_dates_text(args.origin, args.destination, response.inventory_dates))
     if response.partial:
-        print(f"partial: {response.partial_reason or 'yes'} (inventory results only)")
+        out.line(
+            Text("partial: ", style=WARN),
+            f"{response.partial_reason or 'yes'} (inventory results only)",
+        )
+    if response.next_page_token:
+        out.hint("next page", *rerun(args.argv, "--page-token", response.next_page_token))
+    if shown:
+        out.hint("price one", "search", "price", response.itineraries[0].offer_id)
 
 
 async def search_price(
@@ -171,23 +217,29 @@ async def search_price(
         return
     current = money_text(response.current_total_price)
     if response.price_changed:
-        price = f"{money_text(response.original_total_price)} → {current} (CHANGED)"
+        price = Text(f"{money_text(response.original_total_price)} → ").append(
+            f"{current} (changed)", style=WARN
+        )
     else:
-        price = f"{current} (unchanged)"
-    rows = [
-        ["price", price],
-        ["available", "yes" if response.available else "NO"],
-        ["guaranteed until", timestamp_text(response.price_guarantee_expire_time) or "-"],
-    ]
-    for line in columns(rows):
-        print(line)
-    print(*columns([itinerary_cells(response.itinerary)]))
-    print(f"    offer to book {response.itinerary.offer_id}")
+        price = Text().append(current, style="bold").append(" (unchanged)")
+    available = Text("yes", style=GOOD) if response.available else Text("NO", style=BAD)
+    out = args.out
+    out.table(
+        fields(
+            [
+                ("price", price),
+                ("available", available),
+                ("guaranteed", moment_text(response.price_guarantee_expire_time)),
+            ]
+        )
+    )
+    out.table(itinerary_table([response.itinerary], label="offer to book"))
 
 
 async def run(args: argparse.Namespace, env: Mapping[str, str]) -> None:
     addresses = addresses_from_env(env, ENV_ADDRESSES)
     call = CallOptions(timeout_of(args, DEFAULT_TIMEOUT), current_request_id() or new_request_id())
+    args.endpoint = Endpoint("search", addresses, call.timeout)
     channel = open_channel(addresses, SERVICE)
     try:
         await args.handler(pb_grpc.SearchServiceStub(channel), call, args)
@@ -216,9 +268,9 @@ def add_parsers(groups: Any) -> None:
     flights = commands.add_parser(
         "flights",
         help="search itineraries (one-way or round trip)",
-        description="Search itineraries. Prints one line per itinerary (total price for "
-        "all passengers, duration, stops, flights with local times, source) "
-        "and its offer id, for `search price` and `booking create`.",
+        description="Search itineraries. Prints a table, one row per itinerary (total "
+        "price for all passengers, duration, stops, flights with local times, source) "
+        "with its offer id under it, for `search price` and `booking create`.",
     )
     flights.add_argument(
         "--from", dest="origin", required=True, metavar="IATA", help="origin airport, e.g. LHR"
@@ -306,7 +358,7 @@ def add_parsers(groups: Any) -> None:
     flights.add_argument(
         "--provider", action="store_true", help="also search the upstream provider"
     )
-    flights.add_argument("--json", action="store_true", help="print the response as JSON")
+    add_json_option(flights)
     add_common_options(flights, DEFAULT_TIMEOUT)
     flights.set_defaults(run=run, handler=search_flights)
 
@@ -318,6 +370,6 @@ def add_parsers(groups: Any) -> None:
         "to book with.",
     )
     price.add_argument("offer_id", metavar="OFFER_ID", help="an offer id from search flights")
-    price.add_argument("--json", action="store_true", help="print the response as JSON")
+    add_json_option(price)
     add_common_options(price, DEFAULT_TIMEOUT)
     price.set_defaults(run=run, handler=search_price)

@@ -1,5 +1,9 @@
 """Shared fixtures: real Redis with a per-test key space, the provider
-stand-in and token-service replicas as separate processes."""
+stand-in and token-service replicas as separate processes.
+
+Tests marked ``redis_backends`` run twice: on the single Redis (``single``) and on a
+6-node Redis Cluster started once per session (``cluster``); ``TEST_REDIS_BACKENDS``
+(comma-separated) narrows that down."""
 
 from __future__ import annotations
 
@@ -11,15 +15,55 @@ from pathlib import Path
 import pytest
 import redis
 
+from services.redis_client import sync_client
 from tests.utils.pgbouncer import PgBouncer
+from tests.utils.redis_server import RedisClusterSetup
 from tests.utils.sim import Sim, new_clients
 from tests.utils.token_cluster import TokenCluster
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_BACKENDS = [
+    b.strip() for b in os.environ.get("TEST_REDIS_BACKENDS", "single,cluster").split(",") if b
+]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "redis_backends: run on a single Redis and on a Redis Cluster (redis_backend param)",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.definition.get_closest_marker("redis_backends") is None:
+        return
+    if "redis_backend" in metafunc.fixturenames:
+        # Session scope: tests are grouped by backend, each module's stack started
+        # once per backend.
+        metafunc.parametrize("redis_backend", REDIS_BACKENDS, indirect=True, scope="session")
 
 
 @pytest.fixture(scope="session")
-def redis_url() -> str:
+def redis_backend(request: pytest.FixtureRequest) -> str:
+    """``single`` (the shared Redis) unless the test is marked ``redis_backends``."""
+    return str(getattr(request, "param", "single"))
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterSetup]:
+    """A real Redis Cluster, 3 primaries and 3 replicas, for the whole session."""
+    setup = RedisClusterSetup(tmp_path_factory.mktemp("redis-cluster")).start()
+    yield setup
+    setup.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(request: pytest.FixtureRequest, redis_backend: str) -> str:
+    if redis_backend == "cluster":
+        cluster: RedisClusterSetup = request.getfixturevalue("redis_cluster")
+        return cluster.url
+    if redis_backend != "single":
+        raise ValueError(f"unknown Redis backend {redis_backend!r}")
     return REDIS_URL
 
 
@@ -28,18 +72,18 @@ def key_prefix(redis_url: str) -> Iterator[str]:
     """A key space of our own, deleted after the test."""
     prefix = f"skyroute-test-{secrets.token_hex(6)}"
     yield prefix
-    client = redis.Redis.from_url(redis_url)
+    client = sync_client(redis_url)
     try:
         keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
         if keys:
-            client.delete(*keys)
+            client.delete(*keys)  # on a cluster: split by slot
     finally:
         client.close()
 
 
 @pytest.fixture
-def redis_sync(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url)
+def redis_sync(redis_url: str) -> Iterator[redis.Redis | redis.RedisCluster]:
+    client = sync_client(redis_url)
     yield client
     client.close()
 

@@ -19,7 +19,7 @@ from services.generated.skyroute.token.v1 import token_service_pb2 as pb
 from services.generated.skyroute.token.v1 import token_service_pb2_grpc as pb_grpc
 from services.interceptors import Authenticator
 from services.logs import Redactor
-from services.redis_client import ReplicaAck, create_redis
+from services.redis_client import SUBSCRIPTION_LOST, ReplicaAck, create_redis, subscriber
 from services.server import NOT_SERVING, SERVING
 from services.tasks import cancel_and_wait
 from token_service.auth import CallerAuth
@@ -205,7 +205,7 @@ class TokenApp:
     async def _listen(self, subscribed: asyncio.Event) -> None:
         """Pub/sub events of every provider; re-subscribes after Redis outages."""
         while True:
-            pubsub = self._redis.pubsub()
+            pubsub = await subscriber(self._redis)
             try:
                 await pubsub.subscribe(*self._by_channel)
                 subscribed.set()
@@ -217,7 +217,7 @@ class TokenApp:
                         self._by_channel[msg["channel"].decode()].on_event(msg["data"])
             except asyncio.CancelledError:
                 raise
-            except (RedisError, OSError) as exc:
+            except SUBSCRIPTION_LOST as exc:
                 self._redis_health.mark_down(exc)
                 await asyncio.sleep(0.5)
             finally:

@@ -43,6 +43,11 @@ class CallerAuth:
                 metadata={"provider": shown(provider)},
             )
 
+    def providers_of(self, caller_id: str | None) -> frozenset[str]:
+        """The providers ``caller_id`` may use (empty for an unknown caller)."""
+        caller = self._callers.get(caller_id or "")
+        return caller.providers if caller is not None else frozenset()
+
     def authorize_admin(self, caller_id: str | None) -> None:
         """Operator RPCs (InstallGrant): only callers in TOKEN_ADMIN_CALLERS."""
         if caller_id is None or caller_id not in self._admins:

@@ -11,12 +11,11 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from services.errors import UnavailableError
-from services.redis_client import NO_ACK, ReplicaAck
+from services.redis_client import NO_ACK, RedisClient, ReplicaAck
 from token_service.store import digest
 
 MAX_TTL_MS = 7 * 24 * 3600 * 1000
@@ -90,7 +89,7 @@ return 1
 
 
 class DownloadTokens:
-    def __init__(self, redis: Redis, prefix: str, ack: ReplicaAck = NO_ACK) -> None:
+    def __init__(self, redis: RedisClient, prefix: str, ack: ReplicaAck = NO_ACK) -> None:
         self._redis = redis
         self._ack = ack
         self._prefix = f"{prefix}:dl"

@@ -29,10 +29,9 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from services.redis_client import NO_ACK, NotReplicated, ReplicaAck
+from services.redis_client import NO_ACK, NotReplicated, RedisClient, ReplicaAck
 
 log = logging.getLogger("skyroute.token.lock")
 
@@ -71,7 +70,7 @@ class Lease:
 
 class LeaseLock:
     def __init__(
-        self, redis: Redis, key: str, fence_key: str, owner: str, ack: ReplicaAck = NO_ACK
+        self, redis: RedisClient, key: str, fence_key: str, owner: str, ack: ReplicaAck = NO_ACK
     ) -> None:
         self._redis = redis
         self._ack = ack

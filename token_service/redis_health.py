@@ -7,8 +7,9 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
+
+from services.redis_client import RedisClient
 
 log = logging.getLogger("skyroute.token.redis")
 
@@ -19,7 +20,7 @@ class RecoveryPending(Exception):
 
 
 class RedisHealth:
-    def __init__(self, redis: Redis, probe_interval: float = 0.5) -> None:
+    def __init__(self, redis: RedisClient, probe_interval: float = 0.5) -> None:
         self._redis = redis
         self._interval = probe_interval
         self.degraded = False

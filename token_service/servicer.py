@@ -167,6 +167,12 @@ class TokenServicer(pb_grpc.TokenServiceServicer):
             out.backoff_until.CopyFrom(_timestamp(st.now_ms + st.backoff_remaining_ms))
         return out
 
+    async def ListProviders(
+        self, request: pb.ListProvidersRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListProvidersResponse:
+        allowed = self._auth.providers_of(caller_var.get())
+        return pb.ListProvidersResponse(providers=sorted(allowed & self._brokers.keys()))
+
     async def WatchToken(
         self, request: pb.WatchTokenRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.WatchTokenResponse]:

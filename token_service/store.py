@@ -14,9 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
 
-from redis.asyncio import Redis
-
-from services.redis_client import NO_ACK, ReplicaAck
+from services.redis_client import NO_ACK, RedisClient, ReplicaAck
 from token_service.lock import Lease, LeaseLock
 from token_service.sealing import Sealer, SealError
 
@@ -238,7 +236,7 @@ class TokenStore:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         prefix: str,
         provider: str,
         owner: str,
@@ -500,7 +498,7 @@ def parse_record(
 class RedisClock:
     """Redis server time as seen from this replica: local clock plus a measured offset."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
         self._offset_ms = 0.0
 

@@ -8,6 +8,10 @@ is ``sub``, which must not contain a control character (services.text) and is ke
 exactly as issued: it is an identifier, and NFC-normalising it could merge two of the
 issuer's users into one. Token values never appear in errors or logs.
 
+A token with a ``sid`` (the account service's session) is refused once that session is
+revoked, on every call, cached verdict or not (BOOKING_SESSION_REVOCATION: a local
+lookup in services/session_revocation.py's copy, no read per request).
+
 Some methods carry their own credential (GetItinerary: a download token from a link);
 ``PublicMethods`` lets exactly those through without a JWT. The shared interceptor only
 exempts probes and reflection by prefix, so the exemption lives here, by full method
@@ -21,7 +25,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -98,14 +102,18 @@ class JwtAuthenticator:
         *,
         cache_size: int = 10_000,
         clock: Any = time.time,
+        revoked: Callable[[str], bool] | None = None,
     ) -> None:
         self._settings = settings
         self._keys = keys
         self._on_unknown_key = on_unknown_key
         self._cache_size = cache_size
         self._clock = clock
-        # token -> (subject, valid until (epoch seconds)); insertion ordered.
-        self._verified: dict[str, tuple[str, float]] = {}
+        # Is this session revoked? (services/session_revocation.py: a local lookup.)
+        self._revoked = revoked
+        # token -> (subject, session id or "", valid until (epoch seconds)); insertion
+        # ordered.
+        self._verified: dict[str, tuple[str, str, float]] = {}
         self._verified_version = keys.version
 
     def __call__(self, method: str, metadata: Mapping[str, str]) -> str:
@@ -114,16 +122,24 @@ class JwtAuthenticator:
             self._verified.clear()
             self._verified_version = self._keys.version
         known = self._verified.get(token)
-        if known is not None:
-            if self._clock() < known[1]:
-                return known[0]
+        if known is not None and self._clock() >= known[2]:
             del self._verified[token]
-        subject, expires = self._verify(token)
-        if self._cache_size > 0:
-            if len(self._verified) >= self._cache_size:
-                del self._verified[next(iter(self._verified))]  # the oldest
-            self._verified[token] = (subject, expires + self._settings.leeway_seconds)
-        return subject
+            known = None
+        if known is None:
+            subject, session, expires = self._verify(token)
+            known = (subject, session, expires + self._settings.leeway_seconds)
+            if self._cache_size > 0:
+                if len(self._verified) >= self._cache_size:
+                    del self._verified[next(iter(self._verified))]  # the oldest
+                self._verified[token] = known
+        # Checked on every call, cached verdict or not: a revocation takes effect at
+        # once for tokens already seen.
+        if known[1] and self._revoked is not None and self._revoked(known[1]):
+            raise UnauthenticatedError(
+                "the session of this token was signed out; sign in again",
+                reason="SESSION_REVOKED",
+            )
+        return known[0]
 
     @staticmethod
     def _bearer(metadata: Mapping[str, str]) -> str:
@@ -141,8 +157,9 @@ class JwtAuthenticator:
             )
         return token
 
-    def _verify(self, token: str) -> tuple[str, float]:
-        """The token's subject and ``exp``, after checking its signature and claims."""
+    def _verify(self, token: str) -> tuple[str, str, float]:
+        """The token's subject, session (``sid``, "" without one) and ``exp``, after
+        checking its signature and claims."""
         try:
             header_fields = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -197,7 +214,10 @@ class JwtAuthenticator:
             or has_control_characters(subject)
         ):
             raise UnauthenticatedError("the token has no usable subject", reason="TOKEN_INVALID")
-        return subject, float(claims["exp"])
+        session = claims.get("sid", "")
+        if not isinstance(session, str) or len(session) > MAX_SUBJECT_CHARS:
+            raise UnauthenticatedError("the token's session is not usable", reason="TOKEN_INVALID")
+        return subject, session, float(claims["exp"])
 
 
 class JwksSource:
@@ -247,8 +267,10 @@ class JwksSource:
 
     async def run(self) -> None:
         while True:
+            # No keys yet (the issuer was not up at start): ask again every second.
+            wait = self._settings.jwks_refresh_seconds if self._keys.jwks_loaded else 1.0
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._settings.jwks_refresh_seconds)
+                await asyncio.wait_for(self._wake.wait(), wait)
             self._wake.clear()
             try:
                 await self.refresh()
@@ -277,8 +299,10 @@ class PublicMethods:
         return self._authenticator(method, metadata)
 
 
-def build_auth(settings: JwtSettings) -> tuple[JwtAuthenticator, JwksSource]:
+def build_auth(
+    settings: JwtSettings, revoked: Callable[[str], bool] | None = None
+) -> tuple[JwtAuthenticator, JwksSource]:
     keys = KeySet(settings.secret)
     source = JwksSource(settings, keys)
     source.load_file_now()
-    return JwtAuthenticator(settings, keys, source.request_refresh), source
+    return JwtAuthenticator(settings, keys, source.request_refresh, revoked=revoked), source

@@ -107,6 +107,13 @@ class TokenClient:
         )
         return response
 
+    async def list_providers(self) -> list[str]:
+        """The providers this caller may use, sorted."""
+        response: pb.ListProvidersResponse = await self._stub.ListProviders(
+            pb.ListProvidersRequest(), timeout=self._timeout, metadata=self._metadata()
+        )
+        return list(response.providers)
+
     async def install_grant(
         self,
         provider: str,

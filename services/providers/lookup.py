@@ -29,6 +29,8 @@ from services.providers.base import LookupUnavailable, PlacedOrder
 log = logging.getLogger("skyroute.booking.provider")
 
 SIM_ORDERS_PATH = "/_sim/orders"
+# The hotel supplier stand-in's order listing (same shape).
+SIM_HOTEL_ORDERS_PATH = "/_sim/hotel-orders"
 ORDER_LOOKUP_SIM = "sim"
 ORDER_LOOKUP_NONE = "none"
 
@@ -41,10 +43,14 @@ class OrderLookup(Protocol):
 
 class SimOrderLookup:
     def __init__(
-        self, session: aiohttp.ClientSession, base_url: str, timeout_seconds: float
+        self,
+        session: aiohttp.ClientSession,
+        base_url: str,
+        timeout_seconds: float,
+        path: str = SIM_ORDERS_PATH,
     ) -> None:
         self._session = session
-        self._url = base_url.rstrip("/") + SIM_ORDERS_PATH
+        self._url = base_url.rstrip("/") + path
         self._timeout = exact_timeout(timeout_seconds)
 
     async def find(self, remark: str) -> PlacedOrder | None:

@@ -23,7 +23,6 @@ from pathlib import Path
 
 import grpc
 import pytest
-import redis as redis_lib
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from sqlalchemy import text
@@ -34,6 +33,7 @@ from services.generated.skyroute.booking.v1 import booking_service_pb2_grpc as p
 from services.generated.skyroute.common.v1 import money_pb2
 from services.generated.skyroute.search.v1 import search_service_pb2 as spb
 from services.generated.skyroute.search.v1 import search_service_pb2_grpc as spb_grpc
+from services.redis_client import sync_client
 from tests.utils.booking_cluster import (
     BookingCluster,
     bearer,
@@ -87,7 +87,7 @@ class Stack:
         self.search.stop()
         self.tokens.stop()
         self.sim.stop()
-        client = redis_lib.Redis.from_url(self.redis_url)
+        client = sync_client(self.redis_url)
         try:
             keys = list(client.scan_iter(match=f"{self.prefix}:*", count=1000))
             if keys:
@@ -184,6 +184,7 @@ def reason(error: grpc.aio.AioRpcError) -> tuple[str, dict[str, str]]:
     return "", {}
 
 
+@pytest.mark.redis_backends
 async def test_search_book_confirm_and_download_the_itinerary(
     stack: Stack, clients: Clients
 ) -> None:

@@ -17,8 +17,8 @@ from typing import Any
 
 import grpc
 import pytest
-import redis as redis_lib
 
+from services.redis_client import sync_client
 from tests.utils.booking_cluster import BookingCluster, provider_env
 from tests.utils.processes import ROOT
 from tests.utils.search_cluster import SearchCluster, seeded_database
@@ -91,7 +91,7 @@ class Stack:
         for part in reversed(self.parts):
             part.stop()
         self.sim.stop()
-        client = redis_lib.Redis.from_url(self.redis_url)
+        client = sync_client(self.redis_url)
         try:
             keys = list(client.scan_iter(match=f"{self.prefix}:*", count=1000))
             if keys:
@@ -121,6 +121,7 @@ async def _token_when_back(client: Any) -> Any:
     raise AssertionError("no token after the endpoint came back")
 
 
+@pytest.mark.redis_backends
 async def test_dashboard_shows_every_replica_and_the_token_state(stack: Stack) -> None:
     client = stack.tokens.client()
     first = await client.get_token("amadeus")

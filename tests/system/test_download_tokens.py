@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from services.generated.skyroute.token.v1 import token_service_pb2 as pb
 
 R = pb.ValidateDownloadTokenResponse
 
 
+@pytest.mark.redis_backends
 async def test_issued_on_one_replica_valid_on_another_immediately(sim, cluster_factory):
     cluster = cluster_factory(sim, replicas=2)
     a = cluster.client(caller="booking", replicas=[cluster.replicas[0]])
@@ -38,6 +41,7 @@ async def test_issued_on_one_replica_valid_on_another_immediately(sim, cluster_f
         await b.close()
 
 
+@pytest.mark.redis_backends
 async def test_single_use_token_has_exactly_one_winner(sim, cluster_factory):
     cluster = cluster_factory(sim, replicas=3)
     client = cluster.client(caller="booking")

@@ -230,6 +230,7 @@ def seed_requests(stack: FuzzStack) -> dict[str, list[Message]]:
             tpb.ReportInvalidTokenRequest(provider="amadeus", access_token="stale")
         ],
         "GetTokenStatus": [tpb.GetTokenStatusRequest(provider="amadeus")],
+        "ListProviders": [tpb.ListProvidersRequest()],
         "WatchToken": [tpb.WatchTokenRequest(provider="amadeus")],
         "IssueDownloadToken": [
             tpb.IssueDownloadTokenRequest(resource="fuzz/1", ttl=minute, max_uses=3)

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-import redis as redis_lib
 from redis.asyncio import Redis
 
 from services.generated.skyroute.search.v1 import search_service_pb2 as pb
 from services.generated.skyroute.search.v1 import search_service_pb2_grpc as pb_grpc
 from services.rate_budget import BudgetExhausted, RateBudget, RateBudgetSettings, background
+from services.redis_client import sync_client
 from tests.utils.search_cluster import SearchCluster, seeded_database
 from tests.utils.sim import Sim, new_clients
 from tests.utils.token_cluster import TokenCluster
@@ -53,7 +53,7 @@ class Stack:
         self.search.stop()
         self.tokens.stop()
         self.sim.stop()
-        client = redis_lib.Redis.from_url(self.redis_url)
+        client = sync_client(self.redis_url)
         try:
             keys = list(client.scan_iter(match=f"{self.prefix}:*", count=1000))
             if keys:
@@ -108,6 +108,7 @@ def set_sim_limit(sim: Sim) -> None:
     sim._call("POST", "/_sim/rate-limit", {"per_second": LIMIT, "burst": SIM_BURST})
 
 
+@pytest.mark.redis_backends
 async def test_the_fleet_stays_within_the_providers_limit(stack: Stack) -> None:
     set_sim_limit(stack.sim)
     answers = await load(stack, 4.0, callers=30, numbers=itertools.count())

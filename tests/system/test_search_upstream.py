@@ -19,12 +19,12 @@ from pathlib import Path
 
 import grpc
 import pytest
-import redis as redis_lib
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.generated.skyroute.search.v1 import search_service_pb2 as pb
 from services.generated.skyroute.search.v1 import search_service_pb2_grpc as pb_grpc
+from services.redis_client import sync_client
 from tests.utils.redis_server import free_port
 from tests.utils.search_cluster import SearchCluster, error_details, seeded_database
 from tests.utils.sim import Sim, new_clients
@@ -48,7 +48,7 @@ class Stack:
         return self.tokens.client_ids["amadeus"]
 
     def flush_cache(self) -> None:
-        client = redis_lib.Redis.from_url(self.redis_url)
+        client = sync_client(self.redis_url)
         try:
             keys = list(client.scan_iter(match=f"{self.prefix}:search:*", count=1000))
             if keys:
@@ -61,7 +61,7 @@ class Stack:
         self.tokens.stop()
         self.sim.stop()
         self.flush_cache()
-        client = redis_lib.Redis.from_url(self.redis_url)
+        client = sync_client(self.redis_url)
         try:
             keys = list(client.scan_iter(match=f"{self.prefix}:*", count=1000))
             if keys:
@@ -125,6 +125,7 @@ def sources(response: pb.SearchFlightsResponse) -> set[int]:
     return {i.source for i in response.itineraries}
 
 
+@pytest.mark.redis_backends
 async def test_revoked_token_one_refresh_across_replicas(fresh: Stack) -> None:
     stack = fresh
     pairs = stubs(stack)
@@ -225,6 +226,7 @@ async def test_unreachable_provider_gives_partial_inventory_results(
         dead.stop()
 
 
+@pytest.mark.redis_backends
 async def test_provider_offers_resolve_and_price(fresh: Stack) -> None:
     stack = fresh
     channel = stack.search.channel()

@@ -93,3 +93,26 @@ async def test_rejected_client_credentials_fail_fast_and_are_negative_cached(sim
         assert (await client.get_token("other")).access_token
     finally:
         await client.close()
+
+
+async def test_list_providers_answers_what_each_caller_may_use(sim, cluster_factory):
+    """Configured and in the caller's allow-list, sorted; credentials are checked as
+    for every RPC."""
+    cluster = cluster_factory(sim, replicas=1)
+    channel, stub = cluster.stub(cluster.replicas[0])
+    request = pb.ListProvidersRequest()
+    try:
+        search = await stub.ListProviders(request, metadata=cluster.metadata("search"))
+        assert list(search.providers) == ["amadeus", "other"]
+        booking = await stub.ListProviders(request, metadata=cluster.metadata("booking"))
+        assert list(booking.providers) == ["amadeus"]
+        limited = await stub.ListProviders(request, metadata=cluster.metadata("limited"))
+        assert list(limited.providers) == ["other"]
+        assert await _code(stub.ListProviders(request)) == grpc.StatusCode.UNAUTHENTICATED
+        client = cluster.client("booking")
+        try:
+            assert await client.list_providers() == ["amadeus"]
+        finally:
+            await client.close()
+    finally:
+        await channel.close()

@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from services.generated.skyroute.token.v1 import token_service_pb2 as pb
 
 
+@pytest.mark.redis_backends
 async def test_burst_of_reports_refreshes_once(sim, cluster_factory):
     cluster = cluster_factory(sim, replicas=3)
     client_id = cluster.client_ids["amadeus"]
@@ -33,6 +36,7 @@ async def test_burst_of_reports_refreshes_once(sim, cluster_factory):
         await client.close()
 
 
+@pytest.mark.redis_backends
 async def test_watchers_on_every_replica_see_new_generation_within_a_second(sim, cluster_factory):
     cluster = cluster_factory(sim, replicas=3)
     channels = []

@@ -13,6 +13,7 @@ import signal
 import time
 
 import grpc
+import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
@@ -54,6 +55,7 @@ def _reason(exc: grpc.aio.AioRpcError) -> str:
     return ""
 
 
+@pytest.mark.redis_backends
 async def test_holder_killed_mid_fetch_waiting_callers_are_served(
     sim_factory, cluster_factory, redis_sync
 ):

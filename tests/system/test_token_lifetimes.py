@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
+
 from tests.utils.load import hammer
 
 TTL = 2.0
@@ -20,6 +22,7 @@ FAST_REFRESH = {
 }
 
 
+@pytest.mark.redis_backends
 async def test_one_upstream_request_per_lifetime_under_load(sim_factory, cluster_factory):
     sim = sim_factory(token_ttl=TTL)
     cluster = cluster_factory(sim, replicas=3, env=FAST_REFRESH)

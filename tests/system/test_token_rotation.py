@@ -14,6 +14,7 @@ import statistics
 import time
 
 import grpc
+import pytest
 
 from tests.utils.token_cluster import TokenCluster
 
@@ -61,6 +62,7 @@ async def _callers(cluster: TokenCluster, stop: asyncio.Event) -> tuple[int, lis
     return calls, errors, generations
 
 
+@pytest.mark.redis_backends
 async def test_six_replicas_rotate_the_chain_without_reuse(
     sim_factory, cluster_factory, redis_sync
 ):

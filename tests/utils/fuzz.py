@@ -247,6 +247,8 @@ def _leaves(
 def mutated(seed: Message) -> st.SearchStrategy[Message]:
     """``seed`` with one to three fields (at any depth) replaced by hostile values."""
     leaves = _leaves(seed.DESCRIPTOR)
+    if not leaves:  # a request without fields (ListProviders): nothing to mutate
+        return st.just(seed)
 
     @st.composite
     def build(draw: st.DrawFn) -> Message:

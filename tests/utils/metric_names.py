@@ -10,7 +10,13 @@ import pkgutil
 
 from prometheus_client import CollectorRegistry
 
-PACKAGES = ("services", "token_service", "search_service", "booking_service")
+PACKAGES = (
+    "services",
+    "token_service",
+    "search_service",
+    "booking_service",
+    "account_service",
+)
 
 
 def metric_classes() -> list[type]:

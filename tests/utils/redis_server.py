@@ -7,9 +7,11 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import redis
+from redis.crc import key_slot
 
 
 def free_port() -> int:
@@ -32,9 +34,11 @@ class PrivateRedis:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self, replica_of: int | None = None) -> PrivateRedis:
-        """Starts it (as a replica of 127.0.0.1:``replica_of`` if given)."""
+    def start(self, replica_of: int | None = None, options: Sequence[str] = ()) -> PrivateRedis:
+        """Starts it (as a replica of 127.0.0.1:``replica_of`` if given), with extra
+        command-line ``options``."""
         extra = ["--replicaof", "127.0.0.1", str(replica_of)] if replica_of else []
+        extra += options
         self.proc = subprocess.Popen(
             [
                 self._binary,
@@ -213,5 +217,190 @@ class SentinelSetup:
             if proc.poll() is None:
                 proc.terminate()
                 proc.wait(10)
+        for server in self.servers:
+            server.stop()
+
+
+class RedisClusterSetup:
+    """A real Redis Cluster on free loopback ports: ``primaries`` primaries with
+    ``replicas`` replicas each, made by ``redis-cli --cluster create`` (16384 slots
+    spread over the primaries), with a short node timeout so a failover is quick."""
+
+    def __init__(
+        self, workdir: Path, primaries: int = 3, replicas: int = 1, node_timeout_ms: int = 2000
+    ) -> None:
+        self._workdir = workdir
+        self.replicas_per_primary = replicas
+        self.servers = [
+            PrivateRedis(workdir / f"node-{i}") for i in range(primaries * (replicas + 1))
+        ]
+        self._node_timeout_ms = node_timeout_ms
+        self._bus_ports = {s.port: free_port() for s in self.servers}
+
+    @property
+    def url(self) -> str:
+        """``REDIS_URL`` for the services: two seed nodes are enough (the client reads
+        the slot map from the first that answers)."""
+        seeds = ",".join(f"127.0.0.1:{s.port}" for s in self.servers[:2])
+        return f"redis+cluster://{seeds}"
+
+    def _options(self, server: PrivateRedis) -> list[str]:
+        return [
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            str(server._workdir / "nodes.conf"),
+            "--cluster-node-timeout",
+            str(self._node_timeout_ms),
+            # The bus port defaults to port + 10000, past 65535 for a high free port:
+            # one of its own, kept across a restart.
+            "--cluster-port",
+            str(self._bus_ports[server.port]),
+        ]
+
+    def start(self) -> RedisClusterSetup:
+        try:
+            for server in self.servers:
+                server._workdir.mkdir(parents=True, exist_ok=True)
+                server.start(options=self._options(server))
+            subprocess.run(
+                [
+                    "redis-cli",
+                    "--cluster",
+                    "create",
+                    *(f"127.0.0.1:{s.port}" for s in self.servers),
+                    "--cluster-replicas",
+                    str(self.replicas_per_primary),
+                    "--cluster-yes",
+                ],
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                timeout=60,
+            )
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        """Until every node says the cluster is ok and every primary has its replicas
+        online (so WAIT 1 can be answered)."""
+        deadline = time.monotonic() + timeout
+        while not (self._ready() and self._replicating()):
+            if time.monotonic() > deadline:
+                raise TimeoutError("Redis Cluster did not become ready")
+            time.sleep(0.1)
+
+    def _replicating(self) -> bool:
+        """A write on every primary is acknowledged by its replicas (WAIT): right after
+        ``--cluster create`` a replica may say online and still be resynchronising."""
+        for port in self.primary_ports():
+            client = redis.Redis(port=port, socket_timeout=2)
+            try:
+                slots = client.cluster("slots")
+                mine = next(s for s in slots if int(s[2][1]) == port)
+                key = next(
+                    f"ready-{i}"
+                    for i in range(100_000)
+                    if mine[0] <= key_slot(f"ready-{i}".encode()) <= mine[1]
+                )
+                client.set(key, 1, px=1000)
+                if (
+                    int(client.execute_command("WAIT", self.replicas_per_primary, 1000))
+                    < self.replicas_per_primary
+                ):
+                    return False
+            except (redis.RedisError, StopIteration):
+                return False
+            finally:
+                client.close()
+        return True
+
+    def _ready(self) -> bool:
+        primaries = 0
+        for server in self.servers:
+            client = redis.Redis(port=server.port, socket_timeout=1)
+            try:
+                if client.cluster("info").get("cluster_state") != "ok":
+                    return False
+                info = client.info("replication")
+                if info.get("role") == "master":
+                    primaries += 1
+                    online = sum(
+                        1
+                        for k, v in info.items()
+                        if k.startswith("slave")
+                        and isinstance(v, dict)
+                        and v.get("state") == "online"
+                    )
+                    if online < self.replicas_per_primary:
+                        return False
+            except redis.RedisError:
+                return False
+            finally:
+                client.close()
+        return primaries * (self.replicas_per_primary + 1) == len(self.servers)
+
+    def server(self, port: int) -> PrivateRedis:
+        return next(s for s in self.servers if s.port == port)
+
+    def primary_ports(self) -> list[int]:
+        ports = []
+        for server in self.servers:
+            client = redis.Redis(port=server.port, socket_timeout=1)
+            try:
+                if client.info("replication").get("role") == "master":
+                    ports.append(server.port)
+            finally:
+                client.close()
+        return ports
+
+    def _alive(self) -> list[PrivateRedis]:
+        return [s for s in self.servers if s.proc is not None and s.proc.poll() is None]
+
+    def slot_primary(self, key: str) -> int | None:
+        """The port of the primary serving ``key``'s slot, as the live nodes agree on
+        it with the cluster state ok; None while they do not."""
+        slot = key_slot(key.encode())
+        answers = set()
+        for server in self._alive():
+            client = redis.Redis(port=server.port, socket_timeout=1)
+            try:
+                if client.cluster("info").get("cluster_state") != "ok":
+                    return None
+                owner = next(r for r in client.cluster("slots") if r[0] <= slot <= r[1])
+                answers.add(int(owner[2][1]))
+            except (redis.RedisError, StopIteration):
+                return None
+            finally:
+                client.close()
+        return answers.pop() if len(answers) == 1 else None
+
+    def kill_slot_primary(self, key: str) -> int:
+        """SIGKILLs the primary of ``key``'s slot; returns its port."""
+        port = self.slot_primary(key)
+        assert port is not None, "the cluster does not agree on a primary"
+        self.server(port).kill()
+        return port
+
+    def restart(self, port: int) -> None:
+        """Starts a killed node again on its port and its nodes.conf: it rejoins the
+        cluster as a replica of the primary that replaced it."""
+        self.server(port).start(options=self._options(self.server(port)))
+
+    def wait_for_slot_primary(self, key: str, other_than: int, timeout: float = 30.0) -> int:
+        """Until a primary other than ``other_than`` serves ``key``'s slot."""
+        deadline = time.monotonic() + timeout
+        while True:
+            port = self.slot_primary(key)
+            if port is not None and port != other_than:
+                return port
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no new primary for {key!r} (saw {port})")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
         for server in self.servers:
             server.stop()

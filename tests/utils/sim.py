@@ -132,6 +132,26 @@ class Sim:
     def revoke_family(self, family: int) -> int:
         return int(self._call("POST", "/_sim/revoke-family", {"family": family})["revoked"])
 
+    # -- the hotel supplier (provider_sim/hotels) -----------------------------------------
+
+    def hotel_stats(self) -> dict[str, int]:
+        return dict(self._call("GET", "/_sim/hotel-stats"))
+
+    def hotel_price_change(self, percent: float) -> None:
+        self._call("POST", "/_sim/hotel-price-change", {"percent": percent})
+
+    def hotel_sold_out(self, hotel_id: str, room_type: str, check_in: str, check_out: str) -> None:
+        body = {
+            "hotelId": hotel_id,
+            "roomType": room_type,
+            "checkInDate": check_in,
+            "checkOutDate": check_out,
+        }
+        self._call("POST", "/_sim/hotel-sold-out", body)
+
+    def fail_api(self, count: int, status: int = 503) -> None:
+        self._call("POST", "/_sim/fail-api", {"count": count, "status": status})
+
     def stop(self) -> None:
         self.process.stop()
 

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
-from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from search_service.cache import CacheMetrics, ResultCache
+from services.config import RedisSettings
 from services.generated.skyroute.search.v1 import search_service_pb2 as pb
+from services.redis_client import create_redis
 from tests.utils.redis_server import PrivateRedis
 from tests.utils.search_cluster import (
     InProcessSearch,
@@ -114,6 +115,7 @@ async def test_concurrent_cold_searches_query_the_database_once(search: InProces
     assert lookups(search, "coalesced") + lookups(search, "hit") == 99
 
 
+@pytest.mark.redis_backends
 async def test_one_computation_across_replicas(
     own_db: str, redis_url: str, key_prefix: str
 ) -> None:
@@ -174,10 +176,11 @@ async def test_searches_work_without_redis(own_db: str, key_prefix: str, tmp_pat
         redis.stop()
 
 
+@pytest.mark.redis_backends
 async def test_dead_lock_owner_is_taken_over(redis_url: str, key_prefix: str) -> None:
     """A replica that died while computing leaves its lock; it expires and a waiter
     computes instead of waiting for ever."""
-    client = Redis.from_url(redis_url)
+    client = create_redis(RedisSettings(url=redis_url))
     cache = ResultCache(client, key_prefix, CacheMetrics(CollectorRegistry()), lock_seconds=0.3)
     try:
         await client.set(cache.key("k") + ":lock", "dead-replica", px=300)
@@ -199,7 +202,7 @@ async def test_dead_lock_owner_is_taken_over(redis_url: str, key_prefix: str) ->
 
 
 async def test_failed_computation_is_not_cached(redis_url: str, key_prefix: str) -> None:
-    client = Redis.from_url(redis_url)
+    client = create_redis(RedisSettings(url=redis_url))
     cache = ResultCache(client, key_prefix, CacheMetrics(CollectorRegistry()))
     try:
 
@@ -222,7 +225,7 @@ async def test_failed_computation_is_not_cached(redis_url: str, key_prefix: str)
 async def test_expiry_counts_from_the_start_of_the_computation(
     redis_url: str, key_prefix: str
 ) -> None:
-    client = Redis.from_url(redis_url)
+    client = create_redis(RedisSettings(url=redis_url))
     cache = ResultCache(client, key_prefix, CacheMetrics(CollectorRegistry()))
     try:
 
@@ -237,12 +240,13 @@ async def test_expiry_counts_from_the_start_of_the_computation(
         await client.aclose()
 
 
+@pytest.mark.redis_backends
 async def test_result_stored_between_the_look_and_the_lock_is_not_computed_again(
     redis_url: str, key_prefix: str
 ) -> None:
     """Another replica stores the result (and drops its lock) just after this one looked
     and missed: taking the lock finds the result instead of computing it again."""
-    client = Redis.from_url(redis_url)
+    client = create_redis(RedisSettings(url=redis_url))
     cache = ResultCache(client, key_prefix, CacheMetrics(CollectorRegistry()))
     look = client.get
 

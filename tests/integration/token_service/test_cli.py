@@ -1,4 +1,5 @@
-"""The debugging CLI against a real token-service cluster (replicas as processes)."""
+"""The debugging CLI against a real token-service cluster (replicas as processes), as
+a script uses it (``--json``); tests/system/test_cli_demo.py reads what people see."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def test_cli_against_a_cluster(sim, cluster_factory, capsys, monkeypatch) -> Non
 
     def cli(*argv: str, stdin: str = "", expect: int = 0, caller_env: dict | None = None) -> Any:
         monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-        code = main(list(argv), caller_env or env)
+        code = main(["--json", *argv], caller_env or env)
         out, err = capsys.readouterr()
         assert code == expect, err
         if expect:
@@ -38,7 +39,7 @@ def test_cli_against_a_cluster(sim, cluster_factory, capsys, monkeypatch) -> Non
 
     # The entry point itself, as a user runs it: the token is masked by default.
     proc = subprocess.run(
-        [sys.executable, "-m", "skyroute_cli", "token", "get", "--provider", "amadeus"],
+        [sys.executable, "-m", "skyroute_cli", "token", "get", "--provider", "amadeus", "--json"],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -59,6 +60,10 @@ def test_cli_against_a_cluster(sim, cluster_factory, capsys, monkeypatch) -> Non
     assert cli("token", "get", "--provider", "amadeus", "--show-token")["access_token"] == real
 
     status = cli("token", "status", "--provider", "amadeus")
+    # Without --json: for people, and still without the token.
+    assert main(["token", "get", "--provider", "amadeus"], env) == 0
+    human = capsys.readouterr().out
+    assert "generation  1\n" in human and real[:4] + "…" in human and real not in human
     # --timeout goes before the group or after the command.
     for argv in (("--timeout", "5", "token", "status"), ("token", "status", "--timeout", "5")):
         assert cli(*argv, "--provider", "amadeus")["generation"] == "1"

@@ -266,6 +266,38 @@ def test_settings_refused(bad: dict[str, str]) -> None:
         BookingServiceSettings.from_env(env(**bad))
 
 
+def make(*args: str, user_env: str = "loginname") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["make", "-s", "--no-print-directory", "-C", str(ROOT), *args],
+        env={"PATH": "/usr/bin:/bin", "USER": user_env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+@pytest.mark.parametrize(
+    "args", [(), ("USER=",), ("USER= ",)], ids=["login-name", "empty", "blank"]
+)
+def test_make_dev_token_requires_the_user_on_the_command_line(args: tuple[str, ...]) -> None:
+    """USER from the environment (the login name) is never used as the JWT's user."""
+    run = make("dev-token", *args)
+    assert run.returncode == 2
+    assert run.stdout == ""  # TOKEN=$(make -s dev-token) captures no usage text
+    assert "usage: make dev-token USER=<name>" in run.stderr
+    assert "loginname" not in run.stderr
+
+
+def test_make_dev_token_mints_for_the_named_user() -> None:
+    # -n: what it would run (the real run needs the stack's .run/dev.env).
+    run = make("-n", "dev-token", "USER=alice")
+    assert run.returncode == 0, run.stderr
+    assert '-m booking_service.dev_token --user "alice"' in run.stdout
+    assert "loginname" not in run.stdout
+    # Other targets do not need USER.
+    assert make("-n", "help").returncode == 0
+
+
 def test_dev_token_cli(tmp_path: Path) -> None:
     run = subprocess.run(
         [sys.executable, "-m", "booking_service.dev_token", "--user", "alice", "--ttl", "120"],
@@ -332,3 +364,67 @@ def test_dev_token_cli(tmp_path: Path) -> None:
         timeout=30,
     )
     assert refused.returncode == 2 and "HS256" in refused.stderr
+
+
+def test_revoked_session_refused_even_with_a_cached_verdict() -> None:
+    revoked: set[str] = set()
+    keys = KeySet(SECRET)
+    auth = JwtAuthenticator(settings(), keys, revoked=revoked.__contains__)
+    now = int(time.time())
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 60}
+    in_session = jwt.encode({**claims, "sub": "alice", "sid": "s-1"}, SECRET, algorithm="HS256")
+    other = jwt.encode({**claims, "sub": "alice", "sid": "s-2"}, SECRET, algorithm="HS256")
+    no_session = mint(settings(), "bob", 60)  # development tokens carry no sid
+    assert auth("/m", md(in_session)) == "alice"  # verified and remembered
+    revoked.add("s-1")
+    with pytest.raises(UnauthenticatedError) as refused:
+        auth("/m", md(in_session))
+    assert refused.value.reason == "SESSION_REVOKED"
+    assert auth("/m", md(other)) == "alice"
+    assert auth("/m", md(no_session)) == "bob"
+
+
+async def test_jwks_url_down_at_start_is_retried_every_second() -> None:
+    """The issuer (the account service) may come up after booking: the keys load within
+    about a second of it answering, not after BOOKING_JWKS_REFRESH_SECONDS."""
+    jwks = {"keys": [jwk(EC_KEY, "k1")]}
+
+    async def handler(_: web.Request) -> web.Response:
+        return web.json_response(jwks)
+
+    app = web.Application()
+    app.router.add_get("/jwks", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    await runner.cleanup()  # down at first, on a port we know
+    url = f"http://127.0.0.1:{port}/jwks"
+    auth, source = build_auth(settings(jwks_url=url, jwks_refresh_seconds=300))
+    task = asyncio.ensure_future(source.run())
+    try:
+        await asyncio.sleep(1.2)
+        token = jwt.encode(
+            {"iss": ISSUER, "aud": AUDIENCE, "sub": "alice", "exp": int(time.time()) + 60},
+            EC_KEY,
+            algorithm="ES256",
+            headers={"kid": "k1"},
+        )
+        with pytest.raises(UnavailableError):
+            auth("/m", md(token))
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        for _ in range(40):
+            await asyncio.sleep(0.1)
+            try:
+                assert auth("/m", md(token)) == "alice"
+                break
+            except UnavailableError:
+                continue
+        else:
+            raise AssertionError("keys not loaded within 4 s of the issuer answering")
+    finally:
+        task.cancel()
+        await runner.cleanup()

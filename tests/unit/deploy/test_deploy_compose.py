@@ -15,9 +15,17 @@ from typing import Any
 import pytest
 import yaml
 
+from account_service.auth.keys import SigningKeys
+from account_service.settings import AccountServiceSettings
 from booking_service.settings import BookingServiceSettings
 from provider_sim.settings import load_settings as load_sim_settings
-from scripts.compose_secrets import SECRETS, SIM_CLIENT_ID, write_secrets
+from scripts.compose_secrets import (
+    HOTEL_CLIENT_ID,
+    HOTEL_USER,
+    SECRETS,
+    SIM_CLIENT_ID,
+    write_secrets,
+)
 from search_service.settings import SearchServiceSettings
 from services.db import DatabaseSettings
 from token_service.settings import TokenServiceSettings
@@ -25,7 +33,7 @@ from token_service.settings import TokenServiceSettings
 ROOT = Path(__file__).resolve().parents[3]
 MOUNT = "/run/secrets/"
 # Environment names that would carry a secret's value (their *_FILE form is fine).
-SECRET_NAME = re.compile(r"(SECRET|_KEY|PASSWORD|DATABASE_URL|SIM_CLIENTS)$")
+SECRET_NAME = re.compile(r"(SECRET|_KEY|PASSWORD|DATABASE_URL|_CLIENTS|_USERS)$")
 
 Compose = dict[str, Any]
 
@@ -75,6 +83,10 @@ def test_the_script_keeps_existing_files_and_hides_them_from_other_users(tmp_pat
     assert before["sim-clients"].strip() == (
         f"{SIM_CLIENT_ID}:{before['sim-client-secret'].strip()}"
     )
+    assert before["sim-hotel-clients"].strip() == (
+        f"{HOTEL_CLIENT_ID}:{before['hotel-client-secret'].strip()}"
+    )
+    assert before["sim-hotel-users"].strip() == f"{HOTEL_USER}:{before['hotel-password'].strip()}"
     assert len(set(before.values())) == len(before)
 
     (directory / "page-token-secret").unlink()
@@ -98,17 +110,26 @@ def test_each_container_loads_its_settings_from_the_mounted_files(
         }
 
     token = TokenServiceSettings.from_env(env_of("token-1"))
-    (provider,) = token.providers
-    assert provider.client_id == SIM_CLIENT_ID
+    provider, hotel = token.providers
+    assert (provider.name, provider.client_id) == ("amadeus", SIM_CLIENT_ID)
     assert provider.client_secret == value["sim-client-secret"]
+    # The hotel supplier: the password grant with the same user the stand-in knows.
+    assert (hotel.name, hotel.client_id, hotel.grant) == ("hotel", HOTEL_CLIENT_ID, "password")
+    assert hotel.client_secret == value["hotel-client-secret"]
+    assert (hotel.username, hotel.password) == (HOTEL_USER, value["hotel-password"])
+    assert hotel.token_url == "http://provider-sim:8081/hotel/v1/auth/token"
     assert {c.caller_id: c.key for c in token.callers} == {
         "search": value["caller-search-key"],
         "booking": value["caller-booking-key"],
         "cli": value["caller-cli-key"],
     }
+    search_caller = next(c for c in token.callers if c.caller_id == "search")
+    assert "hotel" in search_caller.providers
 
     sim = load_sim_settings([], env_of("provider-sim"))
     assert sim.clients == {SIM_CLIENT_ID: value["sim-client-secret"]}
+    assert sim.hotel_clients == {HOTEL_CLIENT_ID: value["hotel-client-secret"]}
+    assert sim.hotel_users == {HOTEL_USER: value["hotel-password"]}
 
     search = SearchServiceSettings.from_env(env_of("search-1"))
     assert search.page_token_secret == value["page-token-secret"]
@@ -116,11 +137,19 @@ def test_each_container_loads_its_settings_from_the_mounted_files(
     assert value["caller-search-key"] in repr(
         [getattr(p, "caller_key", None) for p in search.providers]
     )
+    assert search.hotel_provider is not None
+    assert search.hotel_provider.base_url == "http://provider-sim:8081"
+    assert search.hotel_provider.caller_key == value["caller-search-key"]
 
     booking = BookingServiceSettings.from_env(env_of("booking-2"))
     assert booking.jwt.secret == value["booking-jwt-secret"]
     assert booking.tokens is not None
     assert booking.tokens.caller_key == value["caller-booking-key"]
+
+    assert booking.jwt.jwks_url and booking.jwt.session_revocation
+    account = AccountServiceSettings.from_env(env_of("account-1"))
+    assert account.signing_keys == value["account-signing-keys"]
+    SigningKeys(account.signing_keys, account.tokens.signing_key_id)  # a usable key
 
     for one_shot in ("migrate", "seed"):
         database = DatabaseSettings.from_env(env_of(one_shot))

@@ -10,7 +10,9 @@ direction is open in that direction).
 
 from __future__ import annotations
 
+import base64
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -24,7 +26,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[3]
 SCRIPT = ROOT / "scripts" / "check_k8s.sh"
 VENV_BIN = str(Path(sys.executable).parent)
-SERVICES = ("token-service", "search-service", "booking-service")
+SERVICES = ("token-service", "search-service", "booking-service", "account-service")
 NAMESPACE = {"kubernetes.io/metadata.name": "skyroute"}
 
 Doc = dict[str, Any]
@@ -238,9 +240,17 @@ def test_network_policies_let_only_the_right_pods_talk(docs: list[Doc]) -> None:
     assert connects(policies, booking, search, 50061)
     assert not connects(policies, token, search, 50061)
 
+    # The account service: Redis and PostgreSQL; booking reads its JWKS.
+    account = pod("account-service")
+    assert connects(policies, account, redis, 6379)
+    assert connects(policies, account, postgres, 5432)
+    assert connects(policies, booking, account, 9491)
+    assert not connects(policies, search, account, 9491)
+    assert not connects(policies, account, token, 50051)
+
     # Prometheus, in its own namespace (whose egress is not ours), scrapes every service.
     prometheus = pod("prometheus")
-    for service, metrics in ((token, 9461), (search, 9471), (booking, 9481)):
+    for service, metrics in ((token, 9461), (search, 9471), (booking, 9481), (account, 9491)):
         assert allowed(policies, "in", service, prometheus, metrics)
         assert not allowed(policies, "in", service, other, metrics)
 
@@ -260,3 +270,84 @@ def test_network_policies_let_only_the_right_pods_talk(docs: list[Doc]) -> None:
     for service in (token, search, booking):
         assert allowed(policies, "out", service, None, 443)
         assert not allowed(policies, "out", service, None, 80)
+
+
+def pod_env(
+    docs: list[Doc], deployment: str, secrets: dict[tuple[str, str], str], files: Path
+) -> dict[str, str]:
+    """The environment the Deployment's service container gets, with ``secrets``
+    ((Secret name, key) -> value) as the Secrets' contents: ConfigMaps, literal values
+    and secretKeyRefs resolved, and each mounted secret file written under ``files``
+    (its ``*_FILE`` variable pointing there)."""
+    spec = of_kind(docs, "Deployment")[deployment]["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    configs = of_kind(docs, "ConfigMap")
+    mounted: dict[str, tuple[str, str]] = {}  # file path -> (Secret, key)
+    volumes = {v["name"]: v for v in spec.get("volumes", [])}
+    for mount in container.get("volumeMounts", []):
+        volume = volumes[mount["name"]]
+        sources = [s["secret"] for s in volume.get("projected", {}).get("sources", [])]
+        if "secret" in volume:
+            sources.append({"name": volume["secret"]["secretName"], **volume["secret"]})
+        for source in sources:
+            for item in source.get("items", []):
+                mounted[f"{mount['mountPath']}/{item['path']}"] = (source["name"], item["key"])
+    env: dict[str, str] = {}
+    for ref in container.get("envFrom", []):
+        env.update(configs[ref["configMapRef"]["name"]]["data"])
+    for var in container.get("env", []):
+        if "value" in var:
+            value = var["value"]
+            if var["name"].endswith("_FILE") and value in mounted:
+                path = files / value.strip("/").replace("/", "_")
+                path.write_text(secrets[mounted[value]] + "\n")
+                value = str(path)
+            env[var["name"]] = value
+        elif "secretKeyRef" in var["valueFrom"]:
+            ref = var["valueFrom"]["secretKeyRef"]
+            env[var["name"]] = secrets[(ref["name"], ref["key"])]
+        else:
+            env[var["name"]] = "pod-0"
+    return env
+
+
+def example_secrets() -> dict[tuple[str, str], str]:
+    """Every key of the example Secrets with a value of the right shape."""
+    values: dict[tuple[str, str], str] = {}
+    for path in sorted((ROOT / "deploy" / "k8s").glob("*-secret.example.yaml")):
+        secret = yaml.safe_load(path.read_text())
+        for key, placeholder in secret["stringData"].items():
+            fresh = secrets.token_urlsafe(24)
+            if key == "token-encryption-keys":
+                fresh = "k1:" + base64.b64encode(secrets.token_bytes(32)).decode()
+            elif "CHANGE_ME" in placeholder and placeholder != "CHANGE_ME":
+                fresh = placeholder.replace("CHANGE_ME", fresh)
+            values[(secret["metadata"]["name"], key)] = fresh
+    return values
+
+
+def test_the_token_and_search_pods_load_their_settings_with_the_hotel_supplier(
+    docs: list[Doc], tmp_path: Path
+) -> None:
+    """The services' own settings loaders on the pods' environments (ConfigMaps, the
+    example Secrets' keys filled in): the token service logs in to the hotel supplier
+    with the password grant from the mounted files, and search uses it for hotels."""
+    from search_service.settings import SearchServiceSettings
+    from token_service.settings import TokenServiceSettings
+
+    values = example_secrets()
+    token = TokenServiceSettings.from_env(pod_env(docs, "token-service", values, tmp_path))
+    hotel = next(p for p in token.providers if p.name == "hotel")
+    secret = "token-service-secrets"
+    assert hotel.grant == "password"
+    assert hotel.client_id == values[(secret, "provider-hotel-client-id")]
+    assert hotel.client_secret == values[(secret, "provider-hotel-client-secret")]
+    assert hotel.username == values[(secret, "provider-hotel-username")]
+    assert hotel.password == values[(secret, "provider-hotel-password")]
+    callers = {c.caller_id: c.providers for c in token.callers}
+    assert "hotel" in callers["search"]
+
+    search = SearchServiceSettings.from_env(pod_env(docs, "search-service", values, tmp_path))
+    assert search.hotel_provider is not None
+    assert search.hotel_provider.base_url.startswith("https://")
+    assert search.hotel_provider.caller_key == values[(secret, "caller-search-key")]

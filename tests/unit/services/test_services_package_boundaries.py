@@ -16,6 +16,7 @@ PROJECT_PACKAGES = {
     "token_service",
     "search_service",
     "booking_service",
+    "account_service",
     "provider_sim",
     "migrations",
     "inventory_seed",
@@ -30,6 +31,7 @@ ALLOWED = {
     "token_service": {"services"},
     "search_service": {"services"},
     "booking_service": {"services"},
+    "account_service": {"services"},
     "provider_sim": {"services"},
 }
 

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import json
 import secrets
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from account_service.settings import AccountServiceSettings
 from booking_service.settings import BookingServiceSettings
 from search_service.settings import SearchServiceSettings
 from services.stack import (
+    ACCOUNT,
     BOOKING,
     PROVIDER_SIM,
     SEARCH,
     STACK,
     TOKEN,
     Facts,
+    HotelSupplier,
     Jwt,
     Upstream,
     grpc_addresses,
@@ -119,3 +123,46 @@ def test_read_port_file(
     if content is not None:
         path.write_text(content)
     assert read_port_file(path) == expected
+
+
+def test_account_replicas_and_booking_trusting_them() -> None:
+    facts = replace(full_facts(), jwks_url="http://127.0.0.1:9491/.well-known/jwks.json")
+    account = AccountServiceSettings.from_env(
+        ACCOUNT.replica_env(facts, "account-2", grpc_port=50082, metrics_port=9492)
+    )
+    assert (account.server.grpc_port, account.server.metrics_port) == (50082, 9492)
+    assert (account.tokens.issuer, account.tokens.audience) == ("issuer", "audience")
+    assert not account.dev_outbox_rpc  # only where a launcher asks (make run)
+    # The same keys for every replica of one Facts; new ones for another.
+    other = ACCOUNT.replica_env(facts, "account-3", grpc_port=0)
+    assert other["ACCOUNT_SIGNING_KEYS"] == account.signing_keys
+    assert full_facts().account_signing_keys != facts.account_signing_keys
+    # Booking verifies the account service's tokens (same issuer and audience) and
+    # checks revoked sessions.
+    booking = BookingServiceSettings.from_env(BOOKING.replica_env(facts, "b", grpc_port=0))
+    assert booking.jwt.jwks_url == facts.jwks_url and booking.jwt.session_revocation
+    assert (booking.jwt.issuer, booking.jwt.audience) == ("issuer", "audience")
+    # Without an account service booking trusts its HS256 secret only.
+    plain = BookingServiceSettings.from_env(BOOKING.replica_env(full_facts(), "b", grpc_port=0))
+    assert plain.jwt.jwks_url is None and not plain.jwt.session_revocation
+
+
+def test_a_hotel_supplier_reaches_the_stand_in_the_token_service_and_search() -> None:
+    hotel = HotelSupplier(
+        "hotel", "http://127.0.0.1:8081", "hotel-client", secrets.token_urlsafe(24), "ops",
+        secrets.token_urlsafe(24),
+    )  # fmt: skip
+    facts = replace(full_facts(), hotel_supplier=hotel)
+    sim = PROVIDER_SIM.env(facts)
+    assert sim["SIM_HOTEL_CLIENTS"] == f"hotel-client:{hotel.client_secret}"
+    assert sim["SIM_HOTEL_USERS"] == f"ops:{hotel.password}"
+    token = TokenServiceSettings.from_env(TOKEN.replica_env(facts, "token-1", grpc_port=0))
+    login = next(p for p in token.providers if p.name == "hotel")
+    assert login.grant == "password" and login.username == "ops"
+    assert login.token_url == "http://127.0.0.1:8081/hotel/v1/auth/token"
+    search = SearchServiceSettings.from_env(SEARCH.replica_env(facts, "s", grpc_port=0))
+    assert search.hotel_provider is not None
+    assert (search.hotel_provider.name, search.hotel_provider.kind) == ("hotel", "amadeus_hotels")
+    assert search.hotel_provider.base_url == "http://127.0.0.1:8081"
+    assert hotel.client_secret not in repr(facts) and hotel.password not in repr(facts)
+    assert SearchServiceSettings.from_env(SEARCH.env(full_facts())).hotel_provider is None

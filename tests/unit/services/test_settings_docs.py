@@ -10,10 +10,11 @@ from types import ModuleType
 
 import pytest
 
+from account_service import settings as account
 from booking_service import settings as booking
 from scripts.settings_tables import ROOT, TABLES, block
 from search_service import settings as search
-from services import config, db
+from services import config, db, session_revocation
 from services.clients import token_settings
 from services.config import Setting, declared
 from services.providers import config as provider_config
@@ -44,8 +45,20 @@ def _settings(module: ModuleType) -> set[Setting]:
 
 
 def test_every_declaration_is_in_a_table() -> None:
-    listed = set(token.DECLARED) | set(search.DECLARED) | set(booking.DECLARED)
-    modules = (config, db, token_settings, provider_config, token, search, booking)
+    listed = (
+        set(token.DECLARED) | set(search.DECLARED) | set(booking.DECLARED) | set(account.DECLARED)
+    )
+    modules = (
+        config,
+        db,
+        token_settings,
+        provider_config,
+        session_revocation,
+        token,
+        search,
+        booking,
+        account,
+    )
     found: set[type | Setting] = set()
     for module in modules:
         found |= _declaring_classes(module) | _settings(module)
@@ -55,10 +68,10 @@ def test_every_declaration_is_in_a_table() -> None:
 
 def test_documented_variables_are_declared() -> None:
     text = "\n".join(TABLES.values())
-    documented = set(re.findall(r"^\| `([A-Z_<>]+?)(?:\[_FILE\])?` \|", text, re.M))
+    documented = set(re.findall(r"^\| `([A-Z0-9_<>]+?)(?:\[_FILE\])?` \|", text, re.M))
     declared_names = {
         name.strip("`").removesuffix("[_FILE]")
-        for items in (token.DECLARED, search.DECLARED, booking.DECLARED)
+        for items in (token.DECLARED, search.DECLARED, booking.DECLARED, account.DECLARED)
         for name, _ in config.rows(items)
     }
     assert documented == declared_names

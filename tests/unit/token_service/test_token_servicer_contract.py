@@ -53,7 +53,8 @@ class ServicerApp:
     service_names = ("skyroute.token.v1.TokenService",)
 
     def __init__(self, brokers: dict[str, StandInBroker]) -> None:
-        auth = CallerAuth([CallerConfig("search", KEY, frozenset({"amadeus"}))])
+        # "sabre" is allowed but not configured here.
+        auth = CallerAuth([CallerConfig("search", KEY, frozenset({"amadeus", "sabre"}))])
         self.authenticator = auth
         self._servicer = TokenServicer(
             cast(dict[str, ProviderBroker], brokers), auth, cast(DownloadTokens, None), 10.0
@@ -124,6 +125,15 @@ async def test_known_provider_not_allowed_is_permission_denied(running: Running)
         await running.stub.GetToken(pb.GetTokenRequest(provider="other"), metadata=METADATA)
     assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
     assert _reason(err.value) == "PROVIDER_NOT_ALLOWED"
+
+
+async def test_list_providers_is_configured_and_allowed(running: Running) -> None:
+    # "other" is configured but not allowed, "sabre" allowed but not configured.
+    listed = await running.stub.ListProviders(pb.ListProvidersRequest(), metadata=METADATA)
+    assert list(listed.providers) == ["amadeus"]
+    running.brokers["sabre"] = StandInBroker("sabre")  # the servicer holds this dict
+    listed = await running.stub.ListProviders(pb.ListProvidersRequest(), metadata=METADATA)
+    assert list(listed.providers) == ["amadeus", "sabre"]
 
 
 async def test_unknown_provider_still_needs_credentials(running: Running) -> None:

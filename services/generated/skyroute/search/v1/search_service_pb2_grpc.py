@@ -58,6 +58,21 @@ class SearchServiceStub:
                 request_serializer=skyroute_dot_search_dot_v1_dot_search__service__pb2.PriceOfferRequest.SerializeToString,
                 response_deserializer=skyroute_dot_search_dot_v1_dot_search__service__pb2.PriceOfferResponse.FromString,
                 _registered_method=True)
+        self.SearchHotels = channel.unary_unary(
+                '/skyroute.search.v1.SearchService/SearchHotels',
+                request_serializer=skyroute_dot_search_dot_v1_dot_search__service__pb2.SearchHotelsRequest.SerializeToString,
+                response_deserializer=skyroute_dot_search_dot_v1_dot_search__service__pb2.SearchHotelsResponse.FromString,
+                _registered_method=True)
+        self.GetHotelOffer = channel.unary_unary(
+                '/skyroute.search.v1.SearchService/GetHotelOffer',
+                request_serializer=skyroute_dot_search_dot_v1_dot_search__service__pb2.GetHotelOfferRequest.SerializeToString,
+                response_deserializer=skyroute_dot_search_dot_v1_dot_search__service__pb2.GetHotelOfferResponse.FromString,
+                _registered_method=True)
+        self.PriceHotelOffer = channel.unary_unary(
+                '/skyroute.search.v1.SearchService/PriceHotelOffer',
+                request_serializer=skyroute_dot_search_dot_v1_dot_search__service__pb2.PriceHotelOfferRequest.SerializeToString,
+                response_deserializer=skyroute_dot_search_dot_v1_dot_search__service__pb2.PriceHotelOfferResponse.FromString,
+                _registered_method=True)
 
 
 class SearchServiceServicer:
@@ -107,6 +122,42 @@ class SearchServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SearchHotels(self, request, context):
+        """Finds hotels with rooms for the stay at the hotel supplier, each with its
+        offers (room type, rate plan, board, cancellation policy, price for every
+        room and night), filtered, sorted and paginated (AIP-158: the page token is
+        bound to the query). Results are cached and shared by every replica (a
+        change of price or availability shows within the cache TTL). Invalid input
+        gets INVALID_ARGUMENT naming the field (e.g. "check_out_date",
+        "rooms[1].children_ages[0]", "destination.name" for an unknown city);
+        UNAVAILABLE (reason PROVIDER_UNAVAILABLE, PROVIDER_RATE_LIMITED or
+        PROVIDER_UNAUTHORIZED) when the supplier cannot answer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetHotelOffer(self, request, context):
+        """Resolves a hotel offer id from SearchHotels or PriceHotelOffer as it was
+        found (use PriceHotelOffer to recheck it). INVALID_ARGUMENT for a string
+        not shaped like an offer id; NOT_FOUND for an unknown id (OFFER_NOT_FOUND)
+        or one no longer kept (OFFER_EXPIRED).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PriceHotelOffer(self, request, context):
+        """Rechecks a hotel offer at the supplier before booking: the current total,
+        whether its rooms are still there, and until when the price is
+        guaranteed. A changed price is reported (price_changed, original and
+        current total), never applied silently: the returned offer id carries the
+        current price and is the one to book.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SearchServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -124,6 +175,21 @@ def add_SearchServiceServicer_to_server(servicer, server):
                     servicer.PriceOffer,
                     request_deserializer=skyroute_dot_search_dot_v1_dot_search__service__pb2.PriceOfferRequest.FromString,
                     response_serializer=skyroute_dot_search_dot_v1_dot_search__service__pb2.PriceOfferResponse.SerializeToString,
+            ),
+            'SearchHotels': grpc.unary_unary_rpc_method_handler(
+                    servicer.SearchHotels,
+                    request_deserializer=skyroute_dot_search_dot_v1_dot_search__service__pb2.SearchHotelsRequest.FromString,
+                    response_serializer=skyroute_dot_search_dot_v1_dot_search__service__pb2.SearchHotelsResponse.SerializeToString,
+            ),
+            'GetHotelOffer': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetHotelOffer,
+                    request_deserializer=skyroute_dot_search_dot_v1_dot_search__service__pb2.GetHotelOfferRequest.FromString,
+                    response_serializer=skyroute_dot_search_dot_v1_dot_search__service__pb2.GetHotelOfferResponse.SerializeToString,
+            ),
+            'PriceHotelOffer': grpc.unary_unary_rpc_method_handler(
+                    servicer.PriceHotelOffer,
+                    request_deserializer=skyroute_dot_search_dot_v1_dot_search__service__pb2.PriceHotelOfferRequest.FromString,
+                    response_serializer=skyroute_dot_search_dot_v1_dot_search__service__pb2.PriceHotelOfferResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -216,6 +282,87 @@ class SearchService:
             '/skyroute.search.v1.SearchService/PriceOffer',
             skyroute_dot_search_dot_v1_dot_search__service__pb2.PriceOfferRequest.SerializeToString,
             skyroute_dot_search_dot_v1_dot_search__service__pb2.PriceOfferResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SearchHotels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skyroute.search.v1.SearchService/SearchHotels',
+            skyroute_dot_search_dot_v1_dot_search__service__pb2.SearchHotelsRequest.SerializeToString,
+            skyroute_dot_search_dot_v1_dot_search__service__pb2.SearchHotelsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetHotelOffer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skyroute.search.v1.SearchService/GetHotelOffer',
+            skyroute_dot_search_dot_v1_dot_search__service__pb2.GetHotelOfferRequest.SerializeToString,
+            skyroute_dot_search_dot_v1_dot_search__service__pb2.GetHotelOfferResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PriceHotelOffer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skyroute.search.v1.SearchService/PriceHotelOffer',
+            skyroute_dot_search_dot_v1_dot_search__service__pb2.PriceHotelOfferRequest.SerializeToString,
+            skyroute_dot_search_dot_v1_dot_search__service__pb2.PriceHotelOfferResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -26,7 +26,7 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%skyroute/token/v1/token_service.proto\x12\x11skyroute.token.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8e\x01\n\x0b\x41\x63\x63\x65ssToken\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x12\n\ntoken_type\x18\x02 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ngeneration\x18\x04 \x01(\x03\x12\x10\n\x08provider\x18\x05 \x01(\t\"T\n\x0fGetTokenRequest\x12\x10\n\x08provider\x18\x01 \x01(\t\x12/\n\x0cmin_validity\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\"A\n\x10GetTokenResponse\x12-\n\x05token\x18\x01 \x01(\x0b\x32\x1e.skyroute.token.v1.AccessToken\"C\n\x19ReportInvalidTokenRequest\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x02 \x01(\t\"`\n\x1aReportInvalidTokenResponse\x12-\n\x05token\x18\x01 \x01(\x0b\x32\x1e.skyroute.token.v1.AccessToken\x12\x13\n\x0binvalidated\x18\x02 \x01(\x08\")\n\x15GetTokenStatusRequest\x12\x10\n\x08provider\x18\x01 \x01(\t\"\xe4\x05\n\x16GetTokenStatusResponse\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x17\n\x0fhas_valid_token\x18\x02 \x01(\x08\x12\x12\n\ngeneration\x18\x03 \x01(\x03\x12,\n\ttoken_age\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x31\n\x0etime_to_expiry\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x30\n\x0crefresh_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x64\x65graded\x18\x07 \x01(\x08\x12\x16\n\x0erefresh_locked\x18\x08 \x01(\x08\x12\x12\n\nrefreshing\x18\t \x01(\x08\x12\x12\n\ncache_hits\x18\n \x01(\x03\x12\x14\n\x0c\x63\x61\x63he_misses\x18\x0b \x01(\x03\x12\r\n\x05waits\x18\x0c \x01(\x03\x12\x1c\n\x14upstream_requests_ok\x18\r \x01(\x03\x12 \n\x18upstream_requests_failed\x18\x0e \x01(\x03\x12\x16\n\x0elock_contended\x18\x0f \x01(\x03\x12\x1e\n\x16\x66\x65nced_writes_rejected\x18\x10 \x01(\x03\x12$\n\x1c\x63luster_upstream_requests_ok\x18\x11 \x01(\x03\x12(\n cluster_upstream_requests_failed\x18\x12 \x01(\x03\x12\x12\n\nlast_error\x18\x13 \x01(\t\x12\x31\n\rbackoff_until\x18\x14 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05grant\x18\x15 \x01(\t\x12 \n\x18reauthorization_required\x18\x16 \x01(\x08\x12\x1f\n\x17\x63luster_chain_rotations\x18\x17 \x01(\x03\x12 \n\x18\x63luster_chain_recoveries\x18\x18 \x01(\x03\"%\n\x11WatchTokenRequest\x12\x10\n\x08provider\x18\x01 \x01(\t\"z\n\x12WatchTokenResponse\x12-\n\x05token\x18\x01 \x01(\x0b\x32\x1e.skyroute.token.v1.AccessToken\x12\x35\n\x12heartbeat_interval\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\"\x8d\x01\n\x13InstallGrantRequest\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x42\n\x12\x61uthorization_code\x18\x02 \x01(\x0b\x32$.skyroute.token.v1.AuthorizationCodeH\x00\x12\x17\n\rrefresh_token\x18\x03 \x01(\tH\x00\x42\x07\n\x05grant\"7\n\x11\x41uthorizationCode\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x14\n\x0credirect_uri\x18\x02 \x01(\t\"[\n\x14InstallGrantResponse\x12\x12\n\ngeneration\x18\x01 \x01(\x03\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"g\n\x19IssueDownloadTokenRequest\x12\x10\n\x08resource\x18\x01 \x01(\t\x12&\n\x03ttl\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x10\n\x08max_uses\x18\x03 \x01(\x05\"e\n\x1aIssueDownloadTokenResponse\x12\x16\n\x0e\x64ownload_token\x18\x01 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"V\n\x1cValidateDownloadTokenRequest\x12\x16\n\x0e\x64ownload_token\x18\x01 \x01(\t\x12\x10\n\x08resource\x18\x02 \x01(\t\x12\x0c\n\x04peek\x18\x03 \x01(\x08\"\xf2\x02\n\x1dValidateDownloadTokenResponse\x12G\n\x06result\x18\x01 \x01(\x0e\x32\x37.skyroute.token.v1.ValidateDownloadTokenResponse.Result\x12\r\n\x05valid\x18\x02 \x01(\x08\x12\x10\n\x08resource\x18\x03 \x01(\t\x12\x16\n\x0eremaining_uses\x18\x04 \x01(\x05\x12/\n\x0b\x65xpire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9d\x01\n\x06Result\x12\x16\n\x12RESULT_UNSPECIFIED\x10\x00\x12\x10\n\x0cRESULT_VALID\x10\x01\x12\x12\n\x0eRESULT_UNKNOWN\x10\x02\x12\x12\n\x0eRESULT_EXPIRED\x10\x03\x12\x12\n\x0eRESULT_REVOKED\x10\x04\x12\x12\n\x0eRESULT_USED_UP\x10\x05\x12\x19\n\x15RESULT_WRONG_RESOURCE\x10\x06\"4\n\x1aRevokeDownloadTokenRequest\x12\x16\n\x0e\x64ownload_token\x18\x01 \x01(\t\".\n\x1bRevokeDownloadTokenResponse\x12\x0f\n\x07revoked\x18\x01 \x01(\x08\x32\xe0\x06\n\x0cTokenService\x12S\n\x08GetToken\x12\".skyroute.token.v1.GetTokenRequest\x1a#.skyroute.token.v1.GetTokenResponse\x12q\n\x12ReportInvalidToken\x12,.skyroute.token.v1.ReportInvalidTokenRequest\x1a-.skyroute.token.v1.ReportInvalidTokenResponse\x12\x65\n\x0eGetTokenStatus\x12(.skyroute.token.v1.GetTokenStatusRequest\x1a).skyroute.token.v1.GetTokenStatusResponse\x12[\n\nWatchToken\x12$.skyroute.token.v1.WatchTokenRequest\x1a%.skyroute.token.v1.WatchTokenResponse0\x01\x12_\n\x0cInstallGrant\x12&.skyroute.token.v1.InstallGrantRequest\x1a\'.skyroute.token.v1.InstallGrantResponse\x12q\n\x12IssueDownloadToken\x12,.skyroute.token.v1.IssueDownloadTokenRequest\x1a-.skyroute.token.v1.IssueDownloadTokenResponse\x12z\n\x15ValidateDownloadToken\x12/.skyroute.token.v1.ValidateDownloadTokenRequest\x1a\x30.skyroute.token.v1.ValidateDownloadTokenResponse\x12t\n\x13RevokeDownloadToken\x12-.skyroute.token.v1.RevokeDownloadTokenRequest\x1a..skyroute.token.v1.RevokeDownloadTokenResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%skyroute/token/v1/token_service.proto\x12\x11skyroute.token.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8e\x01\n\x0b\x41\x63\x63\x65ssToken\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x12\n\ntoken_type\x18\x02 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ngeneration\x18\x04 \x01(\x03\x12\x10\n\x08provider\x18\x05 \x01(\t\"T\n\x0fGetTokenRequest\x12\x10\n\x08provider\x18\x01 \x01(\t\x12/\n\x0cmin_validity\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\"A\n\x10GetTokenResponse\x12-\n\x05token\x18\x01 \x01(\x0b\x32\x1e.skyroute.token.v1.AccessToken\"C\n\x19ReportInvalidTokenRequest\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x02 \x01(\t\"`\n\x1aReportInvalidTokenResponse\x12-\n\x05token\x18\x01 \x01(\x0b\x32\x1e.skyroute.token.v1.AccessToken\x12\x13\n\x0binvalidated\x18\x02 \x01(\x08\"\x16\n\x14ListProvidersRequest\"*\n\x15ListProvidersResponse\x12\x11\n\tproviders\x18\x01 \x03(\t\")\n\x15GetTokenStatusRequest\x12\x10\n\x08provider\x18\x01 \x01(\t\"\xe4\x05\n\x16GetTokenStatusResponse\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x17\n\x0fhas_valid_token\x18\x02 \x01(\x08\x12\x12\n\ngeneration\x18\x03 \x01(\x03\x12,\n\ttoken_age\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x31\n\x0etime_to_expiry\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x30\n\x0crefresh_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x64\x65graded\x18\x07 \x01(\x08\x12\x16\n\x0erefresh_locked\x18\x08 \x01(\x08\x12\x12\n\nrefreshing\x18\t \x01(\x08\x12\x12\n\ncache_hits\x18\n \x01(\x03\x12\x14\n\x0c\x63\x61\x63he_misses\x18\x0b \x01(\x03\x12\r\n\x05waits\x18\x0c \x01(\x03\x12\x1c\n\x14upstream_requests_ok\x18\r \x01(\x03\x12 \n\x18upstream_requests_failed\x18\x0e \x01(\x03\x12\x16\n\x0elock_contended\x18\x0f \x01(\x03\x12\x1e\n\x16\x66\x65nced_writes_rejected\x18\x10 \x01(\x03\x12$\n\x1c\x63luster_upstream_requests_ok\x18\x11 \x01(\x03\x12(\n cluster_upstream_requests_failed\x18\x12 \x01(\x03\x12\x12\n\nlast_error\x18\x13 \x01(\t\x12\x31\n\rbackoff_until\x18\x14 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05grant\x18\x15 \x01(\t\x12 \n\x18reauthorization_required\x18\x16 \x01(\x08\x12\x1f\n\x17\x63luster_chain_rotations\x18\x17 \x01(\x03\x12 \n\x18\x63luster_chain_recoveries\x18\x18 \x01(\x03\"%\n\x11WatchTokenRequest\x12\x10\n\x08provider\x18\x01 \x01(\t\"z\n\x12WatchTokenResponse\x12-\n\x05token\x18\x01 \x01(\x0b\x32\x1e.skyroute.token.v1.AccessToken\x12\x35\n\x12heartbeat_interval\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\"\x8d\x01\n\x13InstallGrantRequest\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x42\n\x12\x61uthorization_code\x18\x02 \x01(\x0b\x32$.skyroute.token.v1.AuthorizationCodeH\x00\x12\x17\n\rrefresh_token\x18\x03 \x01(\tH\x00\x42\x07\n\x05grant\"7\n\x11\x41uthorizationCode\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x14\n\x0credirect_uri\x18\x02 \x01(\t\"[\n\x14InstallGrantResponse\x12\x12\n\ngeneration\x18\x01 \x01(\x03\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"g\n\x19IssueDownloadTokenRequest\x12\x10\n\x08resource\x18\x01 \x01(\t\x12&\n\x03ttl\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x10\n\x08max_uses\x18\x03 \x01(\x05\"e\n\x1aIssueDownloadTokenResponse\x12\x16\n\x0e\x64ownload_token\x18\x01 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"V\n\x1cValidateDownloadTokenRequest\x12\x16\n\x0e\x64ownload_token\x18\x01 \x01(\t\x12\x10\n\x08resource\x18\x02 \x01(\t\x12\x0c\n\x04peek\x18\x03 \x01(\x08\"\xf2\x02\n\x1dValidateDownloadTokenResponse\x12G\n\x06result\x18\x01 \x01(\x0e\x32\x37.skyroute.token.v1.ValidateDownloadTokenResponse.Result\x12\r\n\x05valid\x18\x02 \x01(\x08\x12\x10\n\x08resource\x18\x03 \x01(\t\x12\x16\n\x0eremaining_uses\x18\x04 \x01(\x05\x12/\n\x0b\x65xpire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9d\x01\n\x06Result\x12\x16\n\x12RESULT_UNSPECIFIED\x10\x00\x12\x10\n\x0cRESULT_VALID\x10\x01\x12\x12\n\x0eRESULT_UNKNOWN\x10\x02\x12\x12\n\x0eRESULT_EXPIRED\x10\x03\x12\x12\n\x0eRESULT_REVOKED\x10\x04\x12\x12\n\x0eRESULT_USED_UP\x10\x05\x12\x19\n\x15RESULT_WRONG_RESOURCE\x10\x06\"4\n\x1aRevokeDownloadTokenRequest\x12\x16\n\x0e\x64ownload_token\x18\x01 \x01(\t\".\n\x1bRevokeDownloadTokenResponse\x12\x0f\n\x07revoked\x18\x01 \x01(\x08\x32\xc4\x07\n\x0cTokenService\x12S\n\x08GetToken\x12\".skyroute.token.v1.GetTokenRequest\x1a#.skyroute.token.v1.GetTokenResponse\x12q\n\x12ReportInvalidToken\x12,.skyroute.token.v1.ReportInvalidTokenRequest\x1a-.skyroute.token.v1.ReportInvalidTokenResponse\x12\x65\n\x0eGetTokenStatus\x12(.skyroute.token.v1.GetTokenStatusRequest\x1a).skyroute.token.v1.GetTokenStatusResponse\x12\x62\n\rListProviders\x12\'.skyroute.token.v1.ListProvidersRequest\x1a(.skyroute.token.v1.ListProvidersResponse\x12[\n\nWatchToken\x12$.skyroute.token.v1.WatchTokenRequest\x1a%.skyroute.token.v1.WatchTokenResponse0\x01\x12_\n\x0cInstallGrant\x12&.skyroute.token.v1.InstallGrantRequest\x1a\'.skyroute.token.v1.InstallGrantResponse\x12q\n\x12IssueDownloadToken\x12,.skyroute.token.v1.IssueDownloadTokenRequest\x1a-.skyroute.token.v1.IssueDownloadTokenResponse\x12z\n\x15ValidateDownloadToken\x12/.skyroute.token.v1.ValidateDownloadTokenRequest\x1a\x30.skyroute.token.v1.ValidateDownloadTokenResponse\x12t\n\x13RevokeDownloadToken\x12-.skyroute.token.v1.RevokeDownloadTokenRequest\x1a..skyroute.token.v1.RevokeDownloadTokenResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,34 +43,38 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REPORTINVALIDTOKENREQUEST']._serialized_end=490
   _globals['_REPORTINVALIDTOKENRESPONSE']._serialized_start=492
   _globals['_REPORTINVALIDTOKENRESPONSE']._serialized_end=588
-  _globals['_GETTOKENSTATUSREQUEST']._serialized_start=590
-  _globals['_GETTOKENSTATUSREQUEST']._serialized_end=631
-  _globals['_GETTOKENSTATUSRESPONSE']._serialized_start=634
-  _globals['_GETTOKENSTATUSRESPONSE']._serialized_end=1374
-  _globals['_WATCHTOKENREQUEST']._serialized_start=1376
-  _globals['_WATCHTOKENREQUEST']._serialized_end=1413
-  _globals['_WATCHTOKENRESPONSE']._serialized_start=1415
-  _globals['_WATCHTOKENRESPONSE']._serialized_end=1537
-  _globals['_INSTALLGRANTREQUEST']._serialized_start=1540
-  _globals['_INSTALLGRANTREQUEST']._serialized_end=1681
-  _globals['_AUTHORIZATIONCODE']._serialized_start=1683
-  _globals['_AUTHORIZATIONCODE']._serialized_end=1738
-  _globals['_INSTALLGRANTRESPONSE']._serialized_start=1740
-  _globals['_INSTALLGRANTRESPONSE']._serialized_end=1831
-  _globals['_ISSUEDOWNLOADTOKENREQUEST']._serialized_start=1833
-  _globals['_ISSUEDOWNLOADTOKENREQUEST']._serialized_end=1936
-  _globals['_ISSUEDOWNLOADTOKENRESPONSE']._serialized_start=1938
-  _globals['_ISSUEDOWNLOADTOKENRESPONSE']._serialized_end=2039
-  _globals['_VALIDATEDOWNLOADTOKENREQUEST']._serialized_start=2041
-  _globals['_VALIDATEDOWNLOADTOKENREQUEST']._serialized_end=2127
-  _globals['_VALIDATEDOWNLOADTOKENRESPONSE']._serialized_start=2130
-  _globals['_VALIDATEDOWNLOADTOKENRESPONSE']._serialized_end=2500
-  _globals['_VALIDATEDOWNLOADTOKENRESPONSE_RESULT']._serialized_start=2343
-  _globals['_VALIDATEDOWNLOADTOKENRESPONSE_RESULT']._serialized_end=2500
-  _globals['_REVOKEDOWNLOADTOKENREQUEST']._serialized_start=2502
-  _globals['_REVOKEDOWNLOADTOKENREQUEST']._serialized_end=2554
-  _globals['_REVOKEDOWNLOADTOKENRESPONSE']._serialized_start=2556
-  _globals['_REVOKEDOWNLOADTOKENRESPONSE']._serialized_end=2602
-  _globals['_TOKENSERVICE']._serialized_start=2605
-  _globals['_TOKENSERVICE']._serialized_end=3469
+  _globals['_LISTPROVIDERSREQUEST']._serialized_start=590
+  _globals['_LISTPROVIDERSREQUEST']._serialized_end=612
+  _globals['_LISTPROVIDERSRESPONSE']._serialized_start=614
+  _globals['_LISTPROVIDERSRESPONSE']._serialized_end=656
+  _globals['_GETTOKENSTATUSREQUEST']._serialized_start=658
+  _globals['_GETTOKENSTATUSREQUEST']._serialized_end=699
+  _globals['_GETTOKENSTATUSRESPONSE']._serialized_start=702
+  _globals['_GETTOKENSTATUSRESPONSE']._serialized_end=1442
+  _globals['_WATCHTOKENREQUEST']._serialized_start=1444
+  _globals['_WATCHTOKENREQUEST']._serialized_end=1481
+  _globals['_WATCHTOKENRESPONSE']._serialized_start=1483
+  _globals['_WATCHTOKENRESPONSE']._serialized_end=1605
+  _globals['_INSTALLGRANTREQUEST']._serialized_start=1608
+  _globals['_INSTALLGRANTREQUEST']._serialized_end=1749
+  _globals['_AUTHORIZATIONCODE']._serialized_start=1751
+  _globals['_AUTHORIZATIONCODE']._serialized_end=1806
+  _globals['_INSTALLGRANTRESPONSE']._serialized_start=1808
+  _globals['_INSTALLGRANTRESPONSE']._serialized_end=1899
+  _globals['_ISSUEDOWNLOADTOKENREQUEST']._serialized_start=1901
+  _globals['_ISSUEDOWNLOADTOKENREQUEST']._serialized_end=2004
+  _globals['_ISSUEDOWNLOADTOKENRESPONSE']._serialized_start=2006
+  _globals['_ISSUEDOWNLOADTOKENRESPONSE']._serialized_end=2107
+  _globals['_VALIDATEDOWNLOADTOKENREQUEST']._serialized_start=2109
+  _globals['_VALIDATEDOWNLOADTOKENREQUEST']._serialized_end=2195
+  _globals['_VALIDATEDOWNLOADTOKENRESPONSE']._serialized_start=2198
+  _globals['_VALIDATEDOWNLOADTOKENRESPONSE']._serialized_end=2568
+  _globals['_VALIDATEDOWNLOADTOKENRESPONSE_RESULT']._serialized_start=2411
+  _globals['_VALIDATEDOWNLOADTOKENRESPONSE_RESULT']._serialized_end=2568
+  _globals['_REVOKEDOWNLOADTOKENREQUEST']._serialized_start=2570
+  _globals['_REVOKEDOWNLOADTOKENREQUEST']._serialized_end=2622
+  _globals['_REVOKEDOWNLOADTOKENRESPONSE']._serialized_start=2624
+  _globals['_REVOKEDOWNLOADTOKENRESPONSE']._serialized_end=2670
+  _globals['_TOKENSERVICE']._serialized_start=2673
+  _globals['_TOKENSERVICE']._serialized_end=3637
 # @@protoc_insertion_point(module_scope)

@@ -59,6 +59,11 @@ class TokenServiceStub:
                 request_serializer=skyroute_dot_token_dot_v1_dot_token__service__pb2.GetTokenStatusRequest.SerializeToString,
                 response_deserializer=skyroute_dot_token_dot_v1_dot_token__service__pb2.GetTokenStatusResponse.FromString,
                 _registered_method=True)
+        self.ListProviders = channel.unary_unary(
+                '/skyroute.token.v1.TokenService/ListProviders',
+                request_serializer=skyroute_dot_token_dot_v1_dot_token__service__pb2.ListProvidersRequest.SerializeToString,
+                response_deserializer=skyroute_dot_token_dot_v1_dot_token__service__pb2.ListProvidersResponse.FromString,
+                _registered_method=True)
         self.WatchToken = channel.unary_stream(
                 '/skyroute.token.v1.TokenService/WatchToken',
                 request_serializer=skyroute_dot_token_dot_v1_dot_token__service__pb2.WatchTokenRequest.SerializeToString,
@@ -126,6 +131,14 @@ class TokenServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListProviders(self, request, context):
+        """The providers this caller may use: configured here and in the caller's
+        allow-list, sorted by name. Lets a client default to the only one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def WatchToken(self, request, context):
         """Streams the current token, then every new generation, so callers can hold
         the token in memory with bounded staleness. The server also re-sends the
@@ -187,6 +200,11 @@ def add_TokenServiceServicer_to_server(servicer, server):
                     servicer.GetTokenStatus,
                     request_deserializer=skyroute_dot_token_dot_v1_dot_token__service__pb2.GetTokenStatusRequest.FromString,
                     response_serializer=skyroute_dot_token_dot_v1_dot_token__service__pb2.GetTokenStatusResponse.SerializeToString,
+            ),
+            'ListProviders': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListProviders,
+                    request_deserializer=skyroute_dot_token_dot_v1_dot_token__service__pb2.ListProvidersRequest.FromString,
+                    response_serializer=skyroute_dot_token_dot_v1_dot_token__service__pb2.ListProvidersResponse.SerializeToString,
             ),
             'WatchToken': grpc.unary_stream_rpc_method_handler(
                     servicer.WatchToken,
@@ -305,6 +323,33 @@ class TokenService:
             '/skyroute.token.v1.TokenService/GetTokenStatus',
             skyroute_dot_token_dot_v1_dot_token__service__pb2.GetTokenStatusRequest.SerializeToString,
             skyroute_dot_token_dot_v1_dot_token__service__pb2.GetTokenStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListProviders(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skyroute.token.v1.TokenService/ListProviders',
+            skyroute_dot_token_dot_v1_dot_token__service__pb2.ListProvidersRequest.SerializeToString,
+            skyroute_dot_token_dot_v1_dot_token__service__pb2.ListProvidersResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,101 @@
+"""A validated hotel search (destination resolved) and its canonical form.
+
+Two requests that mean the same search (a city by code or by name, amenities in another
+order, an explicit default) have the same ``canonical()`` text, so they share one cache
+entry and accept each other's page tokens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+from services.providers.hotels import HotelQuery as SupplierQuery
+
+
+class HotelSort(StrEnum):
+    PRICE = "price"
+    STARS = "stars"
+    DISTANCE = "distance"
+    RATING = "rating"
+
+
+@dataclass(frozen=True, slots=True)
+class HotelQuery:
+    check_in: date
+    check_out: date
+    adults: int
+    rooms: int
+    child_ages: tuple[int, ...] = ()
+    # A city (code) or a point.
+    city_code: str = ""
+    latitude: float | None = None
+    longitude: float | None = None
+    radius_km: int = 5
+    currency: str = ""
+    # Filters; a price cap only matches offers priced in its currency.
+    max_night_cents: int | None = None
+    max_night_currency: str = ""
+    max_total_cents: int | None = None
+    max_total_currency: str = ""
+    min_stars: int = 0
+    amenities: tuple[str, ...] = ()
+    refundable_only: bool = False
+    boards: tuple[str, ...] = ()  # supplier board types; empty: any
+    sort: HotelSort = HotelSort.PRICE
+
+    @property
+    def nights(self) -> int:
+        return (self.check_out - self.check_in).days
+
+    def canonical(self) -> str:
+        return json.dumps(
+            [
+                "hotels",
+                1,
+                self.city_code,
+                self.latitude,
+                self.longitude,
+                self.radius_km,
+                self.check_in.isoformat(),
+                self.check_out.isoformat(),
+                self.adults,
+                list(self.child_ages),
+                self.rooms,
+                self.currency,
+                self.max_night_cents,
+                self.max_night_currency,
+                self.max_total_cents,
+                self.max_total_currency,
+                self.min_stars,
+                list(self.amenities),
+                self.refundable_only,
+                list(self.boards),
+                self.sort.value,
+            ],
+            separators=(",", ":"),
+        )
+
+    def digest(self) -> str:
+        return hashlib.sha256(self.canonical().encode()).hexdigest()
+
+    def supplier_query(self) -> SupplierQuery:
+        """What the supplier is asked: the stay, and the narrowing it can apply."""
+        return SupplierQuery(
+            check_in=self.check_in,
+            check_out=self.check_out,
+            adults=self.adults,
+            rooms=self.rooms,
+            child_ages=self.child_ages,
+            city_code=self.city_code,
+            latitude=self.latitude,
+            longitude=self.longitude,
+            radius_km=self.radius_km,
+            currency=self.currency,
+            stars=tuple(range(self.min_stars, 6)) if self.min_stars > 1 else (),
+            amenities=self.amenities,
+            board_type=self.boards[0] if len(self.boards) == 1 else "",
+        )

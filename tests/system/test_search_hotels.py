@@ -1,0 +1,388 @@
+"""Hotel search with the whole stack as processes: the stand-in (hotel supplier with its
+own login), two token replicas holding the supplier's token through the password grant
+(rotating refresh tokens), two search replicas sharing Redis and PostgreSQL.
+
+Search, filters, sorts and pagination; GetHotelOffer and PriceHotelOffer (a changed
+price is reported, never applied silently; a sold-out offer is not available); a revoked
+supplier token costs one refresh and the searches succeed; a supplier that is down is
+UNAVAILABLE; N concurrent identical searches on both replicas cost one supplier search.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import grpc
+import pytest
+
+from search_service.pricing import money_cents
+from services.generated.skyroute.common.v1 import money_pb2
+from services.generated.skyroute.search.v1 import search_service_pb2 as pb
+from services.generated.skyroute.search.v1 import search_service_pb2_grpc as pb_grpc
+from services.redis_client import sync_client
+from skyroute_cli.__main__ import main as cli_main
+from tests.utils.search_cluster import SearchCluster, error_details, seeded_database
+from tests.utils.sim import Sim, new_clients
+from tests.utils.token_cluster import CALLERS, TokenCluster
+
+CHECK_IN = datetime.now(UTC).date() + timedelta(days=30)
+HOTEL_ID, HOTEL_SECRET = f"hotel-{secrets.token_hex(3)}", secrets.token_urlsafe(24)
+USER, PASSWORD = "skyroute-ops", secrets.token_urlsafe(18)
+
+
+class HotelStack:
+    def __init__(self, workdir: Path, database_url: str, redis_url: str) -> None:
+        self.prefix = f"skyroute-test-{secrets.token_hex(6)}"
+        self.redis_url = redis_url
+        self.sim = Sim(
+            workdir,
+            new_clients(),
+            hotel_clients={HOTEL_ID: HOTEL_SECRET},
+            hotel_users={USER: PASSWORD},
+        ).start()
+        callers = {**CALLERS, "search": [*CALLERS["search"], "hotel"]}
+        self.tokens = TokenCluster(
+            workdir,
+            self.sim,
+            redis_url,
+            self.prefix,
+            2,
+            env={
+                "TOKEN_PROVIDERS": "amadeus,other,hotel",
+                "TOKEN_CALLERS": json.dumps(callers),
+                "PROVIDER_HOTEL_TOKEN_URL": self.sim.hotel_token_url,
+                "PROVIDER_HOTEL_CLIENT_ID": HOTEL_ID,
+                "PROVIDER_HOTEL_CLIENT_SECRET": HOTEL_SECRET,
+                "PROVIDER_HOTEL_GRANT": "password",
+                "PROVIDER_HOTEL_USERNAME": USER,
+                "PROVIDER_HOTEL_PASSWORD": PASSWORD,
+            },
+        ).start()
+        self.tokens.secrets += [HOTEL_SECRET, PASSWORD]
+        self.search = SearchCluster(
+            workdir,
+            database_url,
+            redis_url,
+            self.prefix,
+            2,
+            self.tokens,
+            env={
+                "PROVIDER_ENABLED": "false",
+                "SEARCH_HOTEL_PROVIDER": "hotel",
+                "PROVIDER_HOTEL_BASE_URL": self.sim.base_url,
+            },
+        ).start()
+
+    def flush_cache(self) -> None:
+        client = sync_client(self.redis_url)
+        try:
+            keys = list(client.scan_iter(match=f"{self.prefix}:search:*", count=1000))
+            if keys:
+                client.delete(*keys)
+        finally:
+            client.close()
+
+    def stop(self) -> None:
+        self.search.stop()
+        self.tokens.stop()
+        self.sim.stop()
+        client = sync_client(self.redis_url)
+        try:
+            keys = list(client.scan_iter(match=f"{self.prefix}:*", count=1000))
+            if keys:
+                client.delete(*keys)
+        finally:
+            client.close()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[HotelStack]:
+    with seeded_database() as database:
+        stack = HotelStack(tmp_path_factory.mktemp("hotel-stack"), database, redis_url)
+        try:
+            yield stack
+            stack.search.stop()
+            logs = stack.search.logs()
+            leaked = [
+                t["access_token"][:4] for t in stack.sim.tokens() if t["access_token"] in logs
+            ]
+            assert not leaked, f"tokens in search logs: {leaked}"
+            assert PASSWORD not in logs and HOTEL_SECRET not in logs
+            stack.tokens.assert_no_secrets_in_logs()
+        finally:
+            stack.stop()
+
+
+@pytest.fixture
+def fresh(stack: HotelStack) -> HotelStack:
+    stack.flush_cache()
+    stack.sim._call("POST", "/_sim/reset")
+    return stack
+
+
+def hotels_query(days: int = 0, nights: int = 3, **fields: object) -> pb.SearchHotelsRequest:
+    check_in = CHECK_IN + timedelta(days=days)
+    request = pb.SearchHotelsRequest(
+        destination=pb.HotelDestination(code="PAR"),
+        check_in_date=check_in.isoformat(),
+        check_out_date=(check_in + timedelta(days=nights)).isoformat(),
+        rooms=[pb.RoomOccupancy(adults=2)],
+        page_size=100,
+    )
+    for name, value in fields.items():
+        if isinstance(value, list):
+            del getattr(request, name)[:]
+            getattr(request, name).extend(value)
+        elif hasattr(value, "DESCRIPTOR"):
+            getattr(request, name).CopyFrom(value)
+        else:
+            setattr(request, name, value)
+    return request
+
+
+async def _search(
+    stub: pb_grpc.SearchServiceStub, request: pb.SearchHotelsRequest
+) -> pb.SearchHotelsResponse:
+    response: pb.SearchHotelsResponse = await stub.SearchHotels(request, timeout=20)
+    return response
+
+
+async def test_search_filter_sort_and_paginate(fresh: HotelStack) -> None:
+    channel = fresh.search.channel()
+    stub = pb_grpc.SearchServiceStub(channel)
+    try:
+        full = await _search(stub, hotels_query())
+        assert full.total_size == len(full.hotels) >= 5
+        cheapest = [money_cents(h.offers[0].total_price) for h in full.hotels]
+        assert cheapest == sorted(cheapest)
+        assert all(h.hotel.provider == "hotel" and h.hotel.city_code == "PAR" for h in full.hotels)
+        for result in full.hotels:
+            totals = [money_cents(o.total_price) for o in result.offers]
+            assert totals == sorted(totals)
+            assert all(o.nights == 3 and o.rooms == 1 for o in result.offers)
+
+        # The same search by name shares the results (and the page tokens).
+        by_name = await _search(stub, hotels_query(destination=pb.HotelDestination(name="paris")))
+        assert [h.hotel.hotel_id for h in by_name.hotels] == [h.hotel.hotel_id for h in full.hotels]
+
+        # Pages of 3 through both replicas: every hotel once, in order.
+        seen: list[str] = []
+        token = ""
+        while True:
+            page = await _search(stub, hotels_query(page_size=3, page_token=token))
+            seen += [h.hotel.hotel_id for h in page.hotels]
+            token = page.next_page_token
+            if not token:
+                break
+        assert seen == [h.hotel.hotel_id for h in full.hotels]
+        # A token is bound to its query.
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            page = await _search(stub, hotels_query(page_size=3))
+            await _search(stub, hotels_query(days=1, page_token=page.next_page_token))
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert error_details(caught.value)[0] == ["page_token"]
+
+        filters = pb.HotelFilters(
+            min_stars=4, refundable_only=True, board_types=[pb.BOARD_TYPE_BREAKFAST]
+        )
+        narrowed = await _search(stub, hotels_query(filters=filters))
+        assert 0 < len(narrowed.hotels) < len(full.hotels)
+        for result in narrowed.hotels:
+            assert result.hotel.stars >= 4
+            assert all(
+                o.refundable
+                and o.board_type == pb.BOARD_TYPE_BREAKFAST
+                and o.HasField("cancellation_deadline")
+                for o in result.offers
+            )
+        currency = full.hotels[0].offers[0].total_price.currency_code
+        cap_cents = sorted(money_cents(h.offers[0].price_per_night) for h in full.hotels)[2]
+        cap = money_pb2.Money(
+            currency_code=currency, units=cap_cents // 100, nanos=cap_cents % 100 * 10_000_000
+        )
+        capped = await _search(stub, hotels_query(filters=pb.HotelFilters(max_price_per_night=cap)))
+        assert 3 <= len(capped.hotels) < len(full.hotels)
+        assert all(
+            money_cents(o.price_per_night) <= cap_cents for h in capped.hotels for o in h.offers
+        )
+
+        by_stars = await _search(stub, hotels_query(sort_order=pb.HOTEL_SORT_ORDER_STARS))
+        stars = [h.hotel.stars for h in by_stars.hotels]
+        assert stars == sorted(stars, reverse=True) and len(set(stars)) > 1
+        by_distance = await _search(stub, hotels_query(sort_order=pb.HOTEL_SORT_ORDER_DISTANCE))
+        distances = [h.hotel.distance_km for h in by_distance.hotels]
+        assert distances == sorted(distances)
+        by_rating = await _search(stub, hotels_query(sort_order=pb.HOTEL_SORT_ORDER_RATING))
+        ratings = [h.hotel.guest_rating for h in by_rating.hotels]
+        assert ratings == sorted(ratings, reverse=True) and ratings[0] > 0
+    finally:
+        await channel.close()
+
+
+@pytest.mark.redis_backends
+async def test_price_recheck_reports_a_changed_price(fresh: HotelStack) -> None:
+    channel = fresh.search.channel()
+    stub = pb_grpc.SearchServiceStub(channel)
+    try:
+        found = await _search(stub, hotels_query(days=2))
+        offer = found.hotels[0].offers[0]
+        got = await stub.GetHotelOffer(pb.GetHotelOfferRequest(offer_id=offer.offer_id), timeout=10)
+        assert got.offer == offer and got.hotel.hotel_id == found.hotels[0].hotel.hotel_id
+
+        same = await stub.PriceHotelOffer(
+            pb.PriceHotelOfferRequest(offer_id=offer.offer_id), timeout=10
+        )
+        assert same.available and not same.price_changed
+        assert same.current_total_price == offer.total_price
+        now = datetime.now(UTC).timestamp()
+        assert now < same.price_guarantee_expire_time.seconds <= now + 901
+        assert json.loads(same.provider_offer_json)["id"]
+
+        fresh.sim.hotel_price_change(25)
+        changed = await stub.PriceHotelOffer(
+            pb.PriceHotelOfferRequest(offer_id=offer.offer_id), timeout=10
+        )
+        assert changed.available and changed.price_changed
+        assert changed.original_total_price == offer.total_price
+        assert money_cents(changed.current_total_price) > money_cents(offer.total_price)
+        assert changed.offer.total_price == changed.current_total_price
+        assert changed.offer.offer_id != offer.offer_id
+        # The new id is quoted at the new price, unchanged on a second recheck.
+        again = await stub.PriceHotelOffer(
+            pb.PriceHotelOfferRequest(offer_id=changed.offer.offer_id), timeout=10
+        )
+        assert not again.price_changed
+
+        fresh.sim.hotel_sold_out(
+            offer.hotel_id, offer.room_type, offer.check_in_date, offer.check_out_date
+        )
+        gone = await stub.PriceHotelOffer(
+            pb.PriceHotelOfferRequest(offer_id=changed.offer.offer_id), timeout=10
+        )
+        assert not gone.available and not gone.HasField("price_guarantee_expire_time")
+
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.GetHotelOffer(pb.GetHotelOfferRequest(offer_id="not-an-id"), timeout=10)
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    finally:
+        await channel.close()
+
+
+@pytest.mark.parametrize(
+    ("fields", "violation"),
+    [
+        ({"check_out_date": CHECK_IN.isoformat()}, "check_out_date"),
+        ({"check_out_date": (CHECK_IN + timedelta(days=31)).isoformat()}, "check_out_date"),
+        ({"check_in_date": "2020-01-01", "check_out_date": "2020-01-03"}, "check_in_date"),
+        ({"rooms": [pb.RoomOccupancy(adults=1)] * 10}, "rooms"),
+        (
+            {"rooms": [pb.RoomOccupancy(adults=2, children_ages=[4, 18])]},
+            "rooms[0].children_ages[1]",
+        ),
+        ({"destination": pb.HotelDestination(code="XXX")}, "destination.code"),
+        ({"destination": pb.HotelDestination(name="Atlantis")}, "destination.name"),
+    ],
+)
+async def test_validation_names_the_field(
+    stack: HotelStack, fields: dict[str, object], violation: str
+) -> None:
+    channel = stack.search.channel()
+    stub = pb_grpc.SearchServiceStub(channel)
+    try:
+        merged = hotels_query(**fields)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.SearchHotels(merged, timeout=10)
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert violation in error_details(caught.value)[0]
+    finally:
+        await channel.close()
+
+
+async def test_revoked_supplier_token_one_refresh_then_searches_work(fresh: HotelStack) -> None:
+    stack = fresh
+    pairs = [grpc.aio.insecure_channel(a) for a in stack.search.addresses]
+    stubs = [pb_grpc.SearchServiceStub(c) for c in pairs]
+    try:
+        for i, stub in enumerate(stubs):  # both replicas hold and use the current token
+            await _search(stub, hotels_query(days=10 + i))
+        issued = stack.sim.issued(HOTEL_ID)
+        assert stack.sim.revoke(HOTEL_ID) >= 1
+        results = await asyncio.gather(
+            *(_search(stub, hotels_query(days=20 + i)) for i, stub in enumerate(stubs * 3))
+        )
+        assert all(r.hotels for r in results)
+        assert stack.sim.issued(HOTEL_ID) == issued + 1
+    finally:
+        for channel in pairs:
+            await channel.close()
+
+
+async def test_supplier_down_is_unavailable_and_not_cached(fresh: HotelStack) -> None:
+    channel = fresh.search.channel()
+    stub = pb_grpc.SearchServiceStub(channel)
+    try:
+        await _search(stub, hotels_query(days=5))  # destination known: the lookup is cached
+        fresh.sim.fail_api(1000, 503)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await _search(stub, hotels_query(days=6))
+        assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert error_details(caught.value)[1] == "PROVIDER_UNAVAILABLE"
+        fresh.sim.fail_api(0)
+        assert (await _search(stub, hotels_query(days=6))).hotels
+    finally:
+        await channel.close()
+
+
+@pytest.mark.redis_backends
+async def test_identical_searches_on_two_replicas_cost_one_supplier_search(
+    fresh: HotelStack,
+) -> None:
+    stack = fresh
+    pairs = [grpc.aio.insecure_channel(a) for a in stack.search.addresses]
+    stubs = [pb_grpc.SearchServiceStub(c) for c in pairs]
+    try:
+        # Both replicas know the city already (a per-replica lookup).
+        for stub in stubs:
+            await _search(stub, hotels_query(days=3, nights=1))
+        before = stack.sim.hotel_stats()
+        request = hotels_query(days=7, nights=2)
+        responses = await asyncio.gather(*(_search(stubs[i % 2], request) for i in range(24)))
+        after = stack.sim.hotel_stats()
+        assert after["hotel_offer_searches"] - before["hotel_offer_searches"] == 1
+        assert after["hotel_lists"] - before["hotel_lists"] == 1
+        assert all(r == responses[0] for r in responses) and responses[0].hotels
+    finally:
+        for channel in pairs:
+            await channel.close()
+
+
+def test_cli_hotels_search_and_price(stack: HotelStack, capsys: pytest.CaptureFixture[str]) -> None:
+    env = {"SEARCH_SERVICE_ADDRESSES": ",".join(stack.search.addresses)}
+    code = cli_main(
+        [
+            "hotels", "search", "--city-name", "London", "--check-in", "+35", "--check-out",
+            "+37", "--adults", "2", "--min-stars", "3", "--sort", "rating", "--page-size", "2",
+        ],
+        env,
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0, out
+    lines = out.splitlines()
+    assert lines[1].split() == ["TOTAL", "PER", "NIGHT", "ROOM", "BOARD", "CANCELLATION"]
+    [next_page] = [line for line in lines if line.startswith("next page: ")]
+    assert next_page.split()[-2] == "--page-token" and "hotels search" in next_page
+    offer_id = next(line.split()[-1] for line in lines if line.startswith("    offer "))
+    assert lines[-1].endswith(f" hotels price {offer_id}")  # the hint to price it
+    assert cli_main(["hotels", "price", offer_id], env) == 0
+    priced = capsys.readouterr().out
+    assert "(unchanged)" in priced and "\n    offer to book " in priced
+    code = cli_main(
+        ["hotels", "search", "--city", "PAR", "--check-in", "+3", "--check-out", "+40"], env
+    )
+    err = capsys.readouterr().err
+    assert code == 1 and err.startswith("error: check_out_date: ") and len(err.splitlines()) == 1
