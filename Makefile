@@ -5,6 +5,7 @@ VENV := .venv
 VENV_PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 RUN_ARGS ?=
+BENCH_ARGS ?=
 
 # The stamp name carries the hash of both requirements files (requirements-dev.txt
 # includes requirements.txt), so `make venv` reinstalls exactly when the pins change and
@@ -21,7 +22,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
 .PHONY: help venv proto check-proto lint format services-up test run bench bench-token migrate seed \
-	bench-search bench-booking bench-account bench-tracking dev-token \
+	bench-search bench-booking bench-scale bench-account bench-tracking dev-token \
 	compose-secrets compose-check clean
 
 help: ## List the targets
@@ -117,6 +118,9 @@ bench-search: venv services-up ## Benchmark the search service (seeds a scratch 
 
 bench-booking: venv services-up ## Benchmark the booking service, direct and via PgBouncer (checks no oversell)
 	$(VENV_PY) -m benchmarks.booking_bench --pgbouncer
+
+bench-scale: venv services-up ## Cost as the work grows: search/booking/token curves, plotted to docs/ (~20 min)
+	$(VENV_PY) -m benchmarks.cost_curves $(BENCH_ARGS)
 
 bench-account: venv services-up ## Benchmark the account service (hash cost, logins/s, refresh/s, revocation check)
 	$(VENV_PY) -m benchmarks.account_bench --write

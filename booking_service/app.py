@@ -30,6 +30,7 @@ from booking_service.settings import (
     BookingServiceSettings,
     ProviderOrderSettings,
 )
+from booking_service.status_counts import BookingCounts
 from booking_service.store.repository import BookingStore
 from services.clients.token_client import TokenClient
 from services.config import ConfigError
@@ -87,12 +88,6 @@ async def check_schema(engine: AsyncEngine) -> None:
         )
 
 
-BOOKING_COUNTS = (
-    "SELECT status, count(*) AS n FROM bookings"
-    " WHERE status IN ('HELD', 'CONFIRMED') GROUP BY status"
-)
-
-
 def adapter_config(settings: ProviderOrderSettings) -> ProviderConfig:
     return ProviderConfig(
         name=settings.name,
@@ -122,12 +117,12 @@ class BookingApp:
             redactor.add(settings.jwt.secret)
         if settings.database.url.password:
             redactor.add(settings.database.url.password)
-        # Redis for the providers' shared rate budgets and the revoked sessions.
+        # Redis for the providers' shared rate budgets, the revoked sessions and the
+        # fleet's one count of confirmed bookings (status_counts.py).
         limited = [p for p in settings.providers if p.rate_budget.enabled]
-        needs_redis = bool(limited) or settings.jwt.session_revocation
-        self._redis = create_redis(settings.redis) if needs_redis else None
+        self._redis = create_redis(settings.redis)
         self.revocations: RevocationCache | None = None
-        if self._redis is not None and settings.jwt.session_revocation:
+        if settings.jwt.session_revocation:
             self.revocations = RevocationCache(
                 self._redis, settings.redis.key_prefix, settings.revocation
             )
@@ -151,8 +146,15 @@ class BookingApp:
             )
         self._session: aiohttp.ClientSession | None = None
         self.ordering: ProviderOrdering | None = None
+        # The fleet's one count of confirmed bookings (status_counts.py).
+        self.counts = BookingCounts(
+            self._database.pool,
+            self._redis,
+            settings.redis.key_prefix,
+            settings.server.replica_id,
+        )
         self.budgets: dict[str, RateBudget] = {}
-        if self._redis is not None and limited:
+        if limited:
             budget_metrics = RateBudgetMetrics(registry)
             self.budgets = {
                 p.name: RateBudget(
@@ -229,8 +231,8 @@ class BookingApp:
             await self._tokens.close()
         if self._session is not None:
             await self._session.close()
-        if self._redis is not None:
-            await self._redis.aclose()
+        await self.counts.close()
+        await self._redis.aclose()
         await self._database.close()
 
     async def status(self) -> dict[str, Any]:
@@ -243,8 +245,7 @@ class BookingApp:
             dependencies["token service"] = await probe(self._tokens.status(name))
         bookings: dict[str, int] = {}
         with contextlib.suppress(Exception):  # the dependency shows as down above
-            rows = await asyncio.wait_for(pool.fetch(BOOKING_COUNTS), 1.0)
-            bookings = {row["status"]: row["n"] for row in rows}
+            bookings = await asyncio.wait_for(self.counts.read(), 1.0)
         return {
             "rate_budget": {name: await budget.status() for name, budget in self.budgets.items()}
             or "off",
