@@ -511,10 +511,13 @@ class Packages:
                 cancelled = await tx.load(booking.id)
             if won and cancelled.provider is not None and self._ordering is not None:
                 await self._ordering.cancel_now(cancelled)
-            if not won and cancelled.status in (BookingStatus.HELD, BookingStatus.CONFIRMED):
-                # HELD past its hold: the sweeper expires it (seats back) shortly.
-                await self._hotels.release(booking.id, fence)
-                return Step.WAITING
+            if not won and cancelled.status == BookingStatus.HELD:
+                # HELD past its hold: expired now (seats back), as the sweeper would.
+                await self._store.expire_due(self._config.batch_size)
+                current = await self._store.load(booking.id)
+                if current is None or current.status == BookingStatus.HELD:
+                    await self._hotels.release(booking.id, fence)
+                    return Step.WAITING
         if not await self._hotels.set_state(booking.id, fence, PackageState.FAILED, reason):
             return Step.LOST
         if self._metrics is not None:
