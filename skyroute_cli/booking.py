@@ -172,6 +172,16 @@ def booking_lines(b: pb.Booking) -> list[str]:
         for s in offer.segments
     ]
     lines += ["  " + row for row in columns(segments)]
+    for stay in b.hotel_stays:
+        lines.append(
+            f"  hotel {stay.hotel_name} ({stay.city_code}) {stay.check_in_date}→"
+            f"{stay.check_out_date}  {stay.rooms} room(s) {stay.room_type} "
+            f"{stay.board_type.lower().replace('_', '-')}  {money_text(stay.price)}  "
+            + ("refundable" if stay.refundable else "non-refundable")
+            + (f"  confirmation {stay.confirmation_number}" if stay.confirmation_number else "")
+        )
+    if b.package_state == pb.PACKAGE_STATE_FAILED:
+        lines.append(f"  not confirmed: {b.failure_reason} (nothing booked)")
     people = [
         [
             f"{p.given_name} {p.family_name}",
@@ -191,6 +201,11 @@ def booking_lines(b: pb.Booking) -> list[str]:
         lines.append(f"  payment {b.payment_reference}")
     if b.status == pb.BOOKING_STATUS_CANCELLED:
         lines.append(f"  refund {money_text(b.refund_amount)}")
+        if len(b.item_refunds) > 1:
+            lines.append(
+                "  refund by item: "
+                + ", ".join(f"{r.item} {money_text(r.amount)}" for r in b.item_refunds)
+            )
     lines.append(f"  request id {b.request_id}")
     return lines
 
@@ -241,8 +256,11 @@ def warn_on_types(specs: list[PassengerSpec], booking: pb.Booking) -> None:
 async def booking_create(
     stub: pb_grpc.BookingServiceStub, call: CallOptions, args: argparse.Namespace
 ) -> None:
+    if not args.offers and not args.hotel_offer:
+        raise UsageError("give at least one --offer or a --hotel-offer")
     request = pb.CreateBookingRequest(
         offer_ids=args.offers,
+        hotel_offer_id=args.hotel_offer,
         passengers=[p.passenger for p in args.passengers],
         contact=pb.Contact(email=args.email, phone=args.phone or ""),
         # The idempotency key: a retry with the same one returns the same booking.
@@ -478,9 +496,16 @@ def add_parsers(groups: Any) -> None:
         "--offer",
         dest="offers",
         action="append",
-        required=True,
+        default=[],
         metavar="OFFER_ID",
-        help="offer id from search (repeat for several)",
+        help="flight offer id from search (repeat for several)",
+    )
+    create.add_argument(
+        "--hotel-offer",
+        metavar="HOTEL_OFFER_ID",
+        default="",
+        help="hotel offer id from `hotels search` / `hotels price`: a hotel stay; with "
+        "--offer, a package (flights and hotel, confirmed all or none)",
     )
     create.add_argument(
         "--passenger",

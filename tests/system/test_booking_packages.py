@@ -42,6 +42,7 @@ from services.generated.skyroute.booking.v1 import booking_service_pb2_grpc as p
 from services.generated.skyroute.common.v1 import money_pb2
 from services.generated.skyroute.search.v1 import search_service_pb2 as spb
 from services.generated.skyroute.search.v1 import search_service_pb2_grpc as spb_grpc
+from skyroute_cli.__main__ import main as cli_main
 from tests.utils.booking_cluster import (
     BookingCluster,
     bearer,
@@ -654,3 +655,39 @@ async def test_validation_names_the_field(
         await clients.a.CreateBooking(request, metadata=clients.user, timeout=20)
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT, error.value.details()
     assert field in violations(error.value), error.value.details()
+
+
+# -- the CLI ----------------------------------------------------------------------------
+
+
+async def test_cli_books_a_package(
+    stack: PackageStack, clients: Clients, capsys: pytest.CaptureFixture[str]
+) -> None:
+    found = await offers(clients, day=10)
+    env = {"BOOKING_SERVICE_ADDRESSES": ",".join(stack.booking.addresses)}
+    jwt = ("--jwt", stack.booking.token(f"cli-{secrets.token_hex(3)}"))
+    args = [
+        "booking", "create", *jwt, "--offer", found.flight.offer_id,
+        "--hotel-offer", found.hotel.offer_id,
+        "--passenger", "Alice Smith,1990-04-01,PASSPORT:X1234567:GB:2036-01-31",
+        "--email", "alice@example.com",
+    ]  # fmt: skip
+    code = await asyncio.to_thread(cli_main, args, env)
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "  hotel " in out and found.hotel.check_in_date in out
+    ref = out.split()[1]
+    code = await asyncio.to_thread(
+        cli_main, ["booking", "confirm", ref, *jwt, "--payment-token", "tok_visa"], env
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "CONFIRMED" in out and "confirmation " in out
+    (order,) = stack.hotel_orders(ref)
+    assert f"confirmation {order['reference']}" in out
+    code = await asyncio.to_thread(cli_main, [*args[:3], *args[7:]], env)
+    assert code == 2  # neither --offer nor --hotel-offer
+    assert "--hotel-offer" in capsys.readouterr().err
+    await asyncio.to_thread(cli_main, ["booking", "cancel", ref, *jwt], env)
+    assert "refund by item: flights " in capsys.readouterr().out
+    assert stack.hotel_orders(ref) == []
