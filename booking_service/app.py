@@ -209,7 +209,12 @@ class BookingApp:
             ordering=self.ordering,
             packages=self.packages,
         )
-        self.links = ItineraryLinks(self.store, self._tokens, settings.links)
+        self.links = ItineraryLinks(
+            self.store,
+            self._tokens,
+            settings.links,
+            details=self.packages.with_stay if self.packages is not None else None,
+        )
         self._servicer = BookingServicer(self.bookings, self.links)
         self._sweeper = HoldSweeper(
             self.store,

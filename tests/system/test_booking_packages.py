@@ -352,18 +352,23 @@ async def test_package_held_confirmed_read_and_cancelled_with_refund_per_item(
         assert error.value.code() == grpc.StatusCode.NOT_FOUND
     assert stack.hotel_orders(ref) == []
 
-    confirmed = (
-        await clients.a.ConfirmBooking(
-            pb.ConfirmBookingRequest(booking_reference=ref, payment_token="tok_visa"),
-            metadata=clients.user,
-            timeout=20,
-        )
-    ).booking
+    response = await clients.a.ConfirmBooking(
+        pb.ConfirmBookingRequest(booking_reference=ref, payment_token="tok_visa"),
+        metadata=clients.user,
+        timeout=20,
+    )
+    confirmed = response.booking
     assert confirmed.status == pb.BOOKING_STATUS_CONFIRMED
     assert confirmed.package_state == pb.PACKAGE_STATE_CONFIRMED
     assert all(p.ticket_number for p in confirmed.passengers)
     (order,) = stack.hotel_orders(ref)
     assert confirmed.hotel_stays[0].confirmation_number == order["reference"]
+    itinerary = await clients.b.GetItinerary(
+        pb.GetItineraryRequest(download_token=response.itinerary_link.download_token)
+    )
+    document = json.loads(itinerary.itinerary_json)
+    assert document["hotel"]["confirmation_number"] == order["reference"]
+    assert f"Confirmation {order['reference']}" in itinerary.itinerary_text
 
     # The other replica reads it, and a retry of the confirmation returns it.
     again = await clients.b.ConfirmBooking(
