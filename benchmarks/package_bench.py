@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import collections
 import json
+import os
 import secrets
 import statistics
 import sys
@@ -52,6 +53,23 @@ INVARIANTS = """
 SELECT b.reference, b.status, p.state, h.remark
 FROM booking_packages p JOIN bookings b ON b.id = p.booking_id
 JOIN booking_hotel_stays h ON h.booking_id = p.booking_id"""
+
+
+# Service -> its processes (for CPU seconds per package).
+cpu: dict[str, list[Any]] = {}
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds() -> dict[str, float]:
+    """CPU time (user + system) each service's processes used so far."""
+    used = {}
+    for name, processes in cpu.items():
+        total = 0.0
+        for process in processes:
+            fields = Path(f"/proc/{process.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / TICKS
+        used[name] = total
+    return used
 
 
 @contextmanager
@@ -127,6 +145,14 @@ def stack(
             ).start()
             started.append(booking)
             sim.config(api_latency_ms=latency_ms)
+            cpu.update(
+                {
+                    "stand-in": [sim.process],
+                    "token": [r.process for r in tokens.replicas],
+                    "search": list(search.processes),
+                    "booking": list(booking.processes),
+                }
+            )
             yield sim, search, booking, database_url
         finally:
             for service in reversed(started):
@@ -279,7 +305,12 @@ async def run(args: argparse.Namespace) -> int:
         flight, hotel = await offers(search, sim, database_url)
         await point(booking, flight, hotel, 2, 2.0)  # warm-up: tokens, connections
         for c in args.concurrency:
+            before = cpu_seconds()
             result = await point(booking, flight, hotel, c, args.seconds)
+            after = cpu_seconds()
+            result["cpu_ms"] = {
+                k: 1000 * (after[k] - before[k]) / max(result["packages"], 1) for k in after
+            }
             packages, doubles, half = await check(sim, database_url)
             result.update(
                 bound=c * bound_per_c, doubles=doubles, half_booked=half, checked=packages
@@ -292,6 +323,11 @@ async def run(args: argparse.Namespace) -> int:
                 f"p50 {result['p50_ms']:6.0f} ms  p99 {result['p99_ms']:6.0f} ms  "
                 f"errors {result['errors'] or 0}  double orders {doubles}  "
                 f"half-booked {half} of {packages}",
+                flush=True,
+            )
+            print(
+                "       CPU ms per package: "
+                + ", ".join(f"{k} {v:.1f}" for k, v in result["cpu_ms"].items()),
                 flush=True,
             )
     if args.markdown:

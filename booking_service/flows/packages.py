@@ -362,7 +362,7 @@ class Packages:
                 return outcome
             if isinstance(outcome, str):
                 return await self._fail(booking, stay, fence, outcome)
-            booking, stay, package = await self._load(booking_id)
+            # Step 4 is guarded by the booking's status in the database: no reload.
         elif stay.order_status != HotelOrderStatus.ORDERED:
             # Cancelled meanwhile (the booking was cancelled): nothing to confirm.
             return await self._fail(booking, stay, fence, BOOKING_CANCELLED)

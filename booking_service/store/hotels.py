@@ -60,7 +60,6 @@ class PackageRecord:
 
 
 _STAY_COLUMNS = tuple(f.name for f in fields(HotelStayRecord))
-_PACKAGE_COLUMNS = ", ".join(f.name for f in fields(PackageRecord))
 _NEW_STAY_COLUMNS = _STAY_COLUMNS[:18]  # up to order_status
 
 NONE = HotelOrderStatus.NONE.value
@@ -77,8 +76,14 @@ _INSERT_STAY = (
     f"({', '.join(f'${i + 1}' for i in range(len(_NEW_STAY_COLUMNS)))})"
 )
 _INSERT_PACKAGE = f"INSERT INTO booking_packages (booking_id, state) VALUES ($1, '{HELD}')"
-_STAYS = f"SELECT {', '.join(_STAY_COLUMNS)} FROM booking_hotel_stays WHERE booking_id = ANY($1)"
-_PACKAGES = f"SELECT {_PACKAGE_COLUMNS} FROM booking_packages WHERE booking_id = ANY($1)"
+# A booking's stay and package row together (written together, so both or neither).
+_PACKAGE_FIELDS = [f.name for f in fields(PackageRecord) if f.name != "booking_id"]
+_STAYS = (
+    f"SELECT {', '.join('h.' + c for c in _STAY_COLUMNS)}, "
+    f"{', '.join(f'p.{c} AS package_{c}' for c in _PACKAGE_FIELDS)} "
+    "FROM booking_hotel_stays h JOIN booking_packages p ON p.booking_id = h.booking_id "
+    "WHERE h.booking_id = ANY($1)"
+)
 
 # HELD -> CONFIRMING for a booking still held within its hold: the fence grows, the
 # lease starts, the payment is recorded. $1 id, $2 lease seconds, $3 payment ref, $4 hash.
@@ -200,13 +205,16 @@ class HotelStore:
         if not booking_ids:
             return {}, {}
         async with self._connection() as connection:
-            stays = await connection.fetch(_STAYS, list(booking_ids))
-            packages = (
-                await connection.fetch(_PACKAGES, [r["booking_id"] for r in stays]) if stays else []
-            )
+            rows = await connection.fetch(_STAYS, list(booking_ids))
         return (
-            {r["booking_id"]: _stay(r) for r in stays},
-            {r["booking_id"]: PackageRecord(**dict(r)) for r in packages},
+            {r["booking_id"]: _stay(r) for r in rows},
+            {
+                r["booking_id"]: PackageRecord(
+                    booking_id=r["booking_id"],
+                    **{name: r[f"package_{name}"] for name in _PACKAGE_FIELDS},
+                )
+                for r in rows
+            },
         )
 
     async def claim_confirm(
