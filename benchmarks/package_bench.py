@@ -138,7 +138,7 @@ def stack(
                     "BOOKING_HOTEL_PROVIDER": "hotel",
                     "PROVIDER_HOTEL_BASE_URL": sim.base_url,
                     "PROVIDER_HOTEL_TIMEOUT_SECONDS": "5",
-                    "BOOKING_PACKAGE_LEASE_SECONDS": "30",
+                    "BOOKING_PACKAGE_LEASE_SECONDS": "60",
                     "LOG_LEVEL": "WARNING",
                     "DB_POOL_SIZE": "20",
                 },

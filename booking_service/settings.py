@@ -300,7 +300,7 @@ class BookingPolicy:
         metadata=setting(
             "BOOKING_PACKAGE_LEASE_SECONDS",
             "package confirmation: how long a replica's claim lasts before another resumes it "
-            "(more than twice the hotel supplier's timeout)",
+            "(at least 4 x the hotel supplier's timeout + 10)",
             minimum=1.0,
         ),
     )
@@ -377,10 +377,11 @@ class BookingServiceSettings:
                     "BOOKING_HOTEL_PROVIDER needs the token service (TOKEN_SERVICE_ADDRESSES, "
                     "TOKEN_CALLER_KEY) and search (SEARCH_SERVICE_ADDRESSES)"
                 )
-            if policy.package_lease_seconds <= 2 * hotel.timeout_seconds:
+            if policy.package_lease_seconds < hotel.lease_seconds:
                 raise ConfigError(
-                    "BOOKING_PACKAGE_LEASE_SECONDS must be more than twice the hotel "
-                    "supplier's PROVIDER_TIMEOUT_SECONDS"
+                    f"BOOKING_PACKAGE_LEASE_SECONDS must be at least {hotel.lease_seconds:g} "
+                    "(4 x the hotel supplier's PROVIDER_TIMEOUT_SECONDS + 10): longer than "
+                    "a hotel order can take"
                 )
         if providers and tokens is None:
             raise ConfigError(

@@ -404,10 +404,13 @@ class Bookings:
                 payment_token, str(booking.total_price), booking.currency
             )
             try:
-                return await self._packages.confirm(booking, payment, token_digest)
+                confirmed = await self._packages.confirm(booking, payment, token_digest)
             except DomainError:
                 self._payments.void(payment)
                 raise
+            if confirmed.payment_reference != payment:  # a retry: the first one's stands
+                self._payments.void(payment)
+            return confirmed
         if booking.status != BookingStatus.HELD:
             return self._already(booking, token_digest)
         if booking.provider is None and not declined:

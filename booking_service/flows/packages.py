@@ -16,7 +16,9 @@ booked at the supplier until confirmation, which runs in steps:
    up by the remark, never created again: found -> ORDERED; not found -> fails; the
    lookup fails -> the lease is given up and a resumer settles it by lookup.
    A resumer finding ORDERING (its replica died mid-call) looks the order up the same
-   way; the lease is longer than a supplier call, so the dead replica's call is over.
+   way. The move to ORDERING restarts the owner's lease, which is longer than a create
+   can take (two calls on a 401, and the token service's), so by the time anyone else
+   may take the package up, the dead replica's call is over: one create per stay, ever.
 4. flights: the booking HELD -> CONFIRMED (tickets), in the existing guarded statement;
    if the hold ran out meanwhile (or the user cancelled), the package fails.
 5. CONFIRMED.
@@ -412,7 +414,7 @@ class Packages:
                 return HOTEL_NOT_BOOKED
             placed = found
         else:
-            if not await self._hotels.stay_ordering(booking.id, fence):
+            if not await self._hotels.stay_ordering(booking.id, fence, self._config.lease_seconds):
                 return Step.LOST
             request = HotelOrderRequest(
                 offer_id=stay.supplier_offer_id,

@@ -124,9 +124,16 @@ UPDATE booking_packages SET lease_until = now() WHERE booking_id = $1 AND fence 
 
 # The hotel order's steps, each under the package's fence.
 _FENCED = "EXISTS (SELECT 1 FROM booking_packages p WHERE p.booking_id = $1 AND p.fence = $2)"
+# Before the create: the owner's lease starts afresh (it outlasts the create: see
+# BookingPolicy.package_lease_seconds), and only one replica ever moves NONE -> ORDERING.
+# $3 lease seconds.
 _STAY_ORDERING = f"""
+WITH p AS (
+    UPDATE booking_packages SET lease_until = now() + make_interval(secs => $3::float8)
+    WHERE booking_id = $1 AND fence = $2
+    RETURNING booking_id)
 UPDATE booking_hotel_stays SET order_status = '{ORDERING}'
-WHERE booking_id = $1 AND order_status = '{NONE}' AND {_FENCED}
+WHERE booking_id = $1 AND order_status = '{NONE}' AND EXISTS (SELECT 1 FROM p)
 RETURNING booking_id"""
 _STAY_ORDERED = f"""
 UPDATE booking_hotel_stays
@@ -247,9 +254,10 @@ class HotelStore:
         async with self._connection() as connection:
             await connection.execute(_RELEASE, booking_id, fence)
 
-    async def stay_ordering(self, booking_id: int, fence: int) -> bool:
+    async def stay_ordering(self, booking_id: int, fence: int, lease: float) -> bool:
         async with self._connection() as connection:
-            return await connection.fetchval(_STAY_ORDERING, booking_id, fence) is not None
+            done = await connection.fetchval(_STAY_ORDERING, booking_id, fence, lease)
+        return done is not None
 
     async def stay_ordered(
         self, booking_id: int, fence: int, order_id: str, confirmation: str

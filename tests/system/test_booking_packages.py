@@ -58,7 +58,7 @@ from tests.utils.token_cluster import CALLERS, TokenCluster
 TOMORROW = datetime.now(UTC).date() + timedelta(days=1)
 HOTEL_ID, HOTEL_SECRET = f"hotel-{secrets.token_hex(3)}", secrets.token_urlsafe(24)
 USER, PASSWORD = "skyroute-ops", secrets.token_urlsafe(18)
-LEASE_SECONDS = 6.0
+LEASE_SECONDS = 15.0  # 4 x the hotel timeout + 10, the least allowed
 
 
 class PackageStack:
@@ -119,7 +119,7 @@ class PackageStack:
                 **token_service_env(self.tokens),
                 "BOOKING_HOTEL_PROVIDER": "hotel",
                 "PROVIDER_HOTEL_BASE_URL": self.sim.base_url,
-                "PROVIDER_HOTEL_TIMEOUT_SECONDS": "2.5",
+                "PROVIDER_HOTEL_TIMEOUT_SECONDS": "1.25",
                 "BOOKING_PACKAGE_LEASE_SECONDS": str(LEASE_SECONDS),
                 "BOOKING_SWEEP_INTERVAL_SECONDS": "0.3",
             },

@@ -25,8 +25,11 @@ from booking_service.pricing import offer_refs
 from booking_service.pricing.checker import Amount
 from booking_service.pricing.hotels import PricedHotel
 from booking_service.pricing.passengers import Party
+from booking_service.settings import BookingServiceSettings
+from services.config import ConfigError
 from services.errors import FailedPreconditionError, ValidationError
 from tests.unit.booking_service.test_booking_plan import offer, traveller, valid
+from tests.unit.booking_service.test_booking_provider_units import BASE_ENV, TOKENS
 
 TODAY = date(2026, 6, 1)
 DOC = DocumentInput("PASSPORT", "X1234567", "GB", "2030-01-01")
@@ -135,3 +138,46 @@ def test_cancellation_policy_of_a_stay() -> None:
     assert hotel_refund(stay, False, before) == 0  # a hold was not charged
     not_refundable = replace(stay, refundable=False, cancellation_deadline=None)
     assert hotel_refund(not_refundable, True, before) == 0
+
+
+HOTEL_ENV = {
+    **BASE_ENV,
+    **TOKENS,
+    "SEARCH_SERVICE_ADDRESSES": "127.0.0.1:3",
+    "BOOKING_HOTEL_PROVIDER": "hotel",
+    "PROVIDER_HOTEL_BASE_URL": "http://sim:8081/",
+}
+
+
+def test_hotel_supplier_settings() -> None:
+    assert BookingServiceSettings.from_env(BASE_ENV).hotel is None
+    hotel = BookingServiceSettings.from_env(
+        {**HOTEL_ENV, "PROVIDER_HOTEL_TIMEOUT_SECONDS": "2", "PROVIDER_TIMEOUT_SECONDS": "9"}
+    ).hotel
+    assert hotel is not None
+    assert (hotel.name, hotel.base_url, hotel.kind) == (
+        "hotel",
+        "http://sim:8081",
+        "amadeus_hotels",
+    )
+    assert hotel.timeout_seconds == 2.0 and hotel.lookup_url == "http://sim:8081"
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"PROVIDER_HOTEL_BASE_URL": ""}, "PROVIDER_HOTEL_BASE_URL"),
+        ({"PROVIDER_HOTEL_KIND": "amadeus"}, "PROVIDER_HOTEL_KIND"),
+        ({"SEARCH_SERVICE_ADDRESSES": ""}, "SEARCH_SERVICE_ADDRESSES"),
+        ({"TOKEN_SERVICE_ADDRESSES": ""}, "TOKEN_SERVICE_ADDRESSES"),
+        (
+            {"PROVIDER_HOTEL_TIMEOUT_SECONDS": "20", "BOOKING_PACKAGE_LEASE_SECONDS": "60"},
+            "BOOKING_PACKAGE_LEASE_SECONDS",
+        ),
+    ],
+)
+def test_bad_hotel_supplier_settings(changes: dict[str, str], message: str) -> None:
+    env = {k: v for k, v in {**HOTEL_ENV, **changes}.items() if v}
+    with pytest.raises(ConfigError) as err:
+        BookingServiceSettings.from_env(env)
+    assert message in str(err.value)
