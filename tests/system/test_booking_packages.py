@@ -48,8 +48,9 @@ from tests.utils.booking_cluster import (
     bearer,
     create_request,
     passenger,
+    provider_env,
     seats_available,
-    token_service_env,
+    sim_orders,
 )
 from tests.utils.search_cluster import SearchCluster, seeded_database
 from tests.utils.sim import Sim, new_clients
@@ -103,7 +104,6 @@ class PackageStack:
             1,
             self.tokens,
             env={
-                "PROVIDER_ENABLED": "false",
                 "SEARCH_HOTEL_PROVIDER": "hotel",
                 "PROVIDER_HOTEL_BASE_URL": self.sim.base_url,
             },
@@ -116,7 +116,7 @@ class PackageStack:
                 "BOOKING_PRICE_SOURCE": "search",
                 "SEARCH_SERVICE_ADDRESSES": ",".join(self.search.addresses),
                 "SEARCH_TIMEOUT_SECONDS": "10",
-                **token_service_env(self.tokens),
+                **provider_env(self.tokens),
                 "BOOKING_HOTEL_PROVIDER": "hotel",
                 "PROVIDER_HOTEL_BASE_URL": self.sim.base_url,
                 "PROVIDER_HOTEL_TIMEOUT_SECONDS": "1.25",
@@ -241,7 +241,9 @@ class Offers:
     check_in: date
 
 
-async def offers(clients: Clients, refundable: bool = True, day: int = 0) -> Offers:
+async def offers(
+    clients: Clients, refundable: bool = True, day: int = 0, source: int = spb.SOURCE_INVENTORY
+) -> Offers:
     """An inventory flight LHR-JFK and a hotel offer in New York from its arrival day
     (``day`` moves the stay by three days a step, so tests do not share a hotel night)."""
     for days in range(1, 8):
@@ -253,14 +255,15 @@ async def offers(clients: Clients, refundable: bool = True, day: int = 0) -> Off
                 passengers=spb.Passengers(adults=1),
                 cabin=spb.CABIN_ECONOMY,
                 page_size=100,
+                include_provider_offers=source == spb.SOURCE_PROVIDER,
             ),
             timeout=15,
         )
-        found = [i for i in response.itineraries if i.source == spb.SOURCE_INVENTORY]
+        found = [i for i in response.itineraries if i.source == source]
         if found:
             break
     else:
-        raise AssertionError("no inventory offers LHR-JFK")
+        raise AssertionError(f"no {spb.Source.Name(source)} offers LHR-JFK")
     flight = found[0]
     check_in = TOMORROW + timedelta(days=days + 1 + 3 * day)
     hotels = await clients.search.SearchHotels(
@@ -524,6 +527,39 @@ async def test_package_all_or_none_under_a_failure_at_every_step(
     assert booking.package_state == pb.PACKAGE_STATE_FAILED
     assert booking.failure_reason == expected
     assert not any(p.ticket_number for p in booking.passengers)
+
+
+async def test_package_with_provider_flights_all_or_none(
+    stack: PackageStack, clients: Clients
+) -> None:
+    """Flights at the upstream provider (its flight order is the hold) and a hotel: a
+    hotel failure at confirmation cancels the provider's flight order too; a package
+    that succeeds holds both, and its cancellation removes both."""
+    for attempt, fails in enumerate((True, False)):
+        found = await offers(clients, day=11 + attempt, source=spb.SOURCE_PROVIDER)
+        held = await create_package(clients, found)
+        ref = held.booking_reference
+        assert held.provider and len(sim_orders(stack.sim, ref)) == 1
+        if fails:
+            stack.sim.hotel_price_change(7)
+        request = pb.ConfirmBookingRequest(booking_reference=ref, payment_token="tok_visa")
+        try:
+            if fails:
+                with pytest.raises(grpc.aio.AioRpcError) as error:
+                    await clients.b.ConfirmBooking(request, metadata=clients.user, timeout=30)
+                assert reason(error.value)[0] == "HOTEL_PRICE_CHANGED"
+                assert sim_orders(stack.sim, ref) == [] and stack.hotel_orders(ref) == []
+                continue
+        finally:
+            stack.sim.hotel_price_change(0)
+        confirmed = await clients.b.ConfirmBooking(request, metadata=clients.user, timeout=30)
+        assert confirmed.booking.status == pb.BOOKING_STATUS_CONFIRMED
+        assert confirmed.booking.provider_record_locator
+        assert len(sim_orders(stack.sim, ref)) == 1 and len(stack.hotel_orders(ref)) == 1
+        await clients.a.CancelBooking(
+            pb.CancelBookingRequest(booking_reference=ref), metadata=clients.user
+        )
+        assert sim_orders(stack.sim, ref) == [] and stack.hotel_orders(ref) == []
 
 
 # -- retries and a crash ----------------------------------------------------------------
