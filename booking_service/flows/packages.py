@@ -42,7 +42,7 @@ import enum
 import logging
 import secrets
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 
 from prometheus_client import CollectorRegistry, Counter
@@ -586,7 +586,3 @@ class Packages:
             if await self._cancel_at_supplier(str(stay.booking_id), stay):
                 await self._hotels.stay_cancelled(stay.booking_id)
         return len(claimed) + len(cancelling)
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
