@@ -22,6 +22,7 @@ import secrets
 import signal
 import time
 import urllib.parse
+import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -533,22 +534,31 @@ async def test_package_with_provider_flights_all_or_none(
     stack: PackageStack, clients: Clients
 ) -> None:
     """Flights at the upstream provider (its flight order is the hold) and a hotel: a
-    hotel failure at confirmation cancels the provider's flight order too; a package
+    hotel failure at confirmation cancels the provider's flight order too; a flight
+    order the provider dropped fails the package before the hotel is booked; a package
     that succeeds holds both, and its cancellation removes both."""
-    for attempt, fails in enumerate((True, False)):
+    for attempt, failure in enumerate(("HOTEL_PRICE_CHANGED", "PROVIDER_ORDER_CANCELLED", "")):
         found = await offers(clients, day=11 + attempt, source=spb.SOURCE_PROVIDER)
         held = await create_package(clients, found)
         ref = held.booking_reference
-        assert held.provider and len(sim_orders(stack.sim, ref)) == 1
-        if fails:
+        [flight_order] = sim_orders(stack.sim, ref)
+        assert held.provider
+        if failure == "HOTEL_PRICE_CHANGED":
             stack.sim.hotel_price_change(7)
+        elif failure == "PROVIDER_ORDER_CANCELLED":
+            await drop_flight_order(stack, flight_order["id"])
         request = pb.ConfirmBookingRequest(booking_reference=ref, payment_token="tok_visa")
         try:
-            if fails:
+            if failure:
                 with pytest.raises(grpc.aio.AioRpcError) as error:
                     await clients.b.ConfirmBooking(request, metadata=clients.user, timeout=30)
-                assert reason(error.value)[0] == "HOTEL_PRICE_CHANGED"
+                assert reason(error.value)[0] == failure
                 assert sim_orders(stack.sim, ref) == [] and stack.hotel_orders(ref) == []
+                booking = await clients.a.GetBooking(
+                    pb.GetBookingRequest(booking_reference=ref), metadata=clients.user
+                )
+                assert booking.booking.status == pb.BOOKING_STATUS_CANCELLED
+                assert booking.booking.failure_reason == failure
                 continue
         finally:
             stack.sim.hotel_price_change(0)
@@ -560,6 +570,21 @@ async def test_package_with_provider_flights_all_or_none(
             pb.CancelBookingRequest(booking_reference=ref), metadata=clients.user
         )
         assert sim_orders(stack.sim, ref) == [] and stack.hotel_orders(ref) == []
+
+
+async def drop_flight_order(stack: PackageStack, order_id: str) -> None:
+    """The provider drops the flight order (as the airline might), with booking's token."""
+    client = stack.tokens.client("booking")
+    try:
+        token = (await client.get_token("amadeus")).access_token
+    finally:
+        await client.close()
+    request = urllib.request.Request(
+        f"{stack.sim.base_url}/v1/booking/flight-orders/{urllib.parse.quote(order_id)}",
+        method="DELETE",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    await asyncio.to_thread(lambda: urllib.request.urlopen(request, timeout=10).close())
 
 
 # -- retries and a crash ----------------------------------------------------------------
