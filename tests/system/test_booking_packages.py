@@ -590,12 +590,28 @@ async def drop_flight_order(stack: PackageStack, order_id: str) -> None:
 # -- retries and a crash ----------------------------------------------------------------
 
 
+def plenty_of_rooms(stack: PackageStack, stay: pb.BookedHotelStay) -> None:
+    """Rooms enough that a second order for the stay would succeed (and be seen)."""
+    stack.sim._call(
+        "POST",
+        "/_sim/hotel-rooms",
+        {
+            "hotelId": stay.hotel_id,
+            "roomType": stay.room_type,
+            "checkInDate": stay.check_in_date,
+            "checkOutDate": stay.check_out_date,
+            "rooms": 50,
+        },
+    )
+
+
 async def test_concurrent_confirm_retries_on_both_replicas_place_one_order(
     stack: PackageStack, clients: Clients
 ) -> None:
     found = await offers(clients, day=8)
     held = await create_package(clients, found)
     ref = held.booking_reference
+    plenty_of_rooms(stack, held.hotel_stays[0])
     stack.fail_hotel_orders(1, "after", 500, delay_ms=300)  # the first answer is lost
     request = pb.ConfirmBookingRequest(booking_reference=ref, payment_token="tok_visa")
 
@@ -627,6 +643,7 @@ async def test_replica_killed_mid_confirmation_is_resumed_by_the_other(
     before = await seats(stack, found.fare_id)
     held = await create_package(clients, found)
     ref = held.booking_reference
+    plenty_of_rooms(stack, held.hotel_stays[0])
     # The supplier makes the order, then takes its time answering: replica A is killed
     # while it waits.
     stack.fail_hotel_orders(1, "after", 500, delay_ms=2000)
