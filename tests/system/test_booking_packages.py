@@ -483,6 +483,7 @@ async def test_package_all_or_none_under_a_failure_at_every_step(
     elif step == "not_booked_at_order":
         stack.fail_hotel_orders(1, "before", 503)
     elif step == "unknown_outcome_found":
+        plenty_of_rooms(stack, held.hotel_stays[0])  # a second order would be placed
         stack.fail_hotel_orders(1, "after", 502)
     elif step == "hold_expires_during_order":
         # The hotel is booked slowly; the hold runs out before the flights are confirmed.
