@@ -89,6 +89,20 @@ migrate: venv services-up ## Create or upgrade the database schema (Alembic)
 seed: migrate ## Load generated flight inventory (SEED_ARGS="--scale small")
 	$(VENV_PY) -m inventory_seed $(SEED_ARGS)
 
+# The user must be named on the command line: USER from the environment is the login
+# name, which would silently become the JWT's user. Checked before anything runs; the
+# usage goes to stderr (make exits 2), so TOKEN=$$(make -s dev-token) gets no text.
+ifneq ($(filter dev-token,$(MAKECMDGOALS)),)
+ifneq ($(origin USER),command line)
+DEV_TOKEN_NO_USER := yes
+else ifeq ($(strip $(USER)),)
+DEV_TOKEN_NO_USER := yes
+endif
+ifdef DEV_TOKEN_NO_USER
+$(error usage: make dev-token USER=<name>, e.g. USER=alice (the login name in $$USER is not used))
+endif
+endif
+
 dev-token: venv ## Mint a development user JWT for the running stack: make dev-token USER=alice
 	@test -f .run/dev.env || { echo "dev-token: start the stack first (make run)" >&2; exit 1; }
 	@set -a; . ./.run/dev.env; set +a; $(VENV_PY) -m booking_service.dev_token --user "$(USER)"

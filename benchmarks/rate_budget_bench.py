@@ -4,6 +4,7 @@ run. The budget is set far above what is asked, so every permit is granted at on
 
     .venv/bin/python -m benchmarks.rate_budget_bench [--redis-url URL] [--seconds 3]
 
+``make bench-token`` runs the same measurement (``limiter_figures``) and reports it.
 Every key it writes is deleted at the end.
 """
 
@@ -16,12 +17,33 @@ import secrets
 import statistics
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
 from services.rate_budget import Priority, RateBudget, RateBudgetSettings
 
 UNBOUNDED = RateBudgetSettings(per_second=10_000_000, burst=1_000_000)
+
+
+@dataclass(frozen=True)
+class LimiterFigures:
+    """One permit against one plain GET (sequential, interleaved), and permits/s."""
+
+    permit_p50_ms: float
+    permit_p99_ms: float
+    get_p50_ms: float
+    get_p99_ms: float
+    samples: int
+    seconds: float
+    tasks: int
+    one_process: float  # permits/s from one process
+    processes: int
+    processes_rate: float  # permits/s from ``processes`` processes together
+
+    @property
+    def p50_ratio(self) -> float:
+        return self.permit_p50_ms / self.get_p50_ms if self.get_p50_ms else float("nan")
 
 
 async def _throughput(url: str, prefix: str, seconds: float, tasks: int) -> int:
@@ -98,6 +120,27 @@ async def cleanup(url: str, prefix: str) -> None:
         await redis.aclose()
 
 
+def limiter_figures(
+    url: str,
+    prefix: str,
+    seconds: float = 3.0,
+    processes: int = 2,
+    tasks: int = 32,
+    samples: int = 3000,
+) -> LimiterFigures:
+    """Measures the limiter under ``prefix`` and deletes its keys."""
+    try:
+        lat = asyncio.run(latencies(url, prefix, samples))
+        one = asyncio.run(_throughput(url, prefix, seconds, tasks))
+        many = several(url, prefix, seconds, processes, tasks)
+    finally:
+        asyncio.run(cleanup(url, prefix))
+    (p50, p99), (g50, g99) = lat["permit"], lat["get"]
+    return LimiterFigures(
+        p50, p99, g50, g99, samples, seconds, tasks, one / seconds, processes, many
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
@@ -107,17 +150,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=3000)
     args = parser.parse_args(argv)
     prefix = f"skyroute-bench-{secrets.token_hex(4)}"
-    try:
-        lat = asyncio.run(latencies(args.redis_url, prefix, args.samples))
-        one = asyncio.run(_throughput(args.redis_url, prefix, args.seconds, args.tasks))
-        many = several(args.redis_url, prefix, args.seconds, args.processes, args.tasks)
-    finally:
-        asyncio.run(cleanup(args.redis_url, prefix))
-    (p50, p99), (g50, g99) = lat["permit"], lat["get"]
-    print(f"permit  p50 {p50:.3f} ms  p99 {p99:.3f} ms")
-    print(f"GET     p50 {g50:.3f} ms  p99 {g99:.3f} ms  (permit p50 = {p50 / g50:.2f}x GET)")
-    print(f"permits/s, 1 process x {args.tasks} tasks: {one / args.seconds:,.0f}")
-    print(f"permits/s, {args.processes} processes x {args.tasks} tasks: {many:,.0f}")
+    f = limiter_figures(
+        args.redis_url, prefix, args.seconds, args.processes, args.tasks, args.samples
+    )
+    print(f"permit  p50 {f.permit_p50_ms:.3f} ms  p99 {f.permit_p99_ms:.3f} ms")
+    print(
+        f"GET     p50 {f.get_p50_ms:.3f} ms  p99 {f.get_p99_ms:.3f} ms  "
+        f"(permit p50 = {f.p50_ratio:.2f}x GET)"
+    )
+    print(f"permits/s, 1 process x {args.tasks} tasks: {f.one_process:,.0f}")
+    print(f"permits/s, {args.processes} processes x {args.tasks} tasks: {f.processes_rate:,.0f}")
     return 0
 
 

@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks.procs import ROOT
-from benchmarks.stats import ECHO, PER_CALL, PER_PROCESS, SUBJECTS, TOKEN, Point
+from benchmarks.rate_budget_bench import LimiterFigures
+from benchmarks.stats import ECHO, PER_CALL, PER_PROCESS, SUBJECTS, TOKEN, TOKEN_RT, Point
 
 # Other processes using more than this many cores make a point noticeably noisy.
 NOISY_CORES = 0.25
@@ -50,6 +51,24 @@ class Upstream:
 
 
 @dataclass
+class RefreshChain:
+    """The refresh-token provider's chain over a cluster's life: refresh grants the
+    stand-in answered against generations the token service stored."""
+
+    fetchers: str
+    refresh_grants: int
+    rotations: int
+    reuses: int  # reuses the stand-in detected (incl. within a grace period)
+    invalid_grant: int
+    families_started: int
+    families_revoked: int
+
+    @property
+    def per_generation(self) -> float:
+        return self.refresh_grants / self.rotations if self.rotations else math.nan
+
+
+@dataclass
 class Results:
     command: str
     seconds: float
@@ -61,6 +80,8 @@ class Results:
     rounds: int = 1
     points: list[Point] = field(default_factory=list)
     upstream: list[Upstream] = field(default_factory=list)
+    refresh: list[RefreshChain] = field(default_factory=list)
+    limiter: LimiterFigures | None = None
     checks: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # failed checks: the run fails
     warnings: list[str] = field(default_factory=list)  # conditions that make figures noisy
@@ -148,6 +169,52 @@ def upstream_table(results: Results) -> list[str]:
     return rows
 
 
+def refresh_table(results: Results) -> list[str]:
+    rows = [
+        "| fetchers | refresh grants (stand-in) | generations stored | grants per generation "
+        "| reuses | invalid_grant | families started / revoked |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results.refresh:
+        rows.append(
+            f"| {r.fetchers} | {r.refresh_grants} | {r.rotations} | {r.per_generation:.2f} "
+            f"| {r.reuses} | {r.invalid_grant} | {r.families_started} / {r.families_revoked} |"
+        )
+    return rows
+
+
+def limiter_table(results: Results) -> list[str]:
+    f = results.limiter
+    if f is None:
+        return ["Not measured in this run."]
+    return [
+        "| call | p50 ms | p99 ms |",
+        "|---|---:|---:|",
+        f"| one permit (EVALSHA of the GCRA script) | {f.permit_p50_ms:.3f} | "
+        f"{f.permit_p99_ms:.3f} |",
+        f"| plain Redis GET (same connection, interleaved) | {f.get_p50_ms:.3f} | "
+        f"{f.get_p99_ms:.3f} |",
+        "",
+        f"Latency: {f.samples} sequential calls of each, interleaved. Throughput: "
+        f"{f.tasks} asyncio tasks asking for permits for {f.seconds:g} s: "
+        f"**{f.one_process:,.0f} permits/s** from one process, "
+        f"**{f.processes_rate:,.0f} permits/s** from {f.processes} processes together "
+        "(one budget, set far above what is asked, so every permit is granted).",
+    ]
+
+
+def rt_ratios(results: Results) -> list[tuple[int, int, float, float]]:
+    """(replicas, concurrency, refresh-grant rps, client-credentials rps) per point."""
+    out = []
+    for c in results.concurrencies:
+        for replicas in (1, 2):
+            cc = results.point(TOKEN, replicas, c)
+            rt = results.point(TOKEN_RT, replicas, c)
+            if cc and rt and cc.rps:
+                out.append((replicas, c, rt.rps, cc.rps))
+    return out
+
+
 def ratio_lines(results: Results) -> list[str]:
     lines = []
     for c in results.concurrencies:
@@ -167,6 +234,17 @@ def ratio_lines(results: Results) -> list[str]:
                 f"- p99 at c=16, {replicas} replica{'s' * (replicas > 1)}: "
                 f"{_ms(tok.p99_ms)} ms (p50 {_ms(tok.p50_ms)} ms)"
             )
+    for replicas, c, rt, cc in rt_ratios(results):
+        lines.append(
+            f"- c={c}, {replicas} replica{'s' * (replicas > 1)}: refresh grant / client "
+            f"credentials throughput = {rt / cc:.2f} ({rt:,.0f} / {cc:,.0f} rps)"
+        )
+    if results.limiter:
+        f = results.limiter
+        lines.append(
+            f"- one permit / one Redis GET, p50: {f.p50_ratio:.2f} "
+            f"({f.permit_p50_ms:.3f} / {f.get_p50_ms:.3f} ms)"
+        )
     ours = [u for u in results.upstream if u.subject.startswith(TOKEN)]
     proc = results.upstream_of(PER_PROCESS)
     call = results.upstream_of(PER_CALL)
@@ -215,6 +293,41 @@ def aims(results: Results) -> list[str]:
             + ", ".join(f"{u.subject} {u.per_lifetime:.2f}" for u in ours)
             + f"; per-process peer {proc.per_lifetime:.2f})"
         )
+    pairs = rt_ratios(results)
+    if pairs:
+        # Summed over every point, so one noisy point does not decide it.
+        ratio = sum(rt for _, _, rt, _ in pairs) / sum(cc for _, _, _, cc in pairs)
+        worst = min(rt / cc for _, _, rt, cc in pairs)
+        lines.append(
+            f"- GetToken for a refresh-token provider >= 0.95 x a client-credentials one "
+            f"(all points summed): **{'met' if ratio >= 0.95 else 'not met'}** ({ratio:.2f}; "
+            f"lowest single point {worst:.2f})"
+        )
+    if results.refresh:
+        exact = all(r.refresh_grants == r.rotations for r in results.refresh)
+        clean = all(
+            r.reuses == 0 and r.invalid_grant == 0 and r.families_revoked == 0
+            for r in results.refresh
+        )
+        lines.append(
+            "- exactly 1.00 refresh per generation and 0 reuses at 1 and 2 replicas: "
+            f"**{'met' if exact and clean else 'not met'}** ("
+            + "; ".join(
+                f"{r.fetchers}: {r.per_generation:.2f}, {r.reuses} reuses" for r in results.refresh
+            )
+            + ")"
+        )
+    if results.limiter:
+        f = results.limiter
+        lines.append(
+            f"- one permit <= 1.3 x a plain GET's p50: "
+            f"**{'met' if f.p50_ratio <= 1.3 else 'not met'}** ({f.p50_ratio:.2f})"
+        )
+        lines.append(
+            f"- >= 5,000 permits/s: **{'met' if f.processes_rate >= 5000 else 'not met'}** "
+            f"({f.one_process:,.0f} from one process, {f.processes_rate:,.0f} from "
+            f"{f.processes})"
+        )
     return lines
 
 
@@ -223,6 +336,10 @@ def print_summary(results: Results) -> None:
     print("\n".join(points_table(results)))
     print()
     print("\n".join(upstream_table(results)))
+    print()
+    print("\n".join(refresh_table(results)))
+    print()
+    print("\n".join(limiter_table(results)))
     print()
     print("\n".join(ratio_lines(results)))
     print()
@@ -286,6 +403,25 @@ def section(results: Results) -> str:
         "rate-limits, so they are a best case.)",
         "",
         *upstream_table(results),
+        "",
+        "### Refresh-token provider",
+        "",
+        "The same provider configured with `PROVIDER_AMADEUS_GRANT=refresh_token`, "
+        "bootstrapped from a refresh token given as a secret; the stand-in issues "
+        "single-use rotating refresh tokens with reuse detection and no grace period, so "
+        "two replicas refreshing with the same one would revoke the family. Its GetToken "
+        f"points are in the table above (*{TOKEN_RT}*). Over each cluster's whole life "
+        "(warm-up included), the stand-in's refresh grants against the generations the "
+        "token service stored (`chain_rotations`):",
+        "",
+        *refresh_table(results),
+        "",
+        "### Shared rate budget",
+        "",
+        "`services/rate_budget.py` (GCRA in one Lua script, time from Redis `TIME`) "
+        "against a plain GET in the same run, after the token service's processes stopped:",
+        "",
+        *limiter_table(results),
         "",
         "### Ratios",
         "",

@@ -49,11 +49,14 @@ async def python_client_pass(
                 and token.token_type == "Bearer"
                 and token.provider == provider
                 and token.generation > 0
-                and token.expire_time.ToSeconds() > now
+                and token.expire_time.ToMilliseconds() / 1000 > now
             ):
                 problems.append(
                     f"bad token: generation={token.generation} "
-                    f"type={token.token_type!r} provider={token.provider!r}"
+                    f"type={token.token_type!r} provider={token.provider!r} "
+                    f"has value={bool(token.access_token)} "
+                    f"expires {token.expire_time.ToMilliseconds() / 1000 - now:+.2f} s "
+                    "after the pass began"
                 )
 
     try:

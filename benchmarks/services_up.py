@@ -8,6 +8,8 @@ import secrets
 import urllib.request
 from typing import Any
 
+import redis
+
 from benchmarks.procs import Child, ProcessGroup
 from benchmarks.service_clusters import ServiceCluster
 from services.stack import PROVIDER_SIM, TOKEN, Facts, Upstream, sim_clients_env
@@ -19,6 +21,17 @@ GET_TOKEN = "/skyroute.token.v1.TokenService/GetToken"
 
 def _get_json(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def _post_json(url: str, body: dict[str, Any]) -> Any:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())
 
 
@@ -58,6 +71,29 @@ class ProviderSim:
     def issued(self, client_id: str) -> int:
         return int(self.stats()["tokens_issued"].get(client_id, 0))
 
+    def rotating_refresh_token(self, client_id: str, access_ttl: float) -> str:
+        """Makes ``client_id`` a refresh-token client (single-use rotating refresh tokens,
+        reuse detection, no grace period, access tokens of ``access_ttl`` s) and returns the
+        first refresh token of a new family, as if its user had logged in once."""
+        _post_json(
+            f"{self.base_url}/_sim/grant-policy",
+            {
+                "client_id": client_id,
+                "refresh": True,
+                "rotation": True,
+                "grace_s": 0,
+                "access_ttl": access_ttl,
+            },
+        )
+        body = _post_json(f"{self.base_url}/_sim/refresh-token", {"client_id": client_id})
+        return str(body["refresh_token"])
+
+    def refresh_stats(self, client_id: str) -> dict[str, int]:
+        """The stand-in's refresh-token counters of one client (refresh_grants,
+        reuses_detected, invalid_grant, families_started, families_revoked, ...)."""
+        clients = _get_json(f"{self.base_url}/_sim/refresh-stats")["clients"]
+        return {k: int(v) for k, v in clients.get(client_id, {}).items()}
+
     def issue_times(self, client_id: str, start: float, end: float) -> list[float]:
         """Epoch seconds at which tokens of ``client_id`` were issued within [start, end]."""
         return sorted(
@@ -79,8 +115,13 @@ class TokenCluster(ServiceCluster):
         redis_url: str,
         prefix: str,
         replicas: int,
+        grant_env: dict[str, str] | None = None,
     ) -> None:
+        """``grant_env``: the provider's grant settings (``PROVIDER_<NAME>_GRANT`` ...);
+        client credentials when None."""
         self.caller_key = secrets.token_urlsafe(24)
+        self._redis_url = redis_url
+        self._prefix = prefix
         facts = Facts(
             redis_url=redis_url,
             key_prefix=prefix,
@@ -99,6 +140,7 @@ class TokenCluster(ServiceCluster):
                 "TOKEN_REFRESH_MIN_MARGIN_SECONDS": str(sim.token_ttl * 0.1),
                 # The margin is never below the hand-out floor: lower that with it.
                 "TOKEN_MIN_HANDOUT_SECONDS": str(sim.token_ttl * 0.1),
+                **(grant_env or {}),
             },
             name=f"token-{prefix[-6:]}",
         )
@@ -114,3 +156,13 @@ class TokenCluster(ServiceCluster):
     def handled(self, method: str = GET_TOKEN) -> dict[str, float]:
         """``grpc_server_handled_total`` for GetToken by status code, summed over replicas."""
         return super().handled(method)
+
+    def chain_rotations(self) -> int:
+        """Refresh-chain rotations the replicas stored (one per generation refreshed with
+        the refresh token), from the provider's shared stats in Redis."""
+        client = redis.Redis.from_url(self._redis_url)
+        try:
+            value = client.hget(f"{self._prefix}:tok:{{{PROVIDER}}}:stats", "chain_rotations")
+        finally:
+            client.close()
+        return int(value or 0)

@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 ECHO = "echo gRPC"
 REDIS = "redis GET"
 TOKEN = "token service"
+# The same provider through the refresh-token grant (single-use rotating refresh tokens).
+TOKEN_RT = "token service, refresh grant"
 PER_CALL = "per-call fetch"
 PER_PROCESS = "per-process cache"
-SUBJECTS = (ECHO, REDIS, TOKEN, PER_CALL, PER_PROCESS)
+SUBJECTS = (ECHO, REDIS, TOKEN, TOKEN_RT, PER_CALL, PER_PROCESS)
 
 
 @dataclass

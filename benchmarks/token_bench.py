@@ -1,11 +1,14 @@
 """Token-service benchmark: ``python -m benchmarks.token_bench`` (``make bench-token``).
 
-Measures GetToken throughput and p50/p99 latency with 1 and 2 replicas, the floors it
-is judged against (a raw Redis GET loop, an echo gRPC server driven the same way) and
-the upstream token requests per lifetime of the token service vs two peers (fetch per
-call; a per-process cache in N processes). Prints a table and rewrites the token-service
-section of docs/benchmarks.md. Every process it starts is stopped and every Redis key it
-wrote deleted on the way out, including on Ctrl-C and errors.
+Measures GetToken throughput and p50/p99 latency with 1 and 2 replicas, for a
+client-credentials provider and for a refresh-token provider (single-use rotating refresh
+tokens with reuse detection), the floors it is judged against (a raw Redis GET loop, an
+echo gRPC server driven the same way), the upstream token requests per lifetime of the
+token service vs two peers (fetch per call; a per-process cache in N processes), the
+refresh chain's refreshes per generation and reuses, and the shared rate budget's cost
+(permits/s; one permit's latency against a plain Redis GET). Prints a table and rewrites
+the token-service section of docs/benchmarks.md. Every process it starts is stopped and
+every Redis key it wrote deleted on the way out, including on Ctrl-C and errors.
 """
 
 from __future__ import annotations
@@ -33,14 +36,16 @@ from benchmarks.echo_server import METHOD as ECHO_METHOD
 from benchmarks.load import GrpcCall, LoadGenerator, ensure_h2load
 from benchmarks.peers import per_call_peer
 from benchmarks.procs import Child
+from benchmarks.rate_budget_bench import limiter_figures
 from benchmarks.redis_floor import redis_get_floor
-from benchmarks.report import Results, Upstream, print_summary, write_doc
+from benchmarks.report import RefreshChain, Results, Upstream, print_summary, write_doc
 from benchmarks.services_up import GET_TOKEN, PROVIDER, ProviderSim, TokenCluster
-from benchmarks.stats import ECHO, PER_CALL, PER_PROCESS, TOKEN, Point
+from benchmarks.stats import ECHO, PER_CALL, PER_PROCESS, TOKEN, TOKEN_RT, Point
 from services.generated.skyroute.token.v1 import token_service_pb2 as pb
 
 PROG = "benchmarks.token_bench"
 CLIENTS = {1: "bench-token-1", 2: "bench-token-2"}
+REFRESH_CLIENTS = {1: "bench-refresh-1", 2: "bench-refresh-2"}
 PER_PROCESS_CLIENT = "bench-per-process"
 PER_CALL_CLIENT = "bench-per-call"
 
@@ -153,9 +158,15 @@ class Bench:
         self.ctx.warn_if_busy()
         self.log(f"provider stand-in (token TTL {args.token_ttl:g} s) ...")
         self.sim = ProviderSim(
-            self.group, [*CLIENTS.values(), PER_PROCESS_CLIENT, PER_CALL_CLIENT], args.token_ttl
+            self.group,
+            [*CLIENTS.values(), *REFRESH_CLIENTS.values(), PER_PROCESS_CLIENT, PER_CALL_CLIENT],
+            args.token_ttl,
         )
         clusters = [self.start_cluster(1), self.start_cluster(2)]
+        refresh_clusters = [
+            self.start_cluster(1, refresh=True),
+            self.start_cluster(2, refresh=True),
+        ]
         response = asyncio.run(
             sanity.raw_bytes_response(
                 clusters[0].addresses[0], GrpcCall(GET_TOKEN, self.request, clusters[0].metadata)
@@ -165,7 +176,7 @@ class Bench:
         # The echo floor gets the same headers, so only the server's work differs.
         self.echo_metadata = clusters[0].metadata
         echo = self.start_echo(len(response))
-        for cluster in clusters:
+        for cluster in [*clusters, *refresh_clusters]:
             self.sanity(cluster)
 
         # Interleaved per concurrency, so that subject and floors see the same conditions
@@ -174,6 +185,8 @@ class Bench:
             self.echo_point(echo, c)
             for cluster in clusters:
                 self.token_point(cluster, c)
+            for cluster in refresh_clusters:
+                self.token_point(cluster, c, TOKEN_RT)
             self.redis_point(response, c)
             points, self.candidates = self.candidates, []
             return points
@@ -187,19 +200,46 @@ class Bench:
             label = f"{n} replica{'s' * (n > 1)}"
             self.count_upstream(f"{TOKEN} ({label})", label, CLIENTS[n], window_start, window_end)
             cluster.stop()
+        for cluster in refresh_clusters:
+            n = len(cluster.replicas)
+            label = f"{n} replica{'s' * (n > 1)}"
+            self.count_upstream(
+                f"{TOKEN_RT} ({label})", label, REFRESH_CLIENTS[n], window_start, window_end
+            )
+            cluster.stop()
+            self.count_chain(cluster, label, REFRESH_CLIENTS[n])
         self.group.stop(echo)
         self.per_process_peer()
         self.per_call_peer()
+        self.limiter()
 
-    def start_cluster(self, replicas: int) -> TokenCluster:
-        self.log(f"token service, {replicas} replica(s) ...")
+    def start_cluster(self, replicas: int, refresh: bool = False) -> TokenCluster:
+        """``replicas`` token replicas for the client-credentials client, or (``refresh``)
+        for the refresh-token client, bootstrapped with a refresh token given as a secret."""
+        grant = "refresh-token" if refresh else "client-credentials"
+        self.log(f"token service, {replicas} replica(s), {grant} grant ...")
+        if not refresh:
+            return TokenCluster(
+                self.group,
+                self.sim,
+                CLIENTS[replicas],
+                self.args.redis_url,
+                f"{self.prefix}-r{replicas}",
+                replicas,
+            )
+        client_id = REFRESH_CLIENTS[replicas]
+        first = self.sim.rotating_refresh_token(client_id, self.args.token_ttl)
         return TokenCluster(
             self.group,
             self.sim,
-            CLIENTS[replicas],
+            client_id,
             self.args.redis_url,
-            f"{self.prefix}-r{replicas}",
+            f"{self.prefix}-rt{replicas}",
             replicas,
+            grant_env={
+                f"PROVIDER_{PROVIDER.upper()}_GRANT": "refresh_token",
+                f"PROVIDER_{PROVIDER.upper()}_REFRESH_TOKEN": first,
+            },
         )
 
     def check_response(self, data: bytes, what: str) -> None:
@@ -264,13 +304,15 @@ class Bench:
 
     # ------------------------------------------------------------------ token service
 
-    def token_point(self, cluster: TokenCluster, c: int) -> None:
+    def token_point(self, cluster: TokenCluster, c: int, subject: str = TOKEN) -> None:
         replicas = len(cluster.replicas)
         call = GrpcCall(GET_TOKEN, self.request, cluster.metadata)
-        self.load.run(TOKEN, replicas, call, cluster.addresses, c, self.args.warmup, 0)
+        self.load.run(subject, replicas, call, cluster.addresses, c, self.args.warmup, 0)
         before = cluster.handled()
         point = self.measured(
-            lambda: self.load.run(TOKEN, replicas, call, cluster.addresses, c, self.args.seconds, 0)
+            lambda: self.load.run(
+                subject, replicas, call, cluster.addresses, c, self.args.seconds, 0
+            )
         )
         self.verify_metrics(point, before, cluster.handled())
 
@@ -326,6 +368,46 @@ class Bench:
             Upstream(
                 subject, fetchers, len(times), window, rate, self.args.token_ttl, len(times) >= 3
             )
+        )
+
+    def count_chain(self, cluster: TokenCluster, fetchers: str, client_id: str) -> None:
+        """The refresh chain over the cluster's whole life: the stand-in's refresh grants
+        and reuses against the generations the token service stored (one per rotation)."""
+        stats = self.sim.refresh_stats(client_id)
+        rotations = cluster.chain_rotations()
+        chain = RefreshChain(
+            fetchers=fetchers,
+            refresh_grants=stats.get("refresh_grants", 0),
+            rotations=rotations,
+            reuses=stats.get("reuses_detected", 0) + stats.get("grace_reuses", 0),
+            invalid_grant=stats.get("invalid_grant", 0),
+            families_started=stats.get("families_started", 0),
+            families_revoked=stats.get("families_revoked", 0),
+        )
+        self.results.refresh.append(chain)
+        self.log(
+            f"  refresh chain, {fetchers}: {chain.refresh_grants} refresh grants for "
+            f"{chain.rotations} generations, {chain.reuses} reuses, "
+            f"{chain.invalid_grant} invalid_grant"
+        )
+        if chain.reuses or chain.invalid_grant or chain.families_revoked:
+            self.results.problems.append(
+                f"refresh chain ({fetchers}): {chain.reuses} reuses, {chain.invalid_grant} "
+                f"invalid_grant, {chain.families_revoked} families revoked"
+            )
+
+    def limiter(self) -> None:
+        """The shared rate budget (services/rate_budget.py) against a plain GET, with the
+        token service's processes stopped so both see the same idle machine."""
+        self.log("shared rate budget: permit vs GET latency, permits/s ...")
+        seconds = min(self.args.seconds, 3.0)
+        figures = limiter_figures(self.args.redis_url, f"{self.prefix}-rate", seconds)
+        self.results.limiter = figures
+        self.log(
+            f"  permit p50 {figures.permit_p50_ms:.3f} ms p99 {figures.permit_p99_ms:.3f} ms; "
+            f"GET p50 {figures.get_p50_ms:.3f} ms p99 {figures.get_p99_ms:.3f} ms; "
+            f"{figures.one_process:,.0f} permits/s (1 process), "
+            f"{figures.processes_rate:,.0f} permits/s ({figures.processes} processes)"
         )
 
     # ------------------------------------------------------------------ peers

@@ -19,6 +19,7 @@ from grpc_tools import protoc
 ROOT = Path(__file__).resolve().parent.parent
 PROTOS = ROOT / "protos"
 PACKAGE = "services.generated"
+DESCRIPTOR_SET = "descriptors_with_source_info.binpb"
 _IMPORT = re.compile(r"^(from|import) skyroute\.", re.MULTILINE)
 
 
@@ -35,6 +36,11 @@ def generate(out: Path) -> None:
         f"--python_out={out}",
         f"--pyi_out={out}",
         f"--grpc_python_out={out}",
+        # The protos' own files with their comments (source_code_info), which the
+        # generated modules leave out: gRPC reflection serves these, so that
+        # `grpcurl describe` shows the comments (services/reflection.py).
+        f"--descriptor_set_out={out / DESCRIPTOR_SET}",
+        "--include_source_info",
         *protos,
     ]
     if protoc.main(args) != 0:

@@ -334,8 +334,8 @@ class Supervisor:
             addr = f"{HOST}:{token.grpc_port}"
             lines += [
                 "Try:",
-                f"  grpcurl -plaintext {addr} list",
-                '  grpcurl -plaintext -H "x-skyroute-caller: cli" '
+                f"  .venv/bin/grpcurl -plaintext {addr} list",
+                '  .venv/bin/grpcurl -plaintext -H "x-skyroute-caller: cli" '
                 '-H "x-skyroute-caller-key: $TOKEN_CALLER_KEY" '
                 f'-d \'{{"provider":"{DEV_PROVIDER}"}}\' {addr} '
                 "skyroute.token.v1.TokenService/GetTokenStatus",

@@ -291,6 +291,22 @@ _OFFER_FARES = compile_statement(
 )
 _AIRPORTS = compile_statement(sa.select(AIRPORTS.c.iata_code, AIRPORTS.c.timezone))
 
+# The first and last upcoming departure, from the origin to the destination or to
+# anywhere: each aggregate is one probe of the (origin, destination, departure_at) or
+# (origin, departure_at) index (PostgreSQL's min/max optimisation), whatever the size.
+_ROUTE_DEPARTURE_RANGE = compile_statement(
+    sa.select(sa.func.min(FLIGHTS.c.departure_at), sa.func.max(FLIGHTS.c.departure_at)).where(
+        FLIGHTS.c.origin == sa.bindparam("origin"),
+        FLIGHTS.c.destination == sa.bindparam("destination"),
+        FLIGHTS.c.departure_at >= sa.bindparam("since"),
+    )
+)
+_ORIGIN_DEPARTURE_RANGE = compile_statement(
+    sa.select(sa.func.min(FLIGHTS.c.departure_at), sa.func.max(FLIGHTS.c.departure_at)).where(
+        FLIGHTS.c.origin == sa.bindparam("origin"), FLIGHTS.c.departure_at >= sa.bindparam("since")
+    )
+)
+
 
 def _leg(row: Sequence[Any], start: int) -> Leg:
     return Leg(*row[start : start + LEG_WIDTH])
@@ -331,6 +347,22 @@ class InventoryRepository:
             else:
                 out.append((row[0], (_leg(row, 1), _leg(row, second))))
         return out
+
+    async def departure_range(
+        self, origin: str, destination: str | None, since: datetime
+    ) -> tuple[datetime, datetime] | None:
+        """The first and last departure at or after ``since`` from ``origin`` (to
+        ``destination``, if given); None if there is none."""
+        self._metrics.queries.labels("departure_range").inc()
+        if destination is None:
+            rows = await self._fetch(_ORIGIN_DEPARTURE_RANGE, {"origin": origin, "since": since})
+        else:
+            rows = await self._fetch(
+                _ROUTE_DEPARTURE_RANGE,
+                {"origin": origin, "destination": destination, "since": since},
+            )
+        first, last = rows[0]
+        return None if first is None else (first, last)
 
     async def offer_fares(self, fare_ids: Sequence[int]) -> dict[int, OfferFare]:
         """The named fares with their flights, as they are now (missing ids absent)."""

@@ -29,6 +29,7 @@ from search_service.query import SearchQuery
 from search_service.repository import DirectionQuery, InventoryRepository, LegFilter
 from search_service.settings import SearchPolicy
 from search_service.validation import ValidatedSearch
+from services.db import DatabaseUnavailableError
 from services.generated.skyroute.search.v1 import search_service_pb2 as pb
 
 log = logging.getLogger("skyroute.search")
@@ -95,7 +96,30 @@ class FlightSearch:
             response.next_page_token = self._page_tokens.encode(
                 Cursor(digest, end, proto_sort_key(order, items[end - 1]))
             )
+        if not items:
+            hint = await self.inventory_dates(query.origin, query.destination)
+            if hint is not None:
+                response.inventory_dates.CopyFrom(hint)
         return response
+
+    async def inventory_dates(self, origin: str, destination: str) -> pb.InventoryDates | None:
+        """For a search that found nothing: the dates with upcoming flights non-stop on
+        the route, else from the origin (two index probes, run only then). A database
+        that fails here costs the hint, not the answer."""
+        now = datetime.fromtimestamp(self._clock(), UTC)
+        try:
+            found = await self._repository.departure_range(origin, destination, now)
+            nonstop = found is not None
+            if found is None:
+                found = await self._repository.departure_range(origin, None, now)
+        except DatabaseUnavailableError as exc:
+            log.warning("no inventory dates hint", extra={"error": str(exc)})
+            return None
+        if found is None:
+            return None
+        zone = self._airports.zone(origin)
+        first, last = (moment.astimezone(zone).date().isoformat() for moment in found)
+        return pb.InventoryDates(first_date=first, last_date=last, nonstop_to_destination=nonstop)
 
     def _parse(self, digest: str, data: bytes) -> pb.SearchFlightsResponse:
         known = self._parsed.get(digest)

@@ -103,7 +103,7 @@ def validate_search(
     if cabin is None:
         v.add(
             "cabin",
-            "is required (one of ECONOMY, PREMIUM_ECONOMY, BUSINESS, FIRST)"
+            f"is required (one of {', '.join(map(pb.Cabin.Name, CABINS))})"
             if request.cabin == pb.CABIN_UNSPECIFIED
             else "is not a known cabin",
         )

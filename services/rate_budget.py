@@ -40,7 +40,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from services.config import setting
 
@@ -119,23 +119,25 @@ class RateBudgetSettings:
 # KEYS[1] the theoretical arrival time (TAT, µs of Redis TIME), KEYS[2] paused-until (µs)
 # ARGV[1] emission interval µs, ARGV[2] slots of the burst this call may use,
 # ARGV[3] longest wait µs this call accepts (0 for background: only a free slot now)
-# Returns {granted 0/1, µs: the wait before sending if granted, else retry-after}.
+# Returns one integer (the cheapest reply to parse): >= 0 granted, the µs to wait before
+# sending; < 0 refused, minus the µs after which to ask again (always > 0 then).
 PERMIT_SCRIPT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])
 local tolerance = interval * tonumber(ARGV[2])
-local paused = tonumber(redis.call('GET', KEYS[2]) or '0')
-local tat = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now, paused)
+local v = redis.call('MGET', KEYS[1], KEYS[2])
+local paused = tonumber(v[2] or '0')
+local tat = math.max(tonumber(v[1] or '0'), now, paused)
 local allowed_at = math.max(tat + interval - tolerance, paused)
 local wait = allowed_at - now
 if wait > tonumber(ARGV[3]) then
-  return {0, wait}
+  return -wait
 end
 local new_tat = tat + interval
 redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX',
            math.floor((new_tat - now) / 1000) + 1000)
-return {1, math.max(wait, 0)}
+return math.max(wait, 0)
 """
 
 # KEYS[1] paused-until (µs); ARGV[1] pause µs. Extends, never shortens, a pause.
@@ -200,6 +202,9 @@ class RateBudget:
         self._keys = (f"{base}:tat", f"{base}:paused")
         self._redis = redis
         self._permit = redis.register_script(PERMIT_SCRIPT)
+        # Asked with EVALSHA directly, not through the Script object: on the hot path its
+        # argument juggling costs as much as Redis running the script (benchmarks).
+        self._permit_command = ("EVALSHA", self._permit.sha, 2, *self._keys)
         self._pause = redis.register_script(PAUSE_SCRIPT)
         self._metrics = metrics
         self._interval_us = round(1_000_000 / settings.per_second) if settings.enabled else 0
@@ -222,10 +227,13 @@ class RateBudget:
         """One round trip: (granted, seconds). Granted: sleep that long, then send.
         Refused: ask again after that long."""
         wait_us = 0 if priority is Priority.BACKGROUND else max(0, int(max_wait * 1e6))
-        granted, micros = await self._permit(
-            keys=self._keys, args=[self._interval_us, self._slots[priority], wait_us]
-        )
-        return bool(granted), int(micros) / 1e6
+        args = (self._interval_us, self._slots[priority], wait_us)
+        try:
+            micros = int(await self._redis.execute_command(*self._permit_command, *args))
+        except NoScriptError:
+            # A restarted or failed-over Redis has lost the script: load it, ask again.
+            micros = int(await self._permit(keys=self._keys, args=args))
+        return micros >= 0, abs(micros) / 1e6
 
     async def acquire(self, time_left: float | None = None) -> None:
         """Waits for a permit, at most ``max_wait_seconds`` (and ``time_left``, the

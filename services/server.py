@@ -19,7 +19,6 @@ from typing import Protocol, TypeVar
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 from prometheus_client import CollectorRegistry
 
 from services import event_loop
@@ -32,6 +31,7 @@ from services.interceptors import Authenticator, ServerInterceptor
 from services.logs import Redactor, configure_logging
 from services.metrics import ServerMetrics
 from services.redis_client import create_redis
+from services.reflection import enable_reflection
 from services.tasks import cancel_and_wait
 
 log = logging.getLogger("skyroute.server")
@@ -93,9 +93,7 @@ def create_server(
     app.register(server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        [*app.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
-    )
+    enable_reflection([*app.service_names, health.SERVICE_NAME], server)
     if tls is None:
         port = server.add_insecure_port(address)
     else:

@@ -115,6 +115,18 @@ def itinerary_table(itineraries: list[pb.Itinerary]) -> list[str]:
     return lines
 
 
+def inventory_dates_text(origin: str, destination: str, dates: pb.InventoryDates) -> str:
+    """Where a search that found nothing could look instead (the service's hint)."""
+    span = f"{dates.first_date} to {dates.last_date}"
+    if dates.nonstop_to_destination:
+        found = f"inventory: non-stop {origin}→{destination} flights {span}"
+    else:
+        found = (
+            f"inventory: no non-stop {origin}→{destination} flights; flights from {origin} {span}"
+        )
+    return f"{found} (try --date {dates.first_date})"
+
+
 # ------------------------------------------------------------------------ commands
 
 
@@ -156,6 +168,8 @@ async def search_flights(
         print(line)
     shown = len(response.itineraries)
     print(f"{shown} of {response.total_size} itineraries" if shown else "no itineraries found")
+    if not shown and response.HasField("inventory_dates"):
+        print(inventory_dates_text(args.origin, args.destination, response.inventory_dates))
     if response.next_page_token:
         print(f"next page: --page-token {response.next_page_token}")
     if response.partial:

@@ -45,6 +45,7 @@ from booking_service.flows.validation import (
     validate_reference,
     validate_request,
 )
+from booking_service.flows.wire import status_name
 from booking_service.pricing.checker import PriceChecker
 from booking_service.pricing.hotels import PricedHotel
 from booking_service.settings import BookingPolicy
@@ -452,9 +453,13 @@ class Bookings:
         if booking.status == BookingStatus.EXPIRED:
             raise _hold_expired(booking)
         raise FailedPreconditionError(
-            f"booking {booking.reference} is {booking.status}, not HELD",
+            f"booking {booking.reference} is {status_name(booking.status)}, not "
+            f"{status_name(BookingStatus.HELD)}",
             reason="BOOKING_NOT_HELD",
-            metadata={"booking_reference": booking.reference, "status": booking.status},
+            metadata={
+                "booking_reference": booking.reference,
+                "status": status_name(booking.status),
+            },
         )
 
     # -- cancel ---------------------------------------------------------------------

@@ -21,6 +21,7 @@ from typing import Protocol
 
 import grpc
 
+from booking_service.flows.wire import status_name
 from booking_service.itinerary import document as itinerary
 from booking_service.settings import ItineraryLinkSettings
 from booking_service.store.models import REFERENCE_PATTERN, BookingStatus
@@ -134,10 +135,13 @@ class ItineraryLinks:
     async def issue(self, booking: BookingRecord) -> Link:
         if booking.status != BookingStatus.CONFIRMED:
             raise FailedPreconditionError(
-                f"booking {booking.reference} is {booking.status}: only a confirmed "
-                f"booking has an itinerary",
+                f"booking {booking.reference} is {status_name(booking.status)}: only a "
+                f"confirmed booking has an itinerary",
                 reason="BOOKING_NOT_CONFIRMED",
-                metadata={"booking_reference": booking.reference, "status": booking.status},
+                metadata={
+                    "booking_reference": booking.reference,
+                    "status": status_name(booking.status),
+                },
             )
         client = self._client()
         try:
@@ -189,9 +193,10 @@ class ItineraryLinks:
             raise NotFoundError("no such itinerary link", reason="DOWNLOAD_TOKEN_NOT_FOUND")
         if booking.status != BookingStatus.CONFIRMED:
             raise FailedPreconditionError(
-                f"booking {reference} is {booking.status}: the itinerary is no longer valid",
+                f"booking {reference} is {status_name(booking.status)}: the itinerary is no "
+                "longer valid",
                 reason="BOOKING_NOT_CONFIRMED",
-                metadata={"booking_reference": reference, "status": booking.status},
+                metadata={"booking_reference": reference, "status": status_name(booking.status)},
             )
         if self._details is not None:
             booking = await self._details(booking)

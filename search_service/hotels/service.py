@@ -47,6 +47,7 @@ from search_service.pricing import money
 from search_service.settings import SearchPolicy
 from search_service.signing import MalformedToken
 from services.errors import NotFoundError, UnavailableError, ValidationError
+from services.generated.skyroute.common.v1 import money_pb2
 from services.generated.skyroute.search.v1 import search_service_pb2 as pb
 from services.providers.base import UNAVAILABLE, OfferGone, ProviderFailure
 from services.providers.hotels import (
@@ -67,8 +68,8 @@ class PricedHotel:
     hotel: pb.Hotel
     offer: pb.HotelOffer
     price_changed: bool
-    original_total: Any  # Money
-    current_total: Any  # Money
+    original_total: money_pb2.Money
+    current_total: money_pb2.Money
     available: bool
     guaranteed_until: int
     provider_offer: dict[str, Any] | None

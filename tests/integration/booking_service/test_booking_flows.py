@@ -242,6 +242,11 @@ async def test_confirm_issues_unique_ticket_numbers_once(
         )
     assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert error_info(err.value).reason == "BOOKING_NOT_HELD"
+    # Statuses as the API spells them (the Booking.status enum), in text and metadata.
+    assert err.value.details() == (
+        f"booking {held.booking_reference} is BOOKING_STATUS_CONFIRMED, not BOOKING_STATUS_HELD"
+    )
+    assert error_info(err.value).metadata["status"] == "BOOKING_STATUS_CONFIRMED"
 
 
 async def test_declined_payment_keeps_the_hold(booking, engine: AsyncEngine, user: str) -> None:
@@ -299,6 +304,8 @@ async def test_cancel_returns_seats_once_and_is_idempotent(
             metadata=booking.auth(user),
         )
     assert error_info(err.value).reason == "BOOKING_NOT_HELD"
+    assert "is BOOKING_STATUS_CANCELLED, not BOOKING_STATUS_HELD" in err.value.details()
+    assert error_info(err.value).metadata["status"] == "BOOKING_STATUS_CANCELLED"
 
 
 @pytest.mark.parametrize("refundable, expected", [(True, "150.00"), (False, "0")])

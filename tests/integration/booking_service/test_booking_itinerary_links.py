@@ -117,6 +117,10 @@ async def test_issue_itinerary_link(start, engine: AsyncEngine, user: str) -> No
         grpc.StatusCode.FAILED_PRECONDITION,
         "BOOKING_NOT_CONFIRMED",
     )
+    assert err.value.details().startswith(
+        f"booking {held.booking_reference} is BOOKING_STATUS_HELD:"
+    )
+    assert error_reason(err.value)[1]["status"] == "BOOKING_STATUS_HELD"
     # Only GetItinerary goes without a JWT.
     for call, request in (
         (server.stub.IssueItineraryLink, pb.IssueItineraryLinkRequest(booking_reference=reference)),

@@ -228,6 +228,21 @@ async def test_all_violations_are_reported_together(search: InProcessSearch) -> 
     }
 
 
+async def test_enum_values_in_messages_are_spelled_as_on_the_wire(search: InProcessSearch) -> None:
+    request = valid()
+    request.cabin = pb.CABIN_UNSPECIFIED
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await search.stub.SearchFlights(request, timeout=10)
+    assert err.value.details() == (
+        "cabin: is required (one of CABIN_ECONOMY, CABIN_PREMIUM_ECONOMY, CABIN_BUSINESS, "
+        "CABIN_FIRST)"
+    )
+    # Each name it gives is a value a client can send.
+    for name in err.value.details().split("(one of ")[1].rstrip(")").split(", "):
+        request.cabin = pb.Cabin.Value(name)
+        await search.stub.SearchFlights(request, timeout=10)
+
+
 async def test_a_page_token_of_another_query_is_rejected(search: InProcessSearch) -> None:
     request = valid()
     request.page_size = 1

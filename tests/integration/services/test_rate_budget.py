@@ -271,3 +271,24 @@ async def test_off_and_redis_away_call_unlimited(key_prefix: str) -> None:
         assert away.counts == {"interactive_unlimited": 3}
     finally:
         await dead.aclose()
+
+
+async def test_a_redis_that_lost_the_script_is_given_it_again(tmp_path) -> None:
+    """A restarted (or failed-over) Redis has no scripts: the permit loads it and is
+    granted, with no error and no unlimited call."""
+    from tests.utils.redis_server import PrivateRedis
+
+    server = PrivateRedis(tmp_path).start()
+    client = Redis.from_url(server.url)
+    try:
+        b = budget(client, "lost", per_second=10, burst=5)
+        assert (await b.try_permit(Priority.INTERACTIVE, 0))[0]
+        await client.script_flush()
+        assert await client.script_exists(b._permit.sha) == [False]
+        assert (await b.try_permit(Priority.INTERACTIVE, 0))[0]
+        assert await client.script_exists(b._permit.sha) == [True]
+        await b.acquire()
+        assert b.counts == {"interactive_granted": 1}
+    finally:
+        await client.aclose()
+        server.stop()

@@ -266,6 +266,38 @@ def test_settings_refused(bad: dict[str, str]) -> None:
         BookingServiceSettings.from_env(env(**bad))
 
 
+def make(*args: str, user_env: str = "loginname") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["make", "-s", "--no-print-directory", "-C", str(ROOT), *args],
+        env={"PATH": "/usr/bin:/bin", "USER": user_env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+@pytest.mark.parametrize(
+    "args", [(), ("USER=",), ("USER= ",)], ids=["login-name", "empty", "blank"]
+)
+def test_make_dev_token_requires_the_user_on_the_command_line(args: tuple[str, ...]) -> None:
+    """USER from the environment (the login name) is never used as the JWT's user."""
+    run = make("dev-token", *args)
+    assert run.returncode == 2
+    assert run.stdout == ""  # TOKEN=$(make -s dev-token) captures no usage text
+    assert "usage: make dev-token USER=<name>" in run.stderr
+    assert "loginname" not in run.stderr
+
+
+def test_make_dev_token_mints_for_the_named_user() -> None:
+    # -n: what it would run (the real run needs the stack's .run/dev.env).
+    run = make("-n", "dev-token", "USER=alice")
+    assert run.returncode == 0, run.stderr
+    assert '-m booking_service.dev_token --user "alice"' in run.stdout
+    assert "loginname" not in run.stdout
+    # Other targets do not need USER.
+    assert make("-n", "help").returncode == 0
+
+
 def test_dev_token_cli(tmp_path: Path) -> None:
     run = subprocess.run(
         [sys.executable, "-m", "booking_service.dev_token", "--user", "alice", "--ttl", "120"],

@@ -134,18 +134,30 @@ class SearchFlightsRequest(_message.Message):
     def __init__(self, origin: _Optional[str] = ..., destination: _Optional[str] = ..., departure_date: _Optional[str] = ..., return_date: _Optional[str] = ..., passengers: _Optional[_Union[Passengers, _Mapping]] = ..., cabin: _Optional[_Union[Cabin, str]] = ..., filters: _Optional[_Union[SearchFilters, _Mapping]] = ..., flexible_days: _Optional[int] = ..., sort_order: _Optional[_Union[SortOrder, str]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., include_provider_offers: _Optional[bool] = ...) -> None: ...
 
 class SearchFlightsResponse(_message.Message):
-    __slots__ = ("itineraries", "next_page_token", "total_size", "partial", "partial_reason")
+    __slots__ = ("itineraries", "next_page_token", "total_size", "partial", "partial_reason", "inventory_dates")
     ITINERARIES_FIELD_NUMBER: _ClassVar[int]
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     TOTAL_SIZE_FIELD_NUMBER: _ClassVar[int]
     PARTIAL_FIELD_NUMBER: _ClassVar[int]
     PARTIAL_REASON_FIELD_NUMBER: _ClassVar[int]
+    INVENTORY_DATES_FIELD_NUMBER: _ClassVar[int]
     itineraries: _containers.RepeatedCompositeFieldContainer[Itinerary]
     next_page_token: str
     total_size: int
     partial: bool
     partial_reason: str
-    def __init__(self, itineraries: _Optional[_Iterable[_Union[Itinerary, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., total_size: _Optional[int] = ..., partial: _Optional[bool] = ..., partial_reason: _Optional[str] = ...) -> None: ...
+    inventory_dates: InventoryDates
+    def __init__(self, itineraries: _Optional[_Iterable[_Union[Itinerary, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., total_size: _Optional[int] = ..., partial: _Optional[bool] = ..., partial_reason: _Optional[str] = ..., inventory_dates: _Optional[_Union[InventoryDates, _Mapping]] = ...) -> None: ...
+
+class InventoryDates(_message.Message):
+    __slots__ = ("first_date", "last_date", "nonstop_to_destination")
+    FIRST_DATE_FIELD_NUMBER: _ClassVar[int]
+    LAST_DATE_FIELD_NUMBER: _ClassVar[int]
+    NONSTOP_TO_DESTINATION_FIELD_NUMBER: _ClassVar[int]
+    first_date: str
+    last_date: str
+    nonstop_to_destination: bool
+    def __init__(self, first_date: _Optional[str] = ..., last_date: _Optional[str] = ..., nonstop_to_destination: _Optional[bool] = ...) -> None: ...
 
 class Itinerary(_message.Message):
     __slots__ = ("offer_id", "source", "provider", "journeys", "cabin", "passengers", "total_price", "total_duration", "seats_available", "refundable")
