@@ -48,6 +48,7 @@ from decimal import Decimal
 from prometheus_client import CollectorRegistry, Counter
 
 from booking_service.flows.upstream_orders import REMARK_PREFIX, ProviderOrdering
+from booking_service.flows.wire import status_name
 from booking_service.pricing.hotels import HotelPricer, PricedHotel
 from booking_service.store.hotels import HotelStayRecord, HotelStore, PackageRecord
 from booking_service.store.models import BookingStatus, HotelOrderStatus, PackageState
@@ -133,6 +134,15 @@ def failed_error(reference: str, reason: str) -> FailedPreconditionError:
         f"was booked and the booking is cancelled",
         reason=reason,
         metadata={"booking_reference": reference},
+    )
+
+
+def _not_held(booking: BookingRecord) -> FailedPreconditionError:
+    return FailedPreconditionError(
+        f"booking {booking.reference} is {status_name(booking.status)}, not "
+        f"{status_name(BookingStatus.HELD)}",
+        reason="BOOKING_NOT_HELD",
+        metadata={"booking_reference": booking.reference, "status": status_name(booking.status)},
     )
 
 
@@ -268,11 +278,7 @@ class Packages:
         if package.state == PackageState.CONFIRMED:
             if package.payment_token_hash == token_digest:
                 return current
-            raise FailedPreconditionError(
-                f"booking {current.reference} is CONFIRMED, not HELD",
-                reason="BOOKING_NOT_HELD",
-                metadata={"booking_reference": current.reference, "status": current.status},
-            )
+            raise _not_held(current)
         if package.state == PackageState.FAILED and (
             package.payment_token_hash == token_digest or claimed
         ):
@@ -302,11 +308,7 @@ class Packages:
             )
         if current.status == BookingStatus.EXPIRED:
             raise failed_error(current.reference, HOLD_EXPIRED)
-        raise FailedPreconditionError(
-            f"booking {current.reference} is {current.status}, not HELD",
-            reason="BOOKING_NOT_HELD",
-            metadata={"booking_reference": current.reference, "status": current.status},
-        )
+        raise _not_held(current)
 
     async def _load(self, booking_id: int) -> tuple[BookingRecord, HotelStayRecord, PackageRecord]:
         booking = await self._store.load(booking_id)
