@@ -21,7 +21,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
 .PHONY: help venv proto check-proto lint format services-up test run bench bench-token migrate seed \
-	bench-search bench-booking dev-token \
+	bench-search bench-booking bench-packages dev-token \
 	compose-secrets compose-check clean
 
 help: ## List the targets
@@ -117,6 +117,9 @@ bench-search: venv services-up ## Benchmark the search service (seeds a scratch 
 
 bench-booking: venv services-up ## Benchmark the booking service, direct and via PgBouncer (checks no oversell)
 	$(VENV_PY) -m benchmarks.booking_bench --pgbouncer
+
+bench-packages: venv services-up ## Benchmark flight + hotel packages with the hotel supplier at 200 ms (no double order, none half-booked)
+	$(VENV_PY) -m benchmarks.package_bench --markdown
 
 compose-secrets: ## Write random secrets for docker-compose.yml to .run/secrets/ (keeps existing)
 	$(PYTHON) scripts/compose_secrets.py
