@@ -150,8 +150,9 @@ class BookingServiceServicer:
         twice), then the flights are confirmed. If a step fails, what was done is
         undone (the hotel order cancelled, the seats given back): the booking is
         CANCELLED with failure_reason and the call is FAILED_PRECONDITION with
-        that reason (HOTEL_SOLD_OUT, PRICE_CHANGED, PROVIDER_REJECTED,
-        HOLD_EXPIRED...). While another call is confirming it: ABORTED
+        that reason (HOTEL_SOLD_OUT, HOTEL_PRICE_CHANGED, HOTEL_REJECTED,
+        HOTEL_NOT_BOOKED, HOLD_EXPIRED, PROVIDER_ORDER_CANCELLED,
+        BOOKING_CANCELLED). While another call is confirming it: ABORTED
         (CONFIRMATION_IN_PROGRESS); UNAVAILABLE (PROVIDER_OUTCOME_UNKNOWN) when
         the supplier's answer is not known yet (retry; it is settled by lookup).
         """
