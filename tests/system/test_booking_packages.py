@@ -637,6 +637,58 @@ async def test_concurrent_confirm_retries_on_both_replicas_place_one_order(
     )
 
 
+async def test_concurrent_packages_on_both_replicas_none_double_or_half_booked(
+    stack: PackageStack, clients: Clients
+) -> None:
+    """Twelve packages created and confirmed at once over both replicas while the
+    supplier loses the answers of some orders: every package ends CONFIRMED with exactly
+    one hotel order (none twice), and its seat held once."""
+    found = await offers(clients, day=14)
+    before = await seats(stack, found.fare_id)
+    first = await create_package(clients, found)
+    plenty_of_rooms(stack, first.hotel_stays[0])
+    stack.fail_hotel_orders(5, "after", 500)
+
+    async def package(i: int) -> str:
+        stub = clients.a if i % 2 else clients.b
+        held = (
+            (
+                await stub.CreateBooking(
+                    create_request([found.flight.offer_id], hotel_offer_id=found.hotel.offer_id),
+                    metadata=clients.user,
+                    timeout=30,
+                )
+            ).booking
+            if i
+            else first
+        )
+        request = pb.ConfirmBookingRequest(
+            booking_reference=held.booking_reference, payment_token=f"tok_{i}"
+        )
+        for _ in range(40):  # retried as a client would, through either replica
+            try:
+                done = await stub.ConfirmBooking(request, metadata=clients.user, timeout=30)
+            except grpc.aio.AioRpcError as exc:
+                assert exc.code() in (grpc.StatusCode.ABORTED, grpc.StatusCode.UNAVAILABLE)
+                stub = clients.b if stub is clients.a else clients.a
+                await asyncio.sleep(0.5)
+                continue
+            assert done.booking.status == pb.BOOKING_STATUS_CONFIRMED
+            return held.booking_reference
+        raise AssertionError(f"package {held.booking_reference} not confirmed")
+
+    references = await asyncio.gather(*(package(i) for i in range(12)))
+    for ref in references:
+        assert len(stack.hotel_orders(ref)) == 1, ref
+    assert await seats(stack, found.fare_id) == before - 12
+    for ref in references:
+        await clients.a.CancelBooking(
+            pb.CancelBookingRequest(booking_reference=ref), metadata=clients.user
+        )
+        assert stack.hotel_orders(ref) == []
+    assert await seats(stack, found.fare_id) == before
+
+
 async def test_replica_killed_mid_confirmation_is_resumed_by_the_other(
     stack: PackageStack, clients: Clients
 ) -> None:
