@@ -22,7 +22,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
 .PHONY: help venv proto check-proto lint format services-up test run bench bench-token migrate seed \
-	bench-search bench-booking bench-scale bench-account bench-tracking dev-token \
+	bench-search bench-booking bench-scale bench-account bench-tracking bench-packages dev-token \
 	compose-secrets compose-check clean
 
 help: ## List the targets
@@ -124,10 +124,14 @@ bench-scale: venv services-up ## Cost as the work grows: search/booking/token cu
 
 bench-account: venv services-up ## Benchmark the account service (hash cost, logins/s, refresh/s, revocation check)
 	$(VENV_PY) -m benchmarks.account_bench --write
+
 bench-tracking: venv services-up ## Benchmark tracking: 10,000 trackers, cold and warm cache, all due at once and spread
 	$(VENV_PY) -m benchmarks.tracking_bench
 	$(VENV_PY) -m benchmarks.tracking_bench --warm
 	$(VENV_PY) -m benchmarks.tracking_bench --warm --spread 10
+
+bench-packages: venv services-up ## Benchmark flight + hotel packages with the hotel supplier at 200 ms (no double order, none half-booked)
+	$(VENV_PY) -m benchmarks.package_bench --markdown
 
 compose-secrets: ## Write random secrets for docker-compose.yml to .run/secrets/ (keeps existing)
 	$(PYTHON) scripts/compose_secrets.py

@@ -19,18 +19,21 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from booking_service.api.auth import PublicMethods, build_auth
 from booking_service.api.servicer import PUBLIC_METHODS, BookingServicer
 from booking_service.flows.bookings import Bookings
+from booking_service.flows.packages import PackageConfig, PackageMetrics, Packages
 from booking_service.flows.sweeper import HoldSweeper, SweeperMetrics
 from booking_service.flows.upstream_orders import OrderMetrics, ProviderOrdering
 from booking_service.itinerary.links import ItineraryLinks
 from booking_service.pricing.checker import PriceChecker
 from booking_service.pricing.from_database import DatabasePriceChecker
 from booking_service.pricing.from_search import SearchPriceChecker
+from booking_service.pricing.hotels import HotelPricer
 from booking_service.settings import (
     PRICE_SOURCE_SEARCH,
     BookingServiceSettings,
     ProviderOrderSettings,
 )
 from booking_service.status_counts import BookingCounts
+from booking_service.store.hotels import HotelStore
 from booking_service.store.repository import BookingStore
 from services.clients.token_client import TokenClient
 from services.config import ConfigError
@@ -42,7 +45,7 @@ from services.interceptors import Authenticator
 from services.logs import Redactor
 from services.providers.base import ProviderConfig
 from services.providers.lookup import OrderLookup
-from services.providers.registry import create_provider
+from services.providers.registry import create_hotel_provider, create_provider
 from services.rate_budget import RateBudget, RateBudgetMetrics
 from services.redis_client import create_redis
 from services.server import SERVING
@@ -62,7 +65,8 @@ def price_checker(settings: BookingServiceSettings, store: BookingStore) -> Pric
 
 async def check_schema(engine: AsyncEngine) -> None:
     """Refuse to serve on a database that was not migrated (alembic upgrade head): the
-    bookings table, with the provider order columns of revision 0003."""
+    bookings table, with the provider order columns of revision 0003 and the package
+    table of 0006."""
     async with engine.connect() as conn:
         found = (await conn.execute(text("SELECT to_regclass('bookings')"))).scalar()
         current = (
@@ -78,11 +82,12 @@ async def check_schema(engine: AsyncEngine) -> None:
             ).scalar()
             == 1
         )
+        packages = (await conn.execute(text("SELECT to_regclass('booking_packages')"))).scalar()
     if found is None:
         raise ConfigError(
             "the database has no bookings table: run migrations first (python -m migrations)"
         )
-    if not current:
+    if not current or packages is None:  # revision 0006: hotel stays and packages
         raise ConfigError(
             "the bookings schema is out of date: run migrations first (python -m migrations)"
         )
@@ -182,8 +187,45 @@ class BookingApp:
                 max(p.lease_seconds for p in settings.providers),
                 OrderMetrics(registry),
             )
-        self.bookings = Bookings(self.store, self._prices, settings.policy, ordering=self.ordering)
-        self.links = ItineraryLinks(self.store, self._tokens, settings.links)
+        self.packages: Packages | None = None
+        self._pricer: HotelPricer | None = None
+        hotel = settings.hotel
+        if hotel is not None and self._tokens is not None:
+            if self._session is None:
+                self._session = aiohttp.ClientSession()
+            self._pricer = HotelPricer(settings.search_addresses, settings.search_timeout_seconds)
+            self.packages = Packages(
+                self.store,
+                HotelStore(self._database.pool, settings.database.pool_timeout_seconds),
+                self._pricer,
+                create_hotel_provider(
+                    hotel.kind,
+                    adapter_config(hotel),
+                    self._session,
+                    self._tokens,
+                    budget=self.budgets.get(hotel.name),
+                ),
+                PackageConfig(
+                    settings.policy.package_lease_seconds,
+                    settings.policy.ticket_prefix,
+                    settings.policy.sweep_batch_size,
+                ),
+                ordering=self.ordering,
+                metrics=PackageMetrics(registry),
+            )
+        self.bookings = Bookings(
+            self.store,
+            self._prices,
+            settings.policy,
+            ordering=self.ordering,
+            packages=self.packages,
+        )
+        self.links = ItineraryLinks(
+            self.store,
+            self._tokens,
+            settings.links,
+            details=self.packages.with_stay if self.packages is not None else None,
+        )
         self._servicer = BookingServicer(self.bookings, self.links)
         self._sweeper = HoldSweeper(
             self.store,
@@ -191,6 +233,7 @@ class BookingApp:
             settings.policy.sweep_batch_size,
             SweeperMetrics(registry),
             self.ordering,
+            self.packages,
         )
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -227,6 +270,8 @@ class BookingApp:
         if self.revocations is not None:
             await self.revocations.stop()
         await self._prices.close()
+        if self._pricer is not None:
+            await self._pricer.close()
         if self._tokens is not None:
             await self._tokens.close()
         if self._session is not None:

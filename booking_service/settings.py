@@ -21,12 +21,14 @@ from services.db import DATABASE_URL, DatabaseSettings
 from services.providers.config import (
     DEFAULT_KIND,
     ProviderBasics,
+    ProviderEnv,
     provider_enabled,
     provider_envs,
     provider_kind,
     provider_list,
     provider_name,
 )
+from services.providers.registry import HOTEL_KINDS
 from services.rate_budget import RateBudgetSettings
 from services.session_revocation import RevocationSettings
 from services.user_jwt import BOOKING_JWT_SECRET, JwtSettings
@@ -36,6 +38,14 @@ PRICE_SOURCE_SEARCH = "search"
 ORDER_LOOKUP_SIM = "sim"
 ORDER_LOOKUP_NONE = "none"
 BOOKING_PROVIDERS = provider_list("BOOKING_PROVIDERS")
+BOOKING_HOTEL_PROVIDER = Setting(
+    "BOOKING_HOTEL_PROVIDER",
+    "the hotel supplier whose stays are booked (search's SEARCH_HOTEL_PROVIDER); its "
+    "settings are `PROVIDER_<NAME>_<SETTING>` (BASE_URL required; KIND, TIMEOUT_SECONDS, "
+    "ORDER_LOOKUP...)",
+    default_doc="none: hotel offers are refused",
+)
+DEFAULT_HOTEL_KIND = "amadeus_hotels"
 
 
 @dataclass(frozen=True)
@@ -108,6 +118,36 @@ class ProviderOrderSettings:
             raise ConfigError("PROVIDER_ORDER_LOOKUP_URL must be an http(s) URL")
         return settings
 
+    @classmethod
+    def hotel_from_env(cls, env: Mapping[str, str]) -> ProviderOrderSettings | None:
+        """The hotel supplier of BOOKING_HOTEL_PROVIDER, read like a listed provider;
+        its kind is a hotel adapter (services/providers/registry.py HOTEL_KINDS)."""
+        name = env.get(BOOKING_HOTEL_PROVIDER.env, "").strip()
+        if not name:
+            return None
+        own = f"PROVIDER_{name.upper()}_"
+        base_url = env.get(own + "BASE_URL", "").strip().rstrip("/")
+        if not base_url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"{own}BASE_URL must be an http(s) URL (BOOKING_HOTEL_PROVIDER={name})"
+            )
+        kind = env.get(own + "KIND", DEFAULT_HOTEL_KIND).strip()
+        if kind not in HOTEL_KINDS:
+            raise ConfigError(
+                f"{own}KIND: unknown hotel supplier kind {kind!r} (known: {', '.join(HOTEL_KINDS)})"
+            )
+        penv = ProviderEnv(env, name)
+        settings = load(
+            ProviderOrderSettings,
+            penv,
+            name=name,
+            base_url=base_url,
+            defaults={"lookup_url": base_url},
+            kind=kind,
+            rate_budget=load(RateBudgetSettings, penv),
+        )
+        return replace(settings, lookup_url=settings.lookup_url.rstrip("/"))
+
 
 @dataclass(frozen=True)
 class ItineraryLinkSettings:
@@ -170,6 +210,17 @@ class BookingPolicy:
         default="990",
         metadata=setting("BOOKING_TICKET_PREFIX", "3-digit prefix of the 13-digit ticket numbers"),
     )
+    # A replica confirming a package (flows/packages.py) is left alone this long; then
+    # any replica's resumer takes it up. Longer than a supplier call (checked).
+    package_lease_seconds: float = field(
+        default=60.0,
+        metadata=setting(
+            "BOOKING_PACKAGE_LEASE_SECONDS",
+            "package confirmation: how long a replica's claim lasts before another resumes it "
+            "(at least 4 x the hotel supplier's timeout + 10)",
+            minimum=1.0,
+        ),
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> BookingPolicy:
@@ -215,6 +266,8 @@ class BookingServiceSettings:
     # the revoked sessions (BOOKING_SESSION_REVOCATION).
     redis: RedisSettings = field(default_factory=RedisSettings)
     revocation: RevocationSettings = field(default_factory=RevocationSettings)
+    # The hotel supplier (BOOKING_HOTEL_PROVIDER); None: hotel offers are refused.
+    hotel: ProviderOrderSettings | None = None
 
     @property
     def provider(self) -> ProviderOrderSettings | None:
@@ -236,6 +289,19 @@ class BookingServiceSettings:
             for p in map(ProviderOrderSettings.from_env, provider_envs(env, BOOKING_PROVIDERS.env))
             if p is not None
         )
+        hotel = ProviderOrderSettings.hotel_from_env(env)
+        if hotel is not None:
+            if tokens is None or not addresses:
+                raise ConfigError(
+                    "BOOKING_HOTEL_PROVIDER needs the token service (TOKEN_SERVICE_ADDRESSES, "
+                    "TOKEN_CALLER_KEY) and search (SEARCH_SERVICE_ADDRESSES)"
+                )
+            if policy.package_lease_seconds < hotel.lease_seconds:
+                raise ConfigError(
+                    f"BOOKING_PACKAGE_LEASE_SECONDS must be at least {hotel.lease_seconds:g} "
+                    "(4 x the hotel supplier's PROVIDER_TIMEOUT_SECONDS + 10): longer than "
+                    "a hotel order can take"
+                )
         if providers and tokens is None:
             raise ConfigError(
                 "the provider (PROVIDER_BASE_URL) needs the token service: set "
@@ -256,6 +322,7 @@ class BookingServiceSettings:
             links=ItineraryLinkSettings.from_env(env),
             redis=RedisSettings.from_env(env),
             revocation=load(RevocationSettings, env),
+            hotel=hotel,
         )
 
 
@@ -275,6 +342,7 @@ DECLARED: tuple[type | Setting, ...] = (
     ItineraryLinkSettings,
     BOOKING_PROVIDERS,
     ProviderOrderSettings,
+    BOOKING_HOTEL_PROVIDER,
     RateBudgetSettings,
     RevocationSettings,
 )

@@ -94,7 +94,7 @@ def dev_facts(dev: DevSecrets, redis_url: str, database_url: str, replicas: int)
         ),
         callers={
             caller: (DEV_PROVIDER, DEV_HOTEL_PROVIDER)
-            if caller in ("search", "cli")
+            if caller in ("search", "cli", "booking")
             else (DEV_PROVIDER,)
             for caller in DEV_CALLERS
         },

@@ -241,6 +241,11 @@ def booking_service_env(facts: Facts) -> dict[str, str]:
     tokens = token_client_env(facts, "booking")
     if tokens:
         env.update(**upstream_env(facts), **tokens)
+    hotel = facts.hotel_supplier
+    if hotel is not None and tokens and facts.addresses.get("search"):
+        # Hotel stays and packages (booking_service/flows/packages.py).
+        env["BOOKING_HOTEL_PROVIDER"] = hotel.name
+        env[f"PROVIDER_{hotel.name.upper()}_BASE_URL"] = hotel.base_url
     return env
 
 

@@ -217,7 +217,26 @@ def print_booking(out: Output, b: pb.Booking) -> None:
                 money_text(s.price),
                 "refundable" if s.refundable else "non-refundable",
             )
-    out.table(segments)
+    if b.offers:
+        out.table(segments)
+    if b.hotel_stays:
+        stays = Table(
+            ["hotel", "dates", "rooms", "board", Column("price", "right"), "rate", "confirmation"],
+            indent=2,
+        )
+        for stay in b.hotel_stays:
+            stays.add_row(
+                f"{stay.hotel_name} ({stay.city_code})",
+                f"{stay.check_in_date}→{stay.check_out_date}",
+                f"{stay.rooms} {stay.room_type}",
+                stay.board_type.lower().replace("_", "-"),
+                money_text(stay.price),
+                "refundable" if stay.refundable else "non-refundable",
+                stay.confirmation_number or "-",
+            )
+        out.table(stays)
+    if b.package_state == pb.PACKAGE_STATE_FAILED:
+        out.line(f"  not confirmed: {b.failure_reason} (nothing booked)")
     people = Table(["passenger", "type", "born", "document", "ticket"], indent=2)
     for p in b.passengers:
         people.add_row(
@@ -237,6 +256,13 @@ def print_booking(out: Output, b: pb.Booking) -> None:
         more.append(("payment", b.payment_reference))
     if b.status == pb.BOOKING_STATUS_CANCELLED:
         more.append(("refund", money_text(b.refund_amount)))
+        if len(b.item_refunds) > 1:
+            more.append(
+                (
+                    "refund by item",
+                    ", ".join(f"{r.item} {money_text(r.amount)}" for r in b.item_refunds),
+                )
+            )
     more.append(("request id", b.request_id))
     out.table(fields(more, indent=2))
 
@@ -291,8 +317,11 @@ def warn_on_types(out: Output, specs: list[PassengerSpec], booking: pb.Booking) 
 async def booking_create(
     stub: pb_grpc.BookingServiceStub, call: CallOptions, args: argparse.Namespace
 ) -> None:
+    if not args.offers and not args.hotel_offer:
+        raise UsageError("give at least one --offer or a --hotel-offer")
     request = pb.CreateBookingRequest(
         offer_ids=args.offers,
+        hotel_offer_id=args.hotel_offer,
         passengers=[p.passenger for p in args.passengers],
         contact=pb.Contact(email=args.email, phone=args.phone or ""),
         # The idempotency key: a retry with the same one returns the same booking.
@@ -545,9 +574,16 @@ def add_parsers(groups: Any) -> None:
         "--offer",
         dest="offers",
         action="append",
-        required=True,
+        default=[],
         metavar="OFFER_ID",
-        help="offer id from search (repeat for several)",
+        help="flight offer id from search (repeat for several)",
+    )
+    create.add_argument(
+        "--hotel-offer",
+        metavar="HOTEL_OFFER_ID",
+        default="",
+        help="hotel offer id from `hotels search` / `hotels price`: a hotel stay; with "
+        "--offer, a package (flights and hotel, confirmed all or none)",
     )
     create.add_argument(
         "--passenger",

@@ -16,7 +16,12 @@ from booking_service.flows.validation import (
 )
 from booking_service.itinerary.links import Itinerary, Link
 from booking_service.pricing.checker import Amount
-from booking_service.store.models import BookingStatus, DocumentType, PassengerType
+from booking_service.store.models import (
+    BookingStatus,
+    DocumentType,
+    PackageState,
+    PassengerType,
+)
 from booking_service.store.repository import BookingRecord
 from services.errors import ValidationError
 from services.generated.skyroute.booking.v1 import booking_service_pb2 as pb
@@ -110,6 +115,7 @@ def create_input(request: pb.CreateBookingRequest) -> CreateBookingInput:
         contact=contact,
         request_id=request.request_id,
         max_total=max_total,
+        hotel_offer_id=request.hotel_offer_id,
     )
 
 
@@ -182,7 +188,61 @@ def booking_pb(booking: BookingRecord) -> pb.Booking:
     )
     if booking.refund_amount is not None:
         message.refund_amount.CopyFrom(to_money(booking.refund_amount, currency))
+    _add_stay(message, booking)
     return message
+
+
+PACKAGE_STATE_TO_PB = {
+    PackageState.HELD: pb.PACKAGE_STATE_HELD,
+    PackageState.CONFIRMING: pb.PACKAGE_STATE_CONFIRMING,
+    PackageState.COMPENSATING: pb.PACKAGE_STATE_COMPENSATING,
+    PackageState.CONFIRMED: pb.PACKAGE_STATE_CONFIRMED,
+    PackageState.FAILED: pb.PACKAGE_STATE_FAILED,
+}
+
+
+def _add_stay(message: pb.Booking, booking: BookingRecord) -> None:
+    """The hotel stay, kind, package state and per-item refunds."""
+    stay, currency = booking.hotel, booking.currency
+    if stay is None:
+        message.kind = pb.BOOKING_KIND_FLIGHT
+        if booking.refund_amount is not None:
+            message.item_refunds.append(
+                pb.ItemRefund(item="flights", amount=to_money(booking.refund_amount, currency))
+            )
+        return
+    message.kind = pb.BOOKING_KIND_PACKAGE if booking.segments else pb.BOOKING_KIND_HOTEL
+    booked = pb.BookedHotelStay(
+        offer_id=stay.offer_id,
+        provider=stay.provider,
+        hotel_id=stay.hotel_id,
+        hotel_name=stay.hotel_name,
+        city_code=stay.city_code,
+        room_type=stay.room_type,
+        room_description=stay.room_description,
+        board_type=stay.board_type,
+        check_in_date=stay.check_in.isoformat(),
+        check_out_date=stay.check_out.isoformat(),
+        rooms=stay.rooms,
+        price=to_money(stay.price, currency),
+        refundable=stay.refundable,
+        cancellation_deadline=timestamp(stay.cancellation_deadline),
+        confirmation_number=stay.confirmation_number or "",
+    )
+    message.hotel_stays.append(booked)
+    if booking.package is not None:
+        message.package_state = PACKAGE_STATE_TO_PB[PackageState(booking.package.state)]
+        if booking.package.state == PackageState.FAILED:
+            message.failure_reason = booking.package.failure_reason or ""
+    if booking.refund_amount is not None:
+        hotel = stay.refund_amount or Decimal(0)
+        if booking.segments:
+            message.item_refunds.append(
+                pb.ItemRefund(
+                    item="flights", amount=to_money(booking.refund_amount - hotel, currency)
+                )
+            )
+        message.item_refunds.append(pb.ItemRefund(item="hotel", amount=to_money(hotel, currency)))
 
 
 def link_pb(link: Link) -> pb.ItineraryLink:

@@ -21,6 +21,12 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from booking_service.flows import page_tokens
+from booking_service.flows.packages import (
+    Packages,
+    hotel_refund,
+    new_hotel_remark,
+    stay_record,
+)
 from booking_service.flows.payments import SimulatedPayments, token_hash
 from booking_service.flows.plan import (
     BookingPlan,
@@ -41,7 +47,9 @@ from booking_service.flows.validation import (
 )
 from booking_service.flows.wire import status_name
 from booking_service.pricing.checker import PriceChecker
+from booking_service.pricing.hotels import PricedHotel
 from booking_service.settings import BookingPolicy
+from booking_service.store.hotels import insert_stay, mark_cancel, stay_for_update
 from booking_service.store.models import BookingStatus
 from booking_service.store.repository import (
     BookingRecord,
@@ -94,8 +102,10 @@ class Bookings:
         references: Callable[[], str] = new_reference,
         clock: Callable[[], float] = time.time,
         ordering: ProviderOrdering | None = None,
+        packages: Packages | None = None,
     ) -> None:
-        """``ordering``: the provider's order API; None: provider offers are refused."""
+        """``ordering``: the provider's order API; None: provider offers are refused.
+        ``packages``: hotel stays (flows/packages.py); None: hotel offers are refused."""
         self._store = store
         self._prices = prices
         self._policy = policy
@@ -103,6 +113,13 @@ class Bookings:
         self._references = references
         self._clock = clock
         self._ordering = ordering
+        self._packages = packages
+
+    async def _details(self, booking: BookingRecord) -> BookingRecord:
+        """The booking with its hotel stay, if any."""
+        if self._packages is None:
+            return booking
+        return await self._packages.with_stay(booking)
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)
@@ -122,7 +139,7 @@ class Bookings:
             existing = await self._store.find_by_request(user_id, request.request_id)
             if existing is None:
                 raise
-            return self._same_request(existing, request)
+            return await self._details(self._same_request(existing, request))
         if booking is None:  # the request_id is taken: a retry, or a concurrent one won
             existing = await self._store.find_by_request(user_id, request.request_id)
             if existing is None:  # bookings are never deleted: not expected
@@ -130,7 +147,7 @@ class Bookings:
                     "concurrent request with the same request_id; retry",
                     reason="REQUEST_IN_PROGRESS",
                 )
-            return self._same_request(existing, request)
+            return await self._details(self._same_request(existing, request))
         if ordering is not None:
             # Shielded: a caller that gives up (deadline, disconnect) must not cut the
             # order off half-way; it completes, and a retry finds the booking.
@@ -142,17 +159,35 @@ class Bookings:
                 "seats": plan.party.seats,
                 "segments": len(plan.segments),
                 "provider": booking.provider,
+                "hotel": plan.hotel is not None,
             },
         )
-        return booking
+        return await self._details(booking)
 
     async def _price_and_hold(
         self, user_id: str, request: ValidRequest
     ) -> tuple[BookingPlan, ProviderOrdering | None, BookingRecord | None]:
         """Revalidates the offers and holds their seats under a fresh reference; the
         booking is None if the request_id is taken."""
-        offers = await self._prices.price_offers(request.offer_ids)
-        plan = plan_booking(request, offers)
+        hotel: PricedHotel | None = None
+        if request.hotel_offer_id:
+            if self._packages is None:
+                raise FailedPreconditionError(
+                    "hotel_offer_id: hotel stays cannot be booked here (no hotel supplier is "
+                    "configured)",
+                    reason="OFFER_NOT_BOOKABLE",
+                    metadata={"field": "hotel_offer_id"},
+                )
+            if request.offer_ids:
+                offers, hotel = await asyncio.gather(
+                    self._prices.price_offers(request.offer_ids),
+                    self._packages.price(request.hotel_offer_id),
+                )
+            else:
+                offers, hotel = [], await self._packages.price(request.hotel_offer_id)
+        else:
+            offers = await self._prices.price_offers(request.offer_ids)
+        plan = plan_booking(request, offers, hotel)
         check_price(plan)
         ordering = self._ordering_for(plan)
         for _ in range(REFERENCE_ATTEMPTS):
@@ -229,6 +264,7 @@ class Bookings:
             provider=plan.provider if remark is not None else None,
             provider_remark=remark,
         )
+        priced_hotel = plan.hotel
         passengers = [
             PassengerRecord(
                 t.given_name,
@@ -273,6 +309,9 @@ class Bookings:
             booking = await tx.insert_booking(row, passengers, segments)
             if booking is None:
                 return None
+            if priced_hotel is not None:
+                stay = stay_record(booking.id, priced_hotel, new_hotel_remark(reference))
+                await insert_stay(tx.connection, stay)
             try:
                 held_fares = await tx.hold_seats(plan.seats_by_fare)
             except SeatsUnavailable as exc:
@@ -284,7 +323,7 @@ class Bookings:
                 for segment, price in zip(written, prices, strict=True)
                 if price != segment.price
             }
-            total = sum(prices, Decimal(0))
+            total = sum(prices, plan.hotel_total)
             if changed or total != booking.total_price:
                 await tx.set_prices(booking.id, changed, total)
                 written = tuple(
@@ -299,7 +338,7 @@ class Bookings:
         """(fare id, seats, the party's cost to insist on or None for any) when the plan
         is one inventory segment: its priced cost, or None while the offer's price is
         guaranteed (as final_prices decides)."""
-        if remark is not None or len(plan.segments) != 1:
+        if remark is not None or len(plan.segments) != 1 or plan.hotel is not None:
             return None
         segment = plan.segments[0]
         if segment.priced.fare_id is None:
@@ -315,7 +354,7 @@ class Bookings:
         booking = await self._store.get(user_id, reference)
         if booking is None:
             raise _not_found(reference)
-        return booking
+        return await self._details(booking)
 
     async def list(
         self, user_id: str, page_size: int, page_token: str, status: BookingStatus | None
@@ -328,7 +367,9 @@ class Bookings:
             page_tokens.decode(page_token, user_id, status_value).before_id if page_token else None
         )
         rows = await self._store.page(user_id, status.value if status else None, before, size + 1)
-        page = rows[:size]
+        page = list(rows[:size])
+        if self._packages is not None:
+            page = await self._packages.with_stays(page)
         next_token = ""
         if len(rows) > size:
             next_token = page_tokens.encode(
@@ -357,6 +398,20 @@ class Bookings:
                 return confirmed
             self._payments.void(payment)
         booking = await self.get(user_id, reference)
+        if booking.package is not None and self._packages is not None:
+            # A hotel stay: confirmed in steps, all or none (flows/packages.py). A declined
+            # payment changes nothing.
+            payment = self._payments.authorise(
+                payment_token, str(booking.total_price), booking.currency
+            )
+            try:
+                confirmed = await self._packages.confirm(booking, payment, token_digest)
+            except DomainError:
+                self._payments.void(payment)
+                raise
+            if confirmed.payment_reference != payment:  # a retry: the first one's stands
+                self._payments.void(payment)
+            return confirmed
         if booking.status != BookingStatus.HELD:
             return self._already(booking, token_digest)
         if booking.provider is None and not declined:
@@ -417,13 +472,22 @@ class Bookings:
                 raise _not_found(reference)
             won = False
             if booking.status in (BookingStatus.HELD, BookingStatus.CONFIRMED):
+                was_confirmed = booking.status == BookingStatus.CONFIRMED
                 refund = refund_if_confirmed(booking.segments, len(booking.passengers))
-                won = await tx.cancel(booking.id, refund)
+                stay = await stay_for_update(tx.connection, booking.id)
+                stay_refund = hotel_refund(stay, was_confirmed, self._now()) if stay else Decimal(0)
+                won = await tx.cancel(booking.id, refund + stay_refund)
                 if won:
+                    if stay is not None:
+                        await mark_cancel(tx.connection, booking.id, stay_refund)
                     log.info("booking cancelled", extra={"booking_reference": reference})
                 booking = await tx.load(booking.id)
+        booking = await self._details(booking)
         if won and booking.provider is not None and self._ordering is not None:
             await asyncio.shield(self._ordering.cancel_now(booking))
+        if won and self._packages is not None:
+            await asyncio.shield(self._packages.cancel_now(booking))
+            booking = await self._details(booking)
         if booking.status in (BookingStatus.HELD, BookingStatus.EXPIRED):
             # Still HELD without winning: the database's clock says the hold has run
             # out (the sweeper has not expired it yet, and gives its seats back when it

@@ -26,6 +26,7 @@ from decimal import Decimal
 
 from booking_service.flows.validation import ValidRequest, Violations
 from booking_service.pricing.checker import Amount, PricedOffer, PricedSegment, ProviderOffer
+from booking_service.pricing.hotels import PricedHotel
 from booking_service.pricing.passengers import Party, party_of, passenger_type
 from booking_service.store.models import PassengerType
 from booking_service.store.repository import HeldFare
@@ -50,14 +51,21 @@ class BookingPlan:
     passenger_types: tuple[PassengerType, ...]
     currency: str
     segments: tuple[PlannedSegment, ...]
+    # The hotel stay (CreateBookingRequest.hotel_offer_id), priced again; None without.
+    hotel: PricedHotel | None = None
+
+    @property
+    def hotel_total(self) -> Decimal:
+        return self.hotel.total if self.hotel is not None else Decimal(0)
 
     @property
     def total(self) -> Decimal:
-        return sum((o.current_total for o in self.offers), Decimal(0))
+        return sum((o.current_total for o in self.offers), self.hotel_total)
 
     @property
     def original_total(self) -> Decimal:
-        return sum((o.original_total for o in self.offers), Decimal(0))
+        hotel = self.hotel.original_total if self.hotel is not None else Decimal(0)
+        return sum((o.original_total for o in self.offers), hotel)
 
     @property
     def seats_by_fare(self) -> dict[int, int]:
@@ -88,10 +96,13 @@ def _flight_key(segment: PricedSegment) -> tuple[object, ...]:
     return ("flight", segment.leg.flight_designator, segment.leg.departure_at)
 
 
-def plan_booking(request: ValidRequest, offers: list[PricedOffer]) -> BookingPlan:
-    """Raises ValidationError listing every problem found against the offers."""
+def plan_booking(
+    request: ValidRequest, offers: list[PricedOffer], hotel: PricedHotel | None = None
+) -> BookingPlan:
+    """Raises ValidationError listing every problem found against the offers (and the
+    hotel offer: its currency, and enough room for the passengers, its guests)."""
     v = Violations()
-    currency = offers[0].currency
+    currency = offers[0].currency if offers else hotel.currency if hotel else ""
     seen_flights: dict[tuple[object, ...], int] = {}
     providers = {o.provider.provider for o in offers if o.provider is not None}
     for i, offer in enumerate(offers):
@@ -112,8 +123,12 @@ def plan_booking(request: ValidRequest, offers: list[PricedOffer]) -> BookingPla
             seen_flights.setdefault(key, i)
 
     departures = [s.leg.departure_at for o in offers for s in o.segments]
-    first_day = min(departures).date()
-    last_day = max(departures).date()
+    if departures:
+        first_day = min(departures).date()
+        last_day = max(departures).date()
+    else:  # a hotel stay alone: ages on arrival, documents valid on arrival
+        assert hotel is not None
+        first_day = last_day = hotel.check_in
     types = tuple(passenger_type(t.birth_date, first_day) for t in request.travellers)
     party = party_of(types)
     if party.adults == 0:
@@ -141,6 +156,15 @@ def plan_booking(request: ValidRequest, offers: list[PricedOffer]) -> BookingPla
                 f"passengers[{i}].document.expire_date",
                 f"expires before the last flight ({last_day.isoformat()})",
             )
+    if hotel is not None:
+        if hotel.currency != currency:
+            v.add("hotel_offer_id", f"is priced in {hotel.currency}, but the flights in {currency}")
+        if party.seats > hotel.guests:
+            v.add(
+                "hotel_offer_id",
+                f"is for {hotel.guests} guest(s), but there are {party.seats} passengers "
+                f"(infants aside)",
+            )
     if request.max_total is not None and request.max_total.currency != currency:
         v.add("max_total_price.currency_code", f"the offers are priced in {currency}")
     v.raise_any()
@@ -150,13 +174,14 @@ def plan_booking(request: ValidRequest, offers: list[PricedOffer]) -> BookingPla
         for i, offer in enumerate(offers)
         for j, segment in enumerate(offer.segments)
     )
-    return BookingPlan(request, tuple(offers), party, types, currency, segments)
+    return BookingPlan(request, tuple(offers), party, types, currency, segments, hotel)
 
 
 def _price_changed(
     plan: BookingPlan, current_total: Decimal, changed: list[int]
 ) -> FailedPreconditionError:
-    fields = ",".join(f"offer_ids[{i}]" for i in changed)
+    # -1: the hotel offer.
+    fields = ",".join("hotel_offer_id" if i < 0 else f"offer_ids[{i}]" for i in changed)
     return FailedPreconditionError(
         f"the price changed from {money_text(plan.original_total, plan.currency)} to "
         f"{money_text(current_total, plan.currency)}; book again with the new price or "
@@ -230,6 +255,8 @@ def check_price(plan: BookingPlan) -> None:
         ):
             raise segment_sold_out(segment, 0)
     changed = [i for i, o in enumerate(plan.offers) if o.price_changed]
+    if plan.hotel is not None and plan.hotel.price_changed:
+        changed.append(-1)
     accept_total(plan, plan.total, changed)
     for segment in plan.segments:
         if segment.priced.seats_available < segment.seats:

@@ -20,6 +20,7 @@ import random
 
 from prometheus_client import CollectorRegistry, Counter
 
+from booking_service.flows.packages import Packages
 from booking_service.flows.upstream_orders import ProviderOrdering
 from booking_service.store.repository import BookingStore
 from services.rate_budget import background
@@ -52,12 +53,16 @@ class HoldSweeper:
         batch_size: int,
         metrics: SweeperMetrics | None = None,
         ordering: ProviderOrdering | None = None,
+        packages: Packages | None = None,
     ) -> None:
+        """``packages``: its resumer runs on each pass (stuck confirmations, hotel
+        orders left to cancel)."""
         self._store = store
         self._interval = interval_seconds
         self._batch = batch_size
         self._metrics = metrics
         self._ordering = ordering
+        self._packages = packages
 
     async def sweep_once(self) -> int:
         """One batch; returns how many bookings it expired."""
@@ -79,10 +84,13 @@ class HoldSweeper:
 
     async def sweep_provider_once(self) -> int:
         """The provider's part of a pass; how many bookings' orders it worked on."""
-        if self._ordering is None:
-            return 0
+        worked = 0
         with background():  # yields the upstream rate budget to user requests
-            return await self._ordering.sweep(self._batch)
+            if self._ordering is not None:
+                worked += await self._ordering.sweep(self._batch)
+            if self._packages is not None:
+                worked += await self._packages.resume()
+        return worked
 
     async def run(self) -> None:
         while True:

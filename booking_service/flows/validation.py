@@ -69,11 +69,14 @@ class CreateBookingInput:
     contact: ContactInput | None
     request_id: str
     max_total: Amount | None = None
+    hotel_offer_id: str = ""
 
     def fingerprint(self) -> str:
         """SHA-256 of the request without its request_id: a retry must match it."""
         fields = asdict(self)
         fields.pop("request_id")
+        if not self.hotel_offer_id:  # as before hotel stays: old fingerprints still match
+            fields.pop("hotel_offer_id")
         canonical = json.dumps(fields, sort_keys=True, default=str, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -98,6 +101,7 @@ class ValidRequest:
     request_id: str
     request_hash: str
     max_total: Amount | None
+    hotel_offer_id: str = ""
 
 
 def parse_date(value: str) -> date | None:
@@ -201,8 +205,10 @@ def validate_request(
     elif not _REQUEST_ID.match(raw.request_id):
         v.add("request_id", "must be 1 to 64 letters, digits, '-', '_', '.' or ':'")
 
-    if not raw.offer_ids:
-        v.add("offer_ids", "at least one offer is required")
+    if len(raw.hotel_offer_id) > MAX_OFFER_ID_CHARS:
+        v.add("hotel_offer_id", f"longer than {MAX_OFFER_ID_CHARS} characters")
+    if not raw.offer_ids and not raw.hotel_offer_id:
+        v.add("offer_ids", "at least one offer (or a hotel_offer_id) is required")
     elif len(raw.offer_ids) > MAX_OFFERS:
         v.add("offer_ids", f"at most {MAX_OFFERS} offers")
     seen: dict[str, int] = {}
@@ -254,6 +260,7 @@ def validate_request(
         request_id=raw.request_id,
         request_hash=raw.fingerprint(),
         max_total=raw.max_total,
+        hotel_offer_id=raw.hotel_offer_id,
     )
 
 

@@ -86,6 +86,30 @@ def document(booking: BookingRecord, generated_at: datetime) -> dict[str, Any]:
             "total": _money(booking.total_price),
             "per_segment": [_money(s.price) for s in booking.segments],
         },
+        "hotel": _hotel(booking),
+    }
+
+
+def _hotel(booking: BookingRecord) -> dict[str, Any] | None:
+    stay = booking.hotel
+    if stay is None:
+        return None
+    return {
+        "hotel_id": stay.hotel_id,
+        "name": stay.hotel_name,
+        "city_code": stay.city_code,
+        "room_type": stay.room_type,
+        "room_description": stay.room_description,
+        "board_type": stay.board_type,
+        "check_in_date": stay.check_in.isoformat(),
+        "check_out_date": stay.check_out.isoformat(),
+        "rooms": stay.rooms,
+        "confirmation_number": stay.confirmation_number,
+        "price": _money(stay.price),
+        "refundable": stay.refundable,
+        "cancellation_deadline": (
+            stay.cancellation_deadline.isoformat() if stay.cancellation_deadline else None
+        ),
     }
 
 
@@ -122,6 +146,14 @@ def render_text(doc: dict[str, Any]) -> str:
         lines.append(f"  {i}. {s['flight']}  {s['origin']} -> {s['destination']}  {cabin}")
         lines.append(f"     Departs  {s['origin']}  {_when(s['departure_local_time'])}")
         lines.append(f"     Arrives  {s['destination']}  {_when(s['arrival_local_time'])}")
+    hotel = doc.get("hotel")
+    if hotel:
+        lines += ["", "HOTEL"]
+        lines.append(f"  {hotel['name']} ({hotel['city_code']})  {hotel['rooms']} room(s)")
+        lines.append(
+            f"     {hotel['check_in_date']} -> {hotel['check_out_date']}  {hotel['board_type']}"
+        )
+        lines.append(f"     Confirmation {hotel['confirmation_number'] or 'pending'}")
     totals = doc["totals"]
     lines += [
         "",

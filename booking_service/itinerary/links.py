@@ -14,7 +14,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -114,8 +114,11 @@ class ItineraryLinks:
         tokens: DownloadTokens | None,
         settings: ItineraryLinkSettings,
         clock: Callable[[], float] = time.time,
+        details: Callable[[BookingRecord], Awaitable[BookingRecord]] | None = None,
     ) -> None:
-        """``tokens`` None: no token service configured; links cannot be made."""
+        """``tokens`` None: no token service configured; links cannot be made.
+        ``details``: adds a booking's hotel stay (flows/packages.py)."""
+        self._details = details
         self._store = store
         self._tokens = tokens
         self._settings = settings
@@ -195,6 +198,8 @@ class ItineraryLinks:
                 reason="BOOKING_NOT_CONFIRMED",
                 metadata={"booking_reference": reference, "status": status_name(booking.status)},
             )
+        if self._details is not None:
+            booking = await self._details(booking)
         doc = itinerary.document(booking, datetime.fromtimestamp(self._clock(), UTC))
         return Itinerary(
             reference,

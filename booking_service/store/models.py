@@ -233,13 +233,121 @@ class BookingPassenger(Base):
     ticket_number: Mapped[str | None] = mapped_column(CHAR(13))
 
 
+class HotelOrderStatus(enum.StrEnum):
+    """Where a booking's hotel order is at the supplier (flows/packages.py)."""
+
+    # Priced and held on our side; nothing at the supplier yet (booked on confirmation).
+    NONE = "NONE"
+    # The create call is in flight, or its outcome is not known yet (looked up by remark).
+    ORDERING = "ORDERING"
+    # The order exists at the supplier (supplier_order_id).
+    ORDERED = "ORDERED"
+    # To be cancelled at the supplier (cancel, or compensation of a failed package).
+    CANCELLING = "CANCELLING"
+    # Cancelled at the supplier, found gone, or never placed.
+    CANCELLED = "CANCELLED"
+
+
+class PackageState(enum.StrEnum):
+    """A booking with a hotel stay (hotel only, or flight + hotel) on its way to being
+    confirmed all or none (flows/packages.py)."""
+
+    HELD = "HELD"  # seats held and hotel priced; not being confirmed
+    CONFIRMING = "CONFIRMING"  # steps running: hotel order, then the flights' confirmation
+    COMPENSATING = "COMPENSATING"  # a step failed: undoing what was done
+    CONFIRMED = "CONFIRMED"  # every item booked
+    FAILED = "FAILED"  # compensated: nothing booked, the booking cancelled
+
+
+class BookingHotelStay(Base):
+    """A booking's hotel item: one priced offer (every room and night), and its order at
+    the supplier, placed on confirmation under ``remark``."""
+
+    __tablename__ = "booking_hotel_stays"
+    __table_args__ = (
+        CheckConstraint(_in("order_status", HotelOrderStatus), name="order_status_known"),
+        CheckConstraint("price >= 0", name="price_not_negative"),
+        CheckConstraint("refund_amount >= 0", name="refund_amount_not_negative"),
+        CheckConstraint("rooms >= 1", name="rooms_positive"),
+        CheckConstraint("check_out > check_in", name="check_out_after_check_in"),
+        CheckConstraint(
+            "order_status <> 'ORDERED' OR supplier_order_id IS NOT NULL",
+            name="ordered_has_order_id",
+        ),
+        UniqueConstraint("remark"),
+        Index(
+            "ix_booking_hotel_stays_cancelling",
+            "attempt_at",
+            postgresql_where=text("order_status = 'CANCELLING'"),
+        ),
+    )
+
+    booking_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("bookings.id", ondelete="CASCADE"), primary_key=True
+    )
+    provider: Mapped[str] = mapped_column(Text)
+    offer_id: Mapped[str] = mapped_column(Text)  # search's id, as the booking was made with
+    supplier_offer_id: Mapped[str] = mapped_column(Text)  # as priced at the hold
+    hotel_id: Mapped[str] = mapped_column(Text)
+    hotel_name: Mapped[str] = mapped_column(Text)
+    city_code: Mapped[str] = mapped_column(Text)
+    room_type: Mapped[str] = mapped_column(Text)
+    room_description: Mapped[str] = mapped_column(Text)
+    board_type: Mapped[str] = mapped_column(Text)
+    check_in: Mapped[date] = mapped_column(Date)
+    check_out: Mapped[date] = mapped_column(Date)
+    rooms: Mapped[int] = mapped_column(Integer)
+    refundable: Mapped[bool] = mapped_column(Boolean)
+    cancellation_deadline: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    price: Mapped[Decimal] = mapped_column(Money)  # every room and night
+    remark: Mapped[str] = mapped_column(Text)
+    order_status: Mapped[str] = mapped_column(Text)
+    supplier_order_id: Mapped[str | None] = mapped_column(Text)
+    confirmation_number: Mapped[str | None] = mapped_column(Text)
+    refund_amount: Mapped[Decimal | None] = mapped_column(Money)
+    # When a replica last took up cancelling the order (a lease for the resumer).
+    attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class BookingPackage(Base):
+    """The confirmation state machine of a booking with a hotel stay: one row per such
+    booking. ``fence`` grows each time a replica takes the work up; every step writes
+    only under the fence it took, so a replica that lost its lease changes nothing."""
+
+    __tablename__ = "booking_packages"
+    __table_args__ = (
+        CheckConstraint(_in("state", PackageState), name="state_known"),
+        Index(
+            "ix_booking_packages_work",
+            "lease_until",
+            postgresql_where=text("state IN ('CONFIRMING', 'COMPENSATING')"),
+        ),
+    )
+
+    booking_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("bookings.id", ondelete="CASCADE"), primary_key=True
+    )
+    state: Mapped[str] = mapped_column(Text)
+    fence: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    payment_reference: Mapped[str | None] = mapped_column(Text)
+    payment_token_hash: Mapped[str | None] = mapped_column(CHAR(64))
+    # Why a confirmation failed (an ErrorInfo reason), once COMPENSATING or FAILED.
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 __all__ = [
     "REFERENCE_PATTERN",
     "Booking",
+    "BookingHotelStay",
+    "BookingPackage",
     "BookingPassenger",
     "BookingSegment",
     "BookingStatus",
     "DocumentType",
+    "HotelOrderStatus",
+    "PackageState",
     "PassengerType",
     "ProviderOrderStatus",
     "ticket_serial",

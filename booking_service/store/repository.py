@@ -39,6 +39,7 @@ from typing import Any
 
 import asyncpg
 
+from booking_service.store.hotels import HotelStayRecord, PackageRecord
 from booking_service.store.models import BookingStatus, ProviderOrderStatus
 from services.db import pooled
 from services.flights import FlightLeg, local_time
@@ -139,10 +140,16 @@ class BookingRecord:
     provider_attempt_at: datetime | None
     segments: tuple[SegmentRecord, ...] = ()
     passengers: tuple[PassengerRecord, ...] = ()
+    # A hotel stay and its package row (store/hotels.py), filled in by the flows.
+    hotel: HotelStayRecord | None = None
+    package: PackageRecord | None = None
+
+
+_NOT_COLUMNS = ("segments", "passengers", "hotel", "package")
 
 
 def _columns(record: type, prefix: str = "") -> str:
-    names = [f.name for f in fields(record) if f.name not in ("segments", "passengers")]
+    names = [f.name for f in fields(record) if f.name not in _NOT_COLUMNS]
     return ", ".join(prefix + name for name in names)
 
 
@@ -361,10 +368,12 @@ FROM b"""
 CONFIRM_SQL = _confirm_sql("id = $1")
 # By the user's reference, unread: only a booking with no provider order (whose order
 # must be checked first). $1 user id, $5 reference.
-CONFIRM_UNREAD_SQL = _confirm_sql("user_id = $1 AND reference = $5 AND provider IS NULL")
-_BOOKING_FIELDS = tuple(
-    f.name for f in fields(BookingRecord) if f.name not in ("segments", "passengers")
+# Nor a booking with a hotel stay (confirmed in steps: flows/packages.py).
+CONFIRM_UNREAD_SQL = _confirm_sql(
+    "user_id = $1 AND reference = $5 AND provider IS NULL AND NOT EXISTS "
+    "(SELECT 1 FROM booking_packages p WHERE p.booking_id = bookings.id)"
 )
+_BOOKING_FIELDS = tuple(f.name for f in fields(BookingRecord) if f.name not in _NOT_COLUMNS)
 
 # Cancel and expiry: an order at the provider is to be deleted.
 _ORDER_TO_CANCEL = (

@@ -78,16 +78,16 @@ class Sim:
             return json.loads(response.read())
 
     def stats(self) -> dict[str, Any]:
-        return self._call("GET", "/_sim/stats")
+        return dict(self._call("GET", "/_sim/stats"))
 
     def tokens(self) -> list[dict[str, Any]]:
-        return self._call("GET", "/_sim/tokens")["tokens"]
+        return list(self._call("GET", "/_sim/tokens")["tokens"])
 
     def issued(self, client_id: str) -> int:
         return int(self.stats()["tokens_issued"].get(client_id, 0))
 
     def config(self, **changes: Any) -> dict[str, Any]:
-        return self._call("POST", "/_sim/config", changes)
+        return dict(self._call("POST", "/_sim/config", changes))
 
     def fail_token(self, count: int, status: int = 500) -> None:
         self._call("POST", "/_sim/fail-token", {"count": count, "status": status})
@@ -104,7 +104,7 @@ class Sim:
     def grant_policy(self, client_id: str, **policy: Any) -> dict[str, Any]:
         """Set a client's refresh-token policy (refresh, rotation, grace_s, refresh_ttl,
         access_ttl); returns the whole policy."""
-        return self._call("POST", "/_sim/grant-policy", {"client_id": client_id, **policy})
+        return dict(self._call("POST", "/_sim/grant-policy", {"client_id": client_id, **policy}))
 
     def refresh_token(self, client_id: str) -> str:
         """A new family's first refresh token, as if the user had logged in once."""

@@ -24,7 +24,13 @@ from tests.utils.db import (
     temporary_database_sync,
 )
 
-BOOKING_TABLES = {"bookings", "booking_segments", "booking_passengers"}
+BOOKING_TABLES = {
+    "bookings",
+    "booking_segments",
+    "booking_passengers",
+    "booking_hotel_stays",
+    "booking_packages",
+}
 
 
 async def test_models_and_migration_agree(engine: AsyncEngine) -> None:

@@ -39,6 +39,22 @@ class Cabin(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CABIN_PREMIUM_ECONOMY: _ClassVar[Cabin]
     CABIN_BUSINESS: _ClassVar[Cabin]
     CABIN_FIRST: _ClassVar[Cabin]
+
+class BookingKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    BOOKING_KIND_UNSPECIFIED: _ClassVar[BookingKind]
+    BOOKING_KIND_FLIGHT: _ClassVar[BookingKind]
+    BOOKING_KIND_HOTEL: _ClassVar[BookingKind]
+    BOOKING_KIND_PACKAGE: _ClassVar[BookingKind]
+
+class PackageState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PACKAGE_STATE_UNSPECIFIED: _ClassVar[PackageState]
+    PACKAGE_STATE_HELD: _ClassVar[PackageState]
+    PACKAGE_STATE_CONFIRMING: _ClassVar[PackageState]
+    PACKAGE_STATE_COMPENSATING: _ClassVar[PackageState]
+    PACKAGE_STATE_CONFIRMED: _ClassVar[PackageState]
+    PACKAGE_STATE_FAILED: _ClassVar[PackageState]
 BOOKING_STATUS_UNSPECIFIED: BookingStatus
 BOOKING_STATUS_HELD: BookingStatus
 BOOKING_STATUS_CONFIRMED: BookingStatus
@@ -56,6 +72,16 @@ CABIN_ECONOMY: Cabin
 CABIN_PREMIUM_ECONOMY: Cabin
 CABIN_BUSINESS: Cabin
 CABIN_FIRST: Cabin
+BOOKING_KIND_UNSPECIFIED: BookingKind
+BOOKING_KIND_FLIGHT: BookingKind
+BOOKING_KIND_HOTEL: BookingKind
+BOOKING_KIND_PACKAGE: BookingKind
+PACKAGE_STATE_UNSPECIFIED: PackageState
+PACKAGE_STATE_HELD: PackageState
+PACKAGE_STATE_CONFIRMING: PackageState
+PACKAGE_STATE_COMPENSATING: PackageState
+PACKAGE_STATE_CONFIRMED: PackageState
+PACKAGE_STATE_FAILED: PackageState
 
 class TravelDocument(_message.Message):
     __slots__ = ("type", "number", "issuing_country", "expire_date")
@@ -134,7 +160,7 @@ class BookedOffer(_message.Message):
     def __init__(self, offer_id: _Optional[str] = ..., total_price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., segments: _Optional[_Iterable[_Union[BookedSegment, _Mapping]]] = ...) -> None: ...
 
 class Booking(_message.Message):
-    __slots__ = ("booking_reference", "status", "offers", "passengers", "contact", "total_price", "hold_expire_time", "create_time", "update_time", "confirm_time", "cancel_time", "refund_amount", "payment_reference", "request_id", "provider", "provider_record_locator")
+    __slots__ = ("booking_reference", "status", "offers", "passengers", "contact", "total_price", "hold_expire_time", "create_time", "update_time", "confirm_time", "cancel_time", "refund_amount", "payment_reference", "request_id", "provider", "provider_record_locator", "kind", "hotel_stays", "item_refunds", "package_state", "failure_reason")
     BOOKING_REFERENCE_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     OFFERS_FIELD_NUMBER: _ClassVar[int]
@@ -151,6 +177,11 @@ class Booking(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     PROVIDER_FIELD_NUMBER: _ClassVar[int]
     PROVIDER_RECORD_LOCATOR_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    HOTEL_STAYS_FIELD_NUMBER: _ClassVar[int]
+    ITEM_REFUNDS_FIELD_NUMBER: _ClassVar[int]
+    PACKAGE_STATE_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_REASON_FIELD_NUMBER: _ClassVar[int]
     booking_reference: str
     status: BookingStatus
     offers: _containers.RepeatedCompositeFieldContainer[BookedOffer]
@@ -167,7 +198,54 @@ class Booking(_message.Message):
     request_id: str
     provider: str
     provider_record_locator: str
-    def __init__(self, booking_reference: _Optional[str] = ..., status: _Optional[_Union[BookingStatus, str]] = ..., offers: _Optional[_Iterable[_Union[BookedOffer, _Mapping]]] = ..., passengers: _Optional[_Iterable[_Union[Passenger, _Mapping]]] = ..., contact: _Optional[_Union[Contact, _Mapping]] = ..., total_price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., hold_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., confirm_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancel_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., refund_amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., payment_reference: _Optional[str] = ..., request_id: _Optional[str] = ..., provider: _Optional[str] = ..., provider_record_locator: _Optional[str] = ...) -> None: ...
+    kind: BookingKind
+    hotel_stays: _containers.RepeatedCompositeFieldContainer[BookedHotelStay]
+    item_refunds: _containers.RepeatedCompositeFieldContainer[ItemRefund]
+    package_state: PackageState
+    failure_reason: str
+    def __init__(self, booking_reference: _Optional[str] = ..., status: _Optional[_Union[BookingStatus, str]] = ..., offers: _Optional[_Iterable[_Union[BookedOffer, _Mapping]]] = ..., passengers: _Optional[_Iterable[_Union[Passenger, _Mapping]]] = ..., contact: _Optional[_Union[Contact, _Mapping]] = ..., total_price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., hold_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., confirm_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancel_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., refund_amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., payment_reference: _Optional[str] = ..., request_id: _Optional[str] = ..., provider: _Optional[str] = ..., provider_record_locator: _Optional[str] = ..., kind: _Optional[_Union[BookingKind, str]] = ..., hotel_stays: _Optional[_Iterable[_Union[BookedHotelStay, _Mapping]]] = ..., item_refunds: _Optional[_Iterable[_Union[ItemRefund, _Mapping]]] = ..., package_state: _Optional[_Union[PackageState, str]] = ..., failure_reason: _Optional[str] = ...) -> None: ...
+
+class BookedHotelStay(_message.Message):
+    __slots__ = ("offer_id", "provider", "hotel_id", "hotel_name", "city_code", "room_type", "room_description", "board_type", "check_in_date", "check_out_date", "rooms", "price", "refundable", "cancellation_deadline", "confirmation_number")
+    OFFER_ID_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    HOTEL_ID_FIELD_NUMBER: _ClassVar[int]
+    HOTEL_NAME_FIELD_NUMBER: _ClassVar[int]
+    CITY_CODE_FIELD_NUMBER: _ClassVar[int]
+    ROOM_TYPE_FIELD_NUMBER: _ClassVar[int]
+    ROOM_DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    BOARD_TYPE_FIELD_NUMBER: _ClassVar[int]
+    CHECK_IN_DATE_FIELD_NUMBER: _ClassVar[int]
+    CHECK_OUT_DATE_FIELD_NUMBER: _ClassVar[int]
+    ROOMS_FIELD_NUMBER: _ClassVar[int]
+    PRICE_FIELD_NUMBER: _ClassVar[int]
+    REFUNDABLE_FIELD_NUMBER: _ClassVar[int]
+    CANCELLATION_DEADLINE_FIELD_NUMBER: _ClassVar[int]
+    CONFIRMATION_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    offer_id: str
+    provider: str
+    hotel_id: str
+    hotel_name: str
+    city_code: str
+    room_type: str
+    room_description: str
+    board_type: str
+    check_in_date: str
+    check_out_date: str
+    rooms: int
+    price: _money_pb2.Money
+    refundable: bool
+    cancellation_deadline: _timestamp_pb2.Timestamp
+    confirmation_number: str
+    def __init__(self, offer_id: _Optional[str] = ..., provider: _Optional[str] = ..., hotel_id: _Optional[str] = ..., hotel_name: _Optional[str] = ..., city_code: _Optional[str] = ..., room_type: _Optional[str] = ..., room_description: _Optional[str] = ..., board_type: _Optional[str] = ..., check_in_date: _Optional[str] = ..., check_out_date: _Optional[str] = ..., rooms: _Optional[int] = ..., price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., refundable: _Optional[bool] = ..., cancellation_deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., confirmation_number: _Optional[str] = ...) -> None: ...
+
+class ItemRefund(_message.Message):
+    __slots__ = ("item", "amount")
+    ITEM_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    item: str
+    amount: _money_pb2.Money
+    def __init__(self, item: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
 
 class ItineraryLink(_message.Message):
     __slots__ = ("download_token", "expire_time", "max_uses")
@@ -180,18 +258,20 @@ class ItineraryLink(_message.Message):
     def __init__(self, download_token: _Optional[str] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., max_uses: _Optional[int] = ...) -> None: ...
 
 class CreateBookingRequest(_message.Message):
-    __slots__ = ("offer_ids", "passengers", "contact", "request_id", "max_total_price")
+    __slots__ = ("offer_ids", "passengers", "contact", "request_id", "max_total_price", "hotel_offer_id")
     OFFER_IDS_FIELD_NUMBER: _ClassVar[int]
     PASSENGERS_FIELD_NUMBER: _ClassVar[int]
     CONTACT_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     MAX_TOTAL_PRICE_FIELD_NUMBER: _ClassVar[int]
+    HOTEL_OFFER_ID_FIELD_NUMBER: _ClassVar[int]
     offer_ids: _containers.RepeatedScalarFieldContainer[str]
     passengers: _containers.RepeatedCompositeFieldContainer[Passenger]
     contact: Contact
     request_id: str
     max_total_price: _money_pb2.Money
-    def __init__(self, offer_ids: _Optional[_Iterable[str]] = ..., passengers: _Optional[_Iterable[_Union[Passenger, _Mapping]]] = ..., contact: _Optional[_Union[Contact, _Mapping]] = ..., request_id: _Optional[str] = ..., max_total_price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
+    hotel_offer_id: str
+    def __init__(self, offer_ids: _Optional[_Iterable[str]] = ..., passengers: _Optional[_Iterable[_Union[Passenger, _Mapping]]] = ..., contact: _Optional[_Union[Contact, _Mapping]] = ..., request_id: _Optional[str] = ..., max_total_price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., hotel_offer_id: _Optional[str] = ...) -> None: ...
 
 class CreateBookingResponse(_message.Message):
     __slots__ = ("booking",)

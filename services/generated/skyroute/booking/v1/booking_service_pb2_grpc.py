@@ -143,6 +143,18 @@ class BookingServiceServicer:
         booking the provider's order must still exist (FAILED_PRECONDITION,
         PROVIDER_ORDER_CANCELLED otherwise). The response carries a link to the
         itinerary.
+
+        A booking with a hotel stay is confirmed in steps, persisted so that any
+        replica resumes them after a crash: the hotel is booked at the supplier
+        (tagged with a remark; an unknown outcome is looked up, never booked
+        twice), then the flights are confirmed. If a step fails, what was done is
+        undone (the hotel order cancelled, the seats given back): the booking is
+        CANCELLED with failure_reason and the call is FAILED_PRECONDITION with
+        that reason (HOTEL_SOLD_OUT, HOTEL_PRICE_CHANGED, HOTEL_REJECTED,
+        HOTEL_NOT_BOOKED, HOLD_EXPIRED, PROVIDER_ORDER_CANCELLED,
+        BOOKING_CANCELLED). While another call is confirming it: ABORTED
+        (CONFIRMATION_IN_PROGRESS); UNAVAILABLE (PROVIDER_OUTCOME_UNKNOWN) when
+        the supplier's answer is not known yet (retry; it is settled by lookup).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -168,6 +180,9 @@ class BookingServiceServicer:
         whether or not it shows EXPIRED yet (FAILED_PRECONDITION, HOLD_EXPIRED, as
         for ConfirmBooking); expiry gives its seats back. A provider booking's
         flight order is cancelled at the provider too (hold expiry does the same).
+        A confirmed hotel stay is cancelled at the supplier; it refunds its price
+        before its cancellation deadline (refundable rates), nothing otherwise;
+        item_refunds reports each item's refund.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
