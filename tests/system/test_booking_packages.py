@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import secrets
 import signal
 import time
@@ -811,19 +812,20 @@ async def test_cli_books_a_package(
     code = await asyncio.to_thread(cli_main, args, env)
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "  hotel " in out and found.hotel.check_in_date in out
+    assert "HOTEL" in out and found.hotel.check_in_date in out  # the stays' table
     ref = out.split()[1]
     code = await asyncio.to_thread(
         cli_main, ["booking", "confirm", ref, *jwt, "--payment-token", "tok_visa"], env
     )
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "CONFIRMED" in out and "confirmation " in out
+    assert "CONFIRMED" in out and "CONFIRMATION" in out
     (order,) = stack.hotel_orders(ref)
-    assert f"confirmation {order['reference']}" in out
+    assert order["reference"] in out
     code = await asyncio.to_thread(cli_main, [*args[:3], *args[7:]], env)
     assert code == 2  # neither --offer nor --hotel-offer
     assert "--hotel-offer" in capsys.readouterr().err
     await asyncio.to_thread(cli_main, ["booking", "cancel", ref, *jwt], env)
-    assert "refund by item: flights " in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert re.search(r"refund by item\s+flights ", out), out
     assert stack.hotel_orders(ref) == []
