@@ -274,21 +274,41 @@ async def test_a_replica_paused_past_its_claims_stores_nothing_when_it_wakes(
     finally:
         await channel.close()
     ids = [int(m.tracker.tracker_id) for m in made]
-    sleeper = next(p for p in stack.tracking.processes if p.alive)
     conn = await stack.db()
     try:
 
-        async def sleeper_holds_claims() -> bool:
+        async def holds_claims(name: str) -> bool:
             held = await conn.fetchval(
                 "SELECT count(*) FROM price_trackers WHERE lease_owner = $1 "
                 "AND lease_until > now() AND id = ANY($2::bigint[])",
-                sleeper.name,
+                name,
                 ids,
             )
             return bool(held)
 
-        await eventually(sleeper_holds_claims, 30, "the sleeper to claim trackers")
-        sleeper.signal(signal.SIGSTOP)
+        # Stop whichever replica holds claims at that moment, and keep it stopped only if
+        # it still holds them once stopped (a batch can finish between look and signal).
+        sleeper = None
+        deadline = time.monotonic() + 40
+        while sleeper is None and time.monotonic() < deadline:
+            owner = await conn.fetchval(
+                "SELECT lease_owner FROM price_trackers WHERE lease_until > now() "
+                "AND id = ANY($1::bigint[]) GROUP BY lease_owner ORDER BY count(*) DESC "
+                "LIMIT 1",
+                ids,
+            )
+            candidate = next(
+                (p for p in stack.tracking.processes if p.alive and p.name == owner), None
+            )
+            if candidate is not None:
+                candidate.signal(signal.SIGSTOP)
+                await asyncio.sleep(0.2)  # a statement it sent before stopping lands
+                if await holds_claims(candidate.name):
+                    sleeper = candidate
+                else:
+                    candidate.signal(signal.SIGCONT)
+            await asyncio.sleep(0.02)
+        assert sleeper is not None, "no replica was caught holding claims"
         stopped_at = await conn.fetchval("SELECT now()")
         try:
 
