@@ -27,11 +27,13 @@ from services.clients.token_client import CALLER_HEADER, CALLER_KEY_HEADER
 from services.generated.skyroute.search.v1 import search_service_pb2 as spb
 from services.generated.skyroute.search.v1 import search_service_pb2_grpc as spb_grpc
 from services.reflection import load_files_with_source_info
+from tests.utils.account_cluster import AccountCluster, account_facts, new_email
 from tests.utils.booking_cluster import BookingCluster, provider_env
 from tests.utils.processes import ROOT
 from tests.utils.search_cluster import SearchCluster, seeded_database
 from tests.utils.sim import Sim, new_clients
 from tests.utils.token_cluster import TokenCluster
+from tests.utils.tracking_cluster import TrackingCluster
 
 GRPCURL = Path(sys.executable).parent / "grpcurl"
 TODAY = datetime.now(UTC).date()
@@ -39,6 +41,8 @@ SERVICES = {
     "token": "skyroute.token.v1.TokenService",
     "search": "skyroute.search.v1.SearchService",
     "booking": "skyroute.booking.v1.BookingService",
+    "account": "skyroute.account.v1.AccountService",
+    "tracking": "skyroute.tracking.v1.TrackingService",
 }
 
 
@@ -61,13 +65,23 @@ class Stack:
                 **provider_env(self.tokens),
             },
         ).start()
+        self.accounts = AccountCluster(
+            workdir, account_facts(database_url, redis_url, self.prefix), replicas=1
+        ).start()
+        self.tracking = TrackingCluster(
+            workdir, database_url, redis_url, self.prefix, self.search.addresses, replicas=1
+        ).start()
         self.addresses = {
             "token": self.tokens.addresses[0],
             "search": self.search.addresses[0],
             "booking": self.booking.addresses[0],
+            "account": self.accounts.addresses[0],
+            "tracking": self.tracking.addresses[0],
         }
 
     def stop(self) -> None:
+        self.tracking.stop()
+        self.accounts.stop()
         self.booking.stop()
         self.search.stop()
         self.tokens.stop()
@@ -335,3 +349,35 @@ def test_nothing_found_names_the_inventory_dates(stack: Stack) -> None:
         f"inventory: non-stop LHR→JFK flights {dates['firstDate']} to {dates['lastDate']} "
         f"(try --date {dates['firstDate']})",
     ]
+
+
+def test_account_and_tracking_calls_and_errors(stack: Stack) -> None:
+    """The two newer services answer grpcurl too: a sign-up whose mail lands in the
+    development outbox, a user's (empty) tracker list, and their errors."""
+    account = stack.addresses["account"]
+    email = new_email()
+    call(
+        account,
+        "skyroute.account.v1.AccountService/Register",
+        {"email": email, "password": "correct horse battery staple"},
+    )
+    outbox = call(account, "skyroute.account.v1.AccountService/ListOutbox", {"email": email})
+    assert [m["subject"][:6] for m in outbox["messages"]] == ["Verify"]
+    bad = grpcurl(
+        "-d",
+        '{"email": "not-an-address", "password": "correct horse battery staple"}',
+        account,
+        "skyroute.account.v1.AccountService/Register",
+        expect=64 + grpc.StatusCode.INVALID_ARGUMENT.value[0],
+    )
+    assert "Code: InvalidArgument" in bad.stderr and "email" in bad.stderr
+
+    tracking = stack.addresses["tracking"]
+    method = "skyroute.tracking.v1.TrackingService/ListTrackers"
+    user = f"grpcurl-{secrets.token_hex(3)}"
+    (header,) = [f"{k}: {v}" for k, v in stack.tracking.auth(user)]
+    assert call(tracking, method, {}, header) == {}  # no trackers yet
+    anonymous = grpcurl(
+        "-d", "{}", tracking, method, expect=64 + grpc.StatusCode.UNAUTHENTICATED.value[0]
+    )
+    assert "Code: Unauthenticated" in anonymous.stderr
