@@ -1,44 +1,24 @@
 """Amadeus Flight Create Orders and Flight Order Management: create, retrieve and
-delete a flight order.
-
-Creating an order is not idempotent (at Amadeus or the stand-in), so a failed create is
-classified by what it proves:
-
-- ``OrderRejected``: the provider answered with a refusal (4xx other than 401/429):
-  nothing was created.
-- ``OrderNotSent``: the request never reached the provider, or was refused before any
-  processing (token service down, connection refused, a fresh token rejected): nothing
-  was created.
-- ``OrderOutcomeUnknown``: the request may have been processed (5xx, 429, a timeout or a
-  connection lost after sending). The caller must look the order up by its remark and
-  never simply create it again.
+delete a flight order. Creating one is not idempotent (at Amadeus or the stand-in); a
+failed create is classified by what it proves (``services.providers.order_client``):
+after ``OrderOutcomeUnknown`` the caller looks the order up by its remark and never
+simply creates it again.
 """
 
 from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import quote
 
-import aiohttp
-import grpc
-
-from services.clients.token_client import UpstreamUnauthorized
-from services.providers.amadeus.http import AmadeusApi, Answer, errors
+from services.providers.amadeus.http import AmadeusApi, errors
 from services.providers.base import (
-    RATE_LIMITED,
-    UNAUTHORIZED,
-    UNAVAILABLE,
     OrderNotBookable,
-    OrderNotSent,
-    OrderOutcomeUnknown,
     OrderRejected,
     OrderRequest,
     OrderTraveller,
     PlacedOrder,
-    ProviderUnavailable,
 )
-from services.rate_budget import BudgetExhausted
+from services.providers.order_client import OrderAnswer, OrderClient
 
 ORDERS_PATH = "/v1/booking/flight-orders"
 # Amadeus error codes.
@@ -149,71 +129,15 @@ def placed_order(body: Any) -> PlacedOrder:
     return PlacedOrder(order_id, locator)
 
 
-class AmadeusOrders:
-    def __init__(self, api: AmadeusApi) -> None:
-        self._api = api
+def _rejected(answer: OrderAnswer) -> OrderRejected:
+    return order_rejected(answer.status, *errors(answer.body))
 
-    def _url(self, order_id: str | None = None) -> str:
-        base = self._api.config.base_url
-        if order_id is None:
-            return base + ORDERS_PATH
-        # Amadeus ids are already percent-encoded ("...%3D"); encoding once more is what
-        # it (and the stand-in) expect of a path segment.
-        return f"{base}{ORDERS_PATH}/{quote(order_id, safe='')}"
+
+class AmadeusOrders(OrderClient):
+    def __init__(self, api: AmadeusApi) -> None:
+        super().__init__(
+            api, path=ORDERS_PATH, noun="provider", parse=placed_order, rejected=_rejected
+        )
 
     async def create(self, request: OrderRequest) -> PlacedOrder:
-        body = order_body(request)  # OrderNotBookable before anything is sent
-        try:
-            answer = await self._api.send("POST", self._url(), body)
-        except UpstreamUnauthorized:
-            raise OrderNotSent(UNAUTHORIZED, "the provider rejected a fresh token") from None
-        except BudgetExhausted as exc:
-            raise OrderNotSent(
-                RATE_LIMITED, "upstream rate budget exhausted", retry_after=exc.retry_after
-            ) from None
-        except grpc.aio.AioRpcError as exc:
-            raise OrderNotSent(UNAVAILABLE, f"token service: {exc.code().name}") from None
-        except aiohttp.ClientConnectorError:
-            raise OrderNotSent(UNAVAILABLE, "provider unreachable") from None
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise OrderOutcomeUnknown(f"no answer ({type(exc).__name__})") from None
-        if answer.status in (200, 201):
-            try:
-                return placed_order(answer.body)
-            except ValueError as exc:
-                # Created, but we cannot tell which order it is: look it up.
-                raise OrderOutcomeUnknown(str(exc)) from None
-        if answer.status >= 500 or answer.status == 429:
-            raise OrderOutcomeUnknown(f"provider answered HTTP {answer.status}")
-        raise order_rejected(answer.status, *errors(answer.body))
-
-    async def get(self, order_id: str) -> PlacedOrder | None:
-        answer = await self._checked("GET", order_id)
-        if answer.status == 404:
-            return None
-        if answer.status != 200:
-            raise ProviderUnavailable(f"provider answered HTTP {answer.status}")
-        try:
-            return placed_order(answer.body)
-        except ValueError as exc:
-            raise ProviderUnavailable(str(exc)) from None
-
-    async def delete(self, order_id: str) -> bool:
-        answer = await self._checked("DELETE", order_id)
-        if answer.status == 404:
-            return False
-        if answer.status not in (200, 204):
-            raise ProviderUnavailable(f"provider answered HTTP {answer.status}")
-        return True
-
-    async def _checked(self, method: str, order_id: str) -> Answer:
-        try:
-            return await self._api.send(method, self._url(order_id))
-        except UpstreamUnauthorized:
-            raise ProviderUnavailable("the provider rejected a fresh token") from None
-        except BudgetExhausted:
-            raise ProviderUnavailable("upstream rate budget exhausted") from None
-        except grpc.aio.AioRpcError as exc:
-            raise ProviderUnavailable(f"token service: {exc.code().name}") from None
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise ProviderUnavailable(f"no answer ({type(exc).__name__})") from None
+        return await self._place(order_body(request))  # OrderNotBookable before sending
