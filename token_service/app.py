@@ -88,7 +88,7 @@ class TokenApp:
         self._servicer = TokenServicer(
             self.brokers,
             auth,
-            DownloadTokens(self._redis, settings.redis.key_prefix, ack),
+            DownloadTokens(self._redis, settings.redis.key_prefix, sealer, ack),
             policy.watch_heartbeat_seconds,
         )
         if policy.wait_max_seconds <= policy.lock_ttl_seconds + policy.upstream_timeout_seconds:

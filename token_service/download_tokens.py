@@ -2,7 +2,8 @@
 issued by any other at once. Use counts, expiry and revocation are enforced by
 Lua scripts, atomically. With a ``ReplicaAck`` (Sentinel), an issue, a counted use
 and a revocation are answered only once a replica holds them, so a failover can
-neither forget a link it handed out nor give a used-up one its use back."""
+neither forget a link it handed out nor give a used-up one its use back. An issue or
+a revocation with a request id is safe to retry (``token_service.download_requests``)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ from redis.exceptions import RedisError
 
 from services.errors import UnavailableError
 from services.redis_client import NO_ACK, RedisClient, ReplicaAck
+from token_service import download_requests as requests
+from token_service.download_requests import Claim, RequestId
+from token_service.sealing import Sealer, SealError
 from token_service.store import digest
 
 MAX_TTL_MS = 7 * 24 * 3600 * 1000
@@ -56,6 +60,21 @@ redis.call('HSET', KEYS[1], 'resource', ARGV[1], 'max_uses', ARGV[3], 'uses', 0,
   'revoked', 0, 'expires_ms', expires)
 redis.call('PEXPIREAT', KEYS[1], expires + tonumber(ARGV[4]))
 return expires
+"""
+
+# An issue with a request id: the token's hash at the expiry its claim recorded,
+# created only if absent (see download_requests). KEYS[1] token key; ARGV: resource,
+# expires ms, max uses, keep-after-expiry ms. Answers 1 if created, 0 if kept.
+_ISSUE_ONCE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  -- Written again so that a WAIT after this script waits for a replica to hold it.
+  redis.call('HSET', KEYS[1], 'expires_ms', redis.call('HGET', KEYS[1], 'expires_ms'))
+  return 0
+end
+redis.call('HSET', KEYS[1], 'resource', ARGV[1], 'max_uses', ARGV[3], 'uses', 0,
+  'revoked', 0, 'expires_ms', ARGV[2])
+redis.call('PEXPIREAT', KEYS[1], tonumber(ARGV[2]) + tonumber(ARGV[4]))
+return 1
 """
 
 # A counted use's attempt id (ValidateDownloadTokenRequest.attempt_id) and its answer
@@ -121,24 +140,37 @@ end
 return {1, resource, remaining, expires}
 """
 
-# KEYS[1] token key
+# KEYS[1] token key; ARGV: the request id's digest ('' = none). The revocation that
+# revoked a token leaves its request id in the hash: a retry of it answers 1 again
+# (even once the token has expired since).
 _REVOKE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if ARGV[1] ~= '' and redis.call('HGET', KEYS[1], 'revoked_by') == ARGV[1] then
+  redis.call('HSET', KEYS[1], 'revoked_by', ARGV[1])  -- again, for a WAIT after it
+  return 1
+end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if tonumber(redis.call('HGET', KEYS[1], 'expires_ms')) <= now then return 0 end
 if redis.call('HGET', KEYS[1], 'revoked') == '1' then return 0 end
 redis.call('HSET', KEYS[1], 'revoked', 1)
+if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], 'revoked_by', ARGV[1]) end
 return 1
 """
 
 
 class DownloadTokens:
-    def __init__(self, redis: RedisClient, prefix: str, ack: ReplicaAck = NO_ACK) -> None:
+    def __init__(
+        self, redis: RedisClient, prefix: str, sealer: Sealer, ack: ReplicaAck = NO_ACK
+    ) -> None:
         self._redis = redis
         self._ack = ack
+        self._sealer = sealer
+        self._requests_prefix = prefix
         self._prefix = f"{prefix}:dl"
         self._issue = redis.register_script(_ISSUE)
+        self._issue_once = redis.register_script(_ISSUE_ONCE)
+        self._claim = redis.register_script(requests.CLAIM)
         self._validate = redis.register_script(_VALIDATE)
         self._revoke = redis.register_script(_REVOKE)
 
@@ -146,15 +178,38 @@ class DownloadTokens:
         # Only a digest is stored: a Redis dump does not leak usable links.
         return f"{self._prefix}:{digest(token)}"
 
-    async def issue(self, resource: str, ttl_ms: int, max_uses: int) -> Issued:
+    async def issue(
+        self, resource: str, ttl_ms: int, max_uses: int, request: RequestId | None = None
+    ) -> Issued:
+        """``request``: the caller's request id; a retry of it gets the same token and
+        expiry, a reuse with other parameters ValidationError (``download_requests``)."""
         token = secrets.token_urlsafe(32)
-        expires = await self._run(
-            self._issue,
+        if request is None:
+            expires = await self._run(
+                self._issue,
+                self._ack,
+                [self._key(token)],
+                [resource, ttl_ms, max_uses, KEEP_AFTER_EXPIRY_MS],
+            )
+            return Issued(token, int(expires))
+        fingerprint = requests.issue_fingerprint(resource, ttl_ms, max_uses)
+        sealed = self._sealer.seal(token, request.seal_context)
+        claim = await self._claim_request(request, [fingerprint, sealed, ttl_ms])
+        if claim.claim is Claim.SEEN:
+            try:
+                token = self._sealer.open(claim.sealed, request.seal_context)
+            except SealError:  # sealed with a key since removed from every replica
+                raise UnavailableError(
+                    "the download token of this request_id cannot be opened",
+                    reason="REQUEST_UNREADABLE",
+                ) from None
+        await self._run(
+            self._issue_once,
             self._ack,
             [self._key(token)],
-            [resource, ttl_ms, max_uses, KEEP_AFTER_EXPIRY_MS],
+            [resource, claim.expires_ms, max_uses, KEEP_AFTER_EXPIRY_MS],
         )
-        return Issued(token, int(expires))
+        return Issued(token, claim.expires_ms)
 
     async def validate(
         self, token: str, resource: str = "", consume: bool = True, attempt: str = ""
@@ -175,8 +230,19 @@ class DownloadTokens:
         res = raw[1].decode() if isinstance(raw[1], bytes) else str(raw[1] or "")
         return Validation(result, res, int(raw[2]), int(raw[3]))
 
-    async def revoke(self, token: str) -> bool:
-        return bool(await self._run(self._revoke, self._ack, [self._key(token)], []))
+    async def revoke(self, token: str, request: RequestId | None = None) -> bool:
+        """``request``: the caller's request id; a retry of the revocation that revoked
+        the token answers True again; a reuse for another token ValidationError."""
+        scoped = ""
+        if request is not None:
+            await self._claim_request(request, [requests.revoke_fingerprint(digest(token)), "", 0])
+            scoped = request.scoped
+        return bool(await self._run(self._revoke, self._ack, [self._key(token)], [scoped]))
+
+    async def _claim_request(self, request: RequestId, args: list[Any]) -> requests.Claimed:
+        key = request.key(self._requests_prefix)
+        raw = await self._run(self._claim, self._ack, [key], [*args, requests.REQUEST_TTL_MS])
+        return requests.claimed(raw)
 
     async def _run(
         self, script: AsyncScript, ack: ReplicaAck, keys: list[str], args: list[Any]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Mapping
 from typing import cast
 
@@ -14,6 +15,7 @@ from services.generated.skyroute.token.v1 import token_service_pb2 as pb
 from services.generated.skyroute.token.v1 import token_service_pb2_grpc as pb_grpc
 from token_service.auth import CallerAuth
 from token_service.broker import ProviderBroker
+from token_service.download_requests import Kind, RequestId
 from token_service.download_tokens import MAX_TTL_MS, DownloadTokens, Result
 from token_service.store import TokenRecord
 
@@ -22,6 +24,8 @@ MAX_TOKEN_LEN = 4096
 # ValidateDownloadTokenRequest.attempt_id: what TokenClient sends is 22 characters.
 MAX_ATTEMPT_ID_LEN = 64
 _ATTEMPT_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+# IssueDownloadTokenRequest / RevokeDownloadTokenRequest.request_id (AIP-155): a UUID.
+_REQUEST_ID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 # A waiting caller is answered this long before its own deadline, so that it gets
 # DEADLINE_EXCEEDED / TOKEN_REFRESH_TIMEOUT from us rather than a bare one from gRPC.
 DEADLINE_MARGIN_SECONDS = 0.2
@@ -60,6 +64,15 @@ def duration_problem(d: duration_pb2.Duration) -> str | None:
     if (d.seconds < 0 < d.nanos) or (d.nanos < 0 < d.seconds):
         return "seconds and nanos must have the same sign"
     return None
+
+
+def request_id_of(kind: Kind, request_id: str) -> RequestId | None:
+    """The caller's request id, if it sent one; ValidationError if it is not a UUID."""
+    if not request_id:
+        return None
+    if not _REQUEST_ID.match(request_id):
+        raise ValidationError.field("request_id", "must be a UUID (e.g. from uuid4)")
+    return RequestId.of(kind, caller_var.get() or "", request_id)
 
 
 def to_access_token(provider: str, rec: TokenRecord) -> pb.AccessToken:
@@ -237,9 +250,16 @@ class TokenServicer(pb_grpc.TokenServiceServicer):
             violations.append(("ttl", "must be between 1 second and 7 days"))
         if request.max_uses < 0:
             violations.append(("max_uses", "must not be negative (0 means unlimited)"))
+        if request.request_id and not _REQUEST_ID.match(request.request_id):
+            violations.append(("request_id", "must be a UUID (e.g. from uuid4)"))
         if violations:
             raise ValidationError([FieldViolation(f, d) for f, d in violations])
-        issued = await self._downloads.issue(request.resource, ttl_ms, request.max_uses)
+        issued = await self._downloads.issue(
+            request.resource,
+            ttl_ms,
+            request.max_uses,
+            request_id_of(Kind.ISSUE, request.request_id),
+        )
         return pb.IssueDownloadTokenResponse(
             download_token=issued.token, expire_time=_timestamp(issued.expires_ms)
         )
@@ -276,6 +296,7 @@ class TokenServicer(pb_grpc.TokenServiceServicer):
     ) -> pb.RevokeDownloadTokenResponse:
         if not request.download_token:
             raise ValidationError.field("download_token", "is required")
+        request_id = request_id_of(Kind.REVOKE, request.request_id)
         return pb.RevokeDownloadTokenResponse(
-            revoked=await self._downloads.revoke(request.download_token)
+            revoked=await self._downloads.revoke(request.download_token, request_id)
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections import Counter
 from collections.abc import Awaitable, Callable
 
@@ -11,14 +12,18 @@ from redis.asyncio import Redis
 
 from token_service import download_tokens
 from token_service.download_tokens import MAX_ATTEMPTS, DownloadTokens, Result, Validation
+from token_service.sealing import Sealer
 from token_service.store import digest
 
 RESOURCE = "itinerary/ABC234"
 
 
+SEALER = Sealer({"k1": os.urandom(32)})  # one deployment's keys: every replica's
+
+
 @pytest.fixture
 def downloads(redis: Redis, key_prefix: str) -> DownloadTokens:
-    return DownloadTokens(redis, key_prefix)
+    return DownloadTokens(redis, key_prefix, SEALER)
 
 
 async def test_issue_and_validate(

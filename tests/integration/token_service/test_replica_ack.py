@@ -14,8 +14,10 @@ from redis.asyncio import Redis
 from services.errors import UnavailableError
 from services.redis_client import NotReplicated, ReplicaAck
 from tests.utils.redis_server import PrivateRedis
+from token_service.download_requests import Kind, RequestId
 from token_service.download_tokens import DownloadTokens, Result, Validation
 from token_service.lock import LeaseLock
+from token_service.sealing import Sealer
 
 # A write a live replica must acknowledge: a timeout long enough for a busy machine
 # (the replica answers within milliseconds when it can; the wait ends as soon as it
@@ -23,6 +25,7 @@ from token_service.lock import LeaseLock
 # so a shorter one only saves time, and it is still ample for a replica that runs.
 ACKED = ReplicaAck(replicas=1, timeout_ms=10_000)
 REFUSED = ReplicaAck(replicas=1, timeout_ms=1_000)
+SEALER = Sealer({"k1": os.urandom(32)})
 
 
 @pytest.fixture
@@ -60,9 +63,9 @@ async def test_lease_counts_once_a_replica_holds_its_fence(pair) -> None:
 
 async def test_download_token_refused_without_a_replica(pair) -> None:
     client, replica = pair
-    issued = await DownloadTokens(client, "t", ACKED).issue("itinerary/X", 60_000, 1)
+    issued = await DownloadTokens(client, "t", SEALER, ACKED).issue("itinerary/X", 60_000, 1)
     replica.kill()
-    tokens = DownloadTokens(client, "t", REFUSED)
+    tokens = DownloadTokens(client, "t", SEALER, REFUSED)
     with pytest.raises(UnavailableError):
         await tokens.issue("itinerary/Y", 60_000, 1)
     with pytest.raises(UnavailableError):  # a use the failover could hand back
@@ -76,13 +79,15 @@ async def test_a_retried_unacknowledged_use_gets_its_answer_not_used_up(pair) ->
     (UNAVAILABLE); the caller's retry of that attempt, once the replica is back, gets
     VALID, not USED_UP, and counts no second use."""
     client, replica = pair
-    tokens = DownloadTokens(client, "t", ACKED)
+    tokens = DownloadTokens(client, "t", SEALER, ACKED)
     issued = await tokens.issue("itinerary/X", 60_000, 1)
     assert replica.proc is not None
     os.kill(replica.proc.pid, signal.SIGSTOP)
     try:
         with pytest.raises(UnavailableError):
-            await DownloadTokens(client, "t", REFUSED).validate(issued.token, attempt="attempt-1")
+            await DownloadTokens(client, "t", SEALER, REFUSED).validate(
+                issued.token, attempt="attempt-1"
+            )
     finally:
         os.kill(replica.proc.pid, signal.SIGCONT)
     # The use was counted on the primary all the same.
@@ -90,3 +95,32 @@ async def test_a_retried_unacknowledged_use_gets_its_answer_not_used_up(pair) ->
     retry = await tokens.validate(issued.token, attempt="attempt-1")
     assert retry == Validation(Result.VALID, "itinerary/X", 0, retry.expires_ms)
     assert (await tokens.validate(issued.token, attempt="attempt-2")).result == Result.USED_UP
+
+
+async def test_a_retried_unacknowledged_issue_answers_the_same_token(pair) -> None:
+    """An issue with a request id that no replica acknowledged is refused; its retry,
+    once the replica is back, gets the token the primary holds (and waits for the
+    replica to hold it too), not a second one. Likewise a revocation."""
+    client, replica = pair
+    tokens = DownloadTokens(client, "t", SEALER, ACKED)
+    issue_id = RequestId.of(Kind.ISSUE, "booking", "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d")
+    revoke_id = RequestId.of(Kind.REVOKE, "booking", "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d")
+    refused = DownloadTokens(client, "t", SEALER, REFUSED)
+    assert replica.proc is not None
+    os.kill(replica.proc.pid, signal.SIGSTOP)
+    try:
+        with pytest.raises(UnavailableError):
+            await refused.issue("itinerary/X", 60_000, 1, issue_id)
+    finally:
+        os.kill(replica.proc.pid, signal.SIGCONT)
+    retry = await tokens.issue("itinerary/X", 60_000, 1, issue_id)
+    assert len([k async for k in client.scan_iter(match="t:dl:*")]) == 1
+    assert (await tokens.validate(retry.token, consume=False)).result == Result.VALID
+
+    os.kill(replica.proc.pid, signal.SIGSTOP)
+    try:
+        with pytest.raises(UnavailableError):
+            await refused.revoke(retry.token, revoke_id)
+    finally:
+        os.kill(replica.proc.pid, signal.SIGCONT)
+    assert await tokens.revoke(retry.token, revoke_id)

@@ -164,14 +164,16 @@ class InstallGrantResponse(_message.Message):
     def __init__(self, generation: _Optional[int] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class IssueDownloadTokenRequest(_message.Message):
-    __slots__ = ("resource", "ttl", "max_uses")
+    __slots__ = ("resource", "ttl", "max_uses", "request_id")
     RESOURCE_FIELD_NUMBER: _ClassVar[int]
     TTL_FIELD_NUMBER: _ClassVar[int]
     MAX_USES_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     resource: str
     ttl: _duration_pb2.Duration
     max_uses: int
-    def __init__(self, resource: _Optional[str] = ..., ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., max_uses: _Optional[int] = ...) -> None: ...
+    request_id: str
+    def __init__(self, resource: _Optional[str] = ..., ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., max_uses: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class IssueDownloadTokenResponse(_message.Message):
     __slots__ = ("download_token", "expire_time")
@@ -224,10 +226,12 @@ class ValidateDownloadTokenResponse(_message.Message):
     def __init__(self, result: _Optional[_Union[ValidateDownloadTokenResponse.Result, str]] = ..., valid: _Optional[bool] = ..., resource: _Optional[str] = ..., remaining_uses: _Optional[int] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class RevokeDownloadTokenRequest(_message.Message):
-    __slots__ = ("download_token",)
+    __slots__ = ("download_token", "request_id")
     DOWNLOAD_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     download_token: str
-    def __init__(self, download_token: _Optional[str] = ...) -> None: ...
+    request_id: str
+    def __init__(self, download_token: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class RevokeDownloadTokenResponse(_message.Message):
     __slots__ = ("revoked",)

@@ -1,0 +1,165 @@
+"""Issue and revoke with a request id (AIP-155) on a real Redis: a retry answers what
+the first call did, concurrent retries make one token, a reuse with other parameters
+is refused, and the token is never in Redis in clear."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import pytest
+from redis.asyncio import Redis
+
+from services.errors import ValidationError
+from token_service.download_requests import Kind, RequestId
+from token_service.download_tokens import DownloadTokens, Result
+from token_service.sealing import Sealer
+
+RESOURCE = "itinerary/ABC234"
+SEALER = Sealer({"k1": os.urandom(32)})  # one deployment's keys: every replica's
+ISSUE_1 = RequestId.of(Kind.ISSUE, "booking", "2f1d0c9e-5b7a-4e39-9a51-0d7f6c3b8e21")
+REVOKE_1 = RequestId.of(Kind.REVOKE, "booking", "7c4e2a10-93d8-4b6f-8e2c-5a1b0d9f3e64")
+
+
+@pytest.fixture
+def downloads(redis: Redis, key_prefix: str) -> DownloadTokens:
+    return DownloadTokens(redis, key_prefix, SEALER)
+
+
+async def _stored(redis: Redis, key_prefix: str) -> list[bytes]:
+    """Every key, field and value under the test's prefix."""
+    out: list[bytes] = []
+    async for key in redis.scan_iter(match=f"{key_prefix}:*"):
+        out.append(key)
+        for field, value in (await redis.hgetall(key)).items():
+            out += [field, value]
+    return out
+
+
+async def _token_keys(redis: Redis, key_prefix: str) -> list[bytes]:
+    return [k async for k in redis.scan_iter(match=f"{key_prefix}:dl:*")]
+
+
+def _field_of(raised: pytest.ExceptionInfo[ValidationError]) -> list[str]:
+    return [v.field for v in raised.value.violations]
+
+
+async def test_a_retried_issue_answers_the_same_token(
+    downloads: DownloadTokens, redis: Redis, key_prefix: str
+) -> None:
+    first = await downloads.issue(RESOURCE, 60_000, 1, ISSUE_1)
+    again = await downloads.issue(RESOURCE, 60_000, 1, ISSUE_1)
+    assert again == first
+    assert len(await _token_keys(redis, key_prefix)) == 1
+    # The token is stored sealed: not in any key, field or value.
+    assert all(first.token.encode() not in b for b in await _stored(redis, key_prefix))
+
+    # Another request id, or the same id from another caller: another token.
+    other_id = RequestId.of(Kind.ISSUE, "booking", "0b6a3f2e-1c4d-4e5f-8a9b-7c6d5e4f3a2b")
+    other_caller = RequestId.of(Kind.ISSUE, "search", "2f1d0c9e-5b7a-4e39-9a51-0d7f6c3b8e21")
+    tokens = {
+        first.token,
+        (await downloads.issue(RESOURCE, 60_000, 1, other_id)).token,
+        (await downloads.issue(RESOURCE, 60_000, 1, other_caller)).token,
+    }
+    assert len(tokens) == 3
+
+
+async def test_a_retried_issue_does_not_give_back_uses_or_undo_a_revocation(
+    downloads: DownloadTokens,
+) -> None:
+    first = await downloads.issue(RESOURCE, 60_000, 1, ISSUE_1)
+    assert (await downloads.validate(first.token)).result == Result.VALID
+    assert (await downloads.issue(RESOURCE, 60_000, 1, ISSUE_1)).token == first.token
+    assert (await downloads.validate(first.token)).result == Result.USED_UP
+
+    second_id = RequestId.of(Kind.ISSUE, "booking", "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a")
+    second = await downloads.issue(RESOURCE, 60_000, 0, second_id)
+    assert await downloads.revoke(second.token)
+    assert (await downloads.issue(RESOURCE, 60_000, 0, second_id)).token == second.token
+    assert (await downloads.validate(second.token)).result == Result.REVOKED
+
+
+async def test_a_request_id_reused_with_other_parameters_is_refused(
+    downloads: DownloadTokens,
+) -> None:
+    first = await downloads.issue(RESOURCE, 60_000, 1, ISSUE_1)
+    for resource, ttl_ms, max_uses in [
+        ("itinerary/OTHER", 60_000, 1),
+        (RESOURCE, 61_000, 1),
+        (RESOURCE, 60_000, 2),
+    ]:
+        with pytest.raises(ValidationError) as raised:
+            await downloads.issue(resource, ttl_ms, max_uses, ISSUE_1)
+        assert _field_of(raised) == ["request_id"]
+    assert (await downloads.issue(RESOURCE, 60_000, 1, ISSUE_1)) == first
+
+
+async def test_concurrent_retries_from_several_replicas_make_one_token(
+    redis: Redis, key_prefix: str
+) -> None:
+    replicas = [DownloadTokens(redis, key_prefix, SEALER) for _ in range(8)]
+    issued = await asyncio.gather(
+        *(replicas[i % 8].issue(RESOURCE, 60_000, 1, ISSUE_1) for i in range(40))
+    )
+    assert len({i.token for i in issued}) == 1 and len({i.expires_ms for i in issued}) == 1
+    assert len(await _token_keys(redis, key_prefix)) == 1
+    v = await replicas[0].validate(issued[0].token, RESOURCE)
+    assert v.result == Result.VALID and v.remaining_uses == 0
+
+
+async def test_a_replica_that_died_after_its_claim_leaves_the_token_to_the_retry(
+    downloads: DownloadTokens, redis: Redis, key_prefix: str
+) -> None:
+    crashing = DownloadTokens(redis, key_prefix, SEALER)
+
+    async def crash(*args: object, **kwargs: object) -> object:
+        raise asyncio.CancelledError  # the process stopped between its two scripts
+
+    crashing._issue_once = crash  # type: ignore[assignment]
+    with pytest.raises(asyncio.CancelledError):
+        await crashing.issue(RESOURCE, 60_000, 1, ISSUE_1)
+    assert await _token_keys(redis, key_prefix) == []
+    retry = await downloads.issue(RESOURCE, 60_000, 1, ISSUE_1)
+    assert (await downloads.validate(retry.token, RESOURCE)).result == Result.VALID
+
+
+async def test_a_retried_revoke_answers_revoked(downloads: DownloadTokens) -> None:
+    issued = await downloads.issue(RESOURCE, 1_000, 0)
+    assert await downloads.revoke(issued.token, REVOKE_1)
+    assert await downloads.revoke(issued.token, REVOKE_1)  # its answer was lost
+    # Another revocation did not revoke it, with or without a request id.
+    other = RequestId.of(Kind.REVOKE, "booking", "3e2d1c0b-9a8f-4e7d-8c6b-5a4f3e2d1c0b")
+    assert not await downloads.revoke(issued.token, other)
+    assert not await downloads.revoke(issued.token)
+    # Nor the same id from another caller.
+    assert not await downloads.revoke(
+        issued.token, RequestId.of(Kind.REVOKE, "search", "7c4e2a10-93d8-4b6f-8e2c-5a1b0d9f3e64")
+    )
+    await asyncio.sleep(1.1)
+    assert await downloads.revoke(issued.token, REVOKE_1)  # still its answer once expired
+    assert (await downloads.validate(issued.token)).result == Result.REVOKED
+
+
+async def test_a_revoke_request_id_reused_for_another_token_is_refused(
+    downloads: DownloadTokens,
+) -> None:
+    a = await downloads.issue(RESOURCE, 60_000, 0)
+    b = await downloads.issue(RESOURCE, 60_000, 0)
+    assert await downloads.revoke(a.token, REVOKE_1)
+    with pytest.raises(ValidationError) as raised:
+        await downloads.revoke(b.token, REVOKE_1)
+    assert _field_of(raised) == ["request_id"]
+    assert (await downloads.validate(b.token)).result == Result.VALID
+
+
+async def test_concurrent_retries_of_one_revoke_all_answer_revoked(
+    redis: Redis, key_prefix: str
+) -> None:
+    replicas = [DownloadTokens(redis, key_prefix, SEALER) for _ in range(4)]
+    issued = await replicas[0].issue(RESOURCE, 60_000, 0)
+    answers = await asyncio.gather(
+        *(replicas[i % 4].revoke(issued.token, REVOKE_1) for i in range(20))
+    )
+    assert all(answers)
+    assert not await replicas[1].revoke(issued.token)
