@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -170,6 +171,13 @@ def day_arg(text: str, *, today: date | None = None) -> str:
         raise argparse.ArgumentTypeError(
             f"{text[:32]!r} is not a date: use YYYY-MM-DD or +N (days from today)"
         ) from None
+
+
+def uuid_arg(text: str) -> str:
+    try:
+        return str(uuid.UUID(text.strip()))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a UUID") from None
 
 
 def non_negative_int(text: str) -> int:

@@ -41,6 +41,7 @@ from skyroute_cli.common import (
     positive_float,
     seconds_until,
     timeout_of,
+    uuid_arg,
 )
 from skyroute_cli.output import (
     BAD,
@@ -290,7 +291,9 @@ def uses_text(uses: int) -> str:
 
 
 async def download_issue(conn: Connection, args: argparse.Namespace) -> None:
-    response = await conn.client.issue_download_token(args.resource, args.ttl, args.max_uses)
+    response = await conn.client.issue_download_token(
+        args.resource, args.ttl, args.max_uses, args.request_id
+    )
     if args.json:
         emit(response)
         return
@@ -338,7 +341,7 @@ async def download_validate(conn: Connection, args: argparse.Namespace) -> None:
 
 
 async def download_revoke(conn: Connection, args: argparse.Namespace) -> None:
-    revoked = await conn.client.revoke_download_token(args.token)
+    revoked = await conn.client.revoke_download_token(args.token, args.request_id)
     if args.json:
         emit(pb.RevokeDownloadTokenResponse(revoked=revoked))
     elif revoked:
@@ -348,6 +351,17 @@ async def download_revoke(conn: Connection, args: argparse.Namespace) -> None:
 
 
 Command = Callable[[Connection, argparse.Namespace], Awaitable[None]]
+
+
+def add_request_id_option(parser: argparse.ArgumentParser, answer: str) -> None:
+    parser.add_argument(
+        "--request-id",
+        type=uuid_arg,
+        default=None,
+        metavar="UUID",
+        help=f"retry a call whose answer was lost: the same UUID answers {answer} "
+        "(default: a new one)",
+    )
 
 
 # ------------------------------------------------------------------------ running
@@ -525,6 +539,7 @@ def add_parsers(groups: Any) -> None:
         default=0,
         help="0 = unlimited until expiry (default), 1 = single use",
     )
+    add_request_id_option(issue, "the same token")
     validate = command(
         download_cmds,
         "validate",
@@ -536,6 +551,7 @@ def add_parsers(groups: Any) -> None:
     validate.add_argument("--resource", default="", help="require this resource")
     revoke = command(download_cmds, "revoke", download_revoke, "revoke a download token")
     revoke.add_argument("token", help="the download token, or - to read it from stdin")
+    add_request_id_option(revoke, '"revoked" again')
     for cmd in made:
         add_json_option(cmd)
         add_common_options(cmd, DEFAULT_TIMEOUT)

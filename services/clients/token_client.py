@@ -14,6 +14,7 @@ import contextlib
 import logging
 import secrets
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -140,9 +141,14 @@ class TokenClient:
         return response
 
     async def issue_download_token(
-        self, resource: str, ttl_seconds: float, max_uses: int = 0
+        self, resource: str, ttl_seconds: float, max_uses: int = 0, request_id: str | None = None
     ) -> pb.IssueDownloadTokenResponse:
-        request = pb.IssueDownloadTokenRequest(resource=resource, max_uses=max_uses)
+        """``request_id`` (a UUID): pass the same one to retry an issue whose answer was
+        lost and get the same token. By default a new one per call, so the channel's
+        retries on UNAVAILABLE (which resend this message) make no second token."""
+        request = pb.IssueDownloadTokenRequest(
+            resource=resource, max_uses=max_uses, request_id=request_id or str(uuid.uuid4())
+        )
         request.ttl.FromMilliseconds(int(ttl_seconds * 1000))
         response: pb.IssueDownloadTokenResponse = await self._stub.IssueDownloadToken(
             request, timeout=self._timeout, metadata=self._metadata()
@@ -168,9 +174,13 @@ class TokenClient:
         )
         return response
 
-    async def revoke_download_token(self, token: str) -> bool:
+    async def revoke_download_token(self, token: str, request_id: str | None = None) -> bool:
+        """``request_id`` (a UUID), as for ``issue_download_token``: a retry of the
+        revocation that revoked the token answers True again."""
         response: pb.RevokeDownloadTokenResponse = await self._stub.RevokeDownloadToken(
-            pb.RevokeDownloadTokenRequest(download_token=token),
+            pb.RevokeDownloadTokenRequest(
+                download_token=token, request_id=request_id or str(uuid.uuid4())
+            ),
             timeout=self._timeout,
             metadata=self._metadata(),
         )

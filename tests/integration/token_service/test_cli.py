@@ -91,8 +91,14 @@ def test_cli_against_a_cluster(sim, cluster_factory, capsys, monkeypatch) -> Non
     used = cli("download", "validate", "-", stdin=download)
     assert (used["result"], used["remaining_uses"]) == ("RESULT_VALID", 0)
     assert cli("download", "validate", download)["result"] == "RESULT_USED_UP"
-    assert cli("download", "revoke", download) == {"revoked": True}
+    rid = "6f1c2b3a-4d5e-4f60-8a7b-9c0d1e2f3a4b"
+    assert cli("download", "revoke", download, "--request-id", rid) == {"revoked": True}
+    # Its answer lost: the same request id answers it again; another revocation not.
+    assert cli("download", "revoke", download, "--request-id", rid) == {"revoked": True}
+    assert cli("download", "revoke", download) == {"revoked": False}
     assert cli("download", "revoke", "no-such-token") == {"revoked": False}
+    again = ["download", "issue", "--resource", "itinerary/X", "--ttl", "60", "--request-id", rid]
+    assert cli(*again)["download_token"] == cli(*again)["download_token"]
 
     # Errors: code, message and the rich details, on stderr, exit 1.
     bad = cli("download", "issue", "--resource", "r", "--ttl", "0.5", expect=1)
