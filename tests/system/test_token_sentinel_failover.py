@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
 import pytest
 import redis
 
@@ -176,3 +178,74 @@ async def test_primary_killed_during_download_token_use(sim, cluster_factory, se
     finally:
         await a.close()
         await b.close()
+
+
+async def test_issue_and_revoke_retried_across_a_failover_answer_once(
+    sim, cluster_factory, sentinel
+):
+    """Callers issue and revoke with request ids and retry every failure with the
+    same id while the primary is killed: each id ends with one token (known after
+    the failover) and each revocation, however often retried, answers revoked."""
+    cluster = cluster_factory(sim, replicas=2, redis=sentinel.url)
+    clients = [cluster.client(caller="booking", replicas=[r]) for r in cluster.replicas]
+    answers: dict[str, set[str]] = {}  # issue request id -> tokens answered
+    not_revoked: list[str] = []
+    retried = 0
+    stop = asyncio.Event()
+
+    async def until_answered(rpc: str, *args, **kwargs):
+        nonlocal retried
+        for attempt in range(200):  # a retry through the other replica, as a channel would
+            try:
+                return await getattr(clients[attempt % 2], rpc)(*args, **kwargs)
+            except grpc.aio.AioRpcError as exc:
+                assert exc.code() in (
+                    grpc.StatusCode.UNAVAILABLE,
+                    grpc.StatusCode.DEADLINE_EXCEEDED,
+                ), exc
+                retried += 1
+                await asyncio.sleep(0.1)
+        raise AssertionError("no answer in 200 attempts")
+
+    async def worker(w: int) -> None:
+        i = 0
+        while not stop.is_set():
+            i += 1
+            resource, issue_id, revoke_id = (
+                f"itinerary/R{w}-{i}",
+                str(uuid.uuid4()),
+                str(uuid.uuid4()),
+            )
+            issued = await until_answered(
+                "issue_download_token", resource, 300, 1, request_id=issue_id
+            )
+            answers.setdefault(issue_id, set()).add(issued.download_token)
+            again = await until_answered(
+                "issue_download_token", resource, 300, 1, request_id=issue_id
+            )
+            answers[issue_id].add(again.download_token)
+            token = issued.download_token
+            if not await until_answered("revoke_download_token", token, revoke_id):
+                not_revoked.append(token)
+
+    try:
+        workers = [asyncio.create_task(worker(w)) for w in range(10)]
+        await asyncio.sleep(2.0)
+        await _failover(sentinel)
+        await asyncio.sleep(3.0)
+        stop.set()
+        await asyncio.gather(*workers)
+        tokens = [t for ts in answers.values() for t in ts]
+        print(
+            f"\nSENTINEL request ids: issues {len(answers)}, retried calls {retried}, "
+            f"tokens {len(tokens)}, not revoked {len(not_revoked)}"
+        )
+        assert retried > 0  # the failover did fail some calls
+        assert all(len(ts) == 1 for ts in answers.values())
+        assert not_revoked == []
+        for token in tokens:
+            result = (await clients[0].validate_download_token(token, peek=True)).result
+            assert result == R.RESULT_REVOKED
+    finally:
+        for c in clients:
+            await c.close()
