@@ -1,4 +1,5 @@
-"""The CLI's date arguments: absolute, or relative to today so written commands last."""
+"""The CLI's argument types: dates (absolute, or relative to today so written commands
+last) and request ids (UUIDs)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from skyroute_cli.common import day_arg
+from skyroute_cli.common import day_arg, uuid_arg
 
 
 def test_relative_days_count_from_today() -> None:
@@ -28,3 +29,13 @@ def test_anything_else_is_a_usage_error(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError) as err:
         day_arg(text)
     assert len(str(err.value)) < 120
+
+
+def test_request_ids_are_uuids() -> None:
+    assert uuid_arg(" 6F1C2B3A-4D5E-4F60-8A7B-9C0D1E2F3A4B ") == (
+        "6f1c2b3a-4d5e-4f60-8a7b-9c0d1e2f3a4b"
+    )
+    for text in ("", "not-a-uuid", "6f1c2b3a-4d5e-4f60-8a7b", "x" * 1000):
+        with pytest.raises(argparse.ArgumentTypeError) as err:
+            uuid_arg(text)
+        assert len(str(err.value)) < 120
