@@ -126,7 +126,7 @@ def plan_booking(
     if departures:
         first_day = min(departures).date()
         last_day = max(departures).date()
-    else:  # a hotel stay alone: ages on arrival, documents valid on arrival
+    else:  # a hotel stay alone: ages on arrival
         assert hotel is not None
         first_day = last_day = hotel.check_in
     types = tuple(passenger_type(t.birth_date, first_day) for t in request.travellers)
@@ -151,7 +151,8 @@ def plan_booking(
                 f"{party.describe()} (by age on {first_day.isoformat()})",
             )
     for i, t in enumerate(request.travellers):
-        if t.document_expire_date < last_day:
+        # A hotel stay alone needs no document: one given is not held to a trip.
+        if departures and t.document is not None and t.document.expire_date < last_day:
             v.add(
                 f"passengers[{i}].document.expire_date",
                 f"expires before the last flight ({last_day.isoformat()})",
