@@ -622,7 +622,9 @@ def add_parsers(groups: Any) -> None:
         help="accept a changed price up to this total, e.g. 900.00 (USD)",
     )
     confirm = command(
-        "confirm", booking_confirm, "pay and ticket a held booking; prints the itinerary link"
+        "confirm",
+        booking_confirm,
+        "pay for a held booking (its flights ticketed); prints the itinerary link",
     )
     reference(confirm)
     confirm.add_argument(
