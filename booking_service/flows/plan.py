@@ -132,10 +132,13 @@ def plan_booking(
     types = tuple(passenger_type(t.birth_date, first_day) for t in request.travellers)
     party = party_of(types)
     if party.adults == 0:
+        # A stay alone: the adult is the lead guest the supplier's order needs.
         v.add(
             "passengers",
-            "at least one passenger must be an adult (12 or older on the "
-            "day of the first departure)",
+            "at least one passenger must be an adult (12 or older on the day of the first "
+            "departure)"
+            if departures
+            else "at least one guest must be an adult (12 or older on check-in): the lead guest",
         )
     if party.infants > party.adults:
         v.add(

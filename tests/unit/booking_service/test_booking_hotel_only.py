@@ -116,6 +116,14 @@ def test_the_plan_holds_documents_to_the_flights_only() -> None:
     assert {v.field for v in err.value.violations} == {"passengers[0].document.expire_date"}
 
 
+def test_a_stay_alone_needs_an_adult_as_its_lead_guest() -> None:
+    child = Traveller("Bo", "Lee", date(2018, 3, 1), None)
+    with pytest.raises(ValidationError) as err:
+        plan_booking(valid([child]), [], hotel())
+    (problem,) = err.value.violations
+    assert problem.field == "passengers" and "lead guest" in problem.description
+
+
 def guest(given: str, kind: PassengerType, *, ticket: str | None = None) -> PassengerRecord:
     return PassengerRecord(
         given, "Lee", date(2015, 1, 1), kind.value, None, None, None, None, ticket
