@@ -65,8 +65,8 @@ def price_checker(settings: BookingServiceSettings, store: BookingStore) -> Pric
 
 async def check_schema(engine: AsyncEngine) -> None:
     """Refuse to serve on a database that was not migrated (alembic upgrade head): the
-    bookings table, with the provider order columns of revision 0003 and the package
-    table of 0006."""
+    bookings table, with the provider order columns of revision 0003, the package
+    table of 0006 and the optional travel documents of 0007."""
     async with engine.connect() as conn:
         found = (await conn.execute(text("SELECT to_regclass('bookings')"))).scalar()
         current = (
@@ -83,11 +83,21 @@ async def check_schema(engine: AsyncEngine) -> None:
             == 1
         )
         packages = (await conn.execute(text("SELECT to_regclass('booking_packages')"))).scalar()
+        # Revision 0007: a hotel guest's travel document may be missing.
+        optional_documents = (
+            await conn.execute(
+                text(
+                    "SELECT count(*) FROM information_schema.columns WHERE table_schema = "
+                    "current_schema() AND table_name = 'booking_passengers' AND column_name = "
+                    "'document_type' AND is_nullable = 'YES'"
+                )
+            )
+        ).scalar() == 1
     if found is None:
         raise ConfigError(
             "the database has no bookings table: run migrations first (python -m migrations)"
         )
-    if not current or packages is None:  # revision 0006: hotel stays and packages
+    if not current or packages is None or not optional_documents:
         raise ConfigError(
             "the bookings schema is out of date: run migrations first (python -m migrations)"
         )

@@ -237,15 +237,24 @@ def print_booking(out: Output, b: pb.Booking) -> None:
         out.table(stays)
     if b.package_state == pb.PACKAGE_STATE_FAILED:
         out.line(f"  not confirmed: {b.failure_reason} (nothing booked)")
-    people = Table(["passenger", "type", "born", "document", "ticket"], indent=2)
+    # A hotel stay alone has guests, not passengers: no tickets, a document only if given.
+    flights = any(offer.segments for offer in b.offers)
+    people = Table(
+        ["passenger", "type", "born", "document", "ticket"]
+        if flights
+        else ["guest", "type", "born", "document"],
+        indent=2,
+    )
     for p in b.passengers:
-        people.add_row(
+        row = [
             f"{p.given_name} {p.family_name}",
             _label(pb.PassengerType, p.type, "PASSENGER_TYPE_"),
             p.birth_date,
             document_text(p),
-            p.ticket_number,
-        )
+        ]
+        if flights:
+            row.append(p.ticket_number)
+        people.add_row(*row)
     out.table(people)
     more: list[tuple[str, str | Text]] = [
         ("contact", f"{b.contact.email} {b.contact.phone}".rstrip())
@@ -287,17 +296,19 @@ def user_args(args: argparse.Namespace) -> list[str]:
 
 
 def route_text(b: pb.Booking) -> str:
-    return " | ".join(
-        f"{o.segments[0].origin}→{o.segments[-1].destination}" for o in b.offers if o.segments
-    )
+    """The flights' routes, then the hotel's city (``hotel NYC``)."""
+    parts = [f"{o.segments[0].origin}→{o.segments[-1].destination}" for o in b.offers if o.segments]
+    parts += [f"hotel {stay.city_code}" for stay in b.hotel_stays]
+    return " | ".join(parts)
 
 
 def first_departure(b: pb.Booking) -> str:
+    """The first flight's date; for a hotel stay alone, its check-in."""
     for offer in b.offers:
         for segment in offer.segments:
             departure: str = segment.departure_local_time
             return departure[:10]
-    return ""
+    return b.hotel_stays[0].check_in_date if b.hotel_stays else ""
 
 
 # ------------------------------------------------------------------------ commands
@@ -558,13 +569,16 @@ def add_parsers(groups: Any) -> None:
     create = command(
         "create",
         booking_create,
-        "hold seats on one or more offers",
-        "Hold seats on one or more offers (outbound and return) for the passengers; the\n"
-        "booking stays HELD until confirmed or its hold expires.\n\n"
+        "hold seats on one or more offers, or a hotel stay",
+        "Hold seats on one or more offers (outbound and return) for the passengers, or a\n"
+        "hotel stay for them as guests, or both (a package); the booking stays HELD\n"
+        "until confirmed or its hold expires.\n\n"
         "A passenger SPEC is\n"
         "  'First Last,YYYY-MM-DD[,ADULT|CHILD|INFANT][,DOCUMENT]'\n"
         "with DOCUMENT as TYPE:NUMBER:COUNTRY:EXPIRY (TYPE PASSPORT or NATIONAL_ID), e.g.\n"
         "  --passenger 'Alice Smith,1990-01-31,PASSPORT:X1234567:GB:2030-01-01'\n"
+        "DOCUMENT is required for flights (and packages); the guests of a hotel stay\n"
+        "alone (--hotel-offer without --offer) need only names and dates of birth.\n"
         "'Last/First' gives a family name with spaces. The service derives the type from\n"
         "the date of birth; a type given here is only compared with it. The service\n"
         "checks the values and names each problem (e.g. passengers[0].document).",
@@ -608,7 +622,9 @@ def add_parsers(groups: Any) -> None:
         help="accept a changed price up to this total, e.g. 900.00 (USD)",
     )
     confirm = command(
-        "confirm", booking_confirm, "pay and ticket a held booking; prints the itinerary link"
+        "confirm",
+        booking_confirm,
+        "pay for a held booking (its flights ticketed); prints the itinerary link",
     )
     reference(confirm)
     confirm.add_argument(

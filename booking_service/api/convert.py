@@ -22,7 +22,7 @@ from booking_service.store.models import (
     PackageState,
     PassengerType,
 )
-from booking_service.store.repository import BookingRecord
+from booking_service.store.repository import BookingRecord, PassengerRecord
 from services.errors import ValidationError
 from services.generated.skyroute.booking.v1 import booking_service_pb2 as pb
 from services.generated.skyroute.common.v1 import money_pb2
@@ -158,22 +158,7 @@ def booking_pb(booking: BookingRecord) -> pb.Booking:
         booking_reference=booking.reference,
         status=STATUS_TO_PB[BookingStatus(booking.status)],
         offers=[offers[i] for i in sorted(offers)],
-        passengers=[
-            pb.Passenger(
-                given_name=p.given_name,
-                family_name=p.family_name,
-                birth_date=p.birth_date.isoformat(),
-                document=pb.TravelDocument(
-                    type=DOCUMENT_TYPE_TO_PB[DocumentType(p.document_type)],
-                    number=p.document_number,
-                    issuing_country=p.document_country,
-                    expire_date=p.document_expire_date.isoformat(),
-                ),
-                type=PASSENGER_TYPE_TO_PB[PassengerType(p.passenger_type)],
-                ticket_number=p.ticket_number or "",
-            )
-            for p in booking.passengers
-        ],
+        passengers=[passenger_pb(p) for p in booking.passengers],
         contact=pb.Contact(email=booking.contact_email, phone=booking.contact_phone or ""),
         total_price=to_money(booking.total_price, currency),
         hold_expire_time=timestamp(booking.hold_expires_at),
@@ -189,6 +174,27 @@ def booking_pb(booking: BookingRecord) -> pb.Booking:
     if booking.refund_amount is not None:
         message.refund_amount.CopyFrom(to_money(booking.refund_amount, currency))
     _add_stay(message, booking)
+    return message
+
+
+def passenger_pb(p: PassengerRecord) -> pb.Passenger:
+    """A passenger; ``document`` unset for a hotel guest who gave none."""
+    message = pb.Passenger(
+        given_name=p.given_name,
+        family_name=p.family_name,
+        birth_date=p.birth_date.isoformat(),
+        type=PASSENGER_TYPE_TO_PB[PassengerType(p.passenger_type)],
+        ticket_number=p.ticket_number or "",
+    )
+    if p.document_type is not None:
+        message.document.CopyFrom(
+            pb.TravelDocument(
+                type=DOCUMENT_TYPE_TO_PB[DocumentType(p.document_type)],
+                number=p.document_number or "",
+                issuing_country=p.document_country or "",
+                expire_date=p.document_expire_date.isoformat() if p.document_expire_date else "",
+            )
+        )
     return message
 
 

@@ -271,10 +271,10 @@ class Bookings:
                 t.family_name,
                 t.birth_date,
                 kind.value,
-                t.document_type.value,
-                t.document_number,
-                t.document_country,
-                t.document_expire_date,
+                t.document.type.value if t.document else None,
+                t.document.number if t.document else None,
+                t.document.country if t.document else None,
+                t.document.expire_date if t.document else None,
             )
             for t, kind in zip(request.travellers, plan.passenger_types, strict=True)
         ]

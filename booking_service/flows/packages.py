@@ -41,6 +41,7 @@ import asyncio
 import enum
 import logging
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -51,8 +52,13 @@ from booking_service.flows.upstream_orders import REMARK_PREFIX, ProviderOrderin
 from booking_service.flows.wire import status_name
 from booking_service.pricing.hotels import HotelPricer, PricedHotel
 from booking_service.store.hotels import HotelStayRecord, HotelStore, PackageRecord
-from booking_service.store.models import BookingStatus, HotelOrderStatus, PackageState
-from booking_service.store.repository import BookingRecord, BookingStore
+from booking_service.store.models import (
+    BookingStatus,
+    HotelOrderStatus,
+    PackageState,
+    PassengerType,
+)
+from booking_service.store.repository import BookingRecord, BookingStore, PassengerRecord
 from services.errors import (
     ConflictError,
     DomainError,
@@ -116,6 +122,14 @@ def stay_record(booking_id: int, priced: PricedHotel, remark: str) -> HotelStayR
         remark=remark,
         order_status=HotelOrderStatus.NONE.value,
     )
+
+
+def hotel_guests(passengers: Sequence[PassengerRecord]) -> tuple[HotelGuest, ...]:
+    """The stay's guests by name, the lead guest first: the first adult (validation
+    makes sure there is one), who carries the booking's contact at the supplier."""
+    lead = next((p for p in passengers if p.passenger_type == PassengerType.ADULT), None)
+    ordered = ([lead] if lead else []) + [p for p in passengers if p is not lead]
+    return tuple(HotelGuest(p.given_name, p.family_name) for p in ordered)
 
 
 def hotel_refund(stay: HotelStayRecord, was_confirmed: bool, now: datetime) -> Decimal:
@@ -421,9 +435,10 @@ class Packages:
             request = HotelOrderRequest(
                 offer_id=stay.supplier_offer_id,
                 rooms=stay.rooms,
-                guests=tuple(HotelGuest(p.given_name, p.family_name) for p in booking.passengers),
+                guests=hotel_guests(booking.passengers),
                 email=booking.contact_email,
                 remark=stay.remark,
+                phone=booking.contact_phone or "",
             )
             try:
                 placed = await self._supplier.create_order(request)

@@ -126,16 +126,19 @@ def plan_booking(
     if departures:
         first_day = min(departures).date()
         last_day = max(departures).date()
-    else:  # a hotel stay alone: ages on arrival, documents valid on arrival
+    else:  # a hotel stay alone: ages on arrival
         assert hotel is not None
         first_day = last_day = hotel.check_in
     types = tuple(passenger_type(t.birth_date, first_day) for t in request.travellers)
     party = party_of(types)
     if party.adults == 0:
+        # A stay alone: the adult is the lead guest the supplier's order needs.
         v.add(
             "passengers",
-            "at least one passenger must be an adult (12 or older on the "
-            "day of the first departure)",
+            "at least one passenger must be an adult (12 or older on the day of the first "
+            "departure)"
+            if departures
+            else "at least one guest must be an adult (12 or older on check-in): the lead guest",
         )
     if party.infants > party.adults:
         v.add(
@@ -151,7 +154,8 @@ def plan_booking(
                 f"{party.describe()} (by age on {first_day.isoformat()})",
             )
     for i, t in enumerate(request.travellers):
-        if t.document_expire_date < last_day:
+        # A hotel stay alone needs no document: one given is not held to a trip.
+        if departures and t.document is not None and t.document.expire_date < last_day:
             v.add(
                 f"passengers[{i}].document.expire_date",
                 f"expires before the last flight ({last_day.isoformat()})",

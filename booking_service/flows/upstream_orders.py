@@ -73,21 +73,26 @@ def new_remark(reference: str) -> str:
 def order_request(plan: BookingPlan, remark: str) -> OrderRequest:
     """The order for the plan's provider offers (as priced), its passengers, contact
     and remark."""
-    return OrderRequest(
-        offers=tuple(o.offer for o in plan.provider_offers),
-        travellers=tuple(
+    travellers = []
+    for t, kind in zip(plan.request.travellers, plan.passenger_types, strict=True):
+        # Validation requires a document of every passenger of a booking with flights.
+        assert t.document is not None
+        d = t.document
+        travellers.append(
             OrderTraveller(
                 kind.value,
                 t.given_name,
                 t.family_name,
                 t.birth_date,
-                t.document_type.value,
-                t.document_number,
-                t.document_country,
-                t.document_expire_date,
+                d.type.value,
+                d.number,
+                d.country,
+                d.expire_date,
             )
-            for t, kind in zip(plan.request.travellers, plan.passenger_types, strict=True)
-        ),
+        )
+    return OrderRequest(
+        offers=tuple(o.offer for o in plan.provider_offers),
+        travellers=tuple(travellers),
         email=plan.request.email,
         remark=remark,
     )

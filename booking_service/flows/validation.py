@@ -5,6 +5,10 @@ Two passes: ``validate_request`` needs only the request (names, dates, document,
 contact, offer id forms, request id); ``plan.plan_booking`` checks what needs the priced
 offers (passenger types at the first departure, counts against the offers, document
 expiry against the last departure). Nothing is written before both have passed.
+
+Travel documents are a flight requirement: every passenger of a booking with flights
+(offer_ids) needs one; the guests of a hotel stay alone need only their names (a
+document given anyway is checked the same way, under the same field names).
 """
 
 from __future__ import annotations
@@ -82,14 +86,20 @@ class CreateBookingInput:
 
 
 @dataclass(frozen=True, slots=True)
+class TravelDocument:
+    type: DocumentType
+    number: str  # upper-cased
+    country: str
+    expire_date: date
+
+
+@dataclass(frozen=True, slots=True)
 class Traveller:
     given_name: str
     family_name: str
     birth_date: date
-    document_type: DocumentType
-    document_number: str
-    document_country: str
-    document_expire_date: date
+    # Always present on a booking with flights; None for a hotel guest who gave none.
+    document: TravelDocument | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,49 +144,68 @@ def _name(v: Violations, field: str, value: str) -> None:
         v.add(field, "must be letters, with single spaces, hyphens or apostrophes between them")
 
 
-def _passenger(v: Violations, field: str, p: PassengerInput, today: date) -> Traveller | None:
-    _name(v, f"{field}.given_name", p.given_name)
-    _name(v, f"{field}.family_name", p.family_name)
-    born = parse_date(p.birth_date)
-    if not p.birth_date:
-        v.add(f"{field}.birth_date", "is required")
+def _birth_date(v: Violations, field: str, value: str, today: date) -> date | None:
+    born = parse_date(value)
+    if not value:
+        v.add(field, "is required")
     elif born is None:
-        v.add(f"{field}.birth_date", "must be a date YYYY-MM-DD")
+        v.add(field, "must be a date YYYY-MM-DD")
     elif born > today:
-        v.add(f"{field}.birth_date", "is in the future")
+        v.add(field, "is in the future")
     elif today.year - born.year > MAX_AGE_YEARS:
-        v.add(f"{field}.birth_date", f"is more than {MAX_AGE_YEARS} years ago")
-    d = p.document
-    if d is None:
-        v.add(f"{field}.document", "is required")
-        return None
+        v.add(field, f"is more than {MAX_AGE_YEARS} years ago")
+    else:
+        return born
+    return None
+
+
+def _document(v: Violations, field: str, d: DocumentInput, today: date) -> TravelDocument | None:
     doc_type = None
     if not d.type:
-        v.add(f"{field}.document.type", "is required")
+        v.add(f"{field}.type", "is required")
     elif d.type not in DocumentType.__members__:
-        v.add(f"{field}.document.type", "is not a known document type")
+        v.add(f"{field}.type", "is not a known document type")
     else:
         doc_type = DocumentType(d.type)
     if not d.number:
-        v.add(f"{field}.document.number", "is required")
+        v.add(f"{field}.number", "is required")
     elif not _DOCUMENT_NUMBER.match(d.number):
-        v.add(f"{field}.document.number", "must be 5 to 20 letters or digits")
+        v.add(f"{field}.number", "must be 5 to 20 letters or digits")
     if not d.issuing_country:
-        v.add(f"{field}.document.issuing_country", "is required")
+        v.add(f"{field}.issuing_country", "is required")
     elif not _COUNTRY.match(d.issuing_country):
-        v.add(f"{field}.document.issuing_country", "must be an ISO 3166-1 alpha-2 code, e.g. GB")
+        v.add(f"{field}.issuing_country", "must be an ISO 3166-1 alpha-2 code, e.g. GB")
     expires = parse_date(d.expire_date)
     if not d.expire_date:
-        v.add(f"{field}.document.expire_date", "is required")
+        v.add(f"{field}.expire_date", "is required")
     elif expires is None:
-        v.add(f"{field}.document.expire_date", "must be a date YYYY-MM-DD")
+        v.add(f"{field}.expire_date", "must be a date YYYY-MM-DD")
     elif expires < today:
-        v.add(f"{field}.document.expire_date", "has expired")
-    if born is None or expires is None or doc_type is None:
+        v.add(f"{field}.expire_date", "has expired")
+    if expires is None or doc_type is None:
         return None
-    return Traveller(
-        p.given_name, p.family_name, born, doc_type, d.number.upper(), d.issuing_country, expires
-    )
+    return TravelDocument(doc_type, d.number.upper(), d.issuing_country, expires)
+
+
+def _passenger(
+    v: Violations, field: str, p: PassengerInput, today: date, *, flights: bool
+) -> Traveller | None:
+    """The passenger, or None if anything is wrong. ``flights``: the booking has
+    flights, so a travel document is required."""
+    _name(v, f"{field}.given_name", p.given_name)
+    _name(v, f"{field}.family_name", p.family_name)
+    born = _birth_date(v, f"{field}.birth_date", p.birth_date, today)
+    document = None
+    if p.document is not None:
+        document = _document(v, f"{field}.document", p.document, today)
+        if document is None:
+            return None
+    elif flights:
+        v.add(f"{field}.document", "is required (a travel document, for the flights)")
+        return None
+    if born is None:
+        return None
+    return Traveller(p.given_name, p.family_name, born, document)
 
 
 def _one_document_each(v: Violations, travellers: list[Traveller | None]) -> None:
@@ -184,9 +213,9 @@ def _one_document_each(v: Violations, travellers: list[Traveller | None]) -> Non
     passenger with the same one is refused."""
     seen: dict[tuple[DocumentType, str, str], int] = {}
     for i, t in enumerate(travellers):
-        if t is None:
+        if t is None or t.document is None:
             continue
-        key = (t.document_type, t.document_number, t.document_country)
+        key = (t.document.type, t.document.number, t.document.country)
         if key in seen:
             v.add(
                 f"passengers[{i}].document.number",
@@ -228,7 +257,11 @@ def validate_request(
         v.add("passengers", "at least one passenger is required")
     elif len(raw.passengers) > MAX_PASSENGERS:
         v.add("passengers", f"at most {MAX_PASSENGERS} passengers")
-    travellers = [_passenger(v, f"passengers[{i}]", p, today) for i, p in enumerate(raw.passengers)]
+    flights = bool(raw.offer_ids) or not raw.hotel_offer_id
+    travellers = [
+        _passenger(v, f"passengers[{i}]", p, today, flights=flights)
+        for i, p in enumerate(raw.passengers)
+    ]
     _one_document_each(v, travellers)
 
     phone: str | None = None

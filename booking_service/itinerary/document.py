@@ -1,9 +1,11 @@
 """A booking's itinerary document: JSON for programs, plain text for printing.
 
-What a traveller needs at the airport and nothing more: booking reference and the
-provider's record locator, passengers with their ticket numbers, the flights with local
-departure and arrival times, and the totals. Travel document numbers are masked (the
-document is reached through a link that may be forwarded); no payment reference.
+What a traveller needs at the airport and the hotel, and nothing more: booking
+reference and the provider's record locator, passengers with their ticket numbers, the
+flights with local departure and arrival times, the hotel stay, and the totals. Travel
+document numbers are masked (the document is reached through a link that may be
+forwarded); no payment reference. A hotel stay alone has no flights and no tickets: its
+guests show their names (and a document only if they gave one).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from booking_service.store.repository import BookingRecord, SegmentRecord
+from booking_service.store.repository import BookingRecord, PassengerRecord, SegmentRecord
 
 VERSION = 1
 DOCUMENT_TYPE = "skyroute.itinerary"
@@ -54,6 +56,16 @@ def _segment(s: SegmentRecord) -> dict[str, Any]:
     }
 
 
+def _document(p: PassengerRecord) -> dict[str, Any] | None:
+    if p.document_number is None:
+        return None
+    return {
+        "type": p.document_type,
+        "number": _mask(p.document_number),
+        "issuing_country": p.document_country,
+    }
+
+
 def document(booking: BookingRecord, generated_at: datetime) -> dict[str, Any]:
     """The itinerary of a booking (segments and passengers loaded) as plain JSON data."""
     return {
@@ -72,11 +84,7 @@ def document(booking: BookingRecord, generated_at: datetime) -> dict[str, Any]:
                 "family_name": p.family_name,
                 "type": p.passenger_type,
                 "ticket_number": p.ticket_number,
-                "document": {
-                    "type": p.document_type,
-                    "number": _mask(p.document_number),
-                    "issuing_country": p.document_country,
-                },
+                "document": _document(p),
             }
             for p in booking.passengers
         ],
@@ -133,14 +141,19 @@ def render_text(doc: dict[str, Any]) -> str:
     ]
     if doc.get("provider_record_locator"):
         lines.append(f"Airline reference:  {doc['provider_record_locator']}")
-    lines += ["", "PASSENGERS"]
+    flights = bool(doc["segments"])
+    lines += ["", "PASSENGERS" if flights else "GUESTS"]
     for i, p in enumerate(doc["passengers"], 1):
         kind = _PASSENGER_TYPES.get(p["type"], p["type"])
-        ticket = p["ticket_number"] or "not ticketed"
-        document_type = _DOCUMENT_TYPES.get(p["document"]["type"], p["document"]["type"])
         lines.append(f"  {i}. {p['family_name'].upper()}/{p['given_name'].upper()} ({kind})")
-        lines.append(f"     Ticket {ticket}   {document_type} {p['document']['number']}")
-    lines += ["", "FLIGHTS"]
+        details = [f"Ticket {p['ticket_number'] or 'not ticketed'}"] if flights else []
+        if p["document"]:
+            document_type = _DOCUMENT_TYPES.get(p["document"]["type"], p["document"]["type"])
+            details.append(f"{document_type} {p['document']['number']}")
+        if details:
+            lines.append("     " + "   ".join(details))
+    if flights:
+        lines += ["", "FLIGHTS"]
     for i, s in enumerate(doc["segments"], 1):
         cabin = _CABINS.get(s["cabin"], s["cabin"])
         lines.append(f"  {i}. {s['flight']}  {s['origin']} -> {s['destination']}  {cabin}")
@@ -155,11 +168,8 @@ def render_text(doc: dict[str, Any]) -> str:
         )
         lines.append(f"     Confirmation {hotel['confirmation_number'] or 'pending'}")
     totals = doc["totals"]
-    lines += [
-        "",
-        f"TOTAL  {totals['currency']} {totals['total']}",
-        "",
-        "Times are local at each airport.",
-        rule,
-    ]
+    lines += ["", f"TOTAL  {totals['currency']} {totals['total']}", ""]
+    if flights:
+        lines.append("Times are local at each airport.")
+    lines.append(rule)
     return "\n".join(lines) + "\n"

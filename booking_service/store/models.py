@@ -215,6 +215,13 @@ class BookingPassenger(Base):
         CheckConstraint(_in("passenger_type", PassengerType), name="passenger_type_known"),
         CheckConstraint(_in("document_type", DocumentType), name="document_type_known"),
         CheckConstraint("ticket_number ~ '^[0-9]{13}$'", name="ticket_number_format"),
+        # A travel document is all four columns or none (a hotel stay's guest needs none).
+        CheckConstraint(
+            "(document_type IS NULL) = (document_number IS NULL) AND "
+            "(document_type IS NULL) = (document_country IS NULL) AND "
+            "(document_type IS NULL) = (document_expire_date IS NULL)",
+            name="document_complete",
+        ),
         UniqueConstraint("ticket_number"),
     )
 
@@ -226,10 +233,12 @@ class BookingPassenger(Base):
     family_name: Mapped[str] = mapped_column(Text)
     birth_date: Mapped[date] = mapped_column(Date)
     passenger_type: Mapped[str] = mapped_column(Text)
-    document_type: Mapped[str] = mapped_column(Text)
-    document_number: Mapped[str] = mapped_column(Text)
-    document_country: Mapped[str] = mapped_column(CHAR(2))
-    document_expire_date: Mapped[date] = mapped_column(Date)
+    # The travel document: required for flights, optional for a hotel stay alone.
+    document_type: Mapped[str | None] = mapped_column(Text)
+    document_number: Mapped[str | None] = mapped_column(Text)
+    document_country: Mapped[str | None] = mapped_column(CHAR(2))
+    document_expire_date: Mapped[date | None] = mapped_column(Date)
+    # Issued at confirmation to a booking with flights; a hotel stay alone has none.
     ticket_number: Mapped[str | None] = mapped_column(CHAR(13))
 
 

@@ -94,16 +94,18 @@ class SegmentRecord:
 @dataclass(frozen=True, slots=True)
 class PassengerRecord:
     """A booking's passenger. ``booking_id`` and ``position`` are 0 on one not yet
-    written (insert_booking sets them); ``ticket_number`` comes at confirmation."""
+    written (insert_booking sets them); ``ticket_number`` comes at confirmation of a
+    booking with flights. The document columns are all None for a hotel guest who
+    gave none."""
 
     given_name: str
     family_name: str
     birth_date: date
     passenger_type: str
-    document_type: str
-    document_number: str
-    document_country: str
-    document_expire_date: date
+    document_type: str | None
+    document_number: str | None
+    document_country: str | None
+    document_expire_date: date | None
     ticket_number: str | None = None
     booking_id: int = 0
     position: int = 0
@@ -341,8 +343,9 @@ WHERE s.booking_id = $1 AND s.position = p.position"""
 _SET_TOTAL = "UPDATE bookings SET total_price = $2 WHERE id = $1"
 
 
-# Confirm: the guarded status change and a ticket number per passenger, in one
-# statement; the confirmed booking with its details, or no row if it did not win.
+# Confirm: the guarded status change and a ticket number per passenger of a booking
+# with flights (a hotel stay alone is not ticketed), in one statement; the confirmed
+# booking with its details, or no row if it did not win.
 # ``_confirm_sql(where)``: the booking is picked by ``where`` ($1, plus $5 if it uses
 # it); $2 payment reference, $3 payment token hash, $4 ticket number prefix.
 def _confirm_sql(where: str) -> str:
@@ -354,7 +357,9 @@ WITH b AS (
     RETURNING *),
 t AS (
     UPDATE booking_passengers
-    SET ticket_number = $4 || lpad(nextval('ticket_serial_seq')::text, 10, '0')
+    SET ticket_number = CASE WHEN EXISTS (
+            SELECT 1 FROM booking_segments s WHERE s.booking_id = booking_passengers.booking_id)
+        THEN $4 || lpad(nextval('ticket_serial_seq')::text, 10, '0') END
     WHERE booking_id = (SELECT id FROM b)
     RETURNING *)
 SELECT {_columns(BookingRecord, "b.")},
@@ -485,9 +490,9 @@ class BookingStore:
     async def confirm(
         self, booking_id: int, payment_reference: str, payment_token_hash: str, ticket_prefix: str
     ) -> BookingRecord | None:
-        """HELD and unexpired -> CONFIRMED with a ticket number per passenger, atomically
-        (one statement): the confirmed booking; None if the booking was not (any more)
-        held or its hold had run out."""
+        """HELD and unexpired -> CONFIRMED with a ticket number per passenger (if it has
+        flights), atomically (one statement): the confirmed booking; None if the booking
+        was not (any more) held or its hold had run out."""
         async with self._connection() as connection:
             row = await connection.fetchrow(
                 CONFIRM_SQL, booking_id, payment_reference, payment_token_hash, ticket_prefix

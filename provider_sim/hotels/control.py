@@ -24,6 +24,10 @@ client's id (its tokens answer 401).
     ``{"count", "status"?, "mode": "before"|"after", "delay_ms"?}`` as
     ``/_sim/fail-orders`` for flights: "after" makes the order, then fails the answer
     (the client must reconcile by lookup).
+``POST /_sim/fail-hotel-cancels``
+    The same for order cancellations (``DELETE``): "before" fails without cancelling,
+    "after" cancels the order (its rooms back), then fails the answer after
+    ``delay_ms`` (a slow supplier cancel whose outcome the client cannot tell).
 ``GET  /_sim/hotel-orders[?remark=TEXT][&reference=CONF]``
     Live orders: ``{"orders": [{"client_id", "id", "reference", "remark", "data"}]}``.
 ``GET  /_sim/hotel-stats``
@@ -63,6 +67,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post(f"{CONTROL_PREFIX}/hotel-sold-out", sold_out)
     app.router.add_post(f"{CONTROL_PREFIX}/hotel-price-change", price_change)
     app.router.add_post(f"{CONTROL_PREFIX}/fail-hotel-orders", fail_orders)
+    app.router.add_post(f"{CONTROL_PREFIX}/fail-hotel-cancels", fail_cancels)
     app.router.add_get(f"{CONTROL_PREFIX}/hotel-orders", orders)
     app.router.add_get(f"{CONTROL_PREFIX}/hotel-stats", stats)
 
@@ -155,18 +160,28 @@ async def price_change(request: web.Request) -> web.Response:
     return web.json_response({"percent": str(market.price_percent), "epoch": market.epoch})
 
 
-@_rejects_bad_input
-async def fail_orders(request: web.Request) -> web.Response:
-    body = await _json_object(request)
+def _fault_args(body: dict[str, Any]) -> tuple[int, int, str, int]:
     _only(body, {"count", "status", "mode", "delay_ms"})
-    market = _market(request)
-    market.fail_orders(
+    return (
         _integer(body, "count"),
         _integer(body, "status") if "status" in body else 500,
         body.get("mode", "before"),
         _integer(body, "delay_ms") if "delay_ms" in body else 0,
     )
+
+
+@_rejects_bad_input
+async def fail_orders(request: web.Request) -> web.Response:
+    market = _market(request)
+    market.fail_orders(*_fault_args(await _json_object(request)))
     return web.json_response({"order_failures": market.order_fault_view()})
+
+
+@_rejects_bad_input
+async def fail_cancels(request: web.Request) -> web.Response:
+    market = _market(request)
+    market.fail_cancels(*_fault_args(await _json_object(request)))
+    return web.json_response({"cancel_failures": market.cancel_fault_view()})
 
 
 async def orders(request: web.Request) -> web.Response:

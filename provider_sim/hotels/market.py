@@ -160,6 +160,7 @@ class HotelMarket:
         self._orders: dict[str, HotelOrder] = {}
         self._references: set[str] = set()
         self._order_fault = OrderFault(0, 500, "before", 0)
+        self._cancel_fault = OrderFault(0, 500, "before", 0)
         self.counters: Counter[str] = Counter({name: 0 for name in COUNTERS})
 
     def count(self, name: str) -> None:
@@ -294,31 +295,47 @@ class HotelMarket:
                 return reference
 
     # -- injected order failures -------------------------------------------------------
+    # Order creations and order cancellations fail separately: ``before`` fails the call
+    # without doing it, ``after`` does it and then fails the answer (after ``delay_ms``).
 
     def fail_orders(self, count: int, status: int, mode: str, delay_ms: int) -> None:
-        if count < 0 or delay_ms < 0:
-            raise ValueError("count and delay_ms must be >= 0")
-        if status not in ORDER_FAULT_STATUSES:
-            allowed = ", ".join(str(s) for s in sorted(ORDER_FAULT_STATUSES))
-            raise ValueError(f"status must be one of {allowed}")
-        if mode not in ("before", "after"):
-            raise ValueError("mode must be 'before' or 'after'")
-        self._order_fault = OrderFault(
-            count, status, "before" if mode == "before" else "after", delay_ms
-        )
+        self._order_fault = _fault(count, status, mode, delay_ms)
+
+    def fail_cancels(self, count: int, status: int, mode: str, delay_ms: int) -> None:
+        self._cancel_fault = _fault(count, status, mode, delay_ms)
 
     def take_order_fault(self, mode: OrderFaultMode) -> OrderFault | None:
-        fault = self._order_fault
-        if fault.remaining <= 0 or fault.mode != mode:
-            return None
-        fault.remaining -= 1
-        return dataclasses.replace(fault)
+        return _take(self._order_fault, mode)
+
+    def take_cancel_fault(self, mode: OrderFaultMode) -> OrderFault | None:
+        return _take(self._cancel_fault, mode)
 
     def order_fault_view(self) -> dict[str, Any]:
         return self._order_fault.view()
 
+    def cancel_fault_view(self) -> dict[str, Any]:
+        return self._cancel_fault.view()
+
     def stats(self) -> dict[str, Any]:
         return {**dict(self.counters), "hotel_orders_live": len(self._orders)}
+
+
+def _fault(count: int, status: int, mode: str, delay_ms: int) -> OrderFault:
+    if count < 0 or delay_ms < 0:
+        raise ValueError("count and delay_ms must be >= 0")
+    if status not in ORDER_FAULT_STATUSES:
+        allowed = ", ".join(str(s) for s in sorted(ORDER_FAULT_STATUSES))
+        raise ValueError(f"status must be one of {allowed}")
+    if mode not in ("before", "after"):
+        raise ValueError("mode must be 'before' or 'after'")
+    return OrderFault(count, status, "before" if mode == "before" else "after", delay_ms)
+
+
+def _take(fault: OrderFault, mode: OrderFaultMode) -> OrderFault | None:
+    if fault.remaining <= 0 or fault.mode != mode:
+        return None
+    fault.remaining -= 1
+    return dataclasses.replace(fault)
 
 
 def convert(eur_cents: int, currency: str) -> int:

@@ -20,7 +20,8 @@ its flight order management (retrieve, cancel), which the hotel API lacks.
     a night sold out; injected failures (``/_sim/fail-hotel-orders``) before or after the
     order is made.
 ``GET /v2/booking/hotel-orders/{id}``  the order as created; 404 code 1797 when unknown.
-``DELETE /v2/booking/hotel-orders/{id}``  204, the rooms go back; 404 when unknown.
+``DELETE /v2/booking/hotel-orders/{id}``  204, the rooms go back; 404 when unknown;
+    injected failures (``/_sim/fail-hotel-cancels``) before or after the cancellation.
 
 Orders belong to the client whose token made them.
 """
@@ -184,8 +185,14 @@ async def get_order(request: web.Request) -> web.Response:
 @require_bearer
 async def delete_order(request: web.Request) -> web.Response:
     market = _market(request)
+    fault = market.take_cancel_fault("before")
+    if fault is not None:
+        return await _fail(fault)
     order = market.cancel_order(request[TOKEN_KEY].client_id, request.match_info["hotel_order_id"])
     if order is None:
         return order_not_found()
     market.count("hotel_orders_cancelled")
+    fault = market.take_cancel_fault("after")
+    if fault is not None:
+        return await _fail(fault)
     return web.Response(status=204)

@@ -111,14 +111,16 @@ class HotelGuest:
 
 @dataclass(frozen=True, slots=True)
 class HotelOrderRequest:
-    """An order for one priced offer (all its rooms), the guests, the contact, and the
-    remark unique to this attempt (how an unknown outcome is looked up)."""
+    """An order for one priced offer (all its rooms), the guests (the first is the lead
+    guest, an adult, who carries the contact), the contact, and the remark unique to
+    this attempt (how an unknown outcome is looked up)."""
 
     offer_id: str
     rooms: int
     guests: tuple[HotelGuest, ...]
     email: str
     remark: str
+    phone: str = ""  # E.164; empty when the booking has none
 
 
 class UnknownDestination(Exception):

@@ -24,8 +24,10 @@ def order_body(request: HotelOrderRequest) -> dict[str, Any]:
         {"tid": n + 1, "firstName": g.given_name.upper(), "lastName": g.family_name.upper()}
         for n, g in enumerate(request.guests)
     ]
-    if guests:
+    if guests:  # the lead guest carries the contact
         guests[0]["email"] = request.email
+        if request.phone:
+            guests[0]["phone"] = request.phone
     rooms = [
         {
             "guestReferences": [{"guestReference": str(n % max(1, len(guests)) + 1)}],

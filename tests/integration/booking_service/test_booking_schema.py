@@ -98,9 +98,10 @@ def test_downgrade_to_the_inventory_and_back() -> None:
         assert "provider_remark" in run_in_thread(_columns(url, "bookings"))
 
 
-async def test_service_refuses_a_schema_before_0003() -> None:
+@pytest.mark.parametrize("revision", ["0002", "0006"])  # before provider orders; documents
+async def test_service_refuses_an_out_of_date_schema(revision: str) -> None:
     async with temporary_database(migrated=False) as url:
-        await migrate(url, "0002")
+        await migrate(url, revision)
         engine = create_async_engine(url)
         try:
             with pytest.raises(ConfigError, match="out of date"):

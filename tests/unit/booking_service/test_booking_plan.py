@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from booking_service.flows.plan import check_price, final_prices, plan_booking
-from booking_service.flows.validation import Traveller, ValidRequest
+from booking_service.flows.validation import TravelDocument, Traveller, ValidRequest
 from booking_service.pricing.checker import Amount, PricedOffer, PricedSegment
 from booking_service.pricing.passengers import Party
 from booking_service.store.models import DocumentType
@@ -20,7 +20,9 @@ DEPARTURE = datetime(2026, 7, 1, 9, 0, tzinfo=UTC)
 
 
 def traveller(born: date, expires: date = date(2030, 1, 1)) -> Traveller:
-    return Traveller("Ann", "Lee", born, DocumentType.PASSPORT, "X1234567", "GB", expires)
+    return Traveller(
+        "Ann", "Lee", born, TravelDocument(DocumentType.PASSPORT, "X1234567", "GB", expires)
+    )
 
 
 def offer(

@@ -14,7 +14,7 @@ from booking_service.api.auth import JwtAuthenticator, KeySet, PublicMethods
 from booking_service.flows.plan import check_price, plan_booking
 from booking_service.flows.upstream_orders import new_remark, rejected_error
 from booking_service.flows.upstream_orders import order_request as neutral_order_request
-from booking_service.flows.validation import Traveller, ValidRequest
+from booking_service.flows.validation import TravelDocument, Traveller, ValidRequest
 from booking_service.itinerary import document as itinerary
 from booking_service.itinerary.links import reference_of, resource_of
 from booking_service.pricing.checker import PricedOffer, PricedSegment, ProviderOffer
@@ -89,7 +89,7 @@ def order_request(plan: Any, remark: str) -> dict[str, Any]:
 
 
 def traveller(given: str, born: date, doc: DocumentType = DocumentType.PASSPORT) -> Traveller:
-    return Traveller(given, "Lee", born, doc, "X1234567", "GB", date(2031, 1, 1))
+    return Traveller(given, "Lee", born, TravelDocument(doc, "X1234567", "GB", date(2031, 1, 1)))
 
 
 def request(travellers: list[Traveller]) -> ValidRequest:

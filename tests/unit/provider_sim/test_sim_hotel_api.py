@@ -236,6 +236,35 @@ async def test_order_failing_after_creation_is_found_by_remark(
     assert stats["hotel_orders_live"] == 0
 
 
+async def test_cancel_faults_before_keep_the_order_after_cancel_it(
+    client: TestClient, get_token
+) -> None:
+    token = await get_token()
+    offer = (await _offers(client, token))[0]["offers"][0]
+    headers = {"Authorization": f"Bearer {token}"}
+    created = await client.post(
+        "/v2/booking/hotel-orders", json=_order_body(offer["id"], "remark-c"), headers=headers
+    )
+    path = f"/v2/booking/hotel-orders/{(await created.json(content_type=None))['data']['id']}"
+
+    async def stats() -> dict[str, int]:
+        return dict(await (await client.get("/_sim/hotel-stats")).json())
+
+    before = {"count": 1, "status": 503, "mode": "before"}
+    assert (await client.post("/_sim/fail-hotel-cancels", json=before)).status == 200
+    assert (await client.delete(path, headers=headers)).status == 503
+    assert (await stats())["hotel_orders_live"] == 1  # not cancelled
+    after = {"count": 1, "status": 502, "mode": "after", "delay_ms": 50}
+    answered = await client.post("/_sim/fail-hotel-cancels", json=after)
+    assert (await answered.json())["cancel_failures"]["remaining"] == 1
+    assert (await client.delete(path, headers=headers)).status == 502
+    counted = await stats()
+    assert counted["hotel_orders_live"] == 0 and counted["hotel_orders_cancelled"] == 1
+    assert (await client.delete(path, headers=headers)).status == 404  # gone: fault used up
+    bad = await client.post("/_sim/fail-hotel-cancels", json={"count": 1, "mode": "during"})
+    assert bad.status == 400
+
+
 async def test_hotel_endpoints_share_the_api_faults(client: TestClient, get_token) -> None:
     token = await get_token()
     await client.post("/_sim/fail-api", json={"count": 1, "status": 503})

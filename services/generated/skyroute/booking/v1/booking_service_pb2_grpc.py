@@ -26,8 +26,8 @@ if _version_not_supported:
 
 
 class BookingServiceStub:
-    """BookingService holds seats on offers, takes (simulated) payment and issues
-    tickets. Every call except GetItinerary needs metadata `authorization:
+    """BookingService holds seats on offers and hotel stays, takes (simulated)
+    payment and issues tickets for flights. Every call except GetItinerary needs metadata `authorization:
     Bearer <JWT>` from the configured issuer (UNAUTHENTICATED otherwise); each
     booking belongs to the token's subject, and any other user gets NOT_FOUND
     for it.
@@ -92,8 +92,8 @@ class BookingServiceStub:
 
 
 class BookingServiceServicer:
-    """BookingService holds seats on offers, takes (simulated) payment and issues
-    tickets. Every call except GetItinerary needs metadata `authorization:
+    """BookingService holds seats on offers and hotel stays, takes (simulated)
+    payment and issues tickets for flights. Every call except GetItinerary needs metadata `authorization:
     Bearer <JWT>` from the configured issuer (UNAUTHENTICATED otherwise); each
     booking belongs to the token's subject, and any other user gets NOT_FOUND
     for it.
@@ -137,8 +137,9 @@ class BookingServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ConfirmBooking(self, request, context):
-        """Takes payment and issues one ticket number per passenger; only while the
-        hold is valid, and only once (a retry with the same payment token returns
+        """Takes payment and, for a booking with flights, issues one ticket number
+        per passenger (a hotel stay alone is not ticketed); only while the hold is
+        valid, and only once (a retry with the same payment token returns
         the confirmed booking). A declined payment keeps the hold. For a provider
         booking the provider's order must still exist (FAILED_PRECONDITION,
         PROVIDER_ORDER_CANCELLED otherwise). The response carries a link to the
@@ -256,8 +257,8 @@ def add_BookingServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class BookingService:
-    """BookingService holds seats on offers, takes (simulated) payment and issues
-    tickets. Every call except GetItinerary needs metadata `authorization:
+    """BookingService holds seats on offers and hotel stays, takes (simulated)
+    payment and issues tickets for flights. Every call except GetItinerary needs metadata `authorization:
     Bearer <JWT>` from the configured issuer (UNAUTHENTICATED otherwise); each
     booking belongs to the token's subject, and any other user gets NOT_FOUND
     for it.
