@@ -150,7 +150,7 @@ class TokenServicer(pb_grpc.TokenServiceServicer):
         self, request: pb.GetTokenStatusRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetTokenStatusResponse:
         broker = self._broker(request.provider)
-        st = await broker.status()
+        st = await broker.status(fresh=True)
         c = st.counters
         out = pb.GetTokenStatusResponse(
             provider=broker.name,

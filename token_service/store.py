@@ -459,6 +459,28 @@ class TokenStore:
         raw = cast(dict[bytes, bytes], await self.redis.hgetall(self.stats_key))
         return {k.decode(): int(v) for k, v in raw.items()}
 
+    async def fleet_status(
+        self, chained: bool
+    ) -> tuple[dict[str, int], str | None, tuple[str, int] | None, str | None]:
+        """In one round trip: the shared counters, the refresh lease's value (None when
+        free), the backoff (last error, remaining ms) and, for chained grants, why the
+        chain needs an operator."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hgetall(self.stats_key)
+        pipe.get(self.lock.key)
+        pipe.get(self.backoff_key)
+        pipe.pttl(self.backoff_key)
+        if chained:
+            pipe.get(self.reauth_key)
+        stats, holder, error, pttl, *reauth = await pipe.execute()
+        backoff = None if error is None or pttl <= 0 else (_text(error), int(pttl))
+        return (
+            {k.decode(): int(v) for k, v in stats.items()},
+            _text(holder) if holder else None,
+            backoff,
+            _text(reauth[0]) if reauth and reauth[0] else None,
+        )
+
 
 @dataclass(frozen=True)
 class ChainLink:
@@ -511,3 +533,7 @@ class RedisClock:
 
     def now_ms(self) -> int:
         return int(time.time() * 1000 + self._offset_ms)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -5,6 +5,7 @@
 - ``shared.py``: serving while Redis answers (waiting, half-open probe).
 - ``refresh.py``: refreshing ahead of expiry under the fenced lease lock.
 - ``degraded.py``: serving while Redis does not answer, and the hand-back.
+- ``fleet.py``: the fleet's part of the status, read from Redis only when it may have changed.
 - ``single_flight.py``: one coroutine at a time, its result shared.
 """
 

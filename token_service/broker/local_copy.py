@@ -76,6 +76,11 @@ class LocalCopy:
     def mark_stale(self) -> None:
         self.checked_at = -math.inf
 
+    def known_stale(self) -> bool:
+        """An event (or a lost subscription) said the copy may be out of date, and it
+        was not re-read since. Otherwise the events keep it current."""
+        return self.checked_at == -math.inf
+
     # ------------------------------------------------------------------ from Redis
 
     async def reread(self) -> TokenRecord | None:

@@ -113,7 +113,7 @@ class ProviderBroker:
         await self._local.reread()
 
     def mark_stale(self) -> None:
-        self._local.mark_stale()
+        self._shared.mark_stale()
 
     def refresh_after_ms(self, lifetime_ms: int) -> int:
         """A jittered fraction of the lifetime, keeping a minimum margin before expiry:
@@ -176,9 +176,11 @@ class ProviderBroker:
         finally:
             self._local.watchers.discard(wake)
 
-    async def status(self) -> Status:
+    async def status(self, fresh: bool = False) -> Status:
+        """``fresh``: the fleet's part read from Redis now, not the last read that may
+        still hold (``fleet.py``)."""
         if not self._redis_health.degraded:
-            cluster, locked, backoff_ms = await self._shared.status()
+            cluster, locked, backoff_ms = await self._shared.status(fresh)
         else:
             cluster, locked, backoff_ms = {}, None, self._degraded.backoff_remaining_ms()
         return Status(

@@ -15,6 +15,7 @@ from dataclasses import replace
 from redis.exceptions import RedisError
 
 from services.errors import DeadlineError, FailedPreconditionError, UnavailableError
+from token_service.broker.fleet import FleetView
 from token_service.broker.local_copy import LocalCopy
 from token_service.broker.refresh import Refresher
 from token_service.redis_health import RedisHealth
@@ -41,6 +42,7 @@ class SharedPath:
         self._policy = policy
         self._redis_health = redis_health
         self._owner = store.owner
+        self._fleet = FleetView(store, local, refresher.chained)
         # Event tasks are kept until done: the loop holds only weak references to tasks.
         self._event_tasks: set[asyncio.Task[None]] = set()
 
@@ -144,10 +146,15 @@ class SharedPath:
 
     def on_event(self) -> None:
         """A Redis pub/sub event for this provider: new generation, invalidation or release."""
-        self._local.mark_stale()
+        self.mark_stale()
         task = asyncio.get_running_loop().create_task(self._after_event())
         self._event_tasks.add(task)
         task.add_done_callback(self._event_tasks.discard)
+
+    def mark_stale(self) -> None:
+        """The token and the fleet's status may have changed: re-read both at next use."""
+        self._local.mark_stale()
+        self._fleet.mark_changed()
 
     async def _after_event(self) -> None:
         try:
@@ -178,22 +185,26 @@ class SharedPath:
         self._local.mark_stale()
         return invalidated
 
-    async def status(self) -> tuple[dict[str, int], str | None, int]:
+    async def status(self, fresh: bool = False) -> tuple[dict[str, int], str | None, int]:
         """Cluster counters, who holds the refresh lock (its owner id, None when free),
-        and the backoff left (ms); as far as Redis answered."""
+        and the backoff left (ms); as far as Redis answered. The token is the local copy,
+        kept current by the events (re-read only if one said it is stale); the fleet's
+        part comes from ``FleetView`` (re-read only when it may have changed, or
+        ``fresh``)."""
         cluster: dict[str, int] = {}
         locked: str | None = None
         backoff_ms = 0
         try:
-            await self._local.reread()
-            cluster = await self._store.stats()
-            holder = await self._store.lock.holder()
-            locked = None if holder is None else holder.split("|")[0]
-            await self._reauth()
-            backoff = await self._store.backoff()
-            if backoff is not None:
-                self._local.last_error = self._local.last_error or backoff[0]
-                backoff_ms = backoff[1]
+            if self._local.known_stale():
+                await self._local.reread()
+            fleet = await self._fleet.read(fresh)
+            cluster = fleet.cluster
+            locked = None if fleet.holder is None else fleet.holder.split("|")[0]
+            if self._refresher.chained:
+                self._local.reauth = fleet.reauth or ""
+            if fleet.backoff is not None:
+                self._local.last_error = self._local.last_error or fleet.backoff[0]
+                backoff_ms = fleet.backoff[1]
         except RedisError as exc:
             self._redis_health.mark_down(exc)
         return cluster, locked, backoff_ms
