@@ -7,6 +7,7 @@ fields with the same words.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
@@ -16,6 +17,10 @@ from services.generated.skyroute.search.v1 import search_service_pb2 as pb
 Report = Callable[[str, str], None]
 
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+CITY_CODE = re.compile(r"^[A-Z]{3}$")
+MAX_NAME_CHARS = 100
+DEFAULT_RADIUS_KM = 5
+MAX_RADIUS_KM = 50
 MAX_NIGHTS = 30
 MAX_ROOMS = 9
 MAX_ADULTS = 9
@@ -30,6 +35,41 @@ BOARDS: dict[pb.BoardType, str] = {
     pb.BOARD_TYPE_ALL_INCLUSIVE: "ALL_INCLUSIVE",
 }
 BOARD_ENUMS = {v: k for k, v in BOARDS.items()}
+
+
+def destination(
+    add: Report, d: pb.HotelDestination | None, prefix: str = ""
+) -> tuple[str, str, float | None, float | None, int]:
+    """(city code upper-cased, city name, latitude, longitude, radius km) of a
+    destination checked for shape only (the supplier knows which cities exist)."""
+    if d is None:
+        add(f"{prefix}destination", "is required (code, name or point)")
+        return "", "", None, None, DEFAULT_RADIUS_KM
+    radius = d.radius_km or DEFAULT_RADIUS_KM
+    if not 1 <= radius <= MAX_RADIUS_KM:
+        add(f"{prefix}destination.radius_km", f"must be between 1 and {MAX_RADIUS_KM}")
+    place = d.WhichOneof("place")
+    if place == "code":
+        code = d.code.strip().upper()
+        if not CITY_CODE.match(code):
+            add(f"{prefix}destination.code", "must be a three-letter IATA city code")
+        return code, "", None, None, radius
+    if place == "name":
+        name = " ".join(d.name.split())
+        if not name:
+            add(f"{prefix}destination.name", "must not be empty")
+        elif len(name) > MAX_NAME_CHARS:
+            add(f"{prefix}destination.name", f"longer than {MAX_NAME_CHARS} characters")
+        return "", name, None, None, radius
+    if place == "point":
+        lat, lon = d.point.latitude, d.point.longitude
+        if not (math.isfinite(lat) and -90 <= lat <= 90):
+            add(f"{prefix}destination.point.latitude", "must be between -90 and 90")
+        if not (math.isfinite(lon) and -180 <= lon <= 180):
+            add(f"{prefix}destination.point.longitude", "must be between -180 and 180")
+        return "", "", lat, lon, radius
+    add(f"{prefix}destination", "is required (code, name or point)")
+    return "", "", None, None, radius
 
 
 def stay_date(add: Report, name: str, raw: str) -> date | None:

@@ -9,7 +9,6 @@ past only if it is past everywhere on Earth (UTC-12).
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -21,14 +20,10 @@ from search_service.settings import SearchPolicy
 from search_service.validation import CURRENCY_CODE, _Violations
 from services.generated.skyroute.common.v1 import money_pb2
 from services.generated.skyroute.search.v1 import search_service_pb2 as pb
-from services.hotel_stay import occupancy, stars_and_boards, stay_dates
+from services.hotel_stay import destination, occupancy, stars_and_boards, stay_dates
 
-CITY_CODE = re.compile(r"^[A-Z]{3}$")
 AMENITY = re.compile(r"^[A-Z][A-Z_-]{1,39}$")
-MAX_NAME_CHARS = 100
 MAX_AMENITIES = 20
-DEFAULT_RADIUS_KM = 5
-MAX_RADIUS_KM = 50
 EARLIEST_ZONE_OFFSET = timedelta(hours=-12)
 
 SORTS = {
@@ -70,7 +65,9 @@ def validate_hotel_search(
     request: pb.SearchHotelsRequest, now: datetime, policy: SearchPolicy, page_tokens: PageTokens
 ) -> HotelSearchRequest:
     v = _Violations()
-    code, name, lat, lon, radius = _destination(v, request)
+    code, name, lat, lon, radius = destination(
+        v.add, request.destination if request.HasField("destination") else None
+    )
     check_in, check_out = stay_dates(
         v.add,
         request.check_in_date,
@@ -124,40 +121,6 @@ def validate_hotel_search(
         ),
         cursor=cursor,
     )
-
-
-def _destination(
-    v: _Violations, request: pb.SearchHotelsRequest
-) -> tuple[str, str, float | None, float | None, int]:
-    if not request.HasField("destination"):
-        v.add("destination", "is required (code, name or point)")
-        return "", "", None, None, DEFAULT_RADIUS_KM
-    d = request.destination
-    radius = d.radius_km or DEFAULT_RADIUS_KM
-    if not 1 <= radius <= MAX_RADIUS_KM:
-        v.add("destination.radius_km", f"must be between 1 and {MAX_RADIUS_KM}")
-    place = d.WhichOneof("place")
-    if place == "code":
-        code = d.code.strip().upper()
-        if not CITY_CODE.match(code):
-            v.add("destination.code", "must be a three-letter IATA city code")
-        return code, "", None, None, radius
-    if place == "name":
-        name = " ".join(d.name.split())
-        if not name:
-            v.add("destination.name", "must not be empty")
-        elif len(name) > MAX_NAME_CHARS:
-            v.add("destination.name", f"longer than {MAX_NAME_CHARS} characters")
-        return "", name, None, None, radius
-    if place == "point":
-        lat, lon = d.point.latitude, d.point.longitude
-        if not (math.isfinite(lat) and -90 <= lat <= 90):
-            v.add("destination.point.latitude", "must be between -90 and 90")
-        if not (math.isfinite(lon) and -180 <= lon <= 180):
-            v.add("destination.point.longitude", "must be between -180 and 180")
-        return "", "", lat, lon, radius
-    v.add("destination", "is required (code, name or point)")
-    return "", "", None, None, radius
 
 
 def _money(
