@@ -105,6 +105,20 @@ class RunRow:
     currency: str | None
     best_offer_id: str | None
     offers_found: int
+    best_offer: dict[str, Any] | None
+
+    @classmethod
+    def of(cls, r: asyncpg.Record) -> RunRow:
+        values = {k: r[k] for k in cls.__dataclass_fields__}
+        if isinstance(values["best_offer"], str):
+            values["best_offer"] = json.loads(values["best_offer"])
+        return cls(**values)
+
+
+RUN_COLUMNS = (
+    "period_start, claimed_at, finished_at, lowest_price, currency, best_offer_id, "
+    "offers_found, best_offer"
+)
 
 
 @dataclass(frozen=True)
@@ -187,11 +201,12 @@ RETURNING p.id
 
 INSERT_RUNS = """
 INSERT INTO tracker_runs (tracker_id, period_start, fence, replica, claimed_at, lowest_price,
-    currency, best_offer_id, offers_found)
-SELECT i.id, i.period, i.fence, $1, i.claimed_at, i.price, i.currency, i.offer, i.found
+    currency, best_offer_id, offers_found, best_offer)
+SELECT i.id, i.period, i.fence, $1, i.claimed_at, i.price, i.currency, i.offer, i.found,
+    i.details::jsonb
 FROM unnest($2::bigint[], $3::timestamptz[], $4::bigint[], $5::timestamptz[], $6::numeric[],
-            $7::text[], $8::text[], $9::int[])
-    AS i(id, period, fence, claimed_at, price, currency, offer, found)
+            $7::text[], $8::text[], $9::int[], $10::text[])
+    AS i(id, period, fence, claimed_at, price, currency, offer, found, details)
 ON CONFLICT DO NOTHING
 """
 
@@ -277,6 +292,14 @@ class TrackingStore:
                 first_run_at,
             )
         return TrackerRow.of(row)
+
+    async def known_airports(self, codes: Sequence[str]) -> set[str]:
+        """Those of ``codes`` in the airports table (what search validates against)."""
+        async with self._conn() as conn:
+            rows = await conn.fetch(
+                "SELECT iata_code FROM airports WHERE iata_code = ANY($1::text[])", list(codes)
+            )
+        return {r["iata_code"] for r in rows}
 
     async def get(self, user_id: str, tracker_id: int) -> TrackerRow | None:
         async with self._conn() as conn:
@@ -393,6 +416,7 @@ class TrackingStore:
                 [f.seen.currency for f in kept],
                 [f.seen.best_offer_id for f in kept],
                 [f.seen.offers_found for f in kept],
+                [None if f.seen.details is None else json.dumps(f.seen.details) for f in kept],
             )
             drafts = [(f, a) for f in kept for a in f.alerts]
             alerts: list[AlertRow] = []
@@ -435,28 +459,24 @@ class TrackingStore:
             ):
                 return None
             rows = await conn.fetch(
-                "SELECT period_start, claimed_at, finished_at, lowest_price, currency, "
-                "best_offer_id, offers_found FROM tracker_runs WHERE tracker_id = $1 "
+                f"SELECT {RUN_COLUMNS} FROM tracker_runs WHERE tracker_id = $1 "
                 "AND ($2::timestamptz IS NULL OR period_start < $2) "
                 "ORDER BY period_start DESC LIMIT $3",
                 tracker_id,
                 before,
                 limit,
             )
-        return [RunRow(**dict(r)) for r in rows]
+        return [RunRow.of(r) for r in rows]
 
     async def latest_runs(self, tracker_ids: Sequence[int]) -> dict[int, RunRow]:
         async with self._conn() as conn:
             rows = await conn.fetch(
-                "SELECT DISTINCT ON (tracker_id) tracker_id, period_start, claimed_at, "
-                "finished_at, lowest_price, currency, best_offer_id, offers_found "
+                f"SELECT DISTINCT ON (tracker_id) tracker_id, {RUN_COLUMNS} "
                 "FROM tracker_runs WHERE tracker_id = ANY($1::bigint[]) "
                 "ORDER BY tracker_id, period_start DESC",
                 list(tracker_ids),
             )
-        return {
-            r["tracker_id"]: RunRow(**{k: r[k] for k in RunRow.__dataclass_fields__}) for r in rows
-        }
+        return {r["tracker_id"]: RunRow.of(r) for r in rows}
 
     # -- alerts ----------------------------------------------------------------------
 
