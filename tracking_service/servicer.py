@@ -20,6 +20,7 @@ from services.errors import (
 from services.generated.skyroute.tracking.v1 import tracking_service_pb2 as pb
 from services.generated.skyroute.tracking.v1 import tracking_service_pb2_grpc as pb_grpc
 from tracking_service import convert, validation
+from tracking_service.airports import KnownAirports
 from tracking_service.kinds import TrackedSearch, airports, ends_at
 from tracking_service.metrics import TrackingMetrics
 from tracking_service.prices import PriceSource
@@ -51,6 +52,7 @@ class TrackingServicer(pb_grpc.TrackingServiceServicer):
     ) -> None:
         self._store = store
         self._prices = prices
+        self._airports = KnownAirports(store.known_airports)
         self._hub = hub
         self._policy = policy
         self._metrics = metrics
@@ -68,14 +70,15 @@ class TrackingServicer(pb_grpc.TrackingServiceServicer):
         at the supplier (search resolves it)."""
         named = airports(search)
         if named:
-            known = await self._store.known_airports([code for _, code in named])
-            unknown = [
-                FieldViolation(field, f"unknown airport {code}")
-                for field, code in named
-                if code not in known
-            ]
+            unknown = await self._airports.unknown([code for _, code in named])
             if unknown:
-                raise ValidationError(unknown)
+                raise ValidationError(
+                    [
+                        FieldViolation(field, f"unknown airport {code}")
+                        for field, code in named
+                        if code in unknown
+                    ]
+                )
         await self._prices.check(search)
 
     async def CreateTracker(

@@ -21,6 +21,7 @@ from typing import Any
 import asyncpg
 
 from services.db import pooled
+from tracking_service.gates import KeyedGate
 from tracking_service.kinds import TrackedSearch
 from tracking_service.triggers import AlertDraft, Observation, TriggerSpec, TriggerState
 
@@ -235,6 +236,8 @@ class TrackingStore:
         that ``SKIP LOCKED`` claims can reach those trackers once their leases expire."""
         self._pool = pool
         self._timeout = acquire_timeout
+        # One user's creates queue here, not on pooled connections (tracking_service/gates.py).
+        self._creates = KeyedGate()
         # SET LOCAL: for the transaction only, so also right behind PgBouncer.
         self._idle_limit = (
             "SET LOCAL idle_in_transaction_session_timeout = "
@@ -257,8 +260,12 @@ class TrackingStore:
         first_run_at: datetime | None,
         limit: int,
     ) -> TrackerRow:
-        """Raises LimitReached. A repeated (user, request id) returns the first tracker."""
-        async with self._conn() as conn, conn.transaction():
+        """Raises LimitReached. A repeated (user, request id) returns the first tracker.
+
+        The limit is exact across replicas: the user's advisory lock serialises the
+        count and the insert. A replica sends one create per user at a time to it, the
+        rest wait in memory, so a burst by one user holds one connection per replica."""
+        async with self._creates.hold(user_id), self._conn() as conn, conn.transaction():
             await conn.execute(self._idle_limit)
             await conn.execute(USER_LOCK, user_id)
             if request_id:
