@@ -6,13 +6,18 @@ token and two search replicas (tests/utils/hotel_stack.py) and three tracking re
   stand-in reaches a client watching through another replica as exactly one alert.
 - A tracker on one hotel: sold out, then rooms again, is one BACK_IN_STOCK alert.
 - An unknown city is INVALID_ARGUMENT naming tracker.hotel.destination.code.
+- The CLI creates and lists a hotel tracker.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import json
+import os
 import secrets
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -25,6 +30,7 @@ from google.protobuf import duration_pb2
 from services.generated.skyroute.search.v1 import search_service_pb2 as search_pb
 from services.generated.skyroute.search.v1 import search_service_pb2_grpc as search_grpc
 from services.generated.skyroute.tracking.v1 import tracking_service_pb2 as pb
+from tests.utils.booking_cluster import AUDIENCE, ISSUER
 from tests.utils.hotel_stack import HotelStack
 from tests.utils.search_cluster import error_details, seeded_database
 from tests.utils.tracking_cluster import TrackingCluster
@@ -293,3 +299,40 @@ async def test_an_unknown_city_is_named_as_search_names_it(stack: Stack) -> None
         "tracker.hotel.check_out_date",
         "tracker.hotel.rooms[0].children_ages[0]",
     }
+
+
+def test_the_cli_creates_a_hotel_tracker(stack: Stack) -> None:
+    env = {
+        **os.environ,
+        "TRACKING_SERVICE_ADDRESSES": ",".join(stack.tracking.addresses),
+        "BOOKING_JWT_SECRET": stack.tracking.secret,
+        "BOOKING_JWT_ISSUER": ISSUER,
+        "BOOKING_JWT_AUDIENCE": AUDIENCE,
+    }
+    user = f"cli-{secrets.token_hex(3)}"
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "skyroute_cli", "tracking", *args, "--user", user],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    made = cli(
+        "create", "--city", "PAR", "--check-in", "+25", "--check-out", "+27", "--adults", "2",
+        "--children-ages", "7", "--board", "breakfast", "--refundable", "--drop", "10", "--json",
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    hotel = json.loads(made.stdout)["tracker"]["hotel"]
+    assert hotel["destination"]["code"] == "PAR"
+    assert hotel["rooms"] == [{"adults": 2, "children_ages": [7]}]
+    assert hotel["filters"]["board_types"] == ["BOARD_TYPE_BREAKFAST"]
+    assert hotel["filters"]["refundable_only"] is True
+    shown = cli("list")
+    assert shown.returncode == 0 and "PAR " in shown.stdout and "1 room(s)" in shown.stdout
+    bad = cli("create", "--city", "PAR", "--check-in", "+25", "--check-out", "+25", "--drop", "5")
+    assert bad.returncode == 1 and "tracker.hotel.check_out_date" in bad.stderr
+    both = cli("create", "--city", "PAR", "--from", "LHR", "--check-in", "+2", "--check-out", "+3")
+    assert both.returncode == 2 and "one search" in both.stderr
