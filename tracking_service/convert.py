@@ -100,4 +100,7 @@ def alert_pb(row: AlertRow) -> pb.Alert:
         out.reference_price.CopyFrom(reference)
     if row.acknowledged_at is not None:
         out.acknowledge_time.CopyFrom(timestamp(row.acknowledged_at))
+    hotel = hotels.summary(row.best_offer)
+    if hotel is not None:
+        out.best_hotel_offer.CopyFrom(hotel)
     return out

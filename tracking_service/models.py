@@ -140,5 +140,7 @@ class TrackerAlert(Base):
     currency: Mapped[str | None] = mapped_column(Text)
     reference_price: Mapped[Decimal | None] = mapped_column(Money)
     best_offer_id: Mapped[str | None] = mapped_column(Text)
+    # The run's best offer described, as in tracker_runs.best_offer.
+    best_offer: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(TIMESTAMP, server_default=func.now())
     acknowledged_at: Mapped[datetime | None] = mapped_column(TIMESTAMP)

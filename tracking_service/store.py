@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -35,6 +35,18 @@ TRACKER_COLUMNS = (
 
 class LimitReached(Exception):
     """The user has the most trackers allowed."""
+
+
+def _json(value: dict[str, Any] | None) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
+def _fields(cls: type, r: asyncpg.Record) -> dict[str, Any]:
+    """The record's values of ``cls``'s fields, its JSONB ``best_offer`` decoded."""
+    values = {f.name: r[f.name] for f in fields(cls)}
+    if isinstance(values.get("best_offer"), str):
+        values["best_offer"] = json.loads(values["best_offer"])
+    return values
 
 
 @dataclass(frozen=True)
@@ -110,10 +122,7 @@ class RunRow:
 
     @classmethod
     def of(cls, r: asyncpg.Record) -> RunRow:
-        values = {k: r[k] for k in cls.__dataclass_fields__}
-        if isinstance(values["best_offer"], str):
-            values["best_offer"] = json.loads(values["best_offer"])
-        return cls(**values)
+        return cls(**_fields(cls, r))
 
 
 RUN_COLUMNS = (
@@ -135,10 +144,11 @@ class AlertRow:
     period_start: datetime
     created_at: datetime
     acknowledged_at: datetime | None
+    best_offer: dict[str, Any] | None
 
     @classmethod
     def of(cls, r: asyncpg.Record) -> AlertRow:
-        return cls(**{k: r[k] for k in cls.__dataclass_fields__})
+        return cls(**_fields(cls, r))
 
 
 @dataclass(frozen=True)
@@ -153,7 +163,7 @@ class Finished:
 
 ALERT_COLUMNS = (
     "id, tracker_id, user_id, kind, price, currency, reference_price, best_offer_id, "
-    "period_start, created_at, acknowledged_at"
+    "period_start, created_at, acknowledged_at, best_offer"
 )
 
 # Serialises one user's creates (the per-user limit) for the transaction only, so it
@@ -213,9 +223,12 @@ ON CONFLICT DO NOTHING
 
 INSERT_ALERTS = f"""
 INSERT INTO tracker_alerts (tracker_id, user_id, period_start, kind, price, currency,
-    reference_price, best_offer_id)
-SELECT * FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::text[], $5::numeric[],
-                     $6::text[], $7::numeric[], $8::text[])
+    reference_price, best_offer_id, best_offer)
+SELECT i.id, i.user_id, i.period, i.kind, i.price, i.currency, i.reference, i.offer,
+    i.details::jsonb
+FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::text[], $5::numeric[],
+            $6::text[], $7::numeric[], $8::text[], $9::text[])
+    AS i(id, user_id, period, kind, price, currency, reference, offer, details)
 ON CONFLICT DO NOTHING
 RETURNING {ALERT_COLUMNS}
 """
@@ -438,6 +451,7 @@ class TrackingStore:
                     [a.currency for _, a in drafts],
                     [a.reference_price for _, a in drafts],
                     [a.best_offer_id for _, a in drafts],
+                    [_json(f.seen.details) for f, _ in drafts],
                 )
                 alerts = [AlertRow.of(r) for r in rows]
         return len(kept), alerts

@@ -1,5 +1,5 @@
-"""Hotel trackers: the HOTEL tracker kind, and a run's best offer described (a hotel
-run's hotel, room, board and refundability).
+"""Hotel trackers: the HOTEL tracker kind, and a run's (and its alerts') best offer
+described (a hotel run's hotel, room, board and refundability).
 
 Revision ID: 0007
 Revises: 0006
@@ -25,14 +25,15 @@ def upgrade() -> None:
     op.create_check_constraint(
         op.f("ck_price_trackers_kind_known"), "price_trackers", "kind IN ('FLIGHT', 'HOTEL')"
     )
-    op.add_column(
-        "tracker_runs",
-        sa.Column("best_offer", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
-    )
+    for table in ("tracker_runs", "tracker_alerts"):
+        op.add_column(
+            table, sa.Column("best_offer", postgresql.JSONB(astext_type=sa.Text()), nullable=True)
+        )
 
 
 def downgrade() -> None:
-    op.drop_column("tracker_runs", "best_offer")
+    for table in ("tracker_runs", "tracker_alerts"):
+        op.drop_column(table, "best_offer")
     op.execute("DELETE FROM price_trackers WHERE kind = 'HOTEL'")
     op.drop_constraint(op.f("ck_price_trackers_kind_known"), "price_trackers", type_="check")
     op.create_check_constraint(

@@ -180,6 +180,7 @@ async def test_a_hotel_price_drop_reaches_a_watcher_once(stack: Stack) -> None:
     alert = received[0]
     assert alert.tracker_id == tracker_id
     assert alert.price.units < alert.reference_price.units
+    assert alert.best_hotel_offer.hotel_id[2:5] == "PAR" and alert.best_hotel_offer.hotel_name
     observations = list(history.observations)
     # One run per period, whichever replica ran it.
     starts = [o.period_start_time.ToDatetime(UTC) for o in observations]
@@ -255,6 +256,7 @@ async def test_one_hotel_sold_out_then_back_is_one_back_in_stock_alert(stack: St
         await watcher.close()
         await channel.close()
     assert [a.kind for a in received] == [pb.ALERT_KIND_BACK_IN_STOCK]
+    assert received[0].best_hotel_offer.hotel_id == hotel
     newest, oldest = history.observations[0], history.observations[-1]
     assert not oldest.HasField("lowest_price") and oldest.offers_found == 0
     assert newest.best_hotel_offer.hotel_id == hotel and newest.HasField("lowest_price")

@@ -250,7 +250,7 @@ class ListPriceHistoryResponse(_message.Message):
     def __init__(self, observations: _Optional[_Iterable[_Union[PriceObservation, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class Alert(_message.Message):
-    __slots__ = ("alert_id", "tracker_id", "kind", "price", "reference_price", "best_offer_id", "period_start_time", "create_time", "acknowledge_time")
+    __slots__ = ("alert_id", "tracker_id", "kind", "price", "reference_price", "best_offer_id", "period_start_time", "create_time", "acknowledge_time", "best_hotel_offer")
     ALERT_ID_FIELD_NUMBER: _ClassVar[int]
     TRACKER_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
@@ -260,6 +260,7 @@ class Alert(_message.Message):
     PERIOD_START_TIME_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     ACKNOWLEDGE_TIME_FIELD_NUMBER: _ClassVar[int]
+    BEST_HOTEL_OFFER_FIELD_NUMBER: _ClassVar[int]
     alert_id: str
     tracker_id: str
     kind: AlertKind
@@ -269,7 +270,8 @@ class Alert(_message.Message):
     period_start_time: _timestamp_pb2.Timestamp
     create_time: _timestamp_pb2.Timestamp
     acknowledge_time: _timestamp_pb2.Timestamp
-    def __init__(self, alert_id: _Optional[str] = ..., tracker_id: _Optional[str] = ..., kind: _Optional[_Union[AlertKind, str]] = ..., price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., reference_price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., best_offer_id: _Optional[str] = ..., period_start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., acknowledge_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    best_hotel_offer: HotelOfferSummary
+    def __init__(self, alert_id: _Optional[str] = ..., tracker_id: _Optional[str] = ..., kind: _Optional[_Union[AlertKind, str]] = ..., price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., reference_price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., best_offer_id: _Optional[str] = ..., period_start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., acknowledge_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., best_hotel_offer: _Optional[_Union[HotelOfferSummary, _Mapping]] = ...) -> None: ...
 
 class ListAlertsRequest(_message.Message):
     __slots__ = ("page_size", "page_token", "unacknowledged_only")
