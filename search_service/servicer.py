@@ -99,7 +99,9 @@ class SearchServicer(pb_grpc.SearchServiceServicer):
         validated = validate_hotel_search(
             request, datetime.fromtimestamp(self._clock(), UTC), self._policy, self._page_tokens
         )
-        return await hotels.search(validated)
+        # As for flights: a background caller (tracking) yields the supplier's budget.
+        with priority_scope(context.invocation_metadata()):
+            return await hotels.search(validated)
 
     async def GetHotelOffer(
         self, request: pb.GetHotelOfferRequest, context: grpc.aio.ServicerContext

@@ -27,6 +27,9 @@
     account register|verify|login|sessions|logout [--all]|reset-password   (skyroute_cli/account.py)
     tracking create --from LHR --to JFK --date +30 [--every hourly] [--drop 10]
                     [--below 300.00] [--back-in-stock]
+    tracking create --city PAR|--near LAT,LON|--hotel HVPAR018 --check-in +30
+                    --check-out +33 [--adults 2] [--rooms 1] [--children-ages 4,7]
+                    [--min-stars 4] [--board breakfast] [--refundable] [--drop 10]
     tracking list | history TRACKER_ID | alerts [--new] [--watch] [--ack ALERT_ID]
 
 Booking commands act as a user: ``--user alice`` mints a development JWT from

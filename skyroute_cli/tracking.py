@@ -1,6 +1,10 @@
 """``tracking`` commands: create and list price trackers, their price history and alerts
 (TrackingService), as a user (``--user NAME``, ``--jwt TOKEN`` or SKYROUTE_USER_JWT, as
 the booking commands). ``alerts --watch`` streams new alerts until Ctrl-C.
+
+``create`` tracks a flight search (``--from --to --date``) or a hotel search (``--city``,
+``--near`` or ``--hotel`` with ``--check-in --check-out``, the rooms and filters as in
+``hotels search``).
 """
 
 from __future__ import annotations
@@ -28,9 +32,11 @@ from skyroute_cli.common import (
     enum_label,
     money_arg,
     money_text,
+    non_negative_int,
     timeout_of,
     timestamp_text,
 )
+from skyroute_cli.hotels import BOARDS, ages, boards, point
 from skyroute_cli.output import Output, Table
 
 SERVICE = "skyroute.tracking.v1.TrackingService"
@@ -71,11 +77,36 @@ def table(out: Output, columns: list[str], rows: list[list[str]], empty: str) ->
     out.table(lines)
 
 
-def tracker_line(t: pb.Tracker) -> list[str]:
+def search_text(t: pb.Tracker) -> str:
+    if t.WhichOneof("search") == "hotel":
+        h = t.hotel
+        place = h.destination
+        where = (
+            f"hotel {h.hotel_id}"
+            if h.hotel_id
+            else place.code
+            if place.code
+            else f"{place.point.latitude:.2f},{place.point.longitude:.2f} {place.radius_km} km"
+        )
+        return f"{where} {h.check_in_date}→{h.check_out_date} {len(h.rooms) or 1} room(s)"
     f = t.flight
     route = f"{f.origin}-{f.destination} {f.departure_date}"
     if f.return_date:
         route += f"/{f.return_date}"
+    return route
+
+
+def offer_text(o: pb.PriceObservation) -> str:
+    if o.HasField("best_hotel_offer"):
+        h = o.best_hotel_offer
+        board = enum_label(search_pb.BoardType.Name(h.board_type), "BOARD_TYPE_")
+        refundable = "refundable" if h.refundable else "non-refundable"
+        return f"{h.hotel_name} ({h.hotel_id}) {h.room_type} {board} {refundable}"
+    return o.best_offer_id[:24] + ("…" if len(o.best_offer_id) > 24 else "")
+
+
+def tracker_line(t: pb.Tracker) -> list[str]:
+    route = search_text(t)
     latest = money_text(t.latest.lowest_price) if t.latest.HasField("lowest_price") else "-"
     return [
         t.tracker_id,
@@ -108,6 +139,25 @@ async def tracking_create(
         triggers.drop_percent = args.drop
     if args.below is not None:
         triggers.target_price.CopyFrom(args.below)
+    tracker = pb.Tracker(frequency=duration_pb2.Duration(seconds=args.every), triggers=triggers)
+    if args.city or args.near or args.hotel:
+        tracker.hotel.CopyFrom(hotel_search(args))
+    else:
+        tracker.flight.CopyFrom(flight_search(args))
+    request = pb.CreateTrackerRequest(tracker=tracker, request_id=args.request_id or "")
+    response = await stub.CreateTracker(request, **call.kwargs)
+    if args.json:
+        emit(response)
+    else:
+        table(args.out, TRACKER_COLUMNS, [tracker_line(response.tracker)], "")
+
+
+def flight_search(args: argparse.Namespace) -> pb.FlightSearch:
+    if not (args.origin and args.destination and args.date):
+        raise UsageError(
+            "a flight tracker needs --from, --to and --date "
+            "(a hotel tracker --city, --near or --hotel)"
+        )
     flight = pb.FlightSearch(
         origin=args.origin.upper(),
         destination=args.destination.upper(),
@@ -118,19 +168,31 @@ async def tracking_create(
     )
     if args.max_stops is not None:
         flight.max_stops = args.max_stops
-    request = pb.CreateTrackerRequest(
-        tracker=pb.Tracker(
-            flight=flight,
-            frequency=duration_pb2.Duration(seconds=args.every),
-            triggers=triggers,
+    return flight
+
+
+def hotel_search(args: argparse.Namespace) -> pb.HotelSearch:
+    if args.origin or args.destination or args.date:
+        raise UsageError("--from/--to/--date are for flights: a tracker has one search")
+    if not (args.check_in and args.check_out):
+        raise UsageError("a hotel tracker needs --check-in and --check-out")
+    room = search_pb.RoomOccupancy(adults=args.adults, children_ages=args.children_ages or [])
+    out = pb.HotelSearch(
+        hotel_id=args.hotel or "",
+        check_in_date=args.check_in,
+        check_out_date=args.check_out,
+        rooms=[room] * args.rooms,
+        filters=pb.HotelTrackerFilters(
+            min_stars=args.min_stars,
+            board_types=[BOARDS[b] for b in args.board or []],
+            refundable_only=args.refundable,
         ),
-        request_id=args.request_id or "",
     )
-    response = await stub.CreateTracker(request, **call.kwargs)
-    if args.json:
-        emit(response)
-    else:
-        table(args.out, TRACKER_COLUMNS, [tracker_line(response.tracker)], "")
+    if args.city:
+        out.destination.CopyFrom(search_pb.HotelDestination(code=args.city, radius_km=args.radius))
+    elif args.near:
+        out.destination.CopyFrom(search_pb.HotelDestination(point=args.near, radius_km=args.radius))
+    return out
 
 
 async def tracking_list(
@@ -166,7 +228,7 @@ async def tracking_history(
             timestamp_text(o.period_start_time),
             money_text(o.lowest_price) if o.HasField("lowest_price") else "nothing found",
             f"{o.offers_found} offers",
-            o.best_offer_id[:24] + ("…" if len(o.best_offer_id) > 24 else ""),
+            offer_text(o),
         ]
         for o in response.observations
     ]
@@ -224,6 +286,23 @@ async def run(args: argparse.Namespace, env: Mapping[str, str]) -> None:
         await channel.close()
 
 
+def add_hotel_arguments(hotel: Any) -> None:
+    where = hotel.add_mutually_exclusive_group()
+    where.add_argument("--city", metavar="CODE", help="IATA city code, e.g. PAR")
+    where.add_argument("--near", type=point, metavar="LAT,LON", help="around a point")
+    where.add_argument("--hotel", metavar="HOTEL_ID", help="one hotel, e.g. HVPAR018")
+    hotel.add_argument(
+        "--radius", type=non_negative_int, default=0, metavar="KM", help="default 5, at most 50"
+    )
+    hotel.add_argument("--check-in", type=day_arg, metavar="YYYY-MM-DD|+N")
+    hotel.add_argument("--check-out", type=day_arg, metavar="YYYY-MM-DD|+N")
+    hotel.add_argument("--rooms", type=int, default=1, metavar="N", help="rooms (default 1)")
+    hotel.add_argument("--children-ages", type=ages, metavar="4,7", help="in each room")
+    hotel.add_argument("--min-stars", type=non_negative_int, default=0, metavar="N")
+    hotel.add_argument("--board", type=boards, metavar="breakfast,...", help="these boards only")
+    hotel.add_argument("--refundable", action="store_true", help="refundable offers only")
+
+
 def add_parsers(groups: Any) -> None:
     tracking = groups.add_parser(
         "tracking",
@@ -244,15 +323,19 @@ def add_parsers(groups: Any) -> None:
         cmd.add_argument("--page-size", type=int, default=0, metavar="N")
         cmd.add_argument("--page-token", default="", metavar="TOKEN")
 
-    create = command("create", tracking_create, "track a flight search's lowest price")
-    create.add_argument("--from", dest="origin", required=True, metavar="IATA")
-    create.add_argument("--to", dest="destination", required=True, metavar="IATA")
-    create.add_argument("--date", required=True, type=day_arg, help="YYYY-MM-DD or +N days")
-    create.add_argument("--return", dest="return_date", type=day_arg, metavar="DATE")
-    create.add_argument("--adults", type=int, default=1)
-    create.add_argument("--children", type=int, default=0)
-    create.add_argument("--cabin", choices=list(CABINS), default="economy")
-    create.add_argument("--max-stops", type=int, choices=(0, 1))
+    create = command("create", tracking_create, "track a flight or hotel search's lowest price")
+    flight = create.add_argument_group("a flight search")
+    flight.add_argument("--from", dest="origin", metavar="IATA")
+    flight.add_argument("--to", dest="destination", metavar="IATA")
+    flight.add_argument("--date", type=day_arg, help="YYYY-MM-DD or +N days")
+    flight.add_argument("--return", dest="return_date", type=day_arg, metavar="DATE")
+    flight.add_argument("--children", type=int, default=0)
+    flight.add_argument("--cabin", choices=list(CABINS), default="economy")
+    flight.add_argument("--max-stops", type=int, choices=(0, 1))
+    create.add_argument(
+        "--adults", type=int, default=1, help="travellers (flight) or adults per room (hotel)"
+    )
+    add_hotel_arguments(create.add_argument_group("or a hotel search"))
     create.add_argument(
         "--every", type=frequency_arg, default=3600, help="15m, hourly, daily or N seconds"
     )

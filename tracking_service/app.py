@@ -91,7 +91,7 @@ class TrackingApp:
             policy.include_provider_offers,
         )
         self.scheduler = Scheduler(self.store, self.prices, self.hub, policy, replica, self.metrics)
-        self._servicer = TrackingServicer(self.store, self.hub, policy, self.metrics)
+        self._servicer = TrackingServicer(self.store, self.hub, policy, self.metrics, self.prices)
         self._tasks: list[asyncio.Task[None]] = []
 
     def register(self, server: grpc.aio.Server) -> None:

@@ -9,7 +9,8 @@ from google.protobuf import duration_pb2, timestamp_pb2
 
 from services.generated.skyroute.common.v1 import money_pb2
 from services.generated.skyroute.tracking.v1 import tracking_service_pb2 as pb
-from tracking_service.kinds import to_proto
+from tracking_service import hotels
+from tracking_service.kinds import set_search
 from tracking_service.store import AlertRow, RunRow, TrackerRow
 
 ALERT_KINDS = {
@@ -44,6 +45,9 @@ def observation_pb(run: RunRow) -> pb.PriceObservation:
     price = money(run.lowest_price, run.currency)
     if price is not None:
         out.lowest_price.CopyFrom(price)
+    hotel = hotels.summary(run.best_offer)
+    if hotel is not None:
+        out.best_hotel_offer.CopyFrom(hotel)
     return out
 
 
@@ -64,7 +68,6 @@ def tracker_pb(row: TrackerRow, latest: RunRow | None = None) -> pb.Tracker:
         triggers.target_price.CopyFrom(target)
     out = pb.Tracker(
         tracker_id=str(row.id),
-        flight=to_proto(row.kind, row.search),
         frequency=duration_pb2.Duration(seconds=row.frequency_seconds),
         triggers=triggers,
         state=state,
@@ -72,6 +75,7 @@ def tracker_pb(row: TrackerRow, latest: RunRow | None = None) -> pb.Tracker:
         create_time=timestamp(row.created_at),
         update_time=timestamp(row.updated_at),
     )
+    set_search(out, row.kind, row.search)
     if not row.ended:
         out.next_run_time.CopyFrom(timestamp(row.next_run_at))
     if latest is not None:
@@ -96,4 +100,7 @@ def alert_pb(row: AlertRow) -> pb.Alert:
         out.reference_price.CopyFrom(reference)
     if row.acknowledged_at is not None:
         out.acknowledge_time.CopyFrom(timestamp(row.acknowledged_at))
+    hotel = hotels.summary(row.best_offer)
+    if hotel is not None:
+        out.best_hotel_offer.CopyFrom(hotel)
     return out

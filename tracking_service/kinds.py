@@ -1,6 +1,6 @@
-"""What a tracker can track. Flights now; a hotel search is one more ``SearchKind``
-(its validation, its canonical form, its end date and how it is priced) and one more
-``TrackerKind`` value: the store, scheduler, triggers and alerts do not change.
+"""What a tracker can track: a flight search (here) or a hotel search
+(tracking_service/hotels.py). Each kind has its validation, its canonical form, its
+end date and its proto; the store, scheduler, triggers and alerts do not depend on it.
 
 A search's canonical form is plain JSON (stored in ``price_trackers.search``); its
 ``search_key`` is a digest of the kind and that form, so trackers with equal searches
@@ -19,6 +19,7 @@ from typing import Any
 from services.errors import FieldViolation, ValidationError
 from services.generated.skyroute.search.v1 import search_service_pb2 as search_pb
 from services.generated.skyroute.tracking.v1 import tracking_service_pb2 as pb
+from tracking_service import hotels
 from tracking_service.models import TrackerKind
 
 IATA = re.compile(r"^[A-Z]{3}$")
@@ -107,13 +108,47 @@ def flight_search(message: pb.FlightSearch, today: date, field: str) -> TrackedS
     return TrackedSearch(TrackerKind.FLIGHT, params)
 
 
+def hotel_search(message: pb.HotelSearch, now: datetime, field: str) -> TrackedSearch:
+    """The canonical hotel search, or ValidationError naming ``field``.<sub-field>."""
+    return TrackedSearch(TrackerKind.HOTEL, hotels.hotel_params(message, now, field))
+
+
+def tracked_search(tracker: pb.Tracker, now: datetime) -> TrackedSearch:
+    which = tracker.WhichOneof("search")
+    if which == "flight":
+        return flight_search(tracker.flight, now.date(), "tracker.flight")
+    if which == "hotel":
+        return hotel_search(tracker.hotel, now, "tracker.hotel")
+    raise ValidationError.field("tracker.flight", "is required (or tracker.hotel: the search)")
+
+
 def ends_at(search: TrackedSearch) -> datetime:
-    """The tracker ends the day after travel (the last date, UTC midnight)."""
-    last = search.params["return_date"] or search.params["departure_date"]
+    """The tracker ends the day after travel (the last date, UTC midnight); a hotel
+    tracker the day after check-in."""
+    p = search.params
+    if search.kind is TrackerKind.HOTEL:
+        last = p["check_in_date"]
+    else:
+        last = p["return_date"] or p["departure_date"]
     return datetime.combine(date.fromisoformat(last) + timedelta(days=1), time(), UTC)
 
 
-def to_proto(kind: str, params: dict[str, Any]) -> pb.FlightSearch:
+def set_search(tracker: pb.Tracker, kind: str, params: dict[str, Any]) -> None:
+    """Fills the tracker's ``search`` oneof from a stored canonical search."""
+    if kind == TrackerKind.HOTEL.value:
+        tracker.hotel.CopyFrom(hotels.to_proto(params))
+    else:
+        tracker.flight.CopyFrom(flight_proto(params))
+
+
+def airports(search: TrackedSearch) -> list[tuple[str, str]]:
+    """(field, code) of the airports a search names, to check they exist."""
+    if search.kind is not TrackerKind.FLIGHT:
+        return []
+    return [(f"tracker.flight.{n}", search.params[n]) for n in ("origin", "destination")]
+
+
+def flight_proto(params: dict[str, Any]) -> pb.FlightSearch:
     return pb.FlightSearch(
         origin=params["origin"],
         destination=params["destination"],
@@ -131,7 +166,7 @@ def search_request(
     params: dict[str, Any], include_provider_offers: bool
 ) -> search_pb.SearchFlightsRequest:
     """The cheapest itinerary of a flight search: one result, sorted by price."""
-    flight = to_proto(TrackerKind.FLIGHT.value, params)
+    flight = flight_proto(params)
     return search_pb.SearchFlightsRequest(
         origin=flight.origin,
         destination=flight.destination,

@@ -43,8 +43,7 @@ TIMESTAMP = DateTime(timezone=True)
 
 class TrackerKind(enum.StrEnum):
     FLIGHT = "FLIGHT"
-    # HOTEL arrives with the hotel issue: a search kind (tracking_service/kinds.py) and
-    # this value; the tables need nothing else.
+    HOTEL = "HOTEL"
 
 
 class AlertKind(enum.StrEnum):
@@ -116,6 +115,9 @@ class TrackerRun(Base):
     lowest_price: Mapped[Decimal | None] = mapped_column(Money)
     currency: Mapped[str | None] = mapped_column(Text)
     best_offer_id: Mapped[str | None] = mapped_column(Text)
+    # The best offer described, where its id says too little (a hotel run: the hotel,
+    # room, board, refundability; tracking_service/hotels.py).
+    best_offer: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     offers_found: Mapped[int] = mapped_column(Integer)
 
 
@@ -138,5 +140,7 @@ class TrackerAlert(Base):
     currency: Mapped[str | None] = mapped_column(Text)
     reference_price: Mapped[Decimal | None] = mapped_column(Money)
     best_offer_id: Mapped[str | None] = mapped_column(Text)
+    # The run's best offer described, as in tracker_runs.best_offer.
+    best_offer: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(TIMESTAMP, server_default=func.now())
     acknowledged_at: Mapped[datetime | None] = mapped_column(TIMESTAMP)

@@ -10,12 +10,20 @@ from datetime import UTC, datetime
 import grpc
 
 from services.context import caller_var
-from services.errors import FailedPreconditionError, NotFoundError, UnauthenticatedError
+from services.errors import (
+    FailedPreconditionError,
+    FieldViolation,
+    NotFoundError,
+    UnauthenticatedError,
+    ValidationError,
+)
 from services.generated.skyroute.tracking.v1 import tracking_service_pb2 as pb
 from services.generated.skyroute.tracking.v1 import tracking_service_pb2_grpc as pb_grpc
 from tracking_service import convert, validation
-from tracking_service.kinds import ends_at
+from tracking_service.airports import KnownAirports
+from tracking_service.kinds import TrackedSearch, airports, ends_at
 from tracking_service.metrics import TrackingMetrics
+from tracking_service.prices import PriceSource
 from tracking_service.settings import TrackingPolicy
 from tracking_service.store import LimitReached, TrackerRow, TrackingStore
 from tracking_service.watch import AlertHub
@@ -39,9 +47,12 @@ class TrackingServicer(pb_grpc.TrackingServiceServicer):
         hub: AlertHub,
         policy: TrackingPolicy,
         metrics: TrackingMetrics,
+        prices: PriceSource,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
+        self._prices = prices
+        self._airports = KnownAirports(store.known_airports)
         self._hub = hub
         self._policy = policy
         self._metrics = metrics
@@ -53,12 +64,30 @@ class TrackingServicer(pb_grpc.TrackingServiceServicer):
         latest = await self._store.latest_runs([row.id])
         return convert.tracker_pb(row, latest.get(row.id))
 
+    async def _check(self, search: TrackedSearch) -> None:
+        """What the request's shape cannot say: the airports are in the airports table
+        (search's own reference data, the one list of airports), a hotel city is known
+        at the supplier (search resolves it)."""
+        named = airports(search)
+        if named:
+            unknown = await self._airports.unknown([code for _, code in named])
+            if unknown:
+                raise ValidationError(
+                    [
+                        FieldViolation(field, f"unknown airport {code}")
+                        for field, code in named
+                        if code in unknown
+                    ]
+                )
+        await self._prices.check(search)
+
     async def CreateTracker(
         self, request: pb.CreateTrackerRequest, context: grpc.aio.ServicerContext
     ) -> pb.CreateTrackerResponse:
         user = _user()
         now = datetime.fromtimestamp(self._clock(), UTC)
         given = validation.create_input(request, now, self._policy.min_frequency_seconds)
+        await self._check(given.search)
         try:
             row = await self._store.create(
                 user,

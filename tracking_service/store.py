@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -21,6 +21,7 @@ from typing import Any
 import asyncpg
 
 from services.db import pooled
+from tracking_service.gates import KeyedGate
 from tracking_service.kinds import TrackedSearch
 from tracking_service.triggers import AlertDraft, Observation, TriggerSpec, TriggerState
 
@@ -34,6 +35,18 @@ TRACKER_COLUMNS = (
 
 class LimitReached(Exception):
     """The user has the most trackers allowed."""
+
+
+def _json(value: dict[str, Any] | None) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
+def _fields(cls: type, r: asyncpg.Record) -> dict[str, Any]:
+    """The record's values of ``cls``'s fields, its JSONB ``best_offer`` decoded."""
+    values = {f.name: r[f.name] for f in fields(cls)}
+    if isinstance(values.get("best_offer"), str):
+        values["best_offer"] = json.loads(values["best_offer"])
+    return values
 
 
 @dataclass(frozen=True)
@@ -105,6 +118,17 @@ class RunRow:
     currency: str | None
     best_offer_id: str | None
     offers_found: int
+    best_offer: dict[str, Any] | None
+
+    @classmethod
+    def of(cls, r: asyncpg.Record) -> RunRow:
+        return cls(**_fields(cls, r))
+
+
+RUN_COLUMNS = (
+    "period_start, claimed_at, finished_at, lowest_price, currency, best_offer_id, "
+    "offers_found, best_offer"
+)
 
 
 @dataclass(frozen=True)
@@ -120,10 +144,11 @@ class AlertRow:
     period_start: datetime
     created_at: datetime
     acknowledged_at: datetime | None
+    best_offer: dict[str, Any] | None
 
     @classmethod
     def of(cls, r: asyncpg.Record) -> AlertRow:
-        return cls(**{k: r[k] for k in cls.__dataclass_fields__})
+        return cls(**_fields(cls, r))
 
 
 @dataclass(frozen=True)
@@ -138,7 +163,7 @@ class Finished:
 
 ALERT_COLUMNS = (
     "id, tracker_id, user_id, kind, price, currency, reference_price, best_offer_id, "
-    "period_start, created_at, acknowledged_at"
+    "period_start, created_at, acknowledged_at, best_offer"
 )
 
 # Serialises one user's creates (the per-user limit) for the transaction only, so it
@@ -187,19 +212,23 @@ RETURNING p.id
 
 INSERT_RUNS = """
 INSERT INTO tracker_runs (tracker_id, period_start, fence, replica, claimed_at, lowest_price,
-    currency, best_offer_id, offers_found)
-SELECT i.id, i.period, i.fence, $1, i.claimed_at, i.price, i.currency, i.offer, i.found
+    currency, best_offer_id, offers_found, best_offer)
+SELECT i.id, i.period, i.fence, $1, i.claimed_at, i.price, i.currency, i.offer, i.found,
+    i.details::jsonb
 FROM unnest($2::bigint[], $3::timestamptz[], $4::bigint[], $5::timestamptz[], $6::numeric[],
-            $7::text[], $8::text[], $9::int[])
-    AS i(id, period, fence, claimed_at, price, currency, offer, found)
+            $7::text[], $8::text[], $9::int[], $10::text[])
+    AS i(id, period, fence, claimed_at, price, currency, offer, found, details)
 ON CONFLICT DO NOTHING
 """
 
 INSERT_ALERTS = f"""
 INSERT INTO tracker_alerts (tracker_id, user_id, period_start, kind, price, currency,
-    reference_price, best_offer_id)
-SELECT * FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::text[], $5::numeric[],
-                     $6::text[], $7::numeric[], $8::text[])
+    reference_price, best_offer_id, best_offer)
+SELECT i.id, i.user_id, i.period, i.kind, i.price, i.currency, i.reference, i.offer,
+    i.details::jsonb
+FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::text[], $5::numeric[],
+            $6::text[], $7::numeric[], $8::text[], $9::text[])
+    AS i(id, user_id, period, kind, price, currency, reference, offer, details)
 ON CONFLICT DO NOTHING
 RETURNING {ALERT_COLUMNS}
 """
@@ -220,6 +249,8 @@ class TrackingStore:
         that ``SKIP LOCKED`` claims can reach those trackers once their leases expire."""
         self._pool = pool
         self._timeout = acquire_timeout
+        # One user's creates queue here, not on pooled connections (tracking_service/gates.py).
+        self._creates = KeyedGate()
         # SET LOCAL: for the transaction only, so also right behind PgBouncer.
         self._idle_limit = (
             "SET LOCAL idle_in_transaction_session_timeout = "
@@ -242,8 +273,12 @@ class TrackingStore:
         first_run_at: datetime | None,
         limit: int,
     ) -> TrackerRow:
-        """Raises LimitReached. A repeated (user, request id) returns the first tracker."""
-        async with self._conn() as conn, conn.transaction():
+        """Raises LimitReached. A repeated (user, request id) returns the first tracker.
+
+        The limit is exact across replicas: the user's advisory lock serialises the
+        count and the insert. A replica sends one create per user at a time to it, the
+        rest wait in memory, so a burst by one user holds one connection per replica."""
+        async with self._creates.hold(user_id), self._conn() as conn, conn.transaction():
             await conn.execute(self._idle_limit)
             await conn.execute(USER_LOCK, user_id)
             if request_id:
@@ -277,6 +312,14 @@ class TrackingStore:
                 first_run_at,
             )
         return TrackerRow.of(row)
+
+    async def known_airports(self, codes: Sequence[str]) -> set[str]:
+        """Those of ``codes`` in the airports table (what search validates against)."""
+        async with self._conn() as conn:
+            rows = await conn.fetch(
+                "SELECT iata_code FROM airports WHERE iata_code = ANY($1::text[])", list(codes)
+            )
+        return {r["iata_code"] for r in rows}
 
     async def get(self, user_id: str, tracker_id: int) -> TrackerRow | None:
         async with self._conn() as conn:
@@ -393,6 +436,7 @@ class TrackingStore:
                 [f.seen.currency for f in kept],
                 [f.seen.best_offer_id for f in kept],
                 [f.seen.offers_found for f in kept],
+                [None if f.seen.details is None else json.dumps(f.seen.details) for f in kept],
             )
             drafts = [(f, a) for f in kept for a in f.alerts]
             alerts: list[AlertRow] = []
@@ -407,6 +451,7 @@ class TrackingStore:
                     [a.currency for _, a in drafts],
                     [a.reference_price for _, a in drafts],
                     [a.best_offer_id for _, a in drafts],
+                    [_json(f.seen.details) for f, _ in drafts],
                 )
                 alerts = [AlertRow.of(r) for r in rows]
         return len(kept), alerts
@@ -435,28 +480,24 @@ class TrackingStore:
             ):
                 return None
             rows = await conn.fetch(
-                "SELECT period_start, claimed_at, finished_at, lowest_price, currency, "
-                "best_offer_id, offers_found FROM tracker_runs WHERE tracker_id = $1 "
+                f"SELECT {RUN_COLUMNS} FROM tracker_runs WHERE tracker_id = $1 "
                 "AND ($2::timestamptz IS NULL OR period_start < $2) "
                 "ORDER BY period_start DESC LIMIT $3",
                 tracker_id,
                 before,
                 limit,
             )
-        return [RunRow(**dict(r)) for r in rows]
+        return [RunRow.of(r) for r in rows]
 
     async def latest_runs(self, tracker_ids: Sequence[int]) -> dict[int, RunRow]:
         async with self._conn() as conn:
             rows = await conn.fetch(
-                "SELECT DISTINCT ON (tracker_id) tracker_id, period_start, claimed_at, "
-                "finished_at, lowest_price, currency, best_offer_id, offers_found "
+                f"SELECT DISTINCT ON (tracker_id) tracker_id, {RUN_COLUMNS} "
                 "FROM tracker_runs WHERE tracker_id = ANY($1::bigint[]) "
                 "ORDER BY tracker_id, period_start DESC",
                 list(tracker_ids),
             )
-        return {
-            r["tracker_id"]: RunRow(**{k: r[k] for k in RunRow.__dataclass_fields__}) for r in rows
-        }
+        return {r["tracker_id"]: RunRow.of(r) for r in rows}
 
     # -- alerts ----------------------------------------------------------------------
 

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
+from services.generated.skyroute.common.v1 import money_pb2
 from tracking_service.models import AlertKind
 
 HUNDRED = Decimal(100)
@@ -40,12 +42,25 @@ class TriggerState:
 
 @dataclass(frozen=True)
 class Observation:
-    """A run's result: the lowest price (None: nothing found) and its offer."""
+    """A run's result: the lowest price (None: nothing found) and its offer (and, where
+    the offer id says too little, the offer described: a hotel's name, room, board)."""
 
     price: Decimal | None
     currency: str | None
     best_offer_id: str | None
     offers_found: int
+    details: dict[str, Any] | None = None
+
+    @classmethod
+    def priced(
+        cls,
+        money: money_pb2.Money,
+        offer_id: str,
+        found: int,
+        details: dict[str, Any] | None = None,
+    ) -> Observation:
+        amount = (Decimal(money.units) + Decimal(money.nanos).scaleb(-9)).quantize(Decimal("0.01"))
+        return cls(amount, money.currency_code, offer_id, found, details)
 
     @property
     def in_stock(self) -> bool:

@@ -14,7 +14,7 @@ from services import base64url
 from services.errors import FieldViolation, ValidationError
 from services.generated.skyroute.common.v1 import money_pb2
 from services.generated.skyroute.tracking.v1 import tracking_service_pb2 as pb
-from tracking_service.kinds import TrackedSearch, flight_search
+from tracking_service.kinds import TrackedSearch, tracked_search
 from tracking_service.settings import MAX_FREQUENCY_SECONDS
 from tracking_service.triggers import TriggerSpec
 
@@ -126,16 +126,13 @@ def create_input(
     request: pb.CreateTrackerRequest, now: datetime, min_frequency: int
 ) -> TrackerInput:
     tracker = request.tracker
-    which = tracker.WhichOneof("search")
-    if which != "flight":
-        raise ValidationError.field("tracker.flight", "is required (the search to track)")
     problems: list[FieldViolation] = []
     search = spec = None
     freq = 0
     for check in ("search", "frequency", "triggers"):
         try:
             if check == "search":
-                search = flight_search(tracker.flight, now.date(), "tracker.flight")
+                search = tracked_search(tracker, now)
             elif check == "frequency":
                 freq = frequency(tracker, "tracker.frequency", min_frequency)
             else:

@@ -14,10 +14,10 @@ from collections.abc import Iterable
 from google.protobuf import timestamp_pb2
 
 from search_service.hotels.query import HotelQuery, HotelSort
-from search_service.hotels.validation import BOARD_ENUMS
 from search_service.pagination import SortKey
 from search_service.pricing import money, money_cents
 from services.generated.skyroute.search.v1 import search_service_pb2 as pb
+from services.hotel_stay import BOARD_ENUMS
 from services.providers.hotels import Hotel, HotelOffers, HotelRate
 
 MAX_OFFERS_PER_HOTEL = 20

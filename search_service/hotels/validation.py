@@ -9,7 +9,6 @@ past only if it is past everywhere on Earth (UTC-12).
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -18,22 +17,13 @@ from search_service.hotels.query import HotelSort
 from search_service.pagination import Cursor, InvalidPageToken, PageTokens, clamp_page_size
 from search_service.pricing import money_cents, money_is_valid
 from search_service.settings import SearchPolicy
-from search_service.validation import CURRENCY_CODE, ISO_DATE, _Violations
+from search_service.validation import CURRENCY_CODE, _Violations
 from services.generated.skyroute.common.v1 import money_pb2
 from services.generated.skyroute.search.v1 import search_service_pb2 as pb
+from services.hotel_stay import destination, occupancy, stars_and_boards, stay_dates
 
-CITY_CODE = re.compile(r"^[A-Z]{3}$")
 AMENITY = re.compile(r"^[A-Z][A-Z_-]{1,39}$")
-MAX_NIGHTS = 30
-MAX_ROOMS = 9
-MAX_ADULTS = 9
-MAX_CHILD_AGE = 17
-MAX_CHILDREN = 8
-MAX_DAYS_AHEAD = 366
-MAX_NAME_CHARS = 100
 MAX_AMENITIES = 20
-DEFAULT_RADIUS_KM = 5
-MAX_RADIUS_KM = 50
 EARLIEST_ZONE_OFFSET = timedelta(hours=-12)
 
 SORTS = {
@@ -43,14 +33,6 @@ SORTS = {
     pb.HOTEL_SORT_ORDER_DISTANCE: HotelSort.DISTANCE,
     pb.HOTEL_SORT_ORDER_RATING: HotelSort.RATING,
 }
-BOARDS = {
-    pb.BOARD_TYPE_ROOM_ONLY: "ROOM_ONLY",
-    pb.BOARD_TYPE_BREAKFAST: "BREAKFAST",
-    pb.BOARD_TYPE_HALF_BOARD: "HALF_BOARD",
-    pb.BOARD_TYPE_FULL_BOARD: "FULL_BOARD",
-    pb.BOARD_TYPE_ALL_INCLUSIVE: "ALL_INCLUSIVE",
-}
-BOARD_ENUMS = {v: k for k, v in BOARDS.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,36 +65,25 @@ def validate_hotel_search(
     request: pb.SearchHotelsRequest, now: datetime, policy: SearchPolicy, page_tokens: PageTokens
 ) -> HotelSearchRequest:
     v = _Violations()
-    code, name, lat, lon, radius = _destination(v, request)
-    earliest_today = (now + EARLIEST_ZONE_OFFSET).date()
-    check_in = _date(v, "check_in_date", request.check_in_date)
-    check_out = _date(v, "check_out_date", request.check_out_date)
-    if check_in is not None:
-        if check_in < earliest_today:
-            v.add("check_in_date", "is in the past")
-        elif check_in > now.date() + timedelta(days=MAX_DAYS_AHEAD):
-            v.add("check_in_date", f"is more than {MAX_DAYS_AHEAD} days ahead")
-    if check_in is not None and check_out is not None:
-        if check_out <= check_in:
-            v.add("check_out_date", "must be after check_in_date")
-        elif (check_out - check_in).days > MAX_NIGHTS:
-            v.add("check_out_date", f"at most {MAX_NIGHTS} nights after check_in_date")
-    adults, ages, rooms = _rooms(v, request)
+    code, name, lat, lon, radius = destination(
+        v.add, request.destination if request.HasField("destination") else None
+    )
+    check_in, check_out = stay_dates(
+        v.add,
+        request.check_in_date,
+        request.check_out_date,
+        (now + EARLIEST_ZONE_OFFSET).date(),
+        now.date(),
+    )
+    adults, ages, rooms = occupancy(v.add, list(request.rooms))
     currency = request.currency_code.upper()
     if currency and not CURRENCY_CODE.match(currency):
         v.add("currency_code", "must be a three-letter ISO 4217 code")
     filters = request.filters
     max_night = _money(v, "filters.max_price_per_night", filters, "max_price_per_night")
     max_total = _money(v, "filters.max_total_price", filters, "max_total_price")
-    if not 0 <= filters.min_stars <= 5:
-        v.add("filters.min_stars", "must be between 0 and 5")
     amenities = _amenities(v, list(filters.amenities))
-    boards = []
-    for i, board in enumerate(filters.board_types):
-        if board not in BOARDS:
-            v.add(f"filters.board_types[{i}]", "is not a known board type")
-        else:
-            boards.append(BOARDS[board])
+    boards = stars_and_boards(v.add, filters.min_stars, list(filters.board_types))
     sort = SORTS.get(request.sort_order)
     if sort is None:
         v.add("sort_order", "is not a known sort order")
@@ -143,83 +114,13 @@ def validate_hotel_search(
         min_stars=filters.min_stars,
         amenities=amenities,
         refundable_only=filters.refundable_only,
-        boards=tuple(sorted(set(boards))),
+        boards=boards,
         sort=sort,
         page_size=clamp_page_size(
             request.page_size, policy.default_page_size, policy.max_page_size
         ),
         cursor=cursor,
     )
-
-
-def _destination(
-    v: _Violations, request: pb.SearchHotelsRequest
-) -> tuple[str, str, float | None, float | None, int]:
-    if not request.HasField("destination"):
-        v.add("destination", "is required (code, name or point)")
-        return "", "", None, None, DEFAULT_RADIUS_KM
-    d = request.destination
-    radius = d.radius_km or DEFAULT_RADIUS_KM
-    if not 1 <= radius <= MAX_RADIUS_KM:
-        v.add("destination.radius_km", f"must be between 1 and {MAX_RADIUS_KM}")
-    place = d.WhichOneof("place")
-    if place == "code":
-        code = d.code.strip().upper()
-        if not CITY_CODE.match(code):
-            v.add("destination.code", "must be a three-letter IATA city code")
-        return code, "", None, None, radius
-    if place == "name":
-        name = " ".join(d.name.split())
-        if not name:
-            v.add("destination.name", "must not be empty")
-        elif len(name) > MAX_NAME_CHARS:
-            v.add("destination.name", f"longer than {MAX_NAME_CHARS} characters")
-        return "", name, None, None, radius
-    if place == "point":
-        lat, lon = d.point.latitude, d.point.longitude
-        if not (math.isfinite(lat) and -90 <= lat <= 90):
-            v.add("destination.point.latitude", "must be between -90 and 90")
-        if not (math.isfinite(lon) and -180 <= lon <= 180):
-            v.add("destination.point.longitude", "must be between -180 and 180")
-        return "", "", lat, lon, radius
-    v.add("destination", "is required (code, name or point)")
-    return "", "", None, None, radius
-
-
-def _date(v: _Violations, name: str, raw: str) -> date | None:
-    if not raw:
-        v.add(name, "is required (YYYY-MM-DD)")
-        return None
-    if not ISO_DATE.match(raw):
-        v.add(name, "must be a date as YYYY-MM-DD")
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        v.add(name, "is not a valid calendar date")
-        return None
-
-
-def _rooms(v: _Violations, request: pb.SearchHotelsRequest) -> tuple[int, tuple[int, ...], int]:
-    rooms = list(request.rooms)
-    if not rooms:
-        return 1, (), 1
-    if len(rooms) > MAX_ROOMS:
-        v.add("rooms", f"at most {MAX_ROOMS} rooms")
-        return 1, (), 1
-    for i, room in enumerate(rooms):
-        if not 1 <= room.adults <= MAX_ADULTS:
-            v.add(f"rooms[{i}].adults", f"must be between 1 and {MAX_ADULTS}")
-        if len(room.children_ages) > MAX_CHILDREN:
-            v.add(f"rooms[{i}].children_ages", f"at most {MAX_CHILDREN} children per room")
-        for j, age in enumerate(room.children_ages):
-            if not 0 <= age <= MAX_CHILD_AGE:
-                v.add(f"rooms[{i}].children_ages[{j}]", f"must be between 0 and {MAX_CHILD_AGE}")
-    first = (rooms[0].adults, sorted(rooms[0].children_ages))
-    for i, room in enumerate(rooms[1:], start=1):
-        if (room.adults, sorted(room.children_ages)) != first:
-            v.add(f"rooms[{i}]", "every room must have the same guests as rooms[0]")
-    return rooms[0].adults, tuple(sorted(rooms[0].children_ages)), len(rooms)
 
 
 def _money(

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import grpc
 import pytest
@@ -24,80 +22,11 @@ from search_service.pricing import money_cents
 from services.generated.skyroute.common.v1 import money_pb2
 from services.generated.skyroute.search.v1 import search_service_pb2 as pb
 from services.generated.skyroute.search.v1 import search_service_pb2_grpc as pb_grpc
-from services.redis_client import sync_client
 from skyroute_cli.__main__ import main as cli_main
-from tests.utils.search_cluster import SearchCluster, error_details, seeded_database
-from tests.utils.sim import Sim, new_clients
-from tests.utils.token_cluster import CALLERS, TokenCluster
+from tests.utils.hotel_stack import HOTEL_ID, HOTEL_SECRET, PASSWORD, HotelStack
+from tests.utils.search_cluster import error_details, seeded_database
 
 CHECK_IN = datetime.now(UTC).date() + timedelta(days=30)
-HOTEL_ID, HOTEL_SECRET = f"hotel-{secrets.token_hex(3)}", secrets.token_urlsafe(24)
-USER, PASSWORD = "skyroute-ops", secrets.token_urlsafe(18)
-
-
-class HotelStack:
-    def __init__(self, workdir: Path, database_url: str, redis_url: str) -> None:
-        self.prefix = f"skyroute-test-{secrets.token_hex(6)}"
-        self.redis_url = redis_url
-        self.sim = Sim(
-            workdir,
-            new_clients(),
-            hotel_clients={HOTEL_ID: HOTEL_SECRET},
-            hotel_users={USER: PASSWORD},
-        ).start()
-        callers = {**CALLERS, "search": [*CALLERS["search"], "hotel"]}
-        self.tokens = TokenCluster(
-            workdir,
-            self.sim,
-            redis_url,
-            self.prefix,
-            2,
-            env={
-                "TOKEN_PROVIDERS": "amadeus,other,hotel",
-                "TOKEN_CALLERS": json.dumps(callers),
-                "PROVIDER_HOTEL_TOKEN_URL": self.sim.hotel_token_url,
-                "PROVIDER_HOTEL_CLIENT_ID": HOTEL_ID,
-                "PROVIDER_HOTEL_CLIENT_SECRET": HOTEL_SECRET,
-                "PROVIDER_HOTEL_GRANT": "password",
-                "PROVIDER_HOTEL_USERNAME": USER,
-                "PROVIDER_HOTEL_PASSWORD": PASSWORD,
-            },
-        ).start()
-        self.tokens.secrets += [HOTEL_SECRET, PASSWORD]
-        self.search = SearchCluster(
-            workdir,
-            database_url,
-            redis_url,
-            self.prefix,
-            2,
-            self.tokens,
-            env={
-                "PROVIDER_ENABLED": "false",
-                "SEARCH_HOTEL_PROVIDER": "hotel",
-                "PROVIDER_HOTEL_BASE_URL": self.sim.base_url,
-            },
-        ).start()
-
-    def flush_cache(self) -> None:
-        client = sync_client(self.redis_url)
-        try:
-            keys = list(client.scan_iter(match=f"{self.prefix}:search:*", count=1000))
-            if keys:
-                client.delete(*keys)
-        finally:
-            client.close()
-
-    def stop(self) -> None:
-        self.search.stop()
-        self.tokens.stop()
-        self.sim.stop()
-        client = sync_client(self.redis_url)
-        try:
-            keys = list(client.scan_iter(match=f"{self.prefix}:*", count=1000))
-            if keys:
-                client.delete(*keys)
-        finally:
-            client.close()
 
 
 @pytest.fixture(scope="module")

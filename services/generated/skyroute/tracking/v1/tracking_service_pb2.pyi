@@ -53,6 +53,48 @@ class FlightSearch(_message.Message):
     max_stops: int
     def __init__(self, origin: _Optional[str] = ..., destination: _Optional[str] = ..., departure_date: _Optional[str] = ..., return_date: _Optional[str] = ..., passengers: _Optional[_Union[_search_service_pb2.Passengers, _Mapping]] = ..., cabin: _Optional[_Union[_search_service_pb2.Cabin, str]] = ..., max_stops: _Optional[int] = ...) -> None: ...
 
+class HotelSearch(_message.Message):
+    __slots__ = ("destination", "hotel_id", "check_in_date", "check_out_date", "rooms", "filters")
+    DESTINATION_FIELD_NUMBER: _ClassVar[int]
+    HOTEL_ID_FIELD_NUMBER: _ClassVar[int]
+    CHECK_IN_DATE_FIELD_NUMBER: _ClassVar[int]
+    CHECK_OUT_DATE_FIELD_NUMBER: _ClassVar[int]
+    ROOMS_FIELD_NUMBER: _ClassVar[int]
+    FILTERS_FIELD_NUMBER: _ClassVar[int]
+    destination: _search_service_pb2.HotelDestination
+    hotel_id: str
+    check_in_date: str
+    check_out_date: str
+    rooms: _containers.RepeatedCompositeFieldContainer[_search_service_pb2.RoomOccupancy]
+    filters: HotelTrackerFilters
+    def __init__(self, destination: _Optional[_Union[_search_service_pb2.HotelDestination, _Mapping]] = ..., hotel_id: _Optional[str] = ..., check_in_date: _Optional[str] = ..., check_out_date: _Optional[str] = ..., rooms: _Optional[_Iterable[_Union[_search_service_pb2.RoomOccupancy, _Mapping]]] = ..., filters: _Optional[_Union[HotelTrackerFilters, _Mapping]] = ...) -> None: ...
+
+class HotelTrackerFilters(_message.Message):
+    __slots__ = ("min_stars", "board_types", "refundable_only")
+    MIN_STARS_FIELD_NUMBER: _ClassVar[int]
+    BOARD_TYPES_FIELD_NUMBER: _ClassVar[int]
+    REFUNDABLE_ONLY_FIELD_NUMBER: _ClassVar[int]
+    min_stars: int
+    board_types: _containers.RepeatedScalarFieldContainer[_search_service_pb2.BoardType]
+    refundable_only: bool
+    def __init__(self, min_stars: _Optional[int] = ..., board_types: _Optional[_Iterable[_Union[_search_service_pb2.BoardType, str]]] = ..., refundable_only: _Optional[bool] = ...) -> None: ...
+
+class HotelOfferSummary(_message.Message):
+    __slots__ = ("hotel_id", "hotel_name", "room_type", "room_description", "board_type", "refundable")
+    HOTEL_ID_FIELD_NUMBER: _ClassVar[int]
+    HOTEL_NAME_FIELD_NUMBER: _ClassVar[int]
+    ROOM_TYPE_FIELD_NUMBER: _ClassVar[int]
+    ROOM_DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    BOARD_TYPE_FIELD_NUMBER: _ClassVar[int]
+    REFUNDABLE_FIELD_NUMBER: _ClassVar[int]
+    hotel_id: str
+    hotel_name: str
+    room_type: str
+    room_description: str
+    board_type: _search_service_pb2.BoardType
+    refundable: bool
+    def __init__(self, hotel_id: _Optional[str] = ..., hotel_name: _Optional[str] = ..., room_type: _Optional[str] = ..., room_description: _Optional[str] = ..., board_type: _Optional[_Union[_search_service_pb2.BoardType, str]] = ..., refundable: _Optional[bool] = ...) -> None: ...
+
 class Triggers(_message.Message):
     __slots__ = ("drop_percent", "target_price", "back_in_stock")
     DROP_PERCENT_FIELD_NUMBER: _ClassVar[int]
@@ -64,25 +106,28 @@ class Triggers(_message.Message):
     def __init__(self, drop_percent: _Optional[float] = ..., target_price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., back_in_stock: _Optional[bool] = ...) -> None: ...
 
 class PriceObservation(_message.Message):
-    __slots__ = ("period_start_time", "start_time", "finish_time", "lowest_price", "best_offer_id", "offers_found")
+    __slots__ = ("period_start_time", "start_time", "finish_time", "lowest_price", "best_offer_id", "offers_found", "best_hotel_offer")
     PERIOD_START_TIME_FIELD_NUMBER: _ClassVar[int]
     START_TIME_FIELD_NUMBER: _ClassVar[int]
     FINISH_TIME_FIELD_NUMBER: _ClassVar[int]
     LOWEST_PRICE_FIELD_NUMBER: _ClassVar[int]
     BEST_OFFER_ID_FIELD_NUMBER: _ClassVar[int]
     OFFERS_FOUND_FIELD_NUMBER: _ClassVar[int]
+    BEST_HOTEL_OFFER_FIELD_NUMBER: _ClassVar[int]
     period_start_time: _timestamp_pb2.Timestamp
     start_time: _timestamp_pb2.Timestamp
     finish_time: _timestamp_pb2.Timestamp
     lowest_price: _money_pb2.Money
     best_offer_id: str
     offers_found: int
-    def __init__(self, period_start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finish_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lowest_price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., best_offer_id: _Optional[str] = ..., offers_found: _Optional[int] = ...) -> None: ...
+    best_hotel_offer: HotelOfferSummary
+    def __init__(self, period_start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finish_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lowest_price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., best_offer_id: _Optional[str] = ..., offers_found: _Optional[int] = ..., best_hotel_offer: _Optional[_Union[HotelOfferSummary, _Mapping]] = ...) -> None: ...
 
 class Tracker(_message.Message):
-    __slots__ = ("tracker_id", "flight", "frequency", "triggers", "state", "next_run_time", "end_time", "latest", "create_time", "update_time")
+    __slots__ = ("tracker_id", "flight", "hotel", "frequency", "triggers", "state", "next_run_time", "end_time", "latest", "create_time", "update_time")
     TRACKER_ID_FIELD_NUMBER: _ClassVar[int]
     FLIGHT_FIELD_NUMBER: _ClassVar[int]
+    HOTEL_FIELD_NUMBER: _ClassVar[int]
     FREQUENCY_FIELD_NUMBER: _ClassVar[int]
     TRIGGERS_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -93,6 +138,7 @@ class Tracker(_message.Message):
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     tracker_id: str
     flight: FlightSearch
+    hotel: HotelSearch
     frequency: _duration_pb2.Duration
     triggers: Triggers
     state: TrackerState
@@ -101,7 +147,7 @@ class Tracker(_message.Message):
     latest: PriceObservation
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, tracker_id: _Optional[str] = ..., flight: _Optional[_Union[FlightSearch, _Mapping]] = ..., frequency: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., triggers: _Optional[_Union[Triggers, _Mapping]] = ..., state: _Optional[_Union[TrackerState, str]] = ..., next_run_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., latest: _Optional[_Union[PriceObservation, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, tracker_id: _Optional[str] = ..., flight: _Optional[_Union[FlightSearch, _Mapping]] = ..., hotel: _Optional[_Union[HotelSearch, _Mapping]] = ..., frequency: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., triggers: _Optional[_Union[Triggers, _Mapping]] = ..., state: _Optional[_Union[TrackerState, str]] = ..., next_run_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., latest: _Optional[_Union[PriceObservation, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CreateTrackerRequest(_message.Message):
     __slots__ = ("tracker", "first_run_time", "request_id")
@@ -204,7 +250,7 @@ class ListPriceHistoryResponse(_message.Message):
     def __init__(self, observations: _Optional[_Iterable[_Union[PriceObservation, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class Alert(_message.Message):
-    __slots__ = ("alert_id", "tracker_id", "kind", "price", "reference_price", "best_offer_id", "period_start_time", "create_time", "acknowledge_time")
+    __slots__ = ("alert_id", "tracker_id", "kind", "price", "reference_price", "best_offer_id", "period_start_time", "create_time", "acknowledge_time", "best_hotel_offer")
     ALERT_ID_FIELD_NUMBER: _ClassVar[int]
     TRACKER_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
@@ -214,6 +260,7 @@ class Alert(_message.Message):
     PERIOD_START_TIME_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     ACKNOWLEDGE_TIME_FIELD_NUMBER: _ClassVar[int]
+    BEST_HOTEL_OFFER_FIELD_NUMBER: _ClassVar[int]
     alert_id: str
     tracker_id: str
     kind: AlertKind
@@ -223,7 +270,8 @@ class Alert(_message.Message):
     period_start_time: _timestamp_pb2.Timestamp
     create_time: _timestamp_pb2.Timestamp
     acknowledge_time: _timestamp_pb2.Timestamp
-    def __init__(self, alert_id: _Optional[str] = ..., tracker_id: _Optional[str] = ..., kind: _Optional[_Union[AlertKind, str]] = ..., price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., reference_price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., best_offer_id: _Optional[str] = ..., period_start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., acknowledge_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    best_hotel_offer: HotelOfferSummary
+    def __init__(self, alert_id: _Optional[str] = ..., tracker_id: _Optional[str] = ..., kind: _Optional[_Union[AlertKind, str]] = ..., price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., reference_price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., best_offer_id: _Optional[str] = ..., period_start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., acknowledge_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., best_hotel_offer: _Optional[_Union[HotelOfferSummary, _Mapping]] = ...) -> None: ...
 
 class ListAlertsRequest(_message.Message):
     __slots__ = ("page_size", "page_token", "unacknowledged_only")

@@ -33,7 +33,7 @@ class TrackingServiceStub:
     token as the booking service). A user sees only their own trackers and
     alerts: another user's id is NOT_FOUND. Invalid input gets INVALID_ARGUMENT
     with a BadRequest field violation naming the field (e.g.
-    "tracker.flight.origin").
+    "tracker.flight.origin", "tracker.hotel.rooms[0].children_ages[1]").
 
     Runs happen exactly once per period across all replicas: a run is claimed
     under a lease with a fencing number, and its result and alerts are stored
@@ -106,7 +106,7 @@ class TrackingServiceServicer:
     token as the booking service). A user sees only their own trackers and
     alerts: another user's id is NOT_FOUND. Invalid input gets INVALID_ARGUMENT
     with a BadRequest field violation naming the field (e.g.
-    "tracker.flight.origin").
+    "tracker.flight.origin", "tracker.hotel.rooms[0].children_ages[1]").
 
     Runs happen exactly once per period across all replicas: a run is claimed
     under a lease with a fencing number, and its result and alerts are stored
@@ -117,6 +117,11 @@ class TrackingServiceServicer:
         """Creates a tracker; its first run is due at first_run_time (default now).
         A repeated request_id returns the tracker created by the first request.
         FAILED_PRECONDITION (TRACKER_LIMIT_REACHED) past the per-user limit.
+        The search is checked as the search service would check it: an unknown
+        airport or city is INVALID_ARGUMENT naming the field (e.g.
+        "tracker.flight.origin: unknown airport XXX"); UNAVAILABLE when that
+        cannot be checked just now (a hotel city is checked at the hotel
+        supplier through the search service).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -259,7 +264,7 @@ class TrackingService:
     token as the booking service). A user sees only their own trackers and
     alerts: another user's id is NOT_FOUND. Invalid input gets INVALID_ARGUMENT
     with a BadRequest field violation naming the field (e.g.
-    "tracker.flight.origin").
+    "tracker.flight.origin", "tracker.hotel.rooms[0].children_ages[1]").
 
     Runs happen exactly once per period across all replicas: a run is claimed
     under a lease with a fencing number, and its result and alerts are stored

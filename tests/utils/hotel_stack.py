@@ -1,0 +1,91 @@
+"""The hotel stack as processes: the stand-in (hotel supplier with its own login), two
+token replicas holding the supplier's token through the password grant (rotating
+refresh tokens), two search replicas sharing Redis and PostgreSQL (flights from the
+inventory only). Used by the hotel search and hotel tracker system tests."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+
+from services.redis_client import sync_client
+from tests.utils.search_cluster import SearchCluster
+from tests.utils.sim import Sim, new_clients
+from tests.utils.token_cluster import CALLERS, TokenCluster
+
+HOTEL_ID, HOTEL_SECRET = f"hotel-{secrets.token_hex(3)}", secrets.token_urlsafe(24)
+USER, PASSWORD = "skyroute-ops", secrets.token_urlsafe(18)
+
+
+class HotelStack:
+    def __init__(
+        self,
+        workdir: Path,
+        database_url: str,
+        redis_url: str,
+        search_env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.prefix = f"skyroute-test-{secrets.token_hex(6)}"
+        self.redis_url = redis_url
+        self.sim = Sim(
+            workdir,
+            new_clients(),
+            hotel_clients={HOTEL_ID: HOTEL_SECRET},
+            hotel_users={USER: PASSWORD},
+        ).start()
+        callers = {**CALLERS, "search": [*CALLERS["search"], "hotel"]}
+        self.tokens = TokenCluster(
+            workdir,
+            self.sim,
+            redis_url,
+            self.prefix,
+            2,
+            env={
+                "TOKEN_PROVIDERS": "amadeus,other,hotel",
+                "TOKEN_CALLERS": json.dumps(callers),
+                "PROVIDER_HOTEL_TOKEN_URL": self.sim.hotel_token_url,
+                "PROVIDER_HOTEL_CLIENT_ID": HOTEL_ID,
+                "PROVIDER_HOTEL_CLIENT_SECRET": HOTEL_SECRET,
+                "PROVIDER_HOTEL_GRANT": "password",
+                "PROVIDER_HOTEL_USERNAME": USER,
+                "PROVIDER_HOTEL_PASSWORD": PASSWORD,
+            },
+        ).start()
+        self.tokens.secrets += [HOTEL_SECRET, PASSWORD]
+        self.search = SearchCluster(
+            workdir,
+            database_url,
+            redis_url,
+            self.prefix,
+            2,
+            self.tokens,
+            env={
+                "PROVIDER_ENABLED": "false",
+                "SEARCH_HOTEL_PROVIDER": "hotel",
+                "PROVIDER_HOTEL_BASE_URL": self.sim.base_url,
+                **(search_env or {}),
+            },
+        ).start()
+
+    def flush_cache(self) -> None:
+        client = sync_client(self.redis_url)
+        try:
+            keys = list(client.scan_iter(match=f"{self.prefix}:search:*", count=1000))
+            if keys:
+                client.delete(*keys)
+        finally:
+            client.close()
+
+    def stop(self) -> None:
+        self.search.stop()
+        self.tokens.stop()
+        self.sim.stop()
+        client = sync_client(self.redis_url)
+        try:
+            keys = list(client.scan_iter(match=f"{self.prefix}:*", count=1000))
+            if keys:
+                client.delete(*keys)
+        finally:
+            client.close()
