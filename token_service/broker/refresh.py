@@ -118,10 +118,10 @@ class Refresher:
     async def tick(self) -> None:
         """One turn of the background loop: sleep until due (or a change), or refresh."""
         changed = self._local.changed
-        # No event since the copy was last read (a lost subscription counts as one): it
-        # is current, nothing to re-read. The holder re-reads under its lease anyway.
+        # Confirmed within the staleness window (by an event's re-read or by callers) and
+        # no event since: nothing new to read. The holder re-reads under its lease anyway.
         local = self._local
-        rec = await local.reread() if local.known_stale() else local.record
+        rec = local.record if local.confirmed_recently() else await local.reread()
         now = self._clock.now_ms()
         due = due_ms(rec)
         if due > now:
