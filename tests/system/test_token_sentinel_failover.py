@@ -195,7 +195,7 @@ async def test_issue_and_revoke_retried_across_a_failover_answer_once(
     try:
         workers = [asyncio.create_task(worker(w)) for w in range(10)]
         await asyncio.sleep(2.0)
-        await _failover(sentinel)
+        await kill_sentinel_primary(sentinel)
         await asyncio.sleep(3.0)
         stop.set()
         await asyncio.gather(*workers)
