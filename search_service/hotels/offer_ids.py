@@ -3,7 +3,7 @@
 An id is signed (search_service/signing.py, its own purpose, so neither a flight offer
 id nor a page token passes for one) and says: the supplier's name, the key of the offer
 stored in Redis, the total and currency it was issued with, and until when that total
-is guaranteed (0: not priced). The stored offer is the supplier's raw offer and our
+is guaranteed (0: not priced). The stored offer is the supplier's offer id and our
 Hotel and HotelOffer messages, kept ``ttl`` (PROVIDER_<NAME>_OFFER_TTL_SECONDS).
 """
 
@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from typing import Any
 
 from search_service.signing import Signer
 from services.generated.skyroute.search.v1 import search_service_pb2 as pb
@@ -61,12 +60,17 @@ class HotelOfferIds:
 
 @dataclass(frozen=True, slots=True)
 class StoredHotelOffer:
-    raw: dict[str, Any]  # the supplier's offer
+    supplier_offer_id: str  # HotelRate.offer_id: what the supplier prices again
     hotel: pb.Hotel
     offer: pb.HotelOffer
 
 
 class HotelOfferStore:
+    """One Redis key per offer. The value is JSON: ``{"raw": {"id": <supplier offer
+    id>}, "hotel": <base64 Hotel>, "offer": <base64 HotelOffer>}`` (``raw`` once held the
+    whole supplier offer; of it only the id was ever read, and replicas of that version
+    still read this shape)."""
+
     def __init__(self, redis: RedisClient, prefix: str, ttl_seconds: float) -> None:
         self._redis = redis
         self._prefix = f"{prefix}:search:hotel-offer:"
@@ -75,15 +79,16 @@ class HotelOfferStore:
     async def put_many(self, items: list[tuple[str, StoredHotelOffer]]) -> None:
         if not items:
             return
+        # A search stores every offer of a hotel with the same Hotel message: encoded once.
+        hotels: dict[int, str] = {}
         async with self._redis.pipeline(transaction=False) as pipe:
             for ref, stored in items:
-                value = json.dumps(
-                    {
-                        "raw": stored.raw,
-                        "hotel": base64.b64encode(stored.hotel.SerializeToString()).decode(),
-                        "offer": base64.b64encode(stored.offer.SerializeToString()).decode(),
-                    },
-                    separators=(",", ":"),
+                hotel = hotels.get(id(stored.hotel))
+                if hotel is None:
+                    hotel = hotels[id(stored.hotel)] = _b64(stored.hotel)
+                value = (
+                    f'{{"raw":{{"id":{json.dumps(stored.supplier_offer_id)}}},'
+                    f'"hotel":"{hotel}","offer":"{_b64(stored.offer)}"}}'
                 )
                 pipe.set(self._prefix + ref, value, px=self._ttl_ms)
             await pipe.execute()
@@ -96,4 +101,8 @@ class HotelOfferStore:
         hotel, offer = pb.Hotel(), pb.HotelOffer()
         hotel.ParseFromString(base64.b64decode(stored["hotel"]))
         offer.ParseFromString(base64.b64decode(stored["offer"]))
-        return StoredHotelOffer(stored["raw"], hotel, offer)
+        return StoredHotelOffer(str(stored["raw"].get("id", "")), hotel, offer)
+
+
+def _b64(message: pb.Hotel | pb.HotelOffer) -> str:
+    return base64.b64encode(message.SerializeToString()).decode()

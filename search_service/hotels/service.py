@@ -211,7 +211,7 @@ class HotelService:
                 )
                 offer = offer_pb(rate, query.adults, query.child_ages, offer_id)
                 entry.offers.append(offer)
-                stored.append((ref, StoredHotelOffer(dict(rate.raw), hotel, offer)))
+                stored.append((ref, StoredHotelOffer(rate.offer_id, hotel, offer)))
         try:
             await self._store.put_many(stored)
         except RedisError as exc:
@@ -292,8 +292,7 @@ class HotelService:
     async def price_offer(self, offer_id: str) -> PricedHotel:
         ref = self._ref(offer_id)
         stored = await self._stored(ref)
-        supplier_id = str(stored.raw.get("id", ""))
-        quote: HotelQuote = await self._call(self._supplier.price_offer(supplier_id))
+        quote: HotelQuote = await self._call(self._supplier.price_offer(stored.supplier_offer_id))
         original = money(ref.total_cents, ref.currency)
         if quote.rate is None:
             stored.offer.offer_id = self._ids.encode(replace(ref, guaranteed_until=0))
@@ -310,7 +309,7 @@ class HotelService:
         offer = offer_pb(rate, occupancy.adults, occupancy.children_ages, offer_id_new)
         try:
             await self._store.put_many(
-                [(new_ref, StoredHotelOffer(dict(rate.raw), stored.hotel, offer))]
+                [(new_ref, StoredHotelOffer(rate.offer_id, stored.hotel, offer))]
             )
         except RedisError:
             raise UnavailableError("offer store unavailable", reason="CACHE_UNAVAILABLE") from None
