@@ -4,8 +4,10 @@ SearchHotels resolves the destination (``destinations``), then takes the whole
 filtered, sorted result list from the search cache (search_service/cache.py: one
 computation per query across every replica, the others wait for it) and slices one page
 (search_service/pagination.py: tokens bound to the query's digest). A computation asks
-the supplier once (list, offers, ratings) and keeps every offer it returns in Redis
-(``offer_ids``) so its id resolves later.
+the supplier once (list, offers, ratings) and keeps every offer it returns in Redis, in
+one batch (``offer_ids``), so its id resolves later. A page answered from a cached result
+is kept serialized and sent as it is while Redis holds the same result
+(services/preserialized.py).
 
 Supplier failures: nothing to fall back on (the platform has no hotel inventory of its
 own), so the RPC answers UNAVAILABLE with the failure's reason (PROVIDER_UNAVAILABLE,
@@ -37,6 +39,7 @@ from search_service.hotels.offer_ids import (
     HotelOfferRef,
     HotelOfferStore,
     StoredHotelOffer,
+    batch_ref,
 )
 from search_service.hotels.query import HotelQuery
 from search_service.hotels.results import hotel_pb, offer_pb, proto_sort_key, select
@@ -200,20 +203,21 @@ class HotelService:
         found = await self._call(self._supplier.search(query.supplier_query()))
         provider = self._supplier.name
         result = pb.SearchHotelsResponse()
-        stored: list[tuple[str, StoredHotelOffer]] = []
+        batch = self._store.new_batch()
+        stored: list[StoredHotelOffer] = []
         for item in select(found, query)[: self._policy.max_results]:
             hotel = hotel_pb(item.hotel, provider)
             entry = result.hotels.add(hotel=hotel)
             for rate in item.rates:
-                ref = _ref(provider, rate.offer_id)
+                ref = batch_ref(batch, len(stored))
                 offer_id = self._ids.encode(
                     HotelOfferRef(provider, ref, rate.total_cents, rate.currency)
                 )
                 offer = offer_pb(rate, query.adults, query.child_ages, offer_id)
                 entry.offers.append(offer)
-                stored.append((ref, StoredHotelOffer(rate.offer_id, hotel, offer)))
+                stored.append(StoredHotelOffer(rate.offer_id, hotel, offer))
         try:
-            await self._store.put_many(stored)
+            await self._store.put_batch(batch, stored)
         except RedisError as exc:
             log.warning("cannot store hotel offers", extra={"error": str(exc)})
         return result.SerializeToString(), self._policy.cache_ttl_seconds
