@@ -22,6 +22,7 @@ from search_service.validation import validate_search
 from services.errors import UnavailableError
 from services.generated.skyroute.search.v1 import search_service_pb2 as pb
 from services.generated.skyroute.search.v1 import search_service_pb2_grpc as pb_grpc
+from services.preserialized import Serialized
 from services.rate_budget import priority_scope
 
 
@@ -94,7 +95,7 @@ class SearchServicer(pb_grpc.SearchServiceServicer):
 
     async def SearchHotels(
         self, request: pb.SearchHotelsRequest, context: grpc.aio.ServicerContext
-    ) -> pb.SearchHotelsResponse:
+    ) -> Serialized:  # a SearchHotelsResponse (services/preserialized.py)
         hotels = self._hotel_service()
         validated = validate_hotel_search(
             request, datetime.fromtimestamp(self._clock(), UTC), self._policy, self._page_tokens

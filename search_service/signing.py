@@ -33,7 +33,8 @@ class Signer:
         ).digest()
 
     def _mac(self, payload: bytes) -> bytes:
-        return hmac.new(self._key, payload, hashlib.sha256).digest()[:MAC_BYTES]
+        # hmac.digest: the one-shot C path (hmac.new builds a Python object per call).
+        return hmac.digest(self._key, payload, "sha256")[:MAC_BYTES]
 
     def sign(self, payload: bytes) -> str:
         return f"{base64url.encode(payload)}.{base64url.encode(self._mac(payload))}"

@@ -1,7 +1,8 @@
 """One server interceptor for request ids, caller authentication, the text rule for
 every request (services.text), metrics, failure logs (repeats counted,
 services/failure_log.py), the mapping of domain errors to rich gRPC status (bounded in
-size), and undecodable requests (INVALID_ARGUMENT instead of grpc's UNKNOWN)."""
+size), undecodable requests (INVALID_ARGUMENT instead of grpc's UNKNOWN), and responses
+the servicer serialized itself (services/preserialized.py)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from services.errors import (
 )
 from services.failure_log import FailureLog
 from services.metrics import MethodMetrics, ServerMetrics
+from services.preserialized import passing_serialized
 from services.text import check_request
 
 log = logging.getLogger("skyroute.rpc")
@@ -97,7 +99,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
             return build(
                 wrapped,
                 request_deserializer=tolerant(handler.request_deserializer),
-                response_serializer=handler.response_serializer,
+                response_serializer=passing_serialized(handler.response_serializer),
             )
         return handler
 

@@ -7,6 +7,7 @@ entry and accept each other's page tokens.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -80,7 +81,7 @@ class HotelQuery:
         )
 
     def digest(self) -> str:
-        return hashlib.sha256(self.canonical().encode()).hexdigest()
+        return _digest(self)
 
     def supplier_query(self) -> SupplierQuery:
         """What the supplier is asked: the stay, and the narrowing it can apply."""
@@ -99,3 +100,10 @@ class HotelQuery:
             amenities=self.amenities,
             board_type=self.boards[0] if len(self.boards) == 1 else "",
         )
+
+
+@functools.lru_cache(maxsize=4096)
+def _digest(query: HotelQuery) -> str:
+    # Memoized: a popular search is asked for its digest on every cache hit, and
+    # hashing the frozen query costs a fraction of encoding and hashing its canonical form.
+    return hashlib.sha256(query.canonical().encode()).hexdigest()

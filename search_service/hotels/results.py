@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from google.protobuf import timestamp_pb2
-
 from search_service.hotels.query import HotelQuery, HotelSort
 from search_service.pagination import SortKey
 from search_service.pricing import money, money_cents
@@ -120,7 +118,5 @@ def offer_pb(
     offer.check_in_date = str(raw.get("checkInDate", ""))
     offer.check_out_date = str(raw.get("checkOutDate", ""))
     if rate.cancellation_deadline is not None:
-        offer.cancellation_deadline.CopyFrom(
-            timestamp_pb2.Timestamp(seconds=int(rate.cancellation_deadline.timestamp()))
-        )
+        offer.cancellation_deadline.seconds = int(rate.cancellation_deadline.timestamp())
     return offer

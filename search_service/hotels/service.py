@@ -4,8 +4,10 @@ SearchHotels resolves the destination (``destinations``), then takes the whole
 filtered, sorted result list from the search cache (search_service/cache.py: one
 computation per query across every replica, the others wait for it) and slices one page
 (search_service/pagination.py: tokens bound to the query's digest). A computation asks
-the supplier once (list, offers, ratings) and keeps every offer it returns in Redis
-(``offer_ids``) so its id resolves later.
+the supplier once (list, offers, ratings) and keeps every offer it returns in Redis, in
+one batch (``offer_ids``), so its id resolves later. A page answered from a cached result
+is kept serialized and sent as it is while Redis holds the same result
+(services/preserialized.py).
 
 Supplier failures: nothing to fall back on (the platform has no hotel inventory of its
 own), so the RPC answers UNAVAILABLE with the failure's reason (PROVIDER_UNAVAILABLE,
@@ -22,7 +24,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -37,18 +39,20 @@ from search_service.hotels.offer_ids import (
     HotelOfferRef,
     HotelOfferStore,
     StoredHotelOffer,
+    batch_ref,
 )
 from search_service.hotels.query import HotelQuery
 from search_service.hotels.results import hotel_pb, offer_pb, proto_sort_key, select
 from search_service.hotels.validation import HotelSearchRequest
 from search_service.offers import MAX_OFFER_ID_CHARS
-from search_service.pagination import Cursor, InvalidPageToken, PageTokens, page_start
+from search_service.pagination import Cursor, InvalidPageToken, PageTokens, SortKey, page_start
 from search_service.pricing import money
 from search_service.settings import SearchPolicy
 from search_service.signing import MalformedToken
 from services.errors import NotFoundError, UnavailableError, ValidationError
 from services.generated.skyroute.common.v1 import money_pb2
 from services.generated.skyroute.search.v1 import search_service_pb2 as pb
+from services.preserialized import Serialized
 from services.providers.base import UNAVAILABLE, OfferGone, ProviderFailure
 from services.providers.hotels import (
     City,
@@ -60,7 +64,28 @@ from services.providers.hotels import (
 
 log = logging.getLogger("skyroute.search.hotels")
 T = TypeVar("T")
+# Parsed results kept per query (while Redis returns the same bytes), and serialized
+# pages kept per result.
 PARSED_CACHE_ENTRIES = 32
+PAGES_PER_RESULT = 16
+
+
+class _ParsedResult:
+    """A cached result list as Redis returned it (``data``), parsed, and the pages
+    already answered from it, serialized: while Redis returns the same bytes, a page is
+    the same bytes too (its next page token included)."""
+
+    __slots__ = ("data", "hotels", "pages")
+
+    def __init__(self, data: bytes, hotels: Sequence[pb.HotelResult]) -> None:
+        self.data = data
+        self.hotels = hotels
+        self.pages: dict[tuple[int, int], Serialized] = {}
+
+    def keep_page(self, start: int, end: int, page: Serialized) -> None:
+        if len(self.pages) >= PAGES_PER_RESULT:
+            self.pages.clear()
+        self.pages[(start, end)] = page
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,9 +121,7 @@ class HotelService:
         self._timeout = timeout_seconds
         self._clock = clock
         self._destinations = DestinationResolver(self._find_cities)
-        self._parsed: collections.OrderedDict[str, tuple[bytes, pb.SearchHotelsResponse]] = (
-            collections.OrderedDict()
-        )
+        self._parsed: collections.OrderedDict[str, _ParsedResult] = collections.OrderedDict()
 
     @property
     def provider(self) -> str:
@@ -106,7 +129,8 @@ class HotelService:
 
     # -- SearchHotels ------------------------------------------------------------------
 
-    async def search(self, request: HotelSearchRequest) -> pb.SearchHotelsResponse:
+    async def search(self, request: HotelSearchRequest) -> Serialized:
+        """One page of the search, serialized (a SearchHotelsResponse)."""
         query = await self.resolve(request)
         digest = query.digest()
         if request.cursor is not None:
@@ -115,10 +139,25 @@ class HotelService:
             except InvalidPageToken as exc:
                 raise ValidationError.field("page_token", str(exc)) from None
         data = await self._cache.get_or_compute(digest, lambda: self._compute(query))
-        items = self._parse(digest, data).hotels
+        result = self._parse(digest, data)
+        items = result.hotels
         key = lambda item: proto_sort_key(query.sort, item)  # noqa: E731
         start = page_start(items, request.cursor, key)
         end = min(start + request.page_size, len(items))
+        page = result.pages.get((start, end))
+        if page is None:
+            page = Serialized(self._page(digest, items, start, end, key).SerializeToString())
+            result.keep_page(start, end, page)
+        return page
+
+    def _page(
+        self,
+        digest: str,
+        items: Sequence[pb.HotelResult],
+        start: int,
+        end: int,
+        key: Callable[[pb.HotelResult], SortKey],
+    ) -> pb.SearchHotelsResponse:
         response = pb.SearchHotelsResponse(hotels=items[start:end], total_size=len(items))
         if end < len(items):
             response.next_page_token = self._page_tokens.encode(
@@ -164,35 +203,35 @@ class HotelService:
         found = await self._call(self._supplier.search(query.supplier_query()))
         provider = self._supplier.name
         result = pb.SearchHotelsResponse()
-        stored: list[tuple[str, StoredHotelOffer]] = []
+        batch = self._store.new_batch()
+        stored: list[StoredHotelOffer] = []
         for item in select(found, query)[: self._policy.max_results]:
             hotel = hotel_pb(item.hotel, provider)
             entry = result.hotels.add(hotel=hotel)
             for rate in item.rates:
-                ref = _ref(provider, rate.offer_id)
+                ref = batch_ref(batch, len(stored))
                 offer_id = self._ids.encode(
                     HotelOfferRef(provider, ref, rate.total_cents, rate.currency)
                 )
                 offer = offer_pb(rate, query.adults, query.child_ages, offer_id)
                 entry.offers.append(offer)
-                stored.append((ref, StoredHotelOffer(dict(rate.raw), hotel, offer)))
+                stored.append(StoredHotelOffer(rate.offer_id, hotel, offer))
         try:
-            await self._store.put_many(stored)
+            await self._store.put_batch(batch, stored)
         except RedisError as exc:
             log.warning("cannot store hotel offers", extra={"error": str(exc)})
         return result.SerializeToString(), self._policy.cache_ttl_seconds
 
-    def _parse(self, digest: str, data: bytes) -> pb.SearchHotelsResponse:
+    def _parse(self, digest: str, data: bytes) -> _ParsedResult:
         known = self._parsed.get(digest)
-        if known is not None and known[0] == data:
+        if known is not None and known.data == data:
             self._parsed.move_to_end(digest)
-            return known[1]
-        result = pb.SearchHotelsResponse()
-        result.ParseFromString(data)
-        self._parsed[digest] = (data, result)
+            return known
+        parsed = _ParsedResult(data, pb.SearchHotelsResponse.FromString(data).hotels)
+        self._parsed[digest] = parsed
         if len(self._parsed) > PARSED_CACHE_ENTRIES:
             self._parsed.popitem(last=False)
-        return result
+        return parsed
 
     async def _find_cities(self, keyword: str) -> list[City]:
         return await self._call(self._supplier.find_cities(keyword))
@@ -257,8 +296,7 @@ class HotelService:
     async def price_offer(self, offer_id: str) -> PricedHotel:
         ref = self._ref(offer_id)
         stored = await self._stored(ref)
-        supplier_id = str(stored.raw.get("id", ""))
-        quote: HotelQuote = await self._call(self._supplier.price_offer(supplier_id))
+        quote: HotelQuote = await self._call(self._supplier.price_offer(stored.supplier_offer_id))
         original = money(ref.total_cents, ref.currency)
         if quote.rate is None:
             stored.offer.offer_id = self._ids.encode(replace(ref, guaranteed_until=0))
@@ -275,7 +313,7 @@ class HotelService:
         offer = offer_pb(rate, occupancy.adults, occupancy.children_ages, offer_id_new)
         try:
             await self._store.put_many(
-                [(new_ref, StoredHotelOffer(dict(rate.raw), stored.hotel, offer))]
+                [(new_ref, StoredHotelOffer(rate.offer_id, stored.hotel, offer))]
             )
         except RedisError:
             raise UnavailableError("offer store unavailable", reason="CACHE_UNAVAILABLE") from None

@@ -290,6 +290,71 @@ async def test_identical_searches_on_two_replicas_cost_one_supplier_search(
             await channel.close()
 
 
+async def _raw_pages(channel: grpc.aio.Channel, request: pb.SearchHotelsRequest) -> list[bytes]:
+    """Every page of ``request`` as one replica sent it (the bytes on the wire)."""
+    call = channel.unary_unary(
+        "/skyroute.search.v1.SearchService/SearchHotels",
+        request_serializer=lambda raw: raw,
+        response_deserializer=lambda raw: raw,
+    )
+    page_request = pb.SearchHotelsRequest()
+    page_request.CopyFrom(request)
+    pages: list[bytes] = []
+    while True:
+        raw: bytes = await call(page_request.SerializeToString(), timeout=20)
+        pages.append(raw)
+        page_request.page_token = pb.SearchHotelsResponse.FromString(raw).next_page_token
+        if not page_request.page_token:
+            return pages
+
+
+async def test_cached_pages_are_the_bytes_the_computed_search_answered(
+    fresh: HotelStack,
+) -> None:
+    """A replica keeps the pages it answered from a cached result serialized: for every
+    sort and some filters, page by page, a cache hit on the replica that computed the
+    result and on the other one (which only read it from Redis) sends exactly the bytes
+    the computation's own answer had, and all pages together are the whole list."""
+    stack = fresh
+    channels = [grpc.aio.insecure_channel(a) for a in stack.search.addresses]
+    stubs = [pb_grpc.SearchServiceStub(c) for c in channels]
+    filters = [
+        pb.HotelFilters(),
+        pb.HotelFilters(min_stars=4, refundable_only=True),
+        pb.HotelFilters(board_types=[pb.BOARD_TYPE_BREAKFAST, pb.BOARD_TYPE_ROOM_ONLY]),
+    ]
+    sorts = [
+        pb.HOTEL_SORT_ORDER_PRICE,
+        pb.HOTEL_SORT_ORDER_STARS,
+        pb.HOTEL_SORT_ORDER_DISTANCE,
+        pb.HOTEL_SORT_ORDER_RATING,
+    ]
+    try:
+        for stub in stubs:  # both replicas know the city (a per-replica lookup)
+            await _search(stub, hotels_query(days=3, nights=1))
+        before = stack.sim.hotel_stats()
+        searches = 0
+        for n, (sort, narrowed) in enumerate((s, f) for s in sorts for f in filters):
+            request = hotels_query(days=11, nights=1 + n % 3, sort_order=sort, filters=narrowed)
+            request.page_size = 2
+            computed = await _raw_pages(channels[n % 2], request)  # the first page: a miss
+            searches += 1
+            for channel in (channels[n % 2], channels[(n + 1) % 2], channels[n % 2]):
+                assert await _raw_pages(channel, request) == computed, (sort, narrowed)
+            pages = [pb.SearchHotelsResponse.FromString(raw) for raw in computed]
+            request.page_size = 100
+            whole = pb.SearchHotelsResponse.FromString((await _raw_pages(channels[0], request))[0])
+            assert [h for p in pages for h in p.hotels] == list(whole.hotels)
+            assert all(p.total_size == whole.total_size == len(whole.hotels) for p in pages)
+            assert len(pages) == max(1, (whole.total_size + 1) // 2)
+        after = stack.sim.hotel_stats()
+        # Each search asked the supplier once: every other page came from the cache.
+        assert after["hotel_offer_searches"] - before["hotel_offer_searches"] == searches
+    finally:
+        for channel in channels:
+            await channel.close()
+
+
 def test_cli_hotels_search_and_price(stack: HotelStack, capsys: pytest.CaptureFixture[str]) -> None:
     env = {"SEARCH_SERVICE_ADDRESSES": ",".join(stack.search.addresses)}
     code = cli_main(

@@ -30,6 +30,7 @@ from services.generated.skyroute.booking.v1 import booking_service_pb2 as pb
 from services.interceptors import Authenticator
 from services.logs import JsonFormatter
 from services.metrics import ServerMetrics, split_method
+from services.preserialized import Serialized
 from services.server import SERVING, create_server
 
 SERVICE = "skyroute.test.v1.ProbeService"
@@ -84,6 +85,14 @@ async def count(request: bytes, context: grpc.aio.ServicerContext) -> AsyncItera
 
 async def echo(request: Text, context: grpc.aio.ServicerContext) -> Text:
     return Text(value=request.value)
+
+
+async def kept(request: Text, context: grpc.aio.ServicerContext) -> Text | Serialized:
+    """Answers with bytes it serialized itself (services/preserialized.py), except for
+    "fresh", which gets a message."""
+    if request.value == "fresh":
+        return Text(value="fresh")
+    return Serialized(Text(value=f"kept:{request.value}").SerializeToString())
 
 
 async def deny_verbatim(request: Text, context: grpc.aio.ServicerContext) -> Text:
@@ -159,6 +168,7 @@ class ProbeApp:
         }
         typed = {
             "Echo": _typed(grpc.unary_unary_rpc_method_handler, echo),
+            "Kept": _typed(grpc.unary_unary_rpc_method_handler, kept),
             "DenyVerbatim": _typed(grpc.unary_unary_rpc_method_handler, deny_verbatim),
             "DenyShown": _typed(grpc.unary_unary_rpc_method_handler, deny_shown),
             "Join": _typed(grpc.stream_unary_rpc_method_handler, join),

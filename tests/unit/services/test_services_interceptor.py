@@ -12,7 +12,7 @@ from google.rpc import code_pb2, error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
-from tests.utils.probe import GOOD_KEY, KEY_HEADER, SERVICE, Running, details, eventually
+from tests.utils.probe import GOOD_KEY, KEY_HEADER, SERVICE, Running, Text, details, eventually
 
 
 async def test_ok_passes_through_and_counts(running: Running) -> None:
@@ -26,6 +26,19 @@ async def test_ok_passes_through_and_counts(running: Running) -> None:
         )
         == 2
     )
+
+
+async def test_a_response_serialized_by_the_servicer_is_sent_as_it_is(running: Running) -> None:
+    kept = running.channel.unary_unary(
+        f"/{SERVICE}/Kept",
+        request_serializer=Text.SerializeToString,
+        response_deserializer=lambda raw: raw,
+    )
+    sent = await kept(Text(value="page"), timeout=5)
+    assert sent == Text(value="kept:page").SerializeToString()
+    # A message from the same method is serialized as usual.
+    assert await kept(Text(value="fresh"), timeout=5) == Text(value="fresh").SerializeToString()
+    await eventually(lambda: running.handled("Kept", "OK") == 2)
 
 
 async def test_validation_error_is_invalid_argument_with_field_violations(running: Running) -> None:
