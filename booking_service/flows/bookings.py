@@ -152,6 +152,8 @@ class Bookings:
             # Shielded: a caller that gives up (deadline, disconnect) must not cut the
             # order off half-way; it completes, and a retry finds the booking.
             booking = await asyncio.shield(ordering.place(booking, plan))
+            if plan.hotel is not None:
+                booking = await self._details(booking)
         log.info(
             "booking held",
             extra={
@@ -162,7 +164,7 @@ class Bookings:
                 "hotel": plan.hotel is not None,
             },
         )
-        return await self._details(booking)
+        return booking  # with its stay and package row as written, if it has one
 
     async def _price_and_hold(
         self, user_id: str, request: ValidRequest
@@ -311,7 +313,9 @@ class Bookings:
                 return None
             if priced_hotel is not None:
                 stay = stay_record(booking.id, priced_hotel, new_hotel_remark(reference))
-                await insert_stay(tx.connection, stay)
+                booking = replace(
+                    booking, hotel=stay, package=await insert_stay(tx.connection, stay)
+                )
             try:
                 held_fares = await tx.hold_seats(plan.seats_by_fare)
             except SeatsUnavailable as exc:
@@ -351,10 +355,13 @@ class Bookings:
 
     async def get(self, user_id: str, reference: str) -> BookingRecord:
         reference = validate_reference(reference)
-        booking = await self._store.get(user_id, reference)
+        if self._packages is None:
+            booking = await self._store.get(user_id, reference)
+        else:  # with its hotel stay, in the same query
+            booking = await self._store.get_with_stay(user_id, reference)
         if booking is None:
             raise _not_found(reference)
-        return await self._details(booking)
+        return booking
 
     async def list(
         self, user_id: str, page_size: int, page_token: str, status: BookingStatus | None

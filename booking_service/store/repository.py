@@ -39,8 +39,19 @@ from typing import Any
 
 import asyncpg
 
-from booking_service.store.hotels import HotelStayRecord, PackageRecord
-from booking_service.store.models import BookingStatus, ProviderOrderStatus
+from booking_service.store.hotels import (
+    STAY_AND_PACKAGE_COLUMNS,
+    STAY_AND_PACKAGE_JOIN,
+    HotelStayRecord,
+    PackageRecord,
+    stay_and_package,
+)
+from booking_service.store.models import (
+    BookingStatus,
+    HotelOrderStatus,
+    PackageState,
+    ProviderOrderStatus,
+)
 from services.db import pooled
 from services.flights import FlightLeg, local_time
 
@@ -243,6 +254,16 @@ _BY_USER_REFERENCE = (
 )
 _BY_REFERENCE = f"{_SELECT} WHERE b.reference = $1 AND b.status <> '{PENDING}'"
 _BY_ID = f"{_SELECT} WHERE b.id = $1"
+# The same with the booking's hotel stay and package row (NULLs without): one round
+# trip where the package flows would read the stay apart.
+_SELECT_WITH_STAY = (
+    f"SELECT {_columns(BookingRecord, 'b.')}, {_DETAILS}, {STAY_AND_PACKAGE_COLUMNS} "
+    f"FROM bookings b {STAY_AND_PACKAGE_JOIN}"
+)
+_BY_USER_REFERENCE_WITH_STAY = (
+    f"{_SELECT_WITH_STAY} WHERE b.user_id = $1 AND b.reference = $2 AND b.status <> '{PENDING}'"
+)
+_BY_ID_WITH_STAY = f"{_SELECT_WITH_STAY} WHERE b.id = $1"
 _LIST = (
     f"{_SELECT} WHERE b.user_id = $1 AND b.status <> '{PENDING}' "
     f"AND ($2::text IS NULL OR b.status = $2) AND ($3::bigint IS NULL OR b.id < $3) "
@@ -375,6 +396,59 @@ CONFIRM_UNREAD_SQL = _confirm_sql(
 )
 _BOOKING_FIELDS = tuple(f.name for f in fields(BookingRecord) if f.name not in _NOT_COLUMNS)
 
+# A package's hotel order placed (flows/packages.py, steps 3 to 5 after the create), in
+# one statement, each part only if the one before it happened: the package row locked
+# under the fence (package, stay, booking: the order every statement on them takes);
+# the stay ORDERING -> ORDERED with the supplier's order; the booking HELD ->
+# CONFIRMED as CONFIRM_SQL (tickets) if still held within its hold; the package
+# CONFIRMED. Always one row: ``ordered`` (the stay), then the confirmed booking with
+# its details, stay and package row, or NULLs if it was not confirmed. $1 booking id,
+# $2 fence, $3 supplier order id, $4 confirmation number, $5 payment reference, $6
+# payment token hash, $7 ticket number prefix.
+CONFIRM_ORDERED_SQL = f"""
+WITH f AS (
+    SELECT booking_id FROM booking_packages WHERE booking_id = $1 AND fence = $2 FOR UPDATE),
+h AS (
+    UPDATE booking_hotel_stays
+    SET order_status = '{HotelOrderStatus.ORDERED.value}', supplier_order_id = $3,
+        confirmation_number = $4
+    WHERE booking_id = $1 AND order_status = '{HotelOrderStatus.ORDERING.value}'
+      AND EXISTS (SELECT 1 FROM f)
+    RETURNING *),
+b AS (
+    UPDATE bookings SET status = '{CONFIRMED}', confirmed_at = now(), updated_at = now(),
+                        payment_reference = $5, payment_token_hash = $6
+    WHERE id = $1 AND status = '{HELD}' AND hold_expires_at > now()
+      AND EXISTS (SELECT 1 FROM h)
+    RETURNING *),
+t AS (
+    UPDATE booking_passengers
+    SET ticket_number = $7 || lpad(nextval('ticket_serial_seq')::text, 10, '0')
+    WHERE booking_id = (SELECT id FROM b)
+    RETURNING *),
+p AS (
+    UPDATE booking_packages
+    SET state = '{PackageState.CONFIRMED.value}', updated_at = now(), lease_until = NULL
+    WHERE booking_id = $1 AND fence = $2 AND EXISTS (SELECT 1 FROM b)
+    RETURNING *)
+SELECT EXISTS (SELECT 1 FROM h) AS ordered, {_columns(BookingRecord, "b.")},
+       ARRAY(SELECT s FROM booking_segments s WHERE s.booking_id = b.id
+             ORDER BY s.position) AS segments,
+       ARRAY(SELECT ROW(t.*)::booking_passengers FROM t ORDER BY t.position) AS passengers,
+       {STAY_AND_PACKAGE_COLUMNS}
+FROM (SELECT 1) AS one LEFT JOIN b ON true LEFT JOIN h ON true LEFT JOIN p ON true"""
+
+
+@dataclass(frozen=True, slots=True)
+class OrderedConfirmation:
+    """CONFIRM_ORDERED_SQL's outcome: whether the stay was recorded ORDERED (False: the
+    fence was lost, nothing written), and the confirmed booking with its stay and
+    package row (None: not confirmed, the booking no longer held)."""
+
+    ordered: bool
+    booking: BookingRecord | None
+
+
 # Cancel and expiry: an order at the provider is to be deleted.
 _ORDER_TO_CANCEL = (
     f"CASE WHEN provider_order_status = '{ORDERED}' THEN '{CANCELLING}' "
@@ -473,6 +547,44 @@ class BookingStore:
     async def load(self, booking_id: int) -> BookingRecord | None:
         async with self._connection() as connection:
             return await _one(connection, _BY_ID, booking_id)
+
+    async def get_with_stay(self, user_id: str, reference: str) -> BookingRecord | None:
+        """``get`` with the booking's hotel stay and package row, if it has them."""
+        async with self._connection() as connection:
+            row = await connection.fetchrow(_BY_USER_REFERENCE_WITH_STAY, user_id, reference)
+        return None if row is None else _record_with_stay(row)
+
+    async def load_with_stay(self, booking_id: int) -> BookingRecord | None:
+        """``load`` with the booking's hotel stay and package row, if it has them."""
+        async with self._connection() as connection:
+            row = await connection.fetchrow(_BY_ID_WITH_STAY, booking_id)
+        return None if row is None else _record_with_stay(row)
+
+    async def confirm_ordered(
+        self,
+        booking_id: int,
+        fence: int,
+        order_id: str,
+        confirmation: str,
+        payment_reference: str,
+        payment_token_hash: str,
+        ticket_prefix: str,
+    ) -> OrderedConfirmation:
+        """A package's hotel order recorded and the booking and package confirmed, in
+        one statement (CONFIRM_ORDERED_SQL)."""
+        async with self._connection() as connection:
+            row = await connection.fetchrow(
+                CONFIRM_ORDERED_SQL,
+                booking_id,
+                fence,
+                order_id,
+                confirmation,
+                payment_reference,
+                payment_token_hash,
+                ticket_prefix,
+            )
+        confirmed = row["id"] is not None and row["package_state"] is not None
+        return OrderedConfirmation(row["ordered"], _record_with_stay(row) if confirmed else None)
 
     async def page(
         self, user_id: str, status: str | None, before_id: int | None, limit: int
@@ -793,6 +905,13 @@ def _record(row: asyncpg.Record) -> BookingRecord:
         segments=tuple(_segment(s) for s in row["segments"]),
         passengers=tuple(PassengerRecord(**p) for p in row["passengers"]),
     )
+
+
+def _record_with_stay(row: asyncpg.Record) -> BookingRecord:
+    """A row of ``_SELECT_WITH_STAY`` (or CONFIRM_ORDERED_SQL) as a booking with its
+    details, stay and package row."""
+    hotel, package = stay_and_package(row)
+    return replace(_record(row), hotel=hotel, package=package)
 
 
 _LEG_COLUMNS = tuple(f.name for f in fields(FlightLeg))
