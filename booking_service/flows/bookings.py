@@ -245,8 +245,9 @@ class Bookings:
         id is taken. With a ``remark`` (provider offers) the booking is PENDING until
         its order is placed.
 
-        One inventory fare is one statement that takes the seats only while the fare
-        still costs what it was priced at (any price while guaranteed). Otherwise, or
+        One inventory fare (with its hotel stay, if any) is one statement that takes the
+        seats only while the fare still costs what it was priced at (any price while
+        guaranteed). Otherwise, or
         when that fare's price or currency has moved since: one transaction that
         writes the booking, passengers and segments, then takes the seats on every
         fare (ascending fare id) as its last statements, so a busy fare's row lock is
@@ -294,12 +295,25 @@ class Bookings:
             )
             for s in plan.segments
         ]
+        # The stay (booking id set once written), under a remark new for this reference.
+        new_stay = (
+            None
+            if priced_hotel is None
+            else stay_record(0, priced_hotel, new_hotel_remark(reference))
+        )
         single = self._one_fare(plan, remark)
         if single is not None:
             fare_id, seats, cost = single
             try:
                 held = await self._store.hold_one_fare(
-                    row, passengers, segments, fare_id, seats, cost, plan.party.weight_percent
+                    row,
+                    passengers,
+                    segments,
+                    fare_id,
+                    seats,
+                    cost,
+                    plan.party.weight_percent,
+                    new_stay,
                 )
             except SeatsUnavailable as exc:
                 raise sold_out(plan, exc.fare_id, exc.seats_available) from None
@@ -311,8 +325,8 @@ class Bookings:
             booking = await tx.insert_booking(row, passengers, segments)
             if booking is None:
                 return None
-            if priced_hotel is not None:
-                stay = stay_record(booking.id, priced_hotel, new_hotel_remark(reference))
+            if new_stay is not None:
+                stay = replace(new_stay, booking_id=booking.id)
                 booking = replace(
                     booking, hotel=stay, package=await insert_stay(tx.connection, stay)
                 )
@@ -342,7 +356,7 @@ class Bookings:
         """(fare id, seats, the party's cost to insist on or None for any) when the plan
         is one inventory segment: its priced cost, or None while the offer's price is
         guaranteed (as final_prices decides)."""
-        if remark is not None or len(plan.segments) != 1 or plan.hotel is not None:
+        if remark is not None or len(plan.segments) != 1:
             return None
         segment = plan.segments[0]
         if segment.priced.fare_id is None:

@@ -61,6 +61,16 @@ class PackageRecord:
 
 _STAY_COLUMNS = tuple(f.name for f in fields(HotelStayRecord))
 _NEW_STAY_COLUMNS = _STAY_COLUMNS[:18]  # up to order_status
+# Their SQL types (for parameters PostgreSQL cannot infer: INSERT ... SELECT).
+_NEW_STAY_TYPES = {
+    "booking_id": "bigint",
+    "check_in": "date",
+    "check_out": "date",
+    "rooms": "int",
+    "refundable": "bool",
+    "cancellation_deadline": "timestamptz",
+    "price": "numeric",
+}
 
 NONE = HotelOrderStatus.NONE.value
 ORDERING = HotelOrderStatus.ORDERING.value
@@ -197,6 +207,40 @@ STAY_AND_PACKAGE_JOIN = (
     "LEFT JOIN booking_hotel_stays h ON h.booking_id = b.id "
     "LEFT JOIN booking_packages p ON p.booking_id = b.id"
 )
+
+
+def stay_insert_ctes(first: int) -> str:
+    """CTEs to append to a statement whose CTE ``b`` inserts a booking (RETURNING its
+    ``id``): its stay (parameters ``$first``... in ``stay_insert_args`` order) and
+    package row (HELD), which comes back as ``k``. Nothing is written without ``b``."""
+    values = ", ".join(
+        f"${first + i}::{_NEW_STAY_TYPES.get(c, 'text')}"
+        for i, c in enumerate(_NEW_STAY_COLUMNS[1:])
+    )
+    return f""",
+h AS (
+    INSERT INTO booking_hotel_stays ({", ".join(_NEW_STAY_COLUMNS)})
+    SELECT b.id, {values} FROM b
+    RETURNING booking_id),
+k AS (
+    INSERT INTO booking_packages (booking_id, state) SELECT booking_id, '{HELD}' FROM h
+    RETURNING *)"""
+
+
+# The package row's columns as ``k`` returns them, prefixed (beside a booking's).
+PACKAGE_INSERTED_COLUMNS = ", ".join(f"k.{c} AS package_{c}" for c in _PACKAGE_FIELDS)
+
+
+def stay_insert_args(stay: HotelStayRecord) -> list[object]:
+    """The parameters of ``stay_insert_ctes`` (all but the booking id)."""
+    return [getattr(stay, name) for name in _NEW_STAY_COLUMNS[1:]]
+
+
+def package_inserted(booking_id: int, row: asyncpg.Record) -> PackageRecord:
+    """The package row of a row with ``PACKAGE_INSERTED_COLUMNS``."""
+    return PackageRecord(
+        booking_id=booking_id, **{name: row[f"package_{name}"] for name in _PACKAGE_FIELDS}
+    )
 
 
 def stay_and_package(row: asyncpg.Record) -> tuple[HotelStayRecord | None, PackageRecord | None]:

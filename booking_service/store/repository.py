@@ -40,11 +40,15 @@ from typing import Any
 import asyncpg
 
 from booking_service.store.hotels import (
+    PACKAGE_INSERTED_COLUMNS,
     STAY_AND_PACKAGE_COLUMNS,
     STAY_AND_PACKAGE_JOIN,
     HotelStayRecord,
     PackageRecord,
+    package_inserted,
     stay_and_package,
+    stay_insert_args,
+    stay_insert_ctes,
 )
 from booking_service.store.models import (
     BookingStatus,
@@ -283,7 +287,7 @@ _BOOKING_VALUES = f"""
     $5::text, $6::numeric, $7::text, $8::text, now() + make_interval(secs => $9::float8),
     $10::text, $11::text, CASE WHEN $10::text IS NULL THEN NULL ELSE '{ORDERING}' END,
     CASE WHEN $10::text IS NULL THEN NULL ELSE now() END"""
-_DETAILS_INSERT = """,
+_DETAILS_CTES = """,
 p AS (
     INSERT INTO booking_passengers (booking_id, position, given_name, family_name,
                                     birth_date, passenger_type, document_type,
@@ -312,8 +316,8 @@ s AS (
          WITH ORDINALITY AS s(offer_index, offer_id, fare_id, flight_designator, origin,
                               destination, departure_at, arrival_at, cabin, seats, price,
                               refundable, change_fee, departure_local_time,
-                              arrival_local_time, n))
-SELECT * FROM b"""
+                              arrival_local_time, n))"""
+_DETAILS_INSERT = f"{_DETAILS_CTES}\nSELECT * FROM b"
 
 # In a transaction (seats taken afterwards): nothing is written if the user's
 # request_id is taken (no row comes back).
@@ -342,6 +346,14 @@ WITH f AS (
 b AS ({_BOOKING_INSERT}
     SELECT {_BOOKING_VALUES} FROM f
     RETURNING {BOOKING_COLUMNS}){_DETAILS_INSERT}"""
+# The same with the booking's hotel stay and package row (HELD), parameters $39 on
+# (store/hotels.py stay_insert_ctes); the package row's columns come back too.
+HOLD_ONE_FARE_WITH_STAY_SQL = (
+    HOLD_ONE_FARE_SQL.removesuffix(_DETAILS_INSERT)
+    + _DETAILS_CTES
+    + stay_insert_ctes(39)
+    + f"\nSELECT b.*, {PACKAGE_INSERTED_COLUMNS} FROM b, k"
+)
 _FARE_NOW = "SELECT seats_available, price, currency FROM fares WHERE id = $1"
 
 _TAKE_SEATS = """
@@ -638,23 +650,22 @@ class BookingStore:
         seats: int,
         cost: Decimal | None,
         weight_percent: int,
+        stay: HotelStayRecord | None = None,
     ) -> BookingRecord | HeldFare | None:
         """A hold on one inventory fare as one statement: the booking (with its
-        passengers and segments) if ``seats`` were taken from ``fare_id`` while the fare,
-        in the booking's currency, costs the party (``weight_percent`` of an adult)
-        ``cost`` (any price if None). If not, nothing is written and the fare's price
-        now comes back (a ``HeldFare``), or SeatsUnavailable is raised if too few seats
-        are left. None if the user's request_id is taken. Raises ReferenceTaken if the
-        reference is."""
+        passengers and segments, and ``stay`` with its package row if given) if
+        ``seats`` were taken from ``fare_id`` while the fare, in the booking's currency,
+        costs the party (``weight_percent`` of an adult) ``cost`` (any price if None).
+        If not, nothing is written and the fare's price now comes back (a
+        ``HeldFare``), or SeatsUnavailable is raised if too few seats are left. None if
+        the user's request_id is taken. Raises ReferenceTaken if the reference is."""
+        args = [*booking_args(row, passengers, segments), seats, fare_id, cost, weight_percent]
+        if stay is not None:
+            args.extend(stay_insert_args(stay))
         async with self._connection() as connection:
             try:
                 inserted = await connection.fetchrow(
-                    HOLD_ONE_FARE_SQL,
-                    *booking_args(row, passengers, segments),
-                    seats,
-                    fare_id,
-                    cost,
-                    weight_percent,
+                    HOLD_ONE_FARE_SQL if stay is None else HOLD_ONE_FARE_WITH_STAY_SQL, *args
                 )
             except asyncpg.UniqueViolationError as exc:
                 if exc.constraint_name == "uq_bookings_reference":
@@ -662,6 +673,13 @@ class BookingStore:
                 if exc.constraint_name == "uq_bookings_user_id_request_id":
                     return None
                 raise
+            if inserted is not None and stay is not None:
+                booking = _new_record(inserted, passengers, segments)
+                return replace(
+                    booking,
+                    hotel=replace(stay, booking_id=booking.id),
+                    package=package_inserted(booking.id, inserted),
+                )
             if inserted is not None:
                 return _new_record(inserted, passengers, segments)
             fare = await connection.fetchrow(_FARE_NOW, fare_id)
@@ -887,7 +905,7 @@ def _new_record(
     """The booking just inserted, with the passengers and segments written with it."""
     booking_id = inserted["id"]
     return BookingRecord(
-        **inserted,
+        **{name: inserted[name] for name in _BOOKING_FIELDS},
         segments=tuple(
             replace(s, booking_id=booking_id, position=i) for i, s in enumerate(segments)
         ),

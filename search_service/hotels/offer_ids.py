@@ -73,19 +73,15 @@ class HotelOfferStore:
         self._ttl_ms = int(ttl_seconds * 1000)
 
     async def put_many(self, items: list[tuple[str, StoredHotelOffer]]) -> None:
+        if len(items) == 1:  # one offer priced again: no pipeline to build
+            ref, stored = items[0]
+            await self._redis.set(self._prefix + ref, _value(stored), px=self._ttl_ms)
+            return
         if not items:
             return
         async with self._redis.pipeline(transaction=False) as pipe:
             for ref, stored in items:
-                value = json.dumps(
-                    {
-                        "raw": stored.raw,
-                        "hotel": base64.b64encode(stored.hotel.SerializeToString()).decode(),
-                        "offer": base64.b64encode(stored.offer.SerializeToString()).decode(),
-                    },
-                    separators=(",", ":"),
-                )
-                pipe.set(self._prefix + ref, value, px=self._ttl_ms)
+                pipe.set(self._prefix + ref, _value(stored), px=self._ttl_ms)
             await pipe.execute()
 
     async def get(self, ref: str) -> StoredHotelOffer | None:
@@ -97,3 +93,14 @@ class HotelOfferStore:
         hotel.ParseFromString(base64.b64decode(stored["hotel"]))
         offer.ParseFromString(base64.b64decode(stored["offer"]))
         return StoredHotelOffer(stored["raw"], hotel, offer)
+
+
+def _value(stored: StoredHotelOffer) -> str:
+    return json.dumps(
+        {
+            "raw": stored.raw,
+            "hotel": base64.b64encode(stored.hotel.SerializeToString()).decode(),
+            "offer": base64.b64encode(stored.offer.SerializeToString()).decode(),
+        },
+        separators=(",", ":"),
+    )
