@@ -411,14 +411,17 @@ class Bookings:
             # token, a provider booking (its order is checked first), a retry or a
             # booking no longer held take the path below.
             payment = self._payments.authorise(payment_token)
-            confirmed = await self._store.confirm_unread(
+            confirmed, package = await self._store.confirm_unread(
                 user_id, reference, payment, token_digest, self._policy.ticket_prefix
             )
             if confirmed is not None:
                 log.info("booking confirmed", extra={"booking_reference": reference})
                 return confirmed
             self._payments.void(payment)
-        booking = await self.get(user_id, reference)
+        else:
+            package = None
+        # A package came back read with its stay by the statement above.
+        booking = package or await self.get(user_id, reference)
         if booking.package is not None and self._packages is not None:
             # A hotel stay: confirmed in steps, all or none (flows/packages.py). A declined
             # payment changes nothing.

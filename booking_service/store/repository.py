@@ -378,23 +378,30 @@ _SET_TOTAL = "UPDATE bookings SET total_price = $2 WHERE id = $1"
 # statement; the confirmed booking with its details, or no row if it did not win.
 # ``_confirm_sql(where)``: the booking is picked by ``where`` ($1, plus $5 if it uses
 # it); $2 payment reference, $3 payment token hash, $4 ticket number prefix.
-def _confirm_sql(where: str) -> str:
-    return f"""
-WITH b AS (
+def _confirm_ctes(where: str, payment: str, token_hash: str, prefix: str) -> str:
+    """CTEs ``b`` (the guarded status change of the booking picked by ``where``) and
+    ``t`` (its tickets), with the parameters named."""
+    return f"""b AS (
     UPDATE bookings SET status = '{CONFIRMED}', confirmed_at = now(), updated_at = now(),
-                        payment_reference = $2, payment_token_hash = $3
+                        payment_reference = {payment}, payment_token_hash = {token_hash}
     WHERE {where} AND status = '{HELD}' AND hold_expires_at > now()
     RETURNING *),
 t AS (
     UPDATE booking_passengers
-    SET ticket_number = $4 || lpad(nextval('ticket_serial_seq')::text, 10, '0')
+    SET ticket_number = {prefix} || lpad(nextval('ticket_serial_seq')::text, 10, '0')
     WHERE booking_id = (SELECT id FROM b)
-    RETURNING *)
-SELECT {_columns(BookingRecord, "b.")},
+    RETURNING *)"""
+
+
+# The booking confirmed by _confirm_ctes with its details.
+_CONFIRMED_COLUMNS = f"""{_columns(BookingRecord, "b.")},
        ARRAY(SELECT s FROM booking_segments s WHERE s.booking_id = b.id
              ORDER BY s.position) AS segments,
-       ARRAY(SELECT ROW(t.*)::booking_passengers FROM t ORDER BY t.position) AS passengers
-FROM b"""
+       ARRAY(SELECT ROW(t.*)::booking_passengers FROM t ORDER BY t.position) AS passengers"""
+
+
+def _confirm_sql(where: str) -> str:
+    return f"\nWITH {_confirm_ctes(where, '$2', '$3', '$4')}\nSELECT {_CONFIRMED_COLUMNS}\nFROM b"
 
 
 # By id, once the booking has been read (and its payment authorised for its total).
@@ -402,10 +409,24 @@ CONFIRM_SQL = _confirm_sql("id = $1")
 # By the user's reference, unread: only a booking with no provider order (whose order
 # must be checked first). $1 user id, $5 reference.
 # Nor a booking with a hotel stay (confirmed in steps: flows/packages.py).
-CONFIRM_UNREAD_SQL = _confirm_sql(
+_UNREAD = (
     "user_id = $1 AND reference = $5 AND provider IS NULL AND NOT EXISTS "
     "(SELECT 1 FROM booking_packages p WHERE p.booking_id = bookings.id)"
 )
+CONFIRM_UNREAD_SQL = _confirm_sql(_UNREAD)
+# The same, and in the same statement the user's booking with its stay and package row
+# when it is a package (which that confirmation leaves alone; its steps start from this
+# read, flows/packages.py): ``confirmed`` says which, no row for anything else. The
+# package's columns are NULL on the confirmed booking (joined on false: typed NULLs).
+CONFIRM_UNREAD_OR_PACKAGE_SQL = f"""
+WITH {_confirm_ctes(_UNREAD, "$2", "$3", "$4")}
+SELECT true AS confirmed, {_CONFIRMED_COLUMNS}, {STAY_AND_PACKAGE_COLUMNS}
+FROM b LEFT JOIN booking_hotel_stays h ON false LEFT JOIN booking_packages p ON false
+UNION ALL
+SELECT false, {_columns(BookingRecord, "b.")}, {_DETAILS}, {STAY_AND_PACKAGE_COLUMNS}
+FROM bookings b JOIN booking_hotel_stays h ON h.booking_id = b.id
+JOIN booking_packages p ON p.booking_id = b.id
+WHERE b.user_id = $1 AND b.reference = $5 AND b.status <> '{PENDING}'"""
 _BOOKING_FIELDS = tuple(f.name for f in fields(BookingRecord) if f.name not in _NOT_COLUMNS)
 
 # A package's hotel order placed (flows/packages.py, steps 3 to 5 after the create), in
@@ -427,27 +448,13 @@ h AS (
     WHERE booking_id = $1 AND order_status = '{HotelOrderStatus.ORDERING.value}'
       AND EXISTS (SELECT 1 FROM f)
     RETURNING *),
-b AS (
-    UPDATE bookings SET status = '{CONFIRMED}', confirmed_at = now(), updated_at = now(),
-                        payment_reference = $5, payment_token_hash = $6
-    WHERE id = $1 AND status = '{HELD}' AND hold_expires_at > now()
-      AND EXISTS (SELECT 1 FROM h)
-    RETURNING *),
-t AS (
-    UPDATE booking_passengers
-    SET ticket_number = $7 || lpad(nextval('ticket_serial_seq')::text, 10, '0')
-    WHERE booking_id = (SELECT id FROM b)
-    RETURNING *),
+{_confirm_ctes("id = $1 AND EXISTS (SELECT 1 FROM h)", "$5", "$6", "$7")},
 p AS (
     UPDATE booking_packages
     SET state = '{PackageState.CONFIRMED.value}', updated_at = now(), lease_until = NULL
     WHERE booking_id = $1 AND fence = $2 AND EXISTS (SELECT 1 FROM b)
     RETURNING *)
-SELECT EXISTS (SELECT 1 FROM h) AS ordered, {_columns(BookingRecord, "b.")},
-       ARRAY(SELECT s FROM booking_segments s WHERE s.booking_id = b.id
-             ORDER BY s.position) AS segments,
-       ARRAY(SELECT ROW(t.*)::booking_passengers FROM t ORDER BY t.position) AS passengers,
-       {STAY_AND_PACKAGE_COLUMNS}
+SELECT EXISTS (SELECT 1 FROM h) AS ordered, {_CONFIRMED_COLUMNS}, {STAY_AND_PACKAGE_COLUMNS}
 FROM (SELECT 1) AS one LEFT JOIN b ON true LEFT JOIN h ON true LEFT JOIN p ON true"""
 
 
@@ -625,21 +632,27 @@ class BookingStore:
         payment_reference: str,
         payment_token_hash: str,
         ticket_prefix: str,
-    ) -> BookingRecord | None:
+    ) -> tuple[BookingRecord | None, BookingRecord | None]:
         """``confirm`` for the user's booking ``reference`` without reading it first:
-        the confirmed booking, or None if it is not the user's, not (any more) held,
-        past its hold or a provider booking (whose order is checked before confirming:
-        read it and use ``confirm``)."""
+        (the confirmed booking, None); or (None, the booking with its stay and package
+        row) if it is a package (confirmed in steps: flows/packages.py), as read by this
+        statement; or (None, None) if it is not the user's, not (any more) held, past
+        its hold or a provider booking (whose order is checked before confirming: read
+        it and use ``confirm``)."""
         async with self._connection() as connection:
             row = await connection.fetchrow(
-                CONFIRM_UNREAD_SQL,
+                CONFIRM_UNREAD_OR_PACKAGE_SQL,
                 user_id,
                 payment_reference,
                 payment_token_hash,
                 ticket_prefix,
                 reference,
             )
-        return None if row is None else _record(row)
+        if row is None:
+            return None, None
+        if row["confirmed"]:
+            return _record(row), None
+        return None, _record_with_stay(row)
 
     async def hold_one_fare(
         self,

@@ -113,6 +113,15 @@ async def test_a_hold_with_a_stay_writes_all_three_or_nothing(
     assert read is not None
     assert read.hotel == held.hotel and read.package == held.package
     assert await seats_available(engine, fare_id) == 4
+    # The unread confirmation leaves a package alone and reads it with its stay.
+    confirmed, package = await store.confirm_unread(
+        held.user_id, held.reference, "pay_1", "a" * 64, "999"
+    )
+    assert confirmed is None and package == read
+    assert await store.confirm_unread("someone-else", held.reference, "p", "a" * 64, "999") == (
+        None,
+        None,
+    )
 
     # The fare no longer costs what was priced: nothing written, its price comes back.
     fare_id, moved = await _hold(engine, store, Decimal("90.00"))
