@@ -131,7 +131,7 @@ bench-tracking: venv services-up ## Benchmark tracking: 10,000 trackers, cold an
 	$(VENV_PY) -m benchmarks.tracking_bench --warm --spread 10
 
 bench-packages: venv services-up ## Benchmark flight + hotel packages with the hotel supplier at 200 ms (no double order, none half-booked)
-	$(VENV_PY) -m benchmarks.package_bench --markdown
+	$(VENV_PY) -m benchmarks.package_bench --markdown $(BENCH_ARGS)
 
 compose-secrets: ## Write random secrets for docker-compose.yml to .run/secrets/ (keeps existing)
 	$(PYTHON) scripts/compose_secrets.py

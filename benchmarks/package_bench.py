@@ -12,7 +12,10 @@ concurrency c. Each point runs ``--seconds`` at concurrency c over both replicas
 After every point it checks: no double supplier order (one live order per remark at
 most) and no half-booked package (every package CONFIRMED has exactly one live hotel
 order and its booking CONFIRMED; every other has none). Prints a table (and a Markdown
-one with ``--markdown``).
+one with ``--markdown``), and each point's CPU milliseconds per package: each service's
+processes, the PostgreSQL backends serving the scratch database and this load
+generator (on a shared machine the throughput moves with other people's load; the CPU
+per package much less).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,6 +39,7 @@ from typing import Any
 import asyncpg
 import grpc
 
+from benchmarks.cpu import pid_seconds
 from services.generated.skyroute.booking.v1 import booking_service_pb2 as pb
 from services.generated.skyroute.booking.v1 import booking_service_pb2_grpc as pb_grpc
 from services.generated.skyroute.search.v1 import search_service_pb2 as spb
@@ -57,19 +61,45 @@ JOIN booking_hotel_stays h ON h.booking_id = p.booking_id"""
 
 # Service -> its processes (for CPU seconds per package).
 cpu: dict[str, list[Any]] = {}
-TICKS = os.sysconf("SC_CLK_TCK")
+
+# The scratch database's client backends (the services' pooled connections), but not
+# the connection that asks.
+_BACKENDS = """
+SELECT pid FROM pg_stat_activity
+WHERE datname = current_database() AND backend_type = 'client backend'
+  AND pid <> pg_backend_pid()"""
 
 
-def cpu_seconds() -> dict[str, float]:
-    """CPU time (user + system) each service's processes used so far."""
-    used = {}
-    for name, processes in cpu.items():
-        total = 0.0
-        for process in processes:
-            fields = Path(f"/proc/{process.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / TICKS
-        used[name] = total
+async def cpu_seconds(database_url: str) -> dict[str, dict[int, float]]:
+    """CPU time (user + system) used so far by each service's processes, PostgreSQL's
+    backends serving the scratch database and this load generator, per pid."""
+    used = {name: _seconds(p.proc.pid for p in processes) for name, processes in cpu.items()}
+    connection = await asyncpg.connect(database_url.replace("+asyncpg", "", 1))
+    try:
+        backends = [row["pid"] for row in await connection.fetch(_BACKENDS)]
+    finally:
+        await connection.close()
+    used["postgres"] = _seconds(backends)
+    used["load generator"] = {os.getpid(): time.process_time()}
     return used
+
+
+def _seconds(pids: Iterable[int]) -> dict[int, float]:
+    seconds = {pid: pid_seconds(pid) for pid in pids}
+    return {pid: s for pid, s in seconds.items() if s is not None}
+
+
+def cpu_ms_per_package(
+    before: dict[str, dict[int, float]], after: dict[str, dict[int, float]], packages: int
+) -> dict[str, float]:
+    """Milliseconds of CPU per package for each group (a pid that appeared meanwhile,
+    say a new pooled connection's backend, counts from zero)."""
+    return {
+        name: 1000
+        * sum(s - before.get(name, {}).get(pid, 0.0) for pid, s in pids.items())
+        / max(packages, 1)
+        for name, pids in after.items()
+    }
 
 
 @contextmanager
@@ -84,6 +114,9 @@ def stack(
             new_clients(),
             hotel_clients={HOTEL_ID: HOTEL_SECRET},
             hotel_users={USER: PASSWORD},
+            # As the services below: no line per request (the access log's CPU is
+            # not the supplier's).
+            extra_args=("--log-level", "WARNING"),
         ).start()
         started: list[Any] = [sim]
         try:
@@ -297,6 +330,11 @@ async def check(sim: Sim, database_url: str) -> tuple[int, int, int]:
     return len(rows), doubles, half
 
 
+def cpu_line(cpu_ms: dict[str, float]) -> str:
+    parts = [f"{name} {ms:.1f}" for name, ms in cpu_ms.items()]
+    return ", ".join(parts) + f"; total {sum(cpu_ms.values()):.1f}"
+
+
 async def run(args: argparse.Namespace) -> int:
     latency = args.latency_ms
     bound_per_c = 1000.0 / (SUPPLIER_CALLS * latency)
@@ -305,12 +343,10 @@ async def run(args: argparse.Namespace) -> int:
         flight, hotel = await offers(search, sim, database_url)
         await point(booking, flight, hotel, 2, 2.0)  # warm-up: tokens, connections
         for c in args.concurrency:
-            before = cpu_seconds()
+            before = await cpu_seconds(database_url)
             result = await point(booking, flight, hotel, c, args.seconds)
-            after = cpu_seconds()
-            result["cpu_ms"] = {
-                k: 1000 * (after[k] - before[k]) / max(result["packages"], 1) for k in after
-            }
+            after = await cpu_seconds(database_url)
+            result["cpu_ms"] = cpu_ms_per_package(before, after, result["packages"])
             packages, doubles, half = await check(sim, database_url)
             result.update(
                 bound=c * bound_per_c, doubles=doubles, half_booked=half, checked=packages
@@ -326,8 +362,7 @@ async def run(args: argparse.Namespace) -> int:
                 flush=True,
             )
             print(
-                "       CPU ms per package: "
-                + ", ".join(f"{k} {v:.1f}" for k, v in result["cpu_ms"].items()),
+                f"       CPU ms per package: {cpu_line(result['cpu_ms'])}",
                 flush=True,
             )
     if args.markdown:
@@ -348,6 +383,9 @@ async def run(args: argparse.Namespace) -> int:
                 f"{r['p99_ms'] / (SUPPLIER_CALLS * latency):.2f} | {r['doubles']} | "
                 f"{r['half_booked']} |"
             )
+        print("\nCPU ms per package:\n")
+        for r in results:
+            print(f"- c={r['c']}: {cpu_line(r['cpu_ms'])}")
     failed = any(r["doubles"] or r["half_booked"] for r in results)
     return 1 if failed else 0
 

@@ -269,6 +269,13 @@ class BookingApp:
                     extra={"error": type(exc).__name__},
                 )
             self.revocations.start()
+        if self._tokens is not None:
+            # The providers' tokens in memory from the token service's stream, so an
+            # order call makes no token RPC (as search does).
+            for provider in self.settings.providers:
+                self._tokens.watch(provider.name)
+            if self.settings.hotel is not None:
+                self._tokens.watch(self.settings.hotel.name)
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._sweeper.run())]
         if self._jwks.configured:

@@ -152,6 +152,8 @@ class Bookings:
             # Shielded: a caller that gives up (deadline, disconnect) must not cut the
             # order off half-way; it completes, and a retry finds the booking.
             booking = await asyncio.shield(ordering.place(booking, plan))
+            if plan.hotel is not None:
+                booking = await self._details(booking)
         log.info(
             "booking held",
             extra={
@@ -162,7 +164,7 @@ class Bookings:
                 "hotel": plan.hotel is not None,
             },
         )
-        return await self._details(booking)
+        return booking  # with its stay and package row as written, if it has one
 
     async def _price_and_hold(
         self, user_id: str, request: ValidRequest
@@ -243,8 +245,9 @@ class Bookings:
         id is taken. With a ``remark`` (provider offers) the booking is PENDING until
         its order is placed.
 
-        One inventory fare is one statement that takes the seats only while the fare
-        still costs what it was priced at (any price while guaranteed). Otherwise, or
+        One inventory fare (with its hotel stay, if any) is one statement that takes the
+        seats only while the fare still costs what it was priced at (any price while
+        guaranteed). Otherwise, or
         when that fare's price or currency has moved since: one transaction that
         writes the booking, passengers and segments, then takes the seats on every
         fare (ascending fare id) as its last statements, so a busy fare's row lock is
@@ -292,12 +295,25 @@ class Bookings:
             )
             for s in plan.segments
         ]
+        # The stay (booking id set once written), under a remark new for this reference.
+        new_stay = (
+            None
+            if priced_hotel is None
+            else stay_record(0, priced_hotel, new_hotel_remark(reference))
+        )
         single = self._one_fare(plan, remark)
         if single is not None:
             fare_id, seats, cost = single
             try:
                 held = await self._store.hold_one_fare(
-                    row, passengers, segments, fare_id, seats, cost, plan.party.weight_percent
+                    row,
+                    passengers,
+                    segments,
+                    fare_id,
+                    seats,
+                    cost,
+                    plan.party.weight_percent,
+                    new_stay,
                 )
             except SeatsUnavailable as exc:
                 raise sold_out(plan, exc.fare_id, exc.seats_available) from None
@@ -309,9 +325,11 @@ class Bookings:
             booking = await tx.insert_booking(row, passengers, segments)
             if booking is None:
                 return None
-            if priced_hotel is not None:
-                stay = stay_record(booking.id, priced_hotel, new_hotel_remark(reference))
-                await insert_stay(tx.connection, stay)
+            if new_stay is not None:
+                stay = replace(new_stay, booking_id=booking.id)
+                booking = replace(
+                    booking, hotel=stay, package=await insert_stay(tx.connection, stay)
+                )
             try:
                 held_fares = await tx.hold_seats(plan.seats_by_fare)
             except SeatsUnavailable as exc:
@@ -338,7 +356,7 @@ class Bookings:
         """(fare id, seats, the party's cost to insist on or None for any) when the plan
         is one inventory segment: its priced cost, or None while the offer's price is
         guaranteed (as final_prices decides)."""
-        if remark is not None or len(plan.segments) != 1 or plan.hotel is not None:
+        if remark is not None or len(plan.segments) != 1:
             return None
         segment = plan.segments[0]
         if segment.priced.fare_id is None:
@@ -351,10 +369,13 @@ class Bookings:
 
     async def get(self, user_id: str, reference: str) -> BookingRecord:
         reference = validate_reference(reference)
-        booking = await self._store.get(user_id, reference)
+        if self._packages is None:
+            booking = await self._store.get(user_id, reference)
+        else:  # with its hotel stay, in the same query
+            booking = await self._store.get_with_stay(user_id, reference)
         if booking is None:
             raise _not_found(reference)
-        return await self._details(booking)
+        return booking
 
     async def list(
         self, user_id: str, page_size: int, page_token: str, status: BookingStatus | None
@@ -390,14 +411,17 @@ class Bookings:
             # token, a provider booking (its order is checked first), a retry or a
             # booking no longer held take the path below.
             payment = self._payments.authorise(payment_token)
-            confirmed = await self._store.confirm_unread(
+            confirmed, package = await self._store.confirm_unread(
                 user_id, reference, payment, token_digest, self._policy.ticket_prefix
             )
             if confirmed is not None:
                 log.info("booking confirmed", extra={"booking_reference": reference})
                 return confirmed
             self._payments.void(payment)
-        booking = await self.get(user_id, reference)
+        else:
+            package = None
+        # A package came back read with its stay by the statement above.
+        booking = package or await self.get(user_id, reference)
         if booking.package is not None and self._packages is not None:
             # A hotel stay: confirmed in steps, all or none (flows/packages.py). A declined
             # payment changes nothing.

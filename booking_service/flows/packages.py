@@ -182,6 +182,17 @@ class PackageMetrics:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A package's rows as its claim left them (see Packages.confirm); ``ordering``:
+    the claim moved the stay NONE -> ORDERING (the record still says NONE)."""
+
+    booking: BookingRecord
+    stay: HotelStayRecord
+    package: PackageRecord
+    ordering: bool
+
+
 class Step(enum.Enum):
     DONE = "done"  # CONFIRMED or FAILED: see the package row
     LOST = "lost"  # another replica holds the package now
@@ -262,17 +273,44 @@ class Packages:
     async def confirm(
         self, booking: BookingRecord, payment_reference: str, token_digest: str
     ) -> BookingRecord:
-        """Confirms a HELD booking with a stay (the payment authorised by the caller).
-        Returns the confirmed booking, or raises the failure (the booking is then
-        cancelled, nothing booked)."""
-        fence = await self._hotels.claim_confirm(
-            booking.id, self._config.lease_seconds, payment_reference, token_digest
+        """Confirms a HELD booking with a stay (the payment authorised by the caller),
+        ``booking`` as read with its stay and package row. Returns the confirmed
+        booking, or raises the failure (the booking is then cancelled, nothing booked)."""
+        stay, package = booking.hotel, booking.package
+        assert stay is not None and package is not None
+        # With no flights' provider order to check first (step 2), the claim takes the
+        # stay's NONE -> ORDERING (step 3's first write) in its statement.
+        order_now = booking.provider_order_id is None or self._ordering is None
+        claimed = await self._hotels.claim_confirm(
+            booking.id,
+            self._config.lease_seconds,
+            payment_reference,
+            token_digest,
+            ordering=order_now,
         )
-        if fence is None:
+        if claimed is None:
             return await self._settled(booking.id, token_digest, claimed=False)
+        fence, ordering = claimed
         log.info("package confirmation started", extra={"booking_reference": booking.reference})
+        # The rows as the claim left them, without reading them again: the claim took a
+        # HELD package of a booking HELD within its hold, whose stay is NONE (nothing
+        # moves it before a claim) and whose other columns do not change.
+        known = Claimed(
+            booking,
+            stay,
+            replace(
+                package,
+                state=PackageState.CONFIRMING.value,
+                fence=fence,
+                payment_reference=payment_reference,
+                payment_token_hash=token_digest,
+            ),
+            ordering,
+        )
         # Shielded: a caller that gives up must not cut a step off half-way.
-        step = await asyncio.shield(self._drive(booking.id, fence))
+        step = await asyncio.shield(self._drive(booking.id, fence, known))
+        if isinstance(step, BookingRecord):  # confirmed just now, as written
+            return step
         if step == Step.WAITING:
             raise UnavailableError(
                 "the hotel supplier did not say whether the stay was booked; it is being "
@@ -283,10 +321,9 @@ class Packages:
 
     async def _settled(self, booking_id: int, token_digest: str, *, claimed: bool) -> BookingRecord:
         """The answer for a package once its confirmation has run (or was not ours)."""
-        current = await self._store.load(booking_id)
+        current = await self._store.load_with_stay(booking_id)
         if current is None:
             raise LookupError(f"booking {booking_id} vanished")
-        current = await self.with_stay(current)
         package = current.package
         assert package is not None
         if package.state == PackageState.CONFIRMED:
@@ -304,7 +341,7 @@ class Packages:
                 taken = await self._hotels.claim_stuck(booking_id, self._config.lease_seconds, 1)
                 if taken:
                     step = await asyncio.shield(self._drive(*taken[0]))
-                    if step != Step.WAITING:
+                    if isinstance(step, BookingRecord) or step != Step.WAITING:
                         return await self._settled(booking_id, token_digest, claimed=True)
             raise ConflictError(
                 f"booking {current.reference} is being confirmed; retry shortly",
@@ -325,17 +362,19 @@ class Packages:
         raise _not_held(current)
 
     async def _load(self, booking_id: int) -> tuple[BookingRecord, HotelStayRecord, PackageRecord]:
-        booking = await self._store.load(booking_id)
+        booking = await self._store.load_with_stay(booking_id)
         if booking is None:
             raise LookupError(f"booking {booking_id} vanished")
-        booking = await self.with_stay(booking)
         assert booking.hotel is not None and booking.package is not None
         return booking, booking.hotel, booking.package
 
-    async def _drive(self, booking_id: int, fence: int) -> Step:
-        """Runs the package's remaining steps under ``fence``."""
+    async def _drive(
+        self, booking_id: int, fence: int, known: Claimed | None = None
+    ) -> Step | BookingRecord:
+        """Runs the package's remaining steps under ``fence`` (from the rows ``known``
+        at the claim, else read now); the booking when it was confirmed here."""
         try:
-            return await self._steps(booking_id, fence)
+            return await self._steps(booking_id, fence, known)
         except DomainError:
             await self._hotels.release(booking_id, fence)
             raise
@@ -344,8 +383,13 @@ class Packages:
             await self._hotels.release(booking_id, fence)
             return Step.WAITING
 
-    async def _steps(self, booking_id: int, fence: int) -> Step:
-        booking, stay, package = await self._load(booking_id)
+    async def _steps(
+        self, booking_id: int, fence: int, known: Claimed | None
+    ) -> Step | BookingRecord:
+        if known is None:
+            booking, stay, package = await self._load(booking_id)
+        else:
+            booking, stay, package = known.booking, known.stay, known.package
         if package.fence != fence:
             return Step.LOST
         if package.state == PackageState.COMPENSATING:
@@ -368,6 +412,7 @@ class Packages:
                 await self._hotels.release(booking_id, fence)
                 return Step.WAITING
         # Step 3: the hotel order.
+        status = BookingStatus(booking.status)
         if stay.order_status in (HotelOrderStatus.NONE, HotelOrderStatus.ORDERING):
             if booking.status != BookingStatus.HELD and stay.order_status == HotelOrderStatus.NONE:
                 # The hold ran out or the booking was cancelled first: book nothing.
@@ -375,17 +420,20 @@ class Packages:
                     HOLD_EXPIRED if booking.status == BookingStatus.EXPIRED else BOOKING_CANCELLED
                 )
                 return await self._fail(booking, stay, fence, reason)
-            outcome = await self._order_hotel(booking, stay, fence)
+            taken = known is not None and known.ordering
+            outcome = await self._order_hotel(booking, stay, fence, taken=taken)
             if isinstance(outcome, Step):
                 return outcome
             if isinstance(outcome, str):
                 return await self._fail(booking, stay, fence, outcome)
-            # Step 4 is guarded by the booking's status in the database: no reload.
+            recorded = await self._record_order(booking, package, fence, outcome)
+            if not isinstance(recorded, BookingStatus):
+                return recorded
+            status = recorded
         elif stay.order_status != HotelOrderStatus.ORDERED:
             # Cancelled meanwhile (the booking was cancelled): nothing to confirm.
             return await self._fail(booking, stay, fence, BOOKING_CANCELLED)
         # Step 4: the flights (the booking itself), in its guarded statement.
-        status = BookingStatus(booking.status)
         if status == BookingStatus.HELD:
             assert package.payment_reference and package.payment_token_hash
             confirmed = await self._store.confirm(
@@ -406,16 +454,54 @@ class Packages:
         # Step 5.
         if not await self._hotels.set_state(booking_id, fence, PackageState.CONFIRMED):
             return Step.LOST
+        self._confirmed(extra)
+        return Step.DONE
+
+    async def _record_order(
+        self, booking: BookingRecord, package: PackageRecord, fence: int, placed: PlacedOrder
+    ) -> Step | BookingRecord | BookingStatus:
+        """Records the stay ORDERED. While the booking is held, steps 4 and 5 go in the
+        same statement, which gives the confirmed booking back; otherwise (or if the
+        booking was no longer held) the booking's status for step 4. Step.LOST if the
+        fence was lost (the new owner finds the order by its remark)."""
+        extra = {"booking_reference": booking.reference}
+        if booking.status != BookingStatus.HELD:
+            if not await self._hotels.stay_ordered(
+                booking.id, fence, placed.order_id, placed.record_locator
+            ):
+                return Step.LOST
+            log.info("hotel order placed", extra=extra)
+            return BookingStatus(booking.status)
+        assert package.payment_reference and package.payment_token_hash
+        done = await self._store.confirm_ordered(
+            booking.id,
+            fence,
+            placed.order_id,
+            placed.record_locator,
+            package.payment_reference,
+            package.payment_token_hash,
+            self._config.ticket_prefix,
+        )
+        if not done.ordered:
+            return Step.LOST
+        log.info("hotel order placed", extra=extra)
+        if done.booking is not None:
+            self._confirmed(extra)
+            return done.booking
+        current = await self._store.load(booking.id)
+        return BookingStatus(current.status) if current else BookingStatus.CANCELLED
+
+    def _confirmed(self, extra: dict[str, str]) -> None:
         if self._metrics is not None:
             self._metrics.packages.labels("confirmed").inc()
         log.info("package confirmed", extra=extra)
-        return Step.DONE
 
     async def _order_hotel(
-        self, booking: BookingRecord, stay: HotelStayRecord, fence: int
+        self, booking: BookingRecord, stay: HotelStayRecord, fence: int, *, taken: bool = False
     ) -> PlacedOrder | str | Step:
-        """The stay's order at the supplier: placed (and recorded ORDERED), a failure
-        reason (nothing booked), or a Step when it cannot be told now."""
+        """The stay's order at the supplier: placed (the caller records it ORDERED), a
+        failure reason (nothing booked), or a Step when it cannot be told now.
+        ``taken``: the stay's NONE -> ORDERING was made with the claim."""
         assert self._supplier is not None
         extra = {"booking_reference": booking.reference}
         placed: PlacedOrder | None
@@ -430,7 +516,9 @@ class Packages:
                 return HOTEL_NOT_BOOKED
             placed = found
         else:
-            if not await self._hotels.stay_ordering(booking.id, fence, self._config.lease_seconds):
+            if not taken and not await self._hotels.stay_ordering(
+                booking.id, fence, self._config.lease_seconds
+            ):
                 return Step.LOST
             request = HotelOrderRequest(
                 offer_id=stay.supplier_offer_id,
@@ -468,12 +556,6 @@ class Packages:
                     await self._hotels.stay_status(booking.id, fence, HotelOrderStatus.CANCELLED)
                     return HOTEL_NOT_BOOKED
                 placed = found
-        if not await self._hotels.stay_ordered(
-            booking.id, fence, placed.order_id, placed.record_locator
-        ):
-            # Taken over meanwhile: the new owner finds this order by its remark.
-            return Step.LOST
-        log.info("hotel order placed", extra=extra)
         return placed
 
     async def _lookup(

@@ -61,6 +61,16 @@ class PackageRecord:
 
 _STAY_COLUMNS = tuple(f.name for f in fields(HotelStayRecord))
 _NEW_STAY_COLUMNS = _STAY_COLUMNS[:18]  # up to order_status
+# Their SQL types (for parameters PostgreSQL cannot infer: INSERT ... SELECT).
+_NEW_STAY_TYPES = {
+    "booking_id": "bigint",
+    "check_in": "date",
+    "check_out": "date",
+    "rooms": "int",
+    "refundable": "bool",
+    "cancellation_deadline": "timestamptz",
+    "price": "numeric",
+}
 
 NONE = HotelOrderStatus.NONE.value
 ORDERING = HotelOrderStatus.ORDERING.value
@@ -71,13 +81,16 @@ HELD = PackageState.HELD.value
 CONFIRMING = PackageState.CONFIRMING.value
 COMPENSATING = PackageState.COMPENSATING.value
 
-_INSERT_STAY = (
-    f"INSERT INTO booking_hotel_stays ({', '.join(_NEW_STAY_COLUMNS)}) VALUES "
-    f"({', '.join(f'${i + 1}' for i in range(len(_NEW_STAY_COLUMNS)))})"
-)
-_INSERT_PACKAGE = f"INSERT INTO booking_packages (booking_id, state) VALUES ($1, '{HELD}')"
-# A booking's stay and package row together (written together, so both or neither).
 _PACKAGE_FIELDS = [f.name for f in fields(PackageRecord) if f.name != "booking_id"]
+# The stay and its package row (HELD) in one statement; the package row comes back.
+_INSERT_STAY = f"""
+WITH h AS (
+    INSERT INTO booking_hotel_stays ({", ".join(_NEW_STAY_COLUMNS)})
+    VALUES ({", ".join(f"${i + 1}" for i in range(len(_NEW_STAY_COLUMNS)))})
+    RETURNING booking_id)
+INSERT INTO booking_packages (booking_id, state) SELECT booking_id, '{HELD}' FROM h
+RETURNING {", ".join(f.name for f in fields(PackageRecord))}"""
+# A booking's stay and package row together (written together, so both or neither).
 _STAYS = (
     f"SELECT {', '.join('h.' + c for c in _STAY_COLUMNS)}, "
     f"{', '.join(f'p.{c} AS package_{c}' for c in _PACKAGE_FIELDS)} "
@@ -96,6 +109,16 @@ FROM bookings b
 WHERE p.booking_id = $1 AND b.id = p.booking_id AND p.state = '{HELD}'
   AND b.status = 'HELD' AND b.hold_expires_at > now()
 RETURNING p.fence"""
+# The claim and, in the same statement, the stay's NONE -> ORDERING when the caller
+# places the hotel order next (no flights' provider order to check first): the claim's
+# lease covers the create as stay_ordering's would.
+_CLAIM_CONFIRM_ORDERING = f"""
+WITH c AS ({_CLAIM_CONFIRM.strip()}, p.booking_id),
+o AS (
+    UPDATE booking_hotel_stays SET order_status = '{ORDERING}'
+    WHERE booking_id = (SELECT booking_id FROM c) AND order_status = '{NONE}'
+    RETURNING booking_id)
+SELECT c.fence, EXISTS (SELECT 1 FROM o) AS ordering FROM c"""
 
 # A CONFIRMING / COMPENSATING package whose lease ran out (its replica died or gave
 # up): taken up again under a new fence. $1 id (or NULL: any), $2 lease, $3 batch.
@@ -173,15 +196,76 @@ _STAY_FOR_UPDATE = (
 )
 
 
+# A booking's stay and package row as columns of a query over ``bookings`` that joins
+# them as ``h`` and ``p`` (LEFT JOIN: NULLs for a booking without a stay); prefixed,
+# as a stay shares column names with a booking. ``stay_and_package`` reads them.
+STAY_AND_PACKAGE_COLUMNS = ", ".join(
+    [f"h.{c} AS stay_{c}" for c in _STAY_COLUMNS]
+    + [f"p.{c} AS package_{c}" for c in _PACKAGE_FIELDS]
+)
+STAY_AND_PACKAGE_JOIN = (
+    "LEFT JOIN booking_hotel_stays h ON h.booking_id = b.id "
+    "LEFT JOIN booking_packages p ON p.booking_id = b.id"
+)
+
+
+def stay_insert_ctes(first: int) -> str:
+    """CTEs to append to a statement whose CTE ``b`` inserts a booking (RETURNING its
+    ``id``): its stay (parameters ``$first``... in ``stay_insert_args`` order) and
+    package row (HELD), which comes back as ``k``. Nothing is written without ``b``."""
+    values = ", ".join(
+        f"${first + i}::{_NEW_STAY_TYPES.get(c, 'text')}"
+        for i, c in enumerate(_NEW_STAY_COLUMNS[1:])
+    )
+    return f""",
+h AS (
+    INSERT INTO booking_hotel_stays ({", ".join(_NEW_STAY_COLUMNS)})
+    SELECT b.id, {values} FROM b
+    RETURNING booking_id),
+k AS (
+    INSERT INTO booking_packages (booking_id, state) SELECT booking_id, '{HELD}' FROM h
+    RETURNING *)"""
+
+
+# The package row's columns as ``k`` returns them, prefixed (beside a booking's).
+PACKAGE_INSERTED_COLUMNS = ", ".join(f"k.{c} AS package_{c}" for c in _PACKAGE_FIELDS)
+
+
+def stay_insert_args(stay: HotelStayRecord) -> list[object]:
+    """The parameters of ``stay_insert_ctes`` (all but the booking id)."""
+    return [getattr(stay, name) for name in _NEW_STAY_COLUMNS[1:]]
+
+
+def package_inserted(booking_id: int, row: asyncpg.Record) -> PackageRecord:
+    """The package row of a row with ``PACKAGE_INSERTED_COLUMNS``."""
+    return PackageRecord(
+        booking_id=booking_id, **{name: row[f"package_{name}"] for name in _PACKAGE_FIELDS}
+    )
+
+
+def stay_and_package(row: asyncpg.Record) -> tuple[HotelStayRecord | None, PackageRecord | None]:
+    """The stay and package row of a row with ``STAY_AND_PACKAGE_COLUMNS``."""
+    booking_id = row["stay_booking_id"]
+    if booking_id is None or row["package_state"] is None:
+        return None, None
+    return (
+        HotelStayRecord(**{name: row[f"stay_{name}"] for name in _STAY_COLUMNS}),
+        PackageRecord(
+            booking_id=booking_id, **{name: row[f"package_{name}"] for name in _PACKAGE_FIELDS}
+        ),
+    )
+
+
 def _stay(row: asyncpg.Record) -> HotelStayRecord:
     return HotelStayRecord(**{name: row[name] for name in _STAY_COLUMNS})
 
 
-async def insert_stay(connection: asyncpg.Connection, stay: HotelStayRecord) -> None:
-    """The stay and its package row (HELD), inside the booking's insert transaction."""
+async def insert_stay(connection: asyncpg.Connection, stay: HotelStayRecord) -> PackageRecord:
+    """The stay and its package row (HELD), inside the booking's insert transaction;
+    the package row as written."""
     values = [getattr(stay, name) for name in _NEW_STAY_COLUMNS]
-    await connection.execute(_INSERT_STAY, *values)
-    await connection.execute(_INSERT_PACKAGE, stay.booking_id)
+    row = await connection.fetchrow(_INSERT_STAY, *values)
+    return PackageRecord(**dict(row.items()))
 
 
 async def stay_for_update(
@@ -225,14 +309,27 @@ class HotelStore:
         )
 
     async def claim_confirm(
-        self, booking_id: int, lease: float, payment_reference: str, token_hash: str
-    ) -> int | None:
-        """The fence taken, or None if the package is not HELD (or its hold is over)."""
+        self,
+        booking_id: int,
+        lease: float,
+        payment_reference: str,
+        token_hash: str,
+        *,
+        ordering: bool = False,
+    ) -> tuple[int, bool] | None:
+        """The fence taken, or None if the package is not HELD (or its hold is over).
+        With ``ordering``, the stay's NONE -> ORDERING too (as ``stay_ordering``),
+        and whether it was made (the second item; always False without)."""
         async with self._connection() as connection:
-            fence = await connection.fetchval(
-                _CLAIM_CONFIRM, booking_id, lease, payment_reference, token_hash
+            if not ordering:
+                fence = await connection.fetchval(
+                    _CLAIM_CONFIRM, booking_id, lease, payment_reference, token_hash
+                )
+                return None if fence is None else (int(fence), False)
+            row = await connection.fetchrow(
+                _CLAIM_CONFIRM_ORDERING, booking_id, lease, payment_reference, token_hash
             )
-        return None if fence is None else int(fence)
+        return None if row is None else (int(row["fence"]), bool(row["ordering"]))
 
     async def claim_stuck(
         self, booking_id: int | None, lease: float, batch: int

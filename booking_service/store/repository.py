@@ -39,8 +39,23 @@ from typing import Any
 
 import asyncpg
 
-from booking_service.store.hotels import HotelStayRecord, PackageRecord
-from booking_service.store.models import BookingStatus, ProviderOrderStatus
+from booking_service.store.hotels import (
+    PACKAGE_INSERTED_COLUMNS,
+    STAY_AND_PACKAGE_COLUMNS,
+    STAY_AND_PACKAGE_JOIN,
+    HotelStayRecord,
+    PackageRecord,
+    package_inserted,
+    stay_and_package,
+    stay_insert_args,
+    stay_insert_ctes,
+)
+from booking_service.store.models import (
+    BookingStatus,
+    HotelOrderStatus,
+    PackageState,
+    ProviderOrderStatus,
+)
 from services.db import pooled
 from services.flights import FlightLeg, local_time
 
@@ -245,6 +260,16 @@ _BY_USER_REFERENCE = (
 )
 _BY_REFERENCE = f"{_SELECT} WHERE b.reference = $1 AND b.status <> '{PENDING}'"
 _BY_ID = f"{_SELECT} WHERE b.id = $1"
+# The same with the booking's hotel stay and package row (NULLs without): one round
+# trip where the package flows would read the stay apart.
+_SELECT_WITH_STAY = (
+    f"SELECT {_columns(BookingRecord, 'b.')}, {_DETAILS}, {STAY_AND_PACKAGE_COLUMNS} "
+    f"FROM bookings b {STAY_AND_PACKAGE_JOIN}"
+)
+_BY_USER_REFERENCE_WITH_STAY = (
+    f"{_SELECT_WITH_STAY} WHERE b.user_id = $1 AND b.reference = $2 AND b.status <> '{PENDING}'"
+)
+_BY_ID_WITH_STAY = f"{_SELECT_WITH_STAY} WHERE b.id = $1"
 _LIST = (
     f"{_SELECT} WHERE b.user_id = $1 AND b.status <> '{PENDING}' "
     f"AND ($2::text IS NULL OR b.status = $2) AND ($3::bigint IS NULL OR b.id < $3) "
@@ -264,7 +289,7 @@ _BOOKING_VALUES = f"""
     $5::text, $6::numeric, $7::text, $8::text, now() + make_interval(secs => $9::float8),
     $10::text, $11::text, CASE WHEN $10::text IS NULL THEN NULL ELSE '{ORDERING}' END,
     CASE WHEN $10::text IS NULL THEN NULL ELSE now() END"""
-_DETAILS_INSERT = """,
+_DETAILS_CTES = """,
 p AS (
     INSERT INTO booking_passengers (booking_id, position, given_name, family_name,
                                     birth_date, passenger_type, document_type,
@@ -293,8 +318,8 @@ s AS (
          WITH ORDINALITY AS s(offer_index, offer_id, fare_id, flight_designator, origin,
                               destination, departure_at, arrival_at, cabin, seats, price,
                               refundable, change_fee, departure_local_time,
-                              arrival_local_time, n))
-SELECT * FROM b"""
+                              arrival_local_time, n))"""
+_DETAILS_INSERT = f"{_DETAILS_CTES}\nSELECT * FROM b"
 
 # In a transaction (seats taken afterwards): nothing is written if the user's
 # request_id is taken (no row comes back).
@@ -323,6 +348,14 @@ WITH f AS (
 b AS ({_BOOKING_INSERT}
     SELECT {_BOOKING_VALUES} FROM f
     RETURNING {BOOKING_COLUMNS}){_DETAILS_INSERT}"""
+# The same with the booking's hotel stay and package row (HELD), parameters $39 on
+# (store/hotels.py stay_insert_ctes); the package row's columns come back too.
+HOLD_ONE_FARE_WITH_STAY_SQL = (
+    HOLD_ONE_FARE_SQL.removesuffix(_DETAILS_INSERT)
+    + _DETAILS_CTES
+    + stay_insert_ctes(39)
+    + f"\nSELECT b.*, {PACKAGE_INSERTED_COLUMNS} FROM b, k"
+)
 _FARE_NOW = "SELECT seats_available, price, currency FROM fares WHERE id = $1"
 
 _TAKE_SEATS = """
@@ -348,25 +381,32 @@ _SET_TOTAL = "UPDATE bookings SET total_price = $2 WHERE id = $1"
 # booking with its details, or no row if it did not win.
 # ``_confirm_sql(where)``: the booking is picked by ``where`` ($1, plus $5 if it uses
 # it); $2 payment reference, $3 payment token hash, $4 ticket number prefix.
-def _confirm_sql(where: str) -> str:
-    return f"""
-WITH b AS (
+def _confirm_ctes(where: str, payment: str, token_hash: str, prefix: str) -> str:
+    """CTEs ``b`` (the guarded status change of the booking picked by ``where``) and
+    ``t`` (its tickets), with the parameters named."""
+    return f"""b AS (
     UPDATE bookings SET status = '{CONFIRMED}', confirmed_at = now(), updated_at = now(),
-                        payment_reference = $2, payment_token_hash = $3
+                        payment_reference = {payment}, payment_token_hash = {token_hash}
     WHERE {where} AND status = '{HELD}' AND hold_expires_at > now()
     RETURNING *),
 t AS (
     UPDATE booking_passengers
     SET ticket_number = CASE WHEN EXISTS (
             SELECT 1 FROM booking_segments s WHERE s.booking_id = booking_passengers.booking_id)
-        THEN $4 || lpad(nextval('ticket_serial_seq')::text, 10, '0') END
+        THEN {prefix} || lpad(nextval('ticket_serial_seq')::text, 10, '0') END
     WHERE booking_id = (SELECT id FROM b)
-    RETURNING *)
-SELECT {_columns(BookingRecord, "b.")},
+    RETURNING *)"""
+
+
+# The booking confirmed by _confirm_ctes with its details.
+_CONFIRMED_COLUMNS = f"""{_columns(BookingRecord, "b.")},
        ARRAY(SELECT s FROM booking_segments s WHERE s.booking_id = b.id
              ORDER BY s.position) AS segments,
-       ARRAY(SELECT ROW(t.*)::booking_passengers FROM t ORDER BY t.position) AS passengers
-FROM b"""
+       ARRAY(SELECT ROW(t.*)::booking_passengers FROM t ORDER BY t.position) AS passengers"""
+
+
+def _confirm_sql(where: str) -> str:
+    return f"\nWITH {_confirm_ctes(where, '$2', '$3', '$4')}\nSELECT {_CONFIRMED_COLUMNS}\nFROM b"
 
 
 # By id, once the booking has been read (and its payment authorised for its total).
@@ -374,11 +414,64 @@ CONFIRM_SQL = _confirm_sql("id = $1")
 # By the user's reference, unread: only a booking with no provider order (whose order
 # must be checked first). $1 user id, $5 reference.
 # Nor a booking with a hotel stay (confirmed in steps: flows/packages.py).
-CONFIRM_UNREAD_SQL = _confirm_sql(
+_UNREAD = (
     "user_id = $1 AND reference = $5 AND provider IS NULL AND NOT EXISTS "
     "(SELECT 1 FROM booking_packages p WHERE p.booking_id = bookings.id)"
 )
+CONFIRM_UNREAD_SQL = _confirm_sql(_UNREAD)
+# The same, and in the same statement the user's booking with its stay and package row
+# when it is a package (which that confirmation leaves alone; its steps start from this
+# read, flows/packages.py): ``confirmed`` says which, no row for anything else. The
+# package's columns are NULL on the confirmed booking (joined on false: typed NULLs).
+CONFIRM_UNREAD_OR_PACKAGE_SQL = f"""
+WITH {_confirm_ctes(_UNREAD, "$2", "$3", "$4")}
+SELECT true AS confirmed, {_CONFIRMED_COLUMNS}, {STAY_AND_PACKAGE_COLUMNS}
+FROM b LEFT JOIN booking_hotel_stays h ON false LEFT JOIN booking_packages p ON false
+UNION ALL
+SELECT false, {_columns(BookingRecord, "b.")}, {_DETAILS}, {STAY_AND_PACKAGE_COLUMNS}
+FROM bookings b JOIN booking_hotel_stays h ON h.booking_id = b.id
+JOIN booking_packages p ON p.booking_id = b.id
+WHERE b.user_id = $1 AND b.reference = $5 AND b.status <> '{PENDING}'"""
 _BOOKING_FIELDS = tuple(f.name for f in fields(BookingRecord) if f.name not in _NOT_COLUMNS)
+
+# A package's hotel order placed (flows/packages.py, steps 3 to 5 after the create), in
+# one statement, each part only if the one before it happened: the package row locked
+# under the fence (package, stay, booking: the order every statement on them takes);
+# the stay ORDERING -> ORDERED with the supplier's order; the booking HELD ->
+# CONFIRMED as CONFIRM_SQL (tickets) if still held within its hold; the package
+# CONFIRMED. Always one row: ``ordered`` (the stay), then the confirmed booking with
+# its details, stay and package row, or NULLs if it was not confirmed. $1 booking id,
+# $2 fence, $3 supplier order id, $4 confirmation number, $5 payment reference, $6
+# payment token hash, $7 ticket number prefix.
+CONFIRM_ORDERED_SQL = f"""
+WITH f AS (
+    SELECT booking_id FROM booking_packages WHERE booking_id = $1 AND fence = $2 FOR UPDATE),
+h AS (
+    UPDATE booking_hotel_stays
+    SET order_status = '{HotelOrderStatus.ORDERED.value}', supplier_order_id = $3,
+        confirmation_number = $4
+    WHERE booking_id = $1 AND order_status = '{HotelOrderStatus.ORDERING.value}'
+      AND EXISTS (SELECT 1 FROM f)
+    RETURNING *),
+{_confirm_ctes("id = $1 AND EXISTS (SELECT 1 FROM h)", "$5", "$6", "$7")},
+p AS (
+    UPDATE booking_packages
+    SET state = '{PackageState.CONFIRMED.value}', updated_at = now(), lease_until = NULL
+    WHERE booking_id = $1 AND fence = $2 AND EXISTS (SELECT 1 FROM b)
+    RETURNING *)
+SELECT EXISTS (SELECT 1 FROM h) AS ordered, {_CONFIRMED_COLUMNS}, {STAY_AND_PACKAGE_COLUMNS}
+FROM (SELECT 1) AS one LEFT JOIN b ON true LEFT JOIN h ON true LEFT JOIN p ON true"""
+
+
+@dataclass(frozen=True, slots=True)
+class OrderedConfirmation:
+    """CONFIRM_ORDERED_SQL's outcome: whether the stay was recorded ORDERED (False: the
+    fence was lost, nothing written), and the confirmed booking with its stay and
+    package row (None: not confirmed, the booking no longer held)."""
+
+    ordered: bool
+    booking: BookingRecord | None
+
 
 # Cancel and expiry: an order at the provider is to be deleted.
 _ORDER_TO_CANCEL = (
@@ -479,6 +572,44 @@ class BookingStore:
         async with self._connection() as connection:
             return await _one(connection, _BY_ID, booking_id)
 
+    async def get_with_stay(self, user_id: str, reference: str) -> BookingRecord | None:
+        """``get`` with the booking's hotel stay and package row, if it has them."""
+        async with self._connection() as connection:
+            row = await connection.fetchrow(_BY_USER_REFERENCE_WITH_STAY, user_id, reference)
+        return None if row is None else _record_with_stay(row)
+
+    async def load_with_stay(self, booking_id: int) -> BookingRecord | None:
+        """``load`` with the booking's hotel stay and package row, if it has them."""
+        async with self._connection() as connection:
+            row = await connection.fetchrow(_BY_ID_WITH_STAY, booking_id)
+        return None if row is None else _record_with_stay(row)
+
+    async def confirm_ordered(
+        self,
+        booking_id: int,
+        fence: int,
+        order_id: str,
+        confirmation: str,
+        payment_reference: str,
+        payment_token_hash: str,
+        ticket_prefix: str,
+    ) -> OrderedConfirmation:
+        """A package's hotel order recorded and the booking and package confirmed, in
+        one statement (CONFIRM_ORDERED_SQL)."""
+        async with self._connection() as connection:
+            row = await connection.fetchrow(
+                CONFIRM_ORDERED_SQL,
+                booking_id,
+                fence,
+                order_id,
+                confirmation,
+                payment_reference,
+                payment_token_hash,
+                ticket_prefix,
+            )
+        confirmed = row["id"] is not None and row["package_state"] is not None
+        return OrderedConfirmation(row["ordered"], _record_with_stay(row) if confirmed else None)
+
     async def page(
         self, user_id: str, status: str | None, before_id: int | None, limit: int
     ) -> Sequence[BookingRecord]:
@@ -506,21 +637,27 @@ class BookingStore:
         payment_reference: str,
         payment_token_hash: str,
         ticket_prefix: str,
-    ) -> BookingRecord | None:
+    ) -> tuple[BookingRecord | None, BookingRecord | None]:
         """``confirm`` for the user's booking ``reference`` without reading it first:
-        the confirmed booking, or None if it is not the user's, not (any more) held,
-        past its hold or a provider booking (whose order is checked before confirming:
-        read it and use ``confirm``)."""
+        (the confirmed booking, None); or (None, the booking with its stay and package
+        row) if it is a package (confirmed in steps: flows/packages.py), as read by this
+        statement; or (None, None) if it is not the user's, not (any more) held, past
+        its hold or a provider booking (whose order is checked before confirming: read
+        it and use ``confirm``)."""
         async with self._connection() as connection:
             row = await connection.fetchrow(
-                CONFIRM_UNREAD_SQL,
+                CONFIRM_UNREAD_OR_PACKAGE_SQL,
                 user_id,
                 payment_reference,
                 payment_token_hash,
                 ticket_prefix,
                 reference,
             )
-        return None if row is None else _record(row)
+        if row is None:
+            return None, None
+        if row["confirmed"]:
+            return _record(row), None
+        return None, _record_with_stay(row)
 
     async def hold_one_fare(
         self,
@@ -531,23 +668,22 @@ class BookingStore:
         seats: int,
         cost: Decimal | None,
         weight_percent: int,
+        stay: HotelStayRecord | None = None,
     ) -> BookingRecord | HeldFare | None:
         """A hold on one inventory fare as one statement: the booking (with its
-        passengers and segments) if ``seats`` were taken from ``fare_id`` while the fare,
-        in the booking's currency, costs the party (``weight_percent`` of an adult)
-        ``cost`` (any price if None). If not, nothing is written and the fare's price
-        now comes back (a ``HeldFare``), or SeatsUnavailable is raised if too few seats
-        are left. None if the user's request_id is taken. Raises ReferenceTaken if the
-        reference is."""
+        passengers and segments, and ``stay`` with its package row if given) if
+        ``seats`` were taken from ``fare_id`` while the fare, in the booking's currency,
+        costs the party (``weight_percent`` of an adult) ``cost`` (any price if None).
+        If not, nothing is written and the fare's price now comes back (a
+        ``HeldFare``), or SeatsUnavailable is raised if too few seats are left. None if
+        the user's request_id is taken. Raises ReferenceTaken if the reference is."""
+        args = [*booking_args(row, passengers, segments), seats, fare_id, cost, weight_percent]
+        if stay is not None:
+            args.extend(stay_insert_args(stay))
         async with self._connection() as connection:
             try:
                 inserted = await connection.fetchrow(
-                    HOLD_ONE_FARE_SQL,
-                    *booking_args(row, passengers, segments),
-                    seats,
-                    fare_id,
-                    cost,
-                    weight_percent,
+                    HOLD_ONE_FARE_SQL if stay is None else HOLD_ONE_FARE_WITH_STAY_SQL, *args
                 )
             except asyncpg.UniqueViolationError as exc:
                 if exc.constraint_name == "uq_bookings_reference":
@@ -555,6 +691,13 @@ class BookingStore:
                 if exc.constraint_name == "uq_bookings_user_id_request_id":
                     return None
                 raise
+            if inserted is not None and stay is not None:
+                booking = _new_record(inserted, passengers, segments)
+                return replace(
+                    booking,
+                    hotel=replace(stay, booking_id=booking.id),
+                    package=package_inserted(booking.id, inserted),
+                )
             if inserted is not None:
                 return _new_record(inserted, passengers, segments)
             fare = await connection.fetchrow(_FARE_NOW, fare_id)
@@ -780,7 +923,7 @@ def _new_record(
     """The booking just inserted, with the passengers and segments written with it."""
     booking_id = inserted["id"]
     return BookingRecord(
-        **inserted,
+        **{name: inserted[name] for name in _BOOKING_FIELDS},
         segments=tuple(
             replace(s, booking_id=booking_id, position=i) for i, s in enumerate(segments)
         ),
@@ -798,6 +941,13 @@ def _record(row: asyncpg.Record) -> BookingRecord:
         segments=tuple(_segment(s) for s in row["segments"]),
         passengers=tuple(PassengerRecord(**p) for p in row["passengers"]),
     )
+
+
+def _record_with_stay(row: asyncpg.Record) -> BookingRecord:
+    """A row of ``_SELECT_WITH_STAY`` (or CONFIRM_ORDERED_SQL) as a booking with its
+    details, stay and package row."""
+    hotel, package = stay_and_package(row)
+    return replace(_record(row), hotel=hotel, package=package)
 
 
 _LEG_COLUMNS = tuple(f.name for f in fields(FlightLeg))

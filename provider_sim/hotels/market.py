@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import functools
 import secrets
 import time
 from collections import Counter
@@ -78,43 +79,62 @@ class OfferKey:
         ]
 
     def encode(self) -> str:
-        ages = ".".join(str(a) for a in self.occupancy.child_ages)
-        text = "|".join(
-            [
-                "1",
-                self.hotel_id,
-                self.room,
-                self.rate,
-                self.check_in.strftime("%Y%m%d"),
-                self.check_out.strftime("%Y%m%d"),
-                str(self.occupancy.adults),
-                ages,
-                str(self.rooms),
-                str(self.epoch),
-            ]
-        )
-        return base64.b32encode(text.encode()).decode().rstrip("=")
+        return _encode(self)
 
     @staticmethod
     def decode(offer_id: str) -> OfferKey | None:
-        try:
-            padded = offer_id + "=" * (-len(offer_id) % 8)
-            parts = base64.b32decode(padded).decode().split("|")
-            version, hotel_id, room, rate, check_in, check_out, adults, ages, rooms, epoch = parts
-            if version != "1":
-                return None
-            return OfferKey(
-                hotel_id,
-                room,
-                rate,
-                datetime.strptime(check_in, "%Y%m%d").date(),
-                datetime.strptime(check_out, "%Y%m%d").date(),
-                Occupancy(int(adults), tuple(int(a) for a in ages.split(".")) if ages else ()),
-                int(rooms),
-                int(epoch),
-            )
-        except (ValueError, binascii.Error, UnicodeDecodeError):
+        return _decode(offer_id)
+
+
+# An offer id is encoded and decoded several times per request (priced, ordered,
+# rendered): keys are immutable, so both are cached.
+@functools.lru_cache(maxsize=4096)
+def _encode(key: OfferKey) -> str:
+    ages = ".".join(str(a) for a in key.occupancy.child_ages)
+    text = "|".join(
+        [
+            "1",
+            key.hotel_id,
+            key.room,
+            key.rate,
+            key.check_in.strftime("%Y%m%d"),
+            key.check_out.strftime("%Y%m%d"),
+            str(key.occupancy.adults),
+            ages,
+            str(key.rooms),
+            str(key.epoch),
+        ]
+    )
+    return base64.b32encode(text.encode()).decode().rstrip("=")
+
+
+@functools.lru_cache(maxsize=4096)
+def _decode(offer_id: str) -> OfferKey | None:
+    try:
+        padded = offer_id + "=" * (-len(offer_id) % 8)
+        parts = base64.b32decode(padded).decode().split("|")
+        version, hotel_id, room, rate, check_in, check_out, adults, ages, rooms, epoch = parts
+        if version != "1":
             return None
+        return OfferKey(
+            hotel_id,
+            room,
+            rate,
+            _yyyymmdd(check_in),
+            _yyyymmdd(check_out),
+            Occupancy(int(adults), tuple(int(a) for a in ages.split(".")) if ages else ()),
+            int(rooms),
+            int(epoch),
+        )
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return None
+
+
+def _yyyymmdd(text: str) -> date:
+    """``20260131`` as a date (strptime's ``%Y%m%d``, without its cost); ValueError."""
+    if len(text) != 8 or not text.isascii() or not text.isdigit():
+        raise ValueError(f"not a YYYYMMDD date: {text!r}")
+    return date(int(text[:4]), int(text[4:6]), int(text[6:]))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -113,6 +113,10 @@ class HotelOfferStore:
         await self._put_batch(keys=[self._batch_prefix + batch], args=args)
 
     async def put_many(self, items: list[tuple[str, StoredHotelOffer]]) -> None:
+        if len(items) == 1:  # one offer priced again: no pipeline to build
+            ref, stored = items[0]
+            await self._redis.set(self._prefix + ref, _values([stored])[0], px=self._ttl_ms)
+            return
         if not items:
             return
         values = _values([stored for _ref, stored in items])
