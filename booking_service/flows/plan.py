@@ -290,5 +290,6 @@ def final_prices(plan: BookingPlan, held: Mapping[int, HeldFare], now: datetime)
             changed.add(segment.offer_index)
         prices.append(cost)
     if changed:
-        accept_total(plan, sum(prices, Decimal(0)), sorted(changed))
+        # The total is the whole booking's: the flights as held plus the hotel stay.
+        accept_total(plan, sum(prices, plan.hotel_total), sorted(changed))
     return prices

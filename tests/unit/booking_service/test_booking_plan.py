@@ -154,3 +154,21 @@ def test_final_prices_follow_the_locked_fare_unless_guaranteed() -> None:
     with pytest.raises(FailedPreconditionError) as err:
         final_prices(strict, held, now)
     assert err.value.reason == "PRICE_CHANGED"
+
+
+def test_a_repriced_fare_is_checked_against_the_maximum_with_the_hotel_stay() -> None:
+    """The maximum bounds the whole booking: a fare repriced under the hold's lock plus
+    the hotel stay, not the flights alone."""
+    from tests.unit.booking_service.test_booking_hotel_units import hotel
+
+    now = DEPARTURE - timedelta(days=10)
+    request = valid([traveller(date(1990, 1, 1))], Amount(Decimal("500"), "EUR"))
+    plan = plan_booking(request, [offer(1, Party(1))], hotel(total=Decimal("300.00")))
+    assert plan.total == Decimal("400.00")
+    # 150 + 300 is within 500.
+    assert final_prices(plan, {1: HeldFare(Decimal("150.00"), "EUR")}, now) == [Decimal("150.00")]
+    # 250 alone is, but with the stay it is 550.
+    with pytest.raises(FailedPreconditionError) as err:
+        final_prices(plan, {1: HeldFare(Decimal("250.00"), "EUR")}, now)
+    assert err.value.reason == "PRICE_ABOVE_MAXIMUM"
+    assert err.value.metadata["current_total"] == "550.00"
