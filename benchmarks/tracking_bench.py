@@ -13,8 +13,9 @@ benchmark waits until every tracker's run for that period is stored and reports,
 - SearchFlights calls the tracking replicas made and upstream (stand-in) search
   requests, against N: what grouping by search key and the caches saved;
 - CPU per run: CPU seconds used from T0 until the last run was stored by the tracking
-  replicas, the search replicas and PostgreSQL (this database's backends and the
-  server's background processes), read from /proc, over N. Unlike runs/s it hardly
+  replicas, the search replicas and PostgreSQL (this database's backends; not the
+  server's shared WAL writer or checkpointer, which work for every database on a shared
+  machine), read from /proc, over N. Unlike runs/s it hardly
   moves with the load other work puts on the machine.
 
 ``--warm`` first asks search for every distinct search once (interactive), so the runs
@@ -68,6 +69,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         metavar="SECONDS",
         help="due times spread evenly over this long after T0 (default 0: all at T0)",
     )
+    parser.add_argument(
+        "--claim-batch", type=int, default=200, help="TRACKING_CLAIM_BATCH of the replicas"
+    )
+    parser.add_argument("--workers", type=int, default=4, help="TRACKING_WORKERS of the replicas")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     return parser.parse_args(argv)
 
@@ -252,13 +257,19 @@ def run(args: argparse.Namespace) -> dict[str, object]:
             TRACKING,
             facts,
             args.replicas,
-            env={"TRACKING_SEARCH_CONCURRENCY": "16", "TRACKING_CLAIM_BATCH": "200"},
+            env={
+                "TRACKING_SEARCH_CONCURRENCY": "16",
+                "TRACKING_CLAIM_BATCH": str(args.claim_batch),
+                "TRACKING_WORKERS": str(args.workers),
+            },
         )
         due = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=5)
         asyncio.run(insert_trackers(db.dsn, distinct, args.trackers, due, args.spread))
 
         def parts() -> Parts:
-            return {"tracking": tracking.pids, "search": search.pids, "postgres": db.server_pids()}
+            # Backends only: the server's shared processes also work for other databases.
+            backends = db.server_pids(background=False)
+            return {"tracking": tracking.pids, "search": search.pids, "postgres": backends}
 
         rows, cpu = asyncio.run(wait_for_runs(db.dsn, args.trackers, due, 300, parts))
         upstream = int(sim.stats()["api_requests"]) - upstream_before
@@ -271,6 +282,8 @@ def run(args: argparse.Namespace) -> dict[str, object]:
             "trackers": args.trackers,
             "distinct_searches": len({s.key for s in distinct}),
             "tracking_replicas": args.replicas,
+            "claim_batch": args.claim_batch,
+            "workers_per_replica": args.workers,
             "warm_cache": args.warm,
             "due_spread_seconds": args.spread,
             "runs_stored": len(rows),
