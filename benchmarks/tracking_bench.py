@@ -72,7 +72,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--claim-batch", type=int, default=200, help="TRACKING_CLAIM_BATCH of the replicas"
     )
-    parser.add_argument("--workers", type=int, default=4, help="TRACKING_WORKERS of the replicas")
+    parser.add_argument("--workers", type=int, default=1, help="TRACKING_WORKERS of the replicas")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     return parser.parse_args(argv)
 
