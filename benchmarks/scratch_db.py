@@ -69,11 +69,12 @@ class ScratchDatabase:
             asyncio.run(drop_database(self.url))
             self.url = ""
 
-    def server_pids(self) -> list[int]:
+    def server_pids(self, background: bool = True) -> list[int]:
         """PostgreSQL processes working for this database: its backends (their process
-        titles name the database), and the server's shared background processes (WAL
-        writer, checkpointer...), whose work is mostly ours during a run. Read from
-        /proc, so asking costs the server nothing."""
+        titles name the database), and unless ``background`` is False the server's
+        shared background processes (WAL writer, checkpointer...), whose work is mostly
+        ours during a run on a quiet machine (not on a shared one). Read from /proc, so
+        asking costs the server nothing."""
         name = self.name
         if not name:
             return []
@@ -88,7 +89,7 @@ class ScratchDatabase:
             if not title.startswith("postgres: "):
                 continue
             words = title.split()
-            if name in words or any(w in title for w in _BACKGROUND):
+            if name in words or (background and any(w in title for w in _BACKGROUND)):
                 pids.append(int(entry.name))
         return pids
 

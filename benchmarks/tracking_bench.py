@@ -11,7 +11,12 @@ benchmark waits until every tracker's run for that period is stored and reports,
   due);
 - scheduling lag p50/p99: claim time - due time, per run;
 - SearchFlights calls the tracking replicas made and upstream (stand-in) search
-  requests, against N: what grouping by search key and the caches saved.
+  requests, against N: what grouping by search key and the caches saved;
+- CPU per run: CPU seconds used from T0 until the last run was stored by the tracking
+  replicas, the search replicas and PostgreSQL (this database's backends; not the
+  server's shared WAL writer or checkpointer, which work for every database on a shared
+  machine), read from /proc, over N. Unlike runs/s it hardly
+  moves with the load other work puts on the machine.
 
 ``--warm`` first asks search for every distinct search once (interactive), so the runs
 find results cached (the issue's "search results cached" case); by default the cache is
@@ -23,12 +28,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import secrets
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -36,6 +42,7 @@ import asyncpg
 import grpc
 import redis as redis_lib
 
+from benchmarks.cpu import pid_seconds
 from benchmarks.procs import ProcessGroup
 from benchmarks.scratch_db import ScratchDatabase
 from benchmarks.service_clusters import ServiceCluster
@@ -62,6 +69,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         metavar="SECONDS",
         help="due times spread evenly over this long after T0 (default 0: all at T0)",
     )
+    parser.add_argument(
+        "--claim-batch", type=int, default=200, help="TRACKING_CLAIM_BATCH of the replicas"
+    )
+    parser.add_argument("--workers", type=int, default=1, help="TRACKING_WORKERS of the replicas")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     return parser.parse_args(argv)
 
@@ -161,9 +172,28 @@ async def warm(addresses: list[str], distinct: list[TrackedSearch]) -> None:
         await channel.close()
 
 
-async def wait_for_runs(dsn: str, count: int, wait_seconds: float) -> list[asyncpg.Record]:
+Parts = dict[str, list[int]]
+
+
+def cpu_seconds(parts: Parts) -> dict[str, float]:
+    """CPU seconds each part's live processes have used so far."""
+    return {name: sum(pid_seconds(pid) or 0.0 for pid in pids) for name, pids in parts.items()}
+
+
+async def wait_for_runs(
+    dsn: str, count: int, due: datetime, wait_seconds: float, parts: Callable[[], Parts]
+) -> tuple[list[asyncpg.Record], dict[str, float]]:
+    """The stored runs once ``count`` are, and the CPU each part used from ``due`` until
+    then (this connection's backend left out)."""
     conn = await asyncpg.connect(dsn)
     try:
+        own = conn.get_server_pid()
+
+        def measured() -> Parts:
+            return {name: [p for p in pids if p != own] for name, pids in parts().items()}
+
+        await asyncio.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()))
+        before = cpu_seconds(measured())
         deadline = time.monotonic() + wait_seconds
         done = 0
         while time.monotonic() < deadline:
@@ -171,11 +201,13 @@ async def wait_for_runs(dsn: str, count: int, wait_seconds: float) -> list[async
             if done >= count:
                 break
             await asyncio.sleep(0.2)
-        return list(
+        after = cpu_seconds(measured())
+        rows = list(
             await conn.fetch(
                 "SELECT period_start, claimed_at, finished_at, replica FROM tracker_runs"
             )
         )
+        return rows, {name: after[name] - before.get(name, 0.0) for name in after}
     finally:
         await conn.close()
 
@@ -225,11 +257,21 @@ def run(args: argparse.Namespace) -> dict[str, object]:
             TRACKING,
             facts,
             args.replicas,
-            env={"TRACKING_SEARCH_CONCURRENCY": "16", "TRACKING_CLAIM_BATCH": "200"},
+            env={
+                "TRACKING_SEARCH_CONCURRENCY": "16",
+                "TRACKING_CLAIM_BATCH": str(args.claim_batch),
+                "TRACKING_WORKERS": str(args.workers),
+            },
         )
         due = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=5)
         asyncio.run(insert_trackers(db.dsn, distinct, args.trackers, due, args.spread))
-        rows = asyncio.run(wait_for_runs(db.dsn, args.trackers, wait_seconds=300))
+
+        def parts() -> Parts:
+            # Backends only: the server's shared processes also work for other databases.
+            backends = db.server_pids(background=False)
+            return {"tracking": tracking.pids, "search": search.pids, "postgres": backends}
+
+        rows, cpu = asyncio.run(wait_for_runs(db.dsn, args.trackers, due, 300, parts))
         upstream = int(sim.stats()["api_requests"]) - upstream_before
         searched = sum(search.handled(SEARCH_FLIGHTS).values()) - searched_before
         tracking.stop()
@@ -240,6 +282,8 @@ def run(args: argparse.Namespace) -> dict[str, object]:
             "trackers": args.trackers,
             "distinct_searches": len({s.key for s in distinct}),
             "tracking_replicas": args.replicas,
+            "claim_batch": args.claim_batch,
+            "workers_per_replica": args.workers,
             "warm_cache": args.warm,
             "due_spread_seconds": args.spread,
             "runs_stored": len(rows),
@@ -250,6 +294,12 @@ def run(args: argparse.Namespace) -> dict[str, object]:
             "search_calls_by_tracking": int(searched),
             "upstream_search_requests": upstream,
             "upstream_requests_saved": len(rows) - upstream,
+            "cpu_ms_per_run": round(sum(cpu.values()) * 1000 / len(rows), 3) if rows else None,
+            "cpu_ms_per_run_by_part": {
+                name: round(seconds * 1000 / len(rows), 3) if rows else None
+                for name, seconds in cpu.items()
+            },
+            "load_average_1m": round(os.getloadavg()[0], 2),
             "runs_per_replica": {
                 name: sum(1 for r in rows if r["replica"] == name)
                 for name in sorted({r["replica"] for r in rows})

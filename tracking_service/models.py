@@ -64,9 +64,17 @@ class PriceTracker(Base):
         CheckConstraint("frequency_seconds > 0", name="frequency_positive"),
         CheckConstraint("drop_percent > 0 AND drop_percent < 100", name="drop_percent_range"),
         CheckConstraint("(target_price IS NULL) = (target_currency IS NULL)", name="target_whole"),
-        # The claim query: due, not paused trackers in due order.
-        Index("ix_price_trackers_due", "next_run_at", postgresql_where=text("NOT paused")),
+        # The claim query: due, not paused trackers in due order, runs of one search
+        # together (migrations/versions/0007_tracking_claims.py).
+        Index(
+            "ix_price_trackers_due",
+            "next_run_at",
+            "search_key",
+            postgresql_where=text("NOT paused"),
+        ),
         Index("ix_price_trackers_user_id_id", "user_id", "id"),
+        # Room for a claim's new row version on its page (a HOT update: no index write).
+        {"postgresql_with": {"fillfactor": 70}},
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

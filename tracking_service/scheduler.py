@@ -10,12 +10,14 @@ Timeline (lease 30 s; replica A killed mid-run)::
     UPDATE matches no row, A stores nothing)
 
 Every replica runs this loop; ``FOR UPDATE SKIP LOCKED`` hands each due tracker to one
-of them. Runs of one batch are grouped by search key and priced once per key.
+of them. Runs of one batch are grouped by search key and priced once per key; a batch
+is stored while the next one is claimed and priced.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import defaultdict
 
@@ -48,37 +50,58 @@ class Scheduler:
         self.counts = {"runs": 0, "lost": 0, "deferred": 0, "alerts": 0}
 
     async def run(self) -> None:
-        """``TRACKING_WORKERS`` claim loops: one batch's searches in flight do not hold
-        up the next batch's claim."""
+        """``TRACKING_WORKERS`` claim loops (default one), each a two-stage pipeline."""
         await asyncio.gather(*(self._loop() for _ in range(self._policy.workers)))
 
     async def _loop(self) -> None:
-        while True:
-            try:
-                claims = await self._store.claim(
-                    self._owner, self._policy.claim_batch, self._policy.lease_seconds
-                )
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the database is down: look again later
-                log.warning("cannot claim due trackers", extra={"error": type(exc).__name__})
-                await asyncio.sleep(1.0)
-                continue
-            if not claims:
-                await asyncio.sleep(self._policy.poll_seconds)
-                continue
-            try:
-                await self.run_batch(claims)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the claims expire and another replica runs them
-                log.warning("tracker batch failed", extra={"error": type(exc).__name__})
-                await asyncio.sleep(1.0)
+        """Claims a batch, prices and evaluates it, then stores it in the background
+        while claiming and pricing the next: at most one batch being worked on and one
+        being stored, so claims never run ahead of the work (a claimed tracker is being
+        priced), and due trackers leased but not yet stored, which every claim's index
+        scan walks past, stay few."""
+        storing: asyncio.Task[None] | None = None
+        try:
+            while True:
+                try:
+                    claims = await self._store.claim(
+                        self._owner, self._policy.claim_batch, self._policy.lease_seconds
+                    )
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # the database is down: look again later
+                    log.warning("cannot claim due trackers", extra={"error": type(exc).__name__})
+                    await asyncio.sleep(1.0)
+                    continue
+                if not claims:
+                    await asyncio.sleep(self._policy.poll_seconds)
+                    continue
+                try:
+                    finished, deferred = await self.work(claims)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # the claims expire and another replica runs them
+                    log.warning("tracker batch failed", extra={"error": type(exc).__name__})
+                    await asyncio.sleep(1.0)
+                    continue
+                if storing is not None:
+                    await storing
+                storing = asyncio.create_task(self._store_safely(finished, deferred))
+        finally:
+            if storing is not None and not storing.done():
+                storing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await storing
 
     async def run_batch(self, claims: list[Claim]) -> None:
+        """One batch, start to end: price, evaluate, store."""
+        await self.store(*await self.work(claims))
+
+    async def work(self, claims: list[Claim]) -> tuple[list[Finished], list[Claim]]:
+        """Prices the batch (once per search key) and evaluates each run's triggers: the
+        runs to store, and the claims to retry later (no price this time)."""
+        observe = self._metrics.lag.observe
         for claim in claims:
-            lag = (claim.claimed_at - claim.period).total_seconds()
-            self._metrics.lag.observe(max(0.0, lag))
+            observe(max(0.0, (claim.claimed_at - claim.period).total_seconds()))
         groups: dict[str, list[Claim]] = defaultdict(list)
         for claim in claims:
             groups[claim.tracker.search_key].append(claim)
@@ -97,6 +120,19 @@ class Scheduler:
                 state, drafts = evaluate(claim.tracker.triggers, claim.tracker.state, result)
                 finished.append(Finished(claim, result, state, drafts))
         self._metrics.coalesced.inc(len(claims) - len(groups))
+        return finished, deferred
+
+    async def _store_safely(self, finished: list[Finished], deferred: list[Claim]) -> None:
+        try:
+            await self.store(finished, deferred)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the claims expire and another replica runs them
+            log.warning("tracker batch failed", extra={"error": type(exc).__name__})
+
+    async def store(self, finished: list[Finished], deferred: list[Claim]) -> None:
+        """Stores the runs whose claims still hold (one statement), defers the others,
+        and publishes the new alerts."""
         if deferred:
             self.counts["deferred"] += len(deferred)
             self._metrics.runs.labels("deferred").inc(len(deferred))

@@ -54,10 +54,14 @@ class TrackingPolicy:
         default=100,
         metadata=setting("TRACKING_CLAIM_BATCH", "due trackers claimed at once", minimum=1),
     )
+    # One loop already overlaps a batch's store with the next batch's claim and pricing;
+    # more loops mean more claimed-but-unstored trackers that every claim walks past.
     workers: int = field(
-        default=4,
+        default=1,
         metadata=setting(
-            "TRACKING_WORKERS", "claim loops per replica, each running one batch", minimum=1
+            "TRACKING_WORKERS",
+            "claim loops per replica, each pricing one batch while storing the one before",
+            minimum=1,
         ),
     )
     poll_seconds: float = field(

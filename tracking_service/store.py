@@ -4,8 +4,8 @@ Claims: due trackers are claimed with ``FOR UPDATE SKIP LOCKED`` (replicas never
 each other's rows), each claim setting ``lease_owner``, ``lease_until`` and a new
 ``fence``. A run's result is stored only by ``finish``, whose UPDATE matches the fence
 and the period claimed: a replica that lost its claim (killed, or paused past
-``lease_until`` while another replica re-claimed the tracker) stores nothing. The run and
-its alerts are inserted in the same transaction, under unique keys (tracker, period)
+``lease_until`` while another replica re-claimed the tracker) stores nothing. A batch's
+runs and alerts are inserted by that same statement, under unique keys (tracker, period)
 and (tracker, period, kind). Times come from PostgreSQL's clock, never a replica's.
 """
 
@@ -69,13 +69,15 @@ class TrackerRow:
     updated_at: datetime
 
     @classmethod
-    def of(cls, r: asyncpg.Record) -> TrackerRow:
-        search = r["search"]
+    def of(cls, r: asyncpg.Record, search: dict[str, Any] | None = None) -> TrackerRow:
+        """``search``: the row's search already decoded (by a claim, once per key)."""
+        if search is None:
+            search = json.loads(r["search"]) if isinstance(r["search"], str) else r["search"]
         return cls(
             id=r["id"],
             user_id=r["user_id"],
             kind=r["kind"],
-            search=json.loads(search) if isinstance(search, str) else search,
+            search=search,
             search_key=r["search_key"],
             frequency_seconds=r["frequency_seconds"],
             triggers=TriggerSpec(
@@ -177,6 +179,9 @@ VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, $10, $11, coalesce($12, now()
 RETURNING {TRACKER_COLUMNS}
 """
 
+# Due trackers in (next_run_at, search_key) order, so runs of one search share a batch;
+# the index on both columns (ix_price_trackers_due) lets a claim read about one batch of
+# rows, and ``= ANY(ARRAY(...))`` updates them through the primary key.
 CLAIM = f"""
 WITH due AS (
     SELECT id FROM price_trackers
@@ -188,55 +193,65 @@ WITH due AS (
 )
 UPDATE price_trackers p
 SET lease_owner = $1, lease_until = now() + make_interval(secs => $3), fence = p.fence + 1
-FROM due WHERE p.id = due.id
+WHERE p.id = ANY(ARRAY(SELECT id FROM due))
 RETURNING {", ".join("p." + c.strip() for c in TRACKER_COLUMNS.split(",")[:-1])},
     p.ends_at <= now() AS ended, now() AS claimed_at
 """
 
-# The fence and the period must still be the claim's: otherwise another replica has
-# re-claimed the tracker (or the user changed its schedule) and this result is dropped.
-# The next period is the first one after now: periods missed while nobody ran are skipped.
-FINISH = """
-UPDATE price_trackers p
-SET next_run_at = p.next_run_at + make_interval(secs => p.frequency_seconds * (
-        floor(extract(epoch FROM now() - p.next_run_at) / p.frequency_seconds) + 1)),
-    lease_owner = NULL, lease_until = NULL, last_period = p.next_run_at,
-    last_price = i.price, last_currency = i.currency, last_in_stock = i.in_stock,
-    drop_reference = i.drop_reference, below_target = i.below_target
-FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[], $4::numeric[], $5::text[],
-            $6::bool[], $7::numeric[], $8::bool[])
-    AS i(id, fence, period, price, currency, in_stock, drop_reference, below_target)
-WHERE p.id = i.id AND p.fence = i.fence AND p.next_run_at = i.period
-RETURNING p.id
-"""
-
-INSERT_RUNS = """
-INSERT INTO tracker_runs (tracker_id, period_start, fence, replica, claimed_at, lowest_price,
-    currency, best_offer_id, offers_found, best_offer)
-SELECT i.id, i.period, i.fence, $1, i.claimed_at, i.price, i.currency, i.offer, i.found,
-    i.details::jsonb
-FROM unnest($2::bigint[], $3::timestamptz[], $4::bigint[], $5::timestamptz[], $6::numeric[],
-            $7::text[], $8::text[], $9::int[], $10::text[])
-    AS i(id, period, fence, claimed_at, price, currency, offer, found, details)
-ON CONFLICT DO NOTHING
-"""
-
-INSERT_ALERTS = f"""
-INSERT INTO tracker_alerts (tracker_id, user_id, period_start, kind, price, currency,
-    reference_price, best_offer_id, best_offer)
-SELECT i.id, i.user_id, i.period, i.kind, i.price, i.currency, i.reference, i.offer,
-    i.details::jsonb
-FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::text[], $5::numeric[],
-            $6::text[], $7::numeric[], $8::text[], $9::text[])
-    AS i(id, user_id, period, kind, price, currency, reference, offer, details)
-ON CONFLICT DO NOTHING
-RETURNING {ALERT_COLUMNS}
+# One statement stores a batch of runs (so one round trip, and atomic without an explicit
+# transaction; ``p.id = ANY(...)`` reads the batch's trackers by primary key rather than
+# hashing the whole table): ``won`` moves on the trackers whose fence and period are still the
+# claim's (otherwise another replica has re-claimed the tracker, or the user changed its
+# schedule, and that result is dropped); only their runs and alerts are inserted, under
+# unique keys (tracker, period) and (tracker, period, kind). The next period is the
+# first one after now: periods missed while nobody ran are skipped. One row comes back
+# per new alert (alert columns NULL when there is none), each with the runs stored.
+FINISH = f"""
+WITH run AS (
+    SELECT * FROM unnest($2::bigint[], $3::bigint[], $4::timestamptz[], $5::timestamptz[],
+                         $6::numeric[], $7::text[], $8::text[], $9::int[], $10::numeric[],
+                         $11::text[], $12::bool[], $13::numeric[], $14::bool[], $15::text[])
+        AS i(id, fence, period, claimed_at, price, currency, offer, found, last_price,
+             last_currency, in_stock, drop_reference, below_target, details)
+), won AS (
+    UPDATE price_trackers p
+    SET next_run_at = p.next_run_at + make_interval(secs => p.frequency_seconds * (
+            floor(extract(epoch FROM now() - p.next_run_at) / p.frequency_seconds) + 1)),
+        lease_owner = NULL, lease_until = NULL, last_period = p.next_run_at,
+        last_price = i.last_price, last_currency = i.last_currency,
+        last_in_stock = i.in_stock, drop_reference = i.drop_reference,
+        below_target = i.below_target
+    FROM run i
+    WHERE p.id = ANY($2::bigint[])
+      AND p.id = i.id AND p.fence = i.fence AND p.next_run_at = i.period
+    RETURNING p.id, p.user_id
+), stored AS (
+    INSERT INTO tracker_runs (tracker_id, period_start, fence, replica, claimed_at,
+        lowest_price, currency, best_offer_id, offers_found, best_offer)
+    SELECT i.id, i.period, i.fence, $1, i.claimed_at, i.price, i.currency, i.offer, i.found,
+        i.details::jsonb
+    FROM run i JOIN won USING (id)
+    ON CONFLICT DO NOTHING
+), alerted AS (
+    INSERT INTO tracker_alerts (tracker_id, user_id, period_start, kind, price, currency,
+        reference_price, best_offer_id, best_offer)
+    SELECT a.id, won.user_id, a.period, a.kind, a.price, a.currency, a.reference, a.offer,
+        r.details::jsonb
+    FROM unnest($16::bigint[], $17::timestamptz[], $18::text[], $19::numeric[], $20::text[],
+                $21::numeric[], $22::text[])
+        AS a(id, period, kind, price, currency, reference, offer)
+    JOIN won USING (id) JOIN run r USING (id)
+    ON CONFLICT DO NOTHING
+    RETURNING {ALERT_COLUMNS}
+)
+SELECT (SELECT count(*) FROM won) AS stored_runs, alerted.*
+FROM (VALUES (1)) AS one(n) LEFT JOIN alerted ON true
 """
 
 RETRY_LATER = """
 UPDATE price_trackers p SET lease_until = now() + make_interval(secs => $3)
 FROM unnest($1::bigint[], $2::bigint[]) AS i(id, fence)
-WHERE p.id = i.id AND p.fence = i.fence
+WHERE p.id = ANY($1::bigint[]) AND p.id = i.id AND p.fence = i.fence
 """
 
 
@@ -398,63 +413,56 @@ class TrackingStore:
     async def claim(self, owner: str, limit: int, lease_seconds: float) -> list[Claim]:
         async with self._conn() as conn:
             rows = await conn.fetch(CLAIM, owner, limit, lease_seconds)
-        return [
-            Claim(TrackerRow.of(r), r["next_run_at"], r["fence"], r["claimed_at"]) for r in rows
-        ]
+        # Trackers of one search come together: its JSON is decoded once.
+        searches: dict[str, dict[str, Any]] = {}
+        claims = []
+        for r in rows:
+            search = searches.get(r["search_key"])
+            if search is None:
+                raw = r["search"]
+                search = searches[r["search_key"]] = (
+                    json.loads(raw) if isinstance(raw, str) else raw
+                )
+            claims.append(
+                Claim(TrackerRow.of(r, search), r["next_run_at"], r["fence"], r["claimed_at"])
+            )
+        return claims
 
     async def finish(self, owner: str, runs: Sequence[Finished]) -> tuple[int, list[AlertRow]]:
         """Stores the runs whose claims still hold; returns how many, and the new alerts."""
         if not runs:
             return 0, []
-        async with self._conn() as conn, conn.transaction():
-            await conn.execute(self._idle_limit)
-            won = {
-                r["id"]
-                for r in await conn.fetch(
-                    FINISH,
-                    [f.claim.tracker.id for f in runs],
-                    [f.claim.fence for f in runs],
-                    [f.claim.period for f in runs],
-                    [f.state.last_price for f in runs],
-                    [f.state.last_currency for f in runs],
-                    [f.state.last_in_stock for f in runs],
-                    [f.state.drop_reference for f in runs],
-                    [f.state.below_target for f in runs],
-                )
-            }
-            kept = [f for f in runs if f.claim.tracker.id in won]
-            if not kept:
-                return 0, []
-            await conn.execute(
-                INSERT_RUNS,
+        drafts = [(f, a) for f in runs for a in f.alerts]
+        # The best offer's description, encoded once per observation (trackers of one
+        # search share theirs).
+        details = {id(f.seen): _json(f.seen.details) for f in runs}
+        async with self._conn() as conn:
+            rows = await conn.fetch(
+                FINISH,
                 owner,
-                [f.claim.tracker.id for f in kept],
-                [f.claim.period for f in kept],
-                [f.claim.fence for f in kept],
-                [f.claim.claimed_at for f in kept],
-                [f.seen.price for f in kept],
-                [f.seen.currency for f in kept],
-                [f.seen.best_offer_id for f in kept],
-                [f.seen.offers_found for f in kept],
-                [None if f.seen.details is None else json.dumps(f.seen.details) for f in kept],
+                [f.claim.tracker.id for f in runs],
+                [f.claim.fence for f in runs],
+                [f.claim.period for f in runs],
+                [f.claim.claimed_at for f in runs],
+                [f.seen.price for f in runs],
+                [f.seen.currency for f in runs],
+                [f.seen.best_offer_id for f in runs],
+                [f.seen.offers_found for f in runs],
+                [f.state.last_price for f in runs],
+                [f.state.last_currency for f in runs],
+                [f.state.last_in_stock for f in runs],
+                [f.state.drop_reference for f in runs],
+                [f.state.below_target for f in runs],
+                [details[id(f.seen)] for f in runs],
+                [f.claim.tracker.id for f, _ in drafts],
+                [f.claim.period for f, _ in drafts],
+                [a.kind.value for _, a in drafts],
+                [a.price for _, a in drafts],
+                [a.currency for _, a in drafts],
+                [a.reference_price for _, a in drafts],
+                [a.best_offer_id for _, a in drafts],
             )
-            drafts = [(f, a) for f in kept for a in f.alerts]
-            alerts: list[AlertRow] = []
-            if drafts:
-                rows = await conn.fetch(
-                    INSERT_ALERTS,
-                    [f.claim.tracker.id for f, _ in drafts],
-                    [f.claim.tracker.user_id for f, _ in drafts],
-                    [f.claim.period for f, _ in drafts],
-                    [a.kind.value for _, a in drafts],
-                    [a.price for _, a in drafts],
-                    [a.currency for _, a in drafts],
-                    [a.reference_price for _, a in drafts],
-                    [a.best_offer_id for _, a in drafts],
-                    [_json(f.seen.details) for f, _ in drafts],
-                )
-                alerts = [AlertRow.of(r) for r in rows]
-        return len(kept), alerts
+        return int(rows[0]["stored_runs"]), [AlertRow.of(r) for r in rows if r["id"] is not None]
 
     async def retry_later(self, claims: Sequence[Claim], seconds: float) -> None:
         """Keeps the claims' periods due, but not before ``seconds`` from now."""
