@@ -33,7 +33,6 @@ from typing import Any
 
 import grpc
 import pytest
-import redis as redis_lib
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from sqlalchemy import text
@@ -54,62 +53,27 @@ from tests.utils.booking_cluster import (
     seats_available,
     sim_orders,
 )
-from tests.utils.search_cluster import SearchCluster, seeded_database
-from tests.utils.sim import Sim, new_clients
-from tests.utils.token_cluster import CALLERS, TokenCluster
+from tests.utils.hotel_stack import HOTEL_SECRET, PASSWORD, HotelStack
+from tests.utils.search_cluster import seeded_database
 
 TOMORROW = datetime.now(UTC).date() + timedelta(days=1)
-HOTEL_ID, HOTEL_SECRET = f"hotel-{secrets.token_hex(3)}", secrets.token_urlsafe(24)
-USER, PASSWORD = "skyroute-ops", secrets.token_urlsafe(18)
 LEASE_SECONDS = 15.0  # 4 x the hotel timeout + 10, the least allowed
 
 
-class PackageStack:
+class PackageStack(HotelStack):
+    """The hotel stack with one token and one search replica (flights from the
+    inventory and the flight provider), and two booking replicas."""
+
     def __init__(self, workdir: Path, database_url: str, redis_url: str) -> None:
-        self.prefix = f"skyroute-test-{secrets.token_hex(6)}"
-        self.redis_url = redis_url
-        self.database_url = database_url
-        self.sim = Sim(
-            workdir,
-            new_clients(),
-            hotel_clients={HOTEL_ID: HOTEL_SECRET},
-            hotel_users={USER: PASSWORD},
-        ).start()
-        callers = {
-            **CALLERS,
-            "search": [*CALLERS["search"], "hotel"],
-            "booking": [*CALLERS["booking"], "hotel"],
-        }
-        self.tokens = TokenCluster(
-            workdir,
-            self.sim,
-            redis_url,
-            self.prefix,
-            1,
-            env={
-                "TOKEN_PROVIDERS": "amadeus,other,hotel",
-                "TOKEN_CALLERS": json.dumps(callers),
-                "PROVIDER_HOTEL_TOKEN_URL": self.sim.hotel_token_url,
-                "PROVIDER_HOTEL_CLIENT_ID": HOTEL_ID,
-                "PROVIDER_HOTEL_CLIENT_SECRET": HOTEL_SECRET,
-                "PROVIDER_HOTEL_GRANT": "password",
-                "PROVIDER_HOTEL_USERNAME": USER,
-                "PROVIDER_HOTEL_PASSWORD": PASSWORD,
-            },
-        ).start()
-        self.tokens.secrets += [HOTEL_SECRET, PASSWORD]
-        self.search = SearchCluster(
+        super().__init__(
             workdir,
             database_url,
             redis_url,
-            self.prefix,
-            1,
-            self.tokens,
-            env={
-                "SEARCH_HOTEL_PROVIDER": "hotel",
-                "PROVIDER_HOTEL_BASE_URL": self.sim.base_url,
-            },
-        ).start()
+            {"PROVIDER_ENABLED": "true"},
+            token_replicas=1,
+            search_replicas=1,
+        )
+        self.database_url = database_url
         self.booking = BookingCluster(
             workdir,
             database_url,
@@ -129,16 +93,7 @@ class PackageStack:
 
     def stop(self) -> None:
         self.booking.stop()
-        self.search.stop()
-        self.tokens.stop()
-        self.sim.stop()
-        client = redis_lib.Redis.from_url(self.redis_url)
-        try:
-            keys = list(client.scan_iter(match=f"{self.prefix}:*", count=1000))
-            if keys:
-                client.delete(*keys)
-        finally:
-            client.close()
+        super().stop()
 
     # -- the hotel supplier stand-in ----------------------------------------------------
 

@@ -1,7 +1,8 @@
-"""The hotel stack as processes: the stand-in (hotel supplier with its own login), two
-token replicas holding the supplier's token through the password grant (rotating
-refresh tokens), two search replicas sharing Redis and PostgreSQL (flights from the
-inventory only). Used by the hotel search and hotel tracker system tests."""
+"""The hotel stack as processes: the stand-in (hotel supplier with its own login), token
+replicas holding the supplier's token through the password grant (rotating refresh
+tokens), search replicas sharing Redis and PostgreSQL (flights from the inventory only
+unless ``search_env`` turns the flight provider on). Used by the hotel search, hotel
+tracker and package system tests (the packages' stack adds booking replicas)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ class HotelStack:
         database_url: str,
         redis_url: str,
         search_env: Mapping[str, str] | None = None,
+        *,
+        token_replicas: int = 2,
+        search_replicas: int = 2,
     ) -> None:
         self.prefix = f"skyroute-test-{secrets.token_hex(6)}"
         self.redis_url = redis_url
@@ -35,13 +39,17 @@ class HotelStack:
             hotel_clients={HOTEL_ID: HOTEL_SECRET},
             hotel_users={USER: PASSWORD},
         ).start()
-        callers = {**CALLERS, "search": [*CALLERS["search"], "hotel"]}
+        callers = {
+            **CALLERS,
+            "search": [*CALLERS["search"], "hotel"],
+            "booking": [*CALLERS["booking"], "hotel"],
+        }
         self.tokens = TokenCluster(
             workdir,
             self.sim,
             redis_url,
             self.prefix,
-            2,
+            token_replicas,
             env={
                 "TOKEN_PROVIDERS": "amadeus,other,hotel",
                 "TOKEN_CALLERS": json.dumps(callers),
@@ -59,7 +67,7 @@ class HotelStack:
             database_url,
             redis_url,
             self.prefix,
-            2,
+            search_replicas,
             self.tokens,
             env={
                 "PROVIDER_ENABLED": "false",
