@@ -10,7 +10,6 @@ import asyncio
 import itertools
 import secrets
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -22,10 +21,10 @@ from services.generated.skyroute.search.v1 import search_service_pb2_grpc as pb_
 from services.rate_budget import BudgetExhausted, RateBudget, RateBudgetSettings, background
 from services.redis_client import sync_client
 from tests.utils.search_cluster import SearchCluster, seeded_database
+from tests.utils.search_cluster import provider_query as query
 from tests.utils.sim import Sim, new_clients
 from tests.utils.token_cluster import TokenCluster
 
-TOMORROW = datetime.now(UTC).date() + timedelta(days=1)
 LIMIT = 20  # the stand-in's requests per second
 SIM_BURST = 10
 # The fleet's budget: the provider's rate, a smaller burst (a margin for requests that
@@ -70,19 +69,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[
             yield stack
         finally:
             stack.stop()
-
-
-def query(n: int) -> pb.SearchFlightsRequest:
-    """A query of its own (no cache hits): one provider request."""
-    return pb.SearchFlightsRequest(
-        origin="LHR",
-        destination="JFK",
-        departure_date=(TOMORROW + timedelta(days=n % 90)).isoformat(),
-        passengers=pb.Passengers(adults=1 + (n // 90) % 9),
-        cabin=pb.CABIN_ECONOMY,
-        page_size=10,
-        include_provider_offers=True,
-    )
 
 
 async def load(

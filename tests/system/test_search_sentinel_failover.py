@@ -20,7 +20,7 @@ import json
 import secrets
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import aiohttp
@@ -28,15 +28,14 @@ import grpc
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from services.generated.skyroute.search.v1 import search_service_pb2 as pb
 from services.generated.skyroute.search.v1 import search_service_pb2_grpc as pb_grpc
 from tests.utils.failover import kill_sentinel_primary, sentinel_setup
 from tests.utils.redis_server import SentinelSetup
 from tests.utils.search_cluster import SearchCluster, seeded_database
+from tests.utils.search_cluster import provider_query as query
 from tests.utils.sim import Sim, new_clients
 from tests.utils.token_cluster import TokenCluster
 
-TOMORROW = datetime.now(UTC).date() + timedelta(days=1)
 PER_SECOND = 20  # the fleet's budget (and the stand-in's own limit)
 BURST = 5
 SIM_BURST = 10  # the stand-in's: arrival jitter beyond the budget's own burst
@@ -53,19 +52,6 @@ POPULAR = 3  # queries asked over and over: served from the cache
 def sentinel(workdir: Path) -> Iterator[SentinelSetup]:
     with sentinel_setup(workdir) as setup:
         yield setup
-
-
-def query(n: int) -> pb.SearchFlightsRequest:
-    """Query ``n``: a provider request of its own unless it is cached."""
-    return pb.SearchFlightsRequest(
-        origin="LHR",
-        destination="JFK",
-        departure_date=(TOMORROW + timedelta(days=n % 90)).isoformat(),
-        passengers=pb.Passengers(adults=1 + (n // 90) % 9),
-        cabin=pb.CABIN_ECONOMY,
-        page_size=10,
-        include_provider_offers=True,
-    )
 
 
 Call = tuple[float, str]  # (monotonic start, "ok" / "partial: <reason>" / status code)

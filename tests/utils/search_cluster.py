@@ -7,6 +7,7 @@ import contextlib
 import secrets
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import grpc
@@ -19,6 +20,7 @@ from inventory_seed.seed import options_from_args, seed
 from search_service.app import SearchApp
 from search_service.settings import SearchServiceSettings
 from services.clients.channels import open_channel
+from services.generated.skyroute.search.v1 import search_service_pb2 as search_pb
 from services.generated.skyroute.search.v1 import search_service_pb2_grpc as pb_grpc
 from services.logs import Redactor
 from services.metrics import ServerMetrics
@@ -176,3 +178,18 @@ def error_details(error: grpc.aio.AioRpcError) -> tuple[list[str], str]:
             detail.Unpack(info)
             reason = info.reason
     return fields, reason
+
+
+def provider_query(n: int) -> search_pb.SearchFlightsRequest:
+    """Query ``n`` (LHR-JFK, its own date and party for n < 810): one provider request
+    of its own unless it is cached."""
+    tomorrow = datetime.now(UTC).date() + timedelta(days=1)
+    return search_pb.SearchFlightsRequest(
+        origin="LHR",
+        destination="JFK",
+        departure_date=(tomorrow + timedelta(days=n % 90)).isoformat(),
+        passengers=search_pb.Passengers(adults=1 + (n // 90) % 9),
+        cabin=search_pb.CABIN_ECONOMY,
+        page_size=10,
+        include_provider_offers=True,
+    )
