@@ -20,6 +20,17 @@ HOTEL_ID, HOTEL_SECRET = f"hotel-{secrets.token_hex(3)}", secrets.token_urlsafe(
 USER, PASSWORD = "skyroute-ops", secrets.token_urlsafe(18)
 
 
+def delete_matching(redis_url: str, pattern: str) -> None:
+    """Deletes the keys matching ``pattern`` (a test's own prefix)."""
+    client = sync_client(redis_url)
+    try:
+        keys = list(client.scan_iter(match=pattern, count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
 class HotelStack:
     def __init__(
         self,
@@ -78,22 +89,10 @@ class HotelStack:
         ).start()
 
     def flush_cache(self) -> None:
-        client = sync_client(self.redis_url)
-        try:
-            keys = list(client.scan_iter(match=f"{self.prefix}:search:*", count=1000))
-            if keys:
-                client.delete(*keys)
-        finally:
-            client.close()
+        delete_matching(self.redis_url, f"{self.prefix}:search:*")
 
     def stop(self) -> None:
         self.search.stop()
         self.tokens.stop()
         self.sim.stop()
-        client = sync_client(self.redis_url)
-        try:
-            keys = list(client.scan_iter(match=f"{self.prefix}:*", count=1000))
-            if keys:
-                client.delete(*keys)
-        finally:
-            client.close()
+        delete_matching(self.redis_url, f"{self.prefix}:*")
