@@ -4,7 +4,11 @@ PostgreSQL connections:
 - one user fires a burst of creates through every replica, far past the per-user
   limit: exactly ``limit`` trackers exist, every other create is refused with
   TRACKER_LIMIT_REACHED (none times out waiting for a connection), and meanwhile
-  another user's Create, Get and List on the same replicas complete;
+  another user's Create, Get and List on the same replicas complete. "Meanwhile" is
+  made certain, not left to timing: the test holds the bursting user's lock in
+  PostgreSQL (the one each create takes), so no create of the burst can finish until
+  the other user's calls have; each replica has one of the burst's creates waiting on
+  that lock, holding one of its two connections, and the rest waiting in memory;
 - an unknown airport is INVALID_ARGUMENT naming the field, as search says it.
 """
 
@@ -16,6 +20,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import grpc
 import pytest
 import redis as redis_lib
@@ -25,6 +30,7 @@ from services.generated.skyroute.search.v1 import search_service_pb2 as search_p
 from services.generated.skyroute.tracking.v1 import tracking_service_pb2 as pb
 from tests.utils.search_cluster import error_details, seeded_database
 from tests.utils.tracking_cluster import TrackingCluster
+from tracking_service.store import USER_LOCK
 
 LIMIT = 5
 BURST = 600
@@ -80,48 +86,81 @@ def create_request(origin: str = "LHR", destination: str = "JFK") -> pb.CreateTr
     )
 
 
+async def waiting_on_locks(conn: asyncpg.Connection, count: int, timeout: float = 20) -> None:
+    """Until ``count`` sessions wait on an advisory lock (one create per replica)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        waiting = await conn.fetchval(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
+        if waiting >= count:
+            return
+        assert time.monotonic() < deadline, f"{waiting} creates wait on the user's lock"
+        await asyncio.sleep(0.05)
+
+
 async def test_a_burst_by_one_user_keeps_the_limit_and_starves_no_one(
     tracking: TrackingCluster,
 ) -> None:
-    eager = tracking.auth(f"eager-{secrets.token_hex(3)}")
-    calm = tracking.auth(f"calm-{secrets.token_hex(3)}")
+    eager_user, calm_user = f"eager-{secrets.token_hex(3)}", f"calm-{secrets.token_hex(3)}"
+    eager, calm = tracking.auth(eager_user), tracking.auth(calm_user)
     channels = [grpc.aio.insecure_channel(a) for a in tracking.addresses]
     stubs = [tracking.stub(c) for c in channels]
+    holder = await asyncpg.connect(
+        tracking.database_url.replace("postgresql+asyncpg", "postgresql")
+    )
+    watcher = await asyncpg.connect(
+        tracking.database_url.replace("postgresql+asyncpg", "postgresql")
+    )
+    burst: list[asyncio.Task[pb.CreateTrackerResponse]] = []
     try:
         # Warm every replica's pool and airport memory first.
         mine = await stubs[0].CreateTracker(create_request(), metadata=calm, timeout=10)
+        for stub in stubs[1:]:
+            await stub.GetTracker(
+                pb.GetTrackerRequest(tracker_id=mine.tracker.tracker_id), metadata=calm, timeout=10
+            )
 
         async def eager_create(n: int) -> pb.CreateTrackerResponse:
             stub = stubs[n % 3]
-            return await stub.CreateTracker(create_request(), metadata=eager, timeout=30)
+            return await stub.CreateTracker(create_request(), metadata=eager, timeout=60)
 
-        burst = [asyncio.create_task(eager_create(n)) for n in range(BURST)]
-        # The other user, on every replica, while the burst is still running.
-        rounds = 0
-        answered: list[float] = []
-        while rounds < 3 or not all(t.done() for t in burst):
-            for stub in stubs:
+        # The bursting user's lock, as each create takes it (tracking_service/store.py).
+        held = holder.transaction()
+        await held.start()
+        await holder.execute(USER_LOCK, eager_user)
+        try:
+            burst = [asyncio.create_task(eager_create(n)) for n in range(BURST)]
+            await waiting_on_locks(watcher, len(stubs))
+            # The other user, on every replica, while the whole burst waits.
+            answered: list[float] = []
+            for n, stub in enumerate(stubs):
                 started = time.monotonic()
-                assert (
-                    await stub.GetTracker(
-                        pb.GetTrackerRequest(tracker_id=mine.tracker.tracker_id),
-                        metadata=calm,
-                        timeout=5,
-                    )
-                ).tracker.tracker_id == mine.tracker.tracker_id
+                got = await stub.GetTracker(
+                    pb.GetTrackerRequest(tracker_id=mine.tracker.tracker_id),
+                    metadata=calm,
+                    timeout=5,
+                )
+                assert got.tracker.tracker_id == mine.tracker.tracker_id
                 listed = await stub.ListTrackers(pb.ListTrackersRequest(), metadata=calm, timeout=5)
                 assert mine.tracker.tracker_id in {t.tracker_id for t in listed.trackers}
+                if n == 1:
+                    made = await stub.CreateTracker(create_request(), metadata=calm, timeout=5)
+                    assert made.tracker.tracker_id
                 answered.append(time.monotonic() - started)
-            if rounds == 0:
-                assert not all(t.done() for t in burst), "the other user waited for the whole burst"
-                made = await stubs[1].CreateTracker(create_request(), metadata=calm, timeout=5)
-                assert made.tracker.tracker_id
-            rounds += 1
+            assert not any(t.done() for t in burst), [t for t in burst if t.done()][:1]
+        finally:
+            await held.rollback()
         results = await asyncio.gather(*burst, return_exceptions=True)
         page = await stubs[2].ListTrackers(
             pb.ListTrackersRequest(page_size=100), metadata=eager, timeout=5
         )
     finally:
+        for task in burst:
+            task.cancel()
+        await holder.close()
+        await watcher.close()
         for channel in channels:
             await channel.close()
     refused = [r for r in results if isinstance(r, grpc.aio.AioRpcError)]
@@ -133,7 +172,7 @@ async def test_a_burst_by_one_user_keeps_the_limit_and_starves_no_one(
     assert {error_details(r)[1] for r in refused} == {"TRACKER_LIMIT_REACHED"}
     assert len(results) - len(refused) == LIMIT
     assert len(page.trackers) == LIMIT
-    print(f"other user's Get+List: max {max(answered):.3f}s over {len(answered)} while bursting")
+    print(f"other user's Get+List(+Create): max {max(answered):.3f}s while the burst waited")
 
 
 async def test_an_unknown_airport_is_named(tracking: TrackingCluster) -> None:

@@ -29,6 +29,7 @@ class TrackingCluster:
         replicas: int = 3,
         env: Mapping[str, str] | None = None,
     ) -> None:
+        self.database_url = database_url
         self.secret = new_secret()
         facts = Facts(
             database_url=database_url,
