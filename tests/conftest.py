@@ -17,6 +17,7 @@ import redis
 
 from services.redis_client import sync_client
 from tests.utils.pgbouncer import PgBouncer
+from tests.utils.redis_keys import delete_matching
 from tests.utils.redis_server import RedisClusterSetup
 from tests.utils.sim import Sim, new_clients
 from tests.utils.token_cluster import TokenCluster
@@ -72,13 +73,7 @@ def key_prefix(redis_url: str) -> Iterator[str]:
     """A key space of our own, deleted after the test."""
     prefix = f"skyroute-test-{secrets.token_hex(6)}"
     yield prefix
-    client = sync_client(redis_url)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-        if keys:
-            client.delete(*keys)  # on a cluster: split by slot
-    finally:
-        client.close()
+    delete_matching(redis_url, f"{prefix}:*")
 
 
 @pytest.fixture

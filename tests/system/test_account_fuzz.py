@@ -23,6 +23,7 @@ from tests.system.test_fuzz_rpcs import DOCUMENTED, EXAMPLES, MAX_REQUEST_BYTES,
 from tests.utils.account_cluster import AccountCluster, account_facts, new_email, sign_up
 from tests.utils.db import temporary_database_sync
 from tests.utils.fuzz import UNDECODABLE_BODIES, Rpc, Shown, requests
+from tests.utils.redis_keys import delete_matching
 
 SERVICE = pb.DESCRIPTOR.services_by_name["AccountService"]
 RPCS = [Rpc(SERVICE.full_name, m) for m in SERVICE.methods]
@@ -81,13 +82,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             assert "Traceback" not in cluster.logs()
         finally:
             cluster.stop()
-            import redis
-
-            client = redis.Redis.from_url(REDIS_URL)
-            keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-            if keys:
-                client.delete(*keys)
-            client.close()
+            delete_matching(REDIS_URL, f"{prefix}:*")
 
 
 def assert_serving(stack: Stack) -> None:

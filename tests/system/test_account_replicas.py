@@ -28,7 +28,6 @@ from pathlib import Path
 import asyncpg
 import grpc
 import pytest
-import redis
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
@@ -45,6 +44,7 @@ from tests.utils.account_cluster import (
 from tests.utils.booking_cluster import BookingCluster, bearer
 from tests.utils.db import temporary_database_sync
 from tests.utils.processes import ROOT
+from tests.utils.redis_keys import delete_matching
 
 PASSWORD = "replicated horse battery"
 # Generous per-address limits: every test's users come from 127.0.0.1.
@@ -94,11 +94,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             if bookings is not None:
                 bookings.stop()
             accounts.stop()
-            client = redis.Redis.from_url(REDIS_URL)
-            keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-            if keys:
-                client.delete(*keys)
-            client.close()
+            delete_matching(REDIS_URL, f"{prefix}:*")
 
 
 @pytest.fixture

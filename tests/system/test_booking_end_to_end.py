@@ -33,7 +33,6 @@ from services.generated.skyroute.booking.v1 import booking_service_pb2_grpc as p
 from services.generated.skyroute.common.v1 import money_pb2
 from services.generated.skyroute.search.v1 import search_service_pb2 as spb
 from services.generated.skyroute.search.v1 import search_service_pb2_grpc as spb_grpc
-from services.redis_client import sync_client
 from tests.utils.booking_cluster import (
     BookingCluster,
     bearer,
@@ -42,6 +41,7 @@ from tests.utils.booking_cluster import (
     sim_orders,
 )
 from tests.utils.pgbouncer import DATABASE_PATHS, services_database
+from tests.utils.redis_keys import delete_matching
 from tests.utils.search_cluster import SearchCluster, error_details, seeded_database
 from tests.utils.sim import Sim, new_clients
 from tests.utils.token_cluster import TokenCluster
@@ -87,13 +87,7 @@ class Stack:
         self.search.stop()
         self.tokens.stop()
         self.sim.stop()
-        client = sync_client(self.redis_url)
-        try:
-            keys = list(client.scan_iter(match=f"{self.prefix}:*", count=1000))
-            if keys:
-                client.delete(*keys)
-        finally:
-            client.close()
+        delete_matching(self.redis_url, f"{self.prefix}:*")
 
 
 @pytest.fixture(scope="module", params=DATABASE_PATHS)

@@ -18,9 +18,9 @@ from typing import Any
 import grpc
 import pytest
 
-from services.redis_client import sync_client
 from tests.utils.booking_cluster import BookingCluster, provider_env
 from tests.utils.processes import ROOT
+from tests.utils.redis_keys import delete_matching
 from tests.utils.search_cluster import SearchCluster, seeded_database
 from tests.utils.sim import Sim, new_clients
 from tests.utils.token_cluster import TokenCluster
@@ -91,13 +91,7 @@ class Stack:
         for part in reversed(self.parts):
             part.stop()
         self.sim.stop()
-        client = sync_client(self.redis_url)
-        try:
-            keys = list(client.scan_iter(match=f"{self.prefix}:*", count=1000))
-            if keys:
-                client.delete(*keys)
-        finally:
-            client.close()
+        delete_matching(self.redis_url, f"{self.prefix}:*")
 
 
 @pytest.fixture(scope="module")

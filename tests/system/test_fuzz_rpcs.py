@@ -20,7 +20,6 @@ from pathlib import Path
 
 import grpc
 import pytest
-import redis as redis_lib
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.message import DecodeError, Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -51,6 +50,7 @@ from tests.utils.fuzz import (
     all_rpcs,
     requests,
 )
+from tests.utils.redis_keys import delete_matching
 from tests.utils.search_cluster import SearchCluster, seeded_database
 from tests.utils.sim import Sim, new_clients
 from tests.utils.token_cluster import TokenCluster
@@ -124,13 +124,7 @@ class FuzzStack:
         for part in ("booking", "search", "tokens", "sim"):
             if hasattr(self, part):
                 getattr(self, part).stop()
-        client = redis_lib.Redis.from_url(self.redis_url)
-        try:
-            keys = list(client.scan_iter(match=f"{self.prefix}:*", count=1000))
-            if keys:
-                client.delete(*keys)
-        finally:
-            client.close()
+        delete_matching(self.redis_url, f"{self.prefix}:*")
 
     def credentials(self, rpc: Rpc) -> Metadata:
         """Valid credentials for ``rpc``'s service (search needs none)."""

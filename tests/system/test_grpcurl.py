@@ -20,7 +20,6 @@ from typing import Any
 
 import grpc
 import pytest
-import redis as redis_lib
 from google.protobuf import descriptor_pb2, json_format
 
 from services.clients.token_client import CALLER_HEADER, CALLER_KEY_HEADER
@@ -30,6 +29,7 @@ from services.reflection import load_files_with_source_info
 from tests.utils.account_cluster import AccountCluster, account_facts, new_email
 from tests.utils.booking_cluster import BookingCluster, provider_env
 from tests.utils.processes import ROOT
+from tests.utils.redis_keys import delete_matching
 from tests.utils.search_cluster import SearchCluster, seeded_database
 from tests.utils.sim import Sim, new_clients
 from tests.utils.token_cluster import TokenCluster
@@ -86,13 +86,7 @@ class Stack:
         self.search.stop()
         self.tokens.stop()
         self.sim.stop()
-        client = redis_lib.Redis.from_url(self.redis_url)
-        try:
-            keys = list(client.scan_iter(match=f"{self.prefix}:*", count=1000))
-            if keys:
-                client.delete(*keys)
-        finally:
-            client.close()
+        delete_matching(self.redis_url, f"{self.prefix}:*")
 
 
 @pytest.fixture(scope="module")

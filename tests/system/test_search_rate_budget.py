@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 from services.generated.skyroute.search.v1 import search_service_pb2 as pb
 from services.generated.skyroute.search.v1 import search_service_pb2_grpc as pb_grpc
 from services.rate_budget import BudgetExhausted, RateBudget, RateBudgetSettings, background
-from services.redis_client import sync_client
+from tests.utils.redis_keys import delete_matching
 from tests.utils.search_cluster import SearchCluster, seeded_database
 from tests.utils.search_cluster import provider_query as query
 from tests.utils.sim import Sim, new_clients
@@ -52,13 +52,7 @@ class Stack:
         self.search.stop()
         self.tokens.stop()
         self.sim.stop()
-        client = sync_client(self.redis_url)
-        try:
-            keys = list(client.scan_iter(match=f"{self.prefix}:*", count=1000))
-            if keys:
-                client.delete(*keys)
-        finally:
-            client.close()
+        delete_matching(self.redis_url, f"{self.prefix}:*")
 
 
 @pytest.fixture(scope="module")

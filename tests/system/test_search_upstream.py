@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.generated.skyroute.search.v1 import search_service_pb2 as pb
 from services.generated.skyroute.search.v1 import search_service_pb2_grpc as pb_grpc
-from services.redis_client import sync_client
+from tests.utils.redis_keys import delete_matching
 from tests.utils.redis_server import free_port
 from tests.utils.search_cluster import SearchCluster, error_details, seeded_database
 from tests.utils.sim import Sim, new_clients
@@ -48,26 +48,14 @@ class Stack:
         return self.tokens.client_ids["amadeus"]
 
     def flush_cache(self) -> None:
-        client = sync_client(self.redis_url)
-        try:
-            keys = list(client.scan_iter(match=f"{self.prefix}:search:*", count=1000))
-            if keys:
-                client.delete(*keys)
-        finally:
-            client.close()
+        delete_matching(self.redis_url, f"{self.prefix}:search:*")
 
     def stop(self) -> None:
         self.search.stop()
         self.tokens.stop()
         self.sim.stop()
         self.flush_cache()
-        client = sync_client(self.redis_url)
-        try:
-            keys = list(client.scan_iter(match=f"{self.prefix}:*", count=1000))
-            if keys:
-                client.delete(*keys)
-        finally:
-            client.close()
+        delete_matching(self.redis_url, f"{self.prefix}:*")
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,6 @@ from pathlib import Path
 import asyncpg
 import grpc
 import pytest
-import redis as redis_lib
 from google.protobuf import duration_pb2, timestamp_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -34,6 +33,7 @@ from services.generated.skyroute.search.v1 import search_service_pb2 as search_p
 from services.generated.skyroute.search.v1 import search_service_pb2_grpc as search_grpc
 from services.generated.skyroute.tracking.v1 import tracking_service_pb2 as pb
 from tests.utils.booking_cluster import AUDIENCE, ISSUER
+from tests.utils.redis_keys import delete_matching
 from tests.utils.search_cluster import SearchCluster, error_details, seeded_database
 from tests.utils.sim import Sim, new_clients
 from tests.utils.token_cluster import TokenCluster
@@ -79,13 +79,7 @@ class Stack:
     def stop(self) -> None:
         for part in (self.tracking, self.search, self.tokens, self.sim):
             part.stop()
-        client = redis_lib.Redis.from_url(self.redis_url)
-        try:
-            keys = list(client.scan_iter(match=f"{self.prefix}:*", count=1000))
-            if keys:
-                client.delete(*keys)
-        finally:
-            client.close()
+        delete_matching(self.redis_url, f"{self.prefix}:*")
 
     async def db(self) -> asyncpg.Connection:
         return await asyncpg.connect(self.database_url.replace("postgresql+asyncpg", "postgresql"))

@@ -23,11 +23,11 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import grpc
 import pytest
-import redis as redis_lib
 from google.protobuf import duration_pb2, timestamp_pb2
 
 from services.generated.skyroute.search.v1 import search_service_pb2 as search_pb
 from services.generated.skyroute.tracking.v1 import tracking_service_pb2 as pb
+from tests.utils.redis_keys import delete_matching
 from tests.utils.search_cluster import error_details, seeded_database
 from tests.utils.tracking_cluster import TrackingCluster
 from tracking_service.store import USER_LOCK
@@ -59,13 +59,7 @@ def tracking(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterat
             assert "Traceback" not in cluster.logs()
         finally:
             cluster.stop()
-            client = redis_lib.Redis.from_url(redis_url)
-            try:
-                keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-                if keys:
-                    client.delete(*keys)
-            finally:
-                client.close()
+            delete_matching(redis_url, f"{prefix}:*")
 
 
 def create_request(origin: str = "LHR", destination: str = "JFK") -> pb.CreateTrackerRequest:

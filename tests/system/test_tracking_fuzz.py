@@ -18,7 +18,6 @@ from pathlib import Path
 
 import grpc
 import pytest
-import redis as redis_lib
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.message import DecodeError, Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -31,6 +30,7 @@ from services.generated.skyroute.tracking.v1 import tracking_service_pb2 as pb
 from services.generated.skyroute.tracking.v1 import tracking_service_pb2_grpc as pb_grpc
 from tests.utils.booking_cluster import bearer, token_for
 from tests.utils.fuzz import HOSTILE_TEXT, UNDECODABLE_BODIES, Rpc, Shown, requests
+from tests.utils.redis_keys import delete_matching
 from tests.utils.search_cluster import SearchCluster, seeded_database
 from tests.utils.sim import Sim, new_clients
 from tests.utils.token_cluster import TokenCluster
@@ -74,13 +74,7 @@ class Stack:
         self.channel.close()
         for part in (self.tracking, self.search, self.tokens, self.sim):
             part.stop()
-        client = redis_lib.Redis.from_url(self.redis_url)
-        try:
-            keys = list(client.scan_iter(match=f"{self.prefix}:*", count=1000))
-            if keys:
-                client.delete(*keys)
-        finally:
-            client.close()
+        delete_matching(self.redis_url, f"{self.prefix}:*")
 
     def other_credentials(self) -> st.SearchStrategy[Metadata]:
         return st.one_of(

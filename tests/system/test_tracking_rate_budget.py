@@ -19,12 +19,12 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-import redis as redis_lib
 from google.protobuf import duration_pb2, timestamp_pb2
 
 from services.generated.skyroute.search.v1 import search_service_pb2 as search_pb
 from services.generated.skyroute.search.v1 import search_service_pb2_grpc as search_grpc
 from services.generated.skyroute.tracking.v1 import tracking_service_pb2 as pb
+from tests.utils.redis_keys import delete_matching
 from tests.utils.search_cluster import SearchCluster, seeded_database
 from tests.utils.sim import Sim, new_clients
 from tests.utils.token_cluster import TokenCluster
@@ -63,13 +63,7 @@ class Stack:
     def stop(self) -> None:
         for part in (self.tracking, self.search, self.tokens, self.sim):
             part.stop()
-        client = redis_lib.Redis.from_url(self.redis_url)
-        try:
-            keys = list(client.scan_iter(match=f"{self.prefix}:*", count=1000))
-            if keys:
-                client.delete(*keys)
-        finally:
-            client.close()
+        delete_matching(self.redis_url, f"{self.prefix}:*")
 
 
 @pytest.fixture(scope="module")

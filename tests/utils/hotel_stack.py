@@ -11,24 +11,13 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
-from services.redis_client import sync_client
+from tests.utils.redis_keys import delete_matching
 from tests.utils.search_cluster import SearchCluster
 from tests.utils.sim import Sim, new_clients
 from tests.utils.token_cluster import CALLERS, TokenCluster
 
 HOTEL_ID, HOTEL_SECRET = f"hotel-{secrets.token_hex(3)}", secrets.token_urlsafe(24)
 USER, PASSWORD = "skyroute-ops", secrets.token_urlsafe(18)
-
-
-def delete_matching(redis_url: str, pattern: str) -> None:
-    """Deletes the keys matching ``pattern`` (a test's own prefix)."""
-    client = sync_client(redis_url)
-    try:
-        keys = list(client.scan_iter(match=pattern, count=1000))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
 
 
 class HotelStack:
