@@ -5,6 +5,7 @@ guarantee holds until it expires, unknown ids are NOT_FOUND."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -56,26 +57,34 @@ def cents(money) -> int:
 
 async def find(
     search: InProcessSearch,
-    destination: str = "ATL",
+    destination: str | tuple[str, ...] = "ATL",
     *,
     adults: int = 1,
     children: int = 0,
     infants: int = 0,
     round_trip: bool = False,
 ) -> pb.Itinerary:
-    request = pb.SearchFlightsRequest(
-        origin="ORD",
-        destination=destination,
-        departure_date=TOMORROW.isoformat(),
-        passengers=pb.Passengers(adults=adults, children=children, infants=infants),
-        cabin=pb.CABIN_ECONOMY,
-        page_size=1,
-    )
-    if round_trip:
-        request.return_date = (TOMORROW + timedelta(days=1)).isoformat()
-    response = await search.stub.SearchFlights(request, timeout=10)
-    assert response.itineraries, "the seed has no such flight"
-    return response.itineraries[0]
+    """The first itinerary ORD -> ``destination`` (or the first of several that has one)
+    from tomorrow on. The tiny seed holds three days from tomorrow, and some of its
+    routes fly on some weekdays only (ORD's one-stop destinations, through a hub, most
+    of all): so the day after is tried too, and a test that only needs a one-stop
+    itinerary names more than one destination."""
+    wanted = (destination,) if isinstance(destination, str) else destination
+    for departure, to in itertools.product((TOMORROW, TOMORROW + timedelta(days=1)), wanted):
+        request = pb.SearchFlightsRequest(
+            origin="ORD",
+            destination=to,
+            departure_date=departure.isoformat(),
+            passengers=pb.Passengers(adults=adults, children=children, infants=infants),
+            cabin=pb.CABIN_ECONOMY,
+            page_size=1,
+        )
+        if round_trip:
+            request.return_date = (departure + timedelta(days=1)).isoformat()
+        response = await search.stub.SearchFlights(request, timeout=10)
+        if response.itineraries:
+            return response.itineraries[0]
+    raise AssertionError(f"the seed has no flight ORD -> {wanted} tomorrow or the day after")
 
 
 async def fare_ids(item: pb.Itinerary) -> list[int]:
@@ -203,7 +212,7 @@ async def test_guarantee_holds_until_it_expires(
     # N-1 to N: 3 leaves the checks below at least 2 s on a slow machine.
     env = search_env(own_db, redis_url, key_prefix, {"SEARCH_PRICE_GUARANTEE_SECONDS": "3"})
     async with in_process_search(env) as search:
-        item = await find(search, "LAS")
+        item = await find(search, ("LAS", "LAX", "CDG", "SFO"))
         priced = await search.stub.PriceOffer(
             pb.PriceOfferRequest(offer_id=item.offer_id), timeout=10
         )
@@ -236,7 +245,7 @@ async def test_guarantee_holds_until_it_expires(
 
 
 async def test_no_seats_left(search: InProcessSearch, engine: AsyncEngine) -> None:
-    item = await find(search, "SFO")
+    item = await find(search, ("SFO", "LAX", "CDG", "LAS"))
     fare_id = item.journeys[0].segments[-1].fare_id
     await execute(engine, "UPDATE fares SET seats_available = 0 WHERE id = :id", id=fare_id)
     priced = await search.stub.PriceOffer(pb.PriceOfferRequest(offer_id=item.offer_id), timeout=10)
