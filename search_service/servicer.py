@@ -49,7 +49,7 @@ class SearchServicer(pb_grpc.SearchServiceServicer):
 
     async def SearchFlights(
         self, request: pb.SearchFlightsRequest, context: grpc.aio.ServicerContext
-    ) -> pb.SearchFlightsResponse:
+    ) -> Serialized:  # a SearchFlightsResponse (services/preserialized.py)
         validated = validate_search(
             request,
             self._airports,
