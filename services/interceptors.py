@@ -29,7 +29,7 @@ from services.errors import (
 from services.failure_log import FailureLog
 from services.metrics import MethodMetrics, ServerMetrics
 from services.preserialized import passing_serialized
-from services.text import check_request
+from services.text import KnownClean
 
 log = logging.getLogger("skyroute.rpc")
 
@@ -250,11 +250,15 @@ def _checked(request: Any, streams_in: bool, metrics: MethodMetrics) -> Any:
     return _checked_one(request)
 
 
+# One per process: a request's bytes mean the same strings whichever server sees them.
+_known_clean = KnownClean()
+
+
 def _checked_one(request: Any) -> Any:
     if isinstance(request, Undecodable):
         raise malformed_request(request.message_type)
     if isinstance(request, Message):
-        check_request(request)
+        _known_clean.check(request)
     return request
 
 
