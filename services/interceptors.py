@@ -104,11 +104,20 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         return handler
 
     def _enter(self, method: str, context: grpc.aio.ServicerContext, needs_auth: bool) -> None:
-        metadata = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
-        request_id_var.set(metadata.get(REQUEST_ID_HEADER) or new_request_id())
+        pairs = context.invocation_metadata() or ()
         caller_var.set(None)
         if needs_auth and self._authenticator is not None:
+            metadata = {k: v for k, v in pairs if isinstance(v, str)}
+            request_id_var.set(metadata.get(REQUEST_ID_HEADER) or new_request_id())
             caller_var.set(self._authenticator(method, metadata))
+            return
+        # No authenticator to hand the metadata to: only the request id is read, without
+        # building the mapping (the last text value of the header, as the mapping has).
+        request_id = None
+        for key, value in pairs:
+            if key == REQUEST_ID_HEADER and isinstance(value, str):
+                request_id = value
+        request_id_var.set(request_id or new_request_id())
 
     def _wrap_coroutine(
         self, behavior: Any, method: str, needs_auth: bool, streams_in: bool, metrics: MethodMetrics
