@@ -7,7 +7,8 @@ sequences...) forge log lines and terminal output. No request field of ours is f
 text where a newline or tab would be legitimate, so the rule has no exceptions.
 
 ``check_request`` applies the rule to a whole protobuf request, in place; the server
-interceptor calls it once per call, after authentication and before the servicer, so
+interceptor applies it once per call (through ``KnownClean``, which skips a request
+whose bytes already passed unchanged), after authentication and before the servicer, so
 every RPC of every service gets it. Bytes fields are left alone.
 """
 
