@@ -19,6 +19,9 @@ UTC_ZONE = ZoneInfo("UTC")
 class AirportDirectory:
     def __init__(self, airports: Iterable[tuple[str, str]] = ()) -> None:
         self._zones: dict[str, ZoneInfo] = {}
+        # Counts replacements: what was judged against one directory (a search's
+        # validation, remembered) is judged again against the next.
+        self.generation = 0
         self.replace(airports)
 
     def replace(self, airports: Iterable[tuple[str, str]]) -> None:
@@ -34,6 +37,7 @@ class AirportDirectory:
                 )
                 zones[code.strip()] = UTC_ZONE
         self._zones = zones
+        self.generation += 1
 
     def __contains__(self, code: object) -> bool:
         return code in self._zones

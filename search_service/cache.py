@@ -92,6 +92,9 @@ class ResultCache:
         self._claim = redis.register_script(_CLAIM)
         self._release = redis.register_script(_RELEASE)
         self._inflight: dict[str, asyncio.Task[bytes]] = {}
+        # The lookups counter's children, each resolved on its first use (not before:
+        # the exposition shows only results that happened, as it always has).
+        self._lookups: dict[str, Counter] = {}
 
     def key(self, digest: str) -> str:
         # The hash tag keeps the result and its lock (``<key>:lock``, both in the claim
@@ -101,7 +104,7 @@ class ResultCache:
     async def get_or_compute(self, digest: str, compute: Compute) -> bytes:
         task = self._inflight.get(digest)
         if task is not None:
-            self._metrics.lookups.labels("coalesced").inc()
+            self._count("coalesced")
         else:
             # A task of its own: a caller that goes away (a cancelled RPC) does not
             # cancel the computation the others are waiting for.
@@ -110,6 +113,12 @@ class ResultCache:
             task.add_done_callback(lambda done: self._finished(digest, done))
         return await asyncio.shield(task)
 
+    def _count(self, result: str) -> None:
+        child = self._lookups.get(result)
+        if child is None:
+            child = self._lookups[result] = self._metrics.lookups.labels(result)
+        child.inc()
+
     def _finished(self, digest: str, task: asyncio.Task[bytes]) -> None:
         if self._inflight.get(digest) is task:
             del self._inflight[digest]
@@ -117,18 +126,23 @@ class ResultCache:
             task.exception()  # retrieved, even if every caller went away
 
     async def _fetch(self, key: str, compute: Compute) -> bytes:
+        try:
+            cached = await self._redis.get(key)
+        except RedisError as exc:
+            return await self._bypass(compute, exc)
+        if cached is not None:
+            self._count("hit")
+            return _as_bytes(cached)
+        # A miss: only now the lock's key and owner token (a hit, the common case, needs
+        # neither, and the token costs a system call).
         lock_key = key + ":lock"
         owner = secrets.token_hex(8)
         delay = POLL_INITIAL_SECONDS
         try:
-            cached = await self._redis.get(key)
-            if cached is not None:
-                self._metrics.lookups.labels("hit").inc()
-                return _as_bytes(cached)
             while True:
                 claimed = await self._claim(keys=[key, lock_key], args=[owner, self._lock_ms])
                 if isinstance(claimed, bytes | str):  # stored meanwhile (by another owner)
-                    self._metrics.lookups.labels("coalesced").inc()
+                    self._count("coalesced")
                     return _as_bytes(claimed)
                 if claimed == 1:
                     break
@@ -138,7 +152,7 @@ class ResultCache:
                 delay = min(delay * 2, POLL_MAX_SECONDS)
         except RedisError as exc:
             return await self._bypass(compute, exc)
-        self._metrics.lookups.labels("miss").inc()
+        self._count("miss")
         return await self._compute_and_store(key, lock_key, owner, compute)
 
     async def _compute_and_store(
@@ -167,7 +181,7 @@ class ResultCache:
 
     async def _bypass(self, compute: Compute, exc: Exception) -> bytes:
         self._metrics.errors.inc()
-        self._metrics.lookups.labels("bypass").inc()
+        self._count("bypass")
         log.warning("search cache unavailable; computing directly", extra={"error": str(exc)})
         value, _ttl = await compute()
         return value

@@ -7,6 +7,7 @@ and accept each other's page tokens.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -88,7 +89,15 @@ class SearchQuery:
         )
 
     def digest(self) -> str:
-        return hashlib.sha256(self.canonical().encode()).hexdigest()
+        return _digest(self)
+
+
+@functools.lru_cache(maxsize=4096)
+def _digest(query: SearchQuery) -> str:
+    # Memoized (as a hotel query's digest is): a popular search is asked for its digest
+    # on every cache hit, and hashing the frozen query costs a fraction of encoding and
+    # hashing its canonical form.
+    return hashlib.sha256(query.canonical().encode()).hexdigest()
 
 
 def _around(day: date, days: int) -> list[date]:

@@ -2,7 +2,9 @@
 
 The cached value for a query is the whole sorted result list (at most
 ``max_results`` itineraries) as a serialised SearchFlightsResponse, so a cache hit is
-one Redis GET, one parse and a slice; pages of one query share one cache entry.
+one Redis GET, one parse and a slice; pages of one query share one cache entry. A page
+answered from a cached result is kept serialized beside it and sent as it is while Redis
+holds the same result (services/preserialized.py), as hotel pages are.
 """
 
 from __future__ import annotations
@@ -25,17 +27,39 @@ from search_service.normalise import merge_provider_options
 from search_service.offers import OfferIds, ProviderOfferStore
 from search_service.pagination import Cursor, PageTokens, page_start
 from search_service.providers import ProviderResult, SearchProviders
-from search_service.query import SearchQuery
+from search_service.query import SearchQuery, SortOrder
 from search_service.repository import DirectionQuery, InventoryRepository, LegFilter
 from search_service.settings import SearchPolicy
 from search_service.validation import ValidatedSearch
 from services.db import DatabaseUnavailableError
 from services.generated.skyroute.search.v1 import search_service_pb2 as pb
+from services.preserialized import Serialized
 
 log = logging.getLogger("skyroute.search")
 
-# Parsed results kept per query, reused while Redis returns the same bytes.
+# Parsed results kept per query, reused while Redis returns the same bytes, and
+# serialized pages kept per result.
 PARSED_CACHE_ENTRIES = 64
+PAGES_PER_RESULT = 16
+
+
+class _ParsedResult:
+    """A cached result list as Redis returned it (``data``), parsed, and the pages
+    already answered from it, serialized: while Redis returns the same bytes, a page is
+    the same bytes too (its next page token included), so a repeated page costs neither
+    building its message nor serializing it again."""
+
+    __slots__ = ("data", "pages", "result")
+
+    def __init__(self, data: bytes, result: pb.SearchFlightsResponse) -> None:
+        self.data = data
+        self.result = result
+        self.pages: dict[tuple[int, int], Serialized] = {}
+
+    def keep_page(self, start: int, end: int, page: Serialized) -> None:
+        if len(self.pages) >= PAGES_PER_RESULT:
+            self.pages.clear()
+        self.pages[(start, end)] = page
 
 
 class SearchMetrics:
@@ -73,19 +97,37 @@ class FlightSearch:
         self._provider = provider
         self._provider_offers = provider_offers
         self._clock = clock
-        self._parsed: collections.OrderedDict[str, tuple[bytes, pb.SearchFlightsResponse]] = (
-            collections.OrderedDict()
-        )
+        self._parsed: collections.OrderedDict[str, _ParsedResult] = collections.OrderedDict()
 
-    async def search(self, request: ValidatedSearch) -> pb.SearchFlightsResponse:
+    async def search(self, request: ValidatedSearch) -> Serialized:
+        """One page of the search, serialized (a SearchFlightsResponse)."""
         query = request.query
         digest = query.digest()
         data = await self._cache.get_or_compute(digest, lambda: self._compute(query))
-        result = self._parse(digest, data)
+        parsed = self._parse(digest, data)
+        result = parsed.result
         items = result.itineraries
+        if not items:
+            # Not kept: the inventory dates hint is read from the database each time.
+            return Serialized((await self._empty_page(query, result)).SerializeToString())
         order = query.sort
         start = page_start(items, request.cursor, lambda it: proto_sort_key(order, it))
         end = min(start + request.page_size, len(items))
+        page = parsed.pages.get((start, end))
+        if page is None:
+            page = Serialized(self._page(digest, order, result, start, end).SerializeToString())
+            parsed.keep_page(start, end, page)
+        return page
+
+    def _page(
+        self,
+        digest: str,
+        order: SortOrder,
+        result: pb.SearchFlightsResponse,
+        start: int,
+        end: int,
+    ) -> pb.SearchFlightsResponse:
+        items = result.itineraries
         response = pb.SearchFlightsResponse(
             itineraries=items[start:end],
             total_size=len(items),
@@ -96,10 +138,18 @@ class FlightSearch:
             response.next_page_token = self._page_tokens.encode(
                 Cursor(digest, end, proto_sort_key(order, items[end - 1]))
             )
-        if not items:
-            hint = await self.inventory_dates(query.origin, query.destination)
-            if hint is not None:
-                response.inventory_dates.CopyFrom(hint)
+        return response
+
+    async def _empty_page(
+        self, query: SearchQuery, result: pb.SearchFlightsResponse
+    ) -> pb.SearchFlightsResponse:
+        """The answer when nothing was found: the hint where to look instead."""
+        response = pb.SearchFlightsResponse(
+            total_size=0, partial=result.partial, partial_reason=result.partial_reason
+        )
+        hint = await self.inventory_dates(query.origin, query.destination)
+        if hint is not None:
+            response.inventory_dates.CopyFrom(hint)
         return response
 
     async def inventory_dates(self, origin: str, destination: str) -> pb.InventoryDates | None:
@@ -121,17 +171,16 @@ class FlightSearch:
         first, last = (moment.astimezone(zone).date().isoformat() for moment in found)
         return pb.InventoryDates(first_date=first, last_date=last, nonstop_to_destination=nonstop)
 
-    def _parse(self, digest: str, data: bytes) -> pb.SearchFlightsResponse:
+    def _parse(self, digest: str, data: bytes) -> _ParsedResult:
         known = self._parsed.get(digest)
-        if known is not None and known[0] == data:
+        if known is not None and known.data == data:
             self._parsed.move_to_end(digest)
-            return known[1]
-        result = pb.SearchFlightsResponse()
-        result.ParseFromString(data)
-        self._parsed[digest] = (data, result)
+            return known
+        parsed = _ParsedResult(data, pb.SearchFlightsResponse.FromString(data))
+        self._parsed[digest] = parsed
         if len(self._parsed) > PARSED_CACHE_ENTRIES:
             self._parsed.popitem(last=False)
-        return result
+        return parsed
 
     def directions(self, query: SearchQuery, now: datetime) -> list[DirectionQuery]:
         """The UTC departure ranges to search: local dates at each direction's origin,

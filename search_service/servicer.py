@@ -12,13 +12,22 @@ from google.protobuf import timestamp_pb2
 
 from search_service.airports import AirportDirectory
 from search_service.hotels.service import HotelService, priced_response
-from search_service.hotels.validation import validate_hotel_search
+from search_service.hotels.validation import (
+    HotelSearchRequest,
+    hotel_search_basis,
+    validate_hotel_search,
+)
 from search_service.offers import OfferService
 from search_service.pagination import PageTokens
 from search_service.pricing import money
 from search_service.search import FlightSearch
 from search_service.settings import SearchPolicy
-from search_service.validation import validate_search
+from search_service.validation import (
+    ValidatedSearch,
+    ValidationMemo,
+    search_basis,
+    validate_search,
+)
 from services.errors import UnavailableError
 from services.generated.skyroute.search.v1 import search_service_pb2 as pb
 from services.generated.skyroute.search.v1 import search_service_pb2_grpc as pb_grpc
@@ -46,18 +55,26 @@ class SearchServicer(pb_grpc.SearchServiceServicer):
         self._provider_enabled = provider_enabled
         self._clock = clock
         self._hotels = hotels
+        # A popular search's request, validated once while nothing it was judged
+        # against changes (search_service/validation.py).
+        self._flight_requests: ValidationMemo[ValidatedSearch] = ValidationMemo()
+        self._hotel_requests: ValidationMemo[HotelSearchRequest] = ValidationMemo()
 
     async def SearchFlights(
         self, request: pb.SearchFlightsRequest, context: grpc.aio.ServicerContext
-    ) -> pb.SearchFlightsResponse:
-        validated = validate_search(
-            request,
-            self._airports,
-            datetime.fromtimestamp(self._clock(), UTC),
-            self._policy,
-            self._page_tokens,
-            self._provider_enabled,
+    ) -> Serialized:  # a SearchFlightsResponse (services/preserialized.py)
+        now = datetime.fromtimestamp(self._clock(), UTC)
+        airports = self._airports
+        key = request.SerializeToString()
+        validated = self._flight_requests.get(
+            key, lambda known: search_basis(airports, now, known.query.origin)
         )
+        if validated is None:
+            validated = validate_search(
+                request, airports, now, self._policy, self._page_tokens, self._provider_enabled
+            )
+            basis = search_basis(airports, now, validated.query.origin)
+            self._flight_requests.put(key, basis, validated)
         # A background caller (tracking) yields the upstream budget to interactive ones.
         with priority_scope(context.invocation_metadata()):
             return await self._search.search(validated)
@@ -97,9 +114,12 @@ class SearchServicer(pb_grpc.SearchServiceServicer):
         self, request: pb.SearchHotelsRequest, context: grpc.aio.ServicerContext
     ) -> Serialized:  # a SearchHotelsResponse (services/preserialized.py)
         hotels = self._hotel_service()
-        validated = validate_hotel_search(
-            request, datetime.fromtimestamp(self._clock(), UTC), self._policy, self._page_tokens
-        )
+        now = datetime.fromtimestamp(self._clock(), UTC)
+        key = request.SerializeToString()
+        validated = self._hotel_requests.get(key, lambda _known: hotel_search_basis(now))
+        if validated is None:
+            validated = validate_hotel_search(request, now, self._policy, self._page_tokens)
+            self._hotel_requests.put(key, hotel_search_basis(now), validated)
         # As for flights: a background caller (tracking) yields the supplier's budget.
         with priority_scope(context.invocation_metadata()):
             return await hotels.search(validated)

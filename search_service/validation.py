@@ -6,10 +6,12 @@ Each violation names the request field as a path (``passengers.infants``,
 
 from __future__ import annotations
 
+import collections
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Generic, TypeVar
 
 from search_service.airports import AirportDirectory
 from search_service.pagination import Cursor, InvalidPageToken, PageTokens, clamp_page_size
@@ -54,6 +56,51 @@ class ValidatedSearch:
     query: SearchQuery
     page_size: int
     cursor: Cursor | None
+
+
+T = TypeVar("T")
+# Requests longer than this are validated every time (a search is ~50 bytes).
+MEMO_MAX_REQUEST_BYTES = 512
+MEMO_ENTRIES = 1024
+
+
+class ValidationMemo(Generic[T]):
+    """Requests validated lately, by their serialized bytes, each with the ``basis`` of
+    its validation: everything besides the request that the outcome depends on (the
+    dates it was judged against, the airport directory it was checked in). A popular
+    search repeats the same bytes; while its basis is unchanged, validating it again
+    would give the same result, so the memo answers it instead. Only successes are
+    kept: a request that fails is validated (and its error built) every time.
+    """
+
+    def __init__(self, entries: int = MEMO_ENTRIES) -> None:
+        self._entries: collections.OrderedDict[bytes, tuple[Hashable, T]] = (
+            collections.OrderedDict()
+        )
+        self._max = entries
+
+    def get(self, key: bytes, basis: Callable[[T], Hashable]) -> T | None:
+        """The validated request for ``key`` if its basis is still ``basis(it)``."""
+        known = self._entries.get(key)
+        if known is None or known[0] != basis(known[1]):
+            return None
+        self._entries.move_to_end(key)
+        return known[1]
+
+    def put(self, key: bytes, basis: Hashable, validated: T) -> None:
+        if len(key) > MEMO_MAX_REQUEST_BYTES:
+            return
+        self._entries[key] = (basis, validated)
+        self._entries.move_to_end(key)
+        if len(self._entries) > self._max:
+            self._entries.popitem(last=False)
+
+
+def search_basis(airports: AirportDirectory, now: datetime, origin: str) -> Hashable:
+    """What ``validate_search`` read besides the request, for a valid one: the
+    directory (which airports exist) and the origin's local date (past, too far
+    ahead)."""
+    return (airports.generation, airports.today(origin, now))
 
 
 class _Violations:

@@ -29,7 +29,7 @@ from services.errors import (
 from services.failure_log import FailureLog
 from services.metrics import MethodMetrics, ServerMetrics
 from services.preserialized import passing_serialized
-from services.text import check_request
+from services.text import KnownClean
 
 log = logging.getLogger("skyroute.rpc")
 
@@ -104,11 +104,20 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         return handler
 
     def _enter(self, method: str, context: grpc.aio.ServicerContext, needs_auth: bool) -> None:
-        metadata = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
-        request_id_var.set(metadata.get(REQUEST_ID_HEADER) or new_request_id())
+        pairs = context.invocation_metadata() or ()
         caller_var.set(None)
         if needs_auth and self._authenticator is not None:
+            metadata = {k: v for k, v in pairs if isinstance(v, str)}
+            request_id_var.set(metadata.get(REQUEST_ID_HEADER) or new_request_id())
             caller_var.set(self._authenticator(method, metadata))
+            return
+        # No authenticator to hand the metadata to: only the request id is read, without
+        # building the mapping (the last text value of the header, as the mapping has).
+        request_id = None
+        for key, value in pairs:
+            if key == REQUEST_ID_HEADER and isinstance(value, str):
+                request_id = value
+        request_id_var.set(request_id or new_request_id())
 
     def _wrap_coroutine(
         self, behavior: Any, method: str, needs_auth: bool, streams_in: bool, metrics: MethodMetrics
@@ -250,11 +259,15 @@ def _checked(request: Any, streams_in: bool, metrics: MethodMetrics) -> Any:
     return _checked_one(request)
 
 
+# One per process: a request's bytes mean the same strings whichever server sees them.
+_known_clean = KnownClean()
+
+
 def _checked_one(request: Any) -> Any:
     if isinstance(request, Undecodable):
         raise malformed_request(request.message_type)
     if isinstance(request, Message):
-        check_request(request)
+        _known_clean.check(request)
     return request
 
 

@@ -7,7 +7,8 @@ sequences...) forge log lines and terminal output. No request field of ours is f
 text where a newline or tab would be legitimate, so the rule has no exceptions.
 
 ``check_request`` applies the rule to a whole protobuf request, in place; the server
-interceptor calls it once per call, after authentication and before the servicer, so
+interceptor applies it once per call (through ``KnownClean``, which skips a request
+whose bytes already passed unchanged), after authentication and before the servicer, so
 every RPC of every service gets it. Bytes fields are left alone.
 """
 
@@ -18,7 +19,7 @@ import unicodedata
 from typing import Any
 
 from google.protobuf.descriptor import FieldDescriptor
-from google.protobuf.message import Message
+from google.protobuf.message import EncodeError, Message
 
 from services.errors import FieldViolation, ValidationError
 
@@ -50,6 +51,41 @@ def check_request(message: Message) -> None:
     _walk(message, "", violations)
     if violations:
         raise ValidationError(violations)
+
+
+# Requests that passed the rule unchanged, remembered by type and serialized bytes.
+KNOWN_CLEAN_ENTRIES = 1024
+KNOWN_CLEAN_MAX_BYTES = 512
+
+
+class KnownClean:
+    """``check_request`` for requests that repeat (a popular search, the same bytes
+    many times a second): a request whose bytes already passed the rule unchanged
+    passes again unchanged (the same bytes parse to the same strings), so it is not
+    walked again. A request the rule changed (NFC) or refused is not remembered: it is
+    walked, and normalised or refused, every time."""
+
+    def __init__(
+        self, entries: int = KNOWN_CLEAN_ENTRIES, max_bytes: int = KNOWN_CLEAN_MAX_BYTES
+    ) -> None:
+        self._known: dict[tuple[type[Message], bytes], None] = {}
+        self._entries = entries
+        self._max_bytes = max_bytes
+
+    def check(self, message: Message) -> None:
+        try:
+            data = message.SerializeToString()
+        except EncodeError:  # a proto2 message missing a required field
+            check_request(message)
+            return
+        key = (type(message), data)
+        if key in self._known:
+            return
+        check_request(message)
+        if len(data) <= self._max_bytes and message.SerializeToString() == data:
+            if len(self._known) >= self._entries:
+                self._known.clear()
+            self._known[key] = None
 
 
 def _walk(message: Message, prefix: str, out: list[FieldViolation]) -> None:

@@ -10,6 +10,7 @@ past only if it is past everywhere on Earth (UTC-12).
 from __future__ import annotations
 
 import re
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -59,6 +60,12 @@ class HotelSearchRequest:
     sort: HotelSort
     page_size: int
     cursor: Cursor | None = field(default=None)
+
+
+def hotel_search_basis(now: datetime) -> Hashable:
+    """What ``validate_hotel_search`` read besides the request: the dates a check-in
+    is judged against (search_service/validation.py's ValidationMemo)."""
+    return ((now + EARLIEST_ZONE_OFFSET).date(), now.date())
 
 
 def validate_hotel_search(

@@ -9,9 +9,10 @@ from google.rpc import error_details_pb2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from services import text
 from services.errors import MAX_VIOLATIONS, ValidationError
 from services.generated.skyroute.booking.v1 import booking_service_pb2 as pb
-from services.text import check_request, has_control_characters, nfc
+from services.text import KnownClean, check_request, has_control_characters, nfc
 
 DECOMPOSED = "Rene\u0301"
 COMPOSED = "Ren\u00e9"
@@ -148,3 +149,45 @@ def test_any_text_is_either_refused_or_left_in_nfc(text: str) -> None:
     else:
         assert not has_control_characters(text)
         assert request.email == nfc(text)
+
+
+def test_known_clean_skips_only_requests_that_passed_unchanged(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    walked: list[object] = []
+    real = text.check_request
+
+    def counting(message: object) -> None:
+        walked.append(message)
+        real(message)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(text, "check_request", counting)
+    known = KnownClean()
+    clean = pb.CreateBookingRequest(offer_ids=["a"], contact=pb.Contact(email="a@x.com"))
+    known.check(clean)
+    known.check(pb.CreateBookingRequest.FromString(clean.SerializeToString()))
+    assert len(walked) == 1  # the same bytes: passed unchanged before
+
+    # Normalised: remembered neither before nor after, so normalised every time.
+    for _ in range(2):
+        decomposed = pb.CreateBookingRequest(offer_ids=[DECOMPOSED])
+        known.check(decomposed)
+        assert decomposed.offer_ids == [COMPOSED]
+    # Refused: refused every time.
+    for _ in range(2):
+        with pytest.raises(ValidationError):
+            known.check(pb.CreateBookingRequest(offer_ids=["a\nb"]))
+    assert len(walked) == 5
+    # The same bytes as another message type's are that type's own question.
+    known.check(pb.CancelBookingRequest.FromString(b""))
+    known.check(pb.CreateBookingRequest.FromString(b""))
+    assert len(walked) == 7
+
+
+def test_known_clean_is_bounded() -> None:
+    known = KnownClean(entries=2, max_bytes=8)
+    for offer in ("a", "b", "c"):
+        known.check(pb.CreateBookingRequest(offer_ids=[offer]))
+    assert len(known._known) == 1  # cleared when full, then the newest
+    known.check(pb.CreateBookingRequest(offer_ids=["x" * 20]))  # too long to remember
+    assert len(known._known) == 1
