@@ -42,8 +42,10 @@ async def everything_under(redis: Redis, prefix: str) -> bytes:
 
 
 async def capture(redis_url: str, seen: list[str], ready: asyncio.Event) -> None:
-    """Every command Redis executes (scripts' inner commands included), until cancelled."""
-    monitor_client = Redis.from_url(redis_url)
+    """Every command Redis executes (scripts' inner commands included), until cancelled.
+    No read timeout: MONITOR is silent while Redis is idle (the replicas starting), and
+    redis-py 8's default socket timeout (5 s) would end the capture with an error."""
+    monitor_client = Redis.from_url(redis_url, socket_timeout=None)
     try:
         async with monitor_client.monitor() as monitor:
             ready.set()
