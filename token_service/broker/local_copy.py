@@ -2,9 +2,10 @@
 
 The copy is what the replica serves. While Redis answers it is confirmed against
 the shared record (re-read with a single flight, trusted for
-``local_staleness_seconds``); while Redis does not, the degraded path writes it
-itself. Whoever changes it pulses: waiters, ``WatchToken`` streams and the refresh
-loop wake at once.
+``local_staleness_seconds``), or adopted from a token event that carries the record
+(``adopt``: no Redis command, and only if it is newer than the copy); while Redis does
+not, the degraded path writes it itself. Whoever changes it pulses: waiters,
+``WatchToken`` streams and the refresh loop wake at once.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class LocalCopy:
         self.changed = asyncio.Event()  # replaced at every pulse
         self.watchers: set[asyncio.Event] = set()
         self._reread_flight = SingleFlight()
+        self._adoptions = 0  # records adopted from events (a read racing one keeps it)
         self.counters = Counters()
         self.last_error = ""
         self.reauth = ""  # why the refresh-token chain needs an operator, as Redis last said
@@ -88,10 +90,27 @@ class LocalCopy:
         return await self._reread_flight.run(self.read_shared)
 
     async def read_shared(self) -> TokenRecord | None:
+        """The record in Redis, which the copy takes whatever it is (a failover may have
+        lost the last write), except when an event adopted while the read was on its
+        way brought a newer one: the read left Redis before that write."""
+        adoptions = self._adoptions
         rec = await self._store.read()
         self.checked_at = time.monotonic()
+        if adoptions != self._adoptions and (rec is None or not rec.newer_than(self.record)):
+            return self.record
         self.set_from_shared(rec)
         return rec
+
+    def adopt(self, rec: TokenRecord) -> bool:
+        """A record from a token event: taken, and counted as confirmed now, if it is
+        newer than the copy (``TokenRecord.newer_than``); an older or replayed event
+        changes nothing, wakes nobody and confirms nothing. True if taken."""
+        if not rec.newer_than(self.record):
+            return False
+        self._adoptions += 1
+        self.checked_at = time.monotonic()
+        self.set_from_shared(rec)
+        return True
 
     def set_from_shared(self, rec: TokenRecord | None) -> None:
         old = self.record
