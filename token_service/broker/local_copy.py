@@ -63,6 +63,11 @@ class LocalCopy:
         self._hit = metrics.cache.labels(name, "hit")
         self._miss = metrics.cache.labels(name, "miss")
         self._wait = metrics.cache.labels(name, "wait")
+        self._reads = metrics.shared_reads.labels(name)
+        self._events = {
+            handling: metrics.events.labels(name, handling)
+            for handling in ("adopted", "ignored", "reread")
+        }
         metrics.expiry.labels(name).set_function(self._expiry_seconds)
         metrics.age.labels(name).set_function(self._age_seconds)
         metrics.generation.labels(name).set_function(
@@ -94,6 +99,7 @@ class LocalCopy:
         lost the last write), except when an event adopted while the read was on its
         way brought a newer one: the read left Redis before that write."""
         adoptions = self._adoptions
+        self._reads.inc()
         rec = await self._store.read()
         self.checked_at = time.monotonic()
         if adoptions != self._adoptions and (rec is None or not rec.newer_than(self.record)):
@@ -132,6 +138,10 @@ class LocalCopy:
             watcher.set()
 
     # ------------------------------------------------------------------ counting
+
+    def count_event(self, handling: str) -> None:
+        """How a token event was handled: adopted, ignored or reread."""
+        self._events[handling].inc()
 
     def count_hit(self) -> None:
         self.counters.hits += 1

@@ -156,6 +156,7 @@ class SharedPath:
         still confirmed against Redis once it is older than the staleness window."""
         if self._adopt(payload):
             return
+        self._local.count_event("reread")
         self.mark_stale()
         task = asyncio.get_running_loop().create_task(self._after_event())
         self._event_tasks.add(task)
@@ -170,10 +171,13 @@ class SharedPath:
         rec = self._store.open_event(event) if event is not None else None
         if event is None or rec is None:
             return False
-        if self._local.adopt(rec):
-            if event.chain_rotations is not None:
-                self._local.reauth = ""  # a chained write clears the flag in its script
-            self._fleet.announced(event.upstream_ok, event.chain_rotations)
+        if not self._local.adopt(rec):
+            self._local.count_event("ignored")
+            return True
+        self._local.count_event("adopted")
+        if event.chain_rotations is not None:
+            self._local.reauth = ""  # a chained write clears the flag in its script
+        self._fleet.announced(event.upstream_ok, event.chain_rotations)
         return True
 
     def mark_stale(self) -> None:
