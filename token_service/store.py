@@ -114,6 +114,7 @@ class TokenRecord:
 # ``_EVENT`` defines ``token_event(key, ok, rotations)``; the scripts that change the
 # record are registered with it in front (``TokenStore.__init__``).
 EVENT_FORMAT = "t1"
+LEASED = "leased"  # a lease announcement (``TokenStore.announce_lease``)
 _EVENT_FIELDS = 11
 _EVENT = """
 local function token_event(key, ok, rotations)
@@ -519,6 +520,14 @@ class TokenStore:
             return None
         return value.decode() if isinstance(value, bytes) else value
 
+    async def announce_lease(self, rec: TokenRecord | None) -> None:
+        """Tells the fleet that this replica holds the refresh lease to replace ``rec``
+        (``leased:<generation>:<version>:<owner>``): the others, due too, wait for its
+        write's event instead of trying the lease and looking at the backoff meanwhile.
+        One command per refresh; a replica that does not know the message re-reads."""
+        generation, version = (rec.generation, rec.version) if rec is not None else (0, 0)
+        await self.redis.publish(self.channel, f"{LEASED}:{generation}:{version}:{self.owner}")
+
     async def publish_released(self) -> None:
         """Wakes waiters after a refresh attempt that wrote nothing."""
         await self.redis.publish(self.channel, b"released")
@@ -626,6 +635,21 @@ def parse_event(payload: bytes | str) -> TokenEvent | None:
             sealed_token=sealed,
             token_type=kind or "Bearer",
         )
+    except ValueError:
+        return None
+
+
+def parse_lease(payload: bytes | str) -> tuple[int, int] | None:
+    """(generation, version) of the record a lease announcement's holder replaces;
+    None if ``payload`` is not one."""
+    text = payload.decode(errors="replace") if isinstance(payload, bytes) else payload
+    kind, _, rest = text.partition(":")
+    generation, _, rest = rest.partition(":")
+    version, _, _owner = rest.partition(":")
+    if kind != LEASED:
+        return None
+    try:
+        return int(generation), int(version)
     except ValueError:
         return None
 

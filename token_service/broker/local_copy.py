@@ -56,6 +56,9 @@ class LocalCopy:
         self.watchers: set[asyncio.Event] = set()
         self._reread_flight = SingleFlight()
         self._adoptions = 0  # records adopted from events (a read racing one keeps it)
+        # Another replica's announced lease: (generation, version) of the record it
+        # replaces, and until when (monotonic) to count on its write's event.
+        self._lease: tuple[int, int, float] | None = None
         self.counters = Counters()
         self.last_error = ""
         self.reauth = ""  # why the refresh-token chain needs an operator, as Redis last said
@@ -66,7 +69,7 @@ class LocalCopy:
         self._reads = metrics.shared_reads.labels(name)
         self._events = {
             handling: metrics.events.labels(name, handling)
-            for handling in ("adopted", "ignored", "reread")
+            for handling in ("adopted", "ignored", "reread", "lease")
         }
         metrics.expiry.labels(name).set_function(self._expiry_seconds)
         metrics.age.labels(name).set_function(self._age_seconds)
@@ -82,6 +85,25 @@ class LocalCopy:
 
     def mark_stale(self) -> None:
         self.checked_at = -math.inf
+        self._lease = None  # what we heard may be out of date too
+
+    def note_lease(self, generation: int, version: int, seconds: float) -> None:
+        """Another replica announced it holds the refresh lease to replace the record
+        (generation, version); count on its event for at most ``seconds``."""
+        self._lease = (generation, version, time.monotonic() + seconds)
+
+    def lease_held_for(self, rec: TokenRecord | None) -> float:
+        """Seconds left of an announced lease whose holder replaces ``rec`` (or a newer
+        record than ``rec``), else 0: once that holder's event has brought a newer
+        record, or the announcement's time is up, the lease is tried again."""
+        lease = self._lease
+        if lease is None or rec is None:
+            return 0.0
+        generation, version, until = lease
+        left = until - time.monotonic()
+        if left <= 0 or (rec.generation, rec.version) > (generation, version):
+            return 0.0
+        return left
 
     def known_stale(self) -> bool:
         """An event (or a lost subscription) said the copy may be out of date, and it
@@ -140,7 +162,7 @@ class LocalCopy:
     # ------------------------------------------------------------------ counting
 
     def count_event(self, handling: str) -> None:
-        """How a token event was handled: adopted, ignored or reread."""
+        """How a token event was handled: adopted, ignored, reread, or lease (noted)."""
         self._events[handling].inc()
 
     def count_hit(self) -> None:

@@ -20,7 +20,7 @@ from token_service.broker.local_copy import LocalCopy
 from token_service.broker.refresh import Refresher
 from token_service.redis_health import RedisHealth
 from token_service.settings import RefreshPolicy
-from token_service.store import RedisClock, TokenRecord, TokenStore, parse_event
+from token_service.store import RedisClock, TokenRecord, TokenStore, parse_event, parse_lease
 
 
 class SharedPath:
@@ -152,8 +152,17 @@ class SharedPath:
         not know, a token that does not open here) marks the copy stale and re-reads
         it and the reauth flag, as every event did before they carried records.
 
+        A lease announcement (``leased:...``) is noted: this replica's loop, due too,
+        waits for the holder's event instead of trying the lease meanwhile.
+
         Events can be lost (a dropped subscription, Redis Cluster's bus): the copy is
-        still confirmed against Redis once it is older than the staleness window."""
+        still confirmed against Redis once it is older than the staleness window, and
+        an announced lease is counted on for one lease TTL at most."""
+        lease = parse_lease(payload)
+        if lease is not None:
+            self._local.note_lease(*lease, self._policy.lock_ttl_seconds)
+            self._local.count_event("lease")
+            return
         if self._adopt(payload):
             return
         self._local.count_event("reread")

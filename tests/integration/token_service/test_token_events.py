@@ -312,3 +312,52 @@ async def test_a_read_racing_an_adoption_keeps_the_newer_record(
     returned = await reading
     assert returned is not None and returned.generation == 2
     assert local.record is not None and local.record.generation == 2
+
+
+async def test_an_announced_lease_spares_the_due_replicas_the_lease_and_backoff(
+    broker: ProviderBroker,
+    store: CountingStore,
+    writer: TokenStore,
+    events: asyncio.Queue[bytes],
+) -> None:
+    # A token due at once (refresh point = issue time), adopted from its event.
+    lease, _ = await writer.lock.try_acquire(5_000)
+    assert lease is not None
+    await writer.fenced_write(lease, 0, "token-one", "Bearer", 60_000, 0, 0)
+    broker.on_event(await next_event(events))
+    current = broker._local.record
+    assert current is not None and current.generation == 1
+    # The writer, holding the lease again to replace it, says so.
+    await writer.lock.release(lease)
+    lease, _ = await writer.lock.try_acquire(5_000)
+    assert lease is not None
+    await writer.announce_lease(current)
+    announcement = await next_event(events)
+    assert announcement == f"leased:1:{current.version}:replica-writer".encode()
+    assert parse_event(announcement) is None
+    attempts: list[int] = []
+    original = store.lock.try_acquire
+
+    async def counted(ttl_ms: int):  # type: ignore[no-untyped-def]
+        attempts.append(ttl_ms)
+        return await original(ttl_ms)
+
+    store.lock.try_acquire = counted  # type: ignore[method-assign]
+    broker.on_event(announcement)
+    await asyncio.sleep(0.3)  # past the per-replica spread (at most 250 ms)
+    # The replica's loop is due, yet waits for the holder's event: no lease attempt, no
+    # backoff look (a Redis error here would show as one), no read.
+    tick = asyncio.get_running_loop().create_task(broker._refresher.tick())
+    await asyncio.sleep(0.3)
+    assert not tick.done()
+    assert attempts == [] and store.reads == 0
+    # The holder's write arrives: the loop wakes at once with the new record.
+    assert await writer.fenced_write(lease, 1, "token-two", "Bearer", 60_000, 45_000, 0) == (
+        2,
+        "ok",
+    )
+    broker.on_event(await next_event(events))
+    await asyncio.wait_for(tick, 2)
+    assert broker._local.record is not None and broker._local.record.generation == 2
+    assert broker._local.lease_held_for(broker._local.record) == 0
+    assert attempts == [] and store.reads == 0
