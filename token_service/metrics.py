@@ -31,6 +31,21 @@ class TokenMetrics:
             ["provider"],
             registry=registry,
         )
+        # What an event cost: adopted from the event itself, ignored (not newer than the
+        # copy), or re-read from Redis (an event without a record); and the record's
+        # reads, whatever asked for them. Flat per refresh as replicas are added.
+        self.events = Counter(
+            "skyroute_token_events_total",
+            "Token events received, by handling: adopted, ignored (not newer), reread",
+            ["provider", "handling"],
+            registry=registry,
+        )
+        self.shared_reads = Counter(
+            "skyroute_token_shared_reads_total",
+            "Reads of the shared token record from Redis into this replica's copy",
+            ["provider"],
+            registry=registry,
+        )
         self.expiry = Gauge(
             "skyroute_token_time_to_expiry_seconds",
             "Seconds until the served token expires",

@@ -11,7 +11,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import cast
 
 from services.redis_client import NO_ACK, RedisClient, ReplicaAck
@@ -55,11 +55,22 @@ class TokenRecord:
     expires_ms: int
     refresh_ms: int
     invalid: bool
+    # Orders the writes of one record: every script that changes it adds 1, so an
+    # invalidation (same generation) is newer than the write it invalidates. 0 for a
+    # record read before versions existed, and for a degraded replica's own token.
+    version: int = field(default=0, compare=False)
 
     def __repr__(self) -> str:
         return (
-            f"TokenRecord(generation={self.generation}, expires_ms={self.expires_ms}, "
-            f"invalid={self.invalid})"
+            f"TokenRecord(generation={self.generation}, version={self.version}, "
+            f"expires_ms={self.expires_ms}, invalid={self.invalid})"
+        )
+
+    def newer_than(self, other: TokenRecord | None) -> bool:
+        """Written after ``other``: a higher generation, or the same one changed since."""
+        return other is None or (self.generation, self.version) > (
+            other.generation,
+            other.version,
         )
 
     def remaining_ms(self, now_ms: int) -> int:
@@ -88,6 +99,33 @@ class TokenRecord:
         )
 
 
+# Token events: every script that changes the record publishes the record itself on
+# the provider's channel, so a replica adopts it without a Redis command of its own:
+#
+#     t1:<generation>:<version>:<issued_ms>:<expires_ms>:<refresh_ms>:<invalid 0|1>:
+#        <upstream_ok>:<chain_rotations>:<sealed access token>:<token type>
+#
+# The access token is the stored value, sealed with the key it is stored with (never
+# in clear on the channel); the token type comes last, so it may hold anything. The
+# two counters are the shared ones after a fenced write ('' for the other scripts):
+# they are what that write changed in the fleet's status. The ``t1`` prefix versions
+# the format: a replica that cannot parse an event (another format during a rolling
+# update, ``released``, ``reauth``, a bare generation from before) re-reads Redis.
+# ``_EVENT`` defines ``token_event(key, ok, rotations)``; the scripts that change the
+# record are registered with it in front (``TokenStore.__init__``).
+EVENT_FORMAT = "t1"
+LEASED = "leased"  # a lease announcement (``TokenStore.announce_lease``)
+_EVENT_FIELDS = 11
+_EVENT = """
+local function token_event(key, ok, rotations)
+  local r = redis.call('HMGET', key, 'generation', 'version', 'issued_ms', 'expires_ms',
+    'refresh_ms', 'invalid', 'access_token', 'token_type')
+  for i = 1, 8 do if not r[i] then r[i] = '' end end
+  return table.concat({'t1', r[1], r[2], r[3], r[4], r[5], r[6], ok or '', rotations or '',
+    r[7], r[8]}, ':')
+end
+"""
+
 # The access token and, for chained grants, the next refresh token in ONE write: once
 # it returns, the old refresh token is never sent again. A chained holder whose lease
 # lapsed may still write while the chain's write-ahead marker is its own fence (nobody
@@ -97,6 +135,7 @@ class TokenRecord:
 #       refresh-after ms, elapsed ms since the upstream request was sent, publish (1/0:
 #       the caller publishes once a replica acknowledged the write), chained (1/0),
 #       sealed next refresh token ('' = the chain has none now)
+# Returns {new generation, 'ok', event} or {0, why}.
 _FENCED_WRITE = """
 local mine = ARGV[11] == '1' and redis.call('HGET', KEYS[5], 'sent') == ARGV[2]
 if redis.call('GET', KEYS[2]) ~= ARGV[1] and not mine then
@@ -123,16 +162,19 @@ redis.call('HSET', KEYS[1], 'access_token', ARGV[4], 'token_type', ARGV[5], 'dig
   'generation', newgen, 'fence', fence, 'issued_ms', issued,
   'expires_ms', issued + tonumber(ARGV[7]), 'refresh_ms', issued + tonumber(ARGV[8]),
   'invalid', 0)
-redis.call('HINCRBY', KEYS[3], 'upstream_ok', 1)
+redis.call('HINCRBY', KEYS[1], 'version', 1)
+local ok = redis.call('HINCRBY', KEYS[3], 'upstream_ok', 1)
+local rotations = ''
 if ARGV[11] == '1' then
   if ARGV[12] ~= '' then redis.call('HSET', KEYS[5], 'rt', ARGV[12])
   else redis.call('HDEL', KEYS[5], 'rt') end
   redis.call('HDEL', KEYS[5], 'sent')
-  redis.call('HINCRBY', KEYS[3], 'chain_rotations', 1)
+  rotations = redis.call('HINCRBY', KEYS[3], 'chain_rotations', 1)
   redis.call('DEL', KEYS[6])
 end
-if ARGV[10] == '1' then redis.call('PUBLISH', KEYS[4], newgen) end
-return {newgen, 'ok'}
+local event = token_event(KEYS[1], ok, rotations)
+if ARGV[10] == '1' then redis.call('PUBLISH', KEYS[4], event) end
+return {newgen, 'ok', event}
 """
 
 # Take the refresh-token chain for one request: under the lease, read the refresh token
@@ -173,9 +215,9 @@ return 1
 # callers have seen keep increasing.
 # KEYS: token hash, lock, events; ARGV: lease value, fence, sealed token, type, digest,
 #       issued ms, expires ms, refresh ms, generation of the adopted token, publish (1/0)
-# Returns {generation adopted or 0, the generation to announce or 0}.
+# Returns {generation adopted or 0, the generation announced or 0, its event or ''}.
 _ADOPT = """
-if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {0, 0} end
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {0, 0, ''} end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local exp = tonumber(redis.call('HGET', KEYS[1], 'expires_ms') or '0')
@@ -183,18 +225,22 @@ local invalid = redis.call('HGET', KEYS[1], 'invalid')
 local gen = tonumber(redis.call('HGET', KEYS[1], 'generation') or '0')
 local floor = tonumber(ARGV[9])
 if exp > now and invalid ~= '1' then
-  if gen >= floor then return {0, 0} end
+  if gen >= floor then return {0, 0, ''} end
   local renumbered = (math.floor(floor / 1024) + 1) * 1024
   redis.call('HSET', KEYS[1], 'generation', renumbered)
-  if ARGV[10] == '1' then redis.call('PUBLISH', KEYS[3], renumbered) end
-  return {0, renumbered}
+  redis.call('HINCRBY', KEYS[1], 'version', 1)
+  local event = token_event(KEYS[1])
+  if ARGV[10] == '1' then redis.call('PUBLISH', KEYS[3], event) end
+  return {0, renumbered, event}
 end
 local newgen = math.max(gen + 1, floor)
 redis.call('HSET', KEYS[1], 'access_token', ARGV[3], 'token_type', ARGV[4], 'digest', ARGV[5],
   'generation', newgen, 'fence', ARGV[2], 'issued_ms', ARGV[6], 'expires_ms', ARGV[7],
   'refresh_ms', ARGV[8], 'invalid', 0)
-if ARGV[10] == '1' then redis.call('PUBLISH', KEYS[3], newgen) end
-return {newgen, newgen}
+redis.call('HINCRBY', KEYS[1], 'version', 1)
+local event = token_event(KEYS[1])
+if ARGV[10] == '1' then redis.call('PUBLISH', KEYS[3], event) end
+return {newgen, newgen, event}
 """
 
 # KEYS: token hash, events; ARGV: digest of the rejected token
@@ -202,7 +248,8 @@ _INVALIDATE = """
 if redis.call('HGET', KEYS[1], 'digest') ~= ARGV[1] then return 0 end
 if redis.call('HGET', KEYS[1], 'invalid') == '1' then return 0 end
 redis.call('HSET', KEYS[1], 'invalid', 1)
-redis.call('PUBLISH', KEYS[2], redis.call('HGET', KEYS[1], 'generation'))
+redis.call('HINCRBY', KEYS[1], 'version', 1)
+redis.call('PUBLISH', KEYS[2], token_event(KEYS[1]))
 return 1
 """
 
@@ -212,7 +259,8 @@ _RESTORE = """
 if redis.call('HGET', KEYS[1], 'digest') ~= ARGV[1] then return 0 end
 if redis.call('HGET', KEYS[1], 'invalid') ~= '1' then return 0 end
 redis.call('HSET', KEYS[1], 'invalid', 0)
-redis.call('PUBLISH', KEYS[2], redis.call('HGET', KEYS[1], 'generation'))
+redis.call('HINCRBY', KEYS[1], 'version', 1)
+redis.call('PUBLISH', KEYS[2], token_event(KEYS[1]))
 return 1
 """
 
@@ -264,10 +312,10 @@ class TokenStore:
         self.reauth_key = f"{base}:reauth"
         self.channel = f"{base}:events"
         self.lock = LeaseLock(redis, f"{base}:lock", f"{base}:fence", owner, ack)
-        self._write = redis.register_script(_FENCED_WRITE)
-        self._adopt = redis.register_script(_ADOPT)
-        self._invalidate = redis.register_script(_INVALIDATE)
-        self._restore = redis.register_script(_RESTORE)
+        self._write = redis.register_script(_EVENT + _FENCED_WRITE)
+        self._adopt = redis.register_script(_EVENT + _ADOPT)
+        self._invalidate = redis.register_script(_EVENT + _INVALIDATE)
+        self._restore = redis.register_script(_EVENT + _RESTORE)
         self._backoff = redis.register_script(_BACKOFF)
         self._take_chain = redis.register_script(_TAKE_CHAIN)
         self._break_chain = redis.register_script(_BREAK_CHAIN)
@@ -276,6 +324,26 @@ class TokenStore:
         # The client does not decode responses: bytes keys and values.
         raw = cast(dict[bytes, bytes], await self.redis.hgetall(self.token_key))
         return parse_record(raw, self._open)
+
+    def open_event(self, event: TokenEvent) -> TokenRecord | None:
+        """The record an event carries, its token opened here (no Redis command); None
+        if the token does not open (a key this replica lacks, or damaged): the caller
+        re-reads Redis instead, as for an event without a record."""
+        if not event.sealed_token:
+            return None
+        access_token = self._open("access_token", event.sealed_token.encode())
+        if access_token is None:
+            return None
+        return TokenRecord(
+            access_token=access_token,
+            token_type=event.token_type,
+            generation=event.generation,
+            issued_ms=event.issued_ms,
+            expires_ms=event.expires_ms,
+            refresh_ms=event.refresh_ms,
+            invalid=event.invalid,
+            version=event.version,
+        )
 
     def _seal(self, field: str, plaintext: str) -> str:
         """A credential as stored in ``field`` of this provider's hash."""
@@ -309,7 +377,7 @@ class TokenStore:
         refresh_token: str | None = None,
     ) -> tuple[int, str]:
         """The new token (and, ``chained``, the next refresh token) in one script."""
-        generation, why = await self._ack.run(
+        generation, why, *event = await self._ack.run(
             self.redis,
             self._write,
             [
@@ -335,7 +403,7 @@ class TokenStore:
                 self._seal("refresh_token", refresh_token) if refresh_token else "",
             ],
         )
-        await self._announce(int(generation))
+        await self._announce(event[0] if event else b"")
         return int(generation), why.decode() if isinstance(why, bytes) else str(why)
 
     @property
@@ -344,9 +412,10 @@ class TokenStore:
         to wait for), else 0: ``_announce`` publishes after it."""
         return 0 if self._ack.replicas > 0 else 1
 
-    async def _announce(self, generation: int) -> None:
-        if generation and not self._publishes:
-            await self.redis.publish(self.channel, generation)
+    async def _announce(self, event: bytes | str) -> None:
+        """Publishes a script's event once its write was acknowledged (with ``ack``)."""
+        if event and not self._publishes:
+            await self.redis.publish(self.channel, event)
 
     async def take_chain(self, lease: Lease, seed: str | None) -> ChainLink | None:
         """The refresh token to send now (or the secret ``seed`` while no chain exists and
@@ -379,7 +448,7 @@ class TokenStore:
         await self.redis.hincrby(self.stats_key, name, 1)
 
     async def adopt(self, lease: Lease, record: TokenRecord) -> int:
-        generation, announced = await self._ack.run(
+        generation, _announced, event = await self._ack.run(
             self.redis,
             self._adopt,
             [self.token_key, self.lock.key, self.channel],
@@ -396,7 +465,7 @@ class TokenStore:
                 self._publishes,
             ],
         )
-        await self._announce(int(announced))
+        await self._announce(event)
         return int(generation)
 
     async def invalidate(self, token: str) -> bool:
@@ -450,6 +519,14 @@ class TokenStore:
         if not value:
             return None
         return value.decode() if isinstance(value, bytes) else value
+
+    async def announce_lease(self, rec: TokenRecord | None) -> None:
+        """Tells the fleet that this replica holds the refresh lease to replace ``rec``
+        (``leased:<generation>:<version>:<owner>``): the others, due too, wait for its
+        write's event instead of trying the lease and looking at the backoff meanwhile.
+        One command per refresh; a replica that does not know the message re-reads."""
+        generation, version = (rec.generation, rec.version) if rec is not None else (0, 0)
+        await self.redis.publish(self.channel, f"{LEASED}:{generation}:{version}:{self.owner}")
 
     async def publish_released(self) -> None:
         """Wakes waiters after a refresh attempt that wrote nothing."""
@@ -514,7 +591,73 @@ def parse_record(
         expires_ms=int(raw[b"expires_ms"]),
         refresh_ms=int(raw[b"refresh_ms"]),
         invalid=access_token is None or raw.get(b"invalid") == b"1",
+        version=int(raw.get(b"version", b"0")),
     )
+
+
+@dataclass(frozen=True)
+class TokenEvent:
+    """A token event as published (``EVENT_FORMAT``): the record, its access token still
+    sealed, and for a fenced write the shared counters it changed."""
+
+    generation: int
+    version: int
+    issued_ms: int
+    expires_ms: int
+    refresh_ms: int
+    invalid: bool
+    upstream_ok: int | None  # the shared counter after a fenced write, else None
+    chain_rotations: int | None  # the same for a chained write (which clears reauth)
+    sealed_token: str = field(repr=False)
+    token_type: str = "Bearer"
+
+
+def parse_event(payload: bytes | str) -> TokenEvent | None:
+    """The record an event carries; None for an event without one (``released``,
+    ``reauth``), another format (a newer or older replica's, during a rolling update)
+    or anything damaged: the caller then re-reads Redis, as before events carried
+    records."""
+    text = payload.decode(errors="replace") if isinstance(payload, bytes) else payload
+    parts = text.split(":", _EVENT_FIELDS - 1)
+    if len(parts) != _EVENT_FIELDS or parts[0] != EVENT_FORMAT:
+        return None
+    _, gen, version, issued, expires, refresh, invalid, ok, rotations, sealed, kind = parts
+    try:
+        return TokenEvent(
+            generation=int(gen),
+            version=int(version),
+            issued_ms=int(issued),
+            expires_ms=int(expires),
+            refresh_ms=int(refresh),
+            invalid=_flag(invalid),
+            upstream_ok=int(ok) if ok else None,
+            chain_rotations=int(rotations) if rotations else None,
+            sealed_token=sealed,
+            token_type=kind or "Bearer",
+        )
+    except ValueError:
+        return None
+
+
+def parse_lease(payload: bytes | str) -> tuple[int, int] | None:
+    """(generation, version) of the record a lease announcement's holder replaces;
+    None if ``payload`` is not one."""
+    text = payload.decode(errors="replace") if isinstance(payload, bytes) else payload
+    kind, _, rest = text.partition(":")
+    generation, _, rest = rest.partition(":")
+    version, _, _owner = rest.partition(":")
+    if kind != LEASED:
+        return None
+    try:
+        return int(generation), int(version)
+    except ValueError:
+        return None
+
+
+def _flag(text: str) -> bool:
+    if text not in ("0", "1"):
+        raise ValueError(f"not a flag: {text[:8]!r}")
+    return text == "1"
 
 
 class RedisClock:

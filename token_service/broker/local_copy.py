@@ -2,9 +2,10 @@
 
 The copy is what the replica serves. While Redis answers it is confirmed against
 the shared record (re-read with a single flight, trusted for
-``local_staleness_seconds``); while Redis does not, the degraded path writes it
-itself. Whoever changes it pulses: waiters, ``WatchToken`` streams and the refresh
-loop wake at once.
+``local_staleness_seconds``), or adopted from a token event that carries the record
+(``adopt``: no Redis command, and only if it is newer than the copy); while Redis does
+not, the degraded path writes it itself. Whoever changes it pulses: waiters,
+``WatchToken`` streams and the refresh loop wake at once.
 """
 
 from __future__ import annotations
@@ -54,6 +55,10 @@ class LocalCopy:
         self.changed = asyncio.Event()  # replaced at every pulse
         self.watchers: set[asyncio.Event] = set()
         self._reread_flight = SingleFlight()
+        self._adoptions = 0  # records adopted from events (a read racing one keeps it)
+        # Another replica's announced lease: (generation, version) of the record it
+        # replaces, and until when (monotonic) to count on its write's event.
+        self._lease: tuple[int, int, float] | None = None
         self.counters = Counters()
         self.last_error = ""
         self.reauth = ""  # why the refresh-token chain needs an operator, as Redis last said
@@ -61,6 +66,11 @@ class LocalCopy:
         self._hit = metrics.cache.labels(name, "hit")
         self._miss = metrics.cache.labels(name, "miss")
         self._wait = metrics.cache.labels(name, "wait")
+        self._reads = metrics.shared_reads.labels(name)
+        self._events = {
+            handling: metrics.events.labels(name, handling)
+            for handling in ("adopted", "ignored", "reread", "lease")
+        }
         metrics.expiry.labels(name).set_function(self._expiry_seconds)
         metrics.age.labels(name).set_function(self._age_seconds)
         metrics.generation.labels(name).set_function(
@@ -75,6 +85,25 @@ class LocalCopy:
 
     def mark_stale(self) -> None:
         self.checked_at = -math.inf
+        self._lease = None  # what we heard may be out of date too
+
+    def note_lease(self, generation: int, version: int, seconds: float) -> None:
+        """Another replica announced it holds the refresh lease to replace the record
+        (generation, version); count on its event for at most ``seconds``."""
+        self._lease = (generation, version, time.monotonic() + seconds)
+
+    def lease_held_for(self, rec: TokenRecord | None) -> float:
+        """Seconds left of an announced lease whose holder replaces ``rec`` (or a newer
+        record than ``rec``), else 0: once that holder's event has brought a newer
+        record, or the announcement's time is up, the lease is tried again."""
+        lease = self._lease
+        if lease is None or rec is None:
+            return 0.0
+        generation, version, until = lease
+        left = until - time.monotonic()
+        if left <= 0 or (rec.generation, rec.version) > (generation, version):
+            return 0.0
+        return left
 
     def known_stale(self) -> bool:
         """An event (or a lost subscription) said the copy may be out of date, and it
@@ -88,10 +117,28 @@ class LocalCopy:
         return await self._reread_flight.run(self.read_shared)
 
     async def read_shared(self) -> TokenRecord | None:
+        """The record in Redis, which the copy takes whatever it is (a failover may have
+        lost the last write), except when an event adopted while the read was on its
+        way brought a newer one: the read left Redis before that write."""
+        adoptions = self._adoptions
+        self._reads.inc()
         rec = await self._store.read()
         self.checked_at = time.monotonic()
+        if adoptions != self._adoptions and (rec is None or not rec.newer_than(self.record)):
+            return self.record
         self.set_from_shared(rec)
         return rec
+
+    def adopt(self, rec: TokenRecord) -> bool:
+        """A record from a token event: taken, and counted as confirmed now, if it is
+        newer than the copy (``TokenRecord.newer_than``); an older or replayed event
+        changes nothing, wakes nobody and confirms nothing. True if taken."""
+        if not rec.newer_than(self.record):
+            return False
+        self._adoptions += 1
+        self.checked_at = time.monotonic()
+        self.set_from_shared(rec)
+        return True
 
     def set_from_shared(self, rec: TokenRecord | None) -> None:
         old = self.record
@@ -113,6 +160,10 @@ class LocalCopy:
             watcher.set()
 
     # ------------------------------------------------------------------ counting
+
+    def count_event(self, handling: str) -> None:
+        """How a token event was handled: adopted, ignored, reread, or lease (noted)."""
+        self._events[handling].inc()
 
     def count_hit(self) -> None:
         self.counters.hits += 1

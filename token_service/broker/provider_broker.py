@@ -104,8 +104,9 @@ class ProviderBroker:
     # ------------------------------------------------------------------ events
 
     def on_event(self, payload: bytes) -> None:
-        """A Redis pub/sub event for this provider: new generation, invalidation or release."""
-        self._shared.on_event()
+        """A Redis pub/sub event for this provider: a changed record (adopted from the
+        event itself), a released lease or a broken chain (``SharedPath.on_event``)."""
+        self._shared.on_event(payload)
 
     async def prime(self) -> None:
         """Loads the shared token at start-up, so this replica serves it at once."""

@@ -127,6 +127,13 @@ class Refresher:
         if due > now:
             await sleep_or_change(changed, (due - now) / 1000)
             return
+        held = local.lease_held_for(rec)
+        if held > 0:
+            # Another replica announced it holds the lease to replace this record: its
+            # write's event (or its release) wakes us; no lease attempt, no look at the
+            # backoff meanwhile. Past the lease TTL without one, we try as before.
+            await sleep_or_change(changed, held)
+            return
         blocked = await self._blocked_ms()
         if blocked:
             await sleep_or_change(changed, blocked / 1000)
@@ -187,6 +194,7 @@ class Refresher:
             return False
         if self._chain is not None and await self._store.reauthorization_required():
             return False
+        await self._store.announce_lease(rec)
         suspended = await self._suspend_for_rotation(rec, now)
         if self._chain is not None:
             generation, why, lifetime = await self._chain_refresh(lease, rec)

@@ -20,7 +20,7 @@ from token_service.broker.local_copy import LocalCopy
 from token_service.broker.refresh import Refresher
 from token_service.redis_health import RedisHealth
 from token_service.settings import RefreshPolicy
-from token_service.store import RedisClock, TokenRecord, TokenStore
+from token_service.store import RedisClock, TokenRecord, TokenStore, parse_event, parse_lease
 
 
 class SharedPath:
@@ -144,12 +144,50 @@ class SharedPath:
 
     # ------------------------------------------------------------------ events
 
-    def on_event(self) -> None:
-        """A Redis pub/sub event for this provider: new generation, invalidation or release."""
+    def on_event(self, payload: bytes) -> None:
+        """A Redis pub/sub event for this provider. One that carries the record (a new
+        token, an invalidation, a restore, a hand-back: ``store.parse_event``) is
+        adopted as it is, without a Redis command, if it is newer than the copy, and
+        ignored if not. Any other (``released``, ``reauth``, a format this replica does
+        not know, a token that does not open here) marks the copy stale and re-reads
+        it and the reauth flag, as every event did before they carried records.
+
+        A lease announcement (``leased:...``) is noted: this replica's loop, due too,
+        waits for the holder's event instead of trying the lease meanwhile.
+
+        Events can be lost (a dropped subscription, Redis Cluster's bus): the copy is
+        still confirmed against Redis once it is older than the staleness window, and
+        an announced lease is counted on for one lease TTL at most."""
+        lease = parse_lease(payload)
+        if lease is not None:
+            self._local.note_lease(*lease, self._policy.lock_ttl_seconds)
+            self._local.count_event("lease")
+            return
+        if self._adopt(payload):
+            return
+        self._local.count_event("reread")
         self.mark_stale()
         task = asyncio.get_running_loop().create_task(self._after_event())
         self._event_tasks.add(task)
         task.add_done_callback(self._event_tasks.discard)
+
+    def _adopt(self, payload: bytes) -> bool:
+        """True if the event needs no read: its record was adopted, or is not newer
+        than the copy (a replayed or late event never moves the copy back)."""
+        if self._redis_health.degraded:
+            return False  # the degraded copy is this replica's own; the hand-back decides
+        event = parse_event(payload)
+        rec = self._store.open_event(event) if event is not None else None
+        if event is None or rec is None:
+            return False
+        if not self._local.adopt(rec):
+            self._local.count_event("ignored")
+            return True
+        self._local.count_event("adopted")
+        if event.chain_rotations is not None:
+            self._local.reauth = ""  # a chained write clears the flag in its script
+        self._fleet.announced(event.upstream_ok, event.chain_rotations)
+        return True
 
     def mark_stale(self) -> None:
         """The token and the fleet's status may have changed: re-read both at next use."""

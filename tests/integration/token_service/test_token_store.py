@@ -18,6 +18,7 @@ from token_service.store import (
     TokenStore,
     degraded_generation,
     digest,
+    parse_event,
 )
 
 LOCK_MS = 5_000
@@ -95,7 +96,8 @@ async def test_fenced_write_with_the_lease(
     assert rec.refresh_ms == rec.issued_ms + 45_000
     assert rec.lifetime_ms == 60_000
     assert (await store.stats()).get("upstream_ok") == 1
-    assert await asyncio.wait_for(events.get(), 2) == b"1"
+    announced = parse_event(await asyncio.wait_for(events.get(), 2))
+    assert announced is not None and (announced.generation, announced.invalid) == (1, False)
     # Only a digest of the token is stored besides the value itself.
     assert await redis.hget(store.token_key, "digest") == digest("token-one").encode()
     assert "token-one" not in repr(rec)
@@ -153,11 +155,14 @@ async def test_invalidate_only_the_current_token_and_only_once(
 ) -> None:
     lease = await lease_of(store)
     await write(store, lease, 0, "token-one")
-    assert await asyncio.wait_for(events.get(), 2) == b"1"
+    written = parse_event(await asyncio.wait_for(events.get(), 2))
+    assert written is not None and (written.generation, written.invalid) == (1, False)
 
     assert not await store.invalidate("some-other-token")
     assert await store.invalidate("token-one")
-    assert await asyncio.wait_for(events.get(), 2) == b"1"
+    invalidated = parse_event(await asyncio.wait_for(events.get(), 2))
+    assert invalidated is not None and (invalidated.generation, invalidated.invalid) == (1, True)
+    assert invalidated.version > written.version
     assert not await store.invalidate("token-one")
     rec = await store.read()
     assert rec is not None and rec.invalid
