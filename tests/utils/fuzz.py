@@ -203,8 +203,16 @@ def field_value(field: FieldDescriptor, depth: int = 0) -> st.SearchStrategy[Any
 
 
 def _repeat(value: Any, times: int) -> list[Any]:
-    small = not isinstance(value, str | bytes) or len(value) <= 1000
-    return [value] * (times if small else 2)
+    """``times`` copies of a small value, 2 of a large one. A message counts by its
+    encoded size: a message that holds 5,000 of something, repeated 5,000 times (and
+    again one level up), would be gigabytes in this process before any server saw it."""
+    if isinstance(value, Message):
+        size = value.ByteSize()
+    elif isinstance(value, str | bytes):
+        size = len(value)
+    else:
+        size = 0
+    return [value] * (times if size <= 1000 else 2)
 
 
 def _assign(message: Message, field: FieldDescriptor, value: Any) -> None:
