@@ -10,7 +10,6 @@ holds the same result (services/preserialized.py), as hotel pages are.
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
 import time
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from search_service.itineraries import build_inventory_options
 from search_service.normalise import merge_provider_options
 from search_service.offers import OfferIds, ProviderOfferStore
 from search_service.pagination import Cursor, PageTokens, page_start
+from search_service.parsed import ParsedResults
 from search_service.providers import ProviderResult, SearchProviders
 from search_service.query import SearchQuery, SortOrder
 from search_service.repository import DirectionQuery, InventoryRepository, LegFilter
@@ -37,29 +37,8 @@ from services.preserialized import Serialized
 
 log = logging.getLogger("skyroute.search")
 
-# Parsed results kept per query, reused while Redis returns the same bytes, and
-# serialized pages kept per result.
+# Parsed results kept per query, reused while Redis returns the same bytes.
 PARSED_CACHE_ENTRIES = 64
-PAGES_PER_RESULT = 16
-
-
-class _ParsedResult:
-    """A cached result list as Redis returned it (``data``), parsed, and the pages
-    already answered from it, serialized: while Redis returns the same bytes, a page is
-    the same bytes too (its next page token included), so a repeated page costs neither
-    building its message nor serializing it again."""
-
-    __slots__ = ("data", "pages", "result")
-
-    def __init__(self, data: bytes, result: pb.SearchFlightsResponse) -> None:
-        self.data = data
-        self.result = result
-        self.pages: dict[tuple[int, int], Serialized] = {}
-
-    def keep_page(self, start: int, end: int, page: Serialized) -> None:
-        if len(self.pages) >= PAGES_PER_RESULT:
-            self.pages.clear()
-        self.pages[(start, end)] = page
 
 
 class SearchMetrics:
@@ -97,14 +76,14 @@ class FlightSearch:
         self._provider = provider
         self._provider_offers = provider_offers
         self._clock = clock
-        self._parsed: collections.OrderedDict[str, _ParsedResult] = collections.OrderedDict()
+        self._parsed = ParsedResults(pb.SearchFlightsResponse.FromString, PARSED_CACHE_ENTRIES)
 
     async def search(self, request: ValidatedSearch) -> Serialized:
         """One page of the search, serialized (a SearchFlightsResponse)."""
         query = request.query
         digest = query.digest()
         data = await self._cache.get_or_compute(digest, lambda: self._compute(query))
-        parsed = self._parse(digest, data)
+        parsed = self._parsed.get(digest, data)
         result = parsed.result
         items = result.itineraries
         if not items:
@@ -170,17 +149,6 @@ class FlightSearch:
         zone = self._airports.zone(origin)
         first, last = (moment.astimezone(zone).date().isoformat() for moment in found)
         return pb.InventoryDates(first_date=first, last_date=last, nonstop_to_destination=nonstop)
-
-    def _parse(self, digest: str, data: bytes) -> _ParsedResult:
-        known = self._parsed.get(digest)
-        if known is not None and known.data == data:
-            self._parsed.move_to_end(digest)
-            return known
-        parsed = _ParsedResult(data, pb.SearchFlightsResponse.FromString(data))
-        self._parsed[digest] = parsed
-        if len(self._parsed) > PARSED_CACHE_ENTRIES:
-            self._parsed.popitem(last=False)
-        return parsed
 
     def directions(self, query: SearchQuery, now: datetime) -> list[DirectionQuery]:
         """The UTC departure ranges to search: local dates at each direction's origin,

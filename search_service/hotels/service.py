@@ -19,7 +19,6 @@ Nothing failed is cached.
 from __future__ import annotations
 
 import asyncio
-import collections
 import hashlib
 import json
 import logging
@@ -46,6 +45,7 @@ from search_service.hotels.results import hotel_pb, offer_pb, proto_sort_key, se
 from search_service.hotels.validation import HotelSearchRequest
 from search_service.offers import MAX_OFFER_ID_CHARS
 from search_service.pagination import Cursor, InvalidPageToken, PageTokens, SortKey, page_start
+from search_service.parsed import ParsedResults
 from search_service.pricing import money
 from search_service.settings import SearchPolicy
 from search_service.signing import MalformedToken
@@ -64,28 +64,13 @@ from services.providers.hotels import (
 
 log = logging.getLogger("skyroute.search.hotels")
 T = TypeVar("T")
-# Parsed results kept per query (while Redis returns the same bytes), and serialized
-# pages kept per result.
+# Parsed results kept per query (while Redis returns the same bytes).
 PARSED_CACHE_ENTRIES = 32
-PAGES_PER_RESULT = 16
 
 
-class _ParsedResult:
-    """A cached result list as Redis returned it (``data``), parsed, and the pages
-    already answered from it, serialized: while Redis returns the same bytes, a page is
-    the same bytes too (its next page token included)."""
-
-    __slots__ = ("data", "hotels", "pages")
-
-    def __init__(self, data: bytes, hotels: Sequence[pb.HotelResult]) -> None:
-        self.data = data
-        self.hotels = hotels
-        self.pages: dict[tuple[int, int], Serialized] = {}
-
-    def keep_page(self, start: int, end: int, page: Serialized) -> None:
-        if len(self.pages) >= PAGES_PER_RESULT:
-            self.pages.clear()
-        self.pages[(start, end)] = page
+def _hotels_of(data: bytes) -> Sequence[pb.HotelResult]:
+    hotels: Sequence[pb.HotelResult] = pb.SearchHotelsResponse.FromString(data).hotels
+    return hotels
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +106,7 @@ class HotelService:
         self._timeout = timeout_seconds
         self._clock = clock
         self._destinations = DestinationResolver(self._find_cities)
-        self._parsed: collections.OrderedDict[str, _ParsedResult] = collections.OrderedDict()
+        self._parsed = ParsedResults(_hotels_of, PARSED_CACHE_ENTRIES)
 
     @property
     def provider(self) -> str:
@@ -139,8 +124,8 @@ class HotelService:
             except InvalidPageToken as exc:
                 raise ValidationError.field("page_token", str(exc)) from None
         data = await self._cache.get_or_compute(digest, lambda: self._compute(query))
-        result = self._parse(digest, data)
-        items = result.hotels
+        result = self._parsed.get(digest, data)
+        items = result.result
         key = lambda item: proto_sort_key(query.sort, item)  # noqa: E731
         start = page_start(items, request.cursor, key)
         end = min(start + request.page_size, len(items))
@@ -221,17 +206,6 @@ class HotelService:
         except RedisError as exc:
             log.warning("cannot store hotel offers", extra={"error": str(exc)})
         return result.SerializeToString(), self._policy.cache_ttl_seconds
-
-    def _parse(self, digest: str, data: bytes) -> _ParsedResult:
-        known = self._parsed.get(digest)
-        if known is not None and known.data == data:
-            self._parsed.move_to_end(digest)
-            return known
-        parsed = _ParsedResult(data, pb.SearchHotelsResponse.FromString(data).hotels)
-        self._parsed[digest] = parsed
-        if len(self._parsed) > PARSED_CACHE_ENTRIES:
-            self._parsed.popitem(last=False)
-        return parsed
 
     async def _find_cities(self, keyword: str) -> list[City]:
         return await self._call(self._supplier.find_cities(keyword))
