@@ -15,7 +15,7 @@ from typing import Any
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
-from services.errors import UnavailableError
+from services.errors import FailedPreconditionError, UnavailableError
 from services.redis_client import NO_ACK, RedisClient, ReplicaAck
 from token_service import download_requests as requests
 from token_service.download_requests import Claim, RequestId
@@ -159,6 +159,18 @@ return 1
 """
 
 
+def unreadable_request() -> FailedPreconditionError:
+    """A retried issue whose recorded token can no longer be opened. Names neither the
+    token nor a key: only what the caller must do."""
+    return FailedPreconditionError(
+        "the download token issued for this request_id can no longer be returned "
+        "(it was sealed with an encryption key since removed); "
+        "send a new request_id to issue a new token",
+        reason="REQUEST_UNREADABLE",
+        metadata={"field": "request_id"},
+    )
+
+
 class DownloadTokens:
     def __init__(
         self, redis: RedisClient, prefix: str, sealer: Sealer, ack: ReplicaAck = NO_ACK
@@ -182,7 +194,9 @@ class DownloadTokens:
         self, resource: str, ttl_ms: int, max_uses: int, request: RequestId | None = None
     ) -> Issued:
         """``request``: the caller's request id; a retry of it gets the same token and
-        expiry, a reuse with other parameters ValidationError (``download_requests``)."""
+        expiry, a reuse with other parameters ValidationError (``download_requests``), a
+        retry whose recorded token was sealed with a key no longer configured
+        FailedPreconditionError (``unreadable_request``)."""
         token = secrets.token_urlsafe(32)
         if request is None:
             expires = await self._run(
@@ -198,11 +212,13 @@ class DownloadTokens:
         if claim.claim is Claim.SEEN:
             try:
                 token = self._sealer.open(claim.sealed, request.seal_context)
-            except SealError:  # sealed with a key since removed from every replica
-                raise UnavailableError(
-                    "the download token of this request_id cannot be opened",
-                    reason="REQUEST_UNREADABLE",
-                ) from None
+            except SealError:
+                # Sealed with a key since removed from every replica (a rotation's
+                # last step within REQUEST_TTL_MS of the first call). No retry will
+                # ever open it: FAILED_PRECONDITION, not UNAVAILABLE, or the caller
+                # retries in vain until the record expires. The record is kept, so
+                # a reuse of the id with other parameters is still refused.
+                raise unreadable_request() from None
         await self._run(
             self._issue_once,
             self._ack,

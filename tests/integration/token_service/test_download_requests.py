@@ -7,10 +7,11 @@ from __future__ import annotations
 import asyncio
 import os
 
+import grpc
 import pytest
 from redis.asyncio import Redis
 
-from services.errors import ValidationError
+from services.errors import FailedPreconditionError, ValidationError
 from token_service.download_requests import Kind, RequestId
 from token_service.download_tokens import DownloadTokens, Result
 from token_service.sealing import Sealer
@@ -163,3 +164,31 @@ async def test_concurrent_retries_of_one_revoke_all_answer_revoked(
     )
     assert all(answers)
     assert not await replicas[1].revoke(issued.token)
+
+
+async def test_a_retry_after_its_sealing_key_was_removed_is_a_failed_precondition(
+    redis: Redis, key_prefix: str
+) -> None:
+    # The first call on a deployment sealing with k1; the retry after the rotation's
+    # last step, every replica with k2 only.
+    before = DownloadTokens(redis, key_prefix, SEALER)
+    after = DownloadTokens(redis, key_prefix, Sealer({"k2": os.urandom(32)}))
+    first = await before.issue(RESOURCE, 60_000, 1, ISSUE_1)
+    for _ in range(2):  # the same answer every time: nothing to wait for
+        with pytest.raises(FailedPreconditionError) as raised:
+            await after.issue(RESOURCE, 60_000, 1, ISSUE_1)
+        error = raised.value
+        assert error.code == grpc.StatusCode.FAILED_PRECONDITION
+        assert error.reason == "REQUEST_UNREADABLE"
+        assert error.metadata == {"field": "request_id"}
+        assert "new request_id" in error.message
+        assert first.token not in error.message and "k1" not in error.message
+    # The record is kept: a reuse with other parameters is still refused, and the
+    # first token is still valid.
+    with pytest.raises(ValidationError) as conflict:
+        await after.issue("itinerary/OTHER", 60_000, 1, ISSUE_1)
+    assert _field_of(conflict) == ["request_id"]
+    assert (await after.validate(first.token, RESOURCE)).result == Result.VALID
+    # A new request id issues a new token.
+    fresh = RequestId.of(Kind.ISSUE, "booking", "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d")
+    assert (await after.issue(RESOURCE, 60_000, 1, fresh)).token != first.token
