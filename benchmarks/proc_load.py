@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from benchmarks.stats import Point, point_from_latencies
 from services import event_loop
+from services.parent_death import die_with_spawning_process
 
 OK = "ok"
 
@@ -129,6 +130,7 @@ def _process(
     barrier: Any,
     out: str,
 ) -> None:
+    die_with_spawning_process()
     scenario = factory(config, index, processes)
     result = event_loop.run(_drive(scenario, first_worker, workers, seconds, warmup, barrier))
     Path(out).write_text(json.dumps(result))

@@ -16,6 +16,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from services.parent_death import dies_with_parent
 from services.stack import read_port_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,6 +100,7 @@ class ProcessGroup:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                **dies_with_parent(),
             )
         self._children.append(popen)
         return Child(name, popen, log_path, port_file)

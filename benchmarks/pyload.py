@@ -27,6 +27,7 @@ from pathlib import Path
 import grpc
 
 from services import event_loop
+from services.parent_death import die_with_spawning_process
 
 
 def _identity(data: bytes) -> bytes:
@@ -90,6 +91,7 @@ async def _drive(
 def _worker(
     args: argparse.Namespace, concurrency: int, out: str, index: int, processes: int
 ) -> None:
+    die_with_spawning_process()
     messages = unframe(Path(args.body_file).read_bytes())
     if len(messages) > 1:
         messages = messages[index::processes]  # disjoint shares

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from services.parent_death import die_with_spawning_process
 from services.rate_budget import Priority, RateBudget, RateBudgetSettings
 
 UNBOUNDED = RateBudgetSettings(per_second=10_000_000, burst=1_000_000)
@@ -68,6 +69,7 @@ async def _throughput(url: str, prefix: str, seconds: float, tasks: int) -> int:
 def _process(
     url: str, prefix: str, seconds: float, tasks: int, out: multiprocessing.queues.Queue[int]
 ) -> None:
+    die_with_spawning_process()
     out.put(asyncio.run(_throughput(url, prefix, seconds, tasks)))
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script: find services/ as `-m` will
 
+from services.parent_death import dies_with_parent  # noqa: E402
 from services.stack import (  # noqa: E402
     ACCOUNT,
     DEV_CALLERS,
@@ -285,6 +286,8 @@ class Supervisor:
             # which then stops the children in order.
             process_group=0,
             limit=1 << 20,
+            # And die with it if it is killed (no chance to stop them in order).
+            **dies_with_parent(),
         )
         self.children[spec.name] = proc
         assert proc.stdout is not None

@@ -11,8 +11,8 @@ connections share few server connections and any state left on a server connecti
 between transactions (a prepared statement, a SET) is seen, or missed, by another
 client.
 
-PgBouncer refuses to run as root: then it runs as ``postgres`` (or ``nobody``), and its
-files are that user's.
+PgBouncer refuses to run as root: then it is started as ``postgres`` (or ``nobody``),
+and its files are that user's.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
+from services.parent_death import dies_with_parent
 from tests.utils.db import admin_url
 from tests.utils.redis_server import free_port
 
@@ -104,16 +105,29 @@ class PgBouncer:
         userlist.write_text(f"{_quote(user)} {_quote(self._server.password or '')}\n")
         config = self._dir / "pgbouncer.ini"
         config.write_text(self._config())
-        args = [self._binary]
+        # Started as its user rather than switching itself (-u): a change of user
+        # clears the parent-death signal (services/parent_death.py), and a PgBouncer
+        # left by a killed test run would keep its port and server connections.
+        uid: int | None = None
+        gid: int | None = None
         run_as = _run_as()
         if run_as is not None:
             entry = pwd.getpwnam(run_as)
             for path in (self._dir, userlist, config):
                 os.chown(path, entry.pw_uid, entry.pw_gid)
-            args += ["-u", run_as]
+            uid, gid = entry.pw_uid, entry.pw_gid
         userlist.chmod(0o600)
         with open(self._dir / "pgbouncer.log", "wb") as log:
-            self.proc = subprocess.Popen([*args, str(config)], stdout=log, stderr=log)
+            self.proc = subprocess.Popen(
+                [self._binary, str(config)],
+                stdout=log,
+                stderr=log,
+                cwd=self._dir,
+                user=uid,
+                group=gid,
+                extra_groups=None if uid is None else [],
+                **dies_with_parent(),
+            )
         deadline = time.monotonic() + 15
         while True:
             if self.proc.poll() is not None:

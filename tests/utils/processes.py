@@ -10,6 +10,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from services.parent_death import dies_with_parent
 from services.stack import read_port_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,6 +37,7 @@ class ServiceProcess:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            **dies_with_parent(),
         )
         log.close()
         return self

@@ -13,6 +13,8 @@ from pathlib import Path
 import redis
 from redis.crc import key_slot
 
+from services.parent_death import dies_with_parent
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -58,6 +60,7 @@ class PrivateRedis:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            **dies_with_parent(),
         )
         client = redis.Redis(port=self.port)
         deadline = time.monotonic() + 10
@@ -155,7 +158,10 @@ class SentinelSetup:
             )
             self._sentinels.append(
                 subprocess.Popen(
-                    sentinel_argv(conf), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                    sentinel_argv(conf),
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    **dies_with_parent(),
                 )
             )
         self.wait_for_primary(primary.port, replicas=len(replicas))

@@ -13,6 +13,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
+from services.parent_death import die_with_spawning_process
 from services.rate_budget import (
     BudgetExhausted,
     Priority,
@@ -102,6 +103,8 @@ def _process_spin(
     ready: multiprocessing.synchronize.Barrier,
     out: multiprocessing.queues.Queue,
 ) -> None:  # type: ignore[type-arg]
+    die_with_spawning_process()
+
     async def main() -> None:
         redis = Redis.from_url(redis_url)
         try:

@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from services.parent_death import dies_with_parent
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
 SECRET = "cli-secret-never-logged"
 
@@ -31,6 +33,7 @@ def start_sim(port_file: Path, environ: dict[str, str], log: Path) -> subprocess
             env={**os.environ, **environ},
             stdout=subprocess.DEVNULL,
             stderr=stderr,
+            **dies_with_parent(),
         )
 
 
