@@ -144,7 +144,9 @@ class SearchApp:
             self.hotels = HotelService(
                 supplier,
                 self.cache,
-                HotelOfferStore(self._redis, prefix, hotel.offer_ttl_seconds),
+                HotelOfferStore(
+                    self._redis, prefix, hotel.offer_ttl_seconds, policy.hotel_offer_store
+                ),
                 HotelOfferIds(settings.page_token_secret),
                 page_tokens,
                 policy,

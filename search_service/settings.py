@@ -96,6 +96,17 @@ class SearchPolicy:
             minimum=1,
         ),
     )
+    # How a hotel search's offers are written (search_service/hotels/offer_ids.py):
+    # `keys` while replicas of a version before batches still run, then `batch`.
+    hotel_offer_store: str = field(
+        default="batch",
+        metadata=setting(
+            "SEARCH_HOTEL_OFFER_STORE",
+            "how a hotel search's offers are stored: `batch` (one hash) or `keys` (one key "
+            "each, readable by versions before batches: for a rolling update from one)",
+            choices=("keys", "batch"),
+        ),
+    )
     price_guarantee_seconds: float = field(
         default=900.0,
         metadata=setting(

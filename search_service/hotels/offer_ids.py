@@ -8,16 +8,40 @@ Hotel and HotelOffer messages, kept ``ttl`` (PROVIDER_<NAME>_OFFER_TTL_SECONDS).
 
 The offers of one search computation are stored together, one Redis hash written in one
 command (``put_batch``; their refs are ``<batch>/<index>``); a priced offer has a key of
-its own (``put_many``; its ref has no ``/``).
+its own (``put_many``; its ref has no ``/``). Reading, a ref with a ``/`` is a field of
+a batch's hash, any other a key of its own; a ref found in neither (expired, or never
+stored) is ``None``: the caller answers NOT_FOUND, OFFER_EXPIRED ("search again").
+
+Rolling update from a version before batches (``SEARCH_HOTEL_OFFER_STORE``): replicas
+of that version read every ref as a key of its own, so they cannot resolve a batch's
+refs (they answer OFFER_EXPIRED, as for an expired offer, and a client that searched on
+a new replica and books through an old one is told to search again). Hence the store's
+two modes, of which only writing differs:
+
+- ``keys``: a computation's offers are written one key each (refs ``<batch>-<index>``,
+  no ``/``) in the value shape old replicas read. Every replica of either version
+  resolves every offer id.
+- ``batch`` (default): one hash per computation, as above: one command instead of
+  one SET per offer (the service's own CPU per computation of 112 offers went from
+  11.8-13.7 ms to 5.1-5.4 ms with it).
+
+Upgrading from a version before batches: deploy with ``keys``, let the rollout finish
+(no replica of the old version left), then switch to ``batch`` and roll out again; ids
+issued under ``keys`` stay readable by the new version until they expire
+(docs/operations.md, "Rolling updates").
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import json
+import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from google.protobuf.message import DecodeError
 
 from search_service.signing import Signer
 from services.generated.skyroute.search.v1 import search_service_pb2 as pb
@@ -80,10 +104,24 @@ redis.call('pexpire', KEYS[1], ARGV[1])
 return 1
 """
 BATCH_SEPARATOR = "/"
+# In ``keys`` mode: not BATCH_SEPARATOR, so the ref names a key of its own. A priced
+# offer's ref (32 hex digits, ".", its guarantee) never looks like one (16 hex digits).
+KEY_SEPARATOR = "-"
+
+# SEARCH_HOTEL_OFFER_STORE: how a computation's offers are written.
+KEYS = "keys"
+BATCH = "batch"
+STORE_MODES = (KEYS, BATCH)
+
+log = logging.getLogger("skyroute.search.hotels")
 
 
 def batch_ref(batch: str, index: int) -> str:
     return f"{batch}{BATCH_SEPARATOR}{index}"
+
+
+def key_ref(batch: str, index: int) -> str:
+    return f"{batch}{KEY_SEPARATOR}{index}"
 
 
 class HotelOfferStore:
@@ -92,20 +130,33 @@ class HotelOfferStore:
     (``raw`` once held the whole supplier offer; of it only the id was ever read, and
     replicas of that version still read this shape)."""
 
-    def __init__(self, redis: RedisClient, prefix: str, ttl_seconds: float) -> None:
+    def __init__(
+        self, redis: RedisClient, prefix: str, ttl_seconds: float, mode: str = BATCH
+    ) -> None:
+        if mode not in STORE_MODES:
+            raise ValueError(f"unknown hotel offer store mode {mode!r}")
         self._redis = redis
         self._prefix = f"{prefix}:search:hotel-offer:"
         self._batch_prefix = f"{prefix}:search:hotel-offers:"
         self._ttl_ms = int(ttl_seconds * 1000)
+        self._batched = mode == BATCH
         self._put_batch = redis.register_script(_PUT_BATCH)
 
     @staticmethod
     def new_batch() -> str:
         return secrets.token_hex(8)
 
+    def ref(self, batch: str, index: int) -> str:
+        """The ref under which ``put_batch(batch, ...)`` stores its ``index``-th offer."""
+        return batch_ref(batch, index) if self._batched else key_ref(batch, index)
+
     async def put_batch(self, batch: str, offers: Sequence[StoredHotelOffer]) -> None:
-        """Stores ``offers`` under the refs ``batch_ref(batch, i)``."""
+        """Stores ``offers`` under the refs ``self.ref(batch, i)``: one hash (``batch``
+        mode) or one key each (``keys`` mode, readable by replicas before batches)."""
         if not offers:
+            return
+        if not self._batched:
+            await self.put_many([(key_ref(batch, i), o) for i, o in enumerate(offers)])
             return
         args: list[str | int] = [self._ttl_ms]
         for i, value in enumerate(_values(offers)):
@@ -133,11 +184,17 @@ class HotelOfferStore:
             data = await self._redis.get(self._prefix + ref)
         if data is None:
             return None
-        stored = json.loads(data)
-        hotel, offer = pb.Hotel(), pb.HotelOffer()
-        hotel.ParseFromString(base64.b64decode(stored["hotel"]))
-        offer.ParseFromString(base64.b64decode(stored["offer"]))
-        return StoredHotelOffer(str(stored["raw"].get("id", "")), hotel, offer)
+        try:
+            stored = json.loads(data)
+            hotel, offer = pb.Hotel(), pb.HotelOffer()
+            hotel.ParseFromString(base64.b64decode(stored["hotel"]))
+            offer.ParseFromString(base64.b64decode(stored["offer"]))
+            return StoredHotelOffer(str(stored["raw"].get("id", "")), hotel, offer)
+        except (ValueError, KeyError, TypeError, AttributeError, binascii.Error, DecodeError):
+            # Not a value this store wrote (another version's, or damaged): as good as
+            # gone; the caller says "search again" rather than INTERNAL.
+            log.warning("unreadable hotel offer in the store", extra={"ref": ref})
+            return None
 
 
 def _values(offers: Sequence[StoredHotelOffer]) -> list[str]:

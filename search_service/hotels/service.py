@@ -5,9 +5,9 @@ filtered, sorted result list from the search cache (search_service/cache.py: one
 computation per query across every replica, the others wait for it) and slices one page
 (search_service/pagination.py: tokens bound to the query's digest). A computation asks
 the supplier once (list, offers, ratings) and keeps every offer it returns in Redis, in
-one batch (``offer_ids``), so its id resolves later. A page answered from a cached result
-is kept serialized and sent as it is while Redis holds the same result
-(services/preserialized.py).
+one batch (``offer_ids``; one key each under ``SEARCH_HOTEL_OFFER_STORE=keys``), so its
+id resolves later. A page answered from a cached result is kept serialized and sent as
+it is while Redis holds the same result (services/preserialized.py).
 
 Supplier failures: nothing to fall back on (the platform has no hotel inventory of its
 own), so the RPC answers UNAVAILABLE with the failure's reason (PROVIDER_UNAVAILABLE,
@@ -38,7 +38,6 @@ from search_service.hotels.offer_ids import (
     HotelOfferRef,
     HotelOfferStore,
     StoredHotelOffer,
-    batch_ref,
 )
 from search_service.hotels.query import HotelQuery
 from search_service.hotels.results import hotel_pb, offer_pb, proto_sort_key, select
@@ -194,7 +193,7 @@ class HotelService:
             hotel = hotel_pb(item.hotel, provider)
             entry = result.hotels.add(hotel=hotel)
             for rate in item.rates:
-                ref = batch_ref(batch, len(stored))
+                ref = self._store.ref(batch, len(stored))
                 offer_id = self._ids.encode(
                     HotelOfferRef(provider, ref, rate.total_cents, rate.currency)
                 )

@@ -22,6 +22,7 @@ from search_service.pricing import money_cents
 from services.generated.skyroute.common.v1 import money_pb2
 from services.generated.skyroute.search.v1 import search_service_pb2 as pb
 from services.generated.skyroute.search.v1 import search_service_pb2_grpc as pb_grpc
+from services.redis_client import sync_client
 from skyroute_cli.__main__ import main as cli_main
 from tests.utils.hotel_stack import HOTEL_ID, HOTEL_SECRET, PASSWORD, HotelStack
 from tests.utils.search_cluster import error_details, seeded_database
@@ -199,6 +200,36 @@ async def test_price_recheck_reports_a_changed_price(fresh: HotelStack) -> None:
             await stub.GetHotelOffer(pb.GetHotelOfferRequest(offer_id="not-an-id"), timeout=10)
         assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     finally:
+        await channel.close()
+
+
+async def test_an_offer_no_longer_stored_or_unreadable_says_search_again(
+    fresh: HotelStack,
+) -> None:
+    """NOT_FOUND, OFFER_EXPIRED (never INTERNAL) for an offer whose stored value is gone
+    or is not one this version reads (as a replica of an older or newer version meets
+    during a rolling update)."""
+    channel = fresh.search.channel()
+    stub = pb_grpc.SearchServiceStub(channel)
+    redis = sync_client(fresh.redis_url)
+    try:
+        found = await _search(stub, hotels_query(days=3))
+        offer_id = found.hotels[0].offers[0].offer_id
+        await stub.GetHotelOffer(pb.GetHotelOfferRequest(offer_id=offer_id), timeout=10)
+        batches = list(redis.scan_iter(match=f"{fresh.prefix}:search:hotel-offers:*"))
+        assert batches
+        for key in batches:
+            for field in redis.hkeys(key):
+                redis.hset(key, field, "not an offer this version wrote")
+        for step in ("unreadable", "gone"):
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await stub.GetHotelOffer(pb.GetHotelOfferRequest(offer_id=offer_id), timeout=10)
+            assert caught.value.code() == grpc.StatusCode.NOT_FOUND, step
+            assert error_details(caught.value)[1] == "OFFER_EXPIRED", step
+            assert "search again" in (caught.value.details() or ""), step
+            fresh.flush_cache()
+    finally:
+        redis.close()
         await channel.close()
 
 

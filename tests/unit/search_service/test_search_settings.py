@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from search_service.settings import SearchServiceSettings
-from services.config import ConfigError
+from search_service.hotels.offer_ids import STORE_MODES
+from search_service.settings import SearchPolicy, SearchServiceSettings
+from services.config import ConfigError, declared
 
 SECRET = "page-token-secret-4f1d9a"
 CALLER_KEY = "search-caller-key-77ab31"
@@ -99,3 +100,17 @@ def test_placeholder_page_token_secret_refused(value: str) -> None:
 def test_bad_connection_window_refused() -> None:
     with pytest.raises(ConfigError):
         SearchServiceSettings.from_env(env(SEARCH_MIN_CONNECTION_MINUTES="400"))
+
+
+def test_hotel_offer_store_mode() -> None:
+    assert SearchServiceSettings.from_env(env()).policy.hotel_offer_store == "batch"
+    keys = SearchServiceSettings.from_env(env(SEARCH_HOTEL_OFFER_STORE="keys"))
+    assert keys.policy.hotel_offer_store == "keys"
+    with pytest.raises(ConfigError) as err:
+        SearchServiceSettings.from_env(env(SEARCH_HOTEL_OFFER_STORE="hash"))
+    assert "SEARCH_HOTEL_OFFER_STORE" in str(err.value)
+
+
+def test_hotel_offer_store_modes_are_the_stores() -> None:
+    [decl] = [d for f, d in declared(SearchPolicy) if f.name == "hotel_offer_store"]
+    assert set(decl.choices) == set(STORE_MODES)
