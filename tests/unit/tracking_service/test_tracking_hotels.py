@@ -66,7 +66,8 @@ def test_a_hotel_search_is_canonical_keyed_and_ends_after_check_in() -> None:
     c = create(hotel(destination=search_pb.HotelDestination(code="par", radius_km=5)))
     assert c.search.key == given.search.key
     assert create(hotel(filters=pb.HotelTrackerFilters(min_stars=4))).search.key != c.search.key
-    assert ends_at(given.search) == datetime(2027, 1, 11, tzinfo=UTC)
+    # At the end of check-in day in Paris (CET, UTC+1).
+    assert ends_at(given.search) == datetime(2027, 1, 10, 23, tzinfo=UTC)
     # Stored and shown back as it was asked.
     shown = hotels.to_proto(a.search.params)
     assert shown.destination.code == "PAR" and len(shown.rooms) == 2
