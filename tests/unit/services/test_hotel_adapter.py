@@ -7,10 +7,9 @@ never created twice)."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import TypeVar
 
 import aiohttp
 import pytest
@@ -19,7 +18,6 @@ from aiohttp.test_utils import TestServer
 
 from provider_sim.app import create_app
 from provider_sim.state import SimState
-from services.clients.token_client import UpstreamUnauthorized
 from services.providers.amadeus.http import Rejected
 from services.providers.amadeus_hotels import AmadeusHotelProvider
 from services.providers.amadeus_hotels import search as hotel_search
@@ -38,53 +36,14 @@ from services.providers.hotels import (
     QueryRejected,
     UnknownDestination,
 )
+from tests.utils.hotel_login import HOTEL_CLIENT, LoginTokens, hotel_sim_state
 
-T = TypeVar("T")
-HOTEL_CLIENT, HOTEL_SECRET = "hotel-client", "hotel-secret-for-tests"
-USER, PASSWORD = "ops", "ops-password-for-tests"
 CHECK_IN = datetime.now(UTC).date() + timedelta(days=45)
-
-
-class LoginTokens:
-    """TokenCaller over the stand-in's hotel login (password grant): on a 401 it logs in
-    again and retries once, as the token client does through the token service."""
-
-    def __init__(self, session: aiohttp.ClientSession, base_url: str) -> None:
-        self._session = session
-        self._url = base_url + "/hotel/v1/auth/token"
-        self._token = ""
-        self.logins = 0
-
-    async def _login(self) -> str:
-        form = {
-            "grant_type": "password",
-            "username": USER,
-            "password": PASSWORD,
-            "client_id": HOTEL_CLIENT,
-            "client_secret": HOTEL_SECRET,
-        }
-        async with self._session.post(self._url, data=form) as response:
-            assert response.status == 200
-            self.logins += 1
-            return str((await response.json())["access_token"])
-
-    async def call_with_token(self, provider: str, call: Callable[[str], Awaitable[T]]) -> T:
-        if not self._token:
-            self._token = await self._login()
-        try:
-            return await call(self._token)
-        except UpstreamUnauthorized:
-            self._token = await self._login()
-            return await call(self._token)
 
 
 @pytest_asyncio.fixture
 async def stand_in() -> AsyncIterator[tuple[SimState, AmadeusHotelProvider, LoginTokens]]:
-    state = SimState(
-        {"amadeus-client": "amadeus-secret"},
-        hotel_clients={HOTEL_CLIENT: HOTEL_SECRET},
-        hotel_users={USER: PASSWORD},
-    )
+    state = hotel_sim_state()
     server = TestServer(create_app(state), host="127.0.0.1")
     await server.start_server()
     base_url = str(server.make_url("")).rstrip("/")
