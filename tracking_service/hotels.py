@@ -13,7 +13,6 @@ checks exists (tracking_service/prices.py) and whose time zone ends the tracker.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,6 +23,7 @@ from services.generated.skyroute.tracking.v1 import tracking_service_pb2 as pb
 from services.hotel_stay import (
     BOARD_ENUMS,
     BOARDS,
+    HOTEL_ID,
     MAX_RADIUS_KM,
     destination,
     occupancy,
@@ -32,7 +32,6 @@ from services.hotel_stay import (
 )
 from tracking_service.triggers import Observation
 
-HOTEL_ID = re.compile(r"^[A-Z0-9]{2}[A-Z]{3}[A-Z0-9]{3}$")
 # Before the city is known, a date is past only if it is past everywhere on Earth.
 EARLIEST_ZONE_OFFSET = timedelta(hours=-12)
 

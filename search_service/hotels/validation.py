@@ -28,12 +28,10 @@ from search_service.settings import SearchPolicy
 from search_service.validation import CURRENCY_CODE, _Violations
 from services.generated.skyroute.common.v1 import money_pb2
 from services.generated.skyroute.search.v1 import search_service_pb2 as pb
-from services.hotel_stay import destination, occupancy, stars_and_boards, stay_dates
+from services.hotel_stay import HOTEL_ID, destination, occupancy, stars_and_boards, stay_dates
 
 AMENITY = re.compile(r"^[A-Z][A-Z_-]{1,39}$")
 MAX_AMENITIES = 20
-# A supplier hotel id: chain code, IATA city code, three characters ("HVPAR018").
-HOTEL_ID = re.compile(r"^[A-Z0-9]{2}[A-Z]{3}[A-Z0-9]{3}$")
 # As many as one supplier offers call takes comfortably (it allows 100); a search by
 # ids is for a short list the caller already knows, not a city's worth.
 MAX_HOTEL_IDS = 20
