@@ -18,6 +18,8 @@ Report = Callable[[str, str], None]
 
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 CITY_CODE = re.compile(r"^[A-Z]{3}$")
+# A supplier hotel id: chain code, IATA city code, three characters ("HVPAR018").
+HOTEL_ID = re.compile(r"^[A-Z0-9]{2}[A-Z]{3}[A-Z0-9]{3}$")
 MAX_NAME_CHARS = 100
 DEFAULT_RADIUS_KM = 5
 MAX_RADIUS_KM = 50

@@ -7,7 +7,8 @@
                    [--max-price 800.00] [--flex N] [--sort price|duration|departure]
                    [--page-size N] [--page-token T] [--provider] [--json]
     search price OFFER_ID [--json]
-    hotels search --city PAR | --city-name Paris | --near LAT,LON [--radius KM]
+    hotels search --city PAR | --city-name Paris | --near LAT,LON [--radius KM] |
+                  --hotel-id HVPAR018 [--hotel-id ...]
                   --check-in +30 --check-out +33 [--rooms N --adults N --children-ages 4,7]
                   [--min-stars N] [--amenities WIFI,SPA] [--refundable] [--board breakfast]
                   [--max-per-night '200 EUR'] [--max-total '900 EUR']

@@ -105,7 +105,7 @@ def hotels_request(args: argparse.Namespace) -> pb.SearchHotelsRequest:
         destination.code = args.city
     elif args.city_name:
         destination.name = args.city_name
-    else:
+    elif args.near is not None:
         destination.point.CopyFrom(args.near)
     filters = pb.HotelFilters(
         min_stars=args.min_stars,
@@ -118,8 +118,8 @@ def hotels_request(args: argparse.Namespace) -> pb.SearchHotelsRequest:
     if args.max_total is not None:
         filters.max_total_price.CopyFrom(args.max_total)
     room = pb.RoomOccupancy(adults=args.adults, children_ages=args.children_ages or [])
-    return pb.SearchHotelsRequest(
-        destination=destination,
+    request = pb.SearchHotelsRequest(
+        hotel_ids=args.hotel_ids or [],
         check_in_date=args.check_in,
         check_out_date=args.check_out,
         rooms=[room] * args.rooms,
@@ -129,6 +129,9 @@ def hotels_request(args: argparse.Namespace) -> pb.SearchHotelsRequest:
         page_token=args.page_token,
         currency_code=args.currency or "",
     )
+    if not args.hotel_ids:
+        request.destination.CopyFrom(destination)
+    return request
 
 
 async def search_hotels(
@@ -225,6 +228,13 @@ def add_parsers(groups: Any) -> None:
     where.add_argument("--city", metavar="CODE", help="IATA city code, e.g. PAR")
     where.add_argument("--city-name", metavar="NAME", help="city name, e.g. Paris")
     where.add_argument("--near", type=point, metavar="LAT,LON", help="around a point")
+    where.add_argument(
+        "--hotel-id",
+        action="append",
+        dest="hotel_ids",
+        metavar="ID",
+        help="only this hotel, e.g. HVPAR018 (repeat for several, at most 20)",
+    )
     search.add_argument(
         "--radius", type=non_negative_int, default=0, metavar="KM", help="default 5, at most 50"
     )

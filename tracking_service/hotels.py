@@ -3,15 +3,16 @@ dates; rooms; the filters worth tracking) validated with search's own rules
 (services/hotel_stay.py), its canonical form, and how a run prices it with
 SearchHotels (the cheapest offer first).
 
-One hotel is tracked by searching its city (the supplier's hotel ids carry the IATA
-city code: chain code, city code, three characters) at the widest radius and taking
-that hotel's cheapest offer; a hotel missing from the results has no rooms for the
-stay (sold out), which is what ``back_in_stock`` watches.
+One hotel is tracked with a SearchHotels by ``hotel_ids`` (that hotel only: one
+result at most, no list of its city at the supplier), taking its cheapest offer; a
+hotel missing from the results has no rooms for the stay (sold out, or unknown to the
+supplier), which is what ``back_in_stock`` watches. Its city (the supplier's hotel ids
+carry the IATA city code: chain code, city code, three characters) is what the create
+checks exists (tracking_service/prices.py) and whose time zone ends the tracker.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,6 +23,7 @@ from services.generated.skyroute.tracking.v1 import tracking_service_pb2 as pb
 from services.hotel_stay import (
     BOARD_ENUMS,
     BOARDS,
+    HOTEL_ID,
     MAX_RADIUS_KM,
     destination,
     occupancy,
@@ -30,11 +32,8 @@ from services.hotel_stay import (
 )
 from tracking_service.triggers import Observation
 
-HOTEL_ID = re.compile(r"^[A-Z0-9]{2}[A-Z]{3}[A-Z0-9]{3}$")
 # Before the city is known, a date is past only if it is past everywhere on Earth.
 EARLIEST_ZONE_OFFSET = timedelta(hours=-12)
-HOTEL_PAGE_SIZE = 100
-MAX_HOTEL_PAGES = 10
 
 SearchHotels = Callable[[search_pb.SearchHotelsRequest], Awaitable[search_pb.SearchHotelsResponse]]
 
@@ -53,7 +52,7 @@ def hotel_params(message: pb.HotelSearch, now: datetime, field: str) -> dict[str
         if not HOTEL_ID.match(hotel_id):
             add("hotel_id", "must be a supplier hotel id such as HVPAR018")
         if message.HasField("destination"):
-            add("destination", "must be unset with hotel_id (the hotel's city is searched)")
+            add("destination", "must be unset with hotel_id (one or the other)")
         code = hotel_id[2:5]
     else:
         given = message.destination if message.HasField("destination") else None
@@ -122,11 +121,10 @@ def _destination(params: dict[str, Any]) -> search_pb.HotelDestination:
     return out
 
 
-def search_request(params: dict[str, Any], page_token: str = "") -> search_pb.SearchHotelsRequest:
-    """Cheapest first: one hotel for a destination, whole pages for one hotel."""
+def search_request(params: dict[str, Any]) -> search_pb.SearchHotelsRequest:
+    """The cheapest hotel of a destination, or the one hotel by its id (one result)."""
     filters = to_proto(params).filters
-    return search_pb.SearchHotelsRequest(
-        destination=_destination(params),
+    request = search_pb.SearchHotelsRequest(
         check_in_date=params["check_in_date"],
         check_out_date=params["check_out_date"],
         rooms=[_room(params)] * params["rooms"],
@@ -136,9 +134,13 @@ def search_request(params: dict[str, Any], page_token: str = "") -> search_pb.Se
             refundable_only=filters.refundable_only,
         ),
         sort_order=search_pb.HOTEL_SORT_ORDER_PRICE,
-        page_size=HOTEL_PAGE_SIZE if params["hotel_id"] else 1,
-        page_token=page_token,
+        page_size=1,
     )
+    if params["hotel_id"]:
+        request.hotel_ids.append(params["hotel_id"])
+    else:
+        request.destination.CopyFrom(_destination(params))
+    return request
 
 
 def observation(result: search_pb.HotelResult | None, found: int) -> Observation:
@@ -157,21 +159,15 @@ def observation(result: search_pb.HotelResult | None, found: int) -> Observation
 
 
 async def price(search: SearchHotels, params: dict[str, Any]) -> Observation:
-    """The run's observation: the cheapest offer of the search (or of the one hotel)."""
+    """The run's observation: the cheapest offer of the search (or of the one hotel:
+    found is then its number of offers)."""
     hotel_id = params["hotel_id"]
-    token = ""
-    for _ in range(MAX_HOTEL_PAGES):
-        response = await search(search_request(params, token))
-        if not hotel_id:
-            best = response.hotels[0] if response.hotels else None
-            return observation(best, response.total_size)
-        mine = next((h for h in response.hotels if h.hotel.hotel_id == hotel_id), None)
-        if mine is not None:
-            return observation(mine, len(mine.offers))
-        token = response.next_page_token
-        if not token:
-            break
-    return observation(None, 0)
+    response = await search(search_request(params))
+    if not hotel_id:
+        best = response.hotels[0] if response.hotels else None
+        return observation(best, response.total_size)
+    mine = next((h for h in response.hotels if h.hotel.hotel_id == hotel_id), None)
+    return observation(mine, len(mine.offers) if mine is not None else 0)
 
 
 def summary(details: dict[str, Any] | None) -> pb.HotelOfferSummary | None:

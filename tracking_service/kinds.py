@@ -13,13 +13,13 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from services.errors import FieldViolation, ValidationError
 from services.generated.skyroute.search.v1 import search_service_pb2 as search_pb
 from services.generated.skyroute.tracking.v1 import tracking_service_pb2 as pb
-from tracking_service import hotels
+from tracking_service import hotels, zones
 from tracking_service.models import TrackerKind
 
 IATA = re.compile(r"^[A-Z]{3}$")
@@ -55,12 +55,15 @@ def _date(value: str, name: str, problems: list[FieldViolation]) -> date | None:
     return None
 
 
-def flight_search(message: pb.FlightSearch, today: date, field: str) -> TrackedSearch:
-    """The canonical flight search, or ValidationError naming ``field``.<sub-field>."""
+def flight_search(message: pb.FlightSearch, now: datetime, field: str) -> TrackedSearch:
+    """The canonical flight search, or ValidationError naming ``field``.<sub-field>.
+    The departure date is past once it is past at the origin (as SearchFlights judges
+    it)."""
     problems: list[FieldViolation] = []
     for name in ("origin", "destination"):
         if not IATA.match(getattr(message, name)):
             problems.append(FieldViolation(f"{field}.{name}", "must be a 3-letter IATA code"))
+    today = zones.today(zones.airport_zone(message.origin), now)
     if message.origin and message.origin == message.destination:
         problems.append(FieldViolation(f"{field}.destination", "must differ from origin"))
     departure = None
@@ -116,21 +119,30 @@ def hotel_search(message: pb.HotelSearch, now: datetime, field: str) -> TrackedS
 def tracked_search(tracker: pb.Tracker, now: datetime) -> TrackedSearch:
     which = tracker.WhichOneof("search")
     if which == "flight":
-        return flight_search(tracker.flight, now.date(), "tracker.flight")
+        return flight_search(tracker.flight, now, "tracker.flight")
     if which == "hotel":
         return hotel_search(tracker.hotel, now, "tracker.hotel")
     raise ValidationError.field("tracker.flight", "is required (or tracker.hotel: the search)")
 
 
 def ends_at(search: TrackedSearch) -> datetime:
-    """The tracker ends the day after travel (the last date, UTC midnight); a hotel
-    tracker the day after check-in."""
+    """The tracker ends when its last travel day ends where that day's travel happens
+    (tracking_service/zones.py): a flight tracker's last flight departs on the return
+    date from the destination (or on the departure date from the origin, one way); a
+    hotel tracker's day is check-in, in the hotel's city (a point: its nearest
+    airport's zone)."""
     p = search.params
     if search.kind is TrackerKind.HOTEL:
         last = p["check_in_date"]
+        if p["city_code"]:
+            zone = zones.city_zone(p["city_code"])
+        else:
+            zone = zones.point_zone(p["latitude"], p["longitude"])
+    elif p["return_date"]:
+        last, zone = p["return_date"], zones.airport_zone(p["destination"])
     else:
-        last = p["return_date"] or p["departure_date"]
-    return datetime.combine(date.fromisoformat(last) + timedelta(days=1), time(), UTC)
+        last, zone = p["departure_date"], zones.airport_zone(p["origin"])
+    return zones.end_of_day(date.fromisoformat(last), zone)
 
 
 def set_search(tracker: pb.Tracker, kind: str, params: dict[str, Any]) -> None:

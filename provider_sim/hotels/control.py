@@ -31,9 +31,9 @@ client's id (its tokens answer 401).
 ``GET  /_sim/hotel-orders[?remark=TEXT][&reference=CONF]``
     Live orders: ``{"orders": [{"client_id", "id", "reference", "remark", "data"}]}``.
 ``GET  /_sim/hotel-stats``
-    ``{"cities_searched", "hotel_lists", "hotel_offer_searches", "hotel_pricings",
-    "hotel_sentiments", "hotel_orders_created", "hotel_orders_cancelled",
-    "hotel_orders_live"}``.
+    ``{"cities_searched", "hotel_lists", "hotel_lists_by_id", "hotel_offer_searches",
+    "hotel_pricings", "hotel_sentiments", "hotel_orders_created",
+    "hotel_orders_cancelled", "hotel_orders_live"}``.
 """
 
 from __future__ import annotations

@@ -48,6 +48,7 @@ RoomKey = tuple[str, str, date]  # hotel id, room type code, night
 COUNTERS: Final = (
     "cities_searched",
     "hotel_lists",
+    "hotel_lists_by_id",
     "hotel_offer_searches",
     "hotel_pricings",
     "hotel_sentiments",

@@ -19,6 +19,9 @@ as any other) and answers ``application/vnd.amadeus+json``.
     code 895 NOTHING FOUND FOR REQUESTED CITY.
 ``GET /v1/reference-data/locations/hotels/by-geocode?latitude=&longitude=``
     The same around a point (``radius`` default 5).
+``GET /v1/reference-data/locations/hotels/by-hotels?hotelIds=A,B``
+    Hotel List by hotel ids (at most 100): the same entries without ``distance``, in
+    the order asked; an unknown id is left out (none known: an empty list).
 ``GET /v3/shopping/hotel-offers?hotelIds=A,B&checkInDate=&checkOutDate=&adults=2``
     Hotel Search. Optional ``childAges`` (comma list, 0-17), ``roomQuantity`` (1-9,
     default 1; every room with the same guests), ``currency`` (default the hotel's
@@ -80,6 +83,7 @@ from provider_sim.world import CURRENCIES, local_to_utc, utc_offset_minutes, utc
 CITIES_PATH: Final = "/v1/reference-data/locations/cities"
 BY_CITY_PATH: Final = "/v1/reference-data/locations/hotels/by-city"
 BY_GEOCODE_PATH: Final = "/v1/reference-data/locations/hotels/by-geocode"
+BY_HOTELS_PATH: Final = "/v1/reference-data/locations/hotels/by-hotels"
 OFFERS_PATH: Final = "/v3/shopping/hotel-offers"
 OFFER_PATH: Final = "/v3/shopping/hotel-offers/{offer_id}"
 SENTIMENTS_PATH: Final = "/v2/e-reputation/hotel-sentiments"
@@ -93,6 +97,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get(CITIES_PATH, cities)
     app.router.add_get(BY_CITY_PATH, hotels_by_city)
     app.router.add_get(BY_GEOCODE_PATH, hotels_by_geocode)
+    app.router.add_get(BY_HOTELS_PATH, hotels_by_ids)
     app.router.add_get(OFFERS_PATH, hotel_offers)
     app.router.add_get(OFFER_PATH, hotel_offer)
     app.router.add_get(SENTIMENTS_PATH, sentiments)
@@ -229,6 +234,30 @@ async def hotels_by_geocode(request: web.Request) -> web.Response:
     except ApiError as error:
         return error.response()
     return _answer(body)
+
+
+@require_bearer
+async def hotels_by_ids(request: web.Request) -> web.Response:
+    market = _market(request)
+    query = request.query
+    try:
+        ids = _list(query, "hotelIds")
+        if not ids:
+            _required(query, "hotelIds")
+        if len(ids) > MAX_HOTEL_IDS:
+            raise param_error(
+                CODE_INVALID_DATA, "INVALID DATA RECEIVED", f"At most {MAX_HOTEL_IDS}", "hotelIds"
+            )
+    except ApiError as error:
+        return error.response()
+    market.count("hotel_lists_by_id")
+    found = [h for h in (market.inventory.hotel(i) for i in dict.fromkeys(ids)) if h]
+    data = []
+    for hotel in found:
+        entry = _hotel_json(hotel, 0.0, "KM")
+        del entry["distance"]
+        data.append(entry)
+    return _answer({"data": data})
 
 
 def _hotel_list(

@@ -1,8 +1,8 @@
 """A validated hotel search (destination resolved) and its canonical form.
 
-Two requests that mean the same search (a city by code or by name, amenities in another
-order, an explicit default) have the same ``canonical()`` text, so they share one cache
-entry and accept each other's page tokens.
+Two requests that mean the same search (a city by code or by name, amenities or hotel
+ids in another order, an explicit default) have the same ``canonical()`` text, so they
+share one cache entry and accept each other's page tokens.
 """
 
 from __future__ import annotations
@@ -31,11 +31,12 @@ class HotelQuery:
     adults: int
     rooms: int
     child_ages: tuple[int, ...] = ()
-    # A city (code) or a point.
+    # A city (code) or a point, or given hotels (sorted, distinct).
     city_code: str = ""
     latitude: float | None = None
     longitude: float | None = None
     radius_km: int = 5
+    hotel_ids: tuple[str, ...] = ()
     currency: str = ""
     # Filters; a price cap only matches offers priced in its currency.
     max_night_cents: int | None = None
@@ -53,6 +54,9 @@ class HotelQuery:
         return (self.check_out - self.check_in).days
 
     def canonical(self) -> str:
+        # hotel_ids only when given: a destination search keeps the text (and so the
+        # cache entry and page tokens) it had before searches by ids existed.
+        ids = [list(self.hotel_ids)] if self.hotel_ids else []
         return json.dumps(
             [
                 "hotels",
@@ -76,6 +80,7 @@ class HotelQuery:
                 self.refundable_only,
                 list(self.boards),
                 self.sort.value,
+                *ids,
             ],
             separators=(",", ":"),
         )
@@ -95,6 +100,7 @@ class HotelQuery:
             latitude=self.latitude,
             longitude=self.longitude,
             radius_km=self.radius_km,
+            hotel_ids=self.hotel_ids,
             currency=self.currency,
             stars=tuple(range(self.min_stars, 6)) if self.min_stars > 1 else (),
             amenities=self.amenities,

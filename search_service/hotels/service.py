@@ -1,6 +1,7 @@
 """SearchHotels, GetHotelOffer and PriceHotelOffer over the hotel supplier.
 
-SearchHotels resolves the destination (``destinations``), then takes the whole
+SearchHotels resolves the destination (``destinations``; a search by hotel ids has
+none to resolve: the supplier is asked for those hotels only), then takes the whole
 filtered, sorted result list from the search cache (search_service/cache.py: one
 computation per query across every replica, the others wait for it) and slices one page
 (search_service/pagination.py: tokens bound to the query's digest). A computation asks
@@ -171,6 +172,7 @@ class HotelService:
             latitude=request.latitude,
             longitude=request.longitude,
             radius_km=request.radius_km,
+            hotel_ids=request.hotel_ids,
             currency=request.currency,
             max_night_cents=request.max_night[0] if request.max_night else None,
             max_night_currency=request.max_night[1] if request.max_night else "",

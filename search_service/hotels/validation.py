@@ -5,6 +5,13 @@ The destination is only checked for shape here; ``destinations`` resolves it at 
 supplier (an unknown city is a violation of ``destination.code`` / ``destination.name``)
 and ``check_in_date`` is then judged at the city's local date. Before that, a date is
 past only if it is past everywhere on Earth (UTC-12).
+
+Instead of a destination, ``hotel_ids`` (1 to ``MAX_HOTEL_IDS`` supplier ids, each
+shaped like one: a violation names ``hotel_ids[i]``); kept sorted and distinct, so the
+same hotels in another order are the same search. A search by ids has no centre, so a
+distance sort is refused (``sort_order``). Whether an id exists is the supplier's to
+say (an unknown hotel has no results); its check-in is judged by the supplier at the
+hotel's city's date (a refused date is a violation of ``check_in_date``).
 """
 
 from __future__ import annotations
@@ -21,10 +28,13 @@ from search_service.settings import SearchPolicy
 from search_service.validation import CURRENCY_CODE, _Violations
 from services.generated.skyroute.common.v1 import money_pb2
 from services.generated.skyroute.search.v1 import search_service_pb2 as pb
-from services.hotel_stay import destination, occupancy, stars_and_boards, stay_dates
+from services.hotel_stay import HOTEL_ID, destination, occupancy, stars_and_boards, stay_dates
 
 AMENITY = re.compile(r"^[A-Z][A-Z_-]{1,39}$")
 MAX_AMENITIES = 20
+# As many as one supplier offers call takes comfortably (it allows 100); a search by
+# ids is for a short list the caller already knows, not a city's worth.
+MAX_HOTEL_IDS = 20
 EARLIEST_ZONE_OFFSET = timedelta(hours=-12)
 
 SORTS = {
@@ -42,6 +52,7 @@ class HotelSearchRequest:
 
     city_code: str  # destination.code, upper case
     city_name: str  # destination.name
+    hotel_ids: tuple[str, ...]  # sorted, distinct, upper case; () with a destination
     latitude: float | None
     longitude: float | None
     radius_km: int
@@ -72,9 +83,16 @@ def validate_hotel_search(
     request: pb.SearchHotelsRequest, now: datetime, policy: SearchPolicy, page_tokens: PageTokens
 ) -> HotelSearchRequest:
     v = _Violations()
-    code, name, lat, lon, radius = destination(
-        v.add, request.destination if request.HasField("destination") else None
-    )
+    hotel_ids: tuple[str, ...] = ()
+    code, name, lat, lon, radius = "", "", None, None, 0
+    if request.hotel_ids:
+        hotel_ids = _hotel_ids(v, list(request.hotel_ids))
+        if request.HasField("destination"):
+            v.add("destination", "must be unset with hotel_ids (one or the other)")
+    else:
+        code, name, lat, lon, radius = destination(
+            v.add, request.destination if request.HasField("destination") else None
+        )
     check_in, check_out = stay_dates(
         v.add,
         request.check_in_date,
@@ -94,6 +112,8 @@ def validate_hotel_search(
     sort = SORTS.get(request.sort_order)
     if sort is None:
         v.add("sort_order", "is not a known sort order")
+    elif sort is HotelSort.DISTANCE and request.hotel_ids:
+        v.add("sort_order", "distance needs a destination (hotel_ids have no centre)")
     if request.page_size < 0:
         v.add("page_size", "must not be negative")
     cursor = None
@@ -107,6 +127,7 @@ def validate_hotel_search(
     return HotelSearchRequest(
         city_code=code,
         city_name=name,
+        hotel_ids=hotel_ids,
         latitude=lat,
         longitude=lon,
         radius_km=radius,
@@ -147,6 +168,20 @@ def _money(
         v.add(name, "must not be negative")
         ok = False
     return (money_cents(price), price.currency_code) if ok else None
+
+
+def _hotel_ids(v: _Violations, raw: list[str]) -> tuple[str, ...]:
+    if len(raw) > MAX_HOTEL_IDS:
+        v.add("hotel_ids", f"at most {MAX_HOTEL_IDS} hotel ids")
+        return ()
+    out = set()
+    for i, hotel_id in enumerate(raw):
+        upper = hotel_id.strip().upper()
+        if not HOTEL_ID.match(upper):
+            v.add(f"hotel_ids[{i}]", "must be a supplier hotel id such as HVPAR018")
+        else:
+            out.add(upper)
+    return tuple(sorted(out))
 
 
 def _amenities(v: _Violations, raw: list[str]) -> tuple[str, ...]:

@@ -34,8 +34,9 @@ class City:
 
 @dataclass(frozen=True, slots=True)
 class HotelQuery:
-    """One search as the supplier is asked it: a city (``city_code``) or a point, a
-    radius, the stay, and ``rooms`` rooms each for ``adults`` and ``child_ages``."""
+    """One search as the supplier is asked it: a city (``city_code``) or a point and a
+    radius, or given hotels (``hotel_ids``); the stay, and ``rooms`` rooms each for
+    ``adults`` and ``child_ages``."""
 
     check_in: dt.date
     check_out: dt.date
@@ -46,6 +47,8 @@ class HotelQuery:
     latitude: float | None = None
     longitude: float | None = None
     radius_km: int = 5
+    # These hotels instead of a place (distinct); an unknown id has no results.
+    hotel_ids: tuple[str, ...] = ()
     currency: str = ""  # empty: the supplier's choice
     # Narrowing the supplier may apply (the caller filters exactly again).
     stars: tuple[int, ...] = ()
@@ -63,7 +66,7 @@ class Hotel:
     longitude: float
     stars: int  # 0 when unknown
     amenities: tuple[str, ...]
-    distance_km: float  # from the city centre or the point searched
+    distance_km: float  # from the city centre or the point searched; 0 by hotel ids
     area: str = ""
     rating: int = 0  # guest rating 0-100; 0 when unknown
 

@@ -263,6 +263,92 @@ async def test_validation_names_the_field(
         await channel.close()
 
 
+def by_ids(*ids: str, **fields: object) -> pb.SearchHotelsRequest:
+    request = hotels_query(**fields)
+    if "destination" not in fields:
+        request.ClearField("destination")
+    request.hotel_ids.extend(ids)
+    return request
+
+
+@pytest.mark.redis_backends
+async def test_search_by_hotel_ids(fresh: HotelStack) -> None:
+    stack = fresh
+    pairs = [grpc.aio.insecure_channel(a) for a in stack.search.addresses]
+    stubs = [pb_grpc.SearchServiceStub(c) for c in pairs]
+    try:
+        city = await _search(stubs[0], hotels_query(days=4))
+        wanted = [h.hotel.hotel_id for h in city.hotels[1:4]]
+        before = stack.sim.hotel_stats()
+        found = await _search(stubs[0], by_ids(*wanted, "ZZPAR999", days=4))
+        after = stack.sim.hotel_stats()
+        # Those hotels only (an unknown id has no results), as the city search has them.
+        assert sorted(h.hotel.hotel_id for h in found.hotels) == sorted(wanted)
+        assert found.total_size == 3
+        in_city = {h.hotel.hotel_id: h for h in city.hotels}
+        for result in found.hotels:
+            mine = in_city[result.hotel.hotel_id]
+            assert result.hotel.stars == mine.hotel.stars and result.hotel.guest_rating
+            assert [o.total_price for o in result.offers] == [o.total_price for o in mine.offers]
+        # No hotel list by city: one list by ids and one offers call.
+        assert after["hotel_lists"] == before["hotel_lists"]
+        assert after["hotel_lists_by_id"] - before["hotel_lists_by_id"] == 1
+        assert after["hotel_offer_searches"] - before["hotel_offer_searches"] == 1
+
+        # The same ids in another order, a duplicate, lower case, on the other replica:
+        # the cached result, and each other's page tokens.
+        again = by_ids("zzpar999", *reversed(wanted), wanted[0].lower(), days=4, page_size=2)
+        first = await _search(stubs[1], again)
+        assert stack.sim.hotel_stats()["hotel_offer_searches"] == after["hotel_offer_searches"]
+        assert [h.hotel.hotel_id for h in first.hotels] == [
+            h.hotel.hotel_id for h in found.hotels[:2]
+        ]
+        rest = await _search(
+            stubs[0],
+            by_ids(*wanted, "ZZPAR999", days=4, page_token=first.next_page_token, page_size=2),
+        )
+        assert rest.hotels == found.hotels[2:] and not rest.next_page_token
+
+        # Filters apply as for a city; concurrent identical searches cost one call.
+        four = by_ids(*wanted, days=9, filters=pb.HotelFilters(min_stars=4))
+        responses = await asyncio.gather(*(_search(stubs[i % 2], four) for i in range(12)))
+        assert all(r == responses[0] for r in responses)
+        assert {h.hotel.hotel_id for h in responses[0].hotels} == {
+            i for i in wanted if in_city[i].hotel.stars >= 4
+        }
+        final = stack.sim.hotel_stats()
+        assert final["hotel_offer_searches"] - after["hotel_offer_searches"] == 1
+
+        unknown = await _search(stubs[0], by_ids("ZZPAR999", "ZZLON001", days=4))
+        assert not unknown.hotels and unknown.total_size == 0
+    finally:
+        for channel in pairs:
+            await channel.close()
+
+
+@pytest.mark.parametrize(
+    ("request_", "violation"),
+    [
+        (by_ids("HVPAR018", "HV PAR18"), "hotel_ids[1]"),
+        (by_ids("HVPAR018", sort_order=pb.HOTEL_SORT_ORDER_DISTANCE), "sort_order"),
+        (by_ids("HVPAR018", destination=pb.HotelDestination(code="PAR")), "destination"),
+        (by_ids("HVPAR018", days=-40), "check_in_date"),
+    ],
+)
+async def test_search_by_hotel_ids_names_the_field(
+    stack: HotelStack, request_: pb.SearchHotelsRequest, violation: str
+) -> None:
+    channel = stack.search.channel()
+    stub = pb_grpc.SearchServiceStub(channel)
+    try:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.SearchHotels(request_, timeout=10)
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert error_details(caught.value)[0] == [violation]
+    finally:
+        await channel.close()
+
+
 async def test_revoked_supplier_token_one_refresh_then_searches_work(fresh: HotelStack) -> None:
     stack = fresh
     pairs = [grpc.aio.insecure_channel(a) for a in stack.search.addresses]
@@ -411,3 +497,10 @@ def test_cli_hotels_search_and_price(stack: HotelStack, capsys: pytest.CaptureFi
     )
     err = capsys.readouterr().err
     assert code == 1 and err.startswith("error: check_out_date: ") and len(err.splitlines()) == 1
+    hotel_id = lines[0].split()[-1]
+    code = cli_main(
+        ["hotels", "search", "--hotel-id", hotel_id, "--check-in", "+35", "--check-out", "+37"],
+        env,
+    )
+    out = capsys.readouterr().out
+    assert code == 0 and out.splitlines()[0].split()[-1] == hotel_id, out

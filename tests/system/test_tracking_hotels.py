@@ -230,11 +230,14 @@ async def test_one_hotel_sold_out_then_back_is_one_back_in_stock_alert(stack: St
             timeout=15,
         )
         tracker_id = made.tracker.tracker_id
+        by_id = stack.hotels.sim.hotel_stats()["hotel_lists_by_id"]
 
         async def ran_sold_out() -> bool:
             return len(await runs_of(stack, tracker_id)) >= 2
 
         await eventually(ran_sold_out, 30, "runs while sold out")
+        # The runs search that hotel by its id (the create checked its city).
+        assert stack.hotels.sim.hotel_stats()["hotel_lists_by_id"] > by_id
         stack.hotels.sim._call("POST", "/_sim/hotel-rooms", {**stay, "rooms": 3})
 
         async def alerted() -> bool:

@@ -1,9 +1,14 @@
-"""Amadeus hotel shopping: City Search, Hotel List (by city or by geocode), Hotel Search
-v3 (offers), offer pricing and hotel sentiments, in the neutral shapes of
+"""Amadeus hotel shopping: City Search, Hotel List (by city, by geocode or by hotel ids),
+Hotel Search v3 (offers), offer pricing and hotel sentiments, in the neutral shapes of
 ``services.providers.hotels``.
 
 A search is one hotel list, then the offers of the listed hotels (in chunks of
-``HOTEL_IDS_PER_CALL``) and their guest ratings, concurrently.
+``HOTEL_IDS_PER_CALL``) and their guest ratings, concurrently. A search by hotel ids
+needs no list first: the hotels' details (stars, amenities, area: the offers carry only
+the name and position), their offers and their ratings are asked at once. Amadeus
+refuses an id it does not know, or a hotel without rooms, with an error per id (codes
+``INVALID_PROPERTY_CODE``, ``NO_ROOMS``, ``NOTHING_FOUND_FOR_CITY``) when no hotel
+asked has an answer; that is an empty result, not a failure.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from services.providers.hotels import (
 CITIES_PATH = "/v1/reference-data/locations/cities"
 BY_CITY_PATH = "/v1/reference-data/locations/hotels/by-city"
 BY_GEOCODE_PATH = "/v1/reference-data/locations/hotels/by-geocode"
+BY_HOTELS_PATH = "/v1/reference-data/locations/hotels/by-hotels"
 OFFERS_PATH = "/v3/shopping/hotel-offers"
 SENTIMENTS_PATH = "/v2/e-reputation/hotel-sentiments"
 HOTEL_IDS_PER_CALL = 100
@@ -41,6 +47,9 @@ NOTHING_FOUND_FOR_CITY = 895
 INVALID_DATE = 425
 INVALID_DATA = 4926
 NO_ROOMS = 3664
+INVALID_PROPERTY_CODE = 1257
+# Answers that only say the hotels asked have nothing (a search by hotel ids).
+NOTHING_FOR_THESE_HOTELS = frozenset({NOTHING_FOUND_FOR_CITY, NO_ROOMS, INVALID_PROPERTY_CODE})
 # Supplier parameters -> our request fields (for a refused search).
 _FIELDS = {425: "check_in_date"}
 
@@ -166,6 +175,8 @@ def parse_rate(hotel_id: str, raw: Mapping[str, Any]) -> HotelRate | None:
 
 
 async def search(api: AmadeusApi, query: HotelQuery) -> list[HotelOffers]:
+    if query.hotel_ids:
+        return await _search_hotels(api, query)
     path, params = list_params(query)
     try:
         listed = await api.call("hotel_list", "GET", path, params=params)
@@ -187,11 +198,43 @@ async def search(api: AmadeusApi, query: HotelQuery) -> list[HotelOffers]:
             _ratings(api, ids),
         )
     except Rejected as exc:
-        for code, field in _FIELDS.items():
-            if code in exc.codes:
-                raise QueryRejected(field, "refused by the hotel supplier") from None
-        raise
+        raise _refused(exc) from None
     *offer_answers, ratings = answers
+    return _offers(hotels, offer_answers, ratings)
+
+
+async def _search_hotels(api: AmadeusApi, query: HotelQuery) -> list[HotelOffers]:
+    """Given hotels (at most ``HOTEL_IDS_PER_CALL``): details, offers and ratings at once."""
+    ids = list(query.hotel_ids)[:HOTEL_IDS_PER_CALL]
+
+    async def nothing_if_refused(call: str, path: str, params: dict[str, str]) -> Any:
+        try:
+            return await api.call(call, "GET", path, params=params)
+        except Rejected as exc:
+            if exc.codes and set(exc.codes) <= NOTHING_FOR_THESE_HOTELS:
+                return {"data": []}
+            raise _refused(exc) from None
+
+    listed, offers, ratings = await asyncio.gather(
+        nothing_if_refused("hotel_list", BY_HOTELS_PATH, {"hotelIds": ",".join(ids)}),
+        nothing_if_refused("hotel_offers", OFFERS_PATH, offer_params(query, ids)),
+        _ratings(api, ids),
+    )
+    hotels = {h.hotel_id: h for h in map(parse_hotel, _items(listed)) if h is not None}
+    return _offers(hotels, [offers], ratings)
+
+
+def _refused(exc: Rejected) -> Exception:
+    for code, field in _FIELDS.items():
+        if code in exc.codes:
+            return QueryRejected(field, "refused by the hotel supplier")
+    return exc
+
+
+def _offers(
+    hotels: dict[str, Hotel], offer_answers: list[Any], ratings: dict[str, int]
+) -> list[HotelOffers]:
+    """The listed hotels with at least one readable rate, each with its rating."""
     found = []
     for answer in offer_answers:
         for item in _items(answer):

@@ -92,6 +92,29 @@ async def test_hotel_list_filters_and_unknown_city(client: TestClient, get_token
     assert status == 400 and body["errors"][0]["code"] == 895
 
 
+async def test_hotel_list_by_ids_and_offers_skip_unknown_ids(client: TestClient, get_token) -> None:
+    token = await get_token()
+    _, listed = await _get(
+        client, token, "/v1/reference-data/locations/hotels/by-city", cityCode="PAR"
+    )
+    first, second = listed["data"][0], listed["data"][1]
+    ids = f"{second['hotelId']},ZZPAR999,{first['hotelId']},{second['hotelId']}"
+    path = "/v1/reference-data/locations/hotels/by-hotels"
+    status, body = await _get(client, token, path, hotelIds=ids)
+    assert status == 200
+    # In the order asked, once each, as the list by city has them but for the distance.
+    del first["distance"], second["distance"]
+    assert body["data"] == [second, first]
+    status, body = await _get(client, token, path, hotelIds="ZZPAR999")
+    assert status == 200 and body["data"] == []
+    status, body = await _get(client, token, path)
+    assert status == 400
+    params = {"hotelIds": ids, "checkInDate": CHECK_IN, "checkOutDate": CHECK_OUT, "adults": 2}
+    status, body = await _get(client, token, "/v3/shopping/hotel-offers", **params)
+    assert status == 200
+    assert {h["hotel"]["hotelId"] for h in body["data"]} <= {first["hotelId"], second["hotelId"]}
+
+
 async def test_offers_prices_add_up_and_refundable_rates_have_deadlines(
     client: TestClient, get_token
 ) -> None:

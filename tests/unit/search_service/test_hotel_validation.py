@@ -134,6 +134,50 @@ def test_every_violation_at_once() -> None:
     } <= set(got)
 
 
+def by_ids(*ids: str, **fields: object) -> pb.SearchHotelsRequest:
+    req = request(**fields)
+    if "destination" not in fields:
+        req.ClearField("destination")
+    req.hotel_ids.extend(ids)
+    return req
+
+
+def test_hotel_ids_are_distinct_upper_case_and_order_free() -> None:
+    a = validate_hotel_search(by_ids("hvpar018", "GHPAR004 "), NOW, SearchPolicy(), TOKENS)
+    b = validate_hotel_search(
+        by_ids("GHPAR004", "HVPAR018", "hvpar018"), NOW, SearchPolicy(), TOKENS
+    )
+    assert a.hotel_ids == b.hotel_ids == ("GHPAR004", "HVPAR018")
+    assert a.city_code == "" and a.latitude is None
+
+
+@pytest.mark.parametrize(
+    ("req", "fields"),
+    [
+        (by_ids("HVPAR018", "HV-PAR01", "HVPAR0189"), ["hotel_ids[1]", "hotel_ids[2]"]),
+        (by_ids("HV1AR018"), ["hotel_ids[0]"]),
+        (by_ids(*(f"HVPAR{i:03d}" for i in range(21))), ["hotel_ids"]),
+        (
+            by_ids("HVPAR018", destination=pb.HotelDestination(code="PAR")),
+            ["destination"],
+        ),
+        (by_ids("HVPAR018", sort_order=pb.HOTEL_SORT_ORDER_DISTANCE), ["sort_order"]),
+    ],
+)
+def test_hotel_id_violations_name_their_field(
+    req: pb.SearchHotelsRequest, fields: list[str]
+) -> None:
+    assert violations(req) == fields
+
+
+def test_twenty_hotel_ids_and_other_sorts_are_allowed() -> None:
+    ids = [f"HVPAR{i:03d}" for i in range(20)]
+    got = validate_hotel_search(
+        by_ids(*ids, sort_order=pb.HOTEL_SORT_ORDER_STARS), NOW, SearchPolicy(), TOKENS
+    )
+    assert len(got.hotel_ids) == 20 and got.sort == HotelSort.STARS
+
+
 def test_a_date_is_past_only_once_past_everywhere() -> None:
     # 12:00 UTC on June 1st: June 1st is still today at UTC-12, May 31st is past.
     ok = request(check_in_date="2026-06-01", check_out_date="2026-06-02")

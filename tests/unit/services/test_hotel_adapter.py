@@ -6,10 +6,10 @@ never created twice)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import dataclasses
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import TypeVar
 
 import aiohttp
 import pytest
@@ -18,8 +18,10 @@ from aiohttp.test_utils import TestServer
 
 from provider_sim.app import create_app
 from provider_sim.state import SimState
-from services.clients.token_client import UpstreamUnauthorized
+from services.providers.amadeus.http import Rejected
 from services.providers.amadeus_hotels import AmadeusHotelProvider
+from services.providers.amadeus_hotels import search as hotel_search
+from services.providers.amadeus_hotels.search import INVALID_PROPERTY_CODE, NO_ROOMS
 from services.providers.base import (
     OfferGone,
     OrderOutcomeUnknown,
@@ -34,53 +36,14 @@ from services.providers.hotels import (
     QueryRejected,
     UnknownDestination,
 )
+from tests.utils.hotel_login import HOTEL_CLIENT, LoginTokens, hotel_sim_state
 
-T = TypeVar("T")
-HOTEL_CLIENT, HOTEL_SECRET = "hotel-client", "hotel-secret-for-tests"
-USER, PASSWORD = "ops", "ops-password-for-tests"
 CHECK_IN = datetime.now(UTC).date() + timedelta(days=45)
-
-
-class LoginTokens:
-    """TokenCaller over the stand-in's hotel login (password grant): on a 401 it logs in
-    again and retries once, as the token client does through the token service."""
-
-    def __init__(self, session: aiohttp.ClientSession, base_url: str) -> None:
-        self._session = session
-        self._url = base_url + "/hotel/v1/auth/token"
-        self._token = ""
-        self.logins = 0
-
-    async def _login(self) -> str:
-        form = {
-            "grant_type": "password",
-            "username": USER,
-            "password": PASSWORD,
-            "client_id": HOTEL_CLIENT,
-            "client_secret": HOTEL_SECRET,
-        }
-        async with self._session.post(self._url, data=form) as response:
-            assert response.status == 200
-            self.logins += 1
-            return str((await response.json())["access_token"])
-
-    async def call_with_token(self, provider: str, call: Callable[[str], Awaitable[T]]) -> T:
-        if not self._token:
-            self._token = await self._login()
-        try:
-            return await call(self._token)
-        except UpstreamUnauthorized:
-            self._token = await self._login()
-            return await call(self._token)
 
 
 @pytest_asyncio.fixture
 async def stand_in() -> AsyncIterator[tuple[SimState, AmadeusHotelProvider, LoginTokens]]:
-    state = SimState(
-        {"amadeus-client": "amadeus-secret"},
-        hotel_clients={HOTEL_CLIENT: HOTEL_SECRET},
-        hotel_users={USER: PASSWORD},
-    )
+    state = hotel_sim_state()
     server = TestServer(create_app(state), host="127.0.0.1")
     await server.start_server()
     base_url = str(server.make_url("")).rstrip("/")
@@ -125,6 +88,46 @@ async def test_cities_search_and_rates(stand_in) -> None:
         query(city_code="", latitude=38.72, longitude=-9.14, radius_km=3)
     )
     assert around and all(h.hotel.distance_km <= 3 for h in around)
+
+
+async def test_search_by_hotel_ids_asks_for_those_hotels_only(stand_in) -> None:
+    state, provider, _ = stand_in
+    in_city = await provider.search(query())
+    wanted = sorted(h.hotel.hotel_id for h in in_city)[:2]
+    before = state.hotels.stats()
+    found = await provider.search(query(city_code="", hotel_ids=(*wanted, "ZZLIS999")))
+    after = state.hotels.stats()
+    assert sorted(h.hotel.hotel_id for h in found) == wanted
+    by_id = {h.hotel.hotel_id: h for h in in_city}
+    for item in found:
+        listed = by_id[item.hotel.hotel_id].hotel
+        # Details from the list by ids (no centre, so no distance), the rating too.
+        assert item.hotel == dataclasses.replace(listed, distance_km=0.0)
+    # No list by city: the details, offers and ratings at once.
+    assert after["hotel_lists"] == before["hotel_lists"]
+    assert after["hotel_lists_by_id"] - before["hotel_lists_by_id"] == 1
+    assert after["hotel_offer_searches"] - before["hotel_offer_searches"] == 1
+    assert await provider.search(query(city_code="", hotel_ids=("ZZLIS999",))) == []
+
+
+class _Refusing:
+    """An Amadeus that refuses every call with these codes (as it does per hotel id)."""
+
+    def __init__(self, codes: list[int]) -> None:
+        self.codes = codes
+
+    async def call(self, name: str, method: str, path: str, **kwargs: object) -> object:
+        raise Rejected(400, self.codes)
+
+
+async def test_hotels_refused_per_id_are_an_empty_result() -> None:
+    by_ids = query(city_code="", hotel_ids=("XXLIS001",))
+    for codes in ([NO_ROOMS], [INVALID_PROPERTY_CODE, NO_ROOMS]):
+        assert await hotel_search.search(_Refusing(codes), by_ids) == []  # type: ignore[arg-type]
+    with pytest.raises(QueryRejected):
+        await hotel_search.search(_Refusing([425]), by_ids)  # type: ignore[arg-type]
+    with pytest.raises(Rejected):
+        await hotel_search.search(_Refusing([477]), by_ids)  # type: ignore[arg-type]
 
 
 async def test_unknown_city_and_refused_dates(stand_in) -> None:

@@ -66,22 +66,26 @@ def test_a_hotel_search_is_canonical_keyed_and_ends_after_check_in() -> None:
     c = create(hotel(destination=search_pb.HotelDestination(code="par", radius_km=5)))
     assert c.search.key == given.search.key
     assert create(hotel(filters=pb.HotelTrackerFilters(min_stars=4))).search.key != c.search.key
-    assert ends_at(given.search) == datetime(2027, 1, 11, tzinfo=UTC)
+    # At the end of check-in day in Paris (CET, UTC+1).
+    assert ends_at(given.search) == datetime(2027, 1, 10, 23, tzinfo=UTC)
     # Stored and shown back as it was asked.
     shown = hotels.to_proto(a.search.params)
     assert shown.destination.code == "PAR" and len(shown.rooms) == 2
     assert list(shown.rooms[0].children_ages) == [4, 9]
 
 
-def test_one_hotel_is_searched_in_its_city() -> None:
+def test_one_hotel_is_searched_by_its_id() -> None:
     given = create(hotel(destination=None, hotel_id="hvpar018"))
     assert given.search.params["hotel_id"] == "HVPAR018"
+    assert given.search.params["city_code"] == "PAR"  # what the create checks exists
     request = hotels.search_request(given.search.params)
-    assert request.destination.code == "PAR" and request.destination.radius_km == 50
-    assert request.page_size == hotels.HOTEL_PAGE_SIZE
+    assert list(request.hotel_ids) == ["HVPAR018"] and not request.HasField("destination")
+    assert request.page_size == 1
     assert request.sort_order == search_pb.HOTEL_SORT_ORDER_PRICE
+    city = hotels.search_request({**given.search.params, "hotel_id": ""})
+    assert city.destination.code == "PAR" and not city.hotel_ids
     assert problems(hotel(hotel_id="HVPAR018")) == {
-        "tracker.hotel.destination": "must be unset with hotel_id (the hotel's city is searched)"
+        "tracker.hotel.destination": "must be unset with hotel_id (one or the other)"
     }
     assert set(problems(hotel(destination=None, hotel_id="PAR"))) == {"tracker.hotel.hotel_id"}
 
@@ -156,18 +160,19 @@ def result(hotel_id: str, *totals: int) -> search_pb.HotelResult:
 
 async def test_a_run_takes_the_cheapest_offer_or_the_one_hotels() -> None:
     asked: list[search_pb.SearchHotelsRequest] = []
-    pages = {
-        "": search_pb.SearchHotelsResponse(
-            hotels=[result("HVPAR001", 300), result("HVPAR002", 350)],
-            next_page_token="p2",
-            total_size=3,
-        ),
-        "p2": search_pb.SearchHotelsResponse(hotels=[result("HVPAR018", 400, 450)], total_size=3),
-    }
+    city_page = search_pb.SearchHotelsResponse(
+        hotels=[result("HVPAR001", 300), result("HVPAR002", 350)],
+        next_page_token="p2",
+        total_size=3,
+    )
+    by_id = {"HVPAR018": result("HVPAR018", 400, 450)}
 
     async def search(request: search_pb.SearchHotelsRequest) -> search_pb.SearchHotelsResponse:
         asked.append(request)
-        return pages[request.page_token]
+        if not request.hotel_ids:
+            return city_page
+        found = [by_id[i] for i in request.hotel_ids if i in by_id]
+        return search_pb.SearchHotelsResponse(hotels=found, total_size=len(found))
 
     city = create(hotel()).search.params
     seen = await hotels.price(search, city)
@@ -179,7 +184,9 @@ async def test_a_run_takes_the_cheapest_offer_or_the_one_hotels() -> None:
     assert seen.offers_found == 3 and len(asked) == 1
     one = create(hotel(destination=None, hotel_id="HVPAR018")).search.params
     mine = await hotels.price(search, one)
-    assert mine.price == Decimal("400.50") and mine.offers_found == 2 and len(asked) == 3
+    # One search of that hotel only.
+    assert mine.price == Decimal("400.50") and mine.offers_found == 2 and len(asked) == 2
+    assert list(asked[1].hotel_ids) == ["HVPAR018"]
     assert mine.details == {
         "hotel_id": "HVPAR018",
         "hotel_name": "Hotel HVPAR018",
@@ -188,7 +195,7 @@ async def test_a_run_takes_the_cheapest_offer_or_the_one_hotels() -> None:
         "board_type": "BREAKFAST",
         "refundable": True,
     }
-    # The one hotel missing from every page: sold out, nothing found.
+    # The one hotel missing from the results: sold out (or unknown), nothing found.
     gone = await hotels.price(search, {**one, "hotel_id": "HVPAR099"})
     assert gone.price is None and gone.offers_found == 0
     # The run as the API shows it.
@@ -206,13 +213,14 @@ async def test_hotel_triggers_drop_and_back_in_stock_once_each() -> None:
     pages: dict[str, search_pb.SearchHotelsResponse] = {}
 
     async def search(request: search_pb.SearchHotelsRequest) -> search_pb.SearchHotelsResponse:
+        assert list(request.hotel_ids) == ["HVPAR018"]
         return pages[request.page_token]
 
     params = create(hotel(destination=None, hotel_id="HVPAR018")).search.params
     raised: list[list[AlertKind]] = []
     for offers in ([500], [], [500], [440], [440]):
         pages[""] = search_pb.SearchHotelsResponse(
-            hotels=[result("HVPAR018", *offers)] if offers else [result("HVPAR001", 90)]
+            hotels=[result("HVPAR018", *offers)] if offers else []
         )
         state, drafts = evaluate(spec, state, await hotels.price(search, params))
         raised.append([d.kind for d in drafts])

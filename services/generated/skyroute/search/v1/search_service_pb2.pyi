@@ -314,8 +314,9 @@ class HotelFilters(_message.Message):
     def __init__(self, max_price_per_night: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., max_total_price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., min_stars: _Optional[int] = ..., amenities: _Optional[_Iterable[str]] = ..., refundable_only: _Optional[bool] = ..., board_types: _Optional[_Iterable[_Union[BoardType, str]]] = ...) -> None: ...
 
 class SearchHotelsRequest(_message.Message):
-    __slots__ = ("destination", "check_in_date", "check_out_date", "rooms", "filters", "sort_order", "page_size", "page_token", "currency_code")
+    __slots__ = ("destination", "hotel_ids", "check_in_date", "check_out_date", "rooms", "filters", "sort_order", "page_size", "page_token", "currency_code")
     DESTINATION_FIELD_NUMBER: _ClassVar[int]
+    HOTEL_IDS_FIELD_NUMBER: _ClassVar[int]
     CHECK_IN_DATE_FIELD_NUMBER: _ClassVar[int]
     CHECK_OUT_DATE_FIELD_NUMBER: _ClassVar[int]
     ROOMS_FIELD_NUMBER: _ClassVar[int]
@@ -325,6 +326,7 @@ class SearchHotelsRequest(_message.Message):
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     CURRENCY_CODE_FIELD_NUMBER: _ClassVar[int]
     destination: HotelDestination
+    hotel_ids: _containers.RepeatedScalarFieldContainer[str]
     check_in_date: str
     check_out_date: str
     rooms: _containers.RepeatedCompositeFieldContainer[RoomOccupancy]
@@ -333,7 +335,7 @@ class SearchHotelsRequest(_message.Message):
     page_size: int
     page_token: str
     currency_code: str
-    def __init__(self, destination: _Optional[_Union[HotelDestination, _Mapping]] = ..., check_in_date: _Optional[str] = ..., check_out_date: _Optional[str] = ..., rooms: _Optional[_Iterable[_Union[RoomOccupancy, _Mapping]]] = ..., filters: _Optional[_Union[HotelFilters, _Mapping]] = ..., sort_order: _Optional[_Union[HotelSortOrder, str]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., currency_code: _Optional[str] = ...) -> None: ...
+    def __init__(self, destination: _Optional[_Union[HotelDestination, _Mapping]] = ..., hotel_ids: _Optional[_Iterable[str]] = ..., check_in_date: _Optional[str] = ..., check_out_date: _Optional[str] = ..., rooms: _Optional[_Iterable[_Union[RoomOccupancy, _Mapping]]] = ..., filters: _Optional[_Union[HotelFilters, _Mapping]] = ..., sort_order: _Optional[_Union[HotelSortOrder, str]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., currency_code: _Optional[str] = ...) -> None: ...
 
 class SearchHotelsResponse(_message.Message):
     __slots__ = ("hotels", "next_page_token", "total_size")

@@ -129,7 +129,8 @@ class SearchServiceServicer:
         bound to the query). Results are cached and shared by every replica (a
         change of price or availability shows within the cache TTL). Invalid input
         gets INVALID_ARGUMENT naming the field (e.g. "check_out_date",
-        "rooms[1].children_ages[0]", "destination.name" for an unknown city);
+        "rooms[1].children_ages[0]", "destination.name" for an unknown city,
+        "hotel_ids[2]" for a string not shaped like a hotel id);
         UNAVAILABLE (reason PROVIDER_UNAVAILABLE, PROVIDER_RATE_LIMITED or
         PROVIDER_UNAUTHORIZED) when the supplier cannot answer.
         """
