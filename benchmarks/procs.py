@@ -16,7 +16,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from services.parent_death import dies_with_parent
+from services.parent_death import dying_with_parent
 from services.stack import read_port_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,13 +94,12 @@ class ProcessGroup:
         with log_path.open("ab") as log:
             # Own session: Ctrl-C in the terminal reaches only us; we stop the children.
             popen = subprocess.Popen(
-                list(argv),
+                dying_with_parent(argv),
                 env=dict(env),
                 cwd=ROOT,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                **dies_with_parent(),
             )
         self._children.append(popen)
         return Child(name, popen, log_path, port_file)

@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script: find services/ as `-m` will
 
-from services.parent_death import dies_with_parent  # noqa: E402
+from services.parent_death import dying_with_parent  # noqa: E402
 from services.stack import (  # noqa: E402
     ACCOUNT,
     DEV_CALLERS,
@@ -276,7 +276,7 @@ class Supervisor:
 
     async def start(self, spec: ProcessSpec) -> None:
         proc = await asyncio.create_subprocess_exec(
-            *spec.argv,
+            *dying_with_parent(spec.argv),
             cwd=ROOT,
             env={**os.environ, "PYTHONUNBUFFERED": "1", **spec.env},
             stdin=asyncio.subprocess.DEVNULL,
@@ -286,8 +286,6 @@ class Supervisor:
             # which then stops the children in order.
             process_group=0,
             limit=1 << 20,
-            # And die with it if it is killed (no chance to stop them in order).
-            **dies_with_parent(),
         )
         self.children[spec.name] = proc
         assert proc.stdout is not None

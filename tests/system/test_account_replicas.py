@@ -33,7 +33,6 @@ from grpc_status import rpc_status
 
 from services.generated.skyroute.account.v1 import account_service_pb2 as pb
 from services.generated.skyroute.booking.v1 import booking_service_pb2 as booking_pb
-from services.parent_death import dies_with_parent
 from tests.conftest import REDIS_URL
 from tests.utils.account_cluster import (
     AccountCluster,
@@ -354,7 +353,6 @@ async def test_demo_through_the_command_line(stack: Stack, tmp_path: Path) -> No
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            **dies_with_parent(),
         )
         out, err = await asyncio.wait_for(proc.communicate(stdin.encode()), 60)
         assert proc.returncode == expect, (argv, out, err)

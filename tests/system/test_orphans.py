@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from services.parent_death import ORPHANED_EXIT
+from services.parent_death import ORPHANED_EXIT, dying_with_parent
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,7 +28,7 @@ import asyncio, sys, time
 from pathlib import Path
 
 from benchmarks.procs import ProcessGroup
-from services.parent_death import dies_with_parent
+from services.parent_death import dying_with_parent
 from tests.utils.pgbouncer import PgBouncer
 from tests.utils.processes import ServiceProcess
 from tests.utils.redis_server import PrivateRedis
@@ -45,7 +45,7 @@ bouncer = PgBouncer()  # as its own user when run as root: the signal must survi
 pids["PgBouncer"] = bouncer.start().proc.pid
 
 async def spawn() -> int:  # as scripts/run_stack.py starts the stack's processes
-    proc = await asyncio.create_subprocess_exec(*sleep, process_group=0, **dies_with_parent())
+    proc = await asyncio.create_subprocess_exec(*dying_with_parent(sleep), process_group=0)
     return proc.pid
 
 pids["asyncio"] = asyncio.run(spawn())
@@ -97,7 +97,15 @@ def test_servers_die_when_their_starter_is_killed(tmp_path: Path) -> None:
 
 def test_a_child_whose_parent_already_died_exits() -> None:
     """The getppid check: armed too late (the parent died before the prctl), a child
-    would never be signalled, so it exits at once."""
+    would never be signalled, so it exits at once: in-process (multiprocessing workers)
+    and in the launcher that starts every other child (the parent it is told of is
+    not its parent)."""
     code = "from services.parent_death import die_with_parent; die_with_parent(1)"
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, timeout=30)
     assert run.returncode == ORPHANED_EXIT
+    argv = dying_with_parent(["true"])
+    argv[argv.index(str(os.getpid()))] = "1"
+    assert subprocess.run(argv, timeout=30).returncode == ORPHANED_EXIT
+    # Told its real parent, it runs the command as that command: its status is the
+    # command's.
+    assert subprocess.run(dying_with_parent(["sh", "-c", "exit 7"]), timeout=30).returncode == 7

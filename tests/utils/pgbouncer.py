@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from services.parent_death import dies_with_parent
+from services.parent_death import dying_with_parent
 from tests.utils.db import admin_url
 from tests.utils.redis_server import free_port
 
@@ -105,28 +105,21 @@ class PgBouncer:
         userlist.write_text(f"{_quote(user)} {_quote(self._server.password or '')}\n")
         config = self._dir / "pgbouncer.ini"
         config.write_text(self._config())
-        # Started as its user rather than switching itself (-u): a change of user
-        # clears the parent-death signal (services/parent_death.py), and a PgBouncer
-        # left by a killed test run would keep its port and server connections.
-        uid: int | None = None
-        gid: int | None = None
+        # Switched to its user by the launcher rather than by itself (-u): a change of
+        # user clears the parent-death signal (services/parent_death.py), and a
+        # PgBouncer left by a killed test run would keep its port and server connections.
         run_as = _run_as()
         if run_as is not None:
             entry = pwd.getpwnam(run_as)
             for path in (self._dir, userlist, config):
                 os.chown(path, entry.pw_uid, entry.pw_gid)
-            uid, gid = entry.pw_uid, entry.pw_gid
         userlist.chmod(0o600)
         with open(self._dir / "pgbouncer.log", "wb") as log:
             self.proc = subprocess.Popen(
-                [self._binary, str(config)],
+                dying_with_parent([self._binary, str(config)], user=run_as),
                 stdout=log,
                 stderr=log,
                 cwd=self._dir,
-                user=uid,
-                group=gid,
-                extra_groups=None if uid is None else [],
-                **dies_with_parent(),
             )
         deadline = time.monotonic() + 15
         while True:

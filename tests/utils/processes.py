@@ -10,7 +10,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from services.parent_death import dies_with_parent
+from services.parent_death import dying_with_parent
 from services.stack import read_port_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,13 +31,12 @@ class ServiceProcess:
         self.port_file.unlink(missing_ok=True)
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            self.args,
+            dying_with_parent(self.args),
             env=self.env,
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            **dies_with_parent(),
         )
         log.close()
         return self

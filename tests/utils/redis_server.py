@@ -13,7 +13,7 @@ from pathlib import Path
 import redis
 from redis.crc import key_slot
 
-from services.parent_death import dies_with_parent
+from services.parent_death import dying_with_parent
 
 
 def free_port() -> int:
@@ -42,25 +42,26 @@ class PrivateRedis:
         extra = ["--replicaof", "127.0.0.1", str(replica_of)] if replica_of else []
         extra += options
         self.proc = subprocess.Popen(
-            [
-                self._binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self._workdir),
-                "--repl-diskless-sync-delay",
-                "0",
-                *extra,
-            ],
+            dying_with_parent(
+                [
+                    self._binary,
+                    "--port",
+                    str(self.port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(self._workdir),
+                    "--repl-diskless-sync-delay",
+                    "0",
+                    *extra,
+                ]
+            ),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            **dies_with_parent(),
         )
         client = redis.Redis(port=self.port)
         deadline = time.monotonic() + 10
@@ -158,10 +159,9 @@ class SentinelSetup:
             )
             self._sentinels.append(
                 subprocess.Popen(
-                    sentinel_argv(conf),
+                    dying_with_parent(sentinel_argv(conf)),
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
-                    **dies_with_parent(),
                 )
             )
         self.wait_for_primary(primary.port, replicas=len(replicas))

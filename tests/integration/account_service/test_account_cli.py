@@ -17,7 +17,6 @@ import grpc
 import pytest
 
 from services.generated.skyroute.account.v1 import account_service_pb2 as pb
-from services.parent_death import dies_with_parent
 from tests.utils.account_cluster import new_email
 from tests.utils.processes import ROOT
 
@@ -38,7 +37,6 @@ async def cli(
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        **dies_with_parent(),
     )
     out, err = await asyncio.wait_for(proc.communicate(stdin.encode()), 60)
     assert proc.returncode == expect, (argv, out, err)

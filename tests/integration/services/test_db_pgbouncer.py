@@ -17,7 +17,6 @@ from sqlalchemy import text
 
 from migrations.migrate import current_revision
 from services.db import DatabaseSettings, create_engine, create_pool, open_pool, pooled
-from services.parent_death import dies_with_parent
 from tests.utils.db import temporary_database
 from tests.utils.pgbouncer import PgBouncer
 
@@ -123,7 +122,6 @@ async def test_migrations_queue_on_their_lock_through_pgbouncer(pgbouncer: PgBou
                 env=env,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,
-                **dies_with_parent(),
             )
             for _ in range(3)
         ]

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from services.parent_death import dies_with_parent
+from services.parent_death import dying_with_parent
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 SECRET = "cli-secret-never-logged"
@@ -28,12 +28,13 @@ def start_sim(port_file: Path, environ: dict[str, str], log: Path) -> subprocess
     """Start the CLI; stderr goes to a file so a chatty child can never fill a pipe."""
     with log.open("wb") as stderr:
         return subprocess.Popen(
-            [sys.executable, "-m", "provider_sim", "--port", "0", "--port-file", str(port_file)],
+            dying_with_parent(
+                [sys.executable, "-m", "provider_sim", "--port", "0", "--port-file", str(port_file)]
+            ),
             cwd=REPO_ROOT,
             env={**os.environ, **environ},
             stdout=subprocess.DEVNULL,
             stderr=stderr,
-            **dies_with_parent(),
         )
 
 

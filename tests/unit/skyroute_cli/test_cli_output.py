@@ -28,7 +28,7 @@ from services.errors import (
 )
 from services.generated.skyroute.search.v1 import search_service_pb2 as spb
 from services.generated.skyroute.search.v1 import search_service_pb2_grpc as spb_grpc
-from services.parent_death import dies_with_parent
+from services.parent_death import dying_with_parent
 from skyroute_cli.__main__ import main
 from skyroute_cli.output import (
     Column,
@@ -433,11 +433,10 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(
     """``... | head -1``: no traceback, the status of a broken pipe."""
     query = [*json_flag, "search", "flights", "--from", "LHR", "--to", "JFK", "--date", "+1"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "skyroute_cli", *query],
+        dying_with_parent([sys.executable, "-m", "skyroute_cli", *query]),
         env={**os.environ, "SEARCH_SERVICE_ADDRESSES": search_address},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        **dies_with_parent(),
     )
     assert proc.stdout is not None and proc.stderr is not None
     first = proc.stdout.readline()
