@@ -52,6 +52,14 @@ class DestinationResolver:
             )
         return found[0]
 
+    def current(self, keyword: str) -> list[City] | None:
+        """The cities remembered for ``keyword`` while they are fresh (the same list
+        object until the lookup is made again), else None."""
+        known = self._known.get(keyword)
+        if known is not None and known[0] > self._clock():
+            return known[1]
+        return None
+
     async def _cities(self, keyword: str) -> list[City]:
         now = self._clock()
         known = self._known.get(keyword)

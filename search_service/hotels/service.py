@@ -23,10 +23,12 @@ import asyncio
 import hashlib
 import json
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from datetime import time as dt_time
 from typing import Any, TypeVar
 
 from google.protobuf import timestamp_pb2
@@ -66,11 +68,32 @@ log = logging.getLogger("skyroute.search.hotels")
 T = TypeVar("T")
 # Parsed results kept per query (while Redis returns the same bytes).
 PARSED_CACHE_ENTRIES = 32
+# Requests whose resolution is kept (HotelService._query).
+RESOLVED_ENTRIES = 1024
 
 
 def _hotels_of(data: bytes) -> Sequence[pb.HotelResult]:
     hotels: Sequence[pb.HotelResult] = pb.SearchHotelsResponse.FromString(data).hotels
     return hotels
+
+
+def _keyword(request: HotelSearchRequest) -> str:
+    """What the destination resolver looked the request's city up by ("": no city)."""
+    if request.city_code:
+        return request.city_code
+    return request.city_name.upper() if request.city_name else ""
+
+
+@dataclass(frozen=True, slots=True)
+class _Resolved:
+    """A request's resolution (HotelService._query) and what it was judged against."""
+
+    request: HotelSearchRequest
+    keyword: str  # the resolver's lookup ("": none)
+    cities: list[City] | None  # the lookup's answer it came from
+    until: float  # end of the city's day (self._clock()), inf without a city
+    query: HotelQuery
+    digest: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +130,7 @@ class HotelService:
         self._clock = clock
         self._destinations = DestinationResolver(self._find_cities)
         self._parsed = ParsedResults(_hotels_of, PARSED_CACHE_ENTRIES)
+        self._resolved: dict[int, _Resolved] = {}
 
     @property
     def provider(self) -> str:
@@ -116,8 +140,7 @@ class HotelService:
 
     async def search(self, request: HotelSearchRequest) -> Serialized:
         """One page of the search, serialized (a SearchHotelsResponse)."""
-        query = await self.resolve(request)
-        digest = query.digest()
+        query, digest = await self._query(request)
         if request.cursor is not None:
             try:
                 self._page_tokens.check_query(request.cursor, digest)
@@ -150,18 +173,53 @@ class HotelService:
             )
         return response
 
+    async def _query(self, request: HotelSearchRequest) -> tuple[HotelQuery, str]:
+        """``resolve(request)`` and its digest. A popular search's request is the same
+        object every time (the servicer's ValidationMemo), and resolving it again gives
+        the same answer while what it was judged against holds: the resolver still has
+        the same cities for its destination, and the city's date has not moved on. So
+        that answer is kept (by the request's identity; the entry holds the request).
+        A resolution that fails is not kept."""
+        known = self._resolved.get(id(request))
+        if (
+            known is not None
+            and known.request is request
+            and self._clock() < known.until
+            and (not known.keyword or self._destinations.current(known.keyword) is known.cities)
+        ):
+            return known.query, known.digest
+        query, until = await self._resolve(request)
+        digest = query.digest()
+        keyword = _keyword(request)
+        # Read right after the lookup (no await in between): the list it answered from.
+        cities = self._destinations.current(keyword) if keyword else None
+        if not keyword or cities is not None:
+            if len(self._resolved) >= RESOLVED_ENTRIES:
+                self._resolved.clear()
+            self._resolved[id(request)] = _Resolved(request, keyword, cities, until, query, digest)
+        return query, digest
+
     async def resolve(self, request: HotelSearchRequest) -> HotelQuery:
         """The destination at the supplier, and the check-in judged at its local date."""
+        return (await self._resolve(request))[0]
+
+    async def _resolve(self, request: HotelSearchRequest) -> tuple[HotelQuery, float]:
+        """``resolve``, and until when (``self._clock()``) its check-in judgement holds:
+        the end of the city's day it was judged on (for ever without a city)."""
         city: City | None = None
+        until = math.inf
         if request.city_code:
             city = await self._destinations.by_code(request.city_code)
         elif request.city_name:
             city = await self._destinations.by_name(request.city_name)
         if city is not None:
             now = datetime.fromtimestamp(self._clock(), UTC)
-            today = (now + timedelta(minutes=city.utc_offset_minutes)).date()
+            offset = timedelta(minutes=city.utc_offset_minutes)
+            today = (now + offset).date()
             if request.check_in < today:
                 raise ValidationError.field("check_in_date", f"is in the past in {city.name}")
+            tomorrow = datetime.combine(today + timedelta(days=1), dt_time(), UTC)
+            until = (tomorrow - offset).timestamp()
         return HotelQuery(
             check_in=request.check_in,
             check_out=request.check_out,
@@ -183,7 +241,7 @@ class HotelService:
             refundable_only=request.refundable_only,
             boards=request.boards,
             sort=request.sort,
-        )
+        ), until
 
     async def _compute(self, query: HotelQuery) -> tuple[bytes, float]:
         found = await self._call(self._supplier.search(query.supplier_query()))
