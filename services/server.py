@@ -8,6 +8,7 @@ is the process entry: logging, metrics endpoint, start, graceful SIGTERM.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -104,6 +105,18 @@ def create_server(
     return server, port, health_servicer
 
 
+def freeze_startup_heap() -> None:
+    """Moves what the process built before serving (modules, the app, its clients and
+    pools: ~100,000 objects, alive until exit) out of the cyclic collector's reach
+    (``gc.freeze``). The garbage of requests sets off a full collection now and then, and
+    each walked all of it: ~20 ms of CPU in one go in a search replica (two in 10,000
+    cached searches, ~4 us per search on average, and a 20 ms pause for the calls in
+    flight). Startup garbage is collected first; a frozen object that became cyclic
+    garbage later would not be reclaimed, which concerns only what startup built."""
+    gc.collect()
+    gc.freeze()
+
+
 def write_port_file(path: str, ports: dict[str, int | None]) -> None:
     tmp = f"{path}.tmp{os.getpid()}"
     Path(tmp).write_text(json.dumps(ports))
@@ -154,6 +167,7 @@ async def serve(
             await dashboard_redis.aclose()
         raise SystemExit(1) from None
     await health_servicer.set("", SERVING)
+    freeze_startup_heap()
     state.serving = True
     beat_task: asyncio.Task[None] | None = None
     heartbeat: Heartbeat | None = None
