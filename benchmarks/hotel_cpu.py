@@ -8,7 +8,11 @@ the replica's CPU time (user + system, from /proc) per search. ``--flights N`` a
 cached flight searches (the busiest route of a small seeded inventory, two weeks ahead)
 to compare the two cached paths. Other work on the machine slows the run down but hardly
 changes these figures. ``--profile DIR`` runs the replica under cProfile and writes one
-profile per phase (cached.prof, cold.prof, flights.prof) to DIR.
+profile per phase (cached.prof, cold.prof, flights.prof) to DIR. ``--callgrind DIR``
+runs it under valgrind's callgrind instead, counting only the measured searches, and
+prints instructions per search (what other load cannot change at all; the server is
+~50 times slower, so use a few hundred searches; at c=1 every search does its own Redis
+GET); the counts (``<phase>.out.*``, for callgrind_annotate) go to DIR.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import asyncio
 import pstats
 import secrets
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -73,7 +78,11 @@ async def drive(address: str, method: str, bodies: Sequence[bytes], concurrency:
 
 
 def replica(
-    group: ProcessGroup, facts: stack.Facts, name: str, profile: Path | None
+    group: ProcessGroup,
+    facts: stack.Facts,
+    name: str,
+    profile: Path | None,
+    callgrind: Path | None = None,
 ) -> tuple[Child, str]:
     env = {
         **stack.SEARCH.replica_env(facts, name, grpc_port=0, metrics_port=0),
@@ -83,8 +92,27 @@ def replica(
     argv = ["-m", stack.SEARCH.module]
     if profile is not None:
         argv = ["-m", "cProfile", "-o", str(profile), *argv]
-    child = group.python(name, argv, env)
-    return child, f"127.0.0.1:{child.wait_ready(timeout=60)['grpc']}"
+    wrapper: list[str] = []
+    if callgrind is not None:
+        # Counting starts with callgrind_control -i on (``measure``), not at startup.
+        wrapper = ["valgrind", "--tool=callgrind", "--instr-atstart=no"]
+        wrapper.append(f"--callgrind-out-file={callgrind}.out.%p")
+    child = group.python(name, argv, env, wrapper=wrapper)
+    ready = child.wait_ready(timeout=900 if callgrind is not None else 60)
+    return child, f"127.0.0.1:{ready['grpc']}"
+
+
+def _callgrind(child: Child, *args: str) -> None:
+    subprocess.run(["callgrind_control", *args, str(child.pid)], check=True, capture_output=True)
+
+
+def _instructions(out: Path, pid: int) -> int:
+    """The instructions counted in the replica's last dump (its ``totals:`` line)."""
+    dumps = sorted(out.parent.glob(f"{out.name}.out.{pid}*"), key=lambda p: p.stat().st_mtime)
+    for line in dumps[-1].read_text().splitlines():
+        if line.startswith("totals:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no totals in {dumps[-1]}")
 
 
 def _cpu(child: Child) -> float:
@@ -95,11 +123,24 @@ def _cpu(child: Child) -> float:
 
 
 def measure(
-    label: str, child: Child, address: str, bodies: Sequence[bytes], concurrency: int
+    label: str,
+    child: Child,
+    address: str,
+    bodies: Sequence[bytes],
+    concurrency: int,
+    callgrind: Path | None = None,
 ) -> float:
+    if callgrind is not None:
+        _callgrind(child, "-z")
+        _callgrind(child, "-i", "on")
     before, started = _cpu(child), time.monotonic()
     failed = asyncio.run(drive(address, METHODS[label], bodies, concurrency))
     used, wall = _cpu(child) - before, time.monotonic() - started
+    if callgrind is not None:
+        _callgrind(child, "-i", "off")
+        _callgrind(child, "-d", label)
+        count = _instructions(callgrind, child.pid)
+        print(f"{label:<7} {count / len(bodies) / 1000:,.0f}k instructions per search", flush=True)
     per_call = used * 1000 / len(bodies)
     print(
         f"{label:<7} {len(bodies):>6} searches, c={concurrency}: replica CPU {per_call:.3f} ms "
@@ -150,10 +191,11 @@ def run(args: argparse.Namespace) -> None:
                 continue
             # One replica per phase, so each profile covers one kind of search.
             profile = args.profile / f"{label}.prof" if args.profile else None
-            child, address = replica(group, facts, f"search-{label}", profile)
+            counts = args.callgrind.resolve() / label if args.callgrind else None
+            child, address = replica(group, facts, f"search-{label}", profile, counts)
             warm = stream.bodies(20) if label == "cold" else bodies[:20]
             asyncio.run(drive(address, METHODS[label], warm, args.concurrency))
-            measure(label, child, address, bodies, args.concurrency)
+            measure(label, child, address, bodies, args.concurrency, counts)
             group.stop(child)
             if profile is not None:
                 stats = pstats.Stats(str(profile))
@@ -177,9 +219,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--profile", type=Path, help="cProfile the replica; profiles to DIR")
     parser.add_argument("--top", type=int, default=40, help="profile lines printed per phase")
+    parser.add_argument(
+        "--callgrind", type=Path, help="count the replica's instructions; counts to DIR"
+    )
     args = parser.parse_args(argv)
-    if args.profile:
-        args.profile.mkdir(parents=True, exist_ok=True)
+    if args.profile and args.callgrind:
+        parser.error("--profile and --callgrind exclude each other")
+    for directory in (args.profile, args.callgrind):
+        if directory:
+            directory.mkdir(parents=True, exist_ok=True)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     run(args)
 

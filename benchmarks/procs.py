@@ -72,8 +72,10 @@ class ProcessGroup:
         env: Mapping[str, str] | None = None,
         *,
         port_file: bool = True,
+        wrapper: Sequence[str] = (),
     ) -> Child:
-        """``python <args>`` from the project root; ``PORT_FILE``-style readiness."""
+        """``python <args>`` from the project root; ``PORT_FILE``-style readiness.
+        ``wrapper``: a command that runs it (``valgrind --tool=callgrind ...``)."""
         port_path = self.workdir / f"{name}.port" if port_file else None
         if port_path is not None:
             port_path.unlink(missing_ok=True)
@@ -81,7 +83,7 @@ class ProcessGroup:
         if port_path is not None:
             full_env["PORT_FILE"] = str(port_path)
         args = [a.replace("{port_file}", str(port_path)) for a in args]
-        return self._spawn(name, [sys.executable, *args], full_env, port_path)
+        return self._spawn(name, [*wrapper, sys.executable, *args], full_env, port_path)
 
     def command(self, name: str, argv: Sequence[str]) -> Child:
         """Any command (a load generator): output goes to ``<name>.log``."""
