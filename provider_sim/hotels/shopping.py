@@ -241,13 +241,7 @@ async def hotels_by_ids(request: web.Request) -> web.Response:
     market = _market(request)
     query = request.query
     try:
-        ids = _list(query, "hotelIds")
-        if not ids:
-            _required(query, "hotelIds")
-        if len(ids) > MAX_HOTEL_IDS:
-            raise param_error(
-                CODE_INVALID_DATA, "INVALID DATA RECEIVED", f"At most {MAX_HOTEL_IDS}", "hotelIds"
-            )
+        ids = _hotel_ids(query)
     except ApiError as error:
         return error.response()
     market.count("hotel_lists_by_id")
@@ -258,6 +252,18 @@ async def hotels_by_ids(request: web.Request) -> web.Response:
         del entry["distance"]
         data.append(entry)
     return _answer({"data": data})
+
+
+def _hotel_ids(query: Any) -> list[str]:
+    """The required ``hotelIds`` list (comma-separated), at most MAX_HOTEL_IDS."""
+    ids = _list(query, "hotelIds")
+    if not ids:
+        _required(query, "hotelIds")
+    if len(ids) > MAX_HOTEL_IDS:
+        raise param_error(
+            CODE_INVALID_DATA, "INVALID DATA RECEIVED", f"At most {MAX_HOTEL_IDS}", "hotelIds"
+        )
+    return ids
 
 
 def _hotel_list(
@@ -316,13 +322,7 @@ async def hotel_offers(request: web.Request) -> web.Response:
     market = _market(request)
     query = request.query
     try:
-        ids = _list(query, "hotelIds")
-        if not ids:
-            _required(query, "hotelIds")
-        if len(ids) > MAX_HOTEL_IDS:
-            raise param_error(
-                CODE_INVALID_DATA, "INVALID DATA RECEIVED", f"At most {MAX_HOTEL_IDS}", "hotelIds"
-            )
+        ids = _hotel_ids(query)
         check_in, check_out = _date(query, "checkInDate"), _date(query, "checkOutDate")
         occupancy = Occupancy(
             _integer(query, "adults", 1, 1, MAX_ADULTS), _child_ages(query.get("childAges", ""))
