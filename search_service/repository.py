@@ -284,11 +284,38 @@ def search_statement(
     return _statement(shape), params
 
 
-_OFFER_FARES = compile_statement(
-    sa.select(*_leg_columns(_F1, _FA1), _FA1.c.cabin)
-    .select_from(_F1.join(_FA1, _FA1.c.flight_id == _F1.c.id))
-    .where(_FA1.c.id == sa.any_(sa.bindparam("ids", type_=postgresql.ARRAY(sa.BigInteger))))
+_OFFER_FARES_SELECT = sa.select(*_leg_columns(_F1, _FA1), _FA1.c.cabin).select_from(
+    _F1.join(_FA1, _FA1.c.flight_id == _F1.c.id)
 )
+# An offer's fares by id: one parameter per fare up to OFFER_FARES_LISTED (an offer has
+# a few), an array beyond. Not ``= ANY($array)`` every time: PostgreSQL cannot tell an
+# array's length when it plans a prepared statement once for all calls, so it kept
+# planning this one again on every call (the estimate for a one-element array always
+# beats the generic one), which cost more CPU than running it.
+OFFER_FARES_LISTED = 8
+_OFFER_FARES_ANY = compile_statement(
+    _OFFER_FARES_SELECT.where(
+        _FA1.c.id == sa.any_(sa.bindparam("ids", type_=postgresql.ARRAY(sa.BigInteger)))
+    )
+)
+
+
+@functools.lru_cache(maxsize=OFFER_FARES_LISTED)
+def _offer_fares_listed(count: int) -> Compiled:
+    return compile_statement(
+        _OFFER_FARES_SELECT.where(
+            _FA1.c.id.in_([sa.bindparam(f"id{i}", type_=sa.BigInteger) for i in range(count)])
+        )
+    )
+
+
+def offer_fares_statement(fare_ids: Sequence[int]) -> tuple[Compiled, dict[str, Any]]:
+    """The statement reading ``fare_ids`` (with their flights) and its parameters."""
+    if not 0 < len(fare_ids) <= OFFER_FARES_LISTED:
+        return _OFFER_FARES_ANY, {"ids": list(fare_ids)}
+    return _offer_fares_listed(len(fare_ids)), {f"id{i}": f for i, f in enumerate(fare_ids)}
+
+
 _AIRPORTS = compile_statement(sa.select(AIRPORTS.c.iata_code, AIRPORTS.c.timezone))
 
 # The first and last upcoming departure, from the origin to the destination or to
@@ -367,5 +394,5 @@ class InventoryRepository:
     async def offer_fares(self, fare_ids: Sequence[int]) -> dict[int, OfferFare]:
         """The named fares with their flights, as they are now (missing ids absent)."""
         self._metrics.queries.labels("offer").inc()
-        rows = await self._fetch(_OFFER_FARES, {"ids": list(fare_ids)})
+        rows = await self._fetch(*offer_fares_statement(fare_ids))
         return {row[0]: OfferFare(_leg(row, 0), row[LEG_WIDTH]) for row in rows}

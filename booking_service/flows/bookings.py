@@ -410,14 +410,27 @@ class Bookings:
             # payment is authorised for the total the confirmation records. A declined
             # token, a provider booking (its order is checked first), a retry or a
             # booking no longer held take the path below.
+            # A package held within its hold is claimed for this payment by the same
+            # statement (its confirmation's first step, flows/packages.py).
             payment = self._payments.authorise(payment_token)
-            confirmed, package = await self._store.confirm_unread(
-                user_id, reference, payment, token_digest, self._policy.ticket_prefix
+            unread = await self._store.confirm_unread(
+                user_id,
+                reference,
+                payment,
+                token_digest,
+                self._policy.ticket_prefix,
+                None if self._packages is None else self._packages.unread_claim(),
             )
-            if confirmed is not None:
+            if unread.confirmed is not None:
                 log.info("booking confirmed", extra={"booking_reference": reference})
-                return confirmed
+                return unread.confirmed
+            if unread.claimed is not None:
+                assert unread.package is not None
+                return await self._confirm_package(
+                    unread.package, payment, token_digest, unread.claimed
+                )
             self._payments.void(payment)
+            package = unread.package
         else:
             package = None
         # A package came back read with its stay by the statement above.
@@ -428,14 +441,7 @@ class Bookings:
             payment = self._payments.authorise(
                 payment_token, str(booking.total_price), booking.currency
             )
-            try:
-                confirmed = await self._packages.confirm(booking, payment, token_digest)
-            except DomainError:
-                self._payments.void(payment)
-                raise
-            if confirmed.payment_reference != payment:  # a retry: the first one's stands
-                self._payments.void(payment)
-            return confirmed
+            return await self._confirm_package(booking, payment, token_digest, None)
         if booking.status != BookingStatus.HELD:
             return self._already(booking, token_digest)
         if booking.provider is None and not declined:
@@ -468,6 +474,25 @@ class Bookings:
         if current.status == BookingStatus.HELD:
             raise _hold_expired(current)
         return self._already(current, token_digest)
+
+    async def _confirm_package(
+        self,
+        booking: BookingRecord,
+        payment: str,
+        token_digest: str,
+        claimed: tuple[int, bool] | None,
+    ) -> BookingRecord:
+        """A booking with a hotel stay confirmed in steps with the authorised
+        ``payment`` (Packages.confirm); the payment is voided unless it stands."""
+        assert self._packages is not None
+        try:
+            confirmed = await self._packages.confirm(booking, payment, token_digest, claimed)
+        except DomainError:
+            self._payments.void(payment)
+            raise
+        if confirmed.payment_reference != payment:  # a retry: the first one's stands
+            self._payments.void(payment)
+        return confirmed
 
     def _already(self, booking: BookingRecord, token_digest: str) -> BookingRecord:
         """Confirm on a booking that is not held: a retry of the confirmation that

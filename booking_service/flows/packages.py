@@ -58,7 +58,12 @@ from booking_service.store.models import (
     PackageState,
     PassengerType,
 )
-from booking_service.store.repository import BookingRecord, BookingStore, PassengerRecord
+from booking_service.store.repository import (
+    BookingRecord,
+    BookingStore,
+    PackageClaim,
+    PassengerRecord,
+)
 from services.errors import (
     ConflictError,
     DomainError,
@@ -270,24 +275,36 @@ class Packages:
 
     # -- confirm ------------------------------------------------------------------------
 
+    def unread_claim(self) -> PackageClaim:
+        """How BookingStore.confirm_unread claims a package for ``confirm`` (its
+        ``claimed``): as ``confirm`` would."""
+        return PackageClaim(self._config.lease_seconds, self._ordering is not None)
+
     async def confirm(
-        self, booking: BookingRecord, payment_reference: str, token_digest: str
+        self,
+        booking: BookingRecord,
+        payment_reference: str,
+        token_digest: str,
+        claimed: tuple[int, bool] | None = None,
     ) -> BookingRecord:
         """Confirms a HELD booking with a stay (the payment authorised by the caller),
         ``booking`` as read with its stay and package row. Returns the confirmed
-        booking, or raises the failure (the booking is then cancelled, nothing booked)."""
+        booking, or raises the failure (the booking is then cancelled, nothing booked).
+        ``claimed``: (fence, stay taken ORDERING) if the statement that read
+        ``booking`` claimed it for this payment already (``unread_claim``)."""
         stay, package = booking.hotel, booking.package
         assert stay is not None and package is not None
-        # With no flights' provider order to check first (step 2), the claim takes the
-        # stay's NONE -> ORDERING (step 3's first write) in its statement.
-        order_now = booking.provider_order_id is None or self._ordering is None
-        claimed = await self._hotels.claim_confirm(
-            booking.id,
-            self._config.lease_seconds,
-            payment_reference,
-            token_digest,
-            ordering=order_now,
-        )
+        if claimed is None:
+            # With no flights' provider order to check first (step 2), the claim takes
+            # the stay's NONE -> ORDERING (step 3's first write) in its statement.
+            order_now = booking.provider_order_id is None or self._ordering is None
+            claimed = await self._hotels.claim_confirm(
+                booking.id,
+                self._config.lease_seconds,
+                payment_reference,
+                token_digest,
+                ordering=order_now,
+            )
         if claimed is None:
             return await self._settled(booking.id, token_digest, claimed=False)
         fence, ordering = claimed

@@ -120,6 +120,28 @@ o AS (
     RETURNING booking_id)
 SELECT c.fence, EXISTS (SELECT 1 FROM o) AS ordering FROM c"""
 
+# The same claim, stay included, as CTEs of CONFIRM_UNREAD_OR_PACKAGE_SQL
+# (store/repository.py), for the user's package named by its reference, so that a
+# confirmation reads and claims a package in one statement: ``c`` the claim ($1 user
+# id, $5 reference, $6 lease seconds, or NULL for no claim, $2 payment reference, $3
+# hash), ``o`` the stay's NONE -> ORDERING unless the booking has a flights' provider
+# order, which $7 says is checked first (step 2).
+CLAIM_UNREAD_CTES = f"""c AS (
+    UPDATE booking_packages AS p
+    SET state = '{CONFIRMING}', fence = p.fence + 1,
+        lease_until = now() + make_interval(secs => $6::float8),
+        payment_reference = $2, payment_token_hash = $3, updated_at = now()
+    FROM bookings k
+    WHERE $6::float8 IS NOT NULL AND k.user_id = $1 AND k.reference = $5
+      AND p.booking_id = k.id AND p.state = '{HELD}'
+      AND k.status = 'HELD' AND k.hold_expires_at > now()
+    RETURNING p.booking_id, p.fence, k.provider_order_id),
+o AS (
+    UPDATE booking_hotel_stays SET order_status = '{ORDERING}'
+    WHERE booking_id = (SELECT booking_id FROM c) AND order_status = '{NONE}'
+      AND ((SELECT provider_order_id FROM c) IS NULL OR NOT $7::bool)
+    RETURNING booking_id)"""
+
 # A CONFIRMING / COMPENSATING package whose lease ran out (its replica died or gave
 # up): taken up again under a new fence. $1 id (or NULL: any), $2 lease, $3 batch.
 _CLAIM_STUCK = f"""

@@ -40,6 +40,7 @@ from typing import Any
 import asyncpg
 
 from booking_service.store.hotels import (
+    CLAIM_UNREAD_CTES,
     PACKAGE_INSERTED_COLUMNS,
     STAY_AND_PACKAGE_COLUMNS,
     STAY_AND_PACKAGE_JOIN,
@@ -423,14 +424,21 @@ CONFIRM_UNREAD_SQL = _confirm_sql(_UNREAD)
 # when it is a package (which that confirmation leaves alone; its steps start from this
 # read, flows/packages.py): ``confirmed`` says which, no row for anything else. The
 # package's columns are NULL on the confirmed booking (joined on false: typed NULLs).
+# With a lease ($6) the package is claimed too, as HotelStore.claim_confirm would
+# (CLAIM_UNREAD_CTES, $7: flights' provider orders are checked before the hotel's):
+# ``claimed_fence`` is the fence taken (NULL: not claimed) and ``claimed_ordering``
+# whether the stay went ORDERING; the row read is the package as it was before.
 CONFIRM_UNREAD_OR_PACKAGE_SQL = f"""
-WITH {_confirm_ctes(_UNREAD, "$2", "$3", "$4")}
-SELECT true AS confirmed, {_CONFIRMED_COLUMNS}, {STAY_AND_PACKAGE_COLUMNS}
+WITH {_confirm_ctes(_UNREAD, "$2", "$3", "$4")},
+{CLAIM_UNREAD_CTES}
+SELECT true AS confirmed, {_CONFIRMED_COLUMNS}, {STAY_AND_PACKAGE_COLUMNS},
+       NULL::bigint AS claimed_fence, false AS claimed_ordering
 FROM b LEFT JOIN booking_hotel_stays h ON false LEFT JOIN booking_packages p ON false
 UNION ALL
-SELECT false, {_columns(BookingRecord, "b.")}, {_DETAILS}, {STAY_AND_PACKAGE_COLUMNS}
+SELECT false, {_columns(BookingRecord, "b.")}, {_DETAILS}, {STAY_AND_PACKAGE_COLUMNS},
+       c.fence, EXISTS (SELECT 1 FROM o)
 FROM bookings b JOIN booking_hotel_stays h ON h.booking_id = b.id
-JOIN booking_packages p ON p.booking_id = b.id
+JOIN booking_packages p ON p.booking_id = b.id LEFT JOIN c ON c.booking_id = b.id
 WHERE b.user_id = $1 AND b.reference = $5 AND b.status <> '{PENDING}'"""
 _BOOKING_FIELDS = tuple(f.name for f in fields(BookingRecord) if f.name not in _NOT_COLUMNS)
 
@@ -461,6 +469,26 @@ p AS (
     RETURNING *)
 SELECT EXISTS (SELECT 1 FROM h) AS ordered, {_CONFIRMED_COLUMNS}, {STAY_AND_PACKAGE_COLUMNS}
 FROM (SELECT 1) AS one LEFT JOIN b ON true LEFT JOIN h ON true LEFT JOIN p ON true"""
+
+
+@dataclass(frozen=True, slots=True)
+class PackageClaim:
+    """How BookingStore.confirm_unread claims a package: its lease, and whether a
+    flights' provider order is checked before the hotel is ordered (then a booking
+    with one keeps its stay NONE)."""
+
+    lease_seconds: float
+    checks_flight_orders: bool
+
+
+@dataclass(frozen=True, slots=True)
+class UnreadConfirmation:
+    """BookingStore.confirm_unread's outcome: the booking confirmed; or the package
+    as read, and (fence, stay taken ORDERING) if the statement claimed it."""
+
+    confirmed: BookingRecord | None = None
+    package: BookingRecord | None = None
+    claimed: tuple[int, bool] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -637,13 +665,15 @@ class BookingStore:
         payment_reference: str,
         payment_token_hash: str,
         ticket_prefix: str,
-    ) -> tuple[BookingRecord | None, BookingRecord | None]:
+        claim: PackageClaim | None = None,
+    ) -> UnreadConfirmation:
         """``confirm`` for the user's booking ``reference`` without reading it first:
-        (the confirmed booking, None); or (None, the booking with its stay and package
-        row) if it is a package (confirmed in steps: flows/packages.py), as read by this
-        statement; or (None, None) if it is not the user's, not (any more) held, past
-        its hold or a provider booking (whose order is checked before confirming: read
-        it and use ``confirm``)."""
+        the confirmed booking; or, if it is a package (confirmed in steps:
+        flows/packages.py), the booking with its stay and package row as read by this
+        statement, and with ``claim`` the package claimed for this payment in the same
+        statement if it could be (as HotelStore.claim_confirm); or nothing if it is
+        not the user's, not (any more) held, past its hold or a provider booking
+        (whose order is checked before confirming: read it and use ``confirm``)."""
         async with self._connection() as connection:
             row = await connection.fetchrow(
                 CONFIRM_UNREAD_OR_PACKAGE_SQL,
@@ -652,12 +682,18 @@ class BookingStore:
                 payment_token_hash,
                 ticket_prefix,
                 reference,
+                None if claim is None else float(claim.lease_seconds),
+                False if claim is None else claim.checks_flight_orders,
             )
         if row is None:
-            return None, None
+            return UnreadConfirmation()
         if row["confirmed"]:
-            return _record(row), None
-        return None, _record_with_stay(row)
+            return UnreadConfirmation(confirmed=_record(row))
+        fence = row["claimed_fence"]
+        return UnreadConfirmation(
+            package=_record_with_stay(row),
+            claimed=None if fence is None else (int(fence), bool(row["claimed_ordering"])),
+        )
 
     async def hold_one_fare(
         self,

@@ -19,12 +19,15 @@ from booking_service.store.repository import (
     BookingStore,
     HeldFare,
     NewBookingRow,
+    PackageClaim,
     PassengerRecord,
     SegmentRecord,
+    UnreadConfirmation,
 )
 from services.flights import FlightLeg
 from tests.utils.booking_cluster import add_fare, seats_available
 
+CLAIM = PackageClaim(60, checks_flight_orders=True)
 PASSENGER = PassengerRecord(
     "Alice", "Smith", date(1990, 1, 31), "ADULT", "PASSPORT", "X1234567", "GB", date(2036, 1, 1)
 )
@@ -114,14 +117,13 @@ async def test_a_hold_with_a_stay_writes_all_three_or_nothing(
     assert read.hotel == held.hotel and read.package == held.package
     assert await seats_available(engine, fare_id) == 4
     # The unread confirmation leaves a package alone and reads it with its stay.
-    confirmed, package = await store.confirm_unread(
-        held.user_id, held.reference, "pay_1", "a" * 64, "999"
+    unread = await store.confirm_unread(held.user_id, held.reference, "pay_1", "a" * 64, "999")
+    assert unread == UnreadConfirmation(package=read)
+    assert (
+        await store.confirm_unread("someone-else", held.reference, "p", "a" * 64, "999", CLAIM)
+        == UnreadConfirmation()
     )
-    assert confirmed is None and package == read
-    assert await store.confirm_unread("someone-else", held.reference, "p", "a" * 64, "999") == (
-        None,
-        None,
-    )
+    assert await store.load_with_stay(held.id) == read
 
     # The fare no longer costs what was priced: nothing written, its price comes back.
     fare_id, moved = await _hold(engine, store, Decimal("90.00"))
@@ -137,6 +139,68 @@ async def test_a_hold_with_a_stay_writes_all_three_or_nothing(
             )
         ).scalar_one()
     assert stays == 0
+
+
+async def test_the_unread_confirmation_claims_a_held_package(
+    engine: AsyncEngine, store: BookingStore
+) -> None:
+    _, held = await _hold(engine, store, None)
+    assert isinstance(held, BookingRecord)
+    read = await store.load_with_stay(held.id)
+    unread = await store.confirm_unread(
+        held.user_id, held.reference, "pay_1", "a" * 64, "999", CLAIM
+    )
+    # The package as it was read, and the claim: fence 1, the stay taken ORDERING.
+    assert unread == UnreadConfirmation(package=read, claimed=(1, True))
+    current = await store.load_with_stay(held.id)
+    assert current is not None and current.hotel is not None and current.package is not None
+    assert current.status == "HELD" and current.hotel.order_status == "ORDERING"
+    package = current.package
+    assert (package.state, package.fence) == ("CONFIRMING", 1)
+    assert (package.payment_reference, package.payment_token_hash) == ("pay_1", "a" * 64)
+    assert package.lease_until is not None
+    # Claimed already: a retry reads it, claims nothing, writes nothing.
+    again = await store.confirm_unread(
+        held.user_id, held.reference, "pay_2", "b" * 64, "999", CLAIM
+    )
+    assert again == UnreadConfirmation(package=current)
+    assert await store.load_with_stay(held.id) == current
+
+
+async def test_the_unread_claim_guards(engine: AsyncEngine, store: BookingStore) -> None:
+    # Past its hold: read, not claimed.
+    _, held = await _hold(engine, store, None)
+    assert isinstance(held, BookingRecord)
+    async with engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE bookings SET hold_expires_at = now() - interval '1 s' WHERE id = :b"),
+            {"b": held.id},
+        )
+    read = await store.load_with_stay(held.id)
+    unread = await store.confirm_unread(
+        held.user_id, held.reference, "pay_1", "a" * 64, "999", CLAIM
+    )
+    assert unread == UnreadConfirmation(package=read)
+    assert await store.load_with_stay(held.id) == read
+
+    # A flights' provider order to check first: claimed, the stay left NONE, unless
+    # flights' orders are not checked here.
+    for checks, ordering in ((True, False), (False, True)):
+        _, held = await _hold(engine, store, None)
+        assert isinstance(held, BookingRecord)
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("UPDATE bookings SET provider_order_id = 'ORDER1' WHERE id = :b"),
+                {"b": held.id},
+            )
+        unread = await store.confirm_unread(
+            held.user_id, held.reference, "pay_1", "a" * 64, "999", PackageClaim(60, checks)
+        )
+        assert unread.claimed == (1, ordering)
+        current = await store.load_with_stay(held.id)
+        assert current is not None and current.hotel is not None and current.package is not None
+        assert current.package.state == "CONFIRMING"
+        assert current.hotel.order_status == ("ORDERING" if ordering else "NONE")
 
 
 async def test_confirm_ordered_only_under_the_fence_and_while_held(
