@@ -12,7 +12,8 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from typing import Any
 
 from provider_sim.access_log import configure_logging
 from provider_sim.server import serve
@@ -27,8 +28,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("provider_sim").error("bad configuration: %s", exc)
         return 2
     logging.getLogger().setLevel(settings.log_level)
-    asyncio.run(serve(settings))
+    _run(serve(settings))
     return 0
+
+
+def _run(main: Coroutine[Any, Any, None]) -> None:
+    """On uvloop when it is installed (the pinned requirements install it), as the
+    services run: the stand-in shares the machine with them in tests and benchmarks, so
+    its CPU per call counts there. ``SKYROUTE_EVENT_LOOP=asyncio`` asks for asyncio's
+    own loop, as it does for the services (services/event_loop.py; the stand-in keeps
+    no import of the services' code)."""
+    if os.environ.get("SKYROUTE_EVENT_LOOP", "").strip().lower() != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            pass
+        else:
+            uvloop.run(main)
+            return
+    asyncio.run(main)
 
 
 if __name__ == "__main__":
