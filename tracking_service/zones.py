@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import math
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import airportsdata
@@ -32,9 +33,15 @@ def _zone(name: str) -> tzinfo | None:
 
 
 @functools.cache
+def _airports() -> dict[str, Any]:
+    """airportsdata's IATA table: read once (it parses its CSV on every ``load``)."""
+    return airportsdata.load("IATA")
+
+
+@functools.cache
 def _airport_zones() -> dict[str, tzinfo]:
     zones = {}
-    for code, airport in airportsdata.load("IATA").items():
+    for code, airport in _airports().items():
         zone = _zone(airport["tz"])
         if zone is not None:
             zones[code] = zone
@@ -59,7 +66,7 @@ def _positions() -> tuple[tuple[float, float, float, str], ...]:
     zone, for the nearest-airport search."""
     zones = _airport_zones()
     out = []
-    for code, airport in airportsdata.load("IATA").items():
+    for code, airport in _airports().items():
         if code in zones:
             lat, lon = math.radians(airport["lat"]), math.radians(airport["lon"])
             out.append((lat, lon, math.cos(lat), code))

@@ -86,7 +86,14 @@ def validate_hotel_search(
     hotel_ids: tuple[str, ...] = ()
     code, name, lat, lon, radius = "", "", None, None, 0
     if request.hotel_ids:
-        hotel_ids = _hotel_ids(v, list(request.hotel_ids))
+        hotel_ids = _codes(
+            v,
+            list(request.hotel_ids),
+            "hotel_ids",
+            HOTEL_ID,
+            (MAX_HOTEL_IDS, "hotel ids"),
+            "must be a supplier hotel id such as HVPAR018",
+        )
         if request.HasField("destination"):
             v.add("destination", "must be unset with hotel_ids (one or the other)")
     else:
@@ -107,7 +114,14 @@ def validate_hotel_search(
     filters = request.filters
     max_night = _money(v, "filters.max_price_per_night", filters, "max_price_per_night")
     max_total = _money(v, "filters.max_total_price", filters, "max_total_price")
-    amenities = _amenities(v, list(filters.amenities))
+    amenities = _codes(
+        v,
+        list(filters.amenities),
+        "filters.amenities",
+        AMENITY,
+        (MAX_AMENITIES, "amenities"),
+        "must be an amenity code such as WIFI or SPA",
+    )
     boards = stars_and_boards(v.add, filters.min_stars, list(filters.board_types))
     sort = SORTS.get(request.sort_order)
     if sort is None:
@@ -170,29 +184,27 @@ def _money(
     return (money_cents(price), price.currency_code) if ok else None
 
 
-def _hotel_ids(v: _Violations, raw: list[str]) -> tuple[str, ...]:
-    if len(raw) > MAX_HOTEL_IDS:
-        v.add("hotel_ids", f"at most {MAX_HOTEL_IDS} hotel ids")
+def _codes(
+    v: _Violations,
+    raw: list[str],
+    field: str,
+    pattern: re.Pattern[str],
+    limit: tuple[int, str],
+    what: str,
+) -> tuple[str, ...]:
+    """Codes of a repeated field (hotel ids, amenities): at most ``limit`` (a count and
+    what they are), each upper case matching ``pattern`` (else a violation naming
+    ``field[i]``: ``what``); kept sorted and distinct, so the same codes in another
+    order are the same search."""
+    most, plural = limit
+    if len(raw) > most:
+        v.add(field, f"at most {most} {plural}")
         return ()
     out = set()
-    for i, hotel_id in enumerate(raw):
-        upper = hotel_id.strip().upper()
-        if not HOTEL_ID.match(upper):
-            v.add(f"hotel_ids[{i}]", "must be a supplier hotel id such as HVPAR018")
-        else:
-            out.add(upper)
-    return tuple(sorted(out))
-
-
-def _amenities(v: _Violations, raw: list[str]) -> tuple[str, ...]:
-    if len(raw) > MAX_AMENITIES:
-        v.add("filters.amenities", f"at most {MAX_AMENITIES} amenities")
-        return ()
-    out = set()
-    for i, amenity in enumerate(raw):
-        upper = amenity.strip().upper()
-        if not AMENITY.match(upper):
-            v.add(f"filters.amenities[{i}]", "must be an amenity code such as WIFI or SPA")
+    for i, code in enumerate(raw):
+        upper = code.strip().upper()
+        if not pattern.match(upper):
+            v.add(f"{field}[{i}]", what)
         else:
             out.add(upper)
     return tuple(sorted(out))
