@@ -3,11 +3,22 @@
 
 The stack as processes (tests/utils clusters): the stand-in with ``api_latency_ms``
 (every supplier API call waits that long, 200 ms by default), one token replica, one
-search replica (flights from the seeded inventory, hotels from the stand-in) and two
-booking replicas on a scratch database. One package = CreateBooking (the flight held,
+search replica (flights from the seeded inventory, hotels from the stand-in) and
+``--booking-replicas`` booking replicas (one by default) on a scratch database. One
+package = CreateBooking (the flight held,
 the hotel priced again at the supplier: one supplier call) + ConfirmBooking (the hotel
 order: one supplier call), so waiting alone allows ``c / (2 x latency)`` packages/s at
-concurrency c. Each point runs ``--seconds`` at concurrency c over both replicas.
+concurrency c. Each point runs ``--seconds`` at concurrency c over the booking replicas.
+
+One booking replica by default: on two cores a second one adds its event loop's and its
+pool's overhead and no parallelism (the same run on this machine with two: CPU per package
+~10 % higher, p99 up by a third; docs/benchmarks.md). Replicas are what the tests exercise
+(tests/system/test_booking_packages.py kills one mid-package); ``--booking-replicas 2``
+measures them here too.
+
+Besides the package's end-to-end latency it prints each call's (CreateBooking's and
+ConfirmBooking's) median and p99: each waits for one supplier call, so what exceeds
+the latency is the platform's own time.
 
 After every point it checks: no double supplier order (one live order per remark at
 most) and no half-booked package (every package CONFIRMED has exactly one live hotel
@@ -106,7 +117,7 @@ def cpu_ms_per_package(
 
 @contextmanager
 def stack(
-    redis_url: str, latency_ms: int
+    redis_url: str, latency_ms: int, booking_replicas: int
 ) -> Iterator[tuple[Sim, SearchCluster, BookingCluster, str]]:
     workdir = Path(tempfile.mkdtemp(prefix="package-bench-"))
     prefix = f"skyroute-bench-{secrets.token_hex(4)}"
@@ -164,7 +175,7 @@ def stack(
             booking = BookingCluster(
                 workdir,
                 database_url,
-                replicas=2,
+                replicas=booking_replicas,
                 env={
                     "BOOKING_PRICE_SOURCE": "search",
                     "SEARCH_SERVICE_ADDRESSES": ",".join(search.addresses),
@@ -261,6 +272,8 @@ async def point(
     stubs = [pb_grpc.BookingServiceStub(c) for c in channels]
     users = [bearer(booking.token(f"bench-{i}")) for i in range(concurrency)]
     latencies: list[float] = []
+    creates: list[float] = []
+    confirms: list[float] = []
     errors: collections.Counter[str] = collections.Counter()
     deadline = time.monotonic() + seconds
 
@@ -280,6 +293,7 @@ async def point(
                     metadata=users[i],
                     timeout=30,
                 )
+                created = time.monotonic()
                 await stub.ConfirmBooking(
                     pb.ConfirmBookingRequest(
                         booking_reference=held.booking.booking_reference,
@@ -291,24 +305,35 @@ async def point(
             except grpc.aio.AioRpcError as exc:
                 errors[exc.code().name] += 1
                 continue
-            latencies.append(time.monotonic() - started)
+            done = time.monotonic()
+            latencies.append(done - started)
+            creates.append(created - started)
+            confirms.append(done - created)
 
     began = time.monotonic()
     await asyncio.gather(*(worker(i) for i in range(concurrency)))
     elapsed = time.monotonic() - began
     for channel in channels:
         await channel.close()
-    ordered = sorted(latencies)
     return {
         "c": concurrency,
         "packages": len(latencies),
         "per_second": len(latencies) / elapsed,
-        "p50_ms": 1000 * statistics.median(ordered) if ordered else 0.0,
-        "p99_ms": 1000 * ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-        if ordered
-        else 0.0,
+        "p50_ms": _percentile_ms(latencies, 0.5),
+        "p99_ms": _percentile_ms(latencies, 0.99),
+        "create_ms": (_percentile_ms(creates, 0.5), _percentile_ms(creates, 0.99)),
+        "confirm_ms": (_percentile_ms(confirms, 0.5), _percentile_ms(confirms, 0.99)),
         "errors": dict(errors),
     }
+
+
+def _percentile_ms(seconds: list[float], fraction: float) -> float:
+    if not seconds:
+        return 0.0
+    ordered = sorted(seconds)
+    if fraction == 0.5:
+        return 1000 * statistics.median(ordered)
+    return 1000 * ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
 
 
 async def check(sim: Sim, database_url: str) -> tuple[int, int, int]:
@@ -341,7 +366,12 @@ async def run(args: argparse.Namespace) -> int:
     latency = args.latency_ms
     bound_per_c = 1000.0 / (SUPPLIER_CALLS * latency)
     results = []
-    with stack(args.redis_url, latency) as (sim, search, booking, database_url):
+    with stack(args.redis_url, latency, args.booking_replicas) as (
+        sim,
+        search,
+        booking,
+        database_url,
+    ):
         flight, hotel = await offers(search, sim, database_url)
         await point(booking, flight, hotel, 2, 2.0)  # warm-up: tokens, connections
         for c in args.concurrency:
@@ -367,6 +397,13 @@ async def run(args: argparse.Namespace) -> int:
                 flush=True,
             )
             print(
+                f"       CreateBooking p50 {result['create_ms'][0]:.0f} ms p99 "
+                f"{result['create_ms'][1]:.0f} ms; ConfirmBooking p50 "
+                f"{result['confirm_ms'][0]:.0f} ms p99 {result['confirm_ms'][1]:.0f} ms "
+                f"(each waits {latency} ms for the supplier)",
+                flush=True,
+            )
+            print(
                 f"       CPU ms per package: {cpu_line(result['cpu_ms'])}",
                 flush=True,
             )
@@ -374,7 +411,8 @@ async def run(args: argparse.Namespace) -> int:
         print()
         print(
             f"Supplier at {latency} ms per call, {SUPPLIER_CALLS} calls per package "
-            f"(sum {SUPPLIER_CALLS * latency} ms); {args.seconds:g} s per point.\n"
+            f"(sum {SUPPLIER_CALLS * latency} ms); {args.seconds:g} s per point; "
+            f"{args.booking_replicas} booking replica(s).\n"
         )
         print(
             "| concurrency | packages/s | waiting allows | ratio | p50 ms | p99 ms | "
@@ -388,6 +426,12 @@ async def run(args: argparse.Namespace) -> int:
                 f"{r['p99_ms'] / (SUPPLIER_CALLS * latency):.2f} | {r['doubles']} | "
                 f"{r['half_booked']} |"
             )
+        print("\nEach call (p50 / p99 ms; each waits once for the supplier):\n")
+        for r in results:
+            print(
+                f"- c={r['c']}: CreateBooking {r['create_ms'][0]:.0f} / {r['create_ms'][1]:.0f}, "
+                f"ConfirmBooking {r['confirm_ms'][0]:.0f} / {r['confirm_ms'][1]:.0f}"
+            )
         print("\nCPU ms per package:\n")
         for r in results:
             print(f"- c={r['c']}: {cpu_line(r['cpu_ms'])}")
@@ -400,6 +444,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-ms", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32, 64], metavar="C")
+    parser.add_argument(
+        "--booking-replicas", type=int, default=1, help="booking replicas (default 1)"
+    )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--markdown", action="store_true")
     return event_loop.run(run(parser.parse_args(argv)))
