@@ -133,4 +133,8 @@ class SearchServicer(pb_grpc.SearchServiceServicer):
     async def PriceHotelOffer(
         self, request: pb.PriceHotelOfferRequest, context: grpc.aio.ServicerContext
     ) -> pb.PriceHotelOfferResponse:
-        return priced_response(await self._hotel_service().price_offer(request.offer_id))
+        return priced_response(
+            await self._hotel_service().price_offer(
+                request.offer_id, keep=not request.omit_offer_id
+            )
+        )

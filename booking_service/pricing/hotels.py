@@ -73,7 +73,9 @@ class HotelPricer:
         metadata = ((REQUEST_ID_HEADER, current_request_id() or new_request_id()),)
         try:
             response = await self._stub.PriceHotelOffer(
-                pb.PriceHotelOfferRequest(offer_id=offer_id),
+                # The priced offer's own id is never read here (the order books
+                # provider_offer_json): search keeps nothing for it.
+                pb.PriceHotelOfferRequest(offer_id=offer_id, omit_offer_id=True),
                 timeout=self._timeout,
                 metadata=metadata,
             )

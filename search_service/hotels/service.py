@@ -326,30 +326,40 @@ class HotelService:
         stored.offer.offer_id = offer_id
         return stored.hotel, stored.offer
 
-    async def price_offer(self, offer_id: str) -> PricedHotel:
+    async def price_offer(self, offer_id: str, *, keep: bool = True) -> PricedHotel:
+        """The offer priced again at the supplier. ``keep`` False (the request's
+        ``omit_offer_id``): the priced offer gets no id of its own and nothing is
+        stored for it (one Redis write fewer on a booking's critical path)."""
         ref = self._ref(offer_id)
         stored = await self._stored(ref)
         quote: HotelQuote = await self._call(self._supplier.price_offer(stored.supplier_offer_id))
         original = money(ref.total_cents, ref.currency)
         if quote.rate is None:
-            stored.offer.offer_id = self._ids.encode(replace(ref, guaranteed_until=0))
+            stored.offer.offer_id = (
+                self._ids.encode(replace(ref, guaranteed_until=0)) if keep else ""
+            )
             return PricedHotel(
                 stored.hotel, stored.offer, False, original, original, False, 0, None
             )
         rate = quote.rate
         until = int(self._clock() + self._policy.price_guarantee_seconds)
-        new_ref = f"{_ref(ref.provider, rate.offer_id)}.{until}"
         occupancy = stored.offer.occupancy
-        offer_id_new = self._ids.encode(
-            HotelOfferRef(ref.provider, new_ref, rate.total_cents, rate.currency, until)
-        )
-        offer = offer_pb(rate, occupancy.adults, occupancy.children_ages, offer_id_new)
-        try:
-            await self._store.put_many(
-                [(new_ref, StoredHotelOffer(rate.offer_id, stored.hotel, offer))]
+        if keep:
+            new_ref = f"{_ref(ref.provider, rate.offer_id)}.{until}"
+            offer_id_new = self._ids.encode(
+                HotelOfferRef(ref.provider, new_ref, rate.total_cents, rate.currency, until)
             )
-        except RedisError:
-            raise UnavailableError("offer store unavailable", reason="CACHE_UNAVAILABLE") from None
+            offer = offer_pb(rate, occupancy.adults, occupancy.children_ages, offer_id_new)
+            try:
+                await self._store.put_many(
+                    [(new_ref, StoredHotelOffer(rate.offer_id, stored.hotel, offer))]
+                )
+            except RedisError:
+                raise UnavailableError(
+                    "offer store unavailable", reason="CACHE_UNAVAILABLE"
+                ) from None
+        else:
+            offer = offer_pb(rate, occupancy.adults, occupancy.children_ages, "")
         changed = rate.total_cents != ref.total_cents or rate.currency != ref.currency
         return PricedHotel(
             stored.hotel,

@@ -203,6 +203,47 @@ async def test_price_recheck_reports_a_changed_price(fresh: HotelStack) -> None:
         await channel.close()
 
 
+async def test_price_with_omit_offer_id_keeps_nothing(fresh: HotelStack) -> None:
+    """omit_offer_id (the booking service's recheck): the same price and supplier offer,
+    no offer id, and nothing written to the offer store; without it, an id that is kept."""
+    channel = fresh.search.channel()
+    stub = pb_grpc.SearchServiceStub(channel)
+    redis = sync_client(fresh.redis_url)
+
+    def stored() -> dict[bytes, object]:
+        keys = redis.scan_iter(match=f"{fresh.prefix}:search:hotel-offer*")
+        return {
+            key: sorted(redis.hkeys(key)) if redis.type(key) == b"hash" else redis.get(key)
+            for key in keys
+        }
+
+    try:
+        found = await _search(stub, hotels_query(days=4))
+        offer = found.hotels[0].offers[0]
+        before = stored()
+        assert before
+        bare = await stub.PriceHotelOffer(
+            pb.PriceHotelOfferRequest(offer_id=offer.offer_id, omit_offer_id=True), timeout=10
+        )
+        assert bare.available and not bare.price_changed
+        assert bare.offer.offer_id == ""
+        assert bare.current_total_price == offer.total_price
+        assert json.loads(bare.provider_offer_json)["id"]
+        assert stored() == before
+        kept = await stub.PriceHotelOffer(
+            pb.PriceHotelOfferRequest(offer_id=offer.offer_id), timeout=10
+        )
+        assert kept.offer.offer_id and stored() != before
+        assert kept.provider_offer_json == bare.provider_offer_json
+        got = await stub.GetHotelOffer(
+            pb.GetHotelOfferRequest(offer_id=kept.offer.offer_id), timeout=10
+        )
+        assert got.offer.total_price == bare.current_total_price
+    finally:
+        redis.close()
+        await channel.close()
+
+
 async def test_an_offer_no_longer_stored_or_unreadable_says_search_again(
     fresh: HotelStack,
 ) -> None:

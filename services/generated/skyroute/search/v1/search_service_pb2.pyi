@@ -430,10 +430,12 @@ class GetHotelOfferResponse(_message.Message):
     def __init__(self, hotel: _Optional[_Union[Hotel, _Mapping]] = ..., offer: _Optional[_Union[HotelOffer, _Mapping]] = ...) -> None: ...
 
 class PriceHotelOfferRequest(_message.Message):
-    __slots__ = ("offer_id",)
+    __slots__ = ("offer_id", "omit_offer_id")
     OFFER_ID_FIELD_NUMBER: _ClassVar[int]
+    OMIT_OFFER_ID_FIELD_NUMBER: _ClassVar[int]
     offer_id: str
-    def __init__(self, offer_id: _Optional[str] = ...) -> None: ...
+    omit_offer_id: bool
+    def __init__(self, offer_id: _Optional[str] = ..., omit_offer_id: _Optional[bool] = ...) -> None: ...
 
 class PriceHotelOfferResponse(_message.Message):
     __slots__ = ("hotel", "offer", "price_changed", "original_total_price", "current_total_price", "available", "price_guarantee_expire_time", "provider_offer_json")
