@@ -7,12 +7,18 @@ sealed (``token_service.sealing``): the token is never in Redis in clear. A retr
 the same parameters gets what the first call got; with others, INVALID_ARGUMENT naming
 ``request_id``. Ids are scoped per caller and per RPC, so two callers' ids never meet.
 
-The record is its own key (one key per script, so any Redis Cluster slot will do); the
-token's hash is written by a second script that creates it only if it is absent, so
-whichever call gets there first (the first, a retry through another replica, or the
-loser of two concurrent retries) creates the one token, and nobody overwrites it::
+The record is its own key, found from the request id alone (all a retry has), as the
+token's hash is found from the token alone: the two lie in unrelated Redis Cluster
+slots. The token's hash is created only if it is absent, so whichever call gets there
+first (the first, a retry through another replica, or the loser of two concurrent
+retries) creates the one token, and nobody overwrites it. On one Redis (or through
+Sentinel) a first call claims and creates in one script
+(``download_tokens._CLAIM_AND_ISSUE``: one round trip, one ``WAIT``), so it cannot stop
+between the two; on a Cluster they are two scripts. A retry claims, then creates if
+absent: that also completes a claim whose caller stopped before creating (on a Cluster,
+or a replica of a release that always ran two scripts)::
 
-    first call      claim (new: candidate T, expiry E) -> create T if absent -> T
+    first call      claim (new: candidate T, expiry E) + create T -----------> T
     concurrent try  claim (seen: sealed T, E) ---------> create T if absent -> T
     retry, later    claim (seen: sealed T, E) ---------> T exists: kept -----> T
 """
@@ -52,7 +58,8 @@ class Claimed:
 
 
 # KEYS[1] request record; ARGV: parameters' fingerprint, sealed result ('' = none),
-# token ttl ms (0 = none), record ttl ms. Answers {claim, sealed, expires ms}.
+# token ttl ms (0 = none), record ttl ms. Answers {claim, sealed, expires ms}. Also run
+# as a function inside download_tokens._CLAIM_AND_ISSUE (its KEYS and ARGV passed in).
 CLAIM = """
 local seen = redis.call('HMGET', KEYS[1], 'fingerprint', 'sealed', 'expires_ms')
 if seen[1] then

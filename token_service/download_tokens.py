@@ -3,7 +3,9 @@ issued by any other at once. Use counts, expiry and revocation are enforced by
 Lua scripts, atomically. With a ``ReplicaAck`` (Sentinel), an issue, a counted use
 and a revocation are answered only once a replica holds them, so a failover can
 neither forget a link it handed out nor give a used-up one its use back. An issue or
-a revocation with a request id is safe to retry (``token_service.download_requests``)."""
+a revocation with a request id is safe to retry (``token_service.download_requests``);
+a fresh issue with one is one script (its claim and the token's hash) except on a
+Redis Cluster, where the two keys lie in unrelated slots."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from redis.asyncio import RedisCluster
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
@@ -64,7 +67,8 @@ return expires
 
 # An issue with a request id: the token's hash at the expiry its claim recorded,
 # created only if absent (see download_requests). KEYS[1] token key; ARGV: resource,
-# expires ms, max uses, keep-after-expiry ms. Answers 1 if created, 0 if kept.
+# expires ms, max uses, keep-after-expiry ms. Answers 1 if created, 0 if kept. Also run
+# as a function inside _CLAIM_AND_ISSUE (its KEYS and ARGV passed in).
 _ISSUE_ONCE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then
   -- Written again so that a WAIT after this script waits for a replica to hold it.
@@ -75,6 +79,29 @@ redis.call('HSET', KEYS[1], 'resource', ARGV[1], 'max_uses', ARGV[3], 'uses', 0,
   'revoked', 0, 'expires_ms', ARGV[2])
 redis.call('PEXPIREAT', KEYS[1], tonumber(ARGV[2]) + tonumber(ARGV[4]))
 return 1
+"""
+
+# A fresh issue with a request id in one round trip (one script, one WAIT): the claim
+# (download_requests.CLAIM) and, when it is new, the token's hash (_ISSUE_ONCE) at the
+# expiry the claim recorded, atomically, so no replica can die between the two. Both
+# scripts run unchanged as functions (their KEYS and ARGV passed in): what this writes
+# and answers is exactly what they would, one after the other. A seen or conflicting
+# claim answers the claim alone and writes no token: the caller opens the recorded
+# token and runs _ISSUE_ONCE itself. Two keys in unrelated slots: never on a Cluster
+# (DownloadTokens.issue).
+# KEYS[1] request record, KEYS[2] candidate token key; ARGV: CLAIM's four (fingerprint,
+# sealed candidate, ttl ms, record ttl ms), then resource, max uses, keep-after-expiry
+# ms. Answers CLAIM's {claim, sealed, expires ms}, and when new _ISSUE_ONCE's answer.
+_CLAIM_AND_ISSUE = f"""
+local function claim(KEYS, ARGV)
+{requests.CLAIM}
+end
+local function issue_once(KEYS, ARGV)
+{_ISSUE_ONCE}
+end
+local c = claim({{KEYS[1]}}, {{ARGV[1], ARGV[2], ARGV[3], ARGV[4]}})
+if c[1] ~= 1 then return c end
+return {{c[1], c[2], c[3], issue_once({{KEYS[2]}}, {{ARGV[5], c[3], ARGV[6], ARGV[7]}})}}
 """
 
 # A counted use's attempt id (ValidateDownloadTokenRequest.attempt_id) and its answer
@@ -183,6 +210,12 @@ class DownloadTokens:
         self._issue = redis.register_script(_ISSUE)
         self._issue_once = redis.register_script(_ISSUE_ONCE)
         self._claim = redis.register_script(requests.CLAIM)
+        self._claim_and_issue = redis.register_script(_CLAIM_AND_ISSUE)
+        # A request's record and its token's hash lie in unrelated Cluster slots: their
+        # keys are found from the request id alone (a retry) and from the token alone
+        # (a use), and keep the names older replicas read. So on a Cluster a fresh
+        # issue runs the claim and _ISSUE_ONCE as two scripts, as before.
+        self._one_script_issue = not isinstance(redis, RedisCluster)
         self._validate = redis.register_script(_VALIDATE)
         self._revoke = redis.register_script(_REVOKE)
 
@@ -208,7 +241,27 @@ class DownloadTokens:
             return Issued(token, int(expires))
         fingerprint = requests.issue_fingerprint(resource, ttl_ms, max_uses)
         sealed = self._sealer.seal(token, request.seal_context)
-        claim = await self._claim_request(request, [fingerprint, sealed, ttl_ms])
+        if self._one_script_issue:
+            claim = requests.claimed(
+                await self._run(
+                    self._claim_and_issue,
+                    self._ack,
+                    [request.key(self._requests_prefix), self._key(token)],
+                    [
+                        fingerprint,
+                        sealed,
+                        ttl_ms,
+                        requests.REQUEST_TTL_MS,
+                        resource,
+                        max_uses,
+                        KEEP_AFTER_EXPIRY_MS,
+                    ],
+                )
+            )
+            if claim.claim is Claim.NEW:
+                return Issued(token, claim.expires_ms)  # its hash written by the same script
+        else:
+            claim = await self._claim_request(request, [fingerprint, sealed, ttl_ms])
         if claim.claim is Claim.SEEN:
             try:
                 token = self._sealer.open(claim.sealed, request.seal_context)
@@ -219,6 +272,9 @@ class DownloadTokens:
                 # retries in vain until the record expires. The record is kept, so
                 # a reuse of the id with other parameters is still refused.
                 raise unreadable_request() from None
+        # A retry, whoever claimed: the one script wrote the token; two scripts (a
+        # Cluster, an older replica) may have stopped before writing it, created now.
+        # Or, on a Cluster, the first call.
         await self._run(
             self._issue_once,
             self._ack,

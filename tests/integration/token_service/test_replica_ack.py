@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 
 from services.errors import UnavailableError
 from services.redis_client import NotReplicated, ReplicaAck
+from tests.utils.redis_monitor import client_commands
 from tests.utils.redis_server import PrivateRedis
 from token_service.download_requests import Kind, RequestId
 from token_service.download_tokens import DownloadTokens, Result, Validation
@@ -124,3 +125,26 @@ async def test_a_retried_unacknowledged_issue_answers_the_same_token(pair) -> No
     finally:
         os.kill(replica.proc.pid, signal.SIGCONT)
     assert await tokens.revoke(retry.token, revoke_id)
+
+
+async def test_a_fresh_issue_with_a_request_id_waits_once(pair) -> None:
+    """A fresh issue's claim and token are one script, acknowledged by one WAIT in its
+    pipeline; a retry claims and creates the token if absent, each acknowledged."""
+    client, _ = pair
+    tokens = DownloadTokens(client, "t", SEALER, ACKED)
+    url = f"redis://127.0.0.1:{client.connection_pool.connection_kwargs['port']}/0"
+    warm = RequestId.of(Kind.ISSUE, "booking", "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f")
+    await tokens.issue("itinerary/X", 60_000, 1, warm)  # scripts loaded: no NOSCRIPT
+    issue_id = RequestId.of(Kind.ISSUE, "booking", "6f5e4d3c-2b1a-4f0e-9d8c-7b6a5f4e3d2c")
+
+    def round_trips(seen: list[str]) -> list[str]:
+        names = [c.split()[0].strip('"').upper() for c in seen]
+        return [n for n in names if n in ("EVAL", "EVALSHA", "WAIT")]
+
+    async with client_commands(url) as seen:
+        first = await tokens.issue("itinerary/X", 60_000, 1, issue_id)
+    assert round_trips(seen) == ["EVALSHA", "WAIT"]
+    async with client_commands(url) as seen:
+        assert await tokens.issue("itinerary/X", 60_000, 1, issue_id) == first
+    assert round_trips(seen) == ["EVALSHA", "WAIT", "EVALSHA", "WAIT"]
+    assert (await tokens.validate(first.token, "itinerary/X")).result == Result.VALID
