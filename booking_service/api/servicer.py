@@ -53,14 +53,14 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
             booking = await self._bookings.confirm(
                 _user(), request.booking_reference, request.payment_token, early.start
             )
-        except BaseException:  # any error, or the caller gone
+            response = pb.ConfirmBookingResponse(booking=convert.booking_pb(booking))
+            if early.started:
+                link = await early.take(booking)
+            else:
+                link = await self._links.try_issue(booking)
+        except BaseException:  # any error, or the caller gone: no link handed out
             early.discard()
             raise
-        response = pb.ConfirmBookingResponse(booking=convert.booking_pb(booking))
-        if early.started:
-            link = await early.take(booking)
-        else:
-            link = await self._links.try_issue(booking)
         if link is not None:
             response.itinerary_link.CopyFrom(convert.link_pb(link))
         return response

@@ -155,14 +155,17 @@ class EarlyLink:
             return None
         try:
             # Shielded: a caller gone now gets no link, and its token is revoked.
-            return await asyncio.shield(task)
+            link = await asyncio.shield(task)
         except asyncio.CancelledError:
             self.discard()
             raise
+        self._task = None  # handed out: a later discard must not revoke it
+        return link
 
     def discard(self) -> None:
         """The confirmation did not end CONFIRMED (or its caller is gone): the link is
-        not handed out and its token is revoked in the background. Never blocks."""
+        not handed out and its token is revoked in the background. Never blocks; does
+        nothing once ``take`` has handed the link out."""
         task, self._task = self._task, None
         if task is not None:
             self._links._discard(self._reference, task)

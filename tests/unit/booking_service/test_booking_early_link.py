@@ -209,3 +209,16 @@ async def test_without_a_token_service_nothing_starts() -> None:
     assert await early.take(booking("CONFIRMED")) is None
     early.discard()
     assert not service._background
+
+
+async def test_a_link_handed_out_is_not_revoked_by_a_later_discard() -> None:
+    tokens = Tokens()
+    tokens.release.set()
+    service = links(tokens)
+    early = service.early()
+    early.start(booking())
+    assert await early.take(booking("CONFIRMED")) is not None
+    early.discard()  # e.g. the servicer's error path after the link was taken
+    await settle()
+    assert len(tokens.issued) == 1 and tokens.revoked == []
+    await service.close()
