@@ -284,6 +284,7 @@ class BookingApp:
 
     async def close(self) -> None:
         await cancel_and_wait(self._tasks)
+        await self.links.close()  # unused early links' revocations, before the client goes
         if self.revocations is not None:
             await self.revocations.stop()
         await self._prices.close()

@@ -1,4 +1,5 @@
-"""gRPC servicer: convert, call the booking logic, convert back. Nothing else.
+"""gRPC servicer: convert, call the booking logic, convert back. Nothing else (but
+ConfirmBooking's itinerary link, issued alongside a package's confirmation: links.py).
 
 The caller's user id is the JWT subject the interceptor's authenticator put in
 ``caller_var`` (auth.py); every RPC requires it except GetItinerary, whose download
@@ -44,11 +45,22 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
     async def ConfirmBooking(
         self, request: pb.ConfirmBookingRequest, context: grpc.aio.ServicerContext
     ) -> pb.ConfirmBookingResponse:
-        booking = await self._bookings.confirm(
-            _user(), request.booking_reference, request.payment_token
-        )
-        response = pb.ConfirmBookingResponse(booking=convert.booking_pb(booking))
-        link = await self._links.try_issue(booking)
+        # A package's link is issued while its hotel order is placed: started by the
+        # confirmation once the booking is claimed for the caller's payment, taken only
+        # if it ends CONFIRMED, revoked in the background otherwise (itinerary/links.py).
+        early = self._links.early()
+        try:
+            booking = await self._bookings.confirm(
+                _user(), request.booking_reference, request.payment_token, early.start
+            )
+            response = pb.ConfirmBookingResponse(booking=convert.booking_pb(booking))
+            if early.started:
+                link = await early.take(booking)
+            else:
+                link = await self._links.try_issue(booking)
+        except BaseException:  # any error, or the caller gone: no link handed out
+            early.discard()
+            raise
         if link is not None:
             response.itinerary_link.CopyFrom(convert.link_pb(link))
         return response

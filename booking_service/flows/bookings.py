@@ -400,7 +400,17 @@ class Bookings:
 
     # -- confirm --------------------------------------------------------------------
 
-    async def confirm(self, user_id: str, reference: str, payment_token: str) -> BookingRecord:
+    async def confirm(
+        self,
+        user_id: str,
+        reference: str,
+        payment_token: str,
+        on_claimed: Callable[[BookingRecord], None] | None = None,
+    ) -> BookingRecord:
+        """``on_claimed``: called (without blocking) once a package is claimed for this
+        payment, i.e. it is the user's, held within its hold and the payment authorised,
+        before its remaining steps (the hotel order) run: ConfirmBooking starts the
+        itinerary link's issue then (itinerary/links.py). Never called otherwise."""
         reference = validate_reference(reference)
         payment_token = validate_payment_token(payment_token)
         token_digest = token_hash(payment_token)
@@ -427,7 +437,7 @@ class Bookings:
             if unread.claimed is not None:
                 assert unread.package is not None
                 return await self._confirm_package(
-                    unread.package, payment, token_digest, unread.claimed
+                    unread.package, payment, token_digest, unread.claimed, on_claimed
                 )
             self._payments.void(payment)
             package = unread.package
@@ -441,7 +451,7 @@ class Bookings:
             payment = self._payments.authorise(
                 payment_token, str(booking.total_price), booking.currency
             )
-            return await self._confirm_package(booking, payment, token_digest, None)
+            return await self._confirm_package(booking, payment, token_digest, None, on_claimed)
         if booking.status != BookingStatus.HELD:
             return self._already(booking, token_digest)
         if booking.provider is None and not declined:
@@ -481,12 +491,15 @@ class Bookings:
         payment: str,
         token_digest: str,
         claimed: tuple[int, bool] | None,
+        on_claimed: Callable[[BookingRecord], None] | None = None,
     ) -> BookingRecord:
         """A booking with a hotel stay confirmed in steps with the authorised
         ``payment`` (Packages.confirm); the payment is voided unless it stands."""
         assert self._packages is not None
         try:
-            confirmed = await self._packages.confirm(booking, payment, token_digest, claimed)
+            confirmed = await self._packages.confirm(
+                booking, payment, token_digest, claimed, on_claimed
+            )
         except DomainError:
             self._payments.void(payment)
             raise

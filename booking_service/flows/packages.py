@@ -41,7 +41,7 @@ import asyncio
 import enum
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -286,12 +286,15 @@ class Packages:
         payment_reference: str,
         token_digest: str,
         claimed: tuple[int, bool] | None = None,
+        on_claimed: Callable[[BookingRecord], None] | None = None,
     ) -> BookingRecord:
         """Confirms a HELD booking with a stay (the payment authorised by the caller),
         ``booking`` as read with its stay and package row. Returns the confirmed
         booking, or raises the failure (the booking is then cancelled, nothing booked).
         ``claimed``: (fence, stay taken ORDERING) if the statement that read
-        ``booking`` claimed it for this payment already (``unread_claim``)."""
+        ``booking`` claimed it for this payment already (``unread_claim``).
+        ``on_claimed``: called (without blocking) once the package is claimed, before
+        its steps run; not if it was not ours to claim (Bookings.confirm)."""
         stay, package = booking.hotel, booking.package
         assert stay is not None and package is not None
         if claimed is None:
@@ -308,6 +311,10 @@ class Packages:
         if claimed is None:
             return await self._settled(booking.id, token_digest, claimed=False)
         fence, ordering = claimed
+        if on_claimed is not None:
+            # Ours now and going ahead: the booking is the caller's, held within its
+            # hold, the payment authorised (ConfirmBooking's link starts here).
+            on_claimed(booking)
         log.info("package confirmation started", extra={"booking_reference": booking.reference})
         # The rows as the claim left them, without reading them again: the claim took a
         # HELD package of a booking HELD within its hold, whose stay is NONE (nothing

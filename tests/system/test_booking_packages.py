@@ -11,7 +11,9 @@ running out while the hotel is being booked): either everything is booked once, 
 nothing is (no live hotel order, the seats back). A replica SIGKILLed while the hotel
 order is in flight: the other replica's resumer finishes the package, with one order.
 Concurrent confirmation retries on both replicas place one order. Validation names the
-fields; other users see NOT_FOUND.
+fields; other users see NOT_FOUND. The itinerary link is issued while the hotel order is
+placed (the token service's issue time), works, and is revoked when the package fails or
+its caller is gone; a wrong user or a declined payment makes none.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from typing import Any
 
 import grpc
 import pytest
+import redis as redis_lib
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from sqlalchemy import text
@@ -784,3 +787,161 @@ async def test_cli_books_a_package(
     out = capsys.readouterr().out
     assert re.search(r"refund by item\s+flights ", out), out
     assert stack.hotel_orders(ref) == []
+
+
+# -- the itinerary link, issued while the hotel is booked -----------------------------
+
+LINK_TTL = timedelta(hours=24)  # BOOKING_ITINERARY_LINK_TTL_SECONDS' default
+
+
+def itinerary_tokens(stack: PackageStack, reference: str) -> list[dict[bytes, bytes]]:
+    """The token service's download tokens (kept by digest) for the booking's itinerary."""
+    client = redis_lib.Redis.from_url(stack.redis_url)
+    try:
+        found = []
+        for key in client.scan_iter(match=f"{stack.prefix}:dl:*", count=1000):
+            fields = client.hgetall(key)
+            if fields.get(b"resource") == f"itinerary/{reference}".encode():
+                found.append(fields)
+        return found
+    finally:
+        client.close()
+
+
+def confirm_request(reference: str, payment_token: str = "tok_visa") -> pb.ConfirmBookingRequest:
+    return pb.ConfirmBookingRequest(booking_reference=reference, payment_token=payment_token)
+
+
+async def test_package_link_is_issued_while_the_hotel_order_is_placed(
+    stack: PackageStack, clients: Clients
+) -> None:
+    found = await offers(clients, day=15)
+    held = await create_package(clients, found)
+    ref = held.booking_reference
+    latency = 0.8  # the hotel order's, under the supplier timeout (1.25 s)
+    stack.sim.config(api_latency_ms=int(latency * 1000))
+    started = datetime.now(UTC)
+    response = await clients.a.ConfirmBooking(
+        confirm_request(ref), metadata=clients.user, timeout=20
+    )
+    took = datetime.now(UTC) - started
+    stack.sim.config(api_latency_ms=0)
+    assert response.booking.package_state == pb.PACKAGE_STATE_CONFIRMED
+    assert took >= timedelta(seconds=latency)
+    # Issued (the token service's clock: its expiry less its lifetime) right after the
+    # claim, long before the hotel's order came back; after it, it would be >= 0.8 s.
+    link = response.itinerary_link
+    issued = link.expire_time.ToDatetime(UTC) - LINK_TTL
+    assert issued - started < timedelta(seconds=latency / 2), issued - started
+    # The link works, and it is the only one made.
+    got = await clients.b.GetItinerary(pb.GetItineraryRequest(download_token=link.download_token))
+    assert got.booking_reference == ref and got.remaining_uses == link.max_uses - 1
+    assert json.loads(got.itinerary_json)["status"] == "CONFIRMED"
+    [token] = itinerary_tokens(stack, ref)
+    assert token[b"revoked"] == b"0"
+    assert link.download_token not in stack.booking.logs()
+    await clients.a.CancelBooking(
+        pb.CancelBookingRequest(booking_reference=ref), metadata=clients.user
+    )
+
+
+async def test_failed_package_hands_out_no_link_and_revokes_the_early_one(
+    stack: PackageStack, clients: Clients
+) -> None:
+    found = await offers(clients, day=16)
+    held = await create_package(clients, found)
+    ref = held.booking_reference
+    stay = held.hotel_stays[0]
+    where = {
+        "hotelId": stay.hotel_id,
+        "roomType": stay.room_type,
+        "checkInDate": stay.check_in_date,
+        "checkOutDate": stay.check_out_date,
+    }
+    nights = stack.sim._call("GET", f"/_sim/hotel-rooms?{urllib.parse.urlencode(where)}")
+    rooms_before = {**where, "rooms": min(nights["nights"].values())}
+    stack.sim.hotel_sold_out(stay.hotel_id, stay.room_type, stay.check_in_date, stay.check_out_date)
+    try:
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            await clients.b.ConfirmBooking(confirm_request(ref), metadata=clients.user, timeout=20)
+    finally:
+        stack.sim._call("POST", "/_sim/hotel-rooms", rooms_before)
+    # The failure as ever; the early link's token was issued, never handed out, revoked.
+    assert error.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert reason(error.value)[0] == "HOTEL_SOLD_OUT"
+
+    async def revoked() -> list[dict[bytes, bytes]]:
+        tokens = itinerary_tokens(stack, ref)
+        return tokens if tokens and all(t[b"revoked"] == b"1" for t in tokens) else []
+
+    assert len(await wait_for(revoked, timeout=10)) == 1
+
+
+async def test_caller_gone_mid_confirmation_gets_its_link_on_retry_and_the_early_one_revoked(
+    stack: PackageStack, clients: Clients
+) -> None:
+    found = await offers(clients, day=17)
+    held = await create_package(clients, found)
+    ref = held.booking_reference
+    stack.sim.config(api_latency_ms=800)
+    try:
+        # The caller gives up while the hotel is booked; the confirmation carries on.
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            await clients.a.ConfirmBooking(confirm_request(ref), metadata=clients.user, timeout=0.3)
+        assert error.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+
+        async def confirmed() -> bool:
+            booking = await clients.a.GetBooking(
+                pb.GetBookingRequest(booking_reference=ref), metadata=clients.user
+            )
+            return booking.booking.package_state == pb.PACKAGE_STATE_CONFIRMED
+
+        assert await wait_for(confirmed, timeout=10)
+    finally:
+        stack.sim.config(api_latency_ms=0)
+
+    # The early link reached no one: revoked. The retry's is a new, working one.
+    async def revoked() -> list[dict[bytes, bytes]]:
+        tokens = itinerary_tokens(stack, ref)
+        return tokens if tokens and all(t[b"revoked"] == b"1" for t in tokens) else []
+
+    assert len(await wait_for(revoked, timeout=10)) == 1
+    retry = await clients.a.ConfirmBooking(confirm_request(ref), metadata=clients.user, timeout=20)
+    assert retry.booking.status == pb.BOOKING_STATUS_CONFIRMED
+    got = await clients.b.GetItinerary(
+        pb.GetItineraryRequest(download_token=retry.itinerary_link.download_token)
+    )
+    assert got.booking_reference == ref
+    assert sorted(t[b"revoked"] for t in itinerary_tokens(stack, ref)) == [b"0", b"1"]
+    await clients.a.CancelBooking(
+        pb.CancelBookingRequest(booking_reference=ref), metadata=clients.user
+    )
+
+
+async def test_no_link_is_issued_for_a_wrong_user_or_a_declined_payment(
+    stack: PackageStack, clients: Clients
+) -> None:
+    found = await offers(clients, day=18)
+    held = await create_package(clients, found)
+    ref = held.booking_reference
+    for metadata, payment, code in (
+        (clients.other, "tok_visa", grpc.StatusCode.NOT_FOUND),
+        (clients.user, "tok_declined", grpc.StatusCode.FAILED_PRECONDITION),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            await clients.b.ConfirmBooking(
+                confirm_request(ref, payment), metadata=metadata, timeout=20
+            )
+        assert error.value.code() == code
+    await asyncio.sleep(0.5)  # an issue started wrongly would have landed by now
+    assert itinerary_tokens(stack, ref) == []
+    assert stack.hotel_orders(ref) == []
+    # The owner's confirmation with a good payment then makes one.
+    response = await clients.b.ConfirmBooking(
+        confirm_request(ref), metadata=clients.user, timeout=20
+    )
+    assert response.itinerary_link.download_token
+    assert len(itinerary_tokens(stack, ref)) == 1
+    await clients.a.CancelBooking(
+        pb.CancelBookingRequest(booking_reference=ref), metadata=clients.user
+    )
