@@ -6,13 +6,14 @@ every search replica that retries UNAVAILABLE. A guarantee the search service gi
 (price_guarantee_expire_time) is honoured: the hold books the guaranteed total.
 
 Several items at once (a round trip as two offers, a package's offers and its hotel
-offer: ``price_items``) go in one PriceItems call, one round trip instead of one per item;
-each item's error there is the status its own call would have failed with, translated
-exactly as that call's. An item answered UNAVAILABLE is asked again by its own call,
-which the channel retries as it always did, within the same deadline. A search replica that predates PriceItems answers UNIMPLEMENTED
-(a rolling update): that request then makes the separate calls. Nothing remembers it: the
-next request asks again (replicas behind the round-robin channel are old or new one by
-one, and an old one is soon gone).
+offer: ``price_items``) go in one PriceItems call, one round trip instead of one per
+item; each item's error there is the status its own call would have failed with,
+translated exactly as that call's. An item answered UNAVAILABLE is asked again by its
+own call, which the channel retries as it always did, within the same deadline. A search
+replica that predates PriceItems answers UNIMPLEMENTED (a rolling update): that request
+then makes the separate calls. Nothing remembers it: the next request asks again
+(replicas behind the round-robin channel are old or new one by one, and an old one is
+soon gone).
 
 Provider (upstream) offers: search's PriceOffer re-prices them at the provider and
 returns the priced flight-offer (``provider_offer_json``); it comes back as the
