@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import grpc
 from google.protobuf import timestamp_pb2
 
 from search_service.airports import AirportDirectory
-from search_service.hotels.service import HotelService, priced_response
+from search_service.hotels.service import HotelService, PricedHotel, priced_response
 from search_service.hotels.validation import (
     HotelSearchRequest,
     hotel_search_basis,
     validate_hotel_search,
 )
-from search_service.offers import OfferService
+from search_service.offers import OfferService, Priced
 from search_service.pagination import PageTokens
+from search_service.price_items import item_error, validate_items
 from search_service.pricing import money
 from search_service.search import FlightSearch
 from search_service.settings import SearchPolicy
@@ -28,7 +30,7 @@ from search_service.validation import (
     search_basis,
     validate_search,
 )
-from services.errors import UnavailableError
+from services.errors import DomainError, UnavailableError
 from services.generated.skyroute.search.v1 import search_service_pb2 as pb
 from services.generated.skyroute.search.v1 import search_service_pb2_grpc as pb_grpc
 from services.preserialized import Serialized
@@ -87,21 +89,7 @@ class SearchServicer(pb_grpc.SearchServiceServicer):
     async def PriceOffer(
         self, request: pb.PriceOfferRequest, context: grpc.aio.ServicerContext
     ) -> pb.PriceOfferResponse:
-        priced = await self._offers.price_offer(request.offer_id)
-        response = pb.PriceOfferResponse(
-            itinerary=priced.itinerary,
-            price_changed=priced.price_changed,
-            original_total_price=money(priced.original_total_cents, priced.original_currency),
-            current_total_price=money(priced.current_total_cents, priced.currency),
-            available=priced.available,
-        )
-        if priced.provider_offer is not None:
-            response.provider_offer_json = json.dumps(priced.provider_offer, separators=(",", ":"))
-        if priced.guaranteed_until:
-            response.price_guarantee_expire_time.CopyFrom(
-                timestamp_pb2.Timestamp(seconds=priced.guaranteed_until)
-            )
-        return response
+        return _price_offer_response(await self._offers.price_offer(request.offer_id))
 
     # -- hotels ------------------------------------------------------------------------
 
@@ -133,8 +121,61 @@ class SearchServicer(pb_grpc.SearchServiceServicer):
     async def PriceHotelOffer(
         self, request: pb.PriceHotelOfferRequest, context: grpc.aio.ServicerContext
     ) -> pb.PriceHotelOfferResponse:
-        return priced_response(
-            await self._hotel_service().price_offer(
-                request.offer_id, keep=not request.omit_offer_id
-            )
+        return priced_response(await self._price_hotel(request.offer_id, not request.omit_offer_id))
+
+    async def _price_hotel(self, offer_id: str, keep: bool) -> PricedHotel:
+        return await self._hotel_service().price_offer(offer_id, keep=keep)
+
+    # -- both --------------------------------------------------------------------------
+
+    async def PriceItems(
+        self, request: pb.PriceItemsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.PriceItemsResponse:
+        """search_service/price_items.py: every item as its own RPC prices it,
+        concurrently, each with its own outcome."""
+        validate_items(request)
+        calls: list[Awaitable[Priced | PricedHotel]] = [
+            self._offers.price_offer(offer_id) for offer_id in request.offer_ids
+        ]
+        if request.hotel_offer_id:
+            calls.append(self._price_hotel(request.hotel_offer_id, not request.omit_hotel_offer_id))
+        # Every item runs to its end: one item's error is its own, not the call's.
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        for result in results:
+            # Anything but a domain error fails the call as it fails a single RPC
+            # (INTERNAL, logged by the interceptor); a cancelled call stays cancelled.
+            if isinstance(result, BaseException) and not isinstance(result, DomainError):
+                raise result
+        response = pb.PriceItemsResponse()
+        for result in results[: len(request.offer_ids)]:
+            offer = response.offers.add()
+            if isinstance(result, DomainError):
+                offer.error.CopyFrom(item_error(result))
+            else:
+                assert isinstance(result, Priced)
+                offer.priced.CopyFrom(_price_offer_response(result))
+        if request.hotel_offer_id:
+            hotel = results[-1]
+            if isinstance(hotel, DomainError):
+                response.hotel.error.CopyFrom(item_error(hotel))
+            else:
+                assert isinstance(hotel, PricedHotel)
+                response.hotel.priced.CopyFrom(priced_response(hotel))
+        return response
+
+
+def _price_offer_response(priced: Priced) -> pb.PriceOfferResponse:
+    response = pb.PriceOfferResponse(
+        itinerary=priced.itinerary,
+        price_changed=priced.price_changed,
+        original_total_price=money(priced.original_total_cents, priced.original_currency),
+        current_total_price=money(priced.current_total_cents, priced.currency),
+        available=priced.available,
+    )
+    if priced.provider_offer is not None:
+        response.provider_offer_json = json.dumps(priced.provider_offer, separators=(",", ":"))
+    if priced.guaranteed_until:
+        response.price_guarantee_expire_time.CopyFrom(
+            timestamp_pb2.Timestamp(seconds=priced.guaranteed_until)
         )
+    return response

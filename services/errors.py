@@ -208,6 +208,12 @@ def bounded_status(status: status_pb2.Status) -> status_pb2.Status:
     return out
 
 
+def wire_status(exc: DomainError) -> status_pb2.Status:
+    """The status ``exc`` is sent as: the interceptor's for a failed call, and a
+    batched RPC's for one item's failure (search's PriceItems), so both read alike."""
+    return bounded_status(exc.to_status())
+
+
 def _clip(text: str) -> str:
     return clip_bytes(text, MAX_DETAIL_STRING_BYTES)
 

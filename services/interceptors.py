@@ -21,10 +21,10 @@ from services.context import REQUEST_ID_HEADER, caller_var, new_request_id, requ
 from services.errors import (
     MAX_MESSAGE_BYTES,
     DomainError,
-    bounded_status,
     clip_bytes,
     internal_status,
     malformed_request,
+    wire_status,
 )
 from services.failure_log import FailureLog
 from services.metrics import MethodMetrics, ServerMetrics
@@ -206,7 +206,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
             )
             # Capped whatever the message holds: an oversized status would reach a
             # default client as RESOURCE_EXHAUSTED instead of the real code.
-            await context.abort_with_status(rpc_status.to_status(bounded_status(exc.to_status())))
+            await context.abort_with_status(rpc_status.to_status(wire_status(exc)))
         self._failures.failed(
             (method, "INTERNAL", type(exc).__qualname__),
             logging.ERROR,

@@ -47,6 +47,7 @@ from booking_service.flows.validation import (
 )
 from booking_service.flows.wire import status_name
 from booking_service.pricing.checker import PriceChecker
+from booking_service.pricing.from_search import SearchPriceChecker
 from booking_service.pricing.hotels import PricedHotel
 from booking_service.settings import BookingPolicy
 from booking_service.store.hotels import insert_stay, mark_cancel, stay_for_update
@@ -180,7 +181,15 @@ class Bookings:
                     reason="OFFER_NOT_BOOKABLE",
                     metadata={"field": "hotel_offer_id"},
                 )
-            if request.offer_ids:
+            if request.offer_ids and isinstance(self._prices, SearchPriceChecker):
+                # Flights and hotel from search: one PriceItems call prices both.
+                self._packages.check_bookable()
+                offers, priced = await self._prices.price_items(
+                    request.offer_ids, request.hotel_offer_id
+                )
+                assert priced is not None
+                hotel = self._packages.accept(priced)
+            elif request.offer_ids:
                 offers, hotel = await asyncio.gather(
                     self._prices.price_offers(request.offer_ids),
                     self._packages.price(request.hotel_offer_id),

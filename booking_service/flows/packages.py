@@ -1,8 +1,9 @@
 """Bookings with a hotel stay (hotel alone, or flights + hotel: a package), confirmed all
 or none by a state machine persisted in PostgreSQL (``booking_packages``).
 
-The hotel item is priced again at create (search's PriceHotelOffer, the supplier's offer
-pricing: a changed price is refused or accepted within max_total_price, never applied
+The hotel item is priced again at create (search's PriceHotelOffer, or with flights
+priced by search the same PriceItems call as they: the supplier's offer pricing; a
+changed price is refused or accepted within max_total_price, never applied
 silently) and written with the booking, its flights' seats held as today. Nothing is
 booked at the supplier until confirmation, which runs in steps:
 
@@ -244,6 +245,12 @@ class Packages:
     # -- create -------------------------------------------------------------------------
 
     async def price(self, offer_id: str) -> PricedHotel:
+        self.check_bookable()
+        assert self._pricer is not None
+        return self.accept(await self._pricer.price(offer_id))
+
+    def check_bookable(self) -> None:
+        """Raises unless hotel offers can be priced and booked here."""
         if self._pricer is None or self._supplier is None:
             raise FailedPreconditionError(
                 "hotel_offer_id: hotel stays cannot be booked here (no hotel supplier is "
@@ -251,7 +258,11 @@ class Packages:
                 reason="OFFER_NOT_BOOKABLE",
                 metadata={"field": "hotel_offer_id"},
             )
-        priced = await self._pricer.price(offer_id)
+
+    def accept(self, priced: PricedHotel) -> PricedHotel:
+        """The priced offer (``price``'s, or search's PriceItems' with flights), if it is
+        of the supplier booked here."""
+        assert self._supplier is not None  # check_bookable
         if priced.provider != self._supplier.name:
             raise FailedPreconditionError(
                 f"hotel_offer_id: offers of the supplier {priced.provider!r} cannot be booked here",

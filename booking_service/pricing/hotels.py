@@ -1,6 +1,9 @@
 """Hotel offers priced again before they are held: search's PriceHotelOffer, which
 rechecks the offer at the supplier (the supplier's offer pricing) and returns the
-supplier's priced offer (``provider_offer_json``), whose id the order books.
+supplier's priced offer (``provider_offer_json``), whose id the order books. With
+flight offers, the hotel offer is priced in the same PriceItems call instead
+(from_search.py); its response and its error read as PriceHotelOffer's
+(``priced_hotel``, ``hotel_error``).
 
 A changed price is reported by the caller (flows/packages.py), never applied silently.
 Errors name the request's field ``hotel_offer_id``.
@@ -16,9 +19,13 @@ from decimal import Decimal
 
 import grpc
 
-from booking_service.pricing.from_search import SERVICE, _decimal, _reason
+from booking_service.pricing.search_wire import (
+    SERVICE,
+    SearchFailure,
+    decimal,
+    request_metadata,
+)
 from services.clients.channels import open_channel
-from services.context import REQUEST_ID_HEADER, current_request_id, new_request_id
 from services.errors import (
     DomainError,
     FailedPreconditionError,
@@ -70,66 +77,80 @@ class HotelPricer:
         self._timeout = timeout_seconds
 
     async def price(self, offer_id: str) -> PricedHotel:
-        metadata = ((REQUEST_ID_HEADER, current_request_id() or new_request_id()),)
-        try:
-            response = await self._stub.PriceHotelOffer(
-                # The priced offer's own id is never read here (the order books
-                # provider_offer_json): search keeps nothing for it.
-                pb.PriceHotelOfferRequest(offer_id=offer_id, omit_offer_id=True),
-                timeout=self._timeout,
-                metadata=metadata,
-            )
-        except grpc.aio.AioRpcError as exc:
-            raise _translate(exc) from None
-        offer, hotel = response.offer, response.hotel
-        if not response.available:
-            raise FailedPreconditionError(
-                f"{FIELD}: the hotel offer's rooms are sold out",
-                reason="SOLD_OUT",
-                metadata={"field": FIELD},
-            )
-        try:
-            raw = json.loads(response.provider_offer_json)
-            supplier_offer_id = str(raw["id"])
-        except (ValueError, KeyError, TypeError):
-            raise FailedPreconditionError(
-                f"{FIELD}: cannot be booked: search did not return the supplier's offer",
-                reason="OFFER_NOT_BOOKABLE",
-                metadata={"field": FIELD},
-            ) from None
-        deadline = None
-        if offer.HasField("cancellation_deadline"):
-            deadline = offer.cancellation_deadline.ToDatetime(tzinfo=UTC)
-        occupancy = offer.occupancy
-        return PricedHotel(
-            offer_id=offer_id,
-            provider=hotel.provider,
-            supplier_offer_id=supplier_offer_id,
-            hotel_id=hotel.hotel_id,
-            hotel_name=hotel.name,
-            city_code=hotel.city_code,
-            room_type=offer.room_type,
-            room_description=offer.room_description,
-            board_type=_board(offer.board_type),
-            check_in=date.fromisoformat(offer.check_in_date),
-            check_out=date.fromisoformat(offer.check_out_date),
-            rooms=max(offer.rooms, 1),
-            guests=(occupancy.adults + len(occupancy.children_ages)) * max(offer.rooms, 1),
-            refundable=offer.refundable,
-            cancellation_deadline=deadline,
-            total=_decimal(response.current_total_price),
-            original_total=_decimal(response.original_total_price),
-            currency=response.current_total_price.currency_code,
-            price_changed=response.price_changed,
-        )
+        return await price_hotel(self._stub, offer_id, self._timeout)
 
     async def close(self) -> None:
         await self._channel.close()
 
 
-def _translate(exc: grpc.aio.AioRpcError) -> DomainError:
-    code = exc.code()
-    reason = _reason(exc)
+async def price_hotel(
+    stub: pb_grpc.SearchServiceStub, offer_id: str, timeout_seconds: float
+) -> PricedHotel:
+    """The hotel offer priced by search's PriceHotelOffer alone."""
+    try:
+        response = await stub.PriceHotelOffer(
+            # The priced offer's own id is never read here (the order books
+            # provider_offer_json): search keeps nothing for it.
+            pb.PriceHotelOfferRequest(offer_id=offer_id, omit_offer_id=True),
+            timeout=timeout_seconds,
+            metadata=request_metadata(),
+        )
+    except grpc.aio.AioRpcError as exc:
+        raise hotel_error(SearchFailure.of_call(exc)) from None
+    return priced_hotel(offer_id, response)
+
+
+def priced_hotel(offer_id: str, response: pb.PriceHotelOfferResponse) -> PricedHotel:
+    """A PriceHotelOfferResponse as a PricedHotel; FailedPreconditionError for an offer
+    that cannot be booked (sold out, no supplier offer)."""
+    offer, hotel = response.offer, response.hotel
+    if not response.available:
+        raise FailedPreconditionError(
+            f"{FIELD}: the hotel offer's rooms are sold out",
+            reason="SOLD_OUT",
+            metadata={"field": FIELD},
+        )
+    try:
+        raw = json.loads(response.provider_offer_json)
+        supplier_offer_id = str(raw["id"])
+    except (ValueError, KeyError, TypeError):
+        raise FailedPreconditionError(
+            f"{FIELD}: cannot be booked: search did not return the supplier's offer",
+            reason="OFFER_NOT_BOOKABLE",
+            metadata={"field": FIELD},
+        ) from None
+    deadline = None
+    if offer.HasField("cancellation_deadline"):
+        deadline = offer.cancellation_deadline.ToDatetime(tzinfo=UTC)
+    occupancy = offer.occupancy
+    return PricedHotel(
+        offer_id=offer_id,
+        provider=hotel.provider,
+        supplier_offer_id=supplier_offer_id,
+        hotel_id=hotel.hotel_id,
+        hotel_name=hotel.name,
+        city_code=hotel.city_code,
+        room_type=offer.room_type,
+        room_description=offer.room_description,
+        board_type=_board(offer.board_type),
+        check_in=date.fromisoformat(offer.check_in_date),
+        check_out=date.fromisoformat(offer.check_out_date),
+        rooms=max(offer.rooms, 1),
+        guests=(occupancy.adults + len(occupancy.children_ages)) * max(offer.rooms, 1),
+        refundable=offer.refundable,
+        cancellation_deadline=deadline,
+        total=decimal(response.current_total_price),
+        original_total=decimal(response.original_total_price),
+        currency=response.current_total_price.currency_code,
+        price_changed=response.price_changed,
+    )
+
+
+def hotel_error(failure: SearchFailure) -> DomainError:
+    """How search's failure to price the hotel offer is answered, naming
+    ``hotel_offer_id``."""
+    code = failure.code
+    reason = failure.reason
     if code == grpc.StatusCode.NOT_FOUND:
         why = "the offer has expired; search again" if reason == "OFFER_EXPIRED" else "unknown"
         return NotFoundError(
@@ -141,7 +162,7 @@ def _translate(exc: grpc.aio.AioRpcError) -> DomainError:
         return ValidationError.field(FIELD, "is not a hotel offer id")
     if code == grpc.StatusCode.FAILED_PRECONDITION:
         return FailedPreconditionError(
-            f"{FIELD}: {exc.details()}",
+            f"{FIELD}: {failure.message}",
             reason=reason or "OFFER_NOT_BOOKABLE",
             metadata={"field": FIELD},
         )

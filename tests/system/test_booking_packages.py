@@ -19,6 +19,7 @@ its caller is gone; a wrong user or a declined payment makes none.
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import re
 import secrets
@@ -38,6 +39,7 @@ import pytest
 import redis as redis_lib
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -379,6 +381,36 @@ async def test_hotel_only_booking_and_non_refundable_stay_refunds_nothing(
     assert [(r.item, amount(r.amount)) for r in cancelled.item_refunds] == [("hotel", 0)]
     assert amount(cancelled.refund_amount) == 0
     assert stack.hotel_orders(ref) == []
+
+
+def search_calls(stack: PackageStack) -> collections.Counter[str]:
+    """The RPCs the search replica has started, by method (its /metrics)."""
+    url = f"http://127.0.0.1:{stack.search.metrics_ports[0]}/metrics"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        text_ = response.read().decode()
+    calls: collections.Counter[str] = collections.Counter()
+    for family in text_string_to_metric_families(text_):
+        for sample in family.samples:
+            if (
+                sample.name == "grpc_server_started_total"
+                and sample.labels.get("grpc_service") == "skyroute.search.v1.SearchService"
+            ):
+                calls[sample.labels["grpc_method"]] += int(sample.value)
+    return calls
+
+
+async def test_package_create_is_one_search_call(stack: PackageStack, clients: Clients) -> None:
+    """The flight offer and the hotel offer are priced in one PriceItems call."""
+    found = await offers(clients, day=16)
+    before = search_calls(stack)
+    held = await create_package(clients, found)
+    assert held.status == pb.BOOKING_STATUS_HELD and len(held.hotel_stays) == 1
+    assert search_calls(stack) - before == collections.Counter({"PriceItems": 1})
+    await clients.a.CancelBooking(
+        pb.CancelBookingRequest(booking_reference=held.booking_reference),
+        metadata=clients.user,
+        timeout=20,
+    )
 
 
 # -- all or none ----------------------------------------------------------------------

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
+from grpc_status import rpc_status
 
 from search_service.pricing import money_cents
 from services.generated.skyroute.common.v1 import money_pb2
@@ -239,6 +240,49 @@ async def test_price_with_omit_offer_id_keeps_nothing(fresh: HotelStack) -> None
             pb.GetHotelOfferRequest(offer_id=kept.offer.offer_id), timeout=10
         )
         assert got.offer.total_price == bare.current_total_price
+    finally:
+        redis.close()
+        await channel.close()
+
+
+async def test_price_items_prices_the_hotel_as_price_hotel_offer(fresh: HotelStack) -> None:
+    """PriceItems' hotel item: PriceHotelOffer's answer (omit_hotel_offer_id as
+    omit_offer_id: no id, nothing stored), and its error with PriceHotelOffer's status."""
+    channel = fresh.search.channel()
+    stub = pb_grpc.SearchServiceStub(channel)
+    redis = sync_client(fresh.redis_url)
+
+    def stored() -> set[bytes]:
+        return set(redis.scan_iter(match=f"{fresh.prefix}:search:hotel-offer*"))
+
+    try:
+        found = await _search(stub, hotels_query(days=30))
+        offer = found.hotels[0].offers[0]
+        before = stored()
+        items = await stub.PriceItems(
+            pb.PriceItemsRequest(hotel_offer_id=offer.offer_id, omit_hotel_offer_id=True),
+            timeout=10,
+        )
+        assert not items.offers and items.hotel.WhichOneof("result") == "priced"
+        single = await stub.PriceHotelOffer(
+            pb.PriceHotelOfferRequest(offer_id=offer.offer_id, omit_offer_id=True), timeout=10
+        )
+        priced = items.hotel.priced
+        assert priced.offer.offer_id == "" and stored() == before
+        priced.ClearField("price_guarantee_expire_time")
+        single.ClearField("price_guarantee_expire_time")
+        assert priced == single and single.available
+
+        unknown = offer.offer_id[:-2] + ("AA" if not offer.offer_id.endswith("AA") else "BB")
+        items = await stub.PriceItems(
+            pb.PriceItemsRequest(offer_ids=["nonsense"], hotel_offer_id=unknown), timeout=10
+        )
+        assert items.offers[0].error.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.PriceHotelOffer(pb.PriceHotelOfferRequest(offer_id=unknown), timeout=10)
+        status = rpc_status.from_call(caught.value)
+        assert status is not None and status.code != 0
+        assert items.hotel.error.SerializeToString() == status.SerializeToString()
     finally:
         redis.close()
         await channel.close()

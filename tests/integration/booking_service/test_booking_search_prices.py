@@ -1,9 +1,12 @@
 """BOOKING_PRICE_SOURCE=search: offers revalidated with the search service's PriceOffer
 (a stand-in SearchService on a real grpc.aio server, following search_service.proto),
-seats held on the inventory fares the offers name."""
+seats held on the inventory fares the offers name. Several items go in one PriceItems
+call; a replica without it (one that predates it: UNIMPLEMENTED) gets the separate
+calls, with the same outcome to the byte."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -16,8 +19,16 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from booking_service.pricing.from_search import SearchPriceChecker
 from booking_service.pricing.passengers import Party
-from services.errors import DomainError, FailedPreconditionError, NotFoundError
+from search_service.price_items import item_error
+from services.errors import (
+    DomainError,
+    FailedPreconditionError,
+    NotFoundError,
+    UnavailableError,
+    ValidationError,
+)
 from services.generated.skyroute.booking.v1 import booking_service_pb2 as bpb
 from services.generated.skyroute.common.v1 import money_pb2
 from services.generated.skyroute.search.v1 import search_service_pb2 as spb
@@ -79,27 +90,100 @@ def itinerary(fares: list[SeededFare], party: Party, *, provider: bool = False) 
 class FakeSearch(spb_grpc.SearchServiceServicer):
     def __init__(self) -> None:
         self.offers: dict[str, spb.PriceOfferResponse | DomainError] = {}
+        self.hotels: dict[str, spb.PriceHotelOfferResponse | DomainError] = {}
+        self.calls: Counter[str] = Counter()  # RPCs answered, by method
+        # Offers PriceItems (only) answers UNAVAILABLE for, once each.
+        self.unavailable_in_items: set[str] = set()
+
+    def _offer(self, offer_id: str) -> spb.PriceOfferResponse | DomainError:
+        return self.offers.get(offer_id) or NotFoundError("unknown offer", reason="OFFER_NOT_FOUND")
+
+    def _hotel(self, offer_id: str) -> spb.PriceHotelOfferResponse | DomainError:
+        return self.hotels.get(offer_id) or NotFoundError(
+            "unknown hotel offer", reason="OFFER_NOT_FOUND"
+        )
 
     async def PriceOffer(
         self, request: spb.PriceOfferRequest, context: grpc.aio.ServicerContext
     ) -> spb.PriceOfferResponse:
-        found = self.offers.get(request.offer_id) or NotFoundError(
-            "unknown offer", reason="OFFER_NOT_FOUND"
-        )
+        self.calls["PriceOffer"] += 1
+        found = self._offer(request.offer_id)
         if isinstance(found, DomainError):
             await context.abort_with_status(rpc_status.to_status(found.to_status()))
         assert isinstance(found, spb.PriceOfferResponse)
         return found
 
+    async def PriceHotelOffer(
+        self, request: spb.PriceHotelOfferRequest, context: grpc.aio.ServicerContext
+    ) -> spb.PriceHotelOfferResponse:
+        self.calls["PriceHotelOffer"] += 1
+        assert request.omit_offer_id
+        found = self._hotel(request.offer_id)
+        if isinstance(found, DomainError):
+            await context.abort_with_status(rpc_status.to_status(found.to_status()))
+        assert isinstance(found, spb.PriceHotelOfferResponse)
+        return found
+
+    async def PriceItems(
+        self, request: spb.PriceItemsRequest, context: grpc.aio.ServicerContext
+    ) -> spb.PriceItemsResponse:
+        """As search's: each item as its own call answers it (search_service/
+        price_items.py's item_error for the errors)."""
+        self.calls["PriceItems"] += 1
+        response = spb.PriceItemsResponse()
+        for offer_id in request.offer_ids:
+            found = self._offer(offer_id)
+            if offer_id in self.unavailable_in_items:
+                self.unavailable_in_items.discard(offer_id)
+                found = UnavailableError("offer store unavailable", reason="CACHE_UNAVAILABLE")
+            if isinstance(found, DomainError):
+                response.offers.add().error.CopyFrom(item_error(found))
+            else:
+                response.offers.add().priced.CopyFrom(found)
+        if request.hotel_offer_id:
+            assert request.omit_hotel_offer_id
+            hotel = self._hotel(request.hotel_offer_id)
+            if isinstance(hotel, DomainError):
+                response.hotel.error.CopyFrom(item_error(hotel))
+            else:
+                response.hotel.priced.CopyFrom(hotel)
+        return response
+
+
+def without_price_items(fake: FakeSearch) -> grpc.GenericRpcHandler:
+    """The fake as a replica that predates PriceItems serves it: no such method (grpc
+    answers UNIMPLEMENTED)."""
+    methods = {
+        "PriceOffer": grpc.unary_unary_rpc_method_handler(
+            fake.PriceOffer,
+            request_deserializer=spb.PriceOfferRequest.FromString,
+            response_serializer=spb.PriceOfferResponse.SerializeToString,
+        ),
+        "PriceHotelOffer": grpc.unary_unary_rpc_method_handler(
+            fake.PriceHotelOffer,
+            request_deserializer=spb.PriceHotelOfferRequest.FromString,
+            response_serializer=spb.PriceHotelOfferResponse.SerializeToString,
+        ),
+    }
+    return grpc.method_handlers_generic_handler("skyroute.search.v1.SearchService", methods)
+
+
+async def start_fake(old: bool) -> tuple[FakeSearch, str, grpc.aio.Server]:
+    fake = FakeSearch()
+    server = grpc.aio.server()
+    if old:
+        server.add_generic_rpc_handlers((without_price_items(fake),))
+    else:
+        spb_grpc.add_SearchServiceServicer_to_server(fake, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    return fake, f"127.0.0.1:{port}", server
+
 
 @pytest.fixture
 async def search() -> AsyncIterator[tuple[FakeSearch, str]]:
-    fake = FakeSearch()
-    server = grpc.aio.server()
-    spb_grpc.add_SearchServiceServicer_to_server(fake, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    yield fake, f"127.0.0.1:{port}"
+    fake, address, server = await start_fake(old=False)
+    yield fake, address
     await server.stop(0)
 
 
@@ -226,3 +310,186 @@ async def test_search_down_is_unavailable(server_factory, engine: AsyncEngine, u
         await server.stub.CreateBooking(create_request(["anything"]), metadata=server.auth(user))
     assert err.value.code() == grpc.StatusCode.UNAVAILABLE
     assert error_reason(err.value)[0] == "SEARCH_UNAVAILABLE"
+
+
+# -- several items: one PriceItems call, or the separate calls of an older replica ----
+
+
+def status_of(exc: grpc.aio.AioRpcError) -> tuple[grpc.StatusCode, bytes]:
+    """Everything a caller reads of a failed call: its code and its whole status."""
+    status = rpc_status.from_call(exc)
+    return exc.code(), status.SerializeToString(deterministic=True) if status else b""
+
+
+async def test_several_offers_take_one_call_and_an_old_replica_answers_the_same(
+    server_factory: Callable[..., Any], engine: AsyncEngine, user: str
+) -> None:
+    """Two offers: one PriceItems call; a search replica without PriceItems
+    (UNIMPLEMENTED) gets one PriceOffer per offer instead, and every answer, held or
+    refused, is the same to the byte."""
+    out = await add_fare(engine, price="200.00", seats=6)
+    back = await add_fare(engine, price="150.00", seats=6, origin="JFK", destination="LHR")
+    replicas = [await start_fake(old=False), await start_fake(old=True)]
+    try:
+        servers = []
+        for fake, address, _ in replicas:
+            fake.offers["out"] = priced([out], Party())
+            fake.offers["back"] = priced([back], Party())
+            fake.offers["departed"] = FailedPreconditionError(
+                "the offer's flight has departed", reason="OFFER_DEPARTED"
+            )
+            fake.offers["expired"] = NotFoundError(
+                "the offer has expired; search again", reason="OFFER_EXPIRED"
+            )
+            fake.offers["malformed"] = ValidationError.field("offer_id", "is not an offer id")
+            fake.offers["provider"] = priced([out], Party(), provider=True)
+            servers.append(
+                await server_factory(
+                    BOOKING_PRICE_SOURCE="search",
+                    SEARCH_SERVICE_ADDRESSES=address,
+                    SEARCH_TIMEOUT_SECONDS="2",
+                )
+            )
+        (new, _, _), (old, _, _) = replicas
+
+        held = []
+        for server in servers:
+            booked = await server.stub.CreateBooking(
+                create_request(["out", "back"]), metadata=server.auth(user)
+            )
+            held.append(booked.booking)
+        assert new.calls == Counter({"PriceItems": 1})
+        assert old.calls == Counter({"PriceOffer": 2})
+        assert [b.status for b in held] == [bpb.BOOKING_STATUS_HELD] * 2
+        assert held[0].total_price == held[1].total_price
+        assert [[s.fare_id for o in b.offers for s in o.segments] for b in held] == [
+            [out.fare_id, back.fare_id]
+        ] * 2
+        assert await seats_available(engine, out.fare_id) == 4
+
+        for offers in (
+            ["out", "unknown", "expired", "departed"],  # the unknown ones named together
+            ["expired", "out", "expired"],
+            ["departed", "out", "malformed"],
+            ["out", "malformed"],
+            ["provider", "back"],
+        ):
+            answers = []
+            for server in servers:
+                with pytest.raises(grpc.aio.AioRpcError) as err:
+                    await server.stub.CreateBooking(
+                        create_request(offers), metadata=server.auth(user)
+                    )
+                answers.append(status_of(err.value))
+            assert answers[0] == answers[1], offers
+            assert answers[0][0] != grpc.StatusCode.UNAVAILABLE, offers
+        assert new.calls["PriceOffer"] == 0 and old.calls["PriceItems"] == 0
+        assert await seats_available(engine, out.fare_id) == 4
+    finally:
+        for _, _, grpc_server in replicas:
+            await grpc_server.stop(0)
+
+
+def hotel_priced(provider: str = "hotel") -> spb.PriceHotelOfferResponse:
+    check_in = datetime.now(UTC).date() + timedelta(days=30)
+    return spb.PriceHotelOfferResponse(
+        hotel=spb.Hotel(hotel_id="H1", provider=provider, name="Grand", city_code="NYC"),
+        offer=spb.HotelOffer(
+            hotel_id="H1",
+            room_type="DBL",
+            check_in_date=check_in.isoformat(),
+            check_out_date=(check_in + timedelta(days=2)).isoformat(),
+            rooms=1,
+            occupancy=spb.RoomOccupancy(adults=1),
+            refundable=True,
+        ),
+        price_changed=True,
+        original_total_price=money("300.00"),
+        current_total_price=money("320.00"),
+        available=True,
+        provider_offer_json='{"id":"SUPPLIER-1"}',
+    )
+
+
+@pytest.mark.parametrize("old", [False, True], ids=["new", "old"])
+async def test_offers_with_a_hotel_priced_together_or_separately(
+    engine: AsyncEngine, old: bool
+) -> None:
+    """A package's items through SearchPriceChecker.price_items: one PriceItems call,
+    or (UNIMPLEMENTED) one PriceOffer per offer and one PriceHotelOffer, with the same
+    result and the same errors (the offers' first, naming offer_ids[i]; the hotel's
+    naming hotel_offer_id)."""
+    fare = await add_fare(engine, price="200.00")
+    fake, address, server = await start_fake(old)
+    fake.offers["out"] = priced([fare], Party())
+    fake.hotels["stay"] = hotel_priced()
+    fake.hotels["gone"] = NotFoundError(
+        "the offer has expired; search again", reason="OFFER_EXPIRED"
+    )
+    fake.hotels["sold"] = FailedPreconditionError("sold out", reason="SOLD_OUT")
+    checker = SearchPriceChecker([address], 2)
+    try:
+        offers, hotel = await checker.price_items(["out"], "stay")
+        assert fake.calls == (
+            Counter({"PriceOffer": 1, "PriceHotelOffer": 1}) if old else Counter({"PriceItems": 1})
+        )
+        assert [o.current_total for o in offers] == [Decimal("200.00")]
+        assert hotel is not None
+        assert (hotel.supplier_offer_id, hotel.total, hotel.original_total) == (
+            "SUPPLIER-1",
+            Decimal("320.00"),
+            Decimal("300.00"),
+        )
+        assert hotel.price_changed and hotel.provider == "hotel"
+
+        async def error(offer_ids: list[str], hotel_offer_id: str) -> tuple[str, str, str]:
+            with pytest.raises(DomainError) as err:
+                await checker.price_items(offer_ids, hotel_offer_id)
+            e = err.value
+            return type(e).__name__, e.reason, e.metadata.get("field", "")
+
+        assert await error(["out"], "gone") == ("NotFoundError", "OFFER_EXPIRED", "hotel_offer_id")
+        assert await error(["out"], "nope") == (
+            "NotFoundError",
+            "OFFER_NOT_FOUND",
+            "hotel_offer_id",
+        )
+        assert await error(["out"], "sold") == (
+            "FailedPreconditionError",
+            "SOLD_OUT",
+            "hotel_offer_id",
+        )
+        assert await error(["out", "nope"], "gone") == (
+            "NotFoundError",
+            "OFFER_NOT_FOUND",
+            "offer_ids[1]",
+        )
+    finally:
+        await checker.close()
+        await server.stop(0)
+
+
+async def test_an_item_search_could_not_price_is_asked_again_alone(
+    server_factory: Callable[..., Any], engine: AsyncEngine, user: str
+) -> None:
+    """An item answered UNAVAILABLE inside PriceItems gets its own call (which the
+    channel retries, as the separate calls always were)."""
+    out = await add_fare(engine, price="200.00")
+    back = await add_fare(engine, price="150.00", origin="JFK", destination="LHR")
+    fake, address, grpc_server = await start_fake(old=False)
+    fake.unavailable_in_items.add("back")
+    fake.offers["back"] = priced([back], Party())
+    fake.offers["out"] = priced([out], Party())
+    try:
+        server = await server_factory(
+            BOOKING_PRICE_SOURCE="search",
+            SEARCH_SERVICE_ADDRESSES=address,
+            SEARCH_TIMEOUT_SECONDS="2",
+        )
+        booked = await server.stub.CreateBooking(
+            create_request(["out", "back"]), metadata=server.auth(user)
+        )
+        assert booked.booking.status == bpb.BOOKING_STATUS_HELD
+        assert fake.calls == Counter({"PriceItems": 1, "PriceOffer": 1})
+    finally:
+        await grpc_server.stop(0)

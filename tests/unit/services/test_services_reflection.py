@@ -113,6 +113,7 @@ async def test_reflection_answers_with_the_comments(
     assert set(files) == {
         "skyroute/search/v1/search_service.proto",
         "skyroute/common/v1/money.proto",
+        "google/protobuf/any.proto",
         "google/protobuf/duration.proto",
         "google/protobuf/timestamp.proto",
     }

@@ -22,80 +22,91 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import any_pb2 as google_dot_protobuf_dot_any__pb2
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from services.generated.skyroute.common.v1 import money_pb2 as skyroute_dot_common_dot_v1_dot_money__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'skyroute/search/v1/search_service.proto\x12\x12skyroute.search.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1eskyroute/common/v1/money.proto\"?\n\nPassengers\x12\x0e\n\x06\x61\x64ults\x18\x01 \x01(\x05\x12\x10\n\x08\x63hildren\x18\x02 \x01(\x05\x12\x0f\n\x07infants\x18\x03 \x01(\x05\"6\n\x0eTimeOfDayRange\x12\x12\n\nstart_time\x18\x01 \x01(\t\x12\x10\n\x08\x65nd_time\x18\x02 \x01(\t\"\xec\x01\n\rSearchFilters\x12\x16\n\tmax_stops\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\x1e\n\x16included_airline_codes\x18\x02 \x03(\t\x12\x1e\n\x16\x65xcluded_airline_codes\x18\x03 \x03(\t\x12\x41\n\x15\x64\x65parture_time_window\x18\x04 \x01(\x0b\x32\".skyroute.search.v1.TimeOfDayRange\x12\x32\n\x0fmax_total_price\x18\x05 \x01(\x0b\x32\x19.skyroute.common.v1.MoneyB\x0c\n\n_max_stops\"\x8c\x03\n\x14SearchFlightsRequest\x12\x0e\n\x06origin\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65stination\x18\x02 \x01(\t\x12\x16\n\x0e\x64\x65parture_date\x18\x03 \x01(\t\x12\x13\n\x0breturn_date\x18\x04 \x01(\t\x12\x32\n\npassengers\x18\x05 \x01(\x0b\x32\x1e.skyroute.search.v1.Passengers\x12(\n\x05\x63\x61\x62in\x18\x06 \x01(\x0e\x32\x19.skyroute.search.v1.Cabin\x12\x32\n\x07\x66ilters\x18\x07 \x01(\x0b\x32!.skyroute.search.v1.SearchFilters\x12\x15\n\rflexible_days\x18\x08 \x01(\x05\x12\x31\n\nsort_order\x18\t \x01(\x0e\x32\x1d.skyroute.search.v1.SortOrder\x12\x11\n\tpage_size\x18\n \x01(\x05\x12\x12\n\npage_token\x18\x0b \x01(\t\x12\x1f\n\x17include_provider_offers\x18\x0c \x01(\x08\"\xde\x01\n\x15SearchFlightsResponse\x12\x32\n\x0bitineraries\x18\x01 \x03(\x0b\x32\x1d.skyroute.search.v1.Itinerary\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x05\x12\x0f\n\x07partial\x18\x04 \x01(\x08\x12\x16\n\x0epartial_reason\x18\x05 \x01(\t\x12;\n\x0finventory_dates\x18\x06 \x01(\x0b\x32\".skyroute.search.v1.InventoryDates\"W\n\x0eInventoryDates\x12\x12\n\nfirst_date\x18\x01 \x01(\t\x12\x11\n\tlast_date\x18\x02 \x01(\t\x12\x1e\n\x16nonstop_to_destination\x18\x03 \x01(\x08\"\xf8\x02\n\tItinerary\x12\x10\n\x08offer_id\x18\x01 \x01(\t\x12*\n\x06source\x18\x02 \x01(\x0e\x32\x1a.skyroute.search.v1.Source\x12\x10\n\x08provider\x18\x03 \x01(\t\x12-\n\x08journeys\x18\x04 \x03(\x0b\x32\x1b.skyroute.search.v1.Journey\x12(\n\x05\x63\x61\x62in\x18\x05 \x01(\x0e\x32\x19.skyroute.search.v1.Cabin\x12\x32\n\npassengers\x18\x06 \x01(\x0b\x32\x1e.skyroute.search.v1.Passengers\x12.\n\x0btotal_price\x18\x07 \x01(\x0b\x32\x19.skyroute.common.v1.Money\x12\x31\n\x0etotal_duration\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x17\n\x0fseats_available\x18\t \x01(\x05\x12\x12\n\nrefundable\x18\n \x01(\x08\"t\n\x07Journey\x12-\n\x08segments\x18\x01 \x03(\x0b\x32\x1b.skyroute.search.v1.Segment\x12+\n\x08\x64uration\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\r\n\x05stops\x18\x03 \x01(\x05\"\xbe\x04\n\x07Segment\x12\x14\n\x0c\x61irline_code\x18\x01 \x01(\t\x12\x15\n\rflight_number\x18\x02 \x01(\x05\x12\x19\n\x11\x66light_designator\x18\x03 \x01(\t\x12\x0e\n\x06origin\x18\x04 \x01(\t\x12\x13\n\x0b\x64\x65stination\x18\x05 \x01(\t\x12\x32\n\x0e\x64\x65parture_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1c\n\x14\x64\x65parture_local_time\x18\x07 \x01(\t\x12\x1b\n\x13\x64\x65parture_time_zone\x18\x08 \x01(\t\x12\x30\n\x0c\x61rrival_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1a\n\x12\x61rrival_local_time\x18\n \x01(\t\x12\x19\n\x11\x61rrival_time_zone\x18\x0b \x01(\t\x12+\n\x08\x64uration\x18\x0c \x01(\x0b\x32\x19.google.protobuf.Duration\x12*\n\x07layover\x18\r \x01(\x0b\x32\x19.google.protobuf.Duration\x12(\n\x05price\x18\x0e \x01(\x0b\x32\x19.skyroute.common.v1.Money\x12\x17\n\x0fseats_available\x18\x0f \x01(\x05\x12\x12\n\nrefundable\x18\x10 \x01(\x08\x12-\n\nchange_fee\x18\x11 \x01(\x0b\x32\x19.skyroute.common.v1.Money\x12\x0f\n\x07\x66\x61re_id\x18\x12 \x01(\x03\"#\n\x0fGetOfferRequest\x12\x10\n\x08offer_id\x18\x01 \x01(\t\"D\n\x10GetOfferResponse\x12\x30\n\titinerary\x18\x01 \x01(\x0b\x32\x1d.skyroute.search.v1.Itinerary\"%\n\x11PriceOfferRequest\x12\x10\n\x08offer_id\x18\x01 \x01(\t\"\xbf\x02\n\x12PriceOfferResponse\x12\x30\n\titinerary\x18\x01 \x01(\x0b\x32\x1d.skyroute.search.v1.Itinerary\x12\x15\n\rprice_changed\x18\x02 \x01(\x08\x12\x37\n\x14original_total_price\x18\x03 \x01(\x0b\x32\x19.skyroute.common.v1.Money\x12\x36\n\x13\x63urrent_total_price\x18\x04 \x01(\x0b\x32\x19.skyroute.common.v1.Money\x12\x11\n\tavailable\x18\x05 \x01(\x08\x12?\n\x1bprice_guarantee_expire_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1b\n\x13provider_offer_json\x18\x07 \x01(\t\"/\n\x08GeoPoint\x12\x10\n\x08latitude\x18\x01 \x01(\x01\x12\x11\n\tlongitude\x18\x02 \x01(\x01\"}\n\x10HotelDestination\x12\x0e\n\x04\x63ode\x18\x01 \x01(\tH\x00\x12\x0e\n\x04name\x18\x02 \x01(\tH\x00\x12-\n\x05point\x18\x03 \x01(\x0b\x32\x1c.skyroute.search.v1.GeoPointH\x00\x12\x11\n\tradius_km\x18\x04 \x01(\x05\x42\x07\n\x05place\"6\n\rRoomOccupancy\x12\x0e\n\x06\x61\x64ults\x18\x01 \x01(\x05\x12\x15\n\rchildren_ages\x18\x02 \x03(\x05\"\xed\x01\n\x0cHotelFilters\x12\x36\n\x13max_price_per_night\x18\x01 \x01(\x0b\x32\x19.skyroute.common.v1.Money\x12\x32\n\x0fmax_total_price\x18\x02 \x01(\x0b\x32\x19.skyroute.common.v1.Money\x12\x11\n\tmin_stars\x18\x03 \x01(\x05\x12\x11\n\tamenities\x18\x04 \x03(\t\x12\x17\n\x0frefundable_only\x18\x05 \x01(\x08\x12\x32\n\x0b\x62oard_types\x18\x06 \x03(\x0e\x32\x1d.skyroute.search.v1.BoardType\"\xed\x02\n\x13SearchHotelsRequest\x12\x39\n\x0b\x64\x65stination\x18\x01 \x01(\x0b\x32$.skyroute.search.v1.HotelDestination\x12\x11\n\thotel_ids\x18\n \x03(\t\x12\x15\n\rcheck_in_date\x18\x02 \x01(\t\x12\x16\n\x0e\x63heck_out_date\x18\x03 \x01(\t\x12\x30\n\x05rooms\x18\x04 \x03(\x0b\x32!.skyroute.search.v1.RoomOccupancy\x12\x31\n\x07\x66ilters\x18\x05 \x01(\x0b\x32 .skyroute.search.v1.HotelFilters\x12\x36\n\nsort_order\x18\x06 \x01(\x0e\x32\".skyroute.search.v1.HotelSortOrder\x12\x11\n\tpage_size\x18\x07 \x01(\x05\x12\x12\n\npage_token\x18\x08 \x01(\t\x12\x15\n\rcurrency_code\x18\t \x01(\t\"t\n\x14SearchHotelsResponse\x12/\n\x06hotels\x18\x01 \x03(\x0b\x32\x1f.skyroute.search.v1.HotelResult\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x05\"\xd7\x01\n\x05Hotel\x12\x10\n\x08hotel_id\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x11\n\tcity_code\x18\x04 \x01(\t\x12\x0c\n\x04\x61rea\x18\x05 \x01(\t\x12\r\n\x05stars\x18\x06 \x01(\x05\x12\x14\n\x0cguest_rating\x18\x07 \x01(\x05\x12\x11\n\tamenities\x18\x08 \x03(\t\x12.\n\x08location\x18\t \x01(\x0b\x32\x1c.skyroute.search.v1.GeoPoint\x12\x13\n\x0b\x64istance_km\x18\n \x01(\x01\"g\n\x0bHotelResult\x12(\n\x05hotel\x18\x01 \x01(\x0b\x32\x19.skyroute.search.v1.Hotel\x12.\n\x06offers\x18\x02 \x03(\x0b\x32\x1e.skyroute.search.v1.HotelOffer\"\xf1\x03\n\nHotelOffer\x12\x10\n\x08offer_id\x18\x01 \x01(\t\x12\x10\n\x08hotel_id\x18\x02 \x01(\t\x12\x11\n\troom_type\x18\x03 \x01(\t\x12\x15\n\rroom_category\x18\x04 \x01(\t\x12\x18\n\x10room_description\x18\x05 \x01(\t\x12\x31\n\nboard_type\x18\x06 \x01(\x0e\x32\x1d.skyroute.search.v1.BoardType\x12\x12\n\nrefundable\x18\x07 \x01(\x08\x12\x39\n\x15\x63\x61ncellation_deadline\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\x0btotal_price\x18\t \x01(\x0b\x32\x19.skyroute.common.v1.Money\x12\x32\n\x0fprice_per_night\x18\n \x01(\x0b\x32\x19.skyroute.common.v1.Money\x12\x15\n\rcheck_in_date\x18\x0b \x01(\t\x12\x16\n\x0e\x63heck_out_date\x18\x0c \x01(\t\x12\x0e\n\x06nights\x18\r \x01(\x05\x12\r\n\x05rooms\x18\x0e \x01(\x05\x12\x34\n\toccupancy\x18\x0f \x01(\x0b\x32!.skyroute.search.v1.RoomOccupancy\x12\x11\n\trate_code\x18\x10 \x01(\t\"(\n\x14GetHotelOfferRequest\x12\x10\n\x08offer_id\x18\x01 \x01(\t\"p\n\x15GetHotelOfferResponse\x12(\n\x05hotel\x18\x01 \x01(\x0b\x32\x19.skyroute.search.v1.Hotel\x12-\n\x05offer\x18\x02 \x01(\x0b\x32\x1e.skyroute.search.v1.HotelOffer\"A\n\x16PriceHotelOfferRequest\x12\x10\n\x08offer_id\x18\x01 \x01(\t\x12\x15\n\romit_offer_id\x18\x02 \x01(\x08\"\xeb\x02\n\x17PriceHotelOfferResponse\x12(\n\x05hotel\x18\x01 \x01(\x0b\x32\x19.skyroute.search.v1.Hotel\x12-\n\x05offer\x18\x02 \x01(\x0b\x32\x1e.skyroute.search.v1.HotelOffer\x12\x15\n\rprice_changed\x18\x03 \x01(\x08\x12\x37\n\x14original_total_price\x18\x04 \x01(\x0b\x32\x19.skyroute.common.v1.Money\x12\x36\n\x13\x63urrent_total_price\x18\x05 \x01(\x0b\x32\x19.skyroute.common.v1.Money\x12\x11\n\tavailable\x18\x06 \x01(\x08\x12?\n\x1bprice_guarantee_expire_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1b\n\x13provider_offer_json\x18\x08 \x01(\t*q\n\x05\x43\x61\x62in\x12\x15\n\x11\x43\x41\x42IN_UNSPECIFIED\x10\x00\x12\x11\n\rCABIN_ECONOMY\x10\x01\x12\x19\n\x15\x43\x41\x42IN_PREMIUM_ECONOMY\x10\x02\x12\x12\n\x0e\x43\x41\x42IN_BUSINESS\x10\x03\x12\x0f\n\x0b\x43\x41\x42IN_FIRST\x10\x04*u\n\tSortOrder\x12\x1a\n\x16SORT_ORDER_UNSPECIFIED\x10\x00\x12\x14\n\x10SORT_ORDER_PRICE\x10\x01\x12\x17\n\x13SORT_ORDER_DURATION\x10\x02\x12\x1d\n\x19SORT_ORDER_DEPARTURE_TIME\x10\x03*K\n\x06Source\x12\x16\n\x12SOURCE_UNSPECIFIED\x10\x00\x12\x14\n\x10SOURCE_INVENTORY\x10\x01\x12\x13\n\x0fSOURCE_PROVIDER\x10\x02*\xaf\x01\n\tBoardType\x12\x1a\n\x16\x42OARD_TYPE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x42OARD_TYPE_ROOM_ONLY\x10\x01\x12\x18\n\x14\x42OARD_TYPE_BREAKFAST\x10\x02\x12\x19\n\x15\x42OARD_TYPE_HALF_BOARD\x10\x03\x12\x19\n\x15\x42OARD_TYPE_FULL_BOARD\x10\x04\x12\x1c\n\x18\x42OARD_TYPE_ALL_INCLUSIVE\x10\x05*\xa6\x01\n\x0eHotelSortOrder\x12 \n\x1cHOTEL_SORT_ORDER_UNSPECIFIED\x10\x00\x12\x1a\n\x16HOTEL_SORT_ORDER_PRICE\x10\x01\x12\x1a\n\x16HOTEL_SORT_ORDER_STARS\x10\x02\x12\x1d\n\x19HOTEL_SORT_ORDER_DISTANCE\x10\x03\x12\x1b\n\x17HOTEL_SORT_ORDER_RATING\x10\x04\x32\xde\x04\n\rSearchService\x12\x64\n\rSearchFlights\x12(.skyroute.search.v1.SearchFlightsRequest\x1a).skyroute.search.v1.SearchFlightsResponse\x12U\n\x08GetOffer\x12#.skyroute.search.v1.GetOfferRequest\x1a$.skyroute.search.v1.GetOfferResponse\x12[\n\nPriceOffer\x12%.skyroute.search.v1.PriceOfferRequest\x1a&.skyroute.search.v1.PriceOfferResponse\x12\x61\n\x0cSearchHotels\x12\'.skyroute.search.v1.SearchHotelsRequest\x1a(.skyroute.search.v1.SearchHotelsResponse\x12\x64\n\rGetHotelOffer\x12(.skyroute.search.v1.GetHotelOfferRequest\x1a).skyroute.search.v1.GetHotelOfferResponse\x12j\n\x0fPriceHotelOffer\x12*.skyroute.search.v1.PriceHotelOfferRequest\x1a+.skyroute.search.v1.PriceHotelOfferResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'skyroute/search/v1/search_service.proto\x12\x12skyroute.search.v1\x1a\x19google/protobuf/any.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1eskyroute/common/v1/money.proto\"?\n\nPassengers\x12\x0e\n\x06\x61\x64ults\x18\x01 \x01(\x05\x12\x10\n\x08\x63hildren\x18\x02 \x01(\x05\x12\x0f\n\x07infants\x18\x03 \x01(\x05\"6\n\x0eTimeOfDayRange\x12\x12\n\nstart_time\x18\x01 \x01(\t\x12\x10\n\x08\x65nd_time\x18\x02 \x01(\t\"\xec\x01\n\rSearchFilters\x12\x16\n\tmax_stops\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\x1e\n\x16included_airline_codes\x18\x02 \x03(\t\x12\x1e\n\x16\x65xcluded_airline_codes\x18\x03 \x03(\t\x12\x41\n\x15\x64\x65parture_time_window\x18\x04 \x01(\x0b\x32\".skyroute.search.v1.TimeOfDayRange\x12\x32\n\x0fmax_total_price\x18\x05 \x01(\x0b\x32\x19.skyroute.common.v1.MoneyB\x0c\n\n_max_stops\"\x8c\x03\n\x14SearchFlightsRequest\x12\x0e\n\x06origin\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65stination\x18\x02 \x01(\t\x12\x16\n\x0e\x64\x65parture_date\x18\x03 \x01(\t\x12\x13\n\x0breturn_date\x18\x04 \x01(\t\x12\x32\n\npassengers\x18\x05 \x01(\x0b\x32\x1e.skyroute.search.v1.Passengers\x12(\n\x05\x63\x61\x62in\x18\x06 \x01(\x0e\x32\x19.skyroute.search.v1.Cabin\x12\x32\n\x07\x66ilters\x18\x07 \x01(\x0b\x32!.skyroute.search.v1.SearchFilters\x12\x15\n\rflexible_days\x18\x08 \x01(\x05\x12\x31\n\nsort_order\x18\t \x01(\x0e\x32\x1d.skyroute.search.v1.SortOrder\x12\x11\n\tpage_size\x18\n \x01(\x05\x12\x12\n\npage_token\x18\x0b \x01(\t\x12\x1f\n\x17include_provider_offers\x18\x0c \x01(\x08\"\xde\x01\n\x15SearchFlightsResponse\x12\x32\n\x0bitineraries\x18\x01 \x03(\x0b\x32\x1d.skyroute.search.v1.Itinerary\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x05\x12\x0f\n\x07partial\x18\x04 \x01(\x08\x12\x16\n\x0epartial_reason\x18\x05 \x01(\t\x12;\n\x0finventory_dates\x18\x06 \x01(\x0b\x32\".skyroute.search.v1.InventoryDates\"W\n\x0eInventoryDates\x12\x12\n\nfirst_date\x18\x01 \x01(\t\x12\x11\n\tlast_date\x18\x02 \x01(\t\x12\x1e\n\x16nonstop_to_destination\x18\x03 \x01(\x08\"\xf8\x02\n\tItinerary\x12\x10\n\x08offer_id\x18\x01 \x01(\t\x12*\n\x06source\x18\x02 \x01(\x0e\x32\x1a.skyroute.search.v1.Source\x12\x10\n\x08provider\x18\x03 \x01(\t\x12-\n\x08journeys\x18\x04 \x03(\x0b\x32\x1b.skyroute.search.v1.Journey\x12(\n\x05\x63\x61\x62in\x18\x05 \x01(\x0e\x32\x19.skyroute.search.v1.Cabin\x12\x32\n\npassengers\x18\x06 \x01(\x0b\x32\x1e.skyroute.search.v1.Passengers\x12.\n\x0btotal_price\x18\x07 \x01(\x0b\x32\x19.skyroute.common.v1.Money\x12\x31\n\x0etotal_duration\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x17\n\x0fseats_available\x18\t \x01(\x05\x12\x12\n\nrefundable\x18\n \x01(\x08\"t\n\x07Journey\x12-\n\x08segments\x18\x01 \x03(\x0b\x32\x1b.skyroute.search.v1.Segment\x12+\n\x08\x64uration\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\r\n\x05stops\x18\x03 \x01(\x05\"\xbe\x04\n\x07Segment\x12\x14\n\x0c\x61irline_code\x18\x01 \x01(\t\x12\x15\n\rflight_number\x18\x02 \x01(\x05\x12\x19\n\x11\x66light_designator\x18\x03 \x01(\t\x12\x0e\n\x06origin\x18\x04 \x01(\t\x12\x13\n\x0b\x64\x65stination\x18\x05 \x01(\t\x12\x32\n\x0e\x64\x65parture_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1c\n\x14\x64\x65parture_local_time\x18\x07 \x01(\t\x12\x1b\n\x13\x64\x65parture_time_zone\x18\x08 \x01(\t\x12\x30\n\x0c\x61rrival_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1a\n\x12\x61rrival_local_time\x18\n \x01(\t\x12\x19\n\x11\x61rrival_time_zone\x18\x0b \x01(\t\x12+\n\x08\x64uration\x18\x0c \x01(\x0b\x32\x19.google.protobuf.Duration\x12*\n\x07layover\x18\r \x01(\x0b\x32\x19.google.protobuf.Duration\x12(\n\x05price\x18\x0e \x01(\x0b\x32\x19.skyroute.common.v1.Money\x12\x17\n\x0fseats_available\x18\x0f \x01(\x05\x12\x12\n\nrefundable\x18\x10 \x01(\x08\x12-\n\nchange_fee\x18\x11 \x01(\x0b\x32\x19.skyroute.common.v1.Money\x12\x0f\n\x07\x66\x61re_id\x18\x12 \x01(\x03\"#\n\x0fGetOfferRequest\x12\x10\n\x08offer_id\x18\x01 \x01(\t\"D\n\x10GetOfferResponse\x12\x30\n\titinerary\x18\x01 \x01(\x0b\x32\x1d.skyroute.search.v1.Itinerary\"%\n\x11PriceOfferRequest\x12\x10\n\x08offer_id\x18\x01 \x01(\t\"\xbf\x02\n\x12PriceOfferResponse\x12\x30\n\titinerary\x18\x01 \x01(\x0b\x32\x1d.skyroute.search.v1.Itinerary\x12\x15\n\rprice_changed\x18\x02 \x01(\x08\x12\x37\n\x14original_total_price\x18\x03 \x01(\x0b\x32\x19.skyroute.common.v1.Money\x12\x36\n\x13\x63urrent_total_price\x18\x04 \x01(\x0b\x32\x19.skyroute.common.v1.Money\x12\x11\n\tavailable\x18\x05 \x01(\x08\x12?\n\x1bprice_guarantee_expire_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1b\n\x13provider_offer_json\x18\x07 \x01(\t\"/\n\x08GeoPoint\x12\x10\n\x08latitude\x18\x01 \x01(\x01\x12\x11\n\tlongitude\x18\x02 \x01(\x01\"}\n\x10HotelDestination\x12\x0e\n\x04\x63ode\x18\x01 \x01(\tH\x00\x12\x0e\n\x04name\x18\x02 \x01(\tH\x00\x12-\n\x05point\x18\x03 \x01(\x0b\x32\x1c.skyroute.search.v1.GeoPointH\x00\x12\x11\n\tradius_km\x18\x04 \x01(\x05\x42\x07\n\x05place\"6\n\rRoomOccupancy\x12\x0e\n\x06\x61\x64ults\x18\x01 \x01(\x05\x12\x15\n\rchildren_ages\x18\x02 \x03(\x05\"\xed\x01\n\x0cHotelFilters\x12\x36\n\x13max_price_per_night\x18\x01 \x01(\x0b\x32\x19.skyroute.common.v1.Money\x12\x32\n\x0fmax_total_price\x18\x02 \x01(\x0b\x32\x19.skyroute.common.v1.Money\x12\x11\n\tmin_stars\x18\x03 \x01(\x05\x12\x11\n\tamenities\x18\x04 \x03(\t\x12\x17\n\x0frefundable_only\x18\x05 \x01(\x08\x12\x32\n\x0b\x62oard_types\x18\x06 \x03(\x0e\x32\x1d.skyroute.search.v1.BoardType\"\xed\x02\n\x13SearchHotelsRequest\x12\x39\n\x0b\x64\x65stination\x18\x01 \x01(\x0b\x32$.skyroute.search.v1.HotelDestination\x12\x11\n\thotel_ids\x18\n \x03(\t\x12\x15\n\rcheck_in_date\x18\x02 \x01(\t\x12\x16\n\x0e\x63heck_out_date\x18\x03 \x01(\t\x12\x30\n\x05rooms\x18\x04 \x03(\x0b\x32!.skyroute.search.v1.RoomOccupancy\x12\x31\n\x07\x66ilters\x18\x05 \x01(\x0b\x32 .skyroute.search.v1.HotelFilters\x12\x36\n\nsort_order\x18\x06 \x01(\x0e\x32\".skyroute.search.v1.HotelSortOrder\x12\x11\n\tpage_size\x18\x07 \x01(\x05\x12\x12\n\npage_token\x18\x08 \x01(\t\x12\x15\n\rcurrency_code\x18\t \x01(\t\"t\n\x14SearchHotelsResponse\x12/\n\x06hotels\x18\x01 \x03(\x0b\x32\x1f.skyroute.search.v1.HotelResult\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x05\"\xd7\x01\n\x05Hotel\x12\x10\n\x08hotel_id\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x11\n\tcity_code\x18\x04 \x01(\t\x12\x0c\n\x04\x61rea\x18\x05 \x01(\t\x12\r\n\x05stars\x18\x06 \x01(\x05\x12\x14\n\x0cguest_rating\x18\x07 \x01(\x05\x12\x11\n\tamenities\x18\x08 \x03(\t\x12.\n\x08location\x18\t \x01(\x0b\x32\x1c.skyroute.search.v1.GeoPoint\x12\x13\n\x0b\x64istance_km\x18\n \x01(\x01\"g\n\x0bHotelResult\x12(\n\x05hotel\x18\x01 \x01(\x0b\x32\x19.skyroute.search.v1.Hotel\x12.\n\x06offers\x18\x02 \x03(\x0b\x32\x1e.skyroute.search.v1.HotelOffer\"\xf1\x03\n\nHotelOffer\x12\x10\n\x08offer_id\x18\x01 \x01(\t\x12\x10\n\x08hotel_id\x18\x02 \x01(\t\x12\x11\n\troom_type\x18\x03 \x01(\t\x12\x15\n\rroom_category\x18\x04 \x01(\t\x12\x18\n\x10room_description\x18\x05 \x01(\t\x12\x31\n\nboard_type\x18\x06 \x01(\x0e\x32\x1d.skyroute.search.v1.BoardType\x12\x12\n\nrefundable\x18\x07 \x01(\x08\x12\x39\n\x15\x63\x61ncellation_deadline\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\x0btotal_price\x18\t \x01(\x0b\x32\x19.skyroute.common.v1.Money\x12\x32\n\x0fprice_per_night\x18\n \x01(\x0b\x32\x19.skyroute.common.v1.Money\x12\x15\n\rcheck_in_date\x18\x0b \x01(\t\x12\x16\n\x0e\x63heck_out_date\x18\x0c \x01(\t\x12\x0e\n\x06nights\x18\r \x01(\x05\x12\r\n\x05rooms\x18\x0e \x01(\x05\x12\x34\n\toccupancy\x18\x0f \x01(\x0b\x32!.skyroute.search.v1.RoomOccupancy\x12\x11\n\trate_code\x18\x10 \x01(\t\"(\n\x14GetHotelOfferRequest\x12\x10\n\x08offer_id\x18\x01 \x01(\t\"p\n\x15GetHotelOfferResponse\x12(\n\x05hotel\x18\x01 \x01(\x0b\x32\x19.skyroute.search.v1.Hotel\x12-\n\x05offer\x18\x02 \x01(\x0b\x32\x1e.skyroute.search.v1.HotelOffer\"A\n\x16PriceHotelOfferRequest\x12\x10\n\x08offer_id\x18\x01 \x01(\t\x12\x15\n\romit_offer_id\x18\x02 \x01(\x08\"\xeb\x02\n\x17PriceHotelOfferResponse\x12(\n\x05hotel\x18\x01 \x01(\x0b\x32\x19.skyroute.search.v1.Hotel\x12-\n\x05offer\x18\x02 \x01(\x0b\x32\x1e.skyroute.search.v1.HotelOffer\x12\x15\n\rprice_changed\x18\x03 \x01(\x08\x12\x37\n\x14original_total_price\x18\x04 \x01(\x0b\x32\x19.skyroute.common.v1.Money\x12\x36\n\x13\x63urrent_total_price\x18\x05 \x01(\x0b\x32\x19.skyroute.common.v1.Money\x12\x11\n\tavailable\x18\x06 \x01(\x08\x12?\n\x1bprice_guarantee_expire_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1b\n\x13provider_offer_json\x18\x08 \x01(\t\"[\n\x11PriceItemsRequest\x12\x11\n\toffer_ids\x18\x01 \x03(\t\x12\x16\n\x0ehotel_offer_id\x18\x02 \x01(\t\x12\x1b\n\x13omit_hotel_offer_id\x18\x03 \x01(\x08\"\x84\x01\n\x12PriceItemsResponse\x12\x34\n\x06offers\x18\x01 \x03(\x0b\x32$.skyroute.search.v1.PriceOfferResult\x12\x38\n\x05hotel\x18\x02 \x01(\x0b\x32).skyroute.search.v1.PriceHotelOfferResult\"\x86\x01\n\x10PriceOfferResult\x12\x38\n\x06priced\x18\x01 \x01(\x0b\x32&.skyroute.search.v1.PriceOfferResponseH\x00\x12.\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x1d.skyroute.search.v1.ItemErrorH\x00\x42\x08\n\x06result\"\x90\x01\n\x15PriceHotelOfferResult\x12=\n\x06priced\x18\x01 \x01(\x0b\x32+.skyroute.search.v1.PriceHotelOfferResponseH\x00\x12.\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x1d.skyroute.search.v1.ItemErrorH\x00\x42\x08\n\x06result\"Q\n\tItemError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\x12%\n\x07\x64\x65tails\x18\x03 \x03(\x0b\x32\x14.google.protobuf.Any*q\n\x05\x43\x61\x62in\x12\x15\n\x11\x43\x41\x42IN_UNSPECIFIED\x10\x00\x12\x11\n\rCABIN_ECONOMY\x10\x01\x12\x19\n\x15\x43\x41\x42IN_PREMIUM_ECONOMY\x10\x02\x12\x12\n\x0e\x43\x41\x42IN_BUSINESS\x10\x03\x12\x0f\n\x0b\x43\x41\x42IN_FIRST\x10\x04*u\n\tSortOrder\x12\x1a\n\x16SORT_ORDER_UNSPECIFIED\x10\x00\x12\x14\n\x10SORT_ORDER_PRICE\x10\x01\x12\x17\n\x13SORT_ORDER_DURATION\x10\x02\x12\x1d\n\x19SORT_ORDER_DEPARTURE_TIME\x10\x03*K\n\x06Source\x12\x16\n\x12SOURCE_UNSPECIFIED\x10\x00\x12\x14\n\x10SOURCE_INVENTORY\x10\x01\x12\x13\n\x0fSOURCE_PROVIDER\x10\x02*\xaf\x01\n\tBoardType\x12\x1a\n\x16\x42OARD_TYPE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x42OARD_TYPE_ROOM_ONLY\x10\x01\x12\x18\n\x14\x42OARD_TYPE_BREAKFAST\x10\x02\x12\x19\n\x15\x42OARD_TYPE_HALF_BOARD\x10\x03\x12\x19\n\x15\x42OARD_TYPE_FULL_BOARD\x10\x04\x12\x1c\n\x18\x42OARD_TYPE_ALL_INCLUSIVE\x10\x05*\xa6\x01\n\x0eHotelSortOrder\x12 \n\x1cHOTEL_SORT_ORDER_UNSPECIFIED\x10\x00\x12\x1a\n\x16HOTEL_SORT_ORDER_PRICE\x10\x01\x12\x1a\n\x16HOTEL_SORT_ORDER_STARS\x10\x02\x12\x1d\n\x19HOTEL_SORT_ORDER_DISTANCE\x10\x03\x12\x1b\n\x17HOTEL_SORT_ORDER_RATING\x10\x04\x32\xbb\x05\n\rSearchService\x12\x64\n\rSearchFlights\x12(.skyroute.search.v1.SearchFlightsRequest\x1a).skyroute.search.v1.SearchFlightsResponse\x12U\n\x08GetOffer\x12#.skyroute.search.v1.GetOfferRequest\x1a$.skyroute.search.v1.GetOfferResponse\x12[\n\nPriceOffer\x12%.skyroute.search.v1.PriceOfferRequest\x1a&.skyroute.search.v1.PriceOfferResponse\x12\x61\n\x0cSearchHotels\x12\'.skyroute.search.v1.SearchHotelsRequest\x1a(.skyroute.search.v1.SearchHotelsResponse\x12\x64\n\rGetHotelOffer\x12(.skyroute.search.v1.GetHotelOfferRequest\x1a).skyroute.search.v1.GetHotelOfferResponse\x12j\n\x0fPriceHotelOffer\x12*.skyroute.search.v1.PriceHotelOfferRequest\x1a+.skyroute.search.v1.PriceHotelOfferResponse\x12[\n\nPriceItems\x12%.skyroute.search.v1.PriceItemsRequest\x1a&.skyroute.search.v1.PriceItemsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'skyroute.search.v1.search_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CABIN']._serialized_start=5145
-  _globals['_CABIN']._serialized_end=5258
-  _globals['_SORTORDER']._serialized_start=5260
-  _globals['_SORTORDER']._serialized_end=5377
-  _globals['_SOURCE']._serialized_start=5379
-  _globals['_SOURCE']._serialized_end=5454
-  _globals['_BOARDTYPE']._serialized_start=5457
-  _globals['_BOARDTYPE']._serialized_end=5632
-  _globals['_HOTELSORTORDER']._serialized_start=5635
-  _globals['_HOTELSORTORDER']._serialized_end=5801
-  _globals['_PASSENGERS']._serialized_start=160
-  _globals['_PASSENGERS']._serialized_end=223
-  _globals['_TIMEOFDAYRANGE']._serialized_start=225
-  _globals['_TIMEOFDAYRANGE']._serialized_end=279
-  _globals['_SEARCHFILTERS']._serialized_start=282
-  _globals['_SEARCHFILTERS']._serialized_end=518
-  _globals['_SEARCHFLIGHTSREQUEST']._serialized_start=521
-  _globals['_SEARCHFLIGHTSREQUEST']._serialized_end=917
-  _globals['_SEARCHFLIGHTSRESPONSE']._serialized_start=920
-  _globals['_SEARCHFLIGHTSRESPONSE']._serialized_end=1142
-  _globals['_INVENTORYDATES']._serialized_start=1144
-  _globals['_INVENTORYDATES']._serialized_end=1231
-  _globals['_ITINERARY']._serialized_start=1234
-  _globals['_ITINERARY']._serialized_end=1610
-  _globals['_JOURNEY']._serialized_start=1612
-  _globals['_JOURNEY']._serialized_end=1728
-  _globals['_SEGMENT']._serialized_start=1731
-  _globals['_SEGMENT']._serialized_end=2305
-  _globals['_GETOFFERREQUEST']._serialized_start=2307
-  _globals['_GETOFFERREQUEST']._serialized_end=2342
-  _globals['_GETOFFERRESPONSE']._serialized_start=2344
-  _globals['_GETOFFERRESPONSE']._serialized_end=2412
-  _globals['_PRICEOFFERREQUEST']._serialized_start=2414
-  _globals['_PRICEOFFERREQUEST']._serialized_end=2451
-  _globals['_PRICEOFFERRESPONSE']._serialized_start=2454
-  _globals['_PRICEOFFERRESPONSE']._serialized_end=2773
-  _globals['_GEOPOINT']._serialized_start=2775
-  _globals['_GEOPOINT']._serialized_end=2822
-  _globals['_HOTELDESTINATION']._serialized_start=2824
-  _globals['_HOTELDESTINATION']._serialized_end=2949
-  _globals['_ROOMOCCUPANCY']._serialized_start=2951
-  _globals['_ROOMOCCUPANCY']._serialized_end=3005
-  _globals['_HOTELFILTERS']._serialized_start=3008
-  _globals['_HOTELFILTERS']._serialized_end=3245
-  _globals['_SEARCHHOTELSREQUEST']._serialized_start=3248
-  _globals['_SEARCHHOTELSREQUEST']._serialized_end=3613
-  _globals['_SEARCHHOTELSRESPONSE']._serialized_start=3615
-  _globals['_SEARCHHOTELSRESPONSE']._serialized_end=3731
-  _globals['_HOTEL']._serialized_start=3734
-  _globals['_HOTEL']._serialized_end=3949
-  _globals['_HOTELRESULT']._serialized_start=3951
-  _globals['_HOTELRESULT']._serialized_end=4054
-  _globals['_HOTELOFFER']._serialized_start=4057
-  _globals['_HOTELOFFER']._serialized_end=4554
-  _globals['_GETHOTELOFFERREQUEST']._serialized_start=4556
-  _globals['_GETHOTELOFFERREQUEST']._serialized_end=4596
-  _globals['_GETHOTELOFFERRESPONSE']._serialized_start=4598
-  _globals['_GETHOTELOFFERRESPONSE']._serialized_end=4710
-  _globals['_PRICEHOTELOFFERREQUEST']._serialized_start=4712
-  _globals['_PRICEHOTELOFFERREQUEST']._serialized_end=4777
-  _globals['_PRICEHOTELOFFERRESPONSE']._serialized_start=4780
-  _globals['_PRICEHOTELOFFERRESPONSE']._serialized_end=5143
-  _globals['_SEARCHSERVICE']._serialized_start=5804
-  _globals['_SEARCHSERVICE']._serialized_end=6410
+  _globals['_CABIN']._serialized_start=5767
+  _globals['_CABIN']._serialized_end=5880
+  _globals['_SORTORDER']._serialized_start=5882
+  _globals['_SORTORDER']._serialized_end=5999
+  _globals['_SOURCE']._serialized_start=6001
+  _globals['_SOURCE']._serialized_end=6076
+  _globals['_BOARDTYPE']._serialized_start=6079
+  _globals['_BOARDTYPE']._serialized_end=6254
+  _globals['_HOTELSORTORDER']._serialized_start=6257
+  _globals['_HOTELSORTORDER']._serialized_end=6423
+  _globals['_PASSENGERS']._serialized_start=187
+  _globals['_PASSENGERS']._serialized_end=250
+  _globals['_TIMEOFDAYRANGE']._serialized_start=252
+  _globals['_TIMEOFDAYRANGE']._serialized_end=306
+  _globals['_SEARCHFILTERS']._serialized_start=309
+  _globals['_SEARCHFILTERS']._serialized_end=545
+  _globals['_SEARCHFLIGHTSREQUEST']._serialized_start=548
+  _globals['_SEARCHFLIGHTSREQUEST']._serialized_end=944
+  _globals['_SEARCHFLIGHTSRESPONSE']._serialized_start=947
+  _globals['_SEARCHFLIGHTSRESPONSE']._serialized_end=1169
+  _globals['_INVENTORYDATES']._serialized_start=1171
+  _globals['_INVENTORYDATES']._serialized_end=1258
+  _globals['_ITINERARY']._serialized_start=1261
+  _globals['_ITINERARY']._serialized_end=1637
+  _globals['_JOURNEY']._serialized_start=1639
+  _globals['_JOURNEY']._serialized_end=1755
+  _globals['_SEGMENT']._serialized_start=1758
+  _globals['_SEGMENT']._serialized_end=2332
+  _globals['_GETOFFERREQUEST']._serialized_start=2334
+  _globals['_GETOFFERREQUEST']._serialized_end=2369
+  _globals['_GETOFFERRESPONSE']._serialized_start=2371
+  _globals['_GETOFFERRESPONSE']._serialized_end=2439
+  _globals['_PRICEOFFERREQUEST']._serialized_start=2441
+  _globals['_PRICEOFFERREQUEST']._serialized_end=2478
+  _globals['_PRICEOFFERRESPONSE']._serialized_start=2481
+  _globals['_PRICEOFFERRESPONSE']._serialized_end=2800
+  _globals['_GEOPOINT']._serialized_start=2802
+  _globals['_GEOPOINT']._serialized_end=2849
+  _globals['_HOTELDESTINATION']._serialized_start=2851
+  _globals['_HOTELDESTINATION']._serialized_end=2976
+  _globals['_ROOMOCCUPANCY']._serialized_start=2978
+  _globals['_ROOMOCCUPANCY']._serialized_end=3032
+  _globals['_HOTELFILTERS']._serialized_start=3035
+  _globals['_HOTELFILTERS']._serialized_end=3272
+  _globals['_SEARCHHOTELSREQUEST']._serialized_start=3275
+  _globals['_SEARCHHOTELSREQUEST']._serialized_end=3640
+  _globals['_SEARCHHOTELSRESPONSE']._serialized_start=3642
+  _globals['_SEARCHHOTELSRESPONSE']._serialized_end=3758
+  _globals['_HOTEL']._serialized_start=3761
+  _globals['_HOTEL']._serialized_end=3976
+  _globals['_HOTELRESULT']._serialized_start=3978
+  _globals['_HOTELRESULT']._serialized_end=4081
+  _globals['_HOTELOFFER']._serialized_start=4084
+  _globals['_HOTELOFFER']._serialized_end=4581
+  _globals['_GETHOTELOFFERREQUEST']._serialized_start=4583
+  _globals['_GETHOTELOFFERREQUEST']._serialized_end=4623
+  _globals['_GETHOTELOFFERRESPONSE']._serialized_start=4625
+  _globals['_GETHOTELOFFERRESPONSE']._serialized_end=4737
+  _globals['_PRICEHOTELOFFERREQUEST']._serialized_start=4739
+  _globals['_PRICEHOTELOFFERREQUEST']._serialized_end=4804
+  _globals['_PRICEHOTELOFFERRESPONSE']._serialized_start=4807
+  _globals['_PRICEHOTELOFFERRESPONSE']._serialized_end=5170
+  _globals['_PRICEITEMSREQUEST']._serialized_start=5172
+  _globals['_PRICEITEMSREQUEST']._serialized_end=5263
+  _globals['_PRICEITEMSRESPONSE']._serialized_start=5266
+  _globals['_PRICEITEMSRESPONSE']._serialized_end=5398
+  _globals['_PRICEOFFERRESULT']._serialized_start=5401
+  _globals['_PRICEOFFERRESULT']._serialized_end=5535
+  _globals['_PRICEHOTELOFFERRESULT']._serialized_start=5538
+  _globals['_PRICEHOTELOFFERRESULT']._serialized_end=5682
+  _globals['_ITEMERROR']._serialized_start=5684
+  _globals['_ITEMERROR']._serialized_end=5765
+  _globals['_SEARCHSERVICE']._serialized_start=6426
+  _globals['_SEARCHSERVICE']._serialized_end=7125
 # @@protoc_insertion_point(module_scope)

@@ -1,5 +1,6 @@
 import datetime
 
+from google.protobuf import any_pb2 as _any_pb2
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from services.generated.skyroute.common.v1 import money_pb2 as _money_pb2
@@ -456,3 +457,47 @@ class PriceHotelOfferResponse(_message.Message):
     price_guarantee_expire_time: _timestamp_pb2.Timestamp
     provider_offer_json: str
     def __init__(self, hotel: _Optional[_Union[Hotel, _Mapping]] = ..., offer: _Optional[_Union[HotelOffer, _Mapping]] = ..., price_changed: _Optional[bool] = ..., original_total_price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., current_total_price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., available: _Optional[bool] = ..., price_guarantee_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., provider_offer_json: _Optional[str] = ...) -> None: ...
+
+class PriceItemsRequest(_message.Message):
+    __slots__ = ("offer_ids", "hotel_offer_id", "omit_hotel_offer_id")
+    OFFER_IDS_FIELD_NUMBER: _ClassVar[int]
+    HOTEL_OFFER_ID_FIELD_NUMBER: _ClassVar[int]
+    OMIT_HOTEL_OFFER_ID_FIELD_NUMBER: _ClassVar[int]
+    offer_ids: _containers.RepeatedScalarFieldContainer[str]
+    hotel_offer_id: str
+    omit_hotel_offer_id: bool
+    def __init__(self, offer_ids: _Optional[_Iterable[str]] = ..., hotel_offer_id: _Optional[str] = ..., omit_hotel_offer_id: _Optional[bool] = ...) -> None: ...
+
+class PriceItemsResponse(_message.Message):
+    __slots__ = ("offers", "hotel")
+    OFFERS_FIELD_NUMBER: _ClassVar[int]
+    HOTEL_FIELD_NUMBER: _ClassVar[int]
+    offers: _containers.RepeatedCompositeFieldContainer[PriceOfferResult]
+    hotel: PriceHotelOfferResult
+    def __init__(self, offers: _Optional[_Iterable[_Union[PriceOfferResult, _Mapping]]] = ..., hotel: _Optional[_Union[PriceHotelOfferResult, _Mapping]] = ...) -> None: ...
+
+class PriceOfferResult(_message.Message):
+    __slots__ = ("priced", "error")
+    PRICED_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    priced: PriceOfferResponse
+    error: ItemError
+    def __init__(self, priced: _Optional[_Union[PriceOfferResponse, _Mapping]] = ..., error: _Optional[_Union[ItemError, _Mapping]] = ...) -> None: ...
+
+class PriceHotelOfferResult(_message.Message):
+    __slots__ = ("priced", "error")
+    PRICED_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    priced: PriceHotelOfferResponse
+    error: ItemError
+    def __init__(self, priced: _Optional[_Union[PriceHotelOfferResponse, _Mapping]] = ..., error: _Optional[_Union[ItemError, _Mapping]] = ...) -> None: ...
+
+class ItemError(_message.Message):
+    __slots__ = ("code", "message", "details")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    DETAILS_FIELD_NUMBER: _ClassVar[int]
+    code: int
+    message: str
+    details: _containers.RepeatedCompositeFieldContainer[_any_pb2.Any]
+    def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ..., details: _Optional[_Iterable[_Union[_any_pb2.Any, _Mapping]]] = ...) -> None: ...

@@ -73,6 +73,11 @@ class SearchServiceStub:
                 request_serializer=skyroute_dot_search_dot_v1_dot_search__service__pb2.PriceHotelOfferRequest.SerializeToString,
                 response_deserializer=skyroute_dot_search_dot_v1_dot_search__service__pb2.PriceHotelOfferResponse.FromString,
                 _registered_method=True)
+        self.PriceItems = channel.unary_unary(
+                '/skyroute.search.v1.SearchService/PriceItems',
+                request_serializer=skyroute_dot_search_dot_v1_dot_search__service__pb2.PriceItemsRequest.SerializeToString,
+                response_deserializer=skyroute_dot_search_dot_v1_dot_search__service__pb2.PriceItemsResponse.FromString,
+                _registered_method=True)
 
 
 class SearchServiceServicer:
@@ -159,6 +164,23 @@ class SearchServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PriceItems(self, request, context):
+        """Prices a booking's items in one call: each flight offer as PriceOffer
+        does and the hotel offer as PriceHotelOffer does, all concurrently. Each
+        item has its own result: the response its own call would have returned,
+        or the error it would have failed with (the same code, message and
+        details: ErrorInfo, BadRequest naming "offer_id"), so one item's failure
+        leaves the others' results intact. The call itself fails only for a
+        request that is invalid as a whole: INVALID_ARGUMENT naming the field for
+        no items ("offer_ids"), more than 8 flight offers ("offer_ids"), or an id
+        longer than 2048 characters ("offer_ids[1]", "hotel_offer_id"). A
+        replica that predates it answers UNIMPLEMENTED: the booking service then
+        makes the separate calls.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SearchServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -191,6 +213,11 @@ def add_SearchServiceServicer_to_server(servicer, server):
                     servicer.PriceHotelOffer,
                     request_deserializer=skyroute_dot_search_dot_v1_dot_search__service__pb2.PriceHotelOfferRequest.FromString,
                     response_serializer=skyroute_dot_search_dot_v1_dot_search__service__pb2.PriceHotelOfferResponse.SerializeToString,
+            ),
+            'PriceItems': grpc.unary_unary_rpc_method_handler(
+                    servicer.PriceItems,
+                    request_deserializer=skyroute_dot_search_dot_v1_dot_search__service__pb2.PriceItemsRequest.FromString,
+                    response_serializer=skyroute_dot_search_dot_v1_dot_search__service__pb2.PriceItemsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -364,6 +391,33 @@ class SearchService:
             '/skyroute.search.v1.SearchService/PriceHotelOffer',
             skyroute_dot_search_dot_v1_dot_search__service__pb2.PriceHotelOfferRequest.SerializeToString,
             skyroute_dot_search_dot_v1_dot_search__service__pb2.PriceHotelOfferResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PriceItems(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skyroute.search.v1.SearchService/PriceItems',
+            skyroute_dot_search_dot_v1_dot_search__service__pb2.PriceItemsRequest.SerializeToString,
+            skyroute_dot_search_dot_v1_dot_search__service__pb2.PriceItemsResponse.FromString,
             options,
             channel_credentials,
             insecure,
