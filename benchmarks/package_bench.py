@@ -11,8 +11,9 @@ order: one supplier call), so waiting alone allows ``c / (2 x latency)`` package
 concurrency c. Each point runs ``--seconds`` at concurrency c over the booking replicas.
 
 One booking replica by default: on two cores a second one adds its event loop's and its
-pool's overhead and no parallelism (the same run on this machine with two: CPU per package
-~10 % higher, p99 up by a third; docs/benchmarks.md). Replicas are what the tests exercise
+pool's overhead and no parallelism (five runs each way on one machine: CPU per package
+~10 % higher with two, packages/s the same, p99 ~10 % higher; docs/benchmarks.md).
+Replicas are what the tests exercise
 (tests/system/test_booking_packages.py kills one mid-package); ``--booking-replicas 2``
 measures them here too.
 
