@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -248,7 +248,7 @@ async def test_result_stored_between_the_look_and_the_lock_is_not_computed_again
     and missed: taking the lock finds the result instead of computing it again."""
     client = create_redis(RedisSettings(url=redis_url))
     cache = ResultCache(client, key_prefix, CacheMetrics(CollectorRegistry()))
-    look = client.get
+    look = cache._look
 
     async def look_then_another_replica_stores(name: str) -> bytes | None:
         value: bytes | None = await look(name)
@@ -262,10 +262,57 @@ async def test_result_stored_between_the_look_and_the_lock_is_not_computed_again
         calls += 1
         return b"ours", 10.0
 
-    client.get = look_then_another_replica_stores  # type: ignore[method-assign]
+    cache._look = look_then_another_replica_stores  # type: ignore[method-assign]
     try:
         assert await cache.get_or_compute("k", compute) == b"theirs"
         assert calls == 0
         assert await client.exists(cache.key("k") + ":lock") == 0
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.redis_backends
+async def test_a_held_result_is_not_sent_again_while_redis_holds_it(
+    redis_url: str, key_prefix: str
+) -> None:
+    """Two replicas: the one that did not compute receives the result once, then is
+    answered "unchanged" (it returns the very bytes object it held, which a transfer
+    would not); a result computed again elsewhere (same length, other bytes) replaces
+    the held one at once."""
+    client = create_redis(RedisSettings(url=redis_url))
+    a = ResultCache(client, key_prefix, CacheMetrics(CollectorRegistry()))
+    b = ResultCache(client, key_prefix, CacheMetrics(CollectorRegistry()))
+    computed: list[bytes] = []
+
+    def computing(value: bytes) -> Callable[[], Awaitable[tuple[bytes, float]]]:
+        async def compute() -> tuple[bytes, float]:
+            computed.append(value)
+            return value, 10.0
+
+        return compute
+
+    try:
+        first = b"1" * 5000
+        assert await a.get_or_compute("k", computing(first)) == first
+        got = await b.get_or_compute("k", computing(b"never"))
+        assert got == first and got is not first
+        assert await b.get_or_compute("k", computing(b"never")) is got
+        assert await a.get_or_compute("k", computing(b"never")) is first  # the owner's own
+        b._look_script.sha = "0" * 40  # a server that does not know the script yet
+        assert await b.get_or_compute("k", computing(b"never")) is got
+
+        await client.delete(a.key("k"))  # expired (or evicted); its tag stays behind
+        second = b"2" * 5000
+        assert await a.get_or_compute("k", computing(second)) == second
+        assert await b.get_or_compute("k", computing(b"never")) == second
+        assert computed == [first, second]
+
+        # A result stored without a tag is sent in full every time.
+        await client.delete(a.key("k"), a.key("k") + ":tag")
+        third = b"3" * 5000
+        await client.set(a.key("k"), third, px=10_000)
+        assert await b.get_or_compute("k", computing(b"never")) == third
+        assert await a.get_or_compute("k", computing(b"never")) == third
+        assert computed == [first, second]
     finally:
         await client.aclose()
