@@ -49,12 +49,14 @@ if redis.call('set', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
 return 0
 """
 
-# Looks for a result: 1 if it is still the one tagged ARGV[1] with length ARGV[2] (the
-# one the caller holds), else {result, tag or ""}, or 0 if there is none (a tag left
-# without its result, the result evicted, is dropped: it must not vouch for another).
+# Looks for a result: 1 if it is still the one tagged ARGV[1] (the one the caller holds;
+# a tag ends with its result's length), else {result, tag or ""}, or 0 if there is none
+# (a tag left without its result, the result evicted, is dropped: it must not vouch for
+# another).
 _LOOK = """
-if ARGV[1] ~= '' and redis.call('get', KEYS[2]) == ARGV[1]
-    and redis.call('strlen', KEYS[1]) == tonumber(ARGV[2]) then
+local held = ARGV[1]
+if held ~= '' and redis.call('get', KEYS[2]) == held
+    and redis.call('strlen', KEYS[1]) == tonumber(string.match(held, '(%d+)$')) then
   return 1
 end
 local value = redis.call('get', KEYS[1])
@@ -176,15 +178,15 @@ class ResultCache:
         """The result Redis holds for ``key`` (None: none), sent only if it is not the
         one held here already."""
         held = self._held.get(key)
-        tag, length = (held[0], len(held[1])) if held is not None else (b"", 0)
+        tag = held[0] if held is not None else b""
         try:
             # EVALSHA directly: the Script wrapper's own coroutine and argument copies
             # are a measurable part of a hit; it is only needed to load the script.
-            answer = await self._redis.evalsha(
-                self._look_script.sha, 2, key, key + ":tag", tag, length
+            answer = await self._redis.execute_command(
+                "EVALSHA", self._look_script.sha, 2, key, key + ":tag", tag
             )
         except NoScriptError:
-            answer = await self._look_script(keys=[key, key + ":tag"], args=[tag, length])
+            answer = await self._look_script(keys=[key, key + ":tag"], args=[tag])
         if answer == 1 and held is not None:
             self._held.move_to_end(key)
             return held[1]
@@ -237,8 +239,9 @@ class ResultCache:
             # Expire ttl after the data was read, not after it was written.
             remaining_ms = int((ttl - (time.monotonic() - started)) * 1000)
             if remaining_ms > 0:
-                # The owner's token is unique to this computation; with the length it
-                # tells this result from any other stored under the key.
+                # The owner's token is unique to this computation; with the length
+                # (last: _LOOK reads it) it tells this result from any other stored
+                # under the key.
                 tag = f"{owner}:{len(value)}".encode()
                 try:
                     await self._store(keys=[key, key + ":tag"], args=[value, tag, remaining_ms])

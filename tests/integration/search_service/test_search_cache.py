@@ -307,6 +307,12 @@ async def test_a_held_result_is_not_sent_again_while_redis_holds_it(
         assert await b.get_or_compute("k", computing(b"never")) == second
         assert computed == [first, second]
 
+        # Written over without its tag (not by the cache): the tag no longer vouches for
+        # it, as the length differs.
+        other = b"4" * 4000
+        await client.set(a.key("k"), other, px=10_000)
+        assert await b.get_or_compute("k", computing(b"never")) == other
+
         # A result stored without a tag is sent in full every time.
         await client.delete(a.key("k"), a.key("k") + ":tag")
         third = b"3" * 5000
