@@ -12,11 +12,13 @@ A hit sends the whole result from Redis, and a hotel search's is large (every ho
 its offers): receiving and copying it was most of a cached hotel search's work. So every
 result is stored with a tag (``<key>:tag``: the computing owner's token and the result's
 length, written by the same script, with the same expiry), and a replica keeps the last
-results it saw with their tags. A look sends the tag of the result held for the key, and
-Redis answers "unchanged" (the tag and the length still match, in one script) instead of
-the bytes. So the answer is still exactly what Redis holds at that moment, as with a
-GET: results stay shared and consistent across replicas, only their transfer is saved.
-Results are written only by ``_STORE`` (a result found without a tag is sent in full).
+results it saw with their tags (of a result too small to be worth it, only that it was
+small: its next look is a plain GET). A look sends the tag of the result held for the
+key, and Redis answers "unchanged" (the tag and the length still match, in one script)
+instead of the bytes. So the answer is still exactly what Redis holds at that moment, as
+with a GET: results stay shared and consistent across replicas, only their transfer is
+saved. Results are written only by ``_STORE`` (a result found without a tag is sent in
+full).
 
 Freshness: a result expires ``ttl`` after its computation *started* (the database
 read), so no change of price or seats stays hidden for longer than the TTL. When
@@ -50,9 +52,9 @@ return 0
 """
 
 # Looks for a result: 1 if it is still the one tagged ARGV[1] (the one the caller holds;
-# a tag ends with its result's length), else {result, tag or ""}, or 0 if there is none
-# (a tag left without its result, the result evicted, is dropped: it must not vouch for
-# another).
+# a tag ends with its result's length), else {result, its tag or ""}, or 0 if there is
+# none (a tag left without its result, the result evicted, is dropped: it must not vouch
+# for another; nor does one whose length is not the result's).
 _LOOK = """
 local held = ARGV[1]
 if held ~= '' and redis.call('get', KEYS[2]) == held
@@ -64,7 +66,9 @@ if not value then
   redis.call('del', KEYS[2])
   return 0
 end
-return {value, redis.call('get', KEYS[2]) or ''}
+local tag = redis.call('get', KEYS[2])
+if not tag or tonumber(string.match(tag, '(%d+)$')) ~= #value then tag = '' end
+return {value, tag}
 """
 
 # Stores a result and its tag, with one expiry (a script: no other command in between,
@@ -88,6 +92,9 @@ POLL_INITIAL_SECONDS = 0.005
 POLL_MAX_SECONDS = 0.05
 # Results held per replica with their tags (the hot ones: a popular search's).
 HELD_RESULTS = 64
+# A smaller result is looked at with a plain GET: receiving it costs less than the
+# script's extra work (a flight search's result is usually smaller, a hotel one's larger).
+HOLD_MIN_BYTES = 16 * 1024
 
 
 def _as_bytes(value: bytes | str) -> bytes:
@@ -169,6 +176,8 @@ class ResultCache:
             task.exception()  # retrieved, even if every caller went away
 
     def _hold(self, key: str, tag: bytes, value: bytes) -> None:
+        if len(value) < HOLD_MIN_BYTES:
+            tag = value = b""  # small: the next look is a GET
         self._held[key] = (tag, value)
         self._held.move_to_end(key)
         if len(self._held) > HELD_RESULTS:
@@ -178,6 +187,8 @@ class ResultCache:
         """The result Redis holds for ``key`` (None: none), sent only if it is not the
         one held here already."""
         held = self._held.get(key)
+        if held is not None and not held[0]:
+            return await self._get(key)
         tag = held[0] if held is not None else b""
         try:
             # EVALSHA directly: the Script wrapper's own coroutine and argument copies
@@ -198,6 +209,19 @@ class ResultCache:
             self._hold(key, new_tag, value)
         else:
             self._held.pop(key, None)
+        return value
+
+    async def _get(self, key: str) -> bytes | None:
+        """``_look`` for a key whose last result was small: the result, by GET."""
+        cached = await self._redis.get(key)
+        if cached is None:
+            self._held.pop(key, None)
+            return None
+        value = _as_bytes(cached)
+        if len(value) >= HOLD_MIN_BYTES:
+            self._held.pop(key, None)  # grown: the next look learns its tag
+        else:
+            self._held.move_to_end(key)
         return value
 
     async def _fetch(self, key: str, compute: Compute) -> bytes:

@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from search_service.cache import CacheMetrics, ResultCache
+from search_service.cache import HOLD_MIN_BYTES, CacheMetrics, ResultCache
 from services.config import RedisSettings
 from services.generated.skyroute.search.v1 import search_service_pb2 as pb
 from services.redis_client import create_redis
@@ -292,7 +292,7 @@ async def test_a_held_result_is_not_sent_again_while_redis_holds_it(
         return compute
 
     try:
-        first = b"1" * 5000
+        first = b"1" * HOLD_MIN_BYTES
         assert await a.get_or_compute("k", computing(first)) == first
         got = await b.get_or_compute("k", computing(b"never"))
         assert got == first and got is not first
@@ -302,23 +302,40 @@ async def test_a_held_result_is_not_sent_again_while_redis_holds_it(
         assert await b.get_or_compute("k", computing(b"never")) is got
 
         await client.delete(a.key("k"))  # expired (or evicted); its tag stays behind
-        second = b"2" * 5000
+        second = b"2" * HOLD_MIN_BYTES
         assert await a.get_or_compute("k", computing(second)) == second
         assert await b.get_or_compute("k", computing(b"never")) == second
         assert computed == [first, second]
 
         # Written over without its tag (not by the cache): the tag no longer vouches for
         # it, as the length differs.
-        other = b"4" * 4000
+        other = b"4" * (HOLD_MIN_BYTES + 1)
         await client.set(a.key("k"), other, px=10_000)
         assert await b.get_or_compute("k", computing(b"never")) == other
 
         # A result stored without a tag is sent in full every time.
         await client.delete(a.key("k"), a.key("k") + ":tag")
-        third = b"3" * 5000
+        third = b"3" * HOLD_MIN_BYTES
         await client.set(a.key("k"), third, px=10_000)
         assert await b.get_or_compute("k", computing(b"never")) == third
         assert await a.get_or_compute("k", computing(b"never")) == third
         assert computed == [first, second]
+
+        # A small result is looked at with a GET (always what Redis holds, too).
+        await client.delete(a.key("k"), a.key("k") + ":tag")
+        small = b"5" * 100
+        assert await a.get_or_compute("k", computing(small)) == small
+        assert await b.get_or_compute("k", computing(b"never")) == small
+        other_small = b"6" * 100  # written over, the tag left: the GET sees it
+        await client.set(a.key("k"), other_small, px=10_000)
+        assert await b.get_or_compute("k", computing(b"never")) == other_small
+        # Grown (computed again): sent in full by the GET, then with its tag, then held.
+        await client.delete(a.key("k"))
+        assert await a.get_or_compute("k", computing(first)) == first
+        assert await b.get_or_compute("k", computing(b"never")) == first
+        got = await b.get_or_compute("k", computing(b"never"))
+        assert got == first
+        assert await b.get_or_compute("k", computing(b"never")) is got
+        assert computed == [first, second, small, first]
     finally:
         await client.aclose()
