@@ -8,6 +8,18 @@ process, concurrent misses of a key also share one future, so a burst of identic
 searches costs one Redis round trip and one computation. If the owner dies, its lock
 expires and a waiter takes over.
 
+A hit sends the whole result from Redis, and a hotel search's is large (every hotel with
+its offers): receiving and copying it was most of a cached hotel search's work. So every
+result is stored with a tag (``<key>:tag``: the computing owner's token and the result's
+length, written by the same script, with the same expiry), and a replica keeps the last
+results it saw with their tags (of a result too small to be worth it, only that it was
+small: its next look is a plain GET). A look sends the tag of the result held for the
+key, and Redis answers "unchanged" (the tag and the length still match, in one script)
+instead of the bytes. So the answer is still exactly what Redis holds at that moment, as
+with a GET: results stay shared and consistent across replicas, only their transfer is
+saved. Results are written only by ``_STORE`` (a result found without a tag is sent in
+full).
+
 Freshness: a result expires ``ttl`` after its computation *started* (the database
 read), so no change of price or seats stays hidden for longer than the TTL. When
 Redis is unavailable, searches are computed directly (per-process single flight).
@@ -16,13 +28,14 @@ Redis is unavailable, searches are computed directly (per-process single flight)
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
 
 from prometheus_client import CollectorRegistry, Counter
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from services.redis_client import RedisClient
 
@@ -38,6 +51,34 @@ if redis.call('set', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
 return 0
 """
 
+# Looks for a result: 1 if it is still the one tagged ARGV[1] (the one the caller holds;
+# a tag ends with its result's length), else {result, its tag or ""}, or 0 if there is
+# none (a tag left without its result, the result evicted, is dropped: it must not vouch
+# for another; nor does one whose length is not the result's).
+_LOOK = """
+local held = ARGV[1]
+if held ~= '' and redis.call('get', KEYS[2]) == held
+    and redis.call('strlen', KEYS[1]) == tonumber(string.match(held, '(%d+)$')) then
+  return 1
+end
+local value = redis.call('get', KEYS[1])
+if not value then
+  redis.call('del', KEYS[2])
+  return 0
+end
+local tag = redis.call('get', KEYS[2])
+if not tag or tonumber(string.match(tag, '(%d+)$')) ~= #value then tag = '' end
+return {value, tag}
+"""
+
+# Stores a result and its tag, with one expiry (a script: no other command in between,
+# and the clock stands still while it runs, so both expire at the same moment).
+_STORE = """
+redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[3])
+redis.call('set', KEYS[2], ARGV[2], 'PX', ARGV[3])
+return 1
+"""
+
 # Deletes the lock only if we still own it.
 _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
@@ -49,6 +90,11 @@ Compute = Callable[[], Awaitable[tuple[bytes, float]]]
 
 POLL_INITIAL_SECONDS = 0.005
 POLL_MAX_SECONDS = 0.05
+# Results held per replica with their tags (the hot ones: a popular search's).
+HELD_RESULTS = 64
+# A smaller result is looked at with a plain GET: receiving it costs less than the
+# script's extra work (a flight search's result is usually smaller, a hotel one's larger).
+HOLD_MIN_BYTES = 16 * 1024
 
 
 def _as_bytes(value: bytes | str) -> bytes:
@@ -91,6 +137,10 @@ class ResultCache:
         self._lock_ms = int(lock_seconds * 1000)
         self._claim = redis.register_script(_CLAIM)
         self._release = redis.register_script(_RELEASE)
+        self._look_script = redis.register_script(_LOOK)
+        self._store = redis.register_script(_STORE)
+        # Key -> (tag, result): the results last seen, to be answered "unchanged".
+        self._held: collections.OrderedDict[str, tuple[bytes, bytes]] = collections.OrderedDict()
         self._inflight: dict[str, asyncio.Task[bytes]] = {}
         # The lookups counter's children, each resolved on its first use (not before:
         # the exposition shows only results that happened, as it always has).
@@ -125,14 +175,63 @@ class ResultCache:
         if not task.cancelled():
             task.exception()  # retrieved, even if every caller went away
 
+    def _hold(self, key: str, tag: bytes, value: bytes) -> None:
+        if len(value) < HOLD_MIN_BYTES:
+            tag = value = b""  # small: the next look is a GET
+        self._held[key] = (tag, value)
+        self._held.move_to_end(key)
+        if len(self._held) > HELD_RESULTS:
+            self._held.popitem(last=False)
+
+    async def _look(self, key: str) -> bytes | None:
+        """The result Redis holds for ``key`` (None: none), sent only if it is not the
+        one held here already."""
+        held = self._held.get(key)
+        if held is not None and not held[0]:
+            return await self._get(key)
+        tag = held[0] if held is not None else b""
+        try:
+            # EVALSHA directly: the Script wrapper's own coroutine and argument copies
+            # are a measurable part of a hit; it is only needed to load the script.
+            answer = await self._redis.execute_command(
+                "EVALSHA", self._look_script.sha, 2, key, key + ":tag", tag
+            )
+        except NoScriptError:
+            answer = await self._look_script(keys=[key, key + ":tag"], args=[tag])
+        if answer == 1 and held is not None:
+            self._held.move_to_end(key)
+            return held[1]
+        if not isinstance(answer, list):
+            self._held.pop(key, None)
+            return None
+        value, new_tag = _as_bytes(answer[0]), _as_bytes(answer[1])
+        if new_tag:
+            self._hold(key, new_tag, value)
+        else:
+            self._held.pop(key, None)
+        return value
+
+    async def _get(self, key: str) -> bytes | None:
+        """``_look`` for a key whose last result was small: the result, by GET."""
+        cached = await self._redis.get(key)
+        if cached is None:
+            self._held.pop(key, None)
+            return None
+        value = _as_bytes(cached)
+        if len(value) >= HOLD_MIN_BYTES:
+            self._held.pop(key, None)  # grown: the next look learns its tag
+        else:
+            self._held.move_to_end(key)
+        return value
+
     async def _fetch(self, key: str, compute: Compute) -> bytes:
         try:
-            cached = await self._redis.get(key)
+            cached = await self._look(key)
         except RedisError as exc:
             return await self._bypass(compute, exc)
         if cached is not None:
             self._count("hit")
-            return _as_bytes(cached)
+            return cached
         # A miss: only now the lock's key and owner token (a hit, the common case, needs
         # neither, and the token costs a system call).
         lock_key = key + ":lock"
@@ -164,8 +263,13 @@ class ResultCache:
             # Expire ttl after the data was read, not after it was written.
             remaining_ms = int((ttl - (time.monotonic() - started)) * 1000)
             if remaining_ms > 0:
+                # The owner's token is unique to this computation; with the length
+                # (last: _LOOK reads it) it tells this result from any other stored
+                # under the key.
+                tag = f"{owner}:{len(value)}".encode()
                 try:
-                    await self._redis.set(key, value, px=remaining_ms)
+                    await self._store(keys=[key, key + ":tag"], args=[value, tag, remaining_ms])
+                    self._hold(key, tag, value)
                 except RedisError as exc:
                     self._metrics.errors.inc()
                     log.warning("cannot store search result", extra={"error": str(exc)})

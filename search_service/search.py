@@ -1,10 +1,11 @@
 """SearchFlights: cache lookup, inventory (+ provider) computation, one page out.
 
-The cached value for a query is the whole sorted result list (at most
-``max_results`` itineraries) as a serialised SearchFlightsResponse, so a cache hit is
-one Redis GET, one parse and a slice; pages of one query share one cache entry. A page
-answered from a cached result is kept serialized beside it and sent as it is while Redis
-holds the same result (services/preserialized.py), as hotel pages are.
+The cached value for a query is the whole sorted result list (at most ``max_results``
+itineraries) as a serialised SearchFlightsResponse, so a cache hit is one Redis look
+(the bytes only if this replica does not hold them already, search_service/cache.py),
+one parse and a slice; pages of one query share one cache entry. A page answered from a
+cached result is kept serialized beside it and sent as it is while Redis holds the same
+result (services/preserialized.py), as hotel pages are.
 """
 
 from __future__ import annotations

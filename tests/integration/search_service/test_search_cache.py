@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from search_service.cache import CacheMetrics, ResultCache
+from search_service.cache import HOLD_MIN_BYTES, CacheMetrics, ResultCache
 from services.config import RedisSettings
 from services.generated.skyroute.search.v1 import search_service_pb2 as pb
 from services.redis_client import create_redis
@@ -248,7 +248,7 @@ async def test_result_stored_between_the_look_and_the_lock_is_not_computed_again
     and missed: taking the lock finds the result instead of computing it again."""
     client = create_redis(RedisSettings(url=redis_url))
     cache = ResultCache(client, key_prefix, CacheMetrics(CollectorRegistry()))
-    look = client.get
+    look = cache._look
 
     async def look_then_another_replica_stores(name: str) -> bytes | None:
         value: bytes | None = await look(name)
@@ -262,10 +262,80 @@ async def test_result_stored_between_the_look_and_the_lock_is_not_computed_again
         calls += 1
         return b"ours", 10.0
 
-    client.get = look_then_another_replica_stores  # type: ignore[method-assign]
+    cache._look = look_then_another_replica_stores  # type: ignore[method-assign]
     try:
         assert await cache.get_or_compute("k", compute) == b"theirs"
         assert calls == 0
         assert await client.exists(cache.key("k") + ":lock") == 0
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.redis_backends
+async def test_a_held_result_is_not_sent_again_while_redis_holds_it(
+    redis_url: str, key_prefix: str
+) -> None:
+    """Two replicas: the one that did not compute receives the result once, then is
+    answered "unchanged" (it returns the very bytes object it held, which a transfer
+    would not); a result computed again elsewhere (same length, other bytes) replaces
+    the held one at once."""
+    client = create_redis(RedisSettings(url=redis_url))
+    a = ResultCache(client, key_prefix, CacheMetrics(CollectorRegistry()))
+    b = ResultCache(client, key_prefix, CacheMetrics(CollectorRegistry()))
+    computed: list[bytes] = []
+
+    def computing(value: bytes) -> Callable[[], Awaitable[tuple[bytes, float]]]:
+        async def compute() -> tuple[bytes, float]:
+            computed.append(value)
+            return value, 10.0
+
+        return compute
+
+    try:
+        first = b"1" * HOLD_MIN_BYTES
+        assert await a.get_or_compute("k", computing(first)) == first
+        got = await b.get_or_compute("k", computing(b"never"))
+        assert got == first and got is not first
+        assert await b.get_or_compute("k", computing(b"never")) is got
+        assert await a.get_or_compute("k", computing(b"never")) is first  # the owner's own
+        b._look_script.sha = "0" * 40  # a server that does not know the script yet
+        assert await b.get_or_compute("k", computing(b"never")) is got
+
+        await client.delete(a.key("k"))  # expired (or evicted); its tag stays behind
+        second = b"2" * HOLD_MIN_BYTES
+        assert await a.get_or_compute("k", computing(second)) == second
+        assert await b.get_or_compute("k", computing(b"never")) == second
+        assert computed == [first, second]
+
+        # Written over without its tag (not by the cache): the tag no longer vouches for
+        # it, as the length differs.
+        other = b"4" * (HOLD_MIN_BYTES + 1)
+        await client.set(a.key("k"), other, px=10_000)
+        assert await b.get_or_compute("k", computing(b"never")) == other
+
+        # A result stored without a tag is sent in full every time.
+        await client.delete(a.key("k"), a.key("k") + ":tag")
+        third = b"3" * HOLD_MIN_BYTES
+        await client.set(a.key("k"), third, px=10_000)
+        assert await b.get_or_compute("k", computing(b"never")) == third
+        assert await a.get_or_compute("k", computing(b"never")) == third
+        assert computed == [first, second]
+
+        # A small result is looked at with a GET (always what Redis holds, too).
+        await client.delete(a.key("k"), a.key("k") + ":tag")
+        small = b"5" * 100
+        assert await a.get_or_compute("k", computing(small)) == small
+        assert await b.get_or_compute("k", computing(b"never")) == small
+        other_small = b"6" * 100  # written over, the tag left: the GET sees it
+        await client.set(a.key("k"), other_small, px=10_000)
+        assert await b.get_or_compute("k", computing(b"never")) == other_small
+        # Grown (computed again): sent in full by the GET, then with its tag, then held.
+        await client.delete(a.key("k"))
+        assert await a.get_or_compute("k", computing(first)) == first
+        assert await b.get_or_compute("k", computing(b"never")) == first
+        got = await b.get_or_compute("k", computing(b"never"))
+        assert got == first
+        assert await b.get_or_compute("k", computing(b"never")) is got
+        assert computed == [first, second, small, first]
     finally:
         await client.aclose()
