@@ -288,7 +288,7 @@ class SearchBench:
             keys = [
                 k
                 for k in redis.scan_iter(match=f"{self.ctx.prefix}:search:results:*")
-                if not k.endswith(b":lock")
+                if not k.endswith((b":lock", b":tag"))
             ]
             value = cast(bytes | None, redis.get(keys[0])) if len(keys) == 1 else None
         finally:
@@ -314,7 +314,7 @@ class SearchBench:
             return {
                 k
                 for k in redis.scan_iter(match=f"{self.ctx.prefix}:search:results:*")
-                if not k.endswith(b":lock")
+                if not k.endswith((b":lock", b":tag"))
             }
         finally:
             redis.close()

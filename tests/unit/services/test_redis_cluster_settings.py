@@ -70,11 +70,12 @@ def test_token_keys_of_a_provider_share_one_slot() -> None:
     assert _slots(other.token_key) != _slots(store.token_key)  # providers spread out
 
 
-def test_search_result_and_its_lock_share_one_slot() -> None:
+def test_search_result_its_lock_and_its_tag_share_one_slot() -> None:
     cache = ResultCache(_client(), "sky", CacheMetrics(CollectorRegistry()))
     digests = [f"{i:064x}" for i in range(50)]
     for digest in digests:
-        assert len(_slots(cache.key(digest), cache.key(digest) + ":lock")) == 1
+        key = cache.key(digest)
+        assert len(_slots(key, key + ":lock", key + ":tag")) == 1
     assert len(_slots(*(cache.key(d) for d in digests))) > 10  # results spread out
 
 
