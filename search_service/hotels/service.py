@@ -344,12 +344,12 @@ class HotelService:
         rate = quote.rate
         until = int(self._clock() + self._policy.price_guarantee_seconds)
         occupancy = stored.offer.occupancy
+        offer = offer_pb(rate, occupancy.adults, occupancy.children_ages, "")
         if keep:
             new_ref = f"{_ref(ref.provider, rate.offer_id)}.{until}"
-            offer_id_new = self._ids.encode(
+            offer.offer_id = self._ids.encode(
                 HotelOfferRef(ref.provider, new_ref, rate.total_cents, rate.currency, until)
             )
-            offer = offer_pb(rate, occupancy.adults, occupancy.children_ages, offer_id_new)
             try:
                 await self._store.put_many(
                     [(new_ref, StoredHotelOffer(rate.offer_id, stored.hotel, offer))]
@@ -358,8 +358,6 @@ class HotelService:
                 raise UnavailableError(
                     "offer store unavailable", reason="CACHE_UNAVAILABLE"
                 ) from None
-        else:
-            offer = offer_pb(rate, occupancy.adults, occupancy.children_ages, "")
         changed = rate.total_cents != ref.total_cents or rate.currency != ref.currency
         return PricedHotel(
             stored.hotel,
