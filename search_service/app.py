@@ -113,7 +113,11 @@ class SearchApp:
             pricer = provider_search.price
         self._cache_metrics = CacheMetrics(registry)
         self.cache = ResultCache(
-            self._redis, prefix, self._cache_metrics, lock_seconds=policy.cache_lock_seconds
+            self._redis,
+            prefix,
+            self._cache_metrics,
+            lock_seconds=policy.cache_lock_seconds,
+            trust_seconds=policy.cache_local_staleness_seconds,
         )
         self.hotels: HotelService | None = None
         hotel = settings.hotel_provider

@@ -20,6 +20,14 @@ with a GET: results stay shared and consistent across replicas, only their trans
 saved. Results are written only by ``_STORE`` (a result found without a tag is sent in
 full).
 
+A held result may also be trusted without asking, for ``trust_seconds``
+(``SEARCH_CACHE_LOCAL_STALENESS_SECONDS``, as the token service trusts its copy of a
+token) after Redis last vouched for it, and never past the expiry Redis reported for it.
+A stored result is not written over before it expires (``_STORE`` runs only after a miss,
+under the key's lock), so until then this is exactly what a look would answer; only a
+result removed early (evicted, deleted by hand, lost in a failover) can still be served
+from a replica's copy, for at most ``trust_seconds``. With 0 every search asks Redis.
+
 Freshness: a result expires ``ttl`` after its computation *started* (the database
 read), so no change of price or seats stays hidden for longer than the TTL. When
 Redis is unavailable, searches are computed directly (per-process single flight).
@@ -30,9 +38,11 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import math
 import secrets
 import time
 from collections.abc import Awaitable, Callable
+from typing import NamedTuple
 
 from prometheus_client import CollectorRegistry, Counter
 from redis.exceptions import NoScriptError, RedisError
@@ -51,15 +61,16 @@ if redis.call('set', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
 return 0
 """
 
-# Looks for a result: 1 if it is still the one tagged ARGV[1] (the one the caller holds;
-# a tag ends with its result's length), else {result, its tag or ""}, or 0 if there is
-# none (a tag left without its result, the result evicted, is dropped: it must not vouch
-# for another; nor does one whose length is not the result's).
+# Looks for a result: {its remaining ms} if it is still the one tagged ARGV[1] (the one
+# the caller holds; a tag ends with its result's length), else {result, its tag or "",
+# its remaining ms}, or 0 if there is none (a tag left without its result, the result
+# evicted, is dropped: it must not vouch for another; nor does one whose length is not
+# the result's).
 _LOOK = """
 local held = ARGV[1]
 if held ~= '' and redis.call('get', KEYS[2]) == held
     and redis.call('strlen', KEYS[1]) == tonumber(string.match(held, '(%d+)$')) then
-  return 1
+  return {redis.call('pttl', KEYS[1])}
 end
 local value = redis.call('get', KEYS[1])
 if not value then
@@ -68,7 +79,7 @@ if not value then
 end
 local tag = redis.call('get', KEYS[2])
 if not tag or tonumber(string.match(tag, '(%d+)$')) ~= #value then tag = '' end
-return {value, tag}
+return {value, tag, redis.call('pttl', KEYS[1])}
 """
 
 # Stores a result and its tag, with one expiry (a script: no other command in between,
@@ -116,6 +127,13 @@ class CacheMetrics:
             "Redis errors in the search cache",
             registry=registry,
         )
+        self.trusted = Counter(
+            "skyroute_search_cache_trusted_hits_total",
+            "Hits (counted as such in lookups too) answered from this replica's copy of "
+            "the result without a Redis command: Redis vouched for it within "
+            "SEARCH_CACHE_LOCAL_STALENESS_SECONDS",
+            registry=registry,
+        )
 
     def lookup_counts(self) -> dict[str, int]:
         """This replica's lookups by result (the cluster dashboard's hit rate)."""
@@ -127,20 +145,39 @@ class CacheMetrics:
         }
 
 
+class _Held(NamedTuple):
+    """A result this replica holds: its tag (b"" for a small one, looked at with a GET;
+    its bytes are not kept), and until when (monotonic) it is trusted without asking."""
+
+    tag: bytes
+    value: bytes
+    trusted_until: float
+
+
+_SMALL = _Held(b"", b"", -math.inf)
+
+
 class ResultCache:
     def __init__(
-        self, redis: RedisClient, prefix: str, metrics: CacheMetrics, *, lock_seconds: float = 5.0
+        self,
+        redis: RedisClient,
+        prefix: str,
+        metrics: CacheMetrics,
+        *,
+        lock_seconds: float = 5.0,
+        trust_seconds: float = 0.0,
     ) -> None:
         self._redis = redis
         self._prefix = f"{prefix}:search:results:"
         self._metrics = metrics
         self._lock_ms = int(lock_seconds * 1000)
+        self._trust = trust_seconds
         self._claim = redis.register_script(_CLAIM)
         self._release = redis.register_script(_RELEASE)
         self._look_script = redis.register_script(_LOOK)
         self._store = redis.register_script(_STORE)
-        # Key -> (tag, result): the results last seen, to be answered "unchanged".
-        self._held: collections.OrderedDict[str, tuple[bytes, bytes]] = collections.OrderedDict()
+        # Key -> the results last seen, to be answered "unchanged" (or trusted).
+        self._held: collections.OrderedDict[str, _Held] = collections.OrderedDict()
         self._inflight: dict[str, asyncio.Task[bytes]] = {}
         # The lookups counter's children, each resolved on its first use (not before:
         # the exposition shows only results that happened, as it always has).
@@ -152,6 +189,14 @@ class ResultCache:
         return f"{self._prefix}{{{digest}}}"
 
     async def get_or_compute(self, digest: str, compute: Compute) -> bytes:
+        if self._held:
+            key = self.key(digest)
+            held = self._held.get(key)
+            if held is not None and time.monotonic() < held.trusted_until:
+                self._held.move_to_end(key)
+                self._count("hit")
+                self._metrics.trusted.inc()
+                return held.value
         task = self._inflight.get(digest)
         if task is not None:
             self._count("coalesced")
@@ -175,10 +220,20 @@ class ResultCache:
         if not task.cancelled():
             task.exception()  # retrieved, even if every caller went away
 
-    def _hold(self, key: str, tag: bytes, value: bytes) -> None:
-        if len(value) < HOLD_MIN_BYTES:
-            tag = value = b""  # small: the next look is a GET
-        self._held[key] = (tag, value)
+    def _trusted_until(self, asked_at: float, remaining_ms: int) -> float:
+        """Until when a result Redis vouched for (asked at ``asked_at``, monotonic, with
+        ``remaining_ms`` left before it expires there; negative: no expiry) is trusted."""
+        if self._trust <= 0:
+            return -math.inf
+        until = asked_at + self._trust
+        if remaining_ms >= 0:
+            until = min(until, asked_at + remaining_ms / 1000)
+        return until
+
+    def _hold(self, key: str, tag: bytes, value: bytes, trusted_until: float) -> None:
+        # A small result: the next look is a GET.
+        held = _Held(tag, value, trusted_until) if len(value) >= HOLD_MIN_BYTES else _SMALL
+        self._held[key] = held
         self._held.move_to_end(key)
         if len(self._held) > HELD_RESULTS:
             self._held.popitem(last=False)
@@ -187,9 +242,10 @@ class ResultCache:
         """The result Redis holds for ``key`` (None: none), sent only if it is not the
         one held here already."""
         held = self._held.get(key)
-        if held is not None and not held[0]:
+        if held is not None and not held.tag:
             return await self._get(key)
-        tag = held[0] if held is not None else b""
+        tag = held.tag if held is not None else b""
+        asked_at = time.monotonic()
         try:
             # EVALSHA directly: the Script wrapper's own coroutine and argument copies
             # are a measurable part of a hit; it is only needed to load the script.
@@ -198,15 +254,15 @@ class ResultCache:
             )
         except NoScriptError:
             answer = await self._look_script(keys=[key, key + ":tag"], args=[tag])
-        if answer == 1 and held is not None:
-            self._held.move_to_end(key)
-            return held[1]
         if not isinstance(answer, list):
             self._held.pop(key, None)
             return None
+        if len(answer) == 1 and held is not None:  # unchanged
+            self._hold(key, held.tag, held.value, self._trusted_until(asked_at, answer[0]))
+            return held.value
         value, new_tag = _as_bytes(answer[0]), _as_bytes(answer[1])
         if new_tag:
-            self._hold(key, new_tag, value)
+            self._hold(key, new_tag, value, self._trusted_until(asked_at, answer[2]))
         else:
             self._held.pop(key, None)
         return value
@@ -261,7 +317,8 @@ class ResultCache:
         try:
             value, ttl = await compute()
             # Expire ttl after the data was read, not after it was written.
-            remaining_ms = int((ttl - (time.monotonic() - started)) * 1000)
+            stored_at = time.monotonic()
+            remaining_ms = int((ttl - (stored_at - started)) * 1000)
             if remaining_ms > 0:
                 # The owner's token is unique to this computation; with the length
                 # (last: _LOOK reads it) it tells this result from any other stored
@@ -269,7 +326,7 @@ class ResultCache:
                 tag = f"{owner}:{len(value)}".encode()
                 try:
                     await self._store(keys=[key, key + ":tag"], args=[value, tag, remaining_ms])
-                    self._hold(key, tag, value)
+                    self._hold(key, tag, value, self._trusted_until(stored_at, remaining_ms))
                 except RedisError as exc:
                     self._metrics.errors.inc()
                     log.warning("cannot store search result", extra={"error": str(exc)})

@@ -39,8 +39,16 @@ class Stack:
         self.redis_url = redis_url
         self.sim = Sim(workdir, new_clients()).start()
         self.tokens = TokenCluster(workdir, self.sim, redis_url, self.prefix, 2).start()
+        # flush_cache deletes search keys by hand between cases: no replica may answer
+        # its trusted copy of a result after that.
         self.search = SearchCluster(
-            workdir, database_url, redis_url, self.prefix, 2, self.tokens
+            workdir,
+            database_url,
+            redis_url,
+            self.prefix,
+            2,
+            self.tokens,
+            env={"SEARCH_CACHE_LOCAL_STALENESS_SECONDS": "0"},
         ).start()
 
     @property

@@ -73,6 +73,9 @@ class HotelStack:
                 "PROVIDER_ENABLED": "false",
                 "SEARCH_HOTEL_PROVIDER": "hotel",
                 "PROVIDER_HOTEL_BASE_URL": self.sim.base_url,
+                # flush_cache deletes search keys by hand between cases: a replica's
+                # trusted copy of a result would outlive that by up to this window.
+                "SEARCH_CACHE_LOCAL_STALENESS_SECONDS": "0",
                 **(search_env or {}),
             },
         ).start()

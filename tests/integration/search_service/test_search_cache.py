@@ -339,3 +339,86 @@ async def test_a_held_result_is_not_sent_again_while_redis_holds_it(
         assert computed == [first, second, small, first]
     finally:
         await client.aclose()
+
+
+@pytest.mark.redis_backends
+async def test_a_held_result_is_trusted_for_the_window_and_never_past_its_expiry(
+    redis_url: str, key_prefix: str
+) -> None:
+    """With a trust window (SEARCH_CACHE_LOCAL_STALENESS_SECONDS), a large result Redis
+    vouched for is served without a Redis command until the window ends, and never past
+    the expiry Redis gave it; a result deleted early is served at most the window longer,
+    then computed again. A small result is never trusted (always a GET)."""
+    writer = create_redis(RedisSettings(url=redis_url))
+    reader = create_redis(RedisSettings(url=redis_url))
+    commands: list[object] = []
+    execute = reader.execute_command
+
+    async def counting(*args: object, **options: object) -> object:
+        commands.append(args[0])
+        return await execute(*args, **options)
+
+    reader.execute_command = counting  # type: ignore[method-assign]
+    a = ResultCache(writer, key_prefix, CacheMetrics(CollectorRegistry()))
+    b_metrics = CacheMetrics(CollectorRegistry())
+    b = ResultCache(reader, key_prefix, b_metrics, trust_seconds=0.5)
+    computed: list[bytes] = []
+
+    def computing(value: bytes, ttl: float = 10.0) -> Callable[[], Awaitable[tuple[bytes, float]]]:
+        async def compute() -> tuple[bytes, float]:
+            computed.append(value)
+            return value, ttl
+
+        return compute
+
+    def trusted() -> float:
+        return b_metrics.trusted._value.get()
+
+    try:
+        first = b"1" * HOLD_MIN_BYTES
+        assert await a.get_or_compute("k", computing(first)) == first
+        got = await b.get_or_compute("k", computing(b"never"))
+        assert got == first and len(commands) == 1
+        for _ in range(5):
+            assert await b.get_or_compute("k", computing(b"never")) is got
+        assert len(commands) == 1 and trusted() == 5
+        assert b._metrics.lookup_counts()["hit"] == 6
+
+        # Deleted early (by hand): still served from the copy inside the window, then
+        # looked at again and computed anew.
+        await writer.delete(a.key("k"), a.key("k") + ":tag")
+        assert await b.get_or_compute("k", computing(b"never")) is got
+        await asyncio.sleep(0.55)
+        second = b"2" * HOLD_MIN_BYTES
+        assert await b.get_or_compute("k", computing(second)) == second
+        assert computed == [first, second]
+        # Its own computation is trusted too (no command), as is an "unchanged" answer.
+        before = len(commands)
+        assert await b.get_or_compute("k", computing(b"never")) == second
+        assert len(commands) == before
+        await asyncio.sleep(0.55)
+        assert await b.get_or_compute("k", computing(b"never")) == second
+        assert len(commands) == before + 1  # asked: unchanged
+        assert await b.get_or_compute("k", computing(b"never")) == second
+        assert len(commands) == before + 1
+
+        # Never past the expiry Redis reported, however long the window.
+        long = ResultCache(reader, key_prefix, CacheMetrics(CollectorRegistry()), trust_seconds=60)
+        short = b"3" * HOLD_MIN_BYTES
+        assert await a.get_or_compute("short", computing(short, ttl=0.4)) == short
+        assert await long.get_or_compute("short", computing(b"never")) == short
+        assert await long.get_or_compute("short", computing(b"never")) == short
+        await asyncio.sleep(0.45)  # expired in Redis
+        third = b"4" * HOLD_MIN_BYTES
+        assert await long.get_or_compute("short", computing(third)) == third
+
+        # A small result is looked at every time.
+        small = b"5" * 100
+        assert await a.get_or_compute("small", computing(small)) == small
+        assert await long.get_or_compute("small", computing(b"never")) == small
+        await writer.delete(a.key("small"))
+        assert await long.get_or_compute("small", computing(b"6")) == b"6"
+        assert computed == [first, second, short, third, small, b"6"]
+    finally:
+        await writer.aclose()
+        await reader.aclose()
