@@ -22,11 +22,14 @@ full).
 
 A held result may also be trusted without asking, for ``trust_seconds``
 (``SEARCH_CACHE_LOCAL_STALENESS_SECONDS``, as the token service trusts its copy of a
-token) after Redis last vouched for it, and never past the expiry Redis reported for it.
-A stored result is not written over before it expires (``_STORE`` runs only after a miss,
-under the key's lock), so until then this is exactly what a look would answer; only a
-result removed early (evicted, deleted by hand, lost in a failover) can still be served
-from a replica's copy, for at most ``trust_seconds``. With 0 every search asks Redis.
+token) after Redis last vouched for it, and never past the expiry Redis reported for it;
+then results of every size are held (the look is made at most once per window, so what
+it costs no longer matters). A result is stored only after a miss, under the key's lock,
+so before it expires it is replaced only if it is removed early (evicted, deleted by
+hand, lost in a failover) or if a computation outlived its lock and another replica
+took over (both results then computed within the TTL). Only then is a replica's copy
+served while Redis holds another result or none, for at most ``trust_seconds``. With 0,
+every search asks Redis.
 
 Freshness: a result expires ``ttl`` after its computation *started* (the database
 read), so no change of price or seats stays hidden for longer than the TTL. When
@@ -68,9 +71,12 @@ return 0
 # the result's).
 _LOOK = """
 local held = ARGV[1]
-if held ~= '' and redis.call('get', KEYS[2]) == held
-    and redis.call('strlen', KEYS[1]) == tonumber(string.match(held, '(%d+)$')) then
-  return {redis.call('pttl', KEYS[1])}
+if held ~= '' and redis.call('get', KEYS[2]) == held then
+  local remaining = redis.call('pttl', KEYS[1])
+  if remaining ~= -2
+      and redis.call('strlen', KEYS[1]) == tonumber(string.match(held, '(%d+)$')) then
+    return {remaining}
+  end
 end
 local value = redis.call('get', KEYS[1])
 if not value then
@@ -103,8 +109,9 @@ POLL_INITIAL_SECONDS = 0.005
 POLL_MAX_SECONDS = 0.05
 # Results held per replica with their tags (the hot ones: a popular search's).
 HELD_RESULTS = 64
-# A smaller result is looked at with a plain GET: receiving it costs less than the
-# script's extra work (a flight search's result is usually smaller, a hotel one's larger).
+# Without a trust window, a smaller result is looked at with a plain GET: receiving it
+# costs less than the script's extra work (a flight search's result is usually smaller,
+# a hotel one's larger).
 HOLD_MIN_BYTES = 16 * 1024
 
 
@@ -172,6 +179,7 @@ class ResultCache:
         self._metrics = metrics
         self._lock_ms = int(lock_seconds * 1000)
         self._trust = trust_seconds
+        self._hold_min_bytes = 0 if trust_seconds > 0 else HOLD_MIN_BYTES
         self._claim = redis.register_script(_CLAIM)
         self._release = redis.register_script(_RELEASE)
         self._look_script = redis.register_script(_LOOK)
@@ -232,7 +240,7 @@ class ResultCache:
 
     def _hold(self, key: str, tag: bytes, value: bytes, trusted_until: float) -> None:
         # A small result: the next look is a GET.
-        held = _Held(tag, value, trusted_until) if len(value) >= HOLD_MIN_BYTES else _SMALL
+        held = _Held(tag, value, trusted_until) if len(value) >= self._hold_min_bytes else _SMALL
         self._held[key] = held
         self._held.move_to_end(key)
         if len(self._held) > HELD_RESULTS:
@@ -274,7 +282,7 @@ class ResultCache:
             self._held.pop(key, None)
             return None
         value = _as_bytes(cached)
-        if len(value) >= HOLD_MIN_BYTES:
+        if len(value) >= self._hold_min_bytes:
             self._held.pop(key, None)  # grown: the next look learns its tag
         else:
             self._held.move_to_end(key)

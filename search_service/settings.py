@@ -71,15 +71,15 @@ class SearchPolicy:
             minimum=0.1,
         ),
     )
-    # How long a replica serves its copy of a large result without asking Redis again
+    # How long a replica serves its copy of a result without asking Redis again
     # (search_service/cache.py); never past the result's expiry.
     cache_local_staleness_seconds: float = field(
         default=1.0,
         metadata=setting(
             "SEARCH_CACHE_LOCAL_STALENESS_SECONDS",
-            "how long a replica serves its copy of a large cached result (a hotel search's) "
-            "without asking Redis, never past its expiry; only a result removed early "
-            "(evicted, deleted) is served this much longer; 0: always ask",
+            "how long a replica serves its copy of a cached result without asking Redis, "
+            "never past its expiry; only a result removed early (evicted, deleted) is "
+            "served this much longer; 0: always ask",
             minimum=0.0,
         ),
     )

@@ -162,11 +162,17 @@ async def test_cache_key_is_canonical(search: InProcessSearch) -> None:
 
 
 async def test_searches_work_without_redis(own_db: str, key_prefix: str, tmp_path: Path) -> None:
+    """Redis gone: a result the replica trusts (for the window after Redis last vouched
+    for it) is still answered from its copy; after that, searches are computed directly."""
     redis = PrivateRedis(tmp_path).start()
+    env = search_env(own_db, redis.url, key_prefix, {"SEARCH_CACHE_LOCAL_STALENESS_SECONDS": "0.3"})
     try:
-        async with in_process_search(search_env(own_db, redis.url, key_prefix)) as s:
+        async with in_process_search(env) as s:
             first = await s.stub.SearchFlights(query(), timeout=10)
             redis.stop()
+            held = await s.stub.SearchFlights(query(), timeout=10)
+            assert held == first and lookups(s, "bypass") == 0
+            await asyncio.sleep(0.35)
             again = await s.stub.SearchFlights(query(), timeout=10)
             assert [i.offer_id for i in again.itineraries] == [
                 i.offer_id for i in first.itineraries
@@ -412,13 +418,29 @@ async def test_a_held_result_is_trusted_for_the_window_and_never_past_its_expiry
         third = b"4" * HOLD_MIN_BYTES
         assert await long.get_or_compute("short", computing(third)) == third
 
-        # A small result is looked at every time.
+        # With a window, small results (and empty ones) are held and trusted too; without
+        # one, a small result is looked at every time (a GET).
         small = b"5" * 100
         assert await a.get_or_compute("small", computing(small)) == small
-        assert await long.get_or_compute("small", computing(b"never")) == small
+        got = await long.get_or_compute("small", computing(b"never"))
+        assert got == small
         await writer.delete(a.key("small"))
-        assert await long.get_or_compute("small", computing(b"6")) == b"6"
-        assert computed == [first, second, short, third, small, b"6"]
+        assert await long.get_or_compute("small", computing(b"never")) is got
+        assert await a.get_or_compute("small", computing(b"6")) == b"6"
+        empty = b""
+        assert await a.get_or_compute("empty", computing(empty)) == empty
+        assert await long.get_or_compute("empty", computing(b"never")) == empty
+        # Evicted, its tag left behind: an empty result must not be vouched for by the
+        # tag alone (a missing key's length is 0 too).
+        brief = ResultCache(
+            reader, key_prefix, CacheMetrics(CollectorRegistry()), trust_seconds=0.2
+        )
+        assert await brief.get_or_compute("empty", computing(b"never")) == empty
+        await writer.delete(a.key("empty"))
+        assert await writer.exists(a.key("empty") + ":tag") == 1
+        await asyncio.sleep(0.25)
+        assert await brief.get_or_compute("empty", computing(b"7")) == b"7"
+        assert computed == [first, second, short, third, small, b"6", empty, b"7"]
     finally:
         await writer.aclose()
         await reader.aclose()
