@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from provider_sim.app import create_app
 from provider_sim.inventory import inventory_for_seed
 from provider_sim.state import SimConfig, SimState
+from tests.utils.sim_days import open_days
 
 PATH = "/v2/shopping/flight-offers"
 AT_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")
@@ -25,7 +26,8 @@ def day(offset: int) -> str:
     return (datetime.now(UTC).date() + timedelta(days=offset)).isoformat()
 
 
-DEPART, RETURN = day(30), day(37)
+# A month ahead, on days every cabin of LHR-JFK is on sale both ways (tests/utils/sim_days.py).
+DEPART, RETURN = (d.isoformat() for d in open_days(30))
 
 
 async def search(client: TestClient, token: str | None, **params: Any) -> tuple[int, Any]:

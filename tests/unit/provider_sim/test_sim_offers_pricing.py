@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import copy
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 
+from tests.utils.sim_days import open_days
+
 PRICING = "/v1/shopping/flight-offers/pricing"
-DEPART = (datetime.now(UTC).date() + timedelta(days=30)).isoformat()
-RETURN = (datetime.now(UTC).date() + timedelta(days=37)).isoformat()
+# A month ahead, on days every cabin of LHR-JFK is on sale both ways (tests/utils/sim_days.py).
+DEPART, RETURN = (d.isoformat() for d in open_days(30))
 
 
 @pytest.fixture

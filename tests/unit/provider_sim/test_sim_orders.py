@@ -6,16 +6,18 @@ import asyncio
 import copy
 import re
 import urllib.parse
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 
+from tests.utils.sim_days import open_days
+
 OTHER_ID, OTHER_SECRET = "other", "another-secret-value"  # the second client in conftest
 ORDERS = "/v1/booking/flight-orders"
-DEPART = (datetime.now(UTC).date() + timedelta(days=30)).isoformat()
+# A month ahead, on a day every cabin of LHR-JFK is on sale (tests/utils/sim_days.py).
+DEPART = open_days(30)[0].isoformat()
 NOT_FOUND = {
     "errors": [{"status": 404, "code": 1797, "title": "NOT FOUND", "detail": "Order not found"}]
 }
