@@ -396,16 +396,46 @@ class RedisClusterSetup:
         cluster as a replica of the primary that replaced it."""
         self.server(port).start(options=self._options(self.server(port)))
 
-    def wait_for_slot_primary(self, key: str, other_than: int, timeout: float = 30.0) -> int:
-        """Until a primary other than ``other_than`` serves ``key``'s slot."""
-        deadline = time.monotonic() + timeout
+    def wait_for_slot_primary(
+        self, key: str, other_than: int, timeout: float = 30.0, takeover_after: float = 15.0
+    ) -> int:
+        """Until a primary other than ``other_than`` serves ``key``'s slot. If the
+        cluster has not failed over on its own after ``takeover_after`` seconds (once,
+        in a full test run on a loaded machine, it had not after 30 s), the dead
+        primary's replica is told to take over, as an operator would, and that is
+        printed: what the tests measure is the services' behaviour across a failover,
+        not Redis's election."""
+        started = time.monotonic()
+        took_over = False
         while True:
             port = self.slot_primary(key)
             if port is not None and port != other_than:
                 return port
-            if time.monotonic() > deadline:
+            waited = time.monotonic() - started
+            if waited > timeout:
                 raise TimeoutError(f"no new primary for {key!r} (saw {port})")
+            if not took_over and waited > takeover_after:
+                took_over = self._take_over(other_than)
+                print(
+                    f"\nredis cluster: no failover {waited:.1f} s after {other_than} died; "
+                    f"CLUSTER FAILOVER TAKEOVER {'sent' if took_over else 'not possible'}"
+                )
             time.sleep(0.05)
+
+    def _take_over(self, dead: int) -> bool:
+        """``CLUSTER FAILOVER TAKEOVER`` on a live replica of the dead primary."""
+        for server in self._alive():
+            client = redis.Redis(port=server.port, socket_timeout=2)
+            try:
+                info = client.info("replication")
+                if info.get("role") == "slave" and int(info.get("master_port", 0)) == dead:
+                    client.execute_command("CLUSTER", "FAILOVER", "TAKEOVER")
+                    return True
+            except redis.RedisError:
+                continue
+            finally:
+                client.close()
+        return False
 
     def stop(self) -> None:
         for server in self.servers:
