@@ -19,6 +19,7 @@ from search_service.hotels.offer_ids import HotelOfferIds, HotelOfferStore
 from search_service.hotels.service import HotelService
 from search_service.offers import OfferIds, OfferService, ProviderOfferStore
 from search_service.pagination import PageTokens
+from search_service.price_items import ItemErrors
 from search_service.providers import (
     ProviderMetrics,
     ProviderSearch,
@@ -183,6 +184,7 @@ class SearchApp:
             policy,
             provider_enabled=provider_search is not None,
             hotels=self.hotels,
+            item_errors=ItemErrors(registry),
         )
         self._tasks: list[asyncio.Task[None]] = []
 

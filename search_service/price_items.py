@@ -7,16 +7,33 @@ PriceHotelOffer), concurrently, and keeps its own outcome: its response, or the 
 its own call would have failed with (services.errors.wire_status, as the interceptor
 sends it), so the caller reads an item's error as it reads a failed call's.
 
-Only a request that is invalid as a whole fails the call (validate_items).
+Only a request that is invalid as a whole fails the call (validate_items). The call then
+succeeds whatever its items' outcomes, so the interceptor neither counts nor logs an
+item's error: ``ItemErrors`` does, as the interceptor does for a failed call (a counter
+by item, code and reason; a log line per kind, repeats counted, services/failure_log.py).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
+import grpc
+from prometheus_client import CollectorRegistry, Counter
+
 from search_service.offers import MAX_OFFER_ID_CHARS
-from services.errors import DomainError, FieldViolation, ValidationError, wire_status
+from services.errors import (
+    MAX_MESSAGE_BYTES,
+    DomainError,
+    FieldViolation,
+    ValidationError,
+    clip_bytes,
+    wire_status,
+)
+from services.failure_log import FailureLog
 from services.generated.skyroute.search.v1 import search_service_pb2 as pb
+
+log = logging.getLogger("skyroute.search.price_items")
 
 # A booking has at most 4 flight offers (booking_service/flows/validation.py); twice that
 # leaves room without letting one call fan out without bound.
@@ -53,3 +70,33 @@ def item_error(exc: DomainError) -> pb.ItemError:
     """``exc`` as the status its item's own call would have failed with."""
     status = wire_status(exc)
     return pb.ItemError(code=status.code, message=status.message, details=status.details)
+
+
+class ItemErrors:
+    """Counts and logs the items PriceItems answered with an error (``item`` is
+    ``flight`` or ``hotel``)."""
+
+    def __init__(self, registry: CollectorRegistry, failures: FailureLog | None = None) -> None:
+        self._errors = Counter(
+            "skyroute_search_price_items_item_errors_total",
+            "PriceItems items answered with an error (the call itself succeeded), by item "
+            "(flight, hotel), code and reason: what the item's own RPC would have failed with",
+            ["item", "code", "reason"],
+            registry=registry,
+        )
+        self._failures = failures or FailureLog(log)
+
+    def record(self, item: str, exc: DomainError) -> None:
+        code = exc.code.name
+        self._errors.labels(item, code, exc.reason).inc()
+        self._failures.failed(
+            (f"PriceItems/{item}", code, exc.reason),
+            logging.ERROR if exc.code == grpc.StatusCode.INTERNAL else logging.INFO,
+            "price item failed",
+            {
+                "item": item,
+                "code": code,
+                "reason": exc.reason,
+                "error": clip_bytes(exc.message, MAX_MESSAGE_BYTES),
+            },
+        )

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import grpc
 from google.protobuf import timestamp_pb2
+from prometheus_client import CollectorRegistry
 
 from search_service.airports import AirportDirectory
 from search_service.hotels.service import HotelService, PricedHotel, priced_response
@@ -20,7 +21,7 @@ from search_service.hotels.validation import (
 )
 from search_service.offers import OfferService, Priced
 from search_service.pagination import PageTokens
-from search_service.price_items import item_error, validate_items
+from search_service.price_items import ItemErrors, item_error, validate_items
 from search_service.pricing import money
 from search_service.search import FlightSearch
 from search_service.settings import SearchPolicy
@@ -48,6 +49,7 @@ class SearchServicer(pb_grpc.SearchServiceServicer):
         provider_enabled: bool,
         clock: Callable[[], float] = time.time,
         hotels: HotelService | None = None,
+        item_errors: ItemErrors | None = None,
     ) -> None:
         self._search = search
         self._offers = offers
@@ -57,6 +59,7 @@ class SearchServicer(pb_grpc.SearchServiceServicer):
         self._provider_enabled = provider_enabled
         self._clock = clock
         self._hotels = hotels
+        self._item_errors = item_errors or ItemErrors(CollectorRegistry())
         # A popular search's request, validated once while nothing it was judged
         # against changes (search_service/validation.py).
         self._flight_requests: ValidationMemo[ValidatedSearch] = ValidationMemo()
@@ -150,6 +153,7 @@ class SearchServicer(pb_grpc.SearchServiceServicer):
         for result in results[: len(request.offer_ids)]:
             offer = response.offers.add()
             if isinstance(result, DomainError):
+                self._item_errors.record("flight", result)
                 offer.error.CopyFrom(item_error(result))
             else:
                 assert isinstance(result, Priced)
@@ -157,6 +161,7 @@ class SearchServicer(pb_grpc.SearchServiceServicer):
         if request.hotel_offer_id:
             hotel = results[-1]
             if isinstance(hotel, DomainError):
+                self._item_errors.record("hotel", hotel)
                 response.hotel.error.CopyFrom(item_error(hotel))
             else:
                 assert isinstance(hotel, PricedHotel)

@@ -4,11 +4,13 @@ and INVALID_ARGUMENT naming the field for a request that is invalid as a whole."
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
+from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from services.generated.skyroute.search.v1 import search_service_pb2 as pb
@@ -110,6 +112,32 @@ async def test_mixed_items_each_as_its_own_call(search: InProcessSearch) -> None
         search.stub.PriceHotelOffer, pb.PriceHotelOfferRequest(offer_id="some-hotel-offer")
     )
     assert response.hotel.error.code == grpc.StatusCode.UNAVAILABLE.value[0]
+
+    # The call succeeded, so the interceptor counted none of these: PriceItems counts
+    # each item's error by item, code and reason (what its own call would fail with).
+    expected: Counter[tuple[str, str, str]] = Counter(
+        ("flight", *code_and_reason(r.error)) for r in response.offers if r.HasField("error")
+    )
+    expected[("hotel", *code_and_reason(response.hotel.error))] += 1
+    counted = {
+        key: search.metric(
+            "skyroute_search_price_items_item_errors_total",
+            {"item": key[0], "code": key[1], "reason": key[2]},
+        )
+        for key in expected
+    }
+    assert counted == expected and sum(expected.values()) == 4
+    assert ("hotel", "UNAVAILABLE", "PROVIDER_UNAVAILABLE") in expected
+
+
+def code_and_reason(error: pb.ItemError) -> tuple[str, str]:
+    infos = [d for d in error.details if d.Is(error_details_pb2.ErrorInfo.DESCRIPTOR)]
+    info = error_details_pb2.ErrorInfo()
+    infos[0].Unpack(info)
+    return grpc.StatusCode(_CODES[error.code]).name, info.reason
+
+
+_CODES = {code.value[0]: code.value for code in grpc.StatusCode}
 
 
 async def test_flights_only_has_no_hotel_result(search: InProcessSearch) -> None:
