@@ -165,14 +165,15 @@ async def test_searches_work_without_redis(own_db: str, key_prefix: str, tmp_pat
     """Redis gone: a result the replica trusts (for the window after Redis last vouched
     for it) is still answered from its copy; after that, searches are computed directly."""
     redis = PrivateRedis(tmp_path).start()
-    env = search_env(own_db, redis.url, key_prefix, {"SEARCH_CACHE_LOCAL_STALENESS_SECONDS": "0.3"})
+    # Long enough for stopping Redis to end inside it, however slow the machine.
+    env = search_env(own_db, redis.url, key_prefix, {"SEARCH_CACHE_LOCAL_STALENESS_SECONDS": "3"})
     try:
         async with in_process_search(env) as s:
             first = await s.stub.SearchFlights(query(), timeout=10)
             redis.stop()
             held = await s.stub.SearchFlights(query(), timeout=10)
             assert held == first and lookups(s, "bypass") == 0
-            await asyncio.sleep(0.35)
+            await asyncio.sleep(3.05)
             again = await s.stub.SearchFlights(query(), timeout=10)
             assert [i.offer_id for i in again.itineraries] == [
                 i.offer_id for i in first.itineraries
@@ -347,6 +348,9 @@ async def test_a_held_result_is_not_sent_again_while_redis_holds_it(
         await client.aclose()
 
 
+WINDOW = 1.5
+
+
 @pytest.mark.redis_backends
 async def test_a_held_result_is_trusted_for_the_window_and_never_past_its_expiry(
     redis_url: str, key_prefix: str
@@ -367,7 +371,8 @@ async def test_a_held_result_is_trusted_for_the_window_and_never_past_its_expiry
     reader.execute_command = counting  # type: ignore[method-assign]
     a = ResultCache(writer, key_prefix, CacheMetrics(CollectorRegistry()))
     b_metrics = CacheMetrics(CollectorRegistry())
-    b = ResultCache(reader, key_prefix, b_metrics, trust_seconds=0.5)
+    # Windows of seconds: a check inside one must not miss it on a slow machine.
+    b = ResultCache(reader, key_prefix, b_metrics, trust_seconds=WINDOW)
     computed: list[bytes] = []
 
     def computing(value: bytes, ttl: float = 10.0) -> Callable[[], Awaitable[tuple[bytes, float]]]:
@@ -394,7 +399,7 @@ async def test_a_held_result_is_trusted_for_the_window_and_never_past_its_expiry
         # looked at again and computed anew.
         await writer.delete(a.key("k"), a.key("k") + ":tag")
         assert await b.get_or_compute("k", computing(b"never")) is got
-        await asyncio.sleep(0.55)
+        await asyncio.sleep(WINDOW + 0.05)
         second = b"2" * HOLD_MIN_BYTES
         assert await b.get_or_compute("k", computing(second)) == second
         assert computed == [first, second]
@@ -402,7 +407,7 @@ async def test_a_held_result_is_trusted_for_the_window_and_never_past_its_expiry
         before = len(commands)
         assert await b.get_or_compute("k", computing(b"never")) == second
         assert len(commands) == before
-        await asyncio.sleep(0.55)
+        await asyncio.sleep(WINDOW + 0.05)
         assert await b.get_or_compute("k", computing(b"never")) == second
         assert len(commands) == before + 1  # asked: unchanged
         assert await b.get_or_compute("k", computing(b"never")) == second
@@ -411,10 +416,10 @@ async def test_a_held_result_is_trusted_for_the_window_and_never_past_its_expiry
         # Never past the expiry Redis reported, however long the window.
         long = ResultCache(reader, key_prefix, CacheMetrics(CollectorRegistry()), trust_seconds=60)
         short = b"3" * HOLD_MIN_BYTES
-        assert await a.get_or_compute("short", computing(short, ttl=0.4)) == short
+        assert await a.get_or_compute("short", computing(short, ttl=WINDOW)) == short
         assert await long.get_or_compute("short", computing(b"never")) == short
         assert await long.get_or_compute("short", computing(b"never")) == short
-        await asyncio.sleep(0.45)  # expired in Redis
+        await asyncio.sleep(WINDOW + 0.05)  # expired in Redis
         third = b"4" * HOLD_MIN_BYTES
         assert await long.get_or_compute("short", computing(third)) == third
 
