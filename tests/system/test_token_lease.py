@@ -64,6 +64,9 @@ async def test_holder_killed_mid_fetch_waiting_callers_are_served(
     client = cluster.client(timeout=CALLER_DEADLINE)
     try:
         first = await client.get_token("amadeus")
+        # The first fetch's lease is released after its token is handed out: on a busy
+        # machine it can still be there now, and must not pass for the refresh's below.
+        await _wait_for(lambda: redis_sync.get(_lock_key(cluster)) is None, timeout=5)
         sim.config(token_latency_ms=int(FETCH_LATENCY * 1000))
         # A 401 report: no valid token exists until the refresh it starts is written.
         report = asyncio.create_task(client.report_invalid("amadeus", first.access_token))
