@@ -197,21 +197,20 @@ class ResultCache:
         return f"{self._prefix}{{{digest}}}"
 
     async def get_or_compute(self, digest: str, compute: Compute) -> bytes:
-        if self._held:
-            key = self.key(digest)
-            held = self._held.get(key)
-            if held is not None and time.monotonic() < held.trusted_until:
-                self._held.move_to_end(key)
-                self._count("hit")
-                self._metrics.trusted.inc()
-                return held.value
+        key = self.key(digest)
+        held = self._held.get(key)
+        if held is not None and time.monotonic() < held.trusted_until:
+            self._held.move_to_end(key)
+            self._count("hit")
+            self._metrics.trusted.inc()
+            return held.value
         task = self._inflight.get(digest)
         if task is not None:
             self._count("coalesced")
         else:
             # A task of its own: a caller that goes away (a cancelled RPC) does not
             # cancel the computation the others are waiting for.
-            task = asyncio.get_running_loop().create_task(self._fetch(self.key(digest), compute))
+            task = asyncio.get_running_loop().create_task(self._fetch(key, compute))
             self._inflight[digest] = task
             task.add_done_callback(lambda done: self._finished(digest, done))
         return await asyncio.shield(task)
