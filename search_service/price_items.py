@@ -18,16 +18,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-import grpc
 from prometheus_client import CollectorRegistry, Counter
 
 from search_service.offers import MAX_OFFER_ID_CHARS
 from services.errors import (
-    MAX_MESSAGE_BYTES,
     DomainError,
     FieldViolation,
     ValidationError,
-    clip_bytes,
+    logged_failure,
     wire_status,
 )
 from services.failure_log import FailureLog
@@ -89,14 +87,10 @@ class ItemErrors:
     def record(self, item: str, exc: DomainError) -> None:
         code = exc.code.name
         self._errors.labels(item, code, exc.reason).inc()
+        level, fields = logged_failure(exc)
         self._failures.failed(
             (f"PriceItems/{item}", code, exc.reason),
-            logging.ERROR if exc.code == grpc.StatusCode.INTERNAL else logging.INFO,
+            level,
             "price item failed",
-            {
-                "item": item,
-                "code": code,
-                "reason": exc.reason,
-                "error": clip_bytes(exc.message, MAX_MESSAGE_BYTES),
-            },
+            {"item": item, **fields},
         )

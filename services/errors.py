@@ -8,6 +8,7 @@ that came from the caller goes into a message only through ``shown`` (cut short)
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -212,6 +213,18 @@ def wire_status(exc: DomainError) -> status_pb2.Status:
     """The status ``exc`` is sent as: the interceptor's for a failed call, and a
     batched RPC's for one item's failure (search's PriceItems), so both read alike."""
     return bounded_status(exc.to_status())
+
+
+def logged_failure(exc: DomainError) -> tuple[int, dict[str, str]]:
+    """How ``exc`` is logged (level, fields), by the interceptor for a failed call and
+    by a batched RPC for one item's failure: ERROR if internal, else INFO; its code,
+    reason and message (clipped)."""
+    level = logging.ERROR if exc.code == grpc.StatusCode.INTERNAL else logging.INFO
+    return level, {
+        "code": exc.code.name,
+        "reason": exc.reason,
+        "error": clip_bytes(exc.message, MAX_MESSAGE_BYTES),
+    }
 
 
 def _clip(text: str) -> str:

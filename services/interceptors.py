@@ -19,10 +19,9 @@ from grpc_status import rpc_status
 
 from services.context import REQUEST_ID_HEADER, caller_var, new_request_id, request_id_var
 from services.errors import (
-    MAX_MESSAGE_BYTES,
     DomainError,
-    clip_bytes,
     internal_status,
+    logged_failure,
     malformed_request,
     wire_status,
 )
@@ -192,17 +191,12 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         if isinstance(exc, asyncio.CancelledError | grpc.aio.AbortError):
             return
         if isinstance(exc, DomainError):
-            level = logging.ERROR if exc.code == grpc.StatusCode.INTERNAL else logging.INFO
+            level, fields = logged_failure(exc)
             self._failures.failed(
                 (method, exc.code.name, exc.reason),
                 level,
                 "rpc failed",
-                {
-                    "method": method,
-                    "code": exc.code.name,
-                    "reason": exc.reason,
-                    "error": clip_bytes(exc.message, MAX_MESSAGE_BYTES),
-                },
+                {"method": method, **fields},
             )
             # Capped whatever the message holds: an oversized status would reach a
             # default client as RESOURCE_EXHAUSTED instead of the real code.
