@@ -406,7 +406,7 @@ class RedisClusterSetup:
         printed: what the tests measure is the services' behaviour across a failover,
         not Redis's election."""
         started = time.monotonic()
-        took_over = False
+        tried = False
         while True:
             port = self.slot_primary(key)
             if port is not None and port != other_than:
@@ -414,11 +414,12 @@ class RedisClusterSetup:
             waited = time.monotonic() - started
             if waited > timeout:
                 raise TimeoutError(f"no new primary for {key!r} (saw {port})")
-            if not took_over and waited > takeover_after:
-                took_over = self._take_over(other_than)
+            if not tried and waited > takeover_after:
+                tried = True
+                sent = self._take_over(other_than)
                 print(
                     f"\nredis cluster: no failover {waited:.1f} s after {other_than} died; "
-                    f"CLUSTER FAILOVER TAKEOVER {'sent' if took_over else 'not possible'}"
+                    f"CLUSTER FAILOVER TAKEOVER {'sent' if sent else 'not possible'}"
                 )
             time.sleep(0.05)
 
