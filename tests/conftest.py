@@ -22,6 +22,9 @@ from tests.utils.redis_server import RedisClusterSetup
 from tests.utils.sim import Sim, new_clients
 from tests.utils.token_cluster import TokenCluster
 
+# The token clusters a test started, for its failure report.
+STARTED_CLUSTERS = pytest.StashKey[list[TokenCluster]]()
+
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 REDIS_BACKENDS = [
     b.strip() for b in os.environ.get("TEST_REDIS_BACKENDS", "single,cluster").split(",") if b
@@ -42,6 +45,18 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         # Session scope: tests are grouped by backend, each module's stack started
         # once per backend.
         metafunc.parametrize("redis_backend", REDIS_BACKENDS, indirect=True, scope="session")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed test that started token replicas reports what they logged (their own
+    lines, merged in time order): a rare failure in CI can then be read, not guessed."""
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()  # type: ignore[attr-defined]
+    if report.when != "call" or not report.failed:
+        return
+    for cluster in item.stash.get(STARTED_CLUSTERS, []):
+        report.sections.append((f"token replicas' log ({cluster.prefix})", cluster.log_digest()))
 
 
 @pytest.fixture(scope="session")
@@ -109,10 +124,11 @@ def sim(sim_factory: Callable[..., Sim]) -> Sim:
 
 @pytest.fixture
 def cluster_factory(
-    workdir: Path, redis_url: str, key_prefix: str
+    request: pytest.FixtureRequest, workdir: Path, redis_url: str, key_prefix: str
 ) -> Iterator[Callable[..., TokenCluster]]:
     """Starts token replicas; on teardown stops them and checks their logs for leaks."""
     started: list[TokenCluster] = []
+    request.node.stash[STARTED_CLUSTERS] = started
 
     def start(
         sim: Sim,

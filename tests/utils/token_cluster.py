@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from collections.abc import Mapping, Sequence
@@ -19,6 +20,28 @@ from token_service.sealing import sealer_from
 
 # Callers configured in every test cluster: caller id -> allowed providers.
 CALLERS = {"search": ["amadeus", "other"], "booking": ["amadeus"], "limited": ["other"]}
+
+
+# Fields every log line has; the digest shows the others.
+_COMMON_FIELDS = {"timestamp", "severity", "logger", "message", "service", "replica"}
+
+
+def _digest_line(line: str) -> tuple[str, str] | None:
+    """(timestamp, "time replica LEVEL message k=v ...") for a JSON log line of our
+    own loggers; None for anything else."""
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(entry, dict) or not str(entry.get("logger", "")).startswith("skyroute"):
+        return None
+    stamp = str(entry.get("timestamp", ""))
+    fields = " ".join(f"{k}={v}" for k, v in entry.items() if k not in _COMMON_FIELDS)
+    text = (
+        f"{stamp[11:23]} {entry.get('replica', '?')} {entry.get('severity', '?')} "
+        f"{entry.get('message', '')} {fields}"
+    )
+    return stamp, text.rstrip()
 
 
 class Replica:
@@ -138,6 +161,18 @@ class TokenCluster:
 
     def logs(self) -> str:
         return "\n".join(r.process.log_text() for r in self.replicas)
+
+    def log_digest(self, lines: int = 40) -> str:
+        """The replicas' own log lines (not gRPC's debug chatter), merged in time order,
+        one short line each: what a failed test prints to tell what the replicas did."""
+        entries: list[tuple[str, str]] = []
+        for replica in self.replicas:
+            for line in replica.process.log_text().splitlines():
+                entry = _digest_line(line)
+                if entry is not None:
+                    entries.append(entry)
+        entries.sort(key=lambda e: e[0])
+        return "\n".join(text for _, text in entries[-lines:])
 
     def assert_no_secrets_in_logs(self) -> None:
         """No issued token, client secret or caller key in any replica's or the sim's log."""
