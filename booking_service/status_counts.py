@@ -27,6 +27,7 @@ from redis.exceptions import RedisError
 
 from services.db import pooled
 from services.redis_client import RedisClient
+from services.tasks import cancel_and_wait
 
 log = logging.getLogger("skyroute.booking.status_counts")
 
@@ -121,6 +122,4 @@ class BookingCounts:
 
     async def close(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait([self._task])

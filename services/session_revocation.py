@@ -44,6 +44,7 @@ from redis.exceptions import RedisError
 
 from services.config import setting
 from services.redis_client import RedisClient, subscriber
+from services.tasks import cancel_and_wait
 
 log = logging.getLogger("skyroute.session_revocation")
 
@@ -155,11 +156,7 @@ class RevocationCache:
         self._tasks = [loop.create_task(self._listen()), loop.create_task(self._resync())]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(self._tasks)
         self._tasks = []
 
     async def _resync(self) -> None:

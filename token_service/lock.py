@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from redis.exceptions import RedisError
 
 from services.redis_client import NO_ACK, NotReplicated, RedisClient, ReplicaAck
+from services.tasks import cancel_and_wait
 
 log = logging.getLogger("skyroute.token.lock")
 
@@ -118,17 +119,25 @@ class LeaseLock:
         its fenced write decides."""
         if ttl_ms <= 0:
             raise ValueError("ttl_ms must be positive")
-        task = asyncio.get_running_loop().create_task(self._do_keep_alive(lease, ttl_ms))
+        done = asyncio.Event()
+        task = asyncio.get_running_loop().create_task(self._do_keep_alive(lease, ttl_ms, done))
         try:
             yield
         finally:
-            task.cancel()
-            await asyncio.wait([task])  # not ``await task``: that could swallow our own cancel
+            # The renewals end with the block, before the caller releases the lease. A
+            # cancellation that lands in a renewal can be swallowed by redis-py (the
+            # renewal returns as usual): ``done`` ends the loop after it all the same,
+            # and ``cancel_and_wait`` cancels again. Otherwise that loop would renew
+            # the lease for ever, and the holder would wait here for ever.
+            done.set()
+            await cancel_and_wait([task])
 
-    async def _do_keep_alive(self, lease: Lease, ttl_ms: int) -> None:
+    async def _do_keep_alive(self, lease: Lease, ttl_ms: int, done: asyncio.Event) -> None:
         failing = False
         while True:
             await asyncio.sleep(ttl_ms / 3000)
+            if done.is_set():
+                return
             try:
                 renewed = await self.renew(lease, ttl_ms)
             except RedisError as exc:

@@ -17,10 +17,10 @@ is stored while the next one is claimed and priced.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import defaultdict
 
+from services.tasks import cancel_and_wait
 from tracking_service.metrics import TrackingMetrics
 from tracking_service.prices import PriceSource, PriceUnavailable
 from tracking_service.settings import TrackingPolicy
@@ -88,9 +88,7 @@ class Scheduler:
                 storing = asyncio.create_task(self._store_safely(finished, deferred))
         finally:
             if storing is not None and not storing.done():
-                storing.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await storing
+                await cancel_and_wait([storing])
 
     async def run_batch(self, claims: list[Claim]) -> None:
         """One batch, start to end: price, evaluate, store."""

@@ -10,7 +10,6 @@ rejected with 401 and retries once with the new one.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 import time
@@ -26,6 +25,7 @@ from services.clients.channels import open_channel
 from services.context import REQUEST_ID_HEADER, current_request_id, new_request_id
 from services.generated.skyroute.token.v1 import token_service_pb2 as pb
 from services.generated.skyroute.token.v1 import token_service_pb2_grpc as pb_grpc
+from services.tasks import cancel_and_wait
 
 log = logging.getLogger("skyroute.token_client")
 
@@ -241,9 +241,5 @@ class TokenClient:
             return await call(fresh.access_token)
 
     async def close(self) -> None:
-        for task in self._watch_tasks.values():
-            task.cancel()
-        for task in self._watch_tasks.values():
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._watch_tasks.values())
         await self._channel.close()

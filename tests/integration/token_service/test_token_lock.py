@@ -4,6 +4,7 @@ fenced renewal and the holder's keep-alive."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 import pytest
@@ -178,3 +179,62 @@ async def test_keep_alive_warns_once_and_retries_when_redis_fails(
         "lease renewal failed; retrying",
         "lease renewal recovered",
     ]
+
+
+async def test_a_block_ending_during_a_renewal_ends_the_renewals(
+    redis: Redis, key_prefix: str
+) -> None:
+    """redis-py can swallow a cancellation that lands while a command is in flight
+    (redis/redis-py#2028): the command returns as usual. A keep-alive loop cancelled in
+    a renewal must end all the same, or it renews the lease for ever and the block's
+    exit waits for it for ever. The blocks below end just as a renewal is on its way
+    (a renewal every 50 ms; blocks of 50 ms +- 1 ms); before the fix one in five hung.
+    """
+    lock = lock_for(redis, key_prefix, "a")
+    for i in range(60):
+        lease, _ = await lock.try_acquire(150)
+        assert lease is not None
+
+        async def block(seconds: float, lease: Lease = lease) -> None:
+            async with lock.kept_alive(lease, 150):
+                await asyncio.sleep(seconds)
+
+        seconds = 0.050 + (i % 20 - 10) / 10_000
+        await asyncio.wait_for(block(seconds), 2.0)  # TimeoutError: the exit hung
+        # Not released: the renewals stopped with the block, so the lease lapses.
+        await asyncio.sleep(0.2)
+        assert await lock.holder() is None, i
+
+
+async def test_a_swallowed_cancellation_still_ends_the_renewals(
+    redis: Redis, key_prefix: str
+) -> None:
+    """The same, made certain: every renewal swallows a cancellation, as redis-py's
+    command path can."""
+    lock = lock_for(redis, key_prefix, "a")
+    lease, _ = await lock.try_acquire(300)
+    assert lease is not None
+    renewing = asyncio.Event()
+    renewals = 0
+    real_renew = lock.renew
+
+    async def swallowing_renew(lease: Lease, ttl_ms: int) -> bool:
+        nonlocal renewals
+        renewals += 1
+        renewing.set()
+        # What redis-py does at times: the command goes on and returns.
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(0.05)
+        return await real_renew(lease, ttl_ms)
+
+    lock.renew = swallowing_renew  # type: ignore[method-assign]
+
+    async def block() -> None:
+        async with lock.kept_alive(lease, 300):
+            await renewing.wait()  # the block ends while a renewal is in flight
+
+    await asyncio.wait_for(block(), 2.0)
+    assert renewals == 1
+    await asyncio.sleep(0.4)  # no renewal after the block: the lease lapses
+    assert renewals == 1
+    assert await lock.holder() is None
