@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-import warnings
 
 import grpc
 import pytest
@@ -87,11 +86,7 @@ async def test_paused_lock_holder_cannot_overwrite_newer_token(
     cluster = cluster_factory(
         sim, replicas=2, env={"TOKEN_LOCK_TTL_SECONDS": "1.5", "UPSTREAM_TIMEOUT_SECONDS": "10"}
     )
-    # The report waits for the successor's token: about a lease plus a fetch (at most
-    # 4 + 3 s here). The client allows 20 s, so a slow machine is not a failure, and
-    # warns past 10 s, so a slow takeover is still seen (the test prints the replicas'
-    # log when it fails).
-    client = cluster.client(timeout=20.0)
+    client = cluster.client()
     paused = None
     # Resumed while the successor fetches, the holder's own fetch (3 s) is still in
     # flight: its overdue renewal runs first and is refused, then its write.
@@ -102,7 +97,6 @@ async def test_paused_lock_holder_cannot_overwrite_newer_token(
         # machine it can still be there now, and must not pass for the refresh's below.
         await _wait_for(lambda: redis_sync.get(_lock_key(cluster)) is None, timeout=5)
         sim.config(token_latency_ms=latency_ms)
-        reported = time.monotonic()
         report = asyncio.create_task(client.report_invalid("amadeus", first.access_token))
         holder = await _wait_for(
             lambda: redis_sync.get(_lock_key(cluster)), timeout=3, interval=0.002
@@ -143,13 +137,11 @@ async def test_paused_lock_holder_cannot_overwrite_newer_token(
         # The paused holder's token was issued but never served.
         assert sim.issued(cluster.client_ids["amadeus"]) == 3
         assert (await report).token.access_token == cluster.open_stored(newer[b"access_token"])
-        waited = time.monotonic() - reported
-        if waited > 10:
-            warnings.warn(
-                f"the report waited {waited:.1f}s for the successor's token", stacklevel=1
-            )
         token = await client.get_token("amadeus")
         assert token.access_token == cluster.open_stored(newer[b"access_token"])
+        # The successor let its lease go: nothing still renews it (a keep-alive whose
+        # cancellation redis-py swallowed once did, for ever).
+        await _wait_for(lambda: redis_sync.get(_lock_key(cluster)) is None, timeout=3)
         log = holder_process.log_text()
         assert "fenced token write rejected" in log
         if resume == "while_successor_fetches":
