@@ -141,7 +141,19 @@ class SentinelSetup:
         primary.start()
         for replica in replicas:
             replica.start(replica_of=primary.port)
-        for port in self.sentinel_ports:
+        for i in range(len(self.sentinel_ports)):
+            self._sentinels.append(self._start_sentinel(i, primary.port, len(replicas)))
+        self.wait_for_primary(primary.port, replicas=len(replicas))
+        return self
+
+    def _start_sentinel(self, i: int, primary_port: int, replicas: int) -> subprocess.Popen[bytes]:
+        """Sentinel ``i``, answering as a sentinel on its port. A port picked free can
+        be taken before the sentinel binds it (by an outgoing connection's local port,
+        or another server): the sentinel then exits, or a client reaching that port
+        finds another server there, and redis-py's sentinel client fails every command
+        with that server's ResponseError. Such a sentinel gets a new port."""
+        for _ in range(5):
+            port = self.sentinel_ports[i]
             conf = self._workdir / f"sentinel-{port}.conf"  # sentinels rewrite it
             conf.write_text(
                 "\n".join(
@@ -149,23 +161,47 @@ class SentinelSetup:
                         f"port {port}",
                         "bind 127.0.0.1",
                         f"dir {self._workdir}",
-                        f"sentinel monitor {self.MASTER} 127.0.0.1 {primary.port} 2",
+                        f"sentinel monitor {self.MASTER} 127.0.0.1 {primary_port} 2",
                         f"sentinel down-after-milliseconds {self.MASTER} {self._down_after_ms}",
                         f"sentinel failover-timeout {self.MASTER} {self._failover_timeout_ms}",
-                        f"sentinel parallel-syncs {self.MASTER} {len(replicas)}",
+                        f"sentinel parallel-syncs {self.MASTER} {replicas}",
                         "",
                     ]
                 )
             )
-            self._sentinels.append(
-                subprocess.Popen(
-                    dying_with_parent(sentinel_argv(conf)),
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
+            proc = subprocess.Popen(
+                dying_with_parent(sentinel_argv(conf)),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
             )
-        self.wait_for_primary(primary.port, replicas=len(replicas))
-        return self
+            if self._answers_as_sentinel(proc, port, primary_port):
+                return proc
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(10)
+            self.sentinel_ports[i] = free_port()
+        raise RuntimeError(f"sentinel {i} did not start on a free port in 5 tries")
+
+    def _answers_as_sentinel(
+        self, proc: subprocess.Popen[bytes], port: int, primary_port: int
+    ) -> bool:
+        """True once the sentinel on ``port`` names ``primary_port`` as the primary;
+        False if it exited or something else answers there."""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and proc.poll() is None:
+            client = redis.Redis(port=port, socket_timeout=1)
+            try:
+                addr = client.sentinel_get_master_addr_by_name(self.MASTER)
+                if isinstance(addr, tuple | list) and int(addr[1]) == primary_port:
+                    return True
+            except redis.ResponseError:
+                return False  # a server that is not this sentinel holds the port
+            except redis.RedisError:
+                pass  # not listening yet
+            finally:
+                client.close()
+            time.sleep(0.05)
+        return False
 
     def primary_port(self) -> int | None:
         """The primary's port as the sentinels' majority reports it (None: no answer)."""
