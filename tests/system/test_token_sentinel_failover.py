@@ -113,7 +113,7 @@ async def test_primary_killed_during_download_token_use(sim, cluster_factory, se
         workers = [asyncio.create_task(worker(w)) for w in range(20)]
         await asyncio.sleep(2.0)
         no_primary_s, killed_at = await kill_sentinel_primary(sentinel)
-        await asyncio.sleep(3.0)
+        await asyncio.sleep(5.0)
         stop.set()
         await asyncio.gather(*workers)
         # Nothing acknowledged was lost: every use granted stays used, every issued
@@ -134,8 +134,11 @@ async def test_primary_killed_during_download_token_use(sim, cluster_factory, se
             f"lost uses {lost_uses}, lost tokens {lost_tokens}, double uses {double_uses}"
         )
         assert double_uses == 0 and lost_uses == 0 and lost_tokens == 0
-        # Only calls sent while there is no primary (plus a reconnect) fail.
-        assert last_error_s <= no_primary_s + 2.0, errors
+        # Only calls sent while there is no primary (plus a reconnect) fail: the last
+        # 1.5 s of the run have none. (Usually the last error comes before the new
+        # primary is found; 3 s after it in one run of four back to back on a 2-core
+        # machine, where +2 s with a 3 s run failed.)
+        assert last_error_s <= no_primary_s + 3.5, errors
         # UNAVAILABLE from the service, or the caller's own deadline on a call that
         # waited for the new primary: never another code.
         assert all("UNAVAILABLE" in e or "DEADLINE_EXCEEDED" in e for _, e in errors), errors
